@@ -91,7 +91,17 @@ int tsv_error_wrap(tsv_error *err, const char *fmt, ...)
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, err->message, sizeof old);
-    snprintf(err->message, sizeof err->message, "%s: %s", prefix, old);
+    /* Truncation is acceptable here: the message is for humans. */
+    size_t n = strlen(prefix);
+    if (n > sizeof err->message - 3)
+        n = sizeof err->message - 3;
+    memcpy(err->message, prefix, n);
+    err->message[n++] = ':';
+    err->message[n++] = ' ';
+    size_t rest = sizeof err->message - n - 1;
+    size_t olen = strnlen(old, rest);
+    memcpy(err->message + n, old, olen);
+    err->message[n + olen] = '\0';
     return -1;
 }
 

@@ -1,0 +1,234 @@
+/* fsutil: fsync/rename/mkdir primitives used by every crash-safe write. */
+#include "fsutil.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int tsv_fsync_fd(int fd, const char *what, tsv_error *err)
+{
+    if (fsync(fd) != 0)
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "fsync %s", what);
+    return 0;
+}
+
+int tsv_fsync_dir(const char *path, tsv_error *err)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open directory %s", path);
+    int rc = tsv_fsync_fd(fd, path, err);
+    close(fd);
+    return rc;
+}
+
+static int parent_of(const char *path, char *out, size_t outlen)
+{
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/')
+        n--;
+    while (n > 0 && path[n - 1] != '/')
+        n--;
+    while (n > 1 && path[n - 1] == '/')
+        n--;
+    if (n == 0) {
+        snprintf(out, outlen, ".");
+        return 0;
+    }
+    if (n >= outlen)
+        return -1;
+    memcpy(out, path, n);
+    out[n] = '\0';
+    return 0;
+}
+
+int tsv_mkdir_p(const char *path, tsv_error *err)
+{
+    char buf[PATH_MAX];
+    if (strlen(path) >= sizeof buf)
+        return tsv_error_set(err, TSV_EINTERNAL, "path too long: %s", path);
+    strcpy(buf, path);
+    size_t len = strlen(buf);
+    for (size_t i = 1; i <= len; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        char saved = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0755) == 0) {
+            char parent[PATH_MAX];
+            if (parent_of(buf, parent, sizeof parent) == 0 && tsv_fsync_dir(parent, err) != 0)
+                return -1;
+        } else if (errno != EEXIST) {
+            return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "mkdir %s", buf);
+        } else {
+            struct stat st;
+            if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
+                return tsv_error_set(err, TSV_EINTERNAL, "%s exists and is not a directory", buf);
+        }
+        buf[i] = saved;
+    }
+    return 0;
+}
+
+int tsv_rename_exchange(const char *a, const char *b, tsv_error *err)
+{
+    if (renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE) != 0)
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "exchange %s and %s", a, b);
+    return 0;
+}
+
+int tsv_rename_durable(const char *from, const char *to, tsv_error *err)
+{
+    if (rename(from, to) != 0)
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "rename %s to %s", from, to);
+    char pf[PATH_MAX], pt[PATH_MAX];
+    if (parent_of(to, pt, sizeof pt) != 0 || parent_of(from, pf, sizeof pf) != 0)
+        return tsv_error_set(err, TSV_EINTERNAL, "path too long");
+    if (tsv_fsync_dir(pt, err) != 0)
+        return -1;
+    if (strcmp(pf, pt) != 0 && tsv_fsync_dir(pf, err) != 0)
+        return -1;
+    return 0;
+}
+
+int tsv_write_all(int fd, const void *buf, size_t len, const char *what, tsv_error *err)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "write %s", what);
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int tsv_write_file_atomic(const char *path, const void *buf, size_t len, tsv_error *err)
+{
+    char tmp[PATH_MAX];
+    if (tsv_path_join(tmp, sizeof tmp, err, "%s.tmp-%016llx", path,
+                      (unsigned long long)tsv_random_u64()) != 0)
+        return -1;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "create %s", tmp);
+    if (tsv_write_all(fd, buf, len, tmp, err) != 0 || tsv_fsync_fd(fd, tmp, err) != 0) {
+        close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    if (close(fd) != 0) {
+        unlink(tmp);
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "close %s", tmp);
+    }
+    if (tsv_rename_durable(tmp, path, err) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+int tsv_read_file(const char *path, size_t max, char **out, size_t *len, tsv_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return tsv_error_set_errno(err, errno == ENOENT ? TSV_ENOTFOUND : TSV_EINTERNAL, errno,
+                                   "open %s", path);
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "stat %s", path);
+    }
+    if ((size_t)st.st_size > max) {
+        close(fd);
+        return tsv_error_set(err, TSV_EINTERNAL, "%s is larger than %zu bytes", path, max);
+    }
+    char *buf = malloc((size_t)st.st_size + 1);
+    if (!buf) {
+        close(fd);
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory reading %s", path);
+    }
+    size_t got = 0;
+    while (got < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            int e = n < 0 ? errno : EIO;
+            free(buf);
+            close(fd);
+            return tsv_error_set_errno(err, TSV_EINTERNAL, e, "read %s", path);
+        }
+        got += (size_t)n;
+    }
+    close(fd);
+    buf[got] = '\0';
+    *out = buf;
+    if (len)
+        *len = got;
+    return 0;
+}
+
+static int remove_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path) != 0 && errno != ENOENT ? -1 : 0;
+}
+
+int tsv_remove_tree(const char *path, tsv_error *err)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? 0 : tsv_error_set_errno(err, TSV_EINTERNAL, errno, "stat %s", path);
+    if (nftw(path, remove_cb, 32, FTW_DEPTH | FTW_PHYS) != 0)
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "remove %s", path);
+    return 0;
+}
+
+int tsv_path_exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+uint64_t tsv_random_u64(void)
+{
+    uint64_t v = 0;
+    size_t got = 0;
+    while (got < sizeof v) {
+        ssize_t n = getrandom((char *)&v + got, sizeof v - got, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            abort(); /* no entropy source: nothing safe to fall back to */
+        }
+        got += (size_t)n;
+    }
+    return v;
+}
+
+int tsv_path_join(char *out, size_t outlen, tsv_error *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out, outlen, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= outlen)
+        return tsv_error_set(err, TSV_EINTERNAL, "path too long");
+    return 0;
+}

@@ -1,0 +1,45 @@
+/*
+ * fsutil: careful file-system primitives for crash-safe writes.
+ *
+ * The rule everywhere in tsvault: write to a temp name in the same directory,
+ * fsync the file, rename (or renameat2 RENAME_EXCHANGE for directories),
+ * fsync the directory. These helpers do one step each and report errors with
+ * errno text; ENOSPC/EDQUOT become TSV_ENOSPACE (507).
+ *
+ * Errors: int 0/-1 with tsv_error. Thread-safety: reentrant.
+ */
+#ifndef TSV_FSUTIL_H
+#define TSV_FSUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "tsv_error.h"
+
+/* fsync a file descriptor / a directory path. */
+int tsv_fsync_fd(int fd, const char *what, tsv_error *err);
+int tsv_fsync_dir(const char *path, tsv_error *err);
+/* mkdir -p with mode 0755; fsyncs each parent it created a child in. */
+int tsv_mkdir_p(const char *path, tsv_error *err);
+/* Atomic exchange of two paths on one file system (renameat2 EXCHANGE). */
+int tsv_rename_exchange(const char *a, const char *b, tsv_error *err);
+/* rename + fsync of the destination's directory (and the source's if different). */
+int tsv_rename_durable(const char *from, const char *to, tsv_error *err);
+/* Writes all of buf to fd (retries on EINTR and short writes). */
+int tsv_write_all(int fd, const void *buf, size_t len, const char *what, tsv_error *err);
+/* Writes a small file atomically: tmp in same dir, fsync, rename, fsync dir. */
+int tsv_write_file_atomic(const char *path, const void *buf, size_t len, tsv_error *err);
+/* Reads a whole small file (<= max bytes) into a malloc'd NUL-terminated buffer. */
+int tsv_read_file(const char *path, size_t max, char **out, size_t *len, tsv_error *err);
+/* rm -rf; missing path is not an error. */
+int tsv_remove_tree(const char *path, tsv_error *err);
+/* 1 if path exists (any type), 0 if not. */
+int tsv_path_exists(const char *path);
+/* Random 64-bit value from getrandom(2). */
+uint64_t tsv_random_u64(void);
+/* snprintf into a fixed buffer; TSV_EINTERNAL if it would truncate. */
+int tsv_path_join(char *out, size_t outlen, tsv_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif
