@@ -1,0 +1,257 @@
+/* config: flags, TSVAULT_* environment variables and their defaults. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "version.h"
+
+#define DEFAULT_DATA_DIR "./tsvault-data"
+
+typedef enum opt_id {
+    OPT_BIND,
+    OPT_DATA_DIR,
+    OPT_LOG_LEVEL,
+    OPT_TOKEN,
+    OPT_THREADS,
+    OPT_MAX_BODY,
+    OPT_MAX_HEADER,
+    OPT_SHUTDOWN,
+    OPT_TRASH,
+    OPT_COUNT
+} opt_id;
+
+static const struct {
+    const char *flag;
+    const char *env;
+    const char *def;
+    const char *help;
+} options[OPT_COUNT] = {
+    [OPT_BIND] = {"http-bind-address", "TSVAULT_HTTP_BIND_ADDRESS", ":8086",
+                  "address to listen on, host:port or :port (like influxd)"},
+    [OPT_DATA_DIR] = {"data-dir", "TSVAULT_DATA_DIR", DEFAULT_DATA_DIR,
+                      "directory holding the KV store, SQL file and shard data"},
+    [OPT_LOG_LEVEL] = {"log-level", "TSVAULT_LOG_LEVEL", "info", "debug, info, warn or error"},
+    [OPT_TOKEN] = {"operator-token", "TSVAULT_OPERATOR_TOKEN", "",
+                   "bootstrap operator token, accepted besides the tokens in the KV store"},
+    [OPT_THREADS] = {"worker-threads", "TSVAULT_WORKER_THREADS", "16",
+                     "HTTP worker threads (concurrent requests)"},
+    [OPT_MAX_BODY] = {"max-body-size", "TSVAULT_MAX_BODY_SIZE", "0",
+                      "largest request body accepted, e.g. 10GiB; 0 = unlimited (as influxd)"},
+    [OPT_MAX_HEADER] = {"max-header-size", "TSVAULT_MAX_HEADER_SIZE", "16384",
+                        "largest request line + headers in bytes"},
+    [OPT_SHUTDOWN] = {"shutdown-timeout", "TSVAULT_SHUTDOWN_TIMEOUT", "30s",
+                      "on SIGINT/SIGTERM, how long in-flight requests may finish"},
+    [OPT_TRASH] = {"trash-retention", "TSVAULT_TRASH_RETENTION", "168h",
+                   "how long data moved aside by restores is kept before it is purged"},
+};
+
+void tsv_config_usage(FILE *out)
+{
+    fprintf(out,
+            "tsvault %s - InfluxDB 2.x compatible backup/restore server\n\n"
+            "Usage: tsvault [serve] [flags]\n\n"
+            "Flags (each also settable by its environment variable; a flag wins):\n",
+            tsv_version());
+    for (int i = 0; i < OPT_COUNT; i++) {
+        fprintf(out, "  --%-20s %s\n  %-22s env %s, default \"%s\"\n", options[i].flag,
+                options[i].help, "", options[i].env, options[i].def);
+    }
+    fprintf(out, "  --%-20s %s\n  --%-20s %s\n", "help", "print this help", "version",
+            "print the version");
+}
+
+int tsv_parse_size(const char *s, uint64_t *out)
+{
+    if (!s || !*s)
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || end == s || s[0] == '-')
+        return -1;
+    uint64_t mult = 1;
+    if (*end) {
+        char unit = (char)tolower((unsigned char)*end);
+        const char *rest = end + 1;
+        switch (unit) {
+        case 'k': mult = 1024ULL; break;
+        case 'm': mult = 1024ULL * 1024; break;
+        case 'g': mult = 1024ULL * 1024 * 1024; break;
+        case 't': mult = 1024ULL * 1024 * 1024 * 1024; break;
+        case 'b': mult = 1; rest = end + 1; break;
+        default: return -1;
+        }
+        if (unit != 'b') {
+            if (strcasecmp(rest, "") != 0 && strcasecmp(rest, "b") != 0 &&
+                strcasecmp(rest, "ib") != 0)
+                return -1;
+        } else if (*rest) {
+            return -1;
+        }
+    }
+    if (v > UINT64_MAX / mult)
+        return -1;
+    *out = (uint64_t)v * mult;
+    return 0;
+}
+
+int tsv_parse_duration_s(const char *s, int64_t *out)
+{
+    if (!s || !*s)
+        return -1;
+    int64_t total = 0;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(p, &end, 10);
+        if (errno != 0 || end == p || v < 0)
+            return -1;
+        int64_t mult;
+        if (*end == 'h')
+            mult = 3600;
+        else if (*end == 'm')
+            mult = 60;
+        else if (*end == 's')
+            mult = 1;
+        else if (*end == 'd')
+            mult = 86400;
+        else
+            return -1;
+        if (v > (INT64_MAX - total) / mult)
+            return -1;
+        total += v * mult;
+        p = end + 1;
+    }
+    *out = total;
+    return 0;
+}
+
+void tsv_config_defaults(tsv_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    snprintf(cfg->http_bind_address, sizeof cfg->http_bind_address, "8086");
+    cfg->data_dir = DEFAULT_DATA_DIR;
+    cfg->log_level = TSV_LOG_INFO;
+    cfg->operator_token = NULL;
+    cfg->worker_threads = 16;
+    cfg->max_body_size = 0;
+    cfg->max_header_size = 16384;
+    cfg->shutdown_timeout_s = 30;
+    cfg->trash_retention_s = 168 * 3600;
+}
+
+static int apply(tsv_config *cfg, opt_id id, const char *val, const char *source, tsv_error *err)
+{
+    uint64_t u;
+    int64_t d;
+    char *end;
+    long l;
+    switch (id) {
+    case OPT_BIND: {
+        /* influxd style ":8086" means all interfaces; civetweb wants "8086". */
+        const char *v = val[0] == ':' ? val + 1 : val;
+        if (!*v || strlen(v) >= sizeof cfg->http_bind_address)
+            return tsv_error_set(err, TSV_EINVALID, "%s: invalid bind address \"%s\"", source, val);
+        snprintf(cfg->http_bind_address, sizeof cfg->http_bind_address, "%s", v);
+        return 0;
+    }
+    case OPT_DATA_DIR:
+        if (!*val)
+            return tsv_error_set(err, TSV_EINVALID, "%s: data directory must not be empty", source);
+        cfg->data_dir = val;
+        return 0;
+    case OPT_LOG_LEVEL:
+        if (tsv_log_parse_level(val, &cfg->log_level) != 0)
+            return tsv_error_set(err, TSV_EINVALID, "%s: unknown log level \"%s\"", source, val);
+        return 0;
+    case OPT_TOKEN:
+        cfg->operator_token = *val ? val : NULL;
+        return 0;
+    case OPT_THREADS:
+        errno = 0;
+        l = strtol(val, &end, 10);
+        if (errno || *end || l < 2 || l > 1024)
+            return tsv_error_set(err, TSV_EINVALID, "%s: worker threads must be 2..1024, got \"%s\"",
+                                 source, val);
+        cfg->worker_threads = (int)l;
+        return 0;
+    case OPT_MAX_BODY:
+        if (tsv_parse_size(val, &u) != 0)
+            return tsv_error_set(err, TSV_EINVALID, "%s: invalid size \"%s\"", source, val);
+        cfg->max_body_size = u;
+        return 0;
+    case OPT_MAX_HEADER:
+        if (tsv_parse_size(val, &u) != 0 || u < 1024 || u > 1024 * 1024)
+            return tsv_error_set(err, TSV_EINVALID,
+                                 "%s: header size must be 1KiB..1MiB, got \"%s\"", source, val);
+        cfg->max_header_size = (int)u;
+        return 0;
+    case OPT_SHUTDOWN:
+        if (tsv_parse_duration_s(val, &d) != 0 || d > 3600)
+            return tsv_error_set(err, TSV_EINVALID, "%s: invalid duration \"%s\"", source, val);
+        cfg->shutdown_timeout_s = (int)d;
+        return 0;
+    case OPT_TRASH:
+        if (tsv_parse_duration_s(val, &d) != 0)
+            return tsv_error_set(err, TSV_EINVALID, "%s: invalid duration \"%s\"", source, val);
+        cfg->trash_retention_s = d;
+        return 0;
+    default:
+        return tsv_error_set(err, TSV_EINTERNAL, "unknown option");
+    }
+}
+
+int tsv_config_parse(tsv_config *cfg, int argc, char **argv, FILE *help_out, tsv_error *err)
+{
+    tsv_config_defaults(cfg);
+    for (int i = 0; i < OPT_COUNT; i++) {
+        const char *v = getenv(options[i].env);
+        if (v && apply(cfg, (opt_id)i, v, options[i].env, err) != 0)
+            return -1;
+    }
+    int i = 1;
+    if (i < argc && strcmp(argv[i], "serve") == 0)
+        i++;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0 || strcmp(a, "help") == 0) {
+            tsv_config_usage(help_out);
+            return 1;
+        }
+        if (strcmp(a, "--version") == 0 || strcmp(a, "version") == 0) {
+            fprintf(help_out, "tsvault %s (InfluxDB API %s, commit %s)\n", tsv_version(),
+                    tsv_influx_compat_version(), tsv_git_commit());
+            return 1;
+        }
+        if (strncmp(a, "--", 2) != 0)
+            return tsv_error_set(err, TSV_EINVALID, "unexpected argument \"%s\" (see --help)", a);
+        const char *name = a + 2;
+        const char *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        int found = -1;
+        for (int k = 0; k < OPT_COUNT; k++) {
+            if (strlen(options[k].flag) == nlen && strncmp(options[k].flag, name, nlen) == 0)
+                found = k;
+        }
+        if (found < 0)
+            return tsv_error_set(err, TSV_EINVALID, "unknown flag \"%.*s\" (see --help)",
+                                 (int)nlen + 2, a);
+        const char *val;
+        if (eq) {
+            val = eq + 1;
+        } else {
+            if (i + 1 >= argc)
+                return tsv_error_set(err, TSV_EINVALID, "flag --%s needs a value", options[found].flag);
+            val = argv[++i];
+        }
+        char src[64];
+        snprintf(src, sizeof src, "--%s", options[found].flag);
+        if (apply(cfg, (opt_id)found, val, src, err) != 0)
+            return -1;
+    }
+    return 0;
+}

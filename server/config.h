@@ -1,0 +1,40 @@
+/*
+ * config: server settings from command-line flags, TSVAULT_* environment
+ * variables and defaults (flag beats environment beats default).
+ *
+ * Ownership: tsv_config holds pointers into argv/environ or static strings;
+ * nothing to free. Not thread-safe to parse; read-only afterwards.
+ * Errors: tsv_config_parse returns 0, 1 when --help/--version was printed,
+ * or -1 with a message in err (TSV_EINVALID).
+ */
+#ifndef TSV_CONFIG_H
+#define TSV_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "tsv_error.h"
+#include "tsv_log.h"
+
+typedef struct tsv_config {
+    char http_bind_address[256]; /* civetweb listening_ports form, e.g. "127.0.0.1:8086" */
+    const char *data_dir;
+    tsv_log_level log_level;
+    const char *operator_token;  /* bootstrap token; NULL = none */
+    int worker_threads;
+    uint64_t max_body_size;      /* bytes; 0 = unlimited */
+    int max_header_size;         /* bytes of request line + headers */
+    int shutdown_timeout_s;      /* how long in-flight requests may finish */
+    int64_t trash_retention_s;   /* how long moved-aside data is kept */
+} tsv_config;
+
+void tsv_config_defaults(tsv_config *cfg);
+int tsv_config_parse(tsv_config *cfg, int argc, char **argv, FILE *help_out, tsv_error *err);
+void tsv_config_usage(FILE *out);
+/* Parses "10MiB", "512k", "1g", "1048576" into bytes. */
+int tsv_parse_size(const char *s, uint64_t *out);
+/* Parses Go-style durations "168h", "30m", "10s", "1h30m" into seconds. */
+int tsv_parse_duration_s(const char *s, int64_t *out);
+
+#endif

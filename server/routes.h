@@ -1,0 +1,24 @@
+/*
+ * routes: the table of every endpoint tsvault serves and the handler
+ * prototypes, grouped by the file that implements them.
+ */
+#ifndef TSV_ROUTES_H
+#define TSV_ROUTES_H
+
+#include "server.h"
+
+typedef struct tsv_route {
+    const char *method;
+    const char *pattern; /* segments; "{name}" captures one segment */
+    tsv_auth_level auth;
+    tsv_handler_fn handler;
+} tsv_route;
+
+extern const tsv_route tsv_routes[];
+extern const int tsv_route_count;
+
+/* handlers_system.c */
+int tsv_handle_health(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_ping(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+
+#endif

@@ -1,0 +1,354 @@
+/* server: civetweb lifecycle, dispatch, route matching and request logging. */
+#include "server.h"
+
+#include <civetweb.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "routes.h"
+#include "tsv_log.h"
+
+const char *tsv_route_param(const tsv_route_params *p, const char *name)
+{
+    for (int i = 0; i < p->count; i++)
+        if (strcmp(p->names[i], name) == 0)
+            return p->values[i];
+    return NULL;
+}
+
+/* Matches `path` against a pattern of "/"-separated segments. */
+static int route_match(const char *pattern, const char *path, tsv_route_params *params)
+{
+    params->count = 0;
+    const char *p = pattern, *s = path;
+    while (*p && *s) {
+        if (*p != '/' || *s != '/')
+            return 0;
+        p++;
+        s++;
+        const char *pe = strchr(p, '/');
+        size_t plen = pe ? (size_t)(pe - p) : strlen(p);
+        const char *se = strchr(s, '/');
+        size_t slen = se ? (size_t)(se - s) : strlen(s);
+        if (plen >= 2 && p[0] == '{' && p[plen - 1] == '}') {
+            if (slen == 0 || slen >= sizeof params->values[0] ||
+                params->count >= TSV_ROUTE_MAX_PARAMS)
+                return 0;
+            params->names[params->count] = p; /* points into the pattern; compared below */
+            memcpy(params->values[params->count], s, slen);
+            params->values[params->count][slen] = '\0';
+            params->count++;
+        } else if (plen != slen || memcmp(p, s, plen) != 0) {
+            return 0;
+        }
+        p += plen;
+        s += slen;
+    }
+    return *p == '\0' && *s == '\0';
+}
+
+/* route_match stores names as pointers into patterns ("{id}/..."); turn them
+ * into plain names in a per-request buffer. */
+static void finish_param_names(tsv_route_params *params, char names[][64])
+{
+    for (int i = 0; i < params->count; i++) {
+        const char *n = params->names[i] + 1;
+        const char *end = strchr(n, '}');
+        size_t len = end ? (size_t)(end - n) : strlen(n);
+        if (len > 63)
+            len = 63;
+        memcpy(names[i], n, len);
+        names[i][len] = '\0';
+        params->names[i] = names[i];
+    }
+}
+
+static double elapsed_ms(const struct timespec *start)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - start->tv_sec) * 1e3 + (double)(now.tv_nsec - start->tv_nsec) / 1e6;
+}
+
+static int dispatch(struct mg_connection *conn, void *cbdata)
+{
+    tsv_server *srv = cbdata;
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    atomic_fetch_add(&srv->inflight, 1);
+
+    tsv_http_req req;
+    memset(&req, 0, sizeof req);
+    req.conn = conn;
+    req.server = srv;
+    req.method = ri->request_method;
+    req.query = ri->query_string ? ri->query_string : "";
+    req.content_length = ri->content_length;
+    const char *uri = ri->local_uri ? ri->local_uri : "/";
+    snprintf(req.path_buf, sizeof req.path_buf, "%s", uri);
+    size_t plen = strlen(req.path_buf);
+    while (plen > 1 && req.path_buf[plen - 1] == '/') /* InfluxDB strips trailing slashes */
+        req.path_buf[--plen] = '\0';
+    req.path = req.path_buf;
+
+    if (atomic_load(&srv->stopping)) {
+        tsv_http_reply_error_code(&req, TSV_EUNAVAILABLE, "server is shutting down");
+    } else {
+        const tsv_route *hit = NULL;
+        tsv_route_params params;
+        char allow[256] = "";
+        int path_known = 0;
+        for (int i = 0; i < tsv_route_count; i++) {
+            tsv_route_params tmp;
+            if (!route_match(tsv_routes[i].pattern, req.path, &tmp))
+                continue;
+            path_known = 1;
+            if (strcmp(tsv_routes[i].method, req.method) == 0) {
+                hit = &tsv_routes[i];
+                params = tmp;
+                break;
+            }
+            if (!strstr(allow, tsv_routes[i].method)) {
+                size_t n = strlen(allow);
+                snprintf(allow + n, sizeof allow - n, "%s%s", n ? ", " : "",
+                         tsv_routes[i].method);
+            }
+        }
+        if (hit) {
+            char names[TSV_ROUTE_MAX_PARAMS][64];
+            finish_param_names(&params, names);
+            tsv_caller caller;
+            memset(&caller, 0, sizeof caller);
+            tsv_error err;
+            if (tsv_authenticate(&req, hit->auth, &caller, &err) != 0)
+                tsv_http_reply_error(&req, &err);
+            else
+                hit->handler(&req, &params, &caller);
+            if (!req.status) {
+                TSV_ERROR("handler for %s %s sent no response", req.method, req.path);
+                tsv_http_reply_error_code(&req, TSV_EINTERNAL, "handler sent no response");
+            }
+        } else if (path_known) {
+            mg_response_header_start(conn, 405);
+            tsv_error err;
+            tsv_error_set(&err, TSV_EMETHOD, "allow: %s", allow);
+            /* reply_error sends the headers; Allow must go out with them, so
+             * build the reply by hand here. */
+            req.status = 0;
+            tsv_buf body = {0};
+            tsv_json_writer w;
+            tsv_jw_init(&w, &body, NULL);
+            tsv_jw_object_begin(&w);
+            tsv_jw_key(&w, "code");
+            tsv_jw_string(&w, "method not allowed");
+            tsv_jw_key(&w, "message");
+            tsv_jw_string(&w, err.message);
+            tsv_jw_object_end(&w);
+            if (tsv_jw_finish(&w, NULL) == 0) {
+                char cl[32];
+                snprintf(cl, sizeof cl, "%zu", body.len);
+                mg_response_header_add(conn, "Allow", allow, -1);
+                mg_response_header_add(conn, "X-Influxdb-Build", "OSS", -1);
+                mg_response_header_add(conn, "X-Influxdb-Version", TSV_INFLUX_COMPAT_VERSION, -1);
+                mg_response_header_add(conn, "X-Platform-Error-Code", "method not allowed", -1);
+                mg_response_header_add(conn, "Content-Type", "application/json; charset=utf-8", -1);
+                mg_response_header_add(conn, "Content-Length", cl, -1);
+                if (req.content_length != 0)
+                    mg_response_header_add(conn, "Connection", "close", -1);
+                if (mg_response_header_send(conn) >= 0 && mg_write(conn, body.data, body.len) > 0)
+                    req.bytes_out = body.len;
+            }
+            req.status = 405;
+            tsv_buf_free(&body);
+        } else {
+            tsv_http_reply_error_code(&req, TSV_ENOTFOUND, "path not found");
+        }
+    }
+
+    tsv_log(req.status >= 500 ? TSV_LOG_WARN : TSV_LOG_INFO,
+            "msg=request method=%s path=\"%s\" status=%d bytes_in=%llu bytes_out=%llu "
+            "duration_ms=%.1f remote=%s%s",
+            req.method, req.path, req.status, (unsigned long long)req.bytes_in,
+            (unsigned long long)req.bytes_out, elapsed_ms(&start), ri->remote_addr,
+            req.aborted ? " aborted=true" : "");
+    atomic_fetch_sub(&srv->inflight, 1);
+    /* civetweb treats a return of 1..999 as the status it should log. */
+    return req.status ? req.status : 500;
+}
+
+/* Errors civetweb finds itself (oversized headers, malformed requests) are
+ * answered in InfluxDB's JSON shape too. */
+static int on_http_error(struct mg_connection *conn, int status, const char *errmsg)
+{
+    tsv_code code;
+    const char *msg;
+    switch (status) {
+    case 413:
+    case 431:
+        code = TSV_ETOOLARGE;
+        msg = "request too large: request line and headers exceed the limit";
+        status = 413;
+        break;
+    case 400:
+        code = TSV_EINVALID;
+        msg = errmsg && *errmsg ? errmsg : "bad request";
+        break;
+    case 404:
+        code = TSV_ENOTFOUND;
+        msg = "path not found";
+        break;
+    case 405:
+        code = TSV_EMETHOD;
+        msg = "method not allowed";
+        break;
+    default:
+        if (status < 500)
+            code = TSV_EINVALID;
+        else
+            code = TSV_EINTERNAL;
+        msg = errmsg && *errmsg ? errmsg : "error";
+    }
+    tsv_buf body = {0};
+    tsv_json_writer w;
+    tsv_jw_init(&w, &body, NULL);
+    tsv_jw_object_begin(&w);
+    tsv_jw_key(&w, "code");
+    tsv_jw_string(&w, tsv_code_string(code));
+    tsv_jw_key(&w, "message");
+    tsv_jw_string(&w, msg);
+    tsv_jw_object_end(&w);
+    if (tsv_jw_finish(&w, NULL) != 0) {
+        tsv_buf_free(&body);
+        return 1;
+    }
+    char cl[32];
+    snprintf(cl, sizeof cl, "%zu", body.len);
+    mg_printf(conn,
+              "HTTP/1.1 %d %s\r\nContent-Type: application/json; charset=utf-8\r\n"
+              "X-Platform-Error-Code: %s\r\nX-Influxdb-Build: OSS\r\nX-Influxdb-Version: %s\r\n"
+              "Content-Length: %s\r\nConnection: close\r\n\r\n",
+              status, status == 413 ? "Request Entity Too Large" : "Error", tsv_code_string(code),
+              TSV_INFLUX_COMPAT_VERSION, cl);
+    mg_write(conn, body.data, body.len);
+    tsv_buf_free(&body);
+    TSV_INFO("msg=request status=%d error=\"%s\"", status, msg);
+    return 0;
+}
+
+static int on_log_message(const struct mg_connection *conn, const char *message)
+{
+    (void)conn;
+    TSV_WARN("msg=civetweb detail=\"%s\"", message);
+    return 1;
+}
+
+int tsv_server_start(tsv_server **out, const tsv_config *cfg, struct tsv_store *store,
+                     tsv_error *err)
+{
+    tsv_server *srv = calloc(1, sizeof *srv);
+    if (!srv)
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    srv->cfg = *cfg;
+    srv->store = store;
+    char threads[16], header_size[16];
+    snprintf(threads, sizeof threads, "%d", cfg->worker_threads);
+    snprintf(header_size, sizeof header_size, "%d", cfg->max_header_size);
+    const char *options[] = {
+        "listening_ports", cfg->http_bind_address,
+        "num_threads", threads,
+        "max_request_size", header_size,
+        "enable_keep_alive", "yes",
+        /* Restores and backups stream for as long as they need (influxd has
+         * no read/write timeout either); idle keep-alive connections close. */
+        "request_timeout_ms", "0",
+        "keep_alive_timeout_ms", "180000",
+        "enable_auth_domain_check", "no",
+        NULL,
+    };
+    struct mg_callbacks cb;
+    memset(&cb, 0, sizeof cb);
+    cb.http_error = on_http_error;
+    cb.log_message = on_log_message;
+    mg_init_library(0);
+    char errtxt[256] = "";
+    struct mg_init_data init = {.callbacks = &cb, .user_data = srv, .configuration_options = options};
+    struct mg_error_data edata = {.text = errtxt, .text_buffer_size = sizeof errtxt};
+    srv->ctx = mg_start2(&init, &edata);
+    if (!srv->ctx) {
+        free(srv);
+        return tsv_error_set(err, TSV_EINTERNAL, "cannot listen on %s: %s", cfg->http_bind_address,
+                             errtxt[0] ? errtxt : "unknown error");
+    }
+    mg_set_request_handler(srv->ctx, "/", dispatch, srv);
+    struct mg_server_port ports[4];
+    int n = mg_get_server_ports(srv->ctx, 4, ports);
+    srv->port = n > 0 ? ports[0].port : 0;
+    *out = srv;
+    return 0;
+}
+
+typedef struct stop_args {
+    tsv_server *srv;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;
+} stop_args;
+
+static void *stop_thread(void *arg)
+{
+    stop_args *a = arg;
+    mg_stop(a->srv->ctx);
+    pthread_mutex_lock(&a->mu);
+    a->done = 1;
+    pthread_cond_signal(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+    return NULL;
+}
+
+int tsv_server_stop(tsv_server *srv)
+{
+    atomic_store(&srv->stopping, 1);
+    /* mg_stop closes the listeners and joins the workers, which finish their
+     * current request first; bound the wait. */
+    static stop_args a;
+    a.srv = srv;
+    a.done = 0;
+    pthread_mutex_init(&a.mu, NULL);
+    pthread_cond_init(&a.cv, NULL);
+    pthread_t t;
+    if (pthread_create(&t, NULL, stop_thread, &a) != 0) {
+        mg_stop(srv->ctx);
+        srv->ctx = NULL;
+        return 0;
+    }
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += srv->cfg.shutdown_timeout_s;
+    pthread_mutex_lock(&a.mu);
+    int rc = 0;
+    while (!a.done && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&a.cv, &a.mu, &deadline);
+    int finished = a.done;
+    pthread_mutex_unlock(&a.mu);
+    if (!finished) {
+        TSV_WARN("msg=\"shutdown timeout: %d request(s) still running\"",
+                 atomic_load(&srv->inflight));
+        pthread_detach(t);
+        return -1;
+    }
+    pthread_join(t, NULL);
+    srv->ctx = NULL;
+    return 0;
+}
+
+void tsv_server_free(tsv_server *srv)
+{
+    free(srv);
+}

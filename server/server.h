@@ -1,0 +1,75 @@
+/*
+ * server: the embedded civetweb HTTP server, its route table, authentication
+ * and request logging.
+ *
+ * Every request goes through one dispatcher: path normalisation (trailing
+ * slashes stripped, as InfluxDB's router does), route match (404 "not found"
+ * for unknown paths, 405 "method not allowed" with an Allow header for a
+ * known path with the wrong method), authentication per route, the handler,
+ * then one log line (method, path, status, bytes in/out, duration).
+ *
+ * Ownership: tsv_server_start returns a server the caller stops with
+ * tsv_server_stop (which waits for in-flight requests, bounded by the
+ * shutdown timeout) and frees with tsv_server_free. The store is borrowed.
+ * Thread-safety: handlers run on civetweb worker threads concurrently.
+ */
+#ifndef TSV_SERVER_H
+#define TSV_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "config.h"
+#include "http.h"
+#include "tsv_error.h"
+
+struct tsv_store;
+struct mg_context;
+
+typedef struct tsv_server {
+    tsv_config cfg;
+    struct tsv_store *store;
+    struct mg_context *ctx;
+    atomic_int inflight;
+    atomic_int stopping;
+    int port; /* the port actually bound (useful with :0) */
+} tsv_server;
+
+/* Captured path parameters of a matched route, e.g. {shardID}. */
+#define TSV_ROUTE_MAX_PARAMS 4
+typedef struct tsv_route_params {
+    int count;
+    const char *names[TSV_ROUTE_MAX_PARAMS];
+    char values[TSV_ROUTE_MAX_PARAMS][256];
+} tsv_route_params;
+
+const char *tsv_route_param(const tsv_route_params *p, const char *name);
+
+typedef enum tsv_auth_level {
+    TSV_AUTH_NONE = 0,     /* public: /health, /ping, setup */
+    TSV_AUTH_TOKEN = 1,    /* any active token */
+    TSV_AUTH_OPERATOR = 2, /* the operator permission set (influxdb-2-api.md §2.2) */
+} tsv_auth_level;
+
+/* What the caller proved by its token. */
+typedef struct tsv_caller {
+    int authenticated;
+    int is_operator;
+    char org_id[17];  /* org of an org-scoped token, "" otherwise */
+    char user_id[17];
+} tsv_caller;
+
+typedef int (*tsv_handler_fn)(tsv_http_req *req, const tsv_route_params *params,
+                              const tsv_caller *caller);
+
+int tsv_server_start(tsv_server **out, const tsv_config *cfg, struct tsv_store *store,
+                     tsv_error *err);
+/* Stops accepting, waits for in-flight requests (bounded), stops civetweb.
+ * Returns 0 if everything finished in time, -1 if requests were still running. */
+int tsv_server_stop(tsv_server *srv);
+void tsv_server_free(tsv_server *srv);
+
+/* Authentication (server/auth.c): resolves the Authorization header. */
+int tsv_authenticate(tsv_http_req *req, tsv_auth_level need, tsv_caller *caller, tsv_error *err);
+
+#endif

@@ -1,0 +1,103 @@
+/* store: the data directory, its lock, layout and generation. */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "store_internal.h"
+#include "tsv_log.h"
+
+static int ensure_generation(tsv_store *s, tsv_error *err)
+{
+    char path[PATH_MAX];
+    if (tsv_path_join(path, sizeof path, err, "%s/GENERATION", s->state_dir) != 0)
+        return -1;
+    char *text = NULL;
+    size_t len = 0;
+    tsv_error rerr;
+    if (tsv_read_file(path, 64, &text, &len, &rerr) == 0) {
+        char *end;
+        s->generation = strtoull(text, &end, 16);
+        int bad = end == text || s->generation == 0;
+        free(text);
+        if (bad)
+            return tsv_error_set(err, TSV_EINTERNAL, "%s is corrupt", path);
+        return 0;
+    }
+    if (rerr.code != TSV_ENOTFOUND) {
+        if (err)
+            *err = rerr;
+        return -1;
+    }
+    do
+        s->generation = tsv_random_u64();
+    while (s->generation == 0);
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, "%016llx\n", (unsigned long long)s->generation);
+    return tsv_write_file_atomic(path, buf, (size_t)n, err);
+}
+
+int tsv_store_open(tsv_store **out, const tsv_store_options *opt, tsv_error *err)
+{
+    tsv_store *s = calloc(1, sizeof *s);
+    if (!s)
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    s->lock_fd = -1;
+    s->opt = *opt;
+    pthread_rwlock_init(&s->swap_lock, NULL);
+    if (tsv_path_join(s->data_dir, sizeof s->data_dir, err, "%s", opt->data_dir) != 0 ||
+        tsv_path_join(s->state_dir, sizeof s->state_dir, err, "%s/state", opt->data_dir) != 0 ||
+        tsv_path_join(s->tmp_dir, sizeof s->tmp_dir, err, "%s/tmp", opt->data_dir) != 0 ||
+        tsv_path_join(s->trash_dir, sizeof s->trash_dir, err, "%s/trash", opt->data_dir) != 0)
+        goto fail;
+    if (tsv_mkdir_p(s->data_dir, err) != 0)
+        goto fail;
+
+    char lock_path[PATH_MAX];
+    if (tsv_path_join(lock_path, sizeof lock_path, err, "%s/LOCK", s->data_dir) != 0)
+        goto fail;
+    s->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (s->lock_fd < 0) {
+        tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s", lock_path);
+        goto fail;
+    }
+    if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        tsv_error_set_errno(err, TSV_EINTERNAL, errno,
+                            "data directory %s is in use by another tsvault (lock %s)",
+                            s->data_dir, lock_path);
+        goto fail;
+    }
+    if (tsv_mkdir_p(s->state_dir, err) != 0 || tsv_mkdir_p(s->tmp_dir, err) != 0 ||
+        tsv_mkdir_p(s->trash_dir, err) != 0)
+        goto fail;
+    if (ensure_generation(s, err) != 0)
+        goto fail;
+    if (tsv_store_open_state(s, err) != 0)
+        goto fail;
+    TSV_INFO("msg=\"data directory open\" dir=\"%s\" generation=%016llx", s->data_dir,
+             (unsigned long long)s->generation);
+    *out = s;
+    return 0;
+fail:
+    tsv_store_close(s);
+    return -1;
+}
+
+void tsv_store_close(tsv_store *s)
+{
+    if (!s)
+        return;
+    tsv_store_close_state(s);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd); /* releases the flock */
+    pthread_rwlock_destroy(&s->swap_lock);
+    free(s);
+}

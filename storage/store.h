@@ -1,0 +1,58 @@
+/*
+ * store: the data directory as one object, the only way the server reaches
+ * anything on disk.
+ *
+ * Layout (docs/storage.md has the details and the crash-safety argument):
+ *   <data-dir>/LOCK           flock: one server per data directory
+ *   <data-dir>/state/         the live generation
+ *       GENERATION            random 64-bit id of this generation
+ *       kv/                   LMDB environment holding the bolt tree
+ *       influxd.sqlite        restored SQL store (absent until one is restored)
+ *       engine/data/<bucketID>/<rp>/<shardID>/   TSM and tombstone files
+ *   <data-dir>/tmp/           staging for uploads and new generations
+ *   <data-dir>/trash/         data moved aside by restores, kept for the
+ *                             trash retention period, then purged
+ *
+ * Concurrency: a store-wide rwlock. Ordinary operations (token lookups,
+ * bucket and shard restores, backups) hold it shared; swapping the whole KV
+ * or SQL store holds it exclusive. Within the shared mode, LMDB serializes
+ * writers and a per-shard lock serializes restores into the same shard.
+ *
+ * Errors: int 0/-1 with tsv_error. Ownership: tsv_store_open returns a store
+ * freed by tsv_store_close. Thread-safety: all functions are thread-safe.
+ */
+#ifndef TSV_STORE_H
+#define TSV_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tsv_error.h"
+
+typedef struct tsv_store tsv_store;
+
+typedef struct tsv_store_options {
+    const char *data_dir;
+    int64_t trash_retention_s; /* <0: never purge */
+    size_t kv_map_size;        /* 0: default */
+} tsv_store_options;
+
+int tsv_store_open(tsv_store **out, const tsv_store_options *opt, tsv_error *err);
+void tsv_store_close(tsv_store *s);
+
+typedef struct tsv_token_info {
+    int active;       /* authorization status is "active" */
+    int user_active;  /* its user (if any) is active */
+    int is_operator;  /* holds the full operator permission set */
+    char auth_id[17];
+    char org_id[17];
+    char user_id[17];
+    char first_missing_permission[64]; /* e.g. "read:authorizations" when !is_operator */
+} tsv_token_info;
+
+/* Looks a raw token up in the KV store (raw "token" and SHA-512 PHC
+ * "hashedToken" forms). TSV_ENOTFOUND if no authorization matches. */
+int tsv_store_lookup_token(tsv_store *s, const char *token, size_t len, tsv_token_info *out,
+                           tsv_error *err);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * store_internal: the tsv_store struct and helpers shared by the storage
+ * modules that implement the store's operations (tenants, restores,
+ * backups). Not for the server layer.
+ */
+#ifndef TSV_STORE_INTERNAL_H
+#define TSV_STORE_INTERNAL_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "store.h"
+
+struct tsv_kv;
+
+struct tsv_store {
+    tsv_store_options opt;
+    char data_dir[PATH_MAX];
+    char state_dir[PATH_MAX];
+    char tmp_dir[PATH_MAX];
+    char trash_dir[PATH_MAX];
+    int lock_fd;
+    uint64_t generation;
+    /* Shared for ordinary work, exclusive while the KV or SQL store is
+     * swapped (restore/kv, restore/sql). */
+    pthread_rwlock_t swap_lock;
+    struct tsv_kv *kv;
+};
+
+/* Opens/closes what lives in state/ (KV environment, meta). */
+int tsv_store_open_state(tsv_store *s, tsv_error *err);
+void tsv_store_close_state(tsv_store *s);
+
+#endif
