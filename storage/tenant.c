@@ -1,0 +1,1098 @@
+/* tenant: InfluxDB's org/bucket/user/authorization records in the KV tree. */
+#include "tenant.h"
+
+#include <crypt.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fsutil.h"
+#include "json.h"
+
+#define B_ORGS "organizationsv1"
+#define B_ORG_INDEX "organizationindexv1"
+#define B_BUCKETS "bucketsv1"
+#define B_BUCKET_INDEX "bucketindexv1"
+#define B_USERS "usersv1"
+#define B_USER_INDEX "userindexv1"
+#define B_USER_PASSWORDS "userspasswordv1"
+#define B_AUTHS "authorizationsv1"
+#define B_AUTH_INDEX "authorizationindexv1"
+#define B_AUTH_HASHED_INDEX "authorizationhashedindexv1"
+#define B_URM "userresourcemappingsv1"
+#define B_URM_BY_USER "userresourcemappingsbyuserindexv1"
+#define B_IDS "idsv1"
+
+/* Buckets influxd creates at start-up or in its first migrations; an
+ * exported KV must have them all (a missing bucket is an error there). */
+static const char *const required_buckets[] = {
+    B_AUTHS, B_AUTH_INDEX, B_BUCKETS, B_BUCKET_INDEX, "dashboardsv2", B_ORGS, B_ORG_INDEX,
+    "scraperv2", "telegrafv1", "telegrafPluginsv1", "remotesv2", "replicationsv2", B_USERS,
+    B_USER_INDEX, B_USER_PASSWORDS, B_URM, B_URM_BY_USER, B_IDS, "v1_tsm1_metadata",
+};
+
+/* The operator permission set (influxdb-2-api.md §2.2), in InfluxDB's order. */
+static const char *const oper_types[] = {
+    "authorizations", "buckets", "dashboards", "orgs", "sources", "tasks", "telegrafs",
+    "users", "variables", "scrapers", "secrets", "labels", "views", "documents",
+    "notificationRules", "notificationEndpoints", "checks", "dbrp", "notebooks",
+    "annotations", "remotes", "replications",
+};
+#define OPER_TYPE_COUNT ((int)(sizeof oper_types / sizeof oper_types[0]))
+
+void tsv_org_clear(tsv_org *o)
+{
+    if (!o)
+        return;
+    free(o->name);
+    free(o->description);
+    free(o->created_at);
+    free(o->updated_at);
+    memset(o, 0, sizeof *o);
+}
+
+void tsv_bucket_clear(tsv_bucket *b)
+{
+    if (!b)
+        return;
+    free(b->name);
+    free(b->description);
+    free(b->rp);
+    free(b->created_at);
+    free(b->updated_at);
+    memset(b, 0, sizeof *b);
+}
+
+int tsv_id_parse(const char *s, uint64_t *out, tsv_error *err)
+{
+    if (!s || strlen(s) != TSV_ID_HEX_LEN)
+        return tsv_error_set(err, TSV_EINVALID, "id must have a length of 16 bytes");
+    uint64_t v = 0;
+    for (int i = 0; i < TSV_ID_HEX_LEN; i++) {
+        char c = s[i];
+        int d;
+        if (c >= '0' && c <= '9')
+            d = c - '0';
+        else if (c >= 'a' && c <= 'f')
+            d = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            d = c - 'A' + 10;
+        else
+            return tsv_error_set(err, TSV_EINVALID, "invalid ID");
+        v = (v << 4) | (uint64_t)d;
+    }
+    if (v == 0)
+        return tsv_error_set(err, TSV_EINVALID, "invalid ID");
+    *out = v;
+    return 0;
+}
+
+void tsv_id_format(uint64_t id, char out[17])
+{
+    snprintf(out, 17, "%016llx", (unsigned long long)id);
+}
+
+uint64_t tsv_id_random(void)
+{
+    for (;;) {
+        uint64_t v = tsv_random_u64();
+        uint64_t r = 0;
+        for (int i = 7; i >= 0; i--) {
+            uint8_t b = (uint8_t)(v >> (i * 8));
+            /* InfluxDB avoids '\\', ',' and ' ' bytes in IDs (they need
+             * escaping in line protocol). */
+            if (b == 0x5C || b == 0x2C || b == 0x20)
+                b++;
+            r = (r << 8) | b;
+        }
+        if (r != 0)
+            return r;
+    }
+}
+
+void tsv_tenant_now(char out[40])
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    tsv_format_rfc3339nano((int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec, out, 40);
+}
+
+static char *dup_str(const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+    if (p) {
+        memcpy(p, s, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+static int bucket_of(tsv_kv_txn *txn, const char *name, uint64_t *out, tsv_error *err)
+{
+    return tsv_kv_bucket(txn, TSV_KV_ROOT, name, strlen(name), out, err);
+}
+
+/* Looks up bucket/key and parses the JSON value. */
+static int get_json(tsv_kv_txn *txn, const char *bucket, const void *key, size_t klen,
+                    tsv_json_doc **doc, tsv_error *err)
+{
+    uint64_t b;
+    if (bucket_of(txn, bucket, &b, err) != 0)
+        return -1;
+    const uint8_t *val;
+    size_t vlen;
+    if (tsv_kv_get(txn, b, key, klen, &val, &vlen, err) != 0)
+        return -1;
+    if (vlen == 0)
+        return tsv_error_set(err, TSV_ENOTFOUND, "empty value");
+    if (tsv_json_parse(doc, (const char *)val, vlen, err) != 0)
+        return tsv_error_wrap(err, "corrupt record %s/%.*s", bucket, (int)(klen > 64 ? 64 : klen),
+                              (const char *)key);
+    return 0;
+}
+
+static int put_buf(tsv_kv_txn *txn, const char *bucket, const void *key, size_t klen,
+                   const void *val, size_t vlen, tsv_error *err)
+{
+    uint64_t b;
+    if (tsv_kv_bucket_create(txn, TSV_KV_ROOT, bucket, strlen(bucket), 0, 1, &b, err) != 0)
+        return -1;
+    return tsv_kv_put(txn, b, key, klen, val, vlen, err);
+}
+
+static int put_str(tsv_kv_txn *txn, const char *bucket, const char *key, const char *val,
+                   tsv_error *err)
+{
+    return put_buf(txn, bucket, key, strlen(key), val, strlen(val), err);
+}
+
+static const char *jstr(const tsv_json *obj, const char *key, size_t *len)
+{
+    const tsv_json *v = tsv_json_get(obj, key);
+    if (!v || v->type != TSV_JSON_STRING)
+        return NULL;
+    if (len)
+        *len = v->len;
+    return v->str;
+}
+
+static char *jdup(const tsv_json *obj, const char *key)
+{
+    size_t n;
+    const char *s = jstr(obj, key, &n);
+    return s ? dup_str(s, n) : dup_str("", 0);
+}
+
+int tsv_tenant_init(tsv_kv_txn *txn, tsv_error *err)
+{
+    for (size_t i = 0; i < sizeof required_buckets / sizeof required_buckets[0]; i++) {
+        uint64_t b;
+        if (tsv_kv_bucket_create(txn, TSV_KV_ROOT, required_buckets[i],
+                                 strlen(required_buckets[i]), 0, 1, &b, err) != 0)
+            return -1;
+    }
+    uint64_t ids;
+    if (bucket_of(txn, B_IDS, &ids, err) != 0)
+        return -1;
+    const uint8_t *v;
+    size_t vlen;
+    tsv_error gerr;
+    if (tsv_kv_get(txn, ids, "id", 2, &v, &vlen, &gerr) == 0)
+        return 0;
+    if (gerr.code != TSV_ENOTFOUND) {
+        if (err)
+            *err = gerr;
+        return -1;
+    }
+    char id[17];
+    tsv_id_format(tsv_id_random(), id);
+    return tsv_kv_put(txn, ids, "id", 2, id, 16, err);
+}
+
+static int bucket_nonempty(tsv_kv_txn *txn, const char *name, int *out, tsv_error *err)
+{
+    *out = 0;
+    uint64_t b;
+    tsv_error e;
+    if (bucket_of(txn, name, &b, &e) != 0) {
+        if (e.code == TSV_ENOTFOUND)
+            return 0;
+        if (err)
+            *err = e;
+        return -1;
+    }
+    tsv_kv_cursor *c;
+    if (tsv_kv_cursor_open(txn, b, &c, err) != 0)
+        return -1;
+    tsv_kv_entry ent;
+    int rc = tsv_kv_cursor_next(c, &ent, err);
+    tsv_kv_cursor_close(c);
+    if (rc < 0)
+        return -1;
+    *out = rc == 1;
+    return 0;
+}
+
+int tsv_tenant_onboarded(tsv_kv_txn *txn, int *out, tsv_error *err)
+{
+    int users, orgs;
+    if (bucket_nonempty(txn, B_USERS, &users, err) != 0 ||
+        bucket_nonempty(txn, B_ORGS, &orgs, err) != 0)
+        return -1;
+    *out = users || orgs;
+    return 0;
+}
+
+/* ---- organizations ----------------------------------------------------- */
+
+static int org_from_json(const tsv_json *j, tsv_org *out, tsv_error *err)
+{
+    memset(out, 0, sizeof *out);
+    size_t n;
+    const char *id = jstr(j, "id", &n);
+    if (!id || n != 16)
+        return tsv_error_set(err, TSV_EINTERNAL, "organization record without a valid id");
+    memcpy(out->id, id, 16);
+    out->name = jdup(j, "name");
+    out->description = jdup(j, "description");
+    out->created_at = jdup(j, "createdAt");
+    out->updated_at = jdup(j, "updatedAt");
+    if (!out->name || !out->description || !out->created_at || !out->updated_at) {
+        tsv_org_clear(out);
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    }
+    return 0;
+}
+
+int tsv_tenant_org_get(tsv_kv_txn *txn, const char *id, tsv_org *out, tsv_error *err)
+{
+    tsv_json_doc *doc;
+    tsv_error e;
+    if (get_json(txn, B_ORGS, id, strlen(id), &doc, &e) != 0) {
+        if (e.code == TSV_ENOTFOUND)
+            return tsv_error_set(err, TSV_ENOTFOUND, "organization not found");
+        if (err)
+            *err = e;
+        return -1;
+    }
+    int rc = org_from_json(tsv_json_root(doc), out, err);
+    tsv_json_free(doc);
+    return rc;
+}
+
+int tsv_tenant_org_by_name(tsv_kv_txn *txn, const char *name, tsv_org *out, tsv_error *err)
+{
+    uint64_t idx;
+    const uint8_t *v;
+    size_t vlen;
+    tsv_error e;
+    if (bucket_of(txn, B_ORG_INDEX, &idx, &e) != 0 ||
+        tsv_kv_get(txn, idx, name, strlen(name), &v, &vlen, &e) != 0) {
+        if (e.code == TSV_ENOTFOUND)
+            return tsv_error_set(err, TSV_ENOTFOUND, "organization name \"%s\" not found", name);
+        if (err)
+            *err = e;
+        return -1;
+    }
+    char id[17];
+    if (vlen != 16)
+        return tsv_error_set(err, TSV_EINTERNAL, "corrupt organization index entry for \"%s\"", name);
+    memcpy(id, v, 16);
+    id[16] = '\0';
+    return tsv_tenant_org_get(txn, id, out, err);
+}
+
+static int unique_id(tsv_kv_txn *txn, const char *bucket, char out[17], tsv_error *err)
+{
+    uint64_t b;
+    if (tsv_kv_bucket_create(txn, TSV_KV_ROOT, bucket, strlen(bucket), 0, 1, &b, err) != 0)
+        return -1;
+    for (int tries = 0; tries < 100; tries++) {
+        tsv_id_format(tsv_id_random(), out);
+        const uint8_t *v;
+        size_t vlen;
+        tsv_error e;
+        if (tsv_kv_get(txn, b, out, 16, &v, &vlen, &e) != 0) {
+            if (e.code == TSV_ENOTFOUND)
+                return 0;
+            if (err)
+                *err = e;
+            return -1;
+        }
+    }
+    return tsv_error_set(err, TSV_EINTERNAL, "could not generate a unique ID in %s", bucket);
+}
+
+static int write_org(tsv_kv_txn *txn, const tsv_org *o, tsv_error *err)
+{
+    tsv_buf buf = {0};
+    tsv_json_writer w;
+    tsv_jw_init(&w, &buf, NULL);
+    tsv_jw_object_begin(&w);
+    tsv_jw_key(&w, "id");
+    tsv_jw_string(&w, o->id);
+    tsv_jw_key(&w, "name");
+    tsv_jw_string(&w, o->name);
+    tsv_jw_key(&w, "description");
+    tsv_jw_string(&w, o->description);
+    tsv_jw_key(&w, "createdAt");
+    tsv_jw_string(&w, o->created_at);
+    tsv_jw_key(&w, "updatedAt");
+    tsv_jw_string(&w, o->updated_at);
+    tsv_jw_object_end(&w);
+    int rc = tsv_jw_finish(&w, err);
+    if (rc == 0)
+        rc = put_buf(txn, B_ORGS, o->id, 16, buf.data, buf.len, err);
+    if (rc == 0)
+        rc = put_str(txn, B_ORG_INDEX, o->name, o->id, err);
+    tsv_buf_free(&buf);
+    return rc;
+}
+
+static int create_system_bucket(tsv_kv_txn *txn, const char *org_id, const char *name,
+                                int64_t retention_ns, tsv_error *err);
+
+int tsv_tenant_org_create(tsv_kv_txn *txn, const char *name, const char *description,
+                          tsv_org *out, tsv_error *err)
+{
+    if (!name || !*name)
+        return tsv_error_set(err, TSV_EEMPTY, "org name is empty");
+    if (strlen(name) > TSV_KV_MAX_KEY)
+        return tsv_error_set(err, TSV_EINVALID, "org name is longer than %d bytes", TSV_KV_MAX_KEY);
+    tsv_org existing;
+    tsv_error e;
+    if (tsv_tenant_org_by_name(txn, name, &existing, &e) == 0) {
+        tsv_org_clear(&existing);
+        return tsv_error_set(err, TSV_ECONFLICT, "organization with name %s already exists", name);
+    }
+    if (e.code != TSV_ENOTFOUND) {
+        if (err)
+            *err = e;
+        return -1;
+    }
+    tsv_org o;
+    memset(&o, 0, sizeof o);
+    if (unique_id(txn, B_ORGS, o.id, err) != 0)
+        return -1;
+    char now[40];
+    tsv_tenant_now(now);
+    o.name = dup_str(name, strlen(name));
+    o.description = dup_str(description ? description : "", description ? strlen(description) : 0);
+    o.created_at = dup_str(now, strlen(now));
+    o.updated_at = dup_str(now, strlen(now));
+    if (!o.name || !o.description || !o.created_at || !o.updated_at) {
+        tsv_org_clear(&o);
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    }
+    if (write_org(txn, &o, err) != 0 ||
+        create_system_bucket(txn, o.id, "_monitoring", 7 * 24 * 3600 * 1000000000LL, err) != 0 ||
+        create_system_bucket(txn, o.id, "_tasks", 3 * 24 * 3600 * 1000000000LL, err) != 0) {
+        tsv_org_clear(&o);
+        return -1;
+    }
+    if (out)
+        *out = o;
+    else
+        tsv_org_clear(&o);
+    return 0;
+}
+
+int tsv_tenant_org_foreach(tsv_kv_txn *txn, tsv_org_visit_fn fn, void *ctx, tsv_error *err)
+{
+    uint64_t b;
+    tsv_error e;
+    if (bucket_of(txn, B_ORGS, &b, &e) != 0)
+        return e.code == TSV_ENOTFOUND ? 0 : (err ? (*err = e, -1) : -1);
+    tsv_kv_cursor *c;
+    if (tsv_kv_cursor_open(txn, b, &c, err) != 0)
+        return -1;
+    int rc = 0;
+    for (;;) {
+        tsv_kv_entry ent;
+        int r = tsv_kv_cursor_next(c, &ent, err);
+        if (r <= 0) {
+            rc = r;
+            break;
+        }
+        if (ent.is_bucket || ent.vlen == 0)
+            continue;
+        tsv_json_doc *doc;
+        if (tsv_json_parse(&doc, (const char *)ent.val, ent.vlen, err) != 0) {
+            rc = tsv_error_wrap(err, "corrupt organization record");
+            break;
+        }
+        tsv_org o;
+        rc = org_from_json(tsv_json_root(doc), &o, err);
+        tsv_json_free(doc);
+        if (rc != 0)
+            break;
+        rc = fn(ctx, &o, err);
+        tsv_org_clear(&o);
+        if (rc != 0)
+            break;
+    }
+    tsv_kv_cursor_close(c);
+    return rc < 0 ? -1 : 0;
+}
+
+/* ---- buckets ----------------------------------------------------------- */
+
+int tsv_tenant_bucket_name_check(const char *name, tsv_error *err)
+{
+    if (!name || !*name)
+        return tsv_error_set(err, TSV_EEMPTY, "bucket name is empty");
+    if (name[0] == '_')
+        return tsv_error_set(err, TSV_EINVALID,
+                             "bucket name %s is invalid. Buckets may not start with underscore",
+                             name);
+    if (strchr(name, '"'))
+        return tsv_error_set(err, TSV_EINVALID,
+                             "bucket name %s is invalid. Bucket names may not include quotation "
+                             "marks",
+                             name);
+    if (strlen(name) + 16 > TSV_KV_MAX_KEY)
+        return tsv_error_set(err, TSV_EINVALID, "bucket name is longer than %d bytes",
+                             TSV_KV_MAX_KEY - 16);
+    return 0;
+}
+
+static int bucket_from_json(const tsv_json *j, tsv_bucket *out, tsv_error *err)
+{
+    memset(out, 0, sizeof *out);
+    size_t n, m;
+    const char *id = jstr(j, "id", &n);
+    const char *org = jstr(j, "orgID", &m);
+    if (!id || n != 16 || !org || m != 16)
+        return tsv_error_set(err, TSV_EINTERNAL, "bucket record without valid id/orgID");
+    memcpy(out->id, id, 16);
+    memcpy(out->org_id, org, 16);
+    const tsv_json *t = tsv_json_get(j, "type");
+    int64_t v = 0;
+    if (t && tsv_json_i64(t, &v, "type", NULL) == 0)
+        out->type = (int)v;
+    out->name = jdup(j, "name");
+    out->description = jdup(j, "description");
+    size_t rl;
+    const char *rp = jstr(j, "rp", &rl);
+    out->rp = rp ? dup_str(rp, rl) : NULL;
+    const tsv_json *rpd = tsv_json_get(j, "retentionPeriod");
+    if (rpd && tsv_json_i64(rpd, &out->retention_ns, "retentionPeriod", err) != 0)
+        return -1;
+    const tsv_json *sgd = tsv_json_get(j, "shardGroupDuration");
+    if (sgd && tsv_json_i64(sgd, &out->shard_group_duration_ns, "shardGroupDuration", err) != 0)
+        return -1;
+    out->created_at = jdup(j, "createdAt");
+    out->updated_at = jdup(j, "updatedAt");
+    if (!out->name || !out->description || !out->created_at || !out->updated_at ||
+        (rp && !out->rp)) {
+        tsv_bucket_clear(out);
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    }
+    return 0;
+}
+
+int tsv_tenant_bucket_get(tsv_kv_txn *txn, const char *id, tsv_bucket *out, tsv_error *err)
+{
+    tsv_json_doc *doc;
+    tsv_error e;
+    if (get_json(txn, B_BUCKETS, id, strlen(id), &doc, &e) != 0) {
+        if (e.code == TSV_ENOTFOUND)
+            return tsv_error_set(err, TSV_ENOTFOUND, "bucket not found");
+        if (err)
+            *err = e;
+        return -1;
+    }
+    int rc = bucket_from_json(tsv_json_root(doc), out, err);
+    tsv_json_free(doc);
+    return rc;
+}
+
+int tsv_tenant_bucket_by_name(tsv_kv_txn *txn, const char *org_id, const char *name,
+                              tsv_bucket *out, tsv_error *err)
+{
+    char key[TSV_KV_MAX_KEY + 1];
+    size_t nlen = strlen(name);
+    if (nlen + 16 > TSV_KV_MAX_KEY)
+        return tsv_error_set(err, TSV_ENOTFOUND, "bucket not found");
+    memcpy(key, org_id, 16);
+    memcpy(key + 16, name, nlen);
+    uint64_t idx;
+    const uint8_t *v;
+    size_t vlen;
+    tsv_error e;
+    if (bucket_of(txn, B_BUCKET_INDEX, &idx, &e) != 0 ||
+        tsv_kv_get(txn, idx, key, 16 + nlen, &v, &vlen, &e) != 0) {
+        if (e.code == TSV_ENOTFOUND)
+            return tsv_error_set(err, TSV_ENOTFOUND, "bucket \"%s\" not found", name);
+        if (err)
+            *err = e;
+        return -1;
+    }
+    if (vlen != 16)
+        return tsv_error_set(err, TSV_EINTERNAL, "corrupt bucket index entry for \"%s\"", name);
+    char id[17];
+    memcpy(id, v, 16);
+    id[16] = '\0';
+    return tsv_tenant_bucket_get(txn, id, out, err);
+}
+
+static int write_bucket(tsv_kv_txn *txn, const tsv_bucket *b, tsv_error *err)
+{
+    tsv_buf buf = {0};
+    tsv_json_writer w;
+    tsv_jw_init(&w, &buf, NULL);
+    tsv_jw_object_begin(&w);
+    tsv_jw_key(&w, "id");
+    tsv_jw_string(&w, b->id);
+    tsv_jw_key(&w, "orgID");
+    tsv_jw_string(&w, b->org_id);
+    tsv_jw_key(&w, "type");
+    tsv_jw_i64(&w, b->type);
+    tsv_jw_key(&w, "name");
+    tsv_jw_string(&w, b->name);
+    tsv_jw_key(&w, "description");
+    tsv_jw_string(&w, b->description);
+    if (b->rp && *b->rp) {
+        tsv_jw_key(&w, "rp");
+        tsv_jw_string(&w, b->rp);
+    }
+    tsv_jw_key(&w, "retentionPeriod");
+    tsv_jw_i64(&w, b->retention_ns);
+    tsv_jw_key(&w, "shardGroupDuration");
+    tsv_jw_i64(&w, b->shard_group_duration_ns);
+    tsv_jw_key(&w, "createdAt");
+    tsv_jw_string(&w, b->created_at);
+    tsv_jw_key(&w, "updatedAt");
+    tsv_jw_string(&w, b->updated_at);
+    tsv_jw_object_end(&w);
+    int rc = tsv_jw_finish(&w, err);
+    if (rc == 0)
+        rc = put_buf(txn, B_BUCKETS, b->id, 16, buf.data, buf.len, err);
+    if (rc == 0) {
+        char key[TSV_KV_MAX_KEY + 1];
+        size_t nlen = strlen(b->name);
+        memcpy(key, b->org_id, 16);
+        memcpy(key + 16, b->name, nlen);
+        rc = put_buf(txn, B_BUCKET_INDEX, key, 16 + nlen, b->id, 16, err);
+    }
+    tsv_buf_free(&buf);
+    return rc;
+}
+
+int tsv_tenant_bucket_create(tsv_kv_txn *txn, const char *org_id, const char *name,
+                             const char *description, int type, int64_t retention_ns,
+                             int64_t sgd_ns, tsv_bucket *out, tsv_error *err)
+{
+    if (type == 0 && tsv_tenant_bucket_name_check(name, err) != 0)
+        return -1;
+    uint64_t oid;
+    if (tsv_id_parse(org_id, &oid, err) != 0)
+        return -1;
+    tsv_org org;
+    if (tsv_tenant_org_get(txn, org_id, &org, err) != 0)
+        return -1;
+    tsv_org_clear(&org);
+    tsv_bucket existing;
+    tsv_error e;
+    if (tsv_tenant_bucket_by_name(txn, org_id, name, &existing, &e) == 0) {
+        tsv_bucket_clear(&existing);
+        return tsv_error_set(err, TSV_ECONFLICT, "bucket with name %s already exists", name);
+    }
+    if (e.code != TSV_ENOTFOUND) {
+        if (err)
+            *err = e;
+        return -1;
+    }
+    tsv_bucket b;
+    memset(&b, 0, sizeof b);
+    if (unique_id(txn, B_BUCKETS, b.id, err) != 0)
+        return -1;
+    memcpy(b.org_id, org_id, 16);
+    for (int i = 0; i < 16; i++) /* IDs are stored lowercase */
+        if (b.org_id[i] >= 'A' && b.org_id[i] <= 'F')
+            b.org_id[i] = (char)(b.org_id[i] - 'A' + 'a');
+    char now[40];
+    tsv_tenant_now(now);
+    b.type = type;
+    b.name = dup_str(name, strlen(name));
+    b.description = dup_str(description ? description : "", description ? strlen(description) : 0);
+    b.retention_ns = retention_ns;
+    b.shard_group_duration_ns = sgd_ns;
+    b.created_at = dup_str(now, strlen(now));
+    b.updated_at = dup_str(now, strlen(now));
+    if (!b.name || !b.description || !b.created_at || !b.updated_at) {
+        tsv_bucket_clear(&b);
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    }
+    if (write_bucket(txn, &b, err) != 0) {
+        tsv_bucket_clear(&b);
+        return -1;
+    }
+    if (out)
+        *out = b;
+    else
+        tsv_bucket_clear(&b);
+    return 0;
+}
+
+static int create_system_bucket(tsv_kv_txn *txn, const char *org_id, const char *name,
+                                int64_t retention_ns, tsv_error *err)
+{
+    /* System buckets get a 1-day shard-group duration, as influxd gives them. */
+    return tsv_tenant_bucket_create(txn, org_id, name, "System bucket for monitoring logs", 1,
+                                    retention_ns, 24 * 3600 * 1000000000LL, NULL, err);
+}
+
+int tsv_tenant_bucket_delete(tsv_kv_txn *txn, const char *id, tsv_error *err)
+{
+    tsv_bucket b;
+    if (tsv_tenant_bucket_get(txn, id, &b, err) != 0)
+        return -1;
+    uint64_t bk, idx;
+    int rc = 0;
+    if (bucket_of(txn, B_BUCKETS, &bk, err) != 0 || tsv_kv_del(txn, bk, b.id, 16, err) != 0)
+        rc = -1;
+    if (rc == 0) {
+        char key[TSV_KV_MAX_KEY + 1];
+        size_t nlen = strlen(b.name);
+        if (nlen + 16 <= TSV_KV_MAX_KEY) {
+            memcpy(key, b.org_id, 16);
+            memcpy(key + 16, b.name, nlen);
+            if (bucket_of(txn, B_BUCKET_INDEX, &idx, err) != 0 ||
+                tsv_kv_del(txn, idx, key, 16 + nlen, err) != 0)
+                rc = -1;
+        }
+    }
+    tsv_bucket_clear(&b);
+    return rc;
+}
+
+int tsv_tenant_bucket_foreach(tsv_kv_txn *txn, tsv_bucket_visit_fn fn, void *ctx, tsv_error *err)
+{
+    uint64_t b;
+    tsv_error e;
+    if (bucket_of(txn, B_BUCKETS, &b, &e) != 0)
+        return e.code == TSV_ENOTFOUND ? 0 : (err ? (*err = e, -1) : -1);
+    tsv_kv_cursor *c;
+    if (tsv_kv_cursor_open(txn, b, &c, err) != 0)
+        return -1;
+    int rc = 0;
+    for (;;) {
+        tsv_kv_entry ent;
+        int r = tsv_kv_cursor_next(c, &ent, err);
+        if (r <= 0) {
+            rc = r;
+            break;
+        }
+        if (ent.is_bucket || ent.vlen == 0)
+            continue;
+        tsv_json_doc *doc;
+        if (tsv_json_parse(&doc, (const char *)ent.val, ent.vlen, err) != 0) {
+            rc = tsv_error_wrap(err, "corrupt bucket record");
+            break;
+        }
+        tsv_bucket bk;
+        rc = bucket_from_json(tsv_json_root(doc), &bk, err);
+        tsv_json_free(doc);
+        if (rc != 0)
+            break;
+        rc = fn(ctx, &bk, err);
+        tsv_bucket_clear(&bk);
+        if (rc != 0)
+            break;
+    }
+    tsv_kv_cursor_close(c);
+    return rc < 0 ? -1 : 0;
+}
+
+/* ---- users and mappings ------------------------------------------------ */
+
+int tsv_tenant_user_create(tsv_kv_txn *txn, const char *name, const char *password,
+                           char id_out[17], tsv_error *err)
+{
+    if (!name || !*name)
+        return tsv_error_set(err, TSV_EEMPTY, "user name is empty");
+    if (strlen(name) > TSV_KV_MAX_KEY)
+        return tsv_error_set(err, TSV_EINVALID, "user name too long");
+    uint64_t idx;
+    const uint8_t *v;
+    size_t vlen;
+    tsv_error e;
+    if (tsv_kv_bucket_create(txn, TSV_KV_ROOT, B_USER_INDEX, strlen(B_USER_INDEX), 0, 1, &idx,
+                             err) != 0)
+        return -1;
+    if (tsv_kv_get(txn, idx, name, strlen(name), &v, &vlen, &e) == 0)
+        return tsv_error_set(err, TSV_ECONFLICT, "user with name %s already exists", name);
+    if (e.code != TSV_ENOTFOUND) {
+        if (err)
+            *err = e;
+        return -1;
+    }
+    char id[17];
+    if (unique_id(txn, B_USERS, id, err) != 0)
+        return -1;
+    tsv_buf buf = {0};
+    tsv_json_writer w;
+    tsv_jw_init(&w, &buf, NULL);
+    tsv_jw_object_begin(&w);
+    tsv_jw_key(&w, "id");
+    tsv_jw_string(&w, id);
+    tsv_jw_key(&w, "name");
+    tsv_jw_string(&w, name);
+    tsv_jw_key(&w, "status");
+    tsv_jw_string(&w, "active");
+    tsv_jw_object_end(&w);
+    int rc = tsv_jw_finish(&w, err);
+    if (rc == 0)
+        rc = put_buf(txn, B_USERS, id, 16, buf.data, buf.len, err);
+    if (rc == 0)
+        rc = put_str(txn, B_USER_INDEX, name, id, err);
+    tsv_buf_free(&buf);
+    if (rc == 0 && password && *password) {
+        if (strlen(password) < 8)
+            return tsv_error_set(err, TSV_EINVALID, "passwords must be at least 8 characters long");
+        /* influxd stores bcrypt hashes (cost 10); libxcrypt makes the same $2b$ form. */
+        char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+        if (!crypt_gensalt_rn("$2b$", 10, NULL, 0, salt, sizeof salt))
+            return tsv_error_set(err, TSV_EINTERNAL, "cannot generate a password salt");
+        struct crypt_data cd;
+        memset(&cd, 0, sizeof cd);
+        const char *hash = crypt_r(password, salt, &cd);
+        if (!hash || hash[0] == '*')
+            return tsv_error_set(err, TSV_EINTERNAL, "cannot hash the password");
+        rc = put_str(txn, B_USER_PASSWORDS, id, hash, err);
+        OPENSSL_cleanse(&cd, sizeof cd);
+    }
+    if (rc == 0)
+        memcpy(id_out, id, 17);
+    return rc;
+}
+
+int tsv_tenant_urm_create(tsv_kv_txn *txn, const char *user_id, const char *resource_type,
+                          const char *resource_id, tsv_error *err)
+{
+    char key[33];
+    memcpy(key, resource_id, 16);
+    memcpy(key + 16, user_id, 16);
+    key[32] = '\0';
+    tsv_buf buf = {0};
+    tsv_json_writer w;
+    tsv_jw_init(&w, &buf, NULL);
+    tsv_jw_object_begin(&w);
+    tsv_jw_key(&w, "userID");
+    tsv_jw_string(&w, user_id);
+    tsv_jw_key(&w, "userType");
+    tsv_jw_string(&w, "owner");
+    tsv_jw_key(&w, "mappingType");
+    tsv_jw_string(&w, "user");
+    tsv_jw_key(&w, "resourceType");
+    tsv_jw_string(&w, resource_type);
+    tsv_jw_key(&w, "resourceID");
+    tsv_jw_string(&w, resource_id);
+    tsv_jw_object_end(&w);
+    int rc = tsv_jw_finish(&w, err);
+    if (rc == 0)
+        rc = put_buf(txn, B_URM, key, 32, buf.data, buf.len, err);
+    tsv_buf_free(&buf);
+    if (rc == 0) {
+        char ikey[50];
+        snprintf(ikey, sizeof ikey, "%.16s/%s", user_id, key);
+        rc = put_buf(txn, B_URM_BY_USER, ikey, strlen(ikey), key, 32, err);
+    }
+    return rc;
+}
+
+/* ---- authorizations ---------------------------------------------------- */
+
+static void base64url(const unsigned char *in, size_t n, char *out)
+{
+    EVP_EncodeBlock((unsigned char *)out, in, (int)n);
+    for (char *p = out; *p; p++) {
+        if (*p == '+')
+            *p = '-';
+        else if (*p == '/')
+            *p = '_';
+    }
+}
+
+int tsv_tenant_auth_create_operator(tsv_kv_txn *txn, const char *user_id, const char *org_id,
+                                    const char *description, char token_out[89],
+                                    char auth_id_out[17], tsv_error *err)
+{
+    char id[17];
+    if (unique_id(txn, B_AUTHS, id, err) != 0)
+        return -1;
+    /* influxd tokens: 64 random bytes, URL-safe base64 with padding (88 chars). */
+    unsigned char raw[64];
+    for (size_t i = 0; i < sizeof raw; i += 8) {
+        uint64_t r = tsv_random_u64();
+        memcpy(raw + i, &r, 8);
+    }
+    char token[89];
+    base64url(raw, sizeof raw, token);
+    OPENSSL_cleanse(raw, sizeof raw);
+    char now[40];
+    tsv_tenant_now(now);
+    tsv_buf buf = {0};
+    tsv_json_writer w;
+    tsv_jw_init(&w, &buf, NULL);
+    tsv_jw_object_begin(&w);
+    tsv_jw_key(&w, "id");
+    tsv_jw_string(&w, id);
+    tsv_jw_key(&w, "token");
+    tsv_jw_string(&w, token);
+    tsv_jw_key(&w, "status");
+    tsv_jw_string(&w, "active");
+    tsv_jw_key(&w, "description");
+    tsv_jw_string(&w, description ? description : "");
+    tsv_jw_key(&w, "orgID");
+    tsv_jw_string(&w, org_id);
+    if (user_id && *user_id) {
+        tsv_jw_key(&w, "userID");
+        tsv_jw_string(&w, user_id);
+    }
+    tsv_jw_key(&w, "permissions");
+    tsv_jw_array_begin(&w);
+    for (int i = 0; i < OPER_TYPE_COUNT; i++) {
+        for (int a = 0; a < 2; a++) {
+            tsv_jw_object_begin(&w);
+            tsv_jw_key(&w, "action");
+            tsv_jw_string(&w, a == 0 ? "read" : "write");
+            tsv_jw_key(&w, "resource");
+            tsv_jw_object_begin(&w);
+            tsv_jw_key(&w, "type");
+            tsv_jw_string(&w, oper_types[i]);
+            tsv_jw_object_end(&w);
+            tsv_jw_object_end(&w);
+        }
+    }
+    tsv_jw_array_end(&w);
+    tsv_jw_key(&w, "createdAt");
+    tsv_jw_string(&w, now);
+    tsv_jw_key(&w, "updatedAt");
+    tsv_jw_string(&w, now);
+    tsv_jw_object_end(&w);
+    int rc = tsv_jw_finish(&w, err);
+    if (rc == 0)
+        rc = put_buf(txn, B_AUTHS, id, 16, buf.data, buf.len, err);
+    if (rc == 0)
+        rc = put_buf(txn, B_AUTH_INDEX, token, 88, id, 16, err);
+    tsv_buf_free(&buf);
+    if (rc == 0) {
+        memcpy(token_out, token, 89);
+        if (auth_id_out)
+            memcpy(auth_id_out, id, 17);
+    }
+    OPENSSL_cleanse(token, sizeof token);
+    return rc;
+}
+
+/* Does the permission list satisfy every operator permission? On failure
+ * names the first missing one ("read:authorizations"). */
+static int check_operator(const tsv_json *perms, char *missing, size_t mlen)
+{
+    if (missing && mlen)
+        missing[0] = '\0';
+    for (int i = 0; i < OPER_TYPE_COUNT; i++) {
+        for (int a = 0; a < 2; a++) {
+            const char *action = a == 0 ? "read" : "write";
+            int ok = 0;
+            for (size_t k = 0; perms && perms->type == TSV_JSON_ARRAY && k < perms->count && !ok;
+                 k++) {
+                const tsv_json *p = perms->items[k];
+                const char *pa = jstr(p, "action", NULL);
+                const tsv_json *res = tsv_json_get(p, "resource");
+                const char *pt = res ? jstr(res, "type", NULL) : NULL;
+                if (!pa || !pt || strcmp(pa, action) != 0)
+                    continue;
+                if (strcmp(pt, "instance") == 0) {
+                    ok = 1;
+                    continue;
+                }
+                const tsv_json *rid = tsv_json_get(res, "id");
+                const tsv_json *roid = tsv_json_get(res, "orgID");
+                int scoped = (rid && rid->type != TSV_JSON_NULL) ||
+                             (roid && roid->type != TSV_JSON_NULL);
+                if (strcmp(pt, oper_types[i]) == 0 && !scoped)
+                    ok = 1;
+            }
+            if (!ok) {
+                if (missing)
+                    snprintf(missing, mlen, "%s:%s", action, oper_types[i]);
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+static void phc_hash(const char *token, size_t len, int sha512, char *out, size_t outlen)
+{
+    unsigned char digest[SHA512_DIGEST_LENGTH];
+    size_t dlen;
+    if (sha512) {
+        SHA512((const unsigned char *)token, len, digest);
+        dlen = SHA512_DIGEST_LENGTH;
+    } else {
+        SHA256((const unsigned char *)token, len, digest);
+        dlen = SHA256_DIGEST_LENGTH;
+    }
+    char b64[100];
+    base64url(digest, dlen, b64);
+    snprintf(out, outlen, "$influxdb2-%s$%s", sha512 ? "sha512" : "sha256", b64);
+}
+
+/* Finds the auth ID for a raw token through the raw or the hashed index. */
+static int auth_id_for_token(tsv_kv_txn *txn, const char *token, size_t len, char id[17],
+                             tsv_error *err)
+{
+    uint64_t idx;
+    const uint8_t *v;
+    size_t vlen;
+    tsv_error e;
+    if (len <= TSV_KV_MAX_KEY && bucket_of(txn, B_AUTH_INDEX, &idx, &e) == 0 &&
+        tsv_kv_get(txn, idx, token, len, &v, &vlen, &e) == 0 && vlen == 16) {
+        memcpy(id, v, 16);
+        id[16] = '\0';
+        return 0;
+    }
+    for (int variant = 0; variant < 2; variant++) {
+        char phc[128];
+        phc_hash(token, len, variant, phc, sizeof phc);
+        if (bucket_of(txn, B_AUTH_HASHED_INDEX, &idx, &e) == 0 &&
+            tsv_kv_get(txn, idx, phc, strlen(phc), &v, &vlen, &e) == 0 && vlen == 16) {
+            memcpy(id, v, 16);
+            id[16] = '\0';
+            return 0;
+        }
+    }
+    return tsv_error_set(err, TSV_ENOTFOUND, "authorization not found");
+}
+
+static int token_matches(const tsv_json *auth, const char *token, size_t len)
+{
+    size_t n;
+    const char *stored = jstr(auth, "token", &n);
+    if (stored && n > 0) {
+        unsigned char a[32], b[32];
+        SHA256((const unsigned char *)stored, n, a);
+        SHA256((const unsigned char *)token, len, b);
+        return CRYPTO_memcmp(a, b, 32) == 0;
+    }
+    const char *hashed = jstr(auth, "hashedToken", &n);
+    if (!hashed)
+        return 0;
+    for (int variant = 0; variant < 2; variant++) {
+        char phc[128];
+        phc_hash(token, len, variant, phc, sizeof phc);
+        if (strlen(phc) == n && CRYPTO_memcmp(phc, hashed, n) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void copy_id(char dst[17], const char *src, size_t n)
+{
+    if (src && n == 16) {
+        memcpy(dst, src, 16);
+        dst[16] = '\0';
+    } else {
+        dst[0] = '\0';
+    }
+}
+
+int tsv_tenant_token_lookup(tsv_kv_txn *txn, const char *token, size_t len, tsv_token_info *out,
+                            tsv_error *err)
+{
+    memset(out, 0, sizeof *out);
+    char id[17];
+    if (auth_id_for_token(txn, token, len, id, err) != 0)
+        return -1;
+    tsv_json_doc *doc;
+    tsv_error e;
+    if (get_json(txn, B_AUTHS, id, 16, &doc, &e) != 0) {
+        if (e.code == TSV_ENOTFOUND)
+            return tsv_error_set(err, TSV_ENOTFOUND, "authorization not found");
+        if (err)
+            *err = e;
+        return -1;
+    }
+    const tsv_json *a = tsv_json_root(doc);
+    if (!token_matches(a, token, len)) {
+        tsv_json_free(doc);
+        return tsv_error_set(err, TSV_ENOTFOUND, "authorization not found");
+    }
+    const char *status = jstr(a, "status", NULL);
+    out->active = !status || strcmp(status, "inactive") != 0;
+    size_t n;
+    const char *s;
+    memcpy(out->auth_id, id, 17);
+    s = jstr(a, "orgID", &n);
+    copy_id(out->org_id, s, n);
+    s = jstr(a, "userID", &n);
+    copy_id(out->user_id, s, n);
+    out->is_operator = check_operator(tsv_json_get(a, "permissions"), out->first_missing_permission,
+                                      sizeof out->first_missing_permission);
+    tsv_json_free(doc);
+    out->user_active = 1;
+    if (out->user_id[0]) {
+        tsv_json_doc *udoc;
+        if (get_json(txn, B_USERS, out->user_id, 16, &udoc, &e) == 0) {
+            const char *us = jstr(tsv_json_root(udoc), "status", NULL);
+            if (us && strcmp(us, "inactive") == 0)
+                out->user_active = 0;
+            tsv_json_free(udoc);
+        }
+    }
+    return 0;
+}
+
+int tsv_tenant_find_operator(tsv_kv_txn *txn, int *found, char *token_out, size_t token_len,
+                             tsv_error *err)
+{
+    *found = 0;
+    if (token_len)
+        token_out[0] = '\0';
+    uint64_t b;
+    tsv_error e;
+    if (bucket_of(txn, B_AUTHS, &b, &e) != 0)
+        return e.code == TSV_ENOTFOUND ? 0 : (err ? (*err = e, -1) : -1);
+    tsv_kv_cursor *c;
+    if (tsv_kv_cursor_open(txn, b, &c, err) != 0)
+        return -1;
+    int rc = 0;
+    for (;;) {
+        tsv_kv_entry ent;
+        int r = tsv_kv_cursor_next(c, &ent, err);
+        if (r <= 0) {
+            rc = r;
+            break;
+        }
+        if (ent.is_bucket || ent.vlen == 0)
+            continue;
+        tsv_json_doc *doc;
+        if (tsv_json_parse(&doc, (const char *)ent.val, ent.vlen, NULL) != 0)
+            continue; /* an unreadable record cannot be the operator token */
+        const tsv_json *a = tsv_json_root(doc);
+        const char *status = jstr(a, "status", NULL);
+        int active = !status || strcmp(status, "inactive") != 0;
+        if (active && check_operator(tsv_json_get(a, "permissions"), NULL, 0)) {
+            size_t n = 0;
+            const char *t = jstr(a, "token", &n);
+            if (t && n < token_len) {
+                memcpy(token_out, t, n);
+                token_out[n] = '\0';
+            }
+            *found = 1;
+            tsv_json_free(doc);
+            break;
+        }
+        tsv_json_free(doc);
+    }
+    tsv_kv_cursor_close(c);
+    return rc < 0 ? -1 : 0;
+}
