@@ -1,0 +1,300 @@
+/* engine: shard paths and locks, trash, staged-swap recovery, reconciliation. */
+#include "engine.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "tsv_log.h"
+
+int tsv_shard_path(char *out, size_t outlen, const char *state_dir, const char *db,
+                   const char *rp, uint64_t shard_id, tsv_error *err)
+{
+    return tsv_path_join(out, outlen, err, "%s/engine/data/%s/%s/%" PRIu64, state_dir, db, rp,
+                         shard_id);
+}
+
+/* A small striped lock table: shards hash onto 64 mutexes. Two shards may
+ * share a stripe, which only costs concurrency, never correctness. */
+#define SHARD_STRIPES 64
+static pthread_mutex_t shard_stripes[SHARD_STRIPES] = {
+    [0 ... SHARD_STRIPES - 1] = PTHREAD_MUTEX_INITIALIZER,
+};
+
+void tsv_shard_lock(uint64_t shard_id)
+{
+    pthread_mutex_lock(&shard_stripes[shard_id % SHARD_STRIPES]);
+}
+
+void tsv_shard_unlock(uint64_t shard_id)
+{
+    pthread_mutex_unlock(&shard_stripes[shard_id % SHARD_STRIPES]);
+}
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+int tsv_trash_move(const char *trash_dir, const char *path, const char *reason, tsv_error *err)
+{
+    if (!tsv_path_exists(path))
+        return 0;
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    char slot[PATH_MAX], dest[PATH_MAX];
+    if (tsv_path_join(slot, sizeof slot, err, "%s/%04d%02d%02dT%02d%02d%02dZ-%s-%08llx", trash_dir,
+                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                      tm.tm_sec, reason, (unsigned long long)(tsv_random_u64() & 0xffffffffu)) != 0)
+        return -1;
+    if (tsv_mkdir_p(slot, err) != 0)
+        return -1;
+    if (tsv_path_join(dest, sizeof dest, err, "%s/%s", slot, base_name(path)) != 0)
+        return -1;
+    if (tsv_rename_durable(path, dest, err) != 0)
+        return -1;
+    TSV_INFO("msg=\"moved aside\" from=\"%s\" to=\"%s\" reason=%s", path, dest, reason);
+    return 0;
+}
+
+static int parse_trash_time(const char *name, time_t *out)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    if (sscanf(name, "%4d%2d%2dT%2d%2d%2dZ-", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec) != 6)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    *out = timegm(&tm);
+    return 0;
+}
+
+int tsv_trash_purge(const char *trash_dir, int64_t max_age_s, tsv_error *err)
+{
+    if (max_age_s < 0)
+        return 0;
+    DIR *d = opendir(trash_dir);
+    if (!d)
+        return errno == ENOENT ? 0 : tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s", trash_dir);
+    time_t now = time(NULL);
+    struct dirent *e;
+    int rc = 0;
+    while ((e = readdir(d)) != NULL) {
+        time_t t;
+        if (e->d_name[0] == '.' || parse_trash_time(e->d_name, &t) != 0)
+            continue;
+        if ((int64_t)(now - t) <= max_age_s)
+            continue;
+        char path[PATH_MAX];
+        if (tsv_path_join(path, sizeof path, err, "%s/%s", trash_dir, e->d_name) != 0 ||
+            tsv_remove_tree(path, err) != 0) {
+            rc = -1;
+            break;
+        }
+        TSV_INFO("msg=\"trash purged\" path=\"%s\"", path);
+    }
+    closedir(d);
+    return rc;
+}
+
+int tsv_gen_marker_write(const char *dir, uint64_t gen, tsv_error *err)
+{
+    char path[PATH_MAX], buf[32];
+    if (tsv_path_join(path, sizeof path, err, "%s/%s", dir, TSV_GEN_MARKER) != 0)
+        return -1;
+    int n = snprintf(buf, sizeof buf, "%016" PRIx64 "\n", gen);
+    return tsv_write_file_atomic(path, buf, (size_t)n, err);
+}
+
+int tsv_gen_marker_read(const char *dir, uint64_t *gen, tsv_error *err)
+{
+    char path[PATH_MAX];
+    *gen = 0;
+    if (tsv_path_join(path, sizeof path, err, "%s/%s", dir, TSV_GEN_MARKER) != 0)
+        return -1;
+    char *text;
+    tsv_error e;
+    if (tsv_read_file(path, 64, &text, NULL, &e) != 0) {
+        if (e.code == TSV_ENOTFOUND)
+            return 0;
+        if (err)
+            *err = e;
+        return -1;
+    }
+    *gen = strtoull(text, NULL, 16);
+    free(text);
+    return 0;
+}
+
+int tsv_staging_recover(const char *parent_dir, const char *trash_dir, tsv_error *err)
+{
+    DIR *d = opendir(parent_dir);
+    if (!d)
+        return errno == ENOENT ? 0 : tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s", parent_dir);
+    struct dirent *e;
+    int rc = 0;
+    while ((e = readdir(d)) != NULL) {
+        const char *tag = strstr(e->d_name, ".staging-");
+        if (!tag)
+            continue;
+        char target_name[NAME_MAX + 1];
+        size_t tlen = (size_t)(tag - e->d_name);
+        memcpy(target_name, e->d_name, tlen);
+        target_name[tlen] = '\0';
+        uint64_t gen = strtoull(tag + 9, NULL, 16);
+        char staging[PATH_MAX], target[PATH_MAX];
+        if (tsv_path_join(staging, sizeof staging, err, "%s/%s", parent_dir, e->d_name) != 0 ||
+            tsv_path_join(target, sizeof target, err, "%s/%s", parent_dir, target_name) != 0) {
+            rc = -1;
+            break;
+        }
+        uint64_t live = 0;
+        if (tsv_gen_marker_read(target, &live, err) != 0) {
+            rc = -1;
+            break;
+        }
+        if (gen != 0 && live == gen) {
+            /* The swap happened before the crash: staging holds the old data. */
+            TSV_WARN("msg=\"recovering interrupted swap: keeping previous data in trash\" path=\"%s\"",
+                     staging);
+            if (tsv_trash_move(trash_dir, staging, "interrupted-swap", err) != 0) {
+                rc = -1;
+                break;
+            }
+        } else {
+            TSV_WARN("msg=\"removing unfinished staging directory\" path=\"%s\"", staging);
+            if (tsv_remove_tree(staging, err) != 0) {
+                rc = -1;
+                break;
+            }
+        }
+    }
+    closedir(d);
+    if (rc == 0)
+        rc = tsv_fsync_dir(parent_dir, err);
+    return rc;
+}
+
+static int is_listed(const char *rel, const char *const *shards, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (strcmp(shards[i], rel) == 0)
+            return 1;
+    return 0;
+}
+
+static int dir_is_empty(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return 0;
+    struct dirent *e;
+    int empty = 1;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+            strcmp(e->d_name, TSV_GEN_MARKER) == 0)
+            continue;
+        empty = 0;
+        break;
+    }
+    closedir(d);
+    return empty;
+}
+
+static int all_digits(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9')
+            return 0;
+    return 1;
+}
+
+int tsv_engine_reconcile(const char *state_dir, const char *trash_dir, const char *const *shards,
+                         size_t count, tsv_error *err)
+{
+    char data[PATH_MAX];
+    if (tsv_path_join(data, sizeof data, err, "%s/engine/data", state_dir) != 0 ||
+        tsv_mkdir_p(data, err) != 0)
+        return -1;
+    /* Pass 1: staging recovery and orphan shard directories. */
+    DIR *dd = opendir(data);
+    if (!dd)
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s", data);
+    struct dirent *db;
+    int rc = 0;
+    while (rc == 0 && (db = readdir(dd)) != NULL) {
+        if (db->d_name[0] == '.')
+            continue;
+        char dbpath[PATH_MAX];
+        if (tsv_path_join(dbpath, sizeof dbpath, err, "%s/%s", data, db->d_name) != 0) {
+            rc = -1;
+            break;
+        }
+        DIR *rd = opendir(dbpath);
+        if (!rd)
+            continue;
+        struct dirent *rp;
+        while (rc == 0 && (rp = readdir(rd)) != NULL) {
+            if (rp->d_name[0] == '.' || strcmp(rp->d_name, "_series") == 0)
+                continue;
+            char rppath[PATH_MAX];
+            if (tsv_path_join(rppath, sizeof rppath, err, "%s/%s", dbpath, rp->d_name) != 0 ||
+                tsv_staging_recover(rppath, trash_dir, err) != 0) {
+                rc = -1;
+                break;
+            }
+            DIR *sd = opendir(rppath);
+            if (!sd)
+                continue;
+            struct dirent *sh;
+            while (rc == 0 && (sh = readdir(sd)) != NULL) {
+                if (!all_digits(sh->d_name))
+                    continue;
+                char rel[PATH_MAX], full[PATH_MAX];
+                if (tsv_path_join(rel, sizeof rel, err, "%s/%s/%s", db->d_name, rp->d_name,
+                                  sh->d_name) != 0 ||
+                    tsv_path_join(full, sizeof full, err, "%s/%s", rppath, sh->d_name) != 0) {
+                    rc = -1;
+                    break;
+                }
+                if (is_listed(rel, shards, count))
+                    continue;
+                if (dir_is_empty(full)) {
+                    if (tsv_remove_tree(full, err) != 0)
+                        rc = -1;
+                } else {
+                    TSV_WARN("msg=\"shard directory not in the tsdb meta\" path=\"%s\"", full);
+                    if (tsv_trash_move(trash_dir, full, "orphan-shard", err) != 0)
+                        rc = -1;
+                }
+            }
+            closedir(sd);
+        }
+        closedir(rd);
+    }
+    closedir(dd);
+    if (rc != 0)
+        return -1;
+    /* Pass 2: every listed shard has its directory. */
+    for (size_t i = 0; i < count; i++) {
+        char full[PATH_MAX];
+        if (tsv_path_join(full, sizeof full, err, "%s/%s", data, shards[i]) != 0 ||
+            tsv_mkdir_p(full, err) != 0)
+            return -1;
+    }
+    return 0;
+}

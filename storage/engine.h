@@ -1,0 +1,57 @@
+/*
+ * engine: the shard directory tree under state/engine/data, per-shard locks,
+ * the trash (data moved aside instead of deleted) and crash recovery of
+ * staged directory swaps.
+ *
+ * A set of files that must change at once (a shard's files, a whole state
+ * generation) is built in a staging directory next to its target, marked with
+ * a ".tsv-gen" file holding a random generation G, and swapped in with one
+ * renameat2(RENAME_EXCHANGE). The staging name carries G too
+ * ("<target>.staging-<G>"), so after a crash recovery can tell the two cases
+ * apart: if the live target's marker is G the exchange happened and the
+ * staging path holds the OLD data (moved to trash); otherwise the staging
+ * directory is an unfinished upload (deleted).
+ *
+ * Errors: int 0/-1 with tsv_error. Thread-safety: all functions are
+ * thread-safe; shard locks serialize work on one shard.
+ */
+#ifndef TSV_ENGINE_H
+#define TSV_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tsv_error.h"
+
+#define TSV_GEN_MARKER ".tsv-gen"
+
+/* <state>/engine/data/<db>/<rp>/<shard id> */
+int tsv_shard_path(char *out, size_t outlen, const char *state_dir, const char *db,
+                   const char *rp, uint64_t shard_id, tsv_error *err);
+
+/* Per-shard mutual exclusion (restore vs restore, restore vs backup snapshot). */
+void tsv_shard_lock(uint64_t shard_id);
+void tsv_shard_unlock(uint64_t shard_id);
+
+/* Moves `path` into <trash>/<UTC time>-<reason>-<random>/<basename>, durably.
+ * Logs where it went. A missing path is not an error. */
+int tsv_trash_move(const char *trash_dir, const char *path, const char *reason, tsv_error *err);
+/* Deletes trash entries older than max_age_s (their name starts with the time). */
+int tsv_trash_purge(const char *trash_dir, int64_t max_age_s, tsv_error *err);
+
+/* Writes the generation marker into dir (fsynced). */
+int tsv_gen_marker_write(const char *dir, uint64_t gen, tsv_error *err);
+/* Reads it; *gen = 0 when there is none. */
+int tsv_gen_marker_read(const char *dir, uint64_t *gen, tsv_error *err);
+
+/* Resolves leftovers "<name>.staging-<G>" inside parent_dir (see above). */
+int tsv_staging_recover(const char *parent_dir, const char *trash_dir, tsv_error *err);
+
+/* Makes sure every shard the meta lists (not deleted) has a directory and
+ * moves shard directories the meta does not list to the trash; also runs
+ * staging recovery in every rp directory. `shards` is a list of paths
+ * relative to engine/data ("<db>/<rp>/<id>"). */
+int tsv_engine_reconcile(const char *state_dir, const char *trash_dir, const char *const *shards,
+                         size_t count, tsv_error *err);
+
+#endif
