@@ -1,0 +1,410 @@
+/* shard_restore: validated, atomic installation of a shard archive. */
+#include "shard_restore.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "fsutil.h"
+#include "tsm.h"
+#include "tsv_log.h"
+
+#define READ_CHUNK (1024 * 1024)
+#define MAX_ENTRIES 100000
+
+typedef struct tar_source {
+    tsv_reader *in;
+    uint8_t *buf;
+    tsv_error err;   /* the reader's own error, kept so it is reported as is */
+    int failed;
+    uint64_t total;
+} tar_source;
+
+static la_ssize_t tar_read_cb(struct archive *a, void *ctx, const void **out)
+{
+    (void)a;
+    tar_source *src = ctx;
+    ssize_t n = tsv_read(src->in, src->buf, READ_CHUNK, &src->err);
+    if (n < 0) {
+        src->failed = 1;
+        archive_set_error(a, EIO, "%s", src->err.message);
+        return -1;
+    }
+    src->total += (uint64_t)n;
+    *out = src->buf;
+    return n;
+}
+
+typedef struct name_list {
+    char **names;
+    size_t count, cap;
+} name_list;
+
+static int name_list_has(const name_list *l, const char *n)
+{
+    for (size_t i = 0; i < l->count; i++)
+        if (strcmp(l->names[i], n) == 0)
+            return 1;
+    return 0;
+}
+
+static int name_list_add(name_list *l, const char *n, tsv_error *err)
+{
+    if (l->count == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        char **p = realloc(l->names, cap * sizeof *p);
+        if (!p)
+            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+        l->names = p;
+        l->cap = cap;
+    }
+    if (!(l->names[l->count] = strdup(n)))
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    l->count++;
+    return 0;
+}
+
+static void name_list_free(name_list *l)
+{
+    for (size_t i = 0; i < l->count; i++)
+        free(l->names[i]);
+    free(l->names);
+    memset(l, 0, sizeof *l);
+}
+
+static int has_suffix(const char *s, const char *suf)
+{
+    size_t n = strlen(s), m = strlen(suf);
+    return n >= m && strcmp(s + n - m, suf) == 0;
+}
+
+/* Checks an entry path: relative, no "..", no empty base name. */
+static int check_entry_path(const char *path, const char **base, tsv_error *err)
+{
+    if (!path || !*path)
+        return tsv_error_set(err, TSV_EINVALID, "invalid shard archive: entry without a name");
+    if (path[0] == '/')
+        return tsv_error_set(err, TSV_EINVALID,
+                             "invalid shard archive: absolute path \"%s\" refused", path);
+    const char *p = path;
+    while (*p) {
+        const char *slash = strchr(p, '/');
+        size_t len = slash ? (size_t)(slash - p) : strlen(p);
+        if (len == 2 && p[0] == '.' && p[1] == '.')
+            return tsv_error_set(err, TSV_EINVALID,
+                                 "invalid shard archive: path \"%s\" escapes with \"..\"", path);
+        if (!slash)
+            break;
+        p = slash + 1;
+    }
+    const char *b = strrchr(path, '/');
+    *base = b ? b + 1 : path;
+    return 0;
+}
+
+/* Streams one entry's data into staging/<base>, fsynced. */
+static int extract_entry(struct archive *a, const char *staging, const char *base,
+                         int64_t size, uint8_t *buf, tsv_error *err)
+{
+    char path[PATH_MAX];
+    if (tsv_path_join(path, sizeof path, err, "%s/%s", staging, base) != 0)
+        return -1;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "create %s", path);
+    int64_t written = 0;
+    for (;;) {
+        la_ssize_t n = archive_read_data(a, buf, READ_CHUNK);
+        if (n == 0)
+            break;
+        if (n < 0) {
+            close(fd);
+            return tsv_error_set(err, TSV_EINVALID, "invalid shard archive: entry %s: %s", base,
+                                 archive_error_string(a) ? archive_error_string(a) : "read error");
+        }
+        if (tsv_write_all(fd, buf, (size_t)n, path, err) != 0) {
+            close(fd);
+            return -1;
+        }
+        written += n;
+    }
+    if (written != size) {
+        close(fd);
+        return tsv_error_set(err, TSV_EINVALID,
+                             "invalid shard archive: entry %s truncated (%" PRId64 " of %" PRId64
+                             " bytes)",
+                             base, written, size);
+    }
+    if (tsv_fsync_fd(fd, path, err) != 0) {
+        close(fd);
+        return -1;
+    }
+    if (close(fd) != 0)
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "close %s", path);
+    return 0;
+}
+
+static int validate_file(const char *staging, const char *base, tsv_error *err)
+{
+    char path[PATH_MAX];
+    if (tsv_path_join(path, sizeof path, err, "%s/%s", staging, base) != 0)
+        return -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s", path);
+    int rc;
+    if (has_suffix(base, ".tsm"))
+        rc = tsv_tsm_verify_fd(fd, base, NULL, err);
+    else
+        rc = tsv_tombstone_verify_fd(fd, base, NULL, err);
+    close(fd);
+    return rc;
+}
+
+/* Hard-links the shard's current TSM/tombstone files that the upload does
+ * not replace into the staging directory. */
+static int carry_over(const char *shard_dir, const char *staging, const name_list *uploaded,
+                      uint64_t *kept, tsv_error *err)
+{
+    DIR *d = opendir(shard_dir);
+    if (!d)
+        return errno == ENOENT ? 0 : tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s", shard_dir);
+    struct dirent *e;
+    int rc = 0;
+    while ((e = readdir(d)) != NULL) {
+        const char *n = e->d_name;
+        int tsm = tsv_tsm_name_valid(n), tomb = tsv_tombstone_name_valid(n);
+        if (!tsm && !tomb)
+            continue;
+        if (name_list_has(uploaded, n))
+            continue;
+        if (tomb) {
+            /* A tombstone belongs to its TSM file: if that file is replaced
+             * by the upload, the old deletions must not apply to new data. */
+            char tsm_name[NAME_MAX + 1];
+            size_t stem = strlen(n) - strlen(".tombstone");
+            if (stem + 4 < sizeof tsm_name) {
+                memcpy(tsm_name, n, stem);
+                memcpy(tsm_name + stem, ".tsm", 5);
+                if (name_list_has(uploaded, tsm_name))
+                    continue;
+            }
+        }
+        char from[PATH_MAX], to[PATH_MAX];
+        if (tsv_path_join(from, sizeof from, err, "%s/%s", shard_dir, n) != 0 ||
+            tsv_path_join(to, sizeof to, err, "%s/%s", staging, n) != 0) {
+            rc = -1;
+            break;
+        }
+        if (link(from, to) != 0) {
+            rc = tsv_error_set_errno(err, TSV_EINTERNAL, errno, "link %s", from);
+            break;
+        }
+        (*kept)++;
+    }
+    closedir(d);
+    return rc;
+}
+
+static int dir_has_data(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    struct dirent *e;
+    int found = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, TSV_GEN_MARKER)) {
+            found = 1;
+            break;
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+int tsv_shard_restore_from_tar(const char *shard_dir, const char *trash_dir, uint64_t shard_id,
+                               tsv_reader *tar, tsv_shard_restore_stats *stats, tsv_error *err)
+{
+    tsv_shard_restore_stats st;
+    memset(&st, 0, sizeof st);
+    uint64_t gen;
+    do
+        gen = tsv_random_u64();
+    while (gen == 0);
+    char staging[PATH_MAX], parent[PATH_MAX];
+    if (tsv_path_join(staging, sizeof staging, err, "%s.staging-%016" PRIx64, shard_dir, gen) != 0 ||
+        tsv_path_join(parent, sizeof parent, err, "%s", shard_dir) != 0)
+        return -1;
+    char *slash = strrchr(parent, '/');
+    if (!slash)
+        return tsv_error_set(err, TSV_EINTERNAL, "bad shard path %s", shard_dir);
+    *slash = '\0';
+    if (tsv_mkdir_p(parent, err) != 0)
+        return -1;
+    if (mkdir(staging, 0755) != 0)
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "mkdir %s", staging);
+
+    int rc = -1;
+    name_list names = {0};
+    tar_source src = {.in = tar};
+    struct archive *a = archive_read_new();
+    src.buf = malloc(READ_CHUNK);
+    uint8_t *data_buf = malloc(READ_CHUNK);
+    if (!a || !src.buf || !data_buf) {
+        tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+        goto out;
+    }
+    archive_read_support_format_tar(a);
+    archive_read_support_format_gnutar(a);
+    archive_read_support_filter_none(a);
+    if (archive_read_open2(a, &src, NULL, tar_read_cb, NULL, NULL) != ARCHIVE_OK) {
+        if (src.failed) {
+            if (err)
+                *err = src.err;
+        } else if (src.total == 0) {
+            tsv_error_set(err, TSV_EINVALID, "invalid shard archive: empty request body");
+        } else {
+            tsv_error_set(err, TSV_EINVALID, "invalid shard archive: %s",
+                          archive_error_string(a) ? archive_error_string(a) : "not a tar archive");
+        }
+        goto out;
+    }
+    for (;;) {
+        struct archive_entry *entry;
+        int r = archive_read_next_header(a, &entry);
+        if (r == ARCHIVE_EOF)
+            break;
+        if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+            if (src.failed) {
+                if (err)
+                    *err = src.err;
+            } else {
+                tsv_error_set(err, TSV_EINVALID, "invalid shard archive: %s",
+                              archive_error_string(a) ? archive_error_string(a) : "corrupt tar");
+            }
+            goto out;
+        }
+        if (st.files + st.skipped >= MAX_ENTRIES) {
+            tsv_error_set(err, TSV_EINVALID, "invalid shard archive: more than %d entries",
+                          MAX_ENTRIES);
+            goto out;
+        }
+        const char *path = archive_entry_pathname(entry);
+        const char *base;
+        if (check_entry_path(path, &base, err) != 0)
+            goto out;
+        mode_t type = archive_entry_filetype(entry);
+        if (archive_entry_hardlink(entry)) {
+            tsv_error_set(err, TSV_EINVALID, "invalid shard archive: hard link entry \"%s\" refused",
+                          path);
+            goto out;
+        }
+        if (type == AE_IFDIR) {
+            st.skipped++;
+            continue;
+        }
+        if (type != AE_IFREG) {
+            tsv_error_set(err, TSV_EINVALID,
+                          "invalid shard archive: \"%s\" is not a regular file (%s) and is refused",
+                          path, type == AE_IFLNK ? "symbolic link" : "device or special file");
+            goto out;
+        }
+        if (!tsv_tsm_name_valid(base) && !tsv_tombstone_name_valid(base)) {
+            TSV_WARN("msg=\"skipping shard archive entry\" shard=%" PRIu64 " entry=\"%s\"",
+                     shard_id, path);
+            st.skipped++;
+            continue;
+        }
+        if (name_list_has(&names, base)) {
+            tsv_error_set(err, TSV_EINVALID, "invalid shard archive: file %s appears twice", base);
+            goto out;
+        }
+        if (name_list_add(&names, base, err) != 0)
+            goto out;
+        int64_t size = archive_entry_size_is_set(entry) ? archive_entry_size(entry) : -1;
+        if (size < 0) {
+            tsv_error_set(err, TSV_EINVALID, "invalid shard archive: entry %s has no size", path);
+            goto out;
+        }
+        if (extract_entry(a, staging, base, size, data_buf, err) != 0) {
+            if (src.failed && err)
+                *err = src.err;
+            goto out;
+        }
+        st.files++;
+        st.bytes += (uint64_t)size;
+    }
+    if (src.failed) {
+        if (err)
+            *err = src.err;
+        goto out;
+    }
+    /* Drain the body: trailing bytes after the tar's end blocks must still be
+     * read so that a truncated or corrupt compressed body is noticed. */
+    for (;;) {
+        ssize_t n = tsv_read(tar, data_buf, READ_CHUNK, err);
+        if (n < 0)
+            goto out;
+        if (n == 0)
+            break;
+    }
+    for (size_t i = 0; i < names.count; i++)
+        if (validate_file(staging, names.names[i], err) != 0)
+            goto out;
+    if (names.count == 0) {
+        /* Nothing to install: leave the shard exactly as it is. */
+        rc = 0;
+        goto out;
+    }
+    if (carry_over(shard_dir, staging, &names, &st.kept, err) != 0)
+        goto out;
+    if (tsv_gen_marker_write(staging, gen, err) != 0 || tsv_fsync_dir(staging, err) != 0)
+        goto out;
+    if (!tsv_path_exists(shard_dir)) {
+        if (mkdir(shard_dir, 0755) != 0 && errno != EEXIST) {
+            tsv_error_set_errno(err, TSV_EINTERNAL, errno, "mkdir %s", shard_dir);
+            goto out;
+        }
+    }
+    if (tsv_rename_exchange(staging, shard_dir, err) != 0 || tsv_fsync_dir(parent, err) != 0)
+        goto out;
+    /* The swap is done; from here on the staging path holds the old data. */
+    rc = 0;
+    tsv_error terr;
+    char reason[64];
+    snprintf(reason, sizeof reason, "shard-%" PRIu64 "-replaced", shard_id);
+    if (dir_has_data(staging)) {
+        if (tsv_trash_move(trash_dir, staging, reason, &terr) != 0)
+            TSV_WARN("msg=\"could not move previous shard files aside\" path=\"%s\" error=\"%s\"",
+                     staging, terr.message);
+    } else if (tsv_remove_tree(staging, &terr) != 0) {
+        TSV_WARN("msg=\"could not remove\" path=\"%s\" error=\"%s\"", staging, terr.message);
+    }
+    staging[0] = '\0';
+out:
+    if (a)
+        archive_read_free(a);
+    free(src.buf);
+    free(data_buf);
+    name_list_free(&names);
+    if (staging[0]) {
+        tsv_error cerr;
+        if (tsv_remove_tree(staging, &cerr) != 0)
+            TSV_WARN("msg=\"could not remove staging\" path=\"%s\" error=\"%s\"", staging,
+                     cerr.message);
+    }
+    if (stats)
+        *stats = st;
+    return rc;
+}
