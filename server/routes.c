@@ -6,6 +6,14 @@ const tsv_route tsv_routes[] = {
     {"HEAD", "/health", TSV_AUTH_NONE, tsv_handle_health},
     {"GET", "/ping", TSV_AUTH_NONE, tsv_handle_ping},
     {"HEAD", "/ping", TSV_AUTH_NONE, tsv_handle_ping},
+    {"GET", "/api/v2/setup", TSV_AUTH_NONE, tsv_handle_setup_get},
+    {"POST", "/api/v2/setup", TSV_AUTH_NONE, tsv_handle_setup_post},
+    {"GET", "/api/v2/orgs", TSV_AUTH_TOKEN, tsv_handle_orgs_get},
+    {"POST", "/api/v2/orgs", TSV_AUTH_TOKEN, tsv_handle_orgs_post},
+    {"GET", "/api/v2/buckets", TSV_AUTH_TOKEN, tsv_handle_buckets_get},
+    {"POST", "/api/v2/buckets", TSV_AUTH_TOKEN, tsv_handle_buckets_post},
+    {"GET", "/api/v2/buckets/{bucketID}", TSV_AUTH_TOKEN, tsv_handle_bucket_get},
+    {"DELETE", "/api/v2/buckets/{bucketID}", TSV_AUTH_TOKEN, tsv_handle_bucket_delete},
 };
 
 const int tsv_route_count = (int)(sizeof tsv_routes / sizeof tsv_routes[0]);

@@ -21,4 +21,14 @@ extern const int tsv_route_count;
 int tsv_handle_health(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_handle_ping(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 
+/* handlers_tenant.c */
+int tsv_handle_setup_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_setup_post(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_orgs_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_orgs_post(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_buckets_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_buckets_post(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_bucket_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_bucket_delete(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+
 #endif

@@ -55,4 +55,62 @@ typedef struct tsv_token_info {
 int tsv_store_lookup_token(tsv_store *s, const char *token, size_t len, tsv_token_info *out,
                            tsv_error *err);
 
+/* ---- tenants (store_tenant.c) ----------------------------------------- */
+struct tsv_org;
+struct tsv_bucket;
+
+/* Onboarding is allowed while no user and no organization exist. */
+int tsv_store_setup_allowed(tsv_store *s, int *allowed, tsv_error *err);
+
+typedef struct tsv_setup_request {
+    const char *username;
+    const char *password;      /* may be NULL */
+    const char *org;
+    const char *bucket;
+    int64_t retention_ns;      /* 0 = infinite */
+    const char *token;         /* operator token to use; NULL = generate one */
+} tsv_setup_request;
+
+typedef struct tsv_setup_result {
+    char user_id[17];
+    char org_id[17];
+    char bucket_id[17];
+    char auth_id[17];
+    char token[256];
+} tsv_setup_result;
+
+/* Creates user, org (with its system buckets), bucket and operator token in
+ * one transaction. TSV_ECONFLICT if onboarding was already done. */
+int tsv_store_setup(tsv_store *s, const tsv_setup_request *req, tsv_setup_result *out,
+                    tsv_error *err);
+
+typedef int (*tsv_store_org_fn)(void *ctx, const struct tsv_org *org, tsv_error *err);
+typedef int (*tsv_store_bucket_fn)(void *ctx, const struct tsv_bucket *b, tsv_error *err);
+
+/* name NULL = all organizations (ascending ID). */
+int tsv_store_orgs_list(tsv_store *s, const char *name, tsv_store_org_fn fn, void *ctx,
+                        tsv_error *err);
+int tsv_store_org_create(tsv_store *s, const char *name, const char *description,
+                         struct tsv_org *out, tsv_error *err);
+int tsv_store_org_get(tsv_store *s, const char *id, struct tsv_org *out, tsv_error *err);
+
+typedef struct tsv_bucket_filter {
+    const char *id;
+    const char *org_id;
+    const char *org_name;
+    const char *name;
+} tsv_bucket_filter;
+
+/* Calls fn for the buckets matching the filter, skipping `offset` matches
+ * and stopping after `limit` (0 = no limit). */
+int tsv_store_buckets_list(tsv_store *s, const tsv_bucket_filter *f, uint64_t offset,
+                           uint64_t limit, tsv_store_bucket_fn fn, void *ctx, tsv_error *err);
+int tsv_store_bucket_get(tsv_store *s, const char *id, struct tsv_bucket *out, tsv_error *err);
+/* Creates the tenant bucket and its tsdb database (RP autogen) together. */
+int tsv_store_bucket_create(tsv_store *s, const char *org_id, const char *name,
+                            const char *description, int64_t retention_ns, int64_t sgd_ns,
+                            struct tsv_bucket *out, tsv_error *err);
+/* Removes bucket and tsdb database; its shard directories go to the trash. */
+int tsv_store_bucket_delete(tsv_store *s, const char *id, tsv_error *err);
+
 #endif

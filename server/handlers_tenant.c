@@ -1,0 +1,561 @@
+/*
+ * handlers_tenant: /api/v2/setup, /api/v2/orgs and /api/v2/buckets, the part
+ * of InfluxDB's tenant API that the influx CLI and client libraries need
+ * around backup and restore, in InfluxDB's JSON shapes.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "routes.h"
+#include "store.h"
+#include "tenant.h"
+
+#define JSON_BODY_MAX (1024 * 1024)
+
+static int reply_buf(tsv_http_req *req, int status, tsv_json_writer *w, tsv_buf *buf)
+{
+    tsv_error err;
+    int rc;
+    if (tsv_jw_finish(w, &err) != 0)
+        rc = tsv_http_reply_error(req, &err);
+    else
+        rc = tsv_http_reply_json(req, status, buf);
+    tsv_buf_free(buf);
+    return rc;
+}
+
+/* Reads and parses a JSON request body (small, capped). */
+static int read_json(tsv_http_req *req, tsv_json_doc **doc, tsv_error *err)
+{
+    tsv_buf body = {0};
+    if (tsv_http_read_body(req, &body, JSON_BODY_MAX, err) != 0) {
+        tsv_buf_free(&body);
+        return -1;
+    }
+    int rc = tsv_json_parse(doc, body.data ? (const char *)body.data : "", body.len, err);
+    tsv_buf_free(&body);
+    if (rc != 0)
+        return tsv_error_wrap(err, "failed to unmarshal json");
+    if (tsv_json_root(*doc)->type != TSV_JSON_OBJECT) {
+        tsv_json_free(*doc);
+        return tsv_error_set(err, TSV_EINVALID, "failed to unmarshal json: expected an object");
+    }
+    return 0;
+}
+
+static const char *opt_str(const tsv_json *obj, const char *key)
+{
+    const tsv_json *v = tsv_json_get_ci(obj, key);
+    return v && v->type == TSV_JSON_STRING ? v->str : NULL;
+}
+
+static void write_org(tsv_json_writer *w, const tsv_org *o)
+{
+    char link[512];
+    tsv_jw_object_begin(w);
+    tsv_jw_key(w, "links");
+    tsv_jw_object_begin(w);
+    static const char *const sub[] = {"labels", "logs", "members", "owners", "secrets"};
+    snprintf(link, sizeof link, "/api/v2/buckets?org=%s", o->name);
+    tsv_jw_key(w, "buckets");
+    tsv_jw_string(w, link);
+    snprintf(link, sizeof link, "/api/v2/dashboards?org=%s", o->name);
+    tsv_jw_key(w, "dashboards");
+    tsv_jw_string(w, link);
+    for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++) {
+        snprintf(link, sizeof link, "/api/v2/orgs/%s/%s", o->id, sub[i]);
+        tsv_jw_key(w, sub[i]);
+        tsv_jw_string(w, link);
+    }
+    snprintf(link, sizeof link, "/api/v2/orgs/%s", o->id);
+    tsv_jw_key(w, "self");
+    tsv_jw_string(w, link);
+    snprintf(link, sizeof link, "/api/v2/tasks?org=%s", o->name);
+    tsv_jw_key(w, "tasks");
+    tsv_jw_string(w, link);
+    tsv_jw_object_end(w);
+    tsv_jw_key(w, "id");
+    tsv_jw_string(w, o->id);
+    tsv_jw_key(w, "name");
+    tsv_jw_string(w, o->name);
+    tsv_jw_key(w, "description");
+    tsv_jw_string(w, o->description ? o->description : "");
+    tsv_jw_key(w, "createdAt");
+    tsv_jw_string(w, o->created_at);
+    tsv_jw_key(w, "updatedAt");
+    tsv_jw_string(w, o->updated_at);
+    tsv_jw_object_end(w);
+}
+
+static void write_bucket(tsv_json_writer *w, const tsv_bucket *b)
+{
+    char link[256];
+    tsv_jw_object_begin(w);
+    tsv_jw_key(w, "id");
+    tsv_jw_string(w, b->id);
+    tsv_jw_key(w, "orgID");
+    tsv_jw_string(w, b->org_id);
+    tsv_jw_key(w, "type");
+    tsv_jw_string(w, b->type == 1 ? "system" : "user");
+    tsv_jw_key(w, "name");
+    tsv_jw_string(w, b->name);
+    if (b->description && *b->description) {
+        tsv_jw_key(w, "description");
+        tsv_jw_string(w, b->description);
+    }
+    if (b->rp && *b->rp) {
+        tsv_jw_key(w, "rp");
+        tsv_jw_string(w, b->rp);
+    }
+    tsv_jw_key(w, "retentionRules");
+    tsv_jw_array_begin(w);
+    tsv_jw_object_begin(w);
+    tsv_jw_key(w, "type");
+    tsv_jw_string(w, "expire");
+    tsv_jw_key(w, "everySeconds");
+    tsv_jw_i64(w, b->retention_ns / 1000000000LL);
+    tsv_jw_key(w, "shardGroupDurationSeconds");
+    tsv_jw_i64(w, b->shard_group_duration_ns / 1000000000LL);
+    tsv_jw_object_end(w);
+    tsv_jw_array_end(w);
+    tsv_jw_key(w, "createdAt");
+    tsv_jw_string(w, b->created_at);
+    tsv_jw_key(w, "updatedAt");
+    tsv_jw_string(w, b->updated_at);
+    tsv_jw_key(w, "links");
+    tsv_jw_object_begin(w);
+    static const char *const sub[] = {"labels", "members", "owners"};
+    for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++) {
+        snprintf(link, sizeof link, "/api/v2/buckets/%s/%s", b->id, sub[i]);
+        tsv_jw_key(w, sub[i]);
+        tsv_jw_string(w, link);
+    }
+    snprintf(link, sizeof link, "/api/v2/orgs/%s", b->org_id);
+    tsv_jw_key(w, "org");
+    tsv_jw_string(w, link);
+    snprintf(link, sizeof link, "/api/v2/buckets/%s", b->id);
+    tsv_jw_key(w, "self");
+    tsv_jw_string(w, link);
+    snprintf(link, sizeof link, "/api/v2/buckets/%s/write", b->id);
+    tsv_jw_key(w, "write");
+    tsv_jw_string(w, link);
+    tsv_jw_object_end(w);
+    tsv_jw_key(w, "labels");
+    tsv_jw_array_begin(w);
+    tsv_jw_array_end(w);
+    tsv_jw_object_end(w);
+}
+
+/* ---- setup ------------------------------------------------------------- */
+
+int tsv_handle_setup_get(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
+{
+    (void)p;
+    (void)c;
+    int allowed;
+    tsv_error err;
+    if (tsv_store_setup_allowed(req->server->store, &allowed, &err) != 0)
+        return tsv_http_reply_error(req, &err);
+    tsv_buf buf = {0};
+    tsv_json_writer w;
+    tsv_jw_init(&w, &buf, NULL);
+    tsv_jw_object_begin(&w);
+    tsv_jw_key(&w, "allowed");
+    tsv_jw_bool(&w, allowed);
+    tsv_jw_object_end(&w);
+    return reply_buf(req, 200, &w, &buf);
+}
+
+static int parse_retention(const tsv_json *body, int64_t *out, tsv_error *err)
+{
+    *out = 0;
+    const tsv_json *secs = tsv_json_get_ci(body, "retentionPeriodSeconds");
+    const tsv_json *hrs = tsv_json_get_ci(body, "retentionPeriodHrs");
+    int64_t v;
+    if (secs && secs->type != TSV_JSON_NULL) {
+        if (tsv_json_i64(secs, &v, "retentionPeriodSeconds", err) != 0)
+            return -1;
+        if (v < 0 || v > INT64_MAX / 1000000000LL)
+            return tsv_error_set(err, TSV_EINVALID, "retentionPeriodSeconds out of range");
+        *out = v * 1000000000LL;
+    } else if (hrs && hrs->type != TSV_JSON_NULL) {
+        if (tsv_json_i64(hrs, &v, "retentionPeriodHrs", err) != 0)
+            return -1;
+        if (v < 0 || v > INT64_MAX / 3600000000000LL)
+            return tsv_error_set(err, TSV_EINVALID, "retentionPeriodHrs out of range");
+        *out = v * 3600000000000LL;
+    }
+    return 0;
+}
+
+int tsv_handle_setup_post(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
+{
+    (void)p;
+    (void)c;
+    tsv_error err;
+    tsv_json_doc *doc;
+    if (read_json(req, &doc, &err) != 0)
+        return tsv_http_reply_error(req, &err);
+    const tsv_json *body = tsv_json_root(doc);
+    tsv_setup_request sr = {
+        .username = opt_str(body, "username"),
+        .password = opt_str(body, "password"),
+        .org = opt_str(body, "org"),
+        .bucket = opt_str(body, "bucket"),
+        .token = opt_str(body, "token"),
+    };
+    int rc;
+    if (!sr.username || !*sr.username)
+        rc = tsv_error_set(&err, TSV_EUNPROCESSABLE, "username is empty");
+    else if (!sr.org || !*sr.org)
+        rc = tsv_error_set(&err, TSV_EUNPROCESSABLE, "org name is empty");
+    else if (!sr.bucket || !*sr.bucket)
+        rc = tsv_error_set(&err, TSV_EUNPROCESSABLE, "bucket name is empty");
+    else
+        rc = parse_retention(body, &sr.retention_ns, &err);
+    tsv_setup_result res;
+    if (rc == 0)
+        rc = tsv_store_setup(req->server->store, &sr, &res, &err);
+    tsv_json_free(doc);
+    if (rc != 0)
+        return tsv_http_reply_error(req, &err);
+
+    tsv_org org;
+    tsv_bucket bucket;
+    if (tsv_store_org_get(req->server->store, res.org_id, &org, &err) != 0)
+        return tsv_http_reply_error(req, &err);
+    if (tsv_store_bucket_get(req->server->store, res.bucket_id, &bucket, &err) != 0) {
+        tsv_org_clear(&org);
+        return tsv_http_reply_error(req, &err);
+    }
+    tsv_buf buf = {0};
+    tsv_json_writer w;
+    char link[128];
+    tsv_jw_init(&w, &buf, NULL);
+    tsv_jw_object_begin(&w);
+    tsv_jw_key(&w, "user");
+    tsv_jw_object_begin(&w);
+    snprintf(link, sizeof link, "/api/v2/users/%s", res.user_id);
+    tsv_jw_key(&w, "links");
+    tsv_jw_object_begin(&w);
+    tsv_jw_key(&w, "self");
+    tsv_jw_string(&w, link);
+    tsv_jw_object_end(&w);
+    tsv_jw_key(&w, "id");
+    tsv_jw_string(&w, res.user_id);
+    tsv_jw_key(&w, "name");
+    tsv_jw_string(&w, org.name ? sr.username : "");
+    tsv_jw_key(&w, "status");
+    tsv_jw_string(&w, "active");
+    tsv_jw_object_end(&w);
+    tsv_jw_key(&w, "org");
+    write_org(&w, &org);
+    tsv_jw_key(&w, "bucket");
+    write_bucket(&w, &bucket);
+    tsv_jw_key(&w, "auth");
+    tsv_jw_object_begin(&w);
+    tsv_jw_key(&w, "id");
+    tsv_jw_string(&w, res.auth_id);
+    tsv_jw_key(&w, "token");
+    tsv_jw_string(&w, res.token);
+    tsv_jw_key(&w, "status");
+    tsv_jw_string(&w, "active");
+    tsv_jw_key(&w, "description");
+    char desc[300];
+    snprintf(desc, sizeof desc, "%s's Token", sr.username);
+    tsv_jw_string(&w, desc);
+    tsv_jw_key(&w, "orgID");
+    tsv_jw_string(&w, res.org_id);
+    tsv_jw_key(&w, "org");
+    tsv_jw_string(&w, org.name);
+    tsv_jw_key(&w, "userID");
+    tsv_jw_string(&w, res.user_id);
+    tsv_jw_key(&w, "user");
+    tsv_jw_string(&w, sr.username);
+    tsv_jw_key(&w, "createdAt");
+    tsv_jw_string(&w, org.created_at);
+    tsv_jw_key(&w, "updatedAt");
+    tsv_jw_string(&w, org.created_at);
+    tsv_jw_object_end(&w);
+    tsv_jw_object_end(&w);
+    tsv_org_clear(&org);
+    tsv_bucket_clear(&bucket);
+    return reply_buf(req, 201, &w, &buf);
+}
+
+/* ---- orgs -------------------------------------------------------------- */
+
+typedef struct org_list_ctx {
+    tsv_json_writer *w;
+    const tsv_caller *caller;
+    int count;
+} org_list_ctx;
+
+static int org_visit(void *ctx, const tsv_org *org, tsv_error *err)
+{
+    (void)err;
+    org_list_ctx *c = ctx;
+    if (!c->caller->is_operator && strcmp(c->caller->org_id, org->id) != 0)
+        return 0; /* org-scoped tokens only see their own organization */
+    write_org(c->w, org);
+    c->count++;
+    return 0;
+}
+
+int tsv_handle_orgs_get(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
+{
+    (void)p;
+    char name[512];
+    int has_name = tsv_http_query(req, "org", name, sizeof name);
+    if (has_name < 0)
+        return tsv_http_reply_error_code(req, TSV_EINVALID, "org parameter too long");
+    char id[64];
+    int has_id = tsv_http_query(req, "orgID", id, sizeof id);
+    tsv_buf buf = {0};
+    tsv_json_writer w;
+    tsv_jw_init(&w, &buf, NULL);
+    tsv_jw_object_begin(&w);
+    tsv_jw_key(&w, "links");
+    tsv_jw_object_begin(&w);
+    tsv_jw_key(&w, "self");
+    tsv_jw_string(&w, "/api/v2/orgs");
+    tsv_jw_object_end(&w);
+    tsv_jw_key(&w, "orgs");
+    tsv_jw_array_begin(&w);
+    org_list_ctx ctx = {.w = &w, .caller = c};
+    tsv_error err;
+    int rc;
+    if (has_id > 0) {
+        tsv_org o;
+        uint64_t v;
+        rc = tsv_id_parse(id, &v, &err);
+        if (rc == 0)
+            rc = tsv_store_org_get(req->server->store, id, &o, &err);
+        if (rc == 0) {
+            rc = org_visit(&ctx, &o, &err);
+            tsv_org_clear(&o);
+        }
+    } else {
+        rc = tsv_store_orgs_list(req->server->store, has_name > 0 ? name : NULL, org_visit, &ctx,
+                                 &err);
+    }
+    if (rc == 0 && (has_name > 0 || has_id > 0) && ctx.count == 0)
+        rc = tsv_error_set(&err, TSV_ENOTFOUND, "organization name \"%s\" not found",
+                           has_name > 0 ? name : id);
+    if (rc != 0) {
+        tsv_buf_free(&buf);
+        return tsv_http_reply_error(req, &err);
+    }
+    tsv_jw_array_end(&w);
+    tsv_jw_object_end(&w);
+    return reply_buf(req, 200, &w, &buf);
+}
+
+int tsv_handle_orgs_post(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
+{
+    (void)p;
+    tsv_error err;
+    if (!c->is_operator)
+        return tsv_http_reply_error_code(req, TSV_EUNAUTHORIZED, "write:orgs is unauthorized");
+    tsv_json_doc *doc;
+    if (read_json(req, &doc, &err) != 0)
+        return tsv_http_reply_error(req, &err);
+    const tsv_json *body = tsv_json_root(doc);
+    const char *name = opt_str(body, "name");
+    const char *desc = opt_str(body, "description");
+    tsv_org org;
+    int rc = tsv_store_org_create(req->server->store, name ? name : "", desc, &org, &err);
+    tsv_json_free(doc);
+    if (rc != 0)
+        return tsv_http_reply_error(req, &err);
+    tsv_buf buf = {0};
+    tsv_json_writer w;
+    tsv_jw_init(&w, &buf, NULL);
+    write_org(&w, &org);
+    tsv_org_clear(&org);
+    return reply_buf(req, 201, &w, &buf);
+}
+
+/* ---- buckets ----------------------------------------------------------- */
+
+typedef struct bucket_list_ctx {
+    tsv_json_writer *w;
+} bucket_list_ctx;
+
+static int bucket_visit(void *ctx, const tsv_bucket *b, tsv_error *err)
+{
+    (void)err;
+    bucket_list_ctx *c = ctx;
+    write_bucket(c->w, b);
+    return 0;
+}
+
+static int parse_uint_param(tsv_http_req *req, const char *name, uint64_t def, uint64_t max,
+                            uint64_t *out, tsv_error *err)
+{
+    char v[32];
+    int has = tsv_http_query(req, name, v, sizeof v);
+    *out = def;
+    if (has == 0)
+        return 0;
+    char *end;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (has < 0 || !*v || *end || v[0] == '-' || x > max)
+        return tsv_error_set(err, TSV_EINVALID, "invalid %s: %s", name, has < 0 ? "too long" : v);
+    *out = x;
+    return 0;
+}
+
+int tsv_handle_buckets_get(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
+{
+    (void)p;
+    tsv_error err;
+    char id[64], org_id[64], org_name[512], name[512];
+    tsv_bucket_filter f = {0};
+    if (tsv_http_query(req, "id", id, sizeof id) > 0)
+        f.id = id;
+    if (tsv_http_query(req, "orgID", org_id, sizeof org_id) > 0)
+        f.org_id = org_id;
+    if (tsv_http_query(req, "org", org_name, sizeof org_name) > 0)
+        f.org_name = org_name;
+    if (tsv_http_query(req, "name", name, sizeof name) > 0)
+        f.name = name;
+    if (!c->is_operator) {
+        if (f.org_id && strcmp(f.org_id, c->org_id) != 0)
+            return tsv_http_reply_error_code(req, TSV_EUNAUTHORIZED, "read:buckets is unauthorized");
+        f.org_id = c->org_id;
+    }
+    uint64_t limit, offset;
+    /* influxd: limit defaults to 20 and may be 1..100. */
+    if (parse_uint_param(req, "limit", 20, 100, &limit, &err) != 0 ||
+        parse_uint_param(req, "offset", 0, UINT64_MAX, &offset, &err) != 0)
+        return tsv_http_reply_error(req, &err);
+    if (limit == 0)
+        return tsv_http_reply_error_code(req, TSV_EINVALID, "limit must be between 1 and 100");
+    if (f.org_id) {
+        uint64_t v;
+        if (tsv_id_parse(f.org_id, &v, &err) != 0)
+            return tsv_http_reply_error(req, &err);
+    }
+    tsv_buf buf = {0};
+    tsv_json_writer w;
+    tsv_jw_init(&w, &buf, NULL);
+    tsv_jw_object_begin(&w);
+    tsv_jw_key(&w, "links");
+    tsv_jw_object_begin(&w);
+    char self[128];
+    snprintf(self, sizeof self, "/api/v2/buckets?descending=false&limit=%" PRIu64 "&offset=%" PRIu64,
+             limit, offset);
+    tsv_jw_key(&w, "self");
+    tsv_jw_string(&w, self);
+    tsv_jw_object_end(&w);
+    tsv_jw_key(&w, "buckets");
+    tsv_jw_array_begin(&w);
+    bucket_list_ctx ctx = {.w = &w};
+    if (tsv_store_buckets_list(req->server->store, &f, offset, limit, bucket_visit, &ctx, &err) !=
+        0) {
+        tsv_buf_free(&buf);
+        return tsv_http_reply_error(req, &err);
+    }
+    tsv_jw_array_end(&w);
+    tsv_jw_object_end(&w);
+    return reply_buf(req, 200, &w, &buf);
+}
+
+int tsv_handle_buckets_post(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
+{
+    (void)p;
+    tsv_error err;
+    tsv_json_doc *doc;
+    if (read_json(req, &doc, &err) != 0)
+        return tsv_http_reply_error(req, &err);
+    const tsv_json *body = tsv_json_root(doc);
+    const char *org_id = opt_str(body, "orgID");
+    const char *name = opt_str(body, "name");
+    const char *desc = opt_str(body, "description");
+    int64_t retention = 0, sgd = 0;
+    int rc = 0;
+    const tsv_json *rules = tsv_json_get_ci(body, "retentionRules");
+    if (rules && rules->type == TSV_JSON_ARRAY) {
+        if (rules->count > 1)
+            rc = tsv_error_set(&err, TSV_EINVALID, "expected at most one retention rule");
+        for (size_t i = 0; rc == 0 && i < rules->count; i++) {
+            const tsv_json *r = rules->items[i];
+            int64_t every = 0, sg = 0;
+            const tsv_json *e = tsv_json_get_ci(r, "everySeconds");
+            const tsv_json *s = tsv_json_get_ci(r, "shardGroupDurationSeconds");
+            if (e && tsv_json_i64(e, &every, "everySeconds", &err) != 0)
+                rc = -1;
+            else if (s && tsv_json_i64(s, &sg, "shardGroupDurationSeconds", &err) != 0)
+                rc = -1;
+            else if (every < 0 || sg < 0 || every > INT64_MAX / 1000000000LL ||
+                     sg > INT64_MAX / 1000000000LL)
+                rc = tsv_error_set(&err, TSV_EUNPROCESSABLE, "retention rule out of range");
+            retention = every * 1000000000LL;
+            sgd = sg * 1000000000LL;
+        }
+    }
+    if (rc == 0 && (!org_id || !*org_id))
+        rc = tsv_error_set(&err, TSV_EINVALID, "organization id is required (orgID)");
+    if (rc == 0 && !c->is_operator && strcmp(org_id, c->org_id) != 0)
+        rc = tsv_error_set(&err, TSV_EUNAUTHORIZED, "write:buckets is unauthorized");
+    tsv_bucket b;
+    if (rc == 0)
+        rc = tsv_store_bucket_create(req->server->store, org_id, name ? name : "", desc, retention,
+                                     sgd, &b, &err);
+    tsv_json_free(doc);
+    if (rc != 0)
+        return tsv_http_reply_error(req, &err);
+    tsv_buf buf = {0};
+    tsv_json_writer w;
+    tsv_jw_init(&w, &buf, NULL);
+    write_bucket(&w, &b);
+    tsv_bucket_clear(&b);
+    return reply_buf(req, 201, &w, &buf);
+}
+
+int tsv_handle_bucket_get(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
+{
+    tsv_error err;
+    const char *id = tsv_route_param(p, "bucketID");
+    uint64_t v;
+    if (tsv_id_parse(id, &v, &err) != 0)
+        return tsv_http_reply_error(req, &err);
+    tsv_bucket b;
+    if (tsv_store_bucket_get(req->server->store, id, &b, &err) != 0)
+        return tsv_http_reply_error(req, &err);
+    if (!c->is_operator && strcmp(b.org_id, c->org_id) != 0) {
+        tsv_bucket_clear(&b);
+        return tsv_http_reply_error_code(req, TSV_ENOTFOUND, "bucket not found");
+    }
+    tsv_buf buf = {0};
+    tsv_json_writer w;
+    tsv_jw_init(&w, &buf, NULL);
+    write_bucket(&w, &b);
+    tsv_bucket_clear(&b);
+    return reply_buf(req, 200, &w, &buf);
+}
+
+int tsv_handle_bucket_delete(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
+{
+    tsv_error err;
+    const char *id = tsv_route_param(p, "bucketID");
+    uint64_t v;
+    if (tsv_id_parse(id, &v, &err) != 0)
+        return tsv_http_reply_error(req, &err);
+    if (!c->is_operator) {
+        tsv_bucket b;
+        if (tsv_store_bucket_get(req->server->store, id, &b, &err) != 0)
+            return tsv_http_reply_error(req, &err);
+        int mine = strcmp(b.org_id, c->org_id) == 0;
+        tsv_bucket_clear(&b);
+        if (!mine)
+            return tsv_http_reply_error_code(req, TSV_ENOTFOUND, "bucket not found");
+    }
+    if (tsv_store_bucket_delete(req->server->store, id, &err) != 0)
+        return tsv_http_reply_error(req, &err);
+    return tsv_http_reply_empty(req, 204);
+}
