@@ -660,7 +660,7 @@ int tsv_kv_bucket_create(tsv_kv_txn *t, uint64_t parent, const void *name, size_
             *out = d.child;
         return 0;
     }
-    uint64_t h;
+    uint64_t h = 0; /* set by alloc_handle; -O2 cannot prove it */
     if (alloc_handle(t, &h, err) != 0)
         return -1;
     uint8_t kb[EKEY_MAX], vb[1 + HANDLE_LEN];
