@@ -83,12 +83,17 @@ typedef struct tsv_kv_entry {
 
 /* Opens (creating if needed) the environment in directory `dir`.
  * map_size is the LMDB map size in bytes (0 = default 8 GiB, sparse).
- * Refuses a directory whose "info/format" is not ours (TSV_EINTERNAL). */
+ * An environment with nothing stored (no data.mdb, or an empty main
+ * database) is initialized with the format marker and the root bucket.
+ * Refuses a directory whose "info/format" is missing or not ours, and a
+ * data.mdb LMDB reports as invalid/corrupt (TSV_EINTERNAL); in both cases
+ * nothing is written to it. */
 int tsv_kv_open(tsv_kv **out, const char *dir, size_t map_size, tsv_error *err);
 void tsv_kv_close(tsv_kv *kv);
 /* Flushes to disk (mdb_env_sync force). */
 int tsv_kv_sync(tsv_kv *kv, tsv_error *err);
 
+/* Write operations in a read transaction fail with TSV_EINTERNAL. */
 int tsv_kv_begin(tsv_kv *kv, int write, tsv_kv_txn **out, tsv_error *err);
 int tsv_kv_commit(tsv_kv_txn *txn, tsv_error *err); /* frees txn, even on failure */
 void tsv_kv_abort(tsv_kv_txn *txn);                  /* frees txn; NULL is fine */
