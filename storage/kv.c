@@ -1,0 +1,1064 @@
+/*
+ * kv: InfluxDB's bolt bucket tree kept in LMDB (layout and contract: kv.h).
+ *
+ * Every entry of a bucket lives in "entries" under the bucket's 8-byte
+ * big-endian handle, so one bucket is one contiguous key range in LMDB's
+ * memcmp order, which is bolt's order. Bucket records ("buckets") carry the
+ * parent and the sequence; "info" carries the format marker and the handle
+ * allocator. Subtree deletion walks bucket records with an explicit stack so
+ * depth is bounded by memory, not by the C stack.
+ */
+#include "kv.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <lmdb.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "kv_internal.h"
+#include "tsv_log.h"
+
+#define TAG_VALUE 0x00
+#define TAG_BUCKET 0x01
+#define HANDLE_LEN 8
+#define BUCKET_REC_LEN 16 /* parent handle || sequence */
+#define EKEY_MAX (HANDLE_LEN + TSV_KV_MAX_KEY)
+
+struct tsv_kv {
+    MDB_env *env;
+    MDB_dbi entries;
+    MDB_dbi buckets;
+    MDB_dbi info;
+    dev_t dev; /* identity of the directory, for the open-once registry */
+    ino_t ino;
+    struct tsv_kv *next_open;
+    char dir[PATH_MAX];
+};
+
+struct tsv_kv_txn {
+    tsv_kv *kv;
+    MDB_txn *txn;
+    int write;
+    /* A write failed after changing the database: commit must not apply it,
+     * and reports this first error (so a map-full stays a 507). */
+    int poisoned;
+    tsv_error poison_err;
+    pthread_t owner;
+    tsv_kv_cursor *cursors; /* open cursors, detached when the txn ends */
+    /* Set by tsv_kv_bolt_source_init when the root sequence was unreadable. */
+    int source_failed;
+    tsv_error source_err;
+};
+
+enum cursor_state { CUR_SEEK, CUR_ITER, CUR_EOF };
+
+struct tsv_kv_cursor {
+    tsv_kv_txn *txn; /* NULL once detached */
+    MDB_cursor *mc;
+    tsv_kv_cursor *prev, *next;
+    uint8_t prefix[HANDLE_LEN];
+    enum cursor_state state;
+    size_t seek_len;        /* CUR_SEEK: key to position at (prefix included) */
+    uint8_t seek[EKEY_MAX];
+};
+
+/* ---- process-wide registry: LMDB forbids opening one env twice ---------- */
+
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static tsv_kv *open_list;
+
+static int registry_add(tsv_kv *kv, tsv_error *err)
+{
+    int rc = 0;
+    pthread_mutex_lock(&open_lock);
+    for (tsv_kv *o = open_list; o; o = o->next_open) {
+        if (o->dev == kv->dev && o->ino == kv->ino) {
+            rc = tsv_error_set(err, TSV_ECONFLICT,
+                               "KV store %s is already open in this process (as %s)", kv->dir,
+                               o->dir);
+            break;
+        }
+    }
+    if (rc == 0) {
+        kv->next_open = open_list;
+        open_list = kv;
+    }
+    pthread_mutex_unlock(&open_lock);
+    return rc;
+}
+
+static void registry_remove(tsv_kv *kv)
+{
+    pthread_mutex_lock(&open_lock);
+    for (tsv_kv **pp = &open_list; *pp; pp = &(*pp)->next_open) {
+        if (*pp == kv) {
+            *pp = kv->next_open;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&open_lock);
+}
+
+/* ---- encoding ------------------------------------------------------------ */
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* ---- errors --------------------------------------------------------------- */
+
+static int is_corruption(int rc)
+{
+    return rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH || rc == MDB_CORRUPTED ||
+           rc == MDB_PAGE_NOTFOUND;
+}
+
+/* Maps an LMDB/errno failure `rc` of operation `what` to a tsv_error. */
+static int mdb_fail(tsv_kv *kv, tsv_error *err, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int mdb_fail(tsv_kv *kv, tsv_error *err, int rc, const char *fmt, ...)
+{
+    char what[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    const char *dir = kv ? kv->dir : "?";
+
+    if (rc == MDB_MAP_FULL) {
+        MDB_envinfo info;
+        size_t mapsize = 0;
+        if (kv && mdb_env_info(kv->env, &info) == 0)
+            mapsize = info.me_mapsize;
+        return tsv_error_set(err, TSV_ENOSPACE,
+                             "%s: KV store %s is full (LMDB map size %zu bytes reached); "
+                             "the transaction was not applied",
+                             what, dir, mapsize);
+    }
+    if (is_corruption(rc))
+        return tsv_error_set(err, TSV_EINTERNAL, "%s: KV store %s is corrupt: %s", what, dir,
+                             mdb_strerror(rc));
+    switch (rc) {
+    case MDB_NOTFOUND:
+        return tsv_error_set(err, TSV_ENOTFOUND, "%s: not found", what);
+    case MDB_READERS_FULL:
+        return tsv_error_set(err, TSV_EUNAVAILABLE,
+                             "%s: too many concurrent readers of KV store %s", what, dir);
+    case MDB_TXN_FULL:
+        return tsv_error_set(err, TSV_ETOOLARGE,
+                             "%s: transaction too large for KV store %s", what, dir);
+    case MDB_BAD_TXN:
+        return tsv_error_set(err, TSV_EINTERNAL,
+                             "%s: transaction unusable after an earlier failure", what);
+    default:
+        break;
+    }
+    if (rc > 0) /* an errno; ENOSPC/EDQUOT become TSV_ENOSPACE */
+        return tsv_error_set_errno(err, TSV_EINTERNAL, rc, "%s (KV store %s)", what, dir);
+    return tsv_error_set(err, TSV_EINTERNAL, "%s: KV store %s: %s", what, dir, mdb_strerror(rc));
+}
+
+/* Marks t unusable for commit, keeping the first reason; copies it to err. */
+static int poison(tsv_kv_txn *t, const tsv_error *why, tsv_error *err)
+{
+    if (!t->poisoned) {
+        t->poisoned = 1;
+        t->poison_err = *why;
+    }
+    if (err && err != why)
+        *err = *why;
+    return -1;
+}
+
+/* A write-path failure after the transaction may have been changed. */
+static int write_fail(tsv_kv_txn *t, tsv_error *err, int rc, const char *what)
+{
+    tsv_error why;
+    mdb_fail(t->kv, &why, rc, "%s", what);
+    return poison(t, &why, err);
+}
+
+static int corrupt(tsv_kv *kv, tsv_error *err, const char *what)
+{
+    return tsv_error_set(err, TSV_EINTERNAL, "KV store %s is corrupt: %s", kv->dir, what);
+}
+
+/* Keys are arbitrary bytes: messages show them escaped and shortened. */
+typedef struct keytext {
+    char s[4 * 40 + 8];
+} keytext;
+
+static keytext show(const void *key, size_t len)
+{
+    keytext kt;
+    const uint8_t *p = key;
+    size_t n = 0, shown = len > 40 ? 40 : len;
+    for (size_t i = 0; i < shown; i++) {
+        if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\')
+            kt.s[n++] = (char)p[i];
+        else
+            n += (size_t)snprintf(kt.s + n, sizeof kt.s - n, "\\x%02x", p[i]);
+    }
+    if (shown < len)
+        n += (size_t)snprintf(kt.s + n, sizeof kt.s - n, "...");
+    kt.s[n] = '\0';
+    return kt;
+}
+
+static int check_len(const void *p, size_t len, const char *what, tsv_error *err)
+{
+    if (len < 1 || len > TSV_KV_MAX_KEY)
+        return tsv_error_set(err, TSV_EINVALID, "%s length %zu is out of range (1..%d bytes)",
+                             what, len, TSV_KV_MAX_KEY);
+    if (!p)
+        return tsv_error_set(err, TSV_EINVALID, "%s is NULL", what);
+    return 0;
+}
+
+static int require_write(tsv_kv_txn *t, const char *op, tsv_error *err)
+{
+    if (!t->write)
+        return tsv_error_set(err, TSV_EINTERNAL, "%s needs a write transaction", op);
+    return 0;
+}
+
+/* ---- records ------------------------------------------------------------- */
+
+static MDB_val entry_key(uint8_t *buf, uint64_t bucket, const void *key, size_t klen)
+{
+    put_be64(buf, bucket);
+    memcpy(buf + HANDLE_LEN, key, klen);
+    return (MDB_val){.mv_size = HANDLE_LEN + klen, .mv_data = buf};
+}
+
+/* Decoded "entries" value. */
+typedef struct decoded {
+    int is_bucket;
+    const uint8_t *val;
+    size_t vlen;
+    uint64_t child;
+} decoded;
+
+static int decode_entry(tsv_kv *kv, const MDB_val *v, decoded *d, tsv_error *err)
+{
+    const uint8_t *p = v->mv_data;
+    if (v->mv_size < 1)
+        return corrupt(kv, err, "entry without a tag byte");
+    if (p[0] == TAG_VALUE) {
+        *d = (decoded){.is_bucket = 0, .val = p + 1, .vlen = v->mv_size - 1};
+        return 0;
+    }
+    if (p[0] == TAG_BUCKET && v->mv_size == 1 + HANDLE_LEN) {
+        *d = (decoded){.is_bucket = 1, .child = get_be64(p + 1)};
+        return 0;
+    }
+    return corrupt(kv, err, "entry with an unknown tag or a bad bucket reference");
+}
+
+/* Looks up (bucket, key). Returns 1 found (*d filled), 0 absent, -1 error. */
+static int lookup_entry(tsv_kv_txn *t, uint64_t bucket, const void *key, size_t klen, decoded *d,
+                        tsv_error *err)
+{
+    uint8_t buf[EKEY_MAX];
+    MDB_val k = entry_key(buf, bucket, key, klen), v;
+    int rc = mdb_get(t->txn, t->kv->entries, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return mdb_fail(t->kv, err, rc, "read KV entry");
+    return decode_entry(t->kv, &v, d, err) == 0 ? 1 : -1;
+}
+
+/* Reads a bucket record. Returns 1 found, 0 absent, -1 error. */
+static int read_bucket_rec(tsv_kv_txn *t, uint64_t bucket, uint64_t *parent, uint64_t *seq,
+                           tsv_error *err)
+{
+    uint8_t kb[HANDLE_LEN];
+    put_be64(kb, bucket);
+    MDB_val k = {.mv_size = HANDLE_LEN, .mv_data = kb}, v;
+    int rc = mdb_get(t->txn, t->kv->buckets, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return mdb_fail(t->kv, err, rc, "read KV bucket record");
+    if (v.mv_size != BUCKET_REC_LEN)
+        return corrupt(t->kv, err, "bucket record of the wrong size");
+    if (parent)
+        *parent = get_be64(v.mv_data);
+    if (seq)
+        *seq = get_be64((const uint8_t *)v.mv_data + HANDLE_LEN);
+    return 1;
+}
+
+static int write_bucket_rec(tsv_kv_txn *t, uint64_t bucket, uint64_t parent, uint64_t seq,
+                            tsv_error *err)
+{
+    uint8_t kb[HANDLE_LEN], vb[BUCKET_REC_LEN];
+    put_be64(kb, bucket);
+    put_be64(vb, parent);
+    put_be64(vb + HANDLE_LEN, seq);
+    MDB_val k = {.mv_size = sizeof kb, .mv_data = kb};
+    MDB_val v = {.mv_size = sizeof vb, .mv_data = vb};
+    int rc = mdb_put(t->txn, t->kv->buckets, &k, &v, 0);
+    if (rc != 0)
+        return write_fail(t, err, rc, "write KV bucket record");
+    return 0;
+}
+
+static int require_bucket(tsv_kv_txn *t, uint64_t bucket, tsv_error *err)
+{
+    int found = read_bucket_rec(t, bucket, NULL, NULL, err);
+    if (found < 0)
+        return -1;
+    if (!found)
+        return tsv_error_set(err, TSV_ENOTFOUND, "KV bucket %llu does not exist",
+                             (unsigned long long)bucket);
+    return 0;
+}
+
+static int info_put(tsv_kv *kv, MDB_txn *txn, const char *key, const void *val, size_t vlen,
+                    tsv_error *err)
+{
+    MDB_val k = {.mv_size = strlen(key), .mv_data = (void *)key};
+    MDB_val v = {.mv_size = vlen, .mv_data = (void *)val};
+    int rc = mdb_put(txn, kv->info, &k, &v, 0);
+    if (rc != 0)
+        return mdb_fail(kv, err, rc, "write KV info/%s", key);
+    return 0;
+}
+
+/* ---- environment ------------------------------------------------------------ */
+
+/* First open of an empty environment: databases, marker, allocator, root. */
+static int init_fresh(tsv_kv *kv, MDB_txn *txn, tsv_error *err)
+{
+    int rc;
+    if ((rc = mdb_dbi_open(txn, "entries", MDB_CREATE, &kv->entries)) != 0 ||
+        (rc = mdb_dbi_open(txn, "buckets", MDB_CREATE, &kv->buckets)) != 0 ||
+        (rc = mdb_dbi_open(txn, "info", MDB_CREATE, &kv->info)) != 0)
+        return mdb_fail(kv, err, rc, "create KV databases");
+    uint8_t next[HANDLE_LEN];
+    put_be64(next, TSV_KV_ROOT + 1);
+    if (info_put(kv, txn, "format", TSV_KV_FORMAT, strlen(TSV_KV_FORMAT), err) != 0 ||
+        info_put(kv, txn, "next_bucket", next, sizeof next, err) != 0)
+        return -1;
+    uint8_t kb[HANDLE_LEN], vb[BUCKET_REC_LEN];
+    put_be64(kb, TSV_KV_ROOT);
+    put_be64(vb, TSV_KV_ROOT);
+    put_be64(vb + HANDLE_LEN, 0);
+    MDB_val k = {.mv_size = sizeof kb, .mv_data = kb};
+    MDB_val v = {.mv_size = sizeof vb, .mv_data = vb};
+    if ((rc = mdb_put(txn, kv->buckets, &k, &v, 0)) != 0)
+        return mdb_fail(kv, err, rc, "write KV root bucket record");
+    return 0;
+}
+
+/* Opens the databases of an environment that already holds data, refusing
+ * anything that is not ours without changing it. */
+static int open_existing(tsv_kv *kv, MDB_txn *txn, tsv_error *err)
+{
+    int rc = mdb_dbi_open(txn, "info", 0, &kv->info);
+    if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE)
+        return tsv_error_set(err, TSV_EINTERNAL,
+                             "%s holds an LMDB environment that is not a tsvault KV store "
+                             "(no format marker); refusing to use it",
+                             kv->dir);
+    if (rc != 0)
+        return mdb_fail(kv, err, rc, "open KV info database");
+    MDB_val k = {.mv_size = strlen("format"), .mv_data = "format"}, v;
+    rc = mdb_get(txn, kv->info, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return tsv_error_set(err, TSV_EINTERNAL,
+                             "KV store %s has no format marker; refusing to use it", kv->dir);
+    if (rc != 0)
+        return mdb_fail(kv, err, rc, "read KV format marker");
+    if (v.mv_size != strlen(TSV_KV_FORMAT) || memcmp(v.mv_data, TSV_KV_FORMAT, v.mv_size) != 0) {
+        return tsv_error_set(err, TSV_EINTERNAL,
+                             "KV store %s has format \"%s\", expected \"%s\"; refusing to use it",
+                             kv->dir, show(v.mv_data, v.mv_size).s, TSV_KV_FORMAT);
+    }
+    if ((rc = mdb_dbi_open(txn, "entries", 0, &kv->entries)) != 0 ||
+        (rc = mdb_dbi_open(txn, "buckets", 0, &kv->buckets)) != 0) {
+        if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE)
+            return corrupt(kv, err, "a database is missing");
+        return mdb_fail(kv, err, rc, "open KV databases");
+    }
+    uint8_t rk[HANDLE_LEN];
+    put_be64(rk, TSV_KV_ROOT);
+    k = (MDB_val){.mv_size = sizeof rk, .mv_data = rk};
+    rc = mdb_get(txn, kv->buckets, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return corrupt(kv, err, "the root bucket record is missing");
+    if (rc != 0)
+        return mdb_fail(kv, err, rc, "read KV root bucket record");
+    return 0;
+}
+
+int tsv_kv_open(tsv_kv **out, const char *dir, size_t map_size, tsv_error *err)
+{
+    *out = NULL;
+    tsv_kv *kv = calloc(1, sizeof *kv);
+    if (!kv)
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory opening KV store");
+    if (strlen(dir) >= sizeof kv->dir) {
+        free(kv);
+        return tsv_error_set(err, TSV_EINVALID, "KV directory path too long");
+    }
+    strcpy(kv->dir, dir);
+    if (tsv_mkdir_p(dir, err) != 0) {
+        free(kv);
+        return -1;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        int e = errno;
+        free(kv);
+        return tsv_error_set_errno(err, TSV_EINTERNAL, e, "stat %s", dir);
+    }
+    kv->dev = st.st_dev;
+    kv->ino = st.st_ino;
+    if (registry_add(kv, err) != 0) {
+        free(kv);
+        return -1;
+    }
+
+    int rc = mdb_env_create(&kv->env);
+    if (rc != 0) {
+        kv->env = NULL;
+        mdb_fail(kv, err, rc, "create LMDB environment");
+        goto fail;
+    }
+    if ((rc = mdb_env_set_maxdbs(kv->env, 4)) != 0 ||
+        (rc = mdb_env_set_maxreaders(kv->env, 256)) != 0 ||
+        (rc = mdb_env_set_mapsize(kv->env, map_size ? map_size : TSV_KV_DEFAULT_MAP_SIZE)) != 0) {
+        mdb_fail(kv, err, rc, "configure LMDB environment");
+        goto fail;
+    }
+    rc = mdb_env_open(kv->env, dir, MDB_NOTLS, 0600);
+    if (rc != 0) {
+        if (is_corruption(rc))
+            tsv_error_set(err, TSV_EINTERNAL,
+                          "KV store %s is corrupt or not an LMDB environment (%s); "
+                          "refusing to open it, the files are left untouched",
+                          dir, mdb_strerror(rc));
+        else
+            mdb_fail(kv, err, rc, "open LMDB environment");
+        goto fail;
+    }
+    /* Reader slots of processes that died would otherwise pin old pages. */
+    int dead = 0;
+    if ((rc = mdb_reader_check(kv->env, &dead)) != 0) {
+        mdb_fail(kv, err, rc, "check KV reader table");
+        goto fail;
+    }
+    if (dead > 0)
+        TSV_INFO("msg=\"cleared stale KV readers\" dir=%s count=%d", dir, dead);
+
+    /* One write transaction both decides "fresh or ours" and opens the
+     * database handles; an existing foreign/invalid env is only read. */
+    MDB_txn *txn;
+    if ((rc = mdb_txn_begin(kv->env, NULL, 0, &txn)) != 0) {
+        mdb_fail(kv, err, rc, "begin KV open transaction");
+        goto fail;
+    }
+    MDB_dbi main_dbi;
+    MDB_stat ms;
+    if ((rc = mdb_dbi_open(txn, NULL, 0, &main_dbi)) != 0 ||
+        (rc = mdb_stat(txn, main_dbi, &ms)) != 0) {
+        mdb_txn_abort(txn);
+        mdb_fail(kv, err, rc, "read KV main database");
+        goto fail;
+    }
+    /* Empty main database = nothing stored yet (a brand-new file, or one whose
+     * first transaction never committed): safe to initialize. */
+    int fresh = ms.ms_entries == 0;
+    if ((fresh ? init_fresh(kv, txn, err) : open_existing(kv, txn, err)) != 0) {
+        mdb_txn_abort(txn);
+        goto fail;
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0) {
+        mdb_fail(kv, err, rc, "commit KV open transaction");
+        goto fail;
+    }
+    if (fresh)
+        TSV_INFO("msg=\"created KV store\" dir=%s", dir);
+    *out = kv;
+    return 0;
+
+fail:
+    if (kv->env)
+        mdb_env_close(kv->env);
+    registry_remove(kv);
+    free(kv);
+    return -1;
+}
+
+void tsv_kv_close(tsv_kv *kv)
+{
+    if (!kv)
+        return;
+    mdb_env_close(kv->env);
+    registry_remove(kv);
+    free(kv);
+}
+
+int tsv_kv_sync(tsv_kv *kv, tsv_error *err)
+{
+    int rc = mdb_env_sync(kv->env, 1);
+    if (rc != 0)
+        return mdb_fail(kv, err, rc, "sync KV store");
+    return 0;
+}
+
+/* ---- transactions ------------------------------------------------------------ */
+
+int tsv_kv_begin(tsv_kv *kv, int write, tsv_kv_txn **out, tsv_error *err)
+{
+    *out = NULL;
+    tsv_kv_txn *t = calloc(1, sizeof *t);
+    if (!t)
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory beginning KV transaction");
+    t->kv = kv;
+    t->write = write ? 1 : 0;
+    t->owner = pthread_self();
+    int rc = mdb_txn_begin(kv->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+    if (rc != 0) {
+        free(t);
+        return mdb_fail(kv, err, rc, "begin KV %s transaction", write ? "write" : "read");
+    }
+    *out = t;
+    return 0;
+}
+
+static void detach_cursors(tsv_kv_txn *t)
+{
+    tsv_kv_cursor *c = t->cursors;
+    while (c) {
+        tsv_kv_cursor *next = c->next;
+        mdb_cursor_close(c->mc);
+        c->mc = NULL;
+        c->txn = NULL;
+        c->prev = c->next = NULL;
+        c = next;
+    }
+    t->cursors = NULL;
+}
+
+int tsv_kv_commit(tsv_kv_txn *t, tsv_error *err)
+{
+    if (!t)
+        return tsv_error_set(err, TSV_EINTERNAL, "commit of a NULL KV transaction");
+    /* LMDB's writer lock is a mutex: unlocking it on another thread is UB. */
+    assert(!t->write || pthread_equal(t->owner, pthread_self()));
+    detach_cursors(t);
+    int ret = 0;
+    if (!t->write) {
+        mdb_txn_abort(t->txn); /* nothing to apply; releases the reader slot */
+    } else if (t->poisoned) {
+        mdb_txn_abort(t->txn);
+        ret = tsv_error_set(err, t->poison_err.code,
+                            "KV transaction not committed, an earlier write in it failed: %s",
+                            t->poison_err.message);
+    } else {
+        int rc = mdb_txn_commit(t->txn);
+        if (rc != 0)
+            ret = mdb_fail(t->kv, err, rc, "commit KV transaction");
+    }
+    free(t);
+    return ret;
+}
+
+void tsv_kv_abort(tsv_kv_txn *t)
+{
+    if (!t)
+        return;
+    assert(!t->write || pthread_equal(t->owner, pthread_self()));
+    detach_cursors(t);
+    mdb_txn_abort(t->txn);
+    free(t);
+}
+
+/* ---- buckets --------------------------------------------------------------------- */
+
+int tsv_kv_bucket(tsv_kv_txn *t, uint64_t parent, const void *name, size_t len, uint64_t *out,
+                  tsv_error *err)
+{
+    if (check_len(name, len, "bucket name", err) != 0)
+        return -1;
+    decoded d;
+    int found = lookup_entry(t, parent, name, len, &d, err);
+    if (found < 0)
+        return -1;
+    if (!found)
+        return tsv_error_set(err, TSV_ENOTFOUND, "bucket \"%s\" not found", show(name, len).s);
+    if (!d.is_bucket)
+        return tsv_error_set(err, TSV_ENOTFOUND, "\"%s\" is a value, not a bucket", show(name, len).s);
+    *out = d.child;
+    return 0;
+}
+
+static int alloc_handle(tsv_kv_txn *t, uint64_t *out, tsv_error *err)
+{
+    MDB_val k = {.mv_size = strlen("next_bucket"), .mv_data = "next_bucket"}, v;
+    int rc = mdb_get(t->txn, t->kv->info, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return corrupt(t->kv, err, "info/next_bucket is missing");
+    if (rc != 0)
+        return mdb_fail(t->kv, err, rc, "read KV next_bucket");
+    if (v.mv_size != HANDLE_LEN)
+        return corrupt(t->kv, err, "info/next_bucket has the wrong size");
+    uint64_t h = get_be64(v.mv_data);
+    if (h == TSV_KV_ROOT || h == UINT64_MAX)
+        return corrupt(t->kv, err, "info/next_bucket is out of range");
+    uint8_t nb[HANDLE_LEN];
+    put_be64(nb, h + 1);
+    v = (MDB_val){.mv_size = sizeof nb, .mv_data = nb};
+    if ((rc = mdb_put(t->txn, t->kv->info, &k, &v, 0)) != 0)
+        return write_fail(t, err, rc, "write KV next_bucket");
+    *out = h;
+    return 0;
+}
+
+int tsv_kv_bucket_create(tsv_kv_txn *t, uint64_t parent, const void *name, size_t len,
+                         uint64_t sequence, int exist_ok, uint64_t *out, tsv_error *err)
+{
+    if (require_write(t, "bucket_create", err) != 0 ||
+        check_len(name, len, "bucket name", err) != 0 || require_bucket(t, parent, err) != 0)
+        return -1;
+    decoded d;
+    int found = lookup_entry(t, parent, name, len, &d, err);
+    if (found < 0)
+        return -1;
+    if (found && !d.is_bucket)
+        return tsv_error_set(err, TSV_ECONFLICT, "\"%s\" exists as a value, not a bucket",
+                             show(name, len).s);
+    if (found) {
+        if (!exist_ok)
+            return tsv_error_set(err, TSV_ECONFLICT, "bucket \"%s\" already exists", show(name, len).s);
+        if (out)
+            *out = d.child;
+        return 0;
+    }
+    uint64_t h = 0; /* set by alloc_handle; -O2 cannot prove it */
+    if (alloc_handle(t, &h, err) != 0)
+        return -1;
+    uint8_t kb[EKEY_MAX], vb[1 + HANDLE_LEN];
+    MDB_val k = entry_key(kb, parent, name, len);
+    vb[0] = TAG_BUCKET;
+    put_be64(vb + 1, h);
+    MDB_val v = {.mv_size = sizeof vb, .mv_data = vb};
+    int rc = mdb_put(t->txn, t->kv->entries, &k, &v, 0);
+    if (rc != 0)
+        return write_fail(t, err, rc, "write KV bucket entry");
+    if (write_bucket_rec(t, h, parent, sequence, err) != 0)
+        return -1;
+    if (out)
+        *out = h;
+    return 0;
+}
+
+/* Growable stack of bucket handles still to be emptied. */
+typedef struct handle_stack {
+    uint64_t *v;
+    size_t n, cap;
+} handle_stack;
+
+static int stack_push(handle_stack *s, uint64_t h)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        uint64_t *v = realloc(s->v, cap * sizeof *v);
+        if (!v)
+            return -1;
+        s->v = v;
+        s->cap = cap;
+    }
+    s->v[s->n++] = h;
+    return 0;
+}
+
+/* Deletes every entry of bucket h (pushing nested buckets) and its record. */
+static int empty_bucket(tsv_kv_txn *t, MDB_cursor *mc, uint64_t h, handle_stack *todo,
+                        tsv_error *err)
+{
+    uint8_t prefix[HANDLE_LEN];
+    put_be64(prefix, h);
+    for (;;) {
+        /* Re-seek after each delete: the first remaining key of the bucket. */
+        MDB_val k = {.mv_size = HANDLE_LEN, .mv_data = prefix}, v;
+        int rc = mdb_cursor_get(mc, &k, &v, MDB_SET_RANGE);
+        if (rc == MDB_NOTFOUND)
+            break;
+        if (rc != 0)
+            return write_fail(t, err, rc, "scan KV bucket for delete");
+        if (k.mv_size <= HANDLE_LEN || memcmp(k.mv_data, prefix, HANDLE_LEN) != 0)
+            break;
+        decoded d;
+        if (decode_entry(t->kv, &v, &d, err) != 0)
+            return -1;
+        if (d.is_bucket && stack_push(todo, d.child) != 0)
+            return tsv_error_set(err, TSV_EINTERNAL, "out of memory deleting KV bucket");
+        if ((rc = mdb_cursor_del(mc, 0)) != 0)
+            return write_fail(t, err, rc, "delete KV entry");
+    }
+    uint8_t kb[HANDLE_LEN];
+    put_be64(kb, h);
+    MDB_val k = {.mv_size = HANDLE_LEN, .mv_data = kb};
+    int rc = mdb_del(t->txn, t->kv->buckets, &k, NULL);
+    if (rc == MDB_NOTFOUND)
+        return corrupt(t->kv, err, "a nested bucket has no bucket record");
+    if (rc != 0)
+        return write_fail(t, err, rc, "delete KV bucket record");
+    return 0;
+}
+
+int tsv_kv_bucket_delete(tsv_kv_txn *t, uint64_t parent, const void *name, size_t len,
+                         tsv_error *err)
+{
+    if (require_write(t, "bucket_delete", err) != 0 ||
+        check_len(name, len, "bucket name", err) != 0)
+        return -1;
+    decoded d;
+    int found = lookup_entry(t, parent, name, len, &d, err);
+    if (found < 0)
+        return -1;
+    if (!found)
+        return tsv_error_set(err, TSV_ENOTFOUND, "bucket \"%s\" not found", show(name, len).s);
+    if (!d.is_bucket)
+        return tsv_error_set(err, TSV_ECONFLICT, "\"%s\" is a value, not a bucket", show(name, len).s);
+
+    /* From here on a failure leaves a half-deleted subtree: poison. */
+    tsv_error why;
+    uint8_t kb[EKEY_MAX];
+    MDB_val k = entry_key(kb, parent, name, len);
+    int rc = mdb_del(t->txn, t->kv->entries, &k, NULL);
+    if (rc != 0)
+        return write_fail(t, err, rc, "delete KV bucket entry");
+
+    MDB_cursor *mc;
+    if ((rc = mdb_cursor_open(t->txn, t->kv->entries, &mc)) != 0)
+        return write_fail(t, err, rc, "open KV cursor for delete");
+    handle_stack todo = {0};
+    int ret = 0;
+    if (stack_push(&todo, d.child) != 0)
+        ret = tsv_error_set(&why, TSV_EINTERNAL, "out of memory deleting KV bucket");
+    while (ret == 0 && todo.n > 0)
+        ret = empty_bucket(t, mc, todo.v[--todo.n], &todo, &why);
+    mdb_cursor_close(mc);
+    free(todo.v);
+    return ret == 0 ? 0 : poison(t, &why, err);
+}
+
+int tsv_kv_sequence(tsv_kv_txn *t, uint64_t bucket, uint64_t *out, tsv_error *err)
+{
+    int found = read_bucket_rec(t, bucket, NULL, out, err);
+    if (found < 0)
+        return -1;
+    if (!found)
+        return tsv_error_set(err, TSV_ENOTFOUND, "KV bucket %llu does not exist",
+                             (unsigned long long)bucket);
+    return 0;
+}
+
+int tsv_kv_set_sequence(tsv_kv_txn *t, uint64_t bucket, uint64_t seq, tsv_error *err)
+{
+    if (require_write(t, "set_sequence", err) != 0)
+        return -1;
+    uint64_t parent;
+    int found = read_bucket_rec(t, bucket, &parent, NULL, err);
+    if (found < 0)
+        return -1;
+    if (!found)
+        return tsv_error_set(err, TSV_ENOTFOUND, "KV bucket %llu does not exist",
+                             (unsigned long long)bucket);
+    return write_bucket_rec(t, bucket, parent, seq, err);
+}
+
+int tsv_kv_root_sequence(tsv_kv_txn *t, uint64_t *out, tsv_error *err)
+{
+    return tsv_kv_sequence(t, TSV_KV_ROOT, out, err);
+}
+
+/* ---- values ------------------------------------------------------------------------ */
+
+int tsv_kv_get(tsv_kv_txn *t, uint64_t bucket, const void *key, size_t klen,
+               const uint8_t **val, size_t *vlen, tsv_error *err)
+{
+    if (check_len(key, klen, "key", err) != 0)
+        return -1;
+    decoded d;
+    int found = lookup_entry(t, bucket, key, klen, &d, err);
+    if (found < 0)
+        return -1;
+    if (!found)
+        return tsv_error_set(err, TSV_ENOTFOUND, "key \"%s\" not found", show(key, klen).s);
+    if (d.is_bucket)
+        return tsv_error_set(err, TSV_ENOTFOUND, "key \"%s\" is a bucket, not a value",
+                             show(key, klen).s);
+    *val = d.val;
+    *vlen = d.vlen;
+    return 0;
+}
+
+int tsv_kv_put(tsv_kv_txn *t, uint64_t bucket, const void *key, size_t klen, const void *val,
+               size_t vlen, tsv_error *err)
+{
+    if (require_write(t, "put", err) != 0 || check_len(key, klen, "key", err) != 0)
+        return -1;
+    if (vlen > TSV_KV_MAX_VALUE)
+        return tsv_error_set(err, TSV_ETOOLARGE, "value of %zu bytes exceeds the %zu-byte limit",
+                             vlen, TSV_KV_MAX_VALUE);
+    if (vlen > 0 && !val)
+        return tsv_error_set(err, TSV_EINVALID, "value is NULL");
+    if (bucket == TSV_KV_ROOT)
+        return tsv_error_set(err, TSV_EINVALID,
+                             "the root bucket holds only buckets (as in bolt), not values");
+    if (require_bucket(t, bucket, err) != 0)
+        return -1;
+    decoded d;
+    int found = lookup_entry(t, bucket, key, klen, &d, err);
+    if (found < 0)
+        return -1;
+    if (found && d.is_bucket)
+        return tsv_error_set(err, TSV_ECONFLICT, "key \"%s\" is a bucket; not overwriting it",
+                             show(key, klen).s);
+    uint8_t kb[EKEY_MAX];
+    MDB_val k = entry_key(kb, bucket, key, klen);
+    /* MDB_RESERVE: LMDB hands out the space, we fill tag + bytes, no copy. */
+    MDB_val v = {.mv_size = 1 + vlen, .mv_data = NULL};
+    int rc = mdb_put(t->txn, t->kv->entries, &k, &v, MDB_RESERVE);
+    if (rc != 0)
+        return write_fail(t, err, rc, "write KV value");
+    uint8_t *p = v.mv_data;
+    p[0] = TAG_VALUE;
+    if (vlen > 0)
+        memcpy(p + 1, val, vlen);
+    return 0;
+}
+
+int tsv_kv_del(tsv_kv_txn *t, uint64_t bucket, const void *key, size_t klen, tsv_error *err)
+{
+    if (require_write(t, "del", err) != 0 || check_len(key, klen, "key", err) != 0 ||
+        require_bucket(t, bucket, err) != 0)
+        return -1;
+    decoded d;
+    int found = lookup_entry(t, bucket, key, klen, &d, err);
+    if (found <= 0)
+        return found; /* absent: nothing to do */
+    if (d.is_bucket)
+        return tsv_error_set(err, TSV_ECONFLICT,
+                             "key \"%s\" is a bucket; use bucket_delete", show(key, klen).s);
+    uint8_t kb[EKEY_MAX];
+    MDB_val k = entry_key(kb, bucket, key, klen);
+    int rc = mdb_del(t->txn, t->kv->entries, &k, NULL);
+    if (rc != 0)
+        return write_fail(t, err, rc, "delete KV value");
+    return 0;
+}
+
+/* ---- cursors --------------------------------------------------------------------------- */
+
+int tsv_kv_cursor_open(tsv_kv_txn *t, uint64_t bucket, tsv_kv_cursor **out, tsv_error *err)
+{
+    *out = NULL;
+    if (require_bucket(t, bucket, err) != 0)
+        return -1;
+    tsv_kv_cursor *c = calloc(1, sizeof *c);
+    if (!c)
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory opening KV cursor");
+    int rc = mdb_cursor_open(t->txn, t->kv->entries, &c->mc);
+    if (rc != 0) {
+        free(c);
+        return mdb_fail(t->kv, err, rc, "open KV cursor");
+    }
+    c->txn = t;
+    put_be64(c->prefix, bucket);
+    memcpy(c->seek, c->prefix, HANDLE_LEN);
+    c->seek_len = HANDLE_LEN;
+    c->state = CUR_SEEK;
+    c->next = t->cursors;
+    if (t->cursors)
+        t->cursors->prev = c;
+    t->cursors = c;
+    *out = c;
+    return 0;
+}
+
+int tsv_kv_cursor_seek(tsv_kv_cursor *c, const void *key, size_t klen, tsv_error *err)
+{
+    if (klen > TSV_KV_MAX_KEY)
+        return tsv_error_set(err, TSV_EINVALID, "seek key length %zu is out of range (0..%d bytes)",
+                             klen, TSV_KV_MAX_KEY);
+    if (klen > 0 && !key)
+        return tsv_error_set(err, TSV_EINVALID, "seek key is NULL");
+    if (klen > 0)
+        memcpy(c->seek + HANDLE_LEN, key, klen);
+    c->seek_len = HANDLE_LEN + klen;
+    c->state = CUR_SEEK;
+    return 0;
+}
+
+int tsv_kv_cursor_next(tsv_kv_cursor *c, tsv_kv_entry *e, tsv_error *err)
+{
+    if (!c->txn)
+        return tsv_error_set(err, TSV_EINTERNAL, "KV cursor used after its transaction ended");
+    if (c->state == CUR_EOF)
+        return 0;
+    MDB_val k, v;
+    int rc;
+    if (c->state == CUR_SEEK) {
+        k = (MDB_val){.mv_size = c->seek_len, .mv_data = c->seek};
+        rc = mdb_cursor_get(c->mc, &k, &v, MDB_SET_RANGE);
+    } else {
+        rc = mdb_cursor_get(c->mc, &k, &v, MDB_NEXT);
+    }
+    if (rc == MDB_NOTFOUND) {
+        c->state = CUR_EOF;
+        return 0;
+    }
+    if (rc != 0)
+        return mdb_fail(c->txn->kv, err, rc, "advance KV cursor");
+    c->state = CUR_ITER;
+    /* Past this bucket's prefix: the next bucket's entries begin. The handle
+     * prefix never has a zero-length key under it, so k > 8 bytes here. */
+    if (k.mv_size <= HANDLE_LEN || memcmp(k.mv_data, c->prefix, HANDLE_LEN) != 0) {
+        c->state = CUR_EOF;
+        return 0;
+    }
+    decoded d;
+    if (decode_entry(c->txn->kv, &v, &d, err) != 0)
+        return -1;
+    *e = (tsv_kv_entry){
+        .key = (const uint8_t *)k.mv_data + HANDLE_LEN,
+        .klen = k.mv_size - HANDLE_LEN,
+        .is_bucket = d.is_bucket,
+        .val = d.val,
+        .vlen = d.vlen,
+    };
+    if (d.is_bucket) {
+        e->val = NULL;
+        e->vlen = 0;
+        e->child = d.child;
+        int found = read_bucket_rec(c->txn, d.child, NULL, &e->sequence, err);
+        if (found < 0)
+            return -1;
+        if (!found)
+            return corrupt(c->txn->kv, err, "a nested bucket has no bucket record");
+    }
+    return 1;
+}
+
+void tsv_kv_cursor_close(tsv_kv_cursor *c)
+{
+    if (!c)
+        return;
+    if (c->txn) {
+        if (c->prev)
+            c->prev->next = c->next;
+        else
+            c->txn->cursors = c->next;
+        if (c->next)
+            c->next->prev = c->prev;
+        mdb_cursor_close(c->mc);
+    }
+    free(c);
+}
+
+/* ---- whole-store operations ---------------------------------------------------------- */
+
+int tsv_kv_copy_compact(tsv_kv *kv, const char *dstdir, tsv_error *err)
+{
+    if (tsv_mkdir_p(dstdir, err) != 0)
+        return -1;
+    char path[PATH_MAX];
+    if (tsv_path_join(path, sizeof path, err, "%s/data.mdb", dstdir) != 0)
+        return -1;
+    /* Our own fd (0600, O_EXCL) instead of mdb_env_copy2: KV data includes
+     * tokens, and an existing copy must never be overwritten. */
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "create KV copy %s", path);
+    int rc = mdb_env_copyfd2(kv->env, fd, MDB_CP_COMPACT);
+    if (rc != 0) {
+        mdb_fail(kv, err, rc, "copy KV store to %s", path);
+        goto fail;
+    }
+    if (tsv_fsync_fd(fd, path, err) != 0)
+        goto fail;
+    if (close(fd) != 0) {
+        fd = -1;
+        tsv_error_set_errno(err, TSV_EINTERNAL, errno, "close %s", path);
+        goto fail;
+    }
+    fd = -1;
+    if (tsv_fsync_dir(dstdir, err) != 0)
+        goto fail;
+    return 0;
+
+fail:
+    if (fd >= 0)
+        close(fd);
+    if (unlink(path) != 0 && errno != ENOENT)
+        TSV_WARN("msg=\"could not remove partial KV copy\" path=%s errno=%d", path, errno);
+    return -1;
+}
+
+int tsv_kv_stat(tsv_kv *kv, uint64_t *entries, uint64_t *buckets, tsv_error *err)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(kv->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0)
+        return mdb_fail(kv, err, rc, "begin KV stat transaction");
+    MDB_stat es, bs;
+    if ((rc = mdb_stat(txn, kv->entries, &es)) != 0 ||
+        (rc = mdb_stat(txn, kv->buckets, &bs)) != 0) {
+        mdb_txn_abort(txn);
+        return mdb_fail(kv, err, rc, "stat KV databases");
+    }
+    mdb_txn_abort(txn);
+    if (bs.ms_entries < 1)
+        return corrupt(kv, err, "the root bucket record is missing");
+    if (entries)
+        *entries = es.ms_entries;
+    if (buckets)
+        *buckets = bs.ms_entries - 1; /* the root is not counted */
+    return 0;
+}
+
+/* ---- internal hooks for kv_bolt_source.c -------------------------------------------- */
+
+void tsv_kv_source_mark_failed(tsv_kv_txn *t, const tsv_error *e)
+{
+    t->source_failed = 1;
+    t->source_err = *e;
+}
+
+int tsv_kv_source_check(tsv_kv_txn *t, tsv_error *err)
+{
+    if (!t->source_failed)
+        return 0;
+    if (err)
+        *err = t->source_err;
+    return -1;
+}
