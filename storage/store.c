@@ -11,38 +11,23 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "engine.h"
 #include "fsutil.h"
 #include "store_internal.h"
 #include "tsv_log.h"
 
+/* The live state's generation is its swap marker (engine.h), so recovery of
+ * an interrupted state swap works like that of a shard swap. */
 static int ensure_generation(tsv_store *s, tsv_error *err)
 {
-    char path[PATH_MAX];
-    if (tsv_path_join(path, sizeof path, err, "%s/GENERATION", s->state_dir) != 0)
+    if (tsv_gen_marker_read(s->state_dir, &s->generation, err) != 0)
         return -1;
-    char *text = NULL;
-    size_t len = 0;
-    tsv_error rerr;
-    if (tsv_read_file(path, 64, &text, &len, &rerr) == 0) {
-        char *end;
-        s->generation = strtoull(text, &end, 16);
-        int bad = end == text || s->generation == 0;
-        free(text);
-        if (bad)
-            return tsv_error_set(err, TSV_EINTERNAL, "%s is corrupt", path);
+    if (s->generation != 0)
         return 0;
-    }
-    if (rerr.code != TSV_ENOTFOUND) {
-        if (err)
-            *err = rerr;
-        return -1;
-    }
     do
         s->generation = tsv_random_u64();
     while (s->generation == 0);
-    char buf[32];
-    int n = snprintf(buf, sizeof buf, "%016llx\n", (unsigned long long)s->generation);
-    return tsv_write_file_atomic(path, buf, (size_t)n, err);
+    return tsv_gen_marker_write(s->state_dir, s->generation, err);
 }
 
 int tsv_store_open(tsv_store **out, const tsv_store_options *opt, tsv_error *err)
@@ -75,8 +60,13 @@ int tsv_store_open(tsv_store **out, const tsv_store_options *opt, tsv_error *err
                             s->data_dir, lock_path);
         goto fail;
     }
-    if (tsv_mkdir_p(s->state_dir, err) != 0 || tsv_mkdir_p(s->tmp_dir, err) != 0 ||
-        tsv_mkdir_p(s->trash_dir, err) != 0)
+    if (tsv_mkdir_p(s->tmp_dir, err) != 0 || tsv_mkdir_p(s->trash_dir, err) != 0)
+        goto fail;
+    /* Resolve an interrupted whole-state swap (restore/kv) before anything
+     * looks at state/, then drop unfinished uploads. */
+    if (tsv_staging_recover(s->data_dir, s->trash_dir, err) != 0 ||
+        tsv_remove_tree(s->tmp_dir, err) != 0 || tsv_mkdir_p(s->tmp_dir, err) != 0 ||
+        tsv_mkdir_p(s->state_dir, err) != 0)
         goto fail;
     if (ensure_generation(s, err) != 0)
         goto fail;

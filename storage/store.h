@@ -5,11 +5,12 @@
  * Layout (docs/storage.md has the details and the crash-safety argument):
  *   <data-dir>/LOCK           flock: one server per data directory
  *   <data-dir>/state/         the live generation
- *       GENERATION            random 64-bit id of this generation
+ *       .tsv-gen              random 64-bit id of this generation
  *       kv/                   LMDB environment holding the bolt tree
  *       influxd.sqlite        restored SQL store (absent until one is restored)
  *       engine/data/<bucketID>/<rp>/<shardID>/   TSM and tombstone files
- *   <data-dir>/tmp/           staging for uploads and new generations
+ *   <data-dir>/state.staging-<G>/  a new generation being built (restore/kv)
+ *   <data-dir>/tmp/           uploads being received (emptied at start-up)
  *   <data-dir>/trash/         data moved aside by restores, kept for the
  *                             trash retention period, then purged
  *

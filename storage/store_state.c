@@ -1,10 +1,20 @@
-/* store_state: opening and closing the live generation's KV environment. */
+/*
+ * store_state: opening and closing the live generation (state/): the KV
+ * environment, the tenant buckets influxd expects, the tsdb meta, and the
+ * reconciliation of shard directories with that meta (which is also what
+ * completes or rolls back any swap a crash interrupted).
+ */
 #include <limits.h>
 #include <stdio.h>
+#include <string.h>
 
+#include "engine.h"
 #include "fsutil.h"
 #include "kv.h"
+#include "meta_store.h"
 #include "store_internal.h"
+#include "tenant.h"
+#include "tsv_log.h"
 
 int tsv_store_open_state(tsv_store *s, tsv_error *err)
 {
@@ -14,6 +24,34 @@ int tsv_store_open_state(tsv_store *s, tsv_error *err)
         return -1;
     if (tsv_kv_open(&s->kv, kvdir, s->opt.kv_map_size, err) != 0)
         return tsv_error_wrap(err, "refusing to start: cannot open the KV store in %s", kvdir);
+
+    tsv_kv_txn *txn;
+    if (tsv_kv_begin(s->kv, 1, &txn, err) != 0)
+        return -1;
+    Meta__Data *meta = NULL;
+    int present = 0;
+    if (tsv_tenant_init(txn, err) != 0 || tsv_meta_load(txn, &meta, &present, err) != 0 ||
+        (!present && tsv_meta_save(txn, meta, err) != 0)) {
+        tsv_kv_abort(txn);
+        tsv_meta_free(meta);
+        return tsv_error_wrap(err, "refusing to start: KV store in %s", kvdir);
+    }
+    if (tsv_kv_commit(txn, err) != 0) {
+        tsv_meta_free(meta);
+        return -1;
+    }
+    char **paths = NULL;
+    size_t count = 0;
+    int rc = tsv_meta_shard_paths(meta, &paths, &count, err);
+    tsv_meta_free(meta);
+    if (rc == 0)
+        rc = tsv_engine_reconcile(s->state_dir, s->trash_dir, (const char *const *)paths, count,
+                                  err);
+    tsv_meta_shard_paths_free(paths, count);
+    if (rc != 0)
+        return tsv_error_wrap(err, "shard directories");
+    if (tsv_trash_purge(s->trash_dir, s->opt.trash_retention_s, err) != 0)
+        return -1;
     return 0;
 }
 
@@ -28,10 +66,13 @@ void tsv_store_close_state(tsv_store *s)
 int tsv_store_lookup_token(tsv_store *s, const char *token, size_t len, tsv_token_info *out,
                            tsv_error *err)
 {
-    (void)s;
-    (void)token;
-    (void)len;
-    (void)out;
-    /* Until tenant records exist in this build, no KV token can match. */
-    return tsv_error_set(err, TSV_ENOTFOUND, "no such token");
+    tsv_store_shared_lock(s);
+    tsv_kv_txn *txn;
+    int rc = tsv_kv_begin(s->kv, 0, &txn, err);
+    if (rc == 0) {
+        rc = tsv_tenant_token_lookup(txn, token, len, out, err);
+        tsv_kv_abort(txn);
+    }
+    tsv_store_shared_unlock(s);
+    return rc;
 }

@@ -1096,3 +1096,77 @@ int tsv_tenant_find_operator(tsv_kv_txn *txn, int *found, char *token_out, size_
     tsv_kv_cursor_close(c);
     return rc < 0 ? -1 : 0;
 }
+
+/* Writes a parsed JSON node back out unchanged. */
+static void write_node(tsv_json_writer *w, const tsv_json *v)
+{
+    switch (v->type) {
+    case TSV_JSON_NULL:
+        tsv_jw_null(w);
+        break;
+    case TSV_JSON_BOOL:
+        tsv_jw_bool(w, v->boolean);
+        break;
+    case TSV_JSON_NUMBER:
+        tsv_jw_raw(w, v->str);
+        break;
+    case TSV_JSON_STRING:
+        tsv_jw_string_n(w, v->str, v->len);
+        break;
+    case TSV_JSON_ARRAY:
+        tsv_jw_array_begin(w);
+        for (size_t i = 0; i < v->count; i++)
+            write_node(w, v->items[i]);
+        tsv_jw_array_end(w);
+        break;
+    case TSV_JSON_OBJECT:
+        tsv_jw_object_begin(w);
+        for (size_t i = 0; i < v->count; i++) {
+            tsv_jw_key(w, v->keys[i]);
+            write_node(w, v->items[i]);
+        }
+        tsv_jw_object_end(w);
+        break;
+    }
+}
+
+int tsv_tenant_auth_set_token(tsv_kv_txn *txn, const char *auth_id, const char *old_token,
+                              const char *new_token, tsv_error *err)
+{
+    size_t nlen = strlen(new_token);
+    if (nlen == 0 || nlen > TSV_KV_MAX_KEY)
+        return tsv_error_set(err, TSV_EINVALID, "token must be 1..%d bytes", TSV_KV_MAX_KEY);
+    char existing[17];
+    tsv_error e;
+    if (auth_id_for_token(txn, new_token, nlen, existing, &e) == 0)
+        return tsv_error_set(err, TSV_ECONFLICT, "token is already in use");
+    tsv_json_doc *doc;
+    if (get_json(txn, B_AUTHS, auth_id, 16, &doc, err) != 0)
+        return -1;
+    /* Re-serialise the record with the new token, keeping every other field. */
+    const tsv_json *a = tsv_json_root(doc);
+    tsv_buf buf = {0};
+    tsv_json_writer w;
+    tsv_jw_init(&w, &buf, NULL);
+    tsv_jw_object_begin(&w);
+    for (size_t i = 0; i < a->count; i++) {
+        tsv_jw_key(&w, a->keys[i]);
+        if (strcmp(a->keys[i], "token") == 0) {
+            tsv_jw_string(&w, new_token);
+            continue;
+        }
+        write_node(&w, a->items[i]);
+    }
+    tsv_jw_object_end(&w);
+    int rc = tsv_jw_finish(&w, err);
+    tsv_json_free(doc);
+    uint64_t idx;
+    if (rc == 0)
+        rc = put_buf(txn, B_AUTHS, auth_id, 16, buf.data, buf.len, err);
+    tsv_buf_free(&buf);
+    if (rc == 0 && bucket_of(txn, B_AUTH_INDEX, &idx, err) == 0)
+        rc = tsv_kv_del(txn, idx, old_token, strlen(old_token), err);
+    if (rc == 0)
+        rc = put_buf(txn, B_AUTH_INDEX, new_token, nlen, auth_id, 16, err);
+    return rc;
+}

@@ -96,6 +96,10 @@ int tsv_tenant_urm_create(tsv_kv_txn *txn, const char *user_id, const char *reso
 int tsv_tenant_auth_create_operator(tsv_kv_txn *txn, const char *user_id, const char *org_id,
                                     const char *description, char token_out[89],
                                     char auth_id_out[17], tsv_error *err);
+/* Replaces the raw token of authorization auth_id (old_token -> new_token),
+ * keeping the token index in step. TSV_ECONFLICT if new_token is in use. */
+int tsv_tenant_auth_set_token(tsv_kv_txn *txn, const char *auth_id, const char *old_token,
+                              const char *new_token, tsv_error *err);
 /* Resolves a raw token (raw index or hashed index). */
 int tsv_tenant_token_lookup(tsv_kv_txn *txn, const char *token, size_t len,
                             tsv_token_info *out, tsv_error *err);
