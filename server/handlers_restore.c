@@ -1,0 +1,266 @@
+/*
+ * handlers_restore: every /api/v2/restore endpoint. HTTP concerns only:
+ * content decoding of the body stream, parameters, reply shapes; the work is
+ * in storage/restore.h.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "json.h"
+#include "restore.h"
+#include "routes.h"
+#include "tsv_log.h"
+
+#define MANIFEST_MAX (64 * 1024 * 1024)
+
+/* Wraps the request body in the decoder its Content-Encoding names. Only the
+ * first value counts, as in influxd; unknown encodings are refused rather
+ * than silently stored compressed. */
+static int decoded_body(tsv_http_req *req, tsv_reader **out, tsv_error *err)
+{
+    tsv_reader *raw = tsv_http_body(req);
+    const char *ce = tsv_http_header(req, "Content-Encoding");
+    tsv_codec codec = TSV_CODEC_IDENTITY;
+    if (ce && *ce) {
+        char first[64];
+        size_t n = strcspn(ce, ",");
+        while (n > 0 && (ce[n - 1] == ' ' || ce[n - 1] == '\t'))
+            n--;
+        snprintf(first, sizeof first, "%.*s", (int)n, ce);
+        if (strcasecmp(first, "gzip") == 0 || strcasecmp(first, "x-gzip") == 0)
+            codec = TSV_CODEC_GZIP;
+        else if (strcasecmp(first, "zstd") == 0)
+            codec = TSV_CODEC_ZSTD;
+        else if (strcasecmp(first, "identity") != 0)
+            return tsv_error_set(err, TSV_EINVALID,
+                                 "unsupported Content-Encoding \"%s\" (use gzip, zstd or identity)",
+                                 first);
+    }
+    if (codec == TSV_CODEC_IDENTITY) {
+        *out = NULL;
+        return 0;
+    }
+    return tsv_decoder_new(out, codec, raw, err);
+}
+
+static tsv_reader *body_stream(tsv_http_req *req, tsv_reader *decoded)
+{
+    return decoded ? decoded : tsv_http_body(req);
+}
+
+int tsv_handle_restore_kv(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
+{
+    (void)p;
+    (void)c;
+    tsv_error err;
+    tsv_reader *dec;
+    if (decoded_body(req, &dec, &err) != 0)
+        return tsv_http_reply_error(req, &err);
+    char token[512];
+    int rc = tsv_store_restore_kv(req->server->store, body_stream(req, dec), token, sizeof token,
+                                  &err);
+    tsv_reader_free(dec);
+    if (rc != 0)
+        return tsv_http_reply_error(req, &err);
+    /* influxd's exact shape: tab-indented, no trailing newline; the token key
+     * is always present (the influx CLI dereferences it). */
+    tsv_buf buf = {0};
+    tsv_json_writer w;
+    tsv_jw_init(&w, &buf, "\t");
+    tsv_jw_object_begin(&w);
+    tsv_jw_key(&w, "token");
+    tsv_jw_string(&w, token);
+    tsv_jw_object_end(&w);
+    memset(token, 0, sizeof token);
+    if (tsv_jw_finish(&w, &err) != 0) {
+        tsv_buf_free(&buf);
+        return tsv_http_reply_error(req, &err);
+    }
+    rc = tsv_http_reply_json(req, 200, &buf);
+    tsv_buf_free(&buf);
+    return rc;
+}
+
+int tsv_handle_restore_sql(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
+{
+    (void)p;
+    (void)c;
+    tsv_error err;
+    tsv_reader *dec;
+    if (decoded_body(req, &dec, &err) != 0)
+        return tsv_http_reply_error(req, &err);
+    int rc = tsv_store_restore_sql(req->server->store, body_stream(req, dec), &err);
+    tsv_reader_free(dec);
+    if (rc != 0)
+        return tsv_http_reply_error(req, &err);
+    return tsv_http_reply_empty(req, 204);
+}
+
+/* Reads a whole (bounded) body through its content decoding. */
+static int read_decoded(tsv_http_req *req, tsv_buf *buf, size_t max, tsv_error *err)
+{
+    tsv_reader *dec;
+    if (decoded_body(req, &dec, err) != 0)
+        return -1;
+    tsv_reader *r = body_stream(req, dec);
+    uint8_t chunk[65536];
+    int rc = 0;
+    for (;;) {
+        ssize_t n = tsv_read(r, chunk, sizeof chunk, err);
+        if (n < 0) {
+            rc = -1;
+            break;
+        }
+        if (n == 0)
+            break;
+        if (buf->len + (size_t)n > max) {
+            rc = tsv_error_set(err, TSV_ETOOLARGE, "request body exceeds %zu bytes", max);
+            break;
+        }
+        if (tsv_buf_append(buf, chunk, (size_t)n, err) != 0) {
+            rc = -1;
+            break;
+        }
+    }
+    tsv_reader_free(dec);
+    return rc;
+}
+
+int tsv_handle_restore_bucket_metadata(tsv_http_req *req, const tsv_route_params *p,
+                                       const tsv_caller *c)
+{
+    (void)p;
+    (void)c;
+    tsv_error err;
+    tsv_buf body = {0};
+    if (read_decoded(req, &body, MANIFEST_MAX, &err) != 0) {
+        tsv_buf_free(&body);
+        return tsv_http_reply_error(req, &err);
+    }
+    tsv_bucket_restore_result res;
+    int rc = tsv_store_restore_bucket_manifest(req->server->store,
+                                               body.data ? (const char *)body.data : "", body.len,
+                                               &res, &err);
+    tsv_buf_free(&body);
+    if (rc != 0)
+        return tsv_http_reply_error(req, &err);
+    tsv_buf buf = {0};
+    tsv_json_writer w;
+    tsv_jw_init(&w, &buf, "\t");
+    tsv_jw_object_begin(&w);
+    tsv_jw_key(&w, "id");
+    tsv_jw_string(&w, res.bucket_id);
+    tsv_jw_key(&w, "name");
+    tsv_jw_string(&w, res.bucket_name);
+    tsv_jw_key(&w, "shardMappings");
+    tsv_jw_array_begin(&w);
+    for (size_t i = 0; i < res.count; i++) {
+        tsv_jw_object_begin(&w);
+        tsv_jw_key(&w, "oldId");
+        tsv_jw_u64(&w, res.mappings[i].old_id);
+        tsv_jw_key(&w, "newId");
+        tsv_jw_u64(&w, res.mappings[i].new_id);
+        tsv_jw_object_end(&w);
+    }
+    tsv_jw_array_end(&w);
+    tsv_jw_object_end(&w);
+    tsv_bucket_restore_result_clear(&res);
+    if (tsv_jw_finish(&w, &err) != 0) {
+        tsv_buf_free(&buf);
+        return tsv_http_reply_error(req, &err);
+    }
+    rc = tsv_http_reply_json(req, 201, &buf);
+    tsv_buf_free(&buf);
+    return rc;
+}
+
+int tsv_handle_restore_bucket_id(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
+{
+    (void)c;
+    tsv_error err;
+    const char *id = tsv_route_param(p, "bucketID");
+    tsv_buf body = {0};
+    if (read_decoded(req, &body, MANIFEST_MAX, &err) != 0) {
+        tsv_buf_free(&body);
+        return tsv_http_reply_error(req, &err);
+    }
+    tsv_bucket_restore_result res;
+    int rc = tsv_store_restore_bucket_proto(req->server->store, id, body.data, body.len, &res, &err);
+    tsv_buf_free(&body);
+    if (rc != 0)
+        return tsv_http_reply_error(req, &err);
+    /* influxd 2.0 writes json.Encode(map[uint64]uint64): keys as decimal
+     * strings in Go's sorted order, then a newline. */
+    for (size_t i = 1; i < res.count; i++) {
+        tsv_shard_mapping m = res.mappings[i];
+        char km[24];
+        snprintf(km, sizeof km, "%" PRIu64, m.old_id);
+        size_t j = i;
+        while (j > 0) {
+            char kj[24];
+            snprintf(kj, sizeof kj, "%" PRIu64, res.mappings[j - 1].old_id);
+            if (strcmp(kj, km) <= 0)
+                break;
+            res.mappings[j] = res.mappings[j - 1];
+            j--;
+        }
+        res.mappings[j] = m;
+    }
+    tsv_buf buf = {0};
+    tsv_json_writer w;
+    tsv_jw_init(&w, &buf, NULL);
+    tsv_jw_object_begin(&w);
+    for (size_t i = 0; i < res.count; i++) {
+        char key[24];
+        snprintf(key, sizeof key, "%" PRIu64, res.mappings[i].old_id);
+        tsv_jw_key(&w, key);
+        tsv_jw_u64(&w, res.mappings[i].new_id);
+    }
+    tsv_jw_object_end(&w);
+    tsv_bucket_restore_result_clear(&res);
+    if (tsv_jw_finish(&w, &err) != 0 || tsv_buf_append(&buf, "\n", 1, &err) != 0) {
+        tsv_buf_free(&buf);
+        return tsv_http_reply_error(req, &err);
+    }
+    rc = tsv_http_reply(req, 200, "text/plain; charset=utf-8", buf.data, buf.len);
+    tsv_buf_free(&buf);
+    return rc;
+}
+
+/* Shard IDs are decimal uint64 in URL paths. */
+int tsv_parse_shard_id(const char *s, uint64_t *out, tsv_error *err)
+{
+    if (!s || !*s)
+        return tsv_error_set(err, TSV_EINVALID, "missing shard ID");
+    for (const char *p = s; *p; p++)
+        if (*p < '0' || *p > '9')
+            return tsv_error_set(err, TSV_EINVALID, "invalid shard ID \"%s\"", s);
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno == ERANGE || *end || strlen(s) > 20)
+        return tsv_error_set(err, TSV_EINVALID, "invalid shard ID \"%s\"", s);
+    *out = v;
+    return 0;
+}
+
+int tsv_handle_restore_shard(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
+{
+    (void)c;
+    tsv_error err;
+    uint64_t id;
+    if (tsv_parse_shard_id(tsv_route_param(p, "shardID"), &id, &err) != 0)
+        return tsv_http_reply_error(req, &err);
+    tsv_reader *dec;
+    if (decoded_body(req, &dec, &err) != 0)
+        return tsv_http_reply_error(req, &err);
+    int rc = tsv_store_restore_shard(req->server->store, id, body_stream(req, dec), &err);
+    tsv_reader_free(dec);
+    if (rc != 0)
+        return tsv_http_reply_error(req, &err);
+    return tsv_http_reply_empty(req, 204);
+}
