@@ -1,0 +1,430 @@
+/* backup: consistent metadata snapshots and hard-link shard snapshots. */
+#include "backup.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "fsutil.h"
+#include "json.h"
+#include "kv_import.h"
+#include "manifest.h"
+#include "meta_store.h"
+#include "store_internal.h"
+#include "tenant.h"
+#include "tsm.h"
+#include "tsv_log.h"
+
+#define CHUNK (1024 * 1024)
+
+struct tsv_metadata_snapshot {
+    tsv_store *store;
+    tsv_kv_txn *txn;
+    char sql_copy[PATH_MAX];
+};
+
+static int writer_out(void *octx, const void *buf, size_t len, tsv_error *err)
+{
+    return tsv_write((tsv_writer *)octx, buf, len, err);
+}
+
+/* Copies the live SQL store (or an empty database) with SQLite's online
+ * backup API into a private file. */
+static int sql_snapshot(tsv_store *s, const char *dst, tsv_error *err)
+{
+    char live[PATH_MAX];
+    if (tsv_path_join(live, sizeof live, err, "%s/influxd.sqlite", s->state_dir) != 0)
+        return -1;
+    sqlite3 *to = NULL, *from = NULL;
+    int rc = sqlite3_open_v2(dst, &to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc != SQLITE_OK) {
+        tsv_error_set(err, TSV_EINTERNAL, "create SQL snapshot: %s", to ? sqlite3_errmsg(to) : "?");
+        sqlite3_close(to);
+        return -1;
+    }
+    int ret = 0;
+    if (tsv_path_exists(live)) {
+        rc = sqlite3_open_v2(live, &from, SQLITE_OPEN_READONLY, NULL);
+        sqlite3_backup *b = rc == SQLITE_OK ? sqlite3_backup_init(to, "main", from, "main") : NULL;
+        if (!b) {
+            ret = tsv_error_set(err, TSV_EINTERNAL, "SQL snapshot: %s",
+                                sqlite3_errmsg(rc == SQLITE_OK ? to : from));
+        } else {
+            rc = sqlite3_backup_step(b, -1);
+            sqlite3_backup_finish(b);
+            if (rc != SQLITE_DONE)
+                ret = tsv_error_set(err, rc == SQLITE_FULL ? TSV_ENOSPACE : TSV_EINTERNAL,
+                                    "SQL snapshot: %s", sqlite3_errstr(rc));
+        }
+        sqlite3_close(from);
+    } else {
+        /* No SQL store was ever restored: send a valid, empty database
+         * (VACUUM writes the header page of an empty file). */
+        char *msg = NULL;
+        if (sqlite3_exec(to, "PRAGMA page_size=4096; VACUUM;", NULL, NULL, &msg) != SQLITE_OK) {
+            ret = tsv_error_set(err, TSV_EINTERNAL, "empty SQL snapshot: %s", msg ? msg : "?");
+            sqlite3_free(msg);
+        }
+    }
+    if (sqlite3_close(to) != SQLITE_OK && ret == 0)
+        ret = tsv_error_set(err, TSV_EINTERNAL, "close SQL snapshot");
+    return ret;
+}
+
+int tsv_store_metadata_snapshot(tsv_store *s, tsv_metadata_snapshot **out, tsv_error *err)
+{
+    tsv_metadata_snapshot *snap = calloc(1, sizeof *snap);
+    if (!snap)
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    snap->store = s;
+    tsv_store_shared_lock(s);
+    if (tsv_path_join(snap->sql_copy, sizeof snap->sql_copy, err, "%s/backup-%016" PRIx64 ".sqlite",
+                      s->tmp_dir, tsv_random_u64()) != 0 ||
+        tsv_kv_begin(s->kv, 0, &snap->txn, err) != 0 || sql_snapshot(s, snap->sql_copy, err) != 0) {
+        tsv_metadata_snapshot_end(snap);
+        return -1;
+    }
+    *out = snap;
+    return 0;
+}
+
+int tsv_metadata_snapshot_write_kv(tsv_metadata_snapshot *snap, tsv_writer *w, tsv_error *err)
+{
+    uint64_t written;
+    return tsv_kv_export_bolt(snap->txn, writer_out, w, &written, err);
+}
+
+static int stream_file(const char *path, tsv_writer *w, tsv_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s", path);
+    uint8_t *buf = malloc(CHUNK);
+    int rc = buf ? 0 : tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    while (rc == 0) {
+        ssize_t n = read(fd, buf, CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = tsv_error_set_errno(err, TSV_EINTERNAL, errno, "read %s", path);
+            break;
+        }
+        if (n == 0)
+            break;
+        rc = tsv_write(w, buf, (size_t)n, err);
+    }
+    free(buf);
+    close(fd);
+    return rc;
+}
+
+int tsv_metadata_snapshot_write_sql(tsv_metadata_snapshot *snap, tsv_writer *w, tsv_error *err)
+{
+    return stream_file(snap->sql_copy, w, err);
+}
+
+typedef struct manifest_ctx {
+    tsv_kv_txn *txn;
+    const Meta__Data *meta;
+    tsv_json_writer *jw;
+} manifest_ctx;
+
+static int manifest_visit(void *vctx, const tsv_bucket *b, tsv_error *err)
+{
+    manifest_ctx *c = vctx;
+    const Meta__DatabaseInfo *db = tsv_meta_find_database(c->meta, b->id);
+    if (!db) {
+        /* As influxd 2.9: a bucket without tsdb meta is left out, with a log. */
+        TSV_WARN("msg=\"bucket has no tsdb meta; left out of the backup manifest\" bucket=%s", b->id);
+        return 0;
+    }
+    tsv_org org;
+    tsv_error e;
+    const char *org_name = "";
+    int have_org = tsv_tenant_org_get(c->txn, b->org_id, &org, &e) == 0;
+    if (have_org)
+        org_name = org.name;
+    else if (e.code != TSV_ENOTFOUND)
+        return err ? (*err = e, -1) : -1;
+    tsv_manifest_write(c->jw, b->org_id, org_name, b->id, b->name, b->description, db);
+    if (have_org)
+        tsv_org_clear(&org);
+    return 0;
+}
+
+int tsv_metadata_snapshot_write_buckets(tsv_metadata_snapshot *snap, tsv_writer *w, tsv_error *err)
+{
+    Meta__Data *meta = NULL;
+    if (tsv_meta_load(snap->txn, &meta, NULL, err) != 0)
+        return -1;
+    tsv_buf buf = {0};
+    tsv_json_writer jw;
+    tsv_jw_init(&jw, &buf, NULL);
+    tsv_jw_array_begin(&jw);
+    manifest_ctx c = {.txn = snap->txn, .meta = meta, .jw = &jw};
+    int rc = tsv_tenant_bucket_foreach(snap->txn, manifest_visit, &c, err);
+    tsv_jw_array_end(&jw);
+    if (rc == 0)
+        rc = tsv_jw_finish(&jw, err);
+    if (rc == 0)
+        rc = tsv_buf_append(&buf, "\n", 1, err);
+    if (rc == 0)
+        rc = tsv_write(w, buf.data, buf.len, err);
+    tsv_buf_free(&buf);
+    tsv_meta_free(meta);
+    return rc;
+}
+
+void tsv_metadata_snapshot_end(tsv_metadata_snapshot *snap)
+{
+    if (!snap)
+        return;
+    if (snap->txn)
+        tsv_kv_abort(snap->txn);
+    if (snap->sql_copy[0])
+        unlink(snap->sql_copy);
+    tsv_store_shared_unlock(snap->store);
+    free(snap);
+}
+
+int tsv_store_backup_kv(tsv_store *s, tsv_writer *w, tsv_error *err)
+{
+    tsv_store_shared_lock(s);
+    tsv_kv_txn *txn;
+    int rc = tsv_kv_begin(s->kv, 0, &txn, err);
+    if (rc == 0) {
+        uint64_t written;
+        rc = tsv_kv_export_bolt(txn, writer_out, w, &written, err);
+        tsv_kv_abort(txn);
+    }
+    tsv_store_shared_unlock(s);
+    return rc;
+}
+
+/* ---- shards ------------------------------------------------------------ */
+
+typedef struct snap_file {
+    char name[NAME_MAX + 1];
+    int64_t size;
+    int64_t mtime;
+    mode_t mode;
+} snap_file;
+
+struct tsv_shard_snapshot {
+    char dir[PATH_MAX];
+    char prefix[PATH_MAX]; /* "<db>/<rp>/<id>" */
+    snap_file *files;
+    size_t count;
+};
+
+static int cmp_snap_file(const void *a, const void *b)
+{
+    return strcmp(((const snap_file *)a)->name, ((const snap_file *)b)->name);
+}
+
+int tsv_store_shard_snapshot(tsv_store *s, uint64_t shard_id, int64_t since_ns,
+                             tsv_shard_snapshot **out, tsv_error *err)
+{
+    tsv_shard_snapshot *snap = calloc(1, sizeof *snap);
+    if (!snap)
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    tsv_store_shared_lock(s);
+    tsv_kv_txn *txn;
+    Meta__Data *meta = NULL;
+    char shard_dir[PATH_MAX];
+    int rc = tsv_kv_begin(s->kv, 0, &txn, err);
+    if (rc == 0) {
+        rc = tsv_meta_load(txn, &meta, NULL, err);
+        tsv_kv_abort(txn);
+    }
+    if (rc == 0) {
+        const Meta__DatabaseInfo *db;
+        const Meta__RetentionPolicyInfo *rp;
+        const Meta__ShardGroupInfo *g;
+        tsv_error e;
+        if (tsv_meta_find_shard(meta, shard_id, &db, &rp, &g, &e) != 0)
+            rc = e.code == TSV_ENOTFOUND
+                     ? tsv_error_set(err, TSV_ENOTFOUND, "shard %" PRIu64 " not found", shard_id)
+                     : (err ? (*err = e, -1) : -1);
+        else if (tsv_shard_path(shard_dir, sizeof shard_dir, s->state_dir, db->name, rp->name,
+                                shard_id, err) != 0 ||
+                 tsv_path_join(snap->prefix, sizeof snap->prefix, err, "%s/%s/%" PRIu64, db->name,
+                               rp->name, shard_id) != 0)
+            rc = -1;
+    }
+    tsv_meta_free(meta);
+    if (rc == 0 && (tsv_path_join(snap->dir, sizeof snap->dir, err, "%s/snapshot-%016" PRIx64,
+                                  s->tmp_dir, tsv_random_u64()) != 0 ||
+                    mkdir(snap->dir, 0700) != 0)) {
+        if (errno && snap->dir[0])
+            tsv_error_set_errno(err, TSV_EINTERNAL, errno, "mkdir %s", snap->dir);
+        snap->dir[0] = '\0';
+        rc = -1;
+    }
+    if (rc == 0) {
+        tsv_shard_lock(shard_id);
+        DIR *d = opendir(shard_dir);
+        if (!d && errno != ENOENT)
+            rc = tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s", shard_dir);
+        size_t cap = 0;
+        struct dirent *e;
+        while (rc == 0 && d && (e = readdir(d)) != NULL) {
+            if (!tsv_tsm_name_valid(e->d_name) && !tsv_tombstone_name_valid(e->d_name))
+                continue;
+            char from[PATH_MAX], to[PATH_MAX];
+            struct stat st;
+            if (tsv_path_join(from, sizeof from, err, "%s/%s", shard_dir, e->d_name) != 0 ||
+                tsv_path_join(to, sizeof to, err, "%s/%s", snap->dir, e->d_name) != 0) {
+                rc = -1;
+                break;
+            }
+            if (lstat(from, &st) != 0 || !S_ISREG(st.st_mode))
+                continue;
+            int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+            if (since_ns != INT64_MIN && mtime <= since_ns)
+                continue;
+            if (link(from, to) != 0) {
+                rc = tsv_error_set_errno(err, TSV_EINTERNAL, errno, "link %s", from);
+                break;
+            }
+            if (snap->count == cap) {
+                cap = cap ? cap * 2 : 16;
+                snap_file *p = realloc(snap->files, cap * sizeof *p);
+                if (!p) {
+                    rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+                    break;
+                }
+                snap->files = p;
+            }
+            snap_file *f = &snap->files[snap->count++];
+            snprintf(f->name, sizeof f->name, "%s", e->d_name);
+            f->size = st.st_size;
+            f->mtime = st.st_mtim.tv_sec;
+            f->mode = st.st_mode & 07777;
+        }
+        if (d)
+            closedir(d);
+        tsv_shard_unlock(shard_id);
+    }
+    tsv_store_shared_unlock(s);
+    if (rc != 0) {
+        tsv_shard_snapshot_free(snap);
+        return -1;
+    }
+    /* influxd walks the snapshot lexically: a file's .tombstone before its .tsm. */
+    qsort(snap->files, snap->count, sizeof *snap->files, cmp_snap_file);
+    *out = snap;
+    return 0;
+}
+
+typedef struct tar_sink {
+    tsv_writer *w;
+    tsv_error err;
+    int failed;
+} tar_sink;
+
+static la_ssize_t tar_write_cb(struct archive *a, void *ctx, const void *buf, size_t len)
+{
+    tar_sink *sink = ctx;
+    if (tsv_write(sink->w, buf, len, &sink->err) != 0) {
+        sink->failed = 1;
+        archive_set_error(a, EIO, "%s", sink->err.message);
+        return -1;
+    }
+    return (la_ssize_t)len;
+}
+
+int tsv_shard_snapshot_write_tar(tsv_shard_snapshot *snap, tsv_writer *w, tsv_error *err)
+{
+    struct archive *a = archive_write_new();
+    if (!a)
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    tar_sink sink = {.w = w};
+    uint8_t *buf = malloc(CHUNK);
+    int rc = 0;
+    /* ustar like Go's tar for short names, pax when a name needs it; no
+     * padding of the last block, as influxd's stream ends at the two zero
+     * blocks. */
+    if (!buf || archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+        archive_write_set_bytes_per_block(a, 512) != ARCHIVE_OK ||
+        archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
+        archive_write_open2(a, &sink, NULL, tar_write_cb, NULL, NULL) != ARCHIVE_OK) {
+        rc = tsv_error_set(err, TSV_EINTERNAL, "tar writer: %s",
+                           archive_error_string(a) ? archive_error_string(a) : "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; rc == 0 && i < snap->count; i++) {
+        const snap_file *f = &snap->files[i];
+        char path[PATH_MAX], name[PATH_MAX];
+        if (tsv_path_join(path, sizeof path, err, "%s/%s", snap->dir, f->name) != 0 ||
+            tsv_path_join(name, sizeof name, err, "%s/%s", snap->prefix, f->name) != 0) {
+            rc = -1;
+            break;
+        }
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            rc = tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s", path);
+            break;
+        }
+        struct archive_entry *e = archive_entry_new();
+        archive_entry_set_pathname(e, name);
+        archive_entry_set_size(e, f->size);
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_perm(e, f->mode);
+        archive_entry_set_mtime(e, f->mtime, 0);
+        if (archive_write_header(a, e) != ARCHIVE_OK) {
+            rc = sink.failed ? (err ? (*err = sink.err, -1) : -1)
+                             : tsv_error_set(err, TSV_EINTERNAL, "tar header: %s",
+                                             archive_error_string(a));
+        }
+        archive_entry_free(e);
+        int64_t left = f->size;
+        while (rc == 0 && left > 0) {
+            ssize_t n = read(fd, buf, left < CHUNK ? (size_t)left : CHUNK);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                rc = tsv_error_set_errno(err, TSV_EINTERNAL, n < 0 ? errno : EIO, "read %s", path);
+                break;
+            }
+            if (archive_write_data(a, buf, (size_t)n) != n)
+                rc = sink.failed ? (err ? (*err = sink.err, -1) : -1)
+                                 : tsv_error_set(err, TSV_EINTERNAL, "tar data: %s",
+                                                 archive_error_string(a));
+            left -= n;
+        }
+        close(fd);
+    }
+    if (rc == 0 && archive_write_close(a) != ARCHIVE_OK)
+        rc = sink.failed ? (err ? (*err = sink.err, -1) : -1)
+                         : tsv_error_set(err, TSV_EINTERNAL, "tar close: %s", archive_error_string(a));
+out:
+    archive_write_free(a);
+    free(buf);
+    return rc;
+}
+
+void tsv_shard_snapshot_free(tsv_shard_snapshot *snap)
+{
+    if (!snap)
+        return;
+    if (snap->dir[0]) {
+        tsv_error e;
+        if (tsv_remove_tree(snap->dir, &e) != 0)
+            TSV_WARN("msg=\"could not remove snapshot\" path=\"%s\" error=\"%s\"", snap->dir,
+                     e.message);
+    }
+    free(snap->files);
+    free(snap);
+}

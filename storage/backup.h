@@ -1,0 +1,48 @@
+/*
+ * backup: consistent snapshots for the /api/v2/backup endpoints.
+ *
+ * A metadata snapshot is taken under the store's shared lock (so no KV or
+ * SQL swap can happen while it lives) with ONE LMDB read transaction for
+ * both the bolt export and the bucket manifests, and an SQLite online-backup
+ * copy of the SQL store: all three parts describe the same moment, and a
+ * concurrent bucket restore is either wholly in or wholly out.
+ *
+ * A shard snapshot hard-links the shard's TSM and tombstone files into a
+ * private directory under the shard lock (a few milliseconds), then streams
+ * them as a tar without holding any lock; entry names are
+ * "<bucketID>/<rp>/<shardID>/<file>" as influxd writes them.
+ *
+ * Writers receive bytes in order; an error in the middle is returned as is
+ * (the HTTP layer then aborts the connection). Ownership: *_end / *_free
+ * release a snapshot and its temp files. Errors: int 0/-1 with tsv_error.
+ */
+#ifndef TSV_BACKUP_H
+#define TSV_BACKUP_H
+
+#include <stdint.h>
+
+#include "store.h"
+#include "stream.h"
+
+typedef struct tsv_metadata_snapshot tsv_metadata_snapshot;
+
+int tsv_store_metadata_snapshot(tsv_store *s, tsv_metadata_snapshot **out, tsv_error *err);
+int tsv_metadata_snapshot_write_kv(tsv_metadata_snapshot *snap, tsv_writer *w, tsv_error *err);
+int tsv_metadata_snapshot_write_sql(tsv_metadata_snapshot *snap, tsv_writer *w, tsv_error *err);
+/* JSON array of BucketMetadataManifest + "\n" (influxdb-2-api.md §4.1). */
+int tsv_metadata_snapshot_write_buckets(tsv_metadata_snapshot *snap, tsv_writer *w, tsv_error *err);
+void tsv_metadata_snapshot_end(tsv_metadata_snapshot *snap);
+
+/* GET /backup/kv: the bolt export alone (same consistency). */
+int tsv_store_backup_kv(tsv_store *s, tsv_writer *w, tsv_error *err);
+
+typedef struct tsv_shard_snapshot tsv_shard_snapshot;
+
+/* since_ns: only files whose mtime is strictly after it (INT64_MIN = all).
+ * TSV_ENOTFOUND for a shard the meta does not list. */
+int tsv_store_shard_snapshot(tsv_store *s, uint64_t shard_id, int64_t since_ns,
+                             tsv_shard_snapshot **out, tsv_error *err);
+int tsv_shard_snapshot_write_tar(tsv_shard_snapshot *snap, tsv_writer *w, tsv_error *err);
+void tsv_shard_snapshot_free(tsv_shard_snapshot *snap);
+
+#endif
