@@ -21,6 +21,9 @@ const tsv_route tsv_routes[] = {
     {"POST", "/api/v2/restore/bucket/{bucketID}", TSV_AUTH_OPERATOR, tsv_handle_restore_bucket_id},
     {"POST", "/api/v2/restore/buckets/{bucketID}", TSV_AUTH_OPERATOR, tsv_handle_restore_bucket_id},
     {"POST", "/api/v2/restore/shards/{shardID}", TSV_AUTH_OPERATOR, tsv_handle_restore_shard},
+    {"GET", "/api/v2/backup/kv", TSV_AUTH_OPERATOR, tsv_handle_backup_kv},
+    {"GET", "/api/v2/backup/metadata", TSV_AUTH_OPERATOR, tsv_handle_backup_metadata},
+    {"GET", "/api/v2/backup/shards/{shardID}", TSV_AUTH_OPERATOR, tsv_handle_backup_shard},
 };
 
 const int tsv_route_count = (int)(sizeof tsv_routes / sizeof tsv_routes[0]);

@@ -39,4 +39,9 @@ int tsv_handle_restore_bucket_id(tsv_http_req *, const tsv_route_params *, const
 int tsv_handle_restore_shard(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_parse_shard_id(const char *s, uint64_t *out, tsv_error *err);
 
+/* handlers_backup.c */
+int tsv_handle_backup_kv(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_backup_metadata(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_backup_shard(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+
 #endif
