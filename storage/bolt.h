@@ -90,11 +90,12 @@ typedef int (*tsv_bolt_out_fn)(void *octx, const void *buf, size_t len, tsv_erro
  * bbolt's own commits; empty freelist on page 2). Returns the total bytes
  * written in *written (may be NULL); that is always high-water * 4096.
  *
- * Input rules (else TSV_EINVALID, nothing guaranteed about bytes already
- * passed to out): keys 1..32768 bytes, strictly increasing per bucket;
- * values <= 2^31-2 bytes; the root holds only buckets; buckets nest at most
- * 64 deep. A source that differs between passes gives TSV_EINTERNAL.
- * Memory: two pages of buffers, a copy of the previous key and one 16-byte
+ * Input rules, all checked in the layout pass before the first byte goes to
+ * out (else TSV_EINVALID): keys 1..32768 bytes, strictly increasing per
+ * bucket; values <= 2^31-2 bytes; the root holds only buckets; buckets nest
+ * at most 64 deep. A source that differs between passes gives TSV_EINTERNAL,
+ * possibly after part of the file was emitted (discard the output).
+ * Memory: three 4 KiB buffers, a copy of the previous key and one 16-byte
  * summary per sub-bucket for each bucket on the current path, and the first
  * keys of the leaves of the bucket being laid out. Callback errors are
  * returned as they are. */

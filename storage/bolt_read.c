@@ -35,9 +35,10 @@ struct tsv_bolt_file {
 };
 
 /* One traversal: validation (bitmaps set, visitor NULL) or walk (bitmaps
- * NULL, visitor set). Both share the bounds checks, so a walk can never read
- * outside the map even if the file changed underneath (it cannot: MAP_PRIVATE
- * of a file we validated, barring truncation by another process). */
+ * NULL, visitor set). Both share the bounds and depth checks, so even if the
+ * file were rewritten in place after validation a walk would stay inside the
+ * map and terminate (truncation by another process would still fault: the
+ * caller must own the file while it is open). */
 typedef struct traversal {
     const tsv_bolt_file *f;
     uint8_t *reachable; /* bit per page, validation only */
