@@ -9,14 +9,26 @@
  * consistency, and reachable ∪ free ∪ {0,1} == [0, pgid). A truncated or
  * hostile file yields TSV_EINVALID with a message naming the page, never a
  * crash. tsv_bolt_walk then reports the tree in order.
+ * Stricter than bbolt 1.3.6 on purpose; rejected are: a current meta with a
+ * zero (unchecked) checksum, empty keys, leaf element flags other than 0/1,
+ * branch pages without elements, empty leaves below a branch, a sub-bucket
+ * inside an inline bucket, plain values in the root bucket, buckets nested
+ * deeper than 64 or B+trees deeper than 40 levels. A file without a stored
+ * freelist is accepted (its unreachable pages are free, as bbolt decides).
+ * Memory: the read-only mmap of the file plus two bitmaps of one bit per
+ * page during tsv_bolt_open; recursion is bounded by the limits above.
  *
  * Writer: tsv_bolt_write turns a tree source into a fresh, valid bbolt file,
  * emitted front to back through an output callback (so it can be an HTTP
- * body): a layout pass, then an emit pass. Memory is bounded by one page plus
- * the first keys of a bucket's leaves, never by value sizes.
+ * body): a layout pass, then an emit pass. Memory is bounded by a few page
+ * buffers plus the first keys of a bucket's leaves (see tsv_bolt_write),
+ * never by value sizes.
  *
- * Errors: int 0/-1 with tsv_error. Thread-safety: a tsv_bolt_file may be
- * walked by one thread at a time. Ownership: tsv_bolt_close frees the file.
+ * Errors: int 0/-1 with tsv_error; hostile input is TSV_EINVALID, a missing
+ * file TSV_ENOTFOUND, system failures TSV_EINTERNAL. Thread-safety: a
+ * tsv_bolt_file may be walked by one thread at a time. Ownership:
+ * tsv_bolt_close frees the file; slices passed to visitor callbacks point
+ * into the map and are valid until tsv_bolt_close.
  */
 #ifndef TSV_BOLT_H
 #define TSV_BOLT_H
@@ -32,6 +44,9 @@ int tsv_bolt_open(tsv_bolt_file **out, const char *path, tsv_error *err);
 void tsv_bolt_close(tsv_bolt_file *f);
 uint64_t tsv_bolt_txid(const tsv_bolt_file *f);
 uint64_t tsv_bolt_root_sequence(const tsv_bolt_file *f);
+/* Page size and high-water mark (pages in use) of the current meta. */
+uint64_t tsv_bolt_page_size(const tsv_bolt_file *f);
+uint64_t tsv_bolt_high_water(const tsv_bolt_file *f);
 
 /* Pre-order walk, keys in bolt order. For a nested bucket: bucket_begin,
  * then its contents, then bucket_end. Top-level buckets are depth 1.
@@ -70,8 +85,20 @@ typedef struct tsv_bolt_source {
 
 typedef int (*tsv_bolt_out_fn)(void *octx, const void *buf, size_t len, tsv_error *err);
 
-/* Writes a complete bbolt file (page size 4096, metas txid 1/0 style as
- * Tx.WriteTo, empty freelist). Returns the total bytes written in *written. */
+/* Writes a complete bbolt file (page size 4096, metas as Tx.WriteTo writes
+ * them: meta 0 txid 2, meta 1 txid 1, so each sits on page txid % 2 like
+ * bbolt's own commits; empty freelist on page 2). Returns the total bytes
+ * written in *written (may be NULL); that is always high-water * 4096.
+ *
+ * Input rules, all checked in the layout pass before the first byte goes to
+ * out (else TSV_EINVALID): keys 1..32768 bytes, strictly increasing per
+ * bucket; values <= 2^31-2 bytes; the root holds only buckets; buckets nest
+ * at most 64 deep. A source that differs between passes gives TSV_EINTERNAL,
+ * possibly after part of the file was emitted (discard the output).
+ * Memory: three 4 KiB buffers, a copy of the previous key and one 16-byte
+ * summary per sub-bucket for each bucket on the current path, and the first
+ * keys of the leaves of the bucket being laid out. Callback errors are
+ * returned as they are. */
 int tsv_bolt_write(const tsv_bolt_source *src, tsv_bolt_out_fn out, void *octx,
                    uint64_t *written, tsv_error *err);
 
