@@ -1,0 +1,59 @@
+# Helpers around the InfluxDB 1.6 portable-backup fixture (sourced).
+#
+# fixture_prepare DIR: extracts the fixture's shard archives and re-packs
+# each shard as an influx-2.x-style shard tar.gz named DIR/s<ID>.tar.gz with
+# entries "<16-hex bucket>/<rp>/<id>/<file>"; writes the two bucket manifests
+# (one per RP: 2.x buckets have exactly one) as DIR/manifest-<rp>.json.
+
+FIXTURE="$TSV_TESTDATA/influxdb-1.6-portable"
+
+fixture_prepare() {
+    out=$1
+    mkdir -p "$out/x"
+    for f in "$FIXTURE"/backup/*.s*.tar.gz; do
+        tar xzf "$f" -C "$out/x"
+    done
+    for rpdir in "$out"/x/fixture/*; do
+        rp=$(basename "$rpdir")
+        for sdir in "$rpdir"/*; do
+            id=$(basename "$sdir")
+            mkdir -p "$out/repack/$id/0a1b2c3d4e5f6071/$rp/$id"
+            cp -p "$sdir"/* "$out/repack/$id/0a1b2c3d4e5f6071/$rp/$id/"
+            (cd "$out/repack/$id" && tar --format=ustar --owner=0 --group=0 -cf - 0a1b2c3d4e5f6071) |
+                gzip -c >"$out/s$id.tar.gz"
+        done
+    done
+    python3 - "$out" <<'PY'
+import json, sys
+out = sys.argv[1]
+ns = 1_000_000_000
+day = 86400 * ns
+def group(gid, start, dur):
+    return {"id": gid, "startTime": start, "endTime": end(start, dur), "shards": [{"id": gid, "shardOwners": []}]}
+def end(start, dur):
+    return start
+# Shard groups of the fixture (expected/meta.txt): autogen 7d groups 1-3 from
+# 2024-01-01, daily 1d groups 4-5 from 2024-01-01.
+autogen = [(1, "2024-01-01T00:00:00Z", "2024-01-08T00:00:00Z"),
+           (2, "2024-01-08T00:00:00Z", "2024-01-15T00:00:00Z"),
+           (3, "2024-01-15T00:00:00Z", "2024-01-22T00:00:00Z")]
+daily = [(4, "2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z"),
+         (5, "2024-01-02T00:00:00Z", "2024-01-03T00:00:00Z")]
+for rp, groups, sgd in (("autogen", autogen, 7 * day), ("daily", daily, day)):
+    m = {
+        "organizationID": "ORGID", "organizationName": "fixture-org",
+        "bucketID": "0a1b2c3d4e5f6071", "bucketName": "fixture_" + rp,
+        "defaultRetentionPolicy": rp,
+        "retentionPolicies": [{
+            "name": rp, "replicaN": 1, "duration": 0, "shardGroupDuration": sgd,
+            "shardGroups": [{"id": g, "startTime": s, "endTime": e,
+                             "shards": [{"id": g, "shardOwners": []}]} for g, s, e in groups],
+            "subscriptions": []}]}
+    json.dump(m, open(f"{out}/manifest-{rp}.json", "w"))
+PY
+}
+
+# fixture_manifest DIR RP ORGID: prints the manifest with the real org ID.
+fixture_manifest() {
+    sed "s/ORGID/$3/" "$1/manifest-$2.json"
+}
