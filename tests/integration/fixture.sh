@@ -28,10 +28,6 @@ import json, sys
 out = sys.argv[1]
 ns = 1_000_000_000
 day = 86400 * ns
-def group(gid, start, dur):
-    return {"id": gid, "startTime": start, "endTime": end(start, dur), "shards": [{"id": gid, "shardOwners": []}]}
-def end(start, dur):
-    return start
 # Shard groups of the fixture (expected/meta.txt): autogen 7d groups 1-3 from
 # 2024-01-01, daily 1d groups 4-5 from 2024-01-01.
 autogen = [(1, "2024-01-01T00:00:00Z", "2024-01-08T00:00:00Z"),
