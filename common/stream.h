@@ -16,8 +16,26 @@
  * (levels 1-19, optional worker threads). close() flushes the trailer and
  * closes the wrapped writer unless TSV_STREAM_KEEP_INNER was given.
  *
+ * Decoder messages use Go's wording so they read like InfluxDB's own:
+ * "gzip: invalid header", "gzip: invalid checksum (...)", "unexpected EOF",
+ * "flate: corrupt input before offset N", "empty gzip body", "zstd: <ZSTD
+ * error name>", "empty zstd body". Callers add their context with
+ * tsv_error_wrap (e.g. "failed to decode gzip request body").
+ * A gzip member header may carry FEXTRA/FNAME/FCOMMENT/FHCRC (skipped, the
+ * header CRC checked); reserved flag bits are refused. After the last member
+ * only end of stream is allowed: anything else is "gzip: invalid header" (or
+ * "unexpected EOF" if it is cut short). Decoder memory is bounded: one input
+ * buffer plus the codec's window (zstd: up to 128 MiB for frames that ask for
+ * it, libzstd's default ZSTD_d_windowLogMax of 27).
+ * zstd encoder output carries a frame checksum.
+ *
  * Errors: read returns bytes (>0), 0 at end of stream, -1 with *err set.
- * write/close return 0 or -1 with *err set.
+ * A read of len 0 returns 0 without touching the stream. Once a decoder or
+ * encoder has failed it repeats the same error on every later call.
+ * write/close return 0 or -1 with *err set. close() is idempotent; after a
+ * failure the inner writer is NOT closed (so e.g. a file writer does not
+ * commit a broken stream) and the caller frees everything as usual.
+ * free() without close() abandons the stream (no trailer is written).
  * Ownership: wrappers do not own their inner stream unless stated; every
  * stream is freed by its free() (NULL-safe). Not thread-safe: one stream,
  * one thread.
@@ -59,6 +77,10 @@ void tsv_writer_free(tsv_writer *w);
 /* Reads until len bytes or end of stream; returns bytes read or -1. */
 ssize_t tsv_read_full(tsv_reader *r, void *buf, size_t len, tsv_error *err);
 
+/* Copies src to dst until src ends, through one bounded buffer; does not
+ * close dst. *copied (nullable) receives the bytes written, also on error. */
+int tsv_copy(tsv_writer *dst, tsv_reader *src, uint64_t *copied, tsv_error *err);
+
 typedef enum tsv_codec {
     TSV_CODEC_IDENTITY = 0,
     TSV_CODEC_GZIP = 1,
@@ -81,7 +103,10 @@ tsv_reader *tsv_mem_reader_new(const void *buf, size_t len); /* borrows buf */
 /* fd reader/writer: do not close the fd. */
 tsv_reader *tsv_fd_reader_new(int fd);
 tsv_writer *tsv_fd_writer_new(int fd);
-/* Growing in-memory sink (for tests and small bodies). */
+/* Growing in-memory sink (for tests and small bodies). tsv_buf_append grows
+ * geometrically and fails with TSV_EINTERNAL on size overflow or allocation
+ * failure (b unchanged). Zero-initialise a tsv_buf before first use. The
+ * constructors above return NULL only when out of memory. */
 typedef struct tsv_buf {
     uint8_t *data;
     size_t len, cap;
