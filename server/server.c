@@ -98,7 +98,16 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
         req.path_buf[--plen] = '\0';
     req.path = req.path_buf;
 
-    if (atomic_load(&srv->stopping)) {
+    size_t header_bytes = strlen(ri->request_method) + strlen(uri) + strlen(req.query) + 16;
+    for (int i = 0; i < ri->num_headers; i++)
+        header_bytes += strlen(ri->http_headers[i].name) + strlen(ri->http_headers[i].value) + 4;
+
+    if (header_bytes > (size_t)srv->cfg.max_header_size) {
+        tsv_http_reply_error_code(&req, TSV_ETOOLARGE,
+                                  "request too large: request line and headers are %zu bytes, "
+                                  "the limit is %d",
+                                  header_bytes, srv->cfg.max_header_size);
+    } else if (atomic_load(&srv->stopping)) {
         tsv_http_reply_error_code(&req, TSV_EUNAVAILABLE, "server is shutting down");
     } else {
         const tsv_route *hit = NULL;
@@ -259,15 +268,24 @@ int tsv_server_start(tsv_server **out, const tsv_config *cfg, struct tsv_store *
     srv->store = store;
     char threads[16], header_size[16];
     snprintf(threads, sizeof threads, "%d", cfg->worker_threads);
-    snprintf(header_size, sizeof header_size, "%d", cfg->max_header_size);
+    /* civetweb answers a request that overflows its buffer with a bare 400;
+     * give it room (4x, 64 KiB..1 MiB) and enforce the configured limit in
+     * dispatch, where it can be a proper 413. */
+    int civet_buf = cfg->max_header_size * 4;
+    if (civet_buf < 65536)
+        civet_buf = 65536;
+    if (civet_buf > 1048576)
+        civet_buf = 1048576;
+    snprintf(header_size, sizeof header_size, "%d", civet_buf);
     const char *options[] = {
         "listening_ports", cfg->http_bind_address,
         "num_threads", threads,
         "max_request_size", header_size,
         "enable_keep_alive", "yes",
         /* Restores and backups stream for as long as they need (influxd has
-         * no read/write timeout either); idle keep-alive connections close. */
-        "request_timeout_ms", "0",
+         * no read/write timeout either). civetweb applies this to each wait
+         * for data, and "0" would mean "do not wait", so use a long value. */
+        "request_timeout_ms", "3600000",
         "keep_alive_timeout_ms", "180000",
         "enable_auth_domain_check", "no",
         NULL,
