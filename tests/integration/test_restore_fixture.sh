@@ -26,7 +26,7 @@ for rp in autogen daily; do
     expect_header "Content-Type" "application/json; charset=utf-8"
     BUCKET[$rp]=$(json_get 'j["id"]')
     [ "$(json_get 'j["name"]')" = "fixture_$rp" ] || fail "bucket name"
-    while read -r old new; do NEWID[$old]=$new; done < <(json_get '"\n".join(f"{m[\"oldId\"]} {m[\"newId\"]}" for m in j["shardMappings"])')
+    while read -r old new; do NEWID[$old]=$new; done < <(json_get "'\\n'.join('%d %d' % (m['oldId'], m['newId']) for m in j['shardMappings'])")
 done
 [ "${#NEWID[@]}" = 5 ] || fail "expected 5 shard mappings, got ${#NEWID[@]}"
 pass "bucketMetadata for both RPs: 5 shards mapped"
