@@ -1059,9 +1059,13 @@ void tsv_jw_key(tsv_json_writer *w, const char *key)
 
 void tsv_jw_string_n(tsv_json_writer *w, const char *s, size_t n)
 {
+    if (!s) {
+        tsv_jw_null(w);
+        return;
+    }
     if (!before_value(w))
         return;
-    put_quoted(w, s ? s : "", s ? n : 0);
+    put_quoted(w, s, n);
 }
 
 void tsv_jw_string(tsv_json_writer *w, const char *s)

@@ -104,7 +104,7 @@ void tsv_jw_array_begin(tsv_json_writer *w);
 void tsv_jw_array_end(tsv_json_writer *w);
 void tsv_jw_key(tsv_json_writer *w, const char *key);
 void tsv_jw_string(tsv_json_writer *w, const char *s); /* NULL writes null */
-void tsv_jw_string_n(tsv_json_writer *w, const char *s, size_t n);
+void tsv_jw_string_n(tsv_json_writer *w, const char *s, size_t n); /* NULL writes null */
 void tsv_jw_u64(tsv_json_writer *w, uint64_t v);
 void tsv_jw_i64(tsv_json_writer *w, int64_t v);
 void tsv_jw_bool(tsv_json_writer *w, int v);
