@@ -6,14 +6,32 @@
  * (tsv_json_u64/i64 refuse fractions, exponents and overflow). Object member
  * lookup can be exact or ASCII case-insensitive (Go's encoding/json matches
  * keys case-insensitively, and InfluxDB clients rely on Go's behaviour).
- * Duplicate keys: lookup returns the last one, as Go does.
- * Errors: TSV_EINVALID with a message like "invalid character 'x' at offset 12".
+ * Duplicate keys: lookup returns the last one, as Go does (for _ci: the last
+ * key that matches ignoring ASCII case, which is the one Go would keep).
+ * Strictness: no trailing commas, comments, leading zeros, NaN/Infinity or
+ * single quotes; whitespace only after the root value. Unlike Go (which
+ * substitutes U+FFFD) invalid UTF-8 and unpaired \uD800-\uDFFF escapes are
+ * errors: tsvault only ever stores what it can give back byte-exactly.
+ * The caller caps the input size; the parser allocates O(input) memory.
+ * Errors: TSV_EINVALID with Go's wording plus the byte offset, e.g.
+ * "invalid character 'x' looking for beginning of value at offset 12",
+ * "unexpected end of JSON input at offset 40", "exceeded max depth 64 at
+ * offset 64", "invalid UTF-8 in string literal at offset 7".
  *
- * Writer: appends to a tsv_buf with correct escaping (", \, control chars as
- * \u00XX, and <, >, & as \u003c etc. like Go's json.Marshal), commas handled.
+ * Writer: appends to a tsv_buf producing exactly what Go's json.Marshal writes
+ * for the same values (Go < 1.22; 1.22 also writes \b and \f as two-char
+ * escapes): ", \ escaped; \n \r \t, other control chars as \u00xx;
+ * <, >, & as \u003c \u003e \u0026; U+2028/U+2029 as \u2028/\u2029; each
+ * invalid UTF-8 byte as \ufffd. Commas handled. With indent "\t" the layout
+ * is json.MarshalIndent(v, "", "\t"): "{\n\t\"k\": v\n}", empty containers
+ * as {} and [], no trailing newline. Misuse (value in an object without a key,
+ * key outside an object, unbalanced end, nesting beyond 64) and allocation
+ * failure set the sticky `failed`; tsv_jw_finish reports it.
  *
  * Ownership: tsv_json_parse returns a document; tsv_json_free frees it and
- * every node/string in it. Nodes are read-only. Thread-safety: none needed.
+ * every node/string in it. Nodes are read-only. Thread-safety: a finished
+ * document may be read from several threads; a writer belongs to one thread.
+ * Error convention: tsv_error.h (0 / -1 with *err filled).
  */
 #ifndef TSV_JSON_H
 #define TSV_JSON_H
@@ -56,9 +74,17 @@ void tsv_json_free(tsv_json_doc *doc);
 const tsv_json *tsv_json_get(const tsv_json *obj, const char *key);
 const tsv_json *tsv_json_get_ci(const tsv_json *obj, const char *key);
 
-/* Typed accessors: 0 ok, -1 with TSV_EINVALID naming `what` on wrong type/range. */
+/* Typed accessors: 0 ok, -1 with TSV_EINVALID naming `what` on wrong type/range,
+ * e.g. "json: cannot unmarshal number 1.5 into rp.duration of type int64".
+ * A NULL v (absent member) and JSON null are errors too. `what` may be NULL. */
 int tsv_json_u64(const tsv_json *v, uint64_t *out, const char *what, tsv_error *err);
 int tsv_json_i64(const tsv_json *v, int64_t *out, const char *what, tsv_error *err);
+/* STRING only: *s (NUL-terminated, may contain NULs) and *len, owned by the doc. */
+int tsv_json_string(const tsv_json *v, const char **s, size_t *len, const char *what,
+                    tsv_error *err);
+int tsv_json_bool(const tsv_json *v, int *out, const char *what, tsv_error *err);
+/* "null", "bool", "number", "string", "array", "object" (Go's names). */
+const char *tsv_json_type_name(tsv_json_type t);
 
 /* Writer */
 typedef struct tsv_json_writer {
@@ -66,7 +92,9 @@ typedef struct tsv_json_writer {
     int need_comma[64];
     int depth;
     const char *indent; /* NULL = compact; "\t" = Go's MarshalIndent("", "\t") style */
-    int failed;         /* sticky allocation failure */
+    int failed;         /* sticky allocation failure or misuse */
+    int after_key;      /* a key was written; its value comes next */
+    uint64_t object_levels; /* bit d set: the container at depth d is an object */
 } tsv_json_writer;
 
 void tsv_jw_init(tsv_json_writer *w, tsv_buf *buf, const char *indent);
@@ -75,20 +103,29 @@ void tsv_jw_object_end(tsv_json_writer *w);
 void tsv_jw_array_begin(tsv_json_writer *w);
 void tsv_jw_array_end(tsv_json_writer *w);
 void tsv_jw_key(tsv_json_writer *w, const char *key);
-void tsv_jw_string(tsv_json_writer *w, const char *s);
-void tsv_jw_string_n(tsv_json_writer *w, const char *s, size_t n);
+void tsv_jw_string(tsv_json_writer *w, const char *s); /* NULL writes null */
+void tsv_jw_string_n(tsv_json_writer *w, const char *s, size_t n); /* NULL writes null */
 void tsv_jw_u64(tsv_json_writer *w, uint64_t v);
 void tsv_jw_i64(tsv_json_writer *w, int64_t v);
 void tsv_jw_bool(tsv_json_writer *w, int v);
 void tsv_jw_null(tsv_json_writer *w);
-void tsv_jw_raw(tsv_json_writer *w, const char *json); /* pre-encoded value */
+/* Pre-encoded value, copied verbatim (not re-indented). */
+void tsv_jw_raw(tsv_json_writer *w, const char *json);
 /* 0 if every write succeeded, else -1 with TSV_EINTERNAL. */
 int tsv_jw_finish(tsv_json_writer *w, tsv_error *err);
 
 /* RFC 3339 with nanoseconds as Go's time.RFC3339Nano formats UTC
- * ("2024-01-01T00:00:00Z", "2024-01-01T00:00:00.5Z"): out needs 40 bytes. */
+ * ("2024-01-01T00:00:00Z", "2024-01-01T00:00:00.5Z"): out needs 40 bytes
+ * (TSV_RFC3339_MAX); a shorter out gets a truncated, NUL-terminated string.
+ * Every int64 (1677-09-21T00:12:43.145224192Z to 2262-04-11T23:47:16.854775807Z)
+ * formats correctly. */
+#define TSV_RFC3339_MAX 40
 void tsv_format_rfc3339nano(int64_t unix_ns, char *out, size_t outlen);
-/* Parses RFC 3339 (Z or +hh:mm offset, optional fraction up to 9 digits). */
+/* Parses RFC 3339: YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|+hh:mm|-hh:mm). Like Go's
+ * time.Parse(time.RFC3339, ...) 'T' and 'Z' must be upper case; unlike Go,
+ * more than 9 fraction digits are refused rather than truncated. Ranges are
+ * checked (day against the month, leap years included; no leap second 60;
+ * offset hours < 24). Times outside int64 nanoseconds are TSV_EINVALID. */
 int tsv_parse_rfc3339(const char *s, size_t len, int64_t *unix_ns, tsv_error *err);
 
 #endif

@@ -10,6 +10,8 @@
  */
 #include "stream.h"
 
+#include "tsv_log.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -1056,8 +1058,11 @@ int tsv_zstd_encoder_new(tsv_writer **out, tsv_writer *inner, int level, int wor
     }
     if (workers > 0) {
         /* A libzstd built without threads rejects this; single-threaded
-         * output is byte-for-byte valid, so carry on. */
-        (void)ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_nbWorkers, workers);
+         * output is just as valid, so note it and carry on. */
+        ret = ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_nbWorkers, workers);
+        if (ZSTD_isError(ret))
+            TSV_DEBUG("zstd: %d workers unavailable (%s); compressing single-threaded", workers,
+                      ZSTD_getErrorName(ret));
     }
     *out = &z->c.base;
     return 0;

@@ -273,6 +273,34 @@ static void zlib_gunzip(const uint8_t *comp, size_t clen, tsv_buf *out)
     inflateEnd(&z);
 }
 
+static void read_whole_file(const char *path, tsv_buf *out)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        fail_msg("open %s", path);
+    uint8_t buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        assert_int_equal(tsv_buf_append(out, buf, n, NULL), 0);
+    assert_int_equal(ferror(f), 0);
+    fclose(f);
+}
+
+/* Shard backups written by InfluxDB 1.6 (Go's compress/gzip), TSM inside. */
+static const char *const go_gzip_fixtures[] = {
+    "influxdb-1.6-portable/backup/20261121T112622Z.s1.tar.gz",
+    "influxdb-1.6-portable/backup/20261121T112622Z.s2.tar.gz",
+    "influxdb-1.6-portable/backup/20261121T112622Z.s3.tar.gz",
+    "influxdb-1.6-portable/backup/20261121T112622Z.s4.tar.gz",
+    "influxdb-1.6-portable/backup/20261121T112622Z.s5.tar.gz",
+};
+
+static void fixture_path(char *out, size_t outlen, const char *rel)
+{
+    const char *dir = getenv("TSV_TESTDATA");
+    snprintf(out, outlen, "%s/%s", dir && *dir ? dir : TSV_TESTDATA, rel);
+}
+
 /* ---- tests --------------------------------------------------------------- */
 
 static void test_roundtrip_all_codecs(void **state)
@@ -346,6 +374,23 @@ static void test_gzip_zlib_made_decoded_by_isal(void **state)
         }
     }
     free(plain);
+}
+
+static void test_gzip_made_by_go(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof go_gzip_fixtures / sizeof go_gzip_fixtures[0]; i++) {
+        char path[4096];
+        fixture_path(path, sizeof path, go_gzip_fixtures[i]);
+        tsv_buf comp = {0}, want = {0};
+        read_whole_file(path, &comp);
+        zlib_gunzip(comp.data, comp.len, &want);
+        assert_true(want.len > 0);
+        expect_roundtrip(TSV_CODEC_GZIP, comp.data, comp.len, want.data, want.len, 1, path);
+        expect_roundtrip(TSV_CODEC_GZIP, comp.data, comp.len, want.data, want.len, 4096, path);
+        tsv_buf_free(&comp);
+        tsv_buf_free(&want);
+    }
 }
 
 static void test_gzip_concatenated_members(void **state)
@@ -826,7 +871,7 @@ static void bench_decode(const codec_cfg *cfg, const uint8_t *plain, size_t n)
     }
     double t3 = now_sec();
     assert_int_equal(total, n);
-    printf("[ bench    ] %-12s ratio %.2f  encode %7.1f MB/s  decode %7.1f MB/s (of output)\n",
+    printf("[ bench    ] %-26s ratio %.2f  encode %7.1f MB/s  decode %7.1f MB/s (of output)\n",
            cfg->name, (double)n / (double)comp.len, (double)n / 1e6 / (t1 - t0),
            (double)n / 1e6 / (t3 - t2));
     free(buf);
@@ -847,6 +892,29 @@ static void test_throughput(void **state)
     };
     for (size_t c = 0; c < 3; c++)
         bench_decode(&cfgs[c], plain, n);
+
+    /* the fixture shards' real TSM files (inside their tars), repeated; the
+     * period (~48 KiB) exceeds deflate's window so repeats cannot help */
+    tsv_buf tsm = {0};
+    for (size_t i = 0; i < sizeof go_gzip_fixtures / sizeof go_gzip_fixtures[0]; i++) {
+        char path[4096];
+        fixture_path(path, sizeof path, go_gzip_fixtures[i]);
+        tsv_buf comp = {0};
+        read_whole_file(path, &comp);
+        zlib_gunzip(comp.data, comp.len, &tsm);
+        tsv_buf_free(&comp);
+    }
+    for (size_t off = 0; off < n; off += tsm.len) {
+        size_t k = n - off < tsm.len ? n - off : tsm.len;
+        memcpy(plain + off, tsm.data, k);
+    }
+    codec_cfg real = {TSV_CODEC_GZIP, TSV_GZIP_ISAL, 1, 0, "gzip-isal-1 (fixture TSM)"};
+    bench_decode(&real, plain, n);
+    real.engine = TSV_GZIP_ZLIB;
+    real.level = 6;
+    real.name = "gzip-zlib-6 (fixture TSM)";
+    bench_decode(&real, plain, n);
+    tsv_buf_free(&tsm);
     free(plain);
 }
 
@@ -947,6 +1015,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_all_codecs),
         cmocka_unit_test(test_gzip_zlib_made_decoded_by_isal),
+        cmocka_unit_test(test_gzip_made_by_go),
         cmocka_unit_test(test_gzip_concatenated_members),
         cmocka_unit_test(test_gzip_crc_and_size_verified),
         cmocka_unit_test(test_gzip_every_byte_flipped),
