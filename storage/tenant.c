@@ -43,6 +43,12 @@ static const char *const oper_types[] = {
     "annotations", "remotes", "replications",
 };
 #define OPER_TYPE_COUNT ((int)(sizeof oper_types / sizeof oper_types[0]))
+/* Operator tokens made by older servers hold only the first 18 types;
+ * influxd's KV migrations 16, 17 and 19 append notebooks, annotations,
+ * remotes and replications to exactly such tokens when the KV is restored
+ * or upgraded (formats.md D.4/D.5). We accept them as operators too, which
+ * is what they become in influxd. */
+#define OPER_REQUIRED_TYPES 18
 
 void tsv_org_clear(tsv_org *o)
 {
@@ -897,7 +903,7 @@ static int check_operator(const tsv_json *perms, char *missing, size_t mlen)
 {
     if (missing && mlen)
         missing[0] = '\0';
-    for (int i = 0; i < OPER_TYPE_COUNT; i++) {
+    for (int i = 0; i < OPER_REQUIRED_TYPES; i++) {
         for (int a = 0; a < 2; a++) {
             const char *action = a == 0 ? "read" : "write";
             int ok = 0;
