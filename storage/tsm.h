@@ -4,17 +4,32 @@
  *
  * tsv_tsm_verify checks everything in the validator checklist of formats.md
  * B.5: header magic/version, footer, exact index parse to size-8, keys
- * strictly ascending, entry bounds, MinTime<=MaxTime and entries sorted,
+ * strictly ascending, entry bounds, MinTime<=MaxTime, a key's entries sorted
+ * by time and not overlapping (each MinTime > the previous MaxTime: what Go's
+ * writer always produces; overlap would make InfluxDB return duplicates),
  * CRC32 of every block, block type matches the index, timestamps decoded
  * (strictly increasing, first == MinTime, last == MaxTime), values decoded
  * and counted (== timestamp count) for all five types (float Gorilla,
  * int/uint simple8b/RLE/raw, bool, snappy strings), and blocks tiling
- * [5, indexStart). Reads with pread through a bounded buffer (one block and
- * one index entry at a time), so memory does not grow with file size.
+ * [5, indexStart). Tiling is checked in index order: the first entry's block
+ * must start at 5, each next entry's block right where the previous one
+ * ended, and the last one must end at indexStart. Go's writer always lays
+ * blocks out in index order (keys ascending, each key's blocks by time), so
+ * this is stricter than Go's reader but true of every file InfluxDB writes,
+ * and it lets the data region be read strictly sequentially.
+ * Each section is also checked to be consumed exactly (no trailing bytes in
+ * a timestamp, value or string section; bool byte count == ceil(n/8); the
+ * float stream ends in its last byte), because Go's writer never leaves any.
+ * Reads with pread through bounded buffers (the index streamed, one block at
+ * a time), so memory does not grow with file size.
  *
  * tsv_tombstone_verify walks v1 (text), v2 (raw records), v3 (one gzip
- * stream) and v4 (concatenated gzip members) tombstones and checks every
- * record is complete (u32 key length, key, i64 min, i64 max, min <= max).
+ * stream; like Go's reader we also accept further concatenated members) and
+ * v4 (zero or more concatenated gzip members) tombstones and checks every
+ * record is complete (u32 key length, key, i64 min, i64 max, min <= max),
+ * every gzip member is complete (CRC and length trailer) and nothing else
+ * follows. This is stricter than Go, which silently accepts many truncated
+ * tombstones (see tombstone.c).
  *
  * Errors: TSV_EINVALID with "<name>: <what is wrong> at offset N";
  * I/O failures TSV_EINTERNAL (TSV_ENOSPACE never happens: read-only).
@@ -30,12 +45,37 @@
 typedef struct tsv_tsm_stats {
     uint64_t keys;
     uint64_t blocks;
-    uint64_t values;
-    int64_t min_time, max_time;
+    uint64_t values;             /* == timestamps, summed over all blocks */
+    int64_t min_time, max_time;  /* over all index entries (tombstones not applied) */
 } tsv_tsm_stats;
 
-/* `name` is used in messages only. stats may be NULL. */
+/* Limits beyond what the format itself imposes. Go's writer produces blocks
+ * of 1,000 (at most 10,000) values and a few KiB; these caps only exist so a
+ * hostile file cannot make the validator (or InfluxDB, which allocates one
+ * value per timestamp before decoding) allocate without bound. A file that
+ * exceeds one is reported as TSV_EINVALID. */
+#define TSV_TSM_MAX_BLOCK_BYTES (16u << 20)     /* CRC + block data */
+#define TSV_TSM_MAX_BLOCK_VALUES (1u << 20)     /* timestamps per block */
+#define TSV_TSM_MAX_STRING_BYTES (64u << 20)    /* decompressed string block */
+#define TSV_TOMBSTONE_MAX_KEY (1u << 20)        /* key length in a tombstone record */
+
+/* Flags for tsv_tsm_verify_fd_ex. */
+enum {
+    /* Also require every key to be valid UTF-8 (B.5 item 8, what
+     * `influxd inspect verify-tsm --check-utf8` checks). Off by default
+     * because InfluxDB itself stores and serves non-UTF-8 keys. */
+    TSV_TSM_VERIFY_UTF8_KEYS = 1u << 0,
+};
+
+/* `name` is used in messages only. stats may be NULL; it is filled only on
+ * success. The fd is read with pread only (its file offset is unchanged).
+ * Memory use is bounded by the limits above, never by the file size. */
 int tsv_tsm_verify_fd(int fd, const char *name, tsv_tsm_stats *stats, tsv_error *err);
+int tsv_tsm_verify_fd_ex(int fd, const char *name, unsigned flags, tsv_tsm_stats *stats,
+                         tsv_error *err);
+
+/* *entries (may be NULL) receives the number of deletions recorded: records
+ * for v2-v4, non-empty lines for v1. Filled only on success. */
 int tsv_tombstone_verify_fd(int fd, const char *name, uint64_t *entries, tsv_error *err);
 
 /* File name rules: "<gen>-<seq>.tsm" / ".tombstone" with gen and seq decimal

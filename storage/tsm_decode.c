@@ -1,0 +1,634 @@
+/*
+ * tsm_decode: validating decoders for TSM block data (formats.md B.2, B.6-B.8).
+ *
+ * Everything here counts and checks without storing values: InfluxDB
+ * decodes whatever it is given and silently stops at the shorter of the
+ * timestamp and value streams, so a restore must prove up front that every
+ * block decodes completely and consistently. Where Go's decoder is lenient
+ * (trailing bytes, a bool count larger than its bits, a value count that
+ * differs from the timestamp count) we are strict, because Go's writer never
+ * produces such blocks and accepting them would let damage through.
+ */
+#include "tsm_decode.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tsm.h"
+
+static int fail(char *why, size_t whylen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(char *why, size_t whylen, const char *fmt, ...)
+{
+    if (why && whylen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, whylen, fmt, ap);
+        va_end(ap);
+    }
+    return TSM_DEC_INVALID;
+}
+
+static inline uint64_t load_be64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+void tsm_scratch_free(tsm_scratch *s)
+{
+    free(s->buf);
+    s->buf = NULL;
+    s->cap = 0;
+}
+
+/* Grows the scratch to at least `need` bytes (need <= the caller's cap). */
+static int scratch_reserve(tsm_scratch *s, size_t need)
+{
+    if (need <= s->cap)
+        return 0;
+    size_t cap = s->cap ? s->cap : 4096;
+    while (cap < need)
+        cap *= 2;
+    uint8_t *p = realloc(s->buf, cap);
+    if (!p)
+        return TSM_DEC_NOMEM;
+    s->buf = p;
+    s->cap = cap;
+    return 0;
+}
+
+int tsm_uvarint(const uint8_t *p, size_t len, uint64_t *out)
+{
+    uint64_t x = 0;
+    unsigned shift = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (i == 10)
+            return -1;
+        uint8_t b = p[i];
+        if (b < 0x80) {
+            if (i == 9 && b > 1)
+                return -1;
+            *out = x | (uint64_t)b << shift;
+            return (int)i + 1;
+        }
+        x |= (uint64_t)(b & 0x7f) << shift;
+        shift += 7;
+    }
+    return 0;
+}
+
+/* --- simple8b (B.6) ------------------------------------------------------ */
+
+static const uint8_t s8b_count[16] = {240, 120, 60, 30, 20, 15, 12, 10, 8, 7, 6, 5, 4, 3, 2, 1};
+static const uint8_t s8b_bits[16] = {0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 15, 20, 30, 60};
+
+static const uint64_t pow10_table[16] = {
+    1ull,
+    10ull,
+    100ull,
+    1000ull,
+    10000ull,
+    100000ull,
+    1000000ull,
+    10000000ull,
+    100000000ull,
+    1000000000ull,
+    10000000000ull,
+    100000000000ull,
+    1000000000000ull,
+    10000000000000ull,
+    100000000000000ull,
+    1000000000000000ull,
+};
+
+/* --- timestamps (B.7) ---------------------------------------------------- */
+
+/* Timestamps are computed exactly as Go computes them (uint64 arithmetic,
+ * wrapping) and then compared as int64, so "strictly increasing" means
+ * "strictly increasing as InfluxDB will read them". */
+static inline int ts_less(uint64_t a, uint64_t b)
+{
+    return (int64_t)a < (int64_t)b;
+}
+
+int tsm_decode_timestamps(const uint8_t *p, size_t len, tsm_block_result *out, char *why,
+                          size_t whylen)
+{
+    if (len == 0)
+        return fail(why, whylen, "empty timestamp section");
+    unsigned enc = p[0] >> 4;
+    uint64_t div = pow10_table[p[0] & 0xf];
+    uint64_t t, count;
+
+    switch (enc) {
+    case 0: { /* raw: first value, then deltas, u64 BE each */
+        if (len < 9 || (len - 1) % 8 != 0)
+            return fail(why, whylen, "raw timestamps: section length %zu is not 1 + 8*n", len);
+        count = (len - 1) / 8;
+        if (count > TSV_TSM_MAX_BLOCK_VALUES)
+            return fail(why, whylen, "%" PRIu64 " timestamps exceed the limit of %u", count,
+                        TSV_TSM_MAX_BLOCK_VALUES);
+        t = load_be64(p + 1);
+        out->first = (int64_t)t;
+        for (uint64_t i = 1; i < count; i++) {
+            uint64_t next = t + load_be64(p + 1 + 8 * i);
+            if (!ts_less(t, next))
+                return fail(why, whylen, "timestamps not strictly increasing at value %" PRIu64,
+                            i);
+            t = next;
+        }
+        break;
+    }
+    case 1: { /* packed: first value, then simple8b words of delta/div */
+        if (len < 9 || (len - 9) % 8 != 0)
+            return fail(why, whylen,
+                        "packed timestamps: section length %zu is not 9 + 8*n", len);
+        t = load_be64(p + 1);
+        out->first = (int64_t)t;
+        count = 1;
+        for (size_t off = 9; off < len; off += 8) {
+            uint64_t w = load_be64(p + off);
+            unsigned sel = (unsigned)(w >> 60);
+            unsigned n = s8b_count[sel];
+            if (count + n > TSV_TSM_MAX_BLOCK_VALUES)
+                return fail(why, whylen, "more than %u timestamps", TSV_TSM_MAX_BLOCK_VALUES);
+            if (sel < 2) {
+                /* Selectors 0 and 1 mean n copies of the value 1. */
+                for (unsigned j = 0; j < n; j++) {
+                    uint64_t next = t + div;
+                    if (!ts_less(t, next))
+                        return fail(why, whylen,
+                                    "timestamps not strictly increasing at value %" PRIu64,
+                                    count + j);
+                    t = next;
+                }
+            } else {
+                unsigned bits = s8b_bits[sel];
+                uint64_t mask = (UINT64_C(1) << bits) - 1;
+                for (unsigned j = 0; j < n; j++) {
+                    uint64_t next = t + (w & mask) * div;
+                    w >>= bits;
+                    if (!ts_less(t, next))
+                        return fail(why, whylen,
+                                    "timestamps not strictly increasing at value %" PRIu64,
+                                    count + j);
+                    t = next;
+                }
+            }
+            count += n;
+        }
+        break;
+    }
+    case 2: { /* RLE: first value, uvarint delta/div, uvarint total count */
+        if (len < 9)
+            return fail(why, whylen, "RLE timestamps: section of %zu bytes is too short", len);
+        uint64_t first = load_be64(p + 1), delta;
+        size_t i = 9;
+        int k = tsm_uvarint(p + i, len - i, &delta);
+        if (k <= 0)
+            return fail(why, whylen, "RLE timestamps: bad delta varint");
+        i += (size_t)k;
+        k = tsm_uvarint(p + i, len - i, &count);
+        if (k <= 0)
+            return fail(why, whylen, "RLE timestamps: bad count varint");
+        i += (size_t)k;
+        if (i != len)
+            return fail(why, whylen, "RLE timestamps: %zu trailing bytes", len - i);
+        if (count == 0)
+            return fail(why, whylen, "RLE timestamps: count is 0");
+        if (count > TSV_TSM_MAX_BLOCK_VALUES)
+            return fail(why, whylen, "%" PRIu64 " timestamps exceed the limit of %u", count,
+                        TSV_TSM_MAX_BLOCK_VALUES);
+        out->first = (int64_t)first;
+        t = first;
+        if (count > 1) {
+            /* Go reads t_i = first + i*delta with int64 wrap-around, so the
+             * run is increasing iff delta > 0 and the last value does not
+             * overflow. */
+            int64_t d = (int64_t)(delta * div), span, last;
+            if (d <= 0)
+                return fail(why, whylen, "RLE timestamps: delta %" PRId64 " is not positive", d);
+            if (__builtin_mul_overflow((int64_t)(count - 1), d, &span) ||
+                __builtin_add_overflow((int64_t)first, span, &last))
+                return fail(why, whylen, "RLE timestamps overflow int64");
+            t = (uint64_t)last;
+        }
+        break;
+    }
+    default:
+        return fail(why, whylen, "unknown timestamp encoding 0x%02x", p[0]);
+    }
+    out->count = count;
+    out->last = (int64_t)t;
+    return TSM_DEC_OK;
+}
+
+/* --- float (Gorilla XOR, B.8) ------------------------------------------- */
+
+#define FLOAT_END_MARKER UINT64_C(0x7FF8000000000001)
+
+typedef struct bitreader {
+    const uint8_t *p;
+    size_t len;    /* bytes */
+    uint64_t pos;  /* next bit to read, MSB first */
+    uint64_t bits; /* len * 8 */
+} bitreader;
+
+/* The 64 bits starting at pos, MSB-aligned; bits past the end read as 0.
+ * Callers check availability first, so the padding is never used as data. */
+static inline uint64_t br_peek(const bitreader *br)
+{
+    size_t byte = (size_t)(br->pos >> 3);
+    unsigned sh = (unsigned)(br->pos & 7);
+    uint64_t hi;
+    unsigned lo;
+    if (byte + 9 <= br->len) {
+        hi = load_be64(br->p + byte);
+        lo = br->p[byte + 8];
+    } else {
+        uint8_t tmp[9] = {0};
+        if (byte < br->len)
+            memcpy(tmp, br->p + byte, br->len - byte);
+        hi = load_be64(tmp);
+        lo = tmp[8];
+    }
+    return sh ? (hi << sh) | (lo >> (8 - sh)) : hi;
+}
+
+static int count_floats(const uint8_t *p, size_t len, uint64_t want, uint64_t *count_out,
+                        char *why, size_t whylen)
+{
+    if (len == 0) {
+        *count_out = 0;
+        return TSM_DEC_OK;
+    }
+    if (p[0] != 0x10)
+        return fail(why, whylen, "unknown float encoding 0x%02x", p[0]);
+    bitreader br = {p + 1, len - 1, 0, (uint64_t)(len - 1) * 8};
+    if (br.bits < 64)
+        return fail(why, whylen, "float stream shorter than its first value");
+    uint64_t val = br_peek(&br);
+    br.pos = 64;
+    uint64_t count = 0;
+    if (val != FLOAT_END_MARKER) {
+        count = 1;
+        unsigned leading = 0, trailing = 0;
+        for (;;) {
+            uint64_t left = br.bits - br.pos;
+            if (left == 0)
+                return fail(why, whylen, "float stream ends without its end marker after %" PRIu64
+                            " values", count);
+            uint64_t w = br_peek(&br);
+            if (!(w >> 63)) { /* 0: same value as before */
+                br.pos += 1;
+                if (++count > want)
+                    break;
+                continue;
+            }
+            if (left < 2)
+                return fail(why, whylen, "float stream truncated");
+            if ((w >> 62) & 1) { /* 11: new leading/significant window */
+                if (left < 13)
+                    return fail(why, whylen, "float stream truncated");
+                unsigned lead = (unsigned)(w >> 57) & 0x1f;
+                unsigned sig = (unsigned)(w >> 51) & 0x3f;
+                if (sig == 0)
+                    sig = 64; /* the encoder writes 64 as 0 */
+                if (lead + sig > 64)
+                    return fail(why, whylen,
+                                "float window of %u leading + %u significant bits", lead, sig);
+                leading = lead;
+                trailing = 64 - lead - sig;
+                br.pos += 13;
+            } else { /* 10: reuse the previous window */
+                br.pos += 2;
+            }
+            unsigned sig = 64 - leading - trailing; /* 1..64 */
+            if (br.bits - br.pos < sig)
+                return fail(why, whylen, "float stream truncated");
+            uint64_t xor = br_peek(&br) >> (64 - sig);
+            br.pos += sig;
+            uint64_t next = val ^ (xor << trailing);
+            if (next == FLOAT_END_MARKER)
+                break;
+            val = next;
+            if (++count > want)
+                break;
+        }
+    }
+    if (count <= want) {
+        /* The encoder pads the end marker to a byte, nothing more. */
+        uint64_t used_bytes = (br.pos + 7) / 8;
+        if (used_bytes != br.len)
+            return fail(why, whylen, "%" PRIu64 " bytes after the float end marker",
+                        (uint64_t)br.len - used_bytes);
+    }
+    *count_out = count;
+    return TSM_DEC_OK;
+}
+
+/* --- integer / unsigned (B.8) -------------------------------------------- */
+
+static int count_integers(const uint8_t *p, size_t len, uint64_t want, uint64_t *count_out,
+                          char *why, size_t whylen)
+{
+    if (len == 0) {
+        *count_out = 0;
+        return TSM_DEC_OK;
+    }
+    switch (p[0]) {
+    case 0x00: /* uncompressed zig-zag deltas */
+        if ((len - 1) % 8 != 0)
+            return fail(why, whylen, "raw integers: section length %zu is not 1 + 8*n", len);
+        *count_out = (len - 1) / 8;
+        return TSM_DEC_OK;
+    case 0x10: { /* first value raw, then simple8b words */
+        if (len < 9 || (len - 9) % 8 != 0)
+            return fail(why, whylen, "packed integers: section length %zu is not 9 + 8*n", len);
+        uint64_t count = 1;
+        for (size_t off = 9; off < len && count <= want; off += 8)
+            count += s8b_count[p[off] >> 4];
+        *count_out = count;
+        return TSM_DEC_OK;
+    }
+    case 0x20: { /* RLE: first, uvarint delta, uvarint repeat count */
+        if (len < 9)
+            return fail(why, whylen, "RLE integers: section of %zu bytes is too short", len);
+        uint64_t delta, repeat;
+        size_t i = 9;
+        int k = tsm_uvarint(p + i, len - i, &delta);
+        if (k <= 0)
+            return fail(why, whylen, "RLE integers: bad delta varint");
+        i += (size_t)k;
+        k = tsm_uvarint(p + i, len - i, &repeat);
+        if (k <= 0)
+            return fail(why, whylen, "RLE integers: bad repeat varint");
+        i += (size_t)k;
+        if (i != len)
+            return fail(why, whylen, "RLE integers: %zu trailing bytes", len - i);
+        /* Unlike timestamp RLE, the varint is the number of repeats after the
+         * first value. Saturate instead of wrapping on the +1. */
+        *count_out = repeat == UINT64_MAX ? UINT64_MAX : repeat + 1;
+        return TSM_DEC_OK;
+    }
+    default:
+        return fail(why, whylen, "unknown integer encoding 0x%02x", p[0]);
+    }
+}
+
+/* --- boolean (B.8) ------------------------------------------------------- */
+
+static int count_booleans(const uint8_t *p, size_t len, uint64_t *count_out, char *why,
+                          size_t whylen)
+{
+    if (len == 0) {
+        *count_out = 0;
+        return TSM_DEC_OK;
+    }
+    if (p[0] != 0x10)
+        return fail(why, whylen, "unknown boolean encoding 0x%02x", p[0]);
+    uint64_t n;
+    int k = tsm_uvarint(p + 1, len - 1, &n);
+    if (k <= 0)
+        return fail(why, whylen, "booleans: bad count varint");
+    uint64_t have = len - 1 - (size_t)k;
+    /* (n + 7) / 8 without overflow */
+    uint64_t need = n / 8 + (n % 8 != 0);
+    if (have != need)
+        return fail(why, whylen, "booleans: %" PRIu64 " values need %" PRIu64
+                    " bytes, section has %" PRIu64, n, need, have);
+    *count_out = n;
+    return TSM_DEC_OK;
+}
+
+/* --- string (snappy, B.8) ------------------------------------------------ */
+
+int tsm_snappy_decode(const uint8_t *src, size_t len, size_t max_len, tsm_scratch *scratch,
+                      const uint8_t **out, size_t *out_len, char *why, size_t whylen)
+{
+    uint64_t dlen;
+    int k = tsm_uvarint(src, len, &dlen);
+    if (k <= 0 || dlen > 0xffffffffu)
+        return fail(why, whylen, "snappy: bad length header");
+    if (dlen > max_len)
+        return fail(why, whylen, "snappy: decoded length %" PRIu64 " exceeds the limit of %zu",
+                    dlen, max_len);
+    /* No element expands more than 64/3 times (a 3-byte copy of 64 bytes), so
+     * a larger claim is corrupt; checking it first keeps a tiny hostile block
+     * from making us allocate the full limit. */
+    if (dlen / 22 > len)
+        return fail(why, whylen, "snappy: decoded length %" PRIu64 " impossible for %zu bytes",
+                    dlen, len);
+    if (scratch_reserve(scratch, dlen ? (size_t)dlen : 1) != 0)
+        return TSM_DEC_NOMEM;
+    uint8_t *dst = scratch->buf;
+    size_t d = 0, s = (size_t)k;
+
+    while (s < len) {
+        uint8_t tag = src[s];
+        size_t length, offset;
+        switch (tag & 3) {
+        case 0: { /* literal; lengths >= 61 are stored in 1-4 extra LE bytes */
+            size_t x = tag >> 2;
+            if (x < 60) {
+                s += 1;
+            } else {
+                size_t extra = x - 59;
+                if (len - s < 1 + extra)
+                    return fail(why, whylen, "snappy: truncated literal tag at %zu", s);
+                x = 0;
+                for (size_t i = 0; i < extra; i++)
+                    x |= (size_t)src[s + 1 + i] << (8 * i);
+                s += 1 + extra;
+            }
+            length = x + 1;
+            if (length > dlen - d || length > len - s)
+                return fail(why, whylen, "snappy: literal of %zu bytes overruns at %zu", length,
+                            s);
+            memcpy(dst + d, src + s, length);
+            d += length;
+            s += length;
+            continue;
+        }
+        case 1:
+            if (len - s < 2)
+                return fail(why, whylen, "snappy: truncated copy tag at %zu", s);
+            length = 4 + ((tag >> 2) & 7);
+            offset = ((size_t)(tag & 0xe0) << 3) | src[s + 1];
+            s += 2;
+            break;
+        case 2:
+            if (len - s < 3)
+                return fail(why, whylen, "snappy: truncated copy tag at %zu", s);
+            length = 1 + (size_t)(tag >> 2);
+            offset = (size_t)src[s + 1] | (size_t)src[s + 2] << 8;
+            s += 3;
+            break;
+        default:
+            if (len - s < 5)
+                return fail(why, whylen, "snappy: truncated copy tag at %zu", s);
+            length = 1 + (size_t)(tag >> 2);
+            offset = (size_t)src[s + 1] | (size_t)src[s + 2] << 8 | (size_t)src[s + 3] << 16 |
+                     (size_t)src[s + 4] << 24;
+            s += 5;
+            break;
+        }
+        if (offset == 0 || offset > d || length > dlen - d)
+            return fail(why, whylen, "snappy: bad copy (offset %zu, length %zu) at output %zu",
+                        offset, length, d);
+        if (offset >= length) {
+            memcpy(dst + d, dst + d - offset, length);
+        } else {
+            /* Overlapping copy: must run forwards byte by byte (a run). */
+            for (size_t i = 0; i < length; i++)
+                dst[d + i] = dst[d - offset + i];
+        }
+        d += length;
+    }
+    if (d != dlen)
+        return fail(why, whylen, "snappy: decoded %zu bytes, header says %" PRIu64, d, dlen);
+    *out = dst;
+    *out_len = d;
+    return TSM_DEC_OK;
+}
+
+static int count_strings(const uint8_t *p, size_t len, uint64_t want, tsm_scratch *scratch,
+                         uint64_t *count_out, char *why, size_t whylen)
+{
+    if (len == 0) {
+        *count_out = 0;
+        return TSM_DEC_OK;
+    }
+    if (p[0] != 0x10)
+        return fail(why, whylen, "unknown string encoding 0x%02x", p[0]);
+    const uint8_t *data;
+    size_t dlen;
+    int rc = tsm_snappy_decode(p + 1, len - 1, TSV_TSM_MAX_STRING_BYTES, scratch, &data, &dlen,
+                               why, whylen);
+    if (rc != TSM_DEC_OK)
+        return rc;
+    uint64_t count = 0;
+    size_t i = 0;
+    while (i < dlen && count <= want) {
+        uint64_t slen;
+        int k = tsm_uvarint(data + i, dlen - i, &slen);
+        if (k <= 0)
+            return fail(why, whylen, "string %" PRIu64 ": bad length varint", count);
+        i += (size_t)k;
+        if (slen > dlen - i)
+            return fail(why, whylen, "string %" PRIu64 ": length %" PRIu64 " overruns the block",
+                        count, slen);
+        i += (size_t)slen;
+        count++;
+    }
+    *count_out = count;
+    return TSM_DEC_OK;
+}
+
+/* --- block (B.2) --------------------------------------------------------- */
+
+int tsm_decode_block(const uint8_t *data, size_t len, unsigned want_type, tsm_scratch *scratch,
+                     tsm_block_result *out, char *why, size_t whylen)
+{
+    if (len < 2)
+        return fail(why, whylen, "block data of %zu bytes is too short", len);
+    if (data[0] != want_type)
+        return fail(why, whylen, "block type %u but the index says %u", data[0], want_type);
+    uint64_t tlen;
+    int k = tsm_uvarint(data + 1, len - 1, &tlen);
+    if (k <= 0)
+        return fail(why, whylen, "bad timestamp-length varint");
+    size_t rest = len - 1 - (size_t)k;
+    if (tlen > rest)
+        return fail(why, whylen, "timestamp section of %" PRIu64 " bytes overruns the block (%zu)",
+                    tlen, rest);
+    const uint8_t *ts = data + 1 + k;
+    const uint8_t *vals = ts + tlen;
+    size_t vlen = rest - (size_t)tlen;
+
+    char inner[200];
+    int rc = tsm_decode_timestamps(ts, (size_t)tlen, out, inner, sizeof inner);
+    if (rc != TSM_DEC_OK)
+        return fail(why, whylen, "%s", inner);
+
+    uint64_t n = 0;
+    switch (want_type) {
+    case TSM_BLOCK_FLOAT:
+        rc = count_floats(vals, vlen, out->count, &n, inner, sizeof inner);
+        break;
+    case TSM_BLOCK_INTEGER:
+    case TSM_BLOCK_UNSIGNED:
+        rc = count_integers(vals, vlen, out->count, &n, inner, sizeof inner);
+        break;
+    case TSM_BLOCK_BOOLEAN:
+        rc = count_booleans(vals, vlen, &n, inner, sizeof inner);
+        break;
+    case TSM_BLOCK_STRING:
+        rc = count_strings(vals, vlen, out->count, scratch, &n, inner, sizeof inner);
+        break;
+    default:
+        return fail(why, whylen, "unknown block type %u", want_type);
+    }
+    if (rc == TSM_DEC_NOMEM)
+        return rc;
+    if (rc != TSM_DEC_OK)
+        return fail(why, whylen, "%s", inner);
+    if (n != out->count) {
+        /* Counting stops early once it passes the timestamp count. */
+        if (n > out->count)
+            return fail(why, whylen, "more values than the %" PRIu64 " timestamps", out->count);
+        return fail(why, whylen, "%" PRIu64 " values but %" PRIu64 " timestamps", n, out->count);
+    }
+    return TSM_DEC_OK;
+}
+
+/* --- UTF-8 (Go's utf8.Valid rules) --------------------------------------- */
+
+int tsm_utf8_valid(const uint8_t *p, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        uint8_t c = p[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n;
+        uint8_t lo = 0x80, hi = 0xbf;
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2;
+            if (c == 0xe0)
+                lo = 0xa0; /* no overlong forms */
+            else if (c == 0xed)
+                hi = 0x9f; /* no surrogates */
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+            if (c == 0xf0)
+                lo = 0x90;
+            else if (c == 0xf4)
+                hi = 0x8f; /* <= U+10FFFF */
+        } else {
+            return 0;
+        }
+        if (len - i - 1 < n)
+            return 0;
+        if (p[i + 1] < lo || p[i + 1] > hi)
+            return 0;
+        for (size_t j = 2; j <= n; j++)
+            if ((p[i + j] & 0xc0) != 0x80)
+                return 0;
+        i += n + 1;
+    }
+    return 1;
+}
