@@ -188,7 +188,7 @@ static const char *jstr(const tsv_json *obj, const char *key, size_t *len)
 
 static char *jdup(const tsv_json *obj, const char *key)
 {
-    size_t n;
+    size_t n = 0;
     const char *s = jstr(obj, key, &n);
     return s ? dup_str(s, n) : dup_str("", 0);
 }
@@ -258,7 +258,7 @@ int tsv_tenant_onboarded(tsv_kv_txn *txn, int *out, tsv_error *err)
 static int org_from_json(const tsv_json *j, tsv_org *out, tsv_error *err)
 {
     memset(out, 0, sizeof *out);
-    size_t n;
+    size_t n = 0;
     const char *id = jstr(j, "id", &n);
     if (!id || n != 16)
         return tsv_error_set(err, TSV_EINTERNAL, "organization record without a valid id");
@@ -469,7 +469,7 @@ int tsv_tenant_bucket_name_check(const char *name, tsv_error *err)
 static int bucket_from_json(const tsv_json *j, tsv_bucket *out, tsv_error *err)
 {
     memset(out, 0, sizeof *out);
-    size_t n, m;
+    size_t n = 0, m = 0;
     const char *id = jstr(j, "id", &n);
     const char *org = jstr(j, "orgID", &m);
     if (!id || n != 16 || !org || m != 16)
@@ -482,7 +482,7 @@ static int bucket_from_json(const tsv_json *j, tsv_bucket *out, tsv_error *err)
         out->type = (int)v;
     out->name = jdup(j, "name");
     out->description = jdup(j, "description");
-    size_t rl;
+    size_t rl = 0;
     const char *rp = jstr(j, "rp", &rl);
     out->rp = rp ? dup_str(rp, rl) : NULL;
     const tsv_json *rpd = tsv_json_get(j, "retentionPeriod");
@@ -981,7 +981,7 @@ static int auth_id_for_token(tsv_kv_txn *txn, const char *token, size_t len, cha
 
 static int token_matches(const tsv_json *auth, const char *token, size_t len)
 {
-    size_t n;
+    size_t n = 0;
     const char *stored = jstr(auth, "token", &n);
     if (stored && n > 0) {
         unsigned char a[32], b[32];
@@ -1034,7 +1034,7 @@ int tsv_tenant_token_lookup(tsv_kv_txn *txn, const char *token, size_t len, tsv_
     }
     const char *status = jstr(a, "status", NULL);
     out->active = !status || strcmp(status, "inactive") != 0;
-    size_t n;
+    size_t n = 0;
     const char *s;
     memcpy(out->auth_id, id, 17);
     s = jstr(a, "orgID", &n);
