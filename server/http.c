@@ -35,6 +35,10 @@ static ssize_t body_read(tsv_reader *r, void *buf, size_t len, tsv_error *err)
     tsv_http_req *req = br->req;
     if (br->eof)
         return 0;
+    /* A declared length over the limit is refused before reading any of it. */
+    if (br->limit && req->content_length > 0 && (uint64_t)req->content_length > br->limit)
+        return tsv_error_set(err, TSV_ETOOLARGE, "request body of %lld bytes exceeds the limit of %llu bytes",
+                             req->content_length, (unsigned long long)br->limit);
     if (len > (size_t)1 << 30)
         len = (size_t)1 << 30;
     int n = mg_read(req->conn, buf, len);
