@@ -49,6 +49,7 @@ tsv_start() {
 tsv_launch() {
     name=$1 data=$2 log=$3
     shift 3
+    : >>"$log"
     "$TSVAULT_BIN" serve --http-bind-address 127.0.0.1:0 --data-dir "$data" \
         --operator-token "$TSV_TOKEN" --log-level debug --shutdown-timeout 10s "$@" \
         >>"$log" 2>&1 &
