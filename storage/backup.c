@@ -264,14 +264,13 @@ int tsv_store_shard_snapshot(tsv_store *s, uint64_t shard_id, int64_t since_ns,
             rc = -1;
     }
     tsv_meta_free(meta);
-    if (rc == 0 && (tsv_path_join(snap->dir, sizeof snap->dir, err, "%s/snapshot-%016" PRIx64,
-                                  s->tmp_dir, tsv_random_u64()) != 0 ||
-                    mkdir(snap->dir, 0700) != 0)) {
-        if (errno && snap->dir[0])
-            tsv_error_set_errno(err, TSV_EINTERNAL, errno, "mkdir %s", snap->dir);
-        snap->dir[0] = '\0';
-        rc = -1;
-    }
+    if (rc == 0)
+        rc = tsv_path_join(snap->dir, sizeof snap->dir, err, "%s/snapshot-%016" PRIx64, s->tmp_dir,
+                           tsv_random_u64());
+    if (rc == 0 && mkdir(snap->dir, 0700) != 0)
+        rc = tsv_error_set_errno(err, TSV_EINTERNAL, errno, "mkdir %s", snap->dir);
+    if (rc != 0)
+        snap->dir[0] = '\0'; /* nothing of ours to remove */
     if (rc == 0) {
         tsv_shard_lock(shard_id);
         DIR *d = opendir(shard_dir);
