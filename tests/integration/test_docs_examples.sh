@@ -1,0 +1,254 @@
+#!/bin/bash
+# The curl examples of docs/api.md and the behaviour docs/operations.md and
+# docs/storage.md describe (statuses, shapes, trash entries), run against a
+# real server, so the documentation cannot drift from the code unnoticed.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/fixture.sh"
+
+W="$TSV_TMP/work"
+mkdir -p "$W"
+fixture_prepare "$W"
+tsv_start s
+H=$s_URL
+T=$TSV_TOKEN
+
+# ---- system ---------------------------------------------------------------
+http GET "$H/health"
+expect_status 200 health
+[ "$(json_get 'j["server"]')" = tsvault ] || fail "health server"
+http HEAD "$H/ping" -I
+expect_status 204 ping
+pass "health, ping"
+
+# ---- onboarding -------------------------------------------------------------
+http GET "$H/api/v2/setup"
+[ "$(json_get 'j["allowed"]')" = True ] || fail "setup allowed"
+http POST "$H/api/v2/setup" -H 'Content-Type: application/json' \
+    -d '{"username":"admin","password":"change-me-please","org":"acme","bucket":"metrics","retentionPeriodSeconds":0}'
+expect_status 201 "setup"
+ORG=$(json_get 'j["org"]["id"]')
+BUCKET=$(json_get 'j["bucket"]["id"]')
+SETUP_TOKEN=$(json_get 'j["auth"]["token"]')
+[ "$(json_get 'len(j["auth"]["token"])')" = 88 ] || fail "generated token length"
+[ "$(json_get 'j["bucket"]["retentionRules"][0]["shardGroupDurationSeconds"]')" = 604800 ] || fail "sgd"
+http POST "$H/api/v2/setup" -d '{"username":"u","org":"o","bucket":"b"}'
+expect_error 422 conflict "onboarding has already been completed"
+http POST "$H/api/v2/setup" -d '{"org":"o","bucket":"b"}'
+expect_error 422 "unprocessable entity" "username is empty"
+pass "setup"
+
+# ---- auth -----------------------------------------------------------------
+http GET "$H/api/v2/orgs"
+expect_error 401 unauthorized "unauthorized access"
+http GET "$H/api/v2/orgs" -H "Authorization: Bearer $SETUP_TOKEN"
+expect_status 200 "bearer"
+pass "auth"
+
+# ---- orgs -----------------------------------------------------------------
+http GET "$H/api/v2/orgs?org=acme" -H "Authorization: Token $T"
+[ "$(json_get 'j["orgs"][0]["id"]')" = "$ORG" ] || fail "org by name"
+http GET "$H/api/v2/orgs?org=nope" -H "Authorization: Token $T"
+expect_error 404 "not found" 'organization name "nope" not found'
+http POST "$H/api/v2/orgs" -H "Authorization: Token $T" -d '{"name":"globex","description":"second org"}'
+expect_status 201 "create org"
+http POST "$H/api/v2/orgs" -H "Authorization: Token $T" -d '{"name":"globex"}'
+expect_error 422 conflict "already exists"
+http POST "$H/api/v2/orgs" -H "Authorization: Token $T" -d '{"name":""}'
+expect_error 400 "empty value" "org name is empty"
+pass "orgs"
+
+# ---- buckets --------------------------------------------------------------
+http POST "$H/api/v2/buckets" -H "Authorization: Token $T" \
+    -d "{\"orgID\":\"$ORG\",\"name\":\"sensors\",\"description\":\"raw sensor data\",\"retentionRules\":[{\"type\":\"expire\",\"everySeconds\":2592000}]}"
+expect_status 201 "create bucket"
+SENSORS=$(json_get 'j["id"]')
+[ "$(json_get 'j["retentionRules"][0]["shardGroupDurationSeconds"]')" = 86400 ] || fail "sgd 1d"
+http POST "$H/api/v2/buckets" -H "Authorization: Token $T" -d "{\"orgID\":\"$ORG\",\"name\":\"sensors\"}"
+expect_error 422 conflict "bucket with name sensors already exists"
+http POST "$H/api/v2/buckets" -H "Authorization: Token $T" -d "{\"orgID\":\"$ORG\",\"name\":\"_x\"}"
+expect_error 400 invalid "may not start with underscore"
+http POST "$H/api/v2/buckets" -H "Authorization: Token $T" -d '{"name":"x"}'
+expect_error 400 invalid "organization id is required"
+http POST "$H/api/v2/buckets" -H "Authorization: Token $T" \
+    -d "{\"orgID\":\"$ORG\",\"name\":\"short\",\"retentionRules\":[{\"everySeconds\":60}]}"
+expect_error 422 "unprocessable entity" "at least 1h0m0s"
+http GET "$H/api/v2/buckets?org=acme&name=metrics" -H "Authorization: Token $T"
+[ "$(json_get 'j["buckets"][0]["id"]')" = "$BUCKET" ] || fail "bucket by name"
+http GET "$H/api/v2/buckets?limit=0" -H "Authorization: Token $T"
+expect_error 400 invalid "limit must be between 1 and 100"
+http GET "$H/api/v2/buckets/$SENSORS" -H "Authorization: Token $T"
+expect_status 200 "get bucket"
+http GET "$H/api/v2/buckets/0000000000000001" -H "Authorization: Token $T"
+expect_error 404 "not found" "bucket not found"
+http GET "$H/api/v2/buckets/123" -H "Authorization: Token $T"
+expect_error 400 invalid "id must have a length of 16 bytes"
+http DELETE "$H/api/v2/buckets/$SENSORS" -H "Authorization: Token $T"
+expect_status 204 "delete bucket"
+pass "buckets"
+
+# ---- server-level errors --------------------------------------------------
+http GET "$H/api/v2/nope"
+expect_error 404 "not found" "path not found"
+http PUT "$H/api/v2/buckets"
+expect_error 405 "method not allowed" "allow: GET, POST"
+expect_header Allow "GET, POST"
+http GET "$H/api/v2/orgs" -H "Authorization: Token $T" -H "X-Big: $(head -c 20000 /dev/zero | tr '\0' a)"
+expect_error 413 "request too large" "the limit is 16384"
+pass "404, 405, 413"
+
+# ---- restore/bucketMetadata (manifest of docs/api.md) ---------------------
+cat >"$W/manifest.json" <<EOF
+{
+  "organizationID": "$ORG",
+  "organizationName": "acme",
+  "bucketID": "0a1b2c3d4e5f6071",
+  "bucketName": "restored",
+  "defaultRetentionPolicy": "autogen",
+  "retentionPolicies": [{
+    "name": "autogen", "replicaN": 1, "duration": 0,
+    "shardGroupDuration": 604800000000000,
+    "shardGroups": [
+      {"id": 1, "startTime": "2024-01-01T00:00:00Z", "endTime": "2024-01-08T00:00:00Z",
+       "shards": [{"id": 1, "shardOwners": []}]},
+      {"id": 2, "startTime": "2024-01-08T00:00:00Z", "endTime": "2024-01-15T00:00:00Z",
+       "shards": [{"id": 2, "shardOwners": []}]},
+      {"id": 3, "startTime": "2024-01-15T00:00:00Z", "endTime": "2024-01-22T00:00:00Z",
+       "deletedAt": "2024-02-01T00:00:00Z",
+       "shards": [{"id": 3, "shardOwners": []}]}
+    ],
+    "subscriptions": []
+  }]
+}
+EOF
+http POST "$H/api/v2/restore/bucketMetadata" -H "Authorization: Token $T" \
+    -H 'Content-Type: application/json' --data-binary "@$W/manifest.json"
+expect_status 201 "bucketMetadata"
+expect_header "Content-Type" "application/json; charset=utf-8"
+grep -q "$(printf '\t')\"shardMappings\"" "$HTTP_BODY" || fail "tab-indented body"
+RESTORED=$(json_get 'j["id"]')
+[ "$(json_get '[m["oldId"] for m in j["shardMappings"]]')" = "[1, 2]" ] || fail "deleted group must not be mapped"
+NEW1=$(json_get 'j["shardMappings"][0]["newId"]')
+NEW2=$(json_get 'j["shardMappings"][1]["newId"]')
+DELETED=$((NEW2 + 1))
+[ -d "$s_DATA/state/engine/data/$RESTORED/autogen/$NEW1" ] || fail "shard dir"
+[ ! -e "$s_DATA/state/engine/data/$RESTORED/autogen/$DELETED" ] || fail "no dir for a deleted group"
+http POST "$H/api/v2/restore/bucket-metadata" -H "Authorization: Token $T" --data-binary "@$W/manifest.json"
+expect_error 422 conflict "bucket with name restored already exists"
+http POST "$H/api/v2/restore/bucketMetadata" -H "Authorization: Token $T" \
+    -d "{\"organizationID\":\"$ORG\",\"bucketName\":\"x\",\"retentionPolicies\":[]}"
+expect_error 422 "unprocessable entity" "bucket must have 1 retention policy"
+http POST "$H/api/v2/restore/bucketMetadata" -H "Authorization: Token $T" -d '{"bucketName":"x"}'
+expect_error 404 "not found" "organization not found"
+pass "restore/bucketMetadata"
+
+# ---- restore/shards --------------------------------------------------------
+http POST "$H/api/v2/restore/shards/$NEW1" -H "Authorization: Token $T" \
+    -H 'Content-Type: application/octet-stream' -H 'Content-Encoding: gzip' --data-binary "@$W/s1.tar.gz"
+expect_status 204 "restore shard gzip"
+# Shard 2 with a tombstone (v4, no records): installed, not dropped (B3).
+mkdir -p "$W/t2/$RESTORED/autogen/2"
+cp "$W"/x/fixture/autogen/2/* "$W/t2/$RESTORED/autogen/2/"
+printf '\000\000\025\004' >"$W/t2/$RESTORED/autogen/2/000000002-000000001.tombstone"
+(cd "$W/t2" && tar --format=ustar -cf "$W/shard2.tar" "$RESTORED")
+http POST "$H/api/v2/restore/shards/$NEW2" -H "Authorization: Token $T" --data-binary "@$W/shard2.tar"
+expect_status 204 "restore shard plain tar"
+[ -f "$s_DATA/state/engine/data/$RESTORED/autogen/$NEW2/000000002-000000001.tombstone" ] ||
+    fail "tombstone installed"
+http POST "$H/api/v2/restore/shards/$DELETED" -H "Authorization: Token $T" --data-binary "@$W/shard2.tar"
+expect_error 404 "not found" "shard $DELETED not found"
+http POST "$H/api/v2/restore/shards/abc" -H "Authorization: Token $T" --data-binary "@$W/shard2.tar"
+expect_error 400 invalid 'invalid shard ID "abc"'
+http POST "$H/api/v2/restore/shards/$NEW1" -H "Authorization: Token $T" -H 'Content-Encoding: br' \
+    --data-binary "@$W/s1.tar.gz"
+expect_error 400 invalid 'unsupported Content-Encoding "br"'
+http POST "$H/api/v2/restore/shards/$NEW1" -H "Authorization: Token $T" -H 'Content-Encoding: gzip' \
+    --data-binary 'not gzip'
+expect_error 400 invalid "gzip"
+http POST "$H/api/v2/restore/shards/$NEW1" -H "Authorization: Token $T" --data-binary ''
+expect_error 400 invalid "empty request body"
+# Replacing shard 1 again moves the previous directory to the trash.
+http POST "$H/api/v2/restore/shards/$NEW1" -H "Authorization: Token $T" -H 'Content-Encoding: x-gzip' \
+    -H 'Transfer-Encoding: chunked' --data-binary "@$W/s1.tar.gz"
+expect_status 204 "restore shard again"
+ls -d "$s_DATA"/trash/*-shard-"$NEW1"-replaced-*/"$NEW1".staging-* >/dev/null || fail "trash entry"
+pass "restore/shards"
+
+# ---- restore/bucket/{id} (protobuf DatabaseInfo, encoded by hand) ---------
+python3 - "$W/dbinfo.pb" <<'PY'
+import struct, sys
+def varint(n):
+    out = b""
+    while True:
+        b = n & 0x7f; n >>= 7
+        if n: out += bytes([b | 0x80])
+        else: return out + bytes([b])
+def field(num, wt, payload):
+    key = varint(num << 3 | wt)
+    return key + (varint(len(payload)) + payload if wt == 2 else varint(payload))
+def msg(*parts): return b"".join(parts)
+def group(gid, start, end, shard):
+    return msg(field(1, 0, gid), field(2, 0, start), field(3, 0, end), field(4, 0, 0),
+               field(5, 2, msg(field(1, 0, shard))))
+day = 86400 * 10**9
+rp = msg(field(1, 2, b"autogen"), field(2, 0, 0), field(3, 0, 7 * day), field(4, 0, 1),
+         field(5, 2, group(1, 1704067200 * 10**9, 1704672000 * 10**9, 3)),
+         field(5, 2, group(2, 1704672000 * 10**9, 1705276800 * 10**9, 4)))
+db = msg(field(1, 2, b"0a1b2c3d4e5f6071"), field(2, 2, b"autogen"), field(3, 2, rp))
+open(sys.argv[1], "wb").write(db)
+PY
+http POST "$H/api/v2/restore/bucket/$BUCKET" -H "Authorization: Token $T" -H 'Content-Type: text/plain' \
+    --data-binary "@$W/dbinfo.pb"
+expect_status 200 "restore bucket proto"
+expect_header "Content-Type" "text/plain; charset=utf-8"
+python3 - "$HTTP_BODY" <<'PY' || fail "bucket/{id} body: $(cat "$HTTP_BODY")"
+import json, sys
+raw = open(sys.argv[1]).read()
+assert raw.endswith("\n"), raw
+m = json.loads(raw)
+assert sorted(m) == ["3", "4"], m
+PY
+http POST "$H/api/v2/restore/buckets/0000000000000001" -H "Authorization: Token $T" --data-binary "@$W/dbinfo.pb"
+expect_error 404 "not found" "bucket not found"
+http POST "$H/api/v2/restore/buckets/$BUCKET" -H "Authorization: Token $T" --data-binary 'garbage'
+expect_error 400 invalid "invalid DatabaseInfo"
+pass "restore/bucket/{id}"
+
+# ---- restore/sql -----------------------------------------------------------
+python3 -c "
+import sqlite3, sys; db = sqlite3.connect(sys.argv[1])
+db.execute('create table migrations(id integer primary key, name text)'); db.commit()" "$W/influxd.sqlite"
+gzip -c "$W/influxd.sqlite" >"$W/influxd.sqlite.gz"
+http POST "$H/api/v2/restore/sql" -H "Authorization: Token $T" -H 'Content-Type: application/octet-stream' \
+    -H 'Content-Encoding: gzip' --data-binary "@$W/influxd.sqlite.gz"
+expect_status 204 "restore sql"
+cmp "$W/influxd.sqlite" "$s_DATA/state/influxd.sqlite" || fail "sql file in place"
+http POST "$H/api/v2/restore/sql" -H "Authorization: Token $T" --data-binary "@$W/manifest.json"
+expect_error 400 invalid "invalid SQL backup: not an SQLite 3 database"
+pass "restore/sql"
+
+# ---- restore/kv -------------------------------------------------------------
+curl -sS -f -H "Authorization: Token $T" "$H/api/v2/backup/kv" -o "$W/kv.bolt" || fail "backup kv"
+gzip -c "$W/kv.bolt" >"$W/kv.bolt.gz"
+http POST "$H/api/v2/restore/kv" -H "Authorization: Token $T" -H 'Content-Type: application/octet-stream' \
+    -H 'Content-Encoding: gzip' --data-binary "@$W/kv.bolt.gz"
+expect_status 200 "restore kv"
+printf '{\n\t"token": "%s"\n}' "$SETUP_TOKEN" | cmp - "$HTTP_BODY" || fail "restore/kv body: $(cat "$HTTP_BODY")"
+ls -d "$s_DATA"/trash/*-kv-restore-previous-state-*/state.staging-* >/dev/null || fail "previous state in trash"
+[ -z "$(ls -A "$s_DATA/state/engine/data/$RESTORED/autogen/$NEW1")" ] || fail "shards are empty after restore/kv"
+http GET "$H/api/v2/orgs" -H "Authorization: Token $T"
+expect_status 200 "bootstrap token survives restore/kv"
+# A KV without any operator token (a fresh server's) is refused, nothing changes.
+tsv_start e
+curl -sS -f -H "Authorization: Token $T" "$e_URL/api/v2/backup/kv" -o "$W/empty.bolt" || fail "empty kv"
+http POST "$H/api/v2/restore/kv" -H "Authorization: Token $T" --data-binary "@$W/empty.bolt"
+expect_error 422 "unprocessable entity" "invalid backup without an operator token"
+http POST "$H/api/v2/restore/kv" -H "Authorization: Token $T" --data-binary 'not a bolt file'
+expect_error 400 invalid "invalid bolt file"
+http GET "$H/api/v2/buckets/$BUCKET" -H "Authorization: Token $SETUP_TOKEN"
+expect_status 200 "state unchanged after refused restores"
+pass "restore/kv"
+
+tsv_stop s
+grep -q 'msg=stopped' "$s_LOG" || fail "clean shutdown"
+pass "shutdown"
+echo "1..all passed"
