@@ -77,6 +77,7 @@ int tsv_authenticate(tsv_http_req *req, tsv_auth_level need, tsv_caller *caller,
             return tsv_error_set(err, TSV_EFORBIDDEN, "User is inactive");
         caller->authenticated = 1;
         caller->is_operator = info.is_operator;
+        caller->perms = info.perms;
         memcpy(caller->org_id, info.org_id, sizeof caller->org_id);
         memcpy(caller->user_id, info.user_id, sizeof caller->user_id);
         if (need == TSV_AUTH_OPERATOR && !info.is_operator)

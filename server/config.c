@@ -208,6 +208,14 @@ static int apply(tsv_config *cfg, opt_id id, const char *val, const char *source
 int tsv_config_parse(tsv_config *cfg, int argc, char **argv, FILE *help_out, tsv_error *err)
 {
     tsv_config_defaults(cfg);
+    /* --help must work even when an environment variable is malformed. */
+    for (int k = 1; k < argc; k++) {
+        if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0 ||
+            strcmp(argv[k], "help") == 0) {
+            tsv_config_usage(help_out);
+            return 1;
+        }
+    }
     for (int i = 0; i < OPT_COUNT; i++) {
         const char *v = getenv(options[i].env);
         if (v && apply(cfg, (opt_id)i, v, options[i].env, err) != 0)

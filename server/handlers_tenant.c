@@ -300,8 +300,8 @@ static int org_visit(void *ctx, const tsv_org *org, tsv_error *err)
 {
     (void)err;
     org_list_ctx *c = ctx;
-    if (!c->caller->is_operator && strcmp(c->caller->org_id, org->id) != 0)
-        return 0; /* org-scoped tokens only see their own organization */
+    if (!c->caller->is_operator && !tsv_perm_allows(&c->caller->perms.read_orgs, org->id, org->id))
+        return 0; /* tokens only see the organizations they may read */
     write_org(c->w, org);
     c->count++;
     return 0;
@@ -360,7 +360,7 @@ int tsv_handle_orgs_post(tsv_http_req *req, const tsv_route_params *p, const tsv
 {
     (void)p;
     tsv_error err;
-    if (!c->is_operator)
+    if (!c->is_operator && !c->perms.write_orgs.any)
         return tsv_http_reply_error_code(req, TSV_EUNAUTHORIZED, "write:orgs is unauthorized");
     tsv_json_doc *doc;
     if (read_json(req, &doc, &err) != 0)
@@ -425,11 +425,8 @@ int tsv_handle_buckets_get(tsv_http_req *req, const tsv_route_params *p, const t
         f.org_name = org_name;
     if (tsv_http_query(req, "name", name, sizeof name) > 0)
         f.name = name;
-    if (!c->is_operator) {
-        if (f.org_id && strcmp(f.org_id, c->org_id) != 0)
-            return tsv_http_reply_error_code(req, TSV_EUNAUTHORIZED, "read:buckets is unauthorized");
-        f.org_id = c->org_id;
-    }
+    if (!c->is_operator)
+        f.visible = &c->perms.read_buckets; /* only what the token may read */
     uint64_t limit, offset;
     /* influxd: limit defaults to 20 and may be 1..100. */
     if (parse_uint_param(req, "limit", 20, 100, &limit, &err) != 0 ||
@@ -502,7 +499,7 @@ int tsv_handle_buckets_post(tsv_http_req *req, const tsv_route_params *p, const 
     }
     if (rc == 0 && (!org_id || !*org_id))
         rc = tsv_error_set(&err, TSV_EINVALID, "organization id is required (orgID)");
-    if (rc == 0 && !c->is_operator && strcmp(org_id, c->org_id) != 0)
+    if (rc == 0 && !c->is_operator && !tsv_perm_allows(&c->perms.write_buckets, org_id, NULL))
         rc = tsv_error_set(&err, TSV_EUNAUTHORIZED, "write:buckets is unauthorized");
     tsv_bucket b;
     if (rc == 0)
@@ -526,12 +523,14 @@ int tsv_handle_bucket_get(tsv_http_req *req, const tsv_route_params *p, const ts
     uint64_t v;
     if (tsv_id_parse(id, &v, &err) != 0)
         return tsv_http_reply_error(req, &err);
+    char lower[17];
+    tsv_id_format(v, lower);
     tsv_bucket b;
-    if (tsv_store_bucket_get(req->server->store, id, &b, &err) != 0)
+    if (tsv_store_bucket_get(req->server->store, lower, &b, &err) != 0)
         return tsv_http_reply_error(req, &err);
-    if (!c->is_operator && strcmp(b.org_id, c->org_id) != 0) {
+    if (!c->is_operator && !tsv_perm_allows(&c->perms.read_buckets, b.org_id, b.id)) {
         tsv_bucket_clear(&b);
-        return tsv_http_reply_error_code(req, TSV_ENOTFOUND, "bucket not found");
+        return tsv_http_reply_error_code(req, TSV_EUNAUTHORIZED, "read:buckets is unauthorized");
     }
     tsv_buf buf = {0};
     tsv_json_writer w;
@@ -548,16 +547,19 @@ int tsv_handle_bucket_delete(tsv_http_req *req, const tsv_route_params *p, const
     uint64_t v;
     if (tsv_id_parse(id, &v, &err) != 0)
         return tsv_http_reply_error(req, &err);
-    if (!c->is_operator) {
-        tsv_bucket b;
-        if (tsv_store_bucket_get(req->server->store, id, &b, &err) != 0)
-            return tsv_http_reply_error(req, &err);
-        int mine = strcmp(b.org_id, c->org_id) == 0;
-        tsv_bucket_clear(&b);
-        if (!mine)
-            return tsv_http_reply_error_code(req, TSV_ENOTFOUND, "bucket not found");
-    }
-    if (tsv_store_bucket_delete(req->server->store, id, &err) != 0)
+    char lower[17];
+    tsv_id_format(v, lower);
+    tsv_bucket b;
+    if (tsv_store_bucket_get(req->server->store, lower, &b, &err) != 0)
+        return tsv_http_reply_error(req, &err);
+    int allowed = c->is_operator || tsv_perm_allows(&c->perms.write_buckets, b.org_id, b.id);
+    int system = b.type == 1;
+    tsv_bucket_clear(&b);
+    if (!allowed)
+        return tsv_http_reply_error_code(req, TSV_EUNAUTHORIZED, "write:buckets is unauthorized");
+    if (system)
+        return tsv_http_reply_error_code(req, TSV_EINVALID, "system buckets cannot be deleted");
+    if (tsv_store_bucket_delete(req->server->store, lower, &err) != 0)
         return tsv_http_reply_error(req, &err);
     return tsv_http_reply_empty(req, 204);
 }

@@ -269,13 +269,9 @@ int tsv_server_start(tsv_server **out, const tsv_config *cfg, struct tsv_store *
     char threads[16], header_size[16];
     snprintf(threads, sizeof threads, "%d", cfg->worker_threads);
     /* civetweb answers a request that overflows its buffer with a bare 400;
-     * give it room (4x, 64 KiB..1 MiB) and enforce the configured limit in
-     * dispatch, where it can be a proper 413. */
-    int civet_buf = cfg->max_header_size * 4;
-    if (civet_buf < 65536)
-        civet_buf = 65536;
-    if (civet_buf > 1048576)
-        civet_buf = 1048576;
+     * give it 1 MiB of room and enforce the configured limit in dispatch,
+     * where it can be a proper 413. Beyond 1 MiB civetweb's 400 remains. */
+    int civet_buf = 1048576; /* pages are only touched as headers arrive */
     snprintf(header_size, sizeof header_size, "%d", civet_buf);
     const char *options[] = {
         "listening_ports", cfg->http_bind_address,
@@ -333,6 +329,22 @@ static void *stop_thread(void *arg)
 int tsv_server_stop(tsv_server *srv)
 {
     atomic_store(&srv->stopping, 1);
+    /* New requests now get 503; let the running ones finish first (civetweb's
+     * mg_stop would cut off their request bodies), bounded by the timeout. */
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        if (atomic_load(&srv->inflight) == 0)
+            break;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - start.tv_sec >= srv->cfg.shutdown_timeout_s) {
+            TSV_WARN("msg=\"shutdown timeout: %d request(s) still running\"",
+                     atomic_load(&srv->inflight));
+            return -1;
+        }
+        struct timespec tick = {0, 20 * 1000 * 1000};
+        nanosleep(&tick, NULL);
+    }
     /* mg_stop closes the listeners and joins the workers, which finish their
      * current request first; bound the wait. */
     static stop_args a;
@@ -348,7 +360,7 @@ int tsv_server_stop(tsv_server *srv)
     }
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += srv->cfg.shutdown_timeout_s;
+    deadline.tv_sec += 10; /* only idle keep-alive connections are left */
     pthread_mutex_lock(&a.mu);
     int rc = 0;
     while (!a.done && rc != ETIMEDOUT)

@@ -21,6 +21,7 @@
 
 #include "config.h"
 #include "http.h"
+#include "store.h"
 #include "tsv_error.h"
 
 struct tsv_store;
@@ -55,6 +56,7 @@ typedef enum tsv_auth_level {
 typedef struct tsv_caller {
     int authenticated;
     int is_operator;
+    tsv_token_perms perms; /* what a non-operator token may do on orgs/buckets */
     char org_id[17];  /* org of an org-scoped token, "" otherwise */
     char user_id[17];
 } tsv_caller;

@@ -46,21 +46,46 @@ static const char *base_name(const char *path)
     return s ? s + 1 : path;
 }
 
-int tsv_trash_move(const char *trash_dir, const char *path, const char *reason, tsv_error *err)
+/* Makes a fresh trash slot and the destination path for `path` inside it. */
+static int trash_slot(const char *trash_dir, const char *path, const char *reason, char *dest,
+                      size_t destlen, tsv_error *err)
 {
-    if (!tsv_path_exists(path))
-        return 0;
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
-    char slot[PATH_MAX], dest[PATH_MAX];
+    char slot[PATH_MAX];
     if (tsv_path_join(slot, sizeof slot, err, "%s/%04d%02d%02dT%02d%02d%02dZ-%s-%08llx", trash_dir,
                       tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
                       tm.tm_sec, reason, (unsigned long long)(tsv_random_u64() & 0xffffffffu)) != 0)
         return -1;
     if (tsv_mkdir_p(slot, err) != 0)
         return -1;
-    if (tsv_path_join(dest, sizeof dest, err, "%s/%s", slot, base_name(path)) != 0)
+    return tsv_path_join(dest, destlen, err, "%s/%s", slot, base_name(path));
+}
+
+int tsv_trash_link(const char *trash_dir, const char *path, const char *reason, tsv_error *err)
+{
+    if (!tsv_path_exists(path))
+        return 0;
+    char dest[PATH_MAX], parent[PATH_MAX];
+    if (trash_slot(trash_dir, path, reason, dest, sizeof dest, err) != 0)
+        return -1;
+    if (link(path, dest) != 0)
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "link %s", path);
+    snprintf(parent, sizeof parent, "%s", dest);
+    *strrchr(parent, '/') = '\0';
+    if (tsv_fsync_dir(parent, err) != 0)
+        return -1;
+    TSV_INFO("msg=\"kept previous version\" path=\"%s\" copy=\"%s\" reason=%s", path, dest, reason);
+    return 0;
+}
+
+int tsv_trash_move(const char *trash_dir, const char *path, const char *reason, tsv_error *err)
+{
+    if (!tsv_path_exists(path))
+        return 0;
+    char dest[PATH_MAX];
+    if (trash_slot(trash_dir, path, reason, dest, sizeof dest, err) != 0)
         return -1;
     if (tsv_rename_durable(path, dest, err) != 0)
         return -1;

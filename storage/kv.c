@@ -536,6 +536,10 @@ int tsv_kv_sync(tsv_kv *kv, tsv_error *err)
 int tsv_kv_begin(tsv_kv *kv, int write, tsv_kv_txn **out, tsv_error *err)
 {
     *out = NULL;
+    /* The store closes its environment while swapping generations; a failed
+     * swap can leave none open, which must be an error, not a crash. */
+    if (!kv)
+        return tsv_error_set(err, TSV_EUNAVAILABLE, "the KV store is not open");
     tsv_kv_txn *t = calloc(1, sizeof *t);
     if (!t)
         return tsv_error_set(err, TSV_EINTERNAL, "out of memory beginning KV transaction");

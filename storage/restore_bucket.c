@@ -290,6 +290,9 @@ int tsv_store_restore_shard(tsv_store *s, uint64_t shard_id, tsv_reader *tar, ts
         tsv_shard_lock(shard_id);
         rc = tsv_shard_restore_from_tar(path, s->trash_dir, shard_id, tar, &st, err);
         tsv_shard_unlock(shard_id);
+        tsv_error perr;
+        if (rc == 0 && tsv_trash_purge(s->trash_dir, s->opt.trash_retention_s, &perr) != 0)
+            TSV_WARN("msg=\"trash purge failed\" error=\"%s\"", perr.message);
         if (rc == 0)
             TSV_INFO("msg=\"shard restored\" shard=%" PRIu64 " files=%" PRIu64 " bytes=%" PRIu64
                      " kept=%" PRIu64 " skipped=%" PRIu64,

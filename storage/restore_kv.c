@@ -143,18 +143,25 @@ int tsv_store_restore_kv(tsv_store *s, tsv_reader *body, char *token, size_t tok
         return -1;
     }
     tsv_store_close_state(s);
+    /* staging_holds_old: after the exchange the staging path holds the
+     * previous generation, which is only ever moved to the trash. */
+    int staging_holds_old = 0;
     rc = tsv_rename_exchange(staging, s->state_dir, err);
-    if (rc == 0)
-        rc = tsv_fsync_dir(s->data_dir, err);
     if (rc == 0) {
+        staging_holds_old = 1;
+        tsv_error ferr;
+        if (tsv_fsync_dir(s->data_dir, &ferr) != 0)
+            TSV_ERROR("msg=\"fsync after KV swap failed\" error=\"%s\"", ferr.message);
         uint64_t old_gen = s->generation;
         s->generation = gen;
         if (tsv_store_open_state(s, err) != 0) {
             /* The new generation does not open: put the old one back. */
             tsv_error berr;
             TSV_ERROR("msg=\"restored KV did not open; rolling back\" error=\"%s\"", err->message);
-            if (tsv_rename_exchange(staging, s->state_dir, &berr) == 0 &&
-                tsv_fsync_dir(s->data_dir, &berr) == 0) {
+            if (tsv_rename_exchange(staging, s->state_dir, &berr) == 0) {
+                staging_holds_old = 0;
+                if (tsv_fsync_dir(s->data_dir, &berr) != 0)
+                    TSV_ERROR("msg=\"fsync after rollback failed\" error=\"%s\"", berr.message);
                 s->generation = old_gen;
                 if (tsv_store_open_state(s, &berr) != 0)
                     TSV_ERROR("msg=\"cannot reopen previous state\" error=\"%s\"", berr.message);
@@ -168,8 +175,9 @@ int tsv_store_restore_kv(tsv_store *s, tsv_reader *body, char *token, size_t tok
     }
     tsv_store_exclusive_unlock(s);
     tsv_error terr;
-    if (rc == 0) {
-        TSV_INFO("msg=\"KV restored\" generation=%016" PRIx64 " shards=%zu", gen, nshards);
+    if (staging_holds_old) {
+        if (rc == 0)
+            TSV_INFO("msg=\"KV restored\" generation=%016" PRIx64 " shards=%zu", gen, nshards);
         if (tsv_trash_move(s->trash_dir, staging, "kv-restore-previous-state", &terr) != 0)
             TSV_WARN("msg=\"could not move previous state aside\" path=\"%s\" error=\"%s\"", staging,
                      terr.message);
@@ -231,31 +239,26 @@ int tsv_store_restore_sql(tsv_store *s, tsv_reader *body, tsv_error *err)
         tsv_upload_discard(&up);
         return -1;
     }
-    char live[PATH_MAX], keep[PATH_MAX];
-    if (tsv_path_join(live, sizeof live, err, "%s/influxd.sqlite", s->state_dir) != 0 ||
-        tsv_path_join(keep, sizeof keep, err, "%s/previous-%016" PRIx64 ".sqlite", s->tmp_dir,
-                      tsv_random_u64()) != 0) {
+    char live[PATH_MAX];
+    if (tsv_path_join(live, sizeof live, err, "%s/influxd.sqlite", s->state_dir) != 0) {
         tsv_upload_discard(&up);
         return -1;
     }
     tsv_store_exclusive_lock(s);
-    int rc = 0, had_old = tsv_path_exists(live);
-    /* Keep the old file reachable before the rename replaces it. */
-    if (had_old && link(live, keep) != 0)
-        rc = tsv_error_set_errno(err, TSV_EINTERNAL, errno, "link %s", live);
+    /* The previous file is linked into the trash before the rename replaces
+     * it, so a crash at any point leaves it either live or in the trash. */
+    int rc = tsv_trash_link(s->trash_dir, live, "sql-restore-previous", err);
     if (rc == 0)
         rc = tsv_rename_durable(up.path, live, err);
     tsv_store_exclusive_unlock(s);
     if (rc != 0) {
         tsv_upload_discard(&up);
-        if (had_old)
-            unlink(keep);
         return -1;
     }
     up.path[0] = '\0';
-    tsv_error terr;
-    if (had_old && tsv_trash_move(s->trash_dir, keep, "sql-restore-previous", &terr) != 0)
-        TSV_WARN("msg=\"could not move previous SQL file aside\" error=\"%s\"", terr.message);
+    tsv_error perr;
+    if (tsv_trash_purge(s->trash_dir, s->opt.trash_retention_s, &perr) != 0)
+        TSV_WARN("msg=\"trash purge failed\" error=\"%s\"", perr.message);
     TSV_INFO("msg=\"SQL store restored\"");
     return 0;
 }

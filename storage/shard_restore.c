@@ -377,10 +377,11 @@ int tsv_shard_restore_from_tar(const char *shard_dir, const char *trash_dir, uin
             goto out;
         }
     }
-    if (tsv_rename_exchange(staging, shard_dir, err) != 0 || tsv_fsync_dir(parent, err) != 0)
+    if (tsv_rename_exchange(staging, shard_dir, err) != 0)
         goto out;
-    /* The swap is done; from here on the staging path holds the old data. */
-    rc = 0;
+    /* The swap is done; from here on the staging path holds the OLD data,
+     * which must go to the trash whatever happens next, never be deleted. */
+    rc = tsv_fsync_dir(parent, err);
     tsv_error terr;
     char reason[64];
     snprintf(reason, sizeof reason, "shard-%" PRIu64 "-replaced", shard_id);

@@ -37,7 +37,13 @@ int tsv_store_open(tsv_store **out, const tsv_store_options *opt, tsv_error *err
         return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
     s->lock_fd = -1;
     s->opt = *opt;
-    pthread_rwlock_init(&s->swap_lock, NULL);
+    /* Prefer writers: a KV or SQL swap must not starve behind a steady
+     * stream of shared users (no code path takes the lock recursively). */
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&s->swap_lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
     if (tsv_path_join(s->data_dir, sizeof s->data_dir, err, "%s", opt->data_dir) != 0 ||
         tsv_path_join(s->state_dir, sizeof s->state_dir, err, "%s/state", opt->data_dir) != 0 ||
         tsv_path_join(s->tmp_dir, sizeof s->tmp_dir, err, "%s/tmp", opt->data_dir) != 0 ||

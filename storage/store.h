@@ -41,6 +41,24 @@ typedef struct tsv_store_options {
 int tsv_store_open(tsv_store **out, const tsv_store_options *opt, tsv_error *err);
 void tsv_store_close(tsv_store *s);
 
+/* What a token may do on one (action, resource type), in InfluxDB's terms
+ * (influxdb-2-api.md §2.2): any = unscoped or "instance"; otherwise only
+ * within the listed orgs (orgID-scoped) or on the listed resources (id). */
+#define TSV_PERM_SCOPES 4
+typedef struct tsv_perm_scope {
+    int any;
+    int n_orgs, n_ids;
+    char orgs[TSV_PERM_SCOPES][17];
+    char ids[TSV_PERM_SCOPES][17];
+} tsv_perm_scope;
+
+typedef struct tsv_token_perms {
+    tsv_perm_scope read_orgs, write_orgs, read_buckets, write_buckets;
+} tsv_token_perms;
+
+/* 1 if the scope allows the resource (org_id and id may be NULL). */
+int tsv_perm_allows(const tsv_perm_scope *p, const char *org_id, const char *id);
+
 typedef struct tsv_token_info {
     int active;       /* authorization status is "active" */
     int user_active;  /* its user (if any) is active */
@@ -49,6 +67,7 @@ typedef struct tsv_token_info {
     char org_id[17];
     char user_id[17];
     char first_missing_permission[64]; /* e.g. "read:authorizations" when !is_operator */
+    tsv_token_perms perms;
 } tsv_token_info;
 
 /* Looks a raw token up in the KV store (raw "token" and SHA-512 PHC
@@ -100,6 +119,7 @@ typedef struct tsv_bucket_filter {
     const char *org_id;
     const char *org_name;
     const char *name;
+    const tsv_perm_scope *visible; /* NULL = all; else only buckets it allows */
 } tsv_bucket_filter;
 
 /* Calls fn for the buckets matching the filter, skipping `offset` matches

@@ -228,6 +228,8 @@ static int bucket_filter_visit(void *vctx, const tsv_bucket *b, tsv_error *err)
         return 0;
     if (c->f->name && strcmp(c->f->name, b->name) != 0)
         return 0;
+    if (c->f->visible && !tsv_perm_allows(c->f->visible, b->org_id, b->id))
+        return 0;
     if (c->skip > 0) {
         c->skip--;
         return 0;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "fsutil.h"
@@ -649,8 +650,10 @@ static int create_system_bucket(tsv_kv_txn *txn, const char *org_id, const char 
                                 int64_t retention_ns, tsv_error *err)
 {
     /* System buckets get a 1-day shard-group duration, as influxd gives them. */
-    return tsv_tenant_bucket_create(txn, org_id, name, "System bucket for monitoring logs", 1,
-                                    retention_ns, 24 * 3600 * 1000000000LL, NULL, err);
+    const char *desc = strcmp(name, "_tasks") == 0 ? "System bucket for task logs"
+                                                   : "System bucket for monitoring logs";
+    return tsv_tenant_bucket_create(txn, org_id, name, desc, 1, retention_ns,
+                                    24 * 3600 * 1000000000LL, NULL, err);
 }
 
 int tsv_tenant_bucket_delete(tsv_kv_txn *txn, const char *id, tsv_error *err)
@@ -936,6 +939,60 @@ static int check_operator(const tsv_json *perms, char *missing, size_t mlen)
     return 1;
 }
 
+int tsv_perm_allows(const tsv_perm_scope *p, const char *org_id, const char *id)
+{
+    if (p->any)
+        return 1;
+    for (int i = 0; org_id && i < p->n_orgs; i++)
+        if (strcasecmp(p->orgs[i], org_id) == 0)
+            return 1;
+    for (int i = 0; id && i < p->n_ids; i++)
+        if (strcasecmp(p->ids[i], id) == 0)
+            return 1;
+    return 0;
+}
+
+static void scope_add(tsv_perm_scope *sc, const tsv_json *res)
+{
+    const char *id = jstr(res, "id", NULL);
+    const char *org = jstr(res, "orgID", NULL);
+    if (id && strlen(id) == 16) {
+        if (sc->n_ids < TSV_PERM_SCOPES)
+            snprintf(sc->ids[sc->n_ids++], 17, "%s", id);
+    } else if (org && strlen(org) == 16) {
+        if (sc->n_orgs < TSV_PERM_SCOPES)
+            snprintf(sc->orgs[sc->n_orgs++], 17, "%s", org);
+    } else {
+        sc->any = 1;
+    }
+}
+
+/* Condenses a permission list into the scopes the tenant API checks. */
+static void summarize_permissions(const tsv_json *perms, tsv_token_perms *out)
+{
+    memset(out, 0, sizeof *out);
+    for (size_t k = 0; perms && perms->type == TSV_JSON_ARRAY && k < perms->count; k++) {
+        const tsv_json *p = perms->items[k];
+        const char *action = jstr(p, "action", NULL);
+        const tsv_json *res = tsv_json_get(p, "resource");
+        const char *type = res ? jstr(res, "type", NULL) : NULL;
+        if (!action || !type)
+            continue;
+        int write = strcmp(action, "write") == 0;
+        if (!write && strcmp(action, "read") != 0)
+            continue;
+        if (strcmp(type, "instance") == 0) {
+            tsv_perm_scope *all[] = {write ? &out->write_orgs : &out->read_orgs,
+                                     write ? &out->write_buckets : &out->read_buckets};
+            all[0]->any = all[1]->any = 1;
+        } else if (strcmp(type, "orgs") == 0) {
+            scope_add(write ? &out->write_orgs : &out->read_orgs, res);
+        } else if (strcmp(type, "buckets") == 0) {
+            scope_add(write ? &out->write_buckets : &out->read_buckets, res);
+        }
+    }
+}
+
 static void phc_hash(const char *token, size_t len, int sha512, char *out, size_t outlen)
 {
     unsigned char digest[SHA512_DIGEST_LENGTH];
@@ -1043,6 +1100,7 @@ int tsv_tenant_token_lookup(tsv_kv_txn *txn, const char *token, size_t len, tsv_
     copy_id(out->user_id, s, n);
     out->is_operator = check_operator(tsv_json_get(a, "permissions"), out->first_missing_permission,
                                       sizeof out->first_missing_permission);
+    summarize_permissions(tsv_json_get(a, "permissions"), &out->perms);
     tsv_json_free(doc);
     out->user_active = 1;
     if (out->user_id[0]) {
