@@ -25,6 +25,7 @@
 
 #include "bolt.h"
 #include "engine.h"
+#include "fault.h"
 #include "fsutil.h"
 #include "kv_import.h"
 #include "meta_store.h"
@@ -142,11 +143,13 @@ int tsv_store_restore_kv(tsv_store *s, tsv_reader *body, char *token, size_t tok
         tsv_remove_tree(staging, &cerr);
         return -1;
     }
+    tsv_fault_point("kv-before-exchange");
     tsv_store_close_state(s);
     rc = tsv_rename_exchange(staging, s->state_dir, err);
     if (rc == 0)
         rc = tsv_fsync_dir(s->data_dir, err);
     if (rc == 0) {
+        tsv_fault_point("kv-after-exchange");
         uint64_t old_gen = s->generation;
         s->generation = gen;
         if (tsv_store_open_state(s, err) != 0) {
