@@ -107,10 +107,13 @@ static int read_decoded(tsv_http_req *req, tsv_buf *buf, size_t max, tsv_error *
     if (decoded_body(req, &dec, err) != 0)
         return -1;
     tsv_reader *r = body_stream(req, dec);
-    uint8_t chunk[65536];
-    int rc = 0;
-    for (;;) {
-        ssize_t n = tsv_read(r, chunk, sizeof chunk, err);
+    /* On the heap: civetweb's worker threads have ~100 KiB stacks (a 64 KiB
+     * array here overflowed it in the ASan build). */
+    enum { CHUNK = 65536 };
+    uint8_t *chunk = malloc(CHUNK);
+    int rc = chunk ? 0 : tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    while (rc == 0) {
+        ssize_t n = tsv_read(r, chunk, CHUNK, err);
         if (n < 0) {
             rc = -1;
             break;
@@ -126,6 +129,7 @@ static int read_decoded(tsv_http_req *req, tsv_buf *buf, size_t max, tsv_error *
             break;
         }
     }
+    free(chunk);
     tsv_reader_free(dec);
     return rc;
 }
