@@ -219,16 +219,17 @@ int tsv_handle_setup_post(tsv_http_req *req, const tsv_route_params *p, const ts
     tsv_setup_result res;
     if (rc == 0)
         rc = tsv_store_setup(req->server->store, &sr, &res, &err);
-    tsv_json_free(doc);
-    if (rc != 0)
-        return tsv_http_reply_error(req, &err);
-
+    /* doc stays alive until the reply is written: sr.username points into it. */
     tsv_org org;
     tsv_bucket bucket;
-    if (tsv_store_org_get(req->server->store, res.org_id, &org, &err) != 0)
-        return tsv_http_reply_error(req, &err);
-    if (tsv_store_bucket_get(req->server->store, res.bucket_id, &bucket, &err) != 0) {
+    if (rc == 0 && tsv_store_org_get(req->server->store, res.org_id, &org, &err) != 0)
+        rc = -1;
+    if (rc == 0 && tsv_store_bucket_get(req->server->store, res.bucket_id, &bucket, &err) != 0) {
         tsv_org_clear(&org);
+        rc = -1;
+    }
+    if (rc != 0) {
+        tsv_json_free(doc);
         return tsv_http_reply_error(req, &err);
     }
     tsv_buf buf = {0};
@@ -283,6 +284,7 @@ int tsv_handle_setup_post(tsv_http_req *req, const tsv_route_params *p, const ts
     tsv_jw_object_end(&w);
     tsv_org_clear(&org);
     tsv_bucket_clear(&bucket);
+    tsv_json_free(doc);
     return reply_buf(req, 201, &w, &buf);
 }
 
