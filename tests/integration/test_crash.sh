@@ -32,6 +32,9 @@ LIVE_TOKEN="A9Ovdl8SmP-rfp8wQ2vJoPUsZoQQJ3EochD88SlJcgrcLw4HBwgUqpSHQxc9N9Drg0_a
 MNT=""
 crash_cleanup() {
     rc=$?
+    # lib.sh runs under set -e: without this the "(exit $rc)" below would end
+    # the handler before tsv_cleanup stops the servers.
+    set +e
     if [ -n "$MNT" ]; then
         for pid in $TSV_PIDS; do
             kill -KILL "$pid" 2>/dev/null || true
