@@ -42,8 +42,17 @@ static ssize_t body_read(tsv_reader *r, void *buf, size_t len, tsv_error *err)
     if (len > (size_t)1 << 30)
         len = (size_t)1 << 30;
     int n = mg_read(req->conn, buf, len);
-    if (n < 0)
-        return tsv_error_set(err, TSV_EINVALID, "failed to read request body: connection error");
+    if (n < 0) {
+        /* civetweb reports a body cut short (client closed early) as an
+         * error, not as EOF: say what happened rather than "connection error". */
+        if (req->content_length >= 0 && req->bytes_in < (uint64_t)req->content_length)
+            return tsv_error_set(err, TSV_EINVALID,
+                                 "unexpected EOF: request body truncated after %llu of %lld bytes",
+                                 (unsigned long long)req->bytes_in, req->content_length);
+        return tsv_error_set(err, TSV_EINVALID,
+                             "failed to read request body: broken chunked encoding or connection "
+                             "closed");
+    }
     if (n == 0) {
         br->eof = 1;
         if (req->content_length >= 0 && req->bytes_in < (uint64_t)req->content_length)

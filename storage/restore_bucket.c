@@ -126,6 +126,23 @@ static int restore_into(tsv_store *s, tsv_kv_txn *txn, Meta__Data *meta, const c
     return rc;
 }
 
+/* The retention-policy rules both bucket restores share, with the status
+ * bucketMetadata and POST /buckets give them (422), so the two restore paths
+ * answer the same upload the same way. */
+static int check_upload_rp(const Meta__DatabaseInfo *db, tsv_error *err)
+{
+    if (db->n_retentionpolicies != 1)
+        return tsv_error_set(err, TSV_EUNPROCESSABLE,
+                             "bucket must have 1 retention policy; attempting to restore %zu "
+                             "retention policies",
+                             db->n_retentionpolicies);
+    int64_t retention = db->retentionpolicies[0]->duration;
+    if (retention < 0 || (retention != 0 && retention < 3600LL * 1000000000LL))
+        return tsv_error_set(err, TSV_EUNPROCESSABLE,
+                             "retention policy duration must be at least 1h0m0s");
+    return 0;
+}
+
 int tsv_store_restore_bucket_manifest(tsv_store *s, const char *json, size_t len,
                                       tsv_bucket_restore_result *out, tsv_error *err)
 {
@@ -137,11 +154,8 @@ int tsv_store_restore_bucket_manifest(tsv_store *s, const char *json, size_t len
         rc = tsv_error_set(err, TSV_ENOTFOUND, "organization not found");
     else if (tsv_tenant_bucket_name_check(m.bucket_name, err) != 0)
         rc = -1;
-    else if (m.db->n_retentionpolicies != 1)
-        rc = tsv_error_set(err, TSV_EUNPROCESSABLE,
-                           "bucket must have 1 retention policy; attempting to restore %zu "
-                           "retention policies",
-                           m.db->n_retentionpolicies);
+    else if (check_upload_rp(m.db, err) != 0)
+        rc = -1;
     if (rc != 0) {
         tsv_manifest_clear(&m);
         return -1;
@@ -149,11 +163,6 @@ int tsv_store_restore_bucket_manifest(tsv_store *s, const char *json, size_t len
     const Meta__RetentionPolicyInfo *rp0 = m.db->retentionpolicies[0];
     int64_t retention = rp0->duration;
     int64_t sgd = tsv_meta_normalise_shard_group_duration(retention, rp0->shardgroupduration);
-    if (retention < 0 || (retention != 0 && retention < 3600LL * 1000000000LL)) {
-        tsv_manifest_clear(&m);
-        return tsv_error_set(err, TSV_EUNPROCESSABLE,
-                             "retention policy duration must be at least 1h0m0s");
-    }
 
     tsv_store_shared_lock(s);
     tsv_kv_txn *txn = NULL;
@@ -208,16 +217,20 @@ static int db_shard_paths(const Meta__Data *meta, const char *db, char ***paths,
 int tsv_store_restore_bucket_proto(tsv_store *s, const char *bucket_id, const uint8_t *proto,
                                    size_t len, tsv_bucket_restore_result *out, tsv_error *err)
 {
+    /* The ID first, as influxd does: a bad URL is reported as such whatever
+     * the body holds. */
+    char id[17];
+    uint64_t v;
+    if (tsv_id_parse(bucket_id, &v, err) != 0)
+        return -1;
+    tsv_id_format(v, id);
     Meta__DatabaseInfo *uploaded = NULL;
     if (tsv_meta_decode_database(proto, len, &uploaded, err) != 0)
         return tsv_error_wrap(err, "invalid DatabaseInfo");
-    char id[17];
-    uint64_t v;
-    if (tsv_id_parse(bucket_id, &v, err) != 0) {
+    if (check_upload_rp(uploaded, err) != 0) {
         tsv_meta_free_database(uploaded);
         return -1;
     }
-    tsv_id_format(v, id);
     tsv_store_shared_lock(s);
     tsv_kv_txn *txn = NULL;
     tsv_bucket b = {0};

@@ -25,6 +25,7 @@
 
 #include "bolt.h"
 #include "engine.h"
+#include "fault.h"
 #include "fsutil.h"
 #include "kv_import.h"
 #include "meta_store.h"
@@ -142,6 +143,7 @@ int tsv_store_restore_kv(tsv_store *s, tsv_reader *body, char *token, size_t tok
         tsv_remove_tree(staging, &cerr);
         return -1;
     }
+    tsv_fault_point("kv-before-exchange");
     tsv_store_close_state(s);
     /* staging_holds_old: after the exchange the staging path holds the
      * previous generation, which is only ever moved to the trash. */
@@ -149,6 +151,7 @@ int tsv_store_restore_kv(tsv_store *s, tsv_reader *body, char *token, size_t tok
     rc = tsv_rename_exchange(staging, s->state_dir, err);
     if (rc == 0) {
         staging_holds_old = 1;
+        tsv_fault_point("kv-after-exchange");
         tsv_error ferr;
         if (tsv_fsync_dir(s->data_dir, &ferr) != 0)
             TSV_ERROR("msg=\"fsync after KV swap failed\" error=\"%s\"", ferr.message);

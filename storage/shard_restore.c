@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "fault.h"
 #include "fsutil.h"
 #include "tsm.h"
 #include "tsv_log.h"
@@ -132,7 +133,8 @@ static int extract_entry(struct archive *a, const char *staging, const char *bas
             return tsv_error_set(err, TSV_EINVALID, "invalid shard archive: entry %s: %s", base,
                                  archive_error_string(a) ? archive_error_string(a) : "read error");
         }
-        if (tsv_write_all(fd, buf, (size_t)n, path, err) != 0) {
+        if (tsv_fault_check("shard-write", err) != 0 ||
+            tsv_write_all(fd, buf, (size_t)n, path, err) != 0) {
             close(fd);
             return -1;
         }
@@ -301,7 +303,7 @@ int tsv_shard_restore_from_tar(const char *shard_dir, const char *trash_dir, uin
             goto out;
         }
         const char *path = archive_entry_pathname(entry);
-        const char *base = NULL;
+        const char *base = NULL; /* set by check_entry_path; gcc -O2 cannot see it */
         if (check_entry_path(path, &base, err) != 0)
             goto out;
         mode_t type = archive_entry_filetype(entry);
@@ -377,8 +379,10 @@ int tsv_shard_restore_from_tar(const char *shard_dir, const char *trash_dir, uin
             goto out;
         }
     }
+    tsv_fault_point("shard-before-exchange");
     if (tsv_rename_exchange(staging, shard_dir, err) != 0)
         goto out;
+    tsv_fault_point("shard-after-exchange");
     /* The swap is done; from here on the staging path holds the OLD data,
      * which must go to the trash whatever happens next, never be deleted. */
     rc = tsv_fsync_dir(parent, err);

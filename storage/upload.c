@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "fsutil.h"
 
 #define CHUNK (1024 * 1024)
@@ -31,7 +32,9 @@ int tsv_upload_receive(const char *tmp_dir, const char *suffix, tsv_reader *in, 
         }
         if (n == 0)
             break;
-        rc = tsv_write_all(fd, buf, (size_t)n, out->path, err);
+        rc = tsv_fault_check("upload-write", err);
+        if (rc == 0)
+            rc = tsv_write_all(fd, buf, (size_t)n, out->path, err);
         out->size += (uint64_t)n;
     }
     free(buf);
