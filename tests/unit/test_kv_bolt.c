@@ -1,0 +1,965 @@
+/*
+ * test_kv_bolt: bolt -> LMDB -> bolt -> LMDB is lossless (storage/kv_import.h).
+ *
+ * For both real InfluxDB files and for generated trees (branch pages on
+ * several levels, overflow values of 20 KB and 100 KB, inline and paged
+ * buckets, buckets nested 5 deep, empty buckets, non-zero and maximal
+ * sequences, a non-zero root sequence), every step is compared exactly:
+ *
+ *   source.bolt --tsv_kv_import_bolt--> KV1 --tsv_kv_export_bolt--> e1.bolt
+ *               --import--> KV2 --export--> e2.bolt
+ *
+ * The oracle is a canonical text dump in the format of tests/tools/boltcheck
+ * ("B <path> <seq>" / "K <path> <hexkey> <hexval>"): for generated trees it
+ * is computed from the in-memory model, for real files from our reader and,
+ * independently, from bbolt itself. Each KV is dumped through the KV cursor
+ * API; each bolt file through our reader AND through $TSV_BOLTCHECK (bbolt
+ * 1.3.6: tx.Check() must report nothing, its dump must be byte-identical to
+ * the source's). Root sequences are compared separately (the dump has no
+ * line for the root). e1 and e2 must be byte-identical, and the exported
+ * file's page structure is scanned to prove the generated tree really
+ * exercised branch, overflow, inline and nested pages.
+ *
+ * The test fails if the checker is missing, unless TSV_ALLOW_NO_GO=1.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "bolt.h"
+#include "fsutil.h"
+#include "kv.h"
+#include "kv_import.h"
+
+#ifndef TSV_TESTDATA
+#error "TSV_TESTDATA must be defined by the build"
+#endif
+
+#define PAGE 4096u
+
+static char tmpdir[256];
+static int counter;
+static char live_path[512];
+static char backup_path[512];
+
+#define OK(call)                                                                                   \
+    do {                                                                                           \
+        tsv_error e_ = {0};                                                                        \
+        tsv_error *E = &e_;                                                                        \
+        (void)E;                                                                                   \
+        if ((call) != 0)                                                                           \
+            fail_msg("%s failed: %s", #call, e_.message);                                         \
+    } while (0)
+
+/* ---- strings ------------------------------------------------------------- */
+
+typedef struct sbuf {
+    char *p;
+    size_t n, cap;
+} sbuf;
+
+static void sb_add(sbuf *s, const void *buf, size_t len)
+{
+    if (s->n + len + 1 > s->cap) {
+        size_t cap = s->cap ? s->cap : 256;
+        while (cap < s->n + len + 1)
+            cap *= 2;
+        s->p = realloc(s->p, cap);
+        assert_non_null(s->p);
+        s->cap = cap;
+    }
+    if (len)
+        memcpy(s->p + s->n, buf, len);
+    s->n += len;
+    s->p[s->n] = '\0';
+}
+
+static void sb_str(sbuf *s, const char *str)
+{
+    sb_add(s, str, strlen(str));
+}
+
+static void sb_hex(sbuf *s, const uint8_t *b, size_t len)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        char two[2] = {digits[b[i] >> 4], digits[b[i] & 15]};
+        sb_add(s, two, 2);
+    }
+}
+
+static void sb_u64(sbuf *s, uint64_t v)
+{
+    char num[32];
+    snprintf(num, sizeof num, "%llu", (unsigned long long)v);
+    sb_str(s, num);
+}
+
+/* Dump lines, given the current bucket path (hex names joined by "/"). */
+static void line_bucket(sbuf *out, const sbuf *path, uint64_t seq)
+{
+    sb_str(out, "B ");
+    sb_add(out, path->p ? path->p : "", path->n);
+    sb_str(out, " ");
+    sb_u64(out, seq);
+    sb_str(out, "\n");
+}
+
+static void line_value(sbuf *out, const sbuf *path, const uint8_t *k, size_t kl, const uint8_t *v,
+                       size_t vl)
+{
+    sb_str(out, "K ");
+    sb_add(out, path->p ? path->p : "", path->n);
+    sb_str(out, " ");
+    sb_hex(out, k, kl);
+    sb_str(out, " ");
+    sb_hex(out, v, vl);
+    sb_str(out, "\n");
+}
+
+static size_t path_push(sbuf *path, const uint8_t *name, size_t len)
+{
+    size_t saved = path->n;
+    if (path->n)
+        sb_str(path, "/");
+    sb_hex(path, name, len);
+    return saved;
+}
+
+static void path_pop(sbuf *path, size_t saved)
+{
+    path->n = saved;
+    if (path->p)
+        path->p[saved] = '\0';
+}
+
+static void assert_dump_equal(const char *what, const char *a, const char *b)
+{
+    if (strcmp(a, b) == 0)
+        return;
+    size_t i = 0, line = 1;
+    while (a[i] && a[i] == b[i]) {
+        if (a[i] == '\n')
+            line++;
+        i++;
+    }
+    fail_msg("%s: dumps differ at line %zu (byte %zu): [%.100s] vs [%.100s]", what, line, i, a + i,
+             b + i);
+}
+
+/* ---- files ---------------------------------------------------------------- */
+
+static void next_path(char *out, size_t len, const char *what, const char *ext)
+{
+    snprintf(out, len, "%s/%03d-%s%s", tmpdir, counter++, what, ext);
+}
+
+static uint8_t *read_bytes(const char *path, size_t *len)
+{
+    char *buf;
+    tsv_error err;
+    if (tsv_read_file(path, 1u << 30, &buf, len, &err) != 0)
+        fail_msg("read %s: %s", path, err.message);
+    return (uint8_t *)buf;
+}
+
+static void gunzip_to(const char *gz, const char *out)
+{
+    gzFile in = gzopen(gz, "rb");
+    assert_non_null(in);
+    FILE *fp = fopen(out, "wb");
+    assert_non_null(fp);
+    char buf[8192];
+    int n;
+    while ((n = gzread(in, buf, sizeof buf)) > 0)
+        assert_int_equal(fwrite(buf, 1, (size_t)n, fp), (size_t)n);
+    assert_int_equal(n, 0);
+    assert_int_equal(gzclose(in), Z_OK);
+    assert_int_equal(fclose(fp), 0);
+}
+
+static uint64_t le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint16_t le16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+
+/* ---- the in-memory model (the oracle for generated trees) ---------------- */
+
+typedef struct mbucket mbucket;
+typedef struct mentry {
+    uint8_t *key;
+    size_t klen;
+    int is_bucket;
+    uint8_t *val;
+    size_t vlen;
+    mbucket *child;
+} mentry;
+
+struct mbucket {
+    uint64_t seq;
+    mentry *e;
+    size_t n, cap;
+};
+
+static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
+static uint64_t rng(void)
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return rng_state * 2685821657736338717ull;
+}
+
+static mbucket *mb_new(uint64_t seq)
+{
+    mbucket *b = calloc(1, sizeof *b);
+    assert_non_null(b);
+    b->seq = seq;
+    return b;
+}
+
+static mentry *mb_add(mbucket *b, const void *key, size_t klen)
+{
+    if (b->n == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 8;
+        b->e = realloc(b->e, b->cap * sizeof *b->e);
+        assert_non_null(b->e);
+    }
+    mentry *e = &b->e[b->n++];
+    memset(e, 0, sizeof *e);
+    e->key = malloc(klen);
+    assert_non_null(e->key);
+    memcpy(e->key, key, klen);
+    e->klen = klen;
+    return e;
+}
+
+static void mb_put(mbucket *b, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    mentry *e = mb_add(b, key, klen);
+    e->val = malloc(vlen ? vlen : 1);
+    assert_non_null(e->val);
+    if (vlen)
+        memcpy(e->val, val, vlen);
+    e->vlen = vlen;
+}
+
+static void mb_puts(mbucket *b, const char *key, const char *val)
+{
+    mb_put(b, key, strlen(key), val, strlen(val));
+}
+
+static void mb_random(mbucket *b, const void *key, size_t klen, size_t vlen)
+{
+    uint8_t *v = malloc(vlen ? vlen : 1);
+    assert_non_null(v);
+    for (size_t i = 0; i < vlen; i++)
+        v[i] = (uint8_t)rng();
+    mb_put(b, key, klen, v, vlen);
+    free(v);
+}
+
+static mbucket *mb_sub(mbucket *b, const void *name, size_t len, uint64_t seq)
+{
+    mentry *e = mb_add(b, name, len);
+    e->is_bucket = 1;
+    e->child = mb_new(seq);
+    return e->child;
+}
+
+static mbucket *mb_subs(mbucket *b, const char *name, uint64_t seq)
+{
+    return mb_sub(b, name, strlen(name), seq);
+}
+
+static void mb_free(mbucket *b)
+{
+    if (!b)
+        return;
+    for (size_t i = 0; i < b->n; i++) {
+        free(b->e[i].key);
+        free(b->e[i].val);
+        mb_free(b->e[i].child);
+    }
+    free(b->e);
+    free(b);
+}
+
+static int entry_cmp(const void *pa, const void *pb)
+{
+    const mentry *a = pa, *b = pb;
+    size_t n = a->klen < b->klen ? a->klen : b->klen;
+    int c = memcmp(a->key, b->key, n);
+    if (c)
+        return c;
+    return a->klen < b->klen ? -1 : a->klen > b->klen;
+}
+
+static void mb_sort(mbucket *b)
+{
+    qsort(b->e, b->n, sizeof *b->e, entry_cmp);
+    for (size_t i = 0; i + 1 < b->n; i++)
+        assert_int_not_equal(entry_cmp(&b->e[i], &b->e[i + 1]), 0); /* no duplicates */
+    for (size_t i = 0; i < b->n; i++)
+        if (b->e[i].is_bucket)
+            mb_sort(b->e[i].child);
+}
+
+static void model_dump_rec(const mbucket *b, sbuf *out, sbuf *path)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        const mentry *e = &b->e[i];
+        if (e->is_bucket) {
+            size_t saved = path_push(path, e->key, e->klen);
+            line_bucket(out, path, e->child->seq);
+            model_dump_rec(e->child, out, path);
+            path_pop(path, saved);
+        } else {
+            line_value(out, path, e->key, e->klen, e->val, e->vlen);
+        }
+    }
+}
+
+static char *model_dump(const mbucket *root)
+{
+    sbuf out = {0}, path = {0};
+    sb_str(&out, "");
+    model_dump_rec(root, &out, &path);
+    free(path.p);
+    return out.p;
+}
+
+/* The model as a tsv_bolt_source: handle = mbucket pointer, 0 = root. */
+typedef struct mcursor {
+    const mbucket *b;
+    size_t i;
+} mcursor;
+
+static int m_open(void *ctx, uint64_t bucket, void **cursor, tsv_error *err)
+{
+    mcursor *c = malloc(sizeof *c);
+    assert_non_null(c);
+    c->b = bucket ? (const mbucket *)(uintptr_t)bucket : ctx;
+    c->i = 0;
+    *cursor = c;
+    return 0;
+}
+
+static int m_next(void *cursor, tsv_bolt_entry *e, tsv_error *err)
+{
+    mcursor *c = cursor;
+    if (c->i >= c->b->n)
+        return 0;
+    const mentry *m = &c->b->e[c->i++];
+    *e = (tsv_bolt_entry){.key = m->key, .klen = m->klen, .is_bucket = m->is_bucket};
+    if (m->is_bucket) {
+        e->child = (uint64_t)(uintptr_t)m->child;
+        e->sequence = m->child->seq;
+    } else {
+        e->val = m->val;
+        e->vlen = m->vlen;
+    }
+    return 1;
+}
+
+static void m_close(void *cursor)
+{
+    free(cursor);
+}
+
+static int out_file(void *octx, const void *buf, size_t len, tsv_error *err)
+{
+    if (fwrite(buf, 1, len, (FILE *)octx) != len)
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "fwrite");
+    return 0;
+}
+
+static void model_write(const char *path, mbucket *root)
+{
+    tsv_bolt_source src = {
+        .ctx = root,
+        .cursor_open = m_open,
+        .cursor_next = m_next,
+        .cursor_close = m_close,
+        .root_sequence = root->seq,
+    };
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    tsv_error err = {0};
+    if (tsv_bolt_write(&src, out_file, fp, NULL, &err) != 0)
+        fail_msg("write model %s: %s", path, err.message);
+    assert_int_equal(fclose(fp), 0);
+}
+
+/* ---- dumps of a bolt file (our reader) and of a KV (cursor API) ----------- */
+
+typedef struct walk_dump {
+    sbuf out, path;
+    size_t saved[80];
+    int depth;
+} walk_dump;
+
+static int wd_begin(void *ctx, const uint8_t *name, size_t len, uint64_t seq, tsv_error *err)
+{
+    walk_dump *d = ctx;
+    assert_true(d->depth < 80);
+    d->saved[d->depth++] = path_push(&d->path, name, len);
+    line_bucket(&d->out, &d->path, seq);
+    return 0;
+}
+
+static int wd_end(void *ctx, tsv_error *err)
+{
+    walk_dump *d = ctx;
+    assert_true(d->depth > 0);
+    path_pop(&d->path, d->saved[--d->depth]);
+    return 0;
+}
+
+static int wd_value(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
+                    tsv_error *err)
+{
+    walk_dump *d = ctx;
+    line_value(&d->out, &d->path, k, kl, v, vl);
+    return 0;
+}
+
+/* Our reader's dump of a bolt file; *root_seq gets its root sequence. */
+static char *bolt_dump(const char *path, uint64_t *root_seq)
+{
+    tsv_bolt_file *f = NULL;
+    tsv_error err = {0};
+    if (tsv_bolt_open(&f, path, &err) != 0)
+        fail_msg("open %s: %s", path, err.message);
+    static const tsv_bolt_visitor v = {wd_begin, wd_end, wd_value};
+    walk_dump d = {0};
+    sb_str(&d.out, "");
+    if (tsv_bolt_walk(f, &v, &d, &err) != 0)
+        fail_msg("walk %s: %s", path, err.message);
+    assert_int_equal(d.depth, 0);
+    if (root_seq)
+        *root_seq = tsv_bolt_root_sequence(f);
+    tsv_bolt_close(f);
+    free(d.path.p);
+    return d.out.p;
+}
+
+static void kv_dump_rec(tsv_kv_txn *t, uint64_t bucket, sbuf *out, sbuf *path)
+{
+    tsv_kv_cursor *c;
+    OK(tsv_kv_cursor_open(t, bucket, &c, E));
+    tsv_kv_entry e;
+    tsv_error err = {0};
+    int rc;
+    while ((rc = tsv_kv_cursor_next(c, &e, &err)) == 1) {
+        if (e.is_bucket) {
+            size_t saved = path_push(path, e.key, e.klen);
+            line_bucket(out, path, e.sequence);
+            uint64_t seq = 0;
+            OK(tsv_kv_sequence(t, e.child, &seq, E));
+            assert_int_equal(seq, e.sequence);
+            kv_dump_rec(t, e.child, out, path);
+            path_pop(path, saved);
+        } else {
+            line_value(out, path, e.key, e.klen, e.val, e.vlen);
+        }
+    }
+    if (rc != 0)
+        fail_msg("cursor_next: %s", err.message);
+    tsv_kv_cursor_close(c);
+}
+
+static char *kv_dump(tsv_kv *kv, uint64_t *root_seq)
+{
+    tsv_kv_txn *t;
+    OK(tsv_kv_begin(kv, 0, &t, E));
+    OK(tsv_kv_root_sequence(t, root_seq, E));
+    sbuf out = {0}, path = {0};
+    sb_str(&out, "");
+    kv_dump_rec(t, TSV_KV_ROOT, &out, &path);
+    tsv_kv_abort(t);
+    free(path.p);
+    return out.p;
+}
+
+/* Lines of a dump: buckets ("B ") and all entries (values + bucket keys). */
+static void dump_counts(const char *d, uint64_t *entries, uint64_t *buckets)
+{
+    *entries = *buckets = 0;
+    for (const char *p = d; *p;) {
+        if (p[0] == 'B')
+            (*buckets)++;
+        (*entries)++;
+        const char *nl = strchr(p, '\n');
+        assert_non_null(nl);
+        p = nl + 1;
+    }
+}
+
+/* ---- the independent checker --------------------------------------------- */
+
+static const char *boltcheck_path(void)
+{
+    const char *p = getenv("TSV_BOLTCHECK");
+    if (p && *p && access(p, X_OK) == 0)
+        return p;
+    const char *allow = getenv("TSV_ALLOW_NO_GO");
+    if (allow && strcmp(allow, "1") == 0)
+        return NULL;
+    fail_msg("TSV_BOLTCHECK (%s) is not an executable; build tests/tools "
+             "(or set TSV_ALLOW_NO_GO=1 to skip the independent check)",
+             p ? p : "unset");
+    return NULL;
+}
+
+/* bbolt's dump of path; fails unless it exits 0 with nothing on stderr
+ * (tx.Check() reports every problem there). NULL if skipped. */
+static char *go_dump(const char *path, int rw)
+{
+    const char *tool = boltcheck_path();
+    if (!tool)
+        return NULL;
+    assert_null(strchr(tool, '\''));
+    assert_null(strchr(path, '\''));
+    char errpath[600], cmd[1600];
+    snprintf(errpath, sizeof errpath, "%s.boltcheck-stderr", path);
+    snprintf(cmd, sizeof cmd, "'%s' %s'%s' 2>'%s'", tool, rw ? "-rw " : "", path, errpath);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    sbuf out = {0};
+    sb_str(&out, "");
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0)
+        sb_add(&out, buf, n);
+    int status = pclose(p);
+    size_t elen = 0;
+    uint8_t *errtext = read_bytes(errpath, &elen);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || elen != 0)
+        fail_msg("boltcheck %s: status 0x%x, stderr: %.*s", path, status, (int)(elen > 800 ? 800 : elen),
+                 (const char *)errtext);
+    free(errtext);
+    unlink(errpath);
+    return out.p;
+}
+
+/* ---- KV steps ----------------------------------------------------------------- */
+
+static tsv_kv *fresh_kv(const char *what)
+{
+    char dir[600];
+    next_path(dir, sizeof dir, what, ".kv");
+    tsv_kv *kv = NULL;
+    OK(tsv_kv_open(&kv, dir, 0, E));
+    uint64_t entries = 1, buckets = 1;
+    OK(tsv_kv_stat(kv, &entries, &buckets, E));
+    assert_int_equal(entries, 0);
+    assert_int_equal(buckets, 0);
+    return kv;
+}
+
+static void import_file(tsv_kv *kv, const char *path)
+{
+    tsv_bolt_file *f = NULL;
+    tsv_error err = {0};
+    if (tsv_bolt_open(&f, path, &err) != 0)
+        fail_msg("open %s: %s", path, err.message);
+    if (tsv_kv_import_bolt(kv, f, &err) != 0)
+        fail_msg("import %s: %s", path, err.message);
+    tsv_bolt_close(f);
+}
+
+static void export_file(tsv_kv *kv, const char *path)
+{
+    tsv_kv_txn *t;
+    OK(tsv_kv_begin(kv, 0, &t, E));
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    uint64_t written = 0;
+    tsv_error err = {0};
+    if (tsv_kv_export_bolt(t, out_file, fp, &written, &err) != 0)
+        fail_msg("export %s: %s", path, err.message);
+    tsv_kv_abort(t);
+    assert_int_equal(fclose(fp), 0);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal((uint64_t)st.st_size, written);
+    assert_int_equal(written % PAGE, 0);
+}
+
+/* ---- page structure of a file we wrote ---------------------------------- */
+
+typedef struct shape {
+    int branch_pages;
+    int branch_over_branch; /* branch pages whose children are branches: 3+ levels */
+    int leaf_pages;
+    int overflow_pages;     /* logical pages spanning more than one page */
+    int inline_buckets;
+    int paged_buckets;
+} shape;
+
+/* Our writer leaves no free pages: every page from 3 up is a node. */
+static shape scan_shape(const char *path)
+{
+    size_t len;
+    uint8_t *f = read_bytes(path, &len);
+    tsv_bolt_file *bf = NULL;
+    tsv_error err = {0};
+    if (tsv_bolt_open(&bf, path, &err) != 0)
+        fail_msg("open %s: %s", path, err.message);
+    uint64_t hw = tsv_bolt_high_water(bf);
+    tsv_bolt_close(bf);
+    assert_true(hw * PAGE <= len);
+    shape s = {0};
+    for (uint64_t p = 3; p < hw;) {
+        const uint8_t *pg = f + p * PAGE;
+        assert_int_equal(le64(pg), p);
+        uint16_t flags = le16(pg + 8), count = le16(pg + 10);
+        uint32_t ovf = le32(pg + 12);
+        if (ovf)
+            s.overflow_pages++;
+        if (flags == 0x01) {
+            s.branch_pages++;
+            int over = 0;
+            for (unsigned i = 0; i < count; i++) {
+                uint64_t child = le64(pg + 16 + 16 * i + 8);
+                assert_true(child < hw);
+                if (le16(f + child * PAGE + 8) == 0x01)
+                    over = 1;
+            }
+            s.branch_over_branch += over;
+        } else {
+            assert_int_equal(flags, 0x02);
+            s.leaf_pages++;
+            for (unsigned i = 0; i < count; i++) {
+                const uint8_t *el = pg + 16 + 16 * i;
+                if (!(le32(el) & 1))
+                    continue;
+                const uint8_t *val = el + le32(el + 4) + le32(el + 8);
+                if (le64(val) == 0)
+                    s.inline_buckets++;
+                else
+                    s.paged_buckets++;
+            }
+        }
+        p += 1 + ovf;
+    }
+    free(f);
+    return s;
+}
+
+/* ---- the round trip ------------------------------------------------------------ */
+
+/* source -> KV1 -> e1 -> KV2 -> e2, everything compared with `want` (the
+ * oracle dump) and want_root (root sequence). Returns e1's path in e1_out. */
+static void roundtrip(const char *what, const char *source, const char *want, uint64_t want_root,
+                      char *e1_out, size_t e1_len)
+{
+    uint64_t rs = 0;
+    char *d = bolt_dump(source, &rs);
+    assert_dump_equal("source (our reader) vs oracle", want, d);
+    assert_int_equal(rs, want_root);
+    free(d);
+    char *go_src = go_dump(source, 0);
+    if (go_src)
+        assert_dump_equal("source: bbolt dump vs oracle", want, go_src);
+
+    uint64_t want_entries, want_buckets;
+    dump_counts(want, &want_entries, &want_buckets);
+
+    const char *prev = source;
+    char exported[2][600];
+    for (int round = 0; round < 2; round++) {
+        tsv_kv *kv = fresh_kv(what);
+        import_file(kv, prev);
+        d = kv_dump(kv, &rs);
+        assert_dump_equal(round ? "KV2 vs oracle" : "KV1 vs oracle", want, d);
+        assert_int_equal(rs, want_root);
+        free(d);
+        uint64_t entries, buckets;
+        OK(tsv_kv_stat(kv, &entries, &buckets, E));
+        assert_int_equal(entries, want_entries);
+        assert_int_equal(buckets, want_buckets);
+
+        next_path(exported[round], sizeof exported[round], what, ".bolt");
+        export_file(kv, exported[round]);
+        tsv_kv_close(kv);
+
+        d = bolt_dump(exported[round], &rs);
+        assert_dump_equal("export (our reader) vs oracle", want, d);
+        assert_int_equal(rs, want_root);
+        free(d);
+        char *go = go_dump(exported[round], 0);
+        if (go) {
+            assert_dump_equal("export: bbolt dump vs oracle", want, go);
+            assert_dump_equal("export: bbolt dump vs bbolt dump of the source", go_src, go);
+        }
+        free(go);
+        prev = exported[round];
+    }
+    size_t l1, l2;
+    uint8_t *b1 = read_bytes(exported[0], &l1), *b2 = read_bytes(exported[1], &l2);
+    assert_int_equal(l1, l2);
+    assert_memory_equal(b1, b2, l1);
+    free(b1);
+    free(b2);
+
+    /* bbolt can go on writing to our export (StrictMode commit on a copy). */
+    char copy[600];
+    next_path(copy, sizeof copy, what, "-rw.bolt");
+    size_t n;
+    uint8_t *bytes = read_bytes(exported[0], &n);
+    FILE *fp = fopen(copy, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(bytes, 1, n, fp), n);
+    assert_int_equal(fclose(fp), 0);
+    free(bytes);
+    free(go_dump(copy, 1));
+
+    free(go_src);
+    if (e1_out)
+        snprintf(e1_out, e1_len, "%s", exported[0]);
+}
+
+/* ---- real files ---------------------------------------------------------------- */
+
+static void real_file(const char *what, const char *path, int top_buckets, int keys)
+{
+    uint64_t rs = 0;
+    char *want = bolt_dump(path, &rs);
+    uint64_t entries, buckets;
+    dump_counts(want, &entries, &buckets);
+    assert_int_equal(buckets, (uint64_t)top_buckets); /* no nested buckets in the samples */
+    assert_int_equal(entries - buckets, (uint64_t)keys);
+    roundtrip(what, path, want, rs, NULL, 0);
+    free(want);
+}
+
+static void test_real_live(void **state)
+{
+    real_file("live", live_path, 54, 41);
+}
+
+static void test_real_backup(void **state)
+{
+    real_file("backup", backup_path, 62, 51);
+}
+
+/* ---- generated trees -------------------------------------------------------------- */
+
+static mbucket *generate(void)
+{
+    char key[600];
+    mbucket *root = mb_new(0xDEADBEEFCAFEull);
+
+    /* Thousands of keys: many leaves under a branch. */
+    mbucket *big = mb_subs(root, "big", 12345);
+    for (int i = 0; i < 6000; i++) {
+        snprintf(key, sizeof key, "key%08d", i * 7);
+        mb_random(big, key, strlen(key), rng() % 300);
+    }
+    /* Long keys: branch pages hold few entries, so the tree has 3 levels. */
+    mbucket *tall = mb_subs(root, "tall", 3);
+    for (int i = 0; i < 2500; i++) {
+        memset(key, 't', 200);
+        snprintf(key + 190, 11, "%010d", i);
+        mb_random(tall, key, 200, 8);
+    }
+    /* Overflow values among small ones. */
+    mbucket *ov = mb_subs(root, "overflow", UINT64_MAX);
+    mb_puts(ov, "a", "small");
+    mb_random(ov, "b20k", 4, 20000);
+    mb_random(ov, "c100k", 5, 100 * 1024);
+    mb_random(ov, "d4081", 5, PAGE - 16 - 16 - 5 + 1);
+    mb_put(ov, "e-empty", 7, "", 0);
+    /* Inline buckets and the inline size boundary (16 + 16 + 1 + v <= 1024). */
+    mbucket *in = mb_subs(root, "inline", 1);
+    mb_puts(in, "x", "1");
+    mb_puts(in, "y", "2");
+    mb_put(in, "z", 1, "", 0);
+    mb_random(mb_subs(root, "inline-1024", 0), "x", 1, 1024 - 16 - 16 - 1);
+    mb_random(mb_subs(root, "inline-1025", 0), "x", 1, 1025 - 16 - 16 - 1);
+    /* Nested 5 deep: values, sequences and an empty bucket at every level,
+     * an overflow value at depth 3 and a paged bucket at depth 4. */
+    mbucket *lv = mb_subs(root, "nest", 1);
+    for (int depth = 1; depth <= 5; depth++) {
+        snprintf(key, sizeof key, "value-at-%d", depth);
+        mb_puts(lv, key, key);
+        snprintf(key, sizeof key, "empty-at-%d", depth);
+        mb_subs(lv, key, (uint64_t)depth * 100);
+        if (depth == 3)
+            mb_random(lv, "big-at-3", 8, 20000);
+        if (depth == 4)
+            for (int i = 0; i < 300; i++) {
+                snprintf(key, sizeof key, "deep%04d", i);
+                mb_random(lv, key, strlen(key), 40);
+            }
+        if (depth < 5) {
+            snprintf(key, sizeof key, "level-%d", depth + 1);
+            lv = mb_subs(lv, key, (uint64_t)depth + 1);
+        }
+    }
+    /* Empty buckets, and a bucket whose only child is empty. */
+    mb_subs(root, "empty", 0);
+    mb_subs(root, "empty-seq", 99);
+    mb_subs(mb_subs(root, "only-empty-child", 5), "child", 6);
+    /* Binary keys and names, and the longest key the KV holds. */
+    mbucket *bin = mb_sub(root, "\x00" "bin\xff", 5, 0);
+    const uint8_t bk[][3] = {{0}, {0, 0}, {0, 0xff}, {0xff}, {0xff, 0xff}, {0x7f}, {0x80, 0}};
+    const size_t bl[] = {1, 2, 2, 1, 2, 1, 2};
+    for (size_t i = 0; i < 7; i++)
+        mb_random(bin, bk[i], bl[i], 10);
+    memset(key, 'm', TSV_KV_MAX_KEY);
+    mb_random(bin, key, TSV_KV_MAX_KEY, 5000);
+    key[TSV_KV_MAX_KEY - 1] = 'n';
+    mb_sub(bin, key, TSV_KV_MAX_KEY, 7);
+    /* Enough top-level buckets for the root to need branch pages. */
+    for (int i = 0; i < 300; i++) {
+        snprintf(key, sizeof key, "tb%04d", i);
+        mbucket *tb = mb_sub(root, key, strlen(key), (uint64_t)i);
+        if (i % 50 == 0)
+            mb_random(tb, "v", 1, 3000);
+        else
+            mb_puts(tb, "v", key);
+    }
+    mb_sort(root);
+    return root;
+}
+
+static void test_generated(void **state)
+{
+    mbucket *root = generate();
+    char *want = model_dump(root);
+    char src[600], e1[600];
+    next_path(src, sizeof src, "generated-source", ".bolt");
+    model_write(src, root);
+    roundtrip("generated", src, want, root->seq, e1, sizeof e1);
+
+    /* Prove the tree exercised what it is meant to. */
+    shape s = scan_shape(e1);
+    assert_true(s.branch_pages >= 3);
+    assert_true(s.branch_over_branch >= 1);
+    assert_true(s.overflow_pages >= 4);
+    assert_true(s.inline_buckets >= 300);
+    assert_true(s.paged_buckets >= 10);
+    free(want);
+    mb_free(root);
+}
+
+static void test_small_trees(void **state)
+{
+    /* Empty root with a root sequence; one empty bucket; one nested chain. */
+    mbucket *roots[3];
+    roots[0] = mb_new(1);
+    roots[1] = mb_new(0);
+    mb_subs(roots[1], "only", 0);
+    roots[2] = mb_new(UINT64_MAX);
+    mbucket *b = roots[2];
+    for (int i = 0; i < 8; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "d%d", i);
+        b = mb_subs(b, name, (uint64_t)i * 1000);
+    }
+    for (int i = 0; i < 3; i++) {
+        mb_sort(roots[i]);
+        char *want = model_dump(roots[i]);
+        char src[600];
+        next_path(src, sizeof src, "small-source", ".bolt");
+        model_write(src, roots[i]);
+        roundtrip("small", src, want, roots[i]->seq, NULL, 0);
+        free(want);
+        mb_free(roots[i]);
+    }
+}
+
+/* A key the KV cannot hold: the import fails as a whole, nothing remains. */
+static void test_import_refuses_long_key(void **state)
+{
+    mbucket *root = mb_new(5);
+    mbucket *a = mb_subs(root, "a", 1);
+    mb_puts(a, "ok", "fine");
+    char key[TSV_KV_MAX_KEY + 1];
+    memset(key, 'k', sizeof key);
+    mb_put(mb_subs(root, "b", 2), key, sizeof key, "x", 1);
+    mb_sort(root);
+    char src[600];
+    next_path(src, sizeof src, "long-key", ".bolt");
+    model_write(src, root);
+
+    tsv_kv *kv = fresh_kv("long-key");
+    tsv_bolt_file *f = NULL;
+    OK(tsv_bolt_open(&f, src, E));
+    tsv_error err = {0};
+    assert_int_equal(tsv_kv_import_bolt(kv, f, &err), -1);
+    assert_int_equal(err.code, TSV_EINVALID);
+    tsv_bolt_close(f);
+    uint64_t rs = 1;
+    char *d = kv_dump(kv, &rs);
+    assert_string_equal(d, "");
+    assert_int_equal(rs, 0);
+    free(d);
+    tsv_kv_close(kv);
+    mb_free(root);
+}
+
+/* ---- setup -------------------------------------------------------------- */
+
+static int setup(void **state)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(tmpdir, sizeof tmpdir, "%s/tsv-kvbolt-XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(tmpdir))
+        return -1;
+    snprintf(live_path, sizeof live_path, "%s/influxdb-2-kv/influxd-2.x-live.bolt", TSV_TESTDATA);
+    snprintf(backup_path, sizeof backup_path, "%s/backup.bolt", tmpdir);
+    char gz[512];
+    snprintf(gz, sizeof gz, "%s/influxdb-2-kv/influxd-2.0-backup.bolt.gz", TSV_TESTDATA);
+    gunzip_to(gz, backup_path);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    tsv_error err;
+    if (getenv("TSV_KEEP_TMP"))
+        return 0;
+    return tsv_remove_tree(tmpdir, &err);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_real_live),
+        cmocka_unit_test(test_real_backup),
+        cmocka_unit_test(test_generated),
+        cmocka_unit_test(test_small_trees),
+        cmocka_unit_test(test_import_refuses_long_key),
+    };
+    return cmocka_run_group_tests_name("kv_bolt", tests, setup, teardown);
+}
