@@ -22,7 +22,11 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include <zlib.h>
+
+#include "bolt.h"
 #include "meta.h"
+#include "meta_store.h"
 
 #define HOUR TSV_META_NS_PER_HOUR
 #define DAY TSV_META_NS_PER_DAY
@@ -75,30 +79,118 @@ static uint8_t *load_v18(size_t *len)
     return buf;
 }
 
-/* (b) The meta.db value inside a live 2.x influxd.bolt. There is no bolt
- * reader yet, so find the value by its known first and last bytes and its
- * length (formats.md C.5); it sits whole in an inline bucket's leaf page. */
+/* (b) The meta.db value inside a 2.x influxd.bolt, found through the bolt
+ * reader: top-level bucket "v1_tsm1_metadata", key "meta.db" (formats.md
+ * C.1). The walk also collects the keys of "bucketsv1" so the decoded
+ * databases can be matched with the file's buckets (formats.md D.6). */
+typedef struct meta_find {
+    int depth;
+    int in_meta, in_buckets;
+    uint8_t *value;
+    size_t vlen;
+    int found;
+    char bucket_ids[16][17];
+    int n_buckets;
+} meta_find;
+
+static int mf_begin(void *ctx, const uint8_t *name, size_t len, uint64_t seq, tsv_error *err)
+{
+    meta_find *m = ctx;
+    m->depth++;
+    if (m->depth == 1) {
+        m->in_meta = len == strlen(TSV_META_BUCKET) && memcmp(name, TSV_META_BUCKET, len) == 0;
+        m->in_buckets = len == 9 && memcmp(name, "bucketsv1", 9) == 0;
+    }
+    return 0;
+}
+
+static int mf_end(void *ctx, tsv_error *err)
+{
+    meta_find *m = ctx;
+    if (m->depth == 1)
+        m->in_meta = m->in_buckets = 0;
+    m->depth--;
+    return 0;
+}
+
+static int mf_value(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
+                    tsv_error *err)
+{
+    meta_find *m = ctx;
+    if (m->depth == 1 && m->in_meta && kl == strlen(TSV_META_KEY) &&
+        memcmp(k, TSV_META_KEY, kl) == 0) {
+        assert_false(m->found); /* exactly one */
+        m->found = 1;
+        m->value = malloc(vl ? vl : 1);
+        assert_non_null(m->value);
+        memcpy(m->value, v, vl);
+        m->vlen = vl;
+    }
+    if (m->depth == 1 && m->in_buckets) {
+        assert_int_equal(kl, 16);
+        assert_true(m->n_buckets < 16);
+        memcpy(m->bucket_ids[m->n_buckets], k, 16);
+        m->bucket_ids[m->n_buckets++][16] = '\0';
+    }
+    return 0;
+}
+
+static uint8_t *load_from_bolt(const char *path, size_t *len, meta_find *m)
+{
+    memset(m, 0, sizeof *m);
+    tsv_bolt_file *f = NULL;
+    tsv_error err = {0};
+    if (tsv_bolt_open(&f, path, &err) != 0)
+        fail_msg("open %s: %s", path, err.message);
+    static const tsv_bolt_visitor v = {mf_begin, mf_end, mf_value};
+    if (tsv_bolt_walk(f, &v, m, &err) != 0)
+        fail_msg("walk %s: %s", path, err.message);
+    tsv_bolt_close(f);
+    assert_int_equal(m->depth, 0);
+    if (!m->found)
+        fail_msg("%s has no %s/%s", path, TSV_META_BUCKET, TSV_META_KEY);
+    *len = m->vlen;
+    return m->value;
+}
+
+/* The live file: 190 bytes that start 08 00 10 04 18 b2 97 and end
+ * 38 00 40 00 48 00 (formats.md C.5). */
 static const uint8_t live_head[] = {0x08, 0x00, 0x10, 0x04, 0x18, 0xb2, 0x97};
 static const uint8_t live_tail[] = {0x38, 0x00, 0x40, 0x00, 0x48, 0x00};
 #define LIVE_LEN 190
 
+static uint8_t *load_live_m(size_t *len, meta_find *m)
+{
+    uint8_t *out = load_from_bolt(TSV_TESTDATA "/influxdb-2-kv/influxd-2.x-live.bolt", len, m);
+    assert_int_equal(*len, LIVE_LEN);
+    assert_memory_equal(out, live_head, sizeof live_head);
+    assert_memory_equal(out + LIVE_LEN - sizeof live_tail, live_tail, sizeof live_tail);
+    return out;
+}
+
 static uint8_t *load_live(size_t *len)
 {
-    size_t flen;
-    uint8_t *file = read_whole(TSV_TESTDATA "/influxdb-2-kv/influxd-2.x-live.bolt", &flen);
-    uint8_t *out = NULL;
-    for (size_t i = 0; i + LIVE_LEN <= flen; i++) {
-        if (memcmp(file + i, live_head, sizeof live_head) == 0 &&
-            memcmp(file + i + LIVE_LEN - sizeof live_tail, live_tail, sizeof live_tail) == 0) {
-            out = malloc(LIVE_LEN);
-            assert_non_null(out);
-            memcpy(out, file + i, LIVE_LEN);
-            break;
-        }
-    }
-    free(file);
-    assert_non_null(out);
-    *len = LIVE_LEN;
+    meta_find m;
+    return load_live_m(len, &m);
+}
+
+/* The 2.0 backup file (gzipped in testdata), unpacked to a temporary file. */
+static uint8_t *load_backup(size_t *len, meta_find *m)
+{
+    char path[] = "/tmp/tsv-test-meta-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    gzFile in = gzopen(TSV_TESTDATA "/influxdb-2-kv/influxd-2.0-backup.bolt.gz", "rb");
+    assert_non_null(in);
+    char buf[8192];
+    int n;
+    while ((n = gzread(in, buf, sizeof buf)) > 0)
+        assert_int_equal(write(fd, buf, (size_t)n), n);
+    assert_int_equal(n, 0);
+    assert_int_equal(gzclose(in), Z_OK);
+    assert_int_equal(close(fd), 0);
+    uint8_t *out = load_from_bolt(path, len, m);
+    unlink(path);
     return out;
 }
 
@@ -451,11 +543,23 @@ static void test_decode_v18(void **state)
     free(buf);
 }
 
+/* Every bucket of the file has its database, and nothing else is there. */
+static void assert_databases_match_buckets(const Meta__Data *d, const meta_find *m)
+{
+    assert_int_equal(d->n_databases, (size_t)m->n_buckets);
+    for (int i = 0; i < m->n_buckets; i++) {
+        if (!tsv_meta_find_database(d, m->bucket_ids[i]))
+            fail_msg("bucket %s has no tsdb database", m->bucket_ids[i]);
+    }
+}
+
 static void test_decode_live_2x(void **state)
 {
     size_t len;
-    uint8_t *buf = load_live(&len);
+    meta_find m;
+    uint8_t *buf = load_live_m(&len, &m);
     Meta__Data *d = decode_ok(buf, len);
+    assert_databases_match_buckets(d, &m);
 
     assert_int_equal(d->term, 0);
     assert_int_equal(d->index, 4);
@@ -488,6 +592,56 @@ static void test_decode_live_2x(void **state)
     encode_ok(d, &enc, &enc_len);
     assert_int_equal(enc_len, len);
     assert_memory_equal(enc, buf, len);
+    free(enc);
+    tsv_meta_free(d);
+    free(buf);
+}
+
+/* The 2.0 backup (test.bolt, formats.md C.5): Index 9, 7 databases, one per
+ * bucket including the system buckets, no shard groups. */
+static void test_decode_backup_20(void **state)
+{
+    size_t len;
+    meta_find m;
+    uint8_t *buf = load_backup(&len, &m);
+    assert_int_equal(len, 416);
+    Meta__Data *d = decode_ok(buf, len);
+    assert_databases_match_buckets(d, &m);
+
+    assert_int_equal(d->term, 0);
+    assert_int_equal(d->index, 9);
+    assert_int_equal(d->clusterid, 6222123243796294325ULL);
+    assert_int_equal(d->maxnodeid, 0);
+    assert_int_equal(d->maxshardgroupid, 0);
+    assert_int_equal(d->maxshardid, 0);
+    assert_int_equal(d->n_users, 0);
+    assert_int_equal(d->n_databases, 7);
+    static const struct {
+        const char *name;
+        int64_t dur, sgd;
+    } want[] = {{"534dde39adae4482", 3 * DAY, DAY}, {"4d067c2638a5efa2", 7 * DAY, DAY},
+                {"d66c5360b5aa91b4", 3 * DAY, DAY}, {"f35d47439742756d", 3 * DAY, DAY},
+                {"4972af500e974843", 7 * DAY, DAY}, {"cce01ef3783e3678", 0, HOUR},
+                {"5379ef2d1655b0ab", 0, 7 * DAY}};
+    for (size_t i = 0; i < 7; i++) {
+        const Meta__DatabaseInfo *db = d->databases[i];
+        assert_string_equal(db->name, want[i].name);
+        assert_string_equal(db->defaultretentionpolicy, "autogen");
+        assert_int_equal(db->n_retentionpolicies, 1);
+        assert_int_equal(db->n_continuousqueries, 0);
+        assert_string_equal(db->retentionpolicies[0]->name, "autogen");
+        assert_int_equal(db->retentionpolicies[0]->duration, want[i].dur);
+        assert_int_equal(db->retentionpolicies[0]->shardgroupduration, want[i].sgd);
+        assert_int_equal(db->retentionpolicies[0]->replican, 1);
+        assert_int_equal(db->retentionpolicies[0]->n_shardgroups, 0);
+    }
+
+    uint8_t *enc;
+    size_t enc_len;
+    encode_ok(d, &enc, &enc_len);
+    assert_int_equal(enc_len, len);
+    assert_memory_equal(enc, buf, len);
+    crosscheck_with_protoc(d);
     free(enc);
     tsv_meta_free(d);
     free(buf);
@@ -1427,6 +1581,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decode_v18),
         cmocka_unit_test(test_decode_live_2x),
+        cmocka_unit_test(test_decode_backup_20),
         cmocka_unit_test(test_decode_portable_16),
         cmocka_unit_test(test_protobuf_c_rejects_missing_required),
         cmocka_unit_test(test_missing_required),
