@@ -13,7 +13,9 @@ int tsv_meta_load(tsv_kv_txn *txn, Meta__Data **out, int *present, tsv_error *er
     uint64_t b;
     const uint8_t *val = NULL;
     size_t vlen = 0;
-    tsv_error e;
+    /* Both lookups can succeed with a zero-length value, which reads as
+     * absent (as in influxd's KV): e must then say "not found". */
+    tsv_error e = {.code = TSV_ENOTFOUND};
     int found = tsv_kv_bucket(txn, TSV_KV_ROOT, TSV_META_BUCKET, strlen(TSV_META_BUCKET), &b, &e) == 0 &&
                 tsv_kv_get(txn, b, TSV_META_KEY, strlen(TSV_META_KEY), &val, &vlen, &e) == 0 &&
                 vlen > 0;
