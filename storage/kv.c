@@ -348,6 +348,200 @@ static int info_put(tsv_kv *kv, MDB_txn *txn, const char *key, const void *val, 
     return 0;
 }
 
+/* ---- truncation check ------------------------------------------------------------ */
+
+/* LMDB reads pages straight from its map of data.mdb, so a page beyond the
+ * end of a truncated file is a SIGBUS, not an error. LMDB 0.9 files may
+ * legitimately end before their last allocated page (pages freed in the
+ * transaction that allocated them are never written), so the check cannot
+ * compare the size with the meta's last page: it walks every page reachable
+ * from the current meta with pread (never through the map) and refuses the
+ * store if one of them lies past the end of the file.
+ * On-disk layout of LMDB 0.9 (mdb.c, DATA_VERSION 1), native byte order:
+ *   page: pgno u64, pad u16, flags u16, lower u16, upper u16 (overflow:
+ *         u32 page count instead of lower/upper), then u16 node offsets;
+ *   node: lo u16, hi u16, flags u16, ksize u16, key, data (branch: the child
+ *         is lo | hi<<16 | flags<<32; leaf: data size is lo | hi<<16);
+ *   meta (at offset 16 of pages 0 and 1): magic u32, version u32, address,
+ *         mapsize, MDB_db free, MDB_db main, last_pg u64, txnid u64;
+ *   MDB_db (48 bytes): pad u32, flags u16, depth u16, 3 page counts,
+ *         entries, root u64 (~0 = empty). */
+#define LM_HDR 16
+#define LM_P_BRANCH 0x01
+#define LM_P_LEAF 0x02
+#define LM_P_OVERFLOW 0x04
+#define LM_P_LEAF2 0x20
+#define LM_F_BIGDATA 0x01
+#define LM_F_SUBDATA 0x02
+#define LM_F_DUPDATA 0x04
+#define LM_DB_SIZE 48
+#define LM_DB_ROOT 40
+#define LM_META_DBS 24
+#define LM_META_TXNID (LM_META_DBS + 2 * LM_DB_SIZE + 8)
+#define LM_MAX_DEPTH 64
+
+typedef struct page_walk {
+    int fd;
+    uint64_t psize;
+    uint64_t file_pages; /* whole pages in the file */
+    uint64_t budget;     /* pages that may still be visited (cycle guard) */
+    uint8_t *buf;        /* one page per tree level */
+    tsv_kv *kv;
+} page_walk;
+
+static uint16_t ld16(const uint8_t *p)
+{
+    uint16_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static uint64_t ld64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static int truncated(page_walk *w, uint64_t pgno, uint64_t pages, tsv_error *err)
+{
+    return tsv_error_set(err, TSV_EINTERNAL,
+                         "KV store %s is corrupt: data.mdb is truncated (page %llu%s is "
+                         "beyond its end, %llu pages of %llu bytes); refusing to open it, the "
+                         "files are left untouched",
+                         w->kv->dir, (unsigned long long)pgno, pages > 1 ? " and its overflow" : "",
+                         (unsigned long long)w->file_pages, (unsigned long long)w->psize);
+}
+
+static int read_page(page_walk *w, uint64_t pgno, uint8_t *buf, tsv_error *err)
+{
+    if (w->budget-- == 0)
+        return corrupt(w->kv, err, "a page is referenced more than once (cycle)");
+    if (pgno >= w->file_pages)
+        return truncated(w, pgno, 1, err);
+    size_t got = 0;
+    while (got < w->psize) {
+        ssize_t n = pread(w->fd, buf + got, w->psize - got, (off_t)(pgno * w->psize + got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "read KV store %s/data.mdb",
+                                       w->kv->dir);
+        if (n == 0)
+            return truncated(w, pgno, 1, err);
+        got += (size_t)n;
+    }
+    return 0;
+}
+
+static int walk_tree(page_walk *w, uint64_t pgno, int depth, tsv_error *err);
+
+/* Overflow pages of a big value: only their extent matters. */
+static int walk_overflow(page_walk *w, uint64_t pgno, int depth, tsv_error *err)
+{
+    uint8_t *buf = w->buf + (size_t)depth * w->psize;
+    if (read_page(w, pgno, buf, err) != 0)
+        return -1;
+    uint32_t pages;
+    memcpy(&pages, buf + 12, sizeof pages);
+    if (!(ld16(buf + 10) & LM_P_OVERFLOW) || pages == 0)
+        return corrupt(w->kv, err, "a big value does not point at overflow pages");
+    if (pages > w->file_pages || pgno > w->file_pages - pages)
+        return truncated(w, pgno, pages, err);
+    return 0;
+}
+
+static int walk_tree(page_walk *w, uint64_t pgno, int depth, tsv_error *err)
+{
+    if (depth >= LM_MAX_DEPTH)
+        return corrupt(w->kv, err, "B-tree deeper than 64 levels");
+    uint8_t *p = w->buf + (size_t)depth * w->psize;
+    if (read_page(w, pgno, p, err) != 0)
+        return -1;
+    uint16_t flags = ld16(p + 10), lower = ld16(p + 12);
+    if (!(flags & (LM_P_BRANCH | LM_P_LEAF)) || lower < LM_HDR || lower > w->psize)
+        return corrupt(w->kv, err, "a B-tree page is neither branch nor leaf");
+    if (flags & LM_P_LEAF2)
+        return 0; /* fixed-size keys, no nodes (DUPFIXED; not used here) */
+    unsigned nkeys = (unsigned)(lower - LM_HDR) >> 1;
+    for (unsigned i = 0; i < nkeys; i++) {
+        uint16_t off = ld16(p + LM_HDR + 2 * i);
+        if (off < LM_HDR || (uint64_t)off + 8 > w->psize)
+            return corrupt(w->kv, err, "a node lies outside its page");
+        const uint8_t *node = p + off;
+        uint16_t lo = ld16(node), hi = ld16(node + 2), nflags = ld16(node + 4),
+                 ksize = ld16(node + 6);
+        if (flags & LM_P_BRANCH) {
+            uint64_t child = (uint64_t)lo | (uint64_t)hi << 16 | (uint64_t)nflags << 32;
+            if (walk_tree(w, child, depth + 1, err) != 0)
+                return -1;
+            continue;
+        }
+        uint64_t data = (uint64_t)off + 8 + ksize;
+        if (nflags & LM_F_BIGDATA) {
+            if (data + 8 > w->psize)
+                return corrupt(w->kv, err, "a node lies outside its page");
+            if (walk_overflow(w, ld64(p + data), depth + 1, err) != 0)
+                return -1;
+        } else if (nflags & LM_F_SUBDATA) {
+            /* A named database (or a sub-database of duplicates). */
+            if (data + LM_DB_SIZE > w->psize)
+                return corrupt(w->kv, err, "a node lies outside its page");
+            uint64_t root = ld64(p + data + LM_DB_ROOT);
+            if (root != UINT64_MAX && walk_tree(w, root, depth + 1, err) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* Called right after mdb_env_open, before anything touches the map. */
+static int check_not_truncated(tsv_kv *kv, tsv_error *err)
+{
+    int fd;
+    MDB_stat st;
+    MDB_envinfo info;
+    int rc;
+    if ((rc = mdb_env_get_fd(kv->env, &fd)) != 0 || (rc = mdb_env_stat(kv->env, &st)) != 0 ||
+        (rc = mdb_env_info(kv->env, &info)) != 0)
+        return mdb_fail(kv, err, rc, "inspect KV store");
+    struct stat fst;
+    if (fstat(fd, &fst) != 0)
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "stat KV store %s/data.mdb",
+                                   kv->dir);
+    page_walk w = {
+        .fd = fd,
+        .psize = st.ms_psize,
+        .file_pages = (uint64_t)fst.st_size / st.ms_psize,
+        .kv = kv,
+    };
+    w.budget = w.file_pages + 1;
+    if (w.psize < 512 || w.psize > 65536)
+        return corrupt(kv, err, "unexpected page size");
+    w.buf = malloc((size_t)w.psize * (LM_MAX_DEPTH + 1));
+    if (!w.buf)
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory checking KV store");
+    /* The meta LMDB uses: the one with the transaction id it reports. */
+    int ret = -1, found = 0;
+    for (uint64_t m = 0; m < 2 && !found; m++) {
+        if (read_page(&w, m, w.buf, err) != 0)
+            goto out;
+        const uint8_t *meta = w.buf + LM_HDR;
+        if (ld64(meta + LM_META_TXNID) != (uint64_t)info.me_last_txnid)
+            continue;
+        found = 1;
+        uint64_t free_root = ld64(meta + LM_META_DBS + LM_DB_ROOT);
+        uint64_t main_root = ld64(meta + LM_META_DBS + LM_DB_SIZE + LM_DB_ROOT);
+        if ((free_root != UINT64_MAX && walk_tree(&w, free_root, 1, err) != 0) ||
+            (main_root != UINT64_MAX && walk_tree(&w, main_root, 1, err) != 0))
+            goto out;
+    }
+    ret = found ? 0 : corrupt(kv, err, "no meta page holds the current transaction");
+out:
+    free(w.buf);
+    return ret;
+}
+
 /* ---- environment ------------------------------------------------------------ */
 
 /* First open of an empty environment: databases, marker, allocator, root. */
@@ -455,6 +649,20 @@ int tsv_kv_open(tsv_kv **out, const char *dir, size_t map_size, tsv_error *err)
         mdb_fail(kv, err, rc, "configure LMDB environment");
         goto fail;
     }
+    /* LMDB treats an empty data.mdb as a new environment and writes fresh
+     * meta pages over it; but it writes them when it creates the file, so
+     * an existing empty one was truncated. */
+    char data_path[PATH_MAX + 16];
+    snprintf(data_path, sizeof data_path, "%s/data.mdb", dir);
+    struct stat dst;
+    if (stat(data_path, &dst) == 0 && S_ISREG(dst.st_mode) && dst.st_size == 0) {
+        tsv_error_set(err, TSV_EINTERNAL,
+                      "KV store %s is corrupt: data.mdb is empty (truncated); refusing to "
+                      "open it, the files are left untouched (if this store never held data, "
+                      "remove %s)",
+                      dir, data_path);
+        goto fail;
+    }
     rc = mdb_env_open(kv->env, dir, MDB_NOTLS, 0600);
     if (rc != 0) {
         if (is_corruption(rc))
@@ -466,6 +674,8 @@ int tsv_kv_open(tsv_kv **out, const char *dir, size_t map_size, tsv_error *err)
             mdb_fail(kv, err, rc, "open LMDB environment");
         goto fail;
     }
+    if (check_not_truncated(kv, err) != 0)
+        goto fail;
     /* Reader slots of processes that died would otherwise pin old pages. */
     int dead = 0;
     if ((rc = mdb_reader_check(kv->env, &dead)) != 0) {

@@ -85,9 +85,12 @@ typedef struct tsv_kv_entry {
  * map_size is the LMDB map size in bytes (0 = default 8 GiB, sparse).
  * An environment with nothing stored (no data.mdb, or an empty main
  * database) is initialized with the format marker and the root bucket.
- * Refuses a directory whose "info/format" is missing or not ours, and a
- * data.mdb LMDB reports as invalid/corrupt (TSV_EINTERNAL); in both cases
- * nothing is written to it. */
+ * Refuses a directory whose "info/format" is missing or not ours, a
+ * data.mdb LMDB reports as invalid/corrupt, and a data.mdb that is empty or
+ * truncated (a page reachable from its current meta lies past its end:
+ * checked with pread before LMDB maps it, as LMDB would die of SIGBUS), all
+ * TSV_EINTERNAL with a message naming the store; nothing is written to it.
+ * The check reads every reachable page once (the KV holds metadata: small). */
 int tsv_kv_open(tsv_kv **out, const char *dir, size_t map_size, tsv_error *err);
 void tsv_kv_close(tsv_kv *kv);
 /* Flushes to disk (mdb_env_sync force). */

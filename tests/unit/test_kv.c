@@ -1126,6 +1126,77 @@ static void test_corrupt_refused_untouched(void **state)
     free(after);
 }
 
+/* A truncated data.mdb: LMDB maps the file and would crash (SIGBUS) on the
+ * first page past its end, and an empty one it would silently re-create.
+ * Both are refused as corrupt, naming the store, with the file unchanged;
+ * the untruncated file still opens with everything in it. */
+static void test_truncated_refused_untouched(void **state)
+{
+    fixture *f = *state;
+    build_sample(f->kv);
+    tsv_kv_txn *t;
+    OK(tsv_kv_begin(f->kv, 1, &t, &E));
+    uint64_t b = mkbucket(t, TSV_KV_ROOT, "bulk");
+    uint8_t *val = malloc(20000);
+    assert_non_null(val);
+    for (int i = 0; i < 3000; i++) {
+        char k[32];
+        snprintf(k, sizeof k, "bulk-%05d", i);
+        size_t vl = i % 100 == 0 ? 20000 : (size_t)(i % 300);
+        memset(val, i & 0xff, vl);
+        OK(tsv_kv_put(t, b, k, strlen(k), val, vl, &E));
+    }
+    OK(tsv_kv_commit(t, &E));
+    free(val);
+    buf want = {0};
+    dump_kv(f->kv, &want);
+    tsv_kv_close(f->kv);
+    f->kv = NULL;
+
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/data.mdb", f->dir);
+    uint8_t *orig = NULL;
+    size_t size = 0;
+    assert_int_equal(read_whole(path, &orig, &size), 0);
+    long page = sysconf(_SC_PAGESIZE);
+    assert_true(size > 16 * (size_t)page);
+    const size_t cuts[] = {0, 2 * (size_t)page, 3 * (size_t)page, size / 2, size / 2 + 100,
+                           size - (size_t)page, size - 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
+        int fd = open(path, O_WRONLY);
+        assert_true(fd >= 0);
+        assert_int_equal(ftruncate(fd, (off_t)cuts[i]), 0);
+        assert_int_equal(close(fd), 0);
+        tsv_kv *kv = NULL;
+        tsv_error_clear(&E);
+        if (tsv_kv_open(&kv, f->dir, 0, &E) != -1 || E.code != TSV_EINTERNAL)
+            fail_msg("truncated to %zu of %zu bytes: rc/code %d: %s", cuts[i], size, (int)E.code,
+                     E.message);
+        assert_null(kv);
+        assert_non_null(strstr(E.message, "corrupt"));
+        assert_non_null(strstr(E.message, f->dir));
+        uint8_t *after = NULL;
+        size_t na = 0;
+        assert_int_equal(read_whole(path, &after, &na), 0);
+        assert_int_equal(na, cuts[i]);
+        if (na)
+            assert_memory_equal(after, orig, na);
+        free(after);
+        /* Put the whole file back for the next cut. */
+        fd = open(path, O_WRONLY);
+        assert_true(fd >= 0);
+        assert_int_equal(pwrite(fd, orig, size, 0), (ssize_t)size);
+        assert_int_equal(close(fd), 0);
+    }
+    OK(tsv_kv_open(&f->kv, f->dir, 0, &E));
+    buf got = {0};
+    dump_kv(f->kv, &got);
+    assert_same_dump(&want, &got);
+    free(want.p);
+    free(got.p);
+    free(orig);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1149,6 +1220,7 @@ int main(void)
         T(test_copy_compact),
         T(test_bolt_source_matches_cursor),
         T(test_corrupt_refused_untouched),
+        T(test_truncated_refused_untouched),
 #undef T
     };
     return cmocka_run_group_tests_name("kv", tests, NULL, NULL);
