@@ -323,7 +323,8 @@ static int entry_cmp(const void *pa, const void *pb)
 
 static void mb_sort(mbucket *b)
 {
-    qsort(b->e, b->n, sizeof *b->e, entry_cmp);
+    if (b->n > 1)
+        qsort(b->e, b->n, sizeof *b->e, entry_cmp);
     for (size_t i = 0; i + 1 < b->n; i++)
         assert_int_not_equal(entry_cmp(&b->e[i], &b->e[i + 1]), 0); /* no duplicates */
     for (size_t i = 0; i < b->n; i++)
