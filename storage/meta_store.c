@@ -54,12 +54,24 @@ typedef struct path_list {
     size_t count, cap;
 } path_list;
 
+/* A database or RP name becomes one directory level: it must stay one. */
+static int path_component_ok(const char *name)
+{
+    return name && *name && !strchr(name, '/') && strcmp(name, ".") != 0 &&
+           strcmp(name, "..") != 0;
+}
+
 static int add_path(const Meta__DatabaseInfo *db, const Meta__RetentionPolicyInfo *rp,
                     const Meta__ShardGroupInfo *group, const Meta__ShardInfo *shard, void *ctx,
                     tsv_error *err)
 {
     (void)group;
     path_list *l = ctx;
+    if (!path_component_ok(db->name) || !path_component_ok(rp->name))
+        return tsv_error_set(err, TSV_EINVALID,
+                             "tsdb meta: shard %" PRIu64 " has an unusable database or retention "
+                             "policy name (\"%.64s\"/\"%.64s\"): it must be one directory name",
+                             shard->id, db->name ? db->name : "", rp->name ? rp->name : "");
     if (l->count == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 32;
         char **p = realloc(l->paths, cap * sizeof *p);

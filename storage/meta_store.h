@@ -22,7 +22,9 @@ int tsv_meta_load(tsv_kv_txn *txn, Meta__Data **out, int *present, tsv_error *er
 int tsv_meta_save(tsv_kv_txn *txn, Meta__Data *data, tsv_error *err);
 
 /* Relative paths "<db>/<rp>/<id>" of every shard in a non-deleted group.
- * Free with tsv_meta_shard_paths_free. */
+ * Free with tsv_meta_shard_paths_free. A database or RP name that is not
+ * one directory name (empty, ".", "..", or holding '/') is TSV_EINVALID:
+ * the paths are created and read under engine/data/. */
 int tsv_meta_shard_paths(const Meta__Data *data, char ***paths, size_t *count, tsv_error *err);
 void tsv_meta_shard_paths_free(char **paths, size_t count);
 

@@ -1577,6 +1577,55 @@ static void test_restore_rejects(void **state)
     }
 }
 
+/* Shard paths become directories (engine/data/<db>/<rp>/<id>) that are
+ * created, backed up and moved to the trash: a name from an uploaded KV must
+ * not lead outside that tree. */
+static void test_shard_paths_refuse_escapes(void **state)
+{
+    size_t len;
+    uint8_t *buf = load_v18(&len);
+    Meta__Data *d = decode_ok(buf, len);
+    free(buf);
+    char **paths = NULL;
+    size_t n = 0;
+    tsv_error err = {0};
+    assert_int_equal(tsv_meta_shard_paths(d, &paths, &n, &err), 0);
+    assert_int_equal(n, 11);
+    for (size_t i = 0; i < n; i++)
+        assert_null(strstr(paths[i], ".."));
+    tsv_meta_shard_paths_free(paths, n);
+
+    /* The first database with a live shard, and its first RP with shards. */
+    Meta__DatabaseInfo *db = NULL;
+    Meta__RetentionPolicyInfo *rp = NULL;
+    for (size_t i = 0; i < d->n_databases && !rp; i++)
+        for (size_t j = 0; j < d->databases[i]->n_retentionpolicies && !rp; j++)
+            if (d->databases[i]->retentionpolicies[j]->n_shardgroups > 0) {
+                db = d->databases[i];
+                rp = db->retentionpolicies[j];
+            }
+    assert_non_null(rp);
+    static const char *const bad[] = {"..", ".", "", "../../escape", "a/b", "/abs"};
+    for (int which = 0; which < 2; which++) {
+        char **field = which == 0 ? &db->name : &rp->name;
+        char *saved = *field;
+        for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+            *field = strdup(bad[i]);
+            assert_non_null(*field);
+            paths = NULL;
+            n = 0;
+            tsv_error_clear(&err);
+            if (tsv_meta_shard_paths(d, &paths, &n, &err) != -1 || err.code != TSV_EINVALID)
+                fail_msg("%s name \"%s\" accepted as a shard path component",
+                         which == 0 ? "database" : "retention policy", bad[i]);
+            assert_null(paths);
+            free(*field);
+        }
+        *field = saved;
+    }
+    tsv_meta_free(d);
+}
+
 /* ------------------------------------------------------------------------ */
 /* meta_store: meta.db inside the KV tree                                    */
 /* ------------------------------------------------------------------------ */
@@ -1695,6 +1744,7 @@ int main(void)
         cmocka_unit_test(test_restore_bucket),
         cmocka_unit_test(test_restore_rejects),
         cmocka_unit_test(test_meta_store),
+        cmocka_unit_test(test_shard_paths_refuse_escapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
