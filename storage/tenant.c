@@ -599,6 +599,11 @@ int tsv_tenant_bucket_create(tsv_kv_txn *txn, const char *org_id, const char *na
     uint64_t oid;
     if (tsv_id_parse(org_id, &oid, err) != 0)
         return -1;
+    /* IDs are stored lowercase; an upper-case org ID (valid hex, as influxd
+     * accepts it) must find the org and the bucket index all the same. */
+    char oid_hex[17];
+    tsv_id_format(oid, oid_hex);
+    org_id = oid_hex;
     tsv_org org;
     if (tsv_tenant_org_get(txn, org_id, &org, err) != 0)
         return -1;
@@ -619,9 +624,6 @@ int tsv_tenant_bucket_create(tsv_kv_txn *txn, const char *org_id, const char *na
     if (unique_id(txn, B_BUCKETS, b.id, err) != 0)
         return -1;
     memcpy(b.org_id, org_id, 16);
-    for (int i = 0; i < 16; i++) /* IDs are stored lowercase */
-        if (b.org_id[i] >= 'A' && b.org_id[i] <= 'F')
-            b.org_id[i] = (char)(b.org_id[i] - 'A' + 'a');
     char now[40];
     tsv_tenant_now(now);
     b.type = type;

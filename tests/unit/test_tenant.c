@@ -400,7 +400,20 @@ static void test_bucket_crud(void **state)
     assert_string_not_equal(again.id, b.id);
     assert_bucket_index_consistent(f->t);
 
-    /* foreach sees every bucket once, in ascending ID order. */
+    /* An upper-case org ID is the same org (influxd decodes IDs as hex). */
+    char upper[17];
+    for (int i = 0; i < 17; i++)
+        upper[i] = (char)toupper((unsigned char)o.id[i]);
+    FAILS(tsv_tenant_bucket_create(f->t, upper, "data", "", 0, 0, 0, &g, &E), TSV_ECONFLICT);
+    tsv_bucket up;
+    OK(tsv_tenant_bucket_create(f->t, upper, "upper", "", 0, 0, 7 * DAY_NS, &up, &E));
+    assert_string_equal(up.org_id, o.id);
+    OK(tsv_tenant_bucket_by_name(f->t, o.id, "upper", &g, &E));
+    assert_string_equal(g.id, up.id);
+    tsv_bucket_clear(&g);
+    assert_bucket_index_consistent(f->t);
+    tsv_bucket_clear(&up);
+
     tsv_bucket_clear(&again);
     tsv_bucket_clear(&other);
     tsv_bucket_clear(&b);
