@@ -875,8 +875,9 @@ static void test_generated(void **state)
 
 static void test_small_trees(void **state)
 {
-    /* Empty root with a root sequence; one empty bucket; one nested chain. */
-    mbucket *roots[3];
+    /* Empty root with a root sequence; one empty bucket; a nested chain;
+     * the deepest nesting bolt, the writer and the import allow (64). */
+    mbucket *roots[4];
     roots[0] = mb_new(1);
     roots[1] = mb_new(0);
     mb_subs(roots[1], "only", 0);
@@ -887,7 +888,15 @@ static void test_small_trees(void **state)
         snprintf(name, sizeof name, "d%d", i);
         b = mb_subs(b, name, (uint64_t)i * 1000);
     }
-    for (int i = 0; i < 3; i++) {
+    roots[3] = mb_new(64);
+    b = roots[3];
+    for (int i = 1; i <= 64; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "depth-%02d", i);
+        b = mb_subs(b, name, (uint64_t)i);
+        mb_puts(b, "at", name);
+    }
+    for (int i = 0; i < 4; i++) {
         mb_sort(roots[i]);
         char *want = model_dump(roots[i]);
         char src[600];
