@@ -500,10 +500,8 @@ static int check_not_truncated(tsv_kv *kv, tsv_error *err)
 {
     int fd;
     MDB_stat st;
-    MDB_envinfo info;
     int rc;
-    if ((rc = mdb_env_get_fd(kv->env, &fd)) != 0 || (rc = mdb_env_stat(kv->env, &st)) != 0 ||
-        (rc = mdb_env_info(kv->env, &info)) != 0)
+    if ((rc = mdb_env_get_fd(kv->env, &fd)) != 0 || (rc = mdb_env_stat(kv->env, &st)) != 0)
         return mdb_fail(kv, err, rc, "inspect KV store");
     struct stat fst;
     if (fstat(fd, &fst) != 0)
@@ -521,22 +519,23 @@ static int check_not_truncated(tsv_kv *kv, tsv_error *err)
     w.buf = malloc((size_t)w.psize * (LM_MAX_DEPTH + 1));
     if (!w.buf)
         return tsv_error_set(err, TSV_EINTERNAL, "out of memory checking KV store");
-    /* The meta LMDB uses: the one with the transaction id it reports. */
-    int ret = -1, found = 0;
-    for (uint64_t m = 0; m < 2 && !found; m++) {
+    /* The meta LMDB uses: of the two (both checked by mdb_env_open), the one
+     * with the higher transaction id. */
+    int ret = -1;
+    uint64_t txnid[2], roots[2][2];
+    for (uint64_t m = 0; m < 2; m++) {
         if (read_page(&w, m, w.buf, err) != 0)
             goto out;
         const uint8_t *meta = w.buf + LM_HDR;
-        if (ld64(meta + LM_META_TXNID) != (uint64_t)info.me_last_txnid)
-            continue;
-        found = 1;
-        uint64_t free_root = ld64(meta + LM_META_DBS + LM_DB_ROOT);
-        uint64_t main_root = ld64(meta + LM_META_DBS + LM_DB_SIZE + LM_DB_ROOT);
-        if ((free_root != UINT64_MAX && walk_tree(&w, free_root, 1, err) != 0) ||
-            (main_root != UINT64_MAX && walk_tree(&w, main_root, 1, err) != 0))
-            goto out;
+        txnid[m] = ld64(meta + LM_META_TXNID);
+        roots[m][0] = ld64(meta + LM_META_DBS + LM_DB_ROOT);               /* free pages */
+        roots[m][1] = ld64(meta + LM_META_DBS + LM_DB_SIZE + LM_DB_ROOT); /* main */
     }
-    ret = found ? 0 : corrupt(kv, err, "no meta page holds the current transaction");
+    int cur = txnid[1] > txnid[0];
+    for (int i = 0; i < 2; i++)
+        if (roots[cur][i] != UINT64_MAX && walk_tree(&w, roots[cur][i], 1, err) != 0)
+            goto out;
+    ret = 0;
 out:
     free(w.buf);
     return ret;
