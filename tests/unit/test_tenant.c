@@ -593,6 +593,22 @@ static void test_hashed_tokens(void **state)
     assert_string_equal(info.auth_id, "0000000000000a02");
     assert_int_equal(info.is_operator, 1);
 
+    /* influxd 2.9 may keep an empty "token" next to the hash. */
+    char json[600];
+    snprintf(json, sizeof json,
+             "{\"id\":\"0000000000000a03\",\"token\":\"\",\"hashedToken\":\"%s\","
+             "\"status\":\"active\",\"description\":\"\",\"orgID\":\"00000000000000f1\","
+             "\"permissions\":[],\"createdAt\":\"2024-01-01T00:00:00Z\","
+             "\"updatedAt\":\"2024-01-01T00:00:00Z\"}",
+             "$influxdb2-sha256$LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564="); /* sha256("foo") */
+    raw_put(f->t, "authorizationsv1", "0000000000000a03", json);
+    raw_put(f->t, "authorizationhashedindexv1",
+            "$influxdb2-sha256$LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564=", "0000000000000a03");
+    lookup_ok(f->t, "foo", &info);
+    assert_string_equal(info.auth_id, "0000000000000a03");
+    assert_int_equal(info.is_operator, 0);
+    FAILS(tsv_tenant_token_lookup(f->t, "", 0, &info, &E), TSV_ENOTFOUND);
+
     /* The stored hash is checked, not only the index: an index entry that
      * points at an authorization with another hash does not match. */
     raw_put(f->t, "authorizationhashedindexv1", /* sha512("hello") */
