@@ -266,6 +266,19 @@ static void test_ids(void **state)
 
 /* ---- organizations ------------------------------------------------------------ */
 
+typedef struct org_list {
+    char ids[8][17];
+    int n;
+} org_list;
+
+static int collect_org(void *ctx, const tsv_org *org, tsv_error *err)
+{
+    org_list *l = ctx;
+    assert_true(l->n < 8);
+    memcpy(l->ids[l->n++], org->id, 17);
+    return 0;
+}
+
 static void test_org_create(void **state)
 {
     fixture *f = *state;
@@ -331,6 +344,12 @@ static void test_org_create(void **state)
     assert_string_equal(o2.description, "");
     assert_int_equal(count_keys(f->t, "bucketsv1"), 4);
     assert_bucket_index_consistent(f->t);
+    org_list seen = {0};
+    OK(tsv_tenant_org_foreach(f->t, collect_org, &seen, &E));
+    assert_int_equal(seen.n, 2);
+    assert_true(strcmp(seen.ids[0], seen.ids[1]) < 0);
+    assert_true(strcmp(seen.ids[0], o.id) == 0 || strcmp(seen.ids[1], o.id) == 0);
+    assert_true(strcmp(seen.ids[0], o2.id) == 0 || strcmp(seen.ids[1], o2.id) == 0);
     int onboarded = 0;
     OK(tsv_tenant_onboarded(f->t, &onboarded, &E));
     assert_int_equal(onboarded, 1);
