@@ -332,11 +332,16 @@ typedef struct tar_sink {
     tsv_writer *w;
     tsv_error err;
     int failed;
+    int cut; /* the stream failed: nothing more may reach w */
 } tar_sink;
 
 static la_ssize_t tar_write_cb(struct archive *a, void *ctx, const void *buf, size_t len)
 {
     tar_sink *sink = ctx;
+    if (sink->cut) {
+        archive_set_error(a, EIO, "stream already failed");
+        return -1;
+    }
     if (tsv_write(sink->w, buf, len, &sink->err) != 0) {
         sink->failed = 1;
         archive_set_error(a, EIO, "%s", sink->err.message);
@@ -410,6 +415,12 @@ int tsv_shard_snapshot_write_tar(tsv_shard_snapshot *snap, tsv_writer *w, tsv_er
         rc = sink.failed ? (err ? (*err = sink.err, -1) : -1)
                          : tsv_error_set(err, TSV_EINTERNAL, "tar close: %s", archive_error_string(a));
 out:
+    /* archive_write_free closes an archive that is still open, which pads
+     * the current entry with zeros and appends the end-of-archive blocks:
+     * after an error that would turn a short read into a complete-looking
+     * tar. Cut the sink first. */
+    if (rc != 0)
+        sink.cut = 1;
     archive_write_free(a);
     free(buf);
     return rc;
