@@ -105,24 +105,31 @@ int tsv_metadata_snapshot_write_kv(tsv_metadata_snapshot *snap, tsv_writer *w, t
     return tsv_kv_export_bolt(snap->txn, writer_out, w, &written, err);
 }
 
+/* Streams exactly the size the file had when opened: a file that comes up
+ * short is an error (the reply is then aborted), never a shorter part. */
 static int stream_file(const char *path, tsv_writer *w, tsv_error *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s", path);
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return tsv_error_set_errno(err, TSV_EINTERNAL, e, "stat %s", path);
+    }
     uint8_t *buf = malloc(CHUNK);
     int rc = buf ? 0 : tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-    while (rc == 0) {
-        ssize_t n = read(fd, buf, CHUNK);
+    for (off_t left = st.st_size; rc == 0 && left > 0;) {
+        ssize_t n = read(fd, buf, left < CHUNK ? (size_t)left : CHUNK);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0) {
-            rc = tsv_error_set_errno(err, TSV_EINTERNAL, errno, "read %s", path);
+        if (n <= 0) {
+            rc = tsv_error_set_errno(err, TSV_EINTERNAL, n < 0 ? errno : EIO, "read %s", path);
             break;
         }
-        if (n == 0)
-            break;
         rc = tsv_write(w, buf, (size_t)n, err);
+        left -= n;
     }
     free(buf);
     close(fd);
