@@ -648,8 +648,7 @@ int tsv_tenant_bucket_create(tsv_kv_txn *txn, const char *org_id, const char *na
 static int create_system_bucket(tsv_kv_txn *txn, const char *org_id, const char *name,
                                 int64_t retention_ns, tsv_error *err)
 {
-    /* System buckets get a 1-day shard-group duration and the descriptions
-     * influxd gives them (see testdata/influxdb-2-kv). */
+    /* System buckets get a 1-day shard-group duration, as influxd gives them. */
     const char *desc = strcmp(name, "_tasks") == 0 ? "System bucket for task logs"
                                                    : "System bucket for monitoring logs";
     return tsv_tenant_bucket_create(txn, org_id, name, desc, 1, retention_ns,
