@@ -86,6 +86,8 @@ static int choose_encoding(tsv_http_req *req, int allow_compression, encoding_ch
     c->engine = TSV_GZIP_ISAL;
     c->level = 3;
     c->negotiated = allow_compression;
+    if (!allow_compression)
+        return 0; /* like influxd's kv handler: no gzip wrapper, header ignored */
     const char *lvl = tsv_http_header(req, "Gzip-Compression-Level");
     int gzip_off = 0;
     if (lvl && *lvl && strcmp(lvl, "default") != 0) {
@@ -103,8 +105,6 @@ static int choose_encoding(tsv_http_req *req, int allow_compression, encoding_ch
                                  lvl);
         }
     }
-    if (!allow_compression)
-        return 0;
     const char *ae = tsv_http_header(req, "Accept-Encoding");
     if (accepts(ae, "zstd"))
         c->enc = ENC_ZSTD;
