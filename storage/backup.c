@@ -330,7 +330,8 @@ int tsv_store_shard_snapshot(tsv_store *s, uint64_t shard_id, int64_t since_ns,
         return -1;
     }
     /* influxd walks the snapshot lexically: a file's .tombstone before its .tsm. */
-    qsort(snap->files, snap->count, sizeof *snap->files, cmp_snap_file);
+    if (snap->count > 1) /* qsort(NULL, 0, ...) is undefined (UBSan) */
+        qsort(snap->files, snap->count, sizeof *snap->files, cmp_snap_file);
     *out = snap;
     return 0;
 }
