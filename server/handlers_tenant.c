@@ -219,16 +219,16 @@ int tsv_handle_setup_post(tsv_http_req *req, const tsv_route_params *p, const ts
     tsv_setup_result res;
     if (rc == 0)
         rc = tsv_store_setup(req->server->store, &sr, &res, &err);
-    tsv_json_free(doc);
-    if (rc != 0)
-        return tsv_http_reply_error(req, &err);
-
-    tsv_org org;
-    tsv_bucket bucket;
-    if (tsv_store_org_get(req->server->store, res.org_id, &org, &err) != 0)
-        return tsv_http_reply_error(req, &err);
-    if (tsv_store_bucket_get(req->server->store, res.bucket_id, &bucket, &err) != 0) {
+    /* sr points into doc: it is freed only once the reply is built. */
+    tsv_org org = {0};
+    tsv_bucket bucket = {0};
+    if (rc == 0)
+        rc = tsv_store_org_get(req->server->store, res.org_id, &org, &err);
+    if (rc == 0)
+        rc = tsv_store_bucket_get(req->server->store, res.bucket_id, &bucket, &err);
+    if (rc != 0) {
         tsv_org_clear(&org);
+        tsv_json_free(doc);
         return tsv_http_reply_error(req, &err);
     }
     tsv_buf buf = {0};
@@ -247,7 +247,7 @@ int tsv_handle_setup_post(tsv_http_req *req, const tsv_route_params *p, const ts
     tsv_jw_key(&w, "id");
     tsv_jw_string(&w, res.user_id);
     tsv_jw_key(&w, "name");
-    tsv_jw_string(&w, org.name ? sr.username : "");
+    tsv_jw_string(&w, sr.username);
     tsv_jw_key(&w, "status");
     tsv_jw_string(&w, "active");
     tsv_jw_object_end(&w);
@@ -283,6 +283,8 @@ int tsv_handle_setup_post(tsv_http_req *req, const tsv_route_params *p, const ts
     tsv_jw_object_end(&w);
     tsv_org_clear(&org);
     tsv_bucket_clear(&bucket);
+    tsv_json_free(doc);
+    memset(&res, 0, sizeof res); /* the token */
     return reply_buf(req, 201, &w, &buf);
 }
 

@@ -39,6 +39,7 @@ export async function startServer(extraArgs = []) {
         await new Promise((r) => child.once('exit', r))
       }
       rmSync(dir, { recursive: true, force: true })
+      if (child.exitCode !== 0) console.error(`tsvault exited with ${child.exitCode} (${child.signalCode}); its log:\n${log}`)
       return child.exitCode
     },
   }
