@@ -90,6 +90,7 @@ import hashlib, http.client, io, json, os, subprocess, sys, tarfile, time, rando
 url, token, W, X, data, boltcheck, here = sys.argv[1:8]
 pids = [int(p) for p in sys.argv[8:]]
 X = int(X)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, here)
 import backup_check as bc
 host, port = url.split("//")[1].split(":")
