@@ -76,6 +76,7 @@ typedef struct encoding_choice {
     response_encoding enc;
     tsv_gzip_engine engine;
     int level;
+    int negotiated; /* the reply depends on Accept-Encoding: send Vary */
 } encoding_choice;
 
 static int choose_encoding(tsv_http_req *req, int allow_compression, encoding_choice *c,
@@ -84,6 +85,9 @@ static int choose_encoding(tsv_http_req *req, int allow_compression, encoding_ch
     c->enc = ENC_IDENTITY;
     c->engine = TSV_GZIP_ISAL;
     c->level = 3;
+    c->negotiated = allow_compression;
+    if (!allow_compression)
+        return 0; /* like influxd's kv handler: no gzip wrapper, header ignored */
     const char *lvl = tsv_http_header(req, "Gzip-Compression-Level");
     int gzip_off = 0;
     if (lvl && *lvl && strcmp(lvl, "default") != 0) {
@@ -101,8 +105,6 @@ static int choose_encoding(tsv_http_req *req, int allow_compression, encoding_ch
                                  lvl);
         }
     }
-    if (!allow_compression)
-        return 0;
     const char *ae = tsv_http_header(req, "Accept-Encoding");
     if (accepts(ae, "zstd"))
         c->enc = ENC_ZSTD;
@@ -126,8 +128,10 @@ static int response_open(tsv_http_req *req, response_stream *rs, const char *con
     rs->lazy.req = req;
     rs->lazy.content_type = content_type;
     int h = 0;
-    rs->lazy.headers[h++] = "Vary";
-    rs->lazy.headers[h++] = "Accept-Encoding";
+    if (c->negotiated) {
+        rs->lazy.headers[h++] = "Vary";
+        rs->lazy.headers[h++] = "Accept-Encoding";
+    }
     if (c->enc == ENC_GZIP) {
         rs->lazy.headers[h++] = "Content-Encoding";
         rs->lazy.headers[h++] = "gzip";

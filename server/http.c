@@ -244,8 +244,12 @@ tsv_writer *tsv_http_stream_begin(tsv_http_req *req, int status, const char *con
         mg_response_header_add(req->conn, h[0], h[1], -1);
     mg_response_header_add(req->conn, "Transfer-Encoding", "chunked", -1);
     /* A stream that fails half-way must end the connection; announcing it up
-     * front keeps every client's view consistent. */
+     * front keeps every client's view consistent. civetweb ignores the
+     * header we add, so tell it too: otherwise, after an abort, it waits
+     * for a next request on the connection while the client waits for the
+     * rest of the body, until keep_alive_timeout_ms. */
     mg_response_header_add(req->conn, "Connection", "close", -1);
+    mg_disable_connection_keep_alive(req->conn);
     if (mg_response_header_send(req->conn) < 0)
         return NULL;
     req->stream.base.write = stream_write;

@@ -105,24 +105,31 @@ int tsv_metadata_snapshot_write_kv(tsv_metadata_snapshot *snap, tsv_writer *w, t
     return tsv_kv_export_bolt(snap->txn, writer_out, w, &written, err);
 }
 
+/* Streams exactly the size the file had when opened: a file that comes up
+ * short is an error (the reply is then aborted), never a shorter part. */
 static int stream_file(const char *path, tsv_writer *w, tsv_error *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s", path);
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return tsv_error_set_errno(err, TSV_EINTERNAL, e, "stat %s", path);
+    }
     uint8_t *buf = malloc(CHUNK);
     int rc = buf ? 0 : tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-    while (rc == 0) {
-        ssize_t n = read(fd, buf, CHUNK);
+    for (off_t left = st.st_size; rc == 0 && left > 0;) {
+        ssize_t n = read(fd, buf, left < CHUNK ? (size_t)left : CHUNK);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0) {
-            rc = tsv_error_set_errno(err, TSV_EINTERNAL, errno, "read %s", path);
+        if (n <= 0) {
+            rc = tsv_error_set_errno(err, TSV_EINTERNAL, n < 0 ? errno : EIO, "read %s", path);
             break;
         }
-        if (n == 0)
-            break;
         rc = tsv_write(w, buf, (size_t)n, err);
+        left -= n;
     }
     free(buf);
     close(fd);
@@ -322,7 +329,8 @@ int tsv_store_shard_snapshot(tsv_store *s, uint64_t shard_id, int64_t since_ns,
         return -1;
     }
     /* influxd walks the snapshot lexically: a file's .tombstone before its .tsm. */
-    qsort(snap->files, snap->count, sizeof *snap->files, cmp_snap_file);
+    if (snap->count > 1) /* qsort(NULL, 0, ...) is undefined (UBSan) */
+        qsort(snap->files, snap->count, sizeof *snap->files, cmp_snap_file);
     *out = snap;
     return 0;
 }
@@ -331,11 +339,16 @@ typedef struct tar_sink {
     tsv_writer *w;
     tsv_error err;
     int failed;
+    int cut; /* the stream failed: nothing more may reach w */
 } tar_sink;
 
 static la_ssize_t tar_write_cb(struct archive *a, void *ctx, const void *buf, size_t len)
 {
     tar_sink *sink = ctx;
+    if (sink->cut) {
+        archive_set_error(a, EIO, "stream already failed");
+        return -1;
+    }
     if (tsv_write(sink->w, buf, len, &sink->err) != 0) {
         sink->failed = 1;
         archive_set_error(a, EIO, "%s", sink->err.message);
@@ -409,6 +422,12 @@ int tsv_shard_snapshot_write_tar(tsv_shard_snapshot *snap, tsv_writer *w, tsv_er
         rc = sink.failed ? (err ? (*err = sink.err, -1) : -1)
                          : tsv_error_set(err, TSV_EINTERNAL, "tar close: %s", archive_error_string(a));
 out:
+    /* archive_write_free closes an archive that is still open, which pads
+     * the current entry with zeros and appends the end-of-archive blocks:
+     * after an error that would turn a short read into a complete-looking
+     * tar. Cut the sink first. */
+    if (rc != 0)
+        sink.cut = 1;
     archive_write_free(a);
     free(buf);
     return rc;
