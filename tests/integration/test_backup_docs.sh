@@ -1,5 +1,5 @@
 #!/bin/bash
-# docs/api-backup.md: the two "unpack a metadata reply" recipes run exactly as
+# docs/api.md: the two "unpack a metadata reply" recipes run exactly as
 # written (each block after a "<!-- recipe: NAME -->" marker) against a real
 # server, and both must produce the parts the server sent: a bolt that passes
 # bbolt's Check and equals /backup/kv, a SQLite file, the manifest JSON.
@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fixture.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
-DOC="${TSV_SRC:-$HERE/../..}/docs/api-backup.md"
+DOC="${TSV_SRC:-$HERE/../..}/docs/api.md"
 [ -f "$DOC" ] || fail "no $DOC"
 W="$TSV_TMP/work"
 fixture_prepare "$W"
