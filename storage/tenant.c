@@ -408,11 +408,16 @@ int tsv_tenant_org_create(tsv_kv_txn *txn, const char *name, const char *descrip
     return 0;
 }
 
-int tsv_tenant_org_foreach(tsv_kv_txn *txn, tsv_org_visit_fn fn, void *ctx, tsv_error *err)
+/* Calls visit for every JSON record of a top-level bucket, in key order.
+ * A record that does not parse stops the walk with an error naming `what`. */
+typedef int (*record_visit_fn)(void *ctx, const tsv_json *record, tsv_error *err);
+
+static int foreach_record(tsv_kv_txn *txn, const char *bucket, const char *what,
+                          record_visit_fn visit, void *ctx, tsv_error *err)
 {
     uint64_t b;
     tsv_error e;
-    if (bucket_of(txn, B_ORGS, &b, &e) != 0)
+    if (bucket_of(txn, bucket, &b, &e) != 0)
         return e.code == TSV_ENOTFOUND ? 0 : (err ? (*err = e, -1) : -1);
     tsv_kv_cursor *c;
     if (tsv_kv_cursor_open(txn, b, &c, err) != 0)
@@ -429,21 +434,38 @@ int tsv_tenant_org_foreach(tsv_kv_txn *txn, tsv_org_visit_fn fn, void *ctx, tsv_
             continue;
         tsv_json_doc *doc;
         if (tsv_json_parse(&doc, (const char *)ent.val, ent.vlen, err) != 0) {
-            rc = tsv_error_wrap(err, "corrupt organization record");
+            rc = tsv_error_wrap(err, "corrupt %s record", what);
             break;
         }
-        tsv_org o;
-        rc = org_from_json(tsv_json_root(doc), &o, err);
+        rc = visit(ctx, tsv_json_root(doc), err);
         tsv_json_free(doc);
-        if (rc != 0)
-            break;
-        rc = fn(ctx, &o, err);
-        tsv_org_clear(&o);
         if (rc != 0)
             break;
     }
     tsv_kv_cursor_close(c);
     return rc < 0 ? -1 : 0;
+}
+
+typedef struct org_visit_ctx {
+    tsv_org_visit_fn fn;
+    void *ctx;
+} org_visit_ctx;
+
+static int visit_org_record(void *vctx, const tsv_json *record, tsv_error *err)
+{
+    org_visit_ctx *c = vctx;
+    tsv_org o;
+    if (org_from_json(record, &o, err) != 0)
+        return -1;
+    int rc = c->fn(c->ctx, &o, err);
+    tsv_org_clear(&o);
+    return rc;
+}
+
+int tsv_tenant_org_foreach(tsv_kv_txn *txn, tsv_org_visit_fn fn, void *ctx, tsv_error *err)
+{
+    org_visit_ctx c = {.fn = fn, .ctx = ctx};
+    return foreach_record(txn, B_ORGS, "organization", visit_org_record, &c, err);
 }
 
 /* ---- buckets ----------------------------------------------------------- */
@@ -487,11 +509,12 @@ static int bucket_from_json(const tsv_json *j, tsv_bucket *out, tsv_error *err)
     const char *rp = jstr(j, "rp", &rl);
     out->rp = rp ? dup_str(rp, rl) : NULL;
     const tsv_json *rpd = tsv_json_get(j, "retentionPeriod");
-    if (rpd && tsv_json_i64(rpd, &out->retention_ns, "retentionPeriod", err) != 0)
-        return -1;
     const tsv_json *sgd = tsv_json_get(j, "shardGroupDuration");
-    if (sgd && tsv_json_i64(sgd, &out->shard_group_duration_ns, "shardGroupDuration", err) != 0)
+    if ((rpd && tsv_json_i64(rpd, &out->retention_ns, "retentionPeriod", err) != 0) ||
+        (sgd && tsv_json_i64(sgd, &out->shard_group_duration_ns, "shardGroupDuration", err) != 0)) {
+        tsv_bucket_clear(out);
         return -1;
+    }
     out->created_at = jdup(j, "createdAt");
     out->updated_at = jdup(j, "updatedAt");
     if (!out->name || !out->description || !out->created_at || !out->updated_at ||
@@ -682,42 +705,26 @@ int tsv_tenant_bucket_delete(tsv_kv_txn *txn, const char *id, tsv_error *err)
     return rc;
 }
 
+typedef struct bucket_visit_ctx {
+    tsv_bucket_visit_fn fn;
+    void *ctx;
+} bucket_visit_ctx;
+
+static int visit_bucket_record(void *vctx, const tsv_json *record, tsv_error *err)
+{
+    bucket_visit_ctx *c = vctx;
+    tsv_bucket b;
+    if (bucket_from_json(record, &b, err) != 0)
+        return -1;
+    int rc = c->fn(c->ctx, &b, err);
+    tsv_bucket_clear(&b);
+    return rc;
+}
+
 int tsv_tenant_bucket_foreach(tsv_kv_txn *txn, tsv_bucket_visit_fn fn, void *ctx, tsv_error *err)
 {
-    uint64_t b;
-    tsv_error e;
-    if (bucket_of(txn, B_BUCKETS, &b, &e) != 0)
-        return e.code == TSV_ENOTFOUND ? 0 : (err ? (*err = e, -1) : -1);
-    tsv_kv_cursor *c;
-    if (tsv_kv_cursor_open(txn, b, &c, err) != 0)
-        return -1;
-    int rc = 0;
-    for (;;) {
-        tsv_kv_entry ent;
-        int r = tsv_kv_cursor_next(c, &ent, err);
-        if (r <= 0) {
-            rc = r;
-            break;
-        }
-        if (ent.is_bucket || ent.vlen == 0)
-            continue;
-        tsv_json_doc *doc;
-        if (tsv_json_parse(&doc, (const char *)ent.val, ent.vlen, err) != 0) {
-            rc = tsv_error_wrap(err, "corrupt bucket record");
-            break;
-        }
-        tsv_bucket bk;
-        rc = bucket_from_json(tsv_json_root(doc), &bk, err);
-        tsv_json_free(doc);
-        if (rc != 0)
-            break;
-        rc = fn(ctx, &bk, err);
-        tsv_bucket_clear(&bk);
-        if (rc != 0)
-            break;
-    }
-    tsv_kv_cursor_close(c);
-    return rc < 0 ? -1 : 0;
+    bucket_visit_ctx c = {.fn = fn, .ctx = ctx};
+    return foreach_record(txn, B_BUCKETS, "bucket", visit_bucket_record, &c, err);
 }
 
 /* ---- users and mappings ------------------------------------------------ */
