@@ -122,10 +122,10 @@ int tsv_store_setup(tsv_store *s, const tsv_setup_request *req, tsv_setup_result
         rc = add_system_databases(txn, org.id, err);
     if (rc == 0)
         rc = create_bucket_in(txn, org.id, req->bucket, "", req->retention_ns, 0, &bucket, err);
+    /* influxd's onboarding maps the user as owner of the org only (the
+     * real influxd.bolt has exactly that one mapping). */
     if (rc == 0)
         rc = tsv_tenant_urm_create(txn, out->user_id, "orgs", org.id, err);
-    if (rc == 0)
-        rc = tsv_tenant_urm_create(txn, out->user_id, "buckets", bucket.id, err);
     char token[89];
     char desc[300];
     snprintf(desc, sizeof desc, "%s's Token", req->username ? req->username : "");
