@@ -76,9 +76,50 @@ static double elapsed_ms(const struct timespec *start)
     return (double)(now.tv_sec - start->tv_sec) * 1e3 + (double)(now.tv_nsec - start->tv_nsec) / 1e6;
 }
 
+typedef struct dispatch_job {
+    struct mg_connection *conn;
+    tsv_server *srv;
+    int status;
+} dispatch_job;
+
+static int handle_request(struct mg_connection *conn, tsv_server *srv);
+
+static void *dispatch_thread(void *arg)
+{
+    dispatch_job *job = arg;
+    job->status = handle_request(job->conn, job->srv);
+    return NULL;
+}
+
+/* civetweb's worker threads have 100 KiB stacks (fixed when Debian built
+ * it). Restores walk directory trees, parse archives and inflate on the way,
+ * so each request is handled on a thread with a roomy stack while the
+ * worker waits for it; the pages are only committed as they are touched. */
+#define HANDLER_STACK_SIZE (8u * 1024 * 1024)
+
 static int dispatch(struct mg_connection *conn, void *cbdata)
 {
     tsv_server *srv = cbdata;
+    dispatch_job job = {.conn = conn, .srv = srv, .status = 500};
+    pthread_attr_t attr;
+    pthread_t t;
+    int started = 0;
+    if (pthread_attr_init(&attr) == 0) {
+        if (pthread_attr_setstacksize(&attr, HANDLER_STACK_SIZE) == 0 &&
+            pthread_create(&t, &attr, dispatch_thread, &job) == 0)
+            started = 1;
+        pthread_attr_destroy(&attr);
+    }
+    if (!started) {
+        TSV_WARN("msg=\"cannot start a handler thread; handling on the worker\"");
+        return handle_request(conn, srv);
+    }
+    pthread_join(t, NULL);
+    return job.status;
+}
+
+static int handle_request(struct mg_connection *conn, tsv_server *srv)
+{
     const struct mg_request_info *ri = mg_get_request_info(conn);
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);

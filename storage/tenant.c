@@ -777,13 +777,17 @@ int tsv_tenant_user_create(tsv_kv_txn *txn, const char *name, const char *passwo
         char salt[CRYPT_GENSALT_OUTPUT_SIZE];
         if (!crypt_gensalt_rn("$2b$", 10, NULL, 0, salt, sizeof salt))
             return tsv_error_set(err, TSV_EINTERNAL, "cannot generate a password salt");
-        struct crypt_data cd;
-        memset(&cd, 0, sizeof cd);
-        const char *hash = crypt_r(password, salt, &cd);
+        /* struct crypt_data is ~32 KiB: keep it off the stack. */
+        struct crypt_data *cd = calloc(1, sizeof *cd);
+        if (!cd)
+            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+        const char *hash = crypt_r(password, salt, cd);
         if (!hash || hash[0] == '*')
-            return tsv_error_set(err, TSV_EINTERNAL, "cannot hash the password");
-        rc = put_str(txn, B_USER_PASSWORDS, id, hash, err);
-        OPENSSL_cleanse(&cd, sizeof cd);
+            rc = tsv_error_set(err, TSV_EINTERNAL, "cannot hash the password");
+        else
+            rc = put_str(txn, B_USER_PASSWORDS, id, hash, err);
+        OPENSSL_cleanse(cd, sizeof *cd);
+        free(cd);
     }
     if (rc == 0)
         memcpy(id_out, id, 17);
