@@ -117,13 +117,24 @@ static int check_entry_path(const char *path, const char **base, tsv_error *err)
     return 0;
 }
 
-/* Streams one entry's data into staging/<base>, fsynced. The data comes
- * straight out of libarchive's read-ahead (archive_read_data_block, no copy);
- * holes of a sparse entry are written as zeros. */
-static int extract_entry(struct archive *a, const char *staging, const char *base,
-                         int64_t size, tsv_error *err)
+static int write_zeros(int fd, int64_t n, const char *path, tsv_error *err)
 {
     static const uint8_t zeros[64 * 1024];
+    while (n > 0) {
+        size_t z = n < (int64_t)sizeof zeros ? (size_t)n : sizeof zeros;
+        if (tsv_write_all(fd, zeros, z, path, err) != 0)
+            return -1;
+        n -= (int64_t)z;
+    }
+    return 0;
+}
+
+/* Streams one entry's data into staging/<base>, fsynced. The data comes
+ * straight out of libarchive's read-ahead (archive_read_data_block, no copy);
+ * holes of a sparse entry are written as zeros, as archive_read_data does. */
+static int extract_entry(struct archive *a, const char *staging, const char *base,
+                         int64_t size, int sparse, tsv_error *err)
+{
     char path[PATH_MAX];
     if (tsv_path_join(path, sizeof path, err, "%s/%s", staging, base) != 0)
         return -1;
@@ -136,8 +147,16 @@ static int extract_entry(struct archive *a, const char *staging, const char *bas
         size_t n;
         la_int64_t off;
         int r = archive_read_data_block(a, &buf, &n, &off);
-        if (r == ARCHIVE_EOF)
+        if (r == ARCHIVE_EOF) {
+            /* A sparse entry may end in a hole. */
+            if (sparse && written < size && write_zeros(fd, size - written, path, err) != 0) {
+                close(fd);
+                return -1;
+            }
+            if (sparse && written < size)
+                written = size;
             break;
+        }
         if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
             close(fd);
             return tsv_error_set(err, TSV_EINVALID, "invalid shard archive: entry %s: %s", base,
@@ -148,13 +167,12 @@ static int extract_entry(struct archive *a, const char *staging, const char *bas
             return tsv_error_set(err, TSV_EINVALID,
                                  "invalid shard archive: entry %s: data beyond its size", base);
         }
-        while (written < off) {
-            size_t z = off - written < (int64_t)sizeof zeros ? (size_t)(off - written) : sizeof zeros;
-            if (tsv_write_all(fd, zeros, z, path, err) != 0) {
+        if (off > written) {
+            if (write_zeros(fd, off - written, path, err) != 0) {
                 close(fd);
                 return -1;
             }
-            written += (int64_t)z;
+            written = off;
         }
         if (n && tsv_write_all(fd, buf, n, path, err) != 0) {
             close(fd);
@@ -366,7 +384,8 @@ int tsv_shard_restore_from_tar(const char *shard_dir, const char *trash_dir, uin
             tsv_error_set(err, TSV_EINVALID, "invalid shard archive: entry %s has no size", path);
             goto out;
         }
-        if (extract_entry(a, staging, base, size, err) != 0) {
+        if (extract_entry(a, staging, base, size, archive_entry_sparse_count(entry) > 0,
+                          err) != 0) {
             if (src.failed && err)
                 *err = src.err;
             goto out;
