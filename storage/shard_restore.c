@@ -131,9 +131,11 @@ static int write_zeros(int fd, int64_t n, const char *path, tsv_error *err)
 
 /* Streams one entry's data into staging/<base>, fsynced. The data comes
  * straight out of libarchive's read-ahead (archive_read_data_block, no copy);
- * holes of a sparse entry are written as zeros, as archive_read_data does. */
+ * holes of a sparse entry are written as zeros, as archive_read_data does.
+ * A TSM file's bytes also go through `ts` (NULL otherwise), which checks its
+ * blocks as they pass. */
 static int extract_entry(struct archive *a, const char *staging, const char *base,
-                         int64_t size, int sparse, tsv_error *err)
+                         int64_t size, int sparse, tsv_tsm_stream *ts, tsv_error *err)
 {
     char path[PATH_MAX];
     if (tsv_path_join(path, sizeof path, err, "%s/%s", staging, base) != 0)
@@ -174,6 +176,8 @@ static int extract_entry(struct archive *a, const char *staging, const char *bas
             }
             written = off;
         }
+        if (ts)
+            tsv_tsm_stream_feed(ts, buf, n);
         if (n && tsv_write_all(fd, buf, n, path, err) != 0) {
             close(fd);
             return -1;
@@ -201,7 +205,10 @@ static int extract_entry(struct archive *a, const char *staging, const char *bas
     return 0;
 }
 
-static int validate_file(const char *staging, const char *base, tsv_error *err)
+/* Validates staging/<base> completely; a TSM file's blocks that `ts` checked
+ * while it was written are not read again (tsm.h). */
+static int validate_file(const char *staging, const char *base, tsv_tsm_stream *ts,
+                         tsv_error *err)
 {
     char path[PATH_MAX];
     if (tsv_path_join(path, sizeof path, err, "%s/%s", staging, base) != 0)
@@ -211,7 +218,7 @@ static int validate_file(const char *staging, const char *base, tsv_error *err)
         return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s", path);
     int rc;
     if (has_suffix(base, ".tsm"))
-        rc = tsv_tsm_verify_fd(fd, base, NULL, err);
+        rc = tsv_tsm_verify_fd_streamed(fd, base, 0, ts, NULL, err);
     else
         rc = tsv_tombstone_verify_fd(fd, base, NULL, err);
     close(fd);
@@ -305,6 +312,11 @@ int tsv_shard_restore_from_tar(const char *shard_dir, const char *trash_dir, uin
     int rc = -1;
     name_list names = {0};
     tar_source src = {0};
+    /* Each file is validated as soon as it is written, while its blocks are
+     * fresh; the first failure is reported only after the body was read to
+     * its end, so stream and tar errors still come first. */
+    int invalid = 0;
+    tsv_error verr;
     struct archive *a = archive_read_new();
     if (!a) {
         tsv_error_set(err, TSV_EINTERNAL, "out of memory");
@@ -384,12 +396,20 @@ int tsv_shard_restore_from_tar(const char *shard_dir, const char *trash_dir, uin
             tsv_error_set(err, TSV_EINVALID, "invalid shard archive: entry %s has no size", path);
             goto out;
         }
-        if (extract_entry(a, staging, base, size, archive_entry_sparse_count(entry) > 0,
-                          err) != 0) {
+        int sparse = archive_entry_sparse_count(entry) > 0;
+        tsv_tsm_stream *ts = NULL;
+        if (!invalid && !sparse && has_suffix(base, ".tsm") &&
+            tsv_tsm_stream_new(&ts, err) != 0)
+            goto out;
+        if (extract_entry(a, staging, base, size, sparse, ts, err) != 0) {
+            tsv_tsm_stream_free(ts);
             if (src.failed && err)
                 *err = src.err;
             goto out;
         }
+        if (!invalid && validate_file(staging, base, ts, &verr) != 0)
+            invalid = 1;
+        tsv_tsm_stream_free(ts);
         st.files++;
         st.bytes += (uint64_t)size;
     }
@@ -408,9 +428,11 @@ int tsv_shard_restore_from_tar(const char *shard_dir, const char *trash_dir, uin
         if (n == 0)
             break;
     }
-    for (size_t i = 0; i < names.count; i++)
-        if (validate_file(staging, names.names[i], err) != 0)
-            goto out;
+    if (invalid) {
+        if (err)
+            *err = verr;
+        goto out;
+    }
     if (names.count == 0) {
         /* Nothing to install: leave the shard exactly as it is. */
         rc = 0;
