@@ -236,28 +236,23 @@ int tsm_decode_timestamps(const uint8_t *p, size_t len, tsm_block_result *out, c
 
 #define FLOAT_END_MARKER UINT64_C(0x7FF8000000000001)
 
-typedef struct bitreader {
-    const uint8_t *p;
-    size_t len;    /* bytes */
-    uint64_t pos;  /* next bit to read, MSB first */
-    uint64_t bits; /* len * 8 */
-} bitreader;
-
-/* The 64 bits starting at pos, MSB-aligned; bits past the end read as 0.
- * Callers check availability first, so the padding is never used as data. */
-static inline uint64_t br_peek(const bitreader *br)
+/* The 64 bits of p[0..len) starting at bit pos (MSB first), MSB-aligned;
+ * bits past the end read as 0. Callers check availability first, so the
+ * padding is never used as data. Plain values, not a struct behind a
+ * pointer, so the decoder's state stays in registers. */
+static inline uint64_t peek64(const uint8_t *p, size_t len, uint64_t pos)
 {
-    size_t byte = (size_t)(br->pos >> 3);
-    unsigned sh = (unsigned)(br->pos & 7);
+    size_t byte = (size_t)(pos >> 3);
+    unsigned sh = (unsigned)(pos & 7);
     uint64_t hi;
     unsigned lo;
-    if (byte + 9 <= br->len) {
-        hi = load_be64(br->p + byte);
-        lo = br->p[byte + 8];
+    if (byte + 9 <= len) {
+        hi = load_be64(p + byte);
+        lo = p[byte + 8];
     } else {
         uint8_t tmp[9] = {0};
-        if (byte < br->len)
-            memcpy(tmp, br->p + byte, br->len - byte);
+        if (byte < len)
+            memcpy(tmp, p + byte, len - byte);
         hi = load_be64(tmp);
         lo = tmp[8];
     }
@@ -281,29 +276,33 @@ static int count_floats_ex(const uint8_t *p, size_t len, uint64_t want, int pref
     }
     if (p[0] != 0x10)
         return fail(why, whylen, "unknown float encoding 0x%02x", p[0]);
-    bitreader br = {p + 1, len - 1, 0, (uint64_t)(len - 1) * 8};
-    if (br.bits < 64)
+    const uint8_t *bp = p + 1;
+    const size_t blen = len - 1;
+    const uint64_t bits = (uint64_t)blen * 8;
+    uint64_t pos = 0;
+    if (bits < 64)
         return FLOAT_SHORT("float stream shorter than its first value");
-    uint64_t val = br_peek(&br);
-    br.pos = 64;
+    uint64_t val = peek64(bp, blen, 0);
+    pos = 64;
     uint64_t count = 0;
     if (val != FLOAT_END_MARKER) {
         count = 1;
         unsigned leading = 0, trailing = 0;
         for (;;) {
-            uint64_t left = br.bits - br.pos;
+            uint64_t left = bits - pos;
             if (left == 0)
                 return FLOAT_SHORT("float stream ends without its end marker after %" PRIu64
                                    " values", count);
-            uint64_t w = br_peek(&br);
+            uint64_t w = peek64(bp, blen, pos);
             if (!(w >> 63)) { /* 0: same value as before */
-                br.pos += 1;
+                pos += 1;
                 if (++count > want)
                     break;
                 continue;
             }
             if (left < 2)
                 return FLOAT_SHORT("float stream truncated");
+            unsigned ctrl;
             if ((w >> 62) & 1) { /* 11: new leading/significant window */
                 if (left < 13)
                     return FLOAT_SHORT("float stream truncated");
@@ -316,15 +315,23 @@ static int count_floats_ex(const uint8_t *p, size_t len, uint64_t want, int pref
                                 "float window of %u leading + %u significant bits", lead, sig);
                 leading = lead;
                 trailing = 64 - lead - sig;
-                br.pos += 13;
+                ctrl = 13;
             } else { /* 10: reuse the previous window */
-                br.pos += 2;
+                ctrl = 2;
             }
             unsigned sig = 64 - leading - trailing; /* 1..64 */
-            if (br.bits - br.pos < sig)
+            if (left - ctrl < sig)
                 return FLOAT_SHORT("float stream truncated");
-            uint64_t xor = br_peek(&br) >> (64 - sig);
-            br.pos += sig;
+            /* The value bits usually follow within the 64 already peeked. */
+            uint64_t xor;
+            if (ctrl + sig <= 64) {
+                xor = (w << ctrl) >> (64 - sig);
+                pos += ctrl;
+            } else {
+                pos += ctrl;
+                xor = peek64(bp, blen, pos) >> (64 - sig);
+            }
+            pos += sig;
             uint64_t next = val ^ (xor << trailing);
             if (next == FLOAT_END_MARKER)
                 break;
@@ -333,12 +340,12 @@ static int count_floats_ex(const uint8_t *p, size_t len, uint64_t want, int pref
                 break;
         }
     }
-    uint64_t used_bytes = (br.pos + 7) / 8;
+    uint64_t used_bytes = (pos + 7) / 8;
     if (count <= want && !prefix) {
         /* The encoder pads the end marker to a byte, nothing more. */
-        if (used_bytes != br.len)
+        if (used_bytes != blen)
             return fail(why, whylen, "%" PRIu64 " bytes after the float end marker",
-                        (uint64_t)br.len - used_bytes);
+                        (uint64_t)blen - used_bytes);
     }
     if (used)
         *used = 1 + (size_t)used_bytes;
@@ -429,6 +436,8 @@ static int count_booleans(const uint8_t *p, size_t len, uint64_t *count_out, cha
 
 /* --- string (snappy, B.8) ------------------------------------------------ */
 
+#define SNAPPY_SLACK 16
+
 int tsm_snappy_decode(const uint8_t *src, size_t len, size_t max_len, tsm_scratch *scratch,
                       const uint8_t **out, size_t *out_len, char *why, size_t whylen)
 {
@@ -445,7 +454,9 @@ int tsm_snappy_decode(const uint8_t *src, size_t len, size_t max_len, tsm_scratc
     if (dlen / 22 > len)
         return fail(why, whylen, "snappy: decoded length %" PRIu64 " impossible for %zu bytes",
                     dlen, len);
-    if (scratch_reserve(scratch, dlen ? (size_t)dlen : 1) != 0)
+    /* Slack after the output lets short literals and copies move whole
+     * 8/16-byte words. */
+    if (scratch_reserve(scratch, (size_t)dlen + SNAPPY_SLACK) != 0)
         return TSM_DEC_NOMEM;
     uint8_t *dst = scratch->buf;
     size_t d = 0, s = (size_t)k;
@@ -471,7 +482,10 @@ int tsm_snappy_decode(const uint8_t *src, size_t len, size_t max_len, tsm_scratc
             if (length > dlen - d || length > len - s)
                 return fail(why, whylen, "snappy: literal of %zu bytes overruns at %zu", length,
                             s);
-            memcpy(dst + d, src + s, length);
+            if (length <= 16 && len - s >= 16)
+                memcpy(dst + d, src + s, 16); /* the excess lands in later output or slack */
+            else
+                memcpy(dst + d, src + s, length);
             d += length;
             s += length;
             continue;
@@ -502,10 +516,19 @@ int tsm_snappy_decode(const uint8_t *src, size_t len, size_t max_len, tsm_scratc
         if (offset == 0 || offset > d || length > dlen - d)
             return fail(why, whylen, "snappy: bad copy (offset %zu, length %zu) at output %zu",
                         offset, length, d);
-        if (offset >= length) {
-            memcpy(dst + d, dst + d - offset, length);
+        if (offset >= 8) {
+            /* 8 bytes at a time: each chunk reads only bytes already final
+             * (offset >= 8), and may write up to 7 bytes past the copy, into
+             * later output or the slack. */
+            uint8_t *op = dst + d;
+            const uint8_t *ip = op - offset;
+            for (size_t i = 0; i < length; i += 8) {
+                uint64_t t;
+                memcpy(&t, ip + i, 8);
+                memcpy(op + i, &t, 8);
+            }
         } else {
-            /* Overlapping copy: must run forwards byte by byte (a run). */
+            /* Short-distance overlap: must run forwards byte by byte. */
             for (size_t i = 0; i < length; i++)
                 dst[d + i] = dst[d - offset + i];
         }
@@ -536,11 +559,15 @@ static int count_strings(const uint8_t *p, size_t len, uint64_t want, tsm_scratc
     uint64_t count = 0;
     size_t i = 0;
     while (i < dlen && count <= want) {
-        uint64_t slen;
-        int k = tsm_uvarint(data + i, dlen - i, &slen);
-        if (k <= 0)
-            return fail(why, whylen, "string %" PRIu64 ": bad length varint", count);
-        i += (size_t)k;
+        uint64_t slen = data[i];
+        if (slen < 0x80) { /* the common one-byte length */
+            i++;
+        } else {
+            int k = tsm_uvarint(data + i, dlen - i, &slen);
+            if (k <= 0)
+                return fail(why, whylen, "string %" PRIu64 ": bad length varint", count);
+            i += (size_t)k;
+        }
         if (slen > dlen - i)
             return fail(why, whylen, "string %" PRIu64 ": length %" PRIu64 " overruns the block",
                         count, slen);
