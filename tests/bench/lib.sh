@@ -104,6 +104,7 @@ gen_shard() {
     gzip -6 -n -c "$DATA/tar/s$id.tar" >"$DATA/gz/s$id.tar.gz"
     zstd -q -3 -c "$DATA/tar/s$id.tar" >"$DATA/zst/s$id.tar.zst"
     stat -c %s "$DATA/tar/s$id.tar" >"$DATA/s$id.tarsize"
+    [ "$id" != "$BIG_ID" ] || rm "$DATA/tar/s$id.tar" # only its .gz/.zst are used
 }
 
 ensure_data() {
