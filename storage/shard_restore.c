@@ -360,7 +360,7 @@ int tsv_shard_restore_from_tar(const char *shard_dir, const char *trash_dir, uin
             goto out;
         }
         const char *path = archive_entry_pathname(entry);
-        const char *base = NULL;
+        const char *base = NULL; /* set by check_entry_path; gcc -O2 cannot see it */
         if (check_entry_path(path, &base, err) != 0)
             goto out;
         mode_t type = archive_entry_filetype(entry);

@@ -469,7 +469,7 @@ int tsv_tenant_bucket_name_check(const char *name, tsv_error *err)
 static int bucket_from_json(const tsv_json *j, tsv_bucket *out, tsv_error *err)
 {
     memset(out, 0, sizeof *out);
-    size_t n = 0, m = 0;
+    size_t n = 0, m = 0; /* jstr sets them when it returns non-NULL; -O2 cannot see it */
     const char *id = jstr(j, "id", &n);
     const char *org = jstr(j, "orgID", &m);
     if (!id || n != 16 || !org || m != 16)
