@@ -98,6 +98,21 @@ int tsv_gzip_encoder_new(tsv_writer **out, tsv_writer *inner, tsv_gzip_engine en
 int tsv_zstd_encoder_new(tsv_writer **out, tsv_writer *inner, int level, int workers, int flags,
                          tsv_error *err);
 
+/* Read-ahead: a thread of its own reads `inner` (not owned; nobody else may
+ * use it until this reader is freed) into `nbufs` buffers of `bufsize` bytes
+ * while the caller works on earlier ones, so that the work behind `inner`
+ * (network reads, inflate, CRC) runs on one core while the caller's (tar
+ * parsing, writing, validating) runs on another. Memory: nbufs * bufsize.
+ * Bytes come out in order; an error of `inner` is returned after every byte
+ * read before it, and then repeated (sticky), as are end of stream.
+ * tsv_readahead_borrow is the zero-copy form of read: *p points at the next
+ * bytes, valid until the next call on the reader or its free. read and
+ * borrow may be mixed. free() stops the thread: it waits for a read of
+ * `inner` in progress to return, then joins it. One consumer thread. */
+int tsv_readahead_new(tsv_reader **out, tsv_reader *inner, size_t bufsize, unsigned nbufs,
+                      tsv_error *err);
+ssize_t tsv_readahead_borrow(tsv_reader *r, const void **p, tsv_error *err);
+
 /* Memory and fd helpers. */
 tsv_reader *tsv_mem_reader_new(const void *buf, size_t len); /* borrows buf */
 /* fd reader/writer: do not close the fd. */

@@ -2,6 +2,7 @@
 # Installs every Debian package tsvault needs to build, run and test.
 # Idempotent: packages already present are not touched, and apt is only
 # called when something is missing. Needs root (or sudo) for apt-get.
+# (influxdb, isal, zstd and linux-perf are also what tests/bench/ uses.)
 set -eu
 
 PACKAGES="
@@ -13,6 +14,7 @@ libsqlite3-dev sqlite3 libssl-dev libcrypt-dev libcmocka-dev
 golang-go golang-github-coreos-bbolt-dev golang-github-influxdb-influxdb-dev
 influxdb influxdb-client
 nodejs npm python3
+linux-perf
 "
 
 missing=""

@@ -6,6 +6,7 @@
  * in-flight ones finish (bounded by --shutdown-timeout), closes the storage
  * and exits 0.
  */
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +22,13 @@
 
 int main(int argc, char **argv)
 {
+    /* Request buffers of 256 KiB and more (read-ahead slots, decoder and
+     * validator buffers) are mmapped and given back when freed. glibc would
+     * otherwise raise this threshold after the first such free and keep the
+     * freed buffers in the arena of whichever worker thread served the
+     * request, so RSS would creep up to (worker threads x one request's
+     * buffers) and stay there. */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     tsv_config cfg;
     tsv_error err;
     int rc = tsv_config_parse(&cfg, argc, argv, stdout, &err);

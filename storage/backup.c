@@ -367,10 +367,11 @@ int tsv_shard_snapshot_write_tar(tsv_shard_snapshot *snap, tsv_writer *w, tsv_er
     int rc = 0;
     /* ustar like Go's tar for short names, pax when a name needs it; no
      * padding of the last block, as influxd's stream ends at the two zero
-     * blocks. */
+     * blocks. No blocking at all (bytes_per_block 0): every header and data
+     * write goes straight to the sink, so the encoder and the socket get
+     * CHUNK-sized writes instead of one call per 512-byte block. */
     if (!buf || archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
-        archive_write_set_bytes_per_block(a, 512) != ARCHIVE_OK ||
-        archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
+        archive_write_set_bytes_per_block(a, 0) != ARCHIVE_OK ||
         archive_write_open2(a, &sink, NULL, tar_write_cb, NULL, NULL) != ARCHIVE_OK) {
         rc = tsv_error_set(err, TSV_EINTERNAL, "tar writer: %s",
                            archive_error_string(a) ? archive_error_string(a) : "out of memory");

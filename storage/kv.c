@@ -927,7 +927,7 @@ static int empty_bucket(tsv_kv_txn *t, MDB_cursor *mc, uint64_t h, handle_stack 
             return write_fail(t, err, rc, "scan KV bucket for delete");
         if (k.mv_size <= HANDLE_LEN || memcmp(k.mv_data, prefix, HANDLE_LEN) != 0)
             break;
-        decoded d;
+        decoded d = {0}; /* -O3 cannot prove decode_entry sets it */
         if (decode_entry(t->kv, &v, &d, err) != 0)
             return -1;
         if (d.is_bucket && stack_push(todo, d.child) != 0)

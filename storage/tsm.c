@@ -11,12 +11,21 @@
  * Memory is therefore two buffers (the block one grows to the largest block,
  * at most TSV_TSM_MAX_BLOCK_BYTES), two 64 KiB key buffers and the string
  * scratch, regardless of file size.
+ *
+ * Streamed files (tsv_tsm_stream): blocks are checked as they arrive, found
+ * by decoding (tsm_decode_block_prefix), and summarised as a SHA-256 over
+ * 29-byte records (offset, size, type, first, last; big-endian). The index
+ * pass then hashes the same record for each entry instead of reading its
+ * block, and compares the digests where the stream stopped. Equal digests
+ * mean every entry names exactly a block the stream checked, with the same
+ * type and time range, which is what the plain pass would have checked.
  */
 #include "tsm.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <isa-l/crc.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,6 +207,230 @@ static int io_error(tsv_error *err, const char *name, int rc, const char *what, 
                                what, off);
 }
 
+/* --- block records (streamed verification) ------------------------------- */
+
+#define REC_SIZE 29
+#define REC_BATCH 128
+
+typedef struct rec_hash {
+    EVP_MD_CTX *md;
+    uint8_t buf[REC_SIZE * REC_BATCH];
+    size_t n;
+    uint64_t count;
+} rec_hash;
+
+static void put_be(uint8_t *p, uint64_t v, int bytes)
+{
+    for (int i = bytes - 1; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static int rh_init(rec_hash *h)
+{
+    memset(h, 0, sizeof *h);
+    h->md = EVP_MD_CTX_new();
+    return h->md && EVP_DigestInit_ex(h->md, EVP_sha256(), NULL) == 1 ? 0 : -1;
+}
+
+static void rh_free(rec_hash *h)
+{
+    EVP_MD_CTX_free(h->md);
+    h->md = NULL;
+}
+
+static int rh_flush(rec_hash *h)
+{
+    int ok = h->n == 0 || EVP_DigestUpdate(h->md, h->buf, h->n * REC_SIZE) == 1;
+    h->n = 0;
+    return ok ? 0 : -1;
+}
+
+static int rh_add(rec_hash *h, uint64_t off, uint32_t size, unsigned type, int64_t first,
+                  int64_t last)
+{
+    uint8_t *r = h->buf + h->n * REC_SIZE;
+    put_be(r, off, 8);
+    put_be(r + 8, size, 4);
+    r[12] = (uint8_t)type;
+    put_be(r + 13, (uint64_t)first, 8);
+    put_be(r + 21, (uint64_t)last, 8);
+    h->count++;
+    return ++h->n == REC_BATCH ? rh_flush(h) : 0;
+}
+
+static int rh_final(rec_hash *h, uint8_t out[32])
+{
+    unsigned len = 0;
+    if (rh_flush(h) != 0 || EVP_DigestFinal_ex(h->md, out, &len) != 1 || len != 32)
+        return -1;
+    return 0;
+}
+
+/* --- the stream ---------------------------------------------------------- */
+
+enum { ST_HEADER, ST_BLOCKS, ST_STOPPED };
+
+struct tsv_tsm_stream {
+    int state;
+    uint8_t hdr[TSM_HEADER_SIZE];
+    size_t hdr_len;
+    uint64_t verified; /* the checked blocks are [5, verified) */
+    uint8_t *carry;    /* the start of a block that did not end in what was fed */
+    size_t carry_len, carry_cap;
+    rec_hash rh;
+    int final;
+    uint8_t digest[32];
+    uint64_t values;
+    tsm_scratch scratch;
+};
+
+int tsv_tsm_stream_new(tsv_tsm_stream **out, tsv_error *err)
+{
+    tsv_tsm_stream *s = calloc(1, sizeof *s);
+    if (!s || rh_init(&s->rh) != 0) {
+        if (s)
+            rh_free(&s->rh);
+        free(s);
+        *out = NULL;
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    }
+    *out = s;
+    return 0;
+}
+
+void tsv_tsm_stream_free(tsv_tsm_stream *s)
+{
+    if (!s)
+        return;
+    rh_free(&s->rh);
+    free(s->carry);
+    tsm_scratch_free(&s->scratch);
+    free(s);
+}
+
+static void stream_stop(tsv_tsm_stream *s)
+{
+    s->state = ST_STOPPED;
+    free(s->carry);
+    s->carry = NULL;
+    s->carry_len = s->carry_cap = 0;
+    tsm_scratch_free(&s->scratch);
+}
+
+/* Checks the block at the start of p[0..n): its size once checked and
+ * recorded, 0 if it does not end within n bytes, -1 if it is no block. */
+static ssize_t stream_block(tsv_tsm_stream *s, const uint8_t *p, size_t n)
+{
+    if (n < TSM_CRC_SIZE + 2)
+        return 0;
+    tsm_block_result res;
+    size_t used;
+    char why[64];
+    int rc = tsm_decode_block_prefix(p + TSM_CRC_SIZE, n - TSM_CRC_SIZE, &s->scratch, &res, &used,
+                                     why, sizeof why);
+    if (rc == TSM_DEC_SHORT)
+        return 0;
+    if (rc != TSM_DEC_OK || used > TSV_TSM_MAX_BLOCK_BYTES - TSM_CRC_SIZE)
+        return -1;
+    if (be32(p) != crc32_gzip_refl(0, p + TSM_CRC_SIZE, used))
+        return -1;
+    size_t size = TSM_CRC_SIZE + used;
+    if (rh_add(&s->rh, s->verified, (uint32_t)size, p[TSM_CRC_SIZE], res.first, res.last) != 0)
+        return -1;
+    s->values += res.count;
+    s->verified += size;
+    return (ssize_t)size;
+}
+
+static int carry_append(tsv_tsm_stream *s, const uint8_t *p, size_t n)
+{
+    if (s->carry_len + n > TSV_TSM_MAX_BLOCK_BYTES)
+        return -1; /* no valid block is this long */
+    if (s->carry_len + n > s->carry_cap) {
+        size_t cap = s->carry_cap ? s->carry_cap : 16384;
+        while (cap < s->carry_len + n)
+            cap *= 2;
+        uint8_t *c = realloc(s->carry, cap);
+        if (!c)
+            return -1;
+        s->carry = c;
+        s->carry_cap = cap;
+    }
+    memcpy(s->carry + s->carry_len, p, n);
+    s->carry_len += n;
+    return 0;
+}
+
+void tsv_tsm_stream_feed(tsv_tsm_stream *s, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    if (s->state == ST_HEADER) {
+        size_t k = TSM_HEADER_SIZE - s->hdr_len < len ? TSM_HEADER_SIZE - s->hdr_len : len;
+        memcpy(s->hdr + s->hdr_len, p, k);
+        s->hdr_len += k;
+        p += k;
+        len -= k;
+        if (s->hdr_len < TSM_HEADER_SIZE)
+            return;
+        if (be32(s->hdr) != TSM_MAGIC || s->hdr[4] != TSM_VERSION) {
+            stream_stop(s);
+            return;
+        }
+        s->state = ST_BLOCKS;
+        s->verified = TSM_HEADER_SIZE;
+    }
+    while (len > 0 && s->state == ST_BLOCKS) {
+        if (s->carry_len == 0) {
+            ssize_t r = stream_block(s, p, len);
+            if (r > 0) {
+                p += r;
+                len -= (size_t)r;
+            } else if (r < 0 || carry_append(s, p, len) != 0) {
+                stream_stop(s);
+            } else {
+                len = 0;
+            }
+            continue;
+        }
+        /* Complete the pending block: add bytes (at least doubling what is
+         * held, so a long block costs few retries) and try again. */
+        size_t take = s->carry_len < 16384 ? 16384 : s->carry_len;
+        if (take > len)
+            take = len;
+        if (carry_append(s, p, take) != 0) {
+            stream_stop(s);
+            break;
+        }
+        ssize_t r = stream_block(s, s->carry, s->carry_len);
+        if (r < 0) {
+            stream_stop(s);
+        } else if (r == 0) {
+            p += take;
+            len -= take;
+        } else {
+            /* The block ended inside the bytes just added (what was held
+             * before did not make a block); the rest of them follow it. */
+            size_t rest = s->carry_len - (size_t)r;
+            s->carry_len = 0;
+            p += take - rest;
+            len -= take - rest;
+        }
+    }
+}
+
+/* The digest of everything the stream checked; 0 if it checked blocks. */
+static int stream_finish(tsv_tsm_stream *s)
+{
+    if (!s->final) {
+        if (rh_final(&s->rh, s->digest) != 0)
+            return -1;
+        s->final = 1;
+    }
+    return s->state == ST_HEADER || s->verified <= TSM_HEADER_SIZE ? -1 : 0;
+}
+
 /* --- the verifier -------------------------------------------------------- */
 
 typedef struct verifier {
@@ -212,6 +445,12 @@ typedef struct verifier {
     int have_prev;
     tsm_scratch scratch;
     tsv_tsm_stats stats;
+    /* streamed verification: blocks in [5, pre_end) were checked by the stream */
+    const struct tsv_tsm_stream *stream;
+    uint64_t pre_end;
+    int pre_done;     /* the digests were compared and matched */
+    int mismatch;     /* the index disagrees with what the stream saw */
+    struct rec_hash *rh;
 } verifier;
 
 static int bytes_compare(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
@@ -236,6 +475,43 @@ static int block_error(verifier *v, unsigned block, const char *what, uint64_t o
     quote_key(q, sizeof q, v->key, v->key_len);
     return tsv_error_set(v->err, TSV_EINVALID, "%s: block %u of key \"%s\": %s at offset %" PRIu64,
                          v->name, block, q, what, off);
+}
+
+static void add_time_stats(verifier *v, int64_t min_time, int64_t max_time)
+{
+    v->stats.blocks++;
+    if (v->stats.blocks == 1 || min_time < v->stats.min_time)
+        v->stats.min_time = min_time;
+    if (v->stats.blocks == 1 || max_time > v->stats.max_time)
+        v->stats.max_time = max_time;
+}
+
+static int stream_mismatch(verifier *v)
+{
+    v->mismatch = 1;
+    return tsv_error_set(v->err, TSV_EINVALID, "%s: index differs from the streamed blocks",
+                         v->name);
+}
+
+/* An entry whose block the stream checked: record it instead of reading it;
+ * where the stream stopped, the records must be the stream's. The data
+ * reader holds nothing yet, so moving its position is enough. */
+static int streamed_entry(verifier *v, unsigned type, uint64_t off, uint32_t size,
+                          int64_t min_time, int64_t max_time)
+{
+    if (size > v->pre_end - off || rh_add(v->rh, off, size, type, min_time, max_time) != 0)
+        return stream_mismatch(v);
+    v->data.pos += size;
+    add_time_stats(v, min_time, max_time);
+    if (v->data.pos == v->pre_end) {
+        uint8_t d[32];
+        if (rh_final(v->rh, d) != 0 || v->rh->count != v->stream->rh.count ||
+            memcmp(d, v->stream->digest, sizeof d) != 0)
+            return stream_mismatch(v);
+        v->stats.values += v->stream->values;
+        v->pre_done = 1;
+    }
+    return 0;
 }
 
 /* Checks one index entry and the block it points to. `entry_off` is the
@@ -287,6 +563,8 @@ static int verify_entry(verifier *v, unsigned type, unsigned e, const uint8_t *e
                  " (blocks must tile the data region in index order)", off, v->data.pos);
         return block_error(v, e, what, entry_off);
     }
+    if (off < v->pre_end)
+        return streamed_entry(v, type, off, size, min_time, max_time);
 
     const uint8_t *blk;
     int rc = sr_need(&v->data, size, &blk);
@@ -318,12 +596,8 @@ static int verify_entry(verifier *v, unsigned type, unsigned e, const uint8_t *e
     }
     sr_skip(&v->data, size);
 
-    v->stats.blocks++;
     v->stats.values += res.count;
-    if (v->stats.blocks == 1 || min_time < v->stats.min_time)
-        v->stats.min_time = min_time;
-    if (v->stats.blocks == 1 || max_time > v->stats.max_time)
-        v->stats.max_time = max_time;
+    add_time_stats(v, min_time, max_time);
     return 0;
 }
 
@@ -474,6 +748,48 @@ int tsv_tsm_verify_fd_ex(int fd, const char *name, unsigned flags, tsv_tsm_stats
 int tsv_tsm_verify_fd(int fd, const char *name, tsv_tsm_stats *stats, tsv_error *err)
 {
     return tsv_tsm_verify_fd_ex(fd, name, 0, stats, err);
+}
+
+int tsv_tsm_verify_fd_streamed(int fd, const char *name, unsigned flags, tsv_tsm_stream *s,
+                               tsv_tsm_stats *stats, tsv_error *err)
+{
+    rec_hash rh;
+    memset(&rh, 0, sizeof rh);
+    if (!s || stream_finish(s) != 0 || rh_init(&rh) != 0) {
+        rh_free(&rh);
+        return tsv_tsm_verify_fd_ex(fd, name, flags, stats, err);
+    }
+    verifier v;
+    memset(&v, 0, sizeof v);
+    v.fd = fd;
+    v.name = name ? name : "tsm";
+    v.flags = flags;
+    tsv_error scratch_err;
+    v.err = &scratch_err;
+    v.stream = s;
+    v.pre_end = s->verified;
+    v.rh = &rh;
+    int rc = verify_file(&v);
+    if (rc == 0 && !v.pre_done)
+        rc = -1; /* the stream went past the index: it saw other bytes */
+    sr_free(&v.index);
+    sr_free(&v.data);
+    free(v.key);
+    free(v.prev_key);
+    tsm_scratch_free(&v.scratch);
+    rh_free(&rh);
+    if (rc != 0)
+        /* Whatever went wrong, the plain pass says what and where. */
+        return tsv_tsm_verify_fd_ex(fd, name, flags, stats, err);
+    v.stats.streamed_blocks = rh.count;
+    if (stats)
+        *stats = v.stats;
+    return 0;
+}
+
+uint64_t tsv_tsm_stream_checked(const tsv_tsm_stream *s)
+{
+    return s && s->verified > TSM_HEADER_SIZE ? s->verified : 0;
 }
 
 /* --- file names (B.10) --------------------------------------------------- */

@@ -38,6 +38,7 @@
 #ifndef TSV_TSM_H
 #define TSV_TSM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "tsv_error.h"
@@ -47,6 +48,7 @@ typedef struct tsv_tsm_stats {
     uint64_t blocks;
     uint64_t values;             /* == timestamps, summed over all blocks */
     int64_t min_time, max_time;  /* over all index entries (tombstones not applied) */
+    uint64_t streamed_blocks;    /* of blocks, those checked by a stream, not read back */
 } tsv_tsm_stats;
 
 /* Limits beyond what the format itself imposes. Go's writer produces blocks
@@ -73,6 +75,32 @@ enum {
 int tsv_tsm_verify_fd(int fd, const char *name, tsv_tsm_stats *stats, tsv_error *err);
 int tsv_tsm_verify_fd_ex(int fd, const char *name, unsigned flags, tsv_tsm_stats *stats,
                          tsv_error *err);
+
+/* Streaming validation, for a TSM file being received (e.g. extracted from an
+ * upload): fed the file's bytes front to back, the stream checks the header
+ * and each block it can delimit by decoding it (TSM_DEC prefix decoding: CRC32
+ * and a complete decode, as tsv_tsm_verify does), and keeps a SHA-256 of
+ * (offset, size, type, first and last timestamp) of those blocks. It stops
+ * quietly at the first bytes that do not make a block (normally the index).
+ * Memory: one pending block (at most TSV_TSM_MAX_BLOCK_BYTES) and the string
+ * scratch, whatever the file size. feed never fails.
+ *
+ * tsv_tsm_verify_fd_streamed then validates the complete file exactly as
+ * tsv_tsm_verify_fd_ex does, but without reading the blocks the stream
+ * checked: each index entry before the stream's stop must describe the
+ * stream's block at that offset (compared through the digest). Blocks from
+ * the stop on are read and checked from the file as usual. If anything fails
+ * (or the stream saw bytes other than the file's), the plain verification
+ * runs from scratch, so verdicts, messages and stats are always those of
+ * tsv_tsm_verify_fd_ex. `s` may be NULL (plain verification). */
+typedef struct tsv_tsm_stream tsv_tsm_stream;
+int tsv_tsm_stream_new(tsv_tsm_stream **out, tsv_error *err);
+void tsv_tsm_stream_feed(tsv_tsm_stream *s, const void *data, size_t len);
+void tsv_tsm_stream_free(tsv_tsm_stream *s);
+/* End offset of the blocks the stream has checked (0: none). */
+uint64_t tsv_tsm_stream_checked(const tsv_tsm_stream *s);
+int tsv_tsm_verify_fd_streamed(int fd, const char *name, unsigned flags, tsv_tsm_stream *s,
+                               tsv_tsm_stats *stats, tsv_error *err);
 
 /* *entries (may be NULL) receives the number of deletions recorded: records
  * for v2-v4, non-empty lines for v1. Filled only on success. */

@@ -236,69 +236,76 @@ int tsm_decode_timestamps(const uint8_t *p, size_t len, tsm_block_result *out, c
 
 #define FLOAT_END_MARKER UINT64_C(0x7FF8000000000001)
 
-typedef struct bitreader {
-    const uint8_t *p;
-    size_t len;    /* bytes */
-    uint64_t pos;  /* next bit to read, MSB first */
-    uint64_t bits; /* len * 8 */
-} bitreader;
-
-/* The 64 bits starting at pos, MSB-aligned; bits past the end read as 0.
- * Callers check availability first, so the padding is never used as data. */
-static inline uint64_t br_peek(const bitreader *br)
+/* The 64 bits of p[0..len) starting at bit pos (MSB first), MSB-aligned;
+ * bits past the end read as 0. Callers check availability first, so the
+ * padding is never used as data. Plain values, not a struct behind a
+ * pointer, so the decoder's state stays in registers. */
+static inline uint64_t peek64(const uint8_t *p, size_t len, uint64_t pos)
 {
-    size_t byte = (size_t)(br->pos >> 3);
-    unsigned sh = (unsigned)(br->pos & 7);
+    size_t byte = (size_t)(pos >> 3);
+    unsigned sh = (unsigned)(pos & 7);
     uint64_t hi;
     unsigned lo;
-    if (byte + 9 <= br->len) {
-        hi = load_be64(br->p + byte);
-        lo = br->p[byte + 8];
+    if (byte + 9 <= len) {
+        hi = load_be64(p + byte);
+        lo = p[byte + 8];
     } else {
         uint8_t tmp[9] = {0};
-        if (byte < br->len)
-            memcpy(tmp, br->p + byte, br->len - byte);
+        if (byte < len)
+            memcpy(tmp, p + byte, len - byte);
         hi = load_be64(tmp);
         lo = tmp[8];
     }
     return sh ? (hi << sh) | (lo >> (8 - sh)) : hi;
 }
 
-static int count_floats(const uint8_t *p, size_t len, uint64_t want, uint64_t *count_out,
-                        char *why, size_t whylen)
+/* Counts a float section of exactly len bytes; or, with `prefix` set, of
+ * unknown length within p[0..len): then the section ends at its end marker's
+ * byte, *used gets its length, and running out of bytes is TSM_DEC_SHORT.
+ * Every bit read lies before the end marker's last bit, so with len set to
+ * *used the strict mode makes exactly the same decisions. */
+#define FLOAT_SHORT(...) (prefix ? TSM_DEC_SHORT : fail(why, whylen, __VA_ARGS__))
+static int count_floats_ex(const uint8_t *p, size_t len, uint64_t want, int prefix,
+                           uint64_t *count_out, size_t *used, char *why, size_t whylen)
 {
     if (len == 0) {
+        if (prefix)
+            return TSM_DEC_SHORT;
         *count_out = 0;
         return TSM_DEC_OK;
     }
     if (p[0] != 0x10)
         return fail(why, whylen, "unknown float encoding 0x%02x", p[0]);
-    bitreader br = {p + 1, len - 1, 0, (uint64_t)(len - 1) * 8};
-    if (br.bits < 64)
-        return fail(why, whylen, "float stream shorter than its first value");
-    uint64_t val = br_peek(&br);
-    br.pos = 64;
+    const uint8_t *bp = p + 1;
+    const size_t blen = len - 1;
+    const uint64_t bits = (uint64_t)blen * 8;
+    uint64_t pos = 0;
+    if (bits < 64)
+        return FLOAT_SHORT("float stream shorter than its first value");
+    uint64_t val = peek64(bp, blen, 0);
+    pos = 64;
     uint64_t count = 0;
     if (val != FLOAT_END_MARKER) {
         count = 1;
         unsigned leading = 0, trailing = 0;
         for (;;) {
-            uint64_t left = br.bits - br.pos;
+            uint64_t left = bits - pos;
             if (left == 0)
-                return fail(why, whylen, "float stream ends without its end marker after %" PRIu64
-                            " values", count);
-            uint64_t w = br_peek(&br);
+                return FLOAT_SHORT("float stream ends without its end marker after %" PRIu64
+                                   " values", count);
+            uint64_t w = peek64(bp, blen, pos);
             if (!(w >> 63)) { /* 0: same value as before */
-                br.pos += 1;
+                pos += 1;
                 if (++count > want)
                     break;
                 continue;
             }
             if (left < 2)
-                return fail(why, whylen, "float stream truncated");
+                return FLOAT_SHORT("float stream truncated");
+            unsigned ctrl;
             if ((w >> 62) & 1) { /* 11: new leading/significant window */
                 if (left < 13)
-                    return fail(why, whylen, "float stream truncated");
+                    return FLOAT_SHORT("float stream truncated");
                 unsigned lead = (unsigned)(w >> 57) & 0x1f;
                 unsigned sig = (unsigned)(w >> 51) & 0x3f;
                 if (sig == 0)
@@ -308,15 +315,23 @@ static int count_floats(const uint8_t *p, size_t len, uint64_t want, uint64_t *c
                                 "float window of %u leading + %u significant bits", lead, sig);
                 leading = lead;
                 trailing = 64 - lead - sig;
-                br.pos += 13;
+                ctrl = 13;
             } else { /* 10: reuse the previous window */
-                br.pos += 2;
+                ctrl = 2;
             }
             unsigned sig = 64 - leading - trailing; /* 1..64 */
-            if (br.bits - br.pos < sig)
-                return fail(why, whylen, "float stream truncated");
-            uint64_t xor = br_peek(&br) >> (64 - sig);
-            br.pos += sig;
+            if (left - ctrl < sig)
+                return FLOAT_SHORT("float stream truncated");
+            /* The value bits usually follow within the 64 already peeked. */
+            uint64_t xor;
+            if (ctrl + sig <= 64) {
+                xor = (w << ctrl) >> (64 - sig);
+                pos += ctrl;
+            } else {
+                pos += ctrl;
+                xor = peek64(bp, blen, pos) >> (64 - sig);
+            }
+            pos += sig;
             uint64_t next = val ^ (xor << trailing);
             if (next == FLOAT_END_MARKER)
                 break;
@@ -325,15 +340,24 @@ static int count_floats(const uint8_t *p, size_t len, uint64_t want, uint64_t *c
                 break;
         }
     }
-    if (count <= want) {
+    uint64_t used_bytes = (pos + 7) / 8;
+    if (count <= want && !prefix) {
         /* The encoder pads the end marker to a byte, nothing more. */
-        uint64_t used_bytes = (br.pos + 7) / 8;
-        if (used_bytes != br.len)
+        if (used_bytes != blen)
             return fail(why, whylen, "%" PRIu64 " bytes after the float end marker",
-                        (uint64_t)br.len - used_bytes);
+                        (uint64_t)blen - used_bytes);
     }
+    if (used)
+        *used = 1 + (size_t)used_bytes;
     *count_out = count;
     return TSM_DEC_OK;
+}
+#undef FLOAT_SHORT
+
+static int count_floats(const uint8_t *p, size_t len, uint64_t want, uint64_t *count_out,
+                        char *why, size_t whylen)
+{
+    return count_floats_ex(p, len, want, 0, count_out, NULL, why, whylen);
 }
 
 /* --- integer / unsigned (B.8) -------------------------------------------- */
@@ -412,6 +436,8 @@ static int count_booleans(const uint8_t *p, size_t len, uint64_t *count_out, cha
 
 /* --- string (snappy, B.8) ------------------------------------------------ */
 
+#define SNAPPY_SLACK 16
+
 int tsm_snappy_decode(const uint8_t *src, size_t len, size_t max_len, tsm_scratch *scratch,
                       const uint8_t **out, size_t *out_len, char *why, size_t whylen)
 {
@@ -428,7 +454,9 @@ int tsm_snappy_decode(const uint8_t *src, size_t len, size_t max_len, tsm_scratc
     if (dlen / 22 > len)
         return fail(why, whylen, "snappy: decoded length %" PRIu64 " impossible for %zu bytes",
                     dlen, len);
-    if (scratch_reserve(scratch, dlen ? (size_t)dlen : 1) != 0)
+    /* Slack after the output lets short literals and copies move whole
+     * 8/16-byte words. */
+    if (scratch_reserve(scratch, (size_t)dlen + SNAPPY_SLACK) != 0)
         return TSM_DEC_NOMEM;
     uint8_t *dst = scratch->buf;
     size_t d = 0, s = (size_t)k;
@@ -454,7 +482,10 @@ int tsm_snappy_decode(const uint8_t *src, size_t len, size_t max_len, tsm_scratc
             if (length > dlen - d || length > len - s)
                 return fail(why, whylen, "snappy: literal of %zu bytes overruns at %zu", length,
                             s);
-            memcpy(dst + d, src + s, length);
+            if (length <= 16 && len - s >= 16)
+                memcpy(dst + d, src + s, 16); /* the excess lands in later output or slack */
+            else
+                memcpy(dst + d, src + s, length);
             d += length;
             s += length;
             continue;
@@ -485,10 +516,19 @@ int tsm_snappy_decode(const uint8_t *src, size_t len, size_t max_len, tsm_scratc
         if (offset == 0 || offset > d || length > dlen - d)
             return fail(why, whylen, "snappy: bad copy (offset %zu, length %zu) at output %zu",
                         offset, length, d);
-        if (offset >= length) {
-            memcpy(dst + d, dst + d - offset, length);
+        if (offset >= 8) {
+            /* 8 bytes at a time: each chunk reads only bytes already final
+             * (offset >= 8), and may write up to 7 bytes past the copy, into
+             * later output or the slack. */
+            uint8_t *op = dst + d;
+            const uint8_t *ip = op - offset;
+            for (size_t i = 0; i < length; i += 8) {
+                uint64_t t;
+                memcpy(&t, ip + i, 8);
+                memcpy(op + i, &t, 8);
+            }
         } else {
-            /* Overlapping copy: must run forwards byte by byte (a run). */
+            /* Short-distance overlap: must run forwards byte by byte. */
             for (size_t i = 0; i < length; i++)
                 dst[d + i] = dst[d - offset + i];
         }
@@ -519,11 +559,15 @@ static int count_strings(const uint8_t *p, size_t len, uint64_t want, tsm_scratc
     uint64_t count = 0;
     size_t i = 0;
     while (i < dlen && count <= want) {
-        uint64_t slen;
-        int k = tsm_uvarint(data + i, dlen - i, &slen);
-        if (k <= 0)
-            return fail(why, whylen, "string %" PRIu64 ": bad length varint", count);
-        i += (size_t)k;
+        uint64_t slen = data[i];
+        if (slen < 0x80) { /* the common one-byte length */
+            i++;
+        } else {
+            int k = tsm_uvarint(data + i, dlen - i, &slen);
+            if (k <= 0)
+                return fail(why, whylen, "string %" PRIu64 ": bad length varint", count);
+            i += (size_t)k;
+        }
         if (slen > dlen - i)
             return fail(why, whylen, "string %" PRIu64 ": length %" PRIu64 " overruns the block",
                         count, slen);
@@ -535,6 +579,44 @@ static int count_strings(const uint8_t *p, size_t len, uint64_t want, tsm_scratc
 }
 
 /* --- block (B.2) --------------------------------------------------------- */
+
+/* Decodes and counts a value section of exactly vlen bytes against the
+ * timestamps' count in out. */
+static int check_values(unsigned type, const uint8_t *vals, size_t vlen, tsm_scratch *scratch,
+                        const tsm_block_result *out, char *why, size_t whylen)
+{
+    char inner[200];
+    int rc;
+    uint64_t n = 0;
+    switch (type) {
+    case TSM_BLOCK_FLOAT:
+        rc = count_floats(vals, vlen, out->count, &n, inner, sizeof inner);
+        break;
+    case TSM_BLOCK_INTEGER:
+    case TSM_BLOCK_UNSIGNED:
+        rc = count_integers(vals, vlen, out->count, &n, inner, sizeof inner);
+        break;
+    case TSM_BLOCK_BOOLEAN:
+        rc = count_booleans(vals, vlen, &n, inner, sizeof inner);
+        break;
+    case TSM_BLOCK_STRING:
+        rc = count_strings(vals, vlen, out->count, scratch, &n, inner, sizeof inner);
+        break;
+    default:
+        return fail(why, whylen, "unknown block type %u", type);
+    }
+    if (rc == TSM_DEC_NOMEM)
+        return rc;
+    if (rc != TSM_DEC_OK)
+        return fail(why, whylen, "%s", inner);
+    if (n != out->count) {
+        /* Counting stops early once it passes the timestamp count. */
+        if (n > out->count)
+            return fail(why, whylen, "more values than the %" PRIu64 " timestamps", out->count);
+        return fail(why, whylen, "%" PRIu64 " values but %" PRIu64 " timestamps", n, out->count);
+    }
+    return TSM_DEC_OK;
+}
 
 int tsm_decode_block(const uint8_t *data, size_t len, unsigned want_type, tsm_scratch *scratch,
                      tsm_block_result *out, char *why, size_t whylen)
@@ -559,36 +641,193 @@ int tsm_decode_block(const uint8_t *data, size_t len, unsigned want_type, tsm_sc
     int rc = tsm_decode_timestamps(ts, (size_t)tlen, out, inner, sizeof inner);
     if (rc != TSM_DEC_OK)
         return fail(why, whylen, "%s", inner);
+    return check_values(want_type, vals, vlen, scratch, out, why, whylen);
+}
 
-    uint64_t n = 0;
-    switch (want_type) {
-    case TSM_BLOCK_FLOAT:
-        rc = count_floats(vals, vlen, out->count, &n, inner, sizeof inner);
-        break;
+/* --- blocks of unknown length ------------------------------------------- */
+
+/* uvarint at p[0..avail): > 0 its length, TSM_DEC_SHORT if avail ends in it,
+ * TSM_DEC_INVALID if it overflows. */
+static int prefix_uvarint(const uint8_t *p, size_t avail, uint64_t *v)
+{
+    int k = tsm_uvarint(p, avail, v);
+    if (k == 0)
+        return TSM_DEC_SHORT;
+    return k < 0 ? TSM_DEC_INVALID : k;
+}
+
+/* Where a value section that starts at p ends, for the sections whose
+ * length is not found while counting (all but floats). Only has to be exact
+ * for valid sections: the caller then checks the section strictly with this
+ * length, so anything else is refused there. */
+static int measure_values(unsigned type, const uint8_t *p, size_t avail, uint64_t n,
+                          size_t *len)
+{
+    if (avail == 0)
+        return TSM_DEC_SHORT;
+    uint64_t need;
+    int k, k2;
+    uint64_t a, b;
+    switch (type) {
     case TSM_BLOCK_INTEGER:
     case TSM_BLOCK_UNSIGNED:
-        rc = count_integers(vals, vlen, out->count, &n, inner, sizeof inner);
+        switch (p[0]) {
+        case 0x00: /* raw: one u64 per value */
+            need = 1 + 8 * n;
+            break;
+        case 0x10: { /* first value, then simple8b words up to n values */
+            if (avail < 9)
+                return TSM_DEC_SHORT;
+            uint64_t count = 1;
+            size_t off = 9;
+            while (count < n) {
+                if (avail - off < 8)
+                    return TSM_DEC_SHORT;
+                count += s8b_count[p[off] >> 4];
+                off += 8;
+            }
+            need = off;
+            break;
+        }
+        case 0x20: /* RLE: first value, uvarint delta, uvarint repeat */
+            if (avail < 9)
+                return TSM_DEC_SHORT;
+            if ((k = prefix_uvarint(p + 9, avail - 9, &a)) < 0)
+                return k;
+            if ((k2 = prefix_uvarint(p + 9 + k, avail - 9 - (size_t)k, &b)) < 0)
+                return k2;
+            need = 9 + (uint64_t)k + (uint64_t)k2;
+            break;
+        default:
+            return TSM_DEC_INVALID;
+        }
         break;
     case TSM_BLOCK_BOOLEAN:
-        rc = count_booleans(vals, vlen, &n, inner, sizeof inner);
+        if (p[0] != 0x10)
+            return TSM_DEC_INVALID;
+        if ((k = prefix_uvarint(p + 1, avail - 1, &a)) < 0)
+            return k;
+        need = 1 + (uint64_t)k + a / 8 + (a % 8 != 0);
         break;
-    case TSM_BLOCK_STRING:
-        rc = count_strings(vals, vlen, out->count, scratch, &n, inner, sizeof inner);
+    case TSM_BLOCK_STRING: {
+        /* 0x10, then a snappy block: uvarint decoded length, then elements
+         * until that much output is described. */
+        if (p[0] != 0x10)
+            return TSM_DEC_INVALID;
+        const uint8_t *src = p + 1;
+        size_t slen = avail - 1;
+        uint64_t dlen, d = 0;
+        if ((k = prefix_uvarint(src, slen, &dlen)) < 0)
+            return k;
+        if (dlen > TSV_TSM_MAX_STRING_BYTES)
+            return TSM_DEC_INVALID;
+        size_t s = (size_t)k;
+        while (d < dlen) {
+            if (s >= slen)
+                return TSM_DEC_SHORT;
+            uint8_t tag = src[s];
+            uint64_t length;
+            size_t hdr;
+            switch (tag & 3) {
+            case 0: {
+                size_t x = tag >> 2;
+                hdr = 1;
+                if (x >= 60) {
+                    size_t extra = x - 59;
+                    if (slen - s < 1 + extra)
+                        return TSM_DEC_SHORT;
+                    x = 0;
+                    for (size_t i = 0; i < extra; i++)
+                        x |= (size_t)src[s + 1 + i] << (8 * i);
+                    hdr = 1 + extra;
+                }
+                length = (uint64_t)x + 1;
+                if (length > dlen - d)
+                    return TSM_DEC_INVALID;
+                if (slen - s - hdr < length)
+                    return TSM_DEC_SHORT;
+                s += hdr + (size_t)length;
+                d += length;
+                continue;
+            }
+            case 1:
+                hdr = 2;
+                length = 4 + ((tag >> 2) & 7);
+                break;
+            case 2:
+                hdr = 3;
+                length = 1 + (uint64_t)(tag >> 2);
+                break;
+            default:
+                hdr = 5;
+                length = 1 + (uint64_t)(tag >> 2);
+                break;
+            }
+            if (slen - s < hdr)
+                return TSM_DEC_SHORT;
+            if (length > dlen - d)
+                return TSM_DEC_INVALID;
+            s += hdr;
+            d += length;
+        }
+        need = 1 + (uint64_t)s;
         break;
+    }
     default:
-        return fail(why, whylen, "unknown block type %u", want_type);
+        return TSM_DEC_INVALID;
     }
-    if (rc == TSM_DEC_NOMEM)
-        return rc;
-    if (rc != TSM_DEC_OK)
-        return fail(why, whylen, "%s", inner);
-    if (n != out->count) {
-        /* Counting stops early once it passes the timestamp count. */
-        if (n > out->count)
-            return fail(why, whylen, "more values than the %" PRIu64 " timestamps", out->count);
-        return fail(why, whylen, "%" PRIu64 " values but %" PRIu64 " timestamps", n, out->count);
-    }
+    if (need > TSV_TSM_MAX_BLOCK_BYTES)
+        return TSM_DEC_INVALID;
+    if (avail < need)
+        return TSM_DEC_SHORT;
+    *len = (size_t)need;
     return TSM_DEC_OK;
+}
+
+int tsm_decode_block_prefix(const uint8_t *data, size_t avail, tsm_scratch *scratch,
+                            tsm_block_result *out, size_t *used, char *why, size_t whylen)
+{
+    if (avail < 2)
+        return TSM_DEC_SHORT;
+    unsigned type = data[0];
+    if (type > TSM_BLOCK_UNSIGNED)
+        return fail(why, whylen, "unknown block type %u", type);
+    uint64_t tlen;
+    int k = prefix_uvarint(data + 1, avail - 1, &tlen);
+    if (k == TSM_DEC_SHORT)
+        return TSM_DEC_SHORT;
+    if (k < 0)
+        return fail(why, whylen, "bad timestamp-length varint");
+    if (tlen > TSV_TSM_MAX_BLOCK_BYTES)
+        return fail(why, whylen, "timestamp section of %" PRIu64 " bytes", tlen);
+    size_t head = 1 + (size_t)k + (size_t)tlen;
+    if (avail < head)
+        return TSM_DEC_SHORT;
+    int rc = tsm_decode_timestamps(data + 1 + k, (size_t)tlen, out, why, whylen);
+    if (rc != TSM_DEC_OK)
+        return rc;
+    const uint8_t *vals = data + head;
+    size_t vavail = avail - head, vlen;
+    if (type == TSM_BLOCK_FLOAT) {
+        /* Counting finds the end: one pass. */
+        uint64_t n = 0;
+        rc = count_floats_ex(vals, vavail, out->count, 1, &n, &vlen, why, whylen);
+        if (rc != TSM_DEC_OK)
+            return rc;
+        if (n != out->count)
+            return fail(why, whylen, "%" PRIu64 " values but %" PRIu64 " timestamps", n,
+                        out->count);
+        *used = head + vlen;
+        return TSM_DEC_OK;
+    }
+    rc = measure_values(type, vals, vavail, out->count, &vlen);
+    if (rc == TSM_DEC_INVALID)
+        return fail(why, whylen, "bad value section");
+    if (rc != TSM_DEC_OK)
+        return rc;
+    *used = head + vlen;
+    /* Now a section of known length: the strict check decides. */
+    return check_values(type, vals, vlen, scratch, out, why, whylen);
 }
 
 /* --- UTF-8 (Go's utf8.Valid rules) --------------------------------------- */

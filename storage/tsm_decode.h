@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { TSM_DEC_OK = 0, TSM_DEC_INVALID = -1, TSM_DEC_NOMEM = -2 };
+enum { TSM_DEC_OK = 0, TSM_DEC_INVALID = -1, TSM_DEC_NOMEM = -2, TSM_DEC_SHORT = -3 };
 
 enum {
     TSM_BLOCK_FLOAT = 0,
@@ -48,6 +48,18 @@ typedef struct tsm_block_result {
  * increasing), values decoded and counted == timestamp count. */
 int tsm_decode_block(const uint8_t *data, size_t len, unsigned want_type, tsm_scratch *scratch,
                      tsm_block_result *out, char *why, size_t whylen);
+
+/* The same for a block whose length is not known (a file read as a stream,
+ * before its index): data[0..avail) starts with the block's data and may go
+ * on past it; the type is data[0] (0-4). A valid block can end in one place
+ * only (every section consumed exactly), found while decoding; on success
+ * *used is the block data's length and the block is exactly what
+ * tsm_decode_block(data, *used, data[0], ...) accepts, with the same result.
+ * TSM_DEC_SHORT: the block does not end within avail bytes (more bytes may
+ * complete it); the answer never depends on bytes past the block's end.
+ * TSM_DEC_INVALID/NOMEM as above (`why` may be less specific). */
+int tsm_decode_block_prefix(const uint8_t *data, size_t avail, tsm_scratch *scratch,
+                            tsm_block_result *out, size_t *used, char *why, size_t whylen);
 
 /* Timestamp section alone (B.7). */
 int tsm_decode_timestamps(const uint8_t *p, size_t len, tsm_block_result *out, char *why,

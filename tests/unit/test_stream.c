@@ -679,6 +679,110 @@ static void test_inner_reader_error_propagates(void **state)
     free(plain);
 }
 
+/* Read-ahead: every byte in order whatever the slot size, consumer read
+ * size and read/borrow mix; the inner error after the bytes before it and
+ * then sticky; end of stream sticky; free while the producer is blocked on
+ * a full ring, and before anything was read. */
+static void test_readahead(void **state)
+{
+    (void)state;
+    const size_t total = 3 * MiB + 12345;
+    uint8_t *plain = gen_random(total, 11);
+    const size_t slot_sizes[] = {4093, 65536, MiB};
+    const unsigned slot_counts[] = {1, 2, 4};
+    const size_t reads[] = {1, 1000, 65536, 4 * MiB};
+    /* (read size 1 is used with large slots only) */
+    uint8_t *out = malloc(total);
+    assert_non_null(out);
+    for (size_t a = 0; a < 3; a++)
+        for (size_t b = 0; b < 3; b++)
+            for (size_t c = 0; c < 4; c++) {
+                if (slot_sizes[a] < 65536 && reads[c] < 65536)
+                    continue; /* many thread hand-overs, nothing new */
+                tsv_reader *mem = tsv_mem_reader_new(plain, total);
+                tsv_reader *r = NULL;
+                tsv_error err = {0};
+                assert_int_equal(tsv_readahead_new(&r, mem, slot_sizes[a], slot_counts[b], &err),
+                                 0);
+                size_t got = 0;
+                for (unsigned i = 0;; i++) {
+                    ssize_t n;
+                    if (i % 3 == 2) { /* mix in zero-copy reads */
+                        const void *p;
+                        n = tsv_readahead_borrow(r, &p, &err);
+                        if (n > 0) {
+                            assert_true(got + (size_t)n <= total);
+                            memcpy(out + got, p, (size_t)n);
+                        }
+                    } else {
+                        size_t want = reads[c];
+                        if (want > total - got + 1)
+                            want = total - got + 1;
+                        n = tsv_read(r, out + got, want, &err);
+                    }
+                    assert_true(n >= 0);
+                    if (n == 0)
+                        break;
+                    got += (size_t)n;
+                }
+                assert_int_equal(got, total);
+                assert_memory_equal(out, plain, total);
+                uint8_t one;
+                assert_int_equal(tsv_read(r, &one, 1, &err), 0); /* sticky end */
+                const void *p;
+                assert_int_equal(tsv_readahead_borrow(r, &p, &err), 0);
+                tsv_reader_free(r);
+                tsv_reader_free(mem);
+            }
+
+    /* inner error: every byte before it first, then the error, repeated */
+    for (size_t a = 0; a < 3; a++) {
+        const size_t fail_at[] = {0, 150, 100000};
+        failing_reader fr = {{failing_read, NULL}, plain, fail_at[a], 0};
+        tsv_reader *r = NULL;
+        tsv_error err = {0};
+        assert_int_equal(tsv_readahead_new(&r, &fr.base, 4096, 3, &err), 0);
+        size_t got = 0;
+        ssize_t n;
+        while ((n = tsv_read(r, out + got, 777, &err)) > 0)
+            got += (size_t)n;
+        assert_int_equal(n, -1);
+        assert_int_equal(got, fail_at[a]);
+        assert_memory_equal(out, plain, got);
+        assert_int_equal(err.code, TSV_ENOSPACE);
+        assert_string_equal(err.message, "inner reader: no space left (test)");
+        tsv_error again = {0};
+        const void *p;
+        assert_int_equal(tsv_readahead_borrow(r, &p, &again), -1);
+        assert_string_equal(again.message, err.message);
+        assert_int_equal(tsv_read(r, out, 10, NULL), -1);
+        tsv_reader_free(r);
+    }
+
+    /* free with the ring full (producer waiting) and before any read */
+    for (int k = 0; k < 2; k++) {
+        tsv_reader *mem = tsv_mem_reader_new(plain, total);
+        tsv_reader *r = NULL;
+        tsv_error err = {0};
+        assert_int_equal(tsv_readahead_new(&r, mem, 1024, 2, &err), 0);
+        if (k == 0) {
+            assert_int_equal(tsv_read(r, out, 10, &err), 10);
+            usleep(20000); /* let the producer fill the ring and block */
+        }
+        tsv_reader_free(r);
+        tsv_reader_free(mem);
+    }
+
+    tsv_error err = {0};
+    tsv_reader *r = NULL;
+    tsv_reader *mem = tsv_mem_reader_new(plain, 1);
+    assert_int_equal(tsv_readahead_new(&r, mem, 0, 2, &err), -1);
+    assert_null(r);
+    tsv_reader_free(mem);
+    free(out);
+    free(plain);
+}
+
 /* A writer that accepts `ok_bytes` and then fails with ENOSPACE. */
 typedef struct failing_writer {
     tsv_writer base;
@@ -1023,6 +1127,7 @@ int main(void)
         cmocka_unit_test(test_gzip_trailing_garbage_and_bad_header),
         cmocka_unit_test(test_zstd_errors_and_frames),
         cmocka_unit_test(test_inner_reader_error_propagates),
+        cmocka_unit_test(test_readahead),
         cmocka_unit_test(test_encoder_errors_and_close),
         cmocka_unit_test(test_helpers),
         cmocka_unit_test(test_throughput),

@@ -9,6 +9,12 @@
  *
  * The test's own TSM parsing and CRCs (zlib crc32) are written separately
  * from the validator on purpose, so a shared misunderstanding is less likely.
+ *
+ * Every verification here also runs the streamed validation (the file fed
+ * to a tsv_tsm_stream in pieces of several sizes, then
+ * tsv_tsm_verify_fd_streamed), which must give exactly the same verdict,
+ * error and stats; for valid files it must also have checked every block
+ * while streaming.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -180,12 +186,88 @@ static int mem_fd(const uint8_t *p, size_t n)
     return fd;
 }
 
+static uint64_t g_rng = 88172645463325252u;
+static size_t small_rand(size_t max)
+{
+    g_rng ^= g_rng << 13;
+    g_rng ^= g_rng >> 7;
+    g_rng ^= g_rng << 17;
+    return (size_t)(g_rng % max) + 1;
+}
+
+/* The streamed validation of fd's content must agree with the plain result
+ * (rc, *st, *err): fed in pieces of 1 (small files only), 7 and 4096 bytes,
+ * random sizes, and all at once. */
+static void check_streamed(int fd, const char *name, unsigned flags, int rc,
+                           const tsv_tsm_stats *st, const tsv_error *err)
+{
+    struct stat sb;
+    assert_int_equal(fstat(fd, &sb), 0);
+    size_t n = (size_t)sb.st_size;
+    uint8_t *p = malloc(n ? n : 1);
+    assert_non_null(p);
+    assert_int_equal(pread(fd, p, n, 0), (ssize_t)n);
+    uint64_t index_start = 0;
+    if (n >= 13) {
+        for (int i = 0; i < 8; i++)
+            index_start = index_start << 8 | p[n - 8 + i];
+    }
+    const size_t pieces[] = {1, 7, 4096, 0 /* random */, SIZE_MAX};
+    for (size_t k = 0; k < sizeof pieces / sizeof pieces[0]; k++) {
+        if (pieces[k] == 1 && n > 64 * 1024)
+            continue;
+        if (pieces[k] == 7 && n > 4 * 1024 * 1024)
+            continue;
+        tsv_tsm_stream *s = NULL;
+        tsv_error e2 = {0};
+        assert_int_equal(tsv_tsm_stream_new(&s, &e2), 0);
+        for (size_t off = 0; off < n;) {
+            size_t len = pieces[k] ? pieces[k] : small_rand(20000);
+            if (len > n - off)
+                len = n - off;
+            tsv_tsm_stream_feed(s, p + off, len);
+            off += len;
+        }
+        tsv_tsm_stats st2;
+        memset(&st2, 0xab, sizeof st2);
+        int rc2 = tsv_tsm_verify_fd_streamed(fd, name, flags, s, &st2, &e2);
+        if (rc2 != rc)
+            fail_msg("%s: streamed verification (pieces of %zu) says %d, plain says %d (%s)", name,
+                     pieces[k], rc2, rc, rc ? err->message : e2.message);
+        if (rc == 0) {
+            if (st) {
+                assert_int_equal(st2.keys, st->keys);
+                assert_int_equal(st2.blocks, st->blocks);
+                assert_int_equal(st2.values, st->values);
+                assert_int_equal(st2.min_time, st->min_time);
+                assert_int_equal(st2.max_time, st->max_time);
+                assert_int_equal(st->streamed_blocks, 0);
+                /* every block was checked while streaming, none read back */
+                assert_int_equal(st2.streamed_blocks, st2.blocks);
+            }
+            assert_int_equal(tsv_tsm_stream_checked(s), index_start);
+        } else {
+            assert_int_equal(e2.code, err->code);
+            assert_string_equal(e2.message, err->message);
+        }
+        tsv_tsm_stream_free(s);
+    }
+    free(p);
+}
+
 static int verify_mem_ex(const uint8_t *p, size_t n, unsigned flags, tsv_tsm_stats *st,
                          tsv_error *err)
 {
     int fd = mem_fd(p, n);
-    int rc = tsv_tsm_verify_fd_ex(fd, "test.tsm", flags, st, err);
+    tsv_tsm_stats mine;
+    tsv_error e = {0};
+    int rc = tsv_tsm_verify_fd_ex(fd, "test.tsm", flags, &mine, &e);
+    check_streamed(fd, "test.tsm", flags, rc, &mine, &e);
     close(fd);
+    if (st && rc == 0)
+        *st = mine;
+    if (err)
+        *err = e;
     return rc;
 }
 
@@ -200,8 +282,15 @@ static int verify_path(const char *path, tsv_tsm_stats *st, tsv_error *err)
     if (fd < 0)
         fail_msg("open %s: %s", path, strerror(errno));
     const char *base = strrchr(path, '/');
-    int rc = tsv_tsm_verify_fd(fd, base ? base + 1 : path, st, err);
+    tsv_tsm_stats mine;
+    tsv_error e = {0};
+    int rc = tsv_tsm_verify_fd(fd, base ? base + 1 : path, &mine, &e);
+    check_streamed(fd, base ? base + 1 : path, 0, rc, &mine, &e);
     close(fd);
+    if (st && rc == 0)
+        *st = mine;
+    if (err)
+        *err = e;
     return rc;
 }
 
@@ -1433,7 +1522,10 @@ static void fuzz_file(const char *rel, int iterations, double min_detect)
         f.p[pos] ^= x;
         assert_int_equal(pwrite(fd, f.p, f.n, 0), (ssize_t)f.n);
         tsv_error err = {0};
-        int rc = tsv_tsm_verify_fd(fd, rel, NULL, &err);
+        tsv_tsm_stats st;
+        int rc = tsv_tsm_verify_fd(fd, rel, &st, &err);
+        if (it % 10 == 0)
+            check_streamed(fd, rel, 0, rc, &st, &err);
         f.p[pos] ^= x;
         if (rc == 0) {
             if (cls[pos] != 1)

@@ -24,13 +24,22 @@
 //	    one line per field value. Exits 1 if a file cannot be read (export
 //	    itself would skip it with a message).
 //
-//	tsmcheck gen -out FILE [-series N] [-points P] [-block B]
+//	tsmcheck gen -out FILE [-series N] [-points P] [-block B] [-edge=false]
+//	             [-start RFC3339] [-interval D] [-jitter J] [-seed S] [-first-series I]
 //	    Writes a deterministic TSM file with tsm1's own writer: one key per
 //	    edge case of every block type and encoding (float, integer, unsigned,
 //	    boolean, string; raw/packed/RLE timestamps and integers; NaN-free
-//	    special floats; empty and non-ASCII strings) and then N series x 5
-//	    fields of P points each in blocks of B values (realistic data, for
-//	    benchmarks). Prints "FILE: keys=K blocks=B values=V".
+//	    special floats; empty and non-ASCII strings; left out with
+//	    -edge=false) and then N series x 5 fields of P points each in blocks
+//	    of B values (realistic data, for benchmarks): series
+//	    "sensor,id=NNNNNN" numbered from -first-series, one point every
+//	    -interval (default 10s) after -start (default 2024-01-01), one point
+//	    in about J (default 50; 0: none) late by up to interval/10 (delays
+//	    accumulate; a block with one is stored with packed rather than RLE
+//	    timestamps); fields humidity (random float, 1 dp), ok
+//	    (bool, mostly true), pressure (int random walk), status (one of four
+//	    strings), temp (float random walk, 2 dp); random stream seeded by
+//	    -seed. Prints "FILE: keys=K blocks=B values=V".
 package main
 
 import (
@@ -57,7 +66,8 @@ import (
 func usage() {
 	fmt.Fprintln(os.Stderr, "usage: tsmcheck verify FILE...\n"+
 		"       tsmcheck export -datadir DIR -database DB -retention RP\n"+
-		"       tsmcheck gen -out FILE [-series N] [-points P] [-block B]")
+		"       tsmcheck gen -out FILE [-series N] [-points P] [-block B] [-edge=false]\n"+
+		"                    [-start RFC3339] [-interval D] [-jitter J] [-seed S] [-first-series I]")
 	os.Exit(2)
 }
 
@@ -349,11 +359,24 @@ func cmdGen(args []string) int {
 	series := fs.Int("series", 0, "number of bulk series (each has 5 fields)")
 	points := fs.Int("points", 0, "points per bulk series field")
 	block := fs.Int("block", 1000, "values per block")
+	edge := fs.Bool("edge", true, "write the edge-case keys first")
+	startS := fs.String("start", "2024-01-01T00:00:00Z", "time of the first bulk point (RFC3339)")
+	interval := fs.Duration("interval", 10*time.Second, "bulk point interval")
+	jitter := fs.Int("jitter", 50, "one bulk point in about this many is late (0: none)")
+	seed := fs.Int64("seed", 1, "random seed of the bulk data")
+	first := fs.Int("first-series", 0, "number of the first bulk series")
 	fs.Parse(args)
-	if *out == "" || *block <= 0 {
+	if *out == "" || *block <= 0 || *interval <= 0 || *first < 0 || *jitter < 0 {
 		usage()
 	}
-	keys, blocks, values, err := gen(*out, *series, *points, *block)
+	start, err := time.Parse(time.RFC3339, *startS)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gen: -start:", err)
+		return 2
+	}
+	opt := genOpts{edge: *edge, start: start.UnixNano(), interval: int64(*interval),
+		jitter: *jitter, seed: *seed, first: *first}
+	keys, blocks, values, err := gen(*out, *series, *points, *block, opt)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gen:", err)
 		return 1
@@ -426,7 +449,16 @@ func edgeKeys() []genKey {
 	}
 }
 
-func gen(path string, series, points, block int) (keys, blocks, values int, err error) {
+type genOpts struct {
+	edge     bool
+	start    int64 // ns
+	interval int64 // ns
+	jitter   int
+	seed     int64
+	first    int
+}
+
+func gen(path string, series, points, block int, opt genOpts) (keys, blocks, values int, err error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return 0, 0, 0, err
@@ -441,7 +473,11 @@ func gen(path string, series, points, block int) (keys, blocks, values int, err 
 		values += len(vals)
 		return w.Write([]byte(key), vals)
 	}
-	for _, k := range edgeKeys() {
+	var edges []genKey
+	if opt.edge {
+		edges = edgeKeys()
+	}
+	for _, k := range edges {
 		keys++
 		for _, b := range k.blocks {
 			if err := write(k.key, b); err != nil {
@@ -450,18 +486,22 @@ func gen(path string, series, points, block int) (keys, blocks, values int, err 
 		}
 	}
 
-	// Bulk: sorted keys "sensor,id=NNNNNN#!~#<field>", 10 s interval with
-	// a little jitter every so often (mostly RLE, some packed timestamps).
-	rnd := rand.New(rand.NewSource(1))
+	// Bulk: sorted keys "sensor,id=NNNNNN#!~#<field>", one point per
+	// interval after start, one in about opt.jitter late by up to
+	// interval/10 (delays accumulate; such blocks get packed timestamps).
+	rnd := rand.New(rand.NewSource(opt.seed))
 	fields := []string{"humidity", "ok", "pressure", "status", "temp"}
-	start := int64(1704067200000000000)
-	for s := 0; s < series; s++ {
+	step := opt.interval / 10000 // jitter unit: 1 ms at the default 10 s
+	if step == 0 {
+		step = 1
+	}
+	for s := opt.first; s < opt.first+series; s++ {
 		for _, field := range fields {
 			keys++
 			key := fmt.Sprintf("sensor,id=%06d#!~#%s", s, field)
 			walk := 20 + rnd.Float64()*10
 			ival := int64(1000 + rnd.Intn(50))
-			t := start
+			t := opt.start
 			for done := 0; done < points; done += block {
 				n := block
 				if points-done < n {
@@ -469,9 +509,9 @@ func gen(path string, series, points, block int) (keys, blocks, values int, err 
 				}
 				vals := make([]tsm1.Value, n)
 				for i := range vals {
-					t += 10e9
-					if rnd.Intn(50) == 0 {
-						t += int64(rnd.Intn(1000)) * 1e6
+					t += opt.interval
+					if opt.jitter > 0 && rnd.Intn(opt.jitter) == 0 {
+						t += int64(rnd.Intn(1000)) * step
 					}
 					var v interface{}
 					switch field {

@@ -1,0 +1,344 @@
+# shellcheck shell=bash disable=SC2034
+# (variables set here are used by the scripts that source this file)
+# Shared by tests/bench/run.sh and tests/bench/profile.sh (sourced, bash):
+# configuration, the Release build, the cached data set, the servers and the
+# tsvault operations. See tests/bench/README.md.
+#
+# Environment: TSV_BENCH_CACHE (default ~/.cache/tsvault-bench),
+# TSV_BENCH_RUNS (default 5), TSV_BENCH_BUILD (build dir, default
+# $TSV_BENCH_CACHE/build), TSVAULT_BIN (use this binary instead of building),
+# TSV_BENCH_INFLUXD_PORT (HTTP port of the private influxd, default 28086; its
+# RPC port is this + 2).
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+CACHE=${TSV_BENCH_CACHE:-$HOME/.cache/tsvault-bench}
+RUNS=${TSV_BENCH_RUNS:-5}
+BUILD=${TSV_BENCH_BUILD:-$CACHE/build}
+IHTTP=${TSV_BENCH_INFLUXD_PORT:-28086}
+IRPC=$((IHTTP + 2))
+PY="python3 $here/bench.py"
+
+# Data set. Bump DATA's version when any of this changes.
+DATA=$CACHE/data-v1
+NSHARDS=6        # shards 1..6: one 7-day shard group each, from 2024-01-01
+SERIES=400       # x 5 fields (float walk, float, int walk, bool, string)
+POINTS=10000     # per field, one a minute: ~69 MB of TSM per shard
+BIG_ID=7         # the memory test's shard (week 7), in a bucket of its own
+BIG_SERIES=6000  # ~1.04 GB of TSM
+BUCKET_HEX=0a1b2c3d4e5f6071 # bucket ID in the archive entry names
+TSM=000000001-000000001.tsm
+PREFIX=20240101T000000Z     # portable backup file prefix
+
+WORK=${WORK:-$CACHE/work}
+TOKEN=bench-operator-token
+TPID="" IPID=""
+CLK_TCK=$(getconf CLK_TCK)
+
+log() { echo "== $*" >&2; }
+die() { echo "bench: $*" >&2; exit 1; }
+
+bench_cleanup() {
+    local rc=$?
+    for pid in $TPID $IPID; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in $TPID $IPID; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$WORK/x" "$WORK/cp" "$WORK/tsvault" "$WORK/tsvault-mem" "$WORK/influxd"
+    exit "$rc"
+}
+
+now() { echo "$EPOCHREALTIME"; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", b - a }'; }
+join() { local IFS=,; echo "$*"; }
+drop_output() { rm -rf "$@"; sync; }
+warm() { cat "$@" >/dev/null; }
+
+# ---------------------------------------------------------------- tools, build
+
+check_tools() {
+    for t in influxd igzip zstd gzip tar curl python3 go cmake; do
+        command -v "$t" >/dev/null || die "$t is missing: run scripts/install-deps.sh"
+    done
+}
+
+build_tsvault() { # -> BIN
+    if [ -n "${TSVAULT_BIN:-}" ]; then
+        BIN=$TSVAULT_BIN
+        return
+    fi
+    log "building a Release tsvault in $BUILD"
+    cmake -S "$root" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build "$BUILD" -j "$(nproc)" --target tsvault >/dev/null
+    BIN=$BUILD/tsvault
+}
+
+# ---------------------------------------------------------------- data (once)
+
+# make_tar ID TREE: the shard's archive as the influx CLI's backup holds it:
+# <bucket>/autogen/<ID>/<file> (ustar, root, 0644, no directory entries).
+make_tar() {
+    mkdir -p "$DATA/tar"
+    tar --format=ustar --owner=0 --group=0 --numeric-owner --mtime=@1704067200 \
+        -C "$2" -cf "$DATA/tar/s$1.tar.tmp" "$BUCKET_HEX/autogen/$1/$TSM"
+    mv "$DATA/tar/s$1.tar.tmp" "$DATA/tar/s$1.tar"
+}
+
+# gen_shard ID SERIES TREE: one shard's TSM file written by InfluxDB 1.6.7's
+# tsm1 writer (tsmcheck gen), checked by tsm1's reader (tsmcheck verify),
+# packed by make_tar and compressed into gz/s<ID>.tar.gz (gzip -6, Go's
+# default level, which influxd's backup uses) and zst/s<ID>.tar.zst (zstd -3).
+gen_shard() {
+    local id=$1 series=$2 tree=$3
+    local d="$tree/$BUCKET_HEX/autogen/$id"
+    local start
+    start=$(date -u -d "2024-01-01 +$((7 * (id - 1))) days" +%Y-%m-%dT%H:%M:%SZ)
+    mkdir -p "$d"
+    "$CACHE/tools/tsmcheck" gen -out "$d/$TSM" -edge=false -series "$series" -points "$POINTS" \
+        -interval 60s -jitter 20000 -seed "$id" -start "$start" >&2
+    "$CACHE/tools/tsmcheck" verify "$d/$TSM" >&2
+    chmod 0644 "$d/$TSM"
+    make_tar "$id" "$tree"
+    gzip -6 -n -c "$DATA/tar/s$id.tar" >"$DATA/gz/s$id.tar.gz"
+    zstd -q -3 -c "$DATA/tar/s$id.tar" >"$DATA/zst/s$id.tar.zst"
+    stat -c %s "$DATA/tar/s$id.tar" >"$DATA/s$id.tarsize"
+    [ "$id" != "$BIG_ID" ] || rm "$DATA/tar/s$id.tar" # only its .gz/.zst are used
+}
+
+ensure_data() {
+    if [ ! -f "$DATA/complete" ]; then
+        log "generating the data set once into $DATA (a few minutes)"
+        rm -rf "$DATA"
+        mkdir -p "$DATA/tree" "$DATA/bigtree" "$DATA/gz" "$DATA/zst" "$DATA/portable"
+        "$root/tests/tools/build.sh" "$CACHE/tools" >/dev/null
+        local pids="" id p specs=""
+        for id in $(seq 1 "$NSHARDS"); do
+            gen_shard "$id" "$SERIES" "$DATA/tree" &
+            pids="$pids $!"
+            if [ $((id % 2)) -eq 0 ]; then
+                for p in $pids; do wait "$p"; done
+                pids=""
+            fi
+        done
+        for p in $pids; do wait "$p"; done
+        gen_shard "$BIG_ID" "$BIG_SERIES" "$DATA/bigtree"
+        # The same .tar.gz files as an InfluxDB 1.x portable backup of
+        # database "bench" (the restore client takes the RP from the entry
+        # names, the rest from the manifest and the server's ID map).
+        for id in $(seq 1 "$NSHARDS"); do
+            ln -s "../gz/s$id.tar.gz" "$DATA/portable/$PREFIX.s$id.tar.gz"
+            specs="$specs $id:$(cat "$DATA/s$id.tarsize")"
+        done
+        # shellcheck disable=SC2086
+        $PY portable "$DATA/portable" "$PREFIX" bench $specs
+        touch "$DATA/complete"
+    fi
+    IDS=$(seq 1 "$NSHARDS")
+    local id
+    for id in $IDS; do # (data sets made before the plain tars were kept)
+        [ -f "$DATA/tar/s$id.tar" ] || make_tar "$id" "$DATA/tree"
+    done
+    TSM_BYTES=0
+    for id in $IDS; do
+        TSM_BYTES=$((TSM_BYTES + $(stat -c %s "$DATA/tree/$BUCKET_HEX/autogen/$id/$TSM")))
+    done
+    BIG_BYTES=$(stat -c %s "$DATA/bigtree/$BUCKET_HEX/autogen/$BIG_ID/$TSM")
+    GZ_BYTES=$(cat "$DATA"/gz/s[1-6].tar.gz | wc -c)
+    ZST_BYTES=$(cat "$DATA"/zst/s[1-6].tar.zst | wc -c)
+    TSM_FILES=$(for id in $IDS; do echo "$DATA/tree/$BUCKET_HEX/autogen/$id/$TSM"; done)
+}
+
+# ---------------------------------------------------------------- servers
+
+start_tsvault() { # DIR LOG -> TPID, TURL, TDATA, ORG
+    mkdir -p "$1"
+    "$BIN" serve --http-bind-address 127.0.0.1:0 --data-dir "$1" --operator-token "$TOKEN" \
+        --log-level info >"$2" 2>&1 &
+    TPID=$!
+    local port="" i=0
+    while [ -z "$port" ] && [ $i -lt 200 ]; do
+        sleep 0.05
+        port=$(sed -n 's/.*msg=listening.* port=\([0-9]*\).*/\1/p' "$2" | tail -n 1)
+        kill -0 "$TPID" 2>/dev/null || die "tsvault did not start: $(cat "$2")"
+        i=$((i + 1))
+    done
+    [ -n "$port" ] || die "tsvault did not start"
+    TURL=http://127.0.0.1:$port
+    TDATA=$1
+    ORG=$(curl -sS -f -H "Authorization: Token $TOKEN" -H 'Content-Type: application/json' \
+        -d '{"name":"bench"}' "$TURL/api/v2/orgs" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+}
+
+stop_tsvault() {
+    kill "$TPID"
+    wait "$TPID" || true
+    TPID=""
+}
+
+start_influxd() {
+    local d=$WORK/influxd
+    mkdir -p "$d"
+    cat >"$d/influxd.conf" <<EOF
+reporting-disabled = true
+bind-address = "127.0.0.1:$IRPC"
+[meta]
+  dir = "$d/meta"
+[data]
+  dir = "$d/data"
+  wal-dir = "$d/wal"
+  index-version = "inmem"
+[retention]
+  enabled = false
+[shard-precreation]
+  enabled = false
+[monitor]
+  store-enabled = false
+[continuous_queries]
+  enabled = false
+[http]
+  bind-address = "127.0.0.1:$IHTTP"
+  log-enabled = false
+  max-body-size = 0
+EOF
+    influxd -config "$d/influxd.conf" >"$d/influxd.log" 2>&1 &
+    IPID=$!
+    local i=0
+    until curl -sf "http://127.0.0.1:$IHTTP/ping" >/dev/null 2>&1; do
+        kill -0 "$IPID" 2>/dev/null || die "influxd did not start: $(tail -5 "$d/influxd.log")"
+        [ $i -lt 300 ] || die "influxd did not answer on 127.0.0.1:$IHTTP"
+        sleep 0.1
+        i=$((i + 1))
+    done
+}
+
+stop_influxd() {
+    kill "$IPID"
+    wait "$IPID" 2>/dev/null || true
+    IPID=""
+}
+
+influx_query() {
+    curl -sS -f -XPOST "http://127.0.0.1:$IHTTP/query" --data-urlencode "q=$1" >/dev/null
+}
+
+rss_kb() { awk "/^$1:/ {print \$2}" "/proc/$TPID/status"; }
+reset_peak() { echo 5 >"/proc/$TPID/clear_refs"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$TPID/stat"; }
+cpu_s() { awk -v a="$1" -v b="$2" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / hz }'; }
+mb() { awk -v a="$1" 'BEGIN { printf "%.1f MB", a / 1024 }'; }
+
+# new_bucket NAME IDS... -> BID, NEW[old]=new
+declare -A NEW
+new_bucket() {
+    local name=$1
+    shift
+    # shellcheck disable=SC2068
+    $PY bucket-manifest "$ORG" "$name" "$BUCKET_HEX" 0 $@ >"$WORK/manifest.json"
+    curl -sS -f -H "Authorization: Token $TOKEN" -H 'Content-Type: application/json' \
+        --data-binary "@$WORK/manifest.json" "$TURL/api/v2/restore/bucketMetadata" \
+        -o "$WORK/bm.json" || die "bucketMetadata failed"
+    BID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$WORK/bm.json")
+    NEW=()
+    local o n
+    while read -r o n; do NEW[$o]=$n; done < <($PY mappings "$WORK/bm.json")
+}
+
+delete_bucket() {
+    curl -sS -f -X DELETE -H "Authorization: Token $TOKEN" "$TURL/api/v2/buckets/$1" >/dev/null
+    drop_output "$TDATA"/trash/*
+}
+
+# post_shards ENC FILE_DIR EXT CODES OLD...: one stream, shard after shard,
+# each a POST /api/v2/restore/shards/{new ID} with the archive as its body.
+post_shards() {
+    local enc=$1 dir=$2 ext=$3 codes=$4 o
+    shift 4
+    for o in "$@"; do
+        curl -sS -o /dev/null -w '%{http_code}\n' -X POST -T "$dir/s$o.$ext" -H 'Expect:' \
+            -H "Authorization: Token $TOKEN" -H 'Content-Type: application/octet-stream' \
+            -H "Content-Encoding: $enc" "$TURL/api/v2/restore/shards/${NEW[$o]}" >>"$codes"
+    done
+}
+
+restored_bytes() {
+    find "$TDATA/state/engine/data/$1" -name '*.tsm' -printf '%s\n' | awk '{s += $1} END {print s + 0}'
+}
+
+enc_files() { # ENC -> dir, ext
+    case $1 in
+    gzip) dir=$DATA/gz ext=tar.gz ;;
+    zstd) dir=$DATA/zst ext=tar.zst ;;
+    *) dir=$DATA/tar ext=tar ;;
+    esac
+}
+
+# restore_once ENC STREAMS: restores the 6 shards into a new bucket; sets
+# T_S (seconds), T_CPU (server CPU seconds), T_PEAK (server peak RSS above
+# the RSS before, kB); checks the answers and bytes; deletes the bucket.
+restore_once() {
+    local enc=$1 streams=$2 dir ext t0 t1 c0 c1 idle p1 p2
+    enc_files "$enc"
+    # shellcheck disable=SC2086
+    new_bucket "bench-$enc-$streams-$RANDOM" $IDS
+    : >"$WORK/codes"
+    warm "$dir"/s[1-6]."$ext"
+    idle=$(rss_kb VmRSS)
+    reset_peak
+    c0=$(cpu_ticks)
+    t0=$(now)
+    if [ "$streams" = 1 ]; then
+        # shellcheck disable=SC2086
+        post_shards "$enc" "$dir" "$ext" "$WORK/codes" $IDS
+    else
+        post_shards "$enc" "$dir" "$ext" "$WORK/codes" 1 3 5 &
+        p1=$!
+        post_shards "$enc" "$dir" "$ext" "$WORK/codes" 2 4 6 &
+        p2=$!
+        wait $p1
+        wait $p2
+    fi
+    sync
+    t1=$(now)
+    c1=$(cpu_ticks)
+    T_PEAK=$(($(rss_kb VmHWM) - idle))
+    T_S=$(elapsed "$t0" "$t1")
+    T_CPU=$(cpu_s "$c0" "$c1")
+    [ "$(sort -u "$WORK/codes")" = 204 ] || die "restore answered $(sort "$WORK/codes" | uniq -c)"
+    [ "$(restored_bytes "$BID")" = "$TSM_BYTES" ] || die "restored $(restored_bytes "$BID") bytes"
+    delete_bucket "$BID"
+}
+
+# backup_once LEVEL: GET /api/v2/backup/shards/{id} (Accept-Encoding: gzip,
+# Gzip-Compression-Level LEVEL) of every shard of bucket SRC_NEW, one after
+# the other, bodies to /dev/null; sets T_S, T_CPU, T_PEAK.
+backup_once() {
+    local t0 t1 c0 c1 idle o
+    : >"$WORK/codes"
+    idle=$(rss_kb VmRSS)
+    reset_peak
+    c0=$(cpu_ticks)
+    t0=$(now)
+    for o in $IDS; do
+        curl -sS -o /dev/null -w '%{http_code}\n' -H 'Accept-Encoding: gzip' \
+            -H "Gzip-Compression-Level: $1" -H "Authorization: Token $TOKEN" \
+            "$TURL/api/v2/backup/shards/${NEW[$o]}" >>"$WORK/codes"
+    done
+    t1=$(now)
+    c1=$(cpu_ticks)
+    T_PEAK=$(($(rss_kb VmHWM) - idle))
+    T_S=$(elapsed "$t0" "$t1")
+    T_CPU=$(cpu_s "$c0" "$c1")
+    [ "$(sort -u "$WORK/codes")" = 200 ] || die "backup answered $(sort "$WORK/codes" | uniq -c)"
+}
+
+# restore_source: the 6 shards restored once into a bucket for the backups.
+restore_source() {
+    # shellcheck disable=SC2086
+    new_bucket bench-src $IDS
+    : >"$WORK/codes"
+    # shellcheck disable=SC2086
+    post_shards gzip "$DATA/gz" tar.gz "$WORK/codes" $IDS
+    [ "$(sort -u "$WORK/codes")" = 204 ] || die "restore for the backup tests failed"
+}
