@@ -247,30 +247,9 @@ int tsv_store_shard_snapshot(tsv_store *s, uint64_t shard_id, int64_t since_ns,
     if (!snap)
         return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
     tsv_store_shared_lock(s);
-    tsv_kv_txn *txn;
-    Meta__Data *meta = NULL;
     char shard_dir[PATH_MAX];
-    int rc = tsv_kv_begin(s->kv, 0, &txn, err);
-    if (rc == 0) {
-        rc = tsv_meta_load(txn, &meta, NULL, err);
-        tsv_kv_abort(txn);
-    }
-    if (rc == 0) {
-        const Meta__DatabaseInfo *db;
-        const Meta__RetentionPolicyInfo *rp;
-        const Meta__ShardGroupInfo *g;
-        tsv_error e;
-        if (tsv_meta_find_shard(meta, shard_id, &db, &rp, &g, &e) != 0)
-            rc = e.code == TSV_ENOTFOUND
-                     ? tsv_error_set(err, TSV_ENOTFOUND, "shard %" PRIu64 " not found", shard_id)
-                     : (err ? (*err = e, -1) : -1);
-        else if (tsv_shard_path(shard_dir, sizeof shard_dir, s->state_dir, db->name, rp->name,
-                                shard_id, err) != 0 ||
-                 tsv_path_join(snap->prefix, sizeof snap->prefix, err, "%s/%s/%" PRIu64, db->name,
-                               rp->name, shard_id) != 0)
-            rc = -1;
-    }
-    tsv_meta_free(meta);
+    int rc = tsv_store_locate_shard(s, shard_id, shard_dir, sizeof shard_dir, snap->prefix,
+                                    sizeof snap->prefix, err);
     if (rc == 0)
         rc = tsv_path_join(snap->dir, sizeof snap->dir, err, "%s/snapshot-%016" PRIx64, s->tmp_dir,
                            tsv_random_u64());

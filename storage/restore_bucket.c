@@ -275,29 +275,8 @@ int tsv_store_restore_bucket_proto(tsv_store *s, const char *bucket_id, const ui
 int tsv_store_restore_shard(tsv_store *s, uint64_t shard_id, tsv_reader *tar, tsv_error *err)
 {
     tsv_store_shared_lock(s);
-    tsv_kv_txn *txn;
-    Meta__Data *meta = NULL;
     char path[PATH_MAX];
-    int rc = tsv_kv_begin(s->kv, 0, &txn, err);
-    if (rc == 0) {
-        rc = tsv_meta_load(txn, &meta, NULL, err);
-        tsv_kv_abort(txn);
-    }
-    if (rc == 0) {
-        const Meta__DatabaseInfo *db;
-        const Meta__RetentionPolicyInfo *rp;
-        const Meta__ShardGroupInfo *g;
-        tsv_error e;
-        if (tsv_meta_find_shard(meta, shard_id, &db, &rp, &g, &e) != 0) {
-            if (e.code == TSV_ENOTFOUND)
-                rc = tsv_error_set(err, TSV_ENOTFOUND, "shard %" PRIu64 " not found", shard_id);
-            else
-                rc = err ? (*err = e, -1) : -1;
-        } else {
-            rc = tsv_shard_path(path, sizeof path, s->state_dir, db->name, rp->name, shard_id, err);
-        }
-    }
-    tsv_meta_free(meta);
+    int rc = tsv_store_locate_shard(s, shard_id, path, sizeof path, NULL, 0, err);
     if (rc == 0) {
         tsv_shard_restore_stats st;
         tsv_shard_lock(shard_id);

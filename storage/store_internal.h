@@ -32,6 +32,12 @@ struct tsv_store {
 int tsv_store_open_state(tsv_store *s, tsv_error *err);
 void tsv_store_close_state(tsv_store *s);
 
+/* Finds a shard of a non-deleted group in the live meta: its directory and
+ * (optional) its "<db>/<rp>/<id>" name. TSV_ENOTFOUND "shard N not found".
+ * The caller holds the shared lock. (store_state.c) */
+int tsv_store_locate_shard(tsv_store *s, uint64_t shard_id, char *dir, size_t dirlen, char *name,
+                           size_t namelen, tsv_error *err);
+
 static inline void tsv_store_shared_lock(tsv_store *s) { pthread_rwlock_rdlock(&s->swap_lock); }
 static inline void tsv_store_shared_unlock(tsv_store *s) { pthread_rwlock_unlock(&s->swap_lock); }
 static inline void tsv_store_exclusive_lock(tsv_store *s) { pthread_rwlock_wrlock(&s->swap_lock); }

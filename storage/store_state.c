@@ -4,6 +4,7 @@
  * reconciliation of shard directories with that meta (which is also what
  * completes or rolls back any swap a crash interrupted).
  */
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -74,5 +75,34 @@ int tsv_store_lookup_token(tsv_store *s, const char *token, size_t len, tsv_toke
         tsv_kv_abort(txn);
     }
     tsv_store_shared_unlock(s);
+    return rc;
+}
+
+int tsv_store_locate_shard(tsv_store *s, uint64_t shard_id, char *dir, size_t dirlen, char *name,
+                           size_t namelen, tsv_error *err)
+{
+    tsv_kv_txn *txn;
+    Meta__Data *meta = NULL;
+    int rc = tsv_kv_begin(s->kv, 0, &txn, err);
+    if (rc == 0) {
+        rc = tsv_meta_load(txn, &meta, NULL, err);
+        tsv_kv_abort(txn);
+    }
+    if (rc == 0) {
+        const Meta__DatabaseInfo *db;
+        const Meta__RetentionPolicyInfo *rp;
+        const Meta__ShardGroupInfo *g;
+        tsv_error e;
+        if (tsv_meta_find_shard(meta, shard_id, &db, &rp, &g, &e) != 0)
+            rc = e.code == TSV_ENOTFOUND
+                     ? tsv_error_set(err, TSV_ENOTFOUND, "shard %" PRIu64 " not found", shard_id)
+                     : (err ? (*err = e, -1) : -1);
+        else if (tsv_shard_path(dir, dirlen, s->state_dir, db->name, rp->name, shard_id, err) != 0)
+            rc = -1;
+        else if (name && tsv_path_join(name, namelen, err, "%s/%s/%" PRIu64, db->name, rp->name,
+                                       shard_id) != 0)
+            rc = -1;
+    }
+    tsv_meta_free(meta);
     return rc;
 }
