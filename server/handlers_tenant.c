@@ -516,17 +516,23 @@ int tsv_handle_buckets_post(tsv_http_req *req, const tsv_route_params *p, const 
     return reply_buf(req, 201, &w, &buf);
 }
 
+/* The bucket named by the {bucketID} path parameter (any case accepted). */
+static int load_path_bucket(tsv_http_req *req, const tsv_route_params *p, tsv_bucket *out,
+                            tsv_error *err)
+{
+    uint64_t v;
+    if (tsv_id_parse(tsv_route_param(p, "bucketID"), &v, err) != 0)
+        return -1;
+    char id[17];
+    tsv_id_format(v, id);
+    return tsv_store_bucket_get(req->server->store, id, out, err);
+}
+
 int tsv_handle_bucket_get(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
 {
     tsv_error err;
-    const char *id = tsv_route_param(p, "bucketID");
-    uint64_t v;
-    if (tsv_id_parse(id, &v, &err) != 0)
-        return tsv_http_reply_error(req, &err);
-    char lower[17];
-    tsv_id_format(v, lower);
     tsv_bucket b;
-    if (tsv_store_bucket_get(req->server->store, lower, &b, &err) != 0)
+    if (load_path_bucket(req, p, &b, &err) != 0)
         return tsv_http_reply_error(req, &err);
     if (!c->is_operator && !tsv_perm_allows(&c->perms.read_buckets, b.org_id, b.id)) {
         tsv_bucket_clear(&b);
@@ -543,15 +549,11 @@ int tsv_handle_bucket_get(tsv_http_req *req, const tsv_route_params *p, const ts
 int tsv_handle_bucket_delete(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
 {
     tsv_error err;
-    const char *id = tsv_route_param(p, "bucketID");
-    uint64_t v;
-    if (tsv_id_parse(id, &v, &err) != 0)
-        return tsv_http_reply_error(req, &err);
-    char lower[17];
-    tsv_id_format(v, lower);
     tsv_bucket b;
-    if (tsv_store_bucket_get(req->server->store, lower, &b, &err) != 0)
+    if (load_path_bucket(req, p, &b, &err) != 0)
         return tsv_http_reply_error(req, &err);
+    char id[17];
+    memcpy(id, b.id, sizeof id);
     int allowed = c->is_operator || tsv_perm_allows(&c->perms.write_buckets, b.org_id, b.id);
     int system = b.type == 1;
     tsv_bucket_clear(&b);
@@ -559,7 +561,7 @@ int tsv_handle_bucket_delete(tsv_http_req *req, const tsv_route_params *p, const
         return tsv_http_reply_error_code(req, TSV_EUNAUTHORIZED, "write:buckets is unauthorized");
     if (system)
         return tsv_http_reply_error_code(req, TSV_EINVALID, "system buckets cannot be deleted");
-    if (tsv_store_bucket_delete(req->server->store, lower, &err) != 0)
+    if (tsv_store_bucket_delete(req->server->store, id, &err) != 0)
         return tsv_http_reply_error(req, &err);
     return tsv_http_reply_empty(req, 204);
 }
