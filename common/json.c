@@ -1288,3 +1288,35 @@ int tsv_parse_rfc3339(const char *s, size_t len, int64_t *unix_ns, tsv_error *er
     *unix_ns = ns;
     return 0;
 }
+
+void tsv_jw_node(tsv_json_writer *w, const tsv_json *v)
+{
+    switch (v->type) {
+    case TSV_JSON_NULL:
+        tsv_jw_null(w);
+        break;
+    case TSV_JSON_BOOL:
+        tsv_jw_bool(w, v->boolean);
+        break;
+    case TSV_JSON_NUMBER:
+        tsv_jw_raw(w, v->str);
+        break;
+    case TSV_JSON_STRING:
+        tsv_jw_string_n(w, v->str, v->len);
+        break;
+    case TSV_JSON_ARRAY:
+        tsv_jw_array_begin(w);
+        for (size_t i = 0; i < v->count; i++)
+            tsv_jw_node(w, v->items[i]);
+        tsv_jw_array_end(w);
+        break;
+    case TSV_JSON_OBJECT:
+        tsv_jw_object_begin(w);
+        for (size_t i = 0; i < v->count; i++) {
+            tsv_jw_key(w, v->keys[i]);
+            tsv_jw_node(w, v->items[i]);
+        }
+        tsv_jw_object_end(w);
+        break;
+    }
+}

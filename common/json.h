@@ -111,6 +111,8 @@ void tsv_jw_bool(tsv_json_writer *w, int v);
 void tsv_jw_null(tsv_json_writer *w);
 /* Pre-encoded value, copied verbatim (not re-indented). */
 void tsv_jw_raw(tsv_json_writer *w, const char *json);
+/* Writes a parsed node (and everything below it) back out unchanged. */
+void tsv_jw_node(tsv_json_writer *w, const tsv_json *v);
 /* 0 if every write succeeded, else -1 with TSV_EINTERNAL. */
 int tsv_jw_finish(tsv_json_writer *w, tsv_error *err);
 

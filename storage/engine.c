@@ -220,22 +220,18 @@ static int is_listed(const char *rel, const char *const *shards, size_t count)
     return 0;
 }
 
-static int dir_is_empty(const char *path)
+int tsv_dir_has_data(const char *dir)
 {
-    DIR *d = opendir(path);
+    DIR *d = opendir(dir);
     if (!d)
-        return 0;
+        return -1;
     struct dirent *e;
-    int empty = 1;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
-            strcmp(e->d_name, TSV_GEN_MARKER) == 0)
-            continue;
-        empty = 0;
-        break;
-    }
+    int found = 0;
+    while (!found && (e = readdir(d)) != NULL)
+        found = strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+                strcmp(e->d_name, TSV_GEN_MARKER);
     closedir(d);
-    return empty;
+    return found;
 }
 
 static int all_digits(const char *s)
@@ -298,7 +294,7 @@ int tsv_engine_reconcile(const char *state_dir, const char *trash_dir, const cha
                 }
                 if (is_listed(rel, shards, count))
                     continue;
-                if (dir_is_empty(full)) {
+                if (tsv_dir_has_data(full) == 0) {
                     if (tsv_remove_tree(full, err) != 0)
                         rc = -1;
                 } else {

@@ -42,6 +42,10 @@ int tsv_trash_link(const char *trash_dir, const char *path, const char *reason, 
 /* Deletes trash entries older than max_age_s (their name starts with the time). */
 int tsv_trash_purge(const char *trash_dir, int64_t max_age_s, tsv_error *err);
 
+/* 1 if dir holds anything besides the generation marker, 0 if not, -1 if it
+ * cannot be opened. */
+int tsv_dir_has_data(const char *dir);
+
 /* Writes the generation marker into dir (fsynced). */
 int tsv_gen_marker_write(const char *dir, uint64_t gen, tsv_error *err);
 /* Reads it; *gen = 0 when there is none. */

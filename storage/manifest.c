@@ -12,16 +12,6 @@ static int fail(tsv_error *err, const char *fmt, const char *what)
     return tsv_error_set(err, TSV_EINVALID, "failed to unmarshal json: %s%s", fmt, what ? what : "");
 }
 
-static char *str_dup_n(const char *s, size_t n)
-{
-    char *p = malloc(n + 1);
-    if (p) {
-        memcpy(p, s, n);
-        p[n] = '\0';
-    }
-    return p;
-}
-
 /* Optional string member: absent/null -> *out NULL. */
 static int get_str(const tsv_json *obj, const char *key, char **out, tsv_error *err)
 {
@@ -33,7 +23,7 @@ static int get_str(const tsv_json *obj, const char *key, char **out, tsv_error *
         return fail(err, "json: cannot unmarshal non-string into field ", key);
     if (memchr(v->str, '\0', v->len))
         return fail(err, "NUL byte in field ", key);
-    if (!(*out = str_dup_n(v->str, v->len)))
+    if (!(*out = strndup(v->str, v->len)))
         return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
     return 0;
 }
@@ -186,7 +176,7 @@ static int parse_sub(const tsv_json *j, Meta__SubscriptionInfo **out, tsv_error 
         return fail(err, "json: subscription must be an object", NULL);
     if (get_str(j, "name", &s->name, err) != 0 || get_str(j, "mode", &s->mode, err) != 0)
         return -1;
-    if ((!s->name && !(s->name = str_dup_n("", 0))) || (!s->mode && !(s->mode = str_dup_n("", 0))))
+    if ((!s->name && !(s->name = strndup("", 0))) || (!s->mode && !(s->mode = strndup("", 0))))
         return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
     int bad;
     const tsv_json *dest = get_array(j, "destinations", err, &bad);
@@ -199,7 +189,7 @@ static int parse_sub(const tsv_json *j, Meta__SubscriptionInfo **out, tsv_error 
             const tsv_json *d = dest->items[i];
             if (d->type != TSV_JSON_STRING)
                 return fail(err, "json: destination must be a string", NULL);
-            if (!(s->destinations[i] = str_dup_n(d->str, d->len)))
+            if (!(s->destinations[i] = strndup(d->str, d->len)))
                 return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
             s->n_destinations = i + 1;
         }
@@ -222,7 +212,7 @@ static int parse_rp(const tsv_json *j, Meta__RetentionPolicyInfo **out, tsv_erro
         get_i64(j, "duration", &rp->duration, err) != 0 ||
         get_i64(j, "shardGroupDuration", &rp->shardgroupduration, err) != 0)
         return -1;
-    if (!rp->name && !(rp->name = str_dup_n("", 0)))
+    if (!rp->name && !(rp->name = strndup("", 0)))
         return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
     if (replica > UINT32_MAX)
         return fail(err, "json: replicaN out of range", NULL);
@@ -283,10 +273,10 @@ int tsv_manifest_parse(const char *json, size_t len, tsv_manifest *out, tsv_erro
     out->db = db;
     if (get_str(j, "defaultRetentionPolicy", &db->defaultretentionpolicy, err) != 0)
         goto done;
-    db->name = str_dup_n(out->bucket_name ? out->bucket_name : "",
+    db->name = strndup(out->bucket_name ? out->bucket_name : "",
                          out->bucket_name ? strlen(out->bucket_name) : 0);
     if (!db->defaultretentionpolicy)
-        db->defaultretentionpolicy = str_dup_n("", 0);
+        db->defaultretentionpolicy = strndup("", 0);
     if (!db->name || !db->defaultretentionpolicy) {
         tsv_error_set(err, TSV_EINTERNAL, "out of memory");
         goto done;

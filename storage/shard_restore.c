@@ -272,23 +272,6 @@ static int carry_over(const char *shard_dir, const char *staging, const name_lis
     return rc;
 }
 
-static int dir_has_data(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return 0;
-    struct dirent *e;
-    int found = 0;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, TSV_GEN_MARKER)) {
-            found = 1;
-            break;
-        }
-    }
-    closedir(d);
-    return found;
-}
-
 int tsv_shard_restore_from_tar(const char *shard_dir, const char *trash_dir, uint64_t shard_id,
                                tsv_reader *tar, tsv_shard_restore_stats *stats, tsv_error *err)
 {
@@ -460,7 +443,7 @@ int tsv_shard_restore_from_tar(const char *shard_dir, const char *trash_dir, uin
     tsv_error terr;
     char reason[64];
     snprintf(reason, sizeof reason, "shard-%" PRIu64 "-replaced", shard_id);
-    if (dir_has_data(staging)) {
+    if (tsv_dir_has_data(staging) == 1) {
         if (tsv_trash_move(trash_dir, staging, reason, &terr) != 0)
             TSV_WARN("msg=\"could not move previous shard files aside\" path=\"%s\" error=\"%s\"",
                      staging, terr.message);

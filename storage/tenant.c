@@ -128,16 +128,6 @@ void tsv_tenant_now(char out[40])
     tsv_format_rfc3339nano((int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec, out, 40);
 }
 
-static char *dup_str(const char *s, size_t n)
-{
-    char *p = malloc(n + 1);
-    if (p) {
-        memcpy(p, s, n);
-        p[n] = '\0';
-    }
-    return p;
-}
-
 static int bucket_of(tsv_kv_txn *txn, const char *name, uint64_t *out, tsv_error *err)
 {
     return tsv_kv_bucket(txn, TSV_KV_ROOT, name, strlen(name), out, err);
@@ -191,7 +181,7 @@ static char *jdup(const tsv_json *obj, const char *key)
 {
     size_t n = 0;
     const char *s = jstr(obj, key, &n);
-    return s ? dup_str(s, n) : dup_str("", 0);
+    return s ? strndup(s, n) : strndup("", 0);
 }
 
 int tsv_tenant_init(tsv_kv_txn *txn, tsv_error *err)
@@ -387,10 +377,10 @@ int tsv_tenant_org_create(tsv_kv_txn *txn, const char *name, const char *descrip
         return -1;
     char now[40];
     tsv_tenant_now(now);
-    o.name = dup_str(name, strlen(name));
-    o.description = dup_str(description ? description : "", description ? strlen(description) : 0);
-    o.created_at = dup_str(now, strlen(now));
-    o.updated_at = dup_str(now, strlen(now));
+    o.name = strdup(name);
+    o.description = strndup(description ? description : "", description ? strlen(description) : 0);
+    o.created_at = strdup(now);
+    o.updated_at = strdup(now);
     if (!o.name || !o.description || !o.created_at || !o.updated_at) {
         tsv_org_clear(&o);
         return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
@@ -507,7 +497,7 @@ static int bucket_from_json(const tsv_json *j, tsv_bucket *out, tsv_error *err)
     out->description = jdup(j, "description");
     size_t rl = 0;
     const char *rp = jstr(j, "rp", &rl);
-    out->rp = rp ? dup_str(rp, rl) : NULL;
+    out->rp = rp ? strndup(rp, rl) : NULL;
     const tsv_json *rpd = tsv_json_get(j, "retentionPeriod");
     const tsv_json *sgd = tsv_json_get(j, "shardGroupDuration");
     if ((rpd && tsv_json_i64(rpd, &out->retention_ns, "retentionPeriod", err) != 0) ||
@@ -650,12 +640,12 @@ int tsv_tenant_bucket_create(tsv_kv_txn *txn, const char *org_id, const char *na
     char now[40];
     tsv_tenant_now(now);
     b.type = type;
-    b.name = dup_str(name, strlen(name));
-    b.description = dup_str(description ? description : "", description ? strlen(description) : 0);
+    b.name = strdup(name);
+    b.description = strndup(description ? description : "", description ? strlen(description) : 0);
     b.retention_ns = retention_ns;
     b.shard_group_duration_ns = sgd_ns;
-    b.created_at = dup_str(now, strlen(now));
-    b.updated_at = dup_str(now, strlen(now));
+    b.created_at = strdup(now);
+    b.updated_at = strdup(now);
     if (!b.name || !b.description || !b.created_at || !b.updated_at) {
         tsv_bucket_clear(&b);
         return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
@@ -1174,39 +1164,6 @@ int tsv_tenant_find_operator(tsv_kv_txn *txn, int *found, char *token_out, size_
     return rc < 0 ? -1 : 0;
 }
 
-/* Writes a parsed JSON node back out unchanged. */
-static void write_node(tsv_json_writer *w, const tsv_json *v)
-{
-    switch (v->type) {
-    case TSV_JSON_NULL:
-        tsv_jw_null(w);
-        break;
-    case TSV_JSON_BOOL:
-        tsv_jw_bool(w, v->boolean);
-        break;
-    case TSV_JSON_NUMBER:
-        tsv_jw_raw(w, v->str);
-        break;
-    case TSV_JSON_STRING:
-        tsv_jw_string_n(w, v->str, v->len);
-        break;
-    case TSV_JSON_ARRAY:
-        tsv_jw_array_begin(w);
-        for (size_t i = 0; i < v->count; i++)
-            write_node(w, v->items[i]);
-        tsv_jw_array_end(w);
-        break;
-    case TSV_JSON_OBJECT:
-        tsv_jw_object_begin(w);
-        for (size_t i = 0; i < v->count; i++) {
-            tsv_jw_key(w, v->keys[i]);
-            write_node(w, v->items[i]);
-        }
-        tsv_jw_object_end(w);
-        break;
-    }
-}
-
 int tsv_tenant_auth_set_token(tsv_kv_txn *txn, const char *auth_id, const char *old_token,
                               const char *new_token, tsv_error *err)
 {
@@ -1232,7 +1189,7 @@ int tsv_tenant_auth_set_token(tsv_kv_txn *txn, const char *auth_id, const char *
             tsv_jw_string(&w, new_token);
             continue;
         }
-        write_node(&w, a->items[i]);
+        tsv_jw_node(&w, a->items[i]);
     }
     tsv_jw_object_end(&w);
     int rc = tsv_jw_finish(&w, err);
