@@ -378,7 +378,7 @@ int tsv_tenant_org_create(tsv_kv_txn *txn, const char *name, const char *descrip
     char now[40];
     tsv_tenant_now(now);
     o.name = strdup(name);
-    o.description = strndup(description ? description : "", description ? strlen(description) : 0);
+    o.description = strdup(description ? description : "");
     o.created_at = strdup(now);
     o.updated_at = strdup(now);
     if (!o.name || !o.description || !o.created_at || !o.updated_at) {
@@ -641,7 +641,7 @@ int tsv_tenant_bucket_create(tsv_kv_txn *txn, const char *org_id, const char *na
     tsv_tenant_now(now);
     b.type = type;
     b.name = strdup(name);
-    b.description = strndup(description ? description : "", description ? strlen(description) : 0);
+    b.description = strdup(description ? description : "");
     b.retention_ns = retention_ns;
     b.shard_group_duration_ns = sgd_ns;
     b.created_at = strdup(now);
