@@ -23,7 +23,7 @@
 #include "manifest.h"
 #include "meta_store.h"
 #include "restore.h"
-#include "shard_restore.h"
+#include "shard_install.h"
 #include "store_internal.h"
 #include "tenant.h"
 #include "tsv_log.h"
@@ -278,9 +278,9 @@ int tsv_store_restore_shard(tsv_store *s, uint64_t shard_id, tsv_reader *tar, ts
     char path[PATH_MAX];
     int rc = tsv_store_locate_shard(s, shard_id, path, sizeof path, NULL, 0, err);
     if (rc == 0) {
-        tsv_shard_restore_stats st;
+        tsv_shard_install_stats st;
         tsv_shard_lock(shard_id);
-        rc = tsv_shard_restore_from_tar(path, s->trash_dir, shard_id, tar, &st, err);
+        rc = tsv_shard_install_from_tar(path, s->trash_dir, shard_id, tar, &st, err);
         tsv_shard_unlock(shard_id);
         tsv_error perr;
         if (rc == 0 && tsv_trash_purge(s->trash_dir, s->opt.trash_retention_s, &perr) != 0)

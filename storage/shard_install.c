@@ -1,5 +1,5 @@
-/* shard_restore: validated, atomic installation of a shard archive. */
-#include "shard_restore.h"
+/* shard_install: validated, atomic installation of a shard archive. */
+#include "shard_install.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -272,10 +272,10 @@ static int carry_over(const char *shard_dir, const char *staging, const name_lis
     return rc;
 }
 
-int tsv_shard_restore_from_tar(const char *shard_dir, const char *trash_dir, uint64_t shard_id,
-                               tsv_reader *tar, tsv_shard_restore_stats *stats, tsv_error *err)
+int tsv_shard_install_from_tar(const char *shard_dir, const char *trash_dir, uint64_t shard_id,
+                               tsv_reader *tar, tsv_shard_install_stats *stats, tsv_error *err)
 {
-    tsv_shard_restore_stats st;
+    tsv_shard_install_stats st;
     memset(&st, 0, sizeof st);
     uint64_t gen;
     do
