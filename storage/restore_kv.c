@@ -7,7 +7,8 @@
  * (state.staging-<G>/) that also holds empty directories for every shard of
  * the restored meta and a hard link to the current SQL file; the operator
  * token and the meta are checked there. Only then, under the store's
- * exclusive lock, one renameat2(RENAME_EXCHANGE) swaps the generations. The
+ * exclusive lock, the store swaps the generations in one renameat2
+ * (RENAME_EXCHANGE) (tsv_store_swap_generation, store_state.c). The
  * previous generation (KV and all shard data) goes to the trash, intact.
  * restore/sql is in restore_sql.c.
  */
@@ -21,7 +22,6 @@
 
 #include "bolt.h"
 #include "engine.h"
-#include "fault.h"
 #include "fsutil.h"
 #include "kv_import.h"
 #include "meta_store.h"
@@ -139,39 +139,10 @@ int tsv_store_restore_kv(tsv_store *s, tsv_reader *body, char *token, size_t tok
         tsv_remove_tree(staging, &cerr);
         return -1;
     }
-    tsv_fault_point("kv-before-exchange");
-    tsv_store_close_state(s);
-    /* staging_holds_old: after the exchange the staging path holds the
-     * previous generation, which is only ever moved to the trash. */
+    /* staging_holds_old: after the swap the staging path holds the previous
+     * generation, which is only ever moved to the trash. */
     int staging_holds_old = 0;
-    rc = tsv_rename_exchange(staging, s->state_dir, err);
-    if (rc == 0) {
-        staging_holds_old = 1;
-        tsv_fault_point("kv-after-exchange");
-        tsv_error ferr;
-        if (tsv_fsync_dir(s->data_dir, &ferr) != 0)
-            TSV_ERROR("msg=\"fsync after KV swap failed\" error=\"%s\"", ferr.message);
-        uint64_t old_gen = s->generation;
-        s->generation = gen;
-        if (tsv_store_open_state(s, err) != 0) {
-            /* The new generation does not open: put the old one back. */
-            tsv_error berr;
-            TSV_ERROR("msg=\"restored KV did not open; rolling back\" error=\"%s\"", err->message);
-            if (tsv_rename_exchange(staging, s->state_dir, &berr) == 0) {
-                staging_holds_old = 0;
-                if (tsv_fsync_dir(s->data_dir, &berr) != 0)
-                    TSV_ERROR("msg=\"fsync after rollback failed\" error=\"%s\"", berr.message);
-                s->generation = old_gen;
-                if (tsv_store_open_state(s, &berr) != 0)
-                    TSV_ERROR("msg=\"cannot reopen previous state\" error=\"%s\"", berr.message);
-            }
-            rc = -1;
-        }
-    } else {
-        tsv_error oerr;
-        if (tsv_store_open_state(s, &oerr) != 0)
-            TSV_ERROR("msg=\"cannot reopen state\" error=\"%s\"", oerr.message);
-    }
+    rc = tsv_store_swap_generation(s, staging, gen, &staging_holds_old, err);
     tsv_store_exclusive_unlock(s);
     tsv_error terr;
     if (staging_holds_old) {
