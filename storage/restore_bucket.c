@@ -25,6 +25,7 @@
 #include "restore.h"
 #include "store_internal.h"
 #include "tenant.h"
+#include "trash.h"
 #include "tsv_log.h"
 
 void tsv_bucket_restore_result_clear(tsv_bucket_restore_result *r)

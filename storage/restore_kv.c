@@ -28,6 +28,7 @@
 #include "restore.h"
 #include "store_internal.h"
 #include "tenant.h"
+#include "trash.h"
 #include "tsv_log.h"
 #include "upload.h"
 

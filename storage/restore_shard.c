@@ -9,6 +9,7 @@
 #include "restore.h"
 #include "shard_install.h"
 #include "store_internal.h"
+#include "trash.h"
 #include "tsv_log.h"
 
 int tsv_store_restore_shard(tsv_store *s, uint64_t shard_id, tsv_reader *tar, tsv_error *err)

@@ -15,6 +15,7 @@
 #include "fsutil.h"
 #include "restore.h"
 #include "store_internal.h"
+#include "trash.h"
 #include "tsv_log.h"
 #include "upload.h"
 

@@ -17,6 +17,7 @@
 #include "meta_store.h"
 #include "store_internal.h"
 #include "tenant.h"
+#include "trash.h"
 #include "tsv_log.h"
 
 int tsv_store_open_state(tsv_store *s, tsv_error *err)

@@ -14,6 +14,7 @@
 #include "meta_store.h"
 #include "store_internal.h"
 #include "tenant.h"
+#include "trash.h"
 #include "tsv_log.h"
 
 static int begin(tsv_store *s, int write, tsv_kv_txn **txn, tsv_error *err)

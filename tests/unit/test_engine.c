@@ -19,6 +19,7 @@
 
 #include "engine.h"
 #include "fsutil.h"
+#include "trash.h"
 
 static char root[PATH_MAX];
 
