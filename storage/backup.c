@@ -23,6 +23,7 @@
 #include "meta_store.h"
 #include "store_internal.h"
 #include "tenant.h"
+#include "tombstone.h"
 #include "tsm.h"
 #include "tsv_log.h"
 

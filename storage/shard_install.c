@@ -17,6 +17,7 @@
 #include "engine.h"
 #include "fault.h"
 #include "fsutil.h"
+#include "tombstone.h"
 #include "trash.h"
 #include "tsm.h"
 #include "tsv_log.h"

@@ -39,6 +39,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "tombstone.h"
 #include "tsm.h"
 #include "tsm_decode.h"
 
