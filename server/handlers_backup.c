@@ -19,9 +19,9 @@
 
 #include "backup.h"
 #include "fsutil.h"
-#include "json.h"
 #include "routes.h"
 #include "tsv_log.h"
+#include "tsv_time.h"
 
 typedef struct lazy_stream {
     tsv_writer base;

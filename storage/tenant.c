@@ -13,6 +13,7 @@
 
 #include "fsutil.h"
 #include "json.h"
+#include "tsv_time.h"
 
 #define B_ORGS "organizationsv1"
 #define B_ORG_INDEX "organizationindexv1"

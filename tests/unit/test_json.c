@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "tsv_time.h"
 
 static tsv_json_doc *parse_ok(const char *text)
 {
