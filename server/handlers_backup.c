@@ -18,7 +18,7 @@
 #include <strings.h>
 
 #include "backup.h"
-#include "fsutil.h"
+#include "random.h"
 #include "routes.h"
 #include "tsv_log.h"
 #include "tsv_time.h"

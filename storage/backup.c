@@ -21,6 +21,7 @@
 #include "kv_import.h"
 #include "manifest.h"
 #include "meta_store.h"
+#include "random.h"
 #include "store_internal.h"
 #include "tenant.h"
 #include "tombstone.h"

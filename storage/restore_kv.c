@@ -25,6 +25,7 @@
 #include "fsutil.h"
 #include "kv_import.h"
 #include "meta_store.h"
+#include "random.h"
 #include "restore.h"
 #include "store_internal.h"
 #include "tenant.h"

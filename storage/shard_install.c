@@ -17,6 +17,7 @@
 #include "engine.h"
 #include "fault.h"
 #include "fsutil.h"
+#include "random.h"
 #include "tombstone.h"
 #include "trash.h"
 #include "tsm.h"

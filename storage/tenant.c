@@ -13,6 +13,7 @@
 
 #include "fsutil.h"
 #include "json.h"
+#include "random.h"
 #include "tsv_time.h"
 
 #define B_ORGS "organizationsv1"

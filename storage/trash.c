@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "random.h"
 #include "tsv_log.h"
 
 static const char *base_name(const char *path)

@@ -9,6 +9,7 @@
 
 #include "fault.h"
 #include "fsutil.h"
+#include "random.h"
 
 #define CHUNK (1024 * 1024)
 
