@@ -12,6 +12,7 @@
 #include "routes.h"
 #include "store.h"
 #include "tenant.h"
+#include "tenant_auth.h"
 
 #define JSON_BODY_MAX (1024 * 1024)
 

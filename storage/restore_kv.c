@@ -29,6 +29,7 @@
 #include "restore.h"
 #include "store_internal.h"
 #include "tenant.h"
+#include "tenant_auth.h"
 #include "trash.h"
 #include "tsv_log.h"
 #include "upload.h"

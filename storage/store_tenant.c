@@ -14,6 +14,7 @@
 #include "meta_store.h"
 #include "store_internal.h"
 #include "tenant.h"
+#include "tenant_auth.h"
 #include "trash.h"
 #include "tsv_log.h"
 

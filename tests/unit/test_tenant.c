@@ -29,6 +29,7 @@
 #include "kv.h"
 #include "meta_store.h"
 #include "tenant.h"
+#include "tenant_auth.h"
 #include "tsv_time.h"
 
 #ifndef TSV_TESTDATA
