@@ -19,7 +19,7 @@
 
 #include "backup.h"
 #include "random.h"
-#include "routes.h"
+#include "router.h"
 #include "tsv_log.h"
 #include "tsv_time.h"
 

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "json.h"
-#include "routes.h"
+#include "router.h"
 #include "store.h"
 #include "tenant.h"
 #include "tenant_auth.h"
