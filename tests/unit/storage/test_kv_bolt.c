@@ -29,6 +29,8 @@
 
 #include <cmocka.h>
 
+#include "harness.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -54,15 +56,6 @@ static char tmpdir[256];
 static int counter;
 static char live_path[512];
 static char backup_path[512];
-
-#define OK(call)                                                                                   \
-    do {                                                                                           \
-        tsv_error e_ = {0};                                                                        \
-        tsv_error *E = &e_;                                                                        \
-        (void)E;                                                                                   \
-        if ((call) != 0)                                                                           \
-            fail_msg("%s failed: %s", #call, e_.message);                                         \
-    } while (0)
 
 /* ---- strings ------------------------------------------------------------- */
 
@@ -165,30 +158,6 @@ static void assert_dump_equal(const char *what, const char *a, const char *b)
 static void next_path(char *out, size_t len, const char *what, const char *ext)
 {
     snprintf(out, len, "%s/%03d-%s%s", tmpdir, counter++, what, ext);
-}
-
-static uint8_t *read_bytes(const char *path, size_t *len)
-{
-    char *buf;
-    tsv_error err;
-    if (tsv_read_file(path, 1u << 30, &buf, len, &err) != 0)
-        fail_msg("read %s: %s", path, err.message);
-    return (uint8_t *)buf;
-}
-
-static void gunzip_to(const char *gz, const char *out)
-{
-    gzFile in = gzopen(gz, "rb");
-    assert_non_null(in);
-    FILE *fp = fopen(out, "wb");
-    assert_non_null(fp);
-    char buf[8192];
-    int n;
-    while ((n = gzread(in, buf, sizeof buf)) > 0)
-        assert_int_equal(fwrite(buf, 1, (size_t)n, fp), (size_t)n);
-    assert_int_equal(n, 0);
-    assert_int_equal(gzclose(in), Z_OK);
-    assert_int_equal(fclose(fp), 0);
 }
 
 static uint64_t le64(const uint8_t *p)
@@ -474,7 +443,7 @@ static char *bolt_dump(const char *path, uint64_t *root_seq)
 static void kv_dump_rec(tsv_kv_txn *t, uint64_t bucket, sbuf *out, sbuf *path)
 {
     tsv_kv_cursor *c;
-    OK(tsv_kv_cursor_open(t, bucket, &c, E));
+    OK(tsv_kv_cursor_open(t, bucket, &c, &E));
     tsv_kv_entry e;
     tsv_error err = {0};
     int rc;
@@ -483,7 +452,7 @@ static void kv_dump_rec(tsv_kv_txn *t, uint64_t bucket, sbuf *out, sbuf *path)
             size_t saved = path_push(path, e.key, e.klen);
             line_bucket(out, path, e.sequence);
             uint64_t seq = 0;
-            OK(tsv_kv_sequence(t, e.child, &seq, E));
+            OK(tsv_kv_sequence(t, e.child, &seq, &E));
             assert_int_equal(seq, e.sequence);
             kv_dump_rec(t, e.child, out, path);
             path_pop(path, saved);
@@ -499,8 +468,8 @@ static void kv_dump_rec(tsv_kv_txn *t, uint64_t bucket, sbuf *out, sbuf *path)
 static char *kv_dump(tsv_kv *kv, uint64_t *root_seq)
 {
     tsv_kv_txn *t;
-    OK(tsv_kv_begin(kv, 0, &t, E));
-    OK(tsv_kv_root_sequence(t, root_seq, E));
+    OK(tsv_kv_begin(kv, 0, &t, &E));
+    OK(tsv_kv_root_sequence(t, root_seq, &E));
     sbuf out = {0}, path = {0};
     sb_str(&out, "");
     kv_dump_rec(t, TSV_KV_ROOT, &out, &path);
@@ -561,7 +530,7 @@ static char *go_dump(const char *path, int rw)
         sb_add(&out, buf, n);
     int status = pclose(p);
     size_t elen = 0;
-    uint8_t *errtext = read_bytes(errpath, &elen);
+    uint8_t *errtext = harness_read_bytes(errpath, &elen);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || elen != 0)
         fail_msg("boltcheck %s: status 0x%x, stderr: %.*s", path, status, (int)(elen > 800 ? 800 : elen),
                  (const char *)errtext);
@@ -577,9 +546,9 @@ static tsv_kv *fresh_kv(const char *what)
     char dir[600];
     next_path(dir, sizeof dir, what, ".kv");
     tsv_kv *kv = NULL;
-    OK(tsv_kv_open(&kv, dir, 0, E));
+    OK(tsv_kv_open(&kv, dir, 0, &E));
     uint64_t entries = 1, buckets = 1;
-    OK(tsv_kv_stat(kv, &entries, &buckets, E));
+    OK(tsv_kv_stat(kv, &entries, &buckets, &E));
     assert_int_equal(entries, 0);
     assert_int_equal(buckets, 0);
     return kv;
@@ -599,7 +568,7 @@ static void import_file(tsv_kv *kv, const char *path)
 static void export_file(tsv_kv *kv, const char *path)
 {
     tsv_kv_txn *t;
-    OK(tsv_kv_begin(kv, 0, &t, E));
+    OK(tsv_kv_begin(kv, 0, &t, &E));
     FILE *fp = fopen(path, "wb");
     assert_non_null(fp);
     uint64_t written = 0;
@@ -629,7 +598,7 @@ typedef struct shape {
 static shape scan_shape(const char *path)
 {
     size_t len;
-    uint8_t *f = read_bytes(path, &len);
+    uint8_t *f = harness_read_bytes(path, &len);
     tsv_bolt_file *bf = NULL;
     tsv_error err = {0};
     if (tsv_bolt_open(&bf, path, &err) != 0)
@@ -704,7 +673,7 @@ static void roundtrip(const char *what, const char *source, const char *want, ui
         assert_int_equal(rs, want_root);
         free(d);
         uint64_t entries, buckets;
-        OK(tsv_kv_stat(kv, &entries, &buckets, E));
+        OK(tsv_kv_stat(kv, &entries, &buckets, &E));
         assert_int_equal(entries, want_entries);
         assert_int_equal(buckets, want_buckets);
 
@@ -725,7 +694,7 @@ static void roundtrip(const char *what, const char *source, const char *want, ui
         prev = exported[round];
     }
     size_t l1, l2;
-    uint8_t *b1 = read_bytes(exported[0], &l1), *b2 = read_bytes(exported[1], &l2);
+    uint8_t *b1 = harness_read_bytes(exported[0], &l1), *b2 = harness_read_bytes(exported[1], &l2);
     assert_int_equal(l1, l2);
     assert_memory_equal(b1, b2, l1);
     free(b1);
@@ -735,7 +704,7 @@ static void roundtrip(const char *what, const char *source, const char *want, ui
     char copy[600];
     next_path(copy, sizeof copy, what, "-rw.bolt");
     size_t n;
-    uint8_t *bytes = read_bytes(exported[0], &n);
+    uint8_t *bytes = harness_read_bytes(exported[0], &n);
     FILE *fp = fopen(copy, "wb");
     assert_non_null(fp);
     assert_int_equal(fwrite(bytes, 1, n, fp), n);
@@ -924,7 +893,7 @@ static void test_import_refuses_long_key(void **state)
 
     tsv_kv *kv = fresh_kv("long-key");
     tsv_bolt_file *f = NULL;
-    OK(tsv_bolt_open(&f, src, E));
+    OK(tsv_bolt_open(&f, src, &E));
     tsv_error err = {0};
     assert_int_equal(tsv_kv_import_bolt(kv, f, &err), -1);
     assert_int_equal(err.code, TSV_EINVALID);
@@ -942,15 +911,13 @@ static void test_import_refuses_long_key(void **state)
 
 static int setup(void **state)
 {
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/tsv-kvbolt-XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(tmpdir))
+    if (harness_tmpdir(tmpdir, sizeof tmpdir, "kvbolt") != 0)
         return -1;
     snprintf(live_path, sizeof live_path, "%s/influxdb-2-kv/influxd-2.x-live.bolt", TSV_TESTDATA);
     snprintf(backup_path, sizeof backup_path, "%s/backup.bolt", tmpdir);
     char gz[512];
     snprintf(gz, sizeof gz, "%s/influxdb-2-kv/influxd-2.0-backup.bolt.gz", TSV_TESTDATA);
-    gunzip_to(gz, backup_path);
+    harness_gunzip_to(gz, backup_path);
     return 0;
 }
 

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "harness.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +41,7 @@ static void parse_fails(const char *text, size_t len, const char *msg_part)
                  msg_part);
 }
 
+#undef FAILS /* this file's FAILS checks a parse, not a call */
 #define FAILS(lit, part) parse_fails(lit, sizeof(lit) - 1, part)
 
 /* ---- parser ---------------------------------------------------------------- */
