@@ -147,7 +147,7 @@ const char *tenant__jstr(const tsv_json *obj, const char *key, size_t *len)
     return v->str;
 }
 
-char *tenant__jdup(const tsv_json *obj, const char *key)
+static char *jdup(const tsv_json *obj, const char *key)
 {
     size_t n = 0;
     const char *s = tenant__jstr(obj, key, &n);
@@ -224,10 +224,10 @@ static int org_from_json(const tsv_json *j, tsv_org *out, tsv_error *err)
     if (!id || n != 16)
         return tsv_error_set(err, TSV_EINTERNAL, "organization record without a valid id");
     memcpy(out->id, id, 16);
-    out->name = tenant__jdup(j, "name");
-    out->description = tenant__jdup(j, "description");
-    out->created_at = tenant__jdup(j, "createdAt");
-    out->updated_at = tenant__jdup(j, "updatedAt");
+    out->name = jdup(j, "name");
+    out->description = jdup(j, "description");
+    out->created_at = jdup(j, "createdAt");
+    out->updated_at = jdup(j, "updatedAt");
     if (!out->name || !out->description || !out->created_at || !out->updated_at) {
         tsv_org_clear(out);
         return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
@@ -463,8 +463,8 @@ static int bucket_from_json(const tsv_json *j, tsv_bucket *out, tsv_error *err)
     int64_t v = 0;
     if (t && tsv_json_i64(t, &v, "type", NULL) == 0)
         out->type = (int)v;
-    out->name = tenant__jdup(j, "name");
-    out->description = tenant__jdup(j, "description");
+    out->name = jdup(j, "name");
+    out->description = jdup(j, "description");
     size_t rl = 0;
     const char *rp = tenant__jstr(j, "rp", &rl);
     out->rp = rp ? strndup(rp, rl) : NULL;
@@ -475,8 +475,8 @@ static int bucket_from_json(const tsv_json *j, tsv_bucket *out, tsv_error *err)
         tsv_bucket_clear(out);
         return -1;
     }
-    out->created_at = tenant__jdup(j, "createdAt");
-    out->updated_at = tenant__jdup(j, "updatedAt");
+    out->created_at = jdup(j, "createdAt");
+    out->updated_at = jdup(j, "updatedAt");
     if (!out->name || !out->description || !out->created_at || !out->updated_at ||
         (rp && !out->rp)) {
         tsv_bucket_clear(out);

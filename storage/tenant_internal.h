@@ -39,8 +39,6 @@ int tenant__put_str(tsv_kv_txn *txn, const char *bucket, const char *key, const 
                     tsv_error *err);
 /* A string member of obj (borrowed; NULL if absent or not a string). */
 const char *tenant__jstr(const tsv_json *obj, const char *key, size_t *len);
-/* A malloc'd copy of a string member ("" when absent). */
-char *tenant__jdup(const tsv_json *obj, const char *key);
 /* A random ID not yet used as a key of `bucket`. */
 int tenant__unique_id(tsv_kv_txn *txn, const char *bucket, char out[17], tsv_error *err);
 
