@@ -4,7 +4,8 @@
 Usage: rss_peak.py PID OUT
 Samples RssAnon (kB) from /proc/PID/status every 5 ms until it receives
 SIGTERM (or the process ends), then writes "<idle kB> <peak kB>" to OUT:
-idle is the first sample. RssAnon leaves out the page cache and file-backed
+idle is the first sample. OUT.ready appears once the first sample is taken
+and SIGTERM is handled: wait for it before starting what is measured. RssAnon leaves out the page cache and file-backed
 maps (the mmapped bolt upload, the LMDB map), so it is the memory a design
 that buffers data in the heap would show. Used by the KV memory benchmark
 (tests/bench/kv.sh) and tests/integration/test_kv_memory.sh.
@@ -40,6 +41,7 @@ idle = sample()
 if idle is None:
     sys.exit(f"rss_peak: no process {pid}")
 peak = idle
+open(out + ".ready", "w").close()
 while not stop:
     v = sample()
     if v is None:
