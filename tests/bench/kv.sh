@@ -22,6 +22,8 @@
 # Environment: see lib.sh, plus TSV_BENCH_KV_SIZES (MB, default "50 500 2000").
 set -euo pipefail
 # shellcheck source=tests/bench/lib.sh
+# Own scratch directory: run.sh empties $CACHE/work when it starts.
+WORK=${WORK:-${TSV_BENCH_CACHE:-$HOME/.cache/tsvault-bench}/work-kv}
 . "$(dirname "$0")/lib.sh"
 trap bench_cleanup EXIT INT TERM
 
