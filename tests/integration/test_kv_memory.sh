@@ -14,7 +14,7 @@
 BOUND_KB=32768 # 32 MiB above idle; a heap copy of the KV would be ~500 MB
 # A sanitizer build adds shadow memory and a quarantine of freed blocks to
 # the anonymous memory: a small quarantine and a looser bound, still far
-# below a copy of the KV (measured: 75 MB with ASan's default quarantine).
+# below a copy of the KV (measured: 75 MB with ASan, either quarantine).
 if ldd "$TSVAULT_BIN" 2>/dev/null | grep -q libasan; then
     export ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}quarantine_size_mb=16"
     BOUND_KB=131072
