@@ -2,9 +2,10 @@
  * restore_kv: POST /api/v2/restore/kv on the storage side.
  *
  * restore/kv never changes anything before the upload is known good (fixes
- * upstream B5): the bolt file is received into tmp/, validated completely,
- * imported into a brand-new LMDB environment inside a new state generation
- * (state.staging-<G>/) that also holds empty directories for every shard of
+ * upstream B5): the bolt file is streamed into tmp/, validated completely and
+ * imported (tsv_kv_stage_bolt, in bounded memory) into a brand-new LMDB
+ * environment inside a new state generation (state.staging-<G>/) that also
+ * holds empty directories for every shard of
  * the restored meta and a hard link to the current SQL file; the operator
  * token and the meta are checked there. Only then, under the store's
  * exclusive lock, the store swaps the generations in one renameat2
@@ -18,12 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "bolt.h"
 #include "engine.h"
 #include "fsutil.h"
-#include "kv_import.h"
+#include "kv_stage.h"
 #include "meta_store.h"
 #include "random.h"
 #include "restore.h"
@@ -38,23 +39,11 @@
 static int build_kv(const char *staging, const char *bolt_path, char *token, size_t token_len,
                     char ***shards, size_t *nshards, tsv_error *err)
 {
-    tsv_bolt_file *bolt = NULL;
-    if (tsv_bolt_open(&bolt, bolt_path, err) != 0)
-        return -1;
     char kvdir[PATH_MAX];
     tsv_kv *kv = NULL;
-    int rc = tsv_path_join(kvdir, sizeof kvdir, err, "%s/kv", staging);
-    if (rc == 0)
-        rc = tsv_mkdir_p(kvdir, err);
-    if (rc == 0)
-        rc = tsv_kv_open(&kv, kvdir, 0, err);
-    if (rc == 0)
-        rc = tsv_kv_import_bolt(kv, bolt, err);
-    tsv_bolt_close(bolt);
-    if (rc != 0) {
-        tsv_kv_close(kv);
+    if (tsv_path_join(kvdir, sizeof kvdir, err, "%s/kv", staging) != 0 ||
+        tsv_kv_stage_bolt(bolt_path, kvdir, &kv, err) != 0)
         return -1;
-    }
     tsv_kv_txn *txn;
     if (tsv_kv_begin(kv, 1, &txn, err) != 0) {
         tsv_kv_close(kv);
@@ -62,7 +51,7 @@ static int build_kv(const char *staging, const char *bolt_path, char *token, siz
     }
     int found = 0, present = 0;
     Meta__Data *meta = NULL;
-    rc = tsv_tenant_find_operator(txn, &found, token, token_len, err);
+    int rc = tsv_tenant_find_operator(txn, &found, token, token_len, err);
     if (rc == 0 && !found)
         rc = tsv_error_set(err, TSV_EUNPROCESSABLE,
                            "invalid backup without an operator token: the KV holds no active "
@@ -98,8 +87,12 @@ int tsv_store_restore_kv(tsv_store *s, tsv_reader *body, char *token, size_t tok
                          tsv_error *err)
 {
     tsv_upload up = {0};
-    if (tsv_upload_receive(s->tmp_dir, ".bolt", body, &up, err) != 0)
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    /* A scratch file: what is built from it is synced by tsv_kv_stage_bolt. */
+    if (tsv_upload_receive_scratch(s->tmp_dir, ".bolt", body, &up, err) != 0)
         return -1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
     uint64_t gen;
     do
         gen = tsv_random_u64();
@@ -150,7 +143,10 @@ int tsv_store_restore_kv(tsv_store *s, tsv_reader *body, char *token, size_t tok
     tsv_error terr;
     if (staging_holds_old) {
         if (rc == 0)
-            TSV_INFO("msg=\"KV restored\" generation=%016" PRIx64 " shards=%zu", gen, nshards);
+            TSV_INFO("msg=\"KV restored\" generation=%016" PRIx64 " shards=%zu upload_bytes=%" PRIu64
+                     " upload_s=%.3f",
+                     gen, nshards, up.size,
+                     (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
         if (tsv_trash_move(s->trash_dir, staging, "kv-restore-previous-state", &terr) != 0)
             TSV_WARN("msg=\"could not move previous state aside\" path=\"%s\" error=\"%s\"", staging,
                      terr.message);

@@ -45,6 +45,7 @@
 #include "fsutil.h"
 #include "kv.h"
 #include "kv_import.h"
+#include "kv_stage.h"
 
 #ifndef TSV_TESTDATA
 #error "TSV_TESTDATA must be defined by the build"
@@ -907,6 +908,125 @@ static void test_import_refuses_long_key(void **state)
     mb_free(root);
 }
 
+/* Many import batches, with boundaries inside nested buckets and a return
+ * to the parent after them: the KV still equals the source exactly. */
+static mbucket *batched_tree(size_t *payload)
+{
+    char key[64];
+    mbucket *root = mb_new(77);
+    mbucket *outer = mb_subs(root, "outer", 5);
+    *payload = 0;
+    for (int i = 0; i < 500; i++) {
+        snprintf(key, sizeof key, "a%06d", i);
+        mb_random(outer, key, strlen(key), 700);
+        *payload += strlen(key) + 700;
+    }
+    mbucket *inner = mb_subs(outer, "b-inner", 9);
+    mbucket *deep = mb_subs(inner, "deep", 11);
+    for (int i = 0; i < 3000; i++) {
+        snprintf(key, sizeof key, "k%06d", i);
+        mb_random(i % 2 ? inner : deep, key, strlen(key), 300 + (size_t)(i % 7) * 100);
+        *payload += strlen(key) + 300 + (size_t)(i % 7) * 100;
+    }
+    mb_subs(inner, "z-empty", 3);
+    for (int i = 0; i < 500; i++) {
+        snprintf(key, sizeof key, "c%06d", i);
+        mb_random(outer, key, strlen(key), 900);
+        *payload += strlen(key) + 900;
+    }
+    mb_random(mb_subs(root, "overflow", 1), "big", 3, 3 * TSV_KV_IMPORT_BATCH);
+    *payload += 3 * TSV_KV_IMPORT_BATCH;
+    mb_sort(root);
+    return root;
+}
+
+static void test_import_batches(void **state)
+{
+    size_t payload;
+    mbucket *root = batched_tree(&payload);
+    assert_true(payload > 10 * TSV_KV_IMPORT_BATCH);
+    char *want = model_dump(root);
+    char src[600];
+    next_path(src, sizeof src, "batched-source", ".bolt");
+    model_write(src, root);
+    roundtrip("batched", src, want, root->seq, NULL, 0);
+    free(want);
+    mb_free(root);
+}
+
+/* tsv_kv_stage_bolt: a durable environment equal to the file; on any
+ * failure the directory it was to create does not exist. */
+static void test_stage_bolt(void **state)
+{
+    size_t payload;
+    mbucket *root = batched_tree(&payload);
+    char *want = model_dump(root);
+    char src[600], dir[600];
+    next_path(src, sizeof src, "stage-source", ".bolt");
+    model_write(src, root);
+
+    next_path(dir, sizeof dir, "stage-ok", ".kv");
+    tsv_kv *kv = NULL;
+    OK(tsv_kv_stage_bolt(src, dir, &kv, E));
+    assert_non_null(kv);
+    uint64_t rs = 0;
+    char *d = kv_dump(kv, &rs);
+    assert_dump_equal("staged KV vs oracle", want, d);
+    assert_int_equal(rs, root->seq);
+    free(d);
+    tsv_kv_close(kv);
+    /* Reopens as an ordinary (durable) environment. */
+    OK(tsv_kv_open(&kv, dir, 0, E));
+    d = kv_dump(kv, &rs);
+    assert_dump_equal("reopened staged KV vs oracle", want, d);
+    free(d);
+    tsv_kv_close(kv);
+
+    /* The directory exists already: refused, left alone. */
+    tsv_error err = {0};
+    kv = NULL;
+    assert_int_equal(tsv_kv_stage_bolt(src, dir, &kv, &err), -1);
+    assert_int_equal(err.code, TSV_EINTERNAL);
+    assert_null(kv);
+    assert_true(tsv_path_exists(dir));
+
+    /* A damaged file (the root page's flags; the root page id is at offset
+     * 32 of meta page 0, both metas name the same root): nothing created. */
+    size_t n;
+    uint8_t *bytes = read_bytes(src, &n);
+    uint64_t root_page = le64(bytes + 32);
+    assert_true(root_page >= 2 && (root_page + 1) * PAGE <= n);
+    bytes[root_page * PAGE + 8] = 0x99;
+    char bad[600];
+    next_path(bad, sizeof bad, "stage-bad", ".bolt");
+    FILE *fp = fopen(bad, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(bytes, 1, n, fp), n);
+    assert_int_equal(fclose(fp), 0);
+    free(bytes);
+    next_path(dir, sizeof dir, "stage-bad", ".kv");
+    err = (tsv_error){0};
+    assert_int_equal(tsv_kv_stage_bolt(bad, dir, &kv, &err), -1);
+    assert_int_equal(err.code, TSV_EINVALID);
+    assert_false(tsv_path_exists(dir));
+
+    /* A key the KV cannot hold, after enough data for several batches:
+     * refused before anything is written, nothing created. */
+    char key[TSV_KV_MAX_KEY + 1];
+    memset(key, 'k', sizeof key);
+    mb_put(mb_subs(root, "zz-long", 1), key, sizeof key, "x", 1);
+    mb_sort(root);
+    next_path(bad, sizeof bad, "stage-long", ".bolt");
+    model_write(bad, root);
+    next_path(dir, sizeof dir, "stage-long", ".kv");
+    err = (tsv_error){0};
+    assert_int_equal(tsv_kv_stage_bolt(bad, dir, &kv, &err), -1);
+    assert_int_equal(err.code, TSV_EINVALID);
+    assert_false(tsv_path_exists(dir));
+    free(want);
+    mb_free(root);
+}
+
 /* ---- setup -------------------------------------------------------------- */
 
 static int setup(void **state)
@@ -937,6 +1057,8 @@ int main(void)
         cmocka_unit_test(test_generated),
         cmocka_unit_test(test_small_trees),
         cmocka_unit_test(test_import_refuses_long_key),
+        cmocka_unit_test(test_import_batches),
+        cmocka_unit_test(test_stage_bolt),
     };
     return cmocka_run_group_tests_name("kv_bolt", tests, setup, teardown);
 }
