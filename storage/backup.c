@@ -413,6 +413,11 @@ out:
     return rc;
 }
 
+int tsv_shard_snapshot_set_prefix(tsv_shard_snapshot *snap, const char *prefix, tsv_error *err)
+{
+    return tsv_path_join(snap->prefix, sizeof snap->prefix, err, "%s", prefix);
+}
+
 void tsv_shard_snapshot_free(tsv_shard_snapshot *snap)
 {
     if (!snap)
