@@ -33,8 +33,8 @@ typedef struct rpc_ctx {
 
 /* Serves one connection; the caller closes fd. peer is for logs. */
 void rpc__serve_conn(rpc_ctx *ctx, int fd, const char *peer);
-/* Commits restores that went quiet with shards staged; drops those that
- * staged nothing (the client went away). Called once a second. */
+/* Drops restores with no upload for timeout_s (their client stopped before
+ * sending every shard: all or nothing). Called once a second. */
 void rpc__tick(rpc_ctx *ctx);
 /* Drops every pending restore (shutdown). */
 void rpc__drop_all(rpc_ctx *ctx);

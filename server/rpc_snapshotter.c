@@ -406,13 +406,15 @@ static int send_id_map(int fd, const tsv_shard_mapping *map, size_t n, tsv_error
 static int meta_update(rpc_ctx *ctx, int fd, sock_reader *sr, const rpc_request *req,
                        tsv_error *err)
 {
+    uint8_t *meta = NULL;
+    int rc = 0;
     if (req->upload_size <= 0 || req->upload_size > MAX_META_UPLOAD)
-        return tsv_error_set(err, TSV_EINVALID, "UploadSize %" PRId64 " out of range 1..%d",
-                             req->upload_size, MAX_META_UPLOAD);
-    uint8_t *meta = malloc((size_t)req->upload_size);
-    if (!meta)
-        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-    int rc = read_exact(sr, meta, (size_t)req->upload_size, err);
+        rc = tsv_error_set(err, TSV_EINVALID, "UploadSize %" PRId64 " out of range 1..%d",
+                           req->upload_size, MAX_META_UPLOAD);
+    else if (!(meta = malloc((size_t)req->upload_size)))
+        rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    else
+        rc = read_exact(sr, meta, (size_t)req->upload_size, err);
     tsv_v1_restore *r = NULL;
     if (rc == 0) {
         tsv_v1_restore_options o = {.org = ctx->org,
@@ -554,19 +556,13 @@ void rpc__tick(rpc_ctx *ctx)
         done = s->next;
         size_t n;
         tsv_v1_restore_map(s->restore, &n);
-        size_t missing = tsv_v1_restore_missing(s->restore);
-        if (!s->failed && missing < n) {
-            /* A partial upload (influxd restore -shard N sends one shard of
-             * the database's metadata): what arrived is installed. */
-            TSV_INFO("msg=\"1.x restore idle; installing the shards received\" received=%zu "
-                     "missing=%zu",
-                     n - missing, missing);
-            session_commit(s, "idle");
-        } else {
-            TSV_WARN("msg=\"1.x restore abandoned: no shard arrived or one failed; nothing was "
-                     "installed\" shards=%zu",
-                     n);
-        }
+        /* All or nothing: a restore whose client stopped before sending
+         * every shard of the metadata is dropped (influxd keeps such a
+         * half-restored database). */
+        TSV_WARN("msg=\"1.x restore abandoned: nothing was installed\" reason=\"%s\" "
+                 "shards=%zu missing=%zu",
+                 s->failed ? "a shard upload failed" : "no upload for --rpc-timeout", n,
+                 tsv_v1_restore_missing(s->restore));
         session_free(s);
     }
 }
@@ -649,4 +645,13 @@ void rpc__serve_conn(rpc_ctx *ctx, int fd, const char *peer)
                   type_name(type), req.shard_id);
     tsv_json_free(req.doc);
     free(line);
+    /* Say we are done, then swallow a little of what the peer may still be
+     * sending: closing with unread input makes the kernel send a reset,
+     * which can destroy the answer before the peer reads it. */
+    shutdown(fd, SHUT_WR);
+    struct timeval tv = {.tv_sec = 1};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char sink[4096];
+    for (int i = 0; i < 64 && recv(fd, sink, sizeof sink, 0) > 0; i++)
+        ;
 }

@@ -390,12 +390,15 @@ int tsv_v1_restore_commit(tsv_v1_restore *r, tsv_error *err)
             rc = -1;
             break;
         }
-        if (sh->staged) {
-            if (tsv_path_join(m->from, sizeof m->from, err, "%s/%" PRIu64, r->staging,
-                              sh->new_id) != 0) {
-                rc = -1;
-                break;
-            }
+        if (sh->staged && tsv_path_join(m->from, sizeof m->from, err, "%s/%" PRIu64, r->staging,
+                                        sh->new_id) != 0) {
+            rc = -1;
+            break;
+        }
+        /* An empty tar stages no directory: the shard is created empty. */
+        if (sh->staged && !tsv_path_exists(m->from))
+            m->from[0] = '\0';
+        if (m->from[0]) {
             if (rename(m->from, m->to) != 0) {
                 rc = tsv_error_set_errno(err, TSV_EINTERNAL, errno, "rename %s", m->from);
                 break;
