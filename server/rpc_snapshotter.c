@@ -151,6 +151,7 @@ typedef struct rpc_request {
     char backup_rp[TSV_V1_NAME_MAX + 1], restore_rp[TSV_V1_NAME_MAX + 1];
     uint64_t shard_id;
     int64_t since_ns;
+    int64_t start_ns, end_ns; /* ExportStart/ExportEnd */
     int64_t upload_size;
 } rpc_request;
 
@@ -258,7 +259,9 @@ static int read_request(sock_reader *sr, int type, rpc_request *req, uint8_t **l
     if ((v = tsv_json_get(root, "UploadSize")) &&
         tsv_json_i64(v, &req->upload_size, "UploadSize", err) != 0)
         return -1;
-    if (parse_time(tsv_json_get(root, "Since"), "Since", &req->since_ns, err) != 0)
+    if (parse_time(tsv_json_get(root, "Since"), "Since", &req->since_ns, err) != 0 ||
+        parse_time(tsv_json_get(root, "ExportStart"), "ExportStart", &req->start_ns, err) != 0 ||
+        parse_time(tsv_json_get(root, "ExportEnd"), "ExportEnd", &req->end_ns, err) != 0)
         return -1;
     return 0;
 }
@@ -344,7 +347,10 @@ static int send_shard(rpc_ctx *ctx, int fd, const rpc_request *req, tsv_error *e
     tsv_v1_view *v = NULL;
     tsv_shard_snapshot *snap = NULL;
     int rc = tsv_store_v1_view(ctx->store, ctx->org, &v, err);
-    if (rc == 0)
+    if (rc == 0 && req->type == REQ_SHARD_EXPORT)
+        rc = tsv_store_v1_shard_export(ctx->store, v, req->shard_id, req->start_ns, req->end_ns,
+                                       &snap, err);
+    else if (rc == 0)
         rc = tsv_store_v1_shard_snapshot(ctx->store, v, req->shard_id, req->since_ns, &snap, err);
     tsv_v1_view_free(v);
     if (rc != 0)
@@ -612,6 +618,7 @@ void rpc__serve_conn(rpc_ctx *ctx, int fd, const char *peer)
             rc = shard_update(ctx, &sr, &err);
             break;
         case REQ_SHARD_BACKUP:
+        case REQ_SHARD_EXPORT:
         case REQ_METASTORE_BACKUP:
         case REQ_DATABASE_INFO:
         case REQ_RP_INFO:
@@ -619,7 +626,7 @@ void rpc__serve_conn(rpc_ctx *ctx, int fd, const char *peer)
             rc = read_request(&sr, type, &req, &line, &err);
             if (rc != 0)
                 break;
-            if (type == REQ_SHARD_BACKUP)
+            if (type == REQ_SHARD_BACKUP || type == REQ_SHARD_EXPORT)
                 rc = send_shard(ctx, fd, &req, &err);
             else if (type == REQ_METASTORE_BACKUP)
                 rc = send_metastore(ctx, fd, &err);
@@ -627,11 +634,6 @@ void rpc__serve_conn(rpc_ctx *ctx, int fd, const char *peer)
                 rc = meta_update(ctx, fd, &sr, &req, &err);
             else
                 rc = send_paths(ctx, fd, &req, &err);
-            break;
-        case REQ_SHARD_EXPORT:
-            rc = tsv_error_set(&err, TSV_ENOTIMPL,
-                               "shard export (influxd backup -start/-end) is not supported; use "
-                               "-since or a full backup");
             break;
         default:
             rc = tsv_error_set(&err, TSV_EINVALID, "request type unknown: %d", type);

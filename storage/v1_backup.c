@@ -53,3 +53,18 @@ int tsv_store_v1_shard_snapshot(tsv_store *s, const tsv_v1_view *v, uint64_t sha
     *out = snap;
     return 0;
 }
+
+int tsv_store_v1_shard_export(tsv_store *s, const tsv_v1_view *v, uint64_t shard_id,
+                              int64_t start_ns, int64_t end_ns, tsv_shard_snapshot **out,
+                              tsv_error *err)
+{
+    tsv_shard_snapshot *snap = NULL;
+    if (tsv_store_v1_shard_snapshot(s, v, shard_id, INT64_MIN, &snap, err) != 0)
+        return -1;
+    if (tsv_shard_snapshot_time_filter(snap, start_ns, end_ns, err) != 0) {
+        tsv_shard_snapshot_free(snap);
+        return -1;
+    }
+    *out = snap;
+    return 0;
+}

@@ -32,5 +32,9 @@ int tsv_v1_view_encode(const tsv_v1_view *v, uint8_t **out, size_t *len, tsv_err
 /* since_ns: only files modified strictly after it (INT64_MIN = all). */
 int tsv_store_v1_shard_snapshot(tsv_store *s, const tsv_v1_view *v, uint64_t shard_id,
                                 int64_t since_ns, tsv_shard_snapshot **out, tsv_error *err);
+/* The shard cut to [start_ns, end_ns] (tsv_shard_snapshot_time_filter). */
+int tsv_store_v1_shard_export(tsv_store *s, const tsv_v1_view *v, uint64_t shard_id,
+                              int64_t start_ns, int64_t end_ns, tsv_shard_snapshot **out,
+                              tsv_error *err);
 
 #endif

@@ -156,8 +156,9 @@ def series_file_backup_type():
 
 
 @case
-def shard_export_type():
-    send_and_expect_close(b"\x03\x05" + request(5, ShardID=1))
+def shard_export_unknown_shard():
+    send_and_expect_close(b"\x03\x05" + request(5, ShardID=999999, ExportStart="2024-01-01T00:00:00Z",
+                                                ExportEnd="2024-02-01T00:00:00Z"))
 
 
 @case
@@ -317,6 +318,11 @@ def rp_info_unknown_rp():
 @case
 def shard_backup_unknown_shard():
     send_and_expect_close(b"\x03\x00" + request(0, ShardID=999999))
+
+
+@case
+def bad_export_time():
+    send_and_expect_close(b"\x03\x05" + request(5, ShardID=1, ExportStart="2024-13-01T00:00:00Z"))
 
 
 @case
