@@ -31,6 +31,9 @@
 #define MAX_REQUEST_LINE (64 * 1024)
 /* A metastore of 64 MiB holds millions of shards; more is not a meta.Data. */
 #define MAX_META_UPLOAD (64 * 1024 * 1024)
+/* Restores waiting for their shards at once: each holds reserved IDs and a
+ * staging directory until it completes or goes idle. */
+#define MAX_PENDING_RESTORES 8
 
 enum {
     REQ_SHARD_BACKUP = 0,
@@ -421,6 +424,16 @@ static int meta_update(rpc_ctx *ctx, int fd, sock_reader *sr, const rpc_request 
         rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
     else
         rc = read_exact(sr, meta, (size_t)req->upload_size, err);
+    if (rc == 0) {
+        int pending = 0;
+        pthread_mutex_lock(&ctx->mu);
+        for (rpc_session *p = ctx->sessions; p; p = p->next)
+            pending++;
+        pthread_mutex_unlock(&ctx->mu);
+        if (pending >= MAX_PENDING_RESTORES)
+            rc = tsv_error_set(err, TSV_ETOOMANY, "%d restores are already waiting for shards",
+                               pending);
+    }
     tsv_v1_restore *r = NULL;
     if (rc == 0) {
         tsv_v1_restore_options o = {.org = ctx->org,

@@ -330,6 +330,16 @@ def bad_since_time():
     send_and_expect_close(b"\x03\x00" + request(0, ShardID=1, Since="yesterday"))
 
 
+@case
+def too_many_pending_restores():
+    for i in range(8):
+        open_restore("hostile_pending%d" % i)
+    send_and_expect_close(b"\x03\x06" + request(6, BackupDatabase="fixture", RestoreDatabase="hostile_p9",
+                                                UploadSize=len(META)) + META, empty_map())
+    time.sleep(TIMEOUT + 2)  # the 8 go idle and are dropped
+    open_restore("hostile_pending_after")  # room again (dropped in turn when idle)
+
+
 for f in cases:
     t0 = time.time()
     f()
