@@ -388,6 +388,78 @@ int tsv_dbrp_create(tsv_kv_txn *txn, const char *org_id, const char *db, const c
     return rc;
 }
 
+int tsv_dbrp_delete_bucket(tsv_kv_txn *txn, const char *bucket_id, tsv_error *err)
+{
+    uint64_t h[4];
+    tsv_error e;
+    if (dbrp_buckets(txn, 0, h, &e) != 0)
+        return e.code == TSV_ENOTFOUND ? 0 : (err ? (*err = e, -1) : -1);
+    /* Collect first: no writes while a cursor is open. */
+    tsv_dbrp *gone = NULL;
+    size_t n = 0;
+    tsv_kv_cursor *c = NULL;
+    int rc = tsv_kv_cursor_open(txn, h[0], &c, err);
+    tsv_kv_entry ent;
+    while (rc == 0) {
+        int r = tsv_kv_cursor_next(c, &ent, err);
+        if (r < 0)
+            rc = -1;
+        if (r <= 0)
+            break;
+        tsv_dbrp m;
+        if (ent.is_bucket || dbrp_from_json(ent.val, ent.vlen, &m, NULL) != 0 ||
+            strcmp(m.bucket_id, bucket_id) != 0)
+            continue;
+        tsv_dbrp *p = realloc(gone, (n + 1) * sizeof *p);
+        if (!p) {
+            rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+            break;
+        }
+        gone = p;
+        gone[n++] = m;
+    }
+    if (c)
+        tsv_kv_cursor_close(c);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const tsv_dbrp *m = &gone[i];
+        char k1[16 + TSV_V1_NAME_MAX + 1 + 16 + 1], k2[16 + 1 + 16 + 1], k3[16 + TSV_V1_NAME_MAX + 1];
+        int n1 = snprintf(k1, sizeof k1, "%s%s/%s", m->org_id, m->database, m->id);
+        int n2 = snprintf(k2, sizeof k2, "%s/%s", m->org_id, m->id);
+        int n3 = snprintf(k3, sizeof k3, "%s%s", m->org_id, m->database);
+        char def[17];
+        int was_default = dbrp_default_id(txn, h[3], m->org_id, m->database, def) &&
+                          strcmp(def, m->id) == 0;
+        if (tsv_kv_del(txn, h[0], m->id, 16, err) != 0 ||
+            tsv_kv_del(txn, h[1], k1, (size_t)n1, err) != 0 ||
+            tsv_kv_del(txn, h[2], k2, (size_t)n2, err) != 0) {
+            rc = -1;
+            break;
+        }
+        if (!was_default)
+            continue;
+        if ((rc = tsv_kv_del(txn, h[3], k3, (size_t)n3, err)) != 0)
+            break;
+        /* The next mapping of the same org + database, if any, is the default now. */
+        char prefix[16 + TSV_V1_NAME_MAX + 2];
+        int plen = snprintf(prefix, sizeof prefix, "%s%s/", m->org_id, m->database);
+        char next[17] = "";
+        if ((rc = tsv_kv_cursor_open(txn, h[1], &c, err)) != 0)
+            break;
+        rc = tsv_kv_cursor_seek(c, prefix, (size_t)plen, err);
+        if (rc == 0 && tsv_kv_cursor_next(c, &ent, err) == 1 && ent.klen >= (size_t)plen &&
+            memcmp(ent.key, prefix, (size_t)plen) == 0 && !ent.is_bucket && ent.vlen == 16) {
+            memcpy(next, ent.val, 16);
+            next[16] = '\0';
+        }
+        tsv_kv_cursor_close(c);
+        c = NULL;
+        if (rc == 0 && next[0])
+            rc = tsv_kv_put(txn, h[3], k3, (size_t)n3, next, 16, err);
+    }
+    free(gone);
+    return rc;
+}
+
 /* A growable list of mappings (the org's, collected before visiting, so the
  * callback may use the transaction freely). */
 typedef struct dbrp_list {

@@ -95,6 +95,10 @@ typedef int (*tsv_dbrp_visit_fn)(void *ctx, const tsv_dbrp *m, tsv_error *err);
  * its db when no stored mapping of that db is. */
 int tsv_dbrp_foreach(tsv_kv_txn *txn, const char *org_id, int include_virtual,
                      tsv_dbrp_visit_fn fn, void *ctx, tsv_error *err);
+/* Removes every stored mapping of bucket_id (a deleted bucket's); when one
+ * was its database's default, another mapping of that database (the first in
+ * index order) becomes the default, as influxd's DBRP service does. */
+int tsv_dbrp_delete_bucket(tsv_kv_txn *txn, const char *bucket_id, tsv_error *err);
 /* Stored mapping of (org, db, rp); TSV_ENOTFOUND if none. */
 int tsv_dbrp_find(tsv_kv_txn *txn, const char *org_id, const char *db, const char *rp,
                   tsv_dbrp *out, tsv_error *err);

@@ -216,6 +216,14 @@ after=$(curl -sS -H "$(auth)" "$U/api/v2/buckets?limit=100" | python3 -c 'import
 [ "$before" = "$after" ] || fail "bucket count changed from $before to $after"
 pass "restore onto existing names refused as influxd does (\"database may already exist\"), nothing changed"
 
+# Deleting a bucket deletes its DBRP mapping: the name can be restored again.
+http DELETE "$U/api/v2/buckets/$(bucket_id fromflux/daily)" -H "$(auth)"
+expect_status 204 "delete fromflux/daily"
+influxd restore -portable -db fixture_ref -newdb fromflux -rp daily -host "127.0.0.1:$RPC" "$W/bk2" \
+    >"$W/r10.out" 2>&1 || fail "restore after the delete: $(cat "$W/r10.out")"
+[ -n "$(bucket_id fromflux/daily)" ] || fail "fromflux/daily not restored again"
+pass "a deleted db/rp bucket takes its DBRP mapping along; the name restores again"
+
 # ---- 5. -since and selective backups --------------------------------------------
 
 influxd backup -portable -since "$SINCE" -host "127.0.0.1:$RPC" "$W/bk3" >"$W/b3.out" 2>&1 ||

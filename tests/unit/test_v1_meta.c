@@ -278,6 +278,20 @@ static void test_dbrp(void **state)
     c.n = 0;
     OK(tsv_dbrp_foreach(f->t, f->org, 0, collect_fn, &c, &E));
     assert_int_equal(c.n, 2);
+
+    /* Deleting the default's bucket: the other mapping of the db becomes the default. */
+    OK(tsv_dbrp_delete_bucket(f->t, b1, &E));
+    FAILS(tsv_dbrp_find(f->t, f->org, "fixture", "autogen", &found, &E), TSV_ENOTFOUND);
+    OK(tsv_dbrp_find(f->t, f->org, "fixture", "daily", &found, &E));
+    assert_true(found.is_default);
+    OK(tsv_dbrp_delete_bucket(f->t, b2, &E));
+    c.n = 0;
+    OK(tsv_dbrp_foreach(f->t, f->org, 0, collect_fn, &c, &E));
+    assert_int_equal(c.n, 0);
+    OK(tsv_kv_bucket(f->t, TSV_KV_ROOT, "dbrpdefaultv1", 13, &h, &E));
+    kl = snprintf(key, sizeof key, "%sfixture", f->org);
+    FAILS(tsv_kv_get(f->t, h, key, (size_t)kl, &v, &vlen, &E), TSV_ENOTFOUND);
+    OK(tsv_dbrp_delete_bucket(f->t, b3, &E)); /* no mapping: nothing to do */
 }
 
 static void test_view(void **state)
