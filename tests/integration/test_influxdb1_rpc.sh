@@ -89,6 +89,19 @@ bucket_id() {
         python3 -c 'import json,sys; b=json.load(sys.stdin)["buckets"]; print(b[0]["id"] if b else "")'
 }
 
+# wait_bucket NAME: the restore client exits once it has sent the last shard;
+# the server commits a moment later (as influxd finishes after its client).
+wait_bucket() {
+    local i=0 id=""
+    while [ $i -lt 200 ]; do
+        id=$(bucket_id "$1")
+        [ -n "$id" ] && { echo "$id"; return 0; }
+        sleep 0.05
+        i=$((i + 1))
+    done
+    return 0
+}
+
 # digests DIR: "sha256 name" of every TSM/tombstone file under DIR, sorted.
 digests() {
     (cd "$1" && find . -type f \( -name '*.tsm' -o -name '*.tombstone' \) -exec sha256sum {} + |
@@ -120,8 +133,8 @@ for f in "$FIXTURE"/backup/*.tar.gz; do tar xzf "$f" -C "$W/fx"; done
 
 influxd restore -portable -host "127.0.0.1:$RPC" "$FIXTURE/backup" >"$W/r1.out" 2>&1 ||
     fail "influxd restore into tsvault: $(cat "$W/r1.out")"
-BA=$(bucket_id fixture/autogen)
-BD=$(bucket_id fixture/daily)
+BA=$(wait_bucket fixture/autogen)
+BD=$(wait_bucket fixture/daily)
 [ -n "$BA" ] && [ -n "$BD" ] || fail "buckets fixture/autogen and fixture/daily not created"
 pass "influxd restore -portable of the 1.6 fixture into tsvault -> buckets fixture/autogen, fixture/daily"
 
@@ -186,7 +199,7 @@ influxd backup -portable -database fixture_ref -host "127.0.0.1:$i_RPC" "$W/bk2"
 influxd restore -portable -db fixture_ref -newdb fromflux -host "127.0.0.1:$RPC" "$W/bk2" >"$W/r4.out" 2>&1 ||
     fail "restore into tsvault: $(cat "$W/r4.out")"
 for rp in autogen daily; do
-    b=$(bucket_id "fromflux/$rp")
+    b=$(wait_bucket "fromflux/$rp")
     [ -n "$b" ] || fail "bucket fromflux/$rp missing"
     export_bucket "$b" "$rp" "$W/exp2-$rp"
     diff "$W/exp2-$rp" <(expected_lines "$rp") >/dev/null || fail "export of fromflux/$rp differs"
@@ -200,7 +213,7 @@ SINCE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 sleep 1.2
 influxd restore -portable -db fixture -newdb renamed -rp daily -newrp day2 -host "127.0.0.1:$RPC" \
     "$FIXTURE/backup" >"$W/r5.out" 2>&1 || fail "restore -newdb -newrp: $(cat "$W/r5.out")"
-BR=$(bucket_id renamed/day2)
+BR=$(wait_bucket renamed/day2)
 [ -n "$BR" ] || fail "bucket renamed/day2 missing"
 [ -z "$(bucket_id renamed/autogen)" ] || fail "-rp daily restored autogen too"
 export_bucket "$BR" daily "$W/exp3"
@@ -221,7 +234,7 @@ http DELETE "$U/api/v2/buckets/$(bucket_id fromflux/daily)" -H "$(auth)"
 expect_status 204 "delete fromflux/daily"
 influxd restore -portable -db fixture_ref -newdb fromflux -rp daily -host "127.0.0.1:$RPC" "$W/bk2" \
     >"$W/r10.out" 2>&1 || fail "restore after the delete: $(cat "$W/r10.out")"
-[ -n "$(bucket_id fromflux/daily)" ] || fail "fromflux/daily not restored again"
+[ -n "$(wait_bucket fromflux/daily)" ] || fail "fromflux/daily not restored again"
 pass "a deleted db/rp bucket takes its DBRP mapping along; the name restores again"
 
 # ---- 5. -since and selective backups --------------------------------------------

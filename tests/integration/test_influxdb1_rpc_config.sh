@@ -19,7 +19,12 @@ for o in first second; do
 done
 influxd restore -portable -host "127.0.0.1:$RPC" "$FIXTURE/backup" >"$W/r.out" 2>&1 ||
     fail "restore: $(cat "$W/r.out")"
-http GET "$s_URL/api/v2/buckets?org=second&name=fixture%2Fautogen" -H "$(auth)"
+# (the server commits just after the client has sent its last shard)
+for i in $(seq 1 200); do
+    http GET "$s_URL/api/v2/buckets?org=second&name=fixture%2Fautogen" -H "$(auth)"
+    [ "$(json_get 'len(j["buckets"])')" = 1 ] && break
+    sleep 0.05
+done
 [ "$(json_get 'len(j["buckets"])')" = 1 ] || fail "fixture/autogen not in org second"
 http GET "$s_URL/api/v2/buckets?org=first" -H "$(auth)"
 [ "$(json_get 'len([b for b in j["buckets"] if b["name"].startswith("fixture")])')" = 0 ] || fail "buckets in org first"
