@@ -37,4 +37,18 @@ typedef struct tsv_shard_install_stats {
 int tsv_shard_install_from_tar(const char *shard_dir, const char *trash_dir, uint64_t shard_id,
                                tsv_reader *tar, tsv_shard_install_stats *stats, tsv_error *err);
 
+/* Stricter rules for callers that know exactly what the archive must hold
+ * (the 1.x restore): with strict, directory entries and entries that are not
+ * TSM or tombstone files are refused instead of skipped; with prefix, every
+ * entry must be named "<prefix>/<file>" (influxd silently ignores the
+ * others, leaving an empty shard). */
+typedef struct tsv_shard_install_opts {
+    int strict;
+    const char *prefix; /* NULL = any directory part */
+} tsv_shard_install_opts;
+int tsv_shard_install_from_tar_opts(const char *shard_dir, const char *trash_dir,
+                                    uint64_t shard_id, tsv_reader *tar,
+                                    const tsv_shard_install_opts *opts,
+                                    tsv_shard_install_stats *stats, tsv_error *err);
+
 #endif

@@ -967,7 +967,7 @@ static void test_stage_bolt(void **state)
 
     next_path(dir, sizeof dir, "stage-ok", ".kv");
     tsv_kv *kv = NULL;
-    OK(tsv_kv_stage_bolt(src, dir, &kv, E));
+    OK(tsv_kv_stage_bolt(src, dir, &kv, &E));
     assert_non_null(kv);
     uint64_t rs = 0;
     char *d = kv_dump(kv, &rs);
@@ -976,7 +976,7 @@ static void test_stage_bolt(void **state)
     free(d);
     tsv_kv_close(kv);
     /* Reopens as an ordinary (durable) environment. */
-    OK(tsv_kv_open(&kv, dir, 0, E));
+    OK(tsv_kv_open(&kv, dir, 0, &E));
     d = kv_dump(kv, &rs);
     assert_dump_equal("reopened staged KV vs oracle", want, d);
     free(d);
@@ -993,7 +993,7 @@ static void test_stage_bolt(void **state)
     /* A damaged file (the root page's flags; the root page id is at offset
      * 32 of meta page 0, both metas name the same root): nothing created. */
     size_t n;
-    uint8_t *bytes = read_bytes(src, &n);
+    uint8_t *bytes = harness_read_bytes(src, &n);
     uint64_t root_page = le64(bytes + 32);
     assert_true(root_page >= 2 && (root_page + 1) * PAGE <= n);
     bytes[root_page * PAGE + 8] = 0x99;
