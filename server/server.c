@@ -181,6 +181,7 @@ static int handle_request(struct mg_connection *conn, tsv_server *srv)
                 tsv_http_reply_error(&req, &err);
             else
                 hit->handler(&req, &params, &caller);
+            tsv_caller_clear(&caller);
             if (!req.status) {
                 TSV_ERROR("handler for %s %s sent no response", req.method, req.path);
                 tsv_http_reply_error_code(&req, TSV_EINTERNAL, "handler sent no response");

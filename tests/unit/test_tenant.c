@@ -513,6 +513,7 @@ static void put_auth(tsv_kv_txn *t, const char *id, const char *token, const cha
 static void lookup_ok(tsv_kv_txn *t, const char *token, tsv_token_info *info)
 {
     OK(tsv_tenant_token_lookup(t, token, strlen(token), info, &E));
+    tsv_perm_set_free(&info->perms); /* the tests check the scalar fields */
 }
 
 static void test_operator_authorization(void **state)
@@ -963,7 +964,7 @@ static void test_record_shapes(void **state)
     OK(tsv_tenant_org_create(f->t, "myorg", "", &o, &E));
     tsv_bucket b;
     OK(tsv_tenant_bucket_create(f->t, o.id, "mybucket", "", 0, 0, 7 * DAY_NS, &b, &E));
-    OK(tsv_tenant_urm_create(f->t, user, "orgs", o.id, &E));
+    OK(tsv_tenant_urm_create(f->t, user, "owner", "orgs", o.id, &E));
     OK(tsv_tenant_auth_create_operator(f->t, user, o.id, "testuser's Token", token, auth_id, &E));
 
     char *ours;
