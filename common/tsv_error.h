@@ -61,6 +61,14 @@ int tsv_error_wrap(tsv_error *err, const char *fmt, ...)
 
 void tsv_error_clear(tsv_error *err);
 
+/* The message as a client may see it. Messages keep the full detail for the
+ * log (absolute paths of the data directory, staging names); replies must
+ * not reveal them. Every absolute path in the message is rewritten: a path
+ * under engine/data/ becomes "bucket <id>, shard <id>[, file <name>]"
+ * (names as inside a backup archive), any other path its last component.
+ * Returns 1 if something was rewritten, 0 if out is the message unchanged. */
+int tsv_error_public_message(const char *message, char *out, size_t outlen);
+
 /* The InfluxDB "code" string and the HTTP status for a code. */
 const char *tsv_code_string(tsv_code code);
 int tsv_code_http_status(tsv_code code);

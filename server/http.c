@@ -10,6 +10,7 @@
 
 #include "json.h"
 #include "server.h"
+#include "tsv_log.h"
 #include "version.h"
 
 const char *tsv_http_header(const tsv_http_req *req, const char *name)
@@ -149,6 +150,13 @@ int tsv_http_reply_error(tsv_http_req *req, const tsv_error *err)
 {
     tsv_code code = err && err->code != TSV_OK ? err->code : TSV_EINTERNAL;
     const char *message = err && err->message[0] ? err->message : "An internal error has occurred";
+    /* Replies never carry server paths; the log keeps the full detail. */
+    char pub[TSV_ERROR_MSG_MAX];
+    if (tsv_error_public_message(message, pub, sizeof pub)) {
+        TSV_WARN("msg=\"error detail\" method=%s path=\"%s\" code=\"%s\" detail=\"%s\"",
+                 req->method, req->path, tsv_code_string(code), message);
+        message = pub;
+    }
     if (req->streaming) {
         /* Too late for a status: make the failure visible as a broken stream. */
         tsv_http_stream_abort(req);
