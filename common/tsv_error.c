@@ -161,29 +161,27 @@ static void public_path(const char *p, size_t n, char *out, size_t outlen)
     snprintf(out, outlen, "%.*s", (int)(n - (size_t)(base - p)), base);
 }
 
-int tsv_error_public_message(const char *message, char *out, size_t outlen)
+int tsv_error_public_message(const char *message, const char *root, char *out, size_t outlen)
 {
     if (!outlen)
         return 0;
     out[0] = '\0';
-    size_t o = 0;
+    size_t o = 0, rlen = root ? strlen(root) : 0;
+    while (rlen > 1 && root[rlen - 1] == '/')
+        rlen--;
     int changed = 0;
     const char *s = message ? message : "";
     for (size_t i = 0; s[i];) {
-        int starts = s[i] == '/' && (i == 0 || strchr(" \t\"'(=", s[i - 1]));
         size_t n = 0;
-        int slashes = 0;
-        if (starts) {
+        if (rlen && (i == 0 || strchr(" \t\"'(=", s[i - 1])) && strncmp(s + i, root, rlen) == 0 &&
+            s[i + rlen] == '/') {
             /* A path ends at whitespace, a quote, a comma, a parenthesis, or a
              * colon followed by a space or the end (": No space left"). */
             while (s[i + n] && !strchr(" \t\"',)", s[i + n]) &&
-                   !(s[i + n] == ':' && (s[i + n + 1] == ' ' || s[i + n + 1] == '\0'))) {
-                if (s[i + n] == '/')
-                    slashes++;
+                   !(s[i + n] == ':' && (s[i + n + 1] == ' ' || s[i + n + 1] == '\0')))
                 n++;
-            }
         }
-        if (starts && slashes >= 2) {
+        if (n) {
             char rep[256];
             public_path(s + i, n, rep, sizeof rep);
             int w = snprintf(out + o, outlen - o, "%s", rep);

@@ -152,7 +152,7 @@ int tsv_http_reply_error(tsv_http_req *req, const tsv_error *err)
     const char *message = err && err->message[0] ? err->message : "An internal error has occurred";
     /* Replies never carry server paths; the log keeps the full detail. */
     char pub[TSV_ERROR_MSG_MAX];
-    if (tsv_error_public_message(message, pub, sizeof pub)) {
+    if (tsv_error_public_message(message, req->server->cfg.data_dir, pub, sizeof pub)) {
         TSV_WARN("msg=\"error detail\" method=%s path=\"%s\" code=\"%s\" detail=\"%s\"",
                  req->method, req->path, tsv_code_string(code), message);
         message = pub;

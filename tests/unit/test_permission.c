@@ -186,23 +186,26 @@ static void test_public_message(void **state)
     assert_int_equal(
         tsv_error_public_message("write /srv/tsv/state/engine/data/7451ab8b9b7df592/autogen/"
                                  "1.staging-2f3a/000000047-000000002.tsm: No space left on device",
-                                 out, sizeof out),
+                                 "/srv/tsv", out, sizeof out),
         1);
     assert_string_equal(out, "write bucket 7451ab8b9b7df592, shard 1, file "
                              "000000047-000000002.tsm: No space left on device");
     assert_int_equal(tsv_error_public_message("open /srv/tsv/state.staging-9/kv/data.mdb: I/O error",
-                                              out, sizeof out),
+                                              "/srv/tsv/", out, sizeof out),
                      1);
     assert_string_equal(out, "open data.mdb: I/O error");
-    assert_int_equal(tsv_error_public_message("rename \"/a/b/c\" failed", out, sizeof out), 1);
-    assert_string_equal(out, "rename \"c\" failed");
-    /* Nothing that is not an absolute path changes. */
-    assert_int_equal(tsv_error_public_message("bucket with name a/b/c already exists", out,
+    /* A relative data directory, quoted. */
+    assert_int_equal(tsv_error_public_message("rename \"data/tmp/upload-1\" failed", "data", out,
                                               sizeof out),
+                     1);
+    assert_string_equal(out, "rename \"upload-1\" failed");
+    /* Nothing outside the data directory changes: the client's own names. */
+    assert_int_equal(tsv_error_public_message("invalid shard archive: absolute path "
+                                              "\"/etc/x/000000002-000000001.tsm\" refused",
+                                              "/srv/tsv", out, sizeof out),
                      0);
-    assert_string_equal(out, "bucket with name a/b/c already exists");
     assert_int_equal(tsv_error_public_message("read:orgs/0000000000000001/buckets is unauthorized",
-                                              out, sizeof out),
+                                              "/srv/tsv", out, sizeof out),
                      0);
 }
 
