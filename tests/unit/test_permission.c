@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "permission.h"
@@ -109,10 +110,12 @@ static void test_parse(void **state)
     tsv_jw_init(&w, &buf, NULL);
     tsv_perm_set_write_json(&w, &set);
     assert_int_equal(tsv_jw_finish(&w, &err), 0);
-    assert_string_equal((const char *)buf.data,
-                        "[{\"action\":\"read\",\"resource\":{\"type\":\"buckets\",\"id\":\"" BKT
-                        "\",\"orgID\":\"" ORG "\"}},{\"action\":\"write\",\"resource\":{\"type\":"
-                        "\"orgs\"}}]");
+    const char *want = "[{\"action\":\"read\",\"resource\":{\"type\":\"buckets\",\"id\":\"" BKT
+                       "\",\"orgID\":\"" ORG "\"}},{\"action\":\"write\",\"resource\":{\"type\":"
+                       "\"orgs\"}}]";
+    char *got = strndup((const char *)buf.data, buf.len);
+    assert_string_equal(got, want);
+    free(got);
     tsv_buf_free(&buf);
     tsv_perm_set_free(&set);
     tsv_json_free(doc);
