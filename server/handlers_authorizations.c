@@ -14,9 +14,45 @@
 #include "store.h"
 #include "tenant.h"
 
-static void write_auth(tsv_json_writer *w, const tsv_authorization *a, const char *org_name,
-                       const char *user_name, const char *token)
+/* influxd's permission reply: the stored resource plus "name" and "org". */
+static void write_perms(tsv_json_writer *w, const tsv_authorization *a, const tsv_auth_names *n)
 {
+    tsv_jw_array_begin(w);
+    for (size_t i = 0; i < a->perms.count; i++) {
+        const tsv_permission *p = &a->perms.items[i];
+        tsv_jw_object_begin(w);
+        tsv_jw_key(w, "action");
+        tsv_jw_string(w, tsv_action_name(p->action));
+        tsv_jw_key(w, "resource");
+        tsv_jw_object_begin(w);
+        tsv_jw_key(w, "type");
+        tsv_jw_string(w, p->type);
+        if (p->id[0]) {
+            tsv_jw_key(w, "id");
+            tsv_jw_string(w, p->id);
+        }
+        if (p->org_id[0]) {
+            tsv_jw_key(w, "orgID");
+            tsv_jw_string(w, p->org_id);
+        }
+        if (n->perm_name[i]) {
+            tsv_jw_key(w, "name");
+            tsv_jw_string(w, n->perm_name[i]);
+        }
+        if (n->perm_org[i]) {
+            tsv_jw_key(w, "org");
+            tsv_jw_string(w, n->perm_org[i]);
+        }
+        tsv_jw_object_end(w);
+        tsv_jw_object_end(w);
+    }
+    tsv_jw_array_end(w);
+}
+
+static void write_auth(tsv_json_writer *w, const tsv_authorization *a, const tsv_auth_names *n,
+                       const char *token)
+{
+    const char *org_name = n->org, *user_name = n->user;
     char link[128];
     tsv_jw_object_begin(w);
     tsv_jw_key(w, "id");
@@ -36,7 +72,7 @@ static void write_auth(tsv_json_writer *w, const tsv_authorization *a, const cha
     tsv_jw_key(w, "user");
     tsv_jw_string(w, user_name ? user_name : "");
     tsv_jw_key(w, "permissions");
-    tsv_perm_set_write_json(w, &a->perms);
+    write_perms(w, a, n);
     tsv_jw_key(w, "links");
     tsv_jw_object_begin(w);
     snprintf(link, sizeof link, "/api/v2/authorizations/%s", a->id);
@@ -87,12 +123,12 @@ typedef struct created_ctx {
     const char *token;
 } created_ctx;
 
-static int write_created(void *vctx, const tsv_authorization *a, const char *org_name,
-                         const char *user_name, tsv_error *err)
+static int write_created(void *vctx, const tsv_authorization *a, const tsv_auth_names *n,
+                         tsv_error *err)
 {
     (void)err;
     created_ctx *c = vctx;
-    write_auth(&c->w, a, org_name, user_name, c->token);
+    write_auth(&c->w, a, n, c->token);
     return 0;
 }
 
@@ -102,8 +138,8 @@ typedef struct list_ctx {
     const char *user_id, *org_id, *id;
 } list_ctx;
 
-static int list_visit(void *vctx, const tsv_authorization *a, const char *org_name,
-                      const char *user_name, tsv_error *err)
+static int list_visit(void *vctx, const tsv_authorization *a, const tsv_auth_names *n,
+                      tsv_error *err)
 {
     (void)err;
     list_ctx *c = vctx;
@@ -113,9 +149,9 @@ static int list_visit(void *vctx, const tsv_authorization *a, const char *org_na
     if (!tsv_auth_allows(c->caller, TSV_ACTION_READ, "authorizations", a->org_id, a->id) ||
         (a->user_id[0] && !tsv_auth_allows(c->caller, TSV_ACTION_READ, "users", NULL, a->user_id)))
         return 0; /* a token lists only what it may read */
-    if (!org_name || !user_name)
+    if (!n->org || !n->user)
         return 0; /* influxd skips authorizations whose org or user is gone */
-    write_auth(c->w, a, org_name, user_name, NULL);
+    write_auth(c->w, a, n, NULL);
     return 0;
 }
 

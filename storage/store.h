@@ -126,10 +126,19 @@ struct tsv_authorization;
 struct tsv_user;
 struct tsv_urm;
 
-/* Each authorization with the names of its org and user (NULL when they do
- * not exist), in ascending ID order. */
+/* The names influxd shows next to an authorization: its org's and user's,
+ * and per permission the name of the resource (buckets, orgs, users with an
+ * id) and of its org (with an orgID). NULL when unknown. */
+typedef struct tsv_auth_names {
+    const char *org;
+    const char *user;
+    const char *const *perm_name; /* a->perms.count entries */
+    const char *const *perm_org;
+} tsv_auth_names;
+
+/* Each authorization with its names, in ascending ID order. */
 typedef int (*tsv_store_auth_fn)(void *ctx, const struct tsv_authorization *a,
-                                 const char *org_name, const char *user_name, tsv_error *err);
+                                 const tsv_auth_names *names, tsv_error *err);
 int tsv_store_auths_list(tsv_store *s, tsv_store_auth_fn fn, void *ctx, tsv_error *err);
 int tsv_store_auth_get(tsv_store *s, const char *id, struct tsv_authorization *out,
                        tsv_error *err);

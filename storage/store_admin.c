@@ -45,16 +45,65 @@ typedef struct auth_names_ctx {
     void *ctx;
 } auth_names_ctx;
 
+/* The name of a resource a permission points at (NULL if none or unknown). */
+static char *resource_name(tsv_kv_txn *txn, const char *type, const char *id)
+{
+    char *name = NULL;
+    if (strcmp(type, "buckets") == 0) {
+        tsv_bucket b;
+        if (tsv_tenant_bucket_get(txn, id, &b, NULL) == 0) {
+            name = strdup(b.name);
+            tsv_bucket_clear(&b);
+        }
+    } else if (strcmp(type, "orgs") == 0) {
+        tsv_org o;
+        if (tsv_tenant_org_get(txn, id, &o, NULL) == 0) {
+            name = strdup(o.name);
+            tsv_org_clear(&o);
+        }
+    } else if (strcmp(type, "users") == 0) {
+        tsv_user u;
+        if (tsv_tenant_user_get(txn, id, &u, NULL) == 0) {
+            name = strdup(u.name);
+            tsv_user_clear(&u);
+        }
+    }
+    return name;
+}
+
 static int with_names(tsv_kv_txn *txn, const tsv_authorization *a, tsv_store_auth_fn fn, void *ctx,
                       tsv_error *err)
 {
-    tsv_org o = {0};
-    tsv_user u = {0};
-    int has_org = a->org_id[0] && tsv_tenant_org_get(txn, a->org_id, &o, NULL) == 0;
-    int has_user = a->user_id[0] && tsv_tenant_user_get(txn, a->user_id, &u, NULL) == 0;
-    int rc = fn(ctx, a, has_org ? o.name : NULL, has_user ? u.name : NULL, err);
-    tsv_org_clear(&o);
-    tsv_user_clear(&u);
+    size_t n = a->perms.count;
+    char **pname = calloc(n ? n : 1, sizeof *pname);
+    char **porg = calloc(n ? n : 1, sizeof *porg);
+    char *org = a->org_id[0] ? resource_name(txn, "orgs", a->org_id) : NULL;
+    char *user = a->user_id[0] ? resource_name(txn, "users", a->user_id) : NULL;
+    int rc = 0;
+    if (!pname || !porg)
+        rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const tsv_permission *p = &a->perms.items[i];
+        if (p->id[0])
+            pname[i] = resource_name(txn, p->type, p->id);
+        if (p->org_id[0])
+            porg[i] = resource_name(txn, "orgs", p->org_id);
+    }
+    if (rc == 0) {
+        tsv_auth_names names = {.org = org,
+                                .user = user,
+                                .perm_name = (const char *const *)pname,
+                                .perm_org = (const char *const *)porg};
+        rc = fn(ctx, a, &names, err);
+    }
+    for (size_t i = 0; i < n && pname && porg; i++) {
+        free(pname[i]);
+        free(porg[i]);
+    }
+    free(pname);
+    free(porg);
+    free(org);
+    free(user);
     return rc;
 }
 

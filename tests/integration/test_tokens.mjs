@@ -108,6 +108,9 @@ test('least-privilege tokens, users, members, bucket and org updates, token rota
     const scoped = await auths.postAuthorizations({
       body: { orgID, description: 'metrics only', permissions: [{ action: 'read', resource: { type: 'buckets', id: metricsID, orgID } }] },
     })
+    // influxd names the resource and its org next to each permission.
+    assert.equal(scoped.permissions[0].resource.name, 'metrics')
+    assert.equal(scoped.permissions[0].resource.org, 'acme')
     const scopedApi = client(s.url, scoped.token)
     const seen = await new BucketsAPI(scopedApi).getBuckets({})
     assert.deepEqual(seen.buckets.map((b) => b.id), [metricsID])
