@@ -112,3 +112,93 @@ void tsv_error_clear(tsv_error *err)
         err->message[0] = '\0';
     }
 }
+
+/* Rewrites one absolute path (p, n) into its public form. */
+static void public_path(const char *p, size_t n, char *out, size_t outlen)
+{
+    static const char marker[] = "/engine/data/";
+    const char *m = NULL;
+    for (size_t i = 0; i + sizeof marker - 1 <= n; i++)
+        if (memcmp(p + i, marker, sizeof marker - 1) == 0)
+            m = p + i + sizeof marker - 1;
+    if (m) {
+        /* <bucket>/<rp>/<shard>[.staging-...|.anything]/<file...> */
+        const char *seg[4] = {0};
+        size_t len[4] = {0};
+        int k = 0;
+        const char *end = p + n, *q = m;
+        while (q < end && k < 4) {
+            const char *slash = memchr(q, '/', (size_t)(end - q));
+            size_t l = slash ? (size_t)(slash - q) : (size_t)(end - q);
+            seg[k] = q;
+            len[k] = l;
+            k++;
+            q = slash ? slash + 1 : end;
+        }
+        if (k >= 1) {
+            int w = snprintf(out, outlen, "bucket %.*s", (int)len[0], seg[0]);
+            if (k >= 3 && w >= 0 && (size_t)w < outlen) {
+                size_t sl = strcspn(seg[2], "./");
+                if (sl > len[2])
+                    sl = len[2];
+                w += snprintf(out + w, outlen - (size_t)w, ", shard %.*s", (int)sl, seg[2]);
+            }
+            if (k >= 4 && w >= 0 && (size_t)w < outlen) {
+                /* the file: the last component of the rest */
+                const char *f = seg[3], *fe = end;
+                for (const char *r = f; r < fe; r++)
+                    if (*r == '/')
+                        f = r + 1;
+                snprintf(out + w, outlen - (size_t)w, ", file %.*s", (int)(fe - f), f);
+            }
+            return;
+        }
+    }
+    const char *base = p;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] == '/' && i + 1 < n)
+            base = p + i + 1;
+    snprintf(out, outlen, "%.*s", (int)(n - (size_t)(base - p)), base);
+}
+
+int tsv_error_public_message(const char *message, const char *root, char *out, size_t outlen)
+{
+    if (!outlen)
+        return 0;
+    out[0] = '\0';
+    size_t o = 0, rlen = root ? strlen(root) : 0;
+    while (rlen > 1 && root[rlen - 1] == '/')
+        rlen--;
+    int changed = 0;
+    const char *s = message ? message : "";
+    for (size_t i = 0; s[i];) {
+        size_t n = 0;
+        if (rlen && (i == 0 || strchr(" \t\"'(=", s[i - 1])) && strncmp(s + i, root, rlen) == 0 &&
+            s[i + rlen] == '/') {
+            /* A path ends at whitespace, a quote, a comma, a parenthesis, or a
+             * colon followed by a space or the end (": No space left"). */
+            while (s[i + n] && !strchr(" \t\"',)", s[i + n]) &&
+                   !(s[i + n] == ':' && (s[i + n + 1] == ' ' || s[i + n + 1] == '\0')))
+                n++;
+        }
+        if (n) {
+            char rep[256];
+            public_path(s + i, n, rep, sizeof rep);
+            int w = snprintf(out + o, outlen - o, "%s", rep);
+            if (w < 0 || (size_t)w >= outlen - o) {
+                o = outlen - 1;
+                break;
+            }
+            o += (size_t)w;
+            i += n;
+            changed = 1;
+            continue;
+        }
+        if (o + 1 >= outlen)
+            break;
+        out[o++] = s[i++];
+        out[o] = '\0';
+    }
+    out[o < outlen ? o : outlen - 1] = '\0';
+    return changed;
+}

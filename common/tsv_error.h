@@ -61,6 +61,16 @@ int tsv_error_wrap(tsv_error *err, const char *fmt, ...)
 
 void tsv_error_clear(tsv_error *err);
 
+/* The message as a client may see it. Messages keep the full detail for the
+ * log (paths in the server's data directory, staging names); replies must
+ * not reveal them. Every path that starts with `root` (the data directory,
+ * as the server formats its paths) is rewritten: one under engine/data/
+ * becomes "bucket <id>, shard <id>[, file <name>]" (names as inside a backup
+ * archive), any other its last component. Paths the client sent (archive
+ * member names) are left alone. Returns 1 if something was rewritten, 0 if
+ * out is the message unchanged. */
+int tsv_error_public_message(const char *message, const char *root, char *out, size_t outlen);
+
 /* The InfluxDB "code" string and the HTTP status for a code. */
 const char *tsv_code_string(tsv_code code);
 int tsv_code_http_status(tsv_code code);

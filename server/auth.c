@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "authz.h"
 #include "server.h"
 #include "store.h"
 #include "tsv_log.h"
@@ -44,6 +45,14 @@ static int parse_authorization(const char *h, const char **tok, size_t *len)
     return 0;
 }
 
+void tsv_caller_clear(tsv_caller *c)
+{
+    if (!c)
+        return;
+    tsv_perm_set_free(&c->perms);
+    memset(c, 0, sizeof *c);
+}
+
 int tsv_authenticate(tsv_http_req *req, tsv_auth_level need, tsv_caller *caller, tsv_error *err)
 {
     memset(caller, 0, sizeof *caller);
@@ -59,32 +68,42 @@ int tsv_authenticate(tsv_http_req *req, tsv_auth_level need, tsv_caller *caller,
         token_equal(tok, len, cfg->operator_token, strlen(cfg->operator_token))) {
         caller->authenticated = 1;
         caller->is_operator = 1;
+        caller->all = 1;
         return 0;
     }
-    if (req->server->store) {
-        tsv_token_info info;
-        tsv_error lerr;
-        if (tsv_store_lookup_token(req->server->store, tok, len, &info, &lerr) != 0) {
-            if (lerr.code != TSV_ENOTFOUND) {
-                TSV_ERROR("msg=\"token lookup failed\" error=\"%s\"", lerr.message);
-                return tsv_error_set(err, TSV_EINTERNAL, "token lookup failed: %s", lerr.message);
-            }
-            return tsv_error_set(err, TSV_EUNAUTHORIZED, "unauthorized access");
+    if (!req->server->store)
+        return tsv_error_set(err, TSV_EUNAUTHORIZED, "unauthorized access");
+    /* Read from the KV on every request: no cache can outlive a deleted or
+     * deactivated token. */
+    tsv_token_info info;
+    tsv_error lerr;
+    if (tsv_store_lookup_token(req->server->store, tok, len, &info, &lerr) != 0) {
+        if (lerr.code != TSV_ENOTFOUND) {
+            TSV_ERROR("msg=\"token lookup failed\" error=\"%s\"", lerr.message);
+            return tsv_error_set(err, TSV_EINTERNAL, "token lookup failed");
         }
-        if (!info.active)
-            return tsv_error_set(err, TSV_EUNAUTHORIZED, "token is inactive");
-        if (!info.user_active)
-            return tsv_error_set(err, TSV_EFORBIDDEN, "User is inactive");
-        caller->authenticated = 1;
-        caller->is_operator = info.is_operator;
-        caller->perms = info.perms;
-        memcpy(caller->org_id, info.org_id, sizeof caller->org_id);
-        memcpy(caller->user_id, info.user_id, sizeof caller->user_id);
-        if (need == TSV_AUTH_OPERATOR && !info.is_operator)
-            return tsv_error_set(err, TSV_EUNAUTHORIZED, "%s is unauthorized",
-                                 info.first_missing_permission[0] ? info.first_missing_permission
-                                                                  : "read:authorizations");
-        return 0;
+        return tsv_error_set(err, TSV_EUNAUTHORIZED, "unauthorized access");
     }
-    return tsv_error_set(err, TSV_EUNAUTHORIZED, "unauthorized access");
+    if (!info.active) {
+        tsv_token_info_clear(&info);
+        return tsv_error_set(err, TSV_EUNAUTHORIZED, "token is inactive");
+    }
+    if (!info.user_active) {
+        tsv_token_info_clear(&info);
+        return tsv_error_set(err, TSV_EFORBIDDEN, "User is inactive");
+    }
+    caller->authenticated = 1;
+    caller->is_operator = info.is_operator;
+    caller->perms = info.perms; /* ownership moves to the caller */
+    info.perms.items = NULL;
+    info.perms.count = 0;
+    memcpy(caller->auth_id, info.auth_id, sizeof caller->auth_id);
+    memcpy(caller->org_id, info.org_id, sizeof caller->org_id);
+    memcpy(caller->user_id, info.user_id, sizeof caller->user_id);
+    tsv_token_info_clear(&info);
+    if (need == TSV_AUTH_OPERATOR)
+        return tsv_auth_require_operator(caller, 1, err);
+    if (need == TSV_AUTH_BACKUP)
+        return tsv_auth_require_operator(caller, 0, err);
+    return 0;
 }

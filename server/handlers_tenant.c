@@ -8,44 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "authz.h"
 #include "json.h"
 #include "router.h"
 #include "store.h"
 #include "tenant.h"
 #include "tenant_auth.h"
-
-#define JSON_BODY_MAX (1024 * 1024)
-
-static int reply_buf(tsv_http_req *req, int status, tsv_json_writer *w, tsv_buf *buf)
-{
-    tsv_error err;
-    int rc;
-    if (tsv_jw_finish(w, &err) != 0)
-        rc = tsv_http_reply_error(req, &err);
-    else
-        rc = tsv_http_reply_json(req, status, buf);
-    tsv_buf_free(buf);
-    return rc;
-}
-
-/* Reads and parses a JSON request body (small, capped). */
-static int read_json(tsv_http_req *req, tsv_json_doc **doc, tsv_error *err)
-{
-    tsv_buf body = {0};
-    if (tsv_http_read_body(req, &body, JSON_BODY_MAX, err) != 0) {
-        tsv_buf_free(&body);
-        return -1;
-    }
-    int rc = tsv_json_parse(doc, body.data ? (const char *)body.data : "", body.len, err);
-    tsv_buf_free(&body);
-    if (rc != 0)
-        return tsv_error_wrap(err, "failed to unmarshal json");
-    if (tsv_json_root(*doc)->type != TSV_JSON_OBJECT) {
-        tsv_json_free(*doc);
-        return tsv_error_set(err, TSV_EINVALID, "failed to unmarshal json: expected an object");
-    }
-    return 0;
-}
 
 static const char *opt_str(const tsv_json *obj, const char *key)
 {
@@ -167,7 +135,7 @@ int tsv_handle_setup_get(tsv_http_req *req, const tsv_route_params *p, const tsv
     tsv_jw_key(&w, "allowed");
     tsv_jw_bool(&w, allowed);
     tsv_jw_object_end(&w);
-    return reply_buf(req, 200, &w, &buf);
+    return tsv_http_reply_jw(req, 200, &w, &buf);
 }
 
 static int parse_retention(const tsv_json *body, int64_t *out, tsv_error *err)
@@ -198,7 +166,7 @@ int tsv_handle_setup_post(tsv_http_req *req, const tsv_route_params *p, const ts
     (void)c;
     tsv_error err;
     tsv_json_doc *doc;
-    if (read_json(req, &doc, &err) != 0)
+    if (tsv_http_read_json(req, &doc, &err) != 0)
         return tsv_http_reply_error(req, &err);
     const tsv_json *body = tsv_json_root(doc);
     tsv_setup_request sr = {
@@ -286,7 +254,7 @@ int tsv_handle_setup_post(tsv_http_req *req, const tsv_route_params *p, const ts
     tsv_bucket_clear(&bucket);
     tsv_json_free(doc);
     memset(&res, 0, sizeof res); /* the token */
-    return reply_buf(req, 201, &w, &buf);
+    return tsv_http_reply_jw(req, 201, &w, &buf);
 }
 
 /* ---- orgs -------------------------------------------------------------- */
@@ -301,7 +269,7 @@ static int org_visit(void *ctx, const tsv_org *org, tsv_error *err)
 {
     (void)err;
     org_list_ctx *c = ctx;
-    if (!c->caller->is_operator && !tsv_perm_allows(&c->caller->perms.read_orgs, org->id, org->id))
+    if (!tsv_auth_allows(c->caller, TSV_ACTION_READ, "orgs", NULL, org->id))
         return 0; /* tokens only see the organizations they may read */
     write_org(c->w, org);
     c->count++;
@@ -354,17 +322,17 @@ int tsv_handle_orgs_get(tsv_http_req *req, const tsv_route_params *p, const tsv_
     }
     tsv_jw_array_end(&w);
     tsv_jw_object_end(&w);
-    return reply_buf(req, 200, &w, &buf);
+    return tsv_http_reply_jw(req, 200, &w, &buf);
 }
 
 int tsv_handle_orgs_post(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
 {
     (void)p;
     tsv_error err;
-    if (!c->is_operator && !c->perms.write_orgs.any)
-        return tsv_http_reply_error_code(req, TSV_EUNAUTHORIZED, "write:orgs is unauthorized");
+    if (tsv_auth_require(c, TSV_ACTION_WRITE, "orgs", NULL, NULL, &err) != 0)
+        return tsv_http_reply_error(req, &err);
     tsv_json_doc *doc;
-    if (read_json(req, &doc, &err) != 0)
+    if (tsv_http_read_json(req, &doc, &err) != 0)
         return tsv_http_reply_error(req, &err);
     const tsv_json *body = tsv_json_root(doc);
     const char *name = opt_str(body, "name");
@@ -379,7 +347,7 @@ int tsv_handle_orgs_post(tsv_http_req *req, const tsv_route_params *p, const tsv
     tsv_jw_init(&w, &buf, NULL);
     write_org(&w, &org);
     tsv_org_clear(&org);
-    return reply_buf(req, 201, &w, &buf);
+    return tsv_http_reply_jw(req, 201, &w, &buf);
 }
 
 /* ---- buckets ----------------------------------------------------------- */
@@ -426,8 +394,8 @@ int tsv_handle_buckets_get(tsv_http_req *req, const tsv_route_params *p, const t
         f.org_name = org_name;
     if (tsv_http_query(req, "name", name, sizeof name) > 0)
         f.name = name;
-    if (!c->is_operator)
-        f.visible = &c->perms.read_buckets; /* only what the token may read */
+    if (!c->all)
+        f.visible = &c->perms; /* only what the token may read */
     uint64_t limit, offset;
     /* influxd: limit defaults to 20 and may be 1..100. */
     if (parse_uint_param(req, "limit", 20, 100, &limit, &err) != 0 ||
@@ -462,7 +430,38 @@ int tsv_handle_buckets_get(tsv_http_req *req, const tsv_route_params *p, const t
     }
     tsv_jw_array_end(&w);
     tsv_jw_object_end(&w);
-    return reply_buf(req, 200, &w, &buf);
+    return tsv_http_reply_jw(req, 200, &w, &buf);
+}
+
+/* retentionRules: at most one "expire" rule; *set = 1 when the member is
+ * present (an empty list means infinite retention). */
+static int parse_retention_rules(const tsv_json *body, int *set, int64_t *retention,
+                                 int64_t *sgd, tsv_error *err)
+{
+    *set = 0;
+    *retention = *sgd = 0;
+    const tsv_json *rules = tsv_json_get_ci(body, "retentionRules");
+    if (!rules || rules->type != TSV_JSON_ARRAY)
+        return 0;
+    *set = 1;
+    if (rules->count > 1)
+        return tsv_error_set(err, TSV_EINVALID, "expected at most one retention rule");
+    for (size_t i = 0; i < rules->count; i++) {
+        const tsv_json *r = rules->items[i];
+        int64_t every = 0, sg = 0;
+        const tsv_json *e = tsv_json_get_ci(r, "everySeconds");
+        const tsv_json *s = tsv_json_get_ci(r, "shardGroupDurationSeconds");
+        if (e && tsv_json_i64(e, &every, "everySeconds", err) != 0)
+            return -1;
+        if (s && tsv_json_i64(s, &sg, "shardGroupDurationSeconds", err) != 0)
+            return -1;
+        if (every < 0 || sg < 0 || every > INT64_MAX / 1000000000LL ||
+            sg > INT64_MAX / 1000000000LL)
+            return tsv_error_set(err, TSV_EUNPROCESSABLE, "retention rule out of range");
+        *retention = every * 1000000000LL;
+        *sgd = sg * 1000000000LL;
+    }
+    return 0;
 }
 
 int tsv_handle_buckets_post(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
@@ -470,38 +469,25 @@ int tsv_handle_buckets_post(tsv_http_req *req, const tsv_route_params *p, const 
     (void)p;
     tsv_error err;
     tsv_json_doc *doc;
-    if (read_json(req, &doc, &err) != 0)
+    if (tsv_http_read_json(req, &doc, &err) != 0)
         return tsv_http_reply_error(req, &err);
     const tsv_json *body = tsv_json_root(doc);
     const char *org_id = opt_str(body, "orgID");
     const char *name = opt_str(body, "name");
     const char *desc = opt_str(body, "description");
     int64_t retention = 0, sgd = 0;
-    int rc = 0;
-    const tsv_json *rules = tsv_json_get_ci(body, "retentionRules");
-    if (rules && rules->type == TSV_JSON_ARRAY) {
-        if (rules->count > 1)
-            rc = tsv_error_set(&err, TSV_EINVALID, "expected at most one retention rule");
-        for (size_t i = 0; rc == 0 && i < rules->count; i++) {
-            const tsv_json *r = rules->items[i];
-            int64_t every = 0, sg = 0;
-            const tsv_json *e = tsv_json_get_ci(r, "everySeconds");
-            const tsv_json *s = tsv_json_get_ci(r, "shardGroupDurationSeconds");
-            if (e && tsv_json_i64(e, &every, "everySeconds", &err) != 0)
-                rc = -1;
-            else if (s && tsv_json_i64(s, &sg, "shardGroupDurationSeconds", &err) != 0)
-                rc = -1;
-            else if (every < 0 || sg < 0 || every > INT64_MAX / 1000000000LL ||
-                     sg > INT64_MAX / 1000000000LL)
-                rc = tsv_error_set(&err, TSV_EUNPROCESSABLE, "retention rule out of range");
-            retention = every * 1000000000LL;
-            sgd = sg * 1000000000LL;
-        }
-    }
+    int set = 0;
+    int rc = parse_retention_rules(body, &set, &retention, &sgd, &err);
     if (rc == 0 && (!org_id || !*org_id))
         rc = tsv_error_set(&err, TSV_EINVALID, "organization id is required (orgID)");
-    if (rc == 0 && !c->is_operator && !tsv_perm_allows(&c->perms.write_buckets, org_id, NULL))
-        rc = tsv_error_set(&err, TSV_EUNAUTHORIZED, "write:buckets is unauthorized");
+    uint64_t oid;
+    char org_hex[17];
+    if (rc == 0 && tsv_id_parse(org_id, &oid, &err) != 0)
+        rc = -1;
+    if (rc == 0) {
+        tsv_id_format(oid, org_hex);
+        rc = tsv_auth_require(c, TSV_ACTION_WRITE, "buckets", org_hex, NULL, &err);
+    }
     tsv_bucket b;
     if (rc == 0)
         rc = tsv_store_bucket_create(req->server->store, org_id, name ? name : "", desc, retention,
@@ -514,7 +500,7 @@ int tsv_handle_buckets_post(tsv_http_req *req, const tsv_route_params *p, const 
     tsv_jw_init(&w, &buf, NULL);
     write_bucket(&w, &b);
     tsv_bucket_clear(&b);
-    return reply_buf(req, 201, &w, &buf);
+    return tsv_http_reply_jw(req, 201, &w, &buf);
 }
 
 /* The bucket named by the {bucketID} path parameter (any case accepted). */
@@ -535,16 +521,16 @@ int tsv_handle_bucket_get(tsv_http_req *req, const tsv_route_params *p, const ts
     tsv_bucket b;
     if (load_path_bucket(req, p, &b, &err) != 0)
         return tsv_http_reply_error(req, &err);
-    if (!c->is_operator && !tsv_perm_allows(&c->perms.read_buckets, b.org_id, b.id)) {
+    if (tsv_auth_require_read_bucket(c, b.type == 1, b.org_id, b.id, &err) != 0) {
         tsv_bucket_clear(&b);
-        return tsv_http_reply_error_code(req, TSV_EUNAUTHORIZED, "read:buckets is unauthorized");
+        return tsv_http_reply_error(req, &err);
     }
     tsv_buf buf = {0};
     tsv_json_writer w;
     tsv_jw_init(&w, &buf, NULL);
     write_bucket(&w, &b);
     tsv_bucket_clear(&b);
-    return reply_buf(req, 200, &w, &buf);
+    return tsv_http_reply_jw(req, 200, &w, &buf);
 }
 
 int tsv_handle_bucket_delete(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
@@ -555,14 +541,112 @@ int tsv_handle_bucket_delete(tsv_http_req *req, const tsv_route_params *p, const
         return tsv_http_reply_error(req, &err);
     char id[17];
     memcpy(id, b.id, sizeof id);
-    int allowed = c->is_operator || tsv_perm_allows(&c->perms.write_buckets, b.org_id, b.id);
+    int allowed = tsv_auth_require(c, TSV_ACTION_WRITE, "buckets", b.org_id, b.id, &err) == 0;
     int system = b.type == 1;
     tsv_bucket_clear(&b);
     if (!allowed)
-        return tsv_http_reply_error_code(req, TSV_EUNAUTHORIZED, "write:buckets is unauthorized");
+        return tsv_http_reply_error(req, &err);
     if (system)
         return tsv_http_reply_error_code(req, TSV_EINVALID, "system buckets cannot be deleted");
     if (tsv_store_bucket_delete(req->server->store, id, &err) != 0)
+        return tsv_http_reply_error(req, &err);
+    return tsv_http_reply_empty(req, 204);
+}
+
+int tsv_handle_bucket_patch(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
+{
+    tsv_error err;
+    tsv_bucket b;
+    if (load_path_bucket(req, p, &b, &err) != 0)
+        return tsv_http_reply_error(req, &err);
+    char id[17];
+    memcpy(id, b.id, sizeof id);
+    int rc = tsv_auth_require(c, TSV_ACTION_WRITE, "buckets", b.org_id, b.id, &err);
+    tsv_bucket_clear(&b);
+    if (rc != 0)
+        return tsv_http_reply_error(req, &err);
+    tsv_json_doc *doc;
+    if (tsv_http_read_json(req, &doc, &err) != 0)
+        return tsv_http_reply_error(req, &err);
+    const tsv_json *body = tsv_json_root(doc);
+    tsv_bucket_update upd = {.name = opt_str(body, "name"),
+                             .description = opt_str(body, "description")};
+    rc = parse_retention_rules(body, &upd.set_retention, &upd.retention_ns, &upd.sgd_ns, &err);
+    if (rc == 0)
+        rc = tsv_store_bucket_update(req->server->store, id, &upd, &b, &err);
+    tsv_json_free(doc);
+    if (rc != 0)
+        return tsv_http_reply_error(req, &err);
+    tsv_buf buf = {0};
+    tsv_json_writer w;
+    tsv_jw_init(&w, &buf, NULL);
+    write_bucket(&w, &b);
+    tsv_bucket_clear(&b);
+    return tsv_http_reply_jw(req, 200, &w, &buf);
+}
+
+/* The org named by the {orgID} path parameter, lowercase. */
+static int path_org_id(const tsv_route_params *p, char id[17], tsv_error *err)
+{
+    uint64_t v;
+    if (tsv_id_parse(tsv_route_param(p, "orgID"), &v, err) != 0)
+        return -1;
+    tsv_id_format(v, id);
+    return 0;
+}
+
+static int reply_org(tsv_http_req *req, int status, const tsv_org *o)
+{
+    tsv_buf buf = {0};
+    tsv_json_writer w;
+    tsv_jw_init(&w, &buf, NULL);
+    write_org(&w, o);
+    return tsv_http_reply_jw(req, status, &w, &buf);
+}
+
+int tsv_handle_org_get(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
+{
+    tsv_error err;
+    char id[17];
+    tsv_org o;
+    if (path_org_id(p, id, &err) != 0 ||
+        tsv_auth_require(c, TSV_ACTION_READ, "orgs", NULL, id, &err) != 0 ||
+        tsv_store_org_get(req->server->store, id, &o, &err) != 0)
+        return tsv_http_reply_error(req, &err);
+    int rc = reply_org(req, 200, &o);
+    tsv_org_clear(&o);
+    return rc;
+}
+
+int tsv_handle_org_patch(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
+{
+    tsv_error err;
+    char id[17];
+    if (path_org_id(p, id, &err) != 0 ||
+        tsv_auth_require(c, TSV_ACTION_WRITE, "orgs", NULL, id, &err) != 0)
+        return tsv_http_reply_error(req, &err);
+    tsv_json_doc *doc;
+    if (tsv_http_read_json(req, &doc, &err) != 0)
+        return tsv_http_reply_error(req, &err);
+    const tsv_json *body = tsv_json_root(doc);
+    tsv_org o;
+    int rc = tsv_store_org_update(req->server->store, id, opt_str(body, "name"),
+                                  opt_str(body, "description"), &o, &err);
+    tsv_json_free(doc);
+    if (rc != 0)
+        return tsv_http_reply_error(req, &err);
+    rc = reply_org(req, 200, &o);
+    tsv_org_clear(&o);
+    return rc;
+}
+
+int tsv_handle_org_delete(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
+{
+    tsv_error err;
+    char id[17];
+    if (path_org_id(p, id, &err) != 0 ||
+        tsv_auth_require(c, TSV_ACTION_WRITE, "orgs", NULL, id, &err) != 0 ||
+        tsv_store_org_delete(req->server->store, id, &err) != 0)
         return tsv_http_reply_error(req, &err);
     return tsv_http_reply_empty(req, 204);
 }

@@ -10,6 +10,7 @@
 
 #include "json.h"
 #include "server.h"
+#include "tsv_log.h"
 #include "version.h"
 
 const char *tsv_http_header(const tsv_http_req *req, const char *name)
@@ -149,6 +150,13 @@ int tsv_http_reply_error(tsv_http_req *req, const tsv_error *err)
 {
     tsv_code code = err && err->code != TSV_OK ? err->code : TSV_EINTERNAL;
     const char *message = err && err->message[0] ? err->message : "An internal error has occurred";
+    /* Replies never carry server paths; the log keeps the full detail. */
+    char pub[TSV_ERROR_MSG_MAX];
+    if (tsv_error_public_message(message, req->server->cfg.data_dir, pub, sizeof pub)) {
+        TSV_WARN("msg=\"error detail\" method=%s path=\"%s\" code=\"%s\" detail=\"%s\"",
+                 req->method, req->path, tsv_code_string(code), message);
+        message = pub;
+    }
     if (req->streaming) {
         /* Too late for a status: make the failure visible as a broken stream. */
         tsv_http_stream_abort(req);
@@ -275,4 +283,36 @@ void tsv_http_stream_abort(tsv_http_req *req)
      * transfer end early, never a complete-looking body. */
     req->streaming = 0;
     req->aborted = 1;
+}
+
+#define JSON_BODY_MAX (1024 * 1024)
+
+int tsv_http_read_json(tsv_http_req *req, tsv_json_doc **doc, tsv_error *err)
+{
+    tsv_buf body = {0};
+    if (tsv_http_read_body(req, &body, JSON_BODY_MAX, err) != 0) {
+        tsv_buf_free(&body);
+        return -1;
+    }
+    int rc = tsv_json_parse(doc, body.data ? (const char *)body.data : "", body.len, err);
+    tsv_buf_free(&body);
+    if (rc != 0)
+        return tsv_error_wrap(err, "failed to unmarshal json");
+    if (tsv_json_root(*doc)->type != TSV_JSON_OBJECT) {
+        tsv_json_free(*doc);
+        return tsv_error_set(err, TSV_EINVALID, "failed to unmarshal json: expected an object");
+    }
+    return 0;
+}
+
+int tsv_http_reply_jw(tsv_http_req *req, int status, tsv_json_writer *w, tsv_buf *buf)
+{
+    tsv_error err;
+    int rc;
+    if (tsv_jw_finish(w, &err) != 0)
+        rc = tsv_http_reply_error(req, &err);
+    else
+        rc = tsv_http_reply_json(req, status, buf);
+    tsv_buf_free(buf);
+    return rc;
 }

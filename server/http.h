@@ -19,6 +19,7 @@
 
 #include <stdint.h>
 
+#include "json.h"
 #include "stream.h"
 #include "tsv_error.h"
 
@@ -67,11 +68,17 @@ tsv_reader *tsv_http_body(tsv_http_req *req);
 /* Reads a whole (small) body into buf, refusing more than max bytes. */
 int tsv_http_read_body(tsv_http_req *req, tsv_buf *buf, size_t max, tsv_error *err);
 
+/* Reads a small JSON object body (at most 1 MiB) and parses it; the caller
+ * frees *doc. Errors: TSV_EINVALID "failed to unmarshal json: ...". */
+int tsv_http_read_json(tsv_http_req *req, tsv_json_doc **doc, tsv_error *err);
+
 /* Responses (exactly one per request) */
 int tsv_http_reply(tsv_http_req *req, int status, const char *content_type, const void *body,
                    size_t len);
 int tsv_http_reply_json(tsv_http_req *req, int status, const tsv_buf *json);
 int tsv_http_reply_empty(tsv_http_req *req, int status);
+/* Finishes the writer and sends its JSON with `status`; frees buf. */
+int tsv_http_reply_jw(tsv_http_req *req, int status, tsv_json_writer *w, tsv_buf *buf);
 int tsv_http_reply_error(tsv_http_req *req, const tsv_error *err);
 int tsv_http_reply_error_code(tsv_http_req *req, tsv_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

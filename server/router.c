@@ -22,6 +22,30 @@ const tsv_route tsv_routes[] = {
     {"POST", "/api/v2/buckets", TSV_AUTH_TOKEN, tsv_handle_buckets_post},
     {"GET", "/api/v2/buckets/{bucketID}", TSV_AUTH_TOKEN, tsv_handle_bucket_get},
     {"DELETE", "/api/v2/buckets/{bucketID}", TSV_AUTH_TOKEN, tsv_handle_bucket_delete},
+    {"PATCH", "/api/v2/buckets/{bucketID}", TSV_AUTH_TOKEN, tsv_handle_bucket_patch},
+    {"GET", "/api/v2/orgs/{orgID}", TSV_AUTH_TOKEN, tsv_handle_org_get},
+    {"PATCH", "/api/v2/orgs/{orgID}", TSV_AUTH_TOKEN, tsv_handle_org_patch},
+    {"DELETE", "/api/v2/orgs/{orgID}", TSV_AUTH_TOKEN, tsv_handle_org_delete},
+    {"GET", "/api/v2/orgs/{orgID}/members", TSV_AUTH_TOKEN, tsv_handle_org_members_get},
+    {"POST", "/api/v2/orgs/{orgID}/members", TSV_AUTH_TOKEN, tsv_handle_org_members_post},
+    {"DELETE", "/api/v2/orgs/{orgID}/members/{userID}", TSV_AUTH_TOKEN, tsv_handle_org_member_delete},
+    {"GET", "/api/v2/orgs/{orgID}/owners", TSV_AUTH_TOKEN, tsv_handle_org_owners_get},
+    {"POST", "/api/v2/orgs/{orgID}/owners", TSV_AUTH_TOKEN, tsv_handle_org_owners_post},
+    {"DELETE", "/api/v2/orgs/{orgID}/owners/{userID}", TSV_AUTH_TOKEN, tsv_handle_org_member_delete},
+    {"GET", "/api/v2/authorizations", TSV_AUTH_TOKEN, tsv_handle_auths_get},
+    {"POST", "/api/v2/authorizations", TSV_AUTH_TOKEN, tsv_handle_auths_post},
+    {"GET", "/api/v2/authorizations/{authID}", TSV_AUTH_TOKEN, tsv_handle_auth_get},
+    {"PATCH", "/api/v2/authorizations/{authID}", TSV_AUTH_TOKEN, tsv_handle_auth_patch},
+    {"DELETE", "/api/v2/authorizations/{authID}", TSV_AUTH_TOKEN, tsv_handle_auth_delete},
+    {"GET", "/api/v2/users", TSV_AUTH_TOKEN, tsv_handle_users_get},
+    {"POST", "/api/v2/users", TSV_AUTH_TOKEN, tsv_handle_users_post},
+    {"GET", "/api/v2/users/{userID}", TSV_AUTH_TOKEN, tsv_handle_user_get},
+    {"PATCH", "/api/v2/users/{userID}", TSV_AUTH_TOKEN, tsv_handle_user_patch},
+    {"DELETE", "/api/v2/users/{userID}", TSV_AUTH_TOKEN, tsv_handle_user_delete},
+    {"POST", "/api/v2/users/{userID}/password", TSV_AUTH_TOKEN, tsv_handle_user_password},
+    {"PUT", "/api/v2/users/{userID}/password", TSV_AUTH_TOKEN, tsv_handle_user_password},
+    {"GET", "/api/v2/me", TSV_AUTH_TOKEN, tsv_handle_me_get},
+    {"PUT", "/api/v2/me/password", TSV_AUTH_TOKEN, tsv_handle_me_password},
     {"POST", "/api/v2/restore/kv", TSV_AUTH_OPERATOR, tsv_handle_restore_kv},
     {"POST", "/api/v2/restore/sql", TSV_AUTH_OPERATOR, tsv_handle_restore_sql},
     {"POST", "/api/v2/restore/bucketMetadata", TSV_AUTH_OPERATOR, tsv_handle_restore_bucket_metadata},
@@ -29,9 +53,9 @@ const tsv_route tsv_routes[] = {
     {"POST", "/api/v2/restore/bucket/{bucketID}", TSV_AUTH_OPERATOR, tsv_handle_restore_bucket_id},
     {"POST", "/api/v2/restore/buckets/{bucketID}", TSV_AUTH_OPERATOR, tsv_handle_restore_bucket_id},
     {"POST", "/api/v2/restore/shards/{shardID}", TSV_AUTH_OPERATOR, tsv_handle_restore_shard},
-    {"GET", "/api/v2/backup/kv", TSV_AUTH_OPERATOR, tsv_handle_backup_kv},
-    {"GET", "/api/v2/backup/metadata", TSV_AUTH_OPERATOR, tsv_handle_backup_metadata},
-    {"GET", "/api/v2/backup/shards/{shardID}", TSV_AUTH_OPERATOR, tsv_handle_backup_shard},
+    {"GET", "/api/v2/backup/kv", TSV_AUTH_BACKUP, tsv_handle_backup_kv},
+    {"GET", "/api/v2/backup/metadata", TSV_AUTH_BACKUP, tsv_handle_backup_metadata},
+    {"GET", "/api/v2/backup/shards/{shardID}", TSV_AUTH_BACKUP, tsv_handle_backup_shard},
 };
 
 const int tsv_route_count = (int)(sizeof tsv_routes / sizeof tsv_routes[0]);
@@ -123,6 +147,7 @@ void tsv_router_dispatch(tsv_http_req *req)
             tsv_http_reply_error(req, &err);
         else
             hit->handler(req, &params, &caller);
+        tsv_caller_clear(&caller);
         if (!req->status) {
             TSV_ERROR("handler for %s %s sent no response", req->method, req->path);
             tsv_http_reply_error_code(req, TSV_EINTERNAL, "handler sent no response");

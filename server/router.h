@@ -41,6 +41,32 @@ int tsv_handle_buckets_get(tsv_http_req *, const tsv_route_params *, const tsv_c
 int tsv_handle_buckets_post(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_handle_bucket_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_handle_bucket_delete(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_bucket_patch(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_org_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_org_patch(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_org_delete(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+
+/* handlers_authorizations.c */
+int tsv_handle_auths_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_auths_post(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_auth_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_auth_patch(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_auth_delete(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+
+/* handlers_users.c */
+int tsv_handle_users_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_users_post(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_user_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_user_patch(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_user_delete(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_user_password(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_me_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_me_password(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_org_members_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_org_members_post(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_org_owners_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_org_owners_post(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_org_member_delete(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 
 /* handlers_restore.c */
 int tsv_handle_restore_kv(tsv_http_req *, const tsv_route_params *, const tsv_caller *);

@@ -50,17 +50,23 @@ const char *tsv_route_param(const tsv_route_params *p, const char *name);
 typedef enum tsv_auth_level {
     TSV_AUTH_NONE = 0,     /* public: /health, /ping, setup */
     TSV_AUTH_TOKEN = 1,    /* any active token */
-    TSV_AUTH_OPERATOR = 2, /* the operator permission set (influxdb-2-api.md §2.2) */
+    TSV_AUTH_OPERATOR = 2, /* the operator permission set, read and write (docs/api.md) */
+    TSV_AUTH_BACKUP = 3,   /* read on every type of the operator set (tsvault's backup rule) */
 } tsv_auth_level;
 
-/* What the caller proved by its token. */
+/* What the caller proved by its token. Owned by the dispatcher, which
+ * releases it (tsv_caller_clear) after the handler returned. */
 typedef struct tsv_caller {
     int authenticated;
-    int is_operator;
-    tsv_token_perms perms; /* what a non-operator token may do on orgs/buckets */
-    char org_id[17];  /* org of an org-scoped token, "" otherwise */
-    char user_id[17];
+    int is_operator;    /* holds the whole operator set */
+    int all;            /* the bootstrap --operator-token: every permission */
+    tsv_perm_set perms; /* the token's permissions (empty when `all`) */
+    char auth_id[17];   /* "" for the bootstrap token */
+    char org_id[17];    /* the authorization's org */
+    char user_id[17];   /* its user, "" if none */
 } tsv_caller;
+
+void tsv_caller_clear(tsv_caller *c);
 
 typedef int (*tsv_handler_fn)(tsv_http_req *req, const tsv_route_params *params,
                               const tsv_caller *caller);

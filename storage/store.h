@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "permission.h"
 #include "tsv_error.h"
 
 typedef struct tsv_store tsv_store;
@@ -41,24 +42,8 @@ typedef struct tsv_store_options {
 int tsv_store_open(tsv_store **out, const tsv_store_options *opt, tsv_error *err);
 void tsv_store_close(tsv_store *s);
 
-/* What a token may do on one (action, resource type), in InfluxDB's terms
- * (influxdb-2-api.md §2.2): any = unscoped or "instance"; otherwise only
- * within the listed orgs (orgID-scoped) or on the listed resources (id). */
-#define TSV_PERM_SCOPES 4
-typedef struct tsv_perm_scope {
-    int any;
-    int n_orgs, n_ids;
-    char orgs[TSV_PERM_SCOPES][17];
-    char ids[TSV_PERM_SCOPES][17];
-} tsv_perm_scope;
-
-typedef struct tsv_token_perms {
-    tsv_perm_scope read_orgs, write_orgs, read_buckets, write_buckets;
-} tsv_token_perms;
-
-/* 1 if the scope allows the resource (org_id and id may be NULL). */
-int tsv_perm_allows(const tsv_perm_scope *p, const char *org_id, const char *id);
-
+/* What a token is and may do. perms is owned by the info: release with
+ * tsv_token_info_clear. */
 typedef struct tsv_token_info {
     int active;       /* authorization status is "active" */
     int user_active;  /* its user (if any) is active */
@@ -66,9 +51,11 @@ typedef struct tsv_token_info {
     char auth_id[17];
     char org_id[17];
     char user_id[17];
-    char first_missing_permission[64]; /* e.g. "read:authorizations" when !is_operator */
-    tsv_token_perms perms;
+    char first_missing_permission[96]; /* e.g. "read:authorizations" when !is_operator */
+    tsv_perm_set perms;
 } tsv_token_info;
+
+void tsv_token_info_clear(tsv_token_info *info);
 
 /* Looks a raw token up in the KV store (raw "token" and SHA-512 PHC
  * "hashedToken" forms). TSV_ENOTFOUND if no authorization matches. */
@@ -119,7 +106,7 @@ typedef struct tsv_bucket_filter {
     const char *org_id;
     const char *org_name;
     const char *name;
-    const tsv_perm_scope *visible; /* NULL = all; else only buckets it allows */
+    const tsv_perm_set *visible; /* NULL = all; else only buckets it may read */
 } tsv_bucket_filter;
 
 /* Calls fn for the buckets matching the filter, skipping `offset` matches
@@ -133,5 +120,82 @@ int tsv_store_bucket_create(tsv_store *s, const char *org_id, const char *name,
                             struct tsv_bucket *out, tsv_error *err);
 /* Removes bucket and tsdb database; its shard directories go to the trash. */
 int tsv_store_bucket_delete(tsv_store *s, const char *id, tsv_error *err);
+
+/* ---- admin: authorizations, users, members, updates (store_admin.c) ---- */
+struct tsv_authorization;
+struct tsv_user;
+struct tsv_urm;
+
+/* The names influxd shows next to an authorization: its org's and user's,
+ * and per permission the name of the resource (buckets, orgs, users with an
+ * id) and of its org (with an orgID). NULL when unknown. */
+typedef struct tsv_auth_names {
+    const char *org;
+    const char *user;
+    const char *const *perm_name; /* a->perms.count entries */
+    const char *const *perm_org;
+} tsv_auth_names;
+
+/* Each authorization with its names, in ascending ID order. */
+typedef int (*tsv_store_auth_fn)(void *ctx, const struct tsv_authorization *a,
+                                 const tsv_auth_names *names, tsv_error *err);
+int tsv_store_auths_list(tsv_store *s, tsv_store_auth_fn fn, void *ctx, tsv_error *err);
+int tsv_store_auth_get(tsv_store *s, const char *id, struct tsv_authorization *out,
+                       tsv_error *err);
+/* One authorization (by ID, or by raw token when id is NULL). */
+int tsv_store_auth_find(tsv_store *s, const char *id, const char *token, size_t token_len,
+                        tsv_store_auth_fn fn, void *ctx, tsv_error *err);
+/* Creates an authorization; its org and user must exist (TSV_EINVALID
+ * "unable to create token" otherwise, as influxd). token_out: the raw token. */
+int tsv_store_auth_create(tsv_store *s, const char *org_id, const char *user_id,
+                          const char *description, int active, const tsv_perm_set *perms,
+                          char token_out[89], char id_out[17], tsv_error *err);
+int tsv_store_auth_update(tsv_store *s, const char *id, const char *status,
+                          const char *description, tsv_error *err);
+int tsv_store_auth_delete(tsv_store *s, const char *id, tsv_error *err);
+
+typedef int (*tsv_store_user_fn)(void *ctx, const struct tsv_user *u, tsv_error *err);
+int tsv_store_users_list(tsv_store *s, tsv_store_user_fn fn, void *ctx, tsv_error *err);
+int tsv_store_user_get(tsv_store *s, const char *id, struct tsv_user *out, tsv_error *err);
+int tsv_store_user_by_name(tsv_store *s, const char *name, struct tsv_user *out, tsv_error *err);
+/* status NULL = active. password NULL = none. */
+int tsv_store_user_create(tsv_store *s, const char *name, const char *password,
+                          const char *status, struct tsv_user *out, tsv_error *err);
+int tsv_store_user_update(tsv_store *s, const char *id, const char *name, const char *status,
+                          struct tsv_user *out, tsv_error *err);
+int tsv_store_user_delete(tsv_store *s, const char *id, tsv_error *err);
+int tsv_store_user_set_password(tsv_store *s, const char *id, const char *password,
+                                tsv_error *err);
+
+/* Members/owners of a resource: each mapping of user_type ("member" or
+ * "owner") with its user (mappings whose user is gone are skipped). */
+typedef int (*tsv_store_member_fn)(void *ctx, const struct tsv_urm *m, const struct tsv_user *u,
+                                   tsv_error *err);
+int tsv_store_members_list(tsv_store *s, const char *resource_id, const char *user_type,
+                           tsv_store_member_fn fn, void *ctx, tsv_error *err);
+/* Adds user as member/owner of the resource; TSV_ENOTFOUND "user not found". */
+int tsv_store_member_add(tsv_store *s, const char *resource_type, const char *resource_id,
+                         const char *user_id, const char *user_type, struct tsv_user *out,
+                         tsv_error *err);
+int tsv_store_member_remove(tsv_store *s, const char *resource_id, const char *user_id,
+                            tsv_error *err);
+
+/* name / description may be NULL (unchanged). */
+int tsv_store_org_update(tsv_store *s, const char *id, const char *name, const char *description,
+                         struct tsv_org *out, tsv_error *err);
+/* Removes the org, its buckets (data moved to the trash, tsdb databases
+ * dropped) and the mappings onto it. */
+int tsv_store_org_delete(tsv_store *s, const char *id, tsv_error *err);
+
+typedef struct tsv_bucket_update {
+    const char *name;        /* NULL: unchanged */
+    const char *description; /* NULL: unchanged */
+    int set_retention;       /* retention rules given */
+    int64_t retention_ns;    /* 0 = infinite */
+    int64_t sgd_ns;          /* 0 = derived from the retention */
+} tsv_bucket_update;
+/* Updates the bucket record and its tsdb retention policy together. */
+int tsv_store_bucket_update(tsv_store *s, const char *id, const tsv_bucket_update *upd,
+                            struct tsv_bucket *out, tsv_error *err);
 
 #endif

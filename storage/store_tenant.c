@@ -128,7 +128,7 @@ int tsv_store_setup(tsv_store *s, const tsv_setup_request *req, tsv_setup_result
     /* influxd's onboarding maps the user as owner of the org only (the
      * real influxd.bolt has exactly that one mapping). */
     if (rc == 0)
-        rc = tsv_tenant_urm_create(txn, out->user_id, "orgs", org.id, err);
+        rc = tsv_tenant_urm_create(txn, out->user_id, "owner", "orgs", org.id, err);
     char token[89];
     char desc[300];
     snprintf(desc, sizeof desc, "%s's Token", req->username ? req->username : "");
@@ -231,8 +231,12 @@ static int bucket_filter_visit(void *vctx, const tsv_bucket *b, tsv_error *err)
         return 0;
     if (c->f->name && strcmp(c->f->name, b->name) != 0)
         return 0;
-    if (c->f->visible && !tsv_perm_allows(c->f->visible, b->org_id, b->id))
-        return 0;
+    if (c->f->visible) {
+        tsv_permission need;
+        tsv_perm_read_bucket(&need, b->type == 1, b->org_id, b->id);
+        if (!tsv_perm_set_allows(c->f->visible, &need))
+            return 0;
+    }
     if (c->skip > 0) {
         c->skip--;
         return 0;

@@ -1,17 +1,18 @@
-/* tenant: InfluxDB's org/bucket/user records in the KV tree (authorizations
- * and passwords are tenant_auth.c). */
+/* tenant: InfluxDB's org/bucket/user/authorization records in the KV tree. */
 #include "tenant.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "fsutil.h"
-#include "json.h"
 #include "random.h"
-#include "tenant_internal.h"
 #include "tsv_time.h"
+#include "json.h"
+#include "tenant_internal.h"
+
 
 /* Buckets influxd creates at start-up or in its first migrations; an
  * exported KV must have them all (a missing bucket is an error there). */
@@ -20,6 +21,7 @@ static const char *const required_buckets[] = {
     "scraperv2", "telegrafv1", "telegrafPluginsv1", "remotesv2", "replicationsv2", B_USERS,
     B_USER_INDEX, B_USER_PASSWORDS, B_URM, B_URM_BY_USER, B_IDS, "v1_tsm1_metadata",
 };
+
 
 void tsv_org_clear(tsv_org *o)
 {
@@ -137,6 +139,21 @@ int tenant__put_str(tsv_kv_txn *txn, const char *bucket, const char *key, const 
     return tenant__put_buf(txn, bucket, key, strlen(key), val, strlen(val), err);
 }
 
+int tenant__del(tsv_kv_txn *txn, const char *bucket, const void *key, size_t klen,
+                tsv_error *err)
+{
+    uint64_t b;
+    tsv_error e;
+    if (tenant__bucket_of(txn, bucket, &b, &e) != 0 || tsv_kv_del(txn, b, key, klen, &e) != 0) {
+        if (e.code == TSV_ENOTFOUND)
+            return 0;
+        if (err)
+            *err = e;
+        return -1;
+    }
+    return 0;
+}
+
 const char *tenant__jstr(const tsv_json *obj, const char *key, size_t *len)
 {
     const tsv_json *v = tsv_json_get(obj, key);
@@ -147,7 +164,7 @@ const char *tenant__jstr(const tsv_json *obj, const char *key, size_t *len)
     return v->str;
 }
 
-static char *jdup(const tsv_json *obj, const char *key)
+char *tenant__jdup(const tsv_json *obj, const char *key)
 {
     size_t n = 0;
     const char *s = tenant__jstr(obj, key, &n);
@@ -224,10 +241,10 @@ static int org_from_json(const tsv_json *j, tsv_org *out, tsv_error *err)
     if (!id || n != 16)
         return tsv_error_set(err, TSV_EINTERNAL, "organization record without a valid id");
     memcpy(out->id, id, 16);
-    out->name = jdup(j, "name");
-    out->description = jdup(j, "description");
-    out->created_at = jdup(j, "createdAt");
-    out->updated_at = jdup(j, "updatedAt");
+    out->name = tenant__jdup(j, "name");
+    out->description = tenant__jdup(j, "description");
+    out->created_at = tenant__jdup(j, "createdAt");
+    out->updated_at = tenant__jdup(j, "updatedAt");
     if (!out->name || !out->description || !out->created_at || !out->updated_at) {
         tsv_org_clear(out);
         return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
@@ -370,10 +387,9 @@ int tsv_tenant_org_create(tsv_kv_txn *txn, const char *name, const char *descrip
 
 /* Calls visit for every JSON record of a top-level bucket, in key order.
  * A record that does not parse stops the walk with an error naming `what`. */
-typedef int (*record_visit_fn)(void *ctx, const tsv_json *record, tsv_error *err);
 
-static int foreach_record(tsv_kv_txn *txn, const char *bucket, const char *what,
-                          record_visit_fn visit, void *ctx, tsv_error *err)
+int tenant__foreach_record(tsv_kv_txn *txn, const char *bucket, const char *what,
+                          tenant__record_fn visit, void *ctx, tsv_error *err)
 {
     uint64_t b;
     tsv_error e;
@@ -425,7 +441,7 @@ static int visit_org_record(void *vctx, const tsv_json *record, tsv_error *err)
 int tsv_tenant_org_foreach(tsv_kv_txn *txn, tsv_org_visit_fn fn, void *ctx, tsv_error *err)
 {
     org_visit_ctx c = {.fn = fn, .ctx = ctx};
-    return foreach_record(txn, B_ORGS, "organization", visit_org_record, &c, err);
+    return tenant__foreach_record(txn, B_ORGS, "organization", visit_org_record, &c, err);
 }
 
 /* ---- buckets ----------------------------------------------------------- */
@@ -463,8 +479,8 @@ static int bucket_from_json(const tsv_json *j, tsv_bucket *out, tsv_error *err)
     int64_t v = 0;
     if (t && tsv_json_i64(t, &v, "type", NULL) == 0)
         out->type = (int)v;
-    out->name = jdup(j, "name");
-    out->description = jdup(j, "description");
+    out->name = tenant__jdup(j, "name");
+    out->description = tenant__jdup(j, "description");
     size_t rl = 0;
     const char *rp = tenant__jstr(j, "rp", &rl);
     out->rp = rp ? strndup(rp, rl) : NULL;
@@ -475,8 +491,8 @@ static int bucket_from_json(const tsv_json *j, tsv_bucket *out, tsv_error *err)
         tsv_bucket_clear(out);
         return -1;
     }
-    out->created_at = jdup(j, "createdAt");
-    out->updated_at = jdup(j, "updatedAt");
+    out->created_at = tenant__jdup(j, "createdAt");
+    out->updated_at = tenant__jdup(j, "updatedAt");
     if (!out->name || !out->description || !out->created_at || !out->updated_at ||
         (rp && !out->rp)) {
         tsv_bucket_clear(out);
@@ -684,89 +700,148 @@ static int visit_bucket_record(void *vctx, const tsv_json *record, tsv_error *er
 int tsv_tenant_bucket_foreach(tsv_kv_txn *txn, tsv_bucket_visit_fn fn, void *ctx, tsv_error *err)
 {
     bucket_visit_ctx c = {.fn = fn, .ctx = ctx};
-    return foreach_record(txn, B_BUCKETS, "bucket", visit_bucket_record, &c, err);
+    return tenant__foreach_record(txn, B_BUCKETS, "bucket", visit_bucket_record, &c, err);
 }
 
-/* ---- users and mappings ------------------------------------------------ */
+/* ---- updates ----------------------------------------------------------- */
 
-int tsv_tenant_user_create(tsv_kv_txn *txn, const char *name, const char *password,
-                           char id_out[17], tsv_error *err)
+int tsv_tenant_org_update(tsv_kv_txn *txn, const char *id, const char *name,
+                          const char *description, tsv_org *out, tsv_error *err)
 {
-    if (!name || !*name)
-        return tsv_error_set(err, TSV_EEMPTY, "user name is empty");
-    if (strlen(name) > TSV_KV_MAX_KEY)
-        return tsv_error_set(err, TSV_EINVALID, "user name too long");
-    uint64_t idx;
-    const uint8_t *v;
-    size_t vlen;
-    tsv_error e;
-    if (tsv_kv_bucket_create(txn, TSV_KV_ROOT, B_USER_INDEX, strlen(B_USER_INDEX), 0, 1, &idx,
-                             err) != 0)
+    tsv_org o;
+    if (tsv_tenant_org_get(txn, id, &o, err) != 0)
         return -1;
-    if (tsv_kv_get(txn, idx, name, strlen(name), &v, &vlen, &e) == 0)
-        return tsv_error_set(err, TSV_ECONFLICT, "user with name %s already exists", name);
-    if (e.code != TSV_ENOTFOUND) {
-        if (err)
-            *err = e;
-        return -1;
+    int rc = 0;
+    if (name && strcmp(name, o.name) != 0) {
+        tsv_org other;
+        tsv_error e;
+        if (!*name)
+            rc = tsv_error_set(err, TSV_EEMPTY, "org name is empty");
+        else if (strlen(name) > TSV_KV_MAX_KEY)
+            rc = tsv_error_set(err, TSV_EINVALID, "org name is longer than %d bytes",
+                               TSV_KV_MAX_KEY);
+        else if (tsv_tenant_org_by_name(txn, name, &other, &e) == 0) {
+            tsv_org_clear(&other);
+            rc = tsv_error_set(err, TSV_ECONFLICT, "organization with name %s already exists", name);
+        } else if (e.code != TSV_ENOTFOUND) {
+            rc = -1;
+            if (err)
+                *err = e;
+        }
+        if (rc == 0)
+            rc = tenant__del(txn, B_ORG_INDEX, o.name, strlen(o.name), err);
+        char *n = rc == 0 ? strdup(name) : NULL;
+        if (rc == 0 && !n)
+            rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+        if (rc == 0) {
+            free(o.name);
+            o.name = n;
+        }
     }
-    char id[17];
-    if (tenant__unique_id(txn, B_USERS, id, err) != 0)
-        return -1;
-    tsv_buf buf = {0};
-    tsv_json_writer w;
-    tsv_jw_init(&w, &buf, NULL);
-    tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "id");
-    tsv_jw_string(&w, id);
-    tsv_jw_key(&w, "name");
-    tsv_jw_string(&w, name);
-    tsv_jw_key(&w, "status");
-    tsv_jw_string(&w, "active");
-    tsv_jw_object_end(&w);
-    int rc = tsv_jw_finish(&w, err);
-    if (rc == 0)
-        rc = tenant__put_buf(txn, B_USERS, id, 16, buf.data, buf.len, err);
-    if (rc == 0)
-        rc = tenant__put_str(txn, B_USER_INDEX, name, id, err);
-    tsv_buf_free(&buf);
-    if (rc == 0 && password && *password)
-        rc = tenant__password_store(txn, id, password, err);
-    if (rc == 0)
-        memcpy(id_out, id, 17);
+    if (rc == 0 && description) {
+        char *d = strdup(description);
+        if (!d) {
+            rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+        } else {
+            free(o.description);
+            o.description = d;
+        }
+    }
+    char now[40];
+    tsv_tenant_now(now);
+    char *u = rc == 0 ? strdup(now) : NULL;
+    if (rc == 0 && !u)
+        rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    if (rc == 0) {
+        free(o.updated_at);
+        o.updated_at = u;
+        rc = write_org(txn, &o, err);
+    }
+    if (rc == 0 && out)
+        *out = o;
+    else
+        tsv_org_clear(&o);
     return rc;
 }
 
-int tsv_tenant_urm_create(tsv_kv_txn *txn, const char *user_id, const char *resource_type,
-                          const char *resource_id, tsv_error *err)
+int tsv_tenant_org_delete(tsv_kv_txn *txn, const char *id, tsv_error *err)
 {
-    char key[33];
-    memcpy(key, resource_id, 16);
-    memcpy(key + 16, user_id, 16);
-    key[32] = '\0';
-    tsv_buf buf = {0};
-    tsv_json_writer w;
-    tsv_jw_init(&w, &buf, NULL);
-    tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "userID");
-    tsv_jw_string(&w, user_id);
-    tsv_jw_key(&w, "userType");
-    tsv_jw_string(&w, "owner");
-    tsv_jw_key(&w, "mappingType");
-    tsv_jw_string(&w, "user");
-    tsv_jw_key(&w, "resourceType");
-    tsv_jw_string(&w, resource_type);
-    tsv_jw_key(&w, "resourceID");
-    tsv_jw_string(&w, resource_id);
-    tsv_jw_object_end(&w);
-    int rc = tsv_jw_finish(&w, err);
+    tsv_org o;
+    if (tsv_tenant_org_get(txn, id, &o, err) != 0)
+        return -1;
+    int rc = tenant__del(txn, B_ORG_INDEX, o.name, strlen(o.name), err);
     if (rc == 0)
-        rc = tenant__put_buf(txn, B_URM, key, 32, buf.data, buf.len, err);
-    tsv_buf_free(&buf);
-    if (rc == 0) {
-        char ikey[50];
-        snprintf(ikey, sizeof ikey, "%.16s/%s", user_id, key);
-        rc = tenant__put_buf(txn, B_URM_BY_USER, ikey, strlen(ikey), key, 32, err);
+        rc = tenant__del(txn, B_ORGS, o.id, 16, err);
+    tsv_org_clear(&o);
+    return rc;
+}
+
+int tsv_tenant_bucket_update(tsv_kv_txn *txn, const char *id, const char *name,
+                             const char *description, int set_retention, int64_t retention_ns,
+                             int64_t sgd_ns, tsv_bucket *out, tsv_error *err)
+{
+    tsv_bucket b;
+    if (tsv_tenant_bucket_get(txn, id, &b, err) != 0)
+        return -1;
+    int rc = 0;
+    if (name && strcmp(name, b.name) != 0) {
+        tsv_bucket other;
+        tsv_error e;
+        if (b.type == 1)
+            rc = tsv_error_set(err, TSV_EINVALID, "system buckets cannot be renamed");
+        else if (tsv_tenant_bucket_name_check(name, err) != 0)
+            rc = -1;
+        else if (tsv_tenant_bucket_by_name(txn, b.org_id, name, &other, &e) == 0) {
+            tsv_bucket_clear(&other);
+            rc = tsv_error_set(err, TSV_ECONFLICT, "bucket with name %s already exists", name);
+        } else if (e.code != TSV_ENOTFOUND) {
+            rc = -1;
+            if (err)
+                *err = e;
+        }
+        if (rc == 0) {
+            char key[TSV_KV_MAX_KEY + 1];
+            size_t nlen = strlen(b.name);
+            if (nlen + 16 <= TSV_KV_MAX_KEY) {
+                memcpy(key, b.org_id, 16);
+                memcpy(key + 16, b.name, nlen);
+                rc = tenant__del(txn, B_BUCKET_INDEX, key, 16 + nlen, err);
+            }
+        }
+        char *n = rc == 0 ? strdup(name) : NULL;
+        if (rc == 0 && !n)
+            rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+        if (rc == 0) {
+            free(b.name);
+            b.name = n;
+        }
     }
+    if (rc == 0 && description) {
+        char *d = strdup(description);
+        if (!d) {
+            rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+        } else {
+            free(b.description);
+            b.description = d;
+        }
+    }
+    if (rc == 0 && set_retention) {
+        b.retention_ns = retention_ns;
+        b.shard_group_duration_ns = sgd_ns;
+    }
+    char now[40];
+    tsv_tenant_now(now);
+    char *u = rc == 0 ? strdup(now) : NULL;
+    if (rc == 0 && !u)
+        rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    if (rc == 0) {
+        free(b.updated_at);
+        b.updated_at = u;
+        rc = write_bucket(txn, &b, err);
+    }
+    if (rc == 0 && out)
+        *out = b;
+    else
+        tsv_bucket_clear(&b);
     return rc;
 }

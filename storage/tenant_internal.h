@@ -1,7 +1,8 @@
 /*
- * tenant_internal: what tenant.c (records) and tenant_auth.c (authorizations,
- * passwords) share: InfluxDB's KV bucket names and the record helpers. Not
- * for other modules. All work inside the caller's transaction (one thread).
+ * tenant_internal: KV bucket names and the record helpers shared by the
+ * tenant modules (tenant.c orgs/buckets, tenant_user.c users and mappings,
+ * tenant_auth.c authorizations, tokens and passwords). Not for other layers.
+ * All helpers work inside the caller's transaction; errors as tsv_error.
  */
 #ifndef TSV_TENANT_INTERNAL_H
 #define TSV_TENANT_INTERNAL_H
@@ -27,24 +28,30 @@
 #define B_URM_BY_USER "userresourcemappingsbyuserindexv1"
 #define B_IDS "idsv1"
 
-/* The top-level bucket `name` (TSV_ENOTFOUND if missing). */
+/* The top-level bucket `name` (TSV_ENOTFOUND if absent). */
 int tenant__bucket_of(tsv_kv_txn *txn, const char *name, uint64_t *out, tsv_error *err);
-/* Looks up bucket/key and parses the JSON value (*doc: free with tsv_json_free). */
+/* Looks bucket/key up and parses the JSON value (caller frees *doc). */
 int tenant__get_json(tsv_kv_txn *txn, const char *bucket, const void *key, size_t klen,
                      tsv_json_doc **doc, tsv_error *err);
-/* Puts key -> val into a top-level bucket, creating the bucket if needed. */
+/* Puts a value, creating the top-level bucket if needed. */
 int tenant__put_buf(tsv_kv_txn *txn, const char *bucket, const void *key, size_t klen,
                     const void *val, size_t vlen, tsv_error *err);
 int tenant__put_str(tsv_kv_txn *txn, const char *bucket, const char *key, const char *val,
                     tsv_error *err);
-/* A string member of obj (borrowed; NULL if absent or not a string). */
+/* Deletes bucket/key; a missing key or bucket is not an error. */
+int tenant__del(tsv_kv_txn *txn, const char *bucket, const void *key, size_t klen,
+                tsv_error *err);
+/* A string member (NULL if absent or not a string); *len gets its length. */
 const char *tenant__jstr(const tsv_json *obj, const char *key, size_t *len);
+/* strndup of a string member ("" if absent); NULL only when out of memory. */
+char *tenant__jdup(const tsv_json *obj, const char *key);
 /* A random ID not yet used as a key of `bucket`. */
 int tenant__unique_id(tsv_kv_txn *txn, const char *bucket, char out[17], tsv_error *err);
 
-/* Stores the bcrypt hash of password for user_id (tenant_auth.c).
- * TSV_EINVALID if the password is shorter than 8 characters. */
-int tenant__password_store(tsv_kv_txn *txn, const char *user_id, const char *password,
-                           tsv_error *err);
+/* Calls visit for every JSON record of a top-level bucket, in key order.
+ * A record that does not parse stops the walk with an error naming `what`. */
+typedef int (*tenant__record_fn)(void *ctx, const tsv_json *record, tsv_error *err);
+int tenant__foreach_record(tsv_kv_txn *txn, const char *bucket, const char *what,
+                           tenant__record_fn visit, void *ctx, tsv_error *err);
 
 #endif

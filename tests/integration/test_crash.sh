@@ -340,11 +340,16 @@ with tarfile.open(sys.argv[1], "w", format=tarfile.USTAR_FORMAT) as t:
 PY
     http POST "$U/api/v2/restore/shards/$S" -H "$(auth)" --data-binary "@$W/huge.tar"
     expect_error 507 unavailable 'No space left on device'
+    # The reply names bucket, shard and file, never the server's path; the log has it.
+    grep -q "$MNT" "$HTTP_BODY" && fail "tmpfs: 507 reveals a server path: $(cat "$HTTP_BODY")"
+    grep -q 'file 000000009-000000001.tsm' "$HTTP_BODY" || fail "tmpfs: 507 names no file: $(cat "$HTTP_BODY")"
+    grep -q "msg=\"error detail\".*detail=\"[^\"]*$MNT" "$c_LOG" || fail "tmpfs: full detail not logged"
     files "$D/$SREL" | cmp -s - "$W/old-shard" || fail "tmpfs: shard changed"
     tree "$D" | cmp -s - "$W/old-tree" || fail "tmpfs: engine changed"
     clean "$D" "tmpfs shard"
     http POST "$U/api/v2/restore/kv" -H "$(auth)" --data-binary "@$W/huge.tar"
     expect_error 507 unavailable 'No space left on device'
+    grep -q "$MNT" "$HTTP_BODY" && fail "tmpfs: 507 reveals a server path: $(cat "$HTTP_BODY")"
     kv_state "$W/kv-now"
     cmp -s "$W/kv-now" "$W/old-kv" || fail "tmpfs: KV changed"
     clean "$D" "tmpfs kv"

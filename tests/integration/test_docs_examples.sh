@@ -29,6 +29,7 @@ expect_status 201 "setup"
 ORG=$(json_get 'j["org"]["id"]')
 BUCKET=$(json_get 'j["bucket"]["id"]')
 SETUP_TOKEN=$(json_get 'j["auth"]["token"]')
+ADMIN=$(json_get 'j["user"]["id"]')
 [ "$(json_get 'len(j["auth"]["token"])')" = 88 ] || fail "generated token length"
 [ "$(json_get 'j["bucket"]["retentionRules"][0]["shardGroupDurationSeconds"]')" = 604800 ] || fail "sgd"
 http POST "$H/api/v2/setup" -d '{"username":"u","org":"o","bucket":"b"}'
@@ -85,6 +86,66 @@ expect_error 400 invalid "id must have a length of 16 bytes"
 http DELETE "$H/api/v2/buckets/$SENSORS" -H "Authorization: Token $T"
 expect_status 204 "delete bucket"
 pass "buckets"
+
+# ---- admin: bucket/org updates, authorizations, users, members ------------
+http PATCH "$H/api/v2/buckets/$BUCKET" -H "Authorization: Token $T" \
+    -d '{"description":"app metrics","retentionRules":[{"type":"expire","everySeconds":604800}]}'
+expect_status 200 "patch bucket"
+[ "$(json_get 'j["retentionRules"][0]["shardGroupDurationSeconds"]')" = 86400 ] || fail "patched sgd"
+[ "$(json_get 'j["description"]')" = "app metrics" ] || fail "patched description"
+http PATCH "$H/api/v2/buckets/$BUCKET" -H "Authorization: Token $T" -d '{"retentionRules":[]}'
+expect_status 200 "back to infinite retention"
+http GET "$H/api/v2/orgs/$ORG" -H "Authorization: Token $T"
+expect_status 200 "get org"
+http POST "$H/api/v2/authorizations" -H "Authorization: Token $T" \
+    -d "{\"orgID\":\"$ORG\",\"userID\":\"$ADMIN\",\"description\":\"metrics reader\",\"permissions\":[{\"action\":\"read\",\"resource\":{\"type\":\"buckets\",\"id\":\"$BUCKET\",\"orgID\":\"$ORG\"}}]}"
+expect_status 201 "create authorization"
+READER=$(json_get 'j["token"]')
+READER_ID=$(json_get 'j["id"]')
+[ ${#READER} = 88 ] || fail "reader token length"
+http GET "$H/api/v2/authorizations/$READER_ID" -H "Authorization: Token $T"
+[ "$(json_get 'j["token"]')" = "" ] || fail "token shown after creation"
+http GET "$H/api/v2/buckets" -H "Authorization: Token $READER"
+[ "$(json_get '[b["id"] for b in j["buckets"]]')" = "['$BUCKET']" ] || fail "bucket-scoped list"
+http POST "$H/api/v2/authorizations" -H "Authorization: Token $T" -d "{\"orgID\":\"$ORG\",\"permissions\":[{\"action\":\"read\",\"resource\":{\"type\":\"buckets\"}}]}"
+expect_error 400 invalid "unable to create token"
+P=$(for t in authorizations buckets dashboards orgs sources tasks telegrafs users variables scrapers \
+        secrets labels views documents notificationRules notificationEndpoints checks dbrp notebooks \
+        annotations remotes replications; do printf '{"action":"read","resource":{"type":"%s"}},' $t; done)
+http POST "$H/api/v2/authorizations" -H "Authorization: Token $T" \
+    -d "{\"orgID\":\"$ORG\",\"userID\":\"$ADMIN\",\"description\":\"nightly backup\",\"permissions\":[${P%,}]}"
+expect_status 201 "backup token"
+BACKUP_TOKEN=$(json_get 'j["token"]')
+http GET "$H/api/v2/backup/kv" -H "Authorization: Token $BACKUP_TOKEN"
+expect_status 200 "read-only token backs up"
+http POST "$H/api/v2/restore/sql" -H "Authorization: Token $BACKUP_TOKEN" --data-binary 'x'
+expect_error 401 unauthorized "^write:authorizations is unauthorized$"
+http GET "$H/api/v2/backup/kv" -H "Authorization: Token $READER"
+expect_error 401 unauthorized "^read:authorizations is unauthorized$"
+http PATCH "$H/api/v2/authorizations/$READER_ID" -H "Authorization: Token $T" -d '{"status":"inactive"}'
+expect_status 200 "deactivate"
+http GET "$H/api/v2/buckets" -H "Authorization: Token $READER"
+expect_error 401 unauthorized "token is inactive"
+http DELETE "$H/api/v2/authorizations/$READER_ID" -H "Authorization: Token $T"
+expect_status 204 "delete authorization"
+http GET "$H/api/v2/buckets" -H "Authorization: Token $READER"
+expect_error 401 unauthorized "unauthorized access"
+http POST "$H/api/v2/users" -H "Authorization: Token $T" -d '{"name":"bob"}'
+expect_status 201 "create user"
+BOB=$(json_get 'j["id"]')
+http POST "$H/api/v2/users" -H "Authorization: Token $T" -d '{"name":"bob"}'
+expect_error 422 conflict "user with name bob already exists"
+http PUT "$H/api/v2/users/$BOB/password" -H "Authorization: Token $T" -d '{"password":"short"}'
+expect_error 400 invalid "passwords must be at least 8 characters long"
+http GET "$H/api/v2/me" -H "Authorization: Token $SETUP_TOKEN"
+[ "$(json_get 'j["name"]')" = admin ] || fail "me"
+http POST "$H/api/v2/orgs/$ORG/members" -H "Authorization: Token $T" -d "{\"id\":\"$BOB\"}"
+expect_status 201 "add member"
+http GET "$H/api/v2/orgs/$ORG/members" -H "Authorization: Token $T"
+[ "$(json_get '[(u["role"], u["name"]) for u in j["users"]]')" = "[('member', 'bob')]" ] || fail "members"
+http DELETE "$H/api/v2/orgs/$ORG/members/$BOB" -H "Authorization: Token $T"
+expect_status 204 "remove member"
+pass "admin routes"
 
 # ---- server-level errors --------------------------------------------------
 http GET "$H/api/v2/nope"

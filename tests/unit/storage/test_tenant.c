@@ -496,6 +496,7 @@ static void put_auth(tsv_kv_txn *t, const char *id, const char *token, const cha
 static void lookup_ok(tsv_kv_txn *t, const char *token, tsv_token_info *info)
 {
     OK(tsv_tenant_token_lookup(t, token, strlen(token), info, &E));
+    tsv_perm_set_free(&info->perms); /* the tests check the scalar fields */
 }
 
 static void test_operator_authorization(void **state)
@@ -946,7 +947,7 @@ static void test_record_shapes(void **state)
     OK(tsv_tenant_org_create(f->t, "myorg", "", &o, &E));
     tsv_bucket b;
     OK(tsv_tenant_bucket_create(f->t, o.id, "mybucket", "", 0, 0, 7 * DAY_NS, &b, &E));
-    OK(tsv_tenant_urm_create(f->t, user, "orgs", o.id, &E));
+    OK(tsv_tenant_urm_create(f->t, user, "owner", "orgs", o.id, &E));
     OK(tsv_tenant_auth_create_operator(f->t, user, o.id, "testuser's Token", token, auth_id, &E));
 
     char *ours;
@@ -994,6 +995,205 @@ static void test_record_shapes(void **state)
     tsv_org_clear(&o);
 }
 
+static tsv_perm_set read_buckets_set(tsv_permission *items, const char *org)
+{
+    tsv_perm_make(&items[0], TSV_ACTION_READ, "buckets", org, NULL);
+    tsv_perm_set set = {1, items};
+    return set;
+}
+
+static void test_auth_crud(void **state)
+{
+    fixture *f = *state;
+    char user[17], token[89];
+    OK(tsv_tenant_user_create(f->t, "ada", NULL, user, &E));
+    tsv_org o;
+    OK(tsv_tenant_org_create(f->t, "acme", "", &o, &E));
+    tsv_permission items[1];
+    tsv_perm_set set = read_buckets_set(items, o.id);
+    tsv_authorization a;
+    OK(tsv_tenant_auth_create(f->t, o.id, user, "reader", 1, &set, token, &a, &E));
+    assert_int_equal(strlen(token), 88);
+    assert_int_equal(a.hashed, 0);
+    /* Stored raw, indexed by the raw token, in influxd's member order. */
+    char *json = raw_get(f->t, "authorizationsv1", a.id, 16);
+    char want[1024];
+    snprintf(want, sizeof want,
+             "{\"id\":\"%s\",\"token\":\"%s\",\"status\":\"active\",\"description\":\"reader\","
+             "\"orgID\":\"%s\",\"userID\":\"%s\",\"permissions\":[{\"action\":\"read\",\"resource\":"
+             "{\"type\":\"buckets\",\"orgID\":\"%s\"}}],\"createdAt\":\"%s\",\"updatedAt\":\"%s\"}",
+             a.id, token, o.id, user, o.id, a.created_at, a.updated_at);
+    assert_string_equal(json, want);
+    free(json);
+    char *idx = raw_gets(f->t, "authorizationindexv1", token);
+    assert_string_equal(idx, a.id);
+    free(idx);
+
+    tsv_token_info info;
+    lookup_ok(f->t, token, &info);
+    assert_string_equal(info.auth_id, a.id);
+    assert_int_equal(info.is_operator, 0);
+    assert_string_equal(info.first_missing_permission, "read:authorizations");
+
+    /* Update: only status, description and updatedAt change. */
+    tsv_authorization b;
+    OK(tsv_tenant_auth_update(f->t, a.id, "inactive", "paused", &b, &E));
+    assert_int_equal(b.active, 0);
+    assert_string_equal(b.description, "paused");
+    assert_string_equal(b.created_at, a.created_at);
+    assert_int_equal(b.perms.count, 1);
+    lookup_ok(f->t, token, &info);
+    assert_int_equal(info.active, 0);
+    FAILS(tsv_tenant_auth_update(f->t, a.id, "asleep", NULL, NULL, &E), TSV_EINVALID);
+    tsv_authorization_clear(&b);
+
+    /* Delete: record and index entry gone, the token is unknown. */
+    OK(tsv_tenant_auth_delete(f->t, a.id, &E));
+    FAILS(tsv_tenant_token_lookup(f->t, token, 88, &info, &E), TSV_ENOTFOUND);
+    assert_int_equal(count_keys(f->t, "authorizationindexv1"), 0);
+    assert_int_equal(count_keys(f->t, "authorizationsv1"), 0);
+    FAILS(tsv_tenant_auth_delete(f->t, a.id, &E), TSV_ENOTFOUND);
+    tsv_authorization_clear(&a);
+    tsv_org_clear(&o);
+}
+
+static void test_auth_hashed_kv(void **state)
+{
+    fixture *f = *state;
+    /* A KV of influxd 2.8+ with hashing on: hashed index only. */
+    char *oper = perms_json(22, NULL);
+    put_auth(f->t, "0000000000000a01", NULL, PHC256, "active", "00000000000000f1", NULL, oper);
+    free(oper);
+    tsv_permission items[1];
+    tsv_perm_set set = read_buckets_set(items, "00000000000000f1");
+    char token[89];
+    tsv_authorization a;
+    OK(tsv_tenant_auth_create(f->t, "00000000000000f1", "", "hashed", 1, &set, token, &a, &E));
+    assert_int_equal(a.hashed, 1);
+    char *json = raw_get(f->t, "authorizationsv1", a.id, 16);
+    assert_null(strstr(json, token));
+    assert_null(strstr(json, "\"token\""));
+    assert_non_null(strstr(json, "\"hashedToken\":\"$influxdb2-sha256$"));
+    free(json);
+    assert_int_equal(count_keys(f->t, "authorizationindexv1"), 0);
+    assert_int_equal(count_keys(f->t, "authorizationhashedindexv1"), 2);
+    tsv_token_info info;
+    lookup_ok(f->t, token, &info);
+    assert_string_equal(info.auth_id, a.id);
+    OK(tsv_tenant_auth_delete(f->t, a.id, &E));
+    assert_int_equal(count_keys(f->t, "authorizationhashedindexv1"), 1);
+    FAILS(tsv_tenant_token_lookup(f->t, token, 88, &info, &E), TSV_ENOTFOUND);
+    tsv_authorization_clear(&a);
+}
+
+static int count_urm(void *ctx, const tsv_urm *m, tsv_error *err)
+{
+    (void)err;
+    (void)m;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static void test_users_and_mappings(void **state)
+{
+    fixture *f = *state;
+    char ada[17], bob[17];
+    FAILS(tsv_tenant_user_create(f->t, "ada", "short", ada, &E), TSV_EINVALID);
+    assert_string_equal(E.message, "passwords must be at least 8 characters long");
+    assert_int_equal(count_keys(f->t, "usersv1"), 0); /* nothing half-made */
+    OK(tsv_tenant_user_create(f->t, "ada", "long-enough", ada, &E));
+    OK(tsv_tenant_user_create(f->t, "bob", NULL, bob, &E));
+    FAILS(tsv_tenant_user_create(f->t, "bob", NULL, bob, &E), TSV_ECONFLICT);
+    assert_string_equal(E.message, "user with name bob already exists");
+
+    /* Passwords: bcrypt, checked against the stored hash. */
+    char *hash = raw_gets(f->t, "userspasswordv1", ada);
+    OK(tsv_tenant_password_check(hash, "long-enough", &E));
+    FAILS(tsv_tenant_password_check(hash, "long-enougH", &E), TSV_EFORBIDDEN);
+    free(hash);
+    FAILS(tsv_tenant_user_set_password(f->t, bob, "", &E), TSV_EINVALID);
+    FAILS(tsv_tenant_user_set_password(f->t, "00000000000000ff", "long-enough", &E), TSV_EFORBIDDEN);
+    OK(tsv_tenant_user_set_password(f->t, bob, "another-one", &E));
+
+    /* Rename moves the index entry; status is kept as influxd writes it. */
+    tsv_user u;
+    OK(tsv_tenant_user_update(f->t, bob, "robert", "inactive", &u, &E));
+    assert_string_equal(u.name, "robert");
+    assert_int_equal(u.active, 0);
+    tsv_user_clear(&u);
+    FAILS(tsv_tenant_user_update(f->t, bob, "ada", NULL, NULL, &E), TSV_ECONFLICT);
+    char *idx = raw_gets(f->t, "userindexv1", "robert");
+    assert_string_equal(idx, bob);
+    free(idx);
+    assert_null(raw_gets(f->t, "userindexv1", "bob"));
+    char *rec = raw_get(f->t, "usersv1", bob, 16);
+    char want[128];
+    snprintf(want, sizeof want, "{\"id\":\"%s\",\"name\":\"robert\",\"status\":\"inactive\"}", bob);
+    assert_string_equal(rec, want);
+    free(rec);
+
+    /* Mappings and their by-user index; deleting a user removes its own. */
+    tsv_org o;
+    OK(tsv_tenant_org_create(f->t, "acme", "", &o, &E));
+    OK(tsv_tenant_urm_create(f->t, ada, "owner", "orgs", o.id, &E));
+    OK(tsv_tenant_urm_create(f->t, bob, "member", "orgs", o.id, &E));
+    int n = 0;
+    OK(tsv_tenant_urm_foreach(f->t, o.id, NULL, count_urm, &n, &E));
+    assert_int_equal(n, 2);
+    assert_int_equal(count_keys(f->t, "userresourcemappingsbyuserindexv1"), 2);
+    OK(tsv_tenant_user_delete(f->t, bob, &E));
+    n = 0;
+    OK(tsv_tenant_urm_foreach(f->t, o.id, NULL, count_urm, &n, &E));
+    assert_int_equal(n, 1);
+    assert_int_equal(count_keys(f->t, "userresourcemappingsbyuserindexv1"), 1);
+    assert_null(raw_gets(f->t, "userspasswordv1", bob));
+    assert_null(raw_gets(f->t, "userindexv1", "robert"));
+    FAILS(tsv_tenant_user_get(f->t, bob, &u, &E), TSV_ENOTFOUND);
+    FAILS(tsv_tenant_urm_delete(f->t, o.id, bob, &E), TSV_ENOTFOUND);
+    tsv_org_clear(&o);
+}
+
+static void test_updates(void **state)
+{
+    fixture *f = *state;
+    tsv_org o, o2;
+    OK(tsv_tenant_org_create(f->t, "acme", "", &o, &E));
+    OK(tsv_tenant_org_create(f->t, "other", "", &o2, &E));
+    tsv_bucket b, c;
+    OK(tsv_tenant_bucket_create(f->t, o.id, "logs", "", 0, 0, 7 * DAY_NS, &b, &E));
+    OK(tsv_tenant_bucket_create(f->t, o.id, "metrics", "", 0, 0, 7 * DAY_NS, &c, &E));
+    tsv_bucket u;
+    OK(tsv_tenant_bucket_update(f->t, b.id, "logs2", "app", 1, 2 * DAY_NS, DAY_NS, &u, &E));
+    assert_string_equal(u.name, "logs2");
+    assert_string_equal(u.description, "app");
+    assert_int_equal(u.retention_ns, 2 * DAY_NS);
+    tsv_bucket_clear(&u);
+    FAILS(tsv_tenant_bucket_by_name(f->t, o.id, "logs", &u, &E), TSV_ENOTFOUND);
+    OK(tsv_tenant_bucket_by_name(f->t, o.id, "logs2", &u, &E));
+    tsv_bucket_clear(&u);
+    FAILS(tsv_tenant_bucket_update(f->t, b.id, "metrics", NULL, 0, 0, 0, NULL, &E), TSV_ECONFLICT);
+    tsv_bucket sys;
+    OK(tsv_tenant_bucket_by_name(f->t, o.id, "_tasks", &sys, &E));
+    FAILS(tsv_tenant_bucket_update(f->t, sys.id, "tasks", NULL, 0, 0, 0, NULL, &E), TSV_EINVALID);
+    assert_string_equal(E.message, "system buckets cannot be renamed");
+
+    tsv_org r;
+    OK(tsv_tenant_org_update(f->t, o.id, "acme2", "d", &r, &E));
+    assert_string_equal(r.name, "acme2");
+    assert_string_equal(r.description, "d");
+    tsv_org_clear(&r);
+    FAILS(tsv_tenant_org_update(f->t, o.id, "other", NULL, NULL, &E), TSV_ECONFLICT);
+    FAILS(tsv_tenant_org_by_name(f->t, "acme", &r, &E), TSV_ENOTFOUND);
+    OK(tsv_tenant_org_delete(f->t, o2.id, &E));
+    FAILS(tsv_tenant_org_get(f->t, o2.id, &r, &E), TSV_ENOTFOUND);
+    FAILS(tsv_tenant_org_by_name(f->t, "other", &r, &E), TSV_ENOTFOUND);
+    tsv_bucket_clear(&b);
+    tsv_bucket_clear(&c);
+    tsv_bucket_clear(&sys);
+    tsv_org_clear(&o);
+    tsv_org_clear(&o2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1009,6 +1209,10 @@ int main(void)
         T(test_find_operator),
         T(test_set_token),
         T(test_record_shapes),
+        T(test_auth_crud),
+        T(test_auth_hashed_kv),
+        T(test_users_and_mappings),
+        T(test_updates),
 #undef T
     };
     return cmocka_run_group_tests_name("tenant", tests, NULL, NULL);
