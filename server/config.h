@@ -27,6 +27,10 @@ typedef struct tsv_config {
     int max_header_size;         /* bytes of request line + headers */
     int shutdown_timeout_s;      /* how long in-flight requests may finish */
     int64_t trash_retention_s;   /* how long moved-aside data is kept */
+    int read_header_timeout_s;   /* request line + headers must arrive within this */
+    int idle_timeout_s;          /* keep-alive: wait this long for the next request */
+    int body_idle_timeout_s;     /* a request body silent this long is cut off */
+    int max_uploads;             /* concurrent upload requests (restores); more get 503 */
 } tsv_config;
 
 void tsv_config_defaults(tsv_config *cfg);

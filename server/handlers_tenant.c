@@ -13,8 +13,6 @@
 #include "store.h"
 #include "tenant.h"
 
-#define JSON_BODY_MAX (1024 * 1024)
-
 static int reply_buf(tsv_http_req *req, int status, tsv_json_writer *w, tsv_buf *buf)
 {
     tsv_error err;
@@ -31,7 +29,7 @@ static int reply_buf(tsv_http_req *req, int status, tsv_json_writer *w, tsv_buf 
 static int read_json(tsv_http_req *req, tsv_json_doc **doc, tsv_error *err)
 {
     tsv_buf body = {0};
-    if (tsv_http_read_body(req, &body, JSON_BODY_MAX, err) != 0) {
+    if (tsv_http_read_body(req, &body, TSV_JSON_BODY_MAX, err) != 0) {
         tsv_buf_free(&body);
         return -1;
     }

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "body_gate.h"
 #include "json.h"
 #include "routes.h"
 #include "tsv_log.h"
@@ -126,10 +127,12 @@ static int handle_request(struct mg_connection *conn, tsv_server *srv)
     atomic_fetch_add(&srv->inflight, 1);
 
     tsv_http_req req;
+    tsv_error experr;
     memset(&req, 0, sizeof req);
     req.conn = conn;
     req.server = srv;
     req.method = ri->request_method;
+    req.http_version = ri->http_version;
     req.query = ri->query_string ? ri->query_string : "";
     req.content_length = ri->content_length;
     const char *uri = ri->local_uri ? ri->local_uri : "/";
@@ -150,6 +153,8 @@ static int handle_request(struct mg_connection *conn, tsv_server *srv)
                                   header_bytes, srv->cfg.max_header_size);
     } else if (atomic_load(&srv->stopping)) {
         tsv_http_reply_error_code(&req, TSV_EUNAVAILABLE, "server is shutting down");
+    } else if (tsv_body_gate_expect(&req, ri->http_version, &experr) != 0) {
+        tsv_http_reply_error(&req, &experr);
     } else {
         const tsv_route *hit = NULL;
         tsv_route_params params;
@@ -177,21 +182,22 @@ static int handle_request(struct mg_connection *conn, tsv_server *srv)
             tsv_caller caller;
             memset(&caller, 0, sizeof caller);
             tsv_error err;
-            if (tsv_authenticate(&req, hit->auth, &caller, &err) != 0)
+            /* Everything that can fail without the body fails before the
+             * client sends it (Expect: 100-continue; body_gate.h). */
+            if (tsv_authenticate(&req, hit->auth, &caller, &err) != 0) {
                 tsv_http_reply_error(&req, &err);
-            else
+            } else if (tsv_body_gate_open(&req, hit, &params, &caller) == 0) {
                 hit->handler(&req, &params, &caller);
+                tsv_body_gate_close(&req);
+            }
             if (!req.status) {
                 TSV_ERROR("handler for %s %s sent no response", req.method, req.path);
                 tsv_http_reply_error_code(&req, TSV_EINTERNAL, "handler sent no response");
             }
         } else if (path_known) {
-            mg_response_header_start(conn, 405);
             tsv_error err;
             tsv_error_set(&err, TSV_EMETHOD, "allow: %s", allow);
-            /* reply_error sends the headers; Allow must go out with them, so
-             * build the reply by hand here. */
-            req.status = 0;
+            /* reply_error cannot add Allow; build the same shape here. */
             tsv_buf body = {0};
             tsv_json_writer w;
             tsv_jw_init(&w, &body, NULL);
@@ -202,20 +208,13 @@ static int handle_request(struct mg_connection *conn, tsv_server *srv)
             tsv_jw_string(&w, err.message);
             tsv_jw_object_end(&w);
             if (tsv_jw_finish(&w, NULL) == 0) {
-                char cl[32];
-                snprintf(cl, sizeof cl, "%zu", body.len);
-                mg_response_header_add(conn, "Allow", allow, -1);
-                mg_response_header_add(conn, "X-Influxdb-Build", "OSS", -1);
-                mg_response_header_add(conn, "X-Influxdb-Version", TSV_INFLUX_COMPAT_VERSION, -1);
-                mg_response_header_add(conn, "X-Platform-Error-Code", "method not allowed", -1);
-                mg_response_header_add(conn, "Content-Type", "application/json; charset=utf-8", -1);
-                mg_response_header_add(conn, "Content-Length", cl, -1);
-                if (req.content_length != 0)
-                    mg_response_header_add(conn, "Connection", "close", -1);
-                if (mg_response_header_send(conn) >= 0 && mg_write(conn, body.data, body.len) > 0)
-                    req.bytes_out = body.len;
+                const char *h[] = {"Allow", allow, "X-Platform-Error-Code", "method not allowed",
+                                   NULL};
+                tsv_http_reply_with(&req, 405, "application/json; charset=utf-8", h, body.data,
+                                    body.len);
+            } else {
+                tsv_http_reply_error(&req, &err);
             }
-            req.status = 405;
             tsv_buf_free(&body);
         } else {
             tsv_http_reply_error_code(&req, TSV_ENOTFOUND, "path not found");
@@ -307,8 +306,10 @@ int tsv_server_start(tsv_server **out, const tsv_config *cfg, struct tsv_store *
         return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
     srv->cfg = *cfg;
     srv->store = store;
-    char threads[16], header_size[16];
+    char threads[16], header_size[16], header_timeout[24], idle_timeout[24];
     snprintf(threads, sizeof threads, "%d", cfg->worker_threads);
+    snprintf(header_timeout, sizeof header_timeout, "%d", cfg->read_header_timeout_s * 1000);
+    snprintf(idle_timeout, sizeof idle_timeout, "%d", cfg->idle_timeout_s * 1000);
     /* civetweb answers a request that overflows its buffer with a bare 400;
      * give it 1 MiB of room and enforce the configured limit in dispatch,
      * where it can be a proper 413. Beyond 1 MiB civetweb's 400 remains. */
@@ -319,11 +320,17 @@ int tsv_server_start(tsv_server **out, const tsv_config *cfg, struct tsv_store *
         "num_threads", threads,
         "max_request_size", header_size,
         "enable_keep_alive", "yes",
-        /* Restores and backups stream for as long as they need (influxd has
-         * no read/write timeout either). civetweb applies this to each wait
-         * for data, and "0" would mean "do not wait", so use a long value. */
-        "request_timeout_ms", "3600000",
-        "keep_alive_timeout_ms", "180000",
+        /* Replies leave in more than one write (head, body); without this
+         * Nagle holds the second until the client's delayed ACK, ~40 ms per
+         * request on a reused connection. */
+        "tcp_nodelay", "1",
+        /* civetweb's one timeout: the whole request head must arrive within
+         * it (slow or stalled clients are cut, as influxd's
+         * ReadHeaderTimeout), and it bounds each single wait for the client
+         * within a request; body reads ride it out up to
+         * --http-body-idle-timeout (http.c). */
+        "request_timeout_ms", header_timeout,
+        "keep_alive_timeout_ms", idle_timeout,
         "enable_auth_domain_check", "no",
         NULL,
     };
