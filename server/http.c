@@ -146,6 +146,55 @@ int tsv_http_read_body(tsv_http_req *req, tsv_buf *buf, size_t max, tsv_error *e
  * separately, and refuses to work at all once anything was written, which
  * the interim "100 Continue" is. */
 
+static double mono_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Writes everything, riding out civetweb's per-write timeout (the header
+ * timeout) while the client reads nothing, up to --http-body-idle-timeout.
+ * civetweb returns what it sent before a timeout, or -1 when it sent
+ * nothing, which is also its answer for a closed connection: a -1 that came
+ * back well before the timeout is taken as the connection being gone. */
+static int write_all(tsv_http_req *req, const void *buf, size_t len)
+{
+    const tsv_config *cfg = &req->server->cfg;
+    const char *p = buf;
+    double idle_since = mono_s();
+    while (len > 0) {
+        size_t want = len > (1u << 30) ? (1u << 30) : len;
+        double t0 = mono_s();
+        int n = mg_write(req->conn, p, want);
+        double t1 = mono_s();
+        if (n > 0) {
+            p += n;
+            len -= (size_t)n;
+            idle_since = t1;
+            continue;
+        }
+        if (n < 0 && t1 - t0 < cfg->read_header_timeout_s * 0.9)
+            return -1;
+        if (t1 - idle_since >= cfg->body_idle_timeout_s || atomic_load(&req->server->stopping))
+            return -1;
+    }
+    return 0;
+}
+
+/* Chunk framing done here rather than by mg_send_chunk, so that a write
+ * civetweb gives up on half-way can be resumed without breaking it. */
+static int send_chunk(tsv_http_req *req, const void *buf, size_t len)
+{
+    char head[24];
+    int hl = snprintf(head, sizeof head, "%zx\r\n", len);
+    if (write_all(req, head, (size_t)hl) != 0)
+        return -1;
+    if (len && write_all(req, buf, len) != 0)
+        return -1;
+    return write_all(req, "\r\n", 2);
+}
+
 enum { ONE_WRITE_MAX = 64 * 1024 };
 
 static int head_line(tsv_buf *b, const char *name, const char *value)
@@ -224,11 +273,11 @@ static int send_response(tsv_http_req *req, int status, const char *content_type
         with_body = 0;
         req->bytes_out += len;
     }
-    if (rc == 0 && mg_write(req->conn, b.data, b.len) != (int)b.len)
+    if (rc == 0 && write_all(req, b.data, b.len) != 0)
         rc = -1;
     tsv_buf_free(&b);
     if (rc == 0 && with_body) {
-        if (mg_write(req->conn, body, len) != (int)len)
+        if (write_all(req, body, len) != 0)
             return -1;
         req->bytes_out += len;
     }
@@ -307,15 +356,11 @@ int tsv_http_reply_error_code(tsv_http_req *req, tsv_code code, const char *fmt,
 static int stream_write(tsv_writer *w, const void *buf, size_t len, tsv_error *err)
 {
     tsv_http_stream *s = (tsv_http_stream *)w;
-    const char *p = buf;
-    while (len > 0) {
-        unsigned int n = len > (1u << 30) ? (1u << 30) : (unsigned int)len;
-        if (mg_send_chunk(s->req->conn, p, n) < 0)
-            return tsv_error_set(err, TSV_EINTERNAL, "client connection closed during response");
-        s->req->bytes_out += n;
-        p += n;
-        len -= n;
-    }
+    if (len == 0)
+        return 0; /* an empty chunk would end the body */
+    if (send_chunk(s->req, buf, len) != 0)
+        return tsv_error_set(err, TSV_EINTERNAL, "client connection closed during response");
+    s->req->bytes_out += len;
     return 0;
 }
 
@@ -346,7 +391,7 @@ int tsv_http_stream_end(tsv_http_req *req, tsv_error *err)
     if (!req->streaming)
         return 0;
     req->streaming = 0;
-    if (mg_send_chunk(req->conn, "", 0) < 0)
+    if (send_chunk(req, "", 0) != 0)
         return tsv_error_set(err, TSV_EINTERNAL, "client connection closed during response");
     return 0;
 }
