@@ -264,11 +264,14 @@ int tsv_precheck_restore_shard(tsv_http_req *req, const tsv_route_params *p, con
     return tsv_store_restore_shard_check(req->server->store, id, err);
 }
 
-/* Before the body: the bucket exists (404 otherwise). */
+/* Before the body: a valid bucket ID (400) of a bucket that exists (404). */
 int tsv_precheck_restore_bucket_id(tsv_http_req *req, const tsv_route_params *p,
                                    const tsv_caller *c, tsv_error *err)
 {
     (void)c;
+    uint64_t id;
+    if (tsv_id_parse(tsv_route_param(p, "bucketID"), &id, err) != 0)
+        return -1;
     tsv_bucket b;
     if (tsv_store_bucket_get(req->server->store, tsv_route_param(p, "bucketID"), &b, err) != 0)
         return -1;
