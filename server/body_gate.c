@@ -5,7 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "routes.h"
+#include "router.h"
 #include "server.h"
 
 /* Copies the first comma-separated element of a header value, trimmed. */

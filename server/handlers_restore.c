@@ -13,8 +13,8 @@
 #include "body_gate.h"
 #include "json.h"
 #include "restore.h"
+#include "router.h"
 #include "tenant.h"
-#include "routes.h"
 #include "tsv_log.h"
 
 /* Wraps the request body in the decoder its Content-Encoding names

@@ -9,9 +9,10 @@
 #include <string.h>
 
 #include "json.h"
-#include "routes.h"
+#include "router.h"
 #include "store.h"
 #include "tenant.h"
+#include "tenant_auth.h"
 
 static int reply_buf(tsv_http_req *req, int status, tsv_json_writer *w, tsv_buf *buf)
 {
