@@ -26,6 +26,10 @@ static const struct {
     /* The influx CLI only decodes codes it knows; "unavailable" is the known
      * code closest to "the server cannot store this right now". */
     [TSV_ENOSPACE] = {"unavailable", 507},
+    /* InfluxDB's own code for 415; 417 and 408 have none there. */
+    [TSV_EUNSUPPORTED] = {"unsupported media type", 415},
+    [TSV_EEXPECTATION] = {"expectation failed", 417},
+    [TSV_ETIMEOUT] = {"request timeout", 408},
 };
 
 const char *tsv_code_string(tsv_code code)

@@ -34,6 +34,9 @@ typedef enum tsv_code {
     TSV_ENOTIMPL,         /* "not implemented"       501 */
     TSV_ETOOMANY,         /* "too many requests"     429 */
     TSV_ENOSPACE,         /* "unavailable"           507 (disk full) */
+    TSV_EUNSUPPORTED,     /* "unsupported media type" 415 */
+    TSV_EEXPECTATION,     /* "expectation failed"    417 (unknown Expect value) */
+    TSV_ETIMEOUT,         /* "request timeout"       408 (client stalled) */
     TSV_ECODE_COUNT
 } tsv_code;
 

@@ -20,6 +20,10 @@ typedef enum opt_id {
     OPT_MAX_HEADER,
     OPT_SHUTDOWN,
     OPT_TRASH,
+    OPT_HEADER_TIMEOUT,
+    OPT_IDLE_TIMEOUT,
+    OPT_BODY_IDLE,
+    OPT_MAX_UPLOADS,
     OPT_RPC_BIND,
     OPT_RPC_ORG,
     OPT_RPC_ALLOW,
@@ -40,8 +44,8 @@ static const struct {
     [OPT_LOG_LEVEL] = {"log-level", "TSVAULT_LOG_LEVEL", "info", "debug, info, warn or error"},
     [OPT_TOKEN] = {"operator-token", "TSVAULT_OPERATOR_TOKEN", "",
                    "bootstrap operator token, accepted besides the tokens in the KV store"},
-    [OPT_THREADS] = {"worker-threads", "TSVAULT_WORKER_THREADS", "16",
-                     "HTTP worker threads (concurrent requests)"},
+    [OPT_THREADS] = {"worker-threads", "TSVAULT_WORKER_THREADS", "512",
+                     "HTTP worker threads: open connections served at once, idle or not"},
     [OPT_MAX_BODY] = {"max-body-size", "TSVAULT_MAX_BODY_SIZE", "0",
                       "largest request body accepted, e.g. 10GiB; 0 = unlimited (as influxd)"},
     [OPT_MAX_HEADER] = {"max-header-size", "TSVAULT_MAX_HEADER_SIZE", "16384",
@@ -50,6 +54,15 @@ static const struct {
                       "on SIGINT/SIGTERM, how long in-flight requests may finish"},
     [OPT_TRASH] = {"trash-retention", "TSVAULT_TRASH_RETENTION", "168h",
                    "how long data moved aside by restores is kept before it is purged"},
+    [OPT_HEADER_TIMEOUT] = {"http-read-header-timeout", "TSVAULT_HTTP_READ_HEADER_TIMEOUT", "10s",
+                            "a connection whose request line and headers take longer is closed"},
+    [OPT_IDLE_TIMEOUT] = {"http-idle-timeout", "TSVAULT_HTTP_IDLE_TIMEOUT", "3m",
+                          "how long a keep-alive connection may wait for its next request"},
+    [OPT_BODY_IDLE] = {"http-body-idle-timeout", "TSVAULT_HTTP_BODY_IDLE_TIMEOUT", "60s",
+                       "a request body (or a response the client stops reading) idle this long "
+                       "is cut off"},
+    [OPT_MAX_UPLOADS] = {"max-concurrent-uploads", "TSVAULT_MAX_CONCURRENT_UPLOADS", "8",
+                         "restore uploads handled at once; more get 503 with Retry-After"},
     [OPT_RPC_BIND] = {"rpc-bind-address", "TSVAULT_RPC_BIND_ADDRESS", "127.0.0.1:8088",
                       "InfluxDB 1.x backup/restore (snapshotter) service, host:port; empty = off"},
     [OPT_RPC_ORG] = {"rpc-org", "TSVAULT_RPC_ORG", "",
@@ -149,11 +162,15 @@ void tsv_config_defaults(tsv_config *cfg)
     cfg->data_dir = DEFAULT_DATA_DIR;
     cfg->log_level = TSV_LOG_INFO;
     cfg->operator_token = NULL;
-    cfg->worker_threads = 16;
+    cfg->worker_threads = 512;
     cfg->max_body_size = 0;
     cfg->max_header_size = 16384;
     cfg->shutdown_timeout_s = 30;
     cfg->trash_retention_s = 168 * 3600;
+    cfg->read_header_timeout_s = 10;
+    cfg->idle_timeout_s = 180;
+    cfg->body_idle_timeout_s = 60;
+    cfg->max_uploads = 8;
     snprintf(cfg->rpc_bind_address, sizeof cfg->rpc_bind_address, "127.0.0.1:8088");
     cfg->rpc_timeout_s = 30;
 }
@@ -188,8 +205,8 @@ static int apply(tsv_config *cfg, opt_id id, const char *val, const char *source
     case OPT_THREADS:
         errno = 0;
         l = strtol(val, &end, 10);
-        if (errno || *end || l < 2 || l > 1024)
-            return tsv_error_set(err, TSV_EINVALID, "%s: worker threads must be 2..1024, got \"%s\"",
+        if (errno || *end || l < 2 || l > 4096)
+            return tsv_error_set(err, TSV_EINVALID, "%s: worker threads must be 2..4096, got \"%s\"",
                                  source, val);
         cfg->worker_threads = (int)l;
         return 0;
@@ -213,6 +230,28 @@ static int apply(tsv_config *cfg, opt_id id, const char *val, const char *source
         if (tsv_parse_duration_s(val, &d) != 0)
             return tsv_error_set(err, TSV_EINVALID, "%s: invalid duration \"%s\"", source, val);
         cfg->trash_retention_s = d;
+        return 0;
+    case OPT_HEADER_TIMEOUT:
+    case OPT_IDLE_TIMEOUT:
+    case OPT_BODY_IDLE:
+        /* civetweb takes milliseconds in an int; 0 would mean "never wait". */
+        if (tsv_parse_duration_s(val, &d) != 0 || d < 1 || d > 86400)
+            return tsv_error_set(err, TSV_EINVALID, "%s: duration must be 1s..24h, got \"%s\"",
+                                 source, val);
+        if (id == OPT_HEADER_TIMEOUT)
+            cfg->read_header_timeout_s = (int)d;
+        else if (id == OPT_IDLE_TIMEOUT)
+            cfg->idle_timeout_s = (int)d;
+        else
+            cfg->body_idle_timeout_s = (int)d;
+        return 0;
+    case OPT_MAX_UPLOADS:
+        errno = 0;
+        l = strtol(val, &end, 10);
+        if (errno || *end || end == val || l < 1 || l > 4096)
+            return tsv_error_set(err, TSV_EINVALID,
+                                 "%s: concurrent uploads must be 1..4096, got \"%s\"", source, val);
+        cfg->max_uploads = (int)l;
         return 0;
     case OPT_RPC_BIND:
         if (strlen(val) >= sizeof cfg->rpc_bind_address)

@@ -27,6 +27,10 @@ typedef struct tsv_config {
     int max_header_size;         /* bytes of request line + headers */
     int shutdown_timeout_s;      /* how long in-flight requests may finish */
     int64_t trash_retention_s;   /* how long moved-aside data is kept */
+    int read_header_timeout_s;   /* request line + headers must arrive within this */
+    int idle_timeout_s;          /* keep-alive: wait this long for the next request */
+    int body_idle_timeout_s;     /* a request body silent this long is cut off */
+    int max_uploads;             /* concurrent upload requests (restores); more get 503 */
     char rpc_bind_address[256];  /* 1.x snapshotter service host:port; "" = off */
     char rpc_org[256];           /* org of the 1.x names (name or ID); "" = first */
     char rpc_allowed_hosts[1024]; /* comma-separated IPs/CIDRs; "" = any peer */

@@ -10,40 +10,24 @@
 #include <string.h>
 #include <strings.h>
 
+#include "body_gate.h"
 #include "json.h"
 #include "restore.h"
 #include "router.h"
+#include "tenant.h"
 #include "tsv_log.h"
 
-#define MANIFEST_MAX (64 * 1024 * 1024)
-
-/* Wraps the request body in the decoder its Content-Encoding names. Only the
- * first value counts, as in influxd; unknown encodings are refused rather
- * than silently stored compressed. */
+/* Wraps the request body in the decoder its Content-Encoding names
+ * (body_gate.c refused unknown encodings before the body was sent). */
 static int decoded_body(tsv_http_req *req, tsv_reader **out, tsv_error *err)
 {
     tsv_reader *raw = tsv_http_body(req);
-    const char *ce = tsv_http_header(req, "Content-Encoding");
-    tsv_codec codec = TSV_CODEC_IDENTITY;
-    if (ce && *ce) {
-        char first[64];
-        size_t n = strcspn(ce, ",");
-        while (n > 0 && (ce[n - 1] == ' ' || ce[n - 1] == '\t'))
-            n--;
-        snprintf(first, sizeof first, "%.*s", (int)n, ce);
-        if (strcasecmp(first, "gzip") == 0 || strcasecmp(first, "x-gzip") == 0)
-            codec = TSV_CODEC_GZIP;
-        else if (strcasecmp(first, "zstd") == 0)
-            codec = TSV_CODEC_ZSTD;
-        else if (strcasecmp(first, "identity") != 0)
-            return tsv_error_set(err, TSV_EINVALID,
-                                 "unsupported Content-Encoding \"%s\" (use gzip, zstd or identity)",
-                                 first);
-    }
-    if (codec == TSV_CODEC_IDENTITY) {
-        *out = NULL;
+    tsv_codec codec;
+    *out = NULL;
+    if (tsv_http_body_codec(req, &codec, err) != 0)
+        return -1;
+    if (codec == TSV_CODEC_IDENTITY)
         return 0;
-    }
     return tsv_decoder_new(out, codec, raw, err);
 }
 
@@ -141,7 +125,7 @@ int tsv_handle_restore_bucket_metadata(tsv_http_req *req, const tsv_route_params
     (void)c;
     tsv_error err;
     tsv_buf body = {0};
-    if (read_decoded(req, &body, MANIFEST_MAX, &err) != 0) {
+    if (read_decoded(req, &body, TSV_MANIFEST_MAX, &err) != 0) {
         tsv_buf_free(&body);
         return tsv_http_reply_error(req, &err);
     }
@@ -188,7 +172,7 @@ int tsv_handle_restore_bucket_id(tsv_http_req *req, const tsv_route_params *p, c
     tsv_error err;
     const char *id = tsv_route_param(p, "bucketID");
     tsv_buf body = {0};
-    if (read_decoded(req, &body, MANIFEST_MAX, &err) != 0) {
+    if (read_decoded(req, &body, TSV_MANIFEST_MAX, &err) != 0) {
         tsv_buf_free(&body);
         return tsv_http_reply_error(req, &err);
     }
@@ -267,4 +251,30 @@ int tsv_handle_restore_shard(tsv_http_req *req, const tsv_route_params *p, const
     if (rc != 0)
         return tsv_http_reply_error(req, &err);
     return tsv_http_reply_empty(req, 204);
+}
+
+/* Before the body: a valid shard ID of a shard that exists (404 otherwise). */
+int tsv_precheck_restore_shard(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c,
+                               tsv_error *err)
+{
+    (void)c;
+    uint64_t id;
+    if (tsv_parse_shard_id(tsv_route_param(p, "shardID"), &id, err) != 0)
+        return -1;
+    return tsv_store_restore_shard_check(req->server->store, id, err);
+}
+
+/* Before the body: a valid bucket ID (400) of a bucket that exists (404). */
+int tsv_precheck_restore_bucket_id(tsv_http_req *req, const tsv_route_params *p,
+                                   const tsv_caller *c, tsv_error *err)
+{
+    (void)c;
+    uint64_t id;
+    if (tsv_id_parse(tsv_route_param(p, "bucketID"), &id, err) != 0)
+        return -1;
+    tsv_bucket b;
+    if (tsv_store_bucket_get(req->server->store, tsv_route_param(p, "bucketID"), &b, err) != 0)
+        return -1;
+    tsv_bucket_clear(&b);
+    return 0;
 }

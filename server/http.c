@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "json.h"
 #include "server.h"
@@ -30,6 +31,34 @@ int tsv_http_query(const tsv_http_req *req, const char *name, char *out, size_t 
     return 1;
 }
 
+/* Reads once, riding out civetweb's per-wait timeout (which is the header
+ * timeout: civetweb has one knob for both) until the body has been idle for
+ * --http-body-idle-timeout. civetweb reports that timeout as 0 with body
+ * bytes still due, and a closed connection as -1. */
+static int read_with_idle_timeout(tsv_http_req *req, void *buf, size_t len, int *timed_out)
+{
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    *timed_out = 0;
+    for (;;) {
+        int n = mg_read(req->conn, buf, len);
+        if (n != 0)
+            return n;
+        int more_due = req->content_length < 0 ? !req->body_done
+                                                : req->bytes_in < (uint64_t)req->content_length;
+        if (!more_due)
+            return 0;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - start.tv_sec >= req->server->cfg.body_idle_timeout_s ||
+            atomic_load(&req->server->stopping)) {
+            *timed_out = 1;
+            return 0;
+        }
+        if (req->content_length < 0)
+            return 0; /* chunked: civetweb's 0 means the end (see body_read) */
+    }
+}
+
 static ssize_t body_read(tsv_reader *r, void *buf, size_t len, tsv_error *err)
 {
     tsv_http_body_reader *br = (tsv_http_body_reader *)r;
@@ -40,9 +69,23 @@ static ssize_t body_read(tsv_reader *r, void *buf, size_t len, tsv_error *err)
     if (br->limit && req->content_length > 0 && (uint64_t)req->content_length > br->limit)
         return tsv_error_set(err, TSV_ETOOLARGE, "request body of %lld bytes exceeds the limit of %llu bytes",
                              req->content_length, (unsigned long long)br->limit);
+    if (req->expect_continue && !req->continue_sent) {
+        /* civetweb never sends the interim reply for a request handler; the
+         * client holds the body back until it arrives. */
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        req->continue_sent = 1;
+        if (mg_write(req->conn, cont, sizeof cont - 1) != (int)(sizeof cont - 1))
+            return tsv_error_set(err, TSV_EINVALID, "client connection closed before its body");
+    }
     if (len > (size_t)1 << 30)
         len = (size_t)1 << 30;
-    int n = mg_read(req->conn, buf, len);
+    int timed_out;
+    int n = read_with_idle_timeout(req, buf, len, &timed_out);
+    if (timed_out)
+        return tsv_error_set(err, TSV_ETIMEOUT,
+                             "request body idle for %d s: cut off after %llu bytes",
+                             req->server->cfg.body_idle_timeout_s,
+                             (unsigned long long)req->bytes_in);
     if (n < 0) {
         /* civetweb reports a body cut short (client closed early) as an
          * error, not as EOF: say what happened rather than "connection error". */
@@ -98,41 +141,159 @@ int tsv_http_read_body(tsv_http_req *req, tsv_buf *buf, size_t max, tsv_error *e
     }
 }
 
-/* Headers every response carries, plus Connection: close when the request
- * body was not read to its end (so civetweb does not try to parse the rest
- * of an upload as the next request). */
-static void add_common_headers(tsv_http_req *req)
+/* Responses are composed here, head and (small) body in one buffer and one
+ * write: civetweb's mg_response_header_* API writes each header line
+ * separately, and refuses to work at all once anything was written, which
+ * the interim "100 Continue" is. */
+
+static double mono_s(void)
 {
-    mg_response_header_add(req->conn, "X-Influxdb-Build", "OSS", -1);
-    mg_response_header_add(req->conn, "X-Influxdb-Version", tsv_influx_compat_version(), -1);
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Writes everything, riding out civetweb's per-write timeout (the header
+ * timeout) while the client reads nothing, up to --http-body-idle-timeout.
+ * civetweb returns what it sent before a timeout, or -1 when it sent
+ * nothing, which is also its answer for a closed connection: a -1 that came
+ * back well before the timeout is taken as the connection being gone. */
+static int write_all(tsv_http_req *req, const void *buf, size_t len)
+{
+    const tsv_config *cfg = &req->server->cfg;
+    const char *p = buf;
+    double idle_since = mono_s();
+    while (len > 0) {
+        size_t want = len > (1u << 30) ? (1u << 30) : len;
+        double t0 = mono_s();
+        int n = mg_write(req->conn, p, want);
+        double t1 = mono_s();
+        if (n > 0) {
+            p += n;
+            len -= (size_t)n;
+            idle_since = t1;
+            continue;
+        }
+        if (n < 0 && t1 - t0 < cfg->read_header_timeout_s * 0.9)
+            return -1;
+        if (t1 - idle_since >= cfg->body_idle_timeout_s || atomic_load(&req->server->stopping))
+            return -1;
+    }
+    return 0;
+}
+
+/* Chunk framing done here rather than by mg_send_chunk, so that a write
+ * civetweb gives up on half-way can be resumed without breaking it. */
+static int send_chunk(tsv_http_req *req, const void *buf, size_t len)
+{
+    char head[24];
+    int hl = snprintf(head, sizeof head, "%zx\r\n", len);
+    if (write_all(req, head, (size_t)hl) != 0)
+        return -1;
+    if (len && write_all(req, buf, len) != 0)
+        return -1;
+    return write_all(req, "\r\n", 2);
+}
+
+enum { ONE_WRITE_MAX = 64 * 1024 };
+
+static int head_line(tsv_buf *b, const char *name, const char *value)
+{
+    return tsv_buf_append(b, name, strlen(name), NULL) || tsv_buf_append(b, ": ", 2, NULL) ||
+                   tsv_buf_append(b, value, strlen(value), NULL) ||
+                   tsv_buf_append(b, "\r\n", 2, NULL)
+               ? -1
+               : 0;
+}
+
+/* Whether the connection stays open after this reply. Not when the request
+ * body was not read to its end: the rest of it is neither read (it may be
+ * gigabytes, or never come: a client waiting for "100 Continue" does not send
+ * it) nor ever parsed as the next request. Otherwise as civetweb decides
+ * (HTTP/1.1 or "Connection: keep-alive", and no "Connection: close"). */
+static int keeps_alive(tsv_http_req *req, int streaming)
+{
     int has_body = req->content_length > 0 ||
                    (req->content_length < 0 && tsv_http_header(req, "Transfer-Encoding"));
-    if (has_body && !req->body_done)
-        mg_response_header_add(req->conn, "Connection", "close", -1);
+    if (streaming || (has_body && !req->body_done))
+        return 0;
+    const char *c = tsv_http_header(req, "Connection");
+    if (c && strcasestr(c, "close"))
+        return 0;
+    if (c && strcasestr(c, "keep-alive"))
+        return 1;
+    return req->http_version && strcmp(req->http_version, "1.1") == 0;
+}
+
+/* Sends status line, headers every response carries (X-Influxdb-*, Date,
+ * Connection, Retry-After when set), the given ones and the body.
+ * content_length < 0 announces a chunked body (sent by the caller). */
+static int send_response(tsv_http_req *req, int status, const char *content_type,
+                         const char *const *extra, long long content_length, const void *body,
+                         size_t len)
+{
+    if (req->status)
+        return -1; /* one response per request */
+    req->status = status;
+    int alive = keeps_alive(req, content_length < 0);
+    if (!alive)
+        mg_disable_connection_keep_alive(req->conn); /* civetweb ignores our header */
+    tsv_buf b = {0};
+    char line[160], date[64], num[32];
+    snprintf(line, sizeof line, "HTTP/%s %d %s\r\n",
+             req->http_version && strcmp(req->http_version, "1.0") == 0 ? "1.0" : "1.1", status,
+             mg_get_response_code_text(req->conn, status));
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    int rc = tsv_buf_append(&b, line, strlen(line), NULL);
+    rc |= head_line(&b, "X-Influxdb-Build", "OSS");
+    rc |= head_line(&b, "X-Influxdb-Version", tsv_influx_compat_version());
+    for (const char *const *h = extra; h && h[0]; h += 2)
+        rc |= head_line(&b, h[0], h[1]);
+    if (content_type)
+        rc |= head_line(&b, "Content-Type", content_type);
+    if (content_length < 0) {
+        rc |= head_line(&b, "Transfer-Encoding", "chunked");
+    } else if (status != 204 && status != 304) {
+        snprintf(num, sizeof num, "%lld", content_length);
+        rc |= head_line(&b, "Content-Length", num);
+    }
+    if (req->retry_after_s > 0) {
+        snprintf(num, sizeof num, "%d", req->retry_after_s);
+        rc |= head_line(&b, "Retry-After", num);
+    }
+    rc |= head_line(&b, "Date", date);
+    rc |= head_line(&b, "Connection", alive ? "keep-alive" : "close");
+    rc |= tsv_buf_append(&b, "\r\n", 2, NULL);
+    int with_body = len && status != 204 && status != 304 && strcmp(req->method, "HEAD") != 0;
+    if (rc == 0 && with_body && len <= ONE_WRITE_MAX) {
+        rc = tsv_buf_append(&b, body, len, NULL);
+        with_body = 0;
+        req->bytes_out += len;
+    }
+    if (rc == 0 && write_all(req, b.data, b.len) != 0)
+        rc = -1;
+    tsv_buf_free(&b);
+    if (rc == 0 && with_body) {
+        if (write_all(req, body, len) != 0)
+            return -1;
+        req->bytes_out += len;
+    }
+    return rc ? -1 : 0;
 }
 
 int tsv_http_reply(tsv_http_req *req, int status, const char *content_type, const void *body,
                    size_t len)
 {
-    if (req->status)
-        return -1; /* one response per request */
-    req->status = status;
-    mg_response_header_start(req->conn, status);
-    add_common_headers(req);
-    if (content_type)
-        mg_response_header_add(req->conn, "Content-Type", content_type, -1);
-    char cl[32];
-    snprintf(cl, sizeof cl, "%zu", len);
-    if (status != 204 && status != 304)
-        mg_response_header_add(req->conn, "Content-Length", cl, -1);
-    if (mg_response_header_send(req->conn) < 0)
-        return -1;
-    if (len && status != 204 && strcmp(req->method, "HEAD") != 0) {
-        if (mg_write(req->conn, body, len) != (int)len)
-            return -1;
-        req->bytes_out += len;
-    }
-    return 0;
+    return send_response(req, status, content_type, NULL, (long long)len, body, len);
+}
+
+int tsv_http_reply_with(tsv_http_req *req, int status, const char *content_type,
+                        const char *const *extra_headers, const void *body, size_t len)
+{
+    return send_response(req, status, content_type, extra_headers, (long long)len, body, len);
 }
 
 int tsv_http_reply_json(tsv_http_req *req, int status, const tsv_buf *json)
@@ -173,38 +334,17 @@ int tsv_http_reply_error(tsv_http_req *req, const tsv_error *err)
     tsv_jw_key(&w, "message");
     tsv_jw_string(&w, message);
     tsv_jw_object_end(&w);
-    int status = tsv_code_http_status(code);
     int rc;
     if (tsv_jw_finish(&w, NULL) != 0) {
         static const char fallback[] =
             "{\"code\":\"internal error\",\"message\":\"out of memory\"}";
-        status = 500;
-        code = TSV_EINTERNAL;
-        req->status = status;
-        mg_response_header_start(req->conn, status);
-        add_common_headers(req);
-        mg_response_header_add(req->conn, "X-Platform-Error-Code", "internal error", -1);
-        mg_response_header_add(req->conn, "Content-Type", "application/json; charset=utf-8", -1);
-        mg_response_header_add(req->conn, "Content-Length", "53", -1);
-        rc = mg_response_header_send(req->conn) < 0 ? -1 : 0;
-        if (rc == 0 && mg_write(req->conn, fallback, sizeof fallback - 1) < 0)
-            rc = -1;
+        const char *h[] = {"X-Platform-Error-Code", "internal error", NULL};
+        rc = send_response(req, 500, "application/json; charset=utf-8", h, sizeof fallback - 1,
+                           fallback, sizeof fallback - 1);
     } else {
-        req->status = status;
-        mg_response_header_start(req->conn, status);
-        add_common_headers(req);
-        mg_response_header_add(req->conn, "X-Platform-Error-Code", tsv_code_string(code), -1);
-        mg_response_header_add(req->conn, "Content-Type", "application/json; charset=utf-8", -1);
-        char cl[32];
-        snprintf(cl, sizeof cl, "%zu", buf.len);
-        mg_response_header_add(req->conn, "Content-Length", cl, -1);
-        rc = mg_response_header_send(req->conn) < 0 ? -1 : 0;
-        if (rc == 0 && strcmp(req->method, "HEAD") != 0) {
-            if (mg_write(req->conn, buf.data, buf.len) != (int)buf.len)
-                rc = -1;
-            else
-                req->bytes_out += buf.len;
-        }
+        const char *h[] = {"X-Platform-Error-Code", tsv_code_string(code), NULL};
+        rc = send_response(req, tsv_code_http_status(code), "application/json; charset=utf-8", h,
+                           (long long)buf.len, buf.data, buf.len);
     }
     tsv_buf_free(&buf);
     return rc;
@@ -223,15 +363,11 @@ int tsv_http_reply_error_code(tsv_http_req *req, tsv_code code, const char *fmt,
 static int stream_write(tsv_writer *w, const void *buf, size_t len, tsv_error *err)
 {
     tsv_http_stream *s = (tsv_http_stream *)w;
-    const char *p = buf;
-    while (len > 0) {
-        unsigned int n = len > (1u << 30) ? (1u << 30) : (unsigned int)len;
-        if (mg_send_chunk(s->req->conn, p, n) < 0)
-            return tsv_error_set(err, TSV_EINTERNAL, "client connection closed during response");
-        s->req->bytes_out += n;
-        p += n;
-        len -= n;
-    }
+    if (len == 0)
+        return 0; /* an empty chunk would end the body */
+    if (send_chunk(s->req, buf, len) != 0)
+        return tsv_error_set(err, TSV_EINTERNAL, "client connection closed during response");
+    s->req->bytes_out += len;
     return 0;
 }
 
@@ -242,24 +378,14 @@ tsv_writer *tsv_http_stream_begin(tsv_http_req *req, int status, const char *con
 {
     if (req->status)
         return NULL;
-    req->status = status;
-    req->streaming = 1;
-    mg_response_header_start(req->conn, status);
-    add_common_headers(req);
-    if (content_type)
-        mg_response_header_add(req->conn, "Content-Type", content_type, -1);
-    for (const char *const *h = extra_headers; h && h[0]; h += 2)
-        mg_response_header_add(req->conn, h[0], h[1], -1);
-    mg_response_header_add(req->conn, "Transfer-Encoding", "chunked", -1);
-    /* A stream that fails half-way must end the connection; announcing it up
-     * front keeps every client's view consistent. civetweb ignores the
-     * header we add, so tell it too: otherwise, after an abort, it waits
-     * for a next request on the connection while the client waits for the
-     * rest of the body, until keep_alive_timeout_ms. */
-    mg_response_header_add(req->conn, "Connection", "close", -1);
-    mg_disable_connection_keep_alive(req->conn);
-    if (mg_response_header_send(req->conn) < 0)
+    /* A stream that fails half-way must end the connection; announcing
+     * Connection: close up front keeps every client's view consistent (and
+     * send_response tells civetweb, which otherwise would wait for a next
+     * request on the connection while the client waits for the rest of the
+     * body, until the idle timeout). */
+    if (send_response(req, status, content_type, extra_headers, -1, NULL, 0) != 0)
         return NULL;
+    req->streaming = 1;
     req->stream.base.write = stream_write;
     req->stream.base.close = NULL;
     req->stream.base.free = stream_free;
@@ -272,7 +398,7 @@ int tsv_http_stream_end(tsv_http_req *req, tsv_error *err)
     if (!req->streaming)
         return 0;
     req->streaming = 0;
-    if (mg_send_chunk(req->conn, "", 0) < 0)
+    if (send_chunk(req, "", 0) != 0)
         return tsv_error_set(err, TSV_EINTERNAL, "client connection closed during response");
     return 0;
 }

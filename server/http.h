@@ -42,6 +42,7 @@ typedef struct tsv_http_req {
     struct mg_connection *conn;
     struct tsv_server *server;
     const char *method;
+    const char *http_version; /* "1.1", "1.0" */
     const char *path;        /* decoded path, trailing slashes stripped */
     const char *query;       /* raw query string or "" */
     long long content_length; /* -1 when unknown (chunked) */
@@ -51,6 +52,10 @@ typedef struct tsv_http_req {
     int streaming;           /* a chunked response is in progress */
     int body_done;           /* request body read to its end */
     int aborted;             /* response stream aborted mid-way */
+    int expect_continue;     /* client sent Expect: 100-continue and waits for it */
+    int continue_sent;       /* the interim "100 Continue" went out */
+    int upload_slot;         /* holds one of --max-concurrent-uploads */
+    int retry_after_s;       /* > 0: error replies carry Retry-After */
     tsv_http_body_reader body;
     tsv_http_stream stream;
     char path_buf[2048];
@@ -63,7 +68,10 @@ const char *tsv_http_header(const tsv_http_req *req, const char *name);
 int tsv_http_query(const tsv_http_req *req, const char *name, char *out, size_t outlen);
 /* The request body as a stream (limit from --max-body-size). A body shorter
  * than its Content-Length, or a broken chunked encoding, is TSV_EINVALID;
- * more than the limit is TSV_ETOOLARGE. */
+ * more than the limit is TSV_ETOOLARGE; no byte for --http-body-idle-timeout
+ * is TSV_ETIMEOUT. The first read sends "100 Continue" when the client asked
+ * for it, so everything a handler checks before reading is checked before
+ * the client sends the body. */
 tsv_reader *tsv_http_body(tsv_http_req *req);
 /* Reads a whole (small) body into buf, refusing more than max bytes. */
 int tsv_http_read_body(tsv_http_req *req, tsv_buf *buf, size_t max, tsv_error *err);
@@ -75,6 +83,9 @@ int tsv_http_read_json(tsv_http_req *req, tsv_json_doc **doc, tsv_error *err);
 /* Responses (exactly one per request) */
 int tsv_http_reply(tsv_http_req *req, int status, const char *content_type, const void *body,
                    size_t len);
+/* extra_headers: NULL-terminated name/value pairs. */
+int tsv_http_reply_with(tsv_http_req *req, int status, const char *content_type,
+                        const char *const *extra_headers, const void *body, size_t len);
 int tsv_http_reply_json(tsv_http_req *req, int status, const tsv_buf *json);
 int tsv_http_reply_empty(tsv_http_req *req, int status);
 /* Finishes the writer and sends its JSON with `status`; frees buf. */

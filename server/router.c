@@ -1,61 +1,71 @@
-/* router: the route table (every endpoint, its method, auth level and
- * handler), route matching and dispatch to the handler. */
+/* router: the route table (every endpoint, its method, auth level, handler
+ * and what it does with a request body: kind, Content-Encoding, size limit,
+ * pre-body check), route matching and dispatch to the handler. */
 #include "router.h"
 
 #include <civetweb.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "body_gate.h"
 #include "json.h"
 #include "tsv_log.h"
 
+/* A route that reads no body. */
+#define NO_BODY TSV_BODY_NONE, 0, 0, NULL
+
 const tsv_route tsv_routes[] = {
-    {"GET", "/health", TSV_AUTH_NONE, tsv_handle_health},
-    {"HEAD", "/health", TSV_AUTH_NONE, tsv_handle_health},
-    {"GET", "/ping", TSV_AUTH_NONE, tsv_handle_ping},
-    {"HEAD", "/ping", TSV_AUTH_NONE, tsv_handle_ping},
-    {"GET", "/api/v2/setup", TSV_AUTH_NONE, tsv_handle_setup_get},
-    {"POST", "/api/v2/setup", TSV_AUTH_NONE, tsv_handle_setup_post},
-    {"GET", "/api/v2/orgs", TSV_AUTH_TOKEN, tsv_handle_orgs_get},
-    {"POST", "/api/v2/orgs", TSV_AUTH_TOKEN, tsv_handle_orgs_post},
-    {"GET", "/api/v2/buckets", TSV_AUTH_TOKEN, tsv_handle_buckets_get},
-    {"POST", "/api/v2/buckets", TSV_AUTH_TOKEN, tsv_handle_buckets_post},
-    {"GET", "/api/v2/buckets/{bucketID}", TSV_AUTH_TOKEN, tsv_handle_bucket_get},
-    {"DELETE", "/api/v2/buckets/{bucketID}", TSV_AUTH_TOKEN, tsv_handle_bucket_delete},
-    {"PATCH", "/api/v2/buckets/{bucketID}", TSV_AUTH_TOKEN, tsv_handle_bucket_patch},
-    {"GET", "/api/v2/orgs/{orgID}", TSV_AUTH_TOKEN, tsv_handle_org_get},
-    {"PATCH", "/api/v2/orgs/{orgID}", TSV_AUTH_TOKEN, tsv_handle_org_patch},
-    {"DELETE", "/api/v2/orgs/{orgID}", TSV_AUTH_TOKEN, tsv_handle_org_delete},
-    {"GET", "/api/v2/orgs/{orgID}/members", TSV_AUTH_TOKEN, tsv_handle_org_members_get},
-    {"POST", "/api/v2/orgs/{orgID}/members", TSV_AUTH_TOKEN, tsv_handle_org_members_post},
-    {"DELETE", "/api/v2/orgs/{orgID}/members/{userID}", TSV_AUTH_TOKEN, tsv_handle_org_member_delete},
-    {"GET", "/api/v2/orgs/{orgID}/owners", TSV_AUTH_TOKEN, tsv_handle_org_owners_get},
-    {"POST", "/api/v2/orgs/{orgID}/owners", TSV_AUTH_TOKEN, tsv_handle_org_owners_post},
-    {"DELETE", "/api/v2/orgs/{orgID}/owners/{userID}", TSV_AUTH_TOKEN, tsv_handle_org_member_delete},
-    {"GET", "/api/v2/authorizations", TSV_AUTH_TOKEN, tsv_handle_auths_get},
-    {"POST", "/api/v2/authorizations", TSV_AUTH_TOKEN, tsv_handle_auths_post},
-    {"GET", "/api/v2/authorizations/{authID}", TSV_AUTH_TOKEN, tsv_handle_auth_get},
-    {"PATCH", "/api/v2/authorizations/{authID}", TSV_AUTH_TOKEN, tsv_handle_auth_patch},
-    {"DELETE", "/api/v2/authorizations/{authID}", TSV_AUTH_TOKEN, tsv_handle_auth_delete},
-    {"GET", "/api/v2/users", TSV_AUTH_TOKEN, tsv_handle_users_get},
-    {"POST", "/api/v2/users", TSV_AUTH_TOKEN, tsv_handle_users_post},
-    {"GET", "/api/v2/users/{userID}", TSV_AUTH_TOKEN, tsv_handle_user_get},
-    {"PATCH", "/api/v2/users/{userID}", TSV_AUTH_TOKEN, tsv_handle_user_patch},
-    {"DELETE", "/api/v2/users/{userID}", TSV_AUTH_TOKEN, tsv_handle_user_delete},
-    {"POST", "/api/v2/users/{userID}/password", TSV_AUTH_TOKEN, tsv_handle_user_password},
-    {"PUT", "/api/v2/users/{userID}/password", TSV_AUTH_TOKEN, tsv_handle_user_password},
-    {"GET", "/api/v2/me", TSV_AUTH_TOKEN, tsv_handle_me_get},
-    {"PUT", "/api/v2/me/password", TSV_AUTH_TOKEN, tsv_handle_me_password},
-    {"POST", "/api/v2/restore/kv", TSV_AUTH_OPERATOR, tsv_handle_restore_kv},
-    {"POST", "/api/v2/restore/sql", TSV_AUTH_OPERATOR, tsv_handle_restore_sql},
-    {"POST", "/api/v2/restore/bucketMetadata", TSV_AUTH_OPERATOR, tsv_handle_restore_bucket_metadata},
-    {"POST", "/api/v2/restore/bucket-metadata", TSV_AUTH_OPERATOR, tsv_handle_restore_bucket_metadata},
-    {"POST", "/api/v2/restore/bucket/{bucketID}", TSV_AUTH_OPERATOR, tsv_handle_restore_bucket_id},
-    {"POST", "/api/v2/restore/buckets/{bucketID}", TSV_AUTH_OPERATOR, tsv_handle_restore_bucket_id},
-    {"POST", "/api/v2/restore/shards/{shardID}", TSV_AUTH_OPERATOR, tsv_handle_restore_shard},
-    {"GET", "/api/v2/backup/kv", TSV_AUTH_BACKUP, tsv_handle_backup_kv},
-    {"GET", "/api/v2/backup/metadata", TSV_AUTH_BACKUP, tsv_handle_backup_metadata},
-    {"GET", "/api/v2/backup/shards/{shardID}", TSV_AUTH_BACKUP, tsv_handle_backup_shard},
+    {"GET", "/health", TSV_AUTH_NONE, tsv_handle_health, NO_BODY},
+    {"HEAD", "/health", TSV_AUTH_NONE, tsv_handle_health, NO_BODY},
+    {"GET", "/ping", TSV_AUTH_NONE, tsv_handle_ping, NO_BODY},
+    {"HEAD", "/ping", TSV_AUTH_NONE, tsv_handle_ping, NO_BODY},
+    {"GET", "/api/v2/setup", TSV_AUTH_NONE, tsv_handle_setup_get, NO_BODY},
+    {"POST", "/api/v2/setup", TSV_AUTH_NONE, tsv_handle_setup_post, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
+    {"GET", "/api/v2/orgs", TSV_AUTH_TOKEN, tsv_handle_orgs_get, NO_BODY},
+    {"POST", "/api/v2/orgs", TSV_AUTH_TOKEN, tsv_handle_orgs_post, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
+    {"GET", "/api/v2/buckets", TSV_AUTH_TOKEN, tsv_handle_buckets_get, NO_BODY},
+    {"POST", "/api/v2/buckets", TSV_AUTH_TOKEN, tsv_handle_buckets_post, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
+    {"GET", "/api/v2/buckets/{bucketID}", TSV_AUTH_TOKEN, tsv_handle_bucket_get, NO_BODY},
+    {"DELETE", "/api/v2/buckets/{bucketID}", TSV_AUTH_TOKEN, tsv_handle_bucket_delete, NO_BODY},
+    {"PATCH", "/api/v2/buckets/{bucketID}", TSV_AUTH_TOKEN, tsv_handle_bucket_patch, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
+    {"GET", "/api/v2/orgs/{orgID}", TSV_AUTH_TOKEN, tsv_handle_org_get, NO_BODY},
+    {"PATCH", "/api/v2/orgs/{orgID}", TSV_AUTH_TOKEN, tsv_handle_org_patch, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
+    {"DELETE", "/api/v2/orgs/{orgID}", TSV_AUTH_TOKEN, tsv_handle_org_delete, NO_BODY},
+    {"GET", "/api/v2/orgs/{orgID}/members", TSV_AUTH_TOKEN, tsv_handle_org_members_get, NO_BODY},
+    {"POST", "/api/v2/orgs/{orgID}/members", TSV_AUTH_TOKEN, tsv_handle_org_members_post, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
+    {"DELETE", "/api/v2/orgs/{orgID}/members/{userID}", TSV_AUTH_TOKEN, tsv_handle_org_member_delete, NO_BODY},
+    {"GET", "/api/v2/orgs/{orgID}/owners", TSV_AUTH_TOKEN, tsv_handle_org_owners_get, NO_BODY},
+    {"POST", "/api/v2/orgs/{orgID}/owners", TSV_AUTH_TOKEN, tsv_handle_org_owners_post, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
+    {"DELETE", "/api/v2/orgs/{orgID}/owners/{userID}", TSV_AUTH_TOKEN, tsv_handle_org_member_delete, NO_BODY},
+    {"GET", "/api/v2/authorizations", TSV_AUTH_TOKEN, tsv_handle_auths_get, NO_BODY},
+    {"POST", "/api/v2/authorizations", TSV_AUTH_TOKEN, tsv_handle_auths_post, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
+    {"GET", "/api/v2/authorizations/{authID}", TSV_AUTH_TOKEN, tsv_handle_auth_get, NO_BODY},
+    {"PATCH", "/api/v2/authorizations/{authID}", TSV_AUTH_TOKEN, tsv_handle_auth_patch, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
+    {"DELETE", "/api/v2/authorizations/{authID}", TSV_AUTH_TOKEN, tsv_handle_auth_delete, NO_BODY},
+    {"GET", "/api/v2/users", TSV_AUTH_TOKEN, tsv_handle_users_get, NO_BODY},
+    {"POST", "/api/v2/users", TSV_AUTH_TOKEN, tsv_handle_users_post, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
+    {"GET", "/api/v2/users/{userID}", TSV_AUTH_TOKEN, tsv_handle_user_get, NO_BODY},
+    {"PATCH", "/api/v2/users/{userID}", TSV_AUTH_TOKEN, tsv_handle_user_patch, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
+    {"DELETE", "/api/v2/users/{userID}", TSV_AUTH_TOKEN, tsv_handle_user_delete, NO_BODY},
+    {"POST", "/api/v2/users/{userID}/password", TSV_AUTH_TOKEN, tsv_handle_user_password, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
+    {"PUT", "/api/v2/users/{userID}/password", TSV_AUTH_TOKEN, tsv_handle_user_password, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
+    {"GET", "/api/v2/me", TSV_AUTH_TOKEN, tsv_handle_me_get, NO_BODY},
+    {"PUT", "/api/v2/me/password", TSV_AUTH_TOKEN, tsv_handle_me_password, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
+    {"POST", "/api/v2/restore/kv", TSV_AUTH_OPERATOR, tsv_handle_restore_kv, TSV_BODY_UPLOAD, 1, 0, NULL},
+    {"POST", "/api/v2/restore/sql", TSV_AUTH_OPERATOR, tsv_handle_restore_sql, TSV_BODY_UPLOAD, 1, 0, NULL},
+    {"POST", "/api/v2/restore/bucketMetadata", TSV_AUTH_OPERATOR, tsv_handle_restore_bucket_metadata,
+     TSV_BODY_SMALL, 1, TSV_MANIFEST_MAX, NULL},
+    {"POST", "/api/v2/restore/bucket-metadata", TSV_AUTH_OPERATOR, tsv_handle_restore_bucket_metadata,
+     TSV_BODY_SMALL, 1, TSV_MANIFEST_MAX, NULL},
+    {"POST", "/api/v2/restore/bucket/{bucketID}", TSV_AUTH_OPERATOR, tsv_handle_restore_bucket_id,
+     TSV_BODY_SMALL, 1, TSV_MANIFEST_MAX, tsv_precheck_restore_bucket_id},
+    {"POST", "/api/v2/restore/buckets/{bucketID}", TSV_AUTH_OPERATOR, tsv_handle_restore_bucket_id,
+     TSV_BODY_SMALL, 1, TSV_MANIFEST_MAX, tsv_precheck_restore_bucket_id},
+    {"POST", "/api/v2/restore/shards/{shardID}", TSV_AUTH_OPERATOR, tsv_handle_restore_shard,
+     TSV_BODY_UPLOAD, 1, 0, tsv_precheck_restore_shard},
+    {"GET", "/api/v2/backup/kv", TSV_AUTH_BACKUP, tsv_handle_backup_kv, NO_BODY},
+    {"GET", "/api/v2/backup/metadata", TSV_AUTH_BACKUP, tsv_handle_backup_metadata, NO_BODY},
+    {"GET", "/api/v2/backup/shards/{shardID}", TSV_AUTH_BACKUP, tsv_handle_backup_shard, NO_BODY},
 };
 
 const int tsv_route_count = (int)(sizeof tsv_routes / sizeof tsv_routes[0]);
@@ -143,22 +153,23 @@ void tsv_router_dispatch(tsv_http_req *req)
         tsv_caller caller;
         memset(&caller, 0, sizeof caller);
         tsv_error err;
-        if (tsv_authenticate(req, hit->auth, &caller, &err) != 0)
+        /* Everything that can fail without the body fails before the
+         * client sends it (Expect: 100-continue; body_gate.h). */
+        if (tsv_authenticate(req, hit->auth, &caller, &err) != 0) {
             tsv_http_reply_error(req, &err);
-        else
+        } else if (tsv_body_gate_open(req, hit, &params, &caller) == 0) {
             hit->handler(req, &params, &caller);
+            tsv_body_gate_close(req);
+        }
         tsv_caller_clear(&caller);
         if (!req->status) {
             TSV_ERROR("handler for %s %s sent no response", req->method, req->path);
             tsv_http_reply_error_code(req, TSV_EINTERNAL, "handler sent no response");
         }
     } else if (path_known) {
-        mg_response_header_start(req->conn, 405);
         tsv_error err;
         tsv_error_set(&err, TSV_EMETHOD, "allow: %s", allow);
-        /* reply_error sends the headers; Allow must go out with them, so
-         * build the reply by hand here. */
-        req->status = 0;
+        /* reply_error cannot add Allow; build the same shape here. */
         tsv_buf body = {0};
         tsv_json_writer w;
         tsv_jw_init(&w, &body, NULL);
@@ -169,20 +180,12 @@ void tsv_router_dispatch(tsv_http_req *req)
         tsv_jw_string(&w, err.message);
         tsv_jw_object_end(&w);
         if (tsv_jw_finish(&w, NULL) == 0) {
-            char cl[32];
-            snprintf(cl, sizeof cl, "%zu", body.len);
-            mg_response_header_add(req->conn, "Allow", allow, -1);
-            mg_response_header_add(req->conn, "X-Influxdb-Build", "OSS", -1);
-            mg_response_header_add(req->conn, "X-Influxdb-Version", TSV_INFLUX_COMPAT_VERSION, -1);
-            mg_response_header_add(req->conn, "X-Platform-Error-Code", "method not allowed", -1);
-            mg_response_header_add(req->conn, "Content-Type", "application/json; charset=utf-8", -1);
-            mg_response_header_add(req->conn, "Content-Length", cl, -1);
-            if (req->content_length != 0)
-                mg_response_header_add(req->conn, "Connection", "close", -1);
-            if (mg_response_header_send(req->conn) >= 0 && mg_write(req->conn, body.data, body.len) > 0)
-                req->bytes_out = body.len;
+            const char *h[] = {"Allow", allow, "X-Platform-Error-Code", "method not allowed", NULL};
+            tsv_http_reply_with(req, 405, "application/json; charset=utf-8", h, body.data,
+                                body.len);
+        } else {
+            tsv_http_reply_error(req, &err);
         }
-        req->status = 405;
         tsv_buf_free(&body);
     } else {
         tsv_http_reply_error_code(req, TSV_ENOTFOUND, "path not found");

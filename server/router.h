@@ -12,11 +12,27 @@
 
 #include "server.h"
 
+/* What a route does with a request body (see body_gate.h). */
+typedef enum tsv_body_kind {
+    TSV_BODY_NONE = 0, /* none expected: one that comes is not read */
+    TSV_BODY_SMALL,    /* read whole into memory (JSON, manifests), up to body_max */
+    TSV_BODY_UPLOAD,   /* streamed upload: holds one of --max-concurrent-uploads */
+} tsv_body_kind;
+
+/* Checks what can be checked before the body is read (parameters, that the
+ * target exists); 0 or -1 with err. Runs after authentication. */
+typedef int (*tsv_precheck_fn)(tsv_http_req *req, const tsv_route_params *params,
+                               const tsv_caller *caller, tsv_error *err);
+
 typedef struct tsv_route {
     const char *method;
     const char *pattern; /* segments; "{name}" captures one segment */
     tsv_auth_level auth;
     tsv_handler_fn handler;
+    tsv_body_kind body;
+    int encoded;              /* the body may carry Content-Encoding gzip or zstd */
+    uint64_t body_max;        /* largest declared body (0: --max-body-size) */
+    tsv_precheck_fn precheck; /* NULL: nothing beyond the generic checks */
 } tsv_route;
 
 extern const tsv_route tsv_routes[];
@@ -33,6 +49,7 @@ int tsv_handle_health(tsv_http_req *, const tsv_route_params *, const tsv_caller
 int tsv_handle_ping(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 
 /* handlers_tenant.c */
+#define TSV_JSON_BODY_MAX (1024 * 1024)
 int tsv_handle_setup_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_handle_setup_post(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_handle_orgs_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
@@ -75,6 +92,11 @@ int tsv_handle_restore_bucket_metadata(tsv_http_req *, const tsv_route_params *,
 int tsv_handle_restore_bucket_id(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_handle_restore_shard(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_parse_shard_id(const char *s, uint64_t *out, tsv_error *err);
+int tsv_precheck_restore_shard(tsv_http_req *, const tsv_route_params *, const tsv_caller *,
+                               tsv_error *);
+int tsv_precheck_restore_bucket_id(tsv_http_req *, const tsv_route_params *, const tsv_caller *,
+                                   tsv_error *);
+#define TSV_MANIFEST_MAX (64 * 1024 * 1024)
 
 /* handlers_backup.c */
 int tsv_handle_backup_kv(tsv_http_req *, const tsv_route_params *, const tsv_caller *);

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "body_gate.h"
 #include "json.h"
 #include "router.h"
 #include "tsv_log.h"
@@ -71,10 +72,12 @@ static int handle_request(struct mg_connection *conn, tsv_server *srv)
     atomic_fetch_add(&srv->inflight, 1);
 
     tsv_http_req req;
+    tsv_error experr;
     memset(&req, 0, sizeof req);
     req.conn = conn;
     req.server = srv;
     req.method = ri->request_method;
+    req.http_version = ri->http_version;
     req.query = ri->query_string ? ri->query_string : "";
     req.content_length = ri->content_length;
     const char *uri = ri->local_uri ? ri->local_uri : "/";
@@ -95,6 +98,8 @@ static int handle_request(struct mg_connection *conn, tsv_server *srv)
                                   header_bytes, srv->cfg.max_header_size);
     } else if (atomic_load(&srv->stopping)) {
         tsv_http_reply_error_code(&req, TSV_EUNAVAILABLE, "server is shutting down");
+    } else if (tsv_body_gate_expect(&req, ri->http_version, &experr) != 0) {
+        tsv_http_reply_error(&req, &experr);
     } else {
         tsv_router_dispatch(&req);
     }
@@ -184,8 +189,10 @@ int tsv_server_start(tsv_server **out, const tsv_config *cfg, struct tsv_store *
         return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
     srv->cfg = *cfg;
     srv->store = store;
-    char threads[16], header_size[16];
+    char threads[16], header_size[16], header_timeout[24], idle_timeout[24];
     snprintf(threads, sizeof threads, "%d", cfg->worker_threads);
+    snprintf(header_timeout, sizeof header_timeout, "%d", cfg->read_header_timeout_s * 1000);
+    snprintf(idle_timeout, sizeof idle_timeout, "%d", cfg->idle_timeout_s * 1000);
     /* civetweb answers a request that overflows its buffer with a bare 400;
      * give it 1 MiB of room and enforce the configured limit in dispatch,
      * where it can be a proper 413. Beyond 1 MiB civetweb's 400 remains. */
@@ -196,11 +203,17 @@ int tsv_server_start(tsv_server **out, const tsv_config *cfg, struct tsv_store *
         "num_threads", threads,
         "max_request_size", header_size,
         "enable_keep_alive", "yes",
-        /* Restores and backups stream for as long as they need (influxd has
-         * no read/write timeout either). civetweb applies this to each wait
-         * for data, and "0" would mean "do not wait", so use a long value. */
-        "request_timeout_ms", "3600000",
-        "keep_alive_timeout_ms", "180000",
+        /* Replies leave in more than one write (head, large bodies); without
+         * this Nagle holds the second until the client's delayed ACK, ~40 ms
+         * per request on a reused connection. */
+        "tcp_nodelay", "1",
+        /* civetweb's one timeout: the whole request head must arrive within
+         * it (slow or stalled clients are cut, as influxd's
+         * ReadHeaderTimeout), and it bounds each single wait for the client
+         * within a request; body reads and response writes ride it out up
+         * to --http-body-idle-timeout (http.c). */
+        "request_timeout_ms", header_timeout,
+        "keep_alive_timeout_ms", idle_timeout,
         "enable_auth_domain_check", "no",
         NULL,
     };

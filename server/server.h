@@ -33,6 +33,7 @@ typedef struct tsv_server {
     struct mg_context *ctx;
     atomic_int inflight;
     atomic_int stopping;
+    atomic_int uploads; /* upload requests running (--max-concurrent-uploads) */
     int port; /* the port actually bound (useful with :0) */
 } tsv_server;
 

@@ -48,5 +48,9 @@ int tsv_store_restore_bucket_proto(tsv_store *s, const char *bucket_id, const ui
                                    size_t len, tsv_bucket_restore_result *out, tsv_error *err);
 /* restore/shards/{id}: tar is the (decoded) shard archive. */
 int tsv_store_restore_shard(tsv_store *s, uint64_t shard_id, tsv_reader *tar, tsv_error *err);
+/* Whether a restore of this shard can start: the shard exists
+ * (TSV_ENOTFOUND otherwise). Checked before an upload's body is read; the
+ * restore itself checks again. */
+int tsv_store_restore_shard_check(tsv_store *s, uint64_t shard_id, tsv_error *err);
 
 #endif

@@ -256,7 +256,7 @@ post_shards() {
     local enc=$1 dir=$2 ext=$3 codes=$4 o
     shift 4
     for o in "$@"; do
-        curl -sS -o /dev/null -w '%{http_code}\n' -X POST -T "$dir/s$o.$ext" -H 'Expect:' \
+        curl -sS -o /dev/null -w '%{http_code}\n' -X POST -T "$dir/s$o.$ext" \
             -H "Authorization: Token $TOKEN" -H 'Content-Type: application/octet-stream' \
             -H "Content-Encoding: $enc" "$TURL/api/v2/restore/shards/${NEW[$o]}" >>"$codes"
     done

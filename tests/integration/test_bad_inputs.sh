@@ -245,9 +245,9 @@ shard_post "$BAD/zstd-truncated.zst" -H 'Content-Encoding: zstd'
 expect_error 400 invalid '^zstd: unexpected EOF'
 ok "A7 zstd truncated -> 400"
 shard_post "$BAD/good.tar" -H 'Content-Encoding: br'
-expect_error 400 invalid 'unsupported Content-Encoding "br"'
+expect_error 415 "unsupported media type" 'unsupported Content-Encoding "br"'
 expect_header Connection close
-ok "A8 Content-Encoding br -> 400 (connection closed, body unread)"
+ok "A8 Content-Encoding br -> 415 (connection closed, body unread)"
 
 # ---- B. tar structure --------------------------------------------------------
 shard_post "$BAD/tar-truncated.gz" -H 'Content-Encoding: gzip'

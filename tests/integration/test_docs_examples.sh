@@ -221,7 +221,7 @@ http POST "$H/api/v2/restore/shards/abc" -H "Authorization: Token $T" --data-bin
 expect_error 400 invalid 'invalid shard ID "abc"'
 http POST "$H/api/v2/restore/shards/$NEW1" -H "Authorization: Token $T" -H 'Content-Encoding: br' \
     --data-binary "@$W/s1.tar.gz"
-expect_error 400 invalid 'unsupported Content-Encoding "br"'
+expect_error 415 "unsupported media type" 'unsupported Content-Encoding "br"'
 http POST "$H/api/v2/restore/shards/$NEW1" -H "Authorization: Token $T" -H 'Content-Encoding: gzip' \
     --data-binary 'not gzip'
 expect_error 400 invalid "gzip"
