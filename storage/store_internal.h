@@ -31,6 +31,8 @@ struct tsv_store {
 /* Opens/closes what lives in state/ (KV environment, meta). */
 int tsv_store_open_state(tsv_store *s, tsv_error *err);
 void tsv_store_close_state(tsv_store *s);
+/* The KV of state/ only, for read-only stores (store_state.c). */
+int tsv_store_open_state_read_only(tsv_store *s, tsv_error *err);
 
 /* Finds a shard of a non-deleted group in the live meta: its directory and
  * (optional) its "<db>/<rp>/<id>" name. TSV_ENOTFOUND "shard N not found".
