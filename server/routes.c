@@ -24,6 +24,9 @@ const tsv_route tsv_routes[] = {
     {"GET", "/api/v2/backup/kv", TSV_AUTH_OPERATOR, tsv_handle_backup_kv},
     {"GET", "/api/v2/backup/metadata", TSV_AUTH_OPERATOR, tsv_handle_backup_metadata},
     {"GET", "/api/v2/backup/shards/{shardID}", TSV_AUTH_OPERATOR, tsv_handle_backup_shard},
+    {"GET", "/api/v2/export", TSV_AUTH_TOKEN, tsv_handle_export},
+    {"GET", "/api/v2/buckets/{bucketID}/stats", TSV_AUTH_TOKEN, tsv_handle_bucket_stats},
+    {"POST", "/api/v2/verify", TSV_AUTH_OPERATOR, tsv_handle_verify},
 };
 
 const int tsv_route_count = (int)(sizeof tsv_routes / sizeof tsv_routes[0]);

@@ -97,6 +97,9 @@ typedef struct tsv_export_plan tsv_export_plan;
  * measurement array and the cancel context, which must outlive it. */
 int tsv_store_export_prepare(struct tsv_store *s, const tsv_export_request *req,
                              tsv_export_plan **out, tsv_error *err);
+/* The resolved bucket (for permission checks). */
+const char *tsv_export_plan_bucket_id(const tsv_export_plan *p);
+const char *tsv_export_plan_org_id(const tsv_export_plan *p);
 int tsv_export_plan_run(tsv_export_plan *p, tsv_writer *w, tsv_export_result *res,
                         tsv_error *err);
 void tsv_export_plan_free(tsv_export_plan *p);

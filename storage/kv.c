@@ -541,6 +541,17 @@ out:
     return ret;
 }
 
+int tsv_kv_check(tsv_kv *kv, tsv_error *err)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(kv->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0)
+        return mdb_fail(kv, err, rc, "begin KV check transaction");
+    rc = check_not_truncated(kv, err);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
 /* ---- environment ------------------------------------------------------------ */
 
 /* First open of an empty environment: databases, marker, allocator, root. */

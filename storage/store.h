@@ -41,6 +41,9 @@ typedef struct tsv_store_options {
      * disk (no recovery, reconciliation, trash purge or tmp cleanup) and
      * only reads. */
     int read_only;
+    /* With read_only: open even if the KV store cannot be opened (verify
+     * reports that and still checks the shard files). */
+    int tolerate_kv_failure;
 } tsv_store_options;
 
 int tsv_store_open(tsv_store **out, const tsv_store_options *opt, tsv_error *err);

@@ -65,6 +65,16 @@ int tsv_store_export_prepare(tsv_store *s, const tsv_export_request *req, tsv_ex
     return 0;
 }
 
+const char *tsv_export_plan_bucket_id(const tsv_export_plan *p)
+{
+    return p->layout->bucket_id;
+}
+
+const char *tsv_export_plan_org_id(const tsv_export_plan *p)
+{
+    return p->layout->org_id;
+}
+
 int tsv_export_plan_run(tsv_export_plan *p, tsv_writer *w, tsv_export_result *res,
                         tsv_error *err)
 {

@@ -26,6 +26,8 @@ struct tsv_store {
      * swapped (restore/kv, restore/sql). */
     pthread_rwlock_t swap_lock;
     struct tsv_kv *kv;
+    /* Read-only stores opened with tolerate_kv_failure: why kv is NULL. */
+    tsv_error kv_open_error;
 };
 
 /* Opens/closes what lives in state/ (KV environment, meta). */

@@ -65,8 +65,14 @@ int tsv_store_open_state_read_only(tsv_store *s, tsv_error *err)
     if (access(kvdir, F_OK) != 0)
         return tsv_error_set(err, TSV_ENOTFOUND, "%s is not a tsvault data directory (no %s)",
                              s->data_dir, kvdir);
-    if (tsv_kv_open(&s->kv, kvdir, s->opt.kv_map_size, err) != 0)
+    if (tsv_kv_open(&s->kv, kvdir, s->opt.kv_map_size, &s->kv_open_error) != 0) {
+        s->kv = NULL;
+        if (s->opt.tolerate_kv_failure)
+            return 0;
+        if (err)
+            *err = s->kv_open_error;
         return tsv_error_wrap(err, "cannot open the KV store in %s", kvdir);
+    }
     return 0;
 }
 
