@@ -128,14 +128,15 @@ static int verify_kv(verifier *v, Meta__Data **meta, tsv_error *err)
     char kvfile[PATH_MAX + 16];
     snprintf(kvfile, sizeof kvfile, "state/kv/data.mdb");
     if (!s->kv)
-        return problem(v, NULL, NULL, 0, kvfile, -1, s->kv_open_error.message, err);
+        return problem(v, NULL, NULL, 0, kvfile, offset_of(s->kv_open_error.message),
+                       s->kv_open_error.message, err);
     v->sum->kv_checked = 1;
     tsv_error e;
     tsv_store_shared_lock(s);
     int rc = tsv_kv_check(s->kv, &e);
     tsv_store_shared_unlock(s);
     if (rc != 0)
-        return problem(v, NULL, NULL, 0, kvfile, -1, e.message, err);
+        return problem(v, NULL, NULL, 0, kvfile, offset_of(e.message), e.message, err);
 
     /* The bolt export must pass the validation an uploaded bolt file gets. */
     const char *tmpdir = s->opt.read_only ? getenv("TMPDIR") : s->tmp_dir;
