@@ -43,6 +43,11 @@
 //	    Records a deletion of KEY's values in [min, max] (ns) with tsm1's own
 //	    Tombstoner, i.e. writes or extends FILE's .tombstone as influxd does.
 //
+//	tsmcheck fmtfloat
+//	    Reads one float64 per line as 16 hex digits of its IEEE-754 bits and
+//	    prints strconv.FormatFloat(v, 'g', -1, 64) for each: influx_inspect's
+//	    float format, for differential tests of other implementations.
+//
 //	tsmcheck gen -out FILE [-series N] [-points P] [-block B] [-edge=false]
 //	             [-start RFC3339] [-interval D] [-jitter J] [-seed S] [-first-series I]
 //	    Writes a deterministic TSM file with tsm1's own writer: one key per
@@ -106,6 +111,19 @@ func main() {
 		os.Exit(cmdGen(os.Args[2:]))
 	case "stats":
 		os.Exit(cmdStats(os.Args[2:]))
+	case "fmtfloat":
+		sc := bufio.NewScanner(os.Stdin)
+		w := bufio.NewWriter(os.Stdout)
+		for sc.Scan() {
+			bits, err := strconv.ParseUint(strings.TrimSpace(sc.Text()), 16, 64)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "fmtfloat:", err)
+				os.Exit(1)
+			}
+			w.WriteString(strconv.FormatFloat(math.Float64frombits(bits), 'g', -1, 64))
+			w.WriteByte('\n')
+		}
+		w.Flush()
 	case "tombstone":
 		fs := flag.NewFlagSet("tombstone", flag.ExitOnError)
 		file := fs.String("file", "", "TSM file")
