@@ -1,6 +1,6 @@
 /*
  * export_lp: line-protocol export of TSM data in exactly the format of
- * InfluxDB 1.x `influx_inspect export` (docs/export.md has the rules).
+ * InfluxDB 1.x `influx_inspect export` (docs/api.md, GET /api/v2/export, has the rules).
  *
  * Output: the header ("# INFLUXDB EXPORT: start - end", "# DDL", one
  * "CREATE DATABASE <db> WITH NAME <rp>" per retention policy that holds TSM
