@@ -381,7 +381,7 @@ static int shadow_has(shard_files *s, size_t j, int64_t t, tsv_error *err)
         h->pos++;
     if (h->pos >= h->vals.n || h->vals.ts[h->pos] != t)
         return 0;
-    return !tsm_tombs_cover(f->tombs + h->tomb_first, h->tomb_count, t);
+    return !(h->tomb_count && tsm_tombs_cover(f->tombs + h->tomb_first, h->tomb_count, t));
 }
 
 typedef struct exporter {

@@ -333,7 +333,8 @@ static int load_tombstones(tsm_file *f, const char *tpath, int fd, tsv_error *er
         f->tombs[i].key = l.keys + (uintptr_t)f->tombs[i].key;
     f->tomb_keys = l.keys;
     l.keys = NULL;
-    qsort(f->tombs, f->ntombs, sizeof *f->tombs, tomb_cmp);
+    if (f->ntombs) /* an empty tombstone (a v4 header alone) has no array */
+        qsort(f->tombs, f->ntombs, sizeof *f->tombs, tomb_cmp);
     rc = 0;
 done:
     if (zinit)
