@@ -18,6 +18,7 @@
 #include "export_lp.h"
 #include "influx_client.h"
 #include "json.h"
+#include "tsv_time.h"
 #include "store.h"
 #include "tsm_stats.h"
 #include "tsv_log.h"

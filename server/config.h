@@ -27,6 +27,10 @@ typedef struct tsv_config {
     int max_header_size;         /* bytes of request line + headers */
     int shutdown_timeout_s;      /* how long in-flight requests may finish */
     int64_t trash_retention_s;   /* how long moved-aside data is kept */
+    char rpc_bind_address[256];  /* 1.x snapshotter service host:port; "" = off */
+    char rpc_org[256];           /* org of the 1.x names (name or ID); "" = first */
+    char rpc_allowed_hosts[1024]; /* comma-separated IPs/CIDRs; "" = any peer */
+    int rpc_timeout_s;           /* idle 1.x peer / pending restore */
 } tsv_config;
 
 void tsv_config_defaults(tsv_config *cfg);

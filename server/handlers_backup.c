@@ -18,11 +18,11 @@
 #include <strings.h>
 
 #include "backup.h"
-#include "fsutil.h"
-#include "json.h"
+#include "random.h"
 #include "response.h"
-#include "routes.h"
+#include "router.h"
 #include "tsv_log.h"
+#include "tsv_time.h"
 
 int tsv_handle_backup_kv(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
 {

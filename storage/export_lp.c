@@ -13,6 +13,7 @@
 
 #include "engine.h"
 #include "json.h"
+#include "tsv_time.h"
 #include "tsm.h"
 #include "tsm_file.h"
 #include "tsm_values.h"

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "tombstone.h"
 #include "tsm.h"
 
 #define TSM_MAGIC 0x16D116D1u

@@ -14,6 +14,8 @@
 #include "bucket_layout.h"
 #include "engine.h"
 #include "json.h"
+#include "tsv_time.h"
+#include "tombstone.h"
 #include "tsm.h"
 #include "tsm_decode.h"
 #include "tsm_file.h"

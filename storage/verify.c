@@ -20,6 +20,7 @@
 #include "kv_import.h"
 #include "meta_store.h"
 #include "store_internal.h"
+#include "tombstone.h"
 #include "tsm.h"
 
 typedef struct vshard {
