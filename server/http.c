@@ -59,6 +59,19 @@ static int read_with_idle_timeout(tsv_http_req *req, void *buf, size_t len, int 
     }
 }
 
+int tsv_http_query_nth(const tsv_http_req *req, const char *name, size_t n, char *out,
+                       size_t outlen)
+{
+    if (!req->query || !*req->query)
+        return 0;
+    int k = mg_get_var2(req->query, strlen(req->query), name, out, outlen, n);
+    if (k == -1)
+        return 0;
+    if (k < 0)
+        return -1;
+    return 1;
+}
+
 static ssize_t body_read(tsv_reader *r, void *buf, size_t len, tsv_error *err)
 {
     tsv_http_body_reader *br = (tsv_http_body_reader *)r;

@@ -66,6 +66,9 @@ const char *tsv_http_header(const tsv_http_req *req, const char *name);
 /* Copies a query parameter's decoded value; returns 1 if present, 0 if
  * absent, -1 if it does not fit. */
 int tsv_http_query(const tsv_http_req *req, const char *name, char *out, size_t outlen);
+/* The same for the n-th (0-based) occurrence of a repeated parameter. */
+int tsv_http_query_nth(const tsv_http_req *req, const char *name, size_t n, char *out,
+                       size_t outlen);
 /* The request body as a stream (limit from --max-body-size). A body shorter
  * than its Content-Length, or a broken chunked encoding, is TSV_EINVALID;
  * more than the limit is TSV_ETOOLARGE; no byte for --http-body-idle-timeout

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "config.h"
 #include "rpc.h"
 #include "server.h"
@@ -30,6 +31,13 @@ int main(int argc, char **argv)
      * request, so RSS would creep up to (worker threads x one request's
      * buffers) and stay there. */
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+    /* Offline and client subcommands (cli.h). */
+    if (argc > 1 && strcmp(argv[1], "export") == 0)
+        return tsv_cli_export(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "stats") == 0)
+        return tsv_cli_stats(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "verify") == 0)
+        return tsv_cli_verify(argc - 1, argv + 1);
     tsv_config cfg;
     tsv_error err;
     int rc = tsv_config_parse(&cfg, argc, argv, stdout, &err);

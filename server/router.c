@@ -66,6 +66,9 @@ const tsv_route tsv_routes[] = {
     {"GET", "/api/v2/backup/kv", TSV_AUTH_BACKUP, tsv_handle_backup_kv, NO_BODY},
     {"GET", "/api/v2/backup/metadata", TSV_AUTH_BACKUP, tsv_handle_backup_metadata, NO_BODY},
     {"GET", "/api/v2/backup/shards/{shardID}", TSV_AUTH_BACKUP, tsv_handle_backup_shard, NO_BODY},
+    {"GET", "/api/v2/export", TSV_AUTH_TOKEN, tsv_handle_export, NO_BODY},
+    {"GET", "/api/v2/buckets/{bucketID}/stats", TSV_AUTH_TOKEN, tsv_handle_bucket_stats, NO_BODY},
+    {"POST", "/api/v2/verify", TSV_AUTH_OPERATOR, tsv_handle_verify, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
 };
 
 const int tsv_route_count = (int)(sizeof tsv_routes / sizeof tsv_routes[0]);

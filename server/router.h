@@ -103,4 +103,14 @@ int tsv_handle_backup_kv(tsv_http_req *, const tsv_route_params *, const tsv_cal
 int tsv_handle_backup_metadata(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_handle_backup_shard(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 
+/* handlers_export.c */
+int tsv_handle_export(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_bucket_stats(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_verify(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+
+/* handlers_export.c */
+int tsv_handle_export(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_bucket_stats(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_verify(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+
 #endif

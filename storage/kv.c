@@ -459,8 +459,12 @@ static int walk_tree(page_walk *w, uint64_t pgno, int depth, tsv_error *err)
     if (read_page(w, pgno, p, err) != 0)
         return -1;
     uint16_t flags = ld16(p + 10), lower = ld16(p + 12);
-    if (!(flags & (LM_P_BRANCH | LM_P_LEAF)) || lower < LM_HDR || lower > w->psize)
-        return corrupt(w->kv, err, "a B-tree page is neither branch nor leaf");
+    if (!(flags & (LM_P_BRANCH | LM_P_LEAF)) || lower < LM_HDR || lower > w->psize) {
+        char what[128];
+        snprintf(what, sizeof what, "page %llu is neither branch nor leaf at offset %llu",
+                 (unsigned long long)pgno, (unsigned long long)(pgno * w->psize));
+        return corrupt(w->kv, err, what);
+    }
     if (flags & LM_P_LEAF2)
         return 0; /* fixed-size keys, no nodes (DUPFIXED; not used here) */
     unsigned nkeys = (unsigned)(lower - LM_HDR) >> 1;
@@ -539,6 +543,17 @@ static int check_not_truncated(tsv_kv *kv, tsv_error *err)
 out:
     free(w.buf);
     return ret;
+}
+
+int tsv_kv_check(tsv_kv *kv, tsv_error *err)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(kv->env, NULL, MDB_RDONLY, &txn);
+    if (rc != 0)
+        return mdb_fail(kv, err, rc, "begin KV check transaction");
+    rc = check_not_truncated(kv, err);
+    mdb_txn_abort(txn);
+    return rc;
 }
 
 /* ---- environment ------------------------------------------------------------ */

@@ -93,6 +93,11 @@ typedef struct tsv_kv_entry {
  * The check reads every reachable page once (the KV holds metadata: small). */
 int tsv_kv_open(tsv_kv **out, const char *dir, size_t map_size, tsv_error *err);
 void tsv_kv_close(tsv_kv *kv);
+/* Re-runs the open-time page walk (every page reachable from the current
+ * meta, read with pread, structure and bounds checked) on an open store,
+ * inside a read transaction so the pages walked cannot be reused meanwhile.
+ * TSV_EINTERNAL "KV store ... is corrupt: ..." when it finds damage. */
+int tsv_kv_check(tsv_kv *kv, tsv_error *err);
 /* Flushes to disk (mdb_env_sync force). */
 int tsv_kv_sync(tsv_kv *kv, tsv_error *err);
 /* durable 0: commits no longer fsync (LMDB's MDB_NOSYNC), so a system crash

@@ -50,22 +50,29 @@ int tsv_store_open(tsv_store **out, const tsv_store_options *opt, tsv_error *err
         tsv_path_join(s->tmp_dir, sizeof s->tmp_dir, err, "%s/tmp", opt->data_dir) != 0 ||
         tsv_path_join(s->trash_dir, sizeof s->trash_dir, err, "%s/trash", opt->data_dir) != 0)
         goto fail;
-    if (tsv_mkdir_p(s->data_dir, err) != 0)
+    if (!opt->read_only && tsv_mkdir_p(s->data_dir, err) != 0)
         goto fail;
 
     char lock_path[PATH_MAX];
     if (tsv_path_join(lock_path, sizeof lock_path, err, "%s/LOCK", s->data_dir) != 0)
         goto fail;
-    s->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    s->lock_fd = opt->read_only ? open(lock_path, O_RDONLY | O_CLOEXEC)
+                                : open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (s->lock_fd < 0) {
         tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s", lock_path);
         goto fail;
     }
-    if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    if (flock(s->lock_fd, (opt->read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0) {
         tsv_error_set_errno(err, TSV_EINTERNAL, errno,
                             "data directory %s is in use by another tsvault (lock %s)",
                             s->data_dir, lock_path);
         goto fail;
+    }
+    if (opt->read_only) {
+        if (tsv_store_open_state_read_only(s, err) != 0)
+            goto fail;
+        *out = s;
+        return 0;
     }
     if (tsv_mkdir_p(s->tmp_dir, err) != 0 || tsv_mkdir_p(s->trash_dir, err) != 0)
         goto fail;

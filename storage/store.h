@@ -37,6 +37,14 @@ typedef struct tsv_store_options {
     const char *data_dir;
     int64_t trash_retention_s; /* <0: never purge */
     size_t kv_map_size;        /* 0: default */
+    /* Offline tools (export, verify of a stopped server's directory): takes
+     * the lock shared (fails while a server holds it), changes nothing on
+     * disk (no recovery, reconciliation, trash purge or tmp cleanup) and
+     * only reads. */
+    int read_only;
+    /* With read_only: open even if the KV store cannot be opened (verify
+     * reports that and still checks the shard files). */
+    int tolerate_kv_failure;
 } tsv_store_options;
 
 int tsv_store_open(tsv_store **out, const tsv_store_options *opt, tsv_error *err);

@@ -26,11 +26,15 @@ struct tsv_store {
      * swapped (restore/kv, restore/sql). */
     pthread_rwlock_t swap_lock;
     struct tsv_kv *kv;
+    /* Read-only stores opened with tolerate_kv_failure: why kv is NULL. */
+    tsv_error kv_open_error;
 };
 
 /* Opens/closes what lives in state/ (KV environment, meta). */
 int tsv_store_open_state(tsv_store *s, tsv_error *err);
 void tsv_store_close_state(tsv_store *s);
+/* The KV of state/ only, for read-only stores (store_state.c). */
+int tsv_store_open_state_read_only(tsv_store *s, tsv_error *err);
 
 /* Replaces the live generation (state/) with the staging directory `staging`
  * (generation `gen`, complete and fsynced): closes the state, exchanges the

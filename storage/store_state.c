@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine.h"
 #include "fault.h"
@@ -57,6 +58,25 @@ int tsv_store_open_state(tsv_store *s, tsv_error *err)
         return tsv_error_wrap(err, "shard directories");
     if (tsv_trash_purge(s->trash_dir, s->opt.trash_retention_s, err) != 0)
         return -1;
+    return 0;
+}
+
+int tsv_store_open_state_read_only(tsv_store *s, tsv_error *err)
+{
+    char kvdir[PATH_MAX];
+    if (tsv_path_join(kvdir, sizeof kvdir, err, "%s/kv", s->state_dir) != 0)
+        return -1;
+    if (access(kvdir, F_OK) != 0)
+        return tsv_error_set(err, TSV_ENOTFOUND, "%s is not a tsvault data directory (no %s)",
+                             s->data_dir, kvdir);
+    if (tsv_kv_open(&s->kv, kvdir, s->opt.kv_map_size, &s->kv_open_error) != 0) {
+        s->kv = NULL;
+        if (s->opt.tolerate_kv_failure)
+            return 0;
+        if (err)
+            *err = s->kv_open_error;
+        return tsv_error_wrap(err, "cannot open the KV store in %s", kvdir);
+    }
     return 0;
 }
 

@@ -53,3 +53,31 @@ PY
 fixture_manifest() {
     sed "s/ORGID/$3/" "$1/manifest-$2.json"
 }
+
+# fixture_restore URL WORKDIR: creates org "fixture-org" and restores both
+# RPs of the fixture as buckets fixture_autogen and fixture_daily (bucket
+# metadata, then the five shards). Sets FIX_ORG, FIX_BUCKET[autogen|daily]
+# and FIX_SHARD[old id] = new id. WORKDIR must hold fixture_prepare's output.
+declare -A FIX_BUCKET FIX_SHARD
+fixture_restore() {
+    local fx_url=$1 fx_w=$2 rp old
+    http POST "$fx_url/api/v2/orgs" -H "$(auth)" -H 'Content-Type: application/json' \
+        -d '{"name":"fixture-org"}'
+    expect_status 201 "create org"
+    FIX_ORG=$(json_get 'j["id"]')
+    for rp in autogen daily; do
+        fixture_manifest "$fx_w" "$rp" "$FIX_ORG" >"$fx_w/m-$rp.json"
+        http POST "$fx_url/api/v2/restore/bucketMetadata" -H "$(auth)" \
+            -H 'Content-Type: application/json' --data-binary "@$fx_w/m-$rp.json"
+        expect_status 201 "bucketMetadata $rp"
+        FIX_BUCKET[$rp]=$(json_get 'j["id"]')
+        while read -r old new; do FIX_SHARD[$old]=$new; done < <(json_get \
+            "'\\n'.join('%d %d' % (m['oldId'], m['newId']) for m in j['shardMappings'])")
+    done
+    for old in 1 2 3 4 5; do
+        http POST "$fx_url/api/v2/restore/shards/${FIX_SHARD[$old]}" -H "$(auth)" \
+            -H 'Content-Type: application/octet-stream' -H 'Content-Encoding: gzip' \
+            --data-binary "@$fx_w/s$old.tar.gz"
+        expect_status 204 "restore shard $old"
+    done
+}

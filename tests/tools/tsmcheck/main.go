@@ -24,6 +24,30 @@
 //	    one line per field value. Exits 1 if a file cannot be read (export
 //	    itself would skip it with a message).
 //
+//	    Options: -start/-end RFC3339 keep values with start <= time <= end
+//	    (influx_inspect's -start/-end, also printed in the header);
+//	    -measurement M (repeatable) keeps keys whose measurement name
+//	    (models.ParseName of the series key) is M; -dedupe leaves out a value
+//	    when a later file (path order) of the same shard directory holds the
+//	    same key and timestamp after its own tombstones: what InfluxDB's
+//	    readers return (later files win), not what influx_inspect prints.
+//
+//	tsmcheck stats -datadir DIR -database DB -retention RP
+//	    Prints JSON statistics read with tsm1.TSMReader (tombstones applied
+//	    by the reader): per shard directory and in total, files, tsmBytes,
+//	    keys, distinct series and measurements, distinct (measurement, field)
+//	    per block type, blocks and values (tsm1.BlockCount of each block), and
+//	    the min/max time of the index entries.
+//
+//	tsmcheck tombstone -file FILE.tsm -key KEY -min T -max T
+//	    Records a deletion of KEY's values in [min, max] (ns) with tsm1's own
+//	    Tombstoner, i.e. writes or extends FILE's .tombstone as influxd does.
+//
+//	tsmcheck fmtfloat
+//	    Reads one float64 per line as 16 hex digits of its IEEE-754 bits and
+//	    prints strconv.FormatFloat(v, 'g', -1, 64) for each: influx_inspect's
+//	    float format, for differential tests of other implementations.
+//
 //	tsmcheck gen -out FILE [-series N] [-points P] [-block B] [-edge=false]
 //	             [-start RFC3339] [-interval D] [-jitter J] [-seed S] [-first-series I]
 //	    Writes a deterministic TSM file with tsm1's own writer: one key per
@@ -45,6 +69,7 @@ package main
 import (
 	"bufio"
 	"encoding/binary"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"hash/crc32"
@@ -65,7 +90,9 @@ import (
 
 func usage() {
 	fmt.Fprintln(os.Stderr, "usage: tsmcheck verify FILE...\n"+
-		"       tsmcheck export -datadir DIR -database DB -retention RP\n"+
+		"       tsmcheck export -datadir DIR -database DB -retention RP [-start T] [-end T]\n"+
+		"                       [-measurement M]... [-dedupe]\n"+
+		"       tsmcheck stats -datadir DIR -database DB -retention RP\n"+
 		"       tsmcheck gen -out FILE [-series N] [-points P] [-block B] [-edge=false]\n"+
 		"                    [-start RFC3339] [-interval D] [-jitter J] [-seed S] [-first-series I]")
 	os.Exit(2)
@@ -82,6 +109,40 @@ func main() {
 		os.Exit(cmdExport(os.Args[2:]))
 	case "gen":
 		os.Exit(cmdGen(os.Args[2:]))
+	case "stats":
+		os.Exit(cmdStats(os.Args[2:]))
+	case "fmtfloat":
+		sc := bufio.NewScanner(os.Stdin)
+		w := bufio.NewWriter(os.Stdout)
+		for sc.Scan() {
+			bits, err := strconv.ParseUint(strings.TrimSpace(sc.Text()), 16, 64)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "fmtfloat:", err)
+				os.Exit(1)
+			}
+			w.WriteString(strconv.FormatFloat(math.Float64frombits(bits), 'g', -1, 64))
+			w.WriteByte('\n')
+		}
+		w.Flush()
+	case "tombstone":
+		fs := flag.NewFlagSet("tombstone", flag.ExitOnError)
+		file := fs.String("file", "", "TSM file")
+		key := fs.String("key", "", "TSM key (series#!~#field)")
+		min := fs.Int64("min", math.MinInt64, "first deleted time (ns)")
+		max := fs.Int64("max", math.MaxInt64, "last deleted time (ns)")
+		fs.Parse(os.Args[2:])
+		if *file == "" || *key == "" {
+			usage()
+		}
+		t := tsm1.NewTombstoner(*file, nil)
+		if err := t.AddRange([][]byte{[]byte(*key)}, *min, *max); err != nil {
+			fmt.Fprintln(os.Stderr, "tombstone:", err)
+			os.Exit(1)
+		}
+		if err := t.Flush(); err != nil {
+			fmt.Fprintln(os.Stderr, "tombstone:", err)
+			os.Exit(1)
+		}
 	default:
 		usage()
 	}
@@ -244,9 +305,37 @@ func cmdExport(args []string) int {
 	dataDir := fs.String("datadir", "", "data directory (holds DB/RP/shard/*.tsm)")
 	db := fs.String("database", "", "database")
 	rp := fs.String("retention", "", "retention policy")
+	startS := fs.String("start", "", "first time to export (RFC3339)")
+	endS := fs.String("end", "", "last time to export (RFC3339)")
+	dedupe := fs.Bool("dedupe", false, "later files of a shard win on duplicate timestamps")
+	var meas multiFlag
+	fs.Var(&meas, "measurement", "measurement to export (repeatable)")
 	fs.Parse(args)
 	if *dataDir == "" || *db == "" || *rp == "" {
 		usage()
+	}
+	opt := exportOpts{start: math.MinInt64, end: math.MaxInt64, dedupe: *dedupe}
+	if len(meas) > 0 {
+		opt.meas = map[string]bool{}
+		for _, m := range meas {
+			opt.meas[m] = true
+		}
+	}
+	if *startS != "" {
+		t, err := time.Parse(time.RFC3339, *startS)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "export: -start:", err)
+			return 2
+		}
+		opt.start = t.UnixNano()
+	}
+	if *endS != "" {
+		t, err := time.Parse(time.RFC3339, *endS)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "export: -end:", err)
+			return 2
+		}
+		opt.end = t.UnixNano()
 	}
 
 	var files []string
@@ -271,8 +360,8 @@ func cmdExport(args []string) int {
 	// influx_inspect's default range is the whole int64 range; it formats
 	// the bounds with time.RFC3339.
 	fmt.Fprintf(w, "# INFLUXDB EXPORT: %s - %s\n",
-		time.Unix(0, math.MinInt64).UTC().Format(time.RFC3339),
-		time.Unix(0, math.MaxInt64).UTC().Format(time.RFC3339))
+		time.Unix(0, opt.start).UTC().Format(time.RFC3339),
+		time.Unix(0, opt.end).UTC().Format(time.RFC3339))
 	fmt.Fprintln(w, "# DDL")
 	fmt.Fprintf(w, "CREATE DATABASE %s WITH NAME %s\n", influxql.QuoteIdent(*db), influxql.QuoteIdent(*rp))
 	fmt.Fprintln(w, "# DML")
@@ -281,8 +370,16 @@ func cmdExport(args []string) int {
 	fmt.Fprintln(w, "# writing tsm data")
 
 	rc := 0
-	for _, path := range files {
-		if err := exportFile(w, path); err != nil {
+	for i, path := range files {
+		var later []string
+		if opt.dedupe {
+			for _, p := range files[i+1:] {
+				if filepath.Dir(p) == filepath.Dir(path) {
+					later = append(later, p)
+				}
+			}
+		}
+		if err := exportFile(w, path, later, opt); err != nil {
 			fmt.Fprintf(os.Stderr, "%s: %v\n", path, err)
 			rc = 1
 		}
@@ -294,7 +391,31 @@ func cmdExport(args []string) int {
 	return rc
 }
 
-func exportFile(w *bufio.Writer, path string) (err error) {
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+type exportOpts struct {
+	start, end int64
+	meas       map[string]bool
+	dedupe     bool
+}
+
+func openReader(path string) (*tsm1.TSMReader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	r, err := tsm1.NewTSMReader(f)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+func exportFile(w *bufio.Writer, path string, later []string, opt exportOpts) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic in tsm1: %v", r)
@@ -310,6 +431,15 @@ func exportFile(w *bufio.Writer, path string) (err error) {
 		return err
 	}
 	defer r.Close()
+	var shadows []*tsm1.TSMReader
+	for _, p := range later {
+		sr, err := openReader(p)
+		if err != nil {
+			return err
+		}
+		defer sr.Close()
+		shadows = append(shadows, sr)
+	}
 
 	for i := 0; i < r.KeyCount(); i++ {
 		key, _ := r.KeyAt(i)
@@ -318,9 +448,27 @@ func exportFile(w *bufio.Writer, path string) (err error) {
 			return fmt.Errorf("key %q: %v", key, err)
 		}
 		series, field := tsm1.SeriesAndFieldFromCompositeKey(key)
+		if opt.meas != nil && !opt.meas[string(models.ParseName(series))] {
+			continue
+		}
+		// Timestamps a later file holds for this key: InfluxDB returns
+		// that file's value instead.
+		shadowed := map[int64]bool{}
+		for _, sr := range shadows {
+			vs, err := sr.ReadAll(key)
+			if err != nil {
+				return fmt.Errorf("key %q: %v", key, err)
+			}
+			for _, v := range vs {
+				shadowed[v.UnixNano()] = true
+			}
+		}
 		// The series key is stored escaped; the field key raw.
 		prefix := string(series) + " " + string(escape.Bytes(field)) + "="
 		for _, v := range values {
+			if v.UnixNano() < opt.start || v.UnixNano() > opt.end || shadowed[v.UnixNano()] {
+				continue
+			}
 			line := []byte(prefix)
 			switch x := v.Value().(type) {
 			case float64:
@@ -349,6 +497,118 @@ func exportFile(w *bufio.Writer, path string) (err error) {
 		}
 	}
 	return nil
+}
+
+// ---------------------------------------------------------------- stats
+
+type statAcc struct {
+	Files        int            `json:"files"`
+	TSMBytes     int64          `json:"tsmBytes"`
+	Keys         int            `json:"keys"`
+	Series       int            `json:"series"`
+	Measurements int            `json:"measurements"`
+	Fields       map[string]int `json:"fieldsByType"`
+	Blocks       int            `json:"blocks"`
+	Values       int            `json:"values"`
+	MinTime      int64          `json:"minTime"`
+	MaxTime      int64          `json:"maxTime"`
+	keys, series, meas map[string]bool
+	fields             map[string]map[string]bool
+}
+
+func newAcc() *statAcc {
+	return &statAcc{MinTime: math.MaxInt64, MaxTime: math.MinInt64, Fields: map[string]int{},
+		keys: map[string]bool{}, series: map[string]bool{}, meas: map[string]bool{},
+		fields: map[string]map[string]bool{}}
+}
+
+var typeNames = map[byte]string{tsm1.BlockFloat64: "float", tsm1.BlockInteger: "integer",
+	tsm1.BlockBoolean: "boolean", tsm1.BlockString: "string", tsm1.BlockUnsigned: "unsigned"}
+
+func (a *statAcc) add(key []byte, typ byte, entries []tsm1.IndexEntry, values int) {
+	series, field := tsm1.SeriesAndFieldFromCompositeKey(key)
+	m := string(models.ParseName(series))
+	a.keys[string(key)] = true
+	a.series[string(series)] = true
+	a.meas[m] = true
+	t := typeNames[typ]
+	if a.fields[t] == nil {
+		a.fields[t] = map[string]bool{}
+	}
+	a.fields[t][m+"\x1f"+string(field)] = true
+	a.Blocks += len(entries)
+	a.Values += values
+	for _, e := range entries {
+		if e.MinTime < a.MinTime {
+			a.MinTime = e.MinTime
+		}
+		if e.MaxTime > a.MaxTime {
+			a.MaxTime = e.MaxTime
+		}
+	}
+	a.Keys, a.Series, a.Measurements = len(a.keys), len(a.series), len(a.meas)
+	for t, s := range a.fields {
+		a.Fields[t] = len(s)
+	}
+}
+
+func cmdStats(args []string) int {
+	fs := flag.NewFlagSet("stats", flag.ExitOnError)
+	dataDir := fs.String("datadir", "", "data directory (holds DB/RP/shard/*.tsm)")
+	db := fs.String("database", "", "database")
+	rp := fs.String("retention", "", "retention policy")
+	fs.Parse(args)
+	if *dataDir == "" || *db == "" || *rp == "" {
+		usage()
+	}
+	root := filepath.Join(*dataDir, *db, *rp)
+	total := newAcc()
+	shards := map[string]*statAcc{}
+	dirs, err := os.ReadDir(root)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "stats:", err)
+		return 1
+	}
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		acc := newAcc()
+		shards[d.Name()] = acc
+		files, _ := filepath.Glob(filepath.Join(root, d.Name(), "*."+tsm1.TSMFileExtension))
+		sort.Strings(files)
+		for _, path := range files {
+			r, err := openReader(path)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "%s: %v\n", path, err)
+				return 1
+			}
+			fi, _ := os.Stat(path)
+			for _, a := range []*statAcc{acc, total} {
+				a.Files++
+				a.TSMBytes += fi.Size()
+			}
+			for i := 0; i < r.KeyCount(); i++ {
+				key, typ := r.KeyAt(i)
+				entries := r.Entries(key)
+				values := 0
+				for k := range entries {
+					_, b, err := r.ReadBytes(&entries[k], nil)
+					if err != nil {
+						fmt.Fprintf(os.Stderr, "%s: %v\n", path, err)
+						return 1
+					}
+					values += tsm1.BlockCount(b)
+				}
+				acc.add(key, typ, entries, values)
+				total.add(key, typ, entries, values)
+			}
+			r.Close()
+		}
+	}
+	out, _ := json.MarshalIndent(map[string]interface{}{"total": total, "shards": shards}, "", "  ")
+	fmt.Println(string(out))
+	return 0
 }
 
 // ---------------------------------------------------------------- gen

@@ -1,0 +1,250 @@
+/* influx_client: libcurl client for tsvault's HTTP API (influx_client.h). */
+#include "influx_client.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+
+struct tsv_influx_client {
+    CURL *curl;
+    char *base;
+    struct curl_slist *headers;
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+int tsv_influx_client_new(tsv_influx_client **out, const char *base_url, const char *token,
+                          tsv_error *err)
+{
+    *out = NULL;
+    pthread_once(&curl_once, curl_init_once);
+    tsv_influx_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    size_t n = strlen(base_url);
+    while (n > 0 && base_url[n - 1] == '/')
+        n--;
+    c->base = strndup(base_url, n);
+    c->curl = curl_easy_init();
+    char auth[4200];
+    snprintf(auth, sizeof auth, "Authorization: Token %s", token ? token : "");
+    c->headers = curl_slist_append(NULL, auth);
+    if (!c->base || !c->curl || !c->headers) {
+        tsv_influx_client_free(c);
+        return tsv_error_set(err, TSV_EINTERNAL, "cannot initialise libcurl");
+    }
+    *out = c;
+    return 0;
+}
+
+void tsv_influx_client_free(tsv_influx_client *c)
+{
+    if (!c)
+        return;
+    if (c->curl)
+        curl_easy_cleanup(c->curl);
+    curl_slist_free_all(c->headers);
+    free(c->base);
+    free(c);
+}
+
+typedef struct sink {
+    CURL *curl;
+    tsv_writer *w;   /* body of a 2xx answer */
+    tsv_buf errbody; /* body of anything else (bounded) */
+    long status;
+    int write_failed;
+    tsv_error werr;
+} sink;
+
+static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
+{
+    sink *s = ud;
+    size_t n = size * nmemb;
+    if (s->status == 0)
+        curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &s->status);
+    if (s->status >= 200 && s->status < 300 && s->w) {
+        if (tsv_write(s->w, p, n, &s->werr) != 0) {
+            s->write_failed = 1;
+            return 0; /* stops the transfer */
+        }
+        return n;
+    }
+    if (s->errbody.len < 65536)
+        tsv_buf_append(&s->errbody, p, n, NULL);
+    return n;
+}
+
+static int status_error(long status, const tsv_buf *body, tsv_error *err)
+{
+    tsv_code code = status == 404   ? TSV_ENOTFOUND
+                    : status == 400 ? TSV_EINVALID
+                    : status == 401 ? TSV_EUNAUTHORIZED
+                    : status == 403 ? TSV_EFORBIDDEN
+                                    : TSV_EINTERNAL;
+    tsv_json_doc *doc = NULL;
+    tsv_error jerr;
+    if (body->len && tsv_json_parse(&doc, (const char *)body->data, body->len, &jerr) == 0) {
+        const tsv_json *m = tsv_json_get(tsv_json_root(doc), "message");
+        if (m && m->type == TSV_JSON_STRING) {
+            int rc = tsv_error_set(err, code, "server answered %ld: %s", status, m->str);
+            tsv_json_free(doc);
+            return rc;
+        }
+        tsv_json_free(doc);
+    }
+    return tsv_error_set(err, code, "server answered %ld: %.*s", status,
+                         (int)(body->len > 300 ? 300 : body->len),
+                         body->data ? (const char *)body->data : "");
+}
+
+/* One request; method "GET" or "POST" (empty body). */
+static int request(tsv_influx_client *c, const char *method, const char *path_query,
+                   tsv_writer *w, tsv_buf *collect, tsv_error *err)
+{
+    size_t ul = strlen(c->base) + strlen(path_query) + 1;
+    char *url = malloc(ul);
+    if (!url)
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    snprintf(url, ul, "%s%s", c->base, path_query);
+    tsv_writer *bw = NULL;
+    if (collect) {
+        bw = tsv_buf_writer_new(collect);
+        if (!bw) {
+            free(url);
+            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+        }
+        w = bw;
+    }
+    sink s = {.curl = c->curl, .w = w};
+    curl_easy_reset(c->curl);
+    curl_easy_setopt(c->curl, CURLOPT_URL, url);
+    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->headers);
+    curl_easy_setopt(c->curl, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &s);
+    curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, 30L);
+    if (strcmp(method, "POST") == 0) {
+        curl_easy_setopt(c->curl, CURLOPT_POST, 1L);
+        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, "");
+        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, 0L);
+    }
+    CURLcode cc = curl_easy_perform(c->curl);
+    long status = 0;
+    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+    int rc = 0;
+    if (s.write_failed) {
+        if (err)
+            *err = s.werr;
+        rc = -1;
+    } else if (cc != CURLE_OK) {
+        rc = tsv_error_set(err, TSV_EINTERNAL, "%s %s: transfer failed or incomplete: %s", method,
+                           url, curl_easy_strerror(cc));
+    } else if (status < 200 || status >= 300) {
+        rc = status_error(status, &s.errbody, err);
+    }
+    tsv_buf_free(&s.errbody);
+    tsv_writer_free(bw);
+    free(url);
+    return rc;
+}
+
+/* Appends "&name=value" (URL-escaped) to q. */
+static int add_param(CURL *curl, tsv_buf *q, const char *name, const char *value, tsv_error *err)
+{
+    if (!value)
+        return 0;
+    char *e = curl_easy_escape(curl, value, 0);
+    if (!e)
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    int rc = tsv_buf_append(q, q->len ? "&" : "?", 1, err) ||
+             tsv_buf_append(q, name, strlen(name), err) || tsv_buf_append(q, "=", 1, err) ||
+             tsv_buf_append(q, e, strlen(e), err);
+    curl_free(e);
+    return rc ? -1 : 0;
+}
+
+int tsv_influx_client_export(tsv_influx_client *c, const tsv_remote_export_request *r,
+                             tsv_writer *w, tsv_error *err)
+{
+    tsv_buf q = {0};
+    int rc = tsv_buf_append(&q, "/api/v2/export", 14, err);
+    tsv_buf params = {0};
+    if (rc == 0)
+        rc = add_param(c->curl, &params, "bucketID", r->bucket_id, err) ||
+             add_param(c->curl, &params, "org", r->org, err) ||
+             add_param(c->curl, &params, "bucket", r->bucket, err) ||
+             add_param(c->curl, &params, "rp", r->rp, err) ||
+             add_param(c->curl, &params, "db", r->database, err) ||
+             add_param(c->curl, &params, "start", r->start, err) ||
+             add_param(c->curl, &params, "stop", r->stop, err);
+    for (size_t i = 0; rc == 0 && i < r->n_measurements; i++)
+        rc = add_param(c->curl, &params, "measurement", r->measurements[i], err);
+    if (rc == 0 && params.len)
+        rc = tsv_buf_append(&q, params.data, params.len, err);
+    if (rc == 0)
+        rc = tsv_buf_append(&q, "", 1, err);
+    if (rc == 0)
+        rc = request(c, "GET", (const char *)q.data, w, NULL, err);
+    tsv_buf_free(&q);
+    tsv_buf_free(&params);
+    return rc ? -1 : 0;
+}
+
+int tsv_influx_client_bucket_stats(tsv_influx_client *c, const char *bucket_id, const char *org,
+                                   const char *bucket, tsv_buf *out, tsv_error *err)
+{
+    char id[17];
+    if (!bucket_id) {
+        tsv_buf q = {0}, params = {0}, body = {0};
+        int rc = add_param(c->curl, &params, "org", org, err) ||
+                 add_param(c->curl, &params, "name", bucket, err) ||
+                 tsv_buf_append(&q, "/api/v2/buckets", 15, err) ||
+                 tsv_buf_append(&q, params.data, params.len, err) ||
+                 tsv_buf_append(&q, "", 1, err);
+        tsv_buf_free(&params);
+        if (rc == 0)
+            rc = request(c, "GET", (const char *)q.data, NULL, &body, err);
+        tsv_json_doc *doc = NULL;
+        if (rc == 0 && tsv_json_parse(&doc, (const char *)body.data, body.len, err) != 0)
+            rc = -1;
+        if (rc == 0) {
+            const tsv_json *b = tsv_json_get(tsv_json_root(doc), "buckets");
+            const tsv_json *first = b && b->type == TSV_JSON_ARRAY && b->count > 0 ? b->items[0]
+                                                                                 : NULL;
+            const tsv_json *idv = first ? tsv_json_get(first, "id") : NULL;
+            if (!idv || idv->type != TSV_JSON_STRING || strlen(idv->str) != 16)
+                rc = tsv_error_set(err, TSV_ENOTFOUND, "bucket \"%s\" not found", bucket);
+            else
+                memcpy(id, idv->str, 17);
+        }
+        tsv_json_free(doc);
+        tsv_buf_free(&q);
+        tsv_buf_free(&body);
+        if (rc != 0)
+            return -1;
+        bucket_id = id;
+    }
+    char path[128];
+    snprintf(path, sizeof path, "/api/v2/buckets/%.16s/stats", bucket_id);
+    return request(c, "GET", path, NULL, out, err);
+}
+
+int tsv_influx_client_verify(tsv_influx_client *c, const char *query, tsv_writer *w,
+                             tsv_error *err)
+{
+    size_t n = 32 + (query ? strlen(query) : 0);
+    char *path = malloc(n);
+    if (!path)
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    snprintf(path, n, "/api/v2/verify%s%s", query && *query ? "?" : "", query ? query : "");
+    int rc = request(c, "POST", path, w, NULL, err);
+    free(path);
+    return rc;
+}
