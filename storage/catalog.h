@@ -7,11 +7,10 @@
  * became current, and its state. KV and SQL generations are versions of
  * the pseudo-slots bucket "kv" / "sql" (rp "", interval 0/0).
  *
- * States: PENDING (written just before a shard directory exchange; recovery
- * completes it if the live directory carries its generation marker, else
- * drops it), IN_USE (at most one per slot: what the live directory holds),
+ * States: IN_USE (at most one per slot: what the live directory holds),
  * SOFT_DELETED (restorable until its purge is due), PURGED (its files no
- * longer kept; the record stays as history).
+ * longer kept; the record stays as history). The catalogue is authoritative:
+ * a live shard directory is rebuilt from it after a crash (vault.h).
  *
  * Storage: its own LMDB environment <data-dir>/catalog/ with one named
  * database "catalog", NOT the KV store's environment: the KV environment is
@@ -38,7 +37,6 @@
 #define TSV_CATALOG_SLOT_SQL "sql"
 
 typedef enum tsv_version_state {
-    TSV_VERSION_PENDING = 0,
     TSV_VERSION_IN_USE = 1,
     TSV_VERSION_SOFT_DELETED = 2,
     TSV_VERSION_PURGED = 3,
