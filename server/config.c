@@ -20,6 +20,9 @@ typedef enum opt_id {
     OPT_MAX_HEADER,
     OPT_SHUTDOWN,
     OPT_TRASH,
+    OPT_SOFT_DELETE,
+    OPT_VAULT_QUOTA,
+    OPT_PURGE_INTERVAL,
     OPT_COUNT
 } opt_id;
 
@@ -46,6 +49,15 @@ static const struct {
                       "on SIGINT/SIGTERM, how long in-flight requests may finish"},
     [OPT_TRASH] = {"trash-retention", "TSVAULT_TRASH_RETENTION", "168h",
                    "how long data moved aside by restores is kept before it is purged"},
+    [OPT_SOFT_DELETE] = {"soft-delete-retention", "TSVAULT_SOFT_DELETE_RETENTION", "720h",
+                         "grace period of soft-deleted versions (replaced or deleted data) "
+                         "before they are purged; 30 days by default"},
+    [OPT_VAULT_QUOTA] = {"vault-quota", "TSVAULT_VAULT_QUOTA", "0",
+                         "space quota of the vault's catalogued data (e.g. 100GiB; 0 = none): "
+                         "above it the oldest soft-deleted versions are purged early"},
+    [OPT_PURGE_INTERVAL] = {"purge-interval", "TSVAULT_PURGE_INTERVAL", "1h",
+                            "how often the background task purges soft-deleted versions whose "
+                            "grace period is over (also runs at start-up)"},
 };
 
 void tsv_config_usage(FILE *out)
@@ -142,6 +154,9 @@ void tsv_config_defaults(tsv_config *cfg)
     cfg->max_header_size = 16384;
     cfg->shutdown_timeout_s = 30;
     cfg->trash_retention_s = 168 * 3600;
+    cfg->soft_delete_retention_s = 720 * 3600;
+    cfg->vault_quota_bytes = 0;
+    cfg->purge_interval_s = 3600;
 }
 
 static int apply(tsv_config *cfg, opt_id id, const char *val, const char *source, tsv_error *err)
@@ -199,6 +214,22 @@ static int apply(tsv_config *cfg, opt_id id, const char *val, const char *source
         if (tsv_parse_duration_s(val, &d) != 0)
             return tsv_error_set(err, TSV_EINVALID, "%s: invalid duration \"%s\"", source, val);
         cfg->trash_retention_s = d;
+        return 0;
+    case OPT_SOFT_DELETE:
+        if (tsv_parse_duration_s(val, &d) != 0 || d < 0)
+            return tsv_error_set(err, TSV_EINVALID, "%s: invalid duration \"%s\"", source, val);
+        cfg->soft_delete_retention_s = d;
+        return 0;
+    case OPT_VAULT_QUOTA:
+        if (tsv_parse_size(val, &u) != 0)
+            return tsv_error_set(err, TSV_EINVALID, "%s: invalid size \"%s\"", source, val);
+        cfg->vault_quota_bytes = u;
+        return 0;
+    case OPT_PURGE_INTERVAL:
+        if (tsv_parse_duration_s(val, &d) != 0 || d < 1)
+            return tsv_error_set(err, TSV_EINVALID,
+                                 "%s: invalid duration \"%s\" (at least 1s)", source, val);
+        cfg->purge_interval_s = d;
         return 0;
     default:
         return tsv_error_set(err, TSV_EINTERNAL, "unknown option");

@@ -27,6 +27,9 @@ typedef struct tsv_config {
     int max_header_size;         /* bytes of request line + headers */
     int shutdown_timeout_s;      /* how long in-flight requests may finish */
     int64_t trash_retention_s;   /* how long moved-aside data is kept */
+    int64_t soft_delete_retention_s; /* grace period of soft-deleted versions */
+    uint64_t vault_quota_bytes;  /* 0 = none */
+    int64_t purge_interval_s;    /* background purge period */
 } tsv_config;
 
 void tsv_config_defaults(tsv_config *cfg);

@@ -25,6 +25,7 @@
 #include "restore.h"
 #include "shard_restore.h"
 #include "store_internal.h"
+#include "store_vault.h"
 #include "tenant.h"
 #include "tsv_log.h"
 
@@ -277,10 +278,18 @@ int tsv_store_restore_shard(tsv_store *s, uint64_t shard_id, tsv_reader *tar, ts
     tsv_store_shared_lock(s);
     char path[PATH_MAX];
     int rc = tsv_store_locate_shard(s, shard_id, path, sizeof path, NULL, 0, err);
+    tsv_upload_hook_ctx hctx;
+    memset(&hctx, 0, sizeof hctx);
+    tsv_shard_install_hook hook;
+    if (rc == 0)
+        rc = tsv_store_live_shard(s, shard_id, &hctx.shard, err);
     if (rc == 0) {
+        hctx.s = s;
+        tsv_store_vault_upload_hook(&hctx, &hook);
         tsv_shard_restore_stats st;
         tsv_shard_lock(shard_id);
-        rc = tsv_shard_restore_from_tar(path, s->trash_dir, shard_id, tar, &st, err);
+        rc = tsv_shard_restore_from_tar(path, s->trash_dir, shard_id, tar, &hook, &st, err);
+        tsv_version_clear(&hctx.prev);
         tsv_shard_unlock(shard_id);
         tsv_error perr;
         if (rc == 0 && tsv_trash_purge(s->trash_dir, s->opt.trash_retention_s, &perr) != 0)

@@ -36,6 +36,9 @@ typedef struct tsv_store_options {
     const char *data_dir;
     int64_t trash_retention_s; /* <0: never purge */
     size_t kv_map_size;        /* 0: default */
+    int64_t soft_delete_retention_s; /* grace period of soft-deleted versions; <0: forever */
+    uint64_t vault_quota_bytes;      /* 0: no quota */
+    int64_t purge_interval_s;        /* background purge period; 0: no background task */
 } tsv_store_options;
 
 int tsv_store_open(tsv_store **out, const tsv_store_options *opt, tsv_error *err);

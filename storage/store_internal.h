@@ -13,6 +13,7 @@
 #include "store.h"
 
 struct tsv_kv;
+struct tsv_vault;
 
 struct tsv_store {
     tsv_store_options opt;
@@ -26,6 +27,8 @@ struct tsv_store {
      * swapped (restore/kv, restore/sql). */
     pthread_rwlock_t swap_lock;
     struct tsv_kv *kv;
+    /* Objects and catalogue: outside state/, they outlive KV generations. */
+    struct tsv_vault *vault;
 };
 
 /* Opens/closes what lives in state/ (KV environment, meta). */
@@ -37,6 +40,13 @@ void tsv_store_close_state(tsv_store *s);
  * The caller holds the shared lock. (store_state.c) */
 int tsv_store_locate_shard(tsv_store *s, uint64_t shard_id, char *dir, size_t dirlen, char *name,
                            size_t namelen, tsv_error *err);
+
+/* The vault's start-up pass (store_vault.c): every live shard directory
+ * made to hold its slot's in-use version (rebuilt from objects when a crash
+ * interrupted a change; directories the catalogue does not know yet are
+ * adopted as a new version), and in-use versions of shards the meta no
+ * longer lists soft-deleted. Runs after tsv_engine_reconcile. */
+int tsv_store_vault_reconcile(tsv_store *s, tsv_error *err);
 
 static inline void tsv_store_shared_lock(tsv_store *s) { pthread_rwlock_rdlock(&s->swap_lock); }
 static inline void tsv_store_shared_unlock(tsv_store *s) { pthread_rwlock_unlock(&s->swap_lock); }

@@ -43,6 +43,8 @@ int tsv_vault_open(tsv_vault **out, const char *data_dir, int64_t retention_s,
         return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
     pthread_rwlock_init(&v->gc_lock, NULL);
     pthread_mutex_init(&v->purge_mu, NULL);
+    pthread_mutex_init(&v->stop_mu, NULL);
+    pthread_cond_init(&v->stop_cv, NULL);
     v->retention_s = retention_s;
     v->quota_bytes = quota_bytes;
     char cat[PATH_MAX];
@@ -61,6 +63,15 @@ void tsv_vault_close(tsv_vault *v)
 {
     if (!v)
         return;
+    if (v->purge_running) {
+        pthread_mutex_lock(&v->stop_mu);
+        v->purge_stop = 1;
+        pthread_cond_signal(&v->stop_cv);
+        pthread_mutex_unlock(&v->stop_mu);
+        pthread_join(v->purge_thread, NULL);
+    }
+    pthread_mutex_destroy(&v->stop_mu);
+    pthread_cond_destroy(&v->stop_cv);
     tsv_catalog_close(v->catalog);
     tsv_objstore_close(v->objects);
     pthread_rwlock_destroy(&v->gc_lock);
@@ -126,7 +137,8 @@ static int cmp_file(const void *a, const void *b)
 }
 
 int tsv_vault_adopt_dir(tsv_vault *v, const char *dir, const tsv_version *known,
-                        tsv_version *ver, tsv_error *err)
+                        const char *const *fresh_names, const char (*fresh_hex)[65],
+                        size_t n_fresh, tsv_version *ver, tsv_error *err)
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -145,7 +157,22 @@ int tsv_vault_adopt_dir(tsv_vault *v, const char *dir, const tsv_version *known,
         const tsv_catalog_file *k = find_file(known, n);
         char hex[TSV_OBJECT_HEX];
         uint64_t size;
-        if (k && tsv_path_join(obj, sizeof obj, err, "%s/%.2s/%s", v->objects_dir, k->object,
+        size_t fi = 0;
+        while (fi < n_fresh && strcmp(fresh_names[fi], n) != 0)
+            fi++;
+        if (fi < n_fresh && tsv_object_hex_valid(fresh_hex[fi])) {
+            struct stat st;
+            if (stat(path, &st) != 0) {
+                rc = tsv_error_set_errno(err, TSV_EINTERNAL, errno, "stat %s", path);
+                break;
+            }
+            memcpy(hex, fresh_hex[fi], sizeof hex);
+            size = (uint64_t)st.st_size;
+            if (tsv_objstore_adopt(v->objects, path, hex, NULL, err) != 0) {
+                rc = -1;
+                break;
+            }
+        } else if (k && tsv_path_join(obj, sizeof obj, err, "%s/%.2s/%s", v->objects_dir, k->object,
                                k->object) == 0 &&
             same_inode(path, obj)) {
             memcpy(hex, k->object, sizeof hex);
@@ -168,34 +195,46 @@ int tsv_vault_adopt_dir(tsv_vault *v, const char *dir, const tsv_version *known,
     return rc;
 }
 
-/* After an exchange the staging path holds the previous content. Its files
- * are objects (link count > 1) and can go; anything else is kept. */
-static void drop_previous(const char *staging, const char *trash_dir)
+/* 1 if every regular file under `path` (markers aside) has another link
+ * (an object) and nothing else is there but directories. */
+static int all_objects(int dirfd_, const char *name, int depth)
 {
-    DIR *d = opendir(staging);
-    int keep = 0;
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (e->d_name[0] == '.' &&
-                (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2]) ||
-                 strcmp(e->d_name, TSV_GEN_MARKER) == 0))
-                continue;
-            struct stat st;
-            if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-                !S_ISREG(st.st_mode) || st.st_nlink < 2) {
-                keep = 1;
-                break;
-            }
-        }
-        closedir(d);
+    int fd = openat(dirfd_, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return 0;
     }
+    int ok = 1;
+    struct dirent *e;
+    while (ok && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+            strcmp(e->d_name, TSV_GEN_MARKER) == 0)
+            continue;
+        struct stat st;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+            ok = 0;
+        else if (S_ISDIR(st.st_mode))
+            ok = depth < 8 && all_objects(dirfd(d), e->d_name, depth + 1);
+        else if (!S_ISREG(st.st_mode) || st.st_nlink < 2)
+            ok = 0;
+    }
+    closedir(d);
+    return ok;
+}
+
+void tsv_vault_drop_tree(const char *path, const char *trash_dir)
+{
+    if (!tsv_path_exists(path))
+        return;
     tsv_error e;
-    if (keep) {
-        if (tsv_trash_move(trash_dir, staging, "not-in-vault", &e) != 0)
-            TSV_WARN("msg=\"could not move aside\" path=\"%s\" error=\"%s\"", staging, e.message);
-    } else if (tsv_remove_tree(staging, &e) != 0) {
-        TSV_WARN("msg=\"could not remove\" path=\"%s\" error=\"%s\"", staging, e.message);
+    if (!all_objects(AT_FDCWD, path, 0)) {
+        if (tsv_trash_move(trash_dir, path, "not-in-vault", &e) != 0)
+            TSV_WARN("msg=\"could not move aside\" path=\"%s\" error=\"%s\"", path, e.message);
+    } else if (tsv_remove_tree(path, &e) != 0) {
+        TSV_WARN("msg=\"could not remove\" path=\"%s\" error=\"%s\"", path, e.message);
     }
 }
 
@@ -232,7 +271,7 @@ int tsv_vault_materialize(tsv_vault *v, const char *shard_dir, const tsv_version
         goto fail;
     tsv_fault_point("vault-after-exchange");
     int rc = tsv_fsync_dir(parent, err);
-    drop_previous(staging, trash_dir);
+    tsv_vault_drop_tree(staging, trash_dir);
     return rc;
 fail:;
     tsv_error e;
@@ -446,4 +485,43 @@ out:
     free(p.soft);
     pthread_mutex_unlock(&v->purge_mu);
     return rc;
+}
+
+static void *purge_main(void *arg)
+{
+    tsv_vault *v = arg;
+    pthread_mutex_lock(&v->stop_mu);
+    while (!v->purge_stop) {
+        pthread_mutex_unlock(&v->stop_mu);
+        tsv_vault_purge_stats st = {0};
+        tsv_error e;
+        if (tsv_vault_purge(v, tsv_vault_now_ns(), &st, &e) != 0)
+            TSV_WARN("msg=\"vault purge failed; retrying at the next interval\" error=\"%s\"",
+                     e.message);
+        else if (st.purged_versions || st.quota_versions || st.objects_deleted)
+            TSV_INFO("msg=\"vault purge\" purged=%" PRIu64 " purged_for_quota=%" PRIu64
+                     " objects_deleted=%" PRIu64 " bytes_freed=%" PRIu64,
+                     st.purged_versions, st.quota_versions, st.objects_deleted, st.bytes_deleted);
+        pthread_mutex_lock(&v->stop_mu);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += v->purge_interval_s;
+        while (!v->purge_stop &&
+               pthread_cond_timedwait(&v->stop_cv, &v->stop_mu, &until) == 0)
+            ;
+    }
+    pthread_mutex_unlock(&v->stop_mu);
+    return NULL;
+}
+
+int tsv_vault_start_purge_task(tsv_vault *v, int64_t interval_s, tsv_error *err)
+{
+    if (v->purge_running || interval_s <= 0)
+        return 0;
+    v->purge_interval_s = interval_s;
+    int rc = pthread_create(&v->purge_thread, NULL, purge_main, v);
+    if (rc != 0)
+        return tsv_error_set_errno(err, TSV_EINTERNAL, rc, "start the purge task");
+    v->purge_running = 1;
+    return 0;
 }

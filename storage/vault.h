@@ -39,6 +39,13 @@ typedef struct tsv_vault {
     int64_t retention_s; /* soft-deleted versions kept this long */
     uint64_t quota_bytes; /* 0: none; above it the oldest soft-deleted are purged early */
     pthread_mutex_t purge_mu;
+    /* background purge task */
+    pthread_t purge_thread;
+    int purge_running;
+    int purge_stop;
+    int64_t purge_interval_s;
+    pthread_mutex_t stop_mu;
+    pthread_cond_t stop_cv;
 } tsv_vault;
 
 int tsv_vault_open(tsv_vault **out, const char *data_dir, int64_t retention_s,
@@ -62,14 +69,22 @@ int tsv_vault_in_use(tsv_catalog_txn *t, const tsv_slot_key *slot, tsv_version *
  * already objects and linked here: e.g. the previous in-use version) when
  * the file is the same inode as that object, else the file is read.
  * Caller holds the GC lock shared. */
+/* `fresh` (may be NULL): names and SHA-256 of files just written into dir
+ * (trusted, not read again). */
 int tsv_vault_adopt_dir(tsv_vault *v, const char *dir, const tsv_version *known,
-                        tsv_version *ver, tsv_error *err);
+                        const char *const *fresh_names, const char (*fresh_hex)[65],
+                        size_t n_fresh, tsv_version *ver, tsv_error *err);
 
 /* Makes `shard_dir` hold exactly ver's files (ver NULL: none), marked
  * `gen`: staging directory next to it, one exchange, old content removed
  * (files that are not objects are moved to `trash_dir` instead). */
 int tsv_vault_materialize(tsv_vault *v, const char *shard_dir, const tsv_version *ver,
                           uint64_t gen, const char *trash_dir, tsv_error *err);
+
+/* Removes the directory tree at `path` if every file in it is held
+ * elsewhere too (an object: link count > 1), else moves it to the trash
+ * (data the vault does not hold is never deleted). Errors are logged. */
+void tsv_vault_drop_tree(const char *path, const char *trash_dir);
 
 typedef struct tsv_vault_purge_stats {
     uint64_t purged_versions;  /* grace period over */
@@ -82,6 +97,11 @@ typedef struct tsv_vault_purge_stats {
  * purged (and, with a quota, the oldest soft-deleted versions until the
  * objects fit), in one catalogue transaction, then collects garbage. */
 int tsv_vault_purge(tsv_vault *v, int64_t now_ns, tsv_vault_purge_stats *st, tsv_error *err);
+/* Starts the background task: tsv_vault_purge now and every interval_s
+ * (its state is the catalogue, so a restart simply carries on). Stopped by
+ * tsv_vault_close. */
+int tsv_vault_start_purge_task(tsv_vault *v, int64_t interval_s, tsv_error *err);
+
 /* Deletes every object no non-purged version lists (GC lock exclusive). */
 int tsv_vault_gc(tsv_vault *v, tsv_vault_purge_stats *st, tsv_error *err);
 
