@@ -608,3 +608,14 @@ int tsv_store_unused_shards(tsv_store *s, const char *bucket_id, const char *org
     free(c.arr);
     return rc;
 }
+
+int tsv_store_vault_purge_now(tsv_store *s, tsv_error *err)
+{
+    tsv_vault_purge_stats st = {0};
+    int rc = tsv_vault_purge(s->vault, tsv_vault_now_ns(), &st, err);
+    if (rc == 0)
+        TSV_INFO("msg=\"vault purge\" purged=%" PRIu64 " purged_for_quota=%" PRIu64
+                 " objects_deleted=%" PRIu64 " bytes_freed=%" PRIu64,
+                 st.purged_versions, st.quota_versions, st.objects_deleted, st.bytes_deleted);
+    return rc;
+}

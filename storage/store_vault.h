@@ -49,6 +49,9 @@ void tsv_store_vault_upload_hook(tsv_upload_hook_ctx *ctx, tsv_shard_install_hoo
  * are removed (their files are objects). */
 int tsv_store_vault_bucket_deleted(tsv_store *s, const char *bucket_id, tsv_error *err);
 
+/* Runs the purge (grace period, quota) and the GC once, now. */
+int tsv_store_vault_purge_now(tsv_store *s, tsv_error *err);
+
 /* One soft-deleted shard version, for unusedShards. */
 typedef struct tsv_unused_shard {
     const tsv_version *v;  /* borrowed for the call */
