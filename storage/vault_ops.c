@@ -167,115 +167,142 @@ out:
     return rc;
 }
 
-static int delete_slot(tsv_store *s, const tsv_live_shard *l, const tsv_interval *iv, size_t n,
-                       const tsv_vault_op_options *opt, tsv_vault_shard_result *sr, int *stop,
-                       tsv_error *err)
+/* One slot of a delete_data: what it holds now and what it will hold. */
+typedef struct del_plan {
+    tsv_live_shard *l;
+    tsv_version cur; /* in use now (has_cur) */
+    int has_cur;
+    int whole;
+    tsv_version nv;  /* the tombstone version (changed) */
+    int changed;
+    uint64_t gen;
+    tsv_vault_shard_result sr;
+} del_plan;
+
+/* Phase 1 for one slot: read its in-use version, build the tombstone
+ * version's objects if the slot is covered in part. Nothing is committed. */
+static int delete_prepare(tsv_store *s, del_plan *p, const tsv_interval *iv, size_t n,
+                          const tsv_vault_op_options *opt, int *stop, tsv_error *err)
 {
     tsv_vault *vault = s->vault;
-    int whole = 0;
+    const tsv_live_shard *l = p->l;
     tsv_time_range ranges[MAX_INTERVALS];
     size_t n_ranges = 0;
     for (size_t i = 0; i < n; i++) {
         if (iv[i].start_ns >= l->slot.end_ns || l->slot.start_ns >= iv[i].end_ns)
             continue;
         if (iv[i].start_ns <= l->slot.start_ns && l->slot.end_ns <= iv[i].end_ns)
-            whole = 1;
+            p->whole = 1;
         ranges[n_ranges].min = iv[i].start_ns > l->slot.start_ns ? iv[i].start_ns : l->slot.start_ns;
         ranges[n_ranges].max = (iv[i].end_ns < l->slot.end_ns ? iv[i].end_ns : l->slot.end_ns) - 1;
         n_ranges++;
     }
-    char by[128];
-    op_name(by, sizeof by, "delete_data", opt);
-    tsv_version cur, nv;
-    memset(&nv, 0, sizeof nv);
-    int found = 0, rc = -1, changed = 0;
-    tsv_catalog_txn *t = NULL;
-    tsv_vault_gc_shared(vault);
+    init_result(&p->sr, l);
+    p->gen = tsv_vault_new_gen();
+    tsv_catalog_txn *t;
     if (tsv_catalog_begin(vault->catalog, 0, &t, err) != 0)
-        goto out_unlocked_cur;
-    rc = tsv_vault_in_use(t, &l->slot, &cur, &found, err);
+        return -1;
+    int rc = tsv_vault_in_use(t, &l->slot, &p->cur, &p->has_cur, err);
     tsv_catalog_abort(t);
-    t = NULL;
     if (rc != 0)
-        goto out_unlocked_cur;
-    rc = -1;
-    if (!found) {
-        sr->outcome = TSV_VAULT_UNCHANGED;
-        snprintf(sr->reason, sizeof sr->reason, "no version in use");
-        rc = 0;
-        goto out;
+        return -1;
+    if (!p->has_cur) {
+        p->sr.outcome = TSV_VAULT_UNCHANGED;
+        snprintf(p->sr.reason, sizeof p->sr.reason, "no version in use");
+        return 0;
     }
-    sr->from_version = cur.version;
+    p->sr.from_version = p->cur.version;
+    if (p->whole) {
+        p->sr.outcome = TSV_VAULT_SOFT_DELETED;
+        return 0;
+    }
+    if (build_tombstone_version(s, l, &p->cur, ranges, n_ranges, opt, &p->nv, &p->changed, stop,
+                                err) != 0)
+        return -1;
+    if (!*stop && !p->changed) {
+        p->sr.outcome = TSV_VAULT_UNCHANGED;
+        p->sr.to_version = p->cur.version;
+        snprintf(p->sr.reason, sizeof p->sr.reason, "no data in the interval");
+    } else {
+        p->sr.outcome = TSV_VAULT_TOMBSTONED;
+    }
+    return 0;
+}
+
+/* Phase 2: every slot's change in one catalogue transaction. */
+static int delete_commit(tsv_store *s, del_plan *plans, size_t n, const char *by, tsv_error *err)
+{
+    tsv_catalog_txn *t;
+    if (tsv_catalog_begin(s->vault->catalog, 1, &t, err) != 0)
+        return -1;
     int64_t now = tsv_vault_now_ns();
-    uint64_t gen = tsv_vault_new_gen();
-    if (!whole) {
-        if (build_tombstone_version(s, l, &cur, ranges, n_ranges, opt, &nv, &changed, stop, err) !=
-            0)
-            goto out;
-        if (*stop) {
-            rc = 0;
-            goto out;
+    for (size_t i = 0; i < n; i++) {
+        del_plan *p = &plans[i];
+        if (!p->has_cur || (!p->whole && !p->changed))
+            continue;
+        /* The shard locks keep the in-use version as it was read. */
+        if (!p->whole) {
+            tsv_version *nv = &p->nv;
+            nv->slot = p->l->slot;
+            nv->shard_id = p->l->shard_id;
+            nv->gen = p->gen;
+            nv->state = TSV_VERSION_IN_USE;
+            nv->created_ns = now;
+            nv->derived_from = p->cur.version;
+            snprintf(nv->org_id, sizeof nv->org_id, "%s", p->l->org_id);
+            snprintf(nv->bucket_name, sizeof nv->bucket_name, "%s", p->l->bucket_name);
+            if (tsv_catalog_next_version(t, &nv->slot, &nv->version, err) != 0 ||
+                tsv_catalog_put(t, nv, err) != 0)
+                goto fail;
+            p->sr.to_version = nv->version;
         }
-        if (!changed) {
-            sr->outcome = TSV_VAULT_UNCHANGED;
-            sr->to_version = cur.version;
-            snprintf(sr->reason, sizeof sr->reason, "no data in the interval");
-            rc = 0;
-            goto out;
-        }
+        tsv_version old;
+        if (tsv_version_copy(&old, &p->cur, err) != 0)
+            goto fail;
+        old.state = TSV_VERSION_SOFT_DELETED;
+        old.deleted_ns = now;
+        snprintf(old.deleted_by, sizeof old.deleted_by, "%s", by);
+        int r = tsv_catalog_put(t, &old, err);
+        tsv_version_clear(&old);
+        if (r != 0)
+            goto fail;
     }
-    if (cancelled(opt)) {
-        *stop = 1;
-        rc = 0;
-        goto out;
-    }
-    if (tsv_catalog_begin(vault->catalog, 1, &t, err) != 0)
-        goto out;
-    if (!whole) {
-        nv.slot = l->slot;
-        nv.shard_id = l->shard_id;
-        nv.gen = gen;
-        nv.state = TSV_VERSION_IN_USE;
-        nv.created_ns = now;
-        nv.derived_from = cur.version;
-        snprintf(nv.org_id, sizeof nv.org_id, "%s", l->org_id);
-        snprintf(nv.bucket_name, sizeof nv.bucket_name, "%s", l->bucket_name);
-        if (tsv_catalog_next_version(t, &l->slot, &nv.version, err) != 0 ||
-            tsv_catalog_put(t, &nv, err) != 0)
-            goto out;
-    }
-    cur.state = TSV_VERSION_SOFT_DELETED;
-    cur.deleted_ns = now;
-    snprintf(cur.deleted_by, sizeof cur.deleted_by, "%s", by);
-    if (tsv_catalog_put(t, &cur, err) != 0)
-        goto out;
     tsv_fault_point("vault-delete-before-commit");
-    rc = tsv_catalog_commit(t, err);
-    t = NULL;
-    if (rc != 0)
-        goto out;
-    tsv_vault_gc_unlock(vault);
-    /* Committed: the catalogue says what the directory must hold; if this
-     * fails the next start-up rebuilds it. */
-    rc = tsv_vault_materialize(vault, l->dir, whole ? NULL : &nv, gen, s->trash_dir, err);
-    if (rc == 0) {
-        sr->outcome = whole ? TSV_VAULT_SOFT_DELETED : TSV_VAULT_TOMBSTONED;
-        sr->to_version = whole ? 0 : nv.version;
-        TSV_INFO("msg=\"delete_data\" bucket=%s rp=%s shard=%" PRIu64 " outcome=%s from=%" PRIu64
-                 " to=%" PRIu64,
-                 l->slot.bucket, l->slot.rp, l->shard_id, tsv_vault_outcome_name(sr->outcome),
-                 sr->from_version, sr->to_version);
-    }
-    tsv_version_clear(&cur);
-    tsv_version_clear(&nv);
-    return rc;
-out:
+    return tsv_catalog_commit(t, err);
+fail:
     tsv_catalog_abort(t);
-    tsv_version_clear(&cur);
-out_unlocked_cur:
-    tsv_vault_gc_unlock(vault);
-    tsv_version_clear(&nv);
-    return rc;
+    return -1;
+}
+
+/* Phase 3: shard directories follow the committed catalogue. A failure
+ * here leaves the change committed: the next start-up rebuilds the
+ * directory (store_vault.c). */
+static int rebuild_dir(tsv_store *s, const tsv_live_shard *l, const tsv_version *v, uint64_t gen,
+                       tsv_error *err)
+{
+    if (tsv_vault_materialize(s->vault, l->dir, v, gen, s->trash_dir, err) == 0)
+        return 0;
+    TSV_WARN("msg=\"shard directory not rebuilt; the next start-up rebuilds it from the "
+             "catalogue\" dir=\"%s\" error=\"%s\"",
+             l->dir, err ? err->message : "");
+    return -1;
+}
+
+static void plans_free(del_plan *plans, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        tsv_version_clear(&plans[i].cur);
+        tsv_version_clear(&plans[i].nv);
+    }
+    free(plans);
+}
+
+static uint64_t *shard_ids(const tsv_live_shard *live, size_t n)
+{
+    uint64_t *ids = malloc((n ? n : 1) * sizeof *ids);
+    for (size_t i = 0; ids && i < n; i++)
+        ids[i] = live[i].shard_id;
+    return ids;
 }
 
 int tsv_vault_delete_data(tsv_store *s, const char *bucket_id, const tsv_interval *intervals,
@@ -301,39 +328,70 @@ int tsv_vault_delete_data(tsv_store *s, const char *bucket_id, const tsv_interva
     int rc = tsv_store_live_shards(s, bucket_id, &live, &n_live, &exists, err);
     if (rc == 0 && !exists)
         rc = tsv_error_set(err, TSV_ENOTFOUND, "bucket %s not found", bucket_id);
-    size_t *todo = rc == 0 ? calloc(n_live ? n_live : 1, sizeof *todo) : NULL;
-    if (rc == 0 && !todo)
-        rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
     size_t n_todo = 0;
     for (size_t i = 0; rc == 0 && i < n_live; i++)
         for (size_t k = 0; k < n; k++)
             if (intervals[k].start_ns < live[i].slot.end_ns &&
                 live[i].slot.start_ns < intervals[k].end_ns) {
-                todo[n_todo++] = i;
+                live[n_todo++] = live[i];
                 break;
             }
+    del_plan *plans = rc == 0 ? calloc(n_todo ? n_todo : 1, sizeof *plans) : NULL;
+    uint64_t *ids = rc == 0 ? shard_ids(live, n_todo) : NULL;
+    if (rc == 0 && (!plans || !ids))
+        rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    if (rc != 0) {
+        free(plans);
+        free(ids);
+        free(live);
+        tsv_store_shared_unlock(s);
+        return -1;
+    }
     out->total = n_todo;
+    char by[128];
+    op_name(by, sizeof by, "delete_data", opt);
+    tsv_shard_lock_many(ids, n_todo);
+    tsv_vault_gc_shared(s->vault);
     int stop = 0;
-    for (size_t j = 0; rc == 0 && j < n_todo && !stop; j++) {
+    size_t prepared = 0;
+    for (; rc == 0 && prepared < n_todo && !stop; prepared++) {
         if (cancelled(opt)) {
             stop = 1;
             break;
         }
-        tsv_live_shard *l = &live[todo[j]];
-        tsv_vault_shard_result sr;
-        init_result(&sr, l);
-        tsv_shard_lock(l->shard_id);
-        rc = delete_slot(s, l, intervals, n, opt, &sr, &stop, err);
-        tsv_shard_unlock(l->shard_id);
-        if (rc == 0 && !stop) {
-            rc = result_push(out, &sr, err);
-            if (rc == 0 && opt && opt->progress &&
-                opt->progress(opt->progress_ctx, out->count, out->total, &sr) != 0)
-                stop = 1;
+        plans[prepared].l = &live[prepared];
+        rc = delete_prepare(s, &plans[prepared], intervals, n, opt, &stop, err);
+        if (rc == 0 && !stop && opt && opt->progress &&
+            opt->progress(opt->progress_ctx, prepared + 1, n_todo, &plans[prepared].sr) != 0)
+            stop = 1;
+    }
+    if (rc == 0 && !stop)
+        rc = delete_commit(s, plans, n_todo, by, err);
+    tsv_vault_gc_unlock(s->vault);
+    if (rc == 0 && !stop) {
+        for (size_t i = 0; i < n_todo; i++) {
+            del_plan *p = &plans[i];
+            if (p->has_cur && (p->whole || p->changed)) {
+                tsv_error e;
+                if (rebuild_dir(s, p->l, p->whole ? NULL : &p->nv, p->gen, &e) != 0 && rc == 0) {
+                    rc = -1;
+                    if (err)
+                        *err = e;
+                }
+                TSV_INFO("msg=\"delete_data\" bucket=%s rp=%s shard=%" PRIu64 " outcome=%s "
+                         "from=%" PRIu64 " to=%" PRIu64,
+                         p->l->slot.bucket, p->l->slot.rp, p->l->shard_id,
+                         tsv_vault_outcome_name(p->sr.outcome), p->sr.from_version,
+                         p->sr.to_version);
+            }
+            if (result_push(out, &p->sr, err) != 0)
+                rc = -1;
         }
     }
     out->cancelled = stop;
-    free(todo);
+    tsv_shard_unlock_many(ids, n_todo);
+    plans_free(plans, n_todo);
+    free(ids);
     free(live);
     tsv_store_shared_unlock(s);
     return rc;
@@ -392,36 +450,34 @@ static int derived_from(versions_ctx *c, const tsv_version *cur, uint64_t base)
     return 0;
 }
 
-static int restore_slot(tsv_store *s, const tsv_live_shard *l, const tsv_vault_op_options *opt,
-                        tsv_vault_shard_result *sr, tsv_error *err)
+/* Decides one slot inside the operation's write transaction: *to (copy) is
+ * the version to materialise when the slot changes. */
+static int restore_plan(tsv_catalog_txn *t, const tsv_live_shard *l,
+                        const tsv_vault_op_options *opt, const char *by, int64_t now,
+                        uint64_t gen, tsv_vault_shard_result *sr, tsv_version *to, int *change,
+                        tsv_error *err)
 {
-    tsv_vault *vault = s->vault;
     versions_ctx vc = {0};
-    char by[128];
-    op_name(by, sizeof by, "restore_data", opt);
     int rc = -1;
-    tsv_version *cand_ptr = NULL, *cur_ptr = NULL;
-    tsv_version cand;
-    memset(&cand, 0, sizeof cand);
-    uint64_t gen = tsv_vault_new_gen();
-    tsv_vault_gc_shared(vault);
-    tsv_catalog_txn *t = NULL;
-    if (tsv_catalog_begin(vault->catalog, 1, &t, err) != 0)
-        goto out;
+    *change = 0;
+    tsv_version *cand = NULL, *cur = NULL;
     if (tsv_catalog_slot_foreach(t, &l->slot, versions_fn, &vc, err) < 0)
         goto out;
     for (size_t i = 0; i < vc.n; i++) {
         tsv_version *v = &vc.arr[i];
         if (v->state == TSV_VERSION_IN_USE)
-            cur_ptr = v;
+            cur = v;
+        /* Automatic: the newest version that holds data as written, never
+         * a delete_data tombstone version (restoring one would delete
+         * again; it can be chosen explicitly). */
         if (v->state == TSV_VERSION_SOFT_DELETED &&
             (opt && opt->version ? v->version == opt->version
-                                 : (!cand_ptr || v->version > cand_ptr->version)))
-            cand_ptr = v;
+                                 : (!v->derived_from && (!cand || v->version > cand->version))))
+            cand = v;
     }
-    sr->from_version = cur_ptr ? cur_ptr->version : 0;
+    sr->from_version = cur ? cur->version : 0;
     sr->to_version = sr->from_version;
-    if (!cand_ptr) {
+    if (!cand) {
         sr->outcome = TSV_VAULT_UNCHANGED;
         if (opt && opt->version)
             snprintf(sr->reason, sizeof sr->reason, "no soft-deleted version %" PRIu64,
@@ -431,52 +487,34 @@ static int restore_slot(tsv_store *s, const tsv_live_shard *l, const tsv_vault_o
         rc = 0;
         goto out;
     }
-    if (cur_ptr && cur_ptr->version > cand_ptr->version &&
-        !derived_from(&vc, cur_ptr, cand_ptr->version)) {
+    if (cur && cur->version > cand->version && !derived_from(&vc, cur, cand->version)) {
         sr->outcome = TSV_VAULT_REFUSED;
-        snprintf(sr->reason, sizeof sr->reason, "version %" PRIu64 " is in use; soft-delete it first",
-                 cur_ptr->version);
+        snprintf(sr->reason, sizeof sr->reason,
+                 "version %" PRIu64 " is in use; soft-delete it first", cur->version);
         rc = 0;
         goto out;
     }
-    int64_t now = tsv_vault_now_ns();
-    if (cur_ptr) {
-        cur_ptr->state = TSV_VERSION_SOFT_DELETED;
-        cur_ptr->deleted_ns = now;
-        snprintf(cur_ptr->deleted_by, sizeof cur_ptr->deleted_by, "%s", by);
-        if (tsv_catalog_put(t, cur_ptr, err) != 0)
+    if (cur) {
+        cur->state = TSV_VERSION_SOFT_DELETED;
+        cur->deleted_ns = now;
+        snprintf(cur->deleted_by, sizeof cur->deleted_by, "%s", by);
+        if (tsv_catalog_put(t, cur, err) != 0)
             goto out;
     }
-    cand_ptr->state = TSV_VERSION_IN_USE;
-    cand_ptr->deleted_ns = 0;
-    cand_ptr->deleted_by[0] = '\0';
-    cand_ptr->gen = gen;
-    cand_ptr->created_ns = now;
-    cand_ptr->shard_id = l->shard_id;
-    if (tsv_catalog_put(t, cand_ptr, err) != 0 || tsv_version_copy(&cand, cand_ptr, err) != 0)
+    cand->state = TSV_VERSION_IN_USE;
+    cand->deleted_ns = 0;
+    cand->deleted_by[0] = '\0';
+    cand->gen = gen;
+    cand->created_ns = now;
+    cand->shard_id = l->shard_id;
+    if (tsv_catalog_put(t, cand, err) != 0 || tsv_version_copy(to, cand, err) != 0)
         goto out;
-    tsv_fault_point("vault-restore-before-commit");
-    rc = tsv_catalog_commit(t, err);
-    t = NULL;
-    if (rc != 0)
-        goto out;
-    tsv_vault_gc_unlock(vault);
-    versions_free(&vc);
-    rc = tsv_vault_materialize(vault, l->dir, &cand, gen, s->trash_dir, err);
-    if (rc == 0) {
-        sr->outcome = TSV_VAULT_RESTORED;
-        sr->to_version = cand.version;
-        TSV_INFO("msg=\"restore_data\" bucket=%s rp=%s shard=%" PRIu64 " from=%" PRIu64
-                 " to=%" PRIu64,
-                 l->slot.bucket, l->slot.rp, l->shard_id, sr->from_version, sr->to_version);
-    }
-    tsv_version_clear(&cand);
-    return rc;
+    sr->outcome = TSV_VAULT_RESTORED;
+    sr->to_version = cand->version;
+    *change = 1;
+    rc = 0;
 out:
-    tsv_catalog_abort(t);
-    tsv_vault_gc_unlock(vault);
     versions_free(&vc);
-    tsv_version_clear(&cand);
     return rc;
 }
 
@@ -565,26 +603,68 @@ int tsv_vault_restore_data(tsv_store *s, const char *bucket_id, const tsv_interv
         if (interval->start_ns < live[i].slot.end_ns && live[i].slot.start_ns < interval->end_ns)
             live[n_todo++] = live[i];
     out->total = n_todo;
+    uint64_t *ids = rc == 0 ? shard_ids(live, n_todo) : NULL;
+    tsv_vault_shard_result *srs = calloc(n_todo ? n_todo : 1, sizeof *srs);
+    tsv_version *to = calloc(n_todo ? n_todo : 1, sizeof *to);
+    uint64_t *gens = calloc(n_todo ? n_todo : 1, sizeof *gens);
+    int *change = calloc(n_todo ? n_todo : 1, sizeof *change);
+    if (rc == 0 && (!ids || !srs || !to || !gens || !change))
+        rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
     int stop = 0;
-    for (size_t j = 0; rc == 0 && j < n_todo; j++) {
-        if (cancelled(opt)) {
-            stop = 1;
-            break;
-        }
-        tsv_vault_shard_result sr;
-        init_result(&sr, &live[j]);
-        tsv_shard_lock(live[j].shard_id);
-        rc = restore_slot(s, &live[j], opt, &sr, err);
-        tsv_shard_unlock(live[j].shard_id);
-        if (rc == 0) {
-            rc = result_push(out, &sr, err);
-            if (rc == 0 && opt && opt->progress &&
-                opt->progress(opt->progress_ctx, out->count, out->total, &sr) != 0) {
+    if (rc == 0) {
+        char by[128];
+        op_name(by, sizeof by, "restore_data", opt);
+        tsv_shard_lock_many(ids, n_todo);
+        /* One transaction decides and records every slot: the whole
+         * operation is committed or not (its objects all exist already:
+         * soft-deleted versions are never collected). */
+        tsv_catalog_txn *t = NULL;
+        int64_t now = tsv_vault_now_ns();
+        rc = tsv_catalog_begin(s->vault->catalog, 1, &t, err);
+        for (size_t j = 0; rc == 0 && j < n_todo; j++) {
+            if (cancelled(opt)) {
                 stop = 1;
                 break;
             }
+            init_result(&srs[j], &live[j]);
+            gens[j] = tsv_vault_new_gen();
+            rc = restore_plan(t, &live[j], opt, by, now, gens[j], &srs[j], &to[j], &change[j],
+                              err);
+            if (rc == 0 && opt && opt->progress &&
+                opt->progress(opt->progress_ctx, j + 1, n_todo, &srs[j]) != 0)
+                stop = 1;
         }
+        if (rc == 0 && !stop) {
+            tsv_fault_point("vault-restore-before-commit");
+            rc = tsv_catalog_commit(t, err);
+            t = NULL;
+        }
+        tsv_catalog_abort(t);
+        for (size_t j = 0; rc == 0 && !stop && j < n_todo; j++) {
+            if (change[j]) {
+                tsv_error e;
+                if (rebuild_dir(s, &live[j], &to[j], gens[j], &e) != 0 && rc == 0) {
+                    rc = -1;
+                    if (err)
+                        *err = e;
+                }
+                TSV_INFO("msg=\"restore_data\" bucket=%s rp=%s shard=%" PRIu64 " from=%" PRIu64
+                         " to=%" PRIu64,
+                         live[j].slot.bucket, live[j].slot.rp, live[j].shard_id,
+                         srs[j].from_version, srs[j].to_version);
+            }
+            if (result_push(out, &srs[j], err) != 0)
+                rc = -1;
+        }
+        tsv_shard_unlock_many(ids, n_todo);
     }
+    for (size_t j = 0; to && j < n_todo; j++)
+        tsv_version_clear(&to[j]);
+    free(to);
+    free(srs);
+    free(gens);
+    free(change);
+    free(ids);
     out->cancelled = stop;
     free(live);
     tsv_store_shared_unlock(s);

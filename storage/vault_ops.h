@@ -32,7 +32,11 @@
  * overlapping it that has a soft-deleted (not purged) version:
  *   - the candidate is opt->version if non-zero (slots without a
  *     soft-deleted version of that number: TSV_VAULT_UNCHANGED), else the
- *     slot's highest soft-deleted version;
+ *     slot's highest soft-deleted version that is not a delete_data
+ *     tombstone version (restoring one would delete again; choose it
+ *     explicitly if wanted). So restore_data undoes every delete_data on
+ *     the slot since that version, and running it twice changes nothing
+ *     the second time;
  *   - nothing in use, or a LOWER version in use: the candidate is put in
  *     use, the lower one soft-deleted (the higher version wins, as in
  *     Polaris). Outcome TSV_VAULT_RESTORED;
@@ -56,28 +60,34 @@
  * Validation happens before anything changes: an unknown bucket is
  * TSV_ENOTFOUND, n == 0 or a bad interval TSV_EINVALID; then the function
  * returns 0 and every per-slot outcome, including refusals, is in *out.
- * Each slot changes atomically (old version or new version, also across a
- * crash: the catalogue records a pending version before the directory
- * exchange, recovery completes or drops it); slots are independent.
- * A slot-level failure other than a refusal (disk full, I/O) stops the
- * operation: -1 with that error (TSV_ENOSPACE for a full disk), slots done
- * before it stay done and are in *out (out->count), the failing slot is
- * unchanged.
  *
- * Progress: opt->progress (may be NULL) is called after each slot with
- * (done, total, that slot's result); a non-zero return cancels like the
- * flag does. Cancellation: *opt->cancel (may be NULL) is read before each
- * slot and between the files of a slot (before anything of that slot is
- * committed); once set, the current slot is left unchanged, the function
- * returns 0 with out->cancelled = 1, and slots not processed are absent from
- * out->shards (out->total says how many there were).
+ * Atomicity: the whole operation is one catalogue transaction. delete_data
+ * first prepares every slot (reads its in-use version, writes and stores
+ * the new tombstones as objects), then commits all slots' new states at
+ * once, then rebuilds each shard directory from the catalogue. A failure or
+ * a crash before the commit changes nothing (objects already stored are
+ * unreferenced: the GC removes them); after it, the operation is done (a
+ * directory not yet rebuilt is rebuilt at the next start-up). So after any
+ * error or kill -9 the bucket holds the old data or the new data, never a
+ * mix. Errors: TSV_ENOSPACE for a full disk (HTTP 507), others as they come;
+ * on -1 before the commit *out is empty; on -1 after it (a directory could
+ * not be rebuilt now) *out has every slot's outcome.
+ *
+ * Progress: opt->progress (may be NULL) is called after each slot is
+ * prepared (delete_data) or decided (restore_data), with (done, total, that
+ * slot's planned result); a non-zero return cancels like the flag does.
+ * Cancellation: *opt->cancel (may be NULL) is read before each slot and
+ * between the TSM files of a slot, all before the commit: once seen, the
+ * function returns 0 with out->cancelled = 1, out->count = 0 and NOTHING
+ * changed (out->total says how many slots there were).
  *
  * opt->op_id (may be NULL) names the operation in the catalogue ("soft
  * deleted by"): pass the job ID; NULL records "delete_data" /
  * "restore_data" alone.
  *
- * Locks: takes the store's shared lock and each slot's shard lock; safe to
- * call concurrently with backups, restores and other vault operations.
+ * Locks: takes the store's shared lock and the shard locks of every slot
+ * it changes (for the whole operation: O(files), no data is copied); safe
+ * to call concurrently with backups, restores and other vault operations.
  * Ownership: *out is filled by the call (zero it first or not: it is
  * overwritten) and released with tsv_vault_result_clear.
  */
