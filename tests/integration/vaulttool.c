@@ -9,7 +9,7 @@
  *   tsv_vaulttool DATADIR purge            purge due versions + GC now
  *
  * Intervals are parsed with tsv_interval_parse. Prints one JSON object:
- * {"cancelled":false,"total":N,"shards":[{"shardID":..,"rp":..,"start":..,
+ * {"elapsedMs":<the operation alone>,"cancelled":false,"total":N,"shards":[{"shardID":..,"rp":..,"start":..,
  * "end":..,"outcome":..,"fromVersion":..,"toVersion":..,"reason":..}]}.
  * Exit status: 0 done, 1 error (message on stderr, as "<code>: <message>"),
  * 2 bad usage. The environment's TSVAULT_SOFT_DELETE_RETENTION_S (seconds)
@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "interval.h"
 #include "json.h"
@@ -26,10 +27,10 @@
 #include "store_vault.h"
 #include "vault_ops.h"
 
-static void print_result(const tsv_vault_result *r)
+static void print_result(const tsv_vault_result *r, double ms)
 {
-    printf("{\"cancelled\":%s,\"total\":%zu,\"shards\":[", r->cancelled ? "true" : "false",
-           r->total);
+    printf("{\"elapsedMs\":%.3f,\"cancelled\":%s,\"total\":%zu,\"shards\":[", ms,
+           r->cancelled ? "true" : "false", r->total);
     for (size_t i = 0; i < r->count; i++) {
         const tsv_vault_shard_result *s = &r->shards[i];
         char a[TSV_RFC3339_MAX], b[TSV_RFC3339_MAX];
@@ -100,10 +101,14 @@ int main(int argc, char **argv)
     } else {
         tsv_vault_result r;
         tsv_vault_op_options o = {.op_id = "vaulttool", .version = version};
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         rc = del ? tsv_vault_delete_data(s, argv[3], iv, n, &o, &r, &err)
                  : tsv_vault_restore_data(s, argv[3], &iv[0], &o, &r, &err);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
         if (rc == 0)
-            print_result(&r);
+            print_result(&r, (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+                                 (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
         tsv_vault_result_clear(&r);
     }
     tsv_store_close(s);
