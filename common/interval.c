@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "json.h"
+#include "tsv_time.h"
 
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
 

@@ -30,6 +30,10 @@ typedef struct tsv_config {
     int64_t soft_delete_retention_s; /* grace period of soft-deleted versions */
     uint64_t vault_quota_bytes;  /* 0 = none */
     int64_t purge_interval_s;    /* background purge period */
+    char rpc_bind_address[256];  /* 1.x snapshotter service host:port; "" = off */
+    char rpc_org[256];           /* org of the 1.x names (name or ID); "" = first */
+    char rpc_allowed_hosts[1024]; /* comma-separated IPs/CIDRs; "" = any peer */
+    int rpc_timeout_s;           /* idle 1.x peer / pending restore */
 } tsv_config;
 
 void tsv_config_defaults(tsv_config *cfg);

@@ -10,7 +10,8 @@
 
 #include "http.h"
 #include "json.h"
-#include "routes.h"
+#include "tsv_time.h"
+#include "router.h"
 #include "store_vault.h"
 #include "tenant.h"
 

@@ -14,7 +14,7 @@
  * Any other value is ignored with a warning at start-up.
  *
  * Points (the call sites): shard-before-exchange, shard-after-exchange,
- * shard-write (shard_restore.c); kv-before-exchange, kv-after-exchange
+ * shard-write (shard_install.c); kv-before-exchange, kv-after-exchange
  * (restore_kv.c); upload-write (upload.c).
  *
  * The variable is read once, before main (a constructor), so an unset

@@ -15,6 +15,7 @@
 
 #include "fault.h"
 #include "fsutil.h"
+#include "random.h"
 #include "tsv_log.h"
 
 #define IO_CHUNK (1024 * 1024)

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "catalog.h"
-#include "shard_restore.h"
+#include "shard_install.h"
 #include "store.h"
 
 typedef struct tsv_live_shard {

@@ -14,8 +14,11 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "trash.h"
 #include "fault.h"
 #include "fsutil.h"
+#include "random.h"
+#include "tombstone.h"
 #include "tsm.h"
 #include "tsv_log.h"
 

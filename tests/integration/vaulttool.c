@@ -23,6 +23,7 @@
 
 #include "interval.h"
 #include "json.h"
+#include "tsv_time.h"
 #include "store.h"
 #include "store_vault.h"
 #include "vault_ops.h"

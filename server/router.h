@@ -1,9 +1,14 @@
 /*
- * routes: the table of every endpoint tsvault serves and the handler
- * prototypes, grouped by the file that implements them.
+ * router: the table of every endpoint tsvault serves, route matching and
+ * dispatch, and the handler prototypes, grouped by the file that implements
+ * them.
+ *
+ * Patterns are "/"-separated segments; "{name}" captures one non-empty
+ * segment (at most TSV_ROUTE_MAX_PARAMS, 255 bytes each).
+ * Thread-safety: the table is constant; dispatch is reentrant.
  */
-#ifndef TSV_ROUTES_H
-#define TSV_ROUTES_H
+#ifndef TSV_ROUTER_H
+#define TSV_ROUTER_H
 
 #include "server.h"
 
@@ -16,6 +21,12 @@ typedef struct tsv_route {
 
 extern const tsv_route tsv_routes[];
 extern const int tsv_route_count;
+
+/* Routes one request (path already normalised): authenticates and runs the
+ * matching handler, or replies 405 with an Allow header for a known path
+ * with another method, or 404 "path not found". Always leaves a response
+ * sent (req->status set). */
+void tsv_router_dispatch(tsv_http_req *req);
 
 /* handlers_system.c */
 int tsv_handle_health(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
@@ -30,6 +41,10 @@ int tsv_handle_buckets_get(tsv_http_req *, const tsv_route_params *, const tsv_c
 int tsv_handle_buckets_post(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_handle_bucket_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_handle_bucket_delete(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+
+/* handlers_vault.c */
+int tsv_handle_unused_shards(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_unused_segments(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 
 /* handlers_vault.c */
 int tsv_handle_unused_shards(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
