@@ -233,6 +233,22 @@ int tsv_store_vault_reconcile(tsv_store *s, tsv_error *err)
         if (tsv_vault_in_use(t, &l->slot, &cur, &found, err) != 0 ||
             tsv_gen_marker_read(l->dir, &marker, err) != 0)
             goto out_unlock;
+        if (found && marker == 0 && tsv_dir_has_data(l->dir) != 1) {
+            /* A fresh, empty directory (restore/kv's new generation, a
+             * bucket restore's new shards): the version in use before was
+             * replaced by that restore; it stays restorable, soft-deleted. */
+            cur.state = TSV_VERSION_SOFT_DELETED;
+            cur.deleted_ns = now;
+            snprintf(cur.deleted_by, sizeof cur.deleted_by, "replaced-by-restore");
+            TSV_INFO("msg=\"shard version replaced by a restore: soft-deleted\" dir=\"%s\" "
+                     "version=%" PRIu64,
+                     l->dir, cur.version);
+            int r = tsv_catalog_put(t, &cur, err);
+            tsv_version_clear(&cur);
+            if (r != 0)
+                goto out_unlock;
+            continue;
+        }
         if (found) {
             if (marker != cur.gen) {
                 TSV_WARN("msg=\"shard directory does not hold its in-use version: rebuilding it "
