@@ -24,6 +24,9 @@ typedef enum opt_id {
     OPT_IDLE_TIMEOUT,
     OPT_BODY_IDLE,
     OPT_MAX_UPLOADS,
+    OPT_SOFT_DELETE,
+    OPT_VAULT_QUOTA,
+    OPT_PURGE_INTERVAL,
     OPT_RPC_BIND,
     OPT_RPC_ORG,
     OPT_RPC_ALLOW,
@@ -63,6 +66,15 @@ static const struct {
                        "is cut off"},
     [OPT_MAX_UPLOADS] = {"max-concurrent-uploads", "TSVAULT_MAX_CONCURRENT_UPLOADS", "8",
                          "restore uploads handled at once; more get 503 with Retry-After"},
+    [OPT_SOFT_DELETE] = {"soft-delete-retention", "TSVAULT_SOFT_DELETE_RETENTION", "720h",
+                         "grace period of soft-deleted versions (replaced or deleted data) "
+                         "before they are purged; 30 days by default"},
+    [OPT_VAULT_QUOTA] = {"vault-quota", "TSVAULT_VAULT_QUOTA", "0",
+                         "space quota of the vault's catalogued data (e.g. 100GiB; 0 = none): "
+                         "above it the oldest soft-deleted versions are purged early"},
+    [OPT_PURGE_INTERVAL] = {"purge-interval", "TSVAULT_PURGE_INTERVAL", "1h",
+                            "how often the background task purges soft-deleted versions whose "
+                            "grace period is over (also runs at start-up)"},
     [OPT_RPC_BIND] = {"rpc-bind-address", "TSVAULT_RPC_BIND_ADDRESS", "127.0.0.1:8088",
                       "InfluxDB 1.x backup/restore (snapshotter) service, host:port; empty = off"},
     [OPT_RPC_ORG] = {"rpc-org", "TSVAULT_RPC_ORG", "",
@@ -171,6 +183,9 @@ void tsv_config_defaults(tsv_config *cfg)
     cfg->idle_timeout_s = 180;
     cfg->body_idle_timeout_s = 60;
     cfg->max_uploads = 8;
+    cfg->soft_delete_retention_s = 720 * 3600;
+    cfg->vault_quota_bytes = 0;
+    cfg->purge_interval_s = 3600;
     snprintf(cfg->rpc_bind_address, sizeof cfg->rpc_bind_address, "127.0.0.1:8088");
     cfg->rpc_timeout_s = 30;
 }
@@ -252,6 +267,22 @@ static int apply(tsv_config *cfg, opt_id id, const char *val, const char *source
             return tsv_error_set(err, TSV_EINVALID,
                                  "%s: concurrent uploads must be 1..4096, got \"%s\"", source, val);
         cfg->max_uploads = (int)l;
+        return 0;
+    case OPT_SOFT_DELETE:
+        if (tsv_parse_duration_s(val, &d) != 0 || d < 0)
+            return tsv_error_set(err, TSV_EINVALID, "%s: invalid duration \"%s\"", source, val);
+        cfg->soft_delete_retention_s = d;
+        return 0;
+    case OPT_VAULT_QUOTA:
+        if (tsv_parse_size(val, &u) != 0)
+            return tsv_error_set(err, TSV_EINVALID, "%s: invalid size \"%s\"", source, val);
+        cfg->vault_quota_bytes = u;
+        return 0;
+    case OPT_PURGE_INTERVAL:
+        if (tsv_parse_duration_s(val, &d) != 0 || d < 1)
+            return tsv_error_set(err, TSV_EINVALID,
+                                 "%s: invalid duration \"%s\" (at least 1s)", source, val);
+        cfg->purge_interval_s = d;
         return 0;
     case OPT_RPC_BIND:
         if (strlen(val) >= sizeof cfg->rpc_bind_address)

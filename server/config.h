@@ -31,6 +31,9 @@ typedef struct tsv_config {
     int idle_timeout_s;          /* keep-alive: wait this long for the next request */
     int body_idle_timeout_s;     /* a request body silent this long is cut off */
     int max_uploads;             /* concurrent upload requests (restores); more get 503 */
+    int64_t soft_delete_retention_s; /* grace period of soft-deleted versions */
+    uint64_t vault_quota_bytes;  /* 0 = none */
+    int64_t purge_interval_s;    /* background purge period */
     char rpc_bind_address[256];  /* 1.x snapshotter service host:port; "" = off */
     char rpc_org[256];           /* org of the 1.x names (name or ID); "" = first */
     char rpc_allowed_hosts[1024]; /* comma-separated IPs/CIDRs; "" = any peer */

@@ -61,6 +61,9 @@ int main(int argc, char **argv)
     tsv_store_options sopt = {
         .data_dir = cfg.data_dir,
         .trash_retention_s = cfg.trash_retention_s,
+        .soft_delete_retention_s = cfg.soft_delete_retention_s,
+        .vault_quota_bytes = cfg.vault_quota_bytes,
+        .purge_interval_s = cfg.purge_interval_s,
     };
     tsv_store *store = NULL;
     if (tsv_store_open(&store, &sopt, &err) != 0) {

@@ -69,6 +69,9 @@ const tsv_route tsv_routes[] = {
     {"GET", "/api/v2/export", TSV_AUTH_TOKEN, tsv_handle_export, NO_BODY},
     {"GET", "/api/v2/buckets/{bucketID}/stats", TSV_AUTH_TOKEN, tsv_handle_bucket_stats, NO_BODY},
     {"POST", "/api/v2/verify", TSV_AUTH_OPERATOR, tsv_handle_verify, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
+    {"GET", "/api/v2/buckets/{bucketID}/unusedShards", TSV_AUTH_OPERATOR, tsv_handle_unused_shards, NO_BODY},
+    {"GET", "/v1/projects/{orgID}/tables/{bucketName}/unusedSegments", TSV_AUTH_OPERATOR,
+     tsv_handle_unused_segments, NO_BODY},
 };
 
 const int tsv_route_count = (int)(sizeof tsv_routes / sizeof tsv_routes[0]);

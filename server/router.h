@@ -85,6 +85,14 @@ int tsv_handle_org_owners_get(tsv_http_req *, const tsv_route_params *, const ts
 int tsv_handle_org_owners_post(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_handle_org_member_delete(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 
+/* handlers_vault.c */
+int tsv_handle_unused_shards(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_unused_segments(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+
+/* handlers_vault.c */
+int tsv_handle_unused_shards(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_unused_segments(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+
 /* handlers_restore.c */
 int tsv_handle_restore_kv(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_handle_restore_sql(tsv_http_req *, const tsv_route_params *, const tsv_caller *);

@@ -299,7 +299,9 @@ int tsv_store_shard_snapshot(tsv_store *s, uint64_t shard_id, int64_t since_ns,
             snprintf(f->name, sizeof f->name, "%s", e->d_name);
             f->size = st.st_size;
             f->mtime = st.st_mtim.tv_sec;
-            f->mode = st.st_mode & 07777;
+            /* Files in the vault are read-only objects (0444); the archive
+             * keeps the mode influxd writes its shard files with. */
+            f->mode = (st.st_mode & 07777) | 0200;
         }
         if (d)
             closedir(d);

@@ -41,6 +41,31 @@ void tsv_shard_unlock(uint64_t shard_id)
     pthread_mutex_unlock(&shard_stripes[shard_id % SHARD_STRIPES]);
 }
 
+static void stripes_of(const uint64_t *ids, size_t n, unsigned char used[SHARD_STRIPES])
+{
+    memset(used, 0, SHARD_STRIPES);
+    for (size_t i = 0; i < n; i++)
+        used[ids[i] % SHARD_STRIPES] = 1;
+}
+
+void tsv_shard_lock_many(const uint64_t *ids, size_t n)
+{
+    unsigned char used[SHARD_STRIPES];
+    stripes_of(ids, n, used);
+    for (int i = 0; i < SHARD_STRIPES; i++)
+        if (used[i])
+            pthread_mutex_lock(&shard_stripes[i]);
+}
+
+void tsv_shard_unlock_many(const uint64_t *ids, size_t n)
+{
+    unsigned char used[SHARD_STRIPES];
+    stripes_of(ids, n, used);
+    for (int i = SHARD_STRIPES - 1; i >= 0; i--)
+        if (used[i])
+            pthread_mutex_unlock(&shard_stripes[i]);
+}
+
 int tsv_gen_marker_write(const char *dir, uint64_t gen, tsv_error *err)
 {
     char path[PATH_MAX], buf[32];

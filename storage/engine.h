@@ -32,6 +32,9 @@ int tsv_shard_path(char *out, size_t outlen, const char *state_dir, const char *
 /* Per-shard mutual exclusion (restore vs restore, restore vs backup snapshot). */
 void tsv_shard_lock(uint64_t shard_id);
 void tsv_shard_unlock(uint64_t shard_id);
+/* Several shards at once (deadlock-free: stripes taken in one order). */
+void tsv_shard_lock_many(const uint64_t *ids, size_t n);
+void tsv_shard_unlock_many(const uint64_t *ids, size_t n);
 
 /* 1 if dir holds anything besides the generation marker, 0 if not, -1 if it
  * cannot be opened. */

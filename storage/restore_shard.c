@@ -4,11 +4,13 @@
  */
 #include <inttypes.h>
 #include <limits.h>
+#include <string.h>
 
 #include "engine.h"
 #include "restore.h"
 #include "shard_install.h"
 #include "store_internal.h"
+#include "store_vault.h"
 #include "trash.h"
 #include "tsv_log.h"
 
@@ -17,10 +19,20 @@ int tsv_store_restore_shard(tsv_store *s, uint64_t shard_id, tsv_reader *tar, ts
     tsv_store_shared_lock(s);
     char path[PATH_MAX];
     int rc = tsv_store_locate_shard(s, shard_id, path, sizeof path, NULL, 0, err);
+    /* The vault records the upload as the slot's new version (store_vault.c). */
+    tsv_upload_hook_ctx hctx;
+    memset(&hctx, 0, sizeof hctx);
+    tsv_shard_install_hook hook;
+    if (rc == 0)
+        rc = tsv_store_live_shard(s, shard_id, &hctx.shard, err);
     if (rc == 0) {
+        hctx.s = s;
+        tsv_store_vault_upload_hook(&hctx, &hook);
+        tsv_shard_install_opts opts = {.hook = &hook};
         tsv_shard_install_stats st;
         tsv_shard_lock(shard_id);
-        rc = tsv_shard_install_from_tar(path, s->trash_dir, shard_id, tar, &st, err);
+        rc = tsv_shard_install_from_tar_opts(path, s->trash_dir, shard_id, tar, &opts, &st, err);
+        tsv_version_clear(&hctx.prev);
         tsv_shard_unlock(shard_id);
         tsv_error perr;
         if (rc == 0 && tsv_trash_purge(s->trash_dir, s->opt.trash_retention_s, &perr) != 0)

@@ -3,6 +3,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <openssl/evp.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +23,7 @@
 #include "trash.h"
 #include "tsm.h"
 #include "tsv_log.h"
+#include "vault.h"
 
 /* The body is read ahead on a second thread (readahead slots of
  * READ_CHUNK): decoding the request (inflate, CRC) runs on one core while
@@ -56,6 +58,7 @@ static la_ssize_t tar_read_cb(struct archive *a, void *ctx, const void **out)
 
 typedef struct name_list {
     char **names;
+    char (*hex)[65]; /* SHA-256 of each file, computed while it was written */
     size_t count, cap;
 } name_list;
 
@@ -75,10 +78,15 @@ static int name_list_add(name_list *l, const char *n, tsv_error *err)
         if (!p)
             return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
         l->names = p;
+        char (*h)[65] = realloc(l->hex, cap * sizeof *h);
+        if (!h)
+            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+        l->hex = h;
         l->cap = cap;
     }
     if (!(l->names[l->count] = strdup(n)))
         return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    l->hex[l->count][0] = '\0';
     l->count++;
     return 0;
 }
@@ -88,6 +96,7 @@ static void name_list_free(name_list *l)
     for (size_t i = 0; i < l->count; i++)
         free(l->names[i]);
     free(l->names);
+    free(l->hex);
     memset(l, 0, sizeof *l);
 }
 
@@ -121,11 +130,12 @@ static int check_entry_path(const char *path, const char **base, tsv_error *err)
     return 0;
 }
 
-static int write_zeros(int fd, int64_t n, const char *path, tsv_error *err)
+static int write_zeros(int fd, int64_t n, const char *path, EVP_MD_CTX *md, tsv_error *err)
 {
     static const uint8_t zeros[64 * 1024];
     while (n > 0) {
         size_t z = n < (int64_t)sizeof zeros ? (size_t)n : sizeof zeros;
+        EVP_DigestUpdate(md, zeros, z);
         if (tsv_write_all(fd, zeros, z, path, err) != 0)
             return -1;
         n -= (int64_t)z;
@@ -137,9 +147,11 @@ static int write_zeros(int fd, int64_t n, const char *path, tsv_error *err)
  * straight out of libarchive's read-ahead (archive_read_data_block, no copy);
  * holes of a sparse entry are written as zeros, as archive_read_data does.
  * A TSM file's bytes also go through `ts` (NULL otherwise), which checks its
- * blocks as they pass. */
+ * blocks as they pass. Every byte also goes through SHA-256 (`md`, already
+ * initialised): the file's object name in the vault, without a second read. */
 static int extract_entry(struct archive *a, const char *staging, const char *base,
-                         int64_t size, int sparse, tsv_tsm_stream *ts, tsv_error *err)
+                         int64_t size, int sparse, tsv_tsm_stream *ts, EVP_MD_CTX *md,
+                         tsv_error *err)
 {
     char path[PATH_MAX];
     if (tsv_path_join(path, sizeof path, err, "%s/%s", staging, base) != 0)
@@ -155,7 +167,7 @@ static int extract_entry(struct archive *a, const char *staging, const char *bas
         int r = archive_read_data_block(a, &buf, &n, &off);
         if (r == ARCHIVE_EOF) {
             /* A sparse entry may end in a hole. */
-            if (sparse && written < size && write_zeros(fd, size - written, path, err) != 0) {
+            if (sparse && written < size && write_zeros(fd, size - written, path, md, err) != 0) {
                 close(fd);
                 return -1;
             }
@@ -174,7 +186,7 @@ static int extract_entry(struct archive *a, const char *staging, const char *bas
                                  "invalid shard archive: entry %s: data beyond its size", base);
         }
         if (off > written) {
-            if (write_zeros(fd, off - written, path, err) != 0) {
+            if (write_zeros(fd, off - written, path, md, err) != 0) {
                 close(fd);
                 return -1;
             }
@@ -182,6 +194,7 @@ static int extract_entry(struct archive *a, const char *staging, const char *bas
         }
         if (ts)
             tsv_tsm_stream_feed(ts, buf, n);
+        EVP_DigestUpdate(md, buf, n);
         if (tsv_fault_check("shard-write", err) != 0 ||
             (n && tsv_write_all(fd, buf, n, path, err) != 0)) {
             close(fd);
@@ -288,6 +301,7 @@ int tsv_shard_install_from_tar_opts(const char *shard_dir, const char *trash_dir
                                     const tsv_shard_install_opts *opts,
                                     tsv_shard_install_stats *stats, tsv_error *err)
 {
+    const tsv_shard_install_hook *hook = opts->hook;
     tsv_shard_install_stats st;
     memset(&st, 0, sizeof st);
     uint64_t gen;
@@ -310,13 +324,14 @@ int tsv_shard_install_from_tar_opts(const char *shard_dir, const char *trash_dir
     int rc = -1;
     name_list names = {0};
     tar_source src = {0};
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
     /* Each file is validated as soon as it is written, while its blocks are
      * fresh; the first failure is reported only after the body was read to
      * its end, so stream and tar errors still come first. */
     int invalid = 0;
     tsv_error verr;
     struct archive *a = archive_read_new();
-    if (!a) {
+    if (!a || !md) {
         tsv_error_set(err, TSV_EINTERNAL, "out of memory");
         goto out;
     }
@@ -419,11 +434,27 @@ int tsv_shard_install_from_tar_opts(const char *shard_dir, const char *trash_dir
         if (!invalid && !sparse && has_suffix(base, ".tsm") &&
             tsv_tsm_stream_new(&ts, err) != 0)
             goto out;
-        if (extract_entry(a, staging, base, size, sparse, ts, err) != 0) {
+        if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+            tsv_tsm_stream_free(ts);
+            tsv_error_set(err, TSV_EINTERNAL, "SHA-256 init failed");
+            goto out;
+        }
+        if (extract_entry(a, staging, base, size, sparse, ts, md, err) != 0) {
             tsv_tsm_stream_free(ts);
             if (src.failed && err)
                 *err = src.err;
             goto out;
+        }
+        {
+            static const char digits[] = "0123456789abcdef";
+            unsigned char d[32];
+            EVP_DigestFinal_ex(md, d, NULL);
+            char *h = names.hex[names.count - 1];
+            for (int i = 0; i < 32; i++) {
+                h[2 * i] = digits[d[i] >> 4];
+                h[2 * i + 1] = digits[d[i] & 15];
+            }
+            h[64] = '\0';
         }
         if (!invalid && validate_file(staging, base, ts, &verr) != 0)
             invalid = 1;
@@ -467,8 +498,14 @@ int tsv_shard_install_from_tar_opts(const char *shard_dir, const char *trash_dir
         }
     }
     tsv_fault_point("shard-before-exchange");
-    if (tsv_rename_exchange(staging, shard_dir, err) != 0)
+    if (hook && hook->before_exchange(hook->ctx, staging, gen, (const char *const *)names.names,
+                                      (const char(*)[65])names.hex, names.count, err) != 0)
         goto out;
+    if (tsv_rename_exchange(staging, shard_dir, err) != 0) {
+        if (hook)
+            hook->exchange_failed(hook->ctx);
+        goto out;
+    }
     tsv_fault_point("shard-after-exchange");
     /* The swap is done; from here on the staging path holds the OLD data,
      * which must go to the trash whatever happens next, never be deleted. */
@@ -476,7 +513,11 @@ int tsv_shard_install_from_tar_opts(const char *shard_dir, const char *trash_dir
     tsv_error terr;
     char reason[64];
     snprintf(reason, sizeof reason, "shard-%" PRIu64 "-replaced", shard_id);
-    if (tsv_dir_has_data(staging) == 1) {
+    if (hook) {
+        /* The previous files are objects of the version the hook
+         * soft-deleted: nothing to keep here. */
+        tsv_vault_drop_tree(staging, trash_dir);
+    } else if (tsv_dir_has_data(staging) == 1) {
         if (tsv_trash_move(trash_dir, staging, reason, &terr) != 0)
             TSV_WARN("msg=\"could not move previous shard files aside\" path=\"%s\" error=\"%s\"",
                      staging, terr.message);
@@ -485,6 +526,7 @@ int tsv_shard_install_from_tar_opts(const char *shard_dir, const char *trash_dir
     }
     staging[0] = '\0';
 out:
+    EVP_MD_CTX_free(md);
     if (a)
         archive_read_free(a);
     tsv_reader_free(src.in);

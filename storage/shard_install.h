@@ -13,7 +13,10 @@
  * Install: the new files plus hard links to the shard's existing TSM and
  * tombstone files (minus those replaced; a replaced TSM's old tombstone goes
  * with it) form a staging directory that replaces the shard directory in one
- * renameat2(RENAME_EXCHANGE). The previous directory goes to the trash.
+ * renameat2(RENAME_EXCHANGE). Without a hook the previous directory goes to
+ * the trash; with one (the vault, store_vault.c), the hook records the new
+ * version right before the exchange and the previous files, which are
+ * objects of the version it soft-deleted, are dropped.
  *
  * The caller holds the store's shared lock and tsv_shard_lock(shard_id).
  * Errors: TSV_EINVALID for bad archives/files, TSV_ENOSPACE when the disk is
@@ -34,6 +37,19 @@ typedef struct tsv_shard_install_stats {
     uint64_t kept;         /* existing files carried over */
 } tsv_shard_install_stats;
 
+/* Called once the staging directory is complete, marked with `gen` and
+ * fsynced, right before the exchange: names/hex are the uploaded files and
+ * their SHA-256 (computed while they were written). -1 aborts the install
+ * (the shard is unchanged). If the exchange then fails, exchange_failed
+ * undoes what before_exchange recorded. */
+typedef struct tsv_shard_install_hook {
+    int (*before_exchange)(void *ctx, const char *staging, uint64_t gen,
+                           const char *const *names, const char (*hex)[65], size_t n,
+                           tsv_error *err);
+    void (*exchange_failed)(void *ctx);
+    void *ctx;
+} tsv_shard_install_hook;
+
 int tsv_shard_install_from_tar(const char *shard_dir, const char *trash_dir, uint64_t shard_id,
                                tsv_reader *tar, tsv_shard_install_stats *stats, tsv_error *err);
 
@@ -45,6 +61,7 @@ int tsv_shard_install_from_tar(const char *shard_dir, const char *trash_dir, uin
 typedef struct tsv_shard_install_opts {
     int strict;
     const char *prefix; /* NULL = any directory part */
+    const tsv_shard_install_hook *hook; /* NULL = none (the vault's: store_vault.c) */
 } tsv_shard_install_opts;
 int tsv_shard_install_from_tar_opts(const char *shard_dir, const char *trash_dir,
                                     uint64_t shard_id, tsv_reader *tar,

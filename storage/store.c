@@ -16,6 +16,7 @@
 #include "random.h"
 #include "store_internal.h"
 #include "tsv_log.h"
+#include "vault.h"
 
 /* The live state's generation is its swap marker (engine.h), so recovery of
  * an interrupted state swap works like that of a shard swap. */
@@ -84,7 +85,12 @@ int tsv_store_open(tsv_store **out, const tsv_store_options *opt, tsv_error *err
         goto fail;
     if (ensure_generation(s, err) != 0)
         goto fail;
+    if (tsv_vault_open(&s->vault, s->data_dir, opt->soft_delete_retention_s,
+                       opt->vault_quota_bytes, err) != 0)
+        goto fail;
     if (tsv_store_open_state(s, err) != 0)
+        goto fail;
+    if (tsv_vault_start_purge_task(s->vault, opt->purge_interval_s, err) != 0)
         goto fail;
     TSV_INFO("msg=\"data directory open\" dir=\"%s\" generation=%016llx", s->data_dir,
              (unsigned long long)s->generation);
@@ -100,6 +106,7 @@ void tsv_store_close(tsv_store *s)
     if (!s)
         return;
     tsv_store_close_state(s);
+    tsv_vault_close(s->vault);
     if (s->lock_fd >= 0)
         close(s->lock_fd); /* releases the flock */
     pthread_rwlock_destroy(&s->swap_lock);

@@ -45,6 +45,9 @@ typedef struct tsv_store_options {
     /* With read_only: open even if the KV store cannot be opened (verify
      * reports that and still checks the shard files). */
     int tolerate_kv_failure;
+    int64_t soft_delete_retention_s; /* grace period of soft-deleted versions; <0: forever */
+    uint64_t vault_quota_bytes;      /* 0: no quota */
+    int64_t purge_interval_s;        /* background purge period; 0: no background task */
 } tsv_store_options;
 
 int tsv_store_open(tsv_store **out, const tsv_store_options *opt, tsv_error *err);

@@ -13,6 +13,7 @@
 #include "store.h"
 
 struct tsv_kv;
+struct tsv_vault;
 
 struct tsv_store {
     tsv_store_options opt;
@@ -28,6 +29,8 @@ struct tsv_store {
     struct tsv_kv *kv;
     /* Read-only stores opened with tolerate_kv_failure: why kv is NULL. */
     tsv_error kv_open_error;
+    /* Objects and catalogue: outside state/, they outlive KV generations. */
+    struct tsv_vault *vault;
 };
 
 /* Opens/closes what lives in state/ (KV environment, meta). */
@@ -53,6 +56,13 @@ int tsv_store_swap_generation(tsv_store *s, const char *staging, uint64_t gen,
  * The caller holds the shared lock. (store_state.c) */
 int tsv_store_locate_shard(tsv_store *s, uint64_t shard_id, char *dir, size_t dirlen, char *name,
                            size_t namelen, tsv_error *err);
+
+/* The vault's start-up pass (store_vault.c): every live shard directory
+ * made to hold its slot's in-use version (rebuilt from objects when a crash
+ * interrupted a change; directories the catalogue does not know yet are
+ * adopted as a new version), and in-use versions of shards the meta no
+ * longer lists soft-deleted. Runs after tsv_engine_reconcile. */
+int tsv_store_vault_reconcile(tsv_store *s, tsv_error *err);
 
 static inline void tsv_store_shared_lock(tsv_store *s) { pthread_rwlock_rdlock(&s->swap_lock); }
 static inline void tsv_store_shared_unlock(tsv_store *s) { pthread_rwlock_unlock(&s->swap_lock); }

@@ -56,6 +56,8 @@ int tsv_store_open_state(tsv_store *s, tsv_error *err)
     tsv_meta_shard_paths_free(paths, count);
     if (rc != 0)
         return tsv_error_wrap(err, "shard directories");
+    if (tsv_store_vault_reconcile(s, err) != 0)
+        return tsv_error_wrap(err, "vault");
     if (tsv_trash_purge(s->trash_dir, s->opt.trash_retention_s, err) != 0)
         return -1;
     return 0;

@@ -13,6 +13,7 @@
 #include "fsutil.h"
 #include "meta_store.h"
 #include "store_internal.h"
+#include "store_vault.h"
 #include "tenant.h"
 #include "tenant_auth.h"
 #include "trash.h"
@@ -313,13 +314,14 @@ int tsv_store_bucket_delete(tsv_store *s, const char *id, tsv_error *err)
     else
         tsv_kv_abort(txn);
     if (rc == 0) {
-        /* The bucket is gone from the KV; its data is kept in the trash. */
-        char dir[PATH_MAX];
-        tsv_error terr;
-        if (tsv_path_join(dir, sizeof dir, &terr, "%s/engine/data/%s", s->state_dir, lower) != 0 ||
-            tsv_trash_move(s->trash_dir, dir, "bucket-deleted", &terr) != 0)
-            TSV_WARN("msg=\"could not move deleted bucket's data aside\" bucket=%s error=\"%s\"",
-                     lower, terr.message);
+        /* The bucket is gone from the KV; its shard versions stay in the
+         * vault, soft-deleted (a crash before this is completed at start-up:
+         * store_vault.c). */
+        tsv_error verr;
+        if (tsv_store_vault_bucket_deleted(s, lower, &verr) != 0)
+            TSV_WARN("msg=\"could not soft-delete the deleted bucket's shards now; the next "
+                     "start-up does it\" bucket=%s error=\"%s\"",
+                     lower, verr.message);
     }
     tsv_store_shared_unlock(s);
     return rc;

@@ -227,6 +227,10 @@ def table(results, machine):
             continue
         ratio = by[key]["mbs"] / by[base]["mbs"]
         print("  %-4s %s: %.2fx" % ("MET" if ratio >= want else "MISS", text, ratio))
+    if "v_sdr" in by:
+        ms = by["v_sdr"]["s"] * 1000
+        print("  %-4s soft delete + restore of the bench bucket < 100 ms: %.1f ms" %
+              ("MET" if ms < 100 else "MISS", ms))
     if "m_gz" in by and by["m_gz"]["rss"]:
         mb = float(by["m_gz"]["rss"].split()[0])
         print("  %-4s server peak RSS during the %.2f GB shard restore (gzip) < 64 MB above idle: "

@@ -71,7 +71,7 @@ build_tsvault() { # -> BIN
     fi
     log "building a Release tsvault in $BUILD"
     cmake -S "$root" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-    cmake --build "$BUILD" -j "$(nproc)" --target tsvault >/dev/null
+    cmake --build "$BUILD" -j "$(nproc)" --target tsvault tsv_vaulttool >/dev/null
     BIN=$BUILD/tsvault
 }
 

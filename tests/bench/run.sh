@@ -179,8 +179,35 @@ log "tsvault: backup, gzip default"
 ts_backup b_def "tsvault backup, gzip default (ISA-L 3), 1 stream" default
 log "tsvault: backup, gzip speedy"
 ts_backup b_spd "tsvault backup, gzip speedy (ISA-L 1), 1 stream" speedy
+# The vault: the same shards again (dedup: what the data directory grows by),
+# then soft delete + restore of the whole bucket (tsv_vaulttool, server
+# stopped; the time is the operation's own, printed by the tool).
+log "tsvault: second identical restore (dedup)"
+sync
+du0=$(du -sb "$TDATA" | cut -f1)
+: >"$WORK/codes"
+t0=$(now)
+# shellcheck disable=SC2086
+post_shards gzip "$DATA/gz" tar.gz "$WORK/codes" $IDS
+sync
+t1=$(now)
+[ "$(sort -u "$WORK/codes")" = 204 ] || die "second identical restore failed"
+du1=$(du -sb "$TDATA" | cut -f1)
+record v_dedup "tsvault second identical restore (vault dedup), gzip, 1 stream; sync" "$TSM_BYTES" \
+    "$(elapsed "$t0" "$t1")" "data dir grew by $((du1 - du0)) bytes"
 RUN_HWM=$(rss_kb VmHWM)
 stop_tsvault
+VT=${TSV_VAULTTOOL:-$(dirname "$BIN")/tsv_vaulttool}
+log "tsvault: soft delete + restore of the $((TSM_BYTES / 1000000)) MB bucket"
+vt_ms() { "$VT" "$TDATA" "$@" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["elapsedMs"])'; }
+times=()
+for r in $(seq 1 "$RUNS"); do
+    d=$(vt_ms delete "$BID" 1970-01-01/2200-01-01) || die "delete_data failed"
+    u=$(vt_ms restore "$BID" 1970-01-01/2200-01-01) || die "restore_data failed"
+    times+=("$(python3 -c "print('%.4f' % (($d + $u) / 1000))")")
+done
+record v_sdr "tsvault soft delete + restore_data of the whole bench bucket ($NSHARDS shards)" \
+    "$TSM_BYTES" "$(join "${times[@]}")"
 drop_output "$WORK/tsvault"
 
 # Memory: a fresh server, one >= 1 GB shard, RSS above the server's idle RSS.

@@ -506,8 +506,10 @@ expect_status 204 "good shard restore"
 for f in "$W"/x/fixture/autogen/2/*.tsm; do
     cmp "$f" "$SDIR/$(basename "$f")" || fail "good shard restore: $(basename "$f") differs"
 done
-[ -n "$(ls -A "$s_DATA/trash")" ] || fail "the replaced shard files are not in the trash"
-pass "good shard restore after the catalogue: 204, files installed, old files in the trash"
+http GET "$U/api/v2/buckets/${BUCKET[autogen]}/unusedShards" -H "$(auth)"
+expect_status 200 "unusedShards"
+[ "$(json_get 'len(j["unusedShards"])')" -ge 1 ] || fail "the replaced shard version is not kept in the vault"
+pass "good shard restore after the catalogue: 204, files installed, previous version soft-deleted in the vault"
 http POST "$U/api/v2/restore/sql" -H "$(auth)" -H 'Content-Encoding: gzip' \
     --data-binary @<(gzip -c "$BAD/sql-good.sqlite")
 expect_status 204 "good SQL restore"

@@ -227,12 +227,30 @@ http POST "$H/api/v2/restore/shards/$NEW1" -H "Authorization: Token $T" -H 'Cont
 expect_error 400 invalid "gzip"
 http POST "$H/api/v2/restore/shards/$NEW1" -H "Authorization: Token $T" --data-binary ''
 expect_error 400 invalid "empty request body"
-# Replacing shard 1 again moves the previous directory to the trash.
+# Replacing shard 1 again soft-deletes the previous version in the vault.
 http POST "$H/api/v2/restore/shards/$NEW1" -H "Authorization: Token $T" -H 'Content-Encoding: x-gzip' \
     -H 'Transfer-Encoding: chunked' --data-binary "@$W/s1.tar.gz"
 expect_status 204 "restore shard again"
-ls -d "$s_DATA"/trash/*-shard-"$NEW1"-replaced-*/"$NEW1".staging-* >/dev/null || fail "trash entry"
 pass "restore/shards"
+
+# ---- vault: unusedShards and the Polaris path (docs/api.md "Vault") ----------
+http GET "$H/api/v2/buckets/$RESTORED/unusedShards" -H "Authorization: Token $T"
+expect_status 200 "unusedShards"
+python3 - "$HTTP_BODY" "$NEW1" <<'PY' || fail "unusedShards: $(cat "$HTTP_BODY")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert set(j) == {"bucketID", "bucketName", "orgID", "unusedShards"}, j
+u = j["unusedShards"][0]
+assert set(u) == {"shardID", "retentionPolicy", "start", "end", "version", "size", "files",
+                  "inUseSince", "softDeletedAt", "softDeletedBy", "purgeDueAt"}, u
+assert u["shardID"] == int(sys.argv[2]) and u["version"] == 1 and u["softDeletedBy"] == "shard-restore", u
+PY
+cp "$HTTP_BODY" "$W/unused.json"
+NAME=$(json_get 'j["bucketName"]')
+http GET "$H/v1/projects/$(json_get 'j["orgID"]')/tables/$NAME/unusedSegments" -H "Authorization: Token $T"
+expect_status 200 "unusedSegments"
+cmp -s "$HTTP_BODY" "$W/unused.json" || fail "unusedSegments differs from unusedShards"
+pass "unusedShards, unusedSegments"
 
 # ---- restore/bucket/{id} (protobuf DatabaseInfo, encoded by hand) ---------
 python3 - "$W/dbinfo.pb" <<'PY'

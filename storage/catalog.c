@@ -1,0 +1,550 @@
+/* catalog: versions of shard slots and generations, in LMDB (catalog.h). */
+#include "catalog.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fsutil.h"
+
+#define CATALOG_MAP_SIZE ((size_t)4 << 30) /* sparse */
+#define REC_FORMAT 1
+
+struct tsv_catalog {
+    MDB_env *env;
+    MDB_dbi dbi;
+};
+
+struct tsv_catalog_txn {
+    tsv_catalog *c;
+    MDB_txn *txn;
+};
+
+const char *tsv_version_state_name(tsv_version_state s)
+{
+    switch (s) {
+    case TSV_VERSION_IN_USE: return "in_use";
+    case TSV_VERSION_SOFT_DELETED: return "soft_deleted";
+    case TSV_VERSION_PURGED: return "purged";
+    }
+    return "unknown";
+}
+
+static int lmdb_error(tsv_error *err, int rc, const char *what)
+{
+    if (rc == MDB_MAP_FULL)
+        return tsv_error_set(err, TSV_ENOSPACE, "catalogue full: %s", what);
+    if (rc == ENOSPC || rc == EDQUOT)
+        return tsv_error_set_errno(err, TSV_ENOSPACE, rc, "catalogue: %s", what);
+    return tsv_error_set(err, TSV_EINTERNAL, "catalogue: %s: %s", what, mdb_strerror(rc));
+}
+
+void tsv_version_clear(tsv_version *v)
+{
+    if (!v)
+        return;
+    free(v->files);
+    memset(v, 0, sizeof *v);
+}
+
+uint64_t tsv_version_bytes(const tsv_version *v)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < v->n_files; i++)
+        n += v->files[i].size;
+    return n;
+}
+
+int tsv_version_add_file(tsv_version *v, const char *name, const char *object, uint64_t size,
+                         tsv_error *err)
+{
+    if (strlen(name) >= sizeof v->files[0].name || strlen(object) != 64)
+        return tsv_error_set(err, TSV_EINTERNAL, "bad catalogue file entry %s", name);
+    tsv_catalog_file *f = realloc(v->files, (v->n_files + 1) * sizeof *f);
+    if (!f)
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    v->files = f;
+    f = &v->files[v->n_files++];
+    memset(f, 0, sizeof *f);
+    snprintf(f->name, sizeof f->name, "%s", name);
+    memcpy(f->object, object, 65);
+    f->size = size;
+    return 0;
+}
+
+int tsv_version_copy(tsv_version *dst, const tsv_version *src, tsv_error *err)
+{
+    *dst = *src;
+    dst->files = NULL;
+    if (src->n_files) {
+        dst->files = malloc(src->n_files * sizeof *dst->files);
+        if (!dst->files) {
+            dst->n_files = 0;
+            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+        }
+        memcpy(dst->files, src->files, src->n_files * sizeof *dst->files);
+    }
+    return 0;
+}
+
+/* ---- keys ----------------------------------------------------------------
+ * 'V' | bucket (16 bytes, NUL padded) | rp length (1) | rp |
+ * start (8, BE, sign bit flipped so negative times sort first) | end (8) |
+ * version (8, BE). Settings: 'M' | name. */
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+#define KEY_MAX (1 + 16 + 1 + 255 + 24)
+
+/* Writes the slot prefix (no version); returns its length, or 0 if the
+ * slot cannot be keyed. With rp NULL only the bucket part. */
+static size_t slot_prefix(uint8_t *k, const char *bucket, const char *rp, int64_t start,
+                          int64_t end)
+{
+    size_t bl = strlen(bucket);
+    if (bl == 0 || bl > 16)
+        return 0;
+    k[0] = 'V';
+    memset(k + 1, 0, 16);
+    memcpy(k + 1, bucket, bl);
+    if (!rp)
+        return 17;
+    size_t rl = strlen(rp);
+    if (rl > 255)
+        return 0;
+    k[17] = (uint8_t)rl;
+    memcpy(k + 18, rp, rl);
+    put_be64(k + 18 + rl, (uint64_t)start ^ (1ull << 63));
+    put_be64(k + 26 + rl, (uint64_t)end ^ (1ull << 63));
+    return 34 + rl;
+}
+
+static int slot_key(uint8_t *k, size_t *klen, const tsv_slot_key *s, uint64_t version,
+                    tsv_error *err)
+{
+    size_t n = slot_prefix(k, s->bucket, s->rp, s->start_ns, s->end_ns);
+    if (n == 0)
+        return tsv_error_set(err, TSV_EINVALID, "bad catalogue slot %s/%s", s->bucket, s->rp);
+    put_be64(k + n, version);
+    *klen = n + 8;
+    return 0;
+}
+
+/* ---- records -------------------------------------------------------------
+ * u8 format | u8 state | u64 shard | u64 gen | i64 created | i64 deleted |
+ * i64 purged | u64 derived | str deleted_by | str org | str bucket_name |
+ * u32 n_files | n * (str name | 64 bytes object | u64 size).
+ * str = u16 length + bytes. All integers big-endian. */
+
+typedef struct wbuf {
+    uint8_t *p;
+    size_t len, cap;
+    int oom;
+} wbuf;
+
+static void wb_put(wbuf *b, const void *p, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 512;
+        while (cap < b->len + n)
+            cap *= 2;
+        uint8_t *q = realloc(b->p, cap);
+        if (!q) {
+            b->oom = 1;
+            return;
+        }
+        b->p = q;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+}
+
+static void wb_u64(wbuf *b, uint64_t v)
+{
+    uint8_t t[8];
+    put_be64(t, v);
+    wb_put(b, t, 8);
+}
+
+static void wb_str(wbuf *b, const char *s)
+{
+    size_t n = strlen(s);
+    uint8_t t[2] = {(uint8_t)(n >> 8), (uint8_t)n};
+    wb_put(b, t, 2);
+    wb_put(b, s, n);
+}
+
+static int encode(const tsv_version *v, wbuf *b, tsv_error *err)
+{
+    uint8_t h[2] = {REC_FORMAT, (uint8_t)v->state};
+    wb_put(b, h, 2);
+    wb_u64(b, v->shard_id);
+    wb_u64(b, v->gen);
+    wb_u64(b, (uint64_t)v->created_ns);
+    wb_u64(b, (uint64_t)v->deleted_ns);
+    wb_u64(b, (uint64_t)v->purged_ns);
+    wb_u64(b, v->derived_from);
+    wb_str(b, v->deleted_by);
+    wb_str(b, v->org_id);
+    wb_str(b, v->bucket_name);
+    uint8_t n[4] = {(uint8_t)(v->n_files >> 24), (uint8_t)(v->n_files >> 16),
+                    (uint8_t)(v->n_files >> 8), (uint8_t)v->n_files};
+    wb_put(b, n, 4);
+    for (size_t i = 0; i < v->n_files; i++) {
+        wb_str(b, v->files[i].name);
+        wb_put(b, v->files[i].object, 64);
+        wb_u64(b, v->files[i].size);
+    }
+    if (b->oom)
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    return 0;
+}
+
+typedef struct rbuf {
+    const uint8_t *p;
+    size_t len, off;
+    int bad;
+} rbuf;
+
+static const uint8_t *rb_take(rbuf *r, size_t n)
+{
+    if (r->bad || r->len - r->off < n) {
+        r->bad = 1;
+        return NULL;
+    }
+    const uint8_t *p = r->p + r->off;
+    r->off += n;
+    return p;
+}
+
+static uint64_t rb_u64(rbuf *r)
+{
+    const uint8_t *p = rb_take(r, 8);
+    return p ? get_be64(p) : 0;
+}
+
+static void rb_str(rbuf *r, char *out, size_t outlen)
+{
+    const uint8_t *p = rb_take(r, 2);
+    out[0] = '\0';
+    if (!p)
+        return;
+    size_t n = (size_t)p[0] << 8 | p[1];
+    const uint8_t *s = rb_take(r, n);
+    if (!s)
+        return;
+    if (n >= outlen) {
+        r->bad = 1;
+        return;
+    }
+    memcpy(out, s, n);
+    out[n] = '\0';
+}
+
+static int decode_key(const uint8_t *k, size_t klen, tsv_version *v)
+{
+    if (klen < 42 || k[0] != 'V')
+        return -1;
+    memcpy(v->slot.bucket, k + 1, 16);
+    v->slot.bucket[16] = '\0';
+    size_t rl = k[17];
+    if (klen != 42 + rl)
+        return -1;
+    memcpy(v->slot.rp, k + 18, rl);
+    v->slot.rp[rl] = '\0';
+    v->slot.start_ns = (int64_t)(get_be64(k + 18 + rl) ^ (1ull << 63));
+    v->slot.end_ns = (int64_t)(get_be64(k + 26 + rl) ^ (1ull << 63));
+    v->version = get_be64(k + 34 + rl);
+    return 0;
+}
+
+static int decode(const MDB_val *key, const MDB_val *val, tsv_version *v, tsv_error *err)
+{
+    memset(v, 0, sizeof *v);
+    if (decode_key(key->mv_data, key->mv_size, v) != 0)
+        return tsv_error_set(err, TSV_EINTERNAL, "catalogue: bad key");
+    rbuf r = {val->mv_data, val->mv_size, 0, 0};
+    const uint8_t *h = rb_take(&r, 2);
+    if (!h || h[0] != REC_FORMAT || h[1] < TSV_VERSION_IN_USE || h[1] > TSV_VERSION_PURGED)
+        return tsv_error_set(err, TSV_EINTERNAL, "catalogue: unknown record format");
+    v->state = (tsv_version_state)h[1];
+    v->shard_id = rb_u64(&r);
+    v->gen = rb_u64(&r);
+    v->created_ns = (int64_t)rb_u64(&r);
+    v->deleted_ns = (int64_t)rb_u64(&r);
+    v->purged_ns = (int64_t)rb_u64(&r);
+    v->derived_from = rb_u64(&r);
+    rb_str(&r, v->deleted_by, sizeof v->deleted_by);
+    rb_str(&r, v->org_id, sizeof v->org_id);
+    rb_str(&r, v->bucket_name, sizeof v->bucket_name);
+    const uint8_t *n = rb_take(&r, 4);
+    size_t count = n ? ((size_t)n[0] << 24 | (size_t)n[1] << 16 | (size_t)n[2] << 8 | n[3]) : 0;
+    if (!r.bad && count > 0) {
+        if (count > (r.len - r.off) / 74) {
+            r.bad = 1;
+        } else {
+            v->files = calloc(count, sizeof *v->files);
+            if (!v->files)
+                return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+            v->n_files = count;
+            for (size_t i = 0; i < count && !r.bad; i++) {
+                rb_str(&r, v->files[i].name, sizeof v->files[i].name);
+                const uint8_t *o = rb_take(&r, 64);
+                if (o) {
+                    memcpy(v->files[i].object, o, 64);
+                    v->files[i].object[64] = '\0';
+                }
+                v->files[i].size = rb_u64(&r);
+            }
+        }
+    }
+    if (r.bad || r.off != r.len) {
+        tsv_version_clear(v);
+        return tsv_error_set(err, TSV_EINTERNAL, "catalogue: truncated record");
+    }
+    return 0;
+}
+
+/* ---- environment ---------------------------------------------------------- */
+
+int tsv_catalog_open(tsv_catalog **out, const char *dir, tsv_error *err)
+{
+    if (tsv_mkdir_p(dir, err) != 0)
+        return -1;
+    tsv_catalog *c = calloc(1, sizeof *c);
+    if (!c)
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    int rc = mdb_env_create(&c->env);
+    if (rc != 0) {
+        free(c);
+        return lmdb_error(err, rc, "create environment");
+    }
+    MDB_txn *txn = NULL;
+    if ((rc = mdb_env_set_maxdbs(c->env, 2)) != 0 ||
+        (rc = mdb_env_set_mapsize(c->env, CATALOG_MAP_SIZE)) != 0 ||
+        (rc = mdb_env_set_maxreaders(c->env, 256)) != 0 ||
+        (rc = mdb_env_open(c->env, dir, MDB_NOTLS, 0600)) != 0) {
+        lmdb_error(err, rc, "open environment");
+        tsv_error_wrap(err, "%s", dir);
+        goto fail;
+    }
+    int dead = 0;
+    (void)mdb_reader_check(c->env, &dead);
+    if ((rc = mdb_txn_begin(c->env, NULL, 0, &txn)) != 0 ||
+        (rc = mdb_dbi_open(txn, "catalog", MDB_CREATE, &c->dbi)) != 0 ||
+        (rc = mdb_txn_commit(txn)) != 0) {
+        if (txn)
+            mdb_txn_abort(txn);
+        lmdb_error(err, rc, "open database \"catalog\"");
+        goto fail;
+    }
+    *out = c;
+    return 0;
+fail:
+    mdb_env_close(c->env);
+    free(c);
+    return -1;
+}
+
+void tsv_catalog_close(tsv_catalog *c)
+{
+    if (!c)
+        return;
+    mdb_env_close(c->env);
+    free(c);
+}
+
+int tsv_catalog_begin(tsv_catalog *c, int write, tsv_catalog_txn **out, tsv_error *err)
+{
+    tsv_catalog_txn *t = calloc(1, sizeof *t);
+    if (!t)
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    int rc = mdb_txn_begin(c->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+    if (rc != 0) {
+        free(t);
+        return lmdb_error(err, rc, "begin transaction");
+    }
+    t->c = c;
+    *out = t;
+    return 0;
+}
+
+int tsv_catalog_commit(tsv_catalog_txn *t, tsv_error *err)
+{
+    int rc = mdb_txn_commit(t->txn);
+    free(t);
+    return rc == 0 ? 0 : lmdb_error(err, rc, "commit");
+}
+
+void tsv_catalog_abort(tsv_catalog_txn *t)
+{
+    if (!t)
+        return;
+    mdb_txn_abort(t->txn);
+    free(t);
+}
+
+int tsv_catalog_put(tsv_catalog_txn *t, const tsv_version *v, tsv_error *err)
+{
+    uint8_t k[KEY_MAX];
+    size_t klen;
+    if (slot_key(k, &klen, &v->slot, v->version, err) != 0)
+        return -1;
+    wbuf b = {0};
+    if (encode(v, &b, err) != 0) {
+        free(b.p);
+        return -1;
+    }
+    MDB_val key = {klen, k}, val = {b.len, b.p};
+    int rc = mdb_put(t->txn, t->c->dbi, &key, &val, 0);
+    free(b.p);
+    return rc == 0 ? 0 : lmdb_error(err, rc, "put");
+}
+
+int tsv_catalog_get(tsv_catalog_txn *t, const tsv_slot_key *slot, uint64_t version,
+                    tsv_version *out, tsv_error *err)
+{
+    uint8_t k[KEY_MAX];
+    size_t klen;
+    if (slot_key(k, &klen, slot, version, err) != 0)
+        return -1;
+    MDB_val key = {klen, k}, val;
+    int rc = mdb_get(t->txn, t->c->dbi, &key, &val);
+    if (rc == MDB_NOTFOUND)
+        return tsv_error_set(err, TSV_ENOTFOUND, "version %llu of %s/%s not found",
+                             (unsigned long long)version, slot->bucket, slot->rp);
+    if (rc != 0)
+        return lmdb_error(err, rc, "get");
+    return decode(&key, &val, out, err);
+}
+
+int tsv_catalog_del(tsv_catalog_txn *t, const tsv_slot_key *slot, uint64_t version,
+                    tsv_error *err)
+{
+    uint8_t k[KEY_MAX];
+    size_t klen;
+    if (slot_key(k, &klen, slot, version, err) != 0)
+        return -1;
+    MDB_val key = {klen, k};
+    int rc = mdb_del(t->txn, t->c->dbi, &key, NULL);
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : lmdb_error(err, rc, "delete");
+}
+
+/* Walks keys starting with prefix[0..plen). */
+static int walk(tsv_catalog_txn *t, const uint8_t *prefix, size_t plen, tsv_catalog_fn fn,
+                void *ctx, tsv_error *err)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(t->txn, t->c->dbi, &cur);
+    if (rc != 0)
+        return lmdb_error(err, rc, "cursor");
+    MDB_val key = {plen, (void *)prefix}, val;
+    int ret = 0;
+    rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+    while (rc == 0) {
+        if (key.mv_size < plen || memcmp(key.mv_data, prefix, plen) != 0)
+            break;
+        tsv_version v;
+        if (decode(&key, &val, &v, err) != 0) {
+            ret = -1;
+            break;
+        }
+        ret = fn(ctx, &v, err);
+        tsv_version_clear(&v);
+        if (ret != 0)
+            break;
+        rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+    }
+    if (ret == 0 && rc != 0 && rc != MDB_NOTFOUND)
+        ret = lmdb_error(err, rc, "cursor");
+    mdb_cursor_close(cur);
+    return ret;
+}
+
+int tsv_catalog_slot_foreach(tsv_catalog_txn *t, const tsv_slot_key *slot, tsv_catalog_fn fn,
+                             void *ctx, tsv_error *err)
+{
+    uint8_t k[KEY_MAX];
+    size_t n = slot_prefix(k, slot->bucket, slot->rp, slot->start_ns, slot->end_ns);
+    if (n == 0)
+        return tsv_error_set(err, TSV_EINVALID, "bad catalogue slot");
+    return walk(t, k, n, fn, ctx, err);
+}
+
+int tsv_catalog_bucket_foreach(tsv_catalog_txn *t, const char *bucket, tsv_catalog_fn fn,
+                               void *ctx, tsv_error *err)
+{
+    uint8_t k[KEY_MAX];
+    size_t n = slot_prefix(k, bucket, NULL, 0, 0);
+    if (n == 0)
+        return tsv_error_set(err, TSV_EINVALID, "bad catalogue bucket");
+    return walk(t, k, n, fn, ctx, err);
+}
+
+int tsv_catalog_foreach(tsv_catalog_txn *t, tsv_catalog_fn fn, void *ctx, tsv_error *err)
+{
+    const uint8_t v = 'V';
+    return walk(t, &v, 1, fn, ctx, err);
+}
+
+static int max_version(void *ctx, const tsv_version *v, tsv_error *err)
+{
+    (void)err;
+    uint64_t *m = ctx;
+    if (v->version > *m)
+        *m = v->version;
+    return 0;
+}
+
+int tsv_catalog_next_version(tsv_catalog_txn *t, const tsv_slot_key *slot, uint64_t *out,
+                             tsv_error *err)
+{
+    uint64_t m = 0;
+    if (tsv_catalog_slot_foreach(t, slot, max_version, &m, err) < 0)
+        return -1;
+    *out = m + 1;
+    return 0;
+}
+
+int tsv_catalog_meta_get(tsv_catalog_txn *t, const char *key, char *val, size_t vallen,
+                         tsv_error *err)
+{
+    char k[256];
+    int n = snprintf(k, sizeof k, "M%s", key);
+    MDB_val mk = {(size_t)n, k}, mv;
+    int rc = mdb_get(t->txn, t->c->dbi, &mk, &mv);
+    if (rc == MDB_NOTFOUND)
+        return tsv_error_set(err, TSV_ENOTFOUND, "catalogue setting %s not set", key);
+    if (rc != 0)
+        return lmdb_error(err, rc, "get setting");
+    size_t m = mv.mv_size < vallen ? mv.mv_size : vallen - 1;
+    memcpy(val, mv.mv_data, m);
+    val[m] = '\0';
+    return 0;
+}
+
+int tsv_catalog_meta_put(tsv_catalog_txn *t, const char *key, const char *val, tsv_error *err)
+{
+    char k[256];
+    int n = snprintf(k, sizeof k, "M%s", key);
+    MDB_val mk = {(size_t)n, k}, mv = {strlen(val), (void *)val};
+    int rc = mdb_put(t->txn, t->c->dbi, &mk, &mv, 0);
+    return rc == 0 ? 0 : lmdb_error(err, rc, "put setting");
+}

@@ -1,0 +1,122 @@
+/*
+ * catalog: the vault's catalogue of versions (docs/storage.md "Catalogue").
+ *
+ * For each shard slot (bucket ID, retention policy, shard group interval
+ * [start, end)) the catalogue records its versions: a version number
+ * increasing per slot (from 1), the files (name, object, size), when it
+ * became current, and its state. KV and SQL generations are versions of
+ * the pseudo-slots bucket "kv" / "sql" (rp "", interval 0/0).
+ *
+ * States: IN_USE (at most one per slot: what the live directory holds),
+ * SOFT_DELETED (restorable until its purge is due), PURGED (its files no
+ * longer kept; the record stays as history). The catalogue is authoritative:
+ * a live shard directory is rebuilt from it after a crash (vault.h).
+ *
+ * Storage: its own LMDB environment <data-dir>/catalog/ with one named
+ * database "catalog", NOT the KV store's environment: the KV environment is
+ * itself a version (restore/kv swaps it whole), and the bolt export must stay
+ * exactly influxd's tree. Keys sort by slot then version, so a slot's
+ * versions are one range scan; values are a compact binary record
+ * (catalog.c). Every commit fsyncs (LMDB default durability).
+ *
+ * Transactions: LMDB's: many readers, one writer; a write transaction must
+ * end on the thread that began it. Errors: int 0/-1 with tsv_error;
+ * TSV_ENOTFOUND for a missing version; MDB_MAP_FULL is TSV_ENOSPACE.
+ * Ownership: versions returned by get/iterate are owned by the caller
+ * (tsv_version_clear); the callback's version is borrowed for the call.
+ */
+#ifndef TSV_CATALOG_H
+#define TSV_CATALOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tsv_error.h"
+
+#define TSV_CATALOG_SLOT_KV "kv"
+#define TSV_CATALOG_SLOT_SQL "sql"
+
+typedef enum tsv_version_state {
+    TSV_VERSION_IN_USE = 1,
+    TSV_VERSION_SOFT_DELETED = 2,
+    TSV_VERSION_PURGED = 3,
+} tsv_version_state;
+
+const char *tsv_version_state_name(tsv_version_state s); /* "pending", "in_use", ... */
+
+typedef struct tsv_slot_key {
+    char bucket[17]; /* 16 hex digits, or "kv" / "sql" */
+    char rp[256];
+    int64_t start_ns, end_ns;
+} tsv_slot_key;
+
+typedef struct tsv_catalog_file {
+    char name[64];   /* base name in the shard directory ("000000001-000000001.tsm") */
+    char object[65]; /* SHA-256 hex */
+    uint64_t size;
+} tsv_catalog_file;
+
+typedef struct tsv_version {
+    tsv_slot_key slot;
+    uint64_t version;
+    uint64_t shard_id;       /* shard ID when it was in use (0 for kv/sql) */
+    uint64_t gen;            /* generation marker of the directory holding it */
+    tsv_version_state state;
+    int64_t created_ns;      /* became current */
+    int64_t deleted_ns;      /* soft-deleted at (0 if not) */
+    char deleted_by[128];    /* operation that soft-deleted it */
+    int64_t purged_ns;
+    uint64_t derived_from;   /* delete_data: the version this one tombstones (0: none) */
+    char org_id[17];
+    char bucket_name[256];
+    tsv_catalog_file *files; /* malloc'd */
+    size_t n_files;
+} tsv_version;
+
+void tsv_version_clear(tsv_version *v);
+uint64_t tsv_version_bytes(const tsv_version *v);
+/* Appends a file (copies name/object). */
+int tsv_version_add_file(tsv_version *v, const char *name, const char *object, uint64_t size,
+                         tsv_error *err);
+
+typedef struct tsv_catalog tsv_catalog;
+typedef struct tsv_catalog_txn tsv_catalog_txn;
+
+int tsv_catalog_open(tsv_catalog **out, const char *dir, tsv_error *err);
+void tsv_catalog_close(tsv_catalog *c);
+
+int tsv_catalog_begin(tsv_catalog *c, int write, tsv_catalog_txn **out, tsv_error *err);
+int tsv_catalog_commit(tsv_catalog_txn *t, tsv_error *err); /* frees t, even on failure */
+void tsv_catalog_abort(tsv_catalog_txn *t);                  /* NULL is fine */
+
+/* Insert or replace the record of (v->slot, v->version). */
+int tsv_catalog_put(tsv_catalog_txn *t, const tsv_version *v, tsv_error *err);
+int tsv_catalog_get(tsv_catalog_txn *t, const tsv_slot_key *slot, uint64_t version,
+                    tsv_version *out, tsv_error *err);
+int tsv_catalog_del(tsv_catalog_txn *t, const tsv_slot_key *slot, uint64_t version,
+                    tsv_error *err);
+/* 1 + the highest version recorded for the slot (1 for a new slot). */
+int tsv_catalog_next_version(tsv_catalog_txn *t, const tsv_slot_key *slot, uint64_t *out,
+                             tsv_error *err);
+
+/* Return 0 to go on, >0 to stop (returned), -1 with err on error. The
+ * version is borrowed: copy what you keep. Do not write in the callback. */
+typedef int (*tsv_catalog_fn)(void *ctx, const tsv_version *v, tsv_error *err);
+/* Versions of one slot, ascending. */
+int tsv_catalog_slot_foreach(tsv_catalog_txn *t, const tsv_slot_key *slot, tsv_catalog_fn fn,
+                             void *ctx, tsv_error *err);
+/* Versions of every slot of a bucket (by rp, interval, version). */
+int tsv_catalog_bucket_foreach(tsv_catalog_txn *t, const char *bucket, tsv_catalog_fn fn,
+                               void *ctx, tsv_error *err);
+/* Every version. */
+int tsv_catalog_foreach(tsv_catalog_txn *t, tsv_catalog_fn fn, void *ctx, tsv_error *err);
+
+/* Small named settings ("trash-migrated", ...). get: TSV_ENOTFOUND if absent. */
+int tsv_catalog_meta_get(tsv_catalog_txn *t, const char *key, char *val, size_t vallen,
+                         tsv_error *err);
+int tsv_catalog_meta_put(tsv_catalog_txn *t, const char *key, const char *val, tsv_error *err);
+
+/* Copies a version (deep; *dst is overwritten). */
+int tsv_version_copy(tsv_version *dst, const tsv_version *src, tsv_error *err);
+
+#endif

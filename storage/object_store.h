@@ -1,0 +1,123 @@
+/*
+ * object_store: immutable, content-addressed files ("objects"), named by the
+ * lowercase hex SHA-256 of their bytes (docs/storage.md "Objects").
+ *
+ * Every file the vault keeps (TSM, tombstone, the KV and SQL files of a
+ * generation) is stored once as an object. Callers never see where or how:
+ * they put bytes, get them back as a stream, or ask for an object to appear
+ * as a file in a directory (`link`). The local-disk backend
+ * (object_store_local.c) keeps objects under <data-dir>/objects/ab/<hex>,
+ * mode 0444, and `link` is a hard link (no copy: the shard directory's file
+ * and the object are one inode). Another backend (S3) fills the same ops
+ * table; `link` then means "download into that path".
+ *
+ * Durability: put/adopt return only once the object's bytes and its
+ * directory entry are durable (fsync). An object is only ever created whole
+ * (temp name, fsync, link into place) and never modified; delete is a
+ * single unlink. So a crash anywhere leaves every object either absent or
+ * complete.
+ *
+ * Errors: int 0/-1 with tsv_error. A missing object is TSV_ENOTFOUND; a
+ * put whose bytes do not hash to the expected name is TSV_EINVALID (nothing
+ * stored); a full disk is TSV_ENOSPACE.
+ * Thread-safety: all functions are thread-safe. Two puts of the same bytes
+ * may race: both succeed, one object results.
+ * Ownership: tsv_objstore_open returns a store freed with
+ * tsv_objstore_close; a reader from get is freed with tsv_reader_free.
+ */
+#ifndef TSV_OBJECT_STORE_H
+#define TSV_OBJECT_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stream.h"
+#include "tsv_error.h"
+
+#define TSV_OBJECT_HEX 65 /* 64 hex digits + NUL */
+
+typedef struct tsv_objstore tsv_objstore;
+
+typedef int (*tsv_objstore_list_fn)(void *ctx, const char *hex, uint64_t size, tsv_error *err);
+
+typedef struct tsv_objstore_ops {
+    /* Streams `in` to the end into a new object. expect_hex NULL: name it by
+     * what was read; else the bytes must hash to it (TSV_EINVALID if not).
+     * *created (may be NULL) = 1 if the object is new, 0 if it existed. */
+    int (*put)(tsv_objstore *os, tsv_reader *in, const char *expect_hex, char hex[TSV_OBJECT_HEX],
+               uint64_t *size, int *created, tsv_error *err);
+    /* Turns an existing, complete, fsynced file whose SHA-256 is `hex` into
+     * that object, without copying when the backend can (local: hard link;
+     * the file becomes read-only). The file stays where it is. If the object
+     * already exists, `path` is replaced by a link to it (dedup), so that
+     * afterwards path and object are the same bytes either way. */
+    int (*adopt)(tsv_objstore *os, const char *path, const char *hex, int *created,
+                 tsv_error *err);
+    int (*get)(tsv_objstore *os, const char *hex, tsv_reader **out, tsv_error *err);
+    /* Makes the object appear at `path` (must not exist). Not fsynced:
+     * the caller fsyncs the directory once for all links it made. */
+    int (*link)(tsv_objstore *os, const char *hex, const char *path, tsv_error *err);
+    int (*exists)(tsv_objstore *os, const char *hex, int *exists, uint64_t *size, tsv_error *err);
+    /* Removing a missing object is not an error. */
+    int (*del)(tsv_objstore *os, const char *hex, tsv_error *err);
+    /* Calls fn for every object (any order); fn returning non-zero stops. */
+    int (*list)(tsv_objstore *os, tsv_objstore_list_fn fn, void *ctx, tsv_error *err);
+    void (*close)(tsv_objstore *os);
+} tsv_objstore_ops;
+
+struct tsv_objstore {
+    const tsv_objstore_ops *ops;
+};
+
+/* The local-disk backend rooted at `dir` (created if needed). `dir` must be
+ * on the same file system as the shard directories (hard links). */
+int tsv_objstore_open_local(tsv_objstore **out, const char *dir, tsv_error *err);
+
+static inline int tsv_objstore_put(tsv_objstore *os, tsv_reader *in, const char *expect_hex,
+                                   char hex[TSV_OBJECT_HEX], uint64_t *size, int *created,
+                                   tsv_error *err)
+{
+    return os->ops->put(os, in, expect_hex, hex, size, created, err);
+}
+static inline int tsv_objstore_adopt(tsv_objstore *os, const char *path, const char *hex,
+                                     int *created, tsv_error *err)
+{
+    return os->ops->adopt(os, path, hex, created, err);
+}
+static inline int tsv_objstore_get(tsv_objstore *os, const char *hex, tsv_reader **out,
+                                   tsv_error *err)
+{
+    return os->ops->get(os, hex, out, err);
+}
+static inline int tsv_objstore_link(tsv_objstore *os, const char *hex, const char *path,
+                                    tsv_error *err)
+{
+    return os->ops->link(os, hex, path, err);
+}
+static inline int tsv_objstore_exists(tsv_objstore *os, const char *hex, int *exists,
+                                      uint64_t *size, tsv_error *err)
+{
+    return os->ops->exists(os, hex, exists, size, err);
+}
+static inline int tsv_objstore_delete(tsv_objstore *os, const char *hex, tsv_error *err)
+{
+    return os->ops->del(os, hex, err);
+}
+static inline int tsv_objstore_list(tsv_objstore *os, tsv_objstore_list_fn fn, void *ctx,
+                                    tsv_error *err)
+{
+    return os->ops->list(os, fn, ctx, err);
+}
+static inline void tsv_objstore_close(tsv_objstore *os)
+{
+    if (os)
+        os->ops->close(os);
+}
+
+/* 1 if s is 64 lowercase hex digits. */
+int tsv_object_hex_valid(const char *s);
+
+/* SHA-256 of a whole file, streamed (bounded buffer). */
+int tsv_sha256_file(const char *path, char hex[TSV_OBJECT_HEX], uint64_t *size, tsv_error *err);
+
+#endif

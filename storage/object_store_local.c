@@ -1,0 +1,369 @@
+/* object_store_local: objects as read-only files under <dir>/<2 hex>/<64 hex>. */
+#include "object_store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fault.h"
+#include "fsutil.h"
+#include "random.h"
+#include "tsv_log.h"
+
+#define IO_CHUNK (1024 * 1024)
+
+typedef struct local_store {
+    tsv_objstore base;
+    char dir[PATH_MAX];
+    char tmp[PATH_MAX];
+} local_store;
+
+int tsv_object_hex_valid(const char *s)
+{
+    if (!s)
+        return 0;
+    for (int i = 0; i < 64; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    return s[64] == '\0';
+}
+
+static void to_hex(const unsigned char *md, char hex[TSV_OBJECT_HEX])
+{
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        hex[2 * i] = digits[md[i] >> 4];
+        hex[2 * i + 1] = digits[md[i] & 15];
+    }
+    hex[64] = '\0';
+}
+
+int tsv_sha256_file(const char *path, char hex[TSV_OBJECT_HEX], uint64_t *size, tsv_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return tsv_error_set_errno(err, errno == ENOENT ? TSV_ENOTFOUND : TSV_EINTERNAL, errno,
+                                   "open %s", path);
+    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    unsigned char *buf = malloc(IO_CHUNK);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    int rc = -1;
+    uint64_t total = 0;
+    if (!buf || !md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+        tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+        goto out;
+    }
+    for (;;) {
+        ssize_t n = read(fd, buf, IO_CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            tsv_error_set_errno(err, TSV_EINTERNAL, errno, "read %s", path);
+            goto out;
+        }
+        if (n == 0)
+            break;
+        EVP_DigestUpdate(md, buf, (size_t)n);
+        total += (uint64_t)n;
+    }
+    unsigned char out[32];
+    EVP_DigestFinal_ex(md, out, NULL);
+    to_hex(out, hex);
+    if (size)
+        *size = total;
+    rc = 0;
+out:
+    EVP_MD_CTX_free(md);
+    free(buf);
+    close(fd);
+    return rc;
+}
+
+static int object_path(const local_store *ls, const char *hex, char *out, size_t outlen,
+                       tsv_error *err)
+{
+    if (!tsv_object_hex_valid(hex))
+        return tsv_error_set(err, TSV_EINVALID, "invalid object name \"%.70s\"", hex);
+    return tsv_path_join(out, outlen, err, "%s/%.2s/%s", ls->dir, hex, hex);
+}
+
+/* Links `from` to the object's name. 1: created, 0: it already existed. */
+static int link_into_place(local_store *ls, const char *from, const char *hex, tsv_error *err)
+{
+    char path[PATH_MAX], sub[PATH_MAX];
+    if (object_path(ls, hex, path, sizeof path, err) != 0 ||
+        tsv_path_join(sub, sizeof sub, err, "%s/%.2s", ls->dir, hex) != 0)
+        return -1;
+    if (mkdir(sub, 0755) == 0) {
+        if (tsv_fsync_dir(ls->dir, err) != 0)
+            return -1;
+    } else if (errno != EEXIST) {
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "mkdir %s", sub);
+    }
+    if (tsv_fault_check("object-link", err) != 0)
+        return -1;
+    if (link(from, path) != 0) {
+        if (errno == EEXIST)
+            return 0;
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "link %s", path);
+    }
+    if (tsv_fsync_dir(sub, err) != 0)
+        return -1;
+    return 1;
+}
+
+static int local_put(tsv_objstore *os, tsv_reader *in, const char *expect_hex,
+                     char hex[TSV_OBJECT_HEX], uint64_t *size, int *created, tsv_error *err)
+{
+    local_store *ls = (local_store *)os;
+    char tmp[PATH_MAX];
+    if (tsv_path_join(tmp, sizeof tmp, err, "%s/put-%016" PRIx64, ls->tmp, tsv_random_u64()) != 0)
+        return -1;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+    if (fd < 0)
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "create %s", tmp);
+    unsigned char *buf = malloc(IO_CHUNK);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    int rc = -1;
+    uint64_t total = 0;
+    if (!buf || !md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+        tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+        goto out;
+    }
+    for (;;) {
+        ssize_t n = tsv_read(in, buf, IO_CHUNK, err);
+        if (n < 0)
+            goto out;
+        if (n == 0)
+            break;
+        EVP_DigestUpdate(md, buf, (size_t)n);
+        if (tsv_fault_check("object-write", err) != 0 ||
+            tsv_write_all(fd, buf, (size_t)n, tmp, err) != 0)
+            goto out;
+        total += (uint64_t)n;
+    }
+    unsigned char d[32];
+    char got[TSV_OBJECT_HEX];
+    EVP_DigestFinal_ex(md, d, NULL);
+    to_hex(d, got);
+    if (expect_hex && strcmp(expect_hex, got) != 0) {
+        tsv_error_set(err, TSV_EINVALID, "object %s: the bytes hash to %s", expect_hex, got);
+        goto out;
+    }
+    if (tsv_fsync_fd(fd, tmp, err) != 0)
+        goto out;
+    int r = link_into_place(ls, tmp, got, err);
+    if (r < 0)
+        goto out;
+    if (created)
+        *created = r;
+    if (size)
+        *size = total;
+    memcpy(hex, got, TSV_OBJECT_HEX);
+    rc = 0;
+out:
+    EVP_MD_CTX_free(md);
+    free(buf);
+    close(fd);
+    unlink(tmp);
+    return rc;
+}
+
+static int local_adopt(tsv_objstore *os, const char *path, const char *hex, int *created,
+                       tsv_error *err)
+{
+    local_store *ls = (local_store *)os;
+    /* Read-only first: the object and the file are one inode. */
+    if (chmod(path, 0444) != 0)
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "chmod %s", path);
+    int r = link_into_place(ls, path, hex, err);
+    if (r < 0)
+        return -1;
+    if (created)
+        *created = r;
+    if (r == 1)
+        return 0;
+    /* Already stored: make `path` the existing object (dedup), atomically. */
+    char obj[PATH_MAX], tmp[PATH_MAX];
+    if (object_path(ls, hex, obj, sizeof obj, err) != 0 ||
+        tsv_path_join(tmp, sizeof tmp, err, "%s.dedup-%08" PRIx64, path,
+                      tsv_random_u64() & 0xffffffffu) != 0)
+        return -1;
+    struct stat a, b;
+    if (stat(path, &a) == 0 && stat(obj, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+        return 0;
+    if (link(obj, tmp) != 0)
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "link %s", obj);
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return tsv_error_set_errno(err, TSV_EINTERNAL, e, "rename %s", tmp);
+    }
+    return 0;
+}
+
+typedef struct file_reader {
+    tsv_reader base;
+    int fd;
+} file_reader;
+
+static ssize_t file_read(tsv_reader *r, void *buf, size_t len, tsv_error *err)
+{
+    file_reader *f = (file_reader *)r;
+    for (;;) {
+        ssize_t n = read(f->fd, buf, len);
+        if (n >= 0)
+            return n;
+        if (errno != EINTR)
+            return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "read object"), -1;
+    }
+}
+
+static void file_free(tsv_reader *r)
+{
+    file_reader *f = (file_reader *)r;
+    close(f->fd);
+    free(f);
+}
+
+static int local_get(tsv_objstore *os, const char *hex, tsv_reader **out, tsv_error *err)
+{
+    local_store *ls = (local_store *)os;
+    char path[PATH_MAX];
+    if (object_path(ls, hex, path, sizeof path, err) != 0)
+        return -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return tsv_error_set_errno(err, errno == ENOENT ? TSV_ENOTFOUND : TSV_EINTERNAL, errno,
+                                   "object %s", hex);
+    file_reader *f = calloc(1, sizeof *f);
+    if (!f) {
+        close(fd);
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    }
+    f->base.read = file_read;
+    f->base.free = file_free;
+    f->fd = fd;
+    *out = &f->base;
+    return 0;
+}
+
+static int local_link(tsv_objstore *os, const char *hex, const char *dest, tsv_error *err)
+{
+    local_store *ls = (local_store *)os;
+    char path[PATH_MAX];
+    if (object_path(ls, hex, path, sizeof path, err) != 0)
+        return -1;
+    if (link(path, dest) != 0)
+        return tsv_error_set_errno(err, errno == ENOENT ? TSV_ENOTFOUND : TSV_EINTERNAL, errno,
+                                   "link object %s to %s", hex, dest);
+    return 0;
+}
+
+static int local_exists(tsv_objstore *os, const char *hex, int *exists, uint64_t *size,
+                        tsv_error *err)
+{
+    local_store *ls = (local_store *)os;
+    char path[PATH_MAX];
+    if (object_path(ls, hex, path, sizeof path, err) != 0)
+        return -1;
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        if (errno != ENOENT)
+            return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "stat %s", path);
+        *exists = 0;
+        return 0;
+    }
+    *exists = 1;
+    if (size)
+        *size = (uint64_t)st.st_size;
+    return 0;
+}
+
+static int local_del(tsv_objstore *os, const char *hex, tsv_error *err)
+{
+    local_store *ls = (local_store *)os;
+    char path[PATH_MAX];
+    if (object_path(ls, hex, path, sizeof path, err) != 0)
+        return -1;
+    if (unlink(path) != 0 && errno != ENOENT)
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "unlink %s", path);
+    return 0;
+}
+
+static int local_list(tsv_objstore *os, tsv_objstore_list_fn fn, void *ctx, tsv_error *err)
+{
+    local_store *ls = (local_store *)os;
+    DIR *d = opendir(ls->dir);
+    if (!d)
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s", ls->dir);
+    struct dirent *e;
+    int rc = 0;
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        if (strlen(e->d_name) != 2 || e->d_name[0] == '.')
+            continue;
+        char sub[PATH_MAX];
+        if (tsv_path_join(sub, sizeof sub, err, "%s/%s", ls->dir, e->d_name) != 0) {
+            rc = -1;
+            break;
+        }
+        DIR *sd = opendir(sub);
+        if (!sd)
+            continue;
+        struct dirent *o;
+        while (rc == 0 && (o = readdir(sd)) != NULL) {
+            if (!tsv_object_hex_valid(o->d_name))
+                continue;
+            struct stat st;
+            if (fstatat(dirfd(sd), o->d_name, &st, 0) != 0)
+                continue; /* deleted meanwhile */
+            rc = fn(ctx, o->d_name, (uint64_t)st.st_size, err);
+        }
+        closedir(sd);
+    }
+    closedir(d);
+    return rc < 0 ? -1 : 0;
+}
+
+static void local_close(tsv_objstore *os)
+{
+    free(os);
+}
+
+static const tsv_objstore_ops local_ops = {
+    .put = local_put,
+    .adopt = local_adopt,
+    .get = local_get,
+    .link = local_link,
+    .exists = local_exists,
+    .del = local_del,
+    .list = local_list,
+    .close = local_close,
+};
+
+int tsv_objstore_open_local(tsv_objstore **out, const char *dir, tsv_error *err)
+{
+    local_store *ls = calloc(1, sizeof *ls);
+    if (!ls)
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    ls->base.ops = &local_ops;
+    /* tmp/ holds puts in progress; anything there at open is an unfinished
+     * put (never an object) and is removed. */
+    if (tsv_path_join(ls->dir, sizeof ls->dir, err, "%s", dir) != 0 ||
+        tsv_path_join(ls->tmp, sizeof ls->tmp, err, "%s/tmp", dir) != 0 ||
+        tsv_mkdir_p(ls->dir, err) != 0 || tsv_remove_tree(ls->tmp, err) != 0 ||
+        tsv_mkdir_p(ls->tmp, err) != 0) {
+        free(ls);
+        return -1;
+    }
+    *out = &ls->base;
+    return 0;
+}
