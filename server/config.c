@@ -20,6 +20,10 @@ typedef enum opt_id {
     OPT_MAX_HEADER,
     OPT_SHUTDOWN,
     OPT_TRASH,
+    OPT_FILES_MAX,
+    OPT_FILES_QUOTA,
+    OPT_JOB_WORKERS,
+    OPT_JOB_RETENTION,
     OPT_COUNT
 } opt_id;
 
@@ -46,6 +50,14 @@ static const struct {
                       "on SIGINT/SIGTERM, how long in-flight requests may finish"},
     [OPT_TRASH] = {"trash-retention", "TSVAULT_TRASH_RETENTION", "168h",
                    "how long data moved aside by restores is kept before it is purged"},
+    [OPT_FILES_MAX] = {"files-max-size", "TSVAULT_FILES_MAX_SIZE", "64GiB",
+                       "largest file one Files API upload may stage; 0 = unlimited"},
+    [OPT_FILES_QUOTA] = {"files-quota", "TSVAULT_FILES_QUOTA", "0",
+                         "total bytes the Files API staging area may hold; 0 = the file system"},
+    [OPT_JOB_WORKERS] = {"job-workers", "TSVAULT_JOB_WORKERS", "2",
+                         "jobs run at the same time (Jobs API worker pool), 1..64"},
+    [OPT_JOB_RETENTION] = {"job-retention", "TSVAULT_JOB_RETENTION", "720h",
+                           "how long finished jobs are kept before they are deleted"},
 };
 
 void tsv_config_usage(FILE *out)
@@ -142,6 +154,10 @@ void tsv_config_defaults(tsv_config *cfg)
     cfg->max_header_size = 16384;
     cfg->shutdown_timeout_s = 30;
     cfg->trash_retention_s = 168 * 3600;
+    cfg->files_max_size = 64ULL << 30;
+    cfg->files_quota = 0;
+    cfg->job_workers = 2;
+    cfg->job_retention_s = 720 * 3600;
 }
 
 static int apply(tsv_config *cfg, opt_id id, const char *val, const char *source, tsv_error *err)
@@ -199,6 +215,25 @@ static int apply(tsv_config *cfg, opt_id id, const char *val, const char *source
         if (tsv_parse_duration_s(val, &d) != 0)
             return tsv_error_set(err, TSV_EINVALID, "%s: invalid duration \"%s\"", source, val);
         cfg->trash_retention_s = d;
+        return 0;
+    case OPT_FILES_MAX:
+    case OPT_FILES_QUOTA:
+        if (tsv_parse_size(val, &u) != 0)
+            return tsv_error_set(err, TSV_EINVALID, "%s: invalid size \"%s\"", source, val);
+        *(id == OPT_FILES_MAX ? &cfg->files_max_size : &cfg->files_quota) = u;
+        return 0;
+    case OPT_JOB_WORKERS:
+        errno = 0;
+        l = strtol(val, &end, 10);
+        if (errno || *end || l < 1 || l > 64)
+            return tsv_error_set(err, TSV_EINVALID, "%s: job workers must be 1..64, got \"%s\"",
+                                 source, val);
+        cfg->job_workers = (int)l;
+        return 0;
+    case OPT_JOB_RETENTION:
+        if (tsv_parse_duration_s(val, &d) != 0)
+            return tsv_error_set(err, TSV_EINVALID, "%s: invalid duration \"%s\"", source, val);
+        cfg->job_retention_s = d;
         return 0;
     default:
         return tsv_error_set(err, TSV_EINTERNAL, "unknown option");

@@ -27,6 +27,10 @@ typedef struct tsv_config {
     int max_header_size;         /* bytes of request line + headers */
     int shutdown_timeout_s;      /* how long in-flight requests may finish */
     int64_t trash_retention_s;   /* how long moved-aside data is kept */
+    uint64_t files_max_size;     /* largest staged file; 0 = unlimited */
+    uint64_t files_quota;        /* staging area quota; 0 = the file system */
+    int job_workers;             /* Jobs API worker pool */
+    int64_t job_retention_s;     /* how long finished jobs are kept */
 } tsv_config;
 
 void tsv_config_defaults(tsv_config *cfg);

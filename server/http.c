@@ -147,6 +147,11 @@ int tsv_http_reply_empty(tsv_http_req *req, int status)
 
 int tsv_http_reply_error(tsv_http_req *req, const tsv_error *err)
 {
+    return tsv_http_reply_error_status(req, 0, err);
+}
+
+int tsv_http_reply_error_status(tsv_http_req *req, int status_override, const tsv_error *err)
+{
     tsv_code code = err && err->code != TSV_OK ? err->code : TSV_EINTERNAL;
     const char *message = err && err->message[0] ? err->message : "An internal error has occurred";
     if (req->streaming) {
@@ -165,7 +170,7 @@ int tsv_http_reply_error(tsv_http_req *req, const tsv_error *err)
     tsv_jw_key(&w, "message");
     tsv_jw_string(&w, message);
     tsv_jw_object_end(&w);
-    int status = tsv_code_http_status(code);
+    int status = status_override ? status_override : tsv_code_http_status(code);
     int rc;
     if (tsv_jw_finish(&w, NULL) != 0) {
         static const char fallback[] =

@@ -73,6 +73,9 @@ int tsv_http_reply(tsv_http_req *req, int status, const char *content_type, cons
 int tsv_http_reply_json(tsv_http_req *req, int status, const tsv_buf *json);
 int tsv_http_reply_empty(tsv_http_req *req, int status);
 int tsv_http_reply_error(tsv_http_req *req, const tsv_error *err);
+/* The same with an explicit status (0 = from the code), for APIs whose
+ * statuses differ from InfluxDB's table (e.g. 409 for a Files API conflict). */
+int tsv_http_reply_error_status(tsv_http_req *req, int status, const tsv_error *err);
 int tsv_http_reply_error_code(tsv_http_req *req, tsv_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -299,14 +299,16 @@ static int on_log_message(const struct mg_connection *conn, const char *message)
     return 1;
 }
 
-int tsv_server_start(tsv_server **out, const tsv_config *cfg, struct tsv_store *store,
+int tsv_server_start(tsv_server **out, const tsv_config *cfg, const tsv_server_services *svc,
                      tsv_error *err)
 {
     tsv_server *srv = calloc(1, sizeof *srv);
     if (!srv)
         return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
     srv->cfg = *cfg;
-    srv->store = store;
+    srv->store = svc->store;
+    srv->files = svc->files;
+    srv->jobs = svc->jobs;
     char threads[16], header_size[16];
     snprintf(threads, sizeof threads, "%d", cfg->worker_threads);
     /* civetweb answers a request that overflows its buffer with a bare 400;
