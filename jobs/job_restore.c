@@ -9,6 +9,7 @@
 
 #include "archive_detect.h"
 #include "archive_read.h"
+#include "fault.h"
 #include "import_1x.h"
 #include "json.h"
 #include "manifest.h"
@@ -202,6 +203,7 @@ static int shard_pass(run *r, const char *path, const tsv_backup_plan *p, pick_f
             r->ops->advance(r->ctx, ps->size, 1);
             continue;
         }
+        tsv_fault_point("job-member");
         if (cancelable && r->ops->canceled(r->ctx)) {
             rc = 1;
             break;
