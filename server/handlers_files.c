@@ -37,7 +37,7 @@ static int field_found(const char *key, const char *filename, char *path, size_t
     form_state *st = ud;
     if (st->failed)
         return MG_FORM_FIELD_STORAGE_ABORT;
-    if (!key || strcmp(key, "file") != 0 || !filename)
+    if (!key || strcmp(key, "file") != 0 || !filename || !*filename)
         return MG_FORM_FIELD_STORAGE_SKIP; /* other form fields are not ours */
     if (++st->files_seen > 1) {
         st->failed = 1;
