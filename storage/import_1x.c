@@ -75,7 +75,7 @@ int tsv_1x_bucket_database(const Meta__Data *meta, const char *db, const char *r
      * cloning of every nested message. */
     Meta__DatabaseInfo tmp = META__DATABASE_INFO__INIT;
     tmp.name = (char *)name;
-    tmp.defaultretentionpolicy = (char *)rp;
+    tmp.defaultretentionpolicy = (char *)TSV_META_DEFAULT_RP;
     Meta__RetentionPolicyInfo *rps[1] = {(Meta__RetentionPolicyInfo *)r};
     tmp.n_retentionpolicies = 1;
     tmp.retentionpolicies = rps;
@@ -86,5 +86,16 @@ int tsv_1x_bucket_database(const Meta__Data *meta, const char *db, const char *r
     meta__database_info__pack(&tmp, buf);
     int rc = tsv_meta_decode_database(buf, n, out, err);
     free(buf);
+    if (rc == 0) {
+        /* The bucket's one RP is "autogen", as in every 2.x bucket. */
+        char *name_copy = strdup(TSV_META_DEFAULT_RP);
+        if (!name_copy) {
+            tsv_meta_free_database(*out);
+            *out = NULL;
+            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+        }
+        free((*out)->retentionpolicies[0]->name);
+        (*out)->retentionpolicies[0]->name = name_copy;
+    }
     return rc;
 }

@@ -7,8 +7,8 @@
  * MaxNodeID = 2; } with Data a meta.Data (no magic number in front).
  * A 1.x database `db` with retention policy `rp` becomes the bucket named
  * "db/rp", as InfluxDB's 1.x -> 2.x upgrade names them; the bucket's
- * database keeps the RP (name, durations, shard groups and shards) as its
- * one and default retention policy.
+ * database holds that RP's durations, shard groups and shards as its one
+ * and default retention policy "autogen" (as every 2.x bucket's).
  *
  * Ownership: outputs are freed with tsv_meta_free / tsv_meta_free_database.
  * Errors: TSV_EINVALID naming what is wrong. Thread-safety: reentrant.

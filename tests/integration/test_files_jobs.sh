@@ -68,7 +68,7 @@ for rp in autogen daily; do
 done
 mkdir -p "$W/check/data/fixture"
 for rp in autogen daily; do
-    cp -r "$a_DATA/state/engine/data/${B[$rp]}/$rp" "$W/check/data/fixture/$rp"
+    cp -r "$a_DATA/state/engine/data/${B[$rp]}/autogen" "$W/check/data/fixture/$rp"
     find "$W/check/data/fixture/$rp" -name .tsv-gen -delete
     "$TSV_TOOLS/tsmcheck" export -datadir "$W/check/data" -database fixture -retention "$rp" \
         >"$W/export-$rp.lp" || fail "tsmcheck export failed"
