@@ -1082,12 +1082,11 @@ static const char *const sort_columns[] = {
 
 int tsv_jobs_sort_column_valid(const char *s) { return in_list(s, sort_columns, 9); }
 
-static const tsv_jobs_query *sort_q;
-
 static int cmp_i64(int64_t a, int64_t b) { return a < b ? -1 : a > b; }
 
-static int cmp_jobs(const void *a, const void *b)
+static int cmp_jobs(const void *a, const void *b, void *arg)
 {
+    const tsv_jobs_query *sort_q = arg;
     const job *x = *(job *const *)a, *y = *(job *const *)b;
     const char *c = sort_q->sort_column;
     int r = 0;
@@ -1114,7 +1113,6 @@ static int cmp_jobs(const void *a, const void *b)
 
 int tsv_jobs_list(tsv_jobs *j, const tsv_jobs_query *q, tsv_buf *out, tsv_error *err)
 {
-    static pthread_mutex_t sort_mu = PTHREAD_MUTEX_INITIALIZER;
     pthread_mutex_lock(&j->mu);
     job **sel = calloc(j->n ? j->n : 1, sizeof *sel);
     size_t n = 0;
@@ -1141,10 +1139,7 @@ int tsv_jobs_list(tsv_jobs *j, const tsv_jobs_query *q, tsv_buf *out, tsv_error 
         sel[n++] = jb;
     }
     if (rc == 0) {
-        pthread_mutex_lock(&sort_mu);
-        sort_q = q;
-        qsort(sel, n, sizeof *sel, cmp_jobs);
-        pthread_mutex_unlock(&sort_mu);
+        qsort_r(sel, n, sizeof *sel, cmp_jobs, (void *)q);
         tsv_json_writer w;
         tsv_jw_init(&w, out, NULL);
         tsv_jw_object_begin(&w);

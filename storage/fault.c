@@ -73,7 +73,7 @@ int tsv_fault_check_slow_(const char *name, tsv_error *err)
     }
     if (fault_action == ACT_SLOW) {
         TSV_WARN("msg=\"fault point reached\" point=%s action=slow", name);
-        sleep(1);
+        sleep(2);
         return 0;
     }
     /* enospc: only where the caller can fail, and only once. */

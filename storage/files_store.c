@@ -38,7 +38,13 @@ struct tsv_files_upload {
     uint64_t size;
     uint64_t used_at_begin;
     EVP_MD_CTX *md5, *sha;
+    /* civetweb hands the part over in small chunks: gather them so the
+     * file is written in large writes. */
+    uint8_t *wbuf;
+    size_t wlen;
 };
+
+#define WBUF_SIZE (1024 * 1024)
 
 int tsv_files_name_check(const char *name, tsv_error *err)
 {
@@ -427,7 +433,8 @@ int tsv_files_upload_begin(tsv_files *f, const char *name, tsv_files_upload **ou
     snprintf(u->name, sizeof u->name, "%s", name);
     u->md5 = EVP_MD_CTX_new();
     u->sha = EVP_MD_CTX_new();
-    if (!u->md5 || !u->sha || EVP_DigestInit_ex(u->md5, EVP_md5(), NULL) != 1 ||
+    u->wbuf = malloc(WBUF_SIZE);
+    if (!u->md5 || !u->sha || !u->wbuf || EVP_DigestInit_ex(u->md5, EVP_md5(), NULL) != 1 ||
         EVP_DigestInit_ex(u->sha, EVP_sha256(), NULL) != 1) {
         tsv_files_upload_abort(u);
         return tsv_error_set(err, TSV_EINTERNAL, "cannot initialise digests");
@@ -450,6 +457,14 @@ int tsv_files_upload_begin(tsv_files *f, const char *name, tsv_files_upload **ou
 
 uint64_t tsv_files_upload_size(const tsv_files_upload *u) { return u->size; }
 
+static int flush(tsv_files_upload *u, tsv_error *err)
+{
+    if (u->wlen && tsv_write_all(u->fd, u->wbuf, u->wlen, u->path, err) != 0)
+        return -1;
+    u->wlen = 0;
+    return 0;
+}
+
 int tsv_files_upload_write(tsv_files_upload *u, const void *data, size_t len, tsv_error *err)
 {
     if (u->f->opt.max_file_size && u->size + len > u->f->opt.max_file_size)
@@ -460,8 +475,15 @@ int tsv_files_upload_write(tsv_files_upload *u, const void *data, size_t len, ts
         return tsv_error_set(err, TSV_ETOOLARGE,
                              "the staging area's quota of %" PRIu64 " bytes would be exceeded",
                              u->f->opt.quota);
-    if (tsv_write_all(u->fd, data, len, u->path, err) != 0)
+    if (u->wlen + len > WBUF_SIZE && flush(u, err) != 0)
         return -1;
+    if (len >= WBUF_SIZE) {
+        if (tsv_write_all(u->fd, data, len, u->path, err) != 0)
+            return -1;
+    } else {
+        memcpy(u->wbuf + u->wlen, data, len);
+        u->wlen += len;
+    }
     EVP_DigestUpdate(u->md5, data, len);
     EVP_DigestUpdate(u->sha, data, len);
     u->size += len;
@@ -478,6 +500,7 @@ void tsv_files_upload_abort(tsv_files_upload *u)
         unlink(u->path);
     EVP_MD_CTX_free(u->md5);
     EVP_MD_CTX_free(u->sha);
+    free(u->wbuf);
     unreserve(u->f, u->name);
     free(u);
 }
@@ -512,6 +535,8 @@ int tsv_files_upload_commit(tsv_files_upload *u, const uint8_t *expected_md5,
                            "nothing was kept",
                            u->name, want, got);
     }
+    if (rc == 0)
+        rc = flush(u, err);
     if (rc == 0)
         rc = tsv_fsync_fd(u->fd, u->path, err);
     if (rc == 0) {

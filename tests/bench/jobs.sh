@@ -2,7 +2,12 @@
 # Files API + restore job vs the direct restore API, on the bench data set
 # (six ~69 MB shards, 416 MB of TSM, the gzip archives; see README.md):
 #
-#   TSVAULT_BIN=build/tsvault WORK=/tmp/jobs-bench tests/bench/jobs.sh
+#   TSVAULT_BIN=build/tsvault tests/bench/jobs.sh
+#
+# Uses the shared data set ($TSV_BENCH_CACHE/data-v1) only if it is complete;
+# otherwise it generates the six shards it needs into its own cache
+# ($TSV_JOBS_BENCH_CACHE, default /tmp/tsv-jobs-bench) and never removes or
+# writes the shared one (another benchmark may be generating it).
 #
 #  direct: POST /api/v2/restore/bucketMetadata + six POST /restore/shards
 #          (gzip bodies, one stream), then sync (lib.sh restore_once);
@@ -22,6 +27,27 @@ trap bench_cleanup EXIT INT TERM
 median() { tr ' ' '\n' | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
 build_tsvault
+if [ ! -f "$DATA/complete" ]; then
+    CACHE=${TSV_JOBS_BENCH_CACHE:-/tmp/tsv-jobs-bench}
+    DATA=$CACHE/data-v1
+    if [ ! -f "$DATA/complete" ]; then
+        log "generating the six shards into $DATA"
+        rm -rf "$DATA"
+        mkdir -p "$DATA/tree" "$DATA/gz" "$DATA/zst" "$DATA/portable" "$CACHE"
+        [ -x "$CACHE/tools/tsmcheck" ] || "$root/tests/tools/build.sh" "$CACHE/tools" >/dev/null
+        specs=""
+        for id in $(seq 1 "$NSHARDS"); do
+            gen_shard "$id" "$SERIES" "$DATA/tree"
+            ln -s "../gz/s$id.tar.gz" "$DATA/portable/$PREFIX.s$id.tar.gz"
+            specs="$specs $id:$(cat "$DATA/s$id.tarsize")"
+        done
+        # shellcheck disable=SC2086
+        $PY portable "$DATA/portable" "$PREFIX" bench $specs
+        mkdir -p "$DATA/bigtree/$BUCKET_HEX/autogen/$BIG_ID" # (not used here)
+        touch "$DATA/bigtree/$BUCKET_HEX/autogen/$BIG_ID/$TSM" "$DATA/complete"
+    fi
+fi
+WORK=${TSV_JOBS_BENCH_WORK:-/tmp/tsv-jobs-bench-work}
 ensure_data
 mkdir -p "$WORK"
 log "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
