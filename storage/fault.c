@@ -16,6 +16,7 @@ atomic_int tsv_fault_armed_;
  * of tsv_fault_armed_. */
 static char fault_point[64];
 static int fault_action;
+static unsigned fault_slow_s = 2;
 static atomic_int fault_fired;
 
 int tsv_fault_configure(const char *spec)
@@ -34,8 +35,16 @@ int tsv_fault_configure(const char *spec)
         fault_action = ACT_PAUSE;
     else if (strcmp(colon + 1, "enospc") == 0)
         fault_action = ACT_ENOSPC;
-    else if (strcmp(colon + 1, "slow") == 0)
+    else if (strncmp(colon + 1, "slow", 4) == 0) {
+        /* "slow" = 2 s, "slowN" = N s (1..600) */
+        const char *n = colon + 5;
+        char *end;
+        unsigned long v = *n ? strtoul(n, &end, 10) : 2;
+        if ((*n && *end) || v < 1 || v > 600)
+            return -1;
+        fault_slow_s = (unsigned)v;
         fault_action = ACT_SLOW;
+    }
     else
         return -1;
     memcpy(fault_point, spec, n);
@@ -51,7 +60,7 @@ __attribute__((constructor)) static void fault_init(void)
     if (!spec || !*spec)
         return;
     if (tsv_fault_configure(spec) != 0)
-        TSV_WARN("msg=\"ignoring malformed TSVAULT_FAULT (want <point>:pause|enospc|slow)\" "
+        TSV_WARN("msg=\"ignoring malformed TSVAULT_FAULT (want <point>:pause|enospc|slow[N])\" "
                  "value=\"%s\"",
                  spec);
     else
@@ -73,7 +82,7 @@ int tsv_fault_check_slow_(const char *name, tsv_error *err)
     }
     if (fault_action == ACT_SLOW) {
         TSV_WARN("msg=\"fault point reached\" point=%s action=slow", name);
-        sleep(2);
+        sleep(fault_slow_s);
         return 0;
     }
     /* enospc: only where the caller can fail, and only once. */

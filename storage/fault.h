@@ -11,7 +11,8 @@
  *   enospc  the first call of tsv_fault_check at the point fails with
  *           TSV_ENOSPACE, as if write(2) had reported ENOSPC; later calls
  *           pass, so the same server can show that it recovers;
- *   slow    every pass through the point logs it and sleeps two seconds,
+ *   slow[N] every pass through the point logs it and sleeps N seconds
+ *           (default 2),
  *           so a test can act while an operation is in progress.
  * Any other value is ignored with a warning at start-up.
  *

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Jobs: cancel mid-restore and restart mid-job (docs/api.md "Jobs API").
-#  1. With the fault point job-member slowed (2 s before each archive member),
+#  1. With the fault point job-member slowed (10 s before each archive member),
 #     a partial restore is canceled after its first shard: the job ends
 #     "canceled", the bucket it made is gone, and every bucket and TSM file
 #     that existed before is exactly as it was.
@@ -25,7 +25,7 @@ forget_pid() {
 }
 
 # ---- 1. cancel ------------------------------------------------------------------------
-TSVAULT_FAULT=job-member:slow tsv_start c --job-workers 1
+tsv_start c --job-workers 1
 U=$c_URL T=$TSV_TOKEN
 http POST "$U/api/v2/setup" -H 'Content-Type: application/json' \
     -d '{"username":"ada","password":"correct-horse","org":"o","bucket":"metrics"}'
@@ -38,6 +38,11 @@ $CLI backup "$U" "$T" "$W/bk" >/dev/null || fail backup
 tar czf "$W/bk.tar.gz" -C "$W/bk" .
 upload "$U/api/v2/files" "$T" "$W/bk.tar.gz"
 expect_status 200 upload
+# Restart slowed: 10 s before each archive member a job restores.
+tsv_stop c
+forget_pid "$c_PID"
+TSVAULT_FAULT=job-member:slow10 tsv_launch c "$c_DATA" "$c_LOG" --job-workers 1
+U=$c_URL
 
 snapshot() {
     curl -sS -H "Authorization: Token $T" "$U/api/v2/buckets?limit=100" |
