@@ -70,7 +70,7 @@ static int multi(tsv_http_req *req, const char *name, int (*valid)(const char *)
         if (*n == TSV_JOBS_FILTER_MAX)
             return tsv_error_set(err, TSV_EINVALID, "%s: more than %d values", name,
                                  TSV_JOBS_FILTER_MAX);
-        snprintf(store[*n], 64, "%s", v);
+        memcpy(store[*n], v, strlen(v) + 1); /* < 64, checked above */
         out[*n] = store[*n];
         (*n)++;
     }

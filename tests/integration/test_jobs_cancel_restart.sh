@@ -41,7 +41,8 @@ expect_status 200 upload
 # Restart slowed: 10 s before each archive member a job restores.
 tsv_stop c
 forget_pid "$c_PID"
-TSVAULT_FAULT=job-member:slow10 tsv_launch c "$c_DATA" "$c_LOG" --job-workers 1
+# (a new log: tsv_launch reads the port from the log's last "listening" line)
+TSVAULT_FAULT=job-member:slow10 tsv_launch c "$c_DATA" "$TSV_TMP/c2.log" --job-workers 1
 U=$c_URL
 
 snapshot() {
@@ -107,7 +108,7 @@ http GET "$U/api/v2/jobs/$JB" -H "Authorization: Token $T"
 kill -KILL "$d_PID"
 wait "$d_PID" 2>/dev/null || true
 forget_pid "$d_PID"
-tsv_launch d "$D" "$L" --job-workers 1
+tsv_launch d "$D" "$TSV_TMP/d2.log" --job-workers 1
 U=$d_URL
 [ "$(wait_job "$U" "$T" "$JA")" = failed ] || fail "job A after restart"
 [ "$(json_get 'j["health"]["message"]')" = "interrupted by a restart" ] || fail "health message: $(cat "$HTTP_BODY")"
