@@ -742,7 +742,8 @@ int tsv_jobs_open(tsv_jobs **out, tsv_store *s, tsv_files *f, const tsv_jobs_opt
         tsv_jobs_close(j);
         return -1;
     }
-    qsort(j->v, j->n, sizeof *j->v, cmp_created);
+    if (j->n) /* (qsort of NULL is undefined, even for 0 items) */
+        qsort(j->v, j->n, sizeof *j->v, cmp_created);
     /* A job still "running" was interrupted: undo its partial work. */
     size_t interrupted = 0, pending = 0;
     for (size_t i = 0; i < j->n; i++) {

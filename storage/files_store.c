@@ -297,7 +297,7 @@ int tsv_files_list(tsv_files *f, tsv_files_fn fn, void *ctx, tsv_error *err)
         n++;
     }
     closedir(d);
-    if (rc == 0)
+    if (rc == 0 && n)
         qsort(names, n, sizeof *names, cmp_str);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         tsv_file_info info;
