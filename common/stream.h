@@ -1,5 +1,6 @@
 /*
- * stream: bounded-buffer byte streams and compression codecs.
+ * stream: bounded-buffer byte streams and compression codecs (the facade of
+ * stream.c, codec_gzip.c, codec_zstd.c and readahead.c).
  *
  * A tsv_reader pulls bytes (request bodies, files, decompressors); a
  * tsv_writer pushes bytes (responses, files, compressors). Codecs wrap one

@@ -14,6 +14,7 @@
 #include "job_restore.h"
 #include "jobs_store.h"
 #include "json.h"
+#include "tsv_time.h"
 #include "tsv_log.h"
 
 #define MAX_LOGS 1000

@@ -24,6 +24,10 @@ typedef enum opt_id {
     OPT_FILES_QUOTA,
     OPT_JOB_WORKERS,
     OPT_JOB_RETENTION,
+    OPT_RPC_BIND,
+    OPT_RPC_ORG,
+    OPT_RPC_ALLOW,
+    OPT_RPC_TIMEOUT,
     OPT_COUNT
 } opt_id;
 
@@ -58,6 +62,14 @@ static const struct {
                          "jobs run at the same time (Jobs API worker pool), 1..64"},
     [OPT_JOB_RETENTION] = {"job-retention", "TSVAULT_JOB_RETENTION", "720h",
                            "how long finished jobs are kept before they are deleted"},
+    [OPT_RPC_BIND] = {"rpc-bind-address", "TSVAULT_RPC_BIND_ADDRESS", "127.0.0.1:8088",
+                      "InfluxDB 1.x backup/restore (snapshotter) service, host:port; empty = off"},
+    [OPT_RPC_ORG] = {"rpc-org", "TSVAULT_RPC_ORG", "",
+                     "organization (name or ID) holding the 1.x db/rp buckets; empty = the first"},
+    [OPT_RPC_ALLOW] = {"rpc-allowed-hosts", "TSVAULT_RPC_ALLOWED_HOSTS", "",
+                       "peers allowed on the 1.x service, comma-separated IPs or CIDRs; empty = any"},
+    [OPT_RPC_TIMEOUT] = {"rpc-timeout", "TSVAULT_RPC_TIMEOUT", "30s",
+                         "1.x service: drop a silent peer, and finish a restore idle this long"},
 };
 
 void tsv_config_usage(FILE *out)
@@ -158,6 +170,8 @@ void tsv_config_defaults(tsv_config *cfg)
     cfg->files_quota = 0;
     cfg->job_workers = 2;
     cfg->job_retention_s = 720 * 3600;
+    snprintf(cfg->rpc_bind_address, sizeof cfg->rpc_bind_address, "127.0.0.1:8088");
+    cfg->rpc_timeout_s = 30;
 }
 
 static int apply(tsv_config *cfg, opt_id id, const char *val, const char *source, tsv_error *err)
@@ -234,6 +248,27 @@ static int apply(tsv_config *cfg, opt_id id, const char *val, const char *source
         if (tsv_parse_duration_s(val, &d) != 0)
             return tsv_error_set(err, TSV_EINVALID, "%s: invalid duration \"%s\"", source, val);
         cfg->job_retention_s = d;
+        return 0;
+    case OPT_RPC_BIND:
+        if (strlen(val) >= sizeof cfg->rpc_bind_address)
+            return tsv_error_set(err, TSV_EINVALID, "%s: invalid bind address \"%s\"", source, val);
+        snprintf(cfg->rpc_bind_address, sizeof cfg->rpc_bind_address, "%s", val);
+        return 0;
+    case OPT_RPC_ORG:
+        if (strlen(val) >= sizeof cfg->rpc_org)
+            return tsv_error_set(err, TSV_EINVALID, "%s: organization name too long", source);
+        snprintf(cfg->rpc_org, sizeof cfg->rpc_org, "%s", val);
+        return 0;
+    case OPT_RPC_ALLOW:
+        if (strlen(val) >= sizeof cfg->rpc_allowed_hosts)
+            return tsv_error_set(err, TSV_EINVALID, "%s: list too long", source);
+        snprintf(cfg->rpc_allowed_hosts, sizeof cfg->rpc_allowed_hosts, "%s", val);
+        return 0;
+    case OPT_RPC_TIMEOUT:
+        if (tsv_parse_duration_s(val, &d) != 0 || d < 1 || d > 3600)
+            return tsv_error_set(err, TSV_EINVALID, "%s: timeout must be 1s..1h, got \"%s\"",
+                                 source, val);
+        cfg->rpc_timeout_s = (int)d;
         return 0;
     default:
         return tsv_error_set(err, TSV_EINTERNAL, "unknown option");

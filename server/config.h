@@ -31,6 +31,10 @@ typedef struct tsv_config {
     uint64_t files_quota;        /* staging area quota; 0 = the file system */
     int job_workers;             /* Jobs API worker pool */
     int64_t job_retention_s;     /* how long finished jobs are kept */
+    char rpc_bind_address[256];  /* 1.x snapshotter service host:port; "" = off */
+    char rpc_org[256];           /* org of the 1.x names (name or ID); "" = first */
+    char rpc_allowed_hosts[1024]; /* comma-separated IPs/CIDRs; "" = any peer */
+    int rpc_timeout_s;           /* idle 1.x peer / pending restore */
 } tsv_config;
 
 void tsv_config_defaults(tsv_config *cfg);

@@ -18,10 +18,10 @@
 #include <strings.h>
 
 #include "backup.h"
-#include "fsutil.h"
-#include "json.h"
-#include "routes.h"
+#include "random.h"
+#include "router.h"
 #include "tsv_log.h"
+#include "tsv_time.h"
 
 typedef struct lazy_stream {
     tsv_writer base;

@@ -13,7 +13,8 @@
 
 #include "files_store.h"
 #include "json.h"
-#include "routes.h"
+#include "tsv_time.h"
+#include "router.h"
 #include "tsv_log.h"
 
 /* Multipart headers and boundaries around a file part; a Content-Length

@@ -11,7 +11,7 @@
 #include <strings.h>
 
 #include "jobs.h"
-#include "routes.h"
+#include "router.h"
 #include "store_users.h"
 
 #define JOB_BODY_MAX (1024 * 1024)

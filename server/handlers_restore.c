@@ -12,7 +12,7 @@
 
 #include "json.h"
 #include "restore.h"
-#include "routes.h"
+#include "router.h"
 #include "tsv_log.h"
 
 #define MANIFEST_MAX (64 * 1024 * 1024)

@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "json.h"
-#include "routes.h"
+#include "router.h"
 #include "version.h"
 
 int tsv_handle_health(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)

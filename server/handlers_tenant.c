@@ -9,9 +9,10 @@
 #include <string.h>
 
 #include "json.h"
-#include "routes.h"
+#include "router.h"
 #include "store.h"
 #include "tenant.h"
+#include "tenant_auth.h"
 
 #define JSON_BODY_MAX (1024 * 1024)
 

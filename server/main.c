@@ -17,6 +17,7 @@
 #include "config.h"
 #include "files_store.h"
 #include "jobs.h"
+#include "rpc.h"
 #include "server.h"
 #include "store.h"
 #include "tsv_log.h"
@@ -89,6 +90,16 @@ int main(int argc, char **argv)
         tsv_store_close(store);
         return 1;
     }
+    tsv_rpc *rpc = NULL;
+    if (cfg.rpc_bind_address[0] && tsv_rpc_start(&rpc, &cfg, store, &err) != 0) {
+        TSV_ERROR("msg=\"cannot start the 1.x RPC service\" error=\"%s\"", err.message);
+        tsv_server_stop(srv);
+        tsv_server_free(srv);
+        tsv_jobs_close(jobs);
+        tsv_files_close(files);
+        tsv_store_close(store);
+        return 1;
+    }
     TSV_INFO("msg=listening version=%s api_version=%s commit=%s bind=%s port=%d data_dir=\"%s\" "
              "workers=%d",
              tsv_version(), tsv_influx_compat_version(), tsv_git_commit(), cfg.http_bind_address,
@@ -98,6 +109,7 @@ int main(int argc, char **argv)
     while (sigwait(&stop_signals, &sig) != 0)
         ;
     TSV_INFO("msg=\"shutting down\" signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    tsv_rpc_stop(rpc);
     if (tsv_server_stop(srv) != 0) {
         /* Requests are still running inside the store: closing it under them
          * would be unsafe, and every write is crash-safe, so just leave. */

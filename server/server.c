@@ -1,4 +1,4 @@
-/* server: civetweb lifecycle, dispatch, route matching and request logging. */
+/* server: civetweb lifecycle, request set-up and logging (routing is router.c). */
 #include "server.h"
 
 #include <civetweb.h>
@@ -11,63 +11,8 @@
 #include <unistd.h>
 
 #include "json.h"
-#include "routes.h"
+#include "router.h"
 #include "tsv_log.h"
-
-const char *tsv_route_param(const tsv_route_params *p, const char *name)
-{
-    for (int i = 0; i < p->count; i++)
-        if (strcmp(p->names[i], name) == 0)
-            return p->values[i];
-    return NULL;
-}
-
-/* Matches `path` against a pattern of "/"-separated segments. */
-static int route_match(const char *pattern, const char *path, tsv_route_params *params)
-{
-    params->count = 0;
-    const char *p = pattern, *s = path;
-    while (*p && *s) {
-        if (*p != '/' || *s != '/')
-            return 0;
-        p++;
-        s++;
-        const char *pe = strchr(p, '/');
-        size_t plen = pe ? (size_t)(pe - p) : strlen(p);
-        const char *se = strchr(s, '/');
-        size_t slen = se ? (size_t)(se - s) : strlen(s);
-        if (plen >= 2 && p[0] == '{' && p[plen - 1] == '}') {
-            if (slen == 0 || slen >= sizeof params->values[0] ||
-                params->count >= TSV_ROUTE_MAX_PARAMS)
-                return 0;
-            params->names[params->count] = p; /* points into the pattern; compared below */
-            memcpy(params->values[params->count], s, slen);
-            params->values[params->count][slen] = '\0';
-            params->count++;
-        } else if (plen != slen || memcmp(p, s, plen) != 0) {
-            return 0;
-        }
-        p += plen;
-        s += slen;
-    }
-    return *p == '\0' && *s == '\0';
-}
-
-/* route_match stores names as pointers into patterns ("{id}/..."); turn them
- * into plain names in a per-request buffer. */
-static void finish_param_names(tsv_route_params *params, char names[][64])
-{
-    for (int i = 0; i < params->count; i++) {
-        const char *n = params->names[i] + 1;
-        const char *end = strchr(n, '}');
-        size_t len = end ? (size_t)(end - n) : strlen(n);
-        if (len > 63)
-            len = 63;
-        memcpy(names[i], n, len);
-        names[i][len] = '\0';
-        params->names[i] = names[i];
-    }
-}
 
 static double elapsed_ms(const struct timespec *start)
 {
@@ -151,75 +96,7 @@ static int handle_request(struct mg_connection *conn, tsv_server *srv)
     } else if (atomic_load(&srv->stopping)) {
         tsv_http_reply_error_code(&req, TSV_EUNAVAILABLE, "server is shutting down");
     } else {
-        const tsv_route *hit = NULL;
-        tsv_route_params params;
-        char allow[256] = "";
-        int path_known = 0;
-        for (int i = 0; i < tsv_route_count; i++) {
-            tsv_route_params tmp;
-            if (!route_match(tsv_routes[i].pattern, req.path, &tmp))
-                continue;
-            path_known = 1;
-            if (strcmp(tsv_routes[i].method, req.method) == 0) {
-                hit = &tsv_routes[i];
-                params = tmp;
-                break;
-            }
-            if (!strstr(allow, tsv_routes[i].method)) {
-                size_t n = strlen(allow);
-                snprintf(allow + n, sizeof allow - n, "%s%s", n ? ", " : "",
-                         tsv_routes[i].method);
-            }
-        }
-        if (hit) {
-            char names[TSV_ROUTE_MAX_PARAMS][64];
-            finish_param_names(&params, names);
-            tsv_caller caller;
-            memset(&caller, 0, sizeof caller);
-            tsv_error err;
-            if (tsv_authenticate(&req, hit->auth, &caller, &err) != 0)
-                tsv_http_reply_error(&req, &err);
-            else
-                hit->handler(&req, &params, &caller);
-            if (!req.status) {
-                TSV_ERROR("handler for %s %s sent no response", req.method, req.path);
-                tsv_http_reply_error_code(&req, TSV_EINTERNAL, "handler sent no response");
-            }
-        } else if (path_known) {
-            mg_response_header_start(conn, 405);
-            tsv_error err;
-            tsv_error_set(&err, TSV_EMETHOD, "allow: %s", allow);
-            /* reply_error sends the headers; Allow must go out with them, so
-             * build the reply by hand here. */
-            req.status = 0;
-            tsv_buf body = {0};
-            tsv_json_writer w;
-            tsv_jw_init(&w, &body, NULL);
-            tsv_jw_object_begin(&w);
-            tsv_jw_key(&w, "code");
-            tsv_jw_string(&w, "method not allowed");
-            tsv_jw_key(&w, "message");
-            tsv_jw_string(&w, err.message);
-            tsv_jw_object_end(&w);
-            if (tsv_jw_finish(&w, NULL) == 0) {
-                char cl[32];
-                snprintf(cl, sizeof cl, "%zu", body.len);
-                mg_response_header_add(conn, "Allow", allow, -1);
-                mg_response_header_add(conn, "X-Influxdb-Build", "OSS", -1);
-                mg_response_header_add(conn, "X-Influxdb-Version", TSV_INFLUX_COMPAT_VERSION, -1);
-                mg_response_header_add(conn, "X-Platform-Error-Code", "method not allowed", -1);
-                mg_response_header_add(conn, "Content-Type", "application/json; charset=utf-8", -1);
-                mg_response_header_add(conn, "Content-Length", cl, -1);
-                if (req.content_length != 0)
-                    mg_response_header_add(conn, "Connection", "close", -1);
-                if (mg_response_header_send(conn) >= 0 && mg_write(conn, body.data, body.len) > 0)
-                    req.bytes_out = body.len;
-            }
-            req.status = 405;
-            tsv_buf_free(&body);
-        } else {
-            tsv_http_reply_error_code(&req, TSV_ENOTFOUND, "path not found");
-        }
+        tsv_router_dispatch(&req);
     }
 
     tsv_log(req.status >= 500 ? TSV_LOG_WARN : TSV_LOG_INFO,

@@ -1,6 +1,6 @@
 /*
- * server: the embedded civetweb HTTP server, its route table, authentication
- * and request logging.
+ * server: the embedded civetweb HTTP server, authentication and request
+ * logging (the route table and dispatch are router.h).
  *
  * Every request goes through one dispatcher: path normalisation (trailing
  * slashes stripped, as InfluxDB's router does), route match (404 "not found"
@@ -48,6 +48,7 @@ typedef struct tsv_route_params {
     char values[TSV_ROUTE_MAX_PARAMS][256];
 } tsv_route_params;
 
+/* The value captured for {name}, or NULL. (router.c) */
 const char *tsv_route_param(const tsv_route_params *p, const char *name);
 
 typedef enum tsv_auth_level {

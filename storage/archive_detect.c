@@ -12,9 +12,11 @@
 
 #include "bolt.h"
 #include "fsutil.h"
+#include "random.h"
 #include "import_1x.h"
 #include "restore.h"
-#include "shard_restore.h"
+#include "shard_install.h"
+#include "tombstone.h"
 #include "tsm.h"
 #include "tsv_log.h"
 
@@ -431,8 +433,8 @@ static int validate_shard(const char *scratch, uint64_t id, tsv_reader *r, tsv_e
         tsv_path_join(trash, sizeof trash, err, "%s/trash", scratch) != 0 ||
         tsv_mkdir_p(dir, err) != 0 || tsv_mkdir_p(trash, err) != 0)
         return -1;
-    tsv_shard_restore_stats st;
-    int rc = tsv_shard_restore_from_tar(dir, trash, id, r, &st, err);
+    tsv_shard_install_stats st;
+    int rc = tsv_shard_install_from_tar(dir, trash, id, r, &st, err);
     tsv_error e;
     tsv_remove_tree(dir, &e);
     tsv_remove_tree(trash, &e);

@@ -21,8 +21,11 @@
 #include "kv_import.h"
 #include "manifest.h"
 #include "meta_store.h"
+#include "random.h"
 #include "store_internal.h"
+#include "tsm_filter.h"
 #include "tenant.h"
+#include "tombstone.h"
 #include "tsm.h"
 #include "tsv_log.h"
 
@@ -411,6 +414,75 @@ out:
     archive_write_free(a);
     free(buf);
     return rc;
+}
+
+int tsv_shard_snapshot_time_filter(tsv_shard_snapshot *snap, int64_t start_ns, int64_t end_ns,
+                                   tsv_error *err)
+{
+    size_t keep = 0;
+    char *tsm_kept = calloc(snap->count ? snap->count : 1, 1);
+    if (!tsm_kept)
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    int rc = 0;
+    /* TSM files first: whole when inside the range, cut when they overlap it. */
+    for (size_t i = 0; rc == 0 && i < snap->count; i++) {
+        snap_file *f = &snap->files[i];
+        size_t n = strlen(f->name);
+        if (n < 4 || strcmp(f->name + n - 4, ".tsm") != 0)
+            continue;
+        char path[PATH_MAX], cut[PATH_MAX];
+        int64_t mn, mx;
+        if (tsv_path_join(path, sizeof path, err, "%s/%s", snap->dir, f->name) != 0 ||
+            tsv_path_join(cut, sizeof cut, err, "%s/%s.cut", snap->dir, f->name) != 0 ||
+            tsv_tsm_time_range(path, &mn, &mx, err) != 0) {
+            rc = -1;
+            break;
+        }
+        if (mn >= start_ns && mx <= end_ns) {
+            tsm_kept[i] = 1;
+        } else if (mn <= end_ns && mx >= start_ns) {
+            uint64_t blocks;
+            struct stat st;
+            if (tsv_tsm_filter_range(path, cut, start_ns, end_ns, &blocks, err) != 0) {
+                rc = -1;
+                break;
+            }
+            if (blocks == 0)
+                continue;
+            /* Replaces the snapshot's hard link, never the live file. */
+            if (rename(cut, path) != 0 || stat(path, &st) != 0) {
+                rc = tsv_error_set_errno(err, TSV_EINTERNAL, errno, "rename %s", cut);
+                break;
+            }
+            f->size = st.st_size;
+            tsm_kept[i] = 1;
+        }
+    }
+    /* A tombstone goes with its TSM file. */
+    for (size_t i = 0; rc == 0 && i < snap->count; i++) {
+        snap_file *f = &snap->files[i];
+        size_t n = strlen(f->name);
+        if (n > 10 && strcmp(f->name + n - 10, ".tombstone") == 0) {
+            char tsm[NAME_MAX + 1];
+            snprintf(tsm, sizeof tsm, "%.*s.tsm", (int)(n - 10), f->name);
+            for (size_t j = 0; j < snap->count; j++)
+                if (tsm_kept[j] && strcmp(snap->files[j].name, tsm) == 0)
+                    tsm_kept[i] = 1;
+        }
+    }
+    if (rc == 0) {
+        for (size_t i = 0; i < snap->count; i++)
+            if (tsm_kept[i])
+                snap->files[keep++] = snap->files[i];
+        snap->count = keep;
+    }
+    free(tsm_kept);
+    return rc;
+}
+
+int tsv_shard_snapshot_set_prefix(tsv_shard_snapshot *snap, const char *prefix, tsv_error *err)
+{
+    return tsv_path_join(snap->prefix, sizeof snap->prefix, err, "%s", prefix);
 }
 
 void tsv_shard_snapshot_free(tsv_shard_snapshot *snap)

@@ -43,6 +43,15 @@ typedef struct tsv_shard_snapshot tsv_shard_snapshot;
 int tsv_store_shard_snapshot(tsv_store *s, uint64_t shard_id, int64_t since_ns,
                              tsv_shard_snapshot **out, tsv_error *err);
 int tsv_shard_snapshot_write_tar(tsv_shard_snapshot *snap, tsv_writer *w, tsv_error *err);
+/* Keeps only what overlaps [start_ns, end_ns] (a 1.x shard export,
+ * `influxd backup -start/-end`): TSM files inside the range whole, files that
+ * overlap it cut to the overlapping blocks (tsm_filter.h, in the snapshot's
+ * private directory), others and their tombstones dropped. */
+int tsv_shard_snapshot_time_filter(tsv_shard_snapshot *snap, int64_t start_ns, int64_t end_ns,
+                                   tsv_error *err);
+/* Renames the entries' "<db>/<rp>/<id>" part (the 1.x view names them by
+ * database and RP instead of bucket ID). */
+int tsv_shard_snapshot_set_prefix(tsv_shard_snapshot *snap, const char *prefix, tsv_error *err);
 void tsv_shard_snapshot_free(tsv_shard_snapshot *snap);
 
 #endif

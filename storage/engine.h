@@ -1,7 +1,7 @@
 /*
- * engine: the shard directory tree under state/engine/data, per-shard locks,
- * the trash (data moved aside instead of deleted) and crash recovery of
- * staged directory swaps.
+ * engine: the shard directory tree under state/engine/data, per-shard locks
+ * and crash recovery of staged directory swaps (the trash they use is
+ * trash.h).
  *
  * A set of files that must change at once (a shard's files, a whole state
  * generation) is built in a staging directory next to its target, marked with
@@ -32,15 +32,6 @@ int tsv_shard_path(char *out, size_t outlen, const char *state_dir, const char *
 /* Per-shard mutual exclusion (restore vs restore, restore vs backup snapshot). */
 void tsv_shard_lock(uint64_t shard_id);
 void tsv_shard_unlock(uint64_t shard_id);
-
-/* Moves `path` into <trash>/<UTC time>-<reason>-<random>/<basename>, durably.
- * Logs where it went. A missing path is not an error. */
-int tsv_trash_move(const char *trash_dir, const char *path, const char *reason, tsv_error *err);
-/* Like tsv_trash_move, but hard-links `path` into the trash and leaves it in
- * place: used to keep a file that a rename is about to replace. */
-int tsv_trash_link(const char *trash_dir, const char *path, const char *reason, tsv_error *err);
-/* Deletes trash entries older than max_age_s (their name starts with the time). */
-int tsv_trash_purge(const char *trash_dir, int64_t max_age_s, tsv_error *err);
 
 /* 1 if dir holds anything besides the generation marker, 0 if not, -1 if it
  * cannot be opened. */

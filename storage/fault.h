@@ -17,7 +17,7 @@
  * Any other value is ignored with a warning at start-up.
  *
  * Points (the call sites): shard-before-exchange, shard-after-exchange,
- * shard-write (shard_restore.c); kv-before-exchange, kv-after-exchange
+ * shard-write (shard_install.c); kv-before-exchange, kv-after-exchange
  * (restore_kv.c); upload-write (upload.c); job-member (before each archive
  * member a restore job restores, jobs/job_restore.c).
  *

@@ -17,7 +17,9 @@
 #include <uuid/uuid.h>
 
 #include "fsutil.h"
+#include "random.h"
 #include "json.h"
+#include "tsv_time.h"
 #include "tsv_log.h"
 
 #define RECORD_MAX (64 * 1024)

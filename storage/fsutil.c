@@ -10,9 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "random.h"
 
 int tsv_fsync_fd(int fd, const char *what, tsv_error *err)
 {
@@ -204,22 +205,6 @@ int tsv_path_exists(const char *path)
 {
     struct stat st;
     return lstat(path, &st) == 0;
-}
-
-uint64_t tsv_random_u64(void)
-{
-    uint64_t v = 0;
-    size_t got = 0;
-    while (got < sizeof v) {
-        ssize_t n = getrandom((char *)&v + got, sizeof v - got, 0);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            abort(); /* no entropy source: nothing safe to fall back to */
-        }
-        got += (size_t)n;
-    }
-    return v;
 }
 
 int tsv_path_join(char *out, size_t outlen, tsv_error *err, const char *fmt, ...)

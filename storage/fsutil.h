@@ -36,8 +36,6 @@ int tsv_read_file(const char *path, size_t max, char **out, size_t *len, tsv_err
 int tsv_remove_tree(const char *path, tsv_error *err);
 /* 1 if path exists (any type), 0 if not. */
 int tsv_path_exists(const char *path);
-/* Random 64-bit value from getrandom(2). */
-uint64_t tsv_random_u64(void);
 /* snprintf into a fixed buffer; TSV_EINTERNAL if it would truncate. */
 int tsv_path_join(char *out, size_t outlen, tsv_error *err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -758,6 +758,14 @@ int tsv_kv_sync(tsv_kv *kv, tsv_error *err)
     return 0;
 }
 
+int tsv_kv_set_durable(tsv_kv *kv, int durable, tsv_error *err)
+{
+    int rc = mdb_env_set_flags(kv->env, MDB_NOSYNC, durable ? 0 : 1);
+    if (rc != 0)
+        return mdb_fail(kv, err, rc, "set KV sync mode");
+    return 0;
+}
+
 /* ---- transactions ------------------------------------------------------------ */
 
 int tsv_kv_begin(tsv_kv *kv, int write, tsv_kv_txn **out, tsv_error *err)

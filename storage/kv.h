@@ -95,6 +95,12 @@ int tsv_kv_open(tsv_kv **out, const char *dir, size_t map_size, tsv_error *err);
 void tsv_kv_close(tsv_kv *kv);
 /* Flushes to disk (mdb_env_sync force). */
 int tsv_kv_sync(tsv_kv *kv, tsv_error *err);
+/* durable 0: commits no longer fsync (LMDB's MDB_NOSYNC), so a system crash
+ * may lose or tear them. Only for an environment nothing serves yet (a
+ * staging copy that is discarded unless it completes); set it back to 1 and
+ * call tsv_kv_sync before the environment goes live. Not while a write
+ * transaction is open. */
+int tsv_kv_set_durable(tsv_kv *kv, int durable, tsv_error *err);
 
 /* Write operations in a read transaction fail with TSV_EINTERNAL. */
 int tsv_kv_begin(tsv_kv *kv, int write, tsv_kv_txn **out, tsv_error *err);

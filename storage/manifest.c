@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "tenant.h"
+#include "tsv_time.h"
 
 static int fail(tsv_error *err, const char *fmt, const char *what)
 {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fsutil.h"
+#include "random.h"
 
 int tsv_meta_load(tsv_kv_txn *txn, Meta__Data **out, int *present, tsv_error *err)
 {

@@ -1,6 +1,6 @@
 /*
- * restore_bucket: restore/bucketMetadata, restore/bucket/{id} and
- * restore/shards/{id} on the storage side.
+ * restore_bucket: restore/bucketMetadata and restore/bucket/{id} on the
+ * storage side (restore/shards/{id} is in restore_shard.c).
  *
  * A bucket restore is one KV write transaction: tenant bucket (new random
  * ID) + tsdb database + shard-group/shard remapping, with IDs allocated from
@@ -23,9 +23,9 @@
 #include "manifest.h"
 #include "meta_store.h"
 #include "restore.h"
-#include "shard_restore.h"
 #include "store_internal.h"
 #include "tenant.h"
+#include "trash.h"
 #include "tsv_log.h"
 
 void tsv_bucket_restore_result_clear(tsv_bucket_restore_result *r)
@@ -269,27 +269,5 @@ int tsv_store_restore_bucket_proto(tsv_store *s, const char *bucket_id, const ui
     tsv_meta_free(meta);
     tsv_bucket_clear(&b);
     tsv_meta_free_database(uploaded);
-    return rc;
-}
-
-int tsv_store_restore_shard(tsv_store *s, uint64_t shard_id, tsv_reader *tar, tsv_error *err)
-{
-    tsv_store_shared_lock(s);
-    char path[PATH_MAX];
-    int rc = tsv_store_locate_shard(s, shard_id, path, sizeof path, NULL, 0, err);
-    if (rc == 0) {
-        tsv_shard_restore_stats st;
-        tsv_shard_lock(shard_id);
-        rc = tsv_shard_restore_from_tar(path, s->trash_dir, shard_id, tar, &st, err);
-        tsv_shard_unlock(shard_id);
-        tsv_error perr;
-        if (rc == 0 && tsv_trash_purge(s->trash_dir, s->opt.trash_retention_s, &perr) != 0)
-            TSV_WARN("msg=\"trash purge failed\" error=\"%s\"", perr.message);
-        if (rc == 0)
-            TSV_INFO("msg=\"shard restored\" shard=%" PRIu64 " files=%" PRIu64 " bytes=%" PRIu64
-                     " kept=%" PRIu64 " skipped=%" PRIu64,
-                     shard_id, st.files, st.bytes, st.kept, st.skipped);
-    }
-    tsv_store_shared_unlock(s);
     return rc;
 }

@@ -1,38 +1,39 @@
 /*
- * restore_kv: POST /api/v2/restore/kv and /restore/sql on the storage side.
+ * restore_kv: POST /api/v2/restore/kv on the storage side.
  *
  * restore/kv never changes anything before the upload is known good (fixes
- * upstream B5): the bolt file is received into tmp/, validated completely,
- * imported into a brand-new LMDB environment inside a new state generation
- * (state.staging-<G>/) that also holds empty directories for every shard of
+ * upstream B5): the bolt file is streamed into tmp/, validated completely and
+ * imported (tsv_kv_stage_bolt, in bounded memory) into a brand-new LMDB
+ * environment inside a new state generation (state.staging-<G>/) that also
+ * holds empty directories for every shard of
  * the restored meta and a hard link to the current SQL file; the operator
  * token and the meta are checked there. Only then, under the store's
- * exclusive lock, one renameat2(RENAME_EXCHANGE) swaps the generations. The
+ * exclusive lock, the store swaps the generations in one renameat2
+ * (RENAME_EXCHANGE) (tsv_store_swap_generation, store_state.c). The
  * previous generation (KV and all shard data) goes to the trash, intact.
- *
- * restore/sql validates the SQLite file with SQLite itself (header,
- * PRAGMA integrity_check) and renames it over state/influxd.sqlite under the
- * exclusive lock, after hard-linking the old one into the trash.
+ * restore/sql is in restore_sql.c.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "bolt.h"
 #include "engine.h"
-#include "fault.h"
 #include "fsutil.h"
 #include "jobs_store.h"
-#include "kv_import.h"
+#include "kv.h"
+#include "kv_stage.h"
 #include "meta_store.h"
+#include "random.h"
 #include "restore.h"
 #include "store_internal.h"
 #include "tenant.h"
+#include "tenant_auth.h"
+#include "trash.h"
 #include "tsv_log.h"
 #include "upload.h"
 
@@ -40,23 +41,11 @@
 static int build_kv(const char *staging, const char *bolt_path, char *token, size_t token_len,
                     char ***shards, size_t *nshards, tsv_error *err)
 {
-    tsv_bolt_file *bolt = NULL;
-    if (tsv_bolt_open(&bolt, bolt_path, err) != 0)
-        return -1;
     char kvdir[PATH_MAX];
     tsv_kv *kv = NULL;
-    int rc = tsv_path_join(kvdir, sizeof kvdir, err, "%s/kv", staging);
-    if (rc == 0)
-        rc = tsv_mkdir_p(kvdir, err);
-    if (rc == 0)
-        rc = tsv_kv_open(&kv, kvdir, 0, err);
-    if (rc == 0)
-        rc = tsv_kv_import_bolt(kv, bolt, err);
-    tsv_bolt_close(bolt);
-    if (rc != 0) {
-        tsv_kv_close(kv);
+    if (tsv_path_join(kvdir, sizeof kvdir, err, "%s/kv", staging) != 0 ||
+        tsv_kv_stage_bolt(bolt_path, kvdir, &kv, err) != 0)
         return -1;
-    }
     tsv_kv_txn *txn;
     if (tsv_kv_begin(kv, 1, &txn, err) != 0) {
         tsv_kv_close(kv);
@@ -64,7 +53,7 @@ static int build_kv(const char *staging, const char *bolt_path, char *token, siz
     }
     int found = 0, present = 0;
     Meta__Data *meta = NULL;
-    rc = tsv_tenant_find_operator(txn, &found, token, token_len, err);
+    int rc = tsv_tenant_find_operator(txn, &found, token, token_len, err);
     if (rc == 0 && !found)
         rc = tsv_error_set(err, TSV_EUNPROCESSABLE,
                            "invalid backup without an operator token: the KV holds no active "
@@ -114,8 +103,12 @@ int tsv_store_restore_kv(tsv_store *s, tsv_reader *body, char *token, size_t tok
                          tsv_error *err)
 {
     tsv_upload up = {0};
-    if (tsv_upload_receive(s->tmp_dir, ".bolt", body, &up, err) != 0)
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    /* A scratch file: what is built from it is synced by tsv_kv_stage_bolt. */
+    if (tsv_upload_receive_scratch(s->tmp_dir, ".bolt", body, &up, err) != 0)
         return -1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
     uint64_t gen;
     do
         gen = tsv_random_u64();
@@ -162,44 +155,18 @@ int tsv_store_restore_kv(tsv_store *s, tsv_reader *body, char *token, size_t tok
         tsv_remove_tree(staging, &cerr);
         return -1;
     }
-    tsv_fault_point("kv-before-exchange");
-    tsv_store_close_state(s);
-    /* staging_holds_old: after the exchange the staging path holds the
-     * previous generation, which is only ever moved to the trash. */
+    /* staging_holds_old: after the swap the staging path holds the previous
+     * generation, which is only ever moved to the trash. */
     int staging_holds_old = 0;
-    rc = tsv_rename_exchange(staging, s->state_dir, err);
-    if (rc == 0) {
-        staging_holds_old = 1;
-        tsv_fault_point("kv-after-exchange");
-        tsv_error ferr;
-        if (tsv_fsync_dir(s->data_dir, &ferr) != 0)
-            TSV_ERROR("msg=\"fsync after KV swap failed\" error=\"%s\"", ferr.message);
-        uint64_t old_gen = s->generation;
-        s->generation = gen;
-        if (tsv_store_open_state(s, err) != 0) {
-            /* The new generation does not open: put the old one back. */
-            tsv_error berr;
-            TSV_ERROR("msg=\"restored KV did not open; rolling back\" error=\"%s\"", err->message);
-            if (tsv_rename_exchange(staging, s->state_dir, &berr) == 0) {
-                staging_holds_old = 0;
-                if (tsv_fsync_dir(s->data_dir, &berr) != 0)
-                    TSV_ERROR("msg=\"fsync after rollback failed\" error=\"%s\"", berr.message);
-                s->generation = old_gen;
-                if (tsv_store_open_state(s, &berr) != 0)
-                    TSV_ERROR("msg=\"cannot reopen previous state\" error=\"%s\"", berr.message);
-            }
-            rc = -1;
-        }
-    } else {
-        tsv_error oerr;
-        if (tsv_store_open_state(s, &oerr) != 0)
-            TSV_ERROR("msg=\"cannot reopen state\" error=\"%s\"", oerr.message);
-    }
+    rc = tsv_store_swap_generation(s, staging, gen, &staging_holds_old, err);
     tsv_store_exclusive_unlock(s);
     tsv_error terr;
     if (staging_holds_old) {
         if (rc == 0)
-            TSV_INFO("msg=\"KV restored\" generation=%016" PRIx64 " shards=%zu", gen, nshards);
+            TSV_INFO("msg=\"KV restored\" generation=%016" PRIx64 " shards=%zu upload_bytes=%" PRIu64
+                     " upload_s=%.3f",
+                     gen, nshards, up.size,
+                     (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
         if (tsv_trash_move(s->trash_dir, staging, "kv-restore-previous-state", &terr) != 0)
             TSV_WARN("msg=\"could not move previous state aside\" path=\"%s\" error=\"%s\"", staging,
                      terr.message);
@@ -207,80 +174,4 @@ int tsv_store_restore_kv(tsv_store *s, tsv_reader *body, char *token, size_t tok
         TSV_WARN("msg=\"could not remove\" path=\"%s\" error=\"%s\"", staging, terr.message);
     }
     return rc;
-}
-
-/* Opens the file with SQLite and asks it whether it is sound. */
-int tsv_sqlite_validate(const char *path, tsv_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s", path);
-    char header[16] = {0};
-    size_t n = fread(header, 1, sizeof header, f);
-    fclose(f);
-    if (n != sizeof header || memcmp(header, "SQLite format 3", 16) != 0)
-        return tsv_error_set(err, TSV_EINVALID, "invalid SQL backup: not an SQLite 3 database");
-    sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
-    if (rc != SQLITE_OK) {
-        tsv_error_set(err, TSV_EINVALID, "invalid SQL backup: %s", db ? sqlite3_errmsg(db) : "open failed");
-        sqlite3_close(db);
-        return -1;
-    }
-    sqlite3_stmt *st = NULL;
-    rc = sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL);
-    int ok = 0;
-    char first[256] = "";
-    if (rc == SQLITE_OK) {
-        int step;
-        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-            const unsigned char *t = sqlite3_column_text(st, 0);
-            if (!first[0] && t)
-                snprintf(first, sizeof first, "%s", (const char *)t);
-        }
-        ok = step == SQLITE_DONE && strcmp(first, "ok") == 0;
-        if (step != SQLITE_DONE && !first[0])
-            snprintf(first, sizeof first, "%s", sqlite3_errmsg(db));
-    } else {
-        snprintf(first, sizeof first, "%s", sqlite3_errmsg(db));
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    if (!ok)
-        return tsv_error_set(err, TSV_EINVALID, "invalid SQL backup: integrity check failed: %s",
-                             first);
-    return 0;
-}
-
-int tsv_store_restore_sql(tsv_store *s, tsv_reader *body, tsv_error *err)
-{
-    tsv_upload up = {0};
-    if (tsv_upload_receive(s->tmp_dir, ".sqlite", body, &up, err) != 0)
-        return -1;
-    if (tsv_sqlite_validate(up.path, err) != 0) {
-        tsv_upload_discard(&up);
-        return -1;
-    }
-    char live[PATH_MAX];
-    if (tsv_path_join(live, sizeof live, err, "%s/influxd.sqlite", s->state_dir) != 0) {
-        tsv_upload_discard(&up);
-        return -1;
-    }
-    tsv_store_exclusive_lock(s);
-    /* The previous file is linked into the trash before the rename replaces
-     * it, so a crash at any point leaves it either live or in the trash. */
-    int rc = tsv_trash_link(s->trash_dir, live, "sql-restore-previous", err);
-    if (rc == 0)
-        rc = tsv_rename_durable(up.path, live, err);
-    tsv_store_exclusive_unlock(s);
-    if (rc != 0) {
-        tsv_upload_discard(&up);
-        return -1;
-    }
-    up.path[0] = '\0';
-    tsv_error perr;
-    if (tsv_trash_purge(s->trash_dir, s->opt.trash_retention_s, &perr) != 0)
-        TSV_WARN("msg=\"trash purge failed\" error=\"%s\"", perr.message);
-    TSV_INFO("msg=\"SQL store restored\"");
-    return 0;
 }

@@ -13,6 +13,7 @@
 
 #include "engine.h"
 #include "fsutil.h"
+#include "random.h"
 #include "store_internal.h"
 #include "tsv_log.h"
 

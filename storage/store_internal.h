@@ -32,6 +32,18 @@ struct tsv_store {
 int tsv_store_open_state(tsv_store *s, tsv_error *err);
 void tsv_store_close_state(tsv_store *s);
 
+/* Replaces the live generation (state/) with the staging directory `staging`
+ * (generation `gen`, complete and fsynced): closes the state, exchanges the
+ * two directories with renameat2(RENAME_EXCHANGE), reopens, and if the new
+ * generation does not open exchanges them back and reopens the old one.
+ * The caller holds the exclusive lock. On return *staging_holds_old says
+ * whether `staging` now holds the previous generation (the caller moves it
+ * to the trash) or still the unused new one (the caller removes it).
+ * 0 when the new generation is live; -1 with err otherwise, the old
+ * generation then being live again. (store_state.c) */
+int tsv_store_swap_generation(tsv_store *s, const char *staging, uint64_t gen,
+                              int *staging_holds_old, tsv_error *err);
+
 /* Finds a shard of a non-deleted group in the live meta: its directory and
  * (optional) its "<db>/<rp>/<id>" name. TSV_ENOTFOUND "shard N not found".
  * The caller holds the shared lock. (store_state.c) */

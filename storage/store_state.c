@@ -2,7 +2,8 @@
  * store_state: opening and closing the live generation (state/): the KV
  * environment, the tenant buckets influxd expects, the tsdb meta, and the
  * reconciliation of shard directories with that meta (which is also what
- * completes or rolls back any swap a crash interrupted).
+ * completes or rolls back any swap a crash interrupted), and the swap of a
+ * whole generation (restore/kv).
  */
 #include <inttypes.h>
 #include <limits.h>
@@ -10,11 +11,14 @@
 #include <string.h>
 
 #include "engine.h"
+#include "fault.h"
 #include "fsutil.h"
 #include "kv.h"
 #include "meta_store.h"
 #include "store_internal.h"
 #include "tenant.h"
+#include "tenant_auth.h"
+#include "trash.h"
 #include "tsv_log.h"
 
 int tsv_store_open_state(tsv_store *s, tsv_error *err)
@@ -62,6 +66,43 @@ void tsv_store_close_state(tsv_store *s)
         tsv_kv_close(s->kv);
         s->kv = NULL;
     }
+}
+
+int tsv_store_swap_generation(tsv_store *s, const char *staging, uint64_t gen,
+                              int *staging_holds_old, tsv_error *err)
+{
+    tsv_fault_point("kv-before-exchange");
+    tsv_store_close_state(s);
+    *staging_holds_old = 0;
+    int rc = tsv_rename_exchange(staging, s->state_dir, err);
+    if (rc == 0) {
+        *staging_holds_old = 1;
+        tsv_fault_point("kv-after-exchange");
+        tsv_error ferr;
+        if (tsv_fsync_dir(s->data_dir, &ferr) != 0)
+            TSV_ERROR("msg=\"fsync after KV swap failed\" error=\"%s\"", ferr.message);
+        uint64_t old_gen = s->generation;
+        s->generation = gen;
+        if (tsv_store_open_state(s, err) != 0) {
+            /* The new generation does not open: put the old one back. */
+            tsv_error berr;
+            TSV_ERROR("msg=\"restored KV did not open; rolling back\" error=\"%s\"", err->message);
+            if (tsv_rename_exchange(staging, s->state_dir, &berr) == 0) {
+                *staging_holds_old = 0;
+                if (tsv_fsync_dir(s->data_dir, &berr) != 0)
+                    TSV_ERROR("msg=\"fsync after rollback failed\" error=\"%s\"", berr.message);
+                s->generation = old_gen;
+                if (tsv_store_open_state(s, &berr) != 0)
+                    TSV_ERROR("msg=\"cannot reopen previous state\" error=\"%s\"", berr.message);
+            }
+            rc = -1;
+        }
+    } else {
+        tsv_error oerr;
+        if (tsv_store_open_state(s, &oerr) != 0)
+            TSV_ERROR("msg=\"cannot reopen state\" error=\"%s\"", oerr.message);
+    }
+    return rc;
 }
 
 int tsv_store_lookup_token(tsv_store *s, const char *token, size_t len, tsv_token_info *out,

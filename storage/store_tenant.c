@@ -14,7 +14,10 @@
 #include "meta_store.h"
 #include "store_internal.h"
 #include "tenant.h"
+#include "tenant_auth.h"
+#include "trash.h"
 #include "tsv_log.h"
+#include "v1_meta.h"
 
 static int begin(tsv_store *s, int write, tsv_kv_txn **txn, tsv_error *err)
 {
@@ -290,6 +293,8 @@ int tsv_store_bucket_delete(tsv_store *s, const char *id, tsv_error *err)
         if (lower[i] >= 'A' && lower[i] <= 'F')
             lower[i] = (char)(lower[i] - 'A' + 'a');
     int rc = tsv_tenant_bucket_delete(txn, lower, err);
+    if (rc == 0)
+        rc = tsv_dbrp_delete_bucket(txn, lower, err); /* its 1.x names go with it */
     Meta__Data *meta = NULL;
     if (rc == 0)
         rc = tsv_meta_load(txn, &meta, NULL, err);

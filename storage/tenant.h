@@ -1,11 +1,12 @@
 /*
- * tenant: organizations, buckets, users and authorizations, stored exactly
+ * tenant: organizations, buckets and users, stored exactly
  * as InfluxDB 2.x stores them in its KV tree (formats.md D): 16-hex ID keys,
  * JSON values with InfluxDB's field names and order, and the name/token index
  * buckets, so a KV exported from tsvault works in influxd and vice versa.
  *
  * All functions work inside a caller's KV transaction, so a caller can make
  * several changes (e.g. a bucket plus its tsdb meta) commit as one.
+ * Authorizations, token lookup and permissions are tenant_auth.h.
  *
  * Errors: int 0/-1 with tsv_error. Lookups report TSV_ENOTFOUND; name clashes
  * TSV_ECONFLICT; bad names TSV_EINVALID. A stored record that does not parse
@@ -20,7 +21,6 @@
 #include <stdint.h>
 
 #include "kv.h"
-#include "store.h"
 #include "tsv_error.h"
 
 #define TSV_ID_HEX_LEN 16
@@ -90,24 +90,6 @@ int tsv_tenant_user_create(tsv_kv_txn *txn, const char *name, const char *passwo
 /* Owner mapping user -> resource (orgs/buckets), with its by-user index. */
 int tsv_tenant_urm_create(tsv_kv_txn *txn, const char *user_id, const char *resource_type,
                           const char *resource_id, tsv_error *err);
-
-/* Creates an authorization holding the full operator permission set; writes
- * the new raw token (88 chars) to token_out. */
-int tsv_tenant_auth_create_operator(tsv_kv_txn *txn, const char *user_id, const char *org_id,
-                                    const char *description, char token_out[89],
-                                    char auth_id_out[17], tsv_error *err);
-/* Replaces the raw token of authorization auth_id (old_token -> new_token),
- * keeping the token index in step. TSV_ECONFLICT if new_token is in use. */
-int tsv_tenant_auth_set_token(tsv_kv_txn *txn, const char *auth_id, const char *old_token,
-                              const char *new_token, tsv_error *err);
-/* Resolves a raw token (raw index or hashed index). */
-int tsv_tenant_token_lookup(tsv_kv_txn *txn, const char *token, size_t len,
-                            tsv_token_info *out, tsv_error *err);
-/* The first active authorization (ascending ID) that passes the operator
- * check. *found = 0 if none. token_out gets its raw token, or "" when only a
- * hashed form is stored. */
-int tsv_tenant_find_operator(tsv_kv_txn *txn, int *found, char *token_out, size_t token_len,
-                             tsv_error *err);
 
 /* The current time as InfluxDB writes it (RFC 3339 with nanoseconds, UTC). */
 void tsv_tenant_now(char out[40]);

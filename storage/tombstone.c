@@ -24,7 +24,7 @@
  * the key just read: v2 deletes effectively never match. That is InfluxDB's
  * behaviour for such files; the structure is still what we validate.
  */
-#include "tsm.h"
+#include "tombstone.h"
 
 #include <errno.h>
 #include <inttypes.h>

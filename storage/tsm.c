@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tombstone.h"
 #include "tsm_decode.h"
 
 #define TSM_MAGIC 0x16D116D1u

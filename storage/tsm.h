@@ -1,6 +1,5 @@
 /*
- * tsm: complete validation of TSM files and tombstone files before they are
- * installed in a shard (formats.md part B).
+ * tsm: complete validation of TSM files before they are installed in a shard (formats.md part B).
  *
  * tsv_tsm_verify checks everything in the validator checklist of formats.md
  * B.5: header magic/version, footer, exact index parse to size-8, keys
@@ -23,13 +22,7 @@
  * Reads with pread through bounded buffers (the index streamed, one block at
  * a time), so memory does not grow with file size.
  *
- * tsv_tombstone_verify walks v1 (text), v2 (raw records), v3 (one gzip
- * stream; like Go's reader we also accept further concatenated members) and
- * v4 (zero or more concatenated gzip members) tombstones and checks every
- * record is complete (u32 key length, key, i64 min, i64 max, min <= max),
- * every gzip member is complete (CRC and length trailer) and nothing else
- * follows. This is stricter than Go, which silently accepts many truncated
- * tombstones (see tombstone.c).
+ * The tombstone files that go with TSM files are tombstone.h.
  *
  * Errors: TSV_EINVALID with "<name>: <what is wrong> at offset N";
  * I/O failures TSV_EINTERNAL (TSV_ENOSPACE never happens: read-only).
@@ -59,7 +52,6 @@ typedef struct tsv_tsm_stats {
 #define TSV_TSM_MAX_BLOCK_BYTES (16u << 20)     /* CRC + block data */
 #define TSV_TSM_MAX_BLOCK_VALUES (1u << 20)     /* timestamps per block */
 #define TSV_TSM_MAX_STRING_BYTES (64u << 20)    /* decompressed string block */
-#define TSV_TOMBSTONE_MAX_KEY (1u << 20)        /* key length in a tombstone record */
 
 /* Flags for tsv_tsm_verify_fd_ex. */
 enum {
@@ -102,13 +94,8 @@ uint64_t tsv_tsm_stream_checked(const tsv_tsm_stream *s);
 int tsv_tsm_verify_fd_streamed(int fd, const char *name, unsigned flags, tsv_tsm_stream *s,
                                tsv_tsm_stats *stats, tsv_error *err);
 
-/* *entries (may be NULL) receives the number of deletions recorded: records
- * for v2-v4, non-empty lines for v1. Filled only on success. */
-int tsv_tombstone_verify_fd(int fd, const char *name, uint64_t *entries, tsv_error *err);
-
-/* File name rules: "<gen>-<seq>.tsm" / ".tombstone" with gen and seq decimal
- * uint32 (formats.md B.10). Returns 1 if valid. */
+/* File name rule: "<gen>-<seq>.tsm" with gen and seq decimal uint32
+ * (formats.md B.10). Returns 1 if valid. */
 int tsv_tsm_name_valid(const char *base);
-int tsv_tombstone_name_valid(const char *base);
 
 #endif

@@ -9,11 +9,12 @@
 
 #include "fault.h"
 #include "fsutil.h"
+#include "random.h"
 
 #define CHUNK (1024 * 1024)
 
-int tsv_upload_receive(const char *tmp_dir, const char *suffix, tsv_reader *in, tsv_upload *out,
-                       tsv_error *err)
+static int receive(const char *tmp_dir, const char *suffix, tsv_reader *in, int durable,
+                   tsv_upload *out, tsv_error *err)
 {
     out->size = 0;
     if (tsv_path_join(out->path, sizeof out->path, err, "%s/upload-%016" PRIx64 "%s", tmp_dir,
@@ -38,7 +39,7 @@ int tsv_upload_receive(const char *tmp_dir, const char *suffix, tsv_reader *in, 
         out->size += (uint64_t)n;
     }
     free(buf);
-    if (rc == 0)
+    if (rc == 0 && durable)
         rc = tsv_fsync_fd(fd, out->path, err);
     if (close(fd) != 0 && rc == 0)
         rc = tsv_error_set_errno(err, TSV_EINTERNAL, errno, "close %s", out->path);
@@ -47,6 +48,18 @@ int tsv_upload_receive(const char *tmp_dir, const char *suffix, tsv_reader *in, 
         out->path[0] = '\0';
     }
     return rc;
+}
+
+int tsv_upload_receive(const char *tmp_dir, const char *suffix, tsv_reader *in, tsv_upload *out,
+                       tsv_error *err)
+{
+    return receive(tmp_dir, suffix, in, 1, out, err);
+}
+
+int tsv_upload_receive_scratch(const char *tmp_dir, const char *suffix, tsv_reader *in,
+                               tsv_upload *out, tsv_error *err)
+{
+    return receive(tmp_dir, suffix, in, 0, out, err);
 }
 
 void tsv_upload_discard(tsv_upload *u)

@@ -21,6 +21,11 @@ typedef struct tsv_upload {
 /* Streams `in` to <tmp_dir>/upload-<random><suffix>, fsyncs it. */
 int tsv_upload_receive(const char *tmp_dir, const char *suffix, tsv_reader *in, tsv_upload *out,
                        tsv_error *err);
+/* The same without the fsync, for an upload that is only read and then
+ * discarded (restore/kv copies the bolt file into an environment it syncs
+ * itself): the kernel usually never writes the file at all. */
+int tsv_upload_receive_scratch(const char *tmp_dir, const char *suffix, tsv_reader *in,
+                               tsv_upload *out, tsv_error *err);
 void tsv_upload_discard(tsv_upload *u);
 
 #endif

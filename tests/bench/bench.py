@@ -14,6 +14,11 @@
   bench.py influxd-restore DATADIR DB EXPECT_BYTES -- CMD...
       Runs CMD (influxd restore) and polls DATADIR/DB every 10 ms until it
       holds EXPECT_BYTES of *.tsm and no *.tmp, then syncs; prints seconds.
+  bench.py rpc1x-restore URL TOKEN BUCKET DATADIR EXPECT_BYTES -- CMD...
+      Runs CMD (influxd restore into tsvault's 1.x RPC service) and polls
+      every 10 ms until bucket BUCKET exists (a 1.x restore appears whole,
+      at its commit) holding EXPECT_BYTES of *.tsm under DATADIR's engine,
+      then syncs; prints "seconds bucketID".
   bench.py table RESULTS MACHINE
       Prints the result table (Markdown) and the target checks.
 """
@@ -140,6 +145,37 @@ def influxd_restore(datadir, db, expect, cmd):
     print("%.4f" % t)
 
 
+def rpc1x_restore(url, token, bucket, datadir, expect, cmd):
+    import urllib.parse
+    import urllib.request
+    q = url + "/api/v2/buckets?" + urllib.parse.urlencode({"name": bucket})
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    bid = None
+    while True:
+        if bid is None:
+            req = urllib.request.Request(q, headers={"Authorization": "Token " + token})
+            b = json.load(urllib.request.urlopen(req))["buckets"]
+            bid = b[0]["id"] if b else None
+        if bid is not None:
+            total, tmp = tsm_bytes(os.path.join(datadir, "state/engine/data", bid))
+            if total == expect and not tmp:
+                break
+            sys.exit("tsvault: bucket %s holds %d of %d bytes at its commit" % (bucket, total, expect))
+        if p.poll() is not None and p.returncode != 0:
+            sys.exit("influxd restore failed (%d): %s" % (p.returncode, p.stderr.read().decode()))
+        if time.monotonic() - t0 > 600:
+            p.kill()
+            sys.exit("tsvault 1.x restore: no bucket after 600 s")
+        time.sleep(0.01)
+    os.sync()
+    t = time.monotonic() - t0
+    rc = p.wait()
+    if rc != 0:
+        sys.exit("influxd restore exited %d: %s" % (rc, p.stderr.read().decode()))
+    print("%.4f %s" % (t, bid))
+
+
 # --- the table ---------------------------------------------------------------
 
 BASE = [("gzip", "gzip -dc | tar x"), ("igzip", "igzip -d | tar x"), ("cp", "cp -r"),
@@ -214,6 +250,9 @@ def main():
     elif a[0] == "influxd-restore":
         sep = a.index("--")
         influxd_restore(a[1], a[2], int(a[3]), a[sep + 1:])
+    elif a[0] == "rpc1x-restore":
+        sep = a.index("--")
+        rpc1x_restore(a[1], a[2], a[3], a[4], int(a[5]), a[sep + 1:])
     elif a[0] == "table":
         table(a[1], a[2])
     else:

@@ -154,7 +154,7 @@ ensure_data() {
 
 start_tsvault() { # DIR LOG -> TPID, TURL, TDATA, ORG
     mkdir -p "$1"
-    "$BIN" serve --http-bind-address 127.0.0.1:0 --data-dir "$1" --operator-token "$TOKEN" \
+    "$BIN" serve --http-bind-address 127.0.0.1:0 --rpc-bind-address 127.0.0.1:0 --data-dir "$1" --operator-token "$TOKEN" \
         --log-level info >"$2" 2>&1 &
     TPID=$!
     local port="" i=0

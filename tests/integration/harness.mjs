@@ -14,7 +14,7 @@ if (!TSVAULT_BIN || !TESTDATA || !SRC) throw new Error('TSVAULT_BIN, TSV_TESTDAT
 export async function startServer(extraArgs = []) {
   const dir = mkdtempSync(join(tmpdir(), 'tsv-js-'))
   const token = 'js-bootstrap-' + process.pid
-  const child = spawn(TSVAULT_BIN, ['serve', '--http-bind-address', '127.0.0.1:0', '--data-dir', join(dir, 'data'),
+  const child = spawn(TSVAULT_BIN, ['serve', '--http-bind-address', '127.0.0.1:0', '--rpc-bind-address', '', '--data-dir', join(dir, 'data'),
     '--operator-token', token, '--log-level', 'debug', ...extraArgs], { stdio: ['ignore', 'ignore', 'pipe'] })
   let log = ''
   child.stderr.on('data', (d) => { log += d.toString() })

@@ -50,7 +50,9 @@ tsv_launch() {
     name=$1 data=$2 log=$3
     shift 3
     : >>"$log"
-    "$TSVAULT_BIN" serve --http-bind-address 127.0.0.1:0 --data-dir "$data" \
+    # The 1.x RPC service is off unless a test asks for it (its default port
+    # 8088 must not be taken by every test server).
+    "$TSVAULT_BIN" serve --http-bind-address 127.0.0.1:0 --rpc-bind-address "" --data-dir "$data" \
         --operator-token "$TSV_TOKEN" --log-level debug --shutdown-timeout 10s "$@" \
         >>"$log" 2>&1 &
     pid=$!

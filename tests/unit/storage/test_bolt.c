@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "harness.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,39 +106,6 @@ static void rng_fill(uint8_t *p, size_t n)
 static void next_path(char *out, size_t len, const char *what)
 {
     snprintf(out, len, "%s/%03d-%s.bolt", tmpdir, file_counter++, what);
-}
-
-static void write_bytes(const char *path, const void *buf, size_t len)
-{
-    FILE *fp = fopen(path, "wb");
-    assert_non_null(fp);
-    if (len)
-        assert_int_equal(fwrite(buf, 1, len, fp), len);
-    assert_int_equal(fclose(fp), 0);
-}
-
-static uint8_t *read_bytes(const char *path, size_t *len)
-{
-    char *buf;
-    tsv_error err;
-    if (tsv_read_file(path, 1u << 30, &buf, len, &err) != 0)
-        fail_msg("read %s: %s", path, err.message);
-    return (uint8_t *)buf;
-}
-
-static void gunzip_to(const char *gz, const char *out)
-{
-    gzFile in = gzopen(gz, "rb");
-    assert_non_null(in);
-    FILE *fp = fopen(out, "wb");
-    assert_non_null(fp);
-    char buf[8192];
-    int n;
-    while ((n = gzread(in, buf, sizeof buf)) > 0)
-        assert_int_equal(fwrite(buf, 1, (size_t)n, fp), (size_t)n);
-    assert_int_equal(n, 0);
-    assert_int_equal(gzclose(in), Z_OK);
-    assert_int_equal(fclose(fp), 0);
 }
 
 /* ---- in-memory tree: test source and sink ------------------------------ */
@@ -537,8 +506,8 @@ static void independent_check(const char *path, const char *our_dump, int rw)
     const char *slash = strrchr(path, '/');
     snprintf(copy, sizeof copy, "%s/%s.rw", tmpdir, slash ? slash + 1 : path);
     size_t len;
-    uint8_t *bytes = read_bytes(path, &len);
-    write_bytes(copy, bytes, len);
+    uint8_t *bytes = harness_read_bytes(path, &len);
+    harness_write_bytes(copy, bytes, len);
     free(bytes);
     go = run_boltcheck(copy, 1);
     free(go);
@@ -608,7 +577,7 @@ static void roundtrip(const char *what, mem_bucket *root)
     char *got2 = file_dump(again);
     assert_dump_equal(what, want, got2);
     size_t l1, l2;
-    uint8_t *b1 = read_bytes(path, &l1), *b2 = read_bytes(again, &l2);
+    uint8_t *b1 = harness_read_bytes(path, &l1), *b2 = harness_read_bytes(again, &l2);
     assert_int_equal(l1, l2);
     assert_memory_equal(b1, b2, l1);
     free(b1);
@@ -866,7 +835,7 @@ static void test_roundtrip_small_and_minimal(void **state)
     next_path(path, sizeof path, "empty-root-size");
     write_tree_ok(path, empty);
     size_t len;
-    free(read_bytes(path, &len));
+    free(harness_read_bytes(path, &len));
     assert_int_equal(len, 4 * PAGE);
     mb_free(empty);
 
@@ -1094,7 +1063,7 @@ static uint8_t *small_file(size_t *len)
     next_path(path, sizeof path, "small");
     write_tree_ok(path, root);
     mb_free(root);
-    uint8_t *buf = read_bytes(path, len);
+    uint8_t *buf = harness_read_bytes(path, len);
     assert_int_equal(*len, 8 * PAGE);
     /* The layout the mutations below rely on. */
     assert_int_equal(buf[3 * PAGE + 8], 0x02);
@@ -1164,7 +1133,7 @@ static int try_open(const char *name, const uint8_t *buf, size_t len, tsv_error 
 {
     char path[512];
     next_path(path, sizeof path, name);
-    write_bytes(path, buf, len);
+    harness_write_bytes(path, buf, len);
     if (path_out)
         strcpy(path_out, path);
     tsv_bolt_file *f = NULL;
@@ -1506,7 +1475,7 @@ static void test_meta_fallback_and_freelist(void **state)
     {
         tsv_bolt_file *f = NULL;
         next_path(path, sizeof path, "small-ref");
-        write_bytes(path, base, len);
+        harness_write_bytes(path, base, len);
         f = open_ok(path);
         want = walk_dump(f);
         tsv_bolt_close(f);
@@ -1516,7 +1485,7 @@ static void test_meta_fallback_and_freelist(void **state)
     memcpy(buf, base, len);
     buf[16 + 20] ^= 0x40;
     next_path(path, sizeof path, "meta0-corrupt");
-    write_bytes(path, buf, len);
+    harness_write_bytes(path, buf, len);
     tsv_bolt_file *f = open_ok(path);
     assert_int_equal(tsv_bolt_txid(f), 1);
     char *got = walk_dump(f);
@@ -1542,7 +1511,7 @@ static void test_meta_fallback_and_freelist(void **state)
     put16(buf + 2 * PAGE + 10, 1);
     put64(buf + 2 * PAGE + 16, 8);
     next_path(path, sizeof path, "freelist-one-free");
-    write_bytes(path, buf, l2);
+    harness_write_bytes(path, buf, l2);
     f = open_ok(path);
     assert_int_equal(tsv_bolt_high_water(f), 9);
     tsv_bolt_close(f);
@@ -1657,7 +1626,7 @@ static void test_depth_limits(void **state)
         raw_bucket_leaf(f, 3 + levels - 1, 0);
         char path[512];
         next_path(path, sizeof path, "branch-chain");
-        write_bytes(path, f, (size_t)npages * PAGE);
+        harness_write_bytes(path, f, (size_t)npages * PAGE);
         tsv_bolt_file *bf = NULL;
         int rc = tsv_bolt_open(&bf, path, &err);
         if (levels == 40) {
@@ -1697,7 +1666,7 @@ static void fuzz_file(const uint8_t *base, size_t len, int iterations, int *open
         }
         char path[512];
         next_path(path, sizeof path, "fuzz");
-        write_bytes(path, buf, len);
+        harness_write_bytes(path, buf, len);
         tsv_bolt_file *f = NULL;
         tsv_error err = {0};
         if (tsv_bolt_open(&f, path, &err) == 0) {
@@ -1718,7 +1687,7 @@ static void test_fuzz_flips(void **state)
 {
     size_t small_len, live_len;
     uint8_t *small = small_file(&small_len);
-    uint8_t *live = read_bytes(live_path, &live_len);
+    uint8_t *live = harness_read_bytes(live_path, &live_len);
     rng_state = 20261121;
     int opened = 0;
     /* Thousands of "meta page N is invalid" warnings say nothing here. */
@@ -1750,15 +1719,13 @@ static void test_open_missing(void **state)
 
 static int setup(void **state)
 {
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/tsv-bolt-XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(tmpdir))
+    if (harness_tmpdir(tmpdir, sizeof tmpdir, "bolt") != 0)
         return -1;
     snprintf(live_path, sizeof live_path, "%s/influxdb-2-kv/influxd-2.x-live.bolt", TSV_TESTDATA);
     snprintf(backup_path, sizeof backup_path, "%s/backup.bolt", tmpdir);
     char gz[512];
     snprintf(gz, sizeof gz, "%s/influxdb-2-kv/influxd-2.0-backup.bolt.gz", TSV_TESTDATA);
-    gunzip_to(gz, backup_path);
+    harness_gunzip_to(gz, backup_path);
     return 0;
 }
 

@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "harness.h"
+
 #include <archive.h>
 #include <archive_entry.h>
 

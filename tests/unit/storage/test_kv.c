@@ -23,6 +23,8 @@
 
 #include <cmocka.h>
 
+#include "harness.h"
+
 #include "bolt.h"
 #include "fsutil.h"
 #include "kv.h"
@@ -33,32 +35,11 @@ typedef struct fixture {
     tsv_kv *kv;
 } fixture;
 
-/* Fails the test with the tsv_error message when a call returns non-zero. */
-#define OK(call)                                                                                   \
-    do {                                                                                           \
-        tsv_error_clear(&E);                                                                       \
-        if ((call) != 0)                                                                           \
-            fail_msg("%s failed: %s", #call, E.message);                                          \
-    } while (0)
-
-/* Asserts a call fails with the given code. */
-#define FAILS(call, want)                                                                          \
-    do {                                                                                           \
-        tsv_error_clear(&E);                                                                       \
-        int rc_ = (call);                                                                          \
-        if (rc_ != -1 || E.code != (want))                                                         \
-            fail_msg("%s: rc %d code %d (want -1, %d): %s", #call, rc_, (int)E.code, (int)(want),  \
-                     E.message);                                                                   \
-    } while (0)
-
-static tsv_error E; /* main-thread error; worker threads use their own */
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    strcpy(f->tmp, "/tmp/tsv-test-kv-XXXXXX");
-    assert_non_null(mkdtemp(f->tmp));
+    assert_int_equal(harness_tmpdir(f->tmp, sizeof f->tmp, "test-kv"), 0);
     snprintf(f->dir, sizeof f->dir, "%s/kv", f->tmp);
     OK(tsv_kv_open(&f->kv, f->dir, 0, &E));
     *state = f;
@@ -69,9 +50,7 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     tsv_kv_close(f->kv);
-    tsv_error err = {0};
-    if (tsv_remove_tree(f->tmp, &err) != 0)
-        fprintf(stderr, "cleanup: %s\n", err.message);
+    harness_rmtree(f->tmp);
     free(f);
     return 0;
 }

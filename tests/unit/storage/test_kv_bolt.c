@@ -29,6 +29,8 @@
 
 #include <cmocka.h>
 
+#include "harness.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -43,6 +45,7 @@
 #include "fsutil.h"
 #include "kv.h"
 #include "kv_import.h"
+#include "kv_stage.h"
 
 #ifndef TSV_TESTDATA
 #error "TSV_TESTDATA must be defined by the build"
@@ -54,15 +57,6 @@ static char tmpdir[256];
 static int counter;
 static char live_path[512];
 static char backup_path[512];
-
-#define OK(call)                                                                                   \
-    do {                                                                                           \
-        tsv_error e_ = {0};                                                                        \
-        tsv_error *E = &e_;                                                                        \
-        (void)E;                                                                                   \
-        if ((call) != 0)                                                                           \
-            fail_msg("%s failed: %s", #call, e_.message);                                         \
-    } while (0)
 
 /* ---- strings ------------------------------------------------------------- */
 
@@ -165,30 +159,6 @@ static void assert_dump_equal(const char *what, const char *a, const char *b)
 static void next_path(char *out, size_t len, const char *what, const char *ext)
 {
     snprintf(out, len, "%s/%03d-%s%s", tmpdir, counter++, what, ext);
-}
-
-static uint8_t *read_bytes(const char *path, size_t *len)
-{
-    char *buf;
-    tsv_error err;
-    if (tsv_read_file(path, 1u << 30, &buf, len, &err) != 0)
-        fail_msg("read %s: %s", path, err.message);
-    return (uint8_t *)buf;
-}
-
-static void gunzip_to(const char *gz, const char *out)
-{
-    gzFile in = gzopen(gz, "rb");
-    assert_non_null(in);
-    FILE *fp = fopen(out, "wb");
-    assert_non_null(fp);
-    char buf[8192];
-    int n;
-    while ((n = gzread(in, buf, sizeof buf)) > 0)
-        assert_int_equal(fwrite(buf, 1, (size_t)n, fp), (size_t)n);
-    assert_int_equal(n, 0);
-    assert_int_equal(gzclose(in), Z_OK);
-    assert_int_equal(fclose(fp), 0);
 }
 
 static uint64_t le64(const uint8_t *p)
@@ -474,7 +444,7 @@ static char *bolt_dump(const char *path, uint64_t *root_seq)
 static void kv_dump_rec(tsv_kv_txn *t, uint64_t bucket, sbuf *out, sbuf *path)
 {
     tsv_kv_cursor *c;
-    OK(tsv_kv_cursor_open(t, bucket, &c, E));
+    OK(tsv_kv_cursor_open(t, bucket, &c, &E));
     tsv_kv_entry e;
     tsv_error err = {0};
     int rc;
@@ -483,7 +453,7 @@ static void kv_dump_rec(tsv_kv_txn *t, uint64_t bucket, sbuf *out, sbuf *path)
             size_t saved = path_push(path, e.key, e.klen);
             line_bucket(out, path, e.sequence);
             uint64_t seq = 0;
-            OK(tsv_kv_sequence(t, e.child, &seq, E));
+            OK(tsv_kv_sequence(t, e.child, &seq, &E));
             assert_int_equal(seq, e.sequence);
             kv_dump_rec(t, e.child, out, path);
             path_pop(path, saved);
@@ -499,8 +469,8 @@ static void kv_dump_rec(tsv_kv_txn *t, uint64_t bucket, sbuf *out, sbuf *path)
 static char *kv_dump(tsv_kv *kv, uint64_t *root_seq)
 {
     tsv_kv_txn *t;
-    OK(tsv_kv_begin(kv, 0, &t, E));
-    OK(tsv_kv_root_sequence(t, root_seq, E));
+    OK(tsv_kv_begin(kv, 0, &t, &E));
+    OK(tsv_kv_root_sequence(t, root_seq, &E));
     sbuf out = {0}, path = {0};
     sb_str(&out, "");
     kv_dump_rec(t, TSV_KV_ROOT, &out, &path);
@@ -561,7 +531,7 @@ static char *go_dump(const char *path, int rw)
         sb_add(&out, buf, n);
     int status = pclose(p);
     size_t elen = 0;
-    uint8_t *errtext = read_bytes(errpath, &elen);
+    uint8_t *errtext = harness_read_bytes(errpath, &elen);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || elen != 0)
         fail_msg("boltcheck %s: status 0x%x, stderr: %.*s", path, status, (int)(elen > 800 ? 800 : elen),
                  (const char *)errtext);
@@ -577,9 +547,9 @@ static tsv_kv *fresh_kv(const char *what)
     char dir[600];
     next_path(dir, sizeof dir, what, ".kv");
     tsv_kv *kv = NULL;
-    OK(tsv_kv_open(&kv, dir, 0, E));
+    OK(tsv_kv_open(&kv, dir, 0, &E));
     uint64_t entries = 1, buckets = 1;
-    OK(tsv_kv_stat(kv, &entries, &buckets, E));
+    OK(tsv_kv_stat(kv, &entries, &buckets, &E));
     assert_int_equal(entries, 0);
     assert_int_equal(buckets, 0);
     return kv;
@@ -599,7 +569,7 @@ static void import_file(tsv_kv *kv, const char *path)
 static void export_file(tsv_kv *kv, const char *path)
 {
     tsv_kv_txn *t;
-    OK(tsv_kv_begin(kv, 0, &t, E));
+    OK(tsv_kv_begin(kv, 0, &t, &E));
     FILE *fp = fopen(path, "wb");
     assert_non_null(fp);
     uint64_t written = 0;
@@ -629,7 +599,7 @@ typedef struct shape {
 static shape scan_shape(const char *path)
 {
     size_t len;
-    uint8_t *f = read_bytes(path, &len);
+    uint8_t *f = harness_read_bytes(path, &len);
     tsv_bolt_file *bf = NULL;
     tsv_error err = {0};
     if (tsv_bolt_open(&bf, path, &err) != 0)
@@ -704,7 +674,7 @@ static void roundtrip(const char *what, const char *source, const char *want, ui
         assert_int_equal(rs, want_root);
         free(d);
         uint64_t entries, buckets;
-        OK(tsv_kv_stat(kv, &entries, &buckets, E));
+        OK(tsv_kv_stat(kv, &entries, &buckets, &E));
         assert_int_equal(entries, want_entries);
         assert_int_equal(buckets, want_buckets);
 
@@ -725,7 +695,7 @@ static void roundtrip(const char *what, const char *source, const char *want, ui
         prev = exported[round];
     }
     size_t l1, l2;
-    uint8_t *b1 = read_bytes(exported[0], &l1), *b2 = read_bytes(exported[1], &l2);
+    uint8_t *b1 = harness_read_bytes(exported[0], &l1), *b2 = harness_read_bytes(exported[1], &l2);
     assert_int_equal(l1, l2);
     assert_memory_equal(b1, b2, l1);
     free(b1);
@@ -735,7 +705,7 @@ static void roundtrip(const char *what, const char *source, const char *want, ui
     char copy[600];
     next_path(copy, sizeof copy, what, "-rw.bolt");
     size_t n;
-    uint8_t *bytes = read_bytes(exported[0], &n);
+    uint8_t *bytes = harness_read_bytes(exported[0], &n);
     FILE *fp = fopen(copy, "wb");
     assert_non_null(fp);
     assert_int_equal(fwrite(bytes, 1, n, fp), n);
@@ -924,7 +894,7 @@ static void test_import_refuses_long_key(void **state)
 
     tsv_kv *kv = fresh_kv("long-key");
     tsv_bolt_file *f = NULL;
-    OK(tsv_bolt_open(&f, src, E));
+    OK(tsv_bolt_open(&f, src, &E));
     tsv_error err = {0};
     assert_int_equal(tsv_kv_import_bolt(kv, f, &err), -1);
     assert_int_equal(err.code, TSV_EINVALID);
@@ -938,19 +908,136 @@ static void test_import_refuses_long_key(void **state)
     mb_free(root);
 }
 
+/* Many import batches, with boundaries inside nested buckets and a return
+ * to the parent after them: the KV still equals the source exactly. */
+static mbucket *batched_tree(size_t *payload)
+{
+    char key[64];
+    mbucket *root = mb_new(77);
+    mbucket *outer = mb_subs(root, "outer", 5);
+    *payload = 0;
+    for (int i = 0; i < 500; i++) {
+        snprintf(key, sizeof key, "a%06d", i);
+        mb_random(outer, key, strlen(key), 700);
+        *payload += strlen(key) + 700;
+    }
+    mbucket *inner = mb_subs(outer, "b-inner", 9);
+    mbucket *deep = mb_subs(inner, "deep", 11);
+    for (int i = 0; i < 3000; i++) {
+        snprintf(key, sizeof key, "k%06d", i);
+        mb_random(i % 2 ? inner : deep, key, strlen(key), 300 + (size_t)(i % 7) * 100);
+        *payload += strlen(key) + 300 + (size_t)(i % 7) * 100;
+    }
+    mb_subs(inner, "z-empty", 3);
+    for (int i = 0; i < 500; i++) {
+        snprintf(key, sizeof key, "c%06d", i);
+        mb_random(outer, key, strlen(key), 900);
+        *payload += strlen(key) + 900;
+    }
+    mb_random(mb_subs(root, "overflow", 1), "big", 3, 3 * TSV_KV_IMPORT_BATCH);
+    *payload += 3 * TSV_KV_IMPORT_BATCH;
+    mb_sort(root);
+    return root;
+}
+
+static void test_import_batches(void **state)
+{
+    size_t payload;
+    mbucket *root = batched_tree(&payload);
+    assert_true(payload > 10 * TSV_KV_IMPORT_BATCH);
+    char *want = model_dump(root);
+    char src[600];
+    next_path(src, sizeof src, "batched-source", ".bolt");
+    model_write(src, root);
+    roundtrip("batched", src, want, root->seq, NULL, 0);
+    free(want);
+    mb_free(root);
+}
+
+/* tsv_kv_stage_bolt: a durable environment equal to the file; on any
+ * failure the directory it was to create does not exist. */
+static void test_stage_bolt(void **state)
+{
+    size_t payload;
+    mbucket *root = batched_tree(&payload);
+    char *want = model_dump(root);
+    char src[600], dir[600];
+    next_path(src, sizeof src, "stage-source", ".bolt");
+    model_write(src, root);
+
+    next_path(dir, sizeof dir, "stage-ok", ".kv");
+    tsv_kv *kv = NULL;
+    OK(tsv_kv_stage_bolt(src, dir, &kv, &E));
+    assert_non_null(kv);
+    uint64_t rs = 0;
+    char *d = kv_dump(kv, &rs);
+    assert_dump_equal("staged KV vs oracle", want, d);
+    assert_int_equal(rs, root->seq);
+    free(d);
+    tsv_kv_close(kv);
+    /* Reopens as an ordinary (durable) environment. */
+    OK(tsv_kv_open(&kv, dir, 0, &E));
+    d = kv_dump(kv, &rs);
+    assert_dump_equal("reopened staged KV vs oracle", want, d);
+    free(d);
+    tsv_kv_close(kv);
+
+    /* The directory exists already: refused, left alone. */
+    tsv_error err = {0};
+    kv = NULL;
+    assert_int_equal(tsv_kv_stage_bolt(src, dir, &kv, &err), -1);
+    assert_int_equal(err.code, TSV_EINTERNAL);
+    assert_null(kv);
+    assert_true(tsv_path_exists(dir));
+
+    /* A damaged file (the root page's flags; the root page id is at offset
+     * 32 of meta page 0, both metas name the same root): nothing created. */
+    size_t n;
+    uint8_t *bytes = harness_read_bytes(src, &n);
+    uint64_t root_page = le64(bytes + 32);
+    assert_true(root_page >= 2 && (root_page + 1) * PAGE <= n);
+    bytes[root_page * PAGE + 8] = 0x99;
+    char bad[600];
+    next_path(bad, sizeof bad, "stage-bad", ".bolt");
+    FILE *fp = fopen(bad, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(bytes, 1, n, fp), n);
+    assert_int_equal(fclose(fp), 0);
+    free(bytes);
+    next_path(dir, sizeof dir, "stage-bad", ".kv");
+    err = (tsv_error){0};
+    assert_int_equal(tsv_kv_stage_bolt(bad, dir, &kv, &err), -1);
+    assert_int_equal(err.code, TSV_EINVALID);
+    assert_false(tsv_path_exists(dir));
+
+    /* A key the KV cannot hold, after enough data for several batches:
+     * refused before anything is written, nothing created. */
+    char key[TSV_KV_MAX_KEY + 1];
+    memset(key, 'k', sizeof key);
+    mb_put(mb_subs(root, "zz-long", 1), key, sizeof key, "x", 1);
+    mb_sort(root);
+    next_path(bad, sizeof bad, "stage-long", ".bolt");
+    model_write(bad, root);
+    next_path(dir, sizeof dir, "stage-long", ".kv");
+    err = (tsv_error){0};
+    assert_int_equal(tsv_kv_stage_bolt(bad, dir, &kv, &err), -1);
+    assert_int_equal(err.code, TSV_EINVALID);
+    assert_false(tsv_path_exists(dir));
+    free(want);
+    mb_free(root);
+}
+
 /* ---- setup -------------------------------------------------------------- */
 
 static int setup(void **state)
 {
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/tsv-kvbolt-XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(tmpdir))
+    if (harness_tmpdir(tmpdir, sizeof tmpdir, "kvbolt") != 0)
         return -1;
     snprintf(live_path, sizeof live_path, "%s/influxdb-2-kv/influxd-2.x-live.bolt", TSV_TESTDATA);
     snprintf(backup_path, sizeof backup_path, "%s/backup.bolt", tmpdir);
     char gz[512];
     snprintf(gz, sizeof gz, "%s/influxdb-2-kv/influxd-2.0-backup.bolt.gz", TSV_TESTDATA);
-    gunzip_to(gz, backup_path);
+    harness_gunzip_to(gz, backup_path);
     return 0;
 }
 
@@ -970,6 +1057,8 @@ int main(void)
         cmocka_unit_test(test_generated),
         cmocka_unit_test(test_small_trees),
         cmocka_unit_test(test_import_refuses_long_key),
+        cmocka_unit_test(test_import_batches),
+        cmocka_unit_test(test_stage_bolt),
     };
     return cmocka_run_group_tests_name("kv_bolt", tests, setup, teardown);
 }

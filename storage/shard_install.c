@@ -1,5 +1,5 @@
-/* shard_restore: validated, atomic installation of a shard archive. */
-#include "shard_restore.h"
+/* shard_install: validated, atomic installation of a shard archive. */
+#include "shard_install.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -17,6 +17,9 @@
 #include "engine.h"
 #include "fault.h"
 #include "fsutil.h"
+#include "random.h"
+#include "tombstone.h"
+#include "trash.h"
 #include "tsm.h"
 #include "tsv_log.h"
 
@@ -272,10 +275,20 @@ static int carry_over(const char *shard_dir, const char *staging, const name_lis
     return rc;
 }
 
-int tsv_shard_restore_from_tar(const char *shard_dir, const char *trash_dir, uint64_t shard_id,
-                               tsv_reader *tar, tsv_shard_restore_stats *stats, tsv_error *err)
+int tsv_shard_install_from_tar(const char *shard_dir, const char *trash_dir, uint64_t shard_id,
+                               tsv_reader *tar, tsv_shard_install_stats *stats, tsv_error *err)
 {
-    tsv_shard_restore_stats st;
+    static const tsv_shard_install_opts lenient = {0};
+    return tsv_shard_install_from_tar_opts(shard_dir, trash_dir, shard_id, tar, &lenient, stats,
+                                           err);
+}
+
+int tsv_shard_install_from_tar_opts(const char *shard_dir, const char *trash_dir,
+                                    uint64_t shard_id, tsv_reader *tar,
+                                    const tsv_shard_install_opts *opts,
+                                    tsv_shard_install_stats *stats, tsv_error *err)
+{
+    tsv_shard_install_stats st;
     memset(&st, 0, sizeof st);
     uint64_t gen;
     do
@@ -354,14 +367,34 @@ int tsv_shard_restore_from_tar(const char *shard_dir, const char *trash_dir, uin
                           path);
             goto out;
         }
-        if (type == AE_IFDIR) {
+        if (type == AE_IFDIR && !opts->strict) {
             st.skipped++;
             continue;
+        }
+        if (opts->prefix) {
+            size_t pl = strlen(opts->prefix);
+            if (strncmp(path, opts->prefix, pl) != 0 || path[pl] != '/' ||
+                strchr(path + pl + 1, '/')) {
+                tsv_error_set(err, TSV_EINVALID,
+                              "invalid shard archive: entry \"%s\" is not in %s/", path,
+                              opts->prefix);
+                goto out;
+            }
+        }
+        if (type == AE_IFDIR) {
+            tsv_error_set(err, TSV_EINVALID,
+                          "invalid shard archive: directory entry \"%s\" refused", path);
+            goto out;
         }
         if (type != AE_IFREG) {
             tsv_error_set(err, TSV_EINVALID,
                           "invalid shard archive: \"%s\" is not a regular file (%s) and is refused",
                           path, type == AE_IFLNK ? "symbolic link" : "device or special file");
+            goto out;
+        }
+        if (!tsv_tsm_name_valid(base) && !tsv_tombstone_name_valid(base) && opts->strict) {
+            tsv_error_set(err, TSV_EINVALID,
+                          "invalid shard archive: \"%s\" is not a TSM or tombstone file", path);
             goto out;
         }
         if (!tsv_tsm_name_valid(base) && !tsv_tombstone_name_valid(base)) {

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "harness.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "harness.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +31,8 @@
 #include "kv.h"
 #include "meta_store.h"
 #include "tenant.h"
+#include "tenant_auth.h"
+#include "tsv_time.h"
 
 #ifndef TSV_TESTDATA
 #error "TSV_TESTDATA must be defined by the build"
@@ -42,30 +46,11 @@ typedef struct fixture {
     tsv_kv_txn *t; /* a write transaction, after tsv_tenant_init */
 } fixture;
 
-static tsv_error E;
-
-#define OK(call)                                                                                   \
-    do {                                                                                           \
-        tsv_error_clear(&E);                                                                       \
-        if ((call) != 0)                                                                           \
-            fail_msg("%s failed: %s", #call, E.message);                                          \
-    } while (0)
-
-#define FAILS(call, want)                                                                          \
-    do {                                                                                           \
-        tsv_error_clear(&E);                                                                       \
-        int rc_ = (call);                                                                          \
-        if (rc_ != -1 || E.code != (want))                                                         \
-            fail_msg("%s: rc %d code %d (want -1, %d): %s", #call, rc_, (int)E.code, (int)(want),  \
-                     E.message);                                                                   \
-    } while (0)
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    strcpy(f->dir, "/tmp/tsv-test-tenant-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    assert_int_equal(harness_tmpdir(f->dir, sizeof f->dir, "test-tenant"), 0);
     OK(tsv_kv_open(&f->kv, f->dir, 0, &E));
     OK(tsv_kv_begin(f->kv, 1, &f->t, &E));
     OK(tsv_tenant_init(f->t, &E));
@@ -78,9 +63,7 @@ static int teardown(void **state)
     fixture *f = *state;
     tsv_kv_abort(f->t);
     tsv_kv_close(f->kv);
-    tsv_error err = {0};
-    if (tsv_remove_tree(f->dir, &err) != 0)
-        fprintf(stderr, "cleanup: %s\n", err.message);
+    harness_rmtree(f->dir);
     free(f);
     return 0;
 }

@@ -23,6 +23,8 @@
 
 #include <cmocka.h>
 
+#include "harness.h"
+
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
@@ -39,6 +41,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "tombstone.h"
 #include "tsm.h"
 #include "tsm_decode.h"
 
@@ -390,8 +393,7 @@ static void find_tsmcheck(void)
 
 static int group_setup(void **state)
 {
-    snprintf(g_tmp, sizeof g_tmp, "/tmp/tsv-test-tsm-XXXXXX");
-    if (!mkdtemp(g_tmp))
+    if (harness_tmpdir(g_tmp, sizeof g_tmp, "test-tsm") != 0)
         return -1;
     char dest[PATH_MAX];
     snprintf(dest, sizeof dest, "%s/v1", g_tmp);

@@ -8,6 +8,8 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+
+#include "harness.h"
 #include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
@@ -19,14 +21,14 @@
 
 #include "engine.h"
 #include "fsutil.h"
+#include "trash.h"
 
 static char root[PATH_MAX];
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(root, sizeof root, "/tmp/tsv-engine-XXXXXX");
-    assert_non_null(mkdtemp(root));
+    assert_int_equal(harness_tmpdir(root, sizeof root, "engine"), 0);
     return 0;
 }
 
