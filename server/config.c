@@ -27,6 +27,10 @@ typedef enum opt_id {
     OPT_SOFT_DELETE,
     OPT_VAULT_QUOTA,
     OPT_PURGE_INTERVAL,
+    OPT_FILES_MAX,
+    OPT_FILES_QUOTA,
+    OPT_JOB_WORKERS,
+    OPT_JOB_RETENTION,
     OPT_RPC_BIND,
     OPT_RPC_ORG,
     OPT_RPC_ALLOW,
@@ -75,6 +79,14 @@ static const struct {
     [OPT_PURGE_INTERVAL] = {"purge-interval", "TSVAULT_PURGE_INTERVAL", "1h",
                             "how often the background task purges soft-deleted versions whose "
                             "grace period is over (also runs at start-up)"},
+    [OPT_FILES_MAX] = {"files-max-size", "TSVAULT_FILES_MAX_SIZE", "64GiB",
+                       "largest file one Files API upload may stage; 0 = unlimited"},
+    [OPT_FILES_QUOTA] = {"files-quota", "TSVAULT_FILES_QUOTA", "0",
+                         "total bytes the Files API staging area may hold; 0 = the file system"},
+    [OPT_JOB_WORKERS] = {"job-workers", "TSVAULT_JOB_WORKERS", "2",
+                         "jobs run at the same time (Jobs API worker pool), 1..64"},
+    [OPT_JOB_RETENTION] = {"job-retention", "TSVAULT_JOB_RETENTION", "720h",
+                           "how long finished jobs are kept before they are deleted"},
     [OPT_RPC_BIND] = {"rpc-bind-address", "TSVAULT_RPC_BIND_ADDRESS", "127.0.0.1:8088",
                       "InfluxDB 1.x backup/restore (snapshotter) service, host:port; empty = off"},
     [OPT_RPC_ORG] = {"rpc-org", "TSVAULT_RPC_ORG", "",
@@ -186,6 +198,10 @@ void tsv_config_defaults(tsv_config *cfg)
     cfg->soft_delete_retention_s = 720 * 3600;
     cfg->vault_quota_bytes = 0;
     cfg->purge_interval_s = 3600;
+    cfg->files_max_size = 64ULL << 30;
+    cfg->files_quota = 0;
+    cfg->job_workers = 2;
+    cfg->job_retention_s = 720 * 3600;
     snprintf(cfg->rpc_bind_address, sizeof cfg->rpc_bind_address, "127.0.0.1:8088");
     cfg->rpc_timeout_s = 30;
 }
@@ -283,6 +299,25 @@ static int apply(tsv_config *cfg, opt_id id, const char *val, const char *source
             return tsv_error_set(err, TSV_EINVALID,
                                  "%s: invalid duration \"%s\" (at least 1s)", source, val);
         cfg->purge_interval_s = d;
+        return 0;
+    case OPT_FILES_MAX:
+    case OPT_FILES_QUOTA:
+        if (tsv_parse_size(val, &u) != 0)
+            return tsv_error_set(err, TSV_EINVALID, "%s: invalid size \"%s\"", source, val);
+        *(id == OPT_FILES_MAX ? &cfg->files_max_size : &cfg->files_quota) = u;
+        return 0;
+    case OPT_JOB_WORKERS:
+        errno = 0;
+        l = strtol(val, &end, 10);
+        if (errno || *end || l < 1 || l > 64)
+            return tsv_error_set(err, TSV_EINVALID, "%s: job workers must be 1..64, got \"%s\"",
+                                 source, val);
+        cfg->job_workers = (int)l;
+        return 0;
+    case OPT_JOB_RETENTION:
+        if (tsv_parse_duration_s(val, &d) != 0)
+            return tsv_error_set(err, TSV_EINVALID, "%s: invalid duration \"%s\"", source, val);
+        cfg->job_retention_s = d;
         return 0;
     case OPT_RPC_BIND:
         if (strlen(val) >= sizeof cfg->rpc_bind_address)

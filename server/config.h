@@ -34,6 +34,10 @@ typedef struct tsv_config {
     int64_t soft_delete_retention_s; /* grace period of soft-deleted versions */
     uint64_t vault_quota_bytes;  /* 0 = none */
     int64_t purge_interval_s;    /* background purge period */
+    uint64_t files_max_size;     /* largest staged file; 0 = unlimited */
+    uint64_t files_quota;        /* staging area quota; 0 = the file system */
+    int job_workers;             /* Jobs API worker pool */
+    int64_t job_retention_s;     /* how long finished jobs are kept */
     char rpc_bind_address[256];  /* 1.x snapshotter service host:port; "" = off */
     char rpc_org[256];           /* org of the 1.x names (name or ID); "" = first */
     char rpc_allowed_hosts[1024]; /* comma-separated IPs/CIDRs; "" = any peer */

@@ -322,6 +322,11 @@ int tsv_http_reply_empty(tsv_http_req *req, int status)
 
 int tsv_http_reply_error(tsv_http_req *req, const tsv_error *err)
 {
+    return tsv_http_reply_error_status(req, 0, err);
+}
+
+int tsv_http_reply_error_status(tsv_http_req *req, int status_override, const tsv_error *err)
+{
     tsv_code code = err && err->code != TSV_OK ? err->code : TSV_EINTERNAL;
     const char *message = err && err->message[0] ? err->message : "An internal error has occurred";
     /* Replies never carry server paths; the log keeps the full detail. */
@@ -347,6 +352,7 @@ int tsv_http_reply_error(tsv_http_req *req, const tsv_error *err)
     tsv_jw_key(&w, "message");
     tsv_jw_string(&w, message);
     tsv_jw_object_end(&w);
+    int status = status_override ? status_override : tsv_code_http_status(code);
     int rc;
     if (tsv_jw_finish(&w, NULL) != 0) {
         static const char fallback[] =
@@ -356,7 +362,7 @@ int tsv_http_reply_error(tsv_http_req *req, const tsv_error *err)
                            fallback, sizeof fallback - 1);
     } else {
         const char *h[] = {"X-Platform-Error-Code", tsv_code_string(code), NULL};
-        rc = send_response(req, tsv_code_http_status(code), "application/json; charset=utf-8", h,
+        rc = send_response(req, status, "application/json; charset=utf-8", h,
                            (long long)buf.len, buf.data, buf.len);
     }
     tsv_buf_free(&buf);

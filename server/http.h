@@ -94,6 +94,9 @@ int tsv_http_reply_empty(tsv_http_req *req, int status);
 /* Finishes the writer and sends its JSON with `status`; frees buf. */
 int tsv_http_reply_jw(tsv_http_req *req, int status, tsv_json_writer *w, tsv_buf *buf);
 int tsv_http_reply_error(tsv_http_req *req, const tsv_error *err);
+/* The same with an explicit status (0 = from the code), for APIs whose
+ * statuses differ from InfluxDB's table (e.g. 409 for a Files API conflict). */
+int tsv_http_reply_error_status(tsv_http_req *req, int status, const tsv_error *err);
 int tsv_http_reply_error_code(tsv_http_req *req, tsv_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

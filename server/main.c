@@ -16,6 +16,8 @@
 
 #include "cli.h"
 #include "config.h"
+#include "files_store.h"
+#include "jobs.h"
 #include "rpc.h"
 #include "server.h"
 #include "store.h"
@@ -71,9 +73,31 @@ int main(int argc, char **argv)
                   err.message);
         return 1;
     }
+    tsv_files_options fopt = {
+        .data_dir = cfg.data_dir,
+        .max_file_size = cfg.files_max_size,
+        .quota = cfg.files_quota,
+    };
+    tsv_files *files = NULL;
+    if (tsv_files_open(&files, &fopt, &err) != 0) {
+        TSV_ERROR("msg=\"cannot open the staging area\" error=\"%s\"", err.message);
+        tsv_store_close(store);
+        return 1;
+    }
+    tsv_jobs_options jopt = {.workers = cfg.job_workers, .retention_s = cfg.job_retention_s};
+    tsv_jobs *jobs = NULL;
+    if (tsv_jobs_open(&jobs, store, files, &jopt, &err) != 0) {
+        TSV_ERROR("msg=\"cannot open the jobs\" error=\"%s\"", err.message);
+        tsv_files_close(files);
+        tsv_store_close(store);
+        return 1;
+    }
     tsv_server *srv = NULL;
-    if (tsv_server_start(&srv, &cfg, store, &err) != 0) {
+    tsv_server_services svc = {.store = store, .files = files, .jobs = jobs};
+    if (tsv_server_start(&srv, &cfg, &svc, &err) != 0) {
         TSV_ERROR("msg=\"cannot start HTTP server\" error=\"%s\"", err.message);
+        tsv_jobs_close(jobs);
+        tsv_files_close(files);
         tsv_store_close(store);
         return 1;
     }
@@ -82,6 +106,8 @@ int main(int argc, char **argv)
         TSV_ERROR("msg=\"cannot start the 1.x RPC service\" error=\"%s\"", err.message);
         tsv_server_stop(srv);
         tsv_server_free(srv);
+        tsv_jobs_close(jobs);
+        tsv_files_close(files);
         tsv_store_close(store);
         return 1;
     }
@@ -102,6 +128,9 @@ int main(int argc, char **argv)
         _exit(1);
     }
     tsv_server_free(srv);
+    /* Running jobs stop at their next file boundary and are rolled back. */
+    tsv_jobs_close(jobs);
+    tsv_files_close(files);
     tsv_store_close(store);
     TSV_INFO("msg=stopped");
     return 0;

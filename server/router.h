@@ -120,5 +120,32 @@ int tsv_handle_verify(tsv_http_req *, const tsv_route_params *, const tsv_caller
 int tsv_handle_export(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_handle_bucket_stats(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_handle_verify(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+/* handlers_files.c */
+int tsv_handle_files_post(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_files_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_file_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_file_delete(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+
+/* handlers_jobs.c */
+int tsv_handle_jobs_post(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_jobs_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_job_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_job_update(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_job_logs(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_job_metrics(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+
+/* handlers_files.c */
+int tsv_handle_files_post(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_files_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_file_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_file_delete(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+
+/* handlers_jobs.c */
+int tsv_handle_jobs_post(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_jobs_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_job_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_job_update(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_job_logs(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_job_metrics(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 
 #endif

@@ -181,14 +181,16 @@ static int on_log_message(const struct mg_connection *conn, const char *message)
     return 1;
 }
 
-int tsv_server_start(tsv_server **out, const tsv_config *cfg, struct tsv_store *store,
+int tsv_server_start(tsv_server **out, const tsv_config *cfg, const tsv_server_services *svc,
                      tsv_error *err)
 {
     tsv_server *srv = calloc(1, sizeof *srv);
     if (!srv)
         return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
     srv->cfg = *cfg;
-    srv->store = store;
+    srv->store = svc->store;
+    srv->files = svc->files;
+    srv->jobs = svc->jobs;
     char threads[16], header_size[16], header_timeout[24], idle_timeout[24];
     snprintf(threads, sizeof threads, "%d", cfg->worker_threads);
     snprintf(header_timeout, sizeof header_timeout, "%d", cfg->read_header_timeout_s * 1000);

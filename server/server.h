@@ -25,11 +25,15 @@
 #include "tsv_error.h"
 
 struct tsv_store;
+struct tsv_files;
+struct tsv_jobs;
 struct mg_context;
 
 typedef struct tsv_server {
     tsv_config cfg;
     struct tsv_store *store;
+    struct tsv_files *files; /* Files API staging area (borrowed) */
+    struct tsv_jobs *jobs;   /* Jobs API manager (borrowed) */
     struct mg_context *ctx;
     atomic_int inflight;
     atomic_int stopping;
@@ -72,7 +76,14 @@ void tsv_caller_clear(tsv_caller *c);
 typedef int (*tsv_handler_fn)(tsv_http_req *req, const tsv_route_params *params,
                               const tsv_caller *caller);
 
-int tsv_server_start(tsv_server **out, const tsv_config *cfg, struct tsv_store *store,
+/* The services the handlers use; all borrowed, outliving the server. */
+typedef struct tsv_server_services {
+    struct tsv_store *store;
+    struct tsv_files *files;
+    struct tsv_jobs *jobs;
+} tsv_server_services;
+
+int tsv_server_start(tsv_server **out, const tsv_config *cfg, const tsv_server_services *svc,
                      tsv_error *err);
 /* Stops accepting, waits for in-flight requests (bounded), stops civetweb.
  * Returns 0 if everything finished in time, -1 if requests were still running. */

@@ -10,12 +10,16 @@
  *           exactly that step and check what recovery makes of it;
  *   enospc  the first call of tsv_fault_check at the point fails with
  *           TSV_ENOSPACE, as if write(2) had reported ENOSPC; later calls
- *           pass, so the same server can show that it recovers.
+ *           pass, so the same server can show that it recovers;
+ *   slow[N] every pass through the point logs it and sleeps N seconds
+ *           (default 2),
+ *           so a test can act while an operation is in progress.
  * Any other value is ignored with a warning at start-up.
  *
  * Points (the call sites): shard-before-exchange, shard-after-exchange,
  * shard-write (shard_install.c); kv-before-exchange, kv-after-exchange
- * (restore_kv.c); upload-write (upload.c).
+ * (restore_kv.c); upload-write (upload.c); job-member (before each archive
+ * member a restore job restores, jobs/job_restore.c).
  *
  * The variable is read once, before main (a constructor), so an unset
  * TSVAULT_FAULT costs one relaxed atomic load per call and nothing else.

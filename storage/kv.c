@@ -38,6 +38,7 @@ struct tsv_kv {
     MDB_dbi entries;
     MDB_dbi buckets;
     MDB_dbi info;
+    MDB_dbi aux[TSV_KV_AUX_COUNT];
     dev_t dev; /* identity of the directory, for the open-once registry */
     ino_t ino;
     struct tsv_kv *next_open;
@@ -558,13 +559,28 @@ int tsv_kv_check(tsv_kv *kv, tsv_error *err)
 
 /* ---- environment ------------------------------------------------------------ */
 
+static const char *const aux_names[TSV_KV_AUX_COUNT] = {"jobs"};
+
+/* The auxiliary databases are created on first use of an environment (an
+ * older one simply gains them). */
+static int open_aux(tsv_kv *kv, MDB_txn *txn)
+{
+    for (int i = 0; i < TSV_KV_AUX_COUNT; i++) {
+        int rc = mdb_dbi_open(txn, aux_names[i], MDB_CREATE, &kv->aux[i]);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 /* First open of an empty environment: databases, marker, allocator, root. */
 static int init_fresh(tsv_kv *kv, MDB_txn *txn, tsv_error *err)
 {
     int rc;
     if ((rc = mdb_dbi_open(txn, "entries", MDB_CREATE, &kv->entries)) != 0 ||
         (rc = mdb_dbi_open(txn, "buckets", MDB_CREATE, &kv->buckets)) != 0 ||
-        (rc = mdb_dbi_open(txn, "info", MDB_CREATE, &kv->info)) != 0)
+        (rc = mdb_dbi_open(txn, "info", MDB_CREATE, &kv->info)) != 0 ||
+        (rc = open_aux(kv, txn)) != 0)
         return mdb_fail(kv, err, rc, "create KV databases");
     uint8_t next[HANDLE_LEN];
     put_be64(next, TSV_KV_ROOT + 1);
@@ -612,6 +628,8 @@ static int open_existing(tsv_kv *kv, MDB_txn *txn, tsv_error *err)
             return corrupt(kv, err, "a database is missing");
         return mdb_fail(kv, err, rc, "open KV databases");
     }
+    if ((rc = open_aux(kv, txn)) != 0)
+        return mdb_fail(kv, err, rc, "open KV auxiliary databases");
     uint8_t rk[HANDLE_LEN];
     put_be64(rk, TSV_KV_ROOT);
     k = (MDB_val){.mv_size = sizeof rk, .mv_data = rk};
@@ -657,7 +675,7 @@ int tsv_kv_open(tsv_kv **out, const char *dir, size_t map_size, tsv_error *err)
         mdb_fail(kv, err, rc, "create LMDB environment");
         goto fail;
     }
-    if ((rc = mdb_env_set_maxdbs(kv->env, 4)) != 0 ||
+    if ((rc = mdb_env_set_maxdbs(kv->env, 8)) != 0 ||
         (rc = mdb_env_set_maxreaders(kv->env, 256)) != 0 ||
         (rc = mdb_env_set_mapsize(kv->env, map_size ? map_size : TSV_KV_DEFAULT_MAP_SIZE)) != 0) {
         mdb_fail(kv, err, rc, "configure LMDB environment");
@@ -1297,4 +1315,96 @@ int tsv_kv_source_check(tsv_kv_txn *t, tsv_error *err)
     if (err)
         *err = t->source_err;
     return -1;
+}
+
+/* ---- auxiliary databases ------------------------------------------------------ */
+
+static int aux_check(tsv_kv_txn *txn, tsv_kv_aux which, size_t klen, int write, tsv_error *err)
+{
+    if ((int)which < 0 || which >= TSV_KV_AUX_COUNT)
+        return tsv_error_set(err, TSV_EINTERNAL, "unknown auxiliary KV database %d", (int)which);
+    if (klen == 0 || klen > 511)
+        return tsv_error_set(err, TSV_EINVALID, "auxiliary KV key must be 1..511 bytes");
+    if (write && !txn->write)
+        return tsv_error_set(err, TSV_EINTERNAL, "write in a read-only KV transaction");
+    if (write && txn->poisoned)
+        return tsv_error_set(err, txn->poison_err.code, "%s", txn->poison_err.message);
+    return 0;
+}
+
+int tsv_kv_aux_get(tsv_kv_txn *txn, tsv_kv_aux which, const void *key, size_t klen,
+                   const uint8_t **val, size_t *vlen, tsv_error *err)
+{
+    if (aux_check(txn, which, klen, 0, err) != 0)
+        return -1;
+    MDB_val k = {.mv_size = klen, .mv_data = (void *)key}, v;
+    int rc = mdb_get(txn->txn, txn->kv->aux[which], &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return tsv_error_set(err, TSV_ENOTFOUND, "not found");
+    if (rc != 0)
+        return mdb_fail(txn->kv, err, rc, "read %s record", aux_names[which]);
+    *val = v.mv_data;
+    *vlen = v.mv_size;
+    return 0;
+}
+
+int tsv_kv_aux_put(tsv_kv_txn *txn, tsv_kv_aux which, const void *key, size_t klen,
+                   const void *val, size_t vlen, tsv_error *err)
+{
+    if (aux_check(txn, which, klen, 1, err) != 0)
+        return -1;
+    MDB_val k = {.mv_size = klen, .mv_data = (void *)key};
+    MDB_val v = {.mv_size = vlen, .mv_data = (void *)val};
+    int rc = mdb_put(txn->txn, txn->kv->aux[which], &k, &v, 0);
+    if (rc != 0) {
+        mdb_fail(txn->kv, err, rc, "write %s record", aux_names[which]);
+        txn->poisoned = 1;
+        if (err)
+            txn->poison_err = *err;
+        return -1;
+    }
+    return 0;
+}
+
+int tsv_kv_aux_del(tsv_kv_txn *txn, tsv_kv_aux which, const void *key, size_t klen,
+                   tsv_error *err)
+{
+    if (aux_check(txn, which, klen, 1, err) != 0)
+        return -1;
+    MDB_val k = {.mv_size = klen, .mv_data = (void *)key};
+    int rc = mdb_del(txn->txn, txn->kv->aux[which], &k, NULL);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0) {
+        mdb_fail(txn->kv, err, rc, "delete %s record", aux_names[which]);
+        txn->poisoned = 1;
+        if (err)
+            txn->poison_err = *err;
+        return -1;
+    }
+    return 0;
+}
+
+int tsv_kv_aux_each(tsv_kv_txn *txn, tsv_kv_aux which, tsv_kv_aux_fn fn, void *ctx,
+                    tsv_error *err)
+{
+    if (aux_check(txn, which, 1, 0, err) != 0)
+        return -1;
+    MDB_cursor *mc;
+    int rc = mdb_cursor_open(txn->txn, txn->kv->aux[which], &mc);
+    if (rc != 0)
+        return mdb_fail(txn->kv, err, rc, "open %s cursor", aux_names[which]);
+    MDB_val k, v;
+    int ret = 0;
+    for (rc = mdb_cursor_get(mc, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(mc, &k, &v, MDB_NEXT)) {
+        if (fn(ctx, k.mv_data, k.mv_size, v.mv_data, v.mv_size, err) != 0) {
+            ret = -1;
+            break;
+        }
+    }
+    if (ret == 0 && rc != MDB_NOTFOUND)
+        ret = mdb_fail(txn->kv, err, rc, "walk %s records", aux_names[which]);
+    mdb_cursor_close(mc);
+    return ret;
 }

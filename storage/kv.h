@@ -171,4 +171,25 @@ int tsv_kv_stat(tsv_kv *kv, uint64_t *entries, uint64_t *buckets, tsv_error *err
  * source fails with it, so the writer cannot emit a wrong file. */
 void tsv_kv_bolt_source_init(tsv_bolt_source *src, tsv_kv_txn *txn);
 
+/* ---- auxiliary databases -----------------------------------------------------
+ * Plain key -> value databases in the same environment, beside the bolt tree
+ * (never part of it: backup/kv does not export them, restore/kv carries them
+ * over with tsv_kv_aux_copy). Keys are 1..511 bytes. get/put/del follow the
+ * rules above (get of a missing key is TSV_ENOTFOUND; del of one is fine).
+ * each calls fn for every record in key order; fn returning -1 stops it. */
+typedef enum tsv_kv_aux {
+    TSV_KV_AUX_JOBS = 0, /* job records (jobs/, storage/jobs_store.c) */
+    TSV_KV_AUX_COUNT
+} tsv_kv_aux;
+typedef int (*tsv_kv_aux_fn)(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
+                             size_t vlen, tsv_error *err);
+int tsv_kv_aux_get(tsv_kv_txn *txn, tsv_kv_aux which, const void *key, size_t klen,
+                   const uint8_t **val, size_t *vlen, tsv_error *err);
+int tsv_kv_aux_put(tsv_kv_txn *txn, tsv_kv_aux which, const void *key, size_t klen,
+                   const void *val, size_t vlen, tsv_error *err);
+int tsv_kv_aux_del(tsv_kv_txn *txn, tsv_kv_aux which, const void *key, size_t klen,
+                   tsv_error *err);
+int tsv_kv_aux_each(tsv_kv_txn *txn, tsv_kv_aux which, tsv_kv_aux_fn fn, void *ctx,
+                    tsv_error *err);
+
 #endif

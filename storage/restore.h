@@ -22,6 +22,9 @@
  * operator token ("" when only a hashed one is stored). */
 int tsv_store_restore_kv(tsv_store *s, tsv_reader *body, char *token, size_t token_len,
                          tsv_error *err);
+/* The check restore/sql applies to an SQLite file (header, PRAGMA
+ * integrity_check): TSV_EINVALID "invalid SQL backup: ..." when unsound. */
+int tsv_sqlite_validate(const char *path, tsv_error *err);
 /* restore/sql: body is the (decoded) SQLite file. */
 int tsv_store_restore_sql(tsv_store *s, tsv_reader *body, tsv_error *err);
 

@@ -24,6 +24,8 @@
 
 #include "engine.h"
 #include "fsutil.h"
+#include "jobs_store.h"
+#include "kv.h"
 #include "kv_stage.h"
 #include "meta_store.h"
 #include "random.h"
@@ -83,6 +85,20 @@ static int build_kv(const char *staging, const char *bolt_path, char *token, siz
     return rc;
 }
 
+static int carry_jobs(tsv_store *s, const char *staging, tsv_error *err)
+{
+    char kvdir[PATH_MAX];
+    tsv_kv *kv = NULL;
+    if (!s->kv)
+        return 0;
+    if (tsv_path_join(kvdir, sizeof kvdir, err, "%s/kv", staging) != 0 ||
+        tsv_kv_open(&kv, kvdir, 0, err) != 0)
+        return -1;
+    int rc = tsv_store_jobs_carry(s->kv, kv, err);
+    tsv_kv_close(kv);
+    return rc;
+}
+
 int tsv_store_restore_kv(tsv_store *s, tsv_reader *body, char *token, size_t token_len,
                          tsv_error *err)
 {
@@ -127,6 +143,10 @@ int tsv_store_restore_kv(tsv_store *s, tsv_reader *body, char *token, size_t tok
         tsv_path_join(new_sql, sizeof new_sql, err, "%s/influxd.sqlite", staging) == 0 &&
         tsv_path_exists(old_sql) && link(old_sql, new_sql) != 0)
         rc = tsv_error_set_errno(err, TSV_EINTERNAL, errno, "link %s", old_sql);
+    /* Job records live beside the bolt tree, not in it: carry them into the
+     * new generation while no job can write one (exclusive lock). */
+    if (rc == 0)
+        rc = carry_jobs(s, staging, err);
     if (rc == 0)
         rc = tsv_fsync_dir(staging, err);
     if (rc != 0) {

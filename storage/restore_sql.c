@@ -20,7 +20,7 @@
 #include "upload.h"
 
 /* Opens the file with SQLite and asks it whether it is sound. */
-static int validate_sqlite(const char *path, tsv_error *err)
+int tsv_sqlite_validate(const char *path, tsv_error *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -67,7 +67,7 @@ int tsv_store_restore_sql(tsv_store *s, tsv_reader *body, tsv_error *err)
     tsv_upload up = {0};
     if (tsv_upload_receive(s->tmp_dir, ".sqlite", body, &up, err) != 0)
         return -1;
-    if (validate_sqlite(up.path, err) != 0) {
+    if (tsv_sqlite_validate(up.path, err) != 0) {
         tsv_upload_discard(&up);
         return -1;
     }

@@ -358,6 +358,49 @@ http GET "$H/api/v2/buckets/$BUCKET" -H "Authorization: Token $SETUP_TOKEN"
 expect_status 200 "state unchanged after refused restores"
 pass "restore/kv"
 
+# ---- Files API and Jobs API (docs/api.md) ------------------------------------
+# (the examples run against this server after the restore/kv above; T is the
+# bootstrap token)
+tar czf "$W/fixture-1.6.tar.gz" -C "$TSV_TESTDATA/influxdb-1.6-portable/backup" .
+HTTP_STATUS=$(cd "$W" && curl -sS --location --request POST "$H/v1/files" --header "Authorization: Bearer $T" \
+    --form 'file=@"fixture-1.6.tar.gz"' -o "$TSV_TMP/body.$$" -w '%{http_code}')
+HTTP_BODY="$TSV_TMP/body.$$"
+expect_status 200 "files upload example"
+[ "$(json_get 'j["dataFormat"]+" "+j["compressionFormat"]')" = "influxdb1-portable gz" ] || fail "upload: $(cat "$HTTP_BODY")"
+http GET "$H/api/v2/files" -H "Authorization: Token $T"
+[ "$(json_get '[f["name"] for f in j["files"]]')" = "['fixture-1.6.tar.gz']" ] || fail "files list"
+[ "$(json_get 'sorted(j["space"])')" = "['allocatedBytes', 'remainingBytes', 'usedBytes']" ] || fail "space"
+http POST "$H/api/v2/jobs" -H "Authorization: Token $T" \
+    -d '{"type":"restore","source":{"type":"file","fileName":"fixture-1.6.tar.gz"},"target":{"type":"bucket","bucketName":"fixture/autogen","newBucketName":"fixture-copy"}}'
+expect_status 201 "job example"
+J=$(json_get 'j["id"]')
+i=0
+while :; do
+    http GET "$H/api/v2/jobs/$J" -H "Authorization: Token $T"
+    st=$(json_get 'j["executionStatus"]')
+    [ "$st" = completed ] && break
+    case $st in failed|canceled) fail "docs job $st: $(cat "$HTTP_BODY")" ;; esac
+    i=$((i + 1)); [ $i -lt 600 ] || fail "docs job too slow"; sleep 0.2
+done
+http GET "$H/api/v2/jobs/$J/metrics" -H "Authorization: Token $T"
+[ "$(json_get 'j["totals"]["shardsDone"], j["totals"]["shardsTotal"], j["totals"]["percentDone"]')" = "(3, 3, 100.0)" ] || fail "metrics"
+http GET "$H/api/v2/jobs/$J/logs" -H "Authorization: Token $T"
+[ "$(json_get 'j["logs"][-1]["message"]')" = completed ] || fail "logs"
+http GET "$H/api/v2/jobs?executionStatus=completed&paginationLimit=1" -H "Authorization: Token $T"
+[ "$(json_get 'j["values"][0]["id"], j["moreResultsAvailable"]')" = "('$J', False)" ] || fail "jobs list"
+http GET "$H/api/v2/jobs?paginationLimit=0" -H "Authorization: Token $T"
+expect_error 400 invalid 'paginationLimit must be an integer from 1 to 1000, got "0"'
+http POST "$H/api/v2/jobs" -H "Authorization: Token $T" \
+    -d '{"type":"delete_data","target":{"type":"table","tableName":"metrics"},"intervals":["2024-01-01T00:00:00Z/2024-01-02T00:00:00Z"]}'
+expect_error 400 invalid 'unknown job type "delete_data"'
+http PATCH "$H/api/v2/jobs/$J" -H "Authorization: Token $T" -d '{"desiredExecutionStatus":"canceled"}'
+expect_error 409 conflict "already completed"
+http DELETE "$H/v1/files/fixture-1.6.tar.gz" -H "Authorization: Token $T"
+expect_status 204 "files delete example"
+http DELETE "$H/v1/files/fixture-1.6.tar.gz" -H "Authorization: Token $T"
+expect_error 404 "not found"
+pass "Files API and Jobs API examples"
+
 tsv_stop s
 grep -q 'msg=stopped' "$s_LOG" || fail "clean shutdown"
 pass "shutdown"

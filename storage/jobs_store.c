@@ -1,0 +1,102 @@
+/* jobs_store: job records in the KV's "jobs" database. */
+#include "jobs_store.h"
+
+#include <string.h>
+
+#include "kv.h"
+#include "store_internal.h"
+
+int tsv_store_job_put(tsv_store *s, const char *id, const void *rec, size_t len, tsv_error *err)
+{
+    tsv_store_shared_lock(s);
+    tsv_kv_txn *txn;
+    int rc = tsv_kv_begin(s->kv, 1, &txn, err);
+    if (rc == 0) {
+        rc = tsv_kv_aux_put(txn, TSV_KV_AUX_JOBS, id, strlen(id), rec, len, err);
+        if (rc == 0)
+            rc = tsv_kv_commit(txn, err);
+        else
+            tsv_kv_abort(txn);
+    }
+    tsv_store_shared_unlock(s);
+    return rc;
+}
+
+int tsv_store_job_delete(tsv_store *s, const char *id, tsv_error *err)
+{
+    tsv_store_shared_lock(s);
+    tsv_kv_txn *txn;
+    int rc = tsv_kv_begin(s->kv, 1, &txn, err);
+    if (rc == 0) {
+        rc = tsv_kv_aux_del(txn, TSV_KV_AUX_JOBS, id, strlen(id), err);
+        if (rc == 0)
+            rc = tsv_kv_commit(txn, err);
+        else
+            tsv_kv_abort(txn);
+    }
+    tsv_store_shared_unlock(s);
+    return rc;
+}
+
+typedef struct load_ctx {
+    tsv_store_job_fn fn;
+    void *ctx;
+} load_ctx;
+
+static int load_one(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+                    tsv_error *err)
+{
+    load_ctx *lc = ctx;
+    char id[64];
+    if (klen >= sizeof id)
+        return 0; /* not a job ID we wrote */
+    memcpy(id, key, klen);
+    id[klen] = '\0';
+    return lc->fn(lc->ctx, id, val, vlen, err);
+}
+
+int tsv_store_jobs_load(tsv_store *s, tsv_store_job_fn fn, void *ctx, tsv_error *err)
+{
+    load_ctx lc = {fn, ctx};
+    tsv_store_shared_lock(s);
+    tsv_kv_txn *txn;
+    int rc = tsv_kv_begin(s->kv, 0, &txn, err);
+    if (rc == 0) {
+        rc = tsv_kv_aux_each(txn, TSV_KV_AUX_JOBS, load_one, &lc, err);
+        tsv_kv_abort(txn);
+    }
+    tsv_store_shared_unlock(s);
+    return rc;
+}
+
+typedef struct carry_ctx {
+    tsv_kv_txn *dst;
+} carry_ctx;
+
+static int carry_one(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+                     tsv_error *err)
+{
+    carry_ctx *cc = ctx;
+    return tsv_kv_aux_put(cc->dst, TSV_KV_AUX_JOBS, key, klen, val, vlen, err);
+}
+
+int tsv_store_jobs_carry(struct tsv_kv *from, struct tsv_kv *to, tsv_error *err)
+{
+    tsv_kv_txn *src, *dst;
+    if (tsv_kv_begin(from, 0, &src, err) != 0)
+        return -1;
+    if (tsv_kv_begin(to, 1, &dst, err) != 0) {
+        tsv_kv_abort(src);
+        return -1;
+    }
+    carry_ctx cc = {dst};
+    int rc = tsv_kv_aux_each(src, TSV_KV_AUX_JOBS, carry_one, &cc, err);
+    tsv_kv_abort(src);
+    if (rc == 0)
+        rc = tsv_kv_commit(dst, err);
+    else
+        tsv_kv_abort(dst);
+    if (rc == 0)
+        rc = tsv_kv_sync(to, err);
+    return rc;
+}
