@@ -29,7 +29,7 @@ typedef struct tsv_metadata_snapshot tsv_metadata_snapshot;
 int tsv_store_metadata_snapshot(tsv_store *s, tsv_metadata_snapshot **out, tsv_error *err);
 int tsv_metadata_snapshot_write_kv(tsv_metadata_snapshot *snap, tsv_writer *w, tsv_error *err);
 int tsv_metadata_snapshot_write_sql(tsv_metadata_snapshot *snap, tsv_writer *w, tsv_error *err);
-/* JSON array of BucketMetadataManifest + "\n" (influxdb-2-api.md §4.1). */
+/* JSON array of BucketMetadataManifest + "\n" (docs/api.md, "GET /api/v2/backup/metadata"). */
 int tsv_metadata_snapshot_write_buckets(tsv_metadata_snapshot *snap, tsv_writer *w, tsv_error *err);
 void tsv_metadata_snapshot_end(tsv_metadata_snapshot *snap);
 

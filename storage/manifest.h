@@ -1,5 +1,5 @@
 /*
- * manifest: InfluxDB's BucketMetadataManifest JSON (influxdb-2-api.md §4.1),
+ * manifest: InfluxDB's BucketMetadataManifest JSON (docs/api.md, "GET /api/v2/backup/metadata"),
  * both ways. Parsing follows Go's encoding/json rules as influxd applies
  * them: member names match case-insensitively, unknown members are ignored,
  * organizationID/bucketID must be valid 16-hex IDs when present, durations

@@ -130,7 +130,7 @@ typedef struct tsv_meta_shard_map {
     int deleted;
 } tsv_meta_shard_map;
 
-/* RestoreBucket (influxdb-2-api.md §9 step 4) on database `db_name`:
+/* RestoreBucket (docs/api.md, "POST /api/v2/restore/bucketMetadata") on database `db_name`:
  *  - `uploaded` must hold exactly one RP, whose name must be usable as a
  *    directory name (1..255 bytes, no '/', not "." or "..");
  *    Duration 0 or >= 1h; ShardGroupDuration is normalised as on create

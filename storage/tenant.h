@@ -50,7 +50,7 @@ typedef struct tsv_bucket {
 void tsv_org_clear(tsv_org *o);
 void tsv_bucket_clear(tsv_bucket *b);
 
-/* ID helpers (influxdb-2-api.md §2.6): 16 lowercase hex, non-zero. */
+/* ID helpers (docs/api.md, "Common request and response rules"): 16 lowercase hex, non-zero. */
 int tsv_id_parse(const char *s, uint64_t *out, tsv_error *err);
 void tsv_id_format(uint64_t id, char out[17]);
 /* Random non-zero ID with bytes 0x5C, 0x2C, 0x20 bumped by one, as
