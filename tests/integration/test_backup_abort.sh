@@ -110,7 +110,7 @@ for ae in identity gzip zstd; do
     [ "$got" -lt "$SIZE" ] || fail "shard/$ae: the whole file arrived ($got bytes)"
     "${decode[@]}" <"$out.body" >"$out.tar" 2>/dev/null || true
     ! $CHECK tar "$out.tar" >/dev/null 2>&1 || fail "shard/$ae: the partial body parses as a complete tar"
-    grep -q "msg=\"backup stream aborted\" path=\"/api/v2/backup/shards/$SHARD\"" "$a_LOG" ||
+    grep -q "msg=\"response stream aborted\" path=\"/api/v2/backup/shards/$SHARD\"" "$a_LOG" ||
         fail "shard/$ae: no abort logged"
     pass "shard backup, $ae: file shrank mid-stream -> 200 sent, then broken transfer (curl exit $RC after $SECS s, $got of $SIZE bytes)"
 done
@@ -126,7 +126,7 @@ for ae in identity gzip zstd; do
     "${decode[@]}" <"$out.body" >"$out.multipart" 2>/dev/null || true
     ! grep -qa -- '--\r$' "$out.multipart" || fail "metadata/$ae: the closing delimiter arrived"
     ! grep -qa 'name="buckets"' "$out.multipart" || fail "metadata/$ae: the buckets part arrived after a failed sql part"
-    grep -q 'msg="backup stream aborted" path="/api/v2/backup/metadata"' "$a_LOG" || fail "metadata/$ae: no abort logged"
+    grep -q 'msg="response stream aborted" path="/api/v2/backup/metadata"' "$a_LOG" || fail "metadata/$ae: no abort logged"
     pass "metadata backup, $ae: SQL copy shrank mid-stream -> broken transfer (curl exit $RC after $SECS s)"
 done
 [ -z "$(ls "$a_DATA/tmp")" ] || fail "aborted backups left files in tmp/: $(ls "$a_DATA/tmp")"
