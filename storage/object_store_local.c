@@ -111,9 +111,30 @@ static int link_into_place(local_store *ls, const char *from, const char *hex, t
     if (tsv_fault_check("object-link", err) != 0)
         return -1;
     if (link(from, path) != 0) {
-        if (errno == EEXIST)
+        if (errno != EEXIST)
+            return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "link %s", path);
+        /* Dedup trusts the name only while the object still has the size of
+         * the bytes that hash to it: a damaged object (e.g. truncated through
+         * a hard link outside tsvault) is replaced by the verified new copy,
+         * atomically, instead of being linked into a new version. */
+        struct stat have, want;
+        if (stat(path, &have) != 0 || stat(from, &want) != 0)
+            return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "stat %s", path);
+        if (have.st_size == want.st_size)
             return 0;
-        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "link %s", path);
+        char repair[PATH_MAX];
+        if (tsv_path_join(repair, sizeof repair, err, "%s.repair", path) != 0)
+            return -1;
+        unlink(repair);
+        if (link(from, repair) != 0)
+            return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "link %s", repair);
+        if (rename(repair, path) != 0) {
+            int e = errno;
+            unlink(repair);
+            return tsv_error_set_errno(err, TSV_EINTERNAL, e, "rename %s", path);
+        }
+        TSV_WARN("msg=\"damaged object replaced\" object=%s size=%lld expected=%lld", hex,
+                 (long long)have.st_size, (long long)want.st_size);
     }
     if (tsv_fsync_dir(sub, err) != 0)
         return -1;

@@ -227,6 +227,11 @@ int tsv_perm_matches(const tsv_permission *held, const tsv_permission *need)
     if (held->org_id[0] && !held->id[0] && need->org_id[0] &&
         strcmp(held->org_id, need->org_id) == 0)
         return 1;
+    /* An org is its own org: influxd asks orgs/<id> as OrgID = ID = <id>, so
+     * an org-scoped grant on type orgs (all-access tokens) covers it. */
+    if (held->org_id[0] && !held->id[0] && !need->org_id[0] && need->id[0] &&
+        strcmp(need->type, "orgs") == 0 && strcmp(held->org_id, need->id) == 0)
+        return 1;
     if (held->id[0] && need->id[0] && strcmp(held->id, need->id) == 0)
         return 1;
     return 0;

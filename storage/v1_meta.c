@@ -778,6 +778,32 @@ static int view_visit(void *vctx, const tsv_dbrp *m, tsv_error *err)
     return 0;
 }
 
+/* DBRP records come in ID order, which is random; a 1.x server lists a
+ * database's RPs in creation order, its default (made with the database)
+ * first. Default first, then by name, gives peers a stable order. */
+static int rp_cmp(const void *a, const void *b, void *ctx)
+{
+    const char *rp_sort_default = ctx;
+    const Meta__RetentionPolicyInfo *x = *(Meta__RetentionPolicyInfo *const *)a;
+    const Meta__RetentionPolicyInfo *y = *(Meta__RetentionPolicyInfo *const *)b;
+    int dx = rp_sort_default && strcmp(x->name, rp_sort_default) == 0;
+    int dy = rp_sort_default && strcmp(y->name, rp_sort_default) == 0;
+    if (dx != dy)
+        return dy - dx;
+    return strcmp(x->name, y->name);
+}
+
+static void view_sort_rps(Meta__Data *meta)
+{
+    for (size_t i = 0; i < meta->n_databases; i++) {
+        Meta__DatabaseInfo *db = meta->databases[i];
+        if (db->n_retentionpolicies < 2)
+            continue;
+        qsort_r(db->retentionpolicies, db->n_retentionpolicies, sizeof *db->retentionpolicies,
+                rp_cmp, db->defaultretentionpolicy);
+    }
+}
+
 int tsv_v1_view_build(tsv_kv_txn *txn, const char *org_id, tsv_v1_view **out, tsv_error *err)
 {
     tsv_v1_view *v = calloc(1, sizeof *v);
@@ -796,6 +822,8 @@ int tsv_v1_view_build(tsv_kv_txn *txn, const char *org_id, tsv_v1_view **out, ts
         view_ctx c = {.live = live, .v = v, .err = err};
         if (org_id && *org_id)
             rc = tsv_dbrp_foreach(txn, org_id, 1, view_visit, &c, err);
+        if (rc == 0)
+            view_sort_rps(v->meta);
     }
     /* Shard refs point at the database and RP name strings, which are
      * allocations of their own: growing the arrays does not move them. */
