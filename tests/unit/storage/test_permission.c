@@ -113,7 +113,11 @@ static void test_parse(void **state)
     const char *want = "[{\"action\":\"read\",\"resource\":{\"type\":\"buckets\",\"id\":\"" BKT
                        "\",\"orgID\":\"" ORG "\"}},{\"action\":\"write\",\"resource\":{\"type\":"
                        "\"orgs\"}}]";
-    char *got = strndup((const char *)buf.data, buf.len);
+    /* buf is not NUL-terminated: copy by length (strndup would scan past it). */
+    char *got = malloc(buf.len + 1);
+    assert_non_null(got);
+    memcpy(got, buf.data, buf.len);
+    got[buf.len] = '\0';
     assert_string_equal(got, want);
     free(got);
     tsv_buf_free(&buf);
