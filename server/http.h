@@ -104,7 +104,7 @@ int tsv_http_reply_error_code(tsv_http_req *req, tsv_code code, const char *fmt,
  * extra_headers: NULL-terminated name/value pairs. Close with
  * tsv_http_stream_end; on a mid-stream failure call tsv_http_stream_abort,
  * which closes the connection without the final chunk so the client sees a
- * truncated transfer instead of a clean 200 (fixes upstream B6). */
+ * truncated transfer instead of a clean 200 (fixes docs/influxdb-compat.md#b6). */
 tsv_writer *tsv_http_stream_begin(tsv_http_req *req, int status, const char *content_type,
                                   const char *const *extra_headers);
 int tsv_http_stream_end(tsv_http_req *req, tsv_error *err);

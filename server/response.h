@@ -5,7 +5,7 @@
  * A "lazy" writer sends the status and headers only with the first body
  * byte: an error found before that still gets its proper status and JSON
  * body; an error after it aborts the connection so the client sees a broken
- * transfer, never a clean 200 with a truncated body (upstream B6).
+ * transfer, never a clean 200 with a truncated body (docs/influxdb-compat.md#b6).
  *
  * Compression: zstd when Accept-Encoding lists zstd; else gzip when it lists
  * gzip (q > 0), at the level Gzip-Compression-Level asks for: default = ISA-L

@@ -2,7 +2,7 @@
  * bolt: read, validate and write bbolt (go.etcd.io/bbolt 1.3.6) files.
  *
  * Reader: tsv_bolt_open maps a file read-only and validates ALL of it before
- * returning (formats.md A.12): size vs page size and high-water mark, both
+ * returning (docs/formats.md#bolt-validation): size vs page size and high-water mark, both
  * metas (magic, version, FNV-1a checksum, fallback to the other meta as bbolt
  * does), page ids and flags, element bounds, key order within and across
  * pages, branch keys, inline buckets, no page reached twice, freelist

@@ -1,6 +1,6 @@
 /*
  * bolt_format: byte-level constants and helpers of the bbolt 1.3.6 file
- * format (formats.md part A), shared by bolt_read.c and bolt_write.c.
+ * format (docs/formats.md#bolt), shared by bolt_read.c and bolt_write.c.
  * Internal to storage/; not part of the bolt.h interface.
  *
  * bbolt overlays host structs on the file, so files from x86-64/arm64 are

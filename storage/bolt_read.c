@@ -1,6 +1,6 @@
 /*
- * bolt_read: open, fully validate and walk a bbolt 1.3.6 file (formats.md
- * A.11/A.12). The file is mmapped read-only; validation uses two bitmaps of
+ * bolt_read: open, fully validate and walk a bbolt 1.3.6 file
+ * (docs/formats.md#bolt-validation). The file is mmapped read-only; validation uses two bitmaps of
  * one bit per page (reachable, free), nothing else grows with the file.
  *
  * Meta selection mirrors bbolt exactly (magic, version, checksum; higher txid

@@ -1,6 +1,6 @@
 /*
  * bolt_write: a fresh, valid bbolt 1.3.6 file from a tree source
- * (formats.md A.13), streamed front to back through a callback.
+ * (docs/formats.md#bolt-write), streamed front to back through a callback.
  *
  * The same traversal runs twice. The layout pass decides every page and
  * counts page ids without output: post-order (a bucket's sub-buckets before

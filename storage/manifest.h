@@ -5,7 +5,7 @@
  * organizationID/bucketID must be valid 16-hex IDs when present, durations
  * are integer nanoseconds, times RFC 3339. The retention policies become a
  * protobuf DatabaseInfo, ready for tsv_meta_restore_bucket.
- * Writing produces the exact field order and omissions of §4.1.
+ * Writing produces the exact field order and omissions of docs/formats.md#bucket-manifest.
  *
  * Ownership: tsv_manifest_clear frees a parsed manifest (including db).
  * Errors: TSV_EINVALID "failed to unmarshal json: ..." for malformed input.

@@ -455,7 +455,7 @@ int tsv_meta_new_empty(uint64_t cluster_id, Meta__Data **out, tsv_error *err)
         return tsv_error_set(err, TSV_EINTERNAL, "meta: out of memory");
     meta__data__init(data);
     data->term = 0;
-    /* A new 2.x meta client starts at Index 1 (formats.md C.1): the live
+    /* A new 2.x meta client starts at Index 1 (docs/formats.md#meta-storage): the live
      * sample's Index 4 is 1 plus one commit per system bucket. */
     data->index = 1;
     data->clusterid = cluster_id;

@@ -3,9 +3,9 @@
  * the in-memory edits that bucket creation and restore need.
  *
  * The bytes are the value of key "meta.db" in bolt bucket "v1_tsm1_metadata"
- * (formats.md C.1). In 2.x each bucket is a DatabaseInfo named by the bucket ID
+ * (docs/formats.md#meta-storage). In 2.x each bucket is a DatabaseInfo named by the bucket ID
  * (16 lowercase hex) with one retention policy "autogen" that holds the shard
- * groups and shards (formats.md C.4).
+ * groups and shards (docs/formats.md#meta-buckets).
  *
  * Wire rules. Go's decoder rejects a message that lacks any proto2 `required`
  * field, so decode refuses the same input (with the field's name), and encode
@@ -101,7 +101,7 @@ int tsv_meta_foreach_shard(const Meta__Data *data, int include_deleted, tsv_meta
 
 /* --- edits --------------------------------------------------------------- */
 
-/* 2.x's shard-group duration rule (formats.md C.4): 0 -> 7d if retention is 0
+/* 2.x's shard-group duration rule (docs/formats.md#meta-buckets): 0 -> 7d if retention is 0
  * or >= 180d, 1d if retention >= 2d, else 1h; any other value under 1h
  * (negative included) -> 1h; otherwise unchanged. */
 int64_t tsv_meta_normalise_shard_group_duration(int64_t retention_ns, int64_t sgd_ns);
@@ -126,7 +126,7 @@ typedef struct tsv_meta_shard_map {
     uint64_t new_id;
     /* 1: the shard's group is deleted. It got a new ID (IDs are consumed as
      * upstream does) but no shard will exist, so it must NOT be reported in
-     * shardMappings or accepted as an upload target (fixes upstream B14). */
+     * shardMappings or accepted as an upload target (fixes docs/influxdb-compat.md#b14). */
     int deleted;
 } tsv_meta_shard_map;
 
@@ -134,13 +134,13 @@ typedef struct tsv_meta_shard_map {
  *  - `uploaded` must hold exactly one RP, whose name must be usable as a
  *    directory name (1..255 bytes, no '/', not "." or "..");
  *    Duration 0 or >= 1h; ShardGroupDuration is normalised as on create
- *    (upstream B8 kept the raw value); ReplicaN 0 becomes 1; each group's
+ *    (docs/influxdb-compat.md#b8 kept the raw value); ReplicaN 0 becomes 1; each group's
  *    EndTime >= StartTime; no old shard ID may appear twice, even across
  *    deleted groups (the map is keyed by old ID: upstream silently drops one
  *    of the two, leaving a shard that no upload can reach);
  *  - the stored entry's RPs and continuous queries are replaced by copies of
  *    the uploaded ones, and DefaultRetentionPolicy becomes the uploaded RP's
- *    name so writes find it (upstream B8 left "autogen");
+ *    name so writes find it (docs/influxdb-compat.md#b8 left "autogen");
  *  - groups are renumbered in request order: ++MaxShardGroupID per group,
  *    ++MaxShardID per shard; owners are cleared.
  * On success *map (malloc'd, caller frees; *n_map entries, one per uploaded

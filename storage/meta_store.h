@@ -1,6 +1,6 @@
 /*
  * meta_store: the tsdb meta (meta.Data) as kept in the KV tree, bucket
- * "v1_tsm1_metadata", key "meta.db" (formats.md C.1).
+ * "v1_tsm1_metadata", key "meta.db" (docs/formats.md#kv-meta).
  *
  * load decodes it inside the caller's transaction (a missing value gives a
  * new empty meta with a random ClusterID); save bumps Index and writes it

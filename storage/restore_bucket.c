@@ -5,10 +5,10 @@
  * A bucket restore is one KV write transaction: tenant bucket (new random
  * ID) + tsdb database + shard-group/shard remapping, with IDs allocated from
  * the meta inside that same transaction, so concurrent restores can neither
- * lose an update nor reuse an ID (upstream §13). Shard directories are
+ * lose an update nor reuse an ID (docs/influxdb-compat.md#concurrency). Shard directories are
  * created before the commit and removed again if it fails, so a failed
  * restore leaves nothing behind. Groups that are deleted in the manifest get
- * new IDs in the meta but no directory and no mapping (upstream B14).
+ * new IDs in the meta but no directory and no mapping (docs/influxdb-compat.md#b14).
  */
 #include <errno.h>
 #include <inttypes.h>

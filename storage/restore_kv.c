@@ -2,7 +2,7 @@
  * restore_kv: POST /api/v2/restore/kv on the storage side.
  *
  * restore/kv never changes anything before the upload is known good (fixes
- * upstream B5): the bolt file is streamed into tmp/, validated completely and
+ * docs/influxdb-compat.md#b5): the bolt file is streamed into tmp/, validated completely and
  * imported (tsv_kv_stage_bolt, in bounded memory) into a brand-new LMDB
  * environment inside a new state generation (state.staging-<G>/) that also
  * holds empty directories for every shard of

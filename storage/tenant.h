@@ -1,6 +1,6 @@
 /*
  * tenant: organizations, buckets, users and authorizations, stored exactly
- * as InfluxDB 2.x stores them in its KV tree (formats.md D): 16-hex ID keys,
+ * as InfluxDB 2.x stores them in its KV tree (docs/formats.md#kv): 16-hex ID keys,
  * JSON values with InfluxDB's field names and order, and the name/token index
  * buckets, so a KV exported from tsvault works in influxd and vice versa.
  *

@@ -1,6 +1,6 @@
 /*
- * tombstone: validation of TSM tombstone files, versions 1-4 (formats.md
- * B.11), by streaming them through fixed buffers.
+ * tombstone: validation of TSM tombstone files, versions 1-4
+ * (docs/formats.md#tombstones), by streaming them through fixed buffers.
  *
  * Where Go's Tombstoner.Walk is lenient we are strict, because Go's writer
  * never produces the lenient cases and a restore must not install a

@@ -1,6 +1,6 @@
 /*
  * tombstone: validation of the tombstone files that go with TSM files, before
- * they are installed in a shard (formats.md B.11).
+ * they are installed in a shard (docs/formats.md#tombstones).
  *
  * tsv_tombstone_verify_fd walks v1 (text), v2 (raw records), v3 (one gzip
  * stream; like Go's reader we also accept further concatenated members) and
@@ -30,7 +30,7 @@
 int tsv_tombstone_verify_fd(int fd, const char *name, uint64_t *entries, tsv_error *err);
 
 /* File name rule: "<gen>-<seq>.tombstone" with gen and seq decimal uint32
- * (formats.md B.10). Returns 1 if valid. (tsm.c, which shares the rule) */
+ * (docs/formats.md#tsm-files). Returns 1 if valid. (tsm.c, which shares the rule) */
 int tsv_tombstone_name_valid(const char *base);
 
 #endif

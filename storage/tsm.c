@@ -1,6 +1,6 @@
 /*
- * tsm: whole-file validation of TSM files (formats.md B.1-B.5) and the TSM /
- * tombstone file-name rules (B.10). Block data is checked by tsm_decode.c,
+ * tsm: whole-file validation of TSM files (docs/formats.md#tsm-validation) and the TSM /
+ * tombstone file-name rules (docs/formats.md#tsm-files). Block data is checked by tsm_decode.c,
  * tombstones by tombstone.c.
  *
  * Reading strategy: the footer and header are read with pread; the index is

@@ -1,8 +1,8 @@
 /*
- * tsm: complete validation of TSM files before they are installed in a shard (formats.md part B).
+ * tsm: complete validation of TSM files before they are installed in a shard (docs/formats.md#tsm).
  *
- * tsv_tsm_verify checks everything in the validator checklist of formats.md
- * B.5: header magic/version, footer, exact index parse to size-8, keys
+ * tsv_tsm_verify checks everything in docs/formats.md#tsm-validation:
+ * header magic/version, footer, exact index parse to size-8, keys
  * strictly ascending, entry bounds, MinTime<=MaxTime, a key's entries sorted
  * by time and not overlapping (each MinTime > the previous MaxTime: what Go's
  * writer always produces; overlap would make InfluxDB return duplicates),
@@ -95,7 +95,7 @@ int tsv_tsm_verify_fd_streamed(int fd, const char *name, unsigned flags, tsv_tsm
                                tsv_tsm_stats *stats, tsv_error *err);
 
 /* File name rule: "<gen>-<seq>.tsm" with gen and seq decimal uint32
- * (formats.md B.10). Returns 1 if valid. */
+ * (docs/formats.md#tsm-files). Returns 1 if valid. */
 int tsv_tsm_name_valid(const char *base);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * tsm_decode: validating decoders for TSM block data (formats.md B.2, B.6-B.8).
+ * tsm_decode: validating decoders for TSM block data (docs/formats.md#tsm-block).
  *
  * Everything here counts and checks without storing values: InfluxDB
  * decodes whatever it is given and silently stops at the shorter of the

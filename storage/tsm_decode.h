@@ -1,5 +1,5 @@
 /*
- * tsm_decode: decoders for the data of one TSM block (formats.md B.2, B.6-B.8)
+ * tsm_decode: decoders for the data of one TSM block (docs/formats.md#tsm-block)
  * and a bounded snappy block-format decoder. Internal to storage/tsm.c; the
  * declarations are here so unit tests can drive the decoders directly.
  *

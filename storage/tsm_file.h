@@ -2,7 +2,7 @@
  * tsm_file: a read-only TSM file for readers of the data (export, stats):
  * header and footer checks, the index streamed key by key through a bounded
  * buffer (keys come in the file's sorted order), blocks read with pread and
- * CRC-checked, and the file's tombstone (formats.md B.11) loaded so callers
+ * CRC-checked, and the file's tombstone (docs/formats.md#tombstones) loaded so callers
  * can drop deleted values as InfluxDB's TSMReader does.
  *
  * Memory: a 64 KiB index buffer (grown only to hold one key record header),

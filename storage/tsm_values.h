@@ -1,6 +1,6 @@
 /*
- * tsm_values: decodes the timestamps and values of one TSM block (formats.md
- * B.2, B.6-B.8) into arrays, for readers that need the data itself (export).
+ * tsm_values: decodes the timestamps and values of one TSM block
+ * (docs/formats.md#tsm-block) into arrays, for readers that need the data itself (export).
  *
  * Every block is first validated completely by tsm_decode_block (CRC is the
  * caller's job), so these decoders only run on well-formed input and produce

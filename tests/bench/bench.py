@@ -10,7 +10,7 @@
   bench.py portable DIR PREFIX DB ID:TARSIZE...
       InfluxDB 1.x portable backup files DIR/PREFIX.manifest and PREFIX.meta
       (PortableData wrapping a meta.Data protobuf) for shards whose
-      DIR/PREFIX.s<ID>.tar.gz are put there by the caller (influxdb-1.md §2).
+      DIR/PREFIX.s<ID>.tar.gz are put there by the caller (docs/formats.md#portable-manifest).
   bench.py influxd-restore DATADIR DB EXPECT_BYTES -- CMD...
       Runs CMD (influxd restore) and polls DATADIR/DB every 10 ms until it
       holds EXPECT_BYTES of *.tsm and no *.tmp, then syncs; prints seconds.

@@ -2,11 +2,11 @@
 """Checks on what the backup endpoints return, for the integration tests.
 
   multipart BODY CONTENT-TYPE OUTDIR  the exact Go mime/multipart framing of a
-                                      /backup/metadata body (influxdb-2-api.md
-                                      §4): writes OUTDIR/{kv,sql,buckets}
-  schema BUCKETS-JSON                 §4.1: key order, types, omissions, ns
-                                      durations, RFC 3339 times, Go escaping
-  tar FILE                            a shard tar as influxd writes it (§5):
+                                      /backup/metadata body (docs/influxdb-compat.md
+                                      #endpoints): writes OUTDIR/{kv,sql,buckets}
+  schema BUCKETS-JSON                 docs/formats.md#bucket-manifest: key order,
+                                      types, omissions, ns durations, RFC 3339 times, Go escaping
+  tar FILE                            a shard tar as influxd writes it (docs/influxdb-compat.md#endpoints):
                                       prints one JSON line per entry
                                       [name, size, mtime, mode, sha256]
   untar FILE OUTDIR                   extracts regular files (flat, by name)

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """A stand-in for the official influx CLI's `backup` and `restore` (v2.8.0,
 new-API path), for the integration tests: the real CLI (a Go binary) is not in
-Debian. Each step follows shared/reference/influx-cli-flows.md:
+Debian. Each step follows docs/influxdb-compat.md (#cli-backup, #cli-restore-*):
 
-  backup URL TOKEN DIR [--gzip-level L] [--compression gzip|none]   (§1.2, §1.4, §1.5)
-  restore URL TOKEN DIR [--full] [--seed N]                         (§2.2-§2.4)
+  backup URL TOKEN DIR [--gzip-level L] [--compression gzip|none]   (#cli-backup)
+  restore URL TOKEN DIR [--full] [--seed N]                         (#cli-restore-full, -partial)
 
 What goes on the wire is what the CLI sends: `Accept: application/json` and
 `Accept-Encoding: gzip` on the backup GETs (the CLI gunzips itself), every

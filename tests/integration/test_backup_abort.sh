@@ -1,7 +1,7 @@
 #!/bin/bash
 # A backup that fails after its 200 and headers went out must break the
 # connection (no terminating chunk), so the client sees a failed transfer,
-# never a clean 200 with a short or corrupt body (upstream B6).
+# never a clean 200 with a short or corrupt body (docs/influxdb-compat.md#b6).
 #
 # The trigger is real, no fault hook: the backup streams from a snapshot of
 # hard links (shards) or a private copy (the metadata's SQL part), taken when

@@ -1,6 +1,6 @@
 #!/bin/bash
-# Backup round trip with real InfluxDB data (influxdb-2-api.md §3-§5,
-# influx-cli-flows.md §1-§2):
+# Backup round trip with real InfluxDB data (docs/influxdb-compat.md#endpoints,
+# #cli-backup, #cli-restore-full, #cli-restore-partial):
 #  A: onboarded server; the 1.6 fixture restored through bucketMetadata +
 #     shards, shard 1 with a v4 .tombstone added, plus an "edge" bucket whose
 #     manifest exercises every optional manifest field. /backup/metadata and
@@ -132,7 +132,7 @@ done
 pass "/backup/metadata: framing, part headers and order, gzip/zstd/none/full/q=0 all give the same parts"
 
 # The manifests say exactly what was restored, in influxd's field order and
-# omissions (§4.1), system buckets included.
+# omissions (docs/formats.md#bucket-manifest), system buckets included.
 python3 - "$W" "$ORG" <<'PY' || fail "buckets part does not describe what was restored"
 import json, sys, re, datetime
 W, org = sys.argv[1:]

@@ -1,6 +1,6 @@
 // Drives tsvault with InfluxData's JS client (@influxdata/influxdb-client-apis):
 // onboarding, orgs and buckets, the partial-restore flow of the influx CLI
-// (influx-cli-flows.md §2.4) with RestoreAPI, backups with BackupAPI, and a
+// (docs/influxdb-compat.md#cli-restore-partial) with RestoreAPI, backups with BackupAPI, and a
 // full KV restore with both real bolt files.
 import test from 'node:test'
 import assert from 'node:assert/strict'

@@ -667,7 +667,7 @@ func mk(ts []int64, f func(i int) interface{}) []tsm1.Value {
 }
 
 // edgeKeys covers every block type and every encoding choice the writer
-// can make (see formats.md B.7/B.8 for when each is chosen).
+// can make (see docs/formats.md#tsm-timestamps and #tsm-values for when each is chosen).
 func edgeKeys() []genKey {
 	base := int64(1704067200000000000)
 	regular := times(base, 10e9, 50) // RLE timestamps

@@ -667,7 +667,7 @@ static char backup_path[512];
 
 static void test_real_live_file(void **state)
 {
-    /* formats.md A.14/D.2: current meta is meta 1 (txid 131), pgid 12. */
+    /* docs/formats.md#bolt-samples: current meta is meta 1 (txid 131), pgid 12. */
     check_real(live_path, 131, 12, 54, 41, 2);
 }
 

@@ -83,9 +83,9 @@ static uint8_t *load_v18(size_t *len)
 }
 
 /* (b) The meta.db value inside a 2.x influxd.bolt, found through the bolt
- * reader: top-level bucket "v1_tsm1_metadata", key "meta.db" (formats.md
- * C.1). The walk also collects the keys of "bucketsv1" so the decoded
- * databases can be matched with the file's buckets (formats.md D.6). */
+ * reader: top-level bucket "v1_tsm1_metadata", key "meta.db"
+ * (docs/formats.md#kv-meta). The walk also collects the keys of "bucketsv1" so the decoded
+ * databases can be matched with the file's buckets (docs/formats.md#kv-meta). */
 typedef struct meta_find {
     int depth;
     int in_meta, in_buckets;
@@ -157,7 +157,7 @@ static uint8_t *load_from_bolt(const char *path, size_t *len, meta_find *m)
 }
 
 /* The live file: 190 bytes that start 08 00 10 04 18 b2 97 and end
- * 38 00 40 00 48 00 (formats.md C.5). */
+ * 38 00 40 00 48 00 (docs/formats.md#meta-samples). */
 static const uint8_t live_head[] = {0x08, 0x00, 0x10, 0x04, 0x18, 0xb2, 0x97};
 static const uint8_t live_tail[] = {0x38, 0x00, 0x40, 0x00, 0x48, 0x00};
 #define LIVE_LEN 190
@@ -600,7 +600,7 @@ static void test_decode_live_2x(void **state)
     free(buf);
 }
 
-/* The 2.0 backup (test.bolt, formats.md C.5): Index 9, 7 databases, one per
+/* The 2.0 backup (test.bolt, docs/formats.md#meta-samples): Index 9, 7 databases, one per
  * bucket including the system buckets, no shard groups. */
 static void test_decode_backup_20(void **state)
 {
@@ -1674,8 +1674,8 @@ static void test_meta_store(void **state)
     assert_int_equal(present, 0);
     tsv_meta_free(d);
 
-    /* A zero-length value reads as absent, as in influxd's KV (formats.md
-     * D.1); it is not an error. */
+    /* A zero-length value reads as absent, as in influxd's KV
+     * (docs/formats.md#kv-rules); it is not an error. */
     assert_int_equal(tsv_kv_put(t, b, TSV_META_KEY, strlen(TSV_META_KEY), "", 0, &err), 0);
     present = -1;
     d = NULL;

@@ -302,7 +302,7 @@ static void test_org_create(void **state)
     assert_int_equal(count_keys(f->t, "organizationsv1"), 1);
     assert_int_equal(count_keys(f->t, "organizationindexv1"), 1);
 
-    /* System buckets, as influxd makes them (formats.md D.3: type 1). */
+    /* System buckets, as influxd makes them (docs/formats.md#kv-json: type 1). */
     static const struct {
         const char *name;
         int64_t retention;

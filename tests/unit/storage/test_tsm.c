@@ -1,7 +1,7 @@
 /*
  * test_tsm: the TSM / tombstone validator (storage/tsm.h) against real files
  * written by InfluxDB 1.6 and 1.8, hand-crafted damage of every kind the
- * validator checklist (formats.md B.5) covers, a fixed-seed byte-flip fuzz
+ * validator checklist (docs/formats.md#tsm-validation) covers, a fixed-seed byte-flip fuzz
  * loop, tombstones v1-v4 generated here with zlib, and a cross-check with
  * the independent Go checker tests/tools/tsmcheck (InfluxDB's own tsm1
  * package): verdicts, counts, tombstone handling, and a byte-for-byte
@@ -429,8 +429,8 @@ static void load(const char *rel, buf *out)
     read_file(path, out);
 }
 
-/* The 8 files of v1db.zip, in sorted path order, with formats.md 0.3's value
- * counts (same order) and B.13's key/block counts where it lists them. */
+/* The 8 files of v1db.zip, in sorted path order, with docs/formats.md#tsm-samples'
+ * value counts (same order) and its key/block counts where it lists them. */
 static const struct {
     const char *path;
     uint64_t values, keys, blocks;
@@ -714,7 +714,7 @@ static void test_header_footer(void **state)
     assert_int_equal(st.keys, 1);
     assert_int_equal(st.blocks, 1);
     assert_int_equal(st.values, 1);
-    assert_int_equal(rd_be64(f.p + 84), 31); /* formats.md B.13 */
+    assert_int_equal(rd_be64(f.p + 84), 31); /* docs/formats.md#tsm-samples */
 
     buf c = {0};
     b_put(&c, f.p, f.n);
