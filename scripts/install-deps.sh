@@ -9,7 +9,7 @@ PACKAGES="
 build-essential cmake pkg-config git curl ca-certificates
 libcivetweb-dev liblmdb-dev lmdb-utils libarchive-dev
 libprotobuf-c-dev protobuf-c-compiler
-libzstd-dev zstd zlib1g-dev libisal-dev isal
+libzstd-dev zstd zlib1g-dev libisal-dev isal libsnappy-dev
 libsqlite3-dev sqlite3 libssl-dev libcrypt-dev libcmocka-dev
 golang-go golang-github-coreos-bbolt-dev golang-github-influxdb-influxdb-dev
 influxdb influxdb-client
