@@ -12,6 +12,7 @@
 #include "tsm_decode.h"
 
 #include <inttypes.h>
+#include <snappy-c.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -434,16 +435,24 @@ static int count_booleans(const uint8_t *p, size_t len, uint64_t *count_out, cha
     return TSM_DEC_OK;
 }
 
-/* --- string (snappy, B.8) ------------------------------------------------ */
+/* --- string (snappy, docs/formats.md#tsm-strings) ------------------------ */
 
-#define SNAPPY_SLACK 16
-
+/* The decoding itself is libsnappy's (docs/architecture.md: it beat our own
+ * decoder on real string blocks). The checks around it keep a hostile block
+ * from costing memory: the announced length is bounded before anything is
+ * allocated. snappy_uncompress checks every element against the input and
+ * the exact-size output and refuses corrupt data, so a separate
+ * snappy_validate_compressed_buffer pass would only add a second decode. */
 int tsm_snappy_decode(const uint8_t *src, size_t len, size_t max_len, tsm_scratch *scratch,
                       const uint8_t **out, size_t *out_len, char *why, size_t whylen)
 {
     uint64_t dlen;
+    size_t ulen;
     int k = tsm_uvarint(src, len, &dlen);
-    if (k <= 0 || dlen > 0xffffffffu)
+    /* libsnappy reads the header as a varint32 of at most 5 bytes; Go and
+     * tsm_uvarint accept longer encodings, so both must agree. */
+    if (k <= 0 || dlen > 0xffffffffu ||
+        snappy_uncompressed_length((const char *)src, len, &ulen) != SNAPPY_OK || ulen != dlen)
         return fail(why, whylen, "snappy: bad length header");
     if (dlen > max_len)
         return fail(why, whylen, "snappy: decoded length %" PRIu64 " exceeds the limit of %zu",
@@ -454,90 +463,15 @@ int tsm_snappy_decode(const uint8_t *src, size_t len, size_t max_len, tsm_scratc
     if (dlen / 22 > len)
         return fail(why, whylen, "snappy: decoded length %" PRIu64 " impossible for %zu bytes",
                     dlen, len);
-    /* Slack after the output lets short literals and copies move whole
-     * 8/16-byte words. */
-    if (scratch_reserve(scratch, (size_t)dlen + SNAPPY_SLACK) != 0)
+    if (scratch_reserve(scratch, (size_t)dlen + 1) != 0) /* + 1: never a zero-size buffer */
         return TSM_DEC_NOMEM;
-    uint8_t *dst = scratch->buf;
-    size_t d = 0, s = (size_t)k;
-
-    while (s < len) {
-        uint8_t tag = src[s];
-        size_t length, offset;
-        switch (tag & 3) {
-        case 0: { /* literal; lengths >= 61 are stored in 1-4 extra LE bytes */
-            size_t x = tag >> 2;
-            if (x < 60) {
-                s += 1;
-            } else {
-                size_t extra = x - 59;
-                if (len - s < 1 + extra)
-                    return fail(why, whylen, "snappy: truncated literal tag at %zu", s);
-                x = 0;
-                for (size_t i = 0; i < extra; i++)
-                    x |= (size_t)src[s + 1 + i] << (8 * i);
-                s += 1 + extra;
-            }
-            length = x + 1;
-            if (length > dlen - d || length > len - s)
-                return fail(why, whylen, "snappy: literal of %zu bytes overruns at %zu", length,
-                            s);
-            if (length <= 16 && len - s >= 16)
-                memcpy(dst + d, src + s, 16); /* the excess lands in later output or slack */
-            else
-                memcpy(dst + d, src + s, length);
-            d += length;
-            s += length;
-            continue;
-        }
-        case 1:
-            if (len - s < 2)
-                return fail(why, whylen, "snappy: truncated copy tag at %zu", s);
-            length = 4 + ((tag >> 2) & 7);
-            offset = ((size_t)(tag & 0xe0) << 3) | src[s + 1];
-            s += 2;
-            break;
-        case 2:
-            if (len - s < 3)
-                return fail(why, whylen, "snappy: truncated copy tag at %zu", s);
-            length = 1 + (size_t)(tag >> 2);
-            offset = (size_t)src[s + 1] | (size_t)src[s + 2] << 8;
-            s += 3;
-            break;
-        default:
-            if (len - s < 5)
-                return fail(why, whylen, "snappy: truncated copy tag at %zu", s);
-            length = 1 + (size_t)(tag >> 2);
-            offset = (size_t)src[s + 1] | (size_t)src[s + 2] << 8 | (size_t)src[s + 3] << 16 |
-                     (size_t)src[s + 4] << 24;
-            s += 5;
-            break;
-        }
-        if (offset == 0 || offset > d || length > dlen - d)
-            return fail(why, whylen, "snappy: bad copy (offset %zu, length %zu) at output %zu",
-                        offset, length, d);
-        if (offset >= 8) {
-            /* 8 bytes at a time: each chunk reads only bytes already final
-             * (offset >= 8), and may write up to 7 bytes past the copy, into
-             * later output or the slack. */
-            uint8_t *op = dst + d;
-            const uint8_t *ip = op - offset;
-            for (size_t i = 0; i < length; i += 8) {
-                uint64_t t;
-                memcpy(&t, ip + i, 8);
-                memcpy(op + i, &t, 8);
-            }
-        } else {
-            /* Short-distance overlap: must run forwards byte by byte. */
-            for (size_t i = 0; i < length; i++)
-                dst[d + i] = dst[d - offset + i];
-        }
-        d += length;
-    }
-    if (d != dlen)
-        return fail(why, whylen, "snappy: decoded %zu bytes, header says %" PRIu64, d, dlen);
-    *out = dst;
-    *out_len = d;
+    size_t got = (size_t)dlen;
+    if (snappy_uncompress((const char *)src, len, (char *)scratch->buf, &got) != SNAPPY_OK ||
+        got != dlen)
+        return fail(why, whylen, "snappy: corrupt block (%zu bytes, %" PRIu64 " announced)", len,
+                    dlen);
+    *out = scratch->buf;
+    *out_len = got;
     return TSM_DEC_OK;
 }
 

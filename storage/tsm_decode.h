@@ -1,6 +1,6 @@
 /*
  * tsm_decode: decoders for the data of one TSM block (docs/formats.md#tsm-block)
- * and a bounded snappy block-format decoder. Internal to storage/tsm.c; the
+ * and the snappy step of string blocks (libsnappy). Internal to storage/tsm.c; the
  * declarations are here so unit tests can drive the decoders directly.
  *
  * The decoders validate while counting: they never store decoded values
@@ -65,12 +65,12 @@ int tsm_decode_block_prefix(const uint8_t *data, size_t avail, tsm_scratch *scra
 int tsm_decode_timestamps(const uint8_t *p, size_t len, tsm_block_result *out, char *why,
                           size_t whylen);
 
-/* Snappy block format: reads the uvarint decoded length (rejecting lengths
- * above `max_len`), then decodes into scratch. On success *out points into
- * scratch->buf and *out_len is the decoded length. Rejects every input the Go
- * decoder rejects (truncated tags, zero or too-far copy offsets, output
- * overrun, output shorter than announced). Never reads or writes out of
- * bounds. */
+/* Snappy block format, decoded by libsnappy: reads the uvarint decoded length
+ * (rejecting lengths above `max_len` or impossible for `len` input bytes
+ * before allocating), then decodes into scratch. On success *out points into
+ * scratch->buf and *out_len is the decoded length. Rejects truncated tags,
+ * zero or too-far copy offsets, output overrun and output shorter than
+ * announced. Never reads or writes out of bounds. */
 int tsm_snappy_decode(const uint8_t *src, size_t len, size_t max_len, tsm_scratch *scratch,
                       const uint8_t **out, size_t *out_len, char *why, size_t whylen);
 
