@@ -13,6 +13,8 @@ struct tsv_influx_client {
     CURL *curl;
     char *base;
     struct curl_slist *headers;
+    char *ca_file;   /* NULL = libcurl's default CA store */
+    int skip_verify;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -50,7 +52,20 @@ void tsv_influx_client_free(tsv_influx_client *c)
         curl_easy_cleanup(c->curl);
     curl_slist_free_all(c->headers);
     free(c->base);
+    free(c->ca_file);
     free(c);
+}
+
+int tsv_influx_client_set_tls(tsv_influx_client *c, const char *ca_file, int skip_verify,
+                              tsv_error *err)
+{
+    char *copy = NULL;
+    if (ca_file && !(copy = strdup(ca_file)))
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    free(c->ca_file);
+    c->ca_file = copy;
+    c->skip_verify = skip_verify ? 1 : 0;
+    return 0;
 }
 
 typedef struct sink {
@@ -130,6 +145,13 @@ static int request(tsv_influx_client *c, const char *method, const char *path_qu
     curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &s);
     curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, 30L);
+    /* curl_easy_reset restored libcurl's defaults: verify peer and host. */
+    if (c->ca_file)
+        curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->ca_file);
+    if (c->skip_verify) {
+        curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
     if (strcmp(method, "POST") == 0) {
         curl_easy_setopt(c->curl, CURLOPT_POST, 1L);
         curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, "");

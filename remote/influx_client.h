@@ -12,6 +12,10 @@
  * "Authorization: Token T". Bodies arrive gzip-compressed when the server
  * offers it and are decompressed by libcurl.
  *
+ * https:// URLs are verified by default (certificate chain against the
+ * system's CA store, and the host name); tsv_influx_client_set_tls trusts a
+ * given CA file instead, or skips verification (self-signed test setups).
+ *
  * Ownership: tsv_influx_client_free. Thread-safety: one thread per client.
  */
 #ifndef TSV_INFLUX_CLIENT_H
@@ -28,6 +32,13 @@ typedef struct tsv_influx_client tsv_influx_client;
 int tsv_influx_client_new(tsv_influx_client **out, const char *base_url, const char *token,
                           tsv_error *err);
 void tsv_influx_client_free(tsv_influx_client *c);
+
+/* TLS verification of https:// servers. ca_file: PEM bundle trusted instead
+ * of the system store (NULL = the system store; the string is copied).
+ * skip_verify: accept any certificate and host name (influx CLI's
+ * --skip-verify); the transfer is still encrypted but not authenticated. */
+int tsv_influx_client_set_tls(tsv_influx_client *c, const char *ca_file, int skip_verify,
+                              tsv_error *err);
 
 /* GET /api/v2/export: strings are passed as given (NULL = absent). */
 typedef struct tsv_remote_export_request {

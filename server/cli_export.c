@@ -30,14 +30,16 @@ typedef struct export_args {
     int64_t start, stop;
     const char **meas;
     size_t n_meas;
-    int insecure;
+    int insecure;        /* --skip-verify */
+    const char *ca_file; /* --ca-file, else $SSL_CERT_FILE (as the influx CLI) */
 } export_args;
 
 static void export_usage(FILE *f, const char *cmd)
 {
     fprintf(f,
             "Usage: tsvault %s (--data-dir DIR | --host URL --token TOKEN)\n"
-            "         (--bucket-id ID | --bucket NAME --org NAME)\n", cmd);
+            "         (--bucket-id ID | --bucket NAME --org NAME)\n"
+            "         [--ca-file PEM] [--skip-verify]   (https:// hosts; default: verify)\n", cmd);
     if (strcmp(cmd, "export") == 0)
         fprintf(f,
                 "         [--rp NAME] [--start RFC3339] [--stop RFC3339] [--measurement M]...\n"
@@ -57,12 +59,14 @@ static int parse_args(int argc, char **argv, export_args *a, const char *cmd)
         {"start", required_argument, 0, 's'},    {"stop", required_argument, 0, 'S'},
         {"measurement", required_argument, 0, 'm'}, {"out", required_argument, 0, 'O'},
         {"compress", required_argument, 0, 'c'}, {"help", no_argument, 0, 'h'},
+        {"skip-verify", no_argument, 0, 'k'},    {"ca-file", required_argument, 0, 'C'},
         {0, 0, 0, 0},
     };
     memset(a, 0, sizeof *a);
     a->start = INT64_MIN;
     a->stop = INT64_MAX;
     a->token = getenv("INFLUX_TOKEN");
+    a->ca_file = getenv("SSL_CERT_FILE");
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -79,6 +83,8 @@ static int parse_args(int argc, char **argv, export_args *a, const char *cmd)
         case 'S': a->stop_s = optarg; break;
         case 'O': a->out = optarg; break;
         case 'c': a->compress = optarg; break;
+        case 'k': a->insecure = 1; break;
+        case 'C': a->ca_file = optarg; break;
         case 'm': {
             const char **m = realloc(a->meas, (a->n_meas + 1) * sizeof *m);
             if (!m)
@@ -180,6 +186,8 @@ int tsv_cli_export(int argc, char **argv)
     } else if (rc == 0) {
         tsv_influx_client *cl = NULL;
         rc = tsv_influx_client_new(&cl, a.host, a.token, &err);
+        if (rc == 0)
+            rc = tsv_influx_client_set_tls(cl, a.ca_file, a.insecure, &err);
         if (rc == 0) {
             tsv_remote_export_request rq = {
                 .bucket_id = a.bucket_id, .org = a.org, .bucket = a.bucket, .rp = a.rp,
@@ -232,6 +240,8 @@ int tsv_cli_stats(int argc, char **argv)
     } else {
         tsv_influx_client *cl = NULL;
         rc = tsv_influx_client_new(&cl, a.host, a.token, &err);
+        if (rc == 0)
+            rc = tsv_influx_client_set_tls(cl, a.ca_file, a.insecure, &err);
         if (rc == 0)
             rc = tsv_influx_client_bucket_stats(cl, a.bucket_id, a.org, a.bucket, &out, &err);
         tsv_influx_client_free(cl);

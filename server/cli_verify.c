@@ -22,6 +22,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "Usage: tsvault verify (--data-dir DIR | --host URL --token TOKEN)\n"
                "         [--bucket-id ID] [--max-bytes-per-second N[KiB|MiB|GiB]] [--progress]\n"
+               "         [--ca-file PEM] [--skip-verify]   (https:// hosts; default: verify)\n"
                "Re-reads the KV store and every TSM and tombstone file; changes nothing.\n"
                "Exit code 0: no problem, 1: problems found (or verify failed), 2: usage.\n");
 }
@@ -115,11 +116,12 @@ int tsv_cli_verify(int argc, char **argv)
         {"token", required_argument, 0, 't'},    {"bucket-id", required_argument, 0, 'i'},
         {"max-bytes-per-second", required_argument, 0, 'r'},
         {"progress", no_argument, 0, 'p'},       {"help", no_argument, 0, 'h'},
+        {"skip-verify", no_argument, 0, 'k'},    {"ca-file", required_argument, 0, 'C'},
         {0, 0, 0, 0},
     };
     const char *data_dir = NULL, *host = NULL, *token = getenv("INFLUX_TOKEN"), *bucket = NULL,
-               *rate_s = NULL;
-    int progress = 0, c;
+               *rate_s = NULL, *ca_file = getenv("SSL_CERT_FILE");
+    int progress = 0, skip_verify = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -128,6 +130,8 @@ int tsv_cli_verify(int argc, char **argv)
         case 't': token = optarg; break;
         case 'i': bucket = optarg; break;
         case 'r': rate_s = optarg; break;
+        case 'k': skip_verify = 1; break;
+        case 'C': ca_file = optarg; break;
         case 'p': progress = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -151,6 +155,8 @@ int tsv_cli_verify(int argc, char **argv)
             n += snprintf(q + n, sizeof q - (size_t)n, "%smaxBytesPerSecond=%" PRIu64,
                           n ? "&" : "", rate);
         int rc = tsv_influx_client_new(&cl, host, token, &err);
+        if (rc == 0)
+            rc = tsv_influx_client_set_tls(cl, ca_file, skip_verify, &err);
         if (rc == 0)
             rc = tsv_influx_client_verify(cl, q, &rp.base, &err);
         tsv_influx_client_free(cl);

@@ -35,6 +35,10 @@ typedef enum opt_id {
     OPT_RPC_ORG,
     OPT_RPC_ALLOW,
     OPT_RPC_TIMEOUT,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+    OPT_TLS_MIN_VERSION,
+    OPT_TLS_STRICT,
     OPT_COUNT
 } opt_id;
 
@@ -43,6 +47,7 @@ static const struct {
     const char *env;
     const char *def;
     const char *help;
+    int is_bool; /* "--flag" alone means true, as influxd's boolean flags */
 } options[OPT_COUNT] = {
     [OPT_BIND] = {"http-bind-address", "TSVAULT_HTTP_BIND_ADDRESS", ":8086",
                   "address to listen on, host:port or :port (like influxd)"},
@@ -95,6 +100,16 @@ static const struct {
                        "peers allowed on the 1.x service, comma-separated IPs or CIDRs; empty = any"},
     [OPT_RPC_TIMEOUT] = {"rpc-timeout", "TSVAULT_RPC_TIMEOUT", "30s",
                          "1.x service: drop a silent peer, and finish a restore idle this long"},
+    [OPT_TLS_CERT] = {"tls-cert", "TSVAULT_TLS_CERT", "",
+                      "PEM certificate (leaf first, then its chain): serve HTTPS instead of HTTP; "
+                      "needs --tls-key; re-read on SIGHUP"},
+    [OPT_TLS_KEY] = {"tls-key", "TSVAULT_TLS_KEY", "",
+                     "PEM private key of --tls-cert (unencrypted); re-read on SIGHUP"},
+    [OPT_TLS_MIN_VERSION] = {"tls-min-version", "TSVAULT_TLS_MIN_VERSION", "1.2",
+                             "lowest TLS version accepted: 1.0, 1.1, 1.2 or 1.3"},
+    [OPT_TLS_STRICT] = {"tls-strict-ciphers", "TSVAULT_TLS_STRICT_CIPHERS", "false",
+                        "TLS 1.2 and below: only ECDHE with AES-GCM or ChaCha20-Poly1305 (as influxd)",
+                        1},
 };
 
 void tsv_config_usage(FILE *out)
@@ -204,6 +219,25 @@ void tsv_config_defaults(tsv_config *cfg)
     cfg->job_retention_s = 720 * 3600;
     snprintf(cfg->rpc_bind_address, sizeof cfg->rpc_bind_address, "127.0.0.1:8088");
     cfg->rpc_timeout_s = 30;
+    cfg->tls_min_version = 12;
+}
+
+/* Go's strconv.ParseBool, which influxd's flags use. */
+static int parse_bool(const char *s, int *out)
+{
+    static const char *const yes[] = {"1", "t", "T", "true", "TRUE", "True"};
+    static const char *const no[] = {"0", "f", "F", "false", "FALSE", "False"};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+        if (strcmp(s, yes[i]) == 0) {
+            *out = 1;
+            return 0;
+        }
+        if (strcmp(s, no[i]) == 0) {
+            *out = 0;
+            return 0;
+        }
+    }
+    return -1;
 }
 
 static int apply(tsv_config *cfg, opt_id id, const char *val, const char *source, tsv_error *err)
@@ -340,6 +374,31 @@ static int apply(tsv_config *cfg, opt_id id, const char *val, const char *source
                                  source, val);
         cfg->rpc_timeout_s = (int)d;
         return 0;
+    case OPT_TLS_CERT:
+        cfg->tls_cert = *val ? val : NULL;
+        return 0;
+    case OPT_TLS_KEY:
+        cfg->tls_key = *val ? val : NULL;
+        return 0;
+    case OPT_TLS_MIN_VERSION:
+        if (strcmp(val, "1.0") == 0)
+            cfg->tls_min_version = 10;
+        else if (strcmp(val, "1.1") == 0)
+            cfg->tls_min_version = 11;
+        else if (strcmp(val, "1.2") == 0)
+            cfg->tls_min_version = 12;
+        else if (strcmp(val, "1.3") == 0)
+            cfg->tls_min_version = 13;
+        else
+            return tsv_error_set(err, TSV_EINVALID,
+                                 "%s: unsupported TLS version \"%s\" (1.0, 1.1, 1.2 or 1.3)", source,
+                                 val);
+        return 0;
+    case OPT_TLS_STRICT:
+        if (parse_bool(val, &cfg->tls_strict_ciphers) != 0)
+            return tsv_error_set(err, TSV_EINVALID, "%s: expected true or false, got \"%s\"", source,
+                                 val);
+        return 0;
     default:
         return tsv_error_set(err, TSV_EINTERNAL, "unknown option");
     }
@@ -391,6 +450,8 @@ int tsv_config_parse(tsv_config *cfg, int argc, char **argv, FILE *help_out, tsv
         const char *val;
         if (eq) {
             val = eq + 1;
+        } else if (options[found].is_bool) {
+            val = "true";
         } else {
             if (i + 1 >= argc)
                 return tsv_error_set(err, TSV_EINVALID, "flag --%s needs a value", options[found].flag);
@@ -401,5 +462,10 @@ int tsv_config_parse(tsv_config *cfg, int argc, char **argv, FILE *help_out, tsv
         if (apply(cfg, (opt_id)found, val, src, err) != 0)
             return -1;
     }
+    /* Half a TLS configuration must not quietly serve plain HTTP. */
+    if (!cfg->tls_cert != !cfg->tls_key)
+        return tsv_error_set(err, TSV_EINVALID, "%s is set but %s is not: HTTPS needs both",
+                             cfg->tls_cert ? "--tls-cert" : "--tls-key",
+                             cfg->tls_cert ? "--tls-key" : "--tls-cert");
     return 0;
 }

@@ -42,6 +42,10 @@ typedef struct tsv_config {
     char rpc_org[256];           /* org of the 1.x names (name or ID); "" = first */
     char rpc_allowed_hosts[1024]; /* comma-separated IPs/CIDRs; "" = any peer */
     int rpc_timeout_s;           /* idle 1.x peer / pending restore */
+    const char *tls_cert;        /* PEM certificate (+ chain) file; NULL = plain HTTP */
+    const char *tls_key;         /* PEM private key file; set exactly when tls_cert is */
+    int tls_min_version;         /* lowest TLS 1.x accepted: 10, 11, 12 or 13 */
+    int tls_strict_ciphers;      /* influxd's --tls-strict-ciphers (docs/operations.md) */
 } tsv_config;
 
 void tsv_config_defaults(tsv_config *cfg);

@@ -4,7 +4,7 @@
  * main parses the configuration, opens the data directory, starts the HTTP
  * server and waits for SIGINT/SIGTERM; then it stops accepting requests, lets
  * in-flight ones finish (bounded by --shutdown-timeout), closes the storage
- * and exits 0.
+ * and exits 0. SIGHUP re-reads the TLS certificate and key.
  */
 #include <malloc.h>
 #include <pthread.h>
@@ -23,6 +23,13 @@
 #include "store.h"
 #include "tsv_log.h"
 #include "version.h"
+
+/* The 1.x RPC address names a loopback host (what the docs advise with TLS). */
+static int loopback_address(const char *a)
+{
+    return strncmp(a, "127.", 4) == 0 || strncmp(a, "[::1]", 5) == 0 ||
+           strncmp(a, "localhost:", 10) == 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -57,6 +64,7 @@ int main(int argc, char **argv)
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -111,14 +119,24 @@ int main(int argc, char **argv)
         tsv_store_close(store);
         return 1;
     }
-    TSV_INFO("msg=listening version=%s api_version=%s commit=%s bind=%s port=%d data_dir=\"%s\" "
-             "workers=%d",
+    if (cfg.tls_cert && rpc && !loopback_address(cfg.rpc_bind_address))
+        TSV_WARN("msg=\"the 1.x RPC service has no TLS (InfluxDB's protocol has none): keep it on "
+                 "loopback or tunnel it\" rpc_bind=%s",
+                 cfg.rpc_bind_address);
+    TSV_INFO("msg=listening version=%s api_version=%s commit=%s bind=%s scheme=%s port=%d "
+             "data_dir=\"%s\" workers=%d",
              tsv_version(), tsv_influx_compat_version(), tsv_git_commit(), cfg.http_bind_address,
-             srv->port, cfg.data_dir, cfg.worker_threads);
+             srv->tls ? "https" : "http", srv->port, cfg.data_dir, cfg.worker_threads);
 
     int sig = 0;
-    while (sigwait(&stop_signals, &sig) != 0)
-        ;
+    for (;;) {
+        if (sigwait(&stop_signals, &sig) != 0)
+            continue;
+        if (sig != SIGHUP)
+            break;
+        if (tsv_server_reload_tls(srv, &err) != 0 && !srv->tls)
+            TSV_INFO("msg=\"SIGHUP: nothing to reload\" detail=\"%s\"", err.message);
+    }
     TSV_INFO("msg=\"shutting down\" signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
     tsv_rpc_stop(rpc);
     if (tsv_server_stop(srv) != 0) {

@@ -13,6 +13,7 @@
 #include "body_gate.h"
 #include "json.h"
 #include "router.h"
+#include "tls.h"
 #include "tsv_log.h"
 
 static double elapsed_ms(const struct timespec *start)
@@ -181,6 +182,68 @@ static int on_log_message(const struct mg_connection *conn, const char *message)
     return 1;
 }
 
+/* civetweb's SSL_CTX is set up by us (tls.c), certificate included. */
+static int on_init_ssl(void *ssl_ctx, void *user_data)
+{
+    tsv_server *srv = user_data;
+    tsv_error e;
+    if (tsv_tls_setup_ctx(srv->tls, ssl_ctx, &e) != 0) {
+        TSV_ERROR("msg=\"cannot set up TLS\" error=\"%s\"", e.message);
+        return -1;
+    }
+    return 1;
+}
+
+/* "host:port[,...]" with civetweb's "s" (TLS) suffix on every port. */
+static int tls_ports(char *out, size_t outlen, const char *bind)
+{
+    size_t o = 0;
+    const char *p = bind;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        int w = snprintf(out + o, outlen - o, "%s%.*ss", o ? "," : "", (int)n, p);
+        if (w < 0 || (size_t)w >= outlen - o)
+            return -1;
+        o += (size_t)w;
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
+static int tls_start(tsv_server *srv, const tsv_config *cfg, char *ports, size_t portslen,
+                     tsv_error *err)
+{
+    if (!(mg_check_feature(MG_FEATURES_TLS) & MG_FEATURES_TLS))
+        return tsv_error_set(err, TSV_EINVALID,
+                             "--tls-cert is set but this civetweb library was built without TLS");
+    tsv_tls_options topt = {.cert_file = cfg->tls_cert,
+                            .key_file = cfg->tls_key,
+                            .min_version = cfg->tls_min_version,
+                            .strict_ciphers = cfg->tls_strict_ciphers};
+    if (tsv_tls_open(&srv->tls, &topt, err) != 0)
+        return -1;
+    /* civetweb loads libssl itself (dlopen) when asked for TLS; Debian's
+     * build needs the compatibility library to find OpenSSL 3's (tls.h). */
+    if (tsv_tls_preload_compat(err) != 0)
+        return -1;
+    if (!(mg_init_library(MG_FEATURES_TLS) & MG_FEATURES_TLS))
+        return tsv_error_set(err, TSV_EINTERNAL,
+                             "civetweb could not load OpenSSL (libssl.so, libcrypto.so; see "
+                             "docs/operations.md, HTTPS requirements)");
+    if (tls_ports(ports, portslen, cfg->http_bind_address) != 0)
+        return tsv_error_set(err, TSV_EINVALID, "bind address too long");
+    return 0;
+}
+
+int tsv_server_reload_tls(tsv_server *srv, tsv_error *err)
+{
+    if (!srv->tls)
+        return tsv_error_set(err, TSV_EINVALID, "TLS is not configured (no --tls-cert)");
+    return tsv_tls_reload(srv->tls, err);
+}
+
 int tsv_server_start(tsv_server **out, const tsv_config *cfg, const tsv_server_services *svc,
                      tsv_error *err)
 {
@@ -191,6 +254,13 @@ int tsv_server_start(tsv_server **out, const tsv_config *cfg, const tsv_server_s
     srv->store = svc->store;
     srv->files = svc->files;
     srv->jobs = svc->jobs;
+    char listen_ports[sizeof cfg->http_bind_address + 16];
+    snprintf(listen_ports, sizeof listen_ports, "%s", cfg->http_bind_address);
+    if (cfg->tls_cert && tls_start(srv, cfg, listen_ports, sizeof listen_ports, err) != 0) {
+        tsv_tls_free(srv->tls);
+        free(srv);
+        return -1;
+    }
     char threads[16], header_size[16], header_timeout[24], idle_timeout[24];
     snprintf(threads, sizeof threads, "%d", cfg->worker_threads);
     snprintf(header_timeout, sizeof header_timeout, "%d", cfg->read_header_timeout_s * 1000);
@@ -201,7 +271,7 @@ int tsv_server_start(tsv_server **out, const tsv_config *cfg, const tsv_server_s
     int civet_buf = 1048576; /* pages are only touched as headers arrive */
     snprintf(header_size, sizeof header_size, "%d", civet_buf);
     const char *options[] = {
-        "listening_ports", cfg->http_bind_address,
+        "listening_ports", listen_ports,
         "num_threads", threads,
         "max_request_size", header_size,
         "enable_keep_alive", "yes",
@@ -223,12 +293,15 @@ int tsv_server_start(tsv_server **out, const tsv_config *cfg, const tsv_server_s
     memset(&cb, 0, sizeof cb);
     cb.http_error = on_http_error;
     cb.log_message = on_log_message;
+    if (srv->tls)
+        cb.init_ssl = on_init_ssl;
     mg_init_library(0);
     char errtxt[256] = "";
     struct mg_init_data init = {.callbacks = &cb, .user_data = srv, .configuration_options = options};
     struct mg_error_data edata = {.text = errtxt, .text_buffer_size = sizeof errtxt};
     srv->ctx = mg_start2(&init, &edata);
     if (!srv->ctx) {
+        tsv_tls_free(srv->tls);
         free(srv);
         return tsv_error_set(err, TSV_EINTERNAL, "cannot listen on %s: %s", cfg->http_bind_address,
                              errtxt[0] ? errtxt : "unknown error");
@@ -237,6 +310,8 @@ int tsv_server_start(tsv_server **out, const tsv_config *cfg, const tsv_server_s
     struct mg_server_port ports[4];
     int n = mg_get_server_ports(srv->ctx, 4, ports);
     srv->port = n > 0 ? ports[0].port : 0;
+    if (srv->tls)
+        tsv_tls_log_in_use(srv->tls, "TLS certificate in use");
     *out = srv;
     return 0;
 }
@@ -313,5 +388,8 @@ int tsv_server_stop(tsv_server *srv)
 
 void tsv_server_free(tsv_server *srv)
 {
+    if (!srv)
+        return;
+    tsv_tls_free(srv->tls);
     free(srv);
 }

@@ -28,6 +28,7 @@ struct tsv_store;
 struct tsv_files;
 struct tsv_jobs;
 struct mg_context;
+struct tsv_tls;
 
 typedef struct tsv_server {
     tsv_config cfg;
@@ -39,6 +40,7 @@ typedef struct tsv_server {
     atomic_int stopping;
     atomic_int uploads; /* upload requests running (--max-concurrent-uploads) */
     int port; /* the port actually bound (useful with :0) */
+    struct tsv_tls *tls; /* HTTPS settings and certificate (tls.h); NULL = plain HTTP */
 } tsv_server;
 
 /* Captured path parameters of a matched route, e.g. {shardID}. */
@@ -89,6 +91,11 @@ int tsv_server_start(tsv_server **out, const tsv_config *cfg, const tsv_server_s
  * Returns 0 if everything finished in time, -1 if requests were still running. */
 int tsv_server_stop(tsv_server *srv);
 void tsv_server_free(tsv_server *srv);
+
+/* SIGHUP: re-reads the TLS certificate and key (tls.h). New connections get
+ * the new pair; if a file is bad the pair in use stays and err says why.
+ * -1 (TSV_EINVALID) also when the server does not serve HTTPS. */
+int tsv_server_reload_tls(tsv_server *srv, tsv_error *err);
 
 /* Authentication (server/auth.c): resolves the Authorization header. */
 int tsv_authenticate(tsv_http_req *req, tsv_auth_level need, tsv_caller *caller, tsv_error *err);

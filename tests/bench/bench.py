@@ -235,6 +235,12 @@ def table(results, machine):
             continue
         ratio = by[key]["mbs"] / by[base]["mbs"]
         print("  %-4s %s: %.2fx" % ("MET" if ratio >= want else "MISS", text, ratio))
+    for r in rows:
+        http = by.get(r["key"][:-4]) if r["key"].endswith("_tls") else None
+        if http:
+            print("  HTTPS/HTTP %s: %.2fx the HTTP throughput (%.3f s vs %.3f s), server CPU %s s vs %s s"
+                  % (http["label"].split(", ", 1)[-1], r["mbs"] / http["mbs"], r["s"], http["s"],
+                     r["cpu"] or "?", http["cpu"] or "?"))
     if "v_sdr" in by:
         ms = by["v_sdr"]["s"] * 1000
         print("  %-4s soft delete + restore of the bench bucket < 100 ms: %.1f ms" %

@@ -8,7 +8,9 @@
 # TSV_BENCH_RUNS (default 5), TSV_BENCH_BUILD (build dir, default
 # $TSV_BENCH_CACHE/build), TSVAULT_BIN (use this binary instead of building),
 # TSV_BENCH_INFLUXD_PORT (HTTP port of the private influxd, default 28086; its
-# RPC port is this + 2).
+# RPC port is this + 2), TSV_BENCH_DATA (a complete six-shard data set to use
+# instead of data-v1, e.g. rpc1x.sh's; without the 1 GB shard only
+# run.sh --restore-only works).
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -20,7 +22,7 @@ IRPC=$((IHTTP + 2))
 PY="python3 $here/bench.py"
 
 # Data set. Bump DATA's version when any of this changes.
-DATA=$CACHE/data-v1
+DATA=${TSV_BENCH_DATA:-$CACHE/data-v1}
 NSHARDS=6        # shards 1..6: one 7-day shard group each, from 2024-01-01
 SERIES=400       # x 5 fields (float walk, float, int walk, bool, string)
 POINTS=10000     # per field, one a minute: ~69 MB of TSM per shard
@@ -144,7 +146,7 @@ ensure_data() {
     for id in $IDS; do
         TSM_BYTES=$((TSM_BYTES + $(stat -c %s "$DATA/tree/$BUCKET_HEX/autogen/$id/$TSM")))
     done
-    BIG_BYTES=$(stat -c %s "$DATA/bigtree/$BUCKET_HEX/autogen/$BIG_ID/$TSM")
+    BIG_BYTES=$(stat -c %s "$DATA/bigtree/$BUCKET_HEX/autogen/$BIG_ID/$TSM" 2>/dev/null || echo 0)
     GZ_BYTES=$(cat "$DATA"/gz/s[1-6].tar.gz | wc -c)
     ZST_BYTES=$(cat "$DATA"/zst/s[1-6].tar.zst | wc -c)
     TSM_FILES=$(for id in $IDS; do echo "$DATA/tree/$BUCKET_HEX/autogen/$id/$TSM"; done)
@@ -152,21 +154,27 @@ ensure_data() {
 
 # ---------------------------------------------------------------- servers
 
-start_tsvault() { # DIR LOG -> TPID, TURL, TDATA, ORG
-    mkdir -p "$1"
-    "$BIN" serve --http-bind-address 127.0.0.1:0 --rpc-bind-address 127.0.0.1:0 --data-dir "$1" --operator-token "$TOKEN" \
-        --log-level info >"$2" 2>&1 &
+start_tsvault() { # DIR LOG [serve flags] -> TPID, TURL, TDATA, ORG
+    local dir=$1 lg=$2
+    shift 2
+    mkdir -p "$dir"
+    "$BIN" serve --http-bind-address 127.0.0.1:0 --rpc-bind-address 127.0.0.1:0 --data-dir "$dir" --operator-token "$TOKEN" \
+        --log-level info "$@" >"$lg" 2>&1 &
     TPID=$!
     local port="" i=0
     while [ -z "$port" ] && [ $i -lt 200 ]; do
         sleep 0.05
-        port=$(sed -n 's/.*msg=listening.* port=\([0-9]*\).*/\1/p' "$2" | tail -n 1)
-        kill -0 "$TPID" 2>/dev/null || die "tsvault did not start: $(cat "$2")"
+        port=$(sed -n 's/.*msg=listening.* port=\([0-9]*\).*/\1/p' "$lg" | tail -n 1)
+        kill -0 "$TPID" 2>/dev/null || die "tsvault did not start: $(cat "$lg")"
         i=$((i + 1))
     done
     [ -n "$port" ] || die "tsvault did not start"
-    TURL=http://127.0.0.1:$port
-    TDATA=$1
+    # With --tls-cert the listening line says scheme=https (curl then needs
+    # CURL_CA_BUNDLE, which run.sh --tls sets).
+    local scheme
+    scheme=$(sed -n 's/.*msg=listening.* scheme=\(https*\) .*/\1/p' "$lg" | tail -n 1)
+    TURL=${scheme:-http}://127.0.0.1:$port
+    TDATA=$dir
     ORG=$(curl -sS -f -H "Authorization: Token $TOKEN" -H 'Content-Type: application/json' \
         -d '{"name":"bench"}' "$TURL/api/v2/orgs" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 }

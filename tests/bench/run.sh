@@ -1,7 +1,13 @@
 #!/bin/bash
 # tsvault restore/backup benchmark: the one command (see tests/bench/README.md).
 #
-#   tests/bench/run.sh
+#   tests/bench/run.sh [--tls] [--restore-only]
+#
+# --tls: after the HTTP rows, the restore rows again over HTTPS (a fresh
+# tsvault with a self-signed RSA-2048 certificate made here by openssl; curl
+# verifies it through CURL_CA_BUNDLE), in the same run; the table then ends
+# with the HTTPS/HTTP ratios. --restore-only: only the tsvault restore rows
+# (no baselines, backups, vault or memory rows; the 1 GB shard is not needed).
 #
 # Generates the data once (TSM written by InfluxDB 1.6.7's own tsm1 writer,
 # packed as the influx CLI packs shards) into $TSV_BENCH_CACHE (default
@@ -20,6 +26,14 @@ set -euo pipefail
 # shellcheck source=tests/bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 trap bench_cleanup EXIT INT TERM
+TLS=0 ONLY_RESTORE=0
+for arg in "$@"; do
+    case $arg in
+    --tls) TLS=1 ;;
+    --restore-only) ONLY_RESTORE=1 ;;
+    *) die "usage: run.sh [--tls] [--restore-only]" ;;
+    esac
+done
 
 RES=$WORK/results.tsv
 # record KEY LABEL BYTES "t1,t2,..." [RSS] [CPU]
@@ -36,6 +50,7 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 log "load average before: $LOAD_BEFORE"
 
 # ---------------------------------------------------------------- baselines
+if [ "$ONLY_RESTORE" = 0 ]; then # (not indented: the block is the whole section)
 
 pipeline() { # KEY LABEL TOOL EXT
     local times=() r t0 t1 id
@@ -130,6 +145,7 @@ done
 record influxd "influxd 1.6.7 restore -portable (gzip, client + server)" "$TSM_BYTES" "$(join "${times[@]}")"
 stop_influxd
 drop_output "$WORK/influxd"
+fi # baselines
 
 # ---------------------------------------------------------------- tsvault
 
@@ -156,6 +172,8 @@ log "tsvault: restore, zstd, two streams"
 ts_restore r_zs2 "tsvault restore, zstd, 2 streams; sync" zstd 2
 log "tsvault: restore, plain tar, two streams (reference: no decoding)"
 ts_restore r_id2 "tsvault restore, plain tar (identity), 2 streams; sync" identity 2
+
+if [ "$ONLY_RESTORE" = 0 ]; then # backups, vault, memory (not indented)
 
 restore_source
 ts_backup() { # KEY LABEL LEVEL
@@ -237,6 +255,32 @@ mem_restore() { # KEY LABEL ENC FILE
 mem_restore m_gz "tsvault restore, gzip, 1 stream, one $((BIG_BYTES / 1000000)) MB shard, fresh server" gzip "$DATA/gz/s$BIG_ID.tar.gz"
 mem_restore m_zs "tsvault restore, zstd, 1 stream, one $((BIG_BYTES / 1000000)) MB shard, fresh server" zstd "$DATA/zst/s$BIG_ID.tar.zst"
 stop_tsvault
+else
+    RUN_HWM=$(rss_kb VmHWM)
+    stop_tsvault
+    drop_output "$WORK/tsvault"
+fi # backups, vault, memory
+
+# HTTPS: the same restores through a TLS listener (docs/benchmarks.md).
+if [ "$TLS" = 1 ]; then
+    mkdir -p "$WORK/tls"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/tls/key.pem" -out "$WORK/tls/cert.pem" \
+        -days 2 -subj "/CN=tsvault-bench" -addext "subjectAltName=IP:127.0.0.1" 2>/dev/null
+    export CURL_CA_BUNDLE=$WORK/tls/cert.pem
+    start_tsvault "$WORK/tsvault-tls" "$WORK/tsvault-tls.log" \
+        --tls-cert "$WORK/tls/cert.pem" --tls-key "$WORK/tls/key.pem"
+    case $TURL in https://*) ;; *) die "the TLS server is not serving https ($TURL)" ;; esac
+    TLS_SESSION=$(openssl s_client -connect "${TURL#https://}" -CAfile "$CURL_CA_BUNDLE" </dev/null 2>/dev/null |
+        sed -n 's/^New, \(.*\), Cipher is \(.*\)/\1 \2/p' | head -n 1)
+    log "tsvault over HTTPS ($TLS_SESSION): restore, gzip, one stream"
+    ts_restore r_gz1_tls "tsvault restore over HTTPS, gzip, 1 stream; sync" gzip 1
+    log "tsvault over HTTPS: restore, gzip, two streams"
+    ts_restore r_gz2_tls "tsvault restore over HTTPS, gzip, 2 streams; sync" gzip 2
+    log "tsvault over HTTPS: restore, plain tar, two streams"
+    ts_restore r_id2_tls "tsvault restore over HTTPS, plain tar (identity), 2 streams; sync" identity 2
+    stop_tsvault
+    drop_output "$WORK/tsvault-tls"
+fi
 
 # ---------------------------------------------------------------- report
 
@@ -254,6 +298,10 @@ stop_tsvault
         "$(tar --version | head -1)"
     echo "Load average before / after: $LOAD_BEFORE / $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "tsvault peak RSS over the main run: $((RUN_HWM / 1024)) MB (idle at start $((RUN_IDLE / 1024)) MB)"
+    [ "$TLS" = 0 ] || echo "HTTPS rows: curl $(curl --version | head -1 | cut -d' ' -f2) to tsvault" \
+        "(civetweb + $(openssl version | cut -d' ' -f1-2)), self-signed RSA-2048 certificate," \
+        "one handshake per request, negotiated: $TLS_SESSION; AES-NI:" \
+        "$(grep -q -w aes /proc/cpuinfo && echo yes || echo no)"
     echo "Runs: median of $RUNS (gzip -6 and the memory rows: one run); MB = 10^6 bytes of TSM;" \
         "warm page cache; the previous run's output deleted just before each run;" \
         "server CPU = tsvault's user + system time (median)."

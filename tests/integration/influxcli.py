@@ -6,6 +6,10 @@ Debian. Each step follows docs/influxdb-compat.md (#cli-backup, #cli-restore-*):
   backup URL TOKEN DIR [--gzip-level L] [--compression gzip|none]   (#cli-backup)
   restore URL TOKEN DIR [--full] [--seed N]                         (#cli-restore-full, -partial)
 
+An https:// URL is verified as the CLI (Go) does it: against the system's CA
+store, or the PEM file named by SSL_CERT_FILE; --skip-verify (the CLI's flag)
+accepts any certificate.
+
 What goes on the wire is what the CLI sends: `Accept: application/json` and
 `Accept-Encoding: gzip` on the backup GETs (the CLI gunzips itself), every
 POST body chunked with no Content-Length, uploads gzip with
@@ -26,6 +30,7 @@ import json
 import os
 import random
 import re
+import ssl
 import sys
 import time
 import urllib.parse
@@ -38,13 +43,21 @@ class CLIError(Exception):
     pass
 
 
+SKIP_VERIFY = False
+
+
 class Client:
     def __init__(self, url, token):
         u = urllib.parse.urlsplit(url)
         self.host, self.port = u.hostname, u.port
+        self.https = u.scheme == "https"
         self.token = token
 
     def _conn(self):
+        if self.https:
+            # create_default_context() honours SSL_CERT_FILE, as Go does.
+            ctx = ssl._create_unverified_context() if SKIP_VERIFY else ssl.create_default_context()
+            return http.client.HTTPSConnection(self.host, self.port, timeout=300, context=ctx)
         return http.client.HTTPConnection(self.host, self.port, timeout=300)
 
     def request(self, method, path, headers=None, body=None):
@@ -317,8 +330,10 @@ def main(argv):
     if len(argv) < 4 or argv[0] not in ("backup", "restore"):
         print(__doc__, file=sys.stderr)
         return 2
+    global SKIP_VERIFY
     cmd, url, token, d = argv[:4]
     opts = argv[4:]
+    SKIP_VERIFY = "--skip-verify" in opts
     try:
         if cmd == "backup":
             level = opts[opts.index("--gzip-level") + 1] if "--gzip-level" in opts else None
@@ -328,6 +343,9 @@ def main(argv):
             seed = int(opts[opts.index("--seed") + 1]) if "--seed" in opts else None
             print(json.dumps(restore(url, token, d, "--full" in opts, seed)))
     except CLIError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 1
+    except ssl.SSLError as e:
         print(f"Error: {e}", file=sys.stderr)
         return 1
     return 0
