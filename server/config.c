@@ -35,6 +35,7 @@ typedef enum opt_id {
     OPT_RPC_ORG,
     OPT_RPC_ALLOW,
     OPT_RPC_TIMEOUT,
+    OPT_METRICS_AUTH,
     OPT_COUNT
 } opt_id;
 
@@ -95,6 +96,9 @@ static const struct {
                        "peers allowed on the 1.x service, comma-separated IPs or CIDRs; empty = any"},
     [OPT_RPC_TIMEOUT] = {"rpc-timeout", "TSVAULT_RPC_TIMEOUT", "30s",
                          "1.x service: drop a silent peer, and finish a restore idle this long"},
+    [OPT_METRICS_AUTH] = {"metrics-auth", "TSVAULT_METRICS_AUTH", "false",
+                          "true: GET /metrics needs a token with read access to everything; "
+                          "false: open, as influxd's /metrics"},
 };
 
 void tsv_config_usage(FILE *out)
@@ -110,6 +114,8 @@ void tsv_config_usage(FILE *out)
     }
     fprintf(out, "  --%-20s %s\n  --%-20s %s\n", "help", "print this help", "version",
             "print the version");
+    fprintf(out, "\nOther commands (each with --help): export, stats, verify (offline or against a\n"
+                 "server), and the client commands upload, files, jobs, pitr.\n");
 }
 
 int tsv_parse_size(const char *s, uint64_t *out)
@@ -339,6 +345,15 @@ static int apply(tsv_config *cfg, opt_id id, const char *val, const char *source
             return tsv_error_set(err, TSV_EINVALID, "%s: timeout must be 1s..1h, got \"%s\"",
                                  source, val);
         cfg->rpc_timeout_s = (int)d;
+        return 0;
+    case OPT_METRICS_AUTH:
+        if (strcmp(val, "true") == 0 || strcmp(val, "1") == 0)
+            cfg->metrics_auth = 1;
+        else if (strcmp(val, "false") == 0 || strcmp(val, "0") == 0)
+            cfg->metrics_auth = 0;
+        else
+            return tsv_error_set(err, TSV_EINVALID, "%s: must be true or false, got \"%s\"",
+                                 source, val);
         return 0;
     default:
         return tsv_error_set(err, TSV_EINTERNAL, "unknown option");

@@ -42,6 +42,7 @@ typedef struct tsv_config {
     char rpc_org[256];           /* org of the 1.x names (name or ID); "" = first */
     char rpc_allowed_hosts[1024]; /* comma-separated IPs/CIDRs; "" = any peer */
     int rpc_timeout_s;           /* idle 1.x peer / pending restore */
+    int metrics_auth;            /* GET /metrics needs a read-all (backup) token */
 } tsv_config;
 
 void tsv_config_defaults(tsv_config *cfg);

@@ -19,6 +19,15 @@
 #include "version.h"
 
 static const char *const method_route[] = {"method", "route", NULL};
+static const char *const method_route_status[] = {"method", "route", "status", NULL};
+static const char *const type_status[] = {"type", "status", NULL};
+
+#define REQUESTS_HELP "HTTP requests by method, route pattern and status."
+#define DURATION_HELP                                                                              \
+    "Time from the request head to the end of the response, by method and route pattern."
+#define REQ_BYTES_HELP "Request body bytes received, by method and route pattern."
+#define RESP_BYTES_HELP "Response body bytes sent, by method and route pattern."
+#define JOBS_HELP "Jobs held (within --job-retention), by type and executionStatus."
 
 /* "kv", "shard", ... for the restore and backup routes, else NULL. */
 static const char *route_kind(const char *route, const char *prefix)
@@ -47,26 +56,20 @@ void tsv_server_metrics_request(const tsv_http_req *req, double seconds)
     const char *route = req->route ? req->route : "unmatched";
     char status[8];
     snprintf(status, sizeof status, "%d", req->status ? req->status : 500);
-    static const char *const mrs[] = {"method", "route", "status", NULL};
     const char *v3[] = {req->method, route, status};
     tsv_metric_add(tsv_metrics_family(TSV_METRIC_COUNTER, "tsvault_http_requests_total",
-                                      "HTTP requests by method, route pattern and status.", mrs,
-                                      NULL, 0),
+                                      REQUESTS_HELP, method_route_status, NULL, 0),
                    v3, 1);
     const char *v2[] = {req->method, route};
     tsv_metric_observe(
         tsv_metrics_family(TSV_METRIC_HISTOGRAM, "tsvault_http_request_duration_seconds",
-                           "Time from the request head to the end of the response, by method "
-                           "and route pattern.",
-                           method_route, tsv_metrics_latency_buckets, tsv_metrics_latency_n),
+                           DURATION_HELP, method_route, tsv_metrics_latency_buckets, tsv_metrics_latency_n),
         v2, seconds);
     tsv_metric_add(tsv_metrics_family(TSV_METRIC_COUNTER, "tsvault_http_request_bytes_total",
-                                      "Request body bytes received, by method and route pattern.",
-                                      method_route, NULL, 0),
+                                      REQ_BYTES_HELP, method_route, NULL, 0),
                    v2, req->bytes_in);
     tsv_metric_add(tsv_metrics_family(TSV_METRIC_COUNTER, "tsvault_http_response_bytes_total",
-                                      "Response body bytes sent, by method and route pattern.",
-                                      method_route, NULL, 0),
+                                      RESP_BYTES_HELP, method_route, NULL, 0),
                    v2, req->bytes_out);
     int ok = req->status >= 200 && req->status < 300 && !req->aborted;
     const char *kind;
@@ -96,12 +99,9 @@ static void gauge1(const char *name, const char *help, const char *label, const 
 static void job_count(void *ctx, const char *type, const char *status, uint64_t n)
 {
     (void)ctx;
-    static const char *const names[] = {"type", "status", NULL};
     const char *values[] = {type, status};
-    tsv_metric_set(tsv_metrics_family(TSV_METRIC_GAUGE, "tsvault_jobs",
-                                      "Jobs held (within --job-retention), by type and "
-                                      "executionStatus.",
-                                      names, NULL, 0),
+    tsv_metric_set(tsv_metrics_family(TSV_METRIC_GAUGE, "tsvault_jobs", JOBS_HELP, type_status,
+                                      NULL, 0),
                    values, (double)n);
 }
 
@@ -118,6 +118,17 @@ static time_t started_at;
 void tsv_server_metrics_init(void)
 {
     started_at = time(NULL);
+    /* Families listed from the first scrape on, even before their first sample. */
+    tsv_metrics_family(TSV_METRIC_COUNTER, "tsvault_http_requests_total", REQUESTS_HELP,
+                       method_route_status, NULL, 0);
+    tsv_metrics_family(TSV_METRIC_HISTOGRAM, "tsvault_http_request_duration_seconds",
+                       DURATION_HELP, method_route, tsv_metrics_latency_buckets,
+                       tsv_metrics_latency_n);
+    tsv_metrics_family(TSV_METRIC_COUNTER, "tsvault_http_request_bytes_total", REQ_BYTES_HELP,
+                       method_route, NULL, 0);
+    tsv_metrics_family(TSV_METRIC_COUNTER, "tsvault_http_response_bytes_total", RESP_BYTES_HELP,
+                       method_route, NULL, 0);
+    tsv_metrics_family(TSV_METRIC_GAUGE, "tsvault_jobs", JOBS_HELP, type_status, NULL, 0);
     /* Families a fresh server has not counted yet still show, at 0. */
     static const char *const results[] = {"success", "failure"};
     for (int i = 0; i < 2; i++) {

@@ -110,6 +110,7 @@ static int handle_request(struct mg_connection *conn, tsv_server *srv)
             req.method, req.path, req.status, (unsigned long long)req.bytes_in,
             (unsigned long long)req.bytes_out, elapsed_ms(&start), ri->remote_addr,
             req.aborted ? " aborted=true" : "");
+    tsv_server_metrics_request(&req, elapsed_ms(&start) / 1e3);
     atomic_fetch_sub(&srv->inflight, 1);
     /* civetweb treats a return of 1..999 as the status it should log. */
     return req.status ? req.status : 500;
@@ -223,6 +224,7 @@ int tsv_server_start(tsv_server **out, const tsv_config *cfg, const tsv_server_s
     memset(&cb, 0, sizeof cb);
     cb.http_error = on_http_error;
     cb.log_message = on_log_message;
+    tsv_server_metrics_init();
     mg_init_library(0);
     char errtxt[256] = "";
     struct mg_init_data init = {.callbacks = &cb, .user_data = srv, .configuration_options = options};

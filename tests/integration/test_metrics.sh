@@ -119,19 +119,23 @@ expect_val "$W/m3" 'tsvault_vault_version_bytes{state="in_use"}' '<' "$in2"
 pass "a bucket delete moves its bytes from in_use to soft_deleted"
 
 # Active uploads: a shard upload held open by a slow body counts while it runs.
-(python3 - "$U" "$T" <<'PY'
+rm -f "$W/sent"
+(python3 - "$U" "$T" "$W/sent" <<'PY'
 import socket, sys, time, urllib.parse
 u = urllib.parse.urlparse(sys.argv[1])
 s = socket.create_connection((u.hostname, u.port))
 s.sendall(("POST /api/v2/restore/sql HTTP/1.1\r\nHost: x\r\nAuthorization: Token %s\r\n"
            "Content-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n" % sys.argv[2]).encode())
 s.sendall(b"x" * 1000)
-time.sleep(3)
+time.sleep(0.5)
+open(sys.argv[3], "w").close()
+time.sleep(5)
 s.close()
 PY
 ) &
 slow=$!
-sleep 1
+i=0
+while [ ! -e "$W/sent" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 scrape "$W/m4"
 wait $slow || true
 expect_val "$W/m4" 'tsvault_uploads_active' '==' 1
