@@ -24,11 +24,18 @@ cleanup_all() {
 }
 trap cleanup_all EXIT INT TERM
 
-# Each archive member a restore job takes sleeps 1 s: jobs run long enough to watch.
-TSVAULT_FAULT=job-member:slow1 tsv_start s --job-workers 2
+# Each archive member a restore job takes sleeps 2 s: jobs run long enough to watch
+# (and new_job reads the ID without starting a Python, which is slow on a busy machine).
+TSVAULT_FAULT=job-member:slow2 tsv_start s --job-workers 2
 U=$s_URL
 export INFLUX_HOST=$U INFLUX_TOKEN=$TSV_TOKEN
 B=$TSVAULT_BIN
+
+# new_job JSON: POST /api/v2/jobs, prints the new job's ID.
+new_job() {
+    curl -sS -X POST "$U/api/v2/jobs" -H "$(auth)" -H 'Content-Type: application/json' -d "$1" |
+        sed -n 's/^{"id":"\([0-9a-f-]*\)".*/\1/p'
+}
 
 # run EXPECTED-RC CMD...: runs, keeps stdout/stderr in $W/out $W/err, checks the exit code.
 run() {
@@ -106,7 +113,8 @@ run 5 "$B" files get copy.tar.gz
 pass "files list (text, --json equal to the API), get, delete; deleting again -> 5"
 
 # --- jobs: watch without a terminal, --json, cancel --------------------------------
-J1=$(create_job "$U" "$TSV_TOKEN" '{"type":"restore","source":{"type":"file","fileName":"fixture.tar.gz"},"target":{"type":"bucket","bucketName":"fixture/autogen"}}')
+J1=$(new_job '{"type":"restore","source":{"type":"file","fileName":"fixture.tar.gz"},"target":{"type":"bucket","bucketName":"fixture/autogen"}}')
+[ -n "$J1" ] || fail "creating job J1 failed"
 run 0 "$B" jobs watch "$J1" --interval 0.2
 grep -qx "job $J1 completed" "$W/out" || fail "watch result: $(cat "$W/out")"
 grep -q "^job ${J1:0:8}: .*% .* bytes, .* bytes/s, eta .*running" "$W/err" ||
@@ -120,7 +128,8 @@ python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j["id"]==sys
     fail "jobs get --json: $(cat "$W/out")"
 run 5 "$B" jobs get 00000000-0000-4000-8000-000000000000
 
-J2=$(create_job "$U" "$TSV_TOKEN" '{"type":"restore","source":{"type":"file","fileName":"fixture.tar.gz"},"target":{"type":"bucket","bucketName":"fixture/daily"}}')
+J2=$(new_job '{"type":"restore","source":{"type":"file","fileName":"fixture.tar.gz"},"target":{"type":"bucket","bucketName":"fixture/daily"}}')
+[ -n "$J2" ] || fail "creating job J2 failed"
 run 0 "$B" jobs watch "$J2" --json --interval 0.2
 python3 - "$W/out" "$J2" <<'PY' || fail "watch --json: $(cat "$W/out")"
 import json, sys
@@ -133,7 +142,8 @@ assert prog[-1]["status"] == "completed" and prog[-1]["bytesDone"] == prog[-1]["
 assert prog[-1]["etaSeconds"] == 0, prog[-1]
 PY
 
-J3=$(create_job "$U" "$TSV_TOKEN" '{"type":"restore","source":{"type":"file","fileName":"fixture.tar.gz"},"target":{"type":"bucket","bucketName":"fixture/autogen","newBucketName":"to-cancel"}}')
+J3=$(new_job '{"type":"restore","source":{"type":"file","fileName":"fixture.tar.gz"},"target":{"type":"bucket","bucketName":"fixture/autogen","newBucketName":"to-cancel"}}')
+[ -n "$J3" ] || fail "creating job J3 failed"
 run 0 "$B" jobs cancel "$J3"
 grep -q "^job $J3: cancel requested" "$W/out" || fail "cancel: $(cat "$W/out")"
 run 1 "$B" jobs watch "$J3" --quiet
@@ -145,10 +155,11 @@ run 0 "$B" jobs list --json --status canceled
 python3 -c 'import json,sys; v=json.load(open(sys.argv[1]))["values"]; assert [j["id"] for j in v]==[sys.argv[2]], v' "$W/out" "$J3" ||
     fail "jobs list --json: $(cat "$W/out")"
 run 6 "$B" jobs list --limit 0
-pass "jobs watch (plain lines, --json NDJSON, exit 1 when canceled), get, list, cancel (again -> 6)"
+pass "jobs watch (plain lines, --json NDJSON, exit 1 when canceled), get, list, cancel"
 
 # --- the progress bar in a terminal ---------------------------------------------------
-J4=$(create_job "$U" "$TSV_TOKEN" '{"type":"restore","source":{"type":"file","fileName":"fixture.tar.gz"},"target":{"type":"bucket","bucketName":"fixture/autogen","newBucketName":"watched"}}')
+J4=$(new_job '{"type":"restore","source":{"type":"file","fileName":"fixture.tar.gz"},"target":{"type":"bucket","bucketName":"fixture/autogen","newBucketName":"watched"}}')
+[ -n "$J4" ] || fail "creating job J4 failed"
 tmux -L "$TMUX_SOCK" new-session -d -x 150 -y 10 \
     "INFLUX_HOST=$U INFLUX_TOKEN=$TSV_TOKEN '$B' jobs watch $J4 --interval 0.2; echo EXIT=\$?; sleep 60"
 bar_re="^job ${J4:0:8} \[[#.]{24}\] +[0-9]+\.[0-9]%  [0-9.]+ (B|KiB|MiB) / [0-9.]+ (B|KiB|MiB)  [0-9.]+ (B|KiB|MiB)/s  ETA [0-9-]+:[0-9-]+"
