@@ -14,6 +14,7 @@
 #include "job_restore.h"
 #include "jobs_store.h"
 #include "json.h"
+#include "metrics.h"
 #include "tsv_time.h"
 #include "tsv_log.h"
 
@@ -24,6 +25,21 @@
 enum { ST_PENDING, ST_RUNNING, ST_COMPLETED, ST_FAILED, ST_CANCELED, ST_COUNT };
 static const char *const st_names[ST_COUNT] = {"pending", "running", "completed", "failed",
                                                "canceled"};
+
+/* Metrics of finished jobs (docs/operations.md "Metrics"); restore jobs also
+ * count as restores of kind "job". */
+static void tsv_jobs_count_finished(const char *type, const char *status)
+{
+    tsv_metrics_count("tsvault_jobs_finished_total",
+                      "Jobs that reached a final executionStatus, by type and status.", "type",
+                      type, "status", status, 1);
+    if (strcmp(type, "restore") == 0)
+        tsv_metrics_count(TSV_METRIC_RESTORES, TSV_METRIC_RESTORES_HELP, "kind", "job", "result",
+                          strcmp(status, "completed") == 0  ? "success"
+                          : strcmp(status, "canceled") == 0 ? "canceled"
+                                                            : "failure",
+                          1);
+}
 
 typedef struct log_entry {
     int64_t ts;
@@ -683,6 +699,7 @@ static void execute(tsv_jobs *j, job *jb)
     }
     TSV_INFO("msg=\"job finished\" id=%s type=%s status=%s", jb->id, jb->type,
              st_names[jb->status]);
+    tsv_jobs_count_finished(jb->type, st_names[jb->status]);
     pthread_mutex_unlock(&j->mu);
     persist_quiet(j, jb);
 }
@@ -953,6 +970,7 @@ int tsv_jobs_update(tsv_jobs *j, const char *id, const char *body, size_t len,
                 jb->status = ST_CANCELED;
                 jb->completed = jb->updated;
                 job_log(jb, "info", "canceled before it started");
+                tsv_jobs_count_finished(jb->type, st_names[jb->status]);
             }
             changed = 1;
         }
@@ -1160,4 +1178,33 @@ int tsv_jobs_list(tsv_jobs *j, const tsv_jobs_query *q, tsv_buf *out, tsv_error 
     pthread_mutex_unlock(&j->mu);
     free(sel);
     return rc;
+}
+
+int tsv_jobs_counts(tsv_jobs *j, tsv_jobs_count_fn fn, void *ctx)
+{
+    /* (type, status) pairs: types are few, so a small table does. */
+    enum { MAX_TYPES = 16 };
+    char types[MAX_TYPES][32];
+    uint64_t counts[MAX_TYPES][ST_COUNT];
+    int nt = 0;
+    memset(counts, 0, sizeof counts);
+    pthread_mutex_lock(&j->mu);
+    for (size_t i = 0; i < j->n; i++) {
+        const job *jb = j->v[i];
+        int t;
+        for (t = 0; t < nt; t++)
+            if (strcmp(types[t], jb->type) == 0)
+                break;
+        if (t == nt) {
+            if (nt == MAX_TYPES)
+                continue;
+            snprintf(types[nt++], sizeof types[0], "%s", jb->type);
+        }
+        counts[t][jb->status]++;
+    }
+    pthread_mutex_unlock(&j->mu);
+    for (int t = 0; t < nt; t++)
+        for (int st = 0; st < ST_COUNT; st++)
+            fn(ctx, types[t], st_names[st], counts[t][st]);
+    return 0;
 }

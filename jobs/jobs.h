@@ -84,4 +84,10 @@ int tsv_jobs_type_valid(const char *s);
 int tsv_jobs_sort_column_valid(const char *s);
 int tsv_jobs_list(tsv_jobs *j, const tsv_jobs_query *q, tsv_buf *out, tsv_error *err);
 
+/* Calls fn once per (type, executionStatus) of the jobs held, every status
+ * of each type present (zeros included), outside the manager's lock. For
+ * the metrics (docs/operations.md "Metrics"). Returns 0. */
+typedef void (*tsv_jobs_count_fn)(void *ctx, const char *type, const char *status, uint64_t n);
+int tsv_jobs_counts(tsv_jobs *j, tsv_jobs_count_fn fn, void *ctx);
+
 #endif

@@ -101,6 +101,9 @@ static int status_error(long status, const tsv_buf *body, tsv_error *err)
                     : status == 400 ? TSV_EINVALID
                     : status == 401 ? TSV_EUNAUTHORIZED
                     : status == 403 ? TSV_EFORBIDDEN
+                    : status == 409 ? TSV_ECONFLICT
+                    : status == 413 ? TSV_ETOOLARGE
+                    : status == 503 ? TSV_EUNAVAILABLE
                                     : TSV_EINTERNAL;
     tsv_json_doc *doc = NULL;
     tsv_error jerr;
@@ -166,8 +169,13 @@ static int request(tsv_influx_client *c, const char *method, const char *path_qu
             *err = s.werr;
         rc = -1;
     } else if (cc != CURLE_OK) {
-        rc = tsv_error_set(err, TSV_EINTERNAL, "%s %s: transfer failed or incomplete: %s", method,
-                           url, curl_easy_strerror(cc));
+        /* Not reaching the server at all is TSV_EUNAVAILABLE (exit code 3 of the CLI). */
+        int unreachable = cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
+                          cc == CURLE_OPERATION_TIMEDOUT || cc == CURLE_URL_MALFORMAT ||
+                          cc == CURLE_UNSUPPORTED_PROTOCOL;
+        rc = tsv_error_set(err, unreachable ? TSV_EUNAVAILABLE : TSV_EINTERNAL,
+                           "%s %s: transfer failed or incomplete: %s", method, url,
+                           curl_easy_strerror(cc));
     } else if (status < 200 || status >= 300) {
         rc = status_error(status, &s.errbody, err);
     }

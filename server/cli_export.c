@@ -15,6 +15,7 @@
 
 #include "bucket_layout.h"
 #include "cli.h"
+#include "cli_progress.h"
 #include "export_lp.h"
 #include "influx_client.h"
 #include "json.h"
@@ -32,21 +33,26 @@ typedef struct export_args {
     size_t n_meas;
     int insecure;        /* --skip-verify */
     const char *ca_file; /* --ca-file, else $SSL_CERT_FILE (as the influx CLI) */
+    int quiet;
 } export_args;
 
 static void export_usage(FILE *f, const char *cmd)
 {
     fprintf(f,
-            "Usage: tsvault %s (--data-dir DIR | --host URL --token TOKEN)\n"
+            "Usage: tsvault %s (--data-dir DIR | [--host URL] [--token TOKEN])\n"
             "         (--bucket-id ID | --bucket NAME --org NAME)\n"
             "         [--ca-file PEM] [--skip-verify]   (https:// hosts; default: verify)\n", cmd);
     if (strcmp(cmd, "export") == 0)
         fprintf(f,
                 "         [--rp NAME] [--start RFC3339] [--stop RFC3339] [--measurement M]...\n"
-                "         [--db NAME] [--out FILE] [--compress gzip|zstd]\n"
-                "Writes the bucket as line protocol in influx_inspect export's format.\n");
+                "         [--db NAME] [--out FILE] [--compress gzip|zstd] [--quiet]\n"
+                "Writes the bucket as line protocol in influx_inspect export's format, with\n"
+                "a progress display on stderr (bytes written, rate) unless --quiet.\n");
     else
         fprintf(f, "Prints the bucket's statistics (JSON).\n");
+    fprintf(f, "Without --data-dir the server is --host, else $INFLUX_HOST, else "
+               "http://localhost:8086;\nthe token --token, else $INFLUX_TOKEN.\n");
+    tsv_cli_exit_codes_help(f);
 }
 
 static int parse_args(int argc, char **argv, export_args *a, const char *cmd)
@@ -60,6 +66,7 @@ static int parse_args(int argc, char **argv, export_args *a, const char *cmd)
         {"measurement", required_argument, 0, 'm'}, {"out", required_argument, 0, 'O'},
         {"compress", required_argument, 0, 'c'}, {"help", no_argument, 0, 'h'},
         {"skip-verify", no_argument, 0, 'k'},    {"ca-file", required_argument, 0, 'C'},
+        {"quiet", no_argument, 0, 'q'},
         {0, 0, 0, 0},
     };
     memset(a, 0, sizeof *a);
@@ -85,6 +92,7 @@ static int parse_args(int argc, char **argv, export_args *a, const char *cmd)
         case 'c': a->compress = optarg; break;
         case 'k': a->insecure = 1; break;
         case 'C': a->ca_file = optarg; break;
+        case 'q': a->quiet = 1; break;
         case 'm': {
             const char **m = realloc(a->meas, (a->n_meas + 1) * sizeof *m);
             if (!m)
@@ -97,7 +105,9 @@ static int parse_args(int argc, char **argv, export_args *a, const char *cmd)
         default: export_usage(stderr, cmd); return 2;
         }
     }
-    if (optind != argc || (!a->data_dir == !a->host) ||
+    if (!a->data_dir && !a->host)
+        a->host = tsv_cli_default_host();
+    if (optind != argc || (a->data_dir && a->host) ||
         (!a->bucket_id && !(a->bucket && a->org))) {
         export_usage(stderr, cmd);
         return 2;
@@ -121,6 +131,26 @@ static int parse_args(int argc, char **argv, export_args *a, const char *cmd)
     }
     return 0;
 }
+
+/* Counts what goes to the output for the progress display. */
+typedef struct progress_writer {
+    tsv_writer base;
+    tsv_writer *inner;
+    tsv_progress p;
+    uint64_t bytes;
+} progress_writer;
+
+static int pw_write(tsv_writer *w, const void *buf, size_t len, tsv_error *err)
+{
+    progress_writer *pw = (progress_writer *)w;
+    if (tsv_write(pw->inner, buf, len, err) != 0)
+        return -1;
+    pw->bytes += len;
+    tsv_progress_update(&pw->p, pw->bytes, 0, -1, -1, NULL, 0);
+    return 0;
+}
+
+static void pw_free(tsv_writer *w) { (void)w; }
 
 static int open_store(const char *dir, tsv_store **s, tsv_error *err)
 {
@@ -156,15 +186,17 @@ int tsv_cli_export(int argc, char **argv)
         return 1;
     }
     tsv_writer *fw = tsv_fd_writer_new(fd);
-    tsv_writer *enc = NULL, *w = fw;
+    progress_writer pw = {.base = {.write = pw_write, .free = pw_free}, .inner = fw};
+    tsv_progress_init(&pw.p, "export", 0, a.quiet);
+    tsv_writer *enc = NULL, *w = fw ? &pw.base : NULL;
     tsv_error err;
     rc = 0;
     if (!fw)
         rc = tsv_error_set(&err, TSV_EINTERNAL, "out of memory");
     else if (a.compress && strcmp(a.compress, "gzip") == 0)
-        rc = tsv_gzip_encoder_new(&enc, fw, TSV_GZIP_ISAL, 3, TSV_STREAM_KEEP_INNER, &err);
+        rc = tsv_gzip_encoder_new(&enc, w, TSV_GZIP_ISAL, 3, TSV_STREAM_KEEP_INNER, &err);
     else if (a.compress)
-        rc = tsv_zstd_encoder_new(&enc, fw, 3, 0, TSV_STREAM_KEEP_INNER, &err);
+        rc = tsv_zstd_encoder_new(&enc, w, 3, 0, TSV_STREAM_KEEP_INNER, &err);
     if (enc)
         w = enc;
     tsv_export_result res = {0};
@@ -200,6 +232,9 @@ int tsv_cli_export(int argc, char **argv)
     }
     if (rc == 0 && enc)
         rc = tsv_writer_close(enc, &err);
+    if (pw.bytes)
+        tsv_progress_update(&pw.p, pw.bytes, 0, -1, -1, rc == 0 ? "done" : "failed", 1);
+    tsv_progress_end(&pw.p);
     tsv_writer_free(enc);
     tsv_writer_free(fw);
     if (fd != STDOUT_FILENO && close(fd) != 0 && rc == 0)
@@ -207,7 +242,7 @@ int tsv_cli_export(int argc, char **argv)
     free(a.meas);
     if (rc != 0) {
         fprintf(stderr, "tsvault export: %s\n", err.message);
-        return 1;
+        return a.host ? tsv_cli_exit_code(&err) : TSV_EXIT_FAILED;
     }
     if (a.data_dir)
         fprintf(stderr, "tsvault export: %" PRIu64 " files, %" PRIu64 " TSM bytes, %" PRIu64
@@ -251,7 +286,7 @@ int tsv_cli_stats(int argc, char **argv)
     tsv_buf_free(&out);
     if (rc != 0) {
         fprintf(stderr, "tsvault stats: %s\n", err.message);
-        return 1;
+        return a.host ? tsv_cli_exit_code(&err) : TSV_EXIT_FAILED;
     }
     return 0;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_progress.h"
 #include "config.h"
 #include "influx_client.h"
 #include "json.h"
@@ -20,15 +21,19 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: tsvault verify (--data-dir DIR | --host URL --token TOKEN)\n"
+    fprintf(f, "Usage: tsvault verify (--data-dir DIR | [--host URL] [--token TOKEN])\n"
                "         [--bucket-id ID] [--max-bytes-per-second N[KiB|MiB|GiB]] [--progress]\n"
                "         [--ca-file PEM] [--skip-verify]   (https:// hosts; default: verify)\n"
                "Re-reads the KV store and every TSM and tombstone file; changes nothing.\n"
-               "Exit code 0: no problem, 1: problems found (or verify failed), 2: usage.\n");
+               "--progress: a progress bar on stderr (plain lines when it is not a terminal).\n"
+               "Without --data-dir the server is --host, else $INFLUX_HOST, else "
+               "http://localhost:8086;\nthe token --token, else $INFLUX_TOKEN.\n");
+    tsv_cli_exit_codes_help(f);
 }
 
 typedef struct cli_ctx {
     int progress;
+    tsv_progress p;
 } cli_ctx;
 
 static int print_problem(void *ctx, const tsv_verify_problem *p, tsv_error *err)
@@ -45,10 +50,12 @@ static int print_problem(void *ctx, const tsv_verify_problem *p, tsv_error *err)
 static int print_progress(void *ctx, const tsv_verify_progress *p)
 {
     cli_ctx *c = ctx;
-    if (c->progress)
-        fprintf(stderr, "verify: %" PRIu64 "/%" PRIu64 " files, %" PRIu64 "/%" PRIu64
-                " bytes, %" PRIu64 " problems\n", p->files_done, p->files_total, p->bytes_done,
-                p->bytes_total, p->problems);
+    if (c->progress) {
+        char st[48];
+        snprintf(st, sizeof st, "%" PRIu64 "/%" PRIu64 " files, %" PRIu64 " problems",
+                 p->files_done, p->files_total, p->problems);
+        tsv_progress_update(&c->p, p->bytes_done, p->bytes_total, -1, -1, st, 0);
+    }
     return 0;
 }
 
@@ -60,6 +67,7 @@ typedef struct remote_printer {
     int summary_ok;
     int have_summary;
     int progress;
+    tsv_progress p;
 } remote_printer;
 
 static int rp_line(remote_printer *r, const char *s, size_t n, tsv_error *err)
@@ -82,9 +90,16 @@ static int rp_line(remote_printer *r, const char *s, size_t n, tsv_error *err)
         const tsv_json *ok = tsv_json_get(root, "ok");
         r->have_summary = 1;
         r->summary_ok = ok && ok->type == TSV_JSON_BOOL && ok->boolean;
+        tsv_progress_end(&r->p);
         printf("summary: %.*s\n", (int)n, s);
     } else if (strcmp(t, "progress") == 0 && r->progress) {
-        fprintf(stderr, "verify: %.*s\n", (int)n, s);
+        const tsv_json *bd = tsv_json_get(root, "bytesDone"), *bt = tsv_json_get(root, "bytesTotal");
+        uint64_t done = 0, total = 0;
+        if (bd)
+            tsv_json_u64(bd, &done, NULL, NULL);
+        if (bt)
+            tsv_json_u64(bt, &total, NULL, NULL);
+        tsv_progress_update(&r->p, done, total, -1, -1, NULL, 0);
     }
     tsv_json_free(doc);
     return 0;
@@ -138,7 +153,9 @@ int tsv_cli_verify(int argc, char **argv)
         }
     }
     uint64_t rate = 0;
-    if (optind != argc || !data_dir == !host || (host && !token) ||
+    if (!data_dir && !host)
+        host = tsv_cli_default_host();
+    if (optind != argc || (data_dir && host) || (host && !token) ||
         (rate_s && tsv_parse_size(rate_s, &rate) != 0)) {
         usage(stderr);
         return 2;
@@ -147,6 +164,7 @@ int tsv_cli_verify(int argc, char **argv)
     if (host) {
         tsv_influx_client *cl = NULL;
         remote_printer rp = {.base = {.write = rp_write, .free = rp_free}, .progress = progress};
+        tsv_progress_init(&rp.p, "verify", 0, !progress);
         char q[256] = "";
         int n = 0;
         if (bucket)
@@ -163,11 +181,12 @@ int tsv_cli_verify(int argc, char **argv)
         tsv_buf_free(&rp.line);
         if (rc == 0 && !rp.have_summary)
             rc = tsv_error_set(&err, TSV_EINTERNAL, "the report ended without a summary");
+        tsv_progress_end(&rp.p);
         if (rc != 0) {
             fprintf(stderr, "tsvault verify: %s\n", err.message);
-            return 1;
+            return tsv_cli_exit_code(&err);
         }
-        return rp.summary_ok ? 0 : 1;
+        return rp.summary_ok ? 0 : TSV_EXIT_FAILED;
     }
     tsv_store_options so = {.data_dir = data_dir, .read_only = 1, .tolerate_kv_failure = 1};
     tsv_store *s = NULL;
@@ -176,6 +195,7 @@ int tsv_cli_verify(int argc, char **argv)
         return 1;
     }
     cli_ctx cc = {.progress = progress};
+    tsv_progress_init(&cc.p, "verify", 0, !progress);
     tsv_verify_options o = {
         .bucket_id = bucket,
         .max_bytes_per_sec = rate,
@@ -186,6 +206,7 @@ int tsv_cli_verify(int argc, char **argv)
     tsv_verify_summary sum;
     int rc = tsv_store_verify(s, &o, &sum, &err);
     tsv_store_close(s);
+    tsv_progress_end(&cc.p);
     if (rc != 0) {
         fprintf(stderr, "tsvault verify: %s\n", err.message);
         return 1;

@@ -39,6 +39,7 @@ typedef enum opt_id {
     OPT_TLS_KEY,
     OPT_TLS_MIN_VERSION,
     OPT_TLS_STRICT,
+    OPT_METRICS_AUTH,
     OPT_COUNT
 } opt_id;
 
@@ -110,6 +111,9 @@ static const struct {
     [OPT_TLS_STRICT] = {"tls-strict-ciphers", "TSVAULT_TLS_STRICT_CIPHERS", "false",
                         "TLS 1.2 and below: only ECDHE with AES-GCM or ChaCha20-Poly1305 (as influxd)",
                         1},
+    [OPT_METRICS_AUTH] = {"metrics-auth", "TSVAULT_METRICS_AUTH", "false",
+                          "true: GET /metrics needs a token with read access to everything; "
+                          "false: open, as influxd's /metrics"},
 };
 
 void tsv_config_usage(FILE *out)
@@ -125,6 +129,8 @@ void tsv_config_usage(FILE *out)
     }
     fprintf(out, "  --%-20s %s\n  --%-20s %s\n", "help", "print this help", "version",
             "print the version");
+    fprintf(out, "\nOther commands (each with --help): export, stats, verify (offline or against a\n"
+                 "server), and the client commands upload, files, jobs, pitr.\n");
 }
 
 int tsv_parse_size(const char *s, uint64_t *out)
@@ -398,6 +404,15 @@ static int apply(tsv_config *cfg, opt_id id, const char *val, const char *source
         if (parse_bool(val, &cfg->tls_strict_ciphers) != 0)
             return tsv_error_set(err, TSV_EINVALID, "%s: expected true or false, got \"%s\"", source,
                                  val);
+        return 0;
+    case OPT_METRICS_AUTH:
+        if (strcmp(val, "true") == 0 || strcmp(val, "1") == 0)
+            cfg->metrics_auth = 1;
+        else if (strcmp(val, "false") == 0 || strcmp(val, "0") == 0)
+            cfg->metrics_auth = 0;
+        else
+            return tsv_error_set(err, TSV_EINVALID, "%s: must be true or false, got \"%s\"",
+                                 source, val);
         return 0;
     default:
         return tsv_error_set(err, TSV_EINTERNAL, "unknown option");

@@ -46,6 +46,7 @@ typedef struct tsv_config {
     const char *tls_key;         /* PEM private key file; set exactly when tls_cert is */
     int tls_min_version;         /* lowest TLS 1.x accepted: 10, 11, 12 or 13 */
     int tls_strict_ciphers;      /* influxd's --tls-strict-ciphers (docs/operations.md) */
+    int metrics_auth;            /* GET /metrics needs a read-all (backup) token */
 } tsv_config;
 
 void tsv_config_defaults(tsv_config *cfg);

@@ -44,6 +44,7 @@ typedef struct tsv_http_req {
     const char *method;
     const char *http_version; /* "1.1", "1.0" */
     const char *path;        /* decoded path, trailing slashes stripped */
+    const char *route;       /* the matched route's pattern (metrics), NULL if none */
     const char *query;       /* raw query string or "" */
     long long content_length; /* -1 when unknown (chunked) */
     uint64_t bytes_in;       /* request body bytes read so far */

@@ -47,6 +47,9 @@ int main(int argc, char **argv)
         return tsv_cli_stats(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "verify") == 0)
         return tsv_cli_verify(argc - 1, argv + 1);
+    if (argc > 1 && (strcmp(argv[1], "upload") == 0 || strcmp(argv[1], "files") == 0 ||
+                     strcmp(argv[1], "jobs") == 0 || strcmp(argv[1], "pitr") == 0))
+        return tsv_cli_client(argc - 1, argv + 1);
     tsv_config cfg;
     tsv_error err;
     int rc = tsv_config_parse(&cfg, argc, argv, stdout, &err);

@@ -18,6 +18,8 @@ const tsv_route tsv_routes[] = {
     {"GET", "/health", TSV_AUTH_NONE, tsv_handle_health, NO_BODY},
     {"HEAD", "/health", TSV_AUTH_NONE, tsv_handle_health, NO_BODY},
     {"GET", "/ping", TSV_AUTH_NONE, tsv_handle_ping, NO_BODY},
+    /* --metrics-auth makes the handler authenticate (metrics_http.c). */
+    {"GET", "/metrics", TSV_AUTH_NONE, tsv_handle_metrics, NO_BODY},
     {"HEAD", "/ping", TSV_AUTH_NONE, tsv_handle_ping, NO_BODY},
     {"GET", "/api/v2/setup", TSV_AUTH_NONE, tsv_handle_setup_get, NO_BODY},
     {"POST", "/api/v2/setup", TSV_AUTH_NONE, tsv_handle_setup_post, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
@@ -176,6 +178,7 @@ void tsv_router_dispatch(tsv_http_req *req)
         }
     }
     if (hit) {
+        req->route = hit->pattern;
         char names[TSV_ROUTE_MAX_PARAMS][64];
         finish_param_names(&params, names);
         tsv_caller caller;

@@ -48,6 +48,12 @@ void tsv_router_dispatch(tsv_http_req *req);
 int tsv_handle_health(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_handle_ping(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 
+/* metrics_http.c: GET /metrics; the dispatcher's per-request record; the
+ * start time and zero-valued families (called once by tsv_server_start). */
+int tsv_handle_metrics(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+void tsv_server_metrics_request(const tsv_http_req *req, double seconds);
+void tsv_server_metrics_init(void);
+
 /* handlers_tenant.c */
 #define TSV_JSON_BODY_MAX (1024 * 1024)
 int tsv_handle_setup_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);

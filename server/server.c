@@ -111,6 +111,7 @@ static int handle_request(struct mg_connection *conn, tsv_server *srv)
             req.method, req.path, req.status, (unsigned long long)req.bytes_in,
             (unsigned long long)req.bytes_out, elapsed_ms(&start), ri->remote_addr,
             req.aborted ? " aborted=true" : "");
+    tsv_server_metrics_request(&req, elapsed_ms(&start) / 1e3);
     atomic_fetch_sub(&srv->inflight, 1);
     /* civetweb treats a return of 1..999 as the status it should log. */
     return req.status ? req.status : 500;
@@ -295,6 +296,7 @@ int tsv_server_start(tsv_server **out, const tsv_config *cfg, const tsv_server_s
     cb.log_message = on_log_message;
     if (srv->tls)
         cb.init_ssl = on_init_ssl;
+    tsv_server_metrics_init();
     mg_init_library(0);
     char errtxt[256] = "";
     struct mg_init_data init = {.callbacks = &cb, .user_data = srv, .configuration_options = options};

@@ -17,6 +17,7 @@
 #include "trash.h"
 #include "fault.h"
 #include "fsutil.h"
+#include "metrics.h"
 #include "random.h"
 #include "tombstone.h"
 #include "tsm.h"
@@ -373,9 +374,18 @@ int tsv_vault_gc(tsv_vault *v, tsv_vault_purge_stats *st, tsv_error *err)
     if (g.garbage.n)
         TSV_INFO("msg=\"vault garbage collected\" objects=%zu bytes=%" PRIu64, g.garbage.n,
                  g.bytes);
+    tsv_metrics_count("tsvault_vault_gc_deleted_objects_total",
+                      "Objects the vault's garbage collection deleted.", NULL, NULL, NULL, NULL,
+                      g.garbage.n);
+    tsv_metrics_count("tsvault_vault_gc_deleted_bytes_total",
+                      "Bytes of the objects the vault's garbage collection deleted.", NULL, NULL,
+                      NULL, NULL, g.bytes);
     rc = 0;
 out:
     pthread_rwlock_unlock(&v->gc_lock);
+    tsv_metrics_count("tsvault_vault_gc_runs_total",
+                      "Garbage collections of the vault's objects, by result.", "result",
+                      rc == 0 ? "success" : "failure", NULL, NULL, 1);
     free(ref.h);
     free(g.garbage.h);
     return rc;
@@ -475,6 +485,13 @@ int tsv_vault_purge(tsv_vault *v, int64_t now_ns, tsv_vault_purge_stats *st, tsv
     tsv_fault_point("purge-before-commit");
     rc = tsv_catalog_commit(t, err);
     t = NULL;
+    if (rc == 0) {
+        tsv_metrics_count("tsvault_vault_purged_versions_total",
+                          "Soft-deleted versions purged, by reason (grace_period, quota).",
+                          "reason", "grace_period", NULL, NULL, st->purged_versions);
+        tsv_metrics_count("tsvault_vault_purged_versions_total", "", "reason", "quota", NULL,
+                          NULL, st->quota_versions);
+    }
     tsv_fault_point("purge-after-commit");
     if (rc == 0)
         rc = tsv_vault_gc(v, st, err);

@@ -19,6 +19,13 @@ expect_status 200 health
 http HEAD "$H/ping" -I
 expect_status 204 ping
 pass "health, ping"
+http GET "$H/metrics"
+expect_status 200 metrics
+expect_header "Content-Type" "text/plain; version=0.0.4; charset=utf-8"
+grep -q '^tsvault_http_requests_total{method="GET",route="/health",status="200"} 1$' "$HTTP_BODY" ||
+    fail "metrics example: $(grep tsvault_http_requests_total "$HTTP_BODY")"
+promtool check metrics <"$HTTP_BODY" >/dev/null 2>&1 || fail "promtool check metrics"
+pass "metrics (open without --metrics-auth, passes promtool)"
 
 # ---- onboarding -------------------------------------------------------------
 http GET "$H/api/v2/setup"

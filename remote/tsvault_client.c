@@ -1,0 +1,322 @@
+/* tsvault_client: libcurl client for tsvault's Files, Jobs and PITR APIs (tsvault_client.h). */
+#include "tsvault_client.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "json.h"
+
+#define BODY_MAX (64u * 1024 * 1024)
+#define ERRBODY_MAX 65536
+
+struct tsv_client {
+    CURL *curl;
+    char *base;
+    char *auth; /* "Authorization: Token T" */
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+int tsv_client_new(tsv_client **out, const char *base_url, const char *token, tsv_error *err)
+{
+    *out = NULL;
+    pthread_once(&curl_once, curl_init_once);
+    tsv_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    size_t n = strlen(base_url);
+    while (n > 0 && base_url[n - 1] == '/')
+        n--;
+    int has_scheme = strstr(base_url, "://") != NULL;
+    size_t blen = n + (has_scheme ? 0 : 7) + 1;
+    c->base = malloc(blen);
+    if (c->base)
+        snprintf(c->base, blen, "%s%.*s", has_scheme ? "" : "http://", (int)n, base_url);
+    size_t alen = strlen(token ? token : "") + 32;
+    c->auth = malloc(alen);
+    if (c->auth)
+        snprintf(c->auth, alen, "Authorization: Token %s", token ? token : "");
+    c->curl = curl_easy_init();
+    if (!c->base || !c->auth || !c->curl) {
+        tsv_client_free(c);
+        return tsv_error_set(err, TSV_EINTERNAL, "cannot initialise libcurl");
+    }
+    *out = c;
+    return 0;
+}
+
+void tsv_client_free(tsv_client *c)
+{
+    if (!c)
+        return;
+    if (c->curl)
+        curl_easy_cleanup(c->curl);
+    free(c->base);
+    free(c->auth);
+    free(c);
+}
+
+typedef struct sink {
+    tsv_buf *out;
+    tsv_buf errbody;
+    CURL *curl;
+    long status;
+    int too_big;
+} sink;
+
+static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
+{
+    sink *s = ud;
+    size_t n = size * nmemb;
+    if (s->status == 0)
+        curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &s->status);
+    if (s->status >= 200 && s->status < 300) {
+        if (!s->out)
+            return n;
+        if (s->out->len + n > BODY_MAX || tsv_buf_append(s->out, p, n, NULL) != 0) {
+            s->too_big = 1;
+            return 0;
+        }
+        return n;
+    }
+    if (s->errbody.len < ERRBODY_MAX)
+        tsv_buf_append(&s->errbody, p, n, NULL);
+    return n;
+}
+
+static tsv_code status_code(long status)
+{
+    switch (status) {
+    case 400: return TSV_EINVALID;
+    case 401: return TSV_EUNAUTHORIZED;
+    case 403: return TSV_EFORBIDDEN;
+    case 404: return TSV_ENOTFOUND;
+    case 409:
+    case 422: return TSV_ECONFLICT;
+    case 413: return TSV_ETOOLARGE;
+    case 503: return TSV_EUNAVAILABLE;
+    default: return TSV_EINTERNAL;
+    }
+}
+
+static int status_error(long status, const tsv_buf *body, tsv_error *err)
+{
+    tsv_code code = status_code(status);
+    tsv_json_doc *doc = NULL;
+    if (body->len && tsv_json_parse(&doc, (const char *)body->data, body->len, NULL) == 0) {
+        const tsv_json *m = tsv_json_get(tsv_json_root(doc), "message");
+        if (m && m->type == TSV_JSON_STRING) {
+            int rc = tsv_error_set(err, code, "server answered %ld: %s", status, m->str);
+            tsv_json_free(doc);
+            return rc;
+        }
+        tsv_json_free(doc);
+    }
+    return tsv_error_set(err, code, "server answered %ld: %.*s", status,
+                         (int)(body->len > 300 ? 300 : body->len),
+                         body->data ? (const char *)body->data : "");
+}
+
+static int transfer_error(CURLcode cc, const char *method, const char *url, tsv_error *err)
+{
+    tsv_code code = TSV_EINTERNAL;
+    if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
+        cc == CURLE_COULDNT_RESOLVE_PROXY || cc == CURLE_OPERATION_TIMEDOUT ||
+        cc == CURLE_URL_MALFORMAT || cc == CURLE_UNSUPPORTED_PROTOCOL)
+        code = TSV_EUNAVAILABLE;
+    return tsv_error_set(err, code, "%s %s: %s", method, url, curl_easy_strerror(cc));
+}
+
+/* Runs the prepared handle; options common to every request are set here. */
+static int perform(tsv_client *c, const char *method, const char *path_query,
+                   struct curl_slist *headers, long *status, tsv_buf *out, tsv_error *err)
+{
+    size_t ul = strlen(c->base) + strlen(path_query) + 1;
+    char *url = malloc(ul);
+    if (!url)
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    snprintf(url, ul, "%s%s", c->base, path_query);
+    sink s = {.out = out, .curl = c->curl};
+    curl_easy_setopt(c->curl, CURLOPT_URL, url);
+    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(c->curl, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &s);
+    curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, 30L);
+    curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "tsvault-client");
+    if (out)
+        out->len = 0;
+    CURLcode cc = curl_easy_perform(c->curl);
+    long st = 0;
+    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &st);
+    if (status)
+        *status = st;
+    int rc = 0;
+    if (s.too_big)
+        rc = tsv_error_set(err, TSV_EINTERNAL, "%s %s: reply larger than %u bytes", method, url,
+                           BODY_MAX);
+    else if (cc == CURLE_ABORTED_BY_CALLBACK)
+        rc = tsv_error_set(err, TSV_EINTERNAL, "%s %s: aborted", method, url);
+    else if (cc != CURLE_OK)
+        rc = transfer_error(cc, method, url, err);
+    else if (st < 200 || st >= 300)
+        rc = status_error(st, &s.errbody, err);
+    tsv_buf_free(&s.errbody);
+    free(url);
+    return rc;
+}
+
+int tsv_client_call(tsv_client *c, const char *method, const char *path_query, const char *body,
+                    long *status, tsv_buf *out, tsv_error *err)
+{
+    curl_easy_reset(c->curl);
+    struct curl_slist *h = curl_slist_append(NULL, c->auth);
+    if (h && body)
+        h = curl_slist_append(h, "Content-Type: application/json");
+    if (!h)
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    if (strcmp(method, "GET") != 0)
+        curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
+    if (body || strcmp(method, "POST") == 0) {
+        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body ? body : "");
+        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, (long)(body ? strlen(body) : 0));
+    }
+    int rc = perform(c, method, path_query, h, status, out, err);
+    curl_slist_free_all(h);
+    return rc;
+}
+
+int tsv_client_param(tsv_client *c, tsv_buf *q, const char *name, const char *value,
+                     tsv_error *err)
+{
+    if (!value)
+        return 0;
+    char *e = curl_easy_escape(c->curl, value, 0);
+    if (!e)
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    const char *sep = memchr(q->data ? (const char *)q->data : "", '?', q->len) ? "&" : "?";
+    int rc = tsv_buf_append(q, sep, 1, err) || tsv_buf_append(q, name, strlen(name), err) ||
+             tsv_buf_append(q, "=", 1, err) || tsv_buf_append(q, e, strlen(e), err);
+    curl_free(e);
+    return rc ? -1 : 0;
+}
+
+int tsv_client_segment(tsv_client *c, tsv_buf *q, const char *seg, tsv_error *err)
+{
+    char *e = curl_easy_escape(c->curl, seg, 0);
+    if (!e)
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    int rc = tsv_buf_append(q, "/", 1, err) || tsv_buf_append(q, e, strlen(e), err);
+    curl_free(e);
+    return rc ? -1 : 0;
+}
+
+/* Base64 of the file's MD5, read in bounded chunks. */
+static int file_md5_b64(const char *path, char out[32], tsv_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return tsv_error_set_errno(err, TSV_EINVALID, errno, "%s", path);
+    enum { CHUNK = 256 * 1024 };
+    EVP_MD_CTX *m = EVP_MD_CTX_new();
+    unsigned char *buf = malloc(CHUNK);
+    int rc = m && buf && EVP_DigestInit_ex(m, EVP_md5(), NULL) == 1
+                 ? 0
+                 : tsv_error_set(err, TSV_EINTERNAL, "cannot start MD5");
+    while (rc == 0) {
+        ssize_t n = read(fd, buf, CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            rc = tsv_error_set_errno(err, TSV_EINTERNAL, errno, "read %s", path);
+        else if (n == 0)
+            break;
+        else
+            EVP_DigestUpdate(m, buf, (size_t)n);
+    }
+    unsigned char md[16];
+    unsigned int mdlen = 0;
+    if (rc == 0 && EVP_DigestFinal_ex(m, md, &mdlen) != 1)
+        rc = tsv_error_set(err, TSV_EINTERNAL, "cannot finish MD5");
+    if (rc == 0)
+        EVP_EncodeBlock((unsigned char *)out, md, 16);
+    EVP_MD_CTX_free(m);
+    free(buf);
+    close(fd);
+    return rc;
+}
+
+typedef struct progress_ctx {
+    tsv_client_progress_fn fn;
+    void *ctx;
+} progress_ctx;
+
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    progress_ctx *p = ud;
+    return p->fn(p->ctx, (uint64_t)ulnow, (uint64_t)ultotal) ? 1 : 0;
+}
+
+int tsv_client_upload(tsv_client *c, const char *path, const char *name, int checksum,
+                      tsv_client_progress_fn fn, void *ctx, tsv_buf *out, tsv_error *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return tsv_error_set_errno(err, TSV_EINVALID, errno, "%s", path);
+    if (!S_ISREG(st.st_mode))
+        return tsv_error_set(err, TSV_EINVALID, "%s: not a regular file", path);
+    if (!name) {
+        const char *slash = strrchr(path, '/');
+        name = slash ? slash + 1 : path;
+    }
+    char md5[32] = "";
+    if (checksum && file_md5_b64(path, md5, err) != 0)
+        return -1;
+    curl_easy_reset(c->curl);
+    struct curl_slist *h = curl_slist_append(NULL, c->auth);
+    char md5h[64];
+    snprintf(md5h, sizeof md5h, "Content-MD5: %s", md5);
+    if (h && checksum) {
+        struct curl_slist *h2 = curl_slist_append(h, md5h);
+        if (!h2) {
+            curl_slist_free_all(h);
+            h = NULL;
+        } else {
+            h = h2;
+        }
+    }
+    curl_mime *mime = curl_mime_init(c->curl);
+    curl_mimepart *part = mime ? curl_mime_addpart(mime) : NULL;
+    if (!h || !part || curl_mime_name(part, "file") != CURLE_OK ||
+        curl_mime_filedata(part, path) != CURLE_OK ||
+        curl_mime_filename(part, name) != CURLE_OK ||
+        curl_mime_type(part, "application/octet-stream") != CURLE_OK) {
+        curl_mime_free(mime);
+        curl_slist_free_all(h);
+        return tsv_error_set(err, TSV_EINTERNAL, "cannot prepare the upload");
+    }
+    curl_easy_setopt(c->curl, CURLOPT_MIMEPOST, mime);
+    progress_ctx pc = {fn, ctx};
+    if (fn) {
+        curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, &pc);
+    }
+    int rc = perform(c, "POST", "/api/v2/files", h, NULL, out, err);
+    curl_mime_free(mime);
+    curl_slist_free_all(h);
+    return rc;
+}
