@@ -146,7 +146,9 @@ port=
 waited=0
 limit=$((${TSVAULT_INIT_START_TIMEOUT:-120} * 10))
 while [ -z "$port" ]; do
-    kill -0 "$init_pid" 2>/dev/null || die "tsvault exited during start-up"
+    # (a child that exited stays a zombie until the shell reaps it)
+    st=$(cut -d' ' -f3 "/proc/$init_pid/stat" 2>/dev/null || echo gone)
+    case $st in gone | Z) die "tsvault exited during start-up" ;; esac
     [ $waited -lt $limit ] || die "tsvault did not start within ${TSVAULT_INIT_START_TIMEOUT:-120}s"
     port=$(sed -n 's/.*msg=listening.* port=\([0-9]*\).*/\1/p' "$tmp/server.log" | tail -n 1)
     [ -n "$port" ] || sleep 0.1
