@@ -3,19 +3,26 @@
 # Idempotent: packages already present are not touched, and apt is only
 # called when something is missing. Needs root (or sudo) for apt-get.
 # (influxdb, isal, zstd and linux-perf are also what tests/bench/ uses.)
+# --build-only installs just what compiling tsvault needs (docker/Dockerfile).
 set -eu
 
-PACKAGES="
+BUILD_PACKAGES="
 build-essential cmake pkg-config git curl ca-certificates
-libcivetweb-dev liblmdb-dev lmdb-utils libarchive-dev
+libcivetweb-dev liblmdb-dev libarchive-dev
 libprotobuf-c-dev protobuf-c-compiler
-libzstd-dev zstd zlib1g-dev libisal-dev isal libsnappy-dev
-libsqlite3-dev sqlite3 libssl-dev libcrypt-dev libcmocka-dev
+libzstd-dev zlib1g-dev libisal-dev libsnappy-dev
+libsqlite3-dev libssl-dev libcrypt-dev libcmocka-dev
+uuid-dev libcurl4-openssl-dev
+"
+PACKAGES="$BUILD_PACKAGES
+lmdb-utils zstd isal sqlite3
 golang-go golang-github-coreos-bbolt-dev golang-github-influxdb-influxdb-dev
 influxdb influxdb-client
 nodejs npm python3
 linux-perf
+docker.io docker-compose mmdebstrap
 "
+[ "${1:-}" = --build-only ] && PACKAGES=$BUILD_PACKAGES
 
 missing=""
 for p in $PACKAGES; do

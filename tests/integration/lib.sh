@@ -134,3 +134,9 @@ assert j["code"] == sys.argv[2], j
 assert re.search(sys.argv[3], j["message"]), (j["message"], sys.argv[3])
 PY
 }
+
+# tsv_free_port: prints a TCP port free on 127.0.0.1 right now, for a server
+# that cannot be given port 0 (one in a container on the host's network).
+tsv_free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
