@@ -15,12 +15,15 @@
 #include "manifest.h"
 #include "restore.h"
 #include "tenant.h"
+#include "tsm_trust.h"
 
 typedef struct run {
     tsv_store *s;
     const tsv_restore_spec *spec;
     const tsv_job_ops *ops;
     void *ctx;
+    /* TSM contents the upload validated: not validated again (NULL: all). */
+    const tsv_tsm_trust *trust;
 } run;
 
 static void logf_(run *r, const char *level, const char *fmt, ...)
@@ -69,7 +72,7 @@ static int with_member(run *r, tsv_archive *a, int gzip, member_fn fn, void *arg
 
 static int do_shard(run *r, tsv_reader *body, void *arg, tsv_error *err)
 {
-    return tsv_store_restore_shard(r->s, *(uint64_t *)arg, body, err);
+    return tsv_store_restore_shard_trusted(r->s, *(uint64_t *)arg, body, r->trust, err);
 }
 
 static int do_kv(run *r, tsv_reader *body, void *arg, tsv_error *err)
@@ -482,13 +485,25 @@ static int run_v1(run *r, const char *path, const tsv_backup_plan *p, tsv_error 
 int tsv_job_restore_run(tsv_store *s, tsv_files *f, const tsv_restore_spec *spec,
                         const tsv_job_ops *ops, void *ctx, tsv_error *err)
 {
-    run r = {s, spec, ops, ctx};
+    run r = {s, spec, ops, ctx, NULL};
     char path[PATH_MAX];
     if (tsv_files_path(f, spec->file, path, sizeof path, err) != 0)
         return -1;
+    tsv_tsm_trust trust;
+    tsv_error terr;
+    if (tsv_files_validated(f, spec->file, &trust, &terr) == 0) {
+        r.trust = &trust;
+        logf_(&r, "info", "%zu TSM files were validated on upload: checked by SHA-256 only",
+              trust.n);
+    } else if (terr.code != TSV_ENOTFOUND) {
+        logf_(&r, "warn", "validation list unreadable (%s): every TSM file is validated again",
+              terr.message);
+    }
     tsv_backup_plan p;
-    if (tsv_backup_plan_scan(path, &p, err) != 0)
+    if (tsv_backup_plan_scan(path, &p, err) != 0) {
+        tsv_tsm_trust_clear(&trust);
         return tsv_error_wrap(err, "%s", spec->file);
+    }
     int rc;
     if (p.format == TSV_FORMAT_INFLUX_BACKUP)
         rc = spec->full ? run_v2_full(&r, path, &p, err) : run_v2_partial(&r, path, &p, err);
@@ -502,5 +517,6 @@ int tsv_job_restore_run(tsv_store *s, tsv_files *f, const tsv_restore_spec *spec
         rc = tsv_error_set(err, TSV_EINVALID, "%s is not a backup archive (%s)", spec->file,
                            tsv_data_format_name(p.format));
     tsv_backup_plan_clear(&p);
+    tsv_tsm_trust_clear(&trust);
     return rc;
 }

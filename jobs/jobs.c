@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <uuid/uuid.h>
 
 #include "job_restore.h"
+#include "job_vault.h"
 #include "jobs_store.h"
 #include "json.h"
 #include "metrics.h"
@@ -67,6 +69,12 @@ typedef struct job {
     /* restore spec, pointing into spec */
     const char *file, *bucket, *new_bucket, *new_org;
     int full;
+    /* delete_data / restore_data / verify (job_vault.h) */
+    int vault;
+    tsv_vault_job vj;
+    /* Set with desired_canceled (and at shutdown): read by the vault
+     * operations between shards, without the jobs mutex. */
+    atomic_int cancel_flag;
 } job;
 
 struct tsv_jobs {
@@ -226,8 +234,25 @@ static int spec_bind(tsv_jobs *j, job *jb, int check_file, tsv_error *err)
     return 0;
 }
 
+/* The vault job types: request checked and bucket resolved now (by ID when
+ * loading a persisted job). */
+static int vault_bind(tsv_jobs *j, job *jb, tsv_vault_job_kind kind, const char *org_id,
+                      const char *known_id, tsv_error *err)
+{
+    if (tsv_job_vault_bind(j->s, kind, tsv_json_root(jb->spec), org_id, known_id, &jb->vj,
+                           err) != 0)
+        return -1;
+    jb->vault = 1;
+    /* Verifies only read: they queue behind each other, not behind restores. */
+    snprintf(jb->lock_key, sizeof jb->lock_key, "%s",
+             kind == TSV_VJOB_VERIFY ? "~verify" : jb->vj.bucket_name);
+    return 0;
+}
+
 static const char *target_name(const job *jb)
 {
+    if (jb->vault)
+        return jb->vj.bucket_name;
     if (jb->new_bucket)
         return jb->new_bucket;
     return jb->bucket ? jb->bucket : "";
@@ -342,6 +367,10 @@ static void job_record(tsv_json_writer *w, const job *jb)
     tsv_jw_u64(w, jb->shards_total);
     tsv_jw_u64(w, jb->shards_done);
     tsv_jw_array_end(w);
+    if (jb->vault && jb->vj.bucket_id[0]) {
+        tsv_jw_key(w, "bucketID");
+        tsv_jw_string(w, jb->vj.bucket_id);
+    }
     tsv_jw_key(w, "createdBuckets");
     tsv_jw_array_begin(w);
     for (size_t i = 0; i < jb->n_created; i++)
@@ -485,8 +514,16 @@ static job *job_from_record(tsv_jobs *j, const uint8_t *rec, size_t len, tsv_err
             if (jb->n_logs)
                 tsv_json_i64(e->items[0], &jb->logs[jb->n_logs - 1].ts, "ts", NULL);
         }
+        tsv_vault_job_kind kind;
         if (strcmp(jb->type, "restore") == 0 && spec_bind(j, jb, 0, err) != 0)
             rc = -1;
+        if (tsv_job_vault_type(jb->type, &kind)) {
+            char bid[17] = "";
+            jcopy(o, "bucketID", bid, sizeof bid);
+            if (vault_bind(j, jb, kind, jb->created_by.org_id, bid, err) != 0)
+                rc = -1;
+        }
+        atomic_store(&jb->cancel_flag, jb->desired_canceled);
     }
     tsv_json_free(doc);
     if (rc != 0) {
@@ -545,6 +582,32 @@ static void rollback(tsv_jobs *j, job *jb)
         free(ids[i]);
     }
     free(ids);
+}
+
+/* A vault job found running at start-up. Its operation is atomic (one
+ * catalogue commit, directories rebuilt from the catalogue at start-up), so
+ * there is no partial work to undo: say which side of the commit it was on.
+ * Called before the workers start. */
+static void vault_interrupted(tsv_jobs *j, job *jb)
+{
+    if (jb->vj.kind == TSV_VJOB_VERIFY) {
+        job_log(jb, "info", "verify changes nothing: nothing to roll back");
+        return;
+    }
+    int committed = 0;
+    tsv_error e;
+    if (tsv_job_vault_committed(j->s, &jb->vj, jb->id, &committed, &e) != 0)
+        job_logf(jb, "error", "cannot tell whether its change was committed: %s", e.message);
+    else if (committed)
+        job_log(jb, "warn",
+                "its change was committed before the restart and is complete (the operation "
+                "is atomic); the versions it soft-deleted are listed by unusedShards");
+    else if (jb->vj.kind == TSV_VJOB_DELETE_DATA)
+        job_log(jb, "info", "it had not committed: nothing changed");
+    else
+        job_log(jb, "info",
+                "no version was soft-deleted by it: nothing changed, unless it only restored "
+                "slots that had no version in use (check unusedShards)");
 }
 
 /* Finished jobs past the retention period go. Caller holds mu. */
@@ -672,15 +735,20 @@ static void execute(tsv_jobs *j, job *jb)
     };
     tsv_error err;
     tsv_error_clear(&err);
-    int rc = tsv_job_restore_run(j->s, j->f, &spec, &run_ops, &c, &err);
-    if (rc != 0)
+    tsv_vault_job_outcome vo = {0, ""};
+    int rc = jb->vault ? tsv_job_vault_run(j->s, &jb->vj, jb->id, &jb->cancel_flag, &run_ops, &c,
+                                           &vo, &err)
+                       : tsv_job_restore_run(j->s, j->f, &spec, &run_ops, &c, &err);
+    if (rc != 0 && !jb->vault)
         rollback(j, jb);
     pthread_mutex_lock(&j->mu);
     int64_t t = now_ns();
     jb->completed = jb->updated = t;
     if (rc == 0) {
         jb->status = ST_COMPLETED;
-        snprintf(jb->health, sizeof jb->health, "ok");
+        snprintf(jb->health, sizeof jb->health, "%s", vo.warn ? "warn" : "ok");
+        if (vo.warn)
+            snprintf(jb->health_msg, sizeof jb->health_msg, "%s", vo.message);
         job_log(jb, "info", "completed");
     } else if (rc == 1 && jb->desired_canceled) {
         jb->status = ST_CANCELED;
@@ -690,7 +758,10 @@ static void execute(tsv_jobs *j, job *jb)
         jb->status = ST_FAILED;
         snprintf(jb->health, sizeof jb->health, "error");
         snprintf(jb->health_msg, sizeof jb->health_msg, "interrupted by a restart");
-        job_log(jb, "error", "interrupted by a restart (server shutting down); rolled back");
+        job_log(jb, "error",
+                jb->vault ? "interrupted by a restart (server shutting down) before its commit; "
+                            "nothing changed"
+                          : "interrupted by a restart (server shutting down); rolled back");
     } else {
         jb->status = ST_FAILED;
         snprintf(jb->health, sizeof jb->health, "error");
@@ -771,7 +842,10 @@ int tsv_jobs_open(tsv_jobs **out, tsv_store *s, tsv_files *f, const tsv_jobs_opt
         if (jb->status != ST_RUNNING)
             continue;
         interrupted++;
-        rollback(j, jb);
+        if (jb->vault)
+            vault_interrupted(j, jb);
+        else
+            rollback(j, jb);
         jb->status = ST_FAILED;
         jb->completed = jb->updated = now_ns();
         snprintf(jb->health, sizeof jb->health, "error");
@@ -812,6 +886,9 @@ void tsv_jobs_close(tsv_jobs *j)
         return;
     pthread_mutex_lock(&j->mu);
     j->stopping = 1;
+    for (size_t i = 0; i < j->n; i++)
+        if (j->v[i]->status == ST_RUNNING)
+            atomic_store(&j->v[i]->cancel_flag, 1);
     pthread_cond_broadcast(&j->cv);
     pthread_mutex_unlock(&j->mu);
     for (int i = 0; i < j->nthreads; i++)
@@ -862,11 +939,10 @@ int tsv_jobs_create(tsv_jobs *j, const char *body, size_t len, const tsv_job_use
         rc = tsv_error_set(err, TSV_EINVALID, "the request must be a JSON object");
     else if (!type || type->type != TSV_JSON_STRING)
         rc = tsv_error_set(err, TSV_EINVALID, "type is required (a string)");
-    else if (strcmp(type->str, "restore") != 0)
+    else if (strcmp(type->str, "restore") != 0 && !tsv_job_vault_type(type->str, NULL))
         rc = tsv_error_set(err, TSV_EINVALID,
-                           "unknown job type \"%.100s\": this server runs \"restore\" jobs "
-                           "(delete_data and restore_data need the vault operations, not in "
-                           "this build)",
+                           "unknown job type \"%.100s\": this server runs restore, "
+                           "delete_data, restore_data and verify jobs",
                            type->str);
     else if (des && (des->type != TSV_JSON_STRING ||
                      (strcmp(des->str, "running") != 0 && strcmp(des->str, "canceled") != 0)))
@@ -880,7 +956,10 @@ int tsv_jobs_create(tsv_jobs *j, const char *body, size_t len, const tsv_job_use
         rc = spec_from_node(jb, root, err);
     }
     tsv_json_free(doc);
-    if (rc == 0)
+    tsv_vault_job_kind kind;
+    if (rc == 0 && tsv_job_vault_type(jb->type, &kind))
+        rc = vault_bind(j, jb, kind, u->org_id, NULL, err);
+    else if (rc == 0)
         rc = spec_bind(j, jb, 1, err);
     if (rc != 0) {
         job_free(jb);
@@ -962,6 +1041,7 @@ int tsv_jobs_update(tsv_jobs *j, const char *id, const char *body, size_t len,
                                st_names[jb->status]);
         } else {
             jb->desired_canceled = 1;
+            atomic_store(&jb->cancel_flag, 1);
             jb->modified_by = *u;
             jb->updated = now_ns();
             job_logf(jb, "info", "cancel requested by %s",
@@ -1025,7 +1105,10 @@ int tsv_jobs_metrics(tsv_jobs *j, const char *id, tsv_buf *out, tsv_error *err)
     pthread_mutex_unlock(&j->mu);
     double elapsed = started ? (double)(end - started) / 1e9 : 0;
     double rate = elapsed > 0 ? (double)bd / elapsed : 0;
-    double percent = status == ST_COMPLETED ? 100.0 : bt ? 100.0 * (double)bd / (double)bt : 0;
+    double percent = status == ST_COMPLETED ? 100.0
+                     : bt                   ? 100.0 * (double)bd / (double)bt
+                     : st                   ? 100.0 * (double)sd / (double)st
+                                            : 0;
     if (percent > 100)
         percent = 100;
     tsv_json_writer w;
@@ -1090,9 +1173,9 @@ int tsv_jobs_health_valid(const char *s)
 
 int tsv_jobs_type_valid(const char *s)
 {
-    static const char *const v[] = {"batch", "delete_data", "drop_table", "streaming",
-                                    "sql",   "restore",     "restore_data"};
-    return in_list(s, v, 7);
+    static const char *const v[] = {"batch",   "delete_data",  "drop_table", "streaming",
+                                    "sql",     "restore",      "restore_data", "verify"};
+    return in_list(s, v, 8);
 }
 
 static const char *const sort_columns[] = {

@@ -15,8 +15,9 @@
  * same for jobs still running (they stop at their next file boundary).
  * Finished jobs older than the retention period are deleted.
  *
- * Types: "restore" (job_restore.h). Others (delete_data, restore_data)
- * are refused as unknown until the vault operations exist.
+ * Types: "restore" (job_restore.h); "delete_data", "restore_data" and
+ * "verify" (job_vault.h: atomic, so a restart marks them failed without a
+ * rollback and logs whether their change had been committed).
  *
  * Replies are JSON in the seed's shapes, written into a caller's tsv_buf.
  * Errors: int 0/-1 with tsv_error: TSV_EINVALID for bad requests and query

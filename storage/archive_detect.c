@@ -1,6 +1,7 @@
 /* archive_detect: dataFormat of a staged file, its validation, restore plans. */
 #include "archive_detect.h"
 
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -18,6 +19,7 @@
 #include "shard_install.h"
 #include "tombstone.h"
 #include "tsm.h"
+#include "tsm_trust.h"
 #include "tsv_log.h"
 
 #define SMALL_MAX ((size_t)64 << 20) /* manifests and .meta files */
@@ -426,7 +428,8 @@ static int extract_to(tsv_reader *r, const char *path, tsv_error *err)
     return rc;
 }
 
-static int validate_shard(const char *scratch, uint64_t id, tsv_reader *r, tsv_error *err)
+static int validate_shard(const char *scratch, uint64_t id, tsv_reader *r,
+                          tsv_tsm_trust *validated, tsv_error *err)
 {
     char dir[PATH_MAX], trash[PATH_MAX];
     if (tsv_path_join(dir, sizeof dir, err, "%s/shard", scratch) != 0 ||
@@ -434,7 +437,9 @@ static int validate_shard(const char *scratch, uint64_t id, tsv_reader *r, tsv_e
         tsv_mkdir_p(dir, err) != 0 || tsv_mkdir_p(trash, err) != 0)
         return -1;
     tsv_shard_install_stats st;
-    int rc = tsv_shard_install_from_tar(dir, trash, id, r, &st, err);
+    /* Thrown away afterwards: no fsyncs. */
+    tsv_shard_install_opts o = {.validated = validated, .scratch = 1};
+    int rc = tsv_shard_install_from_tar_opts(dir, trash, id, r, &o, &st, err);
     tsv_error e;
     tsv_remove_tree(dir, &e);
     tsv_remove_tree(trash, &e);
@@ -445,7 +450,7 @@ static int validate_shard(const char *scratch, uint64_t id, tsv_reader *r, tsv_e
 typedef enum { CHECK_BOLT, CHECK_SQLITE, CHECK_SHARD } check_kind;
 
 static int check_stream(const char *scratch, check_kind kind, uint64_t id, tsv_reader *raw,
-                        tsv_codec codec, tsv_error *err)
+                        tsv_codec codec, tsv_tsm_trust *validated, tsv_error *err)
 {
     tsv_reader *dec = NULL;
     if (codec != TSV_CODEC_IDENTITY && tsv_decoder_new(&dec, codec, raw, err) != 0)
@@ -453,7 +458,7 @@ static int check_stream(const char *scratch, check_kind kind, uint64_t id, tsv_r
     tsv_reader *r = dec ? dec : raw;
     int rc;
     if (kind == CHECK_SHARD) {
-        rc = validate_shard(scratch, id, r, err);
+        rc = validate_shard(scratch, id, r, validated, err);
     } else {
         char path[PATH_MAX];
         rc = tsv_path_join(path, sizeof path, err, "%s/check-%016" PRIx64, scratch,
@@ -476,7 +481,7 @@ static int check_stream(const char *scratch, check_kind kind, uint64_t id, tsv_r
 }
 
 static int validate_plan(const char *path, const char *scratch, const tsv_backup_plan *p,
-                         tsv_error *err)
+                         tsv_tsm_trust *validated, tsv_error *err)
 {
     tsv_archive *a;
     if (tsv_archive_open(&a, path, err) != 0)
@@ -487,17 +492,17 @@ static int validate_plan(const char *path, const char *scratch, const tsv_backup
         tsv_reader *r = tsv_archive_member(a);
         if (p->kv_file && strcmp(e.name, p->kv_file) == 0) {
             rc = check_stream(scratch, CHECK_BOLT, 0, r,
-                              p->kv_gzip ? TSV_CODEC_GZIP : TSV_CODEC_IDENTITY, err);
+                              p->kv_gzip ? TSV_CODEC_GZIP : TSV_CODEC_IDENTITY, NULL, err);
         } else if (p->sql_file && strcmp(e.name, p->sql_file) == 0) {
             rc = check_stream(scratch, CHECK_SQLITE, 0, r,
-                              p->sql_gzip ? TSV_CODEC_GZIP : TSV_CODEC_IDENTITY, err);
+                              p->sql_gzip ? TSV_CODEC_GZIP : TSV_CODEC_IDENTITY, NULL, err);
         } else {
             rc = 0;
             for (size_t i = 0; i < p->n_shards; i++)
                 if (strcmp(e.name, p->shards[i].file) == 0) {
                     rc = check_stream(scratch, CHECK_SHARD, p->shards[i].id, r,
                                       p->shards[i].gzip ? TSV_CODEC_GZIP : TSV_CODEC_IDENTITY,
-                                      err);
+                                      validated, err);
                     break;
                 }
         }
@@ -540,7 +545,7 @@ static int peek_decoded(const char *path, tsv_compression comp, uint8_t *buf, si
 /* Whole-file check through its decoder (bolt, sqlite, shard, or just the
  * compressed stream for unknown content). */
 static int check_file(const char *path, const char *scratch, tsv_compression comp,
-                      int kind /* -1: only decode */, tsv_error *err)
+                      int kind /* -1: only decode */, tsv_tsm_trust *validated, tsv_error *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -555,7 +560,7 @@ static int check_file(const char *path, const char *scratch, tsv_compression com
                                                     : TSV_CODEC_IDENTITY;
     int rc;
     if (kind >= 0) {
-        rc = check_stream(scratch, (check_kind)kind, 0, raw, codec, err);
+        rc = check_stream(scratch, (check_kind)kind, 0, raw, codec, validated, err);
     } else {
         tsv_reader *dec = NULL;
         rc = tsv_decoder_new(&dec, codec, raw, err);
@@ -583,6 +588,13 @@ static int check_file(const char *path, const char *scratch, tsv_compression com
 int tsv_archive_inspect(const char *path, const char *scratch_dir, tsv_data_format *format,
                         tsv_compression *compression, tsv_error *err)
 {
+    return tsv_archive_inspect_ex(path, scratch_dir, format, compression, NULL, err);
+}
+
+int tsv_archive_inspect_ex(const char *path, const char *scratch_dir, tsv_data_format *format,
+                           tsv_compression *compression, tsv_tsm_trust *validated,
+                           tsv_error *err)
+{
     *format = TSV_FORMAT_UNKNOWN;
     if (tsv_compression_sniff(path, compression, err) != 0)
         return -1;
@@ -592,13 +604,13 @@ int tsv_archive_inspect(const char *path, const char *scratch_dir, tsv_data_form
         return -1;
     if (got >= 16 && memcmp(head, "SQLite format 3", 16) == 0) {
         *format = TSV_FORMAT_SQLITE;
-        return check_file(path, scratch_dir, *compression, CHECK_SQLITE, err);
+        return check_file(path, scratch_dir, *compression, CHECK_SQLITE, NULL, err);
     }
     /* bolt: page header (16 bytes), then the meta page's magic 0xED0CDAED. */
     if (got >= 24 && head[16] == 0xed && head[17] == 0xda && head[18] == 0x0c &&
         head[19] == 0xed) {
         *format = TSV_FORMAT_BOLT;
-        return check_file(path, scratch_dir, *compression, CHECK_BOLT, err);
+        return check_file(path, scratch_dir, *compression, CHECK_BOLT, NULL, err);
     }
     tsv_backup_plan plan;
     tsv_error serr;
@@ -611,15 +623,15 @@ int tsv_archive_inspect(const char *path, const char *scratch_dir, tsv_data_form
         /* Not a tar or zip: unknown content, but a damaged compressed
          * stream is still refused. */
         if (*compression != TSV_COMPRESSION_NONE)
-            return check_file(path, scratch_dir, *compression, -1, err);
+            return check_file(path, scratch_dir, *compression, -1, NULL, err);
         return 0;
     }
     *format = plan.format;
     int rc = 0;
     if (plan.format == TSV_FORMAT_SHARD)
-        rc = check_file(path, scratch_dir, *compression, CHECK_SHARD, err);
+        rc = check_file(path, scratch_dir, *compression, CHECK_SHARD, validated, err);
     else if (plan.format != TSV_FORMAT_UNKNOWN)
-        rc = validate_plan(path, scratch_dir, &plan, err);
+        rc = validate_plan(path, scratch_dir, &plan, validated, err);
     tsv_backup_plan_clear(&plan);
     return rc;
 }

@@ -83,5 +83,12 @@ void tsv_backup_plan_clear(tsv_backup_plan *p);
  * (left empty). */
 int tsv_archive_inspect(const char *path, const char *scratch_dir, tsv_data_format *format,
                         tsv_compression *compression, tsv_error *err);
+struct tsv_tsm_trust;
+/* The same, adding the SHA-256 of every TSM file that passed to *validated
+ * (tsm_trust.h; NULL: not collected), so that a restore of this file need
+ * not validate them again. */
+int tsv_archive_inspect_ex(const char *path, const char *scratch_dir, tsv_data_format *format,
+                           tsv_compression *compression, struct tsv_tsm_trust *validated,
+                           tsv_error *err);
 
 #endif

@@ -19,6 +19,7 @@
 #include "fsutil.h"
 #include "random.h"
 #include "json.h"
+#include "tsm_trust.h"
 #include "tsv_time.h"
 #include "tsv_log.h"
 
@@ -28,6 +29,7 @@
 struct tsv_files {
     tsv_files_options opt;
     char root[PATH_MAX], data[PATH_MAX], meta[PATH_MAX], tmp[PATH_MAX];
+    char validated[PATH_MAX]; /* validated/<name>: tsm_trust.h lists */
     pthread_mutex_t mu;
     char *reserved[MAX_RESERVED]; /* names being uploaded */
 };
@@ -128,6 +130,24 @@ static int reconcile(tsv_files *f, tsv_error *err)
             unlink(m);
     }
     closedir(d);
+    /* A validation list without its record is left from a crash or a
+     * delete: only an optimisation, it simply goes. */
+    d = opendir(f->validated);
+    if (!d)
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s", f->validated);
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char m[PATH_MAX], v[PATH_MAX];
+        if (tsv_path_join(m, sizeof m, err, "%s/%s", f->meta, de->d_name) != 0 ||
+            tsv_path_join(v, sizeof v, err, "%s/%s", f->validated, de->d_name) != 0) {
+            closedir(d);
+            return -1;
+        }
+        if (!tsv_path_exists(m))
+            unlink(v);
+    }
+    closedir(d);
     return 0;
 }
 
@@ -143,6 +163,8 @@ int tsv_files_open(tsv_files **out, const tsv_files_options *opt, tsv_error *err
         tsv_path_join(f->data, sizeof f->data, err, "%s/data", f->root) != 0 ||
         tsv_path_join(f->meta, sizeof f->meta, err, "%s/meta", f->root) != 0 ||
         tsv_path_join(f->tmp, sizeof f->tmp, err, "%s/tmp", f->root) != 0 ||
+        tsv_path_join(f->validated, sizeof f->validated, err, "%s/validated", f->root) != 0 ||
+        tsv_mkdir_p(f->validated, err) != 0 ||
         tsv_mkdir_p(f->data, err) != 0 || tsv_mkdir_p(f->meta, err) != 0 ||
         tsv_mkdir_p(f->tmp, err) != 0 || clear_dir(f->tmp, err) != 0 || reconcile(f, err) != 0) {
         tsv_files_close(f);
@@ -335,6 +357,9 @@ int tsv_files_delete(tsv_files *f, const char *name, tsv_error *err)
                              : tsv_error_set_errno(err, TSV_EINTERNAL, errno, "unlink %s", meta);
     if (rc == 0 && unlink(data) != 0 && errno != ENOENT)
         TSV_WARN("msg=\"cannot remove staged data\" path=\"%s\" errno=%d", data, errno);
+    char vpath[PATH_MAX];
+    if (rc == 0 && tsv_path_join(vpath, sizeof vpath, NULL, "%s/%s", f->validated, name) == 0)
+        unlink(vpath);
     pthread_mutex_unlock(&f->mu);
     if (rc == 0) {
         tsv_error e;
@@ -546,11 +571,13 @@ int tsv_files_upload_commit(tsv_files_upload *u, const uint8_t *expected_md5,
         u->fd = -1;
     }
     char scratch[PATH_MAX];
+    tsv_tsm_trust validated = {0};
     if (rc == 0)
         rc = tsv_path_join(scratch, sizeof scratch, err, "%s/check-%016" PRIx64, f->tmp,
                            tsv_random_u64());
     if (rc == 0 && (rc = tsv_mkdir_p(scratch, err)) == 0) {
-        rc = tsv_archive_inspect(u->path, scratch, &info->format, &info->compression, err);
+        rc = tsv_archive_inspect_ex(u->path, scratch, &info->format, &info->compression,
+                                    &validated, err);
         tsv_error e;
         tsv_remove_tree(scratch, &e);
         if (rc != 0 && err && err->code == TSV_EINVALID)
@@ -579,6 +606,16 @@ int tsv_files_upload_commit(tsv_files_upload *u, const uint8_t *expected_md5,
         if (rc == 0) {
             u->path[0] = '\0';
             rc = tsv_fsync_dir(f->data, err);
+            /* The list of validated TSM contents goes before the record (a
+             * record never points at an older list); failing to write it
+             * only costs a second validation at restore time. */
+            char vpath[PATH_MAX];
+            tsv_error verr;
+            if (rc == 0 && validated.n &&
+                (tsv_path_join(vpath, sizeof vpath, &verr, "%s/%s", f->validated, u->name) != 0 ||
+                 tsv_tsm_trust_save(&validated, vpath, &verr) != 0))
+                TSV_WARN("msg=\"cannot save the validation list\" name=\"%s\" error=\"%s\"",
+                         u->name, verr.message);
             if (rc == 0)
                 rc = record_write(f, info, err);
             if (rc != 0)
@@ -590,6 +627,17 @@ int tsv_files_upload_commit(tsv_files_upload *u, const uint8_t *expected_md5,
                  "compression=%s",
                  info->name, info->id, info->size, tsv_data_format_name(info->format),
                  tsv_compression_name(info->compression));
+    tsv_tsm_trust_clear(&validated);
     tsv_files_upload_abort(u);
     return rc;
+}
+
+int tsv_files_validated(tsv_files *f, const char *name, tsv_tsm_trust *out, tsv_error *err)
+{
+    memset(out, 0, sizeof *out);
+    char path[PATH_MAX];
+    if (tsv_files_name_check(name, err) != 0 ||
+        tsv_path_join(path, sizeof path, err, "%s/%s", f->validated, name) != 0)
+        return -1;
+    return tsv_tsm_trust_load(out, path, err);
 }

@@ -5,6 +5,8 @@
  *   files/meta/<name>.json   its record (id, size, format, digests, ...)
  *   files/tmp/               uploads being received and validation scratch
  *                            (emptied at open)
+ *   files/validated/<name>   SHA-256 of every TSM file the upload validated
+ *                            (tsm_trust.h), so its restore need not again
  * An upload streams into tmp/ (bounded buffer, MD5 and SHA-256 computed on
  * the way), is validated (archive_detect.h), then renamed into data/ with
  * RENAME_NOREPLACE (so two uploads of one name cannot both win) and its
@@ -72,6 +74,12 @@ typedef int (*tsv_files_fn)(void *ctx, const tsv_file_info *info, tsv_error *err
 /* In name order. */
 int tsv_files_list(tsv_files *f, tsv_files_fn fn, void *ctx, tsv_error *err);
 int tsv_files_delete(tsv_files *f, const char *name, tsv_error *err);
+struct tsv_tsm_trust;
+/* The TSM contents the upload of `name` validated (tsm_trust.h), for its
+ * restore to skip a second validation. TSV_ENOTFOUND if there is no list
+ * (then validate everything). *out is released with tsv_tsm_trust_clear. */
+int tsv_files_validated(tsv_files *f, const char *name, struct tsv_tsm_trust *out,
+                        tsv_error *err);
 /* Path of a staged file's data (for reading by restore jobs). */
 int tsv_files_path(tsv_files *f, const char *name, char *out, size_t outlen, tsv_error *err);
 

@@ -51,6 +51,11 @@ int tsv_store_restore_bucket_proto(tsv_store *s, const char *bucket_id, const ui
                                    size_t len, tsv_bucket_restore_result *out, tsv_error *err);
 /* restore/shards/{id}: tar is the (decoded) shard archive. */
 int tsv_store_restore_shard(tsv_store *s, uint64_t shard_id, tsv_reader *tar, tsv_error *err);
+struct tsv_tsm_trust;
+/* The same for a tar from a staged upload: TSM files whose content the
+ * upload validated (tsm_trust.h; NULL = none) are not validated again. */
+int tsv_store_restore_shard_trusted(tsv_store *s, uint64_t shard_id, tsv_reader *tar,
+                                    const struct tsv_tsm_trust *trust, tsv_error *err);
 /* Whether a restore of this shard can start: the shard exists
  * (TSV_ENOTFOUND otherwise). Checked before an upload's body is read; the
  * restore itself checks again. */

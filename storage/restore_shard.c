@@ -16,6 +16,12 @@
 
 int tsv_store_restore_shard(tsv_store *s, uint64_t shard_id, tsv_reader *tar, tsv_error *err)
 {
+    return tsv_store_restore_shard_trusted(s, shard_id, tar, NULL, err);
+}
+
+int tsv_store_restore_shard_trusted(tsv_store *s, uint64_t shard_id, tsv_reader *tar,
+                                    const struct tsv_tsm_trust *trust, tsv_error *err)
+{
     tsv_store_shared_lock(s);
     char path[PATH_MAX];
     int rc = tsv_store_locate_shard(s, shard_id, path, sizeof path, NULL, 0, err);
@@ -28,7 +34,7 @@ int tsv_store_restore_shard(tsv_store *s, uint64_t shard_id, tsv_reader *tar, ts
     if (rc == 0) {
         hctx.s = s;
         tsv_store_vault_upload_hook(&hctx, &hook);
-        tsv_shard_install_opts opts = {.hook = &hook};
+        tsv_shard_install_opts opts = {.hook = &hook, .trust = trust};
         tsv_shard_install_stats st;
         tsv_shard_lock(shard_id);
         rc = tsv_shard_install_from_tar_opts(path, s->trash_dir, shard_id, tar, &opts, &st, err);
@@ -39,8 +45,8 @@ int tsv_store_restore_shard(tsv_store *s, uint64_t shard_id, tsv_reader *tar, ts
             TSV_WARN("msg=\"trash purge failed\" error=\"%s\"", perr.message);
         if (rc == 0)
             TSV_INFO("msg=\"shard restored\" shard=%" PRIu64 " files=%" PRIu64 " bytes=%" PRIu64
-                     " kept=%" PRIu64 " skipped=%" PRIu64,
-                     shard_id, st.files, st.bytes, st.kept, st.skipped);
+                     " kept=%" PRIu64 " skipped=%" PRIu64 " validated_before=%" PRIu64,
+                     shard_id, st.files, st.bytes, st.kept, st.skipped, st.trusted);
     }
     tsv_store_shared_unlock(s);
     return rc;

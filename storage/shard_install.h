@@ -35,6 +35,7 @@ typedef struct tsv_shard_install_stats {
     uint64_t bytes;        /* their total size */
     uint64_t skipped;      /* entries skipped (directories, other names) */
     uint64_t kept;         /* existing files carried over */
+    uint64_t trusted;      /* TSM files not validated again (opts.trust) */
 } tsv_shard_install_stats;
 
 /* Called once the staging directory is complete, marked with `gen` and
@@ -58,10 +59,20 @@ int tsv_shard_install_from_tar(const char *shard_dir, const char *trash_dir, uin
  * TSM or tombstone files are refused instead of skipped; with prefix, every
  * entry must be named "<prefix>/<file>" (influxd silently ignores the
  * others, leaving an empty shard). */
+struct tsv_tsm_trust;
+/* trust (tsm_trust.h): TSM files whose SHA-256 (computed while they are
+ * written) is in the set were validated before (a staged upload) and are
+ * not validated again; any other TSM file is validated completely after
+ * it is written. validated: every TSM file that passed is added to it (the
+ * upload's validation builds the set this way). scratch: the install is a
+ * validation whose result is thrown away: no fsyncs. */
 typedef struct tsv_shard_install_opts {
     int strict;
     const char *prefix; /* NULL = any directory part */
     const tsv_shard_install_hook *hook; /* NULL = none (the vault's: store_vault.c) */
+    const struct tsv_tsm_trust *trust;  /* NULL = validate everything */
+    struct tsv_tsm_trust *validated;    /* NULL = not collected */
+    int scratch;
 } tsv_shard_install_opts;
 int tsv_shard_install_from_tar_opts(const char *shard_dir, const char *trash_dir,
                                     uint64_t shard_id, tsv_reader *tar,

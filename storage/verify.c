@@ -22,6 +22,7 @@
 #include "store_internal.h"
 #include "tombstone.h"
 #include "tsm.h"
+#include "verify_internal.h"
 
 typedef struct vshard {
     char db[17 + 240];
@@ -100,6 +101,37 @@ static int add_shard(verifier *v, const char *db, const char *rp, uint64_t id, i
     x->listed = listed;
     return 0;
 }
+
+/* --- shared with verify_vault.c (verify_internal.h) ------------------------ */
+
+static int cancel_check(verifier *v);
+static void throttle(verifier *v);
+
+int verify__problem(verifier *v, const char *db, const char *rp, uint64_t shard, const char *file,
+                    int64_t off, const char *msg, tsv_error *err)
+{
+    return problem(v, db, rp, shard, file, off, msg, err);
+}
+
+void verify__add_totals(verifier *v, uint64_t files, uint64_t bytes)
+{
+    v->prog.files_total += files;
+    v->prog.bytes_total += bytes;
+}
+
+int verify__file_done(verifier *v, uint64_t bytes, const char *current)
+{
+    v->sum->bytes += bytes;
+    v->prog.bytes_done += bytes;
+    v->prog.files_done++;
+    v->prog.current = current;
+    cancel_check(v);
+    throttle(v);
+    v->prog.current = NULL;
+    return v->cancelled;
+}
+
+int verify__cancelled(const verifier *v) { return v->cancelled; }
 
 /* --- 1. the KV ------------------------------------------------------------- */
 
@@ -468,6 +500,10 @@ int tsv_store_verify(tsv_store *s, const tsv_verify_options *opt, tsv_verify_sum
         for (size_t i = 0; rc == 0 && i < v.n && !v.cancelled; i++)
             rc = verify_shard(&v, &v.shards[i], err);
     }
+    /* 4. the vault: every object against its name, the catalogue's
+     * references (verify_vault.c). */
+    if (rc == 0 && !v.cancelled && s->vault)
+        rc = verify__vault(&v, s, opt->bucket_id, err);
     if (rc == 0 && v.cancelled)
         rc = tsv_error_set(err, TSV_EUNAVAILABLE, "verify cancelled");
     sum->seconds = elapsed(&v.t0);

@@ -11,11 +11,16 @@
  *     passes tsv_tsm_verify_fd_ex (header, footer, index, CRC32 and a full
  *     decode of every block); every tombstone passes tsv_tombstone_verify_fd;
  *     a tombstone whose TSM file is missing is a problem;
- *  3. shard directories under engine/data that the meta does not list.
+ *  3. shard directories under engine/data that the meta does not list;
+ *  4. the vault (verify_vault.c): every version that is not purged lists
+ *     objects that exist with the recorded sizes (no dangling reference),
+ *     at most one version per slot is in use and its files are in the live
+ *     shard directory; every object is read and its SHA-256 compared with
+ *     its name; a whole verify also reports orphan objects (no version
+ *     lists them). A bucket verify checks that bucket's versions and the
+ *     objects they list.
  * If the KV cannot be read, step 2 walks engine/data instead, so file damage
  * is still found.
- * Not covered until the vault's content-addressed objects land: checks of
- * object names against their SHA-256 and of catalogue references.
  *
  * Rate: max_bytes_per_sec > 0 bounds the average read rate: after each file
  * the verifier sleeps until bytes read / time elapsed is within the bound

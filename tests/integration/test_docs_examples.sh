@@ -397,9 +397,23 @@ http GET "$H/api/v2/jobs?executionStatus=completed&paginationLimit=1" -H "Author
 [ "$(json_get 'j["values"][0]["id"], j["moreResultsAvailable"]')" = "('$J', False)" ] || fail "jobs list"
 http GET "$H/api/v2/jobs?paginationLimit=0" -H "Authorization: Token $T"
 expect_error 400 invalid 'paginationLimit must be an integer from 1 to 1000, got "0"'
-http POST "$H/api/v2/jobs" -H "Authorization: Token $T" \
-    -d '{"type":"delete_data","target":{"type":"table","tableName":"metrics"},"intervals":["2024-01-01T00:00:00Z/2024-01-02T00:00:00Z"]}'
-expect_error 400 invalid 'unknown job type "delete_data"'
+# delete_data / restore_data examples (on the fixture-copy bucket the restore job made)
+for body in '{"type":"delete_data","target":{"type":"table","tableName":"fixture-copy","intervals":["2024-01-03/2024-01-10"]}}' \
+    '{"type":"restore_data","target":{"type":"table","tableName":"fixture-copy"},"interval":"2024-01-03/2024-01-10"}'; do
+    http POST "$H/v1/jobs" -H "Authorization: Token $T" -d "$body"
+    expect_status 201 "vault job example"
+    VJ=$(json_get 'j["id"]')
+    i=0
+    while :; do
+        http GET "$H/v1/jobs/$VJ" -H "Authorization: Token $T"
+        st=$(json_get 'j["executionStatus"]')
+        [ "$st" = completed ] && break
+        case $st in failed|canceled) fail "vault job example $st: $(cat "$HTTP_BODY")" ;; esac
+        i=$((i + 1)); [ $i -lt 600 ] || fail "vault job example too slow"; sleep 0.2
+    done
+done
+http GET "$H/v1/jobs/$VJ/logs" -H "Authorization: Token $T"
+[ "$(json_get 'sum("restored, version" in l["message"] for l in j["logs"])')" = 2 ] || fail "restore_data example logs: $(cat "$HTTP_BODY")"
 http PATCH "$H/api/v2/jobs/$J" -H "Authorization: Token $T" -d '{"desiredExecutionStatus":"canceled"}'
 expect_error 409 conflict "already completed"
 http DELETE "$H/v1/files/fixture-1.6.tar.gz" -H "Authorization: Token $T"

@@ -183,8 +183,8 @@ bad_job() {
     N=$((N + 1))
 }
 bad_job '{"type":"bogus","source":{"type":"file","fileName":"v1.tar.gz"},"target":{"type":"bucket"}}' 'unknown job type "bogus"'
-bad_job '{"type":"delete_data","target":{"type":"table","tableName":"metrics"},"intervals":["2024-01-01T00:00:00Z/2024-01-02T00:00:00Z"]}' 'unknown job type "delete_data"'
-bad_job '{"type":"restore_data","target":{"type":"table","tableName":"metrics"},"interval":"bad"}' 'unknown job type "restore_data"'
+bad_job '{"type":"delete_data","target":{"type":"table","tableName":"metrics"},"intervals":["2024-01-02T00:00:00Z/2024-01-01T00:00:00Z"]}' 'reversed'
+bad_job '{"type":"restore_data","target":{"type":"table","tableName":"metrics"},"interval":"bad"}' 'interval "bad"'
 bad_job '{"source":{}}' 'type is required'
 bad_job '{"type":"restore",' 'invalid JSON'
 bad_job '[1,2]' 'JSON object'

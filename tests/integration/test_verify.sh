@@ -71,16 +71,21 @@ python3 - "$HTTP_BODY" "$SD/$S1/000000001-000000001.tsm" "$BA" "$S1" <<'PY' ||
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
 p = [l for l in lines if l["type"] == "problem"]
-assert len(p) == 1, p
-assert p[0]["file"] == sys.argv[2] and p[0]["offset"] == 5, p[0]
-assert p[0]["bucketID"] == sys.argv[3] and p[0]["shardID"] == int(sys.argv[4]), p[0]
-assert p[0]["rp"] == "autogen" and "CRC32 mismatch" in p[0]["message"], p[0]
-assert lines[-1]["ok"] is False and lines[-1]["problems"] == 1, lines[-1]
+# The live file and its vault object are one inode: the damage is reported
+# at the TSM block and as an object whose bytes no longer match its name.
+assert len(p) == 2, p
+t = [x for x in p if x["file"] == sys.argv[2]]
+assert len(t) == 1 and t[0]["offset"] == 5, p
+assert t[0]["bucketID"] == sys.argv[3] and t[0]["shardID"] == int(sys.argv[4]), t[0]
+assert t[0]["rp"] == "autogen" and "CRC32 mismatch" in t[0]["message"], t[0]
+o = [x for x in p if x["file"].startswith("objects/")]
+assert len(o) == 1 and "object content does not match its name" in o[0]["message"], p
+assert lines[-1]["ok"] is False and lines[-1]["problems"] == 2, lines[-1]
 PY
     fail "live verify of a flipped byte: $(grep problem "$HTTP_BODY")"
 cmp "$F1" "$W/f1.orig" >/dev/null && fail "the damaged file changed back?"
 cp "$W/f1.orig" "$F1"
-pass "a flipped byte is reported live with bucket, rp, shard, file and block offset"
+pass "a flipped byte is reported live with bucket, rp, shard, file and block offset (and its object)"
 
 tsv_stop s
 
