@@ -148,4 +148,13 @@ int tsv_handle_job_update(tsv_http_req *, const tsv_route_params *, const tsv_ca
 int tsv_handle_job_logs(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_handle_job_metrics(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 
+/* handlers_pitr.c (the /v1/instances routes authenticate themselves, for
+ * the seed's error shape) */
+int tsv_handle_pitr_range(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_pitr_restore_post(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_pitr_restore_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_seed_pitr_range(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_seed_pitr_restore_post(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_seed_pitr_restore_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+
 #endif

@@ -26,6 +26,7 @@
 #include "fsutil.h"
 #include "jobs_store.h"
 #include "kv.h"
+#include "kv_history.h"
 #include "kv_stage.h"
 #include "meta_store.h"
 #include "random.h"
@@ -95,6 +96,12 @@ static int carry_jobs(tsv_store *s, const char *staging, tsv_error *err)
         tsv_kv_open(&kv, kvdir, 0, err) != 0)
         return -1;
     int rc = tsv_store_jobs_carry(s->kv, kv, err);
+    /* The change log goes on in the new generation after a barrier: it
+     * cannot be rewound across this restore (kv_history.h). */
+    if (rc == 0)
+        rc = tsv_kv_history_carry(s->kv, kv, TSV_KVH_RESTORE_KV, "restore/kv", err);
+    if (rc == 0)
+        rc = tsv_kv_sync(kv, err);
     tsv_kv_close(kv);
     return rc;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "kv_history.h"
 #include "fsutil.h"
 #include "restore.h"
 #include "store_internal.h"
@@ -80,6 +81,11 @@ int tsv_store_restore_sql(tsv_store *s, tsv_reader *body, tsv_error *err)
     /* The previous file is linked into the trash before the rename replaces
      * it, so a crash at any point leaves it either live or in the trash. */
     int rc = tsv_trash_link(s->trash_dir, live, "sql-restore-previous", err);
+    /* Barrier in the KV change log before the rename: a PITR must not take
+     * the new file for one in force earlier (a failed rename only narrows
+     * the restorable range). */
+    if (rc == 0)
+        rc = tsv_kv_history_mark(s->kv, TSV_KVH_RESTORE_SQL, "restore/sql", NULL, err);
     if (rc == 0)
         rc = tsv_rename_durable(up.path, live, err);
     tsv_store_exclusive_unlock(s);

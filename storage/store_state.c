@@ -15,7 +15,9 @@
 #include "fault.h"
 #include "fsutil.h"
 #include "kv.h"
+#include "kv_history.h"
 #include "meta_store.h"
+#include "pitr.h"
 #include "store_internal.h"
 #include "tenant.h"
 #include "tenant_auth.h"
@@ -30,6 +32,9 @@ int tsv_store_open_state(tsv_store *s, tsv_error *err)
         return -1;
     if (tsv_kv_open(&s->kv, kvdir, s->opt.kv_map_size, err) != 0)
         return tsv_error_wrap(err, "refusing to start: cannot open the KV store in %s", kvdir);
+    /* Every committed change of the live tree is logged (PITR). */
+    if (tsv_kv_history_start(s->kv, err) != 0)
+        return tsv_error_wrap(err, "KV change log");
 
     tsv_kv_txn *txn;
     if (tsv_kv_begin(s->kv, 1, &txn, err) != 0)
@@ -56,6 +61,9 @@ int tsv_store_open_state(tsv_store *s, tsv_error *err)
     tsv_meta_shard_paths_free(paths, count);
     if (rc != 0)
         return tsv_error_wrap(err, "shard directories");
+    /* A PITR generation's catalogue changes, if the exchange happened. */
+    if (tsv_pitr_apply_pending(s, err) != 0)
+        return tsv_error_wrap(err, "point-in-time restore");
     if (tsv_store_vault_reconcile(s, err) != 0)
         return tsv_error_wrap(err, "vault");
     if (tsv_trash_purge(s->trash_dir, s->opt.trash_retention_s, err) != 0)
