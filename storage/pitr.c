@@ -27,6 +27,7 @@
 #include "tsv_log.h"
 #include "tsv_time.h"
 #include "vault.h"
+#include "vault_history_internal.h"
 
 #define PENDING_NAME ".tsv-pitr"
 #define SQL_NAME "influxd.sqlite"
@@ -117,32 +118,10 @@ int tsv_pitr_check_target(tsv_store *s, int64_t target_ns, tsv_error *err)
 /* ---- building the generation --------------------------------------------------- */
 
 typedef struct slot_pick {
-    int64_t target;
     tsv_version best;
     int found;
     int purged;
 } slot_pick;
-
-/* The version in force at target: became current at or before it and not
- * soft-deleted by then; the latest such (restore_data can make an older
- * record current again with a new time). */
-static int pick_fn(void *ctx, const tsv_version *v, tsv_error *err)
-{
-    slot_pick *p = ctx;
-    if (v->created_ns > p->target)
-        return 0;
-    if (v->state != TSV_VERSION_IN_USE && v->deleted_ns != 0 && v->deleted_ns <= p->target)
-        return 0;
-    if (p->found && v->created_ns < p->best.created_ns)
-        return 0;
-    if (p->found)
-        tsv_version_clear(&p->best);
-    if (tsv_version_copy(&p->best, v, err) != 0)
-        return -1;
-    p->found = 1;
-    p->purged = v->state == TSV_VERSION_PURGED;
-    return 0;
-}
 
 typedef struct build_ctx {
     tsv_store *s;
@@ -189,13 +168,19 @@ static int shard_fn(const Meta__DatabaseInfo *db, const Meta__RetentionPolicyInf
     snprintf(slot.rp, sizeof slot.rp, "%s", rp->name);
     slot.start_ns = g->starttime;
     slot.end_ns = g->endtime;
+    /* The version in use at T, from the catalogue's event log (which keeps
+     * every period a version was in use, also when restore_data put it
+     * back later). */
     slot_pick p;
     memset(&p, 0, sizeof p);
-    p.target = c->target;
-    if (tsv_catalog_slot_foreach(c->cat, &slot, pick_fn, &p, err) < 0) {
-        if (p.found)
-            tsv_version_clear(&p.best);
+    uint64_t ver = 0;
+    if (tsv_catalog_in_use_at(c->cat, &slot, c->target, &ver, err) != 0)
         return -1;
+    if (ver) {
+        if (tsv_catalog_get(c->cat, &slot, ver, &p.best, err) != 0)
+            return -1;
+        p.found = 1;
+        p.purged = p.best.state == TSV_VERSION_PURGED;
     }
     if (!p.found) {
         c->res->empty_shards++;
@@ -365,7 +350,11 @@ int tsv_pitr_restore(tsv_store *s, int64_t target_ns, const tsv_pitr_options *op
     clock_gettime(CLOCK_MONOTONIC, &t1);
     tsv_error terr;
     if (staging_holds_old) {
-        if (tsv_trash_move(s->trash_dir, staging, "pitr-previous-state", &terr) != 0)
+        /* As restore/kv: the replaced generation's KV becomes a soft-deleted
+         * KV version (vault_history.h); only if that fails is it moved to
+         * the trash whole. Its shard files are objects either way. */
+        if (rc == 0 && vault__kv_replaced(s, staging, &terr) == 0) {
+        } else if (tsv_trash_move(s->trash_dir, staging, "pitr-previous-state", &terr) != 0)
             TSV_WARN("msg=\"could not move previous state aside\" path=\"%s\" error=\"%s\"",
                      staging, terr.message);
     } else if (tsv_remove_tree(staging, &terr) != 0) {

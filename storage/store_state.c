@@ -22,6 +22,7 @@
 #include "tenant.h"
 #include "tenant_auth.h"
 #include "trash.h"
+#include "vault_history_internal.h"
 #include "tsv_log.h"
 
 int tsv_store_open_state(tsv_store *s, tsv_error *err)
@@ -64,8 +65,19 @@ int tsv_store_open_state(tsv_store *s, tsv_error *err)
     /* A PITR generation's catalogue changes, if the exchange happened. */
     if (tsv_pitr_apply_pending(s, err) != 0)
         return tsv_error_wrap(err, "point-in-time restore");
-    if (tsv_store_vault_reconcile(s, err) != 0)
+    /* A new KV generation: the shard versions the previous one held are
+     * soft-deleted as part of its replacement (vault_history.h). */
+    if (vault__kv_replace_label(s, s->vault_label, sizeof s->vault_label, err) != 0)
         return tsv_error_wrap(err, "vault");
+    rc = tsv_store_vault_reconcile(s, err);
+    s->vault_label[0] = '\0';
+    if (rc != 0 || vault__reconcile_history(s, err) != 0)
+        return tsv_error_wrap(err, "vault");
+    /* Once per process (at start-up): what trash/ holds becomes versions. */
+    if (!s->trash_migrated) {
+        s->trash_migrated = 1;
+        vault__migrate_trash(s, err);
+    }
     if (tsv_trash_purge(s->trash_dir, s->opt.trash_retention_s, err) != 0)
         return -1;
     return 0;

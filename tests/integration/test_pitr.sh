@@ -196,6 +196,7 @@ pass "400 (unparsable, future, before the range, missing), 401 (no token, lesser
 
 # --- kill -9 during a PITR --------------------------------------------------
 snap cur
+tick; TC=$T
 # crash POINT OLD|NEW: PITR to T1 paused at POINT, kill -9, restart.
 crash() {
     tsv_stop s
@@ -231,7 +232,7 @@ crash() {
     else
         same s1 "after-$1" "kill -9 at $1: not the new state"
         [ "$st" = done ] || fail "job after $1: $st"
-        pitr "$TZ_"; snap back; same cur back "back to the latest after $1"
+        pitr "$TC"; snap back; same cur back "back to the latest after $1"
     fi
     pass "kill -9 at $1: the $2 state, job $st"
 }
