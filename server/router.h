@@ -93,6 +93,10 @@ int tsv_handle_unused_segments(tsv_http_req *, const tsv_route_params *, const t
 int tsv_handle_unused_shards(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_handle_unused_segments(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 
+/* handlers_history.c */
+int tsv_handle_history_list(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_history_restore(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+
 /* handlers_restore.c */
 int tsv_handle_restore_kv(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_handle_restore_sql(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
