@@ -23,6 +23,8 @@
 #include "meta_store.h"
 #include "random.h"
 #include "store_internal.h"
+#include "store_vault.h"
+#include "vault.h"
 #include "tsm_filter.h"
 #include "tenant.h"
 #include "tombstone.h"
@@ -243,6 +245,28 @@ static int cmp_snap_file(const void *a, const void *b)
     return strcmp(((const snap_file *)a)->name, ((const snap_file *)b)->name);
 }
 
+/* When the shard's in-use vault version was installed (0 if unknown). A file
+ * deduplicated into the vault is a hard link to an older object and keeps
+ * that object's mtime, so "changed since" must also ask the catalogue. */
+static int64_t shard_installed_ns(tsv_store *s, uint64_t shard_id)
+{
+    tsv_live_shard live;
+    tsv_catalog_txn *t;
+    tsv_version v;
+    int found = 0;
+    tsv_error e;
+    if (tsv_store_live_shard(s, shard_id, &live, &e) != 0 ||
+        tsv_catalog_begin(s->vault->catalog, 0, &t, &e) != 0)
+        return 0;
+    int rc = tsv_vault_in_use(t, &live.slot, &v, &found, &e);
+    tsv_catalog_abort(t);
+    if (rc != 0 || !found)
+        return 0;
+    int64_t ns = v.created_ns;
+    tsv_version_clear(&v);
+    return ns;
+}
+
 int tsv_store_shard_snapshot(tsv_store *s, uint64_t shard_id, int64_t since_ns,
                              tsv_shard_snapshot **out, tsv_error *err)
 {
@@ -262,6 +286,9 @@ int tsv_store_shard_snapshot(tsv_store *s, uint64_t shard_id, int64_t since_ns,
         snap->dir[0] = '\0'; /* nothing of ours to remove */
     if (rc == 0) {
         tsv_shard_lock(shard_id);
+        /* A version installed after `since` is new as a whole. */
+        if (since_ns != INT64_MIN && shard_installed_ns(s, shard_id) > since_ns)
+            since_ns = INT64_MIN;
         DIR *d = opendir(shard_dir);
         if (!d && errno != ENOENT)
             rc = tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s", shard_dir);

@@ -38,7 +38,8 @@ int tsv_store_backup_kv(tsv_store *s, tsv_writer *w, tsv_error *err);
 
 typedef struct tsv_shard_snapshot tsv_shard_snapshot;
 
-/* since_ns: only files whose mtime is strictly after it (INT64_MIN = all).
+/* since_ns: only files whose mtime is strictly after it, or every file when the
+ * shard's in-use vault version was installed after it (INT64_MIN = all).
  * TSV_ENOTFOUND for a shard the meta does not list. */
 int tsv_store_shard_snapshot(tsv_store *s, uint64_t shard_id, int64_t since_ns,
                              tsv_shard_snapshot **out, tsv_error *err);

@@ -428,6 +428,20 @@ void tsv_store_vault_upload_hook(tsv_upload_hook_ctx *ctx, tsv_shard_install_hoo
     hook->ctx = ctx;
 }
 
+int tsv_store_vault_record_installed(tsv_store *s, uint64_t shard_id, const char *dir,
+                                     uint64_t gen, const char *const *names,
+                                     const char (*hex)[65], size_t n, tsv_error *err)
+{
+    tsv_upload_hook_ctx c;
+    memset(&c, 0, sizeof c);
+    c.s = s;
+    if (tsv_store_live_shard(s, shard_id, &c.shard, err) != 0)
+        return -1;
+    int rc = upload_before_exchange(&c, dir, gen, names, hex, n, err);
+    tsv_version_clear(&c.prev);
+    return rc;
+}
+
 /* ---- bucket delete ------------------------------------------------------------ */
 
 typedef struct bucket_in_use_ctx {

@@ -44,6 +44,16 @@ typedef struct tsv_upload_hook_ctx {
 } tsv_upload_hook_ctx;
 void tsv_store_vault_upload_hook(tsv_upload_hook_ctx *ctx, tsv_shard_install_hook *hook);
 
+/* Records a shard directory that was installed by other means than an
+ * upload hook (the 1.x restore's commit renames staged shards into place)
+ * as its slot's new in-use version; the previous in-use version, if any, is
+ * soft-deleted. names/hex/n: the files written into `dir` and their SHA-256
+ * (as shard_install's hook gives them); gen: dir's generation marker.
+ * Caller holds the store's shared lock. */
+int tsv_store_vault_record_installed(tsv_store *s, uint64_t shard_id, const char *dir,
+                                     uint64_t gen, const char *const *names,
+                                     const char (*hex)[65], size_t n, tsv_error *err);
+
 /* After DELETE /api/v2/buckets/{id} committed: every in-use version of the
  * bucket becomes soft-deleted ("bucket-delete") and its shard directories
  * are removed (their files are objects). */

@@ -17,6 +17,7 @@
 #include "meta_store.h"
 #include "shard_install.h"
 #include "store_internal.h"
+#include "store_vault.h"
 #include "tenant.h"
 #include "tsv_log.h"
 #include "v1_meta.h"
@@ -26,6 +27,13 @@ typedef struct v1_shard {
     size_t item;
     int deleted; /* its group is deleted: an ID but no directory, not in the map */
     int staged;
+    /* What the staging install wrote (shard_install's hook): the files'
+     * names and SHA-256, recorded in the vault at the commit without
+     * reading the files again. */
+    uint64_t gen;
+    char **names;
+    char (*hex)[65];
+    size_t n_files;
 } v1_shard;
 
 struct tsv_v1_restore {
@@ -251,6 +259,50 @@ const char *tsv_v1_restore_shard_target(const tsv_v1_restore *r, uint64_t new_id
     return sh ? r->targets[sh->item] : NULL;
 }
 
+static void staged_files_clear(v1_shard *sh)
+{
+    for (size_t i = 0; i < sh->n_files; i++)
+        free(sh->names[i]);
+    free(sh->names);
+    free(sh->hex);
+    sh->names = NULL;
+    sh->hex = NULL;
+    sh->n_files = 0;
+    sh->gen = 0;
+}
+
+/* shard_install's hook, used only to keep the list of staged files. */
+static int capture_staged(void *ctx, const char *staging, uint64_t gen,
+                          const char *const *names, const char (*hex)[65], size_t n,
+                          tsv_error *err)
+{
+    (void)staging;
+    v1_shard *sh = ctx;
+    staged_files_clear(sh);
+    sh->names = calloc(n ? n : 1, sizeof *sh->names);
+    sh->hex = calloc(n ? n : 1, sizeof *sh->hex);
+    if (!sh->names || !sh->hex) {
+        staged_files_clear(sh);
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!(sh->names[i] = strdup(names[i]))) {
+            sh->n_files = i;
+            staged_files_clear(sh);
+            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+        }
+        memcpy(sh->hex[i], hex[i], sizeof sh->hex[i]);
+    }
+    sh->n_files = n;
+    sh->gen = gen;
+    return 0;
+}
+
+static void capture_failed(void *ctx)
+{
+    staged_files_clear(ctx);
+}
+
 int tsv_v1_restore_stage_shard(tsv_v1_restore *r, uint64_t new_id, tsv_reader *tar,
                                tsv_error *err)
 {
@@ -269,12 +321,15 @@ int tsv_v1_restore_stage_shard(tsv_v1_restore *r, uint64_t new_id, tsv_reader *t
     tsv_error e;
     if (again && tsv_remove_tree(dir, &e) != 0)
         return err ? (*err = e, -1) : -1;
-    tsv_shard_install_opts o = {.strict = 1, .prefix = prefix};
+    staged_files_clear(sh);
+    tsv_shard_install_hook hook = {capture_staged, capture_failed, sh};
+    tsv_shard_install_opts o = {.strict = 1, .prefix = prefix, .hook = &hook};
     tsv_shard_install_stats st;
     tsv_store_shared_lock(r->s);
     int rc = tsv_shard_install_from_tar_opts(dir, r->s->trash_dir, new_id, tar, &o, &st, err);
     tsv_store_shared_unlock(r->s);
     if (rc != 0) {
+        staged_files_clear(sh);
         tsv_remove_tree(dir, &e);
         return -1;
     }
@@ -420,6 +475,25 @@ int tsv_v1_restore_commit(tsv_v1_restore *r, tsv_error *err)
         tsv_kv_abort(txn);
     if (rc != 0)
         undo_moves(mv, n_mv);
+    /* The restore is committed: each new shard becomes its slot's first
+     * in-use version in the vault. A failure here loses nothing: start-up
+     * adopts directories the catalogue does not know (store_vault.c). */
+    for (size_t i = 0, k = 0; rc == 0 && i < r->n_shards; i++) {
+        const v1_shard *sh = &r->shards[i];
+        if (sh->deleted)
+            continue;
+        const moved *m = &mv[k++];
+        if (!m->from[0] || sh->n_files == 0)
+            continue;
+        tsv_error verr;
+        if (tsv_store_vault_record_installed(s, sh->new_id, m->to, sh->gen,
+                                             (const char *const *)sh->names,
+                                             (const char(*)[65])sh->hex, sh->n_files,
+                                             &verr) != 0)
+            TSV_WARN("msg=\"1.x shard not recorded in the vault; start-up adopts it\" "
+                     "shard=%" PRIu64 " error=\"%s\"",
+                     sh->new_id, verr.message);
+    }
     tsv_store_shared_unlock(s);
     if (rc == 0)
         for (size_t i = 0; i < r->n_items; i++)
@@ -447,6 +521,8 @@ void tsv_v1_restore_free(tsv_v1_restore *r)
     free(r->rps);
     free(r->targets);
     free(r->items);
+    for (size_t i = 0; r->shards && i < r->n_shards; i++)
+        staged_files_clear(&r->shards[i]);
     free(r->shards);
     free(r->map);
     tsv_meta_free(r->backup);

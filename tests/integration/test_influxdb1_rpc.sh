@@ -168,6 +168,22 @@ curl -sS -f -H "$(auth)" "$U/api/v2/backup/shards/$SHARD" -o "$W/b.tar" || fail 
 tar tf "$W/b.tar" | grep -q "^$BA/autogen/$SHARD/.*\.tsm$" || fail "2.x shard backup content"
 pass "DBRP mappings in the KV (default = the 1.x default RP); 2.x backup API serves the shards"
 
+# The 1.x commit records each shard as its slot's first vault version: a later
+# 2.x upload of the same shard soft-deletes it (restorable), not the trash.
+code=$(curl -sS -o "$W/up.out" -w '%{http_code}' -X POST -T "$W/b.tar" -H "$(auth)" \
+    "$U/api/v2/restore/shards/$SHARD") || fail "2.x restore of shard $SHARD"
+[ "$code" = 204 ] || fail "2.x restore of shard $SHARD: $code $(cat "$W/up.out")"
+curl -sS -f -H "$(auth)" "$U/api/v2/buckets/$BA/unusedShards" -o "$W/unused.json" || fail "unusedShards"
+python3 - "$W/unused.json" "$SHARD" <<'PY' || fail "1.x version not in the vault: $(cat "$W/unused.json")"
+import json, sys
+u = json.load(open(sys.argv[1]))["unusedShards"]
+assert len(u) == 1, u
+v = u[0]
+assert v["shardID"] == int(sys.argv[2]) and v["version"] == 1 and v["softDeletedBy"] == "shard-restore", v
+assert v["files"] and all(len(f["object"]) == 64 for f in v["files"]), v
+PY
+pass "a 1.x-restored shard is a vault version: replacing it over HTTP soft-deletes it (unusedShards)"
+
 # ---- 2. backup from tsvault, restore into a real influxd ---------------------
 
 start_influxd i
