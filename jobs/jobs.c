@@ -12,11 +12,13 @@
 #include <time.h>
 #include <uuid/uuid.h>
 
+#include "job_pitr.h"
 #include "job_restore.h"
 #include "job_vault.h"
 #include "jobs_store.h"
 #include "json.h"
 #include "metrics.h"
+#include "pitr.h"
 #include "tsv_time.h"
 #include "tsv_log.h"
 
@@ -75,6 +77,7 @@ typedef struct job {
     /* Set with desired_canceled (and at shutdown): read by the vault
      * operations between shards, without the jobs mutex. */
     atomic_int cancel_flag;
+    int64_t target_ns; /* pitr: the target time */
 } job;
 
 struct tsv_jobs {
@@ -163,8 +166,30 @@ static const char *opt_string(const tsv_json *o, const char *key, const char *wh
 }
 
 /* Fills the restore fields of jb from its parsed spec; checks the request. */
+static int spec_bind_pitr(tsv_jobs *j, job *jb, int check, tsv_error *err)
+{
+    const tsv_json *root = tsv_json_root(jb->spec);
+    const tsv_json *tt = tsv_json_get(root, "target_time");
+    if (!tt || tt->type != TSV_JSON_STRING)
+        return tsv_error_set(err, TSV_EINVALID,
+                             "target_time is required: an RFC 3339 time, e.g. "
+                             "\"2026-01-02T15:04:05.000Z\"");
+    if (tsv_parse_rfc3339(tt->str, tt->len, &jb->target_ns, err) != 0)
+        return tsv_error_wrap(err, "target_time");
+    if (tsv_json_get(root, "orgID") || tsv_json_get(root, "bucketID"))
+        return tsv_error_set(err, TSV_EINVALID,
+                             "orgID/bucketID: a point-in-time restore of one org or bucket is not "
+                             "supported yet; omit them to restore the whole server");
+    if (check && tsv_pitr_check_target(j->s, jb->target_ns, err) != 0)
+        return -1;
+    snprintf(jb->lock_key, sizeof jb->lock_key, "*");
+    return 0;
+}
+
 static int spec_bind(tsv_jobs *j, job *jb, int check_file, tsv_error *err)
 {
+    if (strcmp(jb->type, "pitr") == 0)
+        return spec_bind_pitr(j, jb, check_file, err);
     const tsv_json *root = tsv_json_root(jb->spec);
     const tsv_json *src = tsv_json_get(root, "source");
     const tsv_json *tgt = tsv_json_get(root, "target");
@@ -515,7 +540,8 @@ static job *job_from_record(tsv_jobs *j, const uint8_t *rec, size_t len, tsv_err
                 tsv_json_i64(e->items[0], &jb->logs[jb->n_logs - 1].ts, "ts", NULL);
         }
         tsv_vault_job_kind kind;
-        if (strcmp(jb->type, "restore") == 0 && spec_bind(j, jb, 0, err) != 0)
+        if ((strcmp(jb->type, "restore") == 0 || strcmp(jb->type, "pitr") == 0) &&
+            spec_bind(j, jb, 0, err) != 0)
             rc = -1;
         if (tsv_job_vault_type(jb->type, &kind)) {
             char bid[17] = "";
@@ -722,6 +748,30 @@ static job *pick(tsv_jobs *j)
     return best;
 }
 
+/* The record a PITR job must have in the state it restores: completed. */
+static char *pitr_final_record(void *ctx, size_t *len)
+{
+    run_ctx *c = ctx;
+    tsv_buf b = {0};
+    tsv_json_writer w;
+    tsv_jw_init(&w, &b, NULL);
+    pthread_mutex_lock(&c->j->mu);
+    job tmp = *c->jb; /* shallow: only read by job_record */
+    tmp.status = ST_COMPLETED;
+    tmp.completed = tmp.updated = now_ns();
+    snprintf(tmp.health, sizeof tmp.health, "ok");
+    tmp.health_msg[0] = '\0';
+    job_record(&w, &tmp);
+    pthread_mutex_unlock(&c->j->mu);
+    tsv_error e;
+    if (tsv_jw_finish(&w, &e) != 0) {
+        tsv_buf_free(&b);
+        return NULL;
+    }
+    *len = b.len;
+    return (char *)b.data;
+}
+
 static void execute(tsv_jobs *j, job *jb)
 {
     run_ctx c = {j, jb};
@@ -736,9 +786,15 @@ static void execute(tsv_jobs *j, job *jb)
     tsv_error err;
     tsv_error_clear(&err);
     tsv_vault_job_outcome vo = {0, ""};
-    int rc = jb->vault ? tsv_job_vault_run(j->s, &jb->vj, jb->id, &jb->cancel_flag, &run_ops, &c,
-                                           &vo, &err)
-                       : tsv_job_restore_run(j->s, j->f, &spec, &run_ops, &c, &err);
+    int rc;
+    if (jb->vault)
+        rc = tsv_job_vault_run(j->s, &jb->vj, jb->id, &jb->cancel_flag, &run_ops, &c, &vo,
+                               &err);
+    else if (strcmp(jb->type, "pitr") == 0)
+        rc = tsv_job_pitr_run(j->s, jb->id, jb->target_ns, &run_ops, &c, pitr_final_record,
+                              &err);
+    else
+        rc = tsv_job_restore_run(j->s, j->f, &spec, &run_ops, &c, &err);
     if (rc != 0 && !jb->vault)
         rollback(j, jb);
     pthread_mutex_lock(&j->mu);
@@ -923,6 +979,28 @@ static int reply_job(tsv_jobs *j, job *jb, tsv_buf *out, tsv_error *err)
     return tsv_jw_finish(&w, err);
 }
 
+/* 1 (err set, TSV_ECONFLICT) if a PITR job is queued or running. Caller
+ * holds mu. */
+static int pitr_active_locked(tsv_jobs *j, tsv_error *err)
+{
+    for (size_t i = 0; i < j->n; i++)
+        if (strcmp(j->v[i]->type, "pitr") == 0 &&
+            (j->v[i]->status == ST_PENDING || j->v[i]->status == ST_RUNNING)) {
+            tsv_error_set(err, TSV_ECONFLICT, "a point-in-time restore is already %s (job %s)",
+                          j->v[i]->status == ST_PENDING ? "queued" : "running", j->v[i]->id);
+            return 1;
+        }
+    return 0;
+}
+
+static int pitr_active(tsv_jobs *j, tsv_error *err)
+{
+    pthread_mutex_lock(&j->mu);
+    int r = pitr_active_locked(j, err);
+    pthread_mutex_unlock(&j->mu);
+    return r;
+}
+
 int tsv_jobs_create(tsv_jobs *j, const char *body, size_t len, const tsv_job_user *u,
                     tsv_buf *out, tsv_error *err)
 {
@@ -939,15 +1017,20 @@ int tsv_jobs_create(tsv_jobs *j, const char *body, size_t len, const tsv_job_use
         rc = tsv_error_set(err, TSV_EINVALID, "the request must be a JSON object");
     else if (!type || type->type != TSV_JSON_STRING)
         rc = tsv_error_set(err, TSV_EINVALID, "type is required (a string)");
-    else if (strcmp(type->str, "restore") != 0 && !tsv_job_vault_type(type->str, NULL))
+    else if (strcmp(type->str, "restore") != 0 && strcmp(type->str, "pitr") != 0 &&
+             !tsv_job_vault_type(type->str, NULL))
         rc = tsv_error_set(err, TSV_EINVALID,
-                           "unknown job type \"%.100s\": this server runs restore, "
+                           "unknown job type \"%.100s\": this server runs restore, pitr, "
                            "delete_data, restore_data and verify jobs",
                            type->str);
     else if (des && (des->type != TSV_JSON_STRING ||
                      (strcmp(des->str, "running") != 0 && strcmp(des->str, "canceled") != 0)))
         rc = tsv_error_set(err, TSV_EINVALID,
                            "desiredExecutionStatus must be \"running\" or \"canceled\"");
+    /* One PITR at a time; decided before anything waits for the store
+     * (a running PITR holds its exclusive lock). */
+    if (rc == 0 && strcmp(type->str, "pitr") == 0 && pitr_active(j, err))
+        rc = -1;
     job *jb = NULL;
     if (rc == 0 && !(jb = calloc(1, sizeof *jb)))
         rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
@@ -978,7 +1061,10 @@ int tsv_jobs_create(tsv_jobs *j, const char *body, size_t len, const tsv_job_use
         return -1;
     }
     pthread_mutex_lock(&j->mu);
-    rc = add_job(j, jb, err);
+    if (strcmp(jb->type, "pitr") == 0 && pitr_active_locked(j, err))
+        rc = -1;
+    if (rc == 0)
+        rc = add_job(j, jb, err);
     if (rc == 0)
         pthread_cond_broadcast(&j->cv);
     pthread_mutex_unlock(&j->mu);
@@ -1173,9 +1259,9 @@ int tsv_jobs_health_valid(const char *s)
 
 int tsv_jobs_type_valid(const char *s)
 {
-    static const char *const v[] = {"batch",   "delete_data",  "drop_table", "streaming",
-                                    "sql",     "restore",      "restore_data", "verify"};
-    return in_list(s, v, 8);
+    static const char *const v[] = {"batch", "delete_data",  "drop_table", "streaming", "sql",
+                                    "restore", "restore_data", "verify",   "pitr"};
+    return in_list(s, v, 9);
 }
 
 static const char *const sort_columns[] = {
@@ -1290,4 +1376,92 @@ int tsv_jobs_counts(tsv_jobs *j, tsv_jobs_count_fn fn, void *ctx)
         for (int st = 0; st < ST_COUNT; st++)
             fn(ctx, types[t], st_names[st], counts[t][st]);
     return 0;
+}
+
+/* ---- point-in-time recovery ---------------------------------------------------- */
+
+int tsv_jobs_pitr_status(tsv_jobs *j, const char *id, tsv_buf *out, tsv_error *err)
+{
+    pthread_mutex_lock(&j->mu);
+    job *jb = find(j, id);
+    if (!jb || strcmp(jb->type, "pitr") != 0) {
+        pthread_mutex_unlock(&j->mu);
+        return tsv_error_set(err, TSV_ENOTFOUND, "point-in-time restore job \"%.100s\" not found",
+                             id);
+    }
+    /* The seed's statuses: queued, running, done, failed, deleted. */
+    static const char *const seed[ST_COUNT] = {"queued", "running", "done", "failed", "deleted"};
+    tsv_json_writer w;
+    tsv_jw_init(&w, out, NULL);
+    tsv_jw_object_begin(&w);
+    tsv_jw_key(&w, "status");
+    tsv_jw_string(&w, seed[jb->status]);
+    tsv_jw_key(&w, "jobId");
+    tsv_jw_string(&w, jb->id);
+    char t[TSV_RFC3339_MAX];
+    tsv_format_rfc3339nano(jb->target_ns, t, sizeof t);
+    tsv_jw_key(&w, "target_time");
+    tsv_jw_string(&w, t);
+    if (jb->health_msg[0]) {
+        tsv_jw_key(&w, "description");
+        tsv_jw_string(&w, jb->health_msg);
+    }
+    tsv_jw_object_end(&w);
+    pthread_mutex_unlock(&j->mu);
+    return tsv_jw_finish(&w, err);
+}
+
+int tsv_jobs_pitr_create(tsv_jobs *j, const char *body, size_t len, const tsv_job_user *u,
+                         tsv_buf *out, char *job_id, size_t job_id_len, tsv_error *err)
+{
+    tsv_json_doc *doc;
+    if (tsv_json_parse(&doc, body, len, err) != 0)
+        return tsv_error_wrap(err, "invalid JSON request");
+    const tsv_json *root = tsv_json_root(doc);
+    if (root->type != TSV_JSON_OBJECT) {
+        tsv_json_free(doc);
+        return tsv_error_set(err, TSV_EINVALID, "the request must be a JSON object");
+    }
+    /* A normal job of type "pitr" whose spec is the request. */
+    tsv_buf req = {0};
+    tsv_json_writer w;
+    tsv_jw_init(&w, &req, NULL);
+    tsv_jw_object_begin(&w);
+    tsv_jw_key(&w, "type");
+    tsv_jw_string(&w, "pitr");
+    for (size_t i = 0; i < root->count; i++) {
+        if (strcmp(root->keys[i], "type") == 0)
+            continue;
+        tsv_jw_key(&w, root->keys[i]);
+        tsv_jw_node(&w, root->items[i]);
+    }
+    tsv_jw_object_end(&w);
+    tsv_json_free(doc);
+    if (tsv_jw_finish(&w, err) != 0) {
+        tsv_buf_free(&req);
+        return -1;
+    }
+    tsv_buf tmp = {0};
+    int rc = tsv_jobs_create(j, (const char *)req.data, req.len, u, &tmp, err);
+    tsv_buf_free(&req);
+    if (rc == 0) {
+        tsv_json_doc *d2;
+        rc = tsv_json_parse(&d2, (const char *)tmp.data, tmp.len, err);
+        if (rc == 0) {
+            const tsv_json *id = tsv_json_get(tsv_json_root(d2), "id");
+            snprintf(job_id, job_id_len, "%s", id && id->type == TSV_JSON_STRING ? id->str : "");
+            tsv_json_writer w2;
+            tsv_jw_init(&w2, out, NULL);
+            tsv_jw_object_begin(&w2);
+            tsv_jw_key(&w2, "status");
+            tsv_jw_string(&w2, "queued");
+            tsv_jw_key(&w2, "jobId");
+            tsv_jw_string(&w2, job_id);
+            tsv_jw_object_end(&w2);
+            rc = tsv_jw_finish(&w2, err);
+            tsv_json_free(d2);
+        }
+    }
+    tsv_buf_free(&tmp);
+    return rc;
 }

@@ -15,8 +15,9 @@
  * same for jobs still running (they stop at their next file boundary).
  * Finished jobs older than the retention period are deleted.
  *
- * Types: "restore" (job_restore.h); "delete_data", "restore_data" and
- * "verify" (job_vault.h: atomic, so a restart marks them failed without a
+ * Types: "restore" (job_restore.h); "pitr" (job_pitr.h: at most one queued
+ * or running at a time); "delete_data", "restore_data" and "verify"
+ * (job_vault.h: atomic, so a restart marks them failed without a
  * rollback and logs whether their change had been committed).
  *
  * Replies are JSON in the seed's shapes, written into a caller's tsv_buf.
@@ -90,5 +91,14 @@ int tsv_jobs_list(tsv_jobs *j, const tsv_jobs_query *q, tsv_buf *out, tsv_error 
  * the metrics (docs/operations.md "Metrics"). Returns 0. */
 typedef void (*tsv_jobs_count_fn)(void *ctx, const char *type, const char *status, uint64_t n);
 int tsv_jobs_counts(tsv_jobs *j, tsv_jobs_count_fn fn, void *ctx);
+/* Point-in-time recovery (docs/api.md): body {"target_time", ...} becomes a
+ * job of type "pitr"; *out gets {"status":"queued","jobId"}. TSV_EINVALID for
+ * a bad or out-of-range target (the message says the range), TSV_ECONFLICT
+ * when a PITR job is already queued or running. */
+int tsv_jobs_pitr_create(tsv_jobs *j, const char *body, size_t len, const tsv_job_user *u,
+                         tsv_buf *out, char *job_id, size_t job_id_len, tsv_error *err);
+/* {"status": queued|running|done|failed|deleted, "jobId", "target_time",
+ * "description"?}; TSV_ENOTFOUND unless id is a PITR job. */
+int tsv_jobs_pitr_status(tsv_jobs *j, const char *id, tsv_buf *out, tsv_error *err);
 
 #endif

@@ -74,6 +74,9 @@ const tsv_route tsv_routes[] = {
     {"GET", "/api/v2/buckets/{bucketID}/unusedShards", TSV_AUTH_OPERATOR, tsv_handle_unused_shards, NO_BODY},
     {"GET", "/v1/projects/{orgID}/tables/{bucketName}/unusedSegments", TSV_AUTH_OPERATOR,
      tsv_handle_unused_segments, NO_BODY},
+    {"GET", "/api/v2/vault/{kind}/versions", TSV_AUTH_OPERATOR, tsv_handle_history_list, NO_BODY},
+    {"POST", "/api/v2/vault/{kind}/versions/{version}/restore", TSV_AUTH_OPERATOR,
+     tsv_handle_history_restore, NO_BODY},
     {"POST", "/api/v2/files", TSV_AUTH_OPERATOR, tsv_handle_files_post, TSV_BODY_UPLOAD, 0, 0, NULL},
     {"GET", "/api/v2/files", TSV_AUTH_OPERATOR, tsv_handle_files_get, NO_BODY},
     {"GET", "/api/v2/files/{name}", TSV_AUTH_OPERATOR, tsv_handle_file_get, NO_BODY},
@@ -96,6 +99,12 @@ const tsv_route tsv_routes[] = {
     {"PUT", "/v1/jobs/{jobId}", TSV_AUTH_OPERATOR, tsv_handle_job_update, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
     {"GET", "/v1/jobs/{jobId}/logs", TSV_AUTH_OPERATOR, tsv_handle_job_logs, NO_BODY},
     {"GET", "/v1/jobs/{jobId}/metrics", TSV_AUTH_OPERATOR, tsv_handle_job_metrics, NO_BODY},
+    {"GET", "/api/v2/pitr", TSV_AUTH_OPERATOR, tsv_handle_pitr_range, NO_BODY},
+    {"POST", "/api/v2/pitr/restore", TSV_AUTH_OPERATOR, tsv_handle_pitr_restore_post, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
+    {"GET", "/api/v2/pitr/restore/{jobId}", TSV_AUTH_OPERATOR, tsv_handle_pitr_restore_get, NO_BODY},
+    {"GET", "/v1/instances/{id}/pitr", TSV_AUTH_NONE, tsv_handle_seed_pitr_range, NO_BODY},
+    {"POST", "/v1/instances/{id}/pitr/restore", TSV_AUTH_NONE, tsv_handle_seed_pitr_restore_post, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
+    {"GET", "/v1/instances/{id}/pitr/restore/{jobId}", TSV_AUTH_NONE, tsv_handle_seed_pitr_restore_get, NO_BODY},
 };
 
 const int tsv_route_count = (int)(sizeof tsv_routes / sizeof tsv_routes[0]);

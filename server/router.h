@@ -99,6 +99,10 @@ int tsv_handle_unused_segments(tsv_http_req *, const tsv_route_params *, const t
 int tsv_handle_unused_shards(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_handle_unused_segments(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 
+/* handlers_history.c */
+int tsv_handle_history_list(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_history_restore(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+
 /* handlers_restore.c */
 int tsv_handle_restore_kv(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_handle_restore_sql(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
@@ -153,5 +157,14 @@ int tsv_handle_job_get(tsv_http_req *, const tsv_route_params *, const tsv_calle
 int tsv_handle_job_update(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_handle_job_logs(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_handle_job_metrics(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+
+/* handlers_pitr.c (the /v1/instances routes authenticate themselves, for
+ * the seed's error shape) */
+int tsv_handle_pitr_range(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_pitr_restore_post(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_pitr_restore_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_seed_pitr_range(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_seed_pitr_restore_post(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_seed_pitr_restore_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 
 #endif

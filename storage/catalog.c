@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fsutil.h"
 
@@ -324,6 +325,8 @@ static int decode(const MDB_val *key, const MDB_val *val, tsv_version *v, tsv_er
 
 /* ---- environment ---------------------------------------------------------- */
 
+static int catalog_events_init(tsv_catalog *c, tsv_error *err);
+
 int tsv_catalog_open(tsv_catalog **out, const char *dir, tsv_error *err)
 {
     if (tsv_mkdir_p(dir, err) != 0)
@@ -355,6 +358,8 @@ int tsv_catalog_open(tsv_catalog **out, const char *dir, tsv_error *err)
         lmdb_error(err, rc, "open database \"catalog\"");
         goto fail;
     }
+    if (catalog_events_init(c, err) != 0)
+        goto fail;
     *out = c;
     return 0;
 fail:
@@ -401,6 +406,214 @@ void tsv_catalog_abort(tsv_catalog_txn *t)
     free(t);
 }
 
+/* ---- event log ------------------------------------------------------------
+ * 'E' | slot prefix (as 'V' keys) | time (8, BE, sign flipped) | version (8)
+ * -> u8 state: every change of a version's state, at the wall-clock time of
+ * the write, so "which version of a slot was in use at T" survives versions
+ * being put back in use (restore_data) or rewritten. Keys of one slot are
+ * contiguous and in time order. */
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int event_put(tsv_catalog_txn *t, const tsv_slot_key *s, uint64_t version,
+                     tsv_version_state state, int64_t at, tsv_error *err)
+{
+    uint8_t k[KEY_MAX + 8];
+    size_t n = slot_prefix(k, s->bucket, s->rp, s->start_ns, s->end_ns);
+    if (n == 0)
+        return tsv_error_set(err, TSV_EINVALID, "bad catalogue slot %s/%s", s->bucket, s->rp);
+    k[0] = 'E';
+    put_be64(k + n, (uint64_t)at ^ (1ull << 63));
+    put_be64(k + n + 8, version);
+    uint8_t st = (uint8_t)state;
+    MDB_val key = {n + 16, k}, val = {1, &st};
+    int rc = mdb_put(t->txn, t->c->dbi, &key, &val, 0);
+    return rc == 0 ? 0 : lmdb_error(err, rc, "put event");
+}
+
+/* Walks the events under prefix (a slot, a bucket or all), calling fn per
+ * slot with its events replayed up to t_ns. */
+typedef struct replay {
+    uint8_t slot[KEY_MAX];
+    size_t slot_len;
+    uint64_t in_use;
+    int have;
+} replay;
+
+static int replay_emit(tsv_catalog_txn *t, replay *r, tsv_catalog_at_fn fn, void *ctx,
+                       tsv_error *err)
+{
+    (void)t;
+    if (!r->have || !r->in_use)
+        return 0;
+    tsv_version v;
+    memset(&v, 0, sizeof v);
+    uint8_t k[KEY_MAX + 8];
+    memcpy(k, r->slot, r->slot_len);
+    k[0] = 'V';
+    put_be64(k + r->slot_len, r->in_use);
+    if (decode_key(k, r->slot_len + 8, &v) != 0)
+        return tsv_error_set(err, TSV_EINTERNAL, "catalogue: bad event key");
+    return fn(ctx, &v.slot, r->in_use, err);
+}
+
+static int events_walk(tsv_catalog_txn *t, const uint8_t *prefix, size_t plen, int64_t t_ns,
+                       tsv_catalog_at_fn fn, void *ctx, tsv_error *err)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(t->txn, t->c->dbi, &cur);
+    if (rc != 0)
+        return lmdb_error(err, rc, "cursor");
+    replay r;
+    memset(&r, 0, sizeof r);
+    MDB_val key = {plen, (void *)prefix}, val;
+    int ret = 0;
+    rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+    while (rc == 0) {
+        const uint8_t *k = key.mv_data;
+        if (key.mv_size < plen || memcmp(k, prefix, plen) != 0)
+            break;
+        if (key.mv_size < 18 + 16 + 16 || val.mv_size != 1) {
+            ret = tsv_error_set(err, TSV_EINTERNAL, "catalogue: bad event");
+            break;
+        }
+        size_t slen = key.mv_size - 16;
+        if (!r.have || r.slot_len != slen || memcmp(r.slot, k, slen) != 0) {
+            if ((ret = replay_emit(t, &r, fn, ctx, err)) != 0)
+                break;
+            memcpy(r.slot, k, slen);
+            r.slot_len = slen;
+            r.in_use = 0;
+            r.have = 1;
+        }
+        int64_t at = (int64_t)(get_be64(k + slen) ^ (1ull << 63));
+        uint64_t version = get_be64(k + slen + 8);
+        uint8_t state = *(const uint8_t *)val.mv_data;
+        if (at <= t_ns) {
+            if (state == TSV_VERSION_IN_USE)
+                r.in_use = version;
+            else if (r.in_use == version)
+                r.in_use = 0;
+        }
+        rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+    }
+    if (ret == 0 && rc != 0 && rc != MDB_NOTFOUND)
+        ret = lmdb_error(err, rc, "cursor");
+    if (ret == 0)
+        ret = replay_emit(t, &r, fn, ctx, err);
+    mdb_cursor_close(cur);
+    return ret < 0 ? -1 : ret;
+}
+
+typedef struct one_at {
+    uint64_t version;
+} one_at;
+
+static int one_at_fn(void *ctx, const tsv_slot_key *slot, uint64_t version, tsv_error *err)
+{
+    (void)slot;
+    (void)err;
+    ((one_at *)ctx)->version = version;
+    return 0;
+}
+
+int tsv_catalog_in_use_at(tsv_catalog_txn *t, const tsv_slot_key *slot, int64_t t_ns,
+                          uint64_t *version, tsv_error *err)
+{
+    uint8_t k[KEY_MAX];
+    size_t n = slot_prefix(k, slot->bucket, slot->rp, slot->start_ns, slot->end_ns);
+    if (n == 0)
+        return tsv_error_set(err, TSV_EINVALID, "bad catalogue slot");
+    k[0] = 'E';
+    one_at o = {0};
+    if (events_walk(t, k, n, t_ns, one_at_fn, &o, err) < 0)
+        return -1;
+    *version = o.version;
+    return 0;
+}
+
+int tsv_catalog_foreach_in_use_at(tsv_catalog_txn *t, const char *bucket, int64_t t_ns,
+                                  tsv_catalog_at_fn fn, void *ctx, tsv_error *err)
+{
+    uint8_t k[KEY_MAX];
+    size_t n = 1;
+    k[0] = 'E';
+    if (bucket) {
+        n = slot_prefix(k, bucket, NULL, 0, 0);
+        if (n == 0)
+            return tsv_error_set(err, TSV_EINVALID, "bad catalogue bucket");
+        k[0] = 'E';
+    }
+    return events_walk(t, k, n, t_ns, fn, ctx, err);
+}
+
+/* Data directories catalogued before the event log: one event per recorded
+ * time of every version, once (the setting "events" marks it done). */
+static int events_bootstrap(tsv_catalog_txn *t, const tsv_version *v, tsv_error *err)
+{
+    if (event_put(t, &v->slot, v->version, TSV_VERSION_IN_USE, v->created_ns, err) != 0)
+        return -1;
+    if (v->state != TSV_VERSION_IN_USE && v->deleted_ns &&
+        event_put(t, &v->slot, v->version, TSV_VERSION_SOFT_DELETED, v->deleted_ns, err) != 0)
+        return -1;
+    if (v->state == TSV_VERSION_PURGED &&
+        event_put(t, &v->slot, v->version, TSV_VERSION_PURGED, v->purged_ns, err) != 0)
+        return -1;
+    return 0;
+}
+
+typedef struct boot_ctx {
+    tsv_version *v;
+    size_t n, cap;
+} boot_ctx;
+
+static int boot_collect(void *ctx, const tsv_version *v, tsv_error *err)
+{
+    boot_ctx *b = ctx;
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        tsv_version *p = realloc(b->v, cap * sizeof *p);
+        if (!p)
+            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+        b->v = p;
+        b->cap = cap;
+    }
+    b->v[b->n] = *v;
+    b->v[b->n].files = NULL; /* events need no files */
+    b->v[b->n].n_files = 0;
+    b->n++;
+    return 0;
+}
+
+static int catalog_events_init(tsv_catalog *c, tsv_error *err)
+{
+    tsv_catalog_txn *t;
+    char val[8];
+    tsv_error e;
+    if (tsv_catalog_begin(c, 1, &t, err) != 0)
+        return -1;
+    if (tsv_catalog_meta_get(t, "events", val, sizeof val, &e) == 0) {
+        tsv_catalog_abort(t);
+        return 0;
+    }
+    boot_ctx b = {0};
+    int rc = tsv_catalog_foreach(t, boot_collect, &b, err) < 0 ? -1 : 0;
+    for (size_t i = 0; rc == 0 && i < b.n; i++)
+        rc = events_bootstrap(t, &b.v[i], err);
+    free(b.v);
+    if (rc == 0)
+        rc = tsv_catalog_meta_put(t, "events", "1", err);
+    if (rc == 0)
+        return tsv_catalog_commit(t, err);
+    tsv_catalog_abort(t);
+    return -1;
+}
+
 int tsv_catalog_put(tsv_catalog_txn *t, const tsv_version *v, tsv_error *err)
 {
     uint8_t k[KEY_MAX];
@@ -412,10 +625,22 @@ int tsv_catalog_put(tsv_catalog_txn *t, const tsv_version *v, tsv_error *err)
         free(b.p);
         return -1;
     }
-    MDB_val key = {klen, k}, val = {b.len, b.p};
-    int rc = mdb_put(t->txn, t->c->dbi, &key, &val, 0);
+    MDB_val key = {klen, k}, val = {b.len, b.p}, old;
+    /* A new version or a change of state is an event (see above). */
+    int rc = mdb_get(t->txn, t->c->dbi, &key, &old);
+    int changed = rc == MDB_NOTFOUND ||
+                  (rc == 0 && (old.mv_size < 2 || ((const uint8_t *)old.mv_data)[1] != v->state));
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        free(b.p);
+        return lmdb_error(err, rc, "get");
+    }
+    rc = mdb_put(t->txn, t->c->dbi, &key, &val, 0);
     free(b.p);
-    return rc == 0 ? 0 : lmdb_error(err, rc, "put");
+    if (rc != 0)
+        return lmdb_error(err, rc, "put");
+    if (changed && event_put(t, &v->slot, v->version, v->state, now_ns(), err) != 0)
+        return -1;
+    return 0;
 }
 
 int tsv_catalog_get(tsv_catalog_txn *t, const tsv_slot_key *slot, uint64_t version,
@@ -444,7 +669,24 @@ int tsv_catalog_del(tsv_catalog_txn *t, const tsv_slot_key *slot, uint64_t versi
         return -1;
     MDB_val key = {klen, k};
     int rc = mdb_del(t->txn, t->c->dbi, &key, NULL);
-    return rc == 0 || rc == MDB_NOTFOUND ? 0 : lmdb_error(err, rc, "delete");
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return lmdb_error(err, rc, "delete");
+    /* An undone version never was: its events go too. */
+    size_t plen = klen - 8;
+    k[0] = 'E';
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(t->txn, t->c->dbi, &cur)) != 0)
+        return lmdb_error(err, rc, "cursor");
+    MDB_val ek = {plen, k}, ev;
+    rc = mdb_cursor_get(cur, &ek, &ev, MDB_SET_RANGE);
+    while (rc == 0 && ek.mv_size == plen + 16 && memcmp(ek.mv_data, k, plen) == 0) {
+        if (get_be64((const uint8_t *)ek.mv_data + plen + 8) == version &&
+            (rc = mdb_cursor_del(cur, 0)) != 0)
+            break;
+        rc = mdb_cursor_get(cur, &ek, &ev, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : lmdb_error(err, rc, "delete events");
 }
 
 /* Walks keys starting with prefix[0..plen). */
@@ -547,4 +789,42 @@ int tsv_catalog_meta_put(tsv_catalog_txn *t, const char *key, const char *val, t
     MDB_val mk = {(size_t)n, k}, mv = {strlen(val), (void *)val};
     int rc = mdb_put(t->txn, t->c->dbi, &mk, &mv, 0);
     return rc == 0 ? 0 : lmdb_error(err, rc, "put setting");
+}
+
+int tsv_catalog_meta_get_bin(tsv_catalog_txn *t, const char *key, uint8_t **val, size_t *len,
+                             tsv_error *err)
+{
+    char k[256];
+    int n = snprintf(k, sizeof k, "M%s", key);
+    MDB_val mk = {(size_t)n, k}, mv;
+    int rc = mdb_get(t->txn, t->c->dbi, &mk, &mv);
+    if (rc == MDB_NOTFOUND)
+        return tsv_error_set(err, TSV_ENOTFOUND, "catalogue setting %s not set", key);
+    if (rc != 0)
+        return lmdb_error(err, rc, "get setting");
+    *val = malloc(mv.mv_size ? mv.mv_size : 1);
+    if (!*val)
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    memcpy(*val, mv.mv_data, mv.mv_size);
+    *len = mv.mv_size;
+    return 0;
+}
+
+int tsv_catalog_meta_put_bin(tsv_catalog_txn *t, const char *key, const void *val, size_t len,
+                             tsv_error *err)
+{
+    char k[256];
+    int n = snprintf(k, sizeof k, "M%s", key);
+    MDB_val mk = {(size_t)n, k}, mv = {len, (void *)val};
+    int rc = mdb_put(t->txn, t->c->dbi, &mk, &mv, 0);
+    return rc == 0 ? 0 : lmdb_error(err, rc, "put setting");
+}
+
+int tsv_catalog_meta_del(tsv_catalog_txn *t, const char *key, tsv_error *err)
+{
+    char k[256];
+    int n = snprintf(k, sizeof k, "M%s", key);
+    MDB_val mk = {(size_t)n, k};
+    int rc = mdb_del(t->txn, t->c->dbi, &mk, NULL);
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : lmdb_error(err, rc, "delete setting");
 }

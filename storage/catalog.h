@@ -111,10 +111,33 @@ int tsv_catalog_bucket_foreach(tsv_catalog_txn *t, const char *bucket, tsv_catal
 /* Every version. */
 int tsv_catalog_foreach(tsv_catalog_txn *t, tsv_catalog_fn fn, void *ctx, tsv_error *err);
 
+/* History (the event log: every new version and every change of state is
+ * recorded with the wall-clock time of its commit, additively, beside the
+ * version records). The version of `slot` that was in use at t_ns, 0 if
+ * none. Versions put back in use later (restore_data) keep their earlier
+ * periods: this is the answer for any past moment, unlike the records'
+ * created/deleted fields which hold the latest change. */
+int tsv_catalog_in_use_at(tsv_catalog_txn *t, const tsv_slot_key *slot, int64_t t_ns,
+                          uint64_t *version, tsv_error *err);
+/* Every slot (of `bucket`; NULL: all, kv and sql pseudo-slots included) that
+ * had a version in use at t_ns, by slot order. fn returns 0 to go on. */
+typedef int (*tsv_catalog_at_fn)(void *ctx, const tsv_slot_key *slot, uint64_t version,
+                                 tsv_error *err);
+int tsv_catalog_foreach_in_use_at(tsv_catalog_txn *t, const char *bucket, int64_t t_ns,
+                                  tsv_catalog_at_fn fn, void *ctx, tsv_error *err);
+
 /* Small named settings ("trash-migrated", ...). get: TSV_ENOTFOUND if absent. */
 int tsv_catalog_meta_get(tsv_catalog_txn *t, const char *key, char *val, size_t vallen,
                          tsv_error *err);
 int tsv_catalog_meta_put(tsv_catalog_txn *t, const char *key, const char *val, tsv_error *err);
+
+/* Binary settings (e.g. "deleted-bucket:<id>"): get mallocs *val (caller
+ * frees); del of a missing key is fine. */
+int tsv_catalog_meta_get_bin(tsv_catalog_txn *t, const char *key, uint8_t **val, size_t *len,
+                             tsv_error *err);
+int tsv_catalog_meta_put_bin(tsv_catalog_txn *t, const char *key, const void *val, size_t len,
+                             tsv_error *err);
+int tsv_catalog_meta_del(tsv_catalog_txn *t, const char *key, tsv_error *err);
 
 /* Copies a version (deep; *dst is overwritten). */
 int tsv_version_copy(tsv_version *dst, const tsv_version *src, tsv_error *err);

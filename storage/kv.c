@@ -43,6 +43,9 @@ struct tsv_kv {
     ino_t ino;
     struct tsv_kv *next_open;
     char dir[PATH_MAX];
+    /* Change log on (kv_history.h): every write of the bolt tree logs its
+     * before/after images in the "history" database, same transaction. */
+    int history;
 };
 
 struct tsv_kv_txn {
@@ -58,6 +61,7 @@ struct tsv_kv_txn {
     /* Set by tsv_kv_bolt_source_init when the root sequence was unreadable. */
     int source_failed;
     tsv_error source_err;
+    tsv_kv_hist_state hist; /* change-log time and sequence of this txn */
 };
 
 enum cursor_state { CUR_SEEK, CUR_ITER, CUR_EOF };
@@ -244,6 +248,19 @@ static int require_write(tsv_kv_txn *t, const char *op, tsv_error *err)
     return 0;
 }
 
+/* Logs the change of raw record (db, k) to after = a1 || a2 (del: removal)
+ * before it is made (kv_history.c); a failure poisons the transaction. */
+static int hist(tsv_kv_txn *t, char db, const MDB_val *k, const void *a1, size_t l1,
+                const void *a2, size_t l2, int del, tsv_error *err)
+{
+    if (!t->kv->history)
+        return 0;
+    tsv_error why;
+    if (tsv_kv_history__log(t, db, k, a1, l1, a2, l2, del, &why) != 0)
+        return poison(t, &why, err);
+    return 0;
+}
+
 /* ---- records ------------------------------------------------------------- */
 
 static MDB_val entry_key(uint8_t *buf, uint64_t bucket, const void *key, size_t klen)
@@ -321,6 +338,8 @@ static int write_bucket_rec(tsv_kv_txn *t, uint64_t bucket, uint64_t parent, uin
     put_be64(vb + HANDLE_LEN, seq);
     MDB_val k = {.mv_size = sizeof kb, .mv_data = kb};
     MDB_val v = {.mv_size = sizeof vb, .mv_data = vb};
+    if (hist(t, 'b', &k, vb, sizeof vb, NULL, 0, 0, err) != 0)
+        return -1;
     int rc = mdb_put(t->txn, t->kv->buckets, &k, &v, 0);
     if (rc != 0)
         return write_fail(t, err, rc, "write KV bucket record");
@@ -559,7 +578,7 @@ int tsv_kv_check(tsv_kv *kv, tsv_error *err)
 
 /* ---- environment ------------------------------------------------------------ */
 
-static const char *const aux_names[TSV_KV_AUX_COUNT] = {"jobs"};
+static const char *const aux_names[TSV_KV_AUX_COUNT] = {"jobs", "history"};
 
 /* The auxiliary databases are created on first use of an environment (an
  * older one simply gains them). */
@@ -888,6 +907,8 @@ static int alloc_handle(tsv_kv_txn *t, uint64_t *out, tsv_error *err)
     uint8_t nb[HANDLE_LEN];
     put_be64(nb, h + 1);
     v = (MDB_val){.mv_size = sizeof nb, .mv_data = nb};
+    if (hist(t, 'i', &k, nb, sizeof nb, NULL, 0, 0, err) != 0)
+        return -1;
     if ((rc = mdb_put(t->txn, t->kv->info, &k, &v, 0)) != 0)
         return write_fail(t, err, rc, "write KV next_bucket");
     *out = h;
@@ -922,6 +943,8 @@ int tsv_kv_bucket_create(tsv_kv_txn *t, uint64_t parent, const void *name, size_
     vb[0] = TAG_BUCKET;
     put_be64(vb + 1, h);
     MDB_val v = {.mv_size = sizeof vb, .mv_data = vb};
+    if (hist(t, 'e', &k, vb, sizeof vb, NULL, 0, 0, err) != 0)
+        return -1;
     int rc = mdb_put(t->txn, t->kv->entries, &k, &v, 0);
     if (rc != 0)
         return write_fail(t, err, rc, "write KV bucket entry");
@@ -973,12 +996,24 @@ static int empty_bucket(tsv_kv_txn *t, MDB_cursor *mc, uint64_t h, handle_stack 
             return -1;
         if (d.is_bucket && stack_push(todo, d.child) != 0)
             return tsv_error_set(err, TSV_EINTERNAL, "out of memory deleting KV bucket");
+        if (t->kv->history) {
+            /* The log write may move pages: copy the key, re-position. */
+            uint8_t kc[EKEY_MAX];
+            MDB_val kk = {.mv_size = k.mv_size, .mv_data = kc};
+            memcpy(kc, k.mv_data, k.mv_size);
+            if (tsv_kv_history__log(t, 'e', &kk, NULL, 0, NULL, 0, 1, err) != 0)
+                return -1;
+            if ((rc = mdb_cursor_get(mc, &kk, &v, MDB_SET)) != 0)
+                return write_fail(t, err, rc, "re-seek KV bucket for delete");
+        }
         if ((rc = mdb_cursor_del(mc, 0)) != 0)
             return write_fail(t, err, rc, "delete KV entry");
     }
     uint8_t kb[HANDLE_LEN];
     put_be64(kb, h);
     MDB_val k = {.mv_size = HANDLE_LEN, .mv_data = kb};
+    if (t->kv->history && tsv_kv_history__log(t, 'b', &k, NULL, 0, NULL, 0, 1, err) != 0)
+        return -1;
     int rc = mdb_del(t->txn, t->kv->buckets, &k, NULL);
     if (rc == MDB_NOTFOUND)
         return corrupt(t->kv, err, "a nested bucket has no bucket record");
@@ -1006,6 +1041,8 @@ int tsv_kv_bucket_delete(tsv_kv_txn *t, uint64_t parent, const void *name, size_
     tsv_error why;
     uint8_t kb[EKEY_MAX];
     MDB_val k = entry_key(kb, parent, name, len);
+    if (hist(t, 'e', &k, NULL, 0, NULL, 0, 1, err) != 0)
+        return -1;
     int rc = mdb_del(t->txn, t->kv->entries, &k, NULL);
     if (rc != 0)
         return write_fail(t, err, rc, "delete KV bucket entry");
@@ -1101,6 +1138,9 @@ int tsv_kv_put(tsv_kv_txn *t, uint64_t bucket, const void *key, size_t klen, con
     MDB_val k = entry_key(kb, bucket, key, klen);
     /* MDB_RESERVE: LMDB hands out the space, we fill tag + bytes, no copy. */
     MDB_val v = {.mv_size = 1 + vlen, .mv_data = NULL};
+    static const uint8_t tag_value = TAG_VALUE;
+    if (hist(t, 'e', &k, &tag_value, 1, val, vlen, 0, err) != 0)
+        return -1;
     int rc = mdb_put(t->txn, t->kv->entries, &k, &v, MDB_RESERVE);
     if (rc != 0)
         return write_fail(t, err, rc, "write KV value");
@@ -1125,6 +1165,8 @@ int tsv_kv_del(tsv_kv_txn *t, uint64_t bucket, const void *key, size_t klen, tsv
                              "key \"%s\" is a bucket; use bucket_delete", show(key, klen).s);
     uint8_t kb[EKEY_MAX];
     MDB_val k = entry_key(kb, bucket, key, klen);
+    if (hist(t, 'e', &k, NULL, 0, NULL, 0, 1, err) != 0)
+        return -1;
     int rc = mdb_del(t->txn, t->kv->entries, &k, NULL);
     if (rc != 0)
         return write_fail(t, err, rc, "delete KV value");
@@ -1407,4 +1449,27 @@ int tsv_kv_aux_each(tsv_kv_txn *txn, tsv_kv_aux which, tsv_kv_aux_fn fn, void *c
         ret = mdb_fail(txn->kv, err, rc, "walk %s records", aux_names[which]);
     mdb_cursor_close(mc);
     return ret;
+}
+
+/* ---- internal hooks for kv_history.c -------------------------------------------- */
+
+void tsv_kv_set_history(tsv_kv *kv, int on) { kv->history = on ? 1 : 0; }
+int tsv_kv_history_enabled(const tsv_kv *kv) { return kv->history; }
+MDB_txn *tsv_kv__mdb_txn(tsv_kv_txn *t) { return t->txn; }
+tsv_kv *tsv_kv__env(tsv_kv_txn *t) { return t->kv; }
+int tsv_kv__write(const tsv_kv_txn *t) { return t->write && !t->poisoned; }
+tsv_kv_hist_state *tsv_kv__hist(tsv_kv_txn *t) { return &t->hist; }
+int tsv_kv__dbi(tsv_kv *kv, char which, MDB_dbi *out)
+{
+    switch (which) {
+    case 'e': *out = kv->entries; return 0;
+    case 'b': *out = kv->buckets; return 0;
+    case 'i': *out = kv->info; return 0;
+    case 'h': *out = kv->aux[TSV_KV_AUX_HISTORY]; return 0;
+    default: return -1;
+    }
+}
+int tsv_kv__fail(tsv_kv_txn *t, int rc, const char *what, tsv_error *err)
+{
+    return mdb_fail(t->kv, err, rc, "%s", what);
 }

@@ -179,6 +179,7 @@ void tsv_kv_bolt_source_init(tsv_bolt_source *src, tsv_kv_txn *txn);
  * each calls fn for every record in key order; fn returning -1 stops it. */
 typedef enum tsv_kv_aux {
     TSV_KV_AUX_JOBS = 0, /* job records (jobs/, storage/jobs_store.c) */
+    TSV_KV_AUX_HISTORY,  /* the change log of the bolt tree (kv_history.h) */
     TSV_KV_AUX_COUNT
 } tsv_kv_aux;
 typedef int (*tsv_kv_aux_fn)(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
@@ -191,5 +192,12 @@ int tsv_kv_aux_del(tsv_kv_txn *txn, tsv_kv_aux which, const void *key, size_t kl
                    tsv_error *err);
 int tsv_kv_aux_each(tsv_kv_txn *txn, tsv_kv_aux which, tsv_kv_aux_fn fn, void *ctx,
                     tsv_error *err);
+
+/* Change log (storage/kv_history.h): while on, every write to the bolt
+ * tree through this handle logs its before/after images in the same
+ * transaction. Off by default (staging copies); the store turns it on for
+ * the live generation. Not while a write transaction is open. */
+void tsv_kv_set_history(tsv_kv *kv, int on);
+int tsv_kv_history_enabled(const tsv_kv *kv);
 
 #endif

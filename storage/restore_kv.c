@@ -26,6 +26,7 @@
 #include "fsutil.h"
 #include "jobs_store.h"
 #include "kv.h"
+#include "kv_history.h"
 #include "kv_stage.h"
 #include "meta_store.h"
 #include "random.h"
@@ -36,6 +37,7 @@
 #include "trash.h"
 #include "tsv_log.h"
 #include "upload.h"
+#include "vault_history_internal.h"
 
 /* Builds <staging>/kv from the upload and checks it; fills token. */
 static int build_kv(const char *staging, const char *bolt_path, char *token, size_t token_len,
@@ -95,6 +97,12 @@ static int carry_jobs(tsv_store *s, const char *staging, tsv_error *err)
         tsv_kv_open(&kv, kvdir, 0, err) != 0)
         return -1;
     int rc = tsv_store_jobs_carry(s->kv, kv, err);
+    /* The change log goes on in the new generation after a barrier: it
+     * cannot be rewound across this restore (kv_history.h). */
+    if (rc == 0)
+        rc = tsv_kv_history_carry(s->kv, kv, TSV_KVH_RESTORE_KV, "restore/kv", err);
+    if (rc == 0)
+        rc = tsv_kv_sync(kv, err);
     tsv_kv_close(kv);
     return rc;
 }
@@ -130,6 +138,14 @@ int tsv_store_restore_kv(tsv_store *s, tsv_reader *body, char *token, size_t tok
     tsv_meta_shard_paths_free(shards, nshards);
     if (rc == 0)
         rc = tsv_gen_marker_write(staging, gen, err);
+    /* The new generation's KV as installed, for the vault (vault_history.h):
+     * exported here, outside the exclusive lock. */
+    char kv_hex[65] = "";
+    uint64_t kv_size = 0;
+    char kvdir[PATH_MAX];
+    if (rc == 0 && (tsv_path_join(kvdir, sizeof kvdir, err, "%s/kv", staging) != 0 ||
+                    vault__kv_export_dir(s, kvdir, kv_hex, &kv_size, err) != 0))
+        rc = -1;
     if (rc != 0) {
         tsv_error cerr;
         tsv_remove_tree(staging, &cerr);
@@ -158,7 +174,10 @@ int tsv_store_restore_kv(tsv_store *s, tsv_reader *body, char *token, size_t tok
     /* staging_holds_old: after the swap the staging path holds the previous
      * generation, which is only ever moved to the trash. */
     int staging_holds_old = 0;
+    memcpy(s->pending_kv_object, kv_hex, sizeof kv_hex);
+    s->pending_kv_size = kv_size;
     rc = tsv_store_swap_generation(s, staging, gen, &staging_holds_old, err);
+    s->pending_kv_object[0] = '\0';
     tsv_store_exclusive_unlock(s);
     tsv_error terr;
     if (staging_holds_old) {
@@ -167,9 +186,13 @@ int tsv_store_restore_kv(tsv_store *s, tsv_reader *body, char *token, size_t tok
                      " upload_s=%.3f",
                      gen, nshards, up.size,
                      (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-        if (tsv_trash_move(s->trash_dir, staging, "kv-restore-previous-state", &terr) != 0)
+        /* The previous generation becomes a soft-deleted KV version (its
+         * final content exported); only if that fails is it moved aside. */
+        if (rc == 0 && vault__kv_replaced(s, staging, &terr) == 0) {
+        } else if (tsv_trash_move(s->trash_dir, staging, "kv-restore-previous-state", &terr) != 0) {
             TSV_WARN("msg=\"could not move previous state aside\" path=\"%s\" error=\"%s\"", staging,
                      terr.message);
+        }
     } else if (tsv_remove_tree(staging, &terr) != 0) {
         TSV_WARN("msg=\"could not remove\" path=\"%s\" error=\"%s\"", staging, terr.message);
     }

@@ -12,12 +12,15 @@
 #include <string.h>
 
 #include "engine.h"
+#include "fault.h"
+#include "kv_history.h"
 #include "fsutil.h"
 #include "restore.h"
 #include "store_internal.h"
 #include "trash.h"
 #include "tsv_log.h"
 #include "upload.h"
+#include "vault_history_internal.h"
 
 /* Opens the file with SQLite and asks it whether it is sound. */
 int tsv_sqlite_validate(const char *path, tsv_error *err)
@@ -76,21 +79,35 @@ int tsv_store_restore_sql(tsv_store *s, tsv_reader *body, tsv_error *err)
         tsv_upload_discard(&up);
         return -1;
     }
+    /* The upload becomes an object (the live file is a hard link to it) and
+     * a new SQL version; the previous one stays in the vault, soft-deleted.
+     * The catalogue commits before the rename: a crash between the two is
+     * completed at start-up (the live file is relinked from the vault). */
+    vault_sql_install in;
+    if (vault__sql_prepare(s, up.path, &in, err) != 0) {
+        tsv_upload_discard(&up);
+        return -1;
+    }
     tsv_store_exclusive_lock(s);
-    /* The previous file is linked into the trash before the rename replaces
-     * it, so a crash at any point leaves it either live or in the trash. */
-    int rc = tsv_trash_link(s->trash_dir, live, "sql-restore-previous", err);
+    int rc = vault__sql_commit(&in, err);
+    /* Barrier in the KV change log before the rename: the PITR range does
+     * not cross a restore/sql (kv_history.h; a failed rename only narrows
+     * the range). */
     if (rc == 0)
+        rc = tsv_kv_history_mark(s->kv, TSV_KVH_RESTORE_SQL, "restore/sql", NULL, err);
+    if (rc == 0) {
+        tsv_fault_point("sql-before-rename");
         rc = tsv_rename_durable(up.path, live, err);
+        if (rc != 0)
+            vault__sql_undo(&in);
+    }
     tsv_store_exclusive_unlock(s);
+    vault__sql_done(&in);
     if (rc != 0) {
         tsv_upload_discard(&up);
         return -1;
     }
     up.path[0] = '\0';
-    tsv_error perr;
-    if (tsv_trash_purge(s->trash_dir, s->opt.trash_retention_s, &perr) != 0)
-        TSV_WARN("msg=\"trash purge failed\" error=\"%s\"", perr.message);
     TSV_INFO("msg=\"SQL store restored\"");
     return 0;
 }

@@ -14,6 +14,7 @@
 #include "fsutil.h"
 #include "meta_store.h"
 #include "store_internal.h"
+#include "store_vault.h"
 #include "tenant.h"
 #include "trash.h"
 #include "tsv_log.h"
@@ -438,14 +439,13 @@ int tsv_store_org_delete(tsv_store *s, const char *id, tsv_error *err)
         rc = tsv_kv_commit(txn, err);
     else
         tsv_kv_abort(txn);
-    /* The org is gone from the KV; its buckets' data is kept in the trash. */
+    /* The org is gone from the KV; its buckets' shard versions stay in the
+     * vault, soft-deleted (a crash before this is completed at start-up). */
     for (size_t i = 0; rc == 0 && i < buckets.n; i++) {
-        char dir[PATH_MAX];
         tsv_error terr;
-        if (tsv_path_join(dir, sizeof dir, &terr, "%s/engine/data/%s", s->state_dir,
-                          buckets.ids[i]) != 0 ||
-            tsv_trash_move(s->trash_dir, dir, "org-deleted", &terr) != 0)
-            TSV_WARN("msg=\"could not move deleted bucket's data aside\" bucket=%s error=\"%s\"",
+        if (tsv_store_vault_bucket_deleted(s, buckets.ids[i], &terr) != 0)
+            TSV_WARN("msg=\"could not soft-delete the deleted bucket's shards now; the next "
+                     "start-up does it\" bucket=%s error=\"%s\"",
                      buckets.ids[i], terr.message);
     }
     tsv_store_shared_unlock(s);

@@ -31,6 +31,14 @@ struct tsv_store {
     tsv_error kv_open_error;
     /* Objects and catalogue: outside state/, they outlive KV generations. */
     struct tsv_vault *vault;
+    /* restore/kv -> the vault's reconciliation inside the swap
+     * (vault_history.c): the staged KV already exported as an object ("" if
+     * not), and the reason given to shard versions the replaced generation
+     * held ("" outside a KV swap). Written under the exclusive lock. */
+    char pending_kv_object[65];
+    uint64_t pending_kv_size;
+    char vault_label[64];
+    int trash_migrated; /* the start-up trash migration ran (vault_trash.c) */
 };
 
 /* Opens/closes what lives in state/ (KV environment, meta). */

@@ -15,11 +15,14 @@
 #include "fault.h"
 #include "fsutil.h"
 #include "kv.h"
+#include "kv_history.h"
 #include "meta_store.h"
+#include "pitr.h"
 #include "store_internal.h"
 #include "tenant.h"
 #include "tenant_auth.h"
 #include "trash.h"
+#include "vault_history_internal.h"
 #include "tsv_log.h"
 
 int tsv_store_open_state(tsv_store *s, tsv_error *err)
@@ -30,6 +33,9 @@ int tsv_store_open_state(tsv_store *s, tsv_error *err)
         return -1;
     if (tsv_kv_open(&s->kv, kvdir, s->opt.kv_map_size, err) != 0)
         return tsv_error_wrap(err, "refusing to start: cannot open the KV store in %s", kvdir);
+    /* Every committed change of the live tree is logged (PITR). */
+    if (tsv_kv_history_start(s->kv, err) != 0)
+        return tsv_error_wrap(err, "KV change log");
 
     tsv_kv_txn *txn;
     if (tsv_kv_begin(s->kv, 1, &txn, err) != 0)
@@ -56,8 +62,22 @@ int tsv_store_open_state(tsv_store *s, tsv_error *err)
     tsv_meta_shard_paths_free(paths, count);
     if (rc != 0)
         return tsv_error_wrap(err, "shard directories");
-    if (tsv_store_vault_reconcile(s, err) != 0)
+    /* A PITR generation's catalogue changes, if the exchange happened. */
+    if (tsv_pitr_apply_pending(s, err) != 0)
+        return tsv_error_wrap(err, "point-in-time restore");
+    /* A new KV generation: the shard versions the previous one held are
+     * soft-deleted as part of its replacement (vault_history.h). */
+    if (vault__kv_replace_label(s, s->vault_label, sizeof s->vault_label, err) != 0)
         return tsv_error_wrap(err, "vault");
+    rc = tsv_store_vault_reconcile(s, err);
+    s->vault_label[0] = '\0';
+    if (rc != 0 || vault__reconcile_history(s, err) != 0)
+        return tsv_error_wrap(err, "vault");
+    /* Once per process (at start-up): what trash/ holds becomes versions. */
+    if (!s->trash_migrated) {
+        s->trash_migrated = 1;
+        vault__migrate_trash(s, err);
+    }
     if (tsv_trash_purge(s->trash_dir, s->opt.trash_retention_s, err) != 0)
         return -1;
     return 0;

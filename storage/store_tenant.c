@@ -297,7 +297,10 @@ int tsv_store_bucket_delete(tsv_store *s, const char *id, tsv_error *err)
     for (int i = 0; lower[i]; i++)
         if (lower[i] >= 'A' && lower[i] <= 'F')
             lower[i] = (char)(lower[i] - 'A' + 'a');
-    int rc = tsv_tenant_bucket_delete(txn, lower, err);
+    /* What the KV knows of the bucket stays restorable (vault_bucket.c). */
+    int rc = tsv_store_vault_bucket_remember(s, txn, lower, err);
+    if (rc == 0)
+        rc = tsv_tenant_bucket_delete(txn, lower, err);
     if (rc == 0)
         rc = tsv_dbrp_delete_bucket(txn, lower, err); /* its 1.x names go with it */
     Meta__Data *meta = NULL;

@@ -239,7 +239,8 @@ int tsv_store_vault_reconcile(tsv_store *s, tsv_error *err)
              * replaced by that restore; it stays restorable, soft-deleted. */
             cur.state = TSV_VERSION_SOFT_DELETED;
             cur.deleted_ns = now;
-            snprintf(cur.deleted_by, sizeof cur.deleted_by, "replaced-by-restore");
+            snprintf(cur.deleted_by, sizeof cur.deleted_by, "%s",
+                     s->vault_label[0] ? s->vault_label : "replaced-by-restore");
             TSV_INFO("msg=\"shard version replaced by a restore: soft-deleted\" dir=\"%s\" "
                      "version=%" PRIu64,
                      l->dir, cur.version);
@@ -315,7 +316,8 @@ int tsv_store_vault_reconcile(tsv_store *s, tsv_error *err)
         tsv_version *v = &sc.stray[i];
         v->state = TSV_VERSION_SOFT_DELETED;
         v->deleted_ns = now;
-        snprintf(v->deleted_by, sizeof v->deleted_by, "bucket-delete");
+        snprintf(v->deleted_by, sizeof v->deleted_by, "%s",
+                 s->vault_label[0] ? s->vault_label : "bucket-delete");
         TSV_WARN("msg=\"in-use version of a shard the meta does not list: soft-deleted\" "
                  "bucket=%s rp=%s shard=%" PRIu64 " version=%" PRIu64,
                  v->slot.bucket, v->slot.rp, v->shard_id, v->version);

@@ -59,6 +59,22 @@ int tsv_store_vault_record_installed(tsv_store *s, uint64_t shard_id, const char
  * are removed (their files are objects). */
 int tsv_store_vault_bucket_deleted(tsv_store *s, const char *bucket_id, tsv_error *err);
 
+/* Before DELETE /api/v2/buckets/{id} removes the bucket from the KV (in the
+ * same KV transaction, before its commit): keeps the bucket's tenant record
+ * and tsdb database in the catalogue ("deleted-bucket:<id>",
+ * vault_bucket.c), so the bucket can be recreated. An unknown bucket is 0. */
+struct tsv_kv_txn;
+int tsv_store_vault_bucket_remember(tsv_store *s, struct tsv_kv_txn *txn, const char *bucket_id,
+                                    tsv_error *err);
+/* Recreates a deleted bucket exactly as it was (same ID, name, org, dates,
+ * retention policy and shard groups, empty shard directories) from that
+ * record; *undeleted = 0 if the catalogue has no record of it. TSV_ECONFLICT
+ * when its name or shard IDs are taken meanwhile, or its org is gone
+ * (TSV_ENOTFOUND). Its shard versions stay soft-deleted: restore_data brings
+ * them back. The caller holds the shared lock. */
+int tsv_store_vault_bucket_undelete(tsv_store *s, const char *bucket_id, int *undeleted,
+                                    tsv_error *err);
+
 /* Runs the purge (grace period, quota) and the GC once, now. */
 int tsv_store_vault_purge_now(tsv_store *s, tsv_error *err);
 

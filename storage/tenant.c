@@ -589,6 +589,30 @@ static int write_bucket(tsv_kv_txn *txn, const tsv_bucket *b, tsv_error *err)
     return rc;
 }
 
+int tsv_tenant_bucket_restore(tsv_kv_txn *txn, const tsv_bucket *b, tsv_error *err)
+{
+    tsv_org org;
+    if (tsv_tenant_org_get(txn, b->org_id, &org, err) != 0)
+        return tsv_error_wrap(err, "organization %s of bucket %s", b->org_id, b->id);
+    tsv_org_clear(&org);
+    tsv_bucket other;
+    tsv_error e;
+    if (tsv_tenant_bucket_get(txn, b->id, &other, &e) == 0) {
+        tsv_bucket_clear(&other);
+        return tsv_error_set(err, TSV_ECONFLICT, "bucket %s exists", b->id);
+    }
+    if (tsv_tenant_bucket_by_name(txn, b->org_id, b->name, &other, &e) == 0) {
+        int rc = tsv_error_set(err, TSV_ECONFLICT,
+                               "bucket with name %s already exists (ID %s): rename it first",
+                               b->name, other.id);
+        tsv_bucket_clear(&other);
+        return rc;
+    }
+    if (e.code != TSV_ENOTFOUND)
+        return err ? (*err = e, -1) : -1;
+    return write_bucket(txn, b, err);
+}
+
 int tsv_tenant_bucket_create(tsv_kv_txn *txn, const char *org_id, const char *name,
                              const char *description, int type, int64_t retention_ns,
                              int64_t sgd_ns, tsv_bucket *out, tsv_error *err)

@@ -82,6 +82,9 @@ int tsv_tenant_bucket_create(tsv_kv_txn *txn, const char *org_id, const char *na
                              const char *description, int type, int64_t retention_ns,
                              int64_t sgd_ns, tsv_bucket *out, tsv_error *err);
 int tsv_tenant_bucket_delete(tsv_kv_txn *txn, const char *id, tsv_error *err);
+/* Writes back a deleted bucket's record as it was (same ID, name, dates):
+ * the org must exist; TSV_ECONFLICT if the ID or the name is taken. */
+int tsv_tenant_bucket_restore(tsv_kv_txn *txn, const tsv_bucket *b, tsv_error *err);
 typedef int (*tsv_bucket_visit_fn)(void *ctx, const tsv_bucket *b, tsv_error *err);
 int tsv_tenant_bucket_foreach(tsv_kv_txn *txn, tsv_bucket_visit_fn fn, void *ctx, tsv_error *err);
 

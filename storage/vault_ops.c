@@ -548,7 +548,7 @@ static int deleted_fn(void *ctx, const tsv_version *v, tsv_error *err)
     sr.end_ns = v->slot.end_ns;
     sr.outcome = TSV_VAULT_REFUSED;
     snprintf(sr.reason, sizeof sr.reason,
-             "the bucket was deleted; create it again (same ID) before restoring its data");
+             "the bucket was deleted and its definition was not kept; it cannot be recreated");
     return result_push(c->out, &sr, err);
 }
 
@@ -569,6 +569,23 @@ int tsv_vault_restore_data(tsv_store *s, const char *bucket_id, const tsv_interv
     size_t n_live = 0;
     int exists = 0;
     int rc = tsv_store_live_shards(s, bucket_id, &live, &n_live, &exists, err);
+    if (rc == 0 && !exists) {
+        /* A deleted bucket: recreated as it was (vault_bucket.c), then its
+         * versions restore like any bucket's. */
+        int undeleted = 0;
+        rc = tsv_store_vault_bucket_undelete(s, bucket_id, &undeleted, err);
+        if (rc == 0 && undeleted) {
+            free(live);
+            live = NULL;
+            n_live = 0;
+            rc = tsv_store_live_shards(s, bucket_id, &live, &n_live, &exists, err);
+        }
+        if (rc != 0) {
+            free(live);
+            tsv_store_shared_unlock(s);
+            return -1;
+        }
+    }
     if (rc == 0 && !exists) {
         /* Known to the catalogue only? */
         tsv_catalog_txn *t;

@@ -51,9 +51,13 @@
  *
  * Inputs: `bucket_id` is the 16-hex bucket ID. A bucket that no longer
  * exists (DELETE /api/v2/buckets/{id}) is looked up in the catalogue
- * instead: its soft-deleted versions are listed by unusedShards, but
- * restore_data of a deleted bucket's slot is refused per slot ("bucket was
- * deleted; recreate it first") since there is no tsdb database to hold it.
+ * instead: restore_data first recreates it exactly as it was (same ID,
+ * name, org, retention policy, shard groups: tsv_store_vault_bucket_undelete,
+ * store_vault.h; TSV_ECONFLICT if its name was taken meanwhile, nothing
+ * changed), then restores the interval as for any bucket (the bucket's other
+ * intervals stay soft-deleted: restore them with more restore_data calls).
+ * A bucket deleted before tsvault kept deleted buckets' definitions cannot
+ * be recreated: each of its slots is refused with the reason.
  * Intervals come from tsv_interval_parse (common/interval.h): half-open
  * [start_ns, end_ns), start < end, both bounded.
  *

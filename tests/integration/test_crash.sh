@@ -219,11 +219,20 @@ for point in shard-before-exchange shard-after-exchange; do
     else
         cmp -s "$W/shard-now" "$W/new-shard" ||
             { diff "$W/new-shard" "$W/shard-now"; fail "$point: shard is not exactly the new one"; }
-        moved=$(find "$D/trash" -mindepth 2 -maxdepth 2 -type d -name "$S.staging-*")
-        [ -n "$moved" ] || fail "$point: the replaced shard is not in the trash"
-        files "$moved" | cmp -s - "$W/old-shard" || fail "$point: the trash does not hold the old shard"
+        # The previous side goes to the trash, which start-up migrates into
+        # the vault: the old shard is a soft-deleted version (recorded once).
         grep -q 'msg="recovering interrupted swap: keeping previous data in trash"' "$c_LOG" ||
             fail "$point: no recovery log"
+        [ -z "$(ls -A "$D/trash")" ] || fail "$point: trash not migrated: $(ls "$D/trash")"
+        http GET "$U/api/v2/buckets/${BUCKET[autogen]}/unusedShards" -H "$(auth)"
+        expect_status 200 "$point: unusedShards"
+        python3 - "$HTTP_BODY" "$S" "$W/old-shard" <<'PY' || fail "$point: the old shard is not a version once: $(cat "$HTTP_BODY")"
+import json, sys
+old = sorted(l.split() for l in open(sys.argv[3]) if l.strip())
+vs = [v for v in json.load(open(sys.argv[1]))["unusedShards"] if v["shardID"] == int(sys.argv[2])]
+got = [sorted([f["name"], f["object"]] for f in v["files"]) for v in vs]
+assert got.count(old) == 1, (got, old)
+PY
     fi
     kv_state "$W/kv-now"
     cmp -s "$W/kv-now" "$W/old-kv" || fail "$point: the KV changed"
@@ -262,12 +271,28 @@ for point in kv-before-exchange kv-after-exchange; do
     else
         cmp -s "$W/kv-now" "$W/new-kv" || { diff "$W/new-kv" "$W/kv-now" | head; fail "$point: KV is not exactly the new one"; }
         files "$D/state/engine" | cmp -s - "$W/new-engine" || fail "$point: engine is not the restored KV's"
-        moved=$(find "$D/trash" -mindepth 2 -maxdepth 2 -type d -name 'state.staging-*')
-        [ -n "$moved" ] || fail "$point: the previous state is not in the trash"
-        files "$moved/engine" | cmp -s - <(files "$T/state/engine") ||
-            fail "$point: the trash does not hold the previous shards byte for byte"
+        # The previous generation goes to the trash, which start-up migrates
+        # into the vault: its KV is the replaced KV version's final content,
+        # its shards the versions soft-deleted with it.
         grep -q 'msg="recovering interrupted swap: keeping previous data in trash"' "$c_LOG" ||
             fail "$point: no recovery log"
+        [ -z "$(ls -A "$D/trash")" ] || fail "$point: trash not migrated: $(ls "$D/trash")"
+        http GET "$U/api/v2/vault/kv/versions" -H "$(auth)"
+        [ "$(json_get '[(v["state"], v["finalObject"] is not None) for v in j["versions"]]')" = \
+            "[('soft_deleted', True), ('in_use', False)]" ] || fail "$point: KV versions: $(cat "$HTTP_BODY")"
+        http GET "$U/api/v2/buckets/${BUCKET[autogen]}/unusedShards" -H "$(auth)"
+        python3 - "$HTTP_BODY" "$T/state/engine/data/${BUCKET[autogen]}/autogen" <<'PY' ||
+import hashlib, json, os, sys
+u = json.load(open(sys.argv[1]))["unusedShards"]
+held = [v for v in u if v["softDeletedBy"] == "kv-restore:kv1"]
+assert len(held) == 3, u
+for v in held:
+    d = os.path.join(sys.argv[2], str(v["shardID"]))
+    want = sorted([f, hashlib.sha256(open(os.path.join(d, f), "rb").read()).hexdigest()]
+                  for f in os.listdir(d) if f != ".tsv-gen")
+    assert sorted([f["name"], f["object"]] for f in v["files"]) == want, (v, want)
+PY
+            fail "$point: the previous shards are not versions byte for byte: $(cat "$HTTP_BODY")"
         which=new
     fi
     clean "$D" "$point"

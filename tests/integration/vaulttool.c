@@ -7,6 +7,10 @@
  *   tsv_vaulttool DATADIR delete  BUCKETID INTERVAL [INTERVAL...]
  *   tsv_vaulttool DATADIR restore BUCKETID INTERVAL [--version N]
  *   tsv_vaulttool DATADIR purge            purge due versions + GC now
+ *   tsv_vaulttool DATADIR history kv|sql   list the KV / SQL versions
+ *   tsv_vaulttool DATADIR at kv|sql TIME   the version in force at TIME (RFC 3339)
+ *   tsv_vaulttool DATADIR restore-kv N [--installed]   KV version N current again
+ *   tsv_vaulttool DATADIR restore-sql N    SQL version N current again
  *
  * Intervals are parsed with tsv_interval_parse. Prints one JSON object:
  * {"elapsedMs":<the operation alone>,"cancelled":false,"total":N,"shards":[{"shardID":..,"rp":..,"start":..,
@@ -26,6 +30,7 @@
 #include "tsv_time.h"
 #include "store.h"
 #include "store_vault.h"
+#include "vault_history.h"
 #include "vault_ops.h"
 
 static void print_result(const tsv_vault_result *r, double ms)
@@ -46,8 +51,126 @@ static void print_result(const tsv_vault_result *r, double ms)
     printf("]}\n");
 }
 
+static void print_time(const char *key, int64_t ns)
+{
+    char t[TSV_RFC3339_MAX];
+    if (ns == 0) {
+        printf("\"%s\":null", key);
+        return;
+    }
+    tsv_format_rfc3339nano(ns, t, sizeof t);
+    printf("\"%s\":\"%s\"", key, t);
+}
+
+static void print_history(const tsv_history_version *v)
+{
+    printf("{\"kind\":\"%s\",\"version\":%" PRIu64 ",\"state\":\"%s\",",
+           tsv_history_kind_name(v->kind), v->version, tsv_version_state_name(v->state));
+    print_time("installedAt", v->installed_ns);
+    printf(",");
+    print_time("replacedAt", v->replaced_ns);
+    printf(",\"replacedBy\":\"%s\",", v->replaced_by);
+    print_time("purgedAt", v->purged_ns);
+    printf(",\"object\":\"%s\",\"size\":%" PRIu64 ",\"finalObject\":\"%s\",\"finalSize\":%" PRIu64
+           ",\"installedNs\":%" PRId64 ",\"replacedNs\":%" PRId64 "}",
+           v->object, v->size, v->final_object, v->final_size, v->installed_ns, v->replaced_ns);
+}
+
+static int list_one(void *ctx, const tsv_history_version *v, tsv_error *err)
+{
+    (void)err;
+    int *first = ctx;
+    printf("%s", *first ? "" : ",");
+    *first = 0;
+    print_history(v);
+    return 0;
+}
+
+static int parse_kind(const char *s, tsv_history_kind *k)
+{
+    if (strcmp(s, "kv") == 0)
+        *k = TSV_HISTORY_KV;
+    else if (strcmp(s, "sql") == 0)
+        *k = TSV_HISTORY_SQL;
+    else
+        return -1;
+    return 0;
+}
+
+/* The history commands; -2: not one of them. */
+static int history_cmd(int argc, char **argv)
+{
+    const char *cmd = argv[2];
+    int list = strcmp(cmd, "history") == 0, at = strcmp(cmd, "at") == 0,
+        rkv = strcmp(cmd, "restore-kv") == 0, rsql = strcmp(cmd, "restore-sql") == 0;
+    if (!list && !at && !rkv && !rsql)
+        return -2;
+    tsv_history_kind kind = TSV_HISTORY_KV;
+    if (((list || at) && (argc < 4 || parse_kind(argv[3], &kind) != 0)) || (at && argc < 5) ||
+        ((rkv || rsql) && argc < 4)) {
+        fprintf(stderr, "usage: tsv_vaulttool DATADIR history kv|sql | at kv|sql TIME | "
+                        "restore-kv N [--installed] | restore-sql N\n");
+        return 2;
+    }
+    tsv_error err = {0};
+    int64_t t_ns = 0;
+    if (at && tsv_parse_rfc3339(argv[4], strlen(argv[4]), &t_ns, &err) != 0) {
+        fprintf(stderr, "%s: %s\n", tsv_code_string(err.code), err.message);
+        return 1;
+    }
+    tsv_store_options opt = {
+        .data_dir = argv[1],
+        .trash_retention_s = 168 * 3600,
+        .soft_delete_retention_s = 720 * 3600,
+    };
+    tsv_store *s = NULL;
+    if (tsv_store_open(&s, &opt, &err) != 0) {
+        fprintf(stderr, "%s: %s\n", tsv_code_string(err.code), err.message);
+        return 1;
+    }
+    int rc = 0;
+    if (list) {
+        int first = 1;
+        printf("[");
+        rc = tsv_vault_history_list(s, kind, list_one, &first, &err);
+        printf("]\n");
+    } else if (at) {
+        tsv_history_version v;
+        int found = 0;
+        rc = tsv_vault_history_at(s, kind, t_ns, &v, &found, &err);
+        if (rc == 0 && found) {
+            print_history(&v);
+            printf("\n");
+        } else if (rc == 0) {
+            printf("null\n");
+        }
+    } else if (rkv) {
+        tsv_vault_result r;
+        int installed = argc > 4 && strcmp(argv[4], "--installed") == 0;
+        rc = tsv_vault_restore_kv_version(s, strtoull(argv[3], NULL, 10), installed, &r, &err);
+        if (rc == 0)
+            print_result(&r, 0);
+        tsv_vault_result_clear(&r);
+    } else {
+        rc = tsv_vault_restore_sql_version(s, strtoull(argv[3], NULL, 10), &err);
+        if (rc == 0)
+            printf("{}\n");
+    }
+    tsv_store_close(s);
+    if (rc != 0) {
+        fprintf(stderr, "%s: %s\n", tsv_code_string(err.code), err.message);
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 3) {
+        int h = history_cmd(argc, argv);
+        if (h != -2)
+            return h;
+    }
     if (argc < 3) {
         fprintf(stderr, "usage: tsv_vaulttool DATADIR delete|restore BUCKETID INTERVAL... | "
                         "purge\n");

@@ -1,0 +1,218 @@
+/*
+ * handlers_pitr: point-in-time recovery (docs/api.md "Point-in-time
+ * recovery"): the restorable range and the restore job, under /api/v2/pitr
+ * (InfluxDB's {"code","message"} errors) and under the a9s seed's paths
+ * /v1/instances/{id}/pitr (the seed's {"error","description"} errors; the
+ * only instance is "local"). HTTP concerns only: storage/pitr.h computes the
+ * range, jobs/jobs.h runs the restore as a job of type "pitr".
+ */
+#include <civetweb.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "jobs.h"
+#include "json.h"
+#include "pitr.h"
+#include "router.h"
+#include "store_users.h"
+
+#define PITR_BODY_MAX (64 * 1024)
+
+/* RFC 3339 UTC with milliseconds, as the seed writes times. */
+static void fmt_ms(int64_t ns, char *out, size_t len)
+{
+    time_t sec = (time_t)(ns / 1000000000LL);
+    int ms = (int)((ns % 1000000000LL) / 1000000LL);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    char base[32];
+    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, len, "%s.%03dZ", base, ms);
+}
+
+static const char *seed_word(tsv_code code, int status)
+{
+    if (status == 409)
+        return "Conflict";
+    switch (code) {
+    case TSV_EINVALID:
+    case TSV_EEMPTY:
+        return "BadRequest";
+    case TSV_EUNAUTHORIZED:
+        return "Unauthorized";
+    case TSV_EFORBIDDEN:
+        return "Forbidden";
+    case TSV_ENOTFOUND:
+        return "NotFound";
+    case TSV_ETOOLARGE:
+        return "RequestTooLarge";
+    case TSV_EUNAVAILABLE:
+    case TSV_ENOSPACE:
+        return "ServiceUnavailable";
+    default:
+        return "InternalServerError";
+    }
+}
+
+static int status_of(const tsv_error *err)
+{
+    return err->code == TSV_ECONFLICT ? 409 : tsv_code_http_status(err->code);
+}
+
+/* The seed's error shape. */
+static int seed_error(tsv_http_req *req, const tsv_error *err)
+{
+    int status = status_of(err);
+    tsv_buf b = {0};
+    tsv_json_writer w;
+    tsv_jw_init(&w, &b, NULL);
+    tsv_jw_object_begin(&w);
+    tsv_jw_key(&w, "error");
+    tsv_jw_string(&w, seed_word(err->code, status));
+    tsv_jw_key(&w, "description");
+    tsv_jw_string(&w, err->message);
+    tsv_jw_object_end(&w);
+    return tsv_http_reply_jw(req, status, &w, &b);
+}
+
+static int api_error(tsv_http_req *req, const tsv_error *err)
+{
+    return tsv_http_reply_error_status(req, status_of(err), err);
+}
+
+static int range_reply(tsv_http_req *req, int seed)
+{
+    tsv_error err;
+    tsv_pitr_range r;
+    if (tsv_pitr_range_get(req->server->store, &r, &err) != 0)
+        return seed ? seed_error(req, &err) : api_error(req, &err);
+    char a[40], b[40];
+    fmt_ms(r.start_ns, a, sizeof a);
+    fmt_ms(r.end_ns, b, sizeof b);
+    tsv_buf buf = {0};
+    tsv_json_writer w;
+    tsv_jw_init(&w, &buf, NULL);
+    tsv_jw_object_begin(&w);
+    tsv_jw_key(&w, "start_time");
+    tsv_jw_string(&w, a);
+    tsv_jw_key(&w, "end_time");
+    tsv_jw_string(&w, b);
+    tsv_jw_object_end(&w);
+    return tsv_http_reply_jw(req, 200, &w, &buf);
+}
+
+static void job_user(tsv_http_req *req, const tsv_caller *c, tsv_job_user *u)
+{
+    memset(u, 0, sizeof *u);
+    snprintf(u->id, sizeof u->id, "%s", c->user_id);
+    snprintf(u->org_id, sizeof u->org_id, "%s", c->org_id);
+    tsv_error e;
+    if (!c->user_id[0] ||
+        tsv_store_user_name(req->server->store, c->user_id, u->name, sizeof u->name, &e) != 0)
+        snprintf(u->name, sizeof u->name, "%s", c->user_id[0] ? "" : "operator");
+}
+
+static int restore_post(tsv_http_req *req, const tsv_caller *c, int seed)
+{
+    tsv_error err;
+    tsv_buf body = {0};
+    if (tsv_http_read_body(req, &body, PITR_BODY_MAX, &err) != 0) {
+        tsv_buf_free(&body);
+        return seed ? seed_error(req, &err) : api_error(req, &err);
+    }
+    tsv_job_user u;
+    job_user(req, c, &u);
+    tsv_buf out = {0};
+    char id[64];
+    int rc = tsv_jobs_pitr_create(req->server->jobs, body.data ? (const char *)body.data : "",
+                                  body.len, &u, &out, id, sizeof id, &err);
+    tsv_buf_free(&body);
+    if (rc != 0) {
+        tsv_buf_free(&out);
+        return seed ? seed_error(req, &err) : api_error(req, &err);
+    }
+    rc = tsv_http_reply_json(req, 202, &out);
+    tsv_buf_free(&out);
+    return rc;
+}
+
+static int status_get(tsv_http_req *req, const char *id, int seed)
+{
+    tsv_error err;
+    tsv_buf out = {0};
+    if (tsv_jobs_pitr_status(req->server->jobs, id, &out, &err) != 0) {
+        tsv_buf_free(&out);
+        return seed ? seed_error(req, &err) : api_error(req, &err);
+    }
+    int rc = tsv_http_reply_json(req, 200, &out);
+    tsv_buf_free(&out);
+    return rc;
+}
+
+/* Seed paths: authenticated here so that 401/403/404 use the seed's shape. */
+static int seed_gate(tsv_http_req *req, const tsv_route_params *p, tsv_caller *caller)
+{
+    tsv_error err;
+    memset(caller, 0, sizeof *caller);
+    if (tsv_authenticate(req, TSV_AUTH_OPERATOR, caller, &err) != 0) {
+        seed_error(req, &err);
+        return -1;
+    }
+    const char *id = tsv_route_param(p, "id");
+    if (!id || strcmp(id, "local") != 0) {
+        tsv_error_set(&err, TSV_ENOTFOUND,
+                      "instance \"%.100s\" not found: this server's only instance is \"local\"",
+                      id ? id : "");
+        seed_error(req, &err);
+        return -1;
+    }
+    return 0;
+}
+
+int tsv_handle_pitr_range(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
+{
+    (void)p, (void)c;
+    return range_reply(req, 0);
+}
+
+int tsv_handle_pitr_restore_post(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
+{
+    (void)p;
+    return restore_post(req, c, 0);
+}
+
+int tsv_handle_pitr_restore_get(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
+{
+    (void)c;
+    return status_get(req, tsv_route_param(p, "jobId"), 0);
+}
+
+int tsv_handle_seed_pitr_range(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
+{
+    (void)c;
+    tsv_caller caller;
+    int rc = seed_gate(req, p, &caller) != 0 ? 0 : range_reply(req, 1);
+    tsv_caller_clear(&caller);
+    return rc;
+}
+
+int tsv_handle_seed_pitr_restore_post(tsv_http_req *req, const tsv_route_params *p,
+                                      const tsv_caller *c)
+{
+    (void)c;
+    tsv_caller caller;
+    int rc = seed_gate(req, p, &caller) != 0 ? 0 : restore_post(req, &caller, 1);
+    tsv_caller_clear(&caller);
+    return rc;
+}
+
+int tsv_handle_seed_pitr_restore_get(tsv_http_req *req, const tsv_route_params *p,
+                                     const tsv_caller *c)
+{
+    (void)c;
+    tsv_caller caller;
+    int rc = seed_gate(req, p, &caller) != 0 ? 0 : status_get(req, tsv_route_param(p, "jobId"), 1);
+    tsv_caller_clear(&caller);
+    return rc;
+}
