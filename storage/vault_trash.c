@@ -189,7 +189,7 @@ static int shard_dir(mig *m, const char *dir, uint64_t shard_id, const char *buc
     if (meta && shard_id)
         (void)tsv_meta_foreach_shard(meta, 1, loc_fn, &l, err);
     if (l.found && strlen(l.db) <= 16) {
-        snprintf(v.slot.bucket, sizeof v.slot.bucket, "%s", l.db);
+        memcpy(v.slot.bucket, l.db, strlen(l.db) + 1); /* <= 16 chars: checked above */
         snprintf(v.slot.rp, sizeof v.slot.rp, "%s", l.rp);
         v.slot.start_ns = l.start;
         v.slot.end_ns = l.end;
