@@ -7,6 +7,7 @@ set -eu
 
 PACKAGES="
 build-essential cmake pkg-config git curl ca-certificates
+clang libclang-rt-dev
 libcivetweb-dev liblmdb-dev lmdb-utils libarchive-dev
 libprotobuf-c-dev protobuf-c-compiler
 libzstd-dev zstd zlib1g-dev libisal-dev isal

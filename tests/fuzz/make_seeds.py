@@ -148,6 +148,10 @@ for sub in ("backup", "restore"):
             if f.endswith("-c2s.bin"):
                 rpc_in.append((f"{sub}-{f}", read(os.path.join(d, f))))
 for name, b in rpc_in:
+    out("rpc", name, b)  # the real client's bytes, as influxd 1.6.7 received them
+for k, j in enumerate(jobs):
+    out("jobs", f"job-{k}.json", j)
+for name, b in rpc_in:
     if len(b) > 2 and b[1] != 7:
         line = b[2:].split(b"\n", 1)[0]
         out("json", f"rpc-{name}.json", line)

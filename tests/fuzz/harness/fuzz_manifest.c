@@ -12,7 +12,10 @@ static void write_manifest(const tsv_manifest *m, tsv_buf *out)
     tsv_json_writer w;
     tsv_error err;
     tsv_jw_init(&w, out, NULL);
-    tsv_manifest_write(&w, m->org_id, m->org_name, m->bucket_id, m->bucket_name,
+    /* An absent ID parses as ""; the writer is only ever given real IDs
+     * (backups name the org and bucket), and "" is not one. */
+    tsv_manifest_write(&w, m->org_id[0] ? m->org_id : "0000000000000001", m->org_name,
+                       m->bucket_id[0] ? m->bucket_id : "0000000000000002", m->bucket_name,
                        m->description, m->db);
     FUZZ_CHECK(tsv_jw_finish(&w, &err) == 0);
 }
