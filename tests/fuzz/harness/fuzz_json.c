@@ -50,7 +50,14 @@ static void accessors(const tsv_json *v)
         for (size_t k = 0; k < v->count; k++)
             accessors(v->items[k]);
         if (v->type == TSV_JSON_OBJECT && v->count) {
-            FUZZ_CHECK(tsv_json_get_ci(v, v->keys[0]) != NULL);
+            /* Lookups take C strings: a key holding a NUL ("a\u0000b") must
+             * be found by none of them, in particular not by its prefix. */
+            size_t n0 = strlen(v->keys[0]);
+            if (n0 == v->key_lens[0])
+                FUZZ_CHECK(tsv_json_get_ci(v, v->keys[0]) != NULL);
+            else
+                FUZZ_CHECK(tsv_json_get(v, v->keys[0]) != v->items[0] &&
+                           tsv_json_get_ci(v, v->keys[0]) != v->items[0]);
             tsv_json_get(v, "type");
         }
     }
