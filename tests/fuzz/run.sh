@@ -29,5 +29,8 @@ tail -n 12 "$out/$t.log"
 # Keep what adds coverage (never the crashing inputs: those go to
 # regressions/ by hand, once fixed).
 nice -n 19 "$fuzz_bin/fuzz_$t" $(fuzz_opts "$t") -merge=1 "$corpus" "$new" >"$out/$t.merge.log" 2>&1 || true
+# The committed corpus stays small: merged inputs (SHA-1 names) over 16 KiB
+# go; the named seeds from make_seeds.py stay whatever their size.
+find "$corpus" -type f -size +16k -regextype egrep -regex '.*/[0-9a-f]{40}$' -delete
 echo "corpus/$t: $(ls "$corpus" | wc -l) files, $(du -sk "$corpus" | cut -f1) KiB"
 exit $rc
