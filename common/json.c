@@ -1045,6 +1045,11 @@ static void put_quoted(tsv_json_writer *w, const char *str, size_t n)
 
 void tsv_jw_key(tsv_json_writer *w, const char *key)
 {
+    tsv_jw_key_n(w, key, key ? strlen(key) : 0);
+}
+
+void tsv_jw_key_n(tsv_json_writer *w, const char *key, size_t n)
+{
     if (w->failed)
         return;
     if (!in_object(w) || w->after_key || !key) {
@@ -1052,7 +1057,7 @@ void tsv_jw_key(tsv_json_writer *w, const char *key)
         return;
     }
     separate(w);
-    put_quoted(w, key, strlen(key));
+    put_quoted(w, key, n);
     put(w, w->indent ? ": " : ":", w->indent ? 2 : 1);
     w->after_key = 1;
 }
@@ -1151,7 +1156,8 @@ void tsv_jw_node(tsv_json_writer *w, const tsv_json *v)
     case TSV_JSON_OBJECT:
         tsv_jw_object_begin(w);
         for (size_t i = 0; i < v->count; i++) {
-            tsv_jw_key(w, v->keys[i]);
+            /* A parsed key may hold NULs ("\u0000"): strlen would cut it. */
+            tsv_jw_key_n(w, v->keys[i], v->key_lens[i]);
             tsv_jw_node(w, v->items[i]);
         }
         tsv_jw_object_end(w);

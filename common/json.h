@@ -103,6 +103,7 @@ void tsv_jw_object_end(tsv_json_writer *w);
 void tsv_jw_array_begin(tsv_json_writer *w);
 void tsv_jw_array_end(tsv_json_writer *w);
 void tsv_jw_key(tsv_json_writer *w, const char *key);
+void tsv_jw_key_n(tsv_json_writer *w, const char *key, size_t n); /* may hold NULs */
 void tsv_jw_string(tsv_json_writer *w, const char *s); /* NULL writes null */
 void tsv_jw_string_n(tsv_json_writer *w, const char *s, size_t n); /* NULL writes null */
 void tsv_jw_u64(tsv_json_writer *w, uint64_t v);

@@ -16,6 +16,7 @@ uuid-dev libcurl4-openssl-dev
 "
 PACKAGES="$BUILD_PACKAGES
 lmdb-utils zstd isal sqlite3
+clang libclang-rt-dev
 golang-go golang-github-coreos-bbolt-dev golang-github-influxdb-influxdb-dev
 influxdb influxdb-client
 nodejs npm python3

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs what is missing, builds tsvault twice (normal, and with
-# AddressSanitizer + UndefinedBehaviorSanitizer) and runs the whole test suite
-# in both builds. The output ends with ctest's summary.
+# AddressSanitizer + UndefinedBehaviorSanitizer), runs the libFuzzer harnesses
+# briefly (tests/fuzz/ci.sh) and runs the whole test suite in both builds. The
+# output ends with ctest's summary.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -14,6 +15,11 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$jobs"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTSV_SANITIZE=ON >/dev/null
 cmake --build build-asan -j "$jobs"
+
+# libFuzzer harnesses (tests/fuzz): a clang build of their own, each run
+# for a short fixed time on its corpus and saved regressions.
+echo "== fuzz harnesses (short run)"
+TSV_FUZZ_JOBS="$jobs" sh tests/fuzz/ci.sh
 
 echo "== test suite (normal build)"
 (cd build && ctest --output-on-failure -j "$jobs")

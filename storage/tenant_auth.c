@@ -289,10 +289,13 @@ static int rewrite_record(tsv_kv_txn *txn, const char *id, const char *const *ke
     tsv_jw_init(&w, &buf, NULL);
     tsv_jw_object_begin(&w);
     for (size_t i = 0; a->type == TSV_JSON_OBJECT && i < a->count; i++) {
-        tsv_jw_key(&w, a->keys[i]);
+        /* Keys may hold NULs ("\u0000"): keep them whole, and do not let
+         * "status\u0000x" pass for "status". */
+        tsv_jw_key_n(&w, a->keys[i], a->key_lens[i]);
         int replaced = 0;
         for (int k = 0; k < n && !replaced; k++) {
-            if (values[k] && strcmp(a->keys[i], keys[k]) == 0) {
+            if (values[k] && a->key_lens[i] == strlen(keys[k]) &&
+                memcmp(a->keys[i], keys[k], a->key_lens[i]) == 0) {
                 tsv_jw_string(&w, values[k]);
                 replaced = 1;
             }

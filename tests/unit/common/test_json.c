@@ -503,6 +503,25 @@ static void test_writer_roundtrip_through_parser(void **state)
     tsv_buf_free(&b);
 }
 
+/* Found by tests/fuzz (fuzz_json): tsv_jw_node wrote object keys with
+ * strlen, so a key holding "\u0000" came back cut at the NUL. */
+static void test_writer_node_key_with_nul(void **state)
+{
+    (void)state;
+    const char *in = "{\"siz\\u0000e\":1,\"a\":[\"x\\u0000y\"]}";
+    tsv_json_doc *doc = NULL;
+    assert_int_equal(tsv_json_parse(&doc, in, strlen(in), NULL), 0);
+    tsv_buf b = {0};
+    tsv_json_writer w;
+    tsv_jw_init(&w, &b, NULL);
+    tsv_jw_node(&w, tsv_json_root(doc));
+    assert_int_equal(tsv_jw_finish(&w, NULL), 0);
+    assert_int_equal(b.len, strlen(in));
+    assert_memory_equal(b.data, in, b.len);
+    tsv_json_free(doc);
+    tsv_buf_free(&b);
+}
+
 static void test_writer_misuse(void **state)
 {
     (void)state;
@@ -575,6 +594,7 @@ int main(void)
         cmocka_unit_test(test_writer_indent),
         cmocka_unit_test(test_writer_string_escaping),
         cmocka_unit_test(test_writer_roundtrip_through_parser),
+        cmocka_unit_test(test_writer_node_key_with_nul),
         cmocka_unit_test(test_writer_misuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
