@@ -10,6 +10,9 @@ sh scripts/install-deps.sh
 (cd tests/integration && npm ci --no-audit --no-fund --loglevel=error)
 jobs=$(nproc 2>/dev/null || echo 2)
 
+# Static checks first: they are quick and name the offending line.
+sh scripts/check-includes.sh
+
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$jobs"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTSV_SANITIZE=ON >/dev/null
