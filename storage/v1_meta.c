@@ -853,6 +853,11 @@ const tsv_v1_shard_ref *tsv_v1_view_shard(const tsv_v1_view *v, uint64_t id)
     return NULL;
 }
 
+void tsv_v1_view_paths_free(char **paths, size_t n)
+{
+    tsv_meta_shard_paths_free(paths, n);
+}
+
 int tsv_v1_view_paths(const tsv_v1_view *v, const char *db, const char *rp, char ***paths,
                       size_t *n, tsv_error *err)
 {
