@@ -15,6 +15,7 @@ golang-go golang-github-coreos-bbolt-dev golang-github-influxdb-influxdb-dev
 influxdb influxdb-client
 nodejs npm python3
 linux-perf
+clang-format
 "
 
 missing=""

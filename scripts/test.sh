@@ -1,7 +1,9 @@
 #!/bin/sh
-# Installs what is missing, builds tsvault twice (normal, and with
-# AddressSanitizer + UndefinedBehaviorSanitizer) and runs the whole test suite
-# in both builds. The output ends with ctest's summary.
+# Installs what is missing, checks the layering of #includes, builds tsvault
+# twice (normal, and with AddressSanitizer + UndefinedBehaviorSanitizer), runs
+# the whole test suite in both builds, and last checks the formatting
+# (.clang-format; a failure there lists the files, scripts/format.sh fixes
+# them).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -24,3 +26,5 @@ echo "== test suite (ASan + UBSan build)"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 (cd build-asan && ctest --output-on-failure -j "$jobs")
+echo "== formatting"
+sh scripts/check-format.sh
