@@ -404,7 +404,7 @@ void tsv_catalog_abort(tsv_catalog_txn *t)
 int tsv_catalog_put(tsv_catalog_txn *t, const tsv_version *v, tsv_error *err)
 {
     uint8_t k[KEY_MAX];
-    size_t klen;
+    size_t klen = 0;
     if (slot_key(k, &klen, &v->slot, v->version, err) != 0)
         return -1;
     wbuf b = {0};
@@ -422,7 +422,7 @@ int tsv_catalog_get(tsv_catalog_txn *t, const tsv_slot_key *slot, uint64_t versi
                     tsv_version *out, tsv_error *err)
 {
     uint8_t k[KEY_MAX];
-    size_t klen;
+    size_t klen = 0;
     if (slot_key(k, &klen, slot, version, err) != 0)
         return -1;
     MDB_val key = {klen, k}, val;
@@ -439,7 +439,7 @@ int tsv_catalog_del(tsv_catalog_txn *t, const tsv_slot_key *slot, uint64_t versi
                     tsv_error *err)
 {
     uint8_t k[KEY_MAX];
-    size_t klen;
+    size_t klen = 0;
     if (slot_key(k, &klen, slot, version, err) != 0)
         return -1;
     MDB_val key = {klen, k};

@@ -307,8 +307,8 @@ int tsm_values_decode(const uint8_t *data, size_t len, unsigned want_type, tsm_v
     int rc = tsm_decode_block(data, len, want_type, &out->check, &r, why, whylen);
     if (rc != TSM_DEC_OK)
         return rc;
-    const uint8_t *vals;
-    size_t vlen;
+    const uint8_t *vals = NULL;
+    size_t vlen = 0;
     rc = decode_ts(data, len, out, &vals, &vlen, why, whylen);
     if (rc != TSM_DEC_OK)
         return rc;
