@@ -225,8 +225,16 @@ static void test_parse_size(void **state)
         if (tsv_parse_size(good[i].in, &v) != 0 || v != good[i].want)
             fail_msg("%s: got %llu", good[i].in, (unsigned long long)v);
     }
-    const char *bad[] = {"", "-1", "k", "1x", "1kx", "1bb", "1 k", "1.5g",
-                         "18446744073709551615k", "99999999999999999999"};
+    const char *bad[] = {"",
+                         "-1",
+                         "k",
+                         "1x",
+                         "1kx",
+                         "1bb",
+                         "1 k",
+                         "1.5g",
+                         "18446744073709551615k",
+                         "99999999999999999999"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         uint64_t v;
         if (tsv_parse_size(bad[i], &v) == 0)

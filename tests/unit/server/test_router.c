@@ -10,8 +10,8 @@
 
 #include "router.h"
 
-static const tsv_route *find(const char *method, const char *path, tsv_route_params *p,
-                             char *allow, size_t allow_len)
+static const tsv_route *find(const char *method, const char *path, tsv_route_params *p, char *allow,
+                             size_t allow_len)
 {
     memset(p, 0xA5, sizeof *p); /* stale content must not leak into a result */
     return tsv_router_find(method, path, p, allow, allow_len);
@@ -116,8 +116,9 @@ static void test_not_found(void **state)
     (void)state;
     tsv_route_params p;
     char allow[256];
-    const char *paths[] = {"/", "", "/api", "/api/v2/nope", "/api/v2/buckets/x/stats/y",
-                           "health", "/healthz", "//health", "/api/v2/backup/kv/extra"};
+    const char *paths[] = {
+        "/",      "",         "/api",     "/api/v2/nope",           "/api/v2/buckets/x/stats/y",
+        "health", "/healthz", "//health", "/api/v2/backup/kv/extra"};
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         strcpy(allow, "stale");
         if (find("GET", paths[i], &p, allow, sizeof allow))
@@ -177,9 +178,9 @@ static void test_table(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_literal_route),    cmocka_unit_test(test_path_params),
-        cmocka_unit_test(test_param_limits),     cmocka_unit_test(test_method_not_allowed),
-        cmocka_unit_test(test_not_found),        cmocka_unit_test(test_table),
+        cmocka_unit_test(test_literal_route), cmocka_unit_test(test_path_params),
+        cmocka_unit_test(test_param_limits),  cmocka_unit_test(test_method_not_allowed),
+        cmocka_unit_test(test_not_found),     cmocka_unit_test(test_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -98,9 +98,9 @@ static la_ssize_t tar_write_cb(struct archive *a, void *ctx, const void *buf, si
 
 typedef struct tar_entry {
     const char *path;
-    mode_t type;            /* AE_IFREG, AE_IFDIR, AE_IFLNK, AE_IFCHR; 0 = hard link */
+    mode_t type;             /* AE_IFREG, AE_IFDIR, AE_IFLNK, AE_IFCHR; 0 = hard link */
     const harness_buf *data; /* regular files: NULL = the bytes of `text` */
-    const char *text;       /* or the link target */
+    const char *text;        /* or the link target */
 } tar_entry;
 
 /* A ustar archive of the entries, in order. */
@@ -393,8 +393,8 @@ static void test_strict_and_prefix(void **state)
         harness_buf tar = make_tar(&cases[i].e, 1);
         if (install_opts(tar.p, tar.n, &strict, NULL) != -1 || E.code != TSV_EINVALID ||
             !strstr(E.message, cases[i].msg))
-            fail_msg("%s: code %d \"%s\" (want \"%s\")", cases[i].e.path, (int)E.code,
-                     E.message, cases[i].msg);
+            fail_msg("%s: code %d \"%s\" (want \"%s\")", cases[i].e.path, (int)E.code, E.message,
+                     cases[i].msg);
         free(tar.p);
         assert_false(tsv_path_exists(shard));
         assert_no_staging();

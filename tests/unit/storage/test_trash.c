@@ -158,11 +158,16 @@ static void test_failures_keep_data(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_link_move_purge, harness_scratch_setup, harness_scratch_teardown),
-        cmocka_unit_test_setup_teardown(test_slot_name, harness_scratch_setup, harness_scratch_teardown),
-        cmocka_unit_test_setup_teardown(test_same_name_twice, harness_scratch_setup, harness_scratch_teardown),
-        cmocka_unit_test_setup_teardown(test_purge, harness_scratch_setup, harness_scratch_teardown),
-        cmocka_unit_test_setup_teardown(test_failures_keep_data, harness_scratch_setup, harness_scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_link_move_purge, harness_scratch_setup,
+                                        harness_scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_slot_name, harness_scratch_setup,
+                                        harness_scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_same_name_twice, harness_scratch_setup,
+                                        harness_scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_purge, harness_scratch_setup,
+                                        harness_scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_failures_keep_data, harness_scratch_setup,
+                                        harness_scratch_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
