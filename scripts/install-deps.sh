@@ -22,6 +22,7 @@ influxdb influxdb-client
 nodejs npm python3
 linux-perf
 docker.io docker-compose mmdebstrap
+clang-format
 "
 [ "${1:-}" = --build-only ] && PACKAGES=$BUILD_PACKAGES
 

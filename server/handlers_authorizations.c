@@ -17,36 +17,7 @@
 /* influxd's permission reply: the stored resource plus "name" and "org". */
 static void write_perms(tsv_json_writer *w, const tsv_authorization *a, const tsv_auth_names *n)
 {
-    tsv_jw_array_begin(w);
-    for (size_t i = 0; i < a->perms.count; i++) {
-        const tsv_permission *p = &a->perms.items[i];
-        tsv_jw_object_begin(w);
-        tsv_jw_key(w, "action");
-        tsv_jw_string(w, tsv_action_name(p->action));
-        tsv_jw_key(w, "resource");
-        tsv_jw_object_begin(w);
-        tsv_jw_key(w, "type");
-        tsv_jw_string(w, p->type);
-        if (p->id[0]) {
-            tsv_jw_key(w, "id");
-            tsv_jw_string(w, p->id);
-        }
-        if (p->org_id[0]) {
-            tsv_jw_key(w, "orgID");
-            tsv_jw_string(w, p->org_id);
-        }
-        if (n->perm_name[i]) {
-            tsv_jw_key(w, "name");
-            tsv_jw_string(w, n->perm_name[i]);
-        }
-        if (n->perm_org[i]) {
-            tsv_jw_key(w, "org");
-            tsv_jw_string(w, n->perm_org[i]);
-        }
-        tsv_jw_object_end(w);
-        tsv_jw_object_end(w);
-    }
-    tsv_jw_array_end(w);
+    tsv_perm_set_write_json_named(w, &a->perms, n->perm_name, n->perm_org);
 }
 
 static void write_auth(tsv_json_writer *w, const tsv_authorization *a, const tsv_auth_names *n,

@@ -60,13 +60,7 @@ int tsv_handle_restore_kv(tsv_http_req *req, const tsv_route_params *p, const ts
     tsv_jw_string(&w, token);
     tsv_jw_object_end(&w);
     memset(token, 0, sizeof token);
-    if (tsv_jw_finish(&w, &err) != 0) {
-        tsv_buf_free(&buf);
-        return tsv_http_reply_error(req, &err);
-    }
-    rc = tsv_http_reply_json(req, 200, &buf);
-    tsv_buf_free(&buf);
-    return rc;
+    return tsv_http_reply_jw(req, 200, &w, &buf);
 }
 
 int tsv_handle_restore_sql(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
@@ -157,13 +151,7 @@ int tsv_handle_restore_bucket_metadata(tsv_http_req *req, const tsv_route_params
     tsv_jw_array_end(&w);
     tsv_jw_object_end(&w);
     tsv_bucket_restore_result_clear(&res);
-    if (tsv_jw_finish(&w, &err) != 0) {
-        tsv_buf_free(&buf);
-        return tsv_http_reply_error(req, &err);
-    }
-    rc = tsv_http_reply_json(req, 201, &buf);
-    tsv_buf_free(&buf);
-    return rc;
+    return tsv_http_reply_jw(req, 201, &w, &buf);
 }
 
 int tsv_handle_restore_bucket_id(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)

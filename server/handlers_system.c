@@ -33,14 +33,7 @@ int tsv_handle_health(tsv_http_req *req, const tsv_route_params *p, const tsv_ca
     tsv_jw_key(&w, "serverVersion");
     tsv_jw_string(&w, tsv_version());
     tsv_jw_object_end(&w);
-    tsv_error err;
-    if (tsv_jw_finish(&w, &err) != 0) {
-        tsv_buf_free(&buf);
-        return tsv_http_reply_error(req, &err);
-    }
-    int rc = tsv_http_reply_json(req, 200, &buf);
-    tsv_buf_free(&buf);
-    return rc;
+    return tsv_http_reply_jw(req, 200, &w, &buf);
 }
 
 int tsv_handle_ping(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)

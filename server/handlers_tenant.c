@@ -13,7 +13,6 @@
 #include "router.h"
 #include "store.h"
 #include "tenant.h"
-#include "tenant_auth.h"
 
 static const char *opt_str(const tsv_json *obj, const char *key)
 {

@@ -120,13 +120,7 @@ static int reply_list(tsv_http_req *req, const char *bucket_id, const char *org_
            name ? name : live_name);
     tsv_jw_array_end(&w);
     tsv_jw_object_end(&w);
-    if (tsv_jw_finish(&w, &err) != 0) {
-        tsv_buf_free(&buf);
-        return tsv_http_reply_error(req, &err);
-    }
-    int rc = tsv_http_reply_json(req, 200, &buf);
-    tsv_buf_free(&buf);
-    return rc;
+    return tsv_http_reply_jw(req, 200, &w, &buf);
 }
 
 int tsv_handle_unused_shards(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)

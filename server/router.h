@@ -38,6 +38,13 @@ typedef struct tsv_route {
 extern const tsv_route tsv_routes[];
 extern const int tsv_route_count;
 
+/* The route for `method` and `path` (already normalised), its path
+ * parameters in *params. NULL when none matches; then allow holds the
+ * methods the path does have ("GET, POST"; "" for an unknown path: 404).
+ * allow may be NULL when allow_len is 0. */
+const tsv_route *tsv_router_find(const char *method, const char *path, tsv_route_params *params,
+                                 char *allow, size_t allow_len);
+
 /* Routes one request (path already normalised): authenticates and runs the
  * matching handler, or replies 405 with an Allow header for a known path
  * with another method, or 404 "path not found". Always leaves a response
@@ -95,10 +102,6 @@ int tsv_handle_org_member_delete(tsv_http_req *, const tsv_route_params *, const
 int tsv_handle_unused_shards(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_handle_unused_segments(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 
-/* handlers_vault.c */
-int tsv_handle_unused_shards(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
-int tsv_handle_unused_segments(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
-
 /* handlers_history.c */
 int tsv_handle_history_list(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_handle_history_restore(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
@@ -125,24 +128,6 @@ int tsv_handle_backup_shard(tsv_http_req *, const tsv_route_params *, const tsv_
 int tsv_handle_export(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_handle_bucket_stats(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_handle_verify(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
-
-/* handlers_export.c */
-int tsv_handle_export(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
-int tsv_handle_bucket_stats(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
-int tsv_handle_verify(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
-/* handlers_files.c */
-int tsv_handle_files_post(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
-int tsv_handle_files_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
-int tsv_handle_file_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
-int tsv_handle_file_delete(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
-
-/* handlers_jobs.c */
-int tsv_handle_jobs_post(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
-int tsv_handle_jobs_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
-int tsv_handle_job_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
-int tsv_handle_job_update(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
-int tsv_handle_job_logs(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
-int tsv_handle_job_metrics(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 
 /* handlers_files.c */
 int tsv_handle_files_post(tsv_http_req *, const tsv_route_params *, const tsv_caller *);

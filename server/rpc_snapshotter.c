@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #include "json.h"
-#include "meta_store.h"
 #include "rpc_internal.h"
 #include "stream.h"
 #include "tsv_log.h"
@@ -317,7 +316,7 @@ static int send_paths(rpc_ctx *ctx, int fd, const rpc_request *req, tsv_error *e
         rc = tsv_error_set(err, TSV_ENOTFOUND, "retention policy not found: \"\"");
     tsv_v1_view_free(v);
     if (rc != 0) {
-        tsv_meta_shard_paths_free(paths, n);
+        tsv_v1_view_paths_free(paths, n);
         return -1;
     }
     tsv_buf buf = {0};
@@ -335,7 +334,7 @@ static int send_paths(rpc_ctx *ctx, int fd, const rpc_request *req, tsv_error *e
     }
     tsv_jw_object_end(&jw);
     rc = tsv_jw_finish(&jw, err);
-    tsv_meta_shard_paths_free(paths, n);
+    tsv_v1_view_paths_free(paths, n);
     if (rc == 0)
         rc = tsv_buf_append(&buf, "\n", 1, err);
     sock_writer w;

@@ -47,7 +47,7 @@ typedef struct tsv_server {
 #define TSV_ROUTE_MAX_PARAMS 4
 typedef struct tsv_route_params {
     int count;
-    const char *names[TSV_ROUTE_MAX_PARAMS];
+    const char *names[TSV_ROUTE_MAX_PARAMS]; /* "name}..." inside the route's pattern */
     char values[TSV_ROUTE_MAX_PARAMS][256];
 } tsv_route_params;
 

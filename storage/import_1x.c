@@ -4,21 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int varint(const uint8_t *b, size_t len, size_t *pos, uint64_t *out)
-{
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (*pos >= len)
-            return -1;
-        uint8_t c = b[(*pos)++];
-        v |= (uint64_t)(c & 0x7f) << shift;
-        if (!(c & 0x80)) {
-            *out = v;
-            return 0;
-        }
-    }
-    return -1;
-}
+#include "varint.h"
 
 int tsv_portable_meta_decode(const uint8_t *buf, size_t len, Meta__Data **out, tsv_error *err)
 {
@@ -29,16 +15,16 @@ int tsv_portable_meta_decode(const uint8_t *buf, size_t len, Meta__Data **out, t
     int have_node = 0;
     while (pos < len) {
         uint64_t tag, v;
-        if (varint(buf, len, &pos, &tag) != 0)
+        if (tsv_uvarint_read(buf, len, &pos, &tag) != 0)
             return tsv_error_set(err, TSV_EINVALID, ".meta: truncated field tag at offset %zu", pos);
         if (tag == ((1 << 3) | 2)) {
-            if (varint(buf, len, &pos, &v) != 0 || v > len - pos)
+            if (tsv_uvarint_read(buf, len, &pos, &v) != 0 || v > len - pos)
                 return tsv_error_set(err, TSV_EINVALID, ".meta: truncated Data field");
             data = buf + pos;
             data_len = v;
             pos += v;
         } else if (tag == ((2 << 3) | 0)) {
-            if (varint(buf, len, &pos, &v) != 0)
+            if (tsv_uvarint_read(buf, len, &pos, &v) != 0)
                 return tsv_error_set(err, TSV_EINVALID, ".meta: truncated MaxNodeID field");
             have_node = 1;
         } else {

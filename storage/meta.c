@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "varint.h"
+
 #define MAX_NAME_LEN 255
 /* meta.proto nests five deep (Data > DatabaseInfo > RetentionPolicyInfo >
  * ShardGroupInfo > ShardInfo > ShardOwner); anything deeper is not ours. */
@@ -26,24 +28,13 @@
 
 enum { WT_VARINT = 0, WT_FIXED64 = 1, WT_LEN = 2, WT_FIXED32 = 5 };
 
-/* 0 ok, -1 truncated, -2 longer than 64 bits. */
+/* 0 ok, -1 truncated, -2 longer than 64 bits (varint.h). */
 static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
 {
-    uint64_t v = 0;
-    for (unsigned i = 0; i < 10; i++) {
-        if (*p >= end)
-            return -1;
-        uint8_t b = *(*p)++;
-        /* The tenth byte may only carry bit 63. */
-        if (i == 9 && b > 1)
-            return -2;
-        v |= (uint64_t)(b & 0x7f) << (7 * i);
-        if (!(b & 0x80)) {
-            *out = v;
-            return 0;
-        }
-    }
-    return -2;
+    size_t pos = 0;
+    int rc = tsv_uvarint_read(*p, (size_t)(end - *p), &pos, out);
+    *p += pos;
+    return rc;
 }
 
 static int wire_type_of(ProtobufCType t)
@@ -461,6 +452,18 @@ int tsv_meta_new_empty(uint64_t cluster_id, Meta__Data **out, tsv_error *err)
     data->clusterid = cluster_id;
     *out = data;
     return 0;
+}
+
+void *tsv_meta_msg_clone(const ProtobufCMessage *m, const ProtobufCMessageDescriptor *d)
+{
+    size_t len = protobuf_c_message_get_packed_size(m);
+    uint8_t *buf = malloc(len ? len : 1);
+    if (!buf)
+        return NULL;
+    protobuf_c_message_pack(m, buf);
+    void *copy = protobuf_c_message_unpack(d, NULL, len, buf);
+    free(buf);
+    return copy;
 }
 
 int tsv_meta_clone(const Meta__Data *src, Meta__Data **out, tsv_error *err)

@@ -73,6 +73,10 @@ int tsv_meta_encode(const Meta__Data *data, uint8_t **out, size_t *len, tsv_erro
 int tsv_meta_new_empty(uint64_t cluster_id, Meta__Data **out, tsv_error *err);
 /* Deep copy (canonical form). */
 int tsv_meta_clone(const Meta__Data *src, Meta__Data **out, tsv_error *err);
+/* Deep copy of any message of meta.proto (a RetentionPolicyInfo, ...) by
+ * pack/unpack, malloc'd piecewise like every tree here; NULL when out of
+ * memory. Free with protobuf_c_message_free_unpacked(copy, NULL). */
+void *tsv_meta_msg_clone(const ProtobufCMessage *m, const ProtobufCMessageDescriptor *d);
 void tsv_meta_free(Meta__Data *data);                /* NULL is fine */
 void tsv_meta_free_database(Meta__DatabaseInfo *db); /* NULL is fine */
 /* Index += 1; call once per commit. */

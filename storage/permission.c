@@ -185,6 +185,12 @@ int tsv_perm_set_copy(tsv_perm_set *dst, const tsv_perm_set *src, tsv_error *err
 
 void tsv_perm_set_write_json(tsv_json_writer *w, const tsv_perm_set *s)
 {
+    tsv_perm_set_write_json_named(w, s, NULL, NULL);
+}
+
+void tsv_perm_set_write_json_named(tsv_json_writer *w, const tsv_perm_set *s,
+                                   const char *const *names, const char *const *orgs)
+{
     tsv_jw_array_begin(w);
     for (size_t i = 0; s && i < s->count; i++) {
         const tsv_permission *p = &s->items[i];
@@ -202,6 +208,14 @@ void tsv_perm_set_write_json(tsv_json_writer *w, const tsv_perm_set *s)
         if (p->org_id[0]) {
             tsv_jw_key(w, "orgID");
             tsv_jw_string(w, p->org_id);
+        }
+        if (names && names[i]) {
+            tsv_jw_key(w, "name");
+            tsv_jw_string(w, names[i]);
+        }
+        if (orgs && orgs[i]) {
+            tsv_jw_key(w, "org");
+            tsv_jw_string(w, orgs[i]);
         }
         tsv_jw_object_end(w);
         tsv_jw_object_end(w);

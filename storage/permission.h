@@ -56,6 +56,11 @@ void tsv_perm_set_free(tsv_perm_set *s);
 int tsv_perm_set_copy(tsv_perm_set *dst, const tsv_perm_set *src, tsv_error *err);
 /* Writes the array in InfluxDB's stored/wire shape. */
 void tsv_perm_set_write_json(tsv_json_writer *w, const tsv_perm_set *s);
+/* The same with influxd's resource "name" and "org" after each resource's
+ * own fields: names[i] / orgs[i] for permission i when not NULL (either
+ * array may be NULL). */
+void tsv_perm_set_write_json_named(tsv_json_writer *w, const tsv_perm_set *s,
+                                   const char *const *names, const char *const *orgs);
 
 int tsv_perm_matches(const tsv_permission *held, const tsv_permission *need);
 int tsv_perm_set_allows(const tsv_perm_set *s, const tsv_permission *need);

@@ -9,6 +9,7 @@
 #include "meta_store.h"
 #include "tenant.h"
 #include "tsv_log.h"
+#include "varint.h"
 
 #define B_DBRP "dbrpv1"
 #define B_DBRP_BY_ORG_DB "dbrpbyorganddbindexv1"
@@ -67,22 +68,6 @@ void tsv_v1_split_bucket_name(const char *bucket_name, char db[TSV_V1_NAME_MAX +
 
 /* ---- .meta file ----------------------------------------------------------- */
 
-static int read_varint(const uint8_t *b, size_t len, size_t *pos, uint64_t *out)
-{
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (*pos >= len)
-            return -1;
-        uint8_t c = b[(*pos)++];
-        v |= (uint64_t)(c & 0x7f) << shift;
-        if (!(c & 0x80)) {
-            *out = v;
-            return 0;
-        }
-    }
-    return -1;
-}
-
 int tsv_v1_portable_unwrap(const uint8_t *buf, size_t len, const uint8_t **data, size_t *dlen,
                            uint64_t *max_node_id, tsv_error *err)
 {
@@ -91,18 +76,18 @@ int tsv_v1_portable_unwrap(const uint8_t *buf, size_t len, const uint8_t **data,
     uint64_t node = 0;
     while (pos < len) {
         uint64_t key, v;
-        if (read_varint(buf, len, &pos, &key) != 0)
+        if (tsv_uvarint_read(buf, len, &pos, &key) != 0)
             return tsv_error_set(err, TSV_EINVALID, "invalid .meta file: truncated field key");
         uint32_t field = (uint32_t)(key >> 3), wire = (uint32_t)(key & 7);
         if (wire == 0) {
-            if (read_varint(buf, len, &pos, &v) != 0)
+            if (tsv_uvarint_read(buf, len, &pos, &v) != 0)
                 return tsv_error_set(err, TSV_EINVALID, "invalid .meta file: truncated varint");
             if (field == 2) {
                 node = v;
                 have_node = 1;
             }
         } else if (wire == 2) {
-            if (read_varint(buf, len, &pos, &v) != 0 || v > len - pos)
+            if (tsv_uvarint_read(buf, len, &pos, &v) != 0 || v > len - pos)
                 return tsv_error_set(err, TSV_EINVALID, "invalid .meta file: truncated bytes");
             if (field == 1) {
                 *data = buf + pos;
@@ -672,19 +657,6 @@ int tsv_v1_import_plan(const Meta__Data *backup, const char *backup_db, const ch
 
 /* ---- the 1.x view ---------------------------------------------------------- */
 
-/* Deep copy by pack/unpack: the copy is malloc'd piecewise, as meta.h requires. */
-static void *msg_clone(const ProtobufCMessage *m, const ProtobufCMessageDescriptor *d)
-{
-    size_t len = protobuf_c_message_get_packed_size(m);
-    uint8_t *buf = malloc(len ? len : 1);
-    if (!buf)
-        return NULL;
-    protobuf_c_message_pack(m, buf);
-    void *copy = protobuf_c_message_unpack(d, NULL, len, buf);
-    free(buf);
-    return copy;
-}
-
 typedef struct view_ctx {
     const Meta__Data *live;
     tsv_v1_view *v;
@@ -735,7 +707,7 @@ static int view_visit(void *vctx, const tsv_dbrp *m, tsv_error *err)
         if (strcmp(db->retentionpolicies[r]->name, m->rp) == 0)
             return 0; /* a stored mapping already took this db/rp */
     Meta__RetentionPolicyInfo *rp =
-        msg_clone(&srp->base, &meta__retention_policy_info__descriptor);
+        tsv_meta_msg_clone(&srp->base, &meta__retention_policy_info__descriptor);
     Meta__RetentionPolicyInfo **arr =
         realloc(db->retentionpolicies, (db->n_retentionpolicies + 1) * sizeof *arr);
     if (arr)
@@ -851,6 +823,11 @@ const tsv_v1_shard_ref *tsv_v1_view_shard(const tsv_v1_view *v, uint64_t id)
         if (v->shards[i].id == id)
             return &v->shards[i];
     return NULL;
+}
+
+void tsv_v1_view_paths_free(char **paths, size_t n)
+{
+    tsv_meta_shard_paths_free(paths, n);
 }
 
 int tsv_v1_view_paths(const tsv_v1_view *v, const char *db, const char *rp, char ***paths,

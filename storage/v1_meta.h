@@ -152,8 +152,9 @@ void tsv_v1_view_free(tsv_v1_view *v);
 const tsv_v1_shard_ref *tsv_v1_view_shard(const tsv_v1_view *v, uint64_t id);
 /* "db/rp/id" of every shard of db (NULL = all) and rp (NULL = all), in meta
  * order. TSV_ENOTFOUND if db / rp is given and absent. Free with
- * tsv_meta_shard_paths_free (meta_store.h). */
+ * tsv_v1_view_paths_free. */
 int tsv_v1_view_paths(const tsv_v1_view *v, const char *db, const char *rp, char ***paths,
                       size_t *n, tsv_error *err);
+void tsv_v1_view_paths_free(char **paths, size_t n); /* NULL is fine */
 
 #endif

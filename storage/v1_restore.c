@@ -54,18 +54,6 @@ struct tsv_v1_restore {
     int done; /* committed, or a commit was attempted */
 };
 
-static void *msg_clone(const ProtobufCMessage *m, const ProtobufCMessageDescriptor *d)
-{
-    size_t len = protobuf_c_message_get_packed_size(m);
-    uint8_t *buf = malloc(len ? len : 1);
-    if (!buf)
-        return NULL;
-    protobuf_c_message_pack(m, buf);
-    void *copy = protobuf_c_message_unpack(d, NULL, len, buf);
-    free(buf);
-    return copy;
-}
-
 static v1_shard *find_shard(const tsv_v1_restore *r, uint64_t new_id)
 {
     for (size_t i = 0; i < r->n_shards; i++)
@@ -92,7 +80,7 @@ static int prepare_rps(tsv_v1_restore *r, tsv_error *err)
                                  "retention policy %s.%s: duration must be 0 or at least 1h",
                                  it->src_db->name, it->src_rp->name);
         Meta__RetentionPolicyInfo *rp =
-            msg_clone(&it->src_rp->base, &meta__retention_policy_info__descriptor);
+            tsv_meta_msg_clone(&it->src_rp->base, &meta__retention_policy_info__descriptor);
         char *name = strdup(TSV_META_DEFAULT_RP);
         if (!rp || !name) {
             free(name);

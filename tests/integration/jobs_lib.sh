@@ -1,4 +1,11 @@
-# Helpers for the Files API and Jobs API tests (sourced after lib.sh).
+# Helpers for the Files API and Jobs API tests (sourced after lib.sh), and
+# what they all use: HERE (this directory), CLI (the influx CLI stand-in),
+# FIXTURE (the 1.6 portable backup) and W (a scratch directory).
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CLI="python3 $HERE/influxcli.py"
+FIXTURE="$TSV_TESTDATA/influxdb-1.6-portable"
+W="$TSV_TMP/work"
+mkdir -p "$W"
 
 # upload URL TOKEN FILE [curl args...]: curl --form exactly as the Polaris
 # seed shows it (run from the file's directory, so the part's filename is

@@ -14,11 +14,6 @@
 #     TSM bytes.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/jobs_lib.sh"
-HERE=$(cd "$(dirname "$0")" && pwd)
-CLI="python3 $HERE/influxcli.py"
-FIXTURE="$TSV_TESTDATA/influxdb-1.6-portable"
-W="$TSV_TMP/work"
-mkdir -p "$W"
 
 tsv_start a --job-workers 2
 UA=$a_URL

@@ -4,11 +4,6 @@
 # files/tmp), and the server stays up.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/jobs_lib.sh"
-HERE=$(cd "$(dirname "$0")" && pwd)
-CLI="python3 $HERE/influxcli.py"
-FIXTURE="$TSV_TESTDATA/influxdb-1.6-portable"
-W="$TSV_TMP/work"
-mkdir -p "$W"
 tsv_start a --files-max-size 1MiB
 U=$a_URL T=$TSV_TOKEN
 AUTH="Authorization: Token $T"

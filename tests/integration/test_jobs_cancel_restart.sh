@@ -11,11 +11,6 @@
 #  3. A pending job canceled before it starts never runs.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/jobs_lib.sh"
-HERE=$(cd "$(dirname "$0")" && pwd)
-CLI="python3 $HERE/influxcli.py"
-FIXTURE="$TSV_TESTDATA/influxdb-1.6-portable"
-W="$TSV_TMP/work"
-mkdir -p "$W"
 tar czf "$W/v1.tar.gz" -C "$FIXTURE/backup" .
 
 forget_pid() {

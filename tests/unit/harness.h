@@ -1,12 +1,16 @@
 /*
  * harness: what the cmocka unit tests share: error-checking assertions on
- * one test-wide tsv_error, a temporary directory per test (group), and
- * whole-file helpers. Include after <cmocka.h>'s prerequisites; it includes
- * cmocka itself. Single-threaded use of E (worker threads keep their own).
+ * one test-wide tsv_error, a temporary directory per test (group), paths and
+ * files inside it, whole-file helpers, a growing byte buffer and a look into
+ * the trash. It includes cmocka and its prerequisites itself.
+ * Single-threaded use of E (worker threads keep their own).
  */
 #ifndef TSV_TEST_HARNESS_H
 #define TSV_TEST_HARNESS_H
 
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -60,6 +64,174 @@ static inline int harness_rmtree(const char *dir)
         return -1;
     }
     return 0;
+}
+
+/* out (PATH_MAX bytes) = dir + "/" + the formatted relative path; fails the
+ * test when it does not fit. */
+static inline void harness_vpath(char *out, const char *dir, const char *fmt, va_list ap)
+{
+    int n = snprintf(out, PATH_MAX, "%s/", dir);
+    assert_true(n > 0 && n < PATH_MAX);
+    int m = vsnprintf(out + n, PATH_MAX - (size_t)n, fmt, ap);
+    assert_true(m >= 0 && m < PATH_MAX - n);
+}
+
+static inline void harness_path(char *out, const char *dir, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static inline void harness_path(char *out, const char *dir, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    harness_vpath(out, dir, fmt, ap);
+    va_end(ap);
+}
+
+/* Writes the string content to path (atomically), creating the parent
+ * directories. */
+static inline void harness_put_file(const char *path, const char *content)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    assert_non_null(slash);
+    *slash = '\0';
+    tsv_error err;
+    if (tsv_mkdir_p(dir, &err) != 0 ||
+        tsv_write_file_atomic(path, content, strlen(content), &err) != 0)
+        fail_msg("write %s: %s", path, err.message);
+}
+
+/* A scratch directory per test: pass harness_scratch_setup/_teardown as a
+ * test's cmocka setup/teardown; harness_scratch is its path, and the
+ * harness_at/put/exists/count helpers take paths relative to it. */
+static char harness_scratch[PATH_MAX] __attribute__((unused));
+
+static inline int harness_scratch_setup(void **state)
+{
+    (void)state;
+    assert_int_equal(
+        harness_tmpdir(harness_scratch, sizeof harness_scratch, program_invocation_short_name), 0);
+    return 0;
+}
+
+static inline int harness_scratch_teardown(void **state)
+{
+    (void)state;
+    assert_int_equal(harness_rmtree(harness_scratch), 0);
+    return 0;
+}
+
+/* out (PATH_MAX bytes) = harness_scratch + "/" + the formatted path. */
+static inline void harness_at(char *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static inline void harness_at(char *out, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    harness_vpath(out, harness_scratch, fmt, ap);
+    va_end(ap);
+}
+
+static inline void harness_put(const char *rel, const char *content)
+{
+    char p[PATH_MAX];
+    harness_at(p, "%s", rel);
+    harness_put_file(p, content);
+}
+
+static inline int harness_exists(const char *rel)
+{
+    char p[PATH_MAX];
+    harness_at(p, "%s", rel);
+    return tsv_path_exists(p);
+}
+
+/* Entries of dir other than "." and ".."; -1 when it cannot be opened. */
+static inline int harness_count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            n++;
+    closedir(d);
+    return n;
+}
+
+/* harness_count_entries of a directory below harness_scratch. */
+static inline int harness_count(const char *rel)
+{
+    char p[PATH_MAX];
+    harness_at(p, "%s", rel);
+    return harness_count_entries(p);
+}
+
+/* The name of the only entry of dir besides "." and ".." into out; fails
+ * the test when there are none or several. */
+static inline void harness_only_entry(const char *dir, char *out, size_t len)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        fail_msg("open %s", dir);
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(out, len, "%s", e->d_name);
+        n++;
+    }
+    closedir(d);
+    if (n != 1)
+        fail_msg("%s holds %d entries, not one", dir, n);
+}
+
+/* 1 when a slot of trash_dir (storage/trash.h) holds the file rel, with
+ * content when that is not NULL. */
+static inline int harness_trash_has(const char *trash_dir, const char *rel, const char *content)
+{
+    DIR *d = opendir(trash_dir);
+    if (!d)
+        return 0;
+    struct dirent *e;
+    int found = 0;
+    while (!found && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char f[PATH_MAX + 300];
+        snprintf(f, sizeof f, "%s/%s/%s", trash_dir, e->d_name, rel);
+        char *text;
+        tsv_error err;
+        if (tsv_read_file(f, 1u << 20, &text, NULL, &err) == 0) {
+            found = !content || strcmp(text, content) == 0;
+            free(text);
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+/* A growing byte buffer for building inputs; zero-initialise, free(b.p). */
+typedef struct harness_buf {
+    uint8_t *p;
+    size_t n, cap;
+} harness_buf;
+
+static inline void harness_buf_add(harness_buf *b, const void *p, size_t n)
+{
+    if (b->n + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->n + n)
+            cap *= 2;
+        b->p = realloc(b->p, cap);
+        assert_non_null(b->p);
+        b->cap = cap;
+    }
+    if (n)
+        memcpy(b->p + b->n, p, n);
+    b->n += n;
 }
 
 /* The whole file (up to 1 GiB), malloc'd (caller frees); fails the test if

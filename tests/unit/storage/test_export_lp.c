@@ -12,12 +12,7 @@
  *  - influxql.QuoteIdent rules for the header;
  *  - the value count from timestamp sections alone (tsm_values_count).
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
+#include "harness.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -43,16 +38,13 @@ static char tmpdir[256];
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/tsv-export-test.XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return harness_tmpdir(tmpdir, sizeof tmpdir, "export-test");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return harness_rmtree(tmpdir);
 }
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;

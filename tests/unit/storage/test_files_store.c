@@ -4,12 +4,8 @@
  * (the portable .meta wrapper, db/rp -> bucket database) and
  * storage/archive_detect (formats of small inputs).
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
+#include "harness.h"
 
-#include <cmocka.h>
 #include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
@@ -26,30 +22,15 @@ static char root[64];
 static int setup(void **state)
 {
     (void)state;
-    snprintf(root, sizeof root, "/tmp/tsv-files-XXXXXX");
-    assert_non_null(mkdtemp(root));
+    assert_int_equal(harness_tmpdir(root, sizeof root, "files"), 0);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    tsv_error err;
-    assert_int_equal(tsv_remove_tree(root, &err), 0);
+    assert_int_equal(harness_rmtree(root), 0);
     return 0;
-}
-
-static int count_entries(const char *dir)
-{
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    int n = 0;
-    struct dirent *de;
-    while ((de = readdir(d)))
-        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-            n++;
-    closedir(d);
-    return n;
 }
 
 static void test_names(void **state)
@@ -121,8 +102,8 @@ static void test_upload_flow(void **state)
     assert_int_equal(tsv_files_upload_commit(u, wrong, "", &info, &err), -1);
     assert_int_equal(err.code, TSV_EINVALID);
     assert_non_null(strstr(err.message, "MD5 digest mismatch"));
-    assert_int_equal(count_entries(data), 1);
-    assert_int_equal(count_entries(tmp), 0);
+    assert_int_equal(harness_count_entries(data), 1);
+    assert_int_equal(harness_count_entries(tmp), 0);
 
     /* Over the size limit. */
     assert_int_equal(tsv_files_upload_begin(f, "big.bin", &u, &err), 0);
@@ -131,7 +112,7 @@ static void test_upload_flow(void **state)
     assert_int_equal(tsv_files_upload_write(u, block, sizeof block, &err), -1);
     assert_int_equal(err.code, TSV_ETOOLARGE);
     tsv_files_upload_abort(u);
-    assert_int_equal(count_entries(tmp), 0);
+    assert_int_equal(harness_count_entries(tmp), 0);
 
     /* A gzip stream that is damaged is refused even as unknown content. */
     assert_int_equal(tsv_files_upload_begin(f, "bad.gz", &u, &err), 0);
@@ -139,7 +120,7 @@ static void test_upload_flow(void **state)
     assert_int_equal(tsv_files_upload_write(u, gz, sizeof gz, &err), 0);
     assert_int_equal(tsv_files_upload_commit(u, NULL, "", &info, &err), -1);
     assert_int_equal(err.code, TSV_EINVALID);
-    assert_int_equal(count_entries(data), 1);
+    assert_int_equal(harness_count_entries(data), 1);
 
     tsv_files_space sp;
     assert_int_equal(tsv_files_space_get(f, &sp, &err), 0);
@@ -171,9 +152,9 @@ static void test_reconcile(void **state)
     assert_int_equal(tsv_write_file_atomic(p, "x", 1, &err), 0);
     assert_int_equal(tsv_files_open(&f, &opt, &err), 0);
     snprintf(p, sizeof p, "%s/files/data", root);
-    assert_int_equal(count_entries(p), 0);
+    assert_int_equal(harness_count_entries(p), 0);
     snprintf(p, sizeof p, "%s/files/tmp", root);
-    assert_int_equal(count_entries(p), 0);
+    assert_int_equal(harness_count_entries(p), 0);
     tsv_files_close(f);
 }
 

@@ -93,29 +93,11 @@ static void expect_stat(fixture *f, uint64_t entries, uint64_t buckets)
     assert_int_equal(b, buckets);
 }
 
-typedef struct buf {
-    uint8_t *p;
-    size_t n, cap;
-} buf;
-
-static void buf_add(buf *b, const void *p, size_t n)
-{
-    if (b->n + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + n)
-            cap *= 2;
-        b->p = realloc(b->p, cap);
-        assert_non_null(b->p);
-        b->cap = cap;
-    }
-    if (n)
-        memcpy(b->p + b->n, p, n);
-    b->n += n;
-}
+typedef harness_buf buf;
 
 static void buf_u64(buf *b, uint64_t v)
 {
-    buf_add(b, &v, sizeof v);
+    harness_buf_add(b, &v, sizeof v);
 }
 
 /* One entry in canonical form; handles are deliberately not included (a
@@ -126,13 +108,13 @@ static void dump_entry(buf *out, int depth, const uint8_t *key, size_t klen, int
     buf_u64(out, (uint64_t)depth);
     buf_u64(out, (uint64_t)is_bucket);
     buf_u64(out, klen);
-    buf_add(out, key, klen);
+    harness_buf_add(out, key, klen);
     if (is_bucket) {
         assert_null(val);
         buf_u64(out, seq);
     } else {
         buf_u64(out, vlen);
-        buf_add(out, val, vlen);
+        harness_buf_add(out, val, vlen);
     }
 }
 

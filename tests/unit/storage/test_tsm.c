@@ -48,41 +48,23 @@
 /* ------------------------------------------------------------------------ */
 /* small utilities                                                          */
 
-typedef struct buf {
-    uint8_t *p;
-    size_t n, cap;
-} buf;
-
-static void b_put(buf *b, const void *p, size_t n)
-{
-    if (b->n + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + n)
-            cap *= 2;
-        b->p = realloc(b->p, cap);
-        assert_non_null(b->p);
-        b->cap = cap;
-    }
-    if (n)
-        memcpy(b->p + b->n, p, n);
-    b->n += n;
-}
+typedef harness_buf buf;
 
 static void b_u8(buf *b, uint8_t v)
 {
-    b_put(b, &v, 1);
+    harness_buf_add(b, &v, 1);
 }
 
 static void b_be16(buf *b, uint16_t v)
 {
     uint8_t x[2] = {(uint8_t)(v >> 8), (uint8_t)v};
-    b_put(b, x, 2);
+    harness_buf_add(b, x, 2);
 }
 
 static void b_be32(buf *b, uint32_t v)
 {
     uint8_t x[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
-    b_put(b, x, 4);
+    harness_buf_add(b, x, 4);
 }
 
 static void b_be64(buf *b, uint64_t v)
@@ -144,7 +126,7 @@ static void read_file(const char *path, buf *out)
     uint8_t tmp[65536];
     size_t k;
     while ((k = fread(tmp, 1, sizeof tmp, f)) > 0)
-        b_put(out, tmp, k);
+        harness_buf_add(out, tmp, k);
     assert_int_equal(ferror(f), 0);
     fclose(f);
 }
@@ -343,7 +325,7 @@ static void extract(const char *archive_path, const char *dest)
         uint8_t tmp[65536];
         la_ssize_t k;
         while ((k = archive_read_data(a, tmp, sizeof tmp)) > 0)
-            b_put(&data, tmp, (size_t)k);
+            harness_buf_add(&data, tmp, (size_t)k);
         assert_true(k == 0);
         write_file(path, data.p, data.n);
         b_free(&data);
@@ -526,14 +508,14 @@ static uint64_t tsmb_block(tsmb *b, const buf *blk)
 {
     uint64_t off = b->data.n;
     b_be32(&b->data, zcrc(blk->p, blk->n));
-    b_put(&b->data, blk->p, blk->n);
+    harness_buf_add(&b->data, blk->p, blk->n);
     return off;
 }
 
 static void tsmb_key(tsmb *b, const char *key, uint8_t type, uint16_t count)
 {
     b_be16(&b->index, (uint16_t)strlen(key));
-    b_put(&b->index, key, strlen(key));
+    harness_buf_add(&b->index, key, strlen(key));
     b_u8(&b->index, type);
     b_be16(&b->index, count);
 }
@@ -550,8 +532,8 @@ static void tsmb_finish(tsmb *b, buf *out)
 {
     memset(out, 0, sizeof *out);
     uint64_t is = b->data.n;
-    b_put(out, b->data.p, b->data.n);
-    b_put(out, b->index.p, b->index.n);
+    harness_buf_add(out, b->data.p, b->data.n);
+    harness_buf_add(out, b->index.p, b->index.n);
     b_be64(out, is);
     b_free(&b->data);
     b_free(&b->index);
@@ -586,8 +568,8 @@ static void block_from(buf *blk, uint8_t type, const buf *ts, const buf *vals)
     memset(blk, 0, sizeof *blk);
     b_u8(blk, type);
     b_uvarint(blk, ts->n);
-    b_put(blk, ts->p, ts->n);
-    b_put(blk, vals->p, vals->n);
+    harness_buf_add(blk, ts->p, ts->n);
+    harness_buf_add(blk, vals->p, vals->n);
 }
 
 /* One integer block: timestamps t[0..nt), values v[0..nv). */
@@ -717,7 +699,7 @@ static void test_header_footer(void **state)
     assert_int_equal(rd_be64(f.p + 84), 31); /* docs/formats.md#tsm-samples */
 
     buf c = {0};
-    b_put(&c, f.p, f.n);
+    harness_buf_add(&c, f.p, f.n);
     c.p[0] ^= 0xff;
     expect_invalid(c.p, c.n, "bad magic");
     c.p[0] = f.p[0];
@@ -758,24 +740,24 @@ static void test_index_damage(void **state)
     assert_int_equal(n, 10);
 
     /* Index truncated mid-entry: drop the last 10 bytes of the index. */
-    b_put(&c, f.p, f.n - 18);
+    harness_buf_add(&c, f.p, f.n - 18);
     b_be64(&c, is);
     expect_invalid(c.p, c.n, "index truncated in entry 0 of 1");
     c.n = 0;
     /* ... and mid key: cut inside the last key. */
-    b_put(&c, f.p, e[9].key_off + 3);
+    harness_buf_add(&c, f.p, e[9].key_off + 3);
     b_be64(&c, is);
     expect_invalid(c.p, c.n, "index truncated in a key");
     c.n = 0;
     /* ... and a single dangling byte. */
-    b_put(&c, f.p, f.n - 8);
+    harness_buf_add(&c, f.p, f.n - 8);
     b_u8(&c, 0);
     b_be64(&c, is);
     expect_invalid(c.p, c.n, "index truncated in a key length");
     c.n = 0;
 
     /* Entry count 0 (the 28 entry bytes then do not parse as a key). */
-    b_put(&c, f.p, f.n);
+    harness_buf_add(&c, f.p, f.n);
     c.p[e[3].count_off] = 0;
     c.p[e[3].count_off + 1] = 0;
     expect_invalid(c.p, c.n, "entry count is 0");
@@ -857,7 +839,7 @@ static void test_block_damage(void **state)
     tentry e[32];
     size_t n = walk_index(&f, e, 32, NULL);
     assert_int_equal(n, 12);
-    b_put(&c, f.p, f.n);
+    harness_buf_add(&c, f.p, f.n);
 
     /* One flipped byte in a block's data, and in its CRC. */
     c.p[e[1].off + 100] ^= 0x01;
@@ -889,10 +871,10 @@ static void test_block_damage(void **state)
         assert_true(k1 > 0 && k2 > 0);
         assert_int_equal(count, 336);
         buf tsb = {0}, vals = {0};
-        b_put(&tsb, f.p + ts, 9);
+        harness_buf_add(&tsb, f.p + ts, 9);
         b_uvarint(&tsb, 0);
         b_uvarint(&tsb, count);
-        b_put(&vals, f.p + ts + tlen, e[0].off + e[0].size - (ts + tlen));
+        harness_buf_add(&vals, f.p + ts + tlen, e[0].off + e[0].size - (ts + tlen));
         block_from(&blk, 1, &tsb, &vals);
         buf g;
         one_key_file(&g, "k#!~#v", &blk, e[0].min, e[0].max);
@@ -962,7 +944,7 @@ static void test_block_damage(void **state)
      * and offsets of everything after shifted by one: rebuild via tsmb). */
     {
         buf blk = {0}, g;
-        b_put(&blk, f.p + e[1].off + 4, e[1].size - 4);
+        harness_buf_add(&blk, f.p + e[1].off + 4, e[1].size - 4);
         b_u8(&blk, 0);
         one_key_file(&g, "k#!~#v", &blk, e[1].min, e[1].max);
         expect_invalid(g.p, g.n, "1 bytes after the float end marker");
@@ -1067,7 +1049,7 @@ static void test_crafted(void **state)
         memset(&blk, 0, sizeof blk);
         b_u8(&blk, 1);
         b_uvarint(&blk, 1000);
-        b_put(&blk, ts.p, 9);
+        harness_buf_add(&blk, ts.p, 9);
         one_key_file(&f, "m#!~#f", &blk, 1000, 1000);
         expect_invalid(f.p, f.n, "overruns the block");
         b_free(&f);
@@ -1145,7 +1127,7 @@ static void test_crafted(void **state)
 
         tsmb_begin(&b);
         o1 = tsmb_block(&b, &b1);
-        b_put(&b.data, "\0\0\0", 3);
+        harness_buf_add(&b.data, "\0\0\0", 3);
         o2 = tsmb_block(&b, &b2);
         tsmb_key(&b, "a#!~#v", 1, 2);
         tsmb_entry(&b, 10, 20, o1, s1);
@@ -1157,7 +1139,7 @@ static void test_crafted(void **state)
         tsmb_begin(&b);
         o1 = tsmb_block(&b, &b1);
         o2 = tsmb_block(&b, &b2);
-        b_put(&b.data, "\0\0\0", 3);
+        harness_buf_add(&b.data, "\0\0\0", 3);
         tsmb_key(&b, "a#!~#v", 1, 2);
         tsmb_entry(&b, 10, 20, o1, s1);
         tsmb_entry(&b, 30, 40, o2, s2);
@@ -1451,7 +1433,7 @@ static void test_decoders(void **state)
     const uint8_t payload[] = {1, 'a', 0, 2, 'b', 'c', 1, 'd', 0};
     b_uvarint(&vals, sizeof payload);
     b_u8(&vals, (uint8_t)((sizeof payload - 1) << 2));
-    b_put(&vals, payload, sizeof payload);
+    harness_buf_add(&vals, payload, sizeof payload);
     block_from(&blk, 3, &tsb, &vals);
     assert_int_equal(tsm_decode_block(blk.p, blk.n, 3, &s, &r, why, sizeof why), 0);
     b_free(&blk);
@@ -1560,7 +1542,7 @@ static void test_fuzz(void **state)
 static void rec(buf *b, const char *key, int64_t min, int64_t max)
 {
     b_be32(b, (uint32_t)strlen(key));
-    b_put(b, key, strlen(key));
+    harness_buf_add(b, key, strlen(key));
     b_be64(b, (uint64_t)min);
     b_be64(b, (uint64_t)max);
 }
@@ -1578,7 +1560,7 @@ static void gz_member(buf *out, const buf *in)
     zs.next_out = tmp;
     zs.avail_out = (uInt)bound;
     assert_int_equal(deflate(&zs, Z_FINISH), Z_STREAM_END);
-    b_put(out, tmp, bound - zs.avail_out);
+    harness_buf_add(out, tmp, bound - zs.avail_out);
     deflateEnd(&zs);
     free(tmp);
 }
@@ -1626,15 +1608,15 @@ static void make_tombstone(buf *out, unsigned version, int members, size_t *firs
     buf r = {0};
     sample_records(&r);
     if (version == 2) {
-        b_put(out, r.p, r.n);
+        harness_buf_add(out, r.p, r.n);
     } else if (members == 1) {
         gz_member(out, &r);
     } else {
         /* Split the records over two members at a record boundary. */
         size_t first = 4 + strlen("edge,enc=int#!~#raw") + 16;
         buf a = {0}, b = {0};
-        b_put(&a, r.p, first);
-        b_put(&b, r.p + first, r.n - first);
+        harness_buf_add(&a, r.p, first);
+        harness_buf_add(&b, r.p + first, r.n - first);
         gz_member(out, &a);
         if (first_end)
             *first_end = out->n;
@@ -1652,11 +1634,11 @@ static void test_tombstones(void **state)
     buf b = {0};
     /* v1: empty file, short file, text. */
     expect_tomb(&b, 1, 0, NULL);
-    b_put(&b, "ab", 2);
+    harness_buf_add(&b, "ab", 2);
     expect_tomb(&b, 1, 1, NULL);
     b.n = 0;
     const char *text = "cpu,host=a#!~#v\n\n\r\nmem#!~#x\r\nlast-without-newline";
-    b_put(&b, text, strlen(text));
+    harness_buf_add(&b, text, strlen(text));
     expect_tomb(&b, 1, 3, NULL);
     b.n = 0;
     for (int i = 0; i < 65535; i++)
@@ -1664,7 +1646,7 @@ static void test_tombstones(void **state)
     b_u8(&b, '\n');
     expect_tomb(&b, 1, 1, NULL);
     b.n = 65535;
-    b_put(&b, "k\n", 2);
+    harness_buf_add(&b, "k\n", 2);
     expect_tomb(&b, 0, 0, "longer than 65535");
     b_free(&b);
 
@@ -1724,7 +1706,7 @@ static void test_tombstones(void **state)
                 assert_int_equal(err.code, TSV_EINVALID);
             }
             /* Trailing garbage; a flipped byte in the gzip trailer. */
-            b_put(&b, "\0\0", 2);
+            harness_buf_add(&b, "\0\0", 2);
             expect_tomb(&b, 0, 0, "corrupt");
             b.n = len;
             b.p[len - 6] ^= 0x01; /* CRC32 of the last member */
@@ -1752,7 +1734,7 @@ static void test_tombstones(void **state)
         expect_tomb(&b, 0, 0, "truncated");
         /* Not gzip at all. */
         b.n = 4;
-        b_put(&b, "not gzip data", 13);
+        harness_buf_add(&b, "not gzip data", 13);
         expect_tomb(&b, 0, 0, "corrupt");
         b_free(&r);
         b_free(&b);
@@ -1788,7 +1770,7 @@ static int capture(const char *cmd, buf *out)
     uint8_t tmp[65536];
     size_t k;
     while ((k = fread(tmp, 1, sizeof tmp, p)) > 0)
-        b_put(out, tmp, k);
+        harness_buf_add(out, tmp, k);
     b_u8(out, 0);
     out->n--;
     int st = pclose(p);
@@ -1903,7 +1885,7 @@ static void test_go_crosscheck(void **state)
     tmp_path(bad, sizeof bad, "bad.tsm");
     for (int kind = 0; kind < 5; kind++) {
         c.n = 0;
-        b_put(&c, f.p, f.n);
+        harness_buf_add(&c, f.p, f.n);
         uint64_t tlen;
         size_t ts;
         switch (kind) {

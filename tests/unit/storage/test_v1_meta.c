@@ -3,16 +3,7 @@
  * (as influxd 2.x keys them), import plans of the real 1.6 fixture's
  * meta.Data, and the 1.x view of a KV (storage/v1_meta.h).
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
-
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "harness.h"
 
 #include "fsutil.h"
 #include "json.h"
@@ -26,24 +17,6 @@
 #endif
 
 #define META_FILE TSV_TESTDATA "/influxdb-1.6-portable/backup/20261121T112622Z.meta"
-
-static tsv_error E;
-
-#define OK(call)                                                                                   \
-    do {                                                                                           \
-        tsv_error_clear(&E);                                                                       \
-        if ((call) != 0)                                                                           \
-            fail_msg("%s failed: %s", #call, E.message);                                          \
-    } while (0)
-
-#define FAILS(call, want)                                                                          \
-    do {                                                                                           \
-        tsv_error_clear(&E);                                                                       \
-        int rc_ = (call);                                                                          \
-        if (rc_ != -1 || E.code != (want))                                                         \
-            fail_msg("%s: rc %d code %d (want -1, %d): %s", #call, rc_, (int)E.code, (int)(want),  \
-                     E.message);                                                                   \
-    } while (0)
 
 typedef struct fixture {
     char dir[64];

@@ -1,0 +1,281 @@
+/*
+ * Unit tests for server/config: defaults, flags (--name=value and
+ * --name value), TSVAULT_* environment variables, their precedence (flag
+ * beats environment beats default), --help/--version, the size and duration
+ * parsers, and the errors a bad value gets.
+ */
+#include "harness.h"
+
+#include "config.h"
+
+extern char **environ;
+
+/* No TSVAULT_* variable of the caller's environment may leak into a test. */
+static int clean_env(void **state)
+{
+    (void)state;
+    for (;;) {
+        char name[256] = "";
+        for (char **e = environ; *e; e++) {
+            if (strncmp(*e, "TSVAULT_", 8) == 0) {
+                size_t n = strcspn(*e, "=");
+                if (n < sizeof name) {
+                    memcpy(name, *e, n);
+                    name[n] = '\0';
+                }
+                break;
+            }
+        }
+        if (!name[0])
+            return 0;
+        unsetenv(name);
+    }
+}
+
+/* Parses argv (NULL-terminated) with the usage/version text going to a
+ * scratch stream; returns tsv_config_parse's result. */
+static int parse(tsv_config *cfg, char *const *args)
+{
+    char *argv[32];
+    int argc = 0;
+    argv[argc++] = "tsvault";
+    for (; args && args[argc - 1]; argc++)
+        argv[argc] = args[argc - 1];
+    argv[argc] = NULL;
+    FILE *out = tmpfile();
+    assert_non_null(out);
+    tsv_error_clear(&E);
+    int rc = tsv_config_parse(cfg, argc, argv, out, &E);
+    fclose(out);
+    return rc;
+}
+
+/* Asserts that args fail with TSV_EINVALID and a message holding want. */
+static void parse_fails(char *const *args, const char *want)
+{
+    tsv_config cfg;
+    int rc = parse(&cfg, args);
+    if (rc != -1 || E.code != TSV_EINVALID || !strstr(E.message, want))
+        fail_msg("rc %d code %d message \"%s\" (want -1, EINVALID, \"%s\")", rc, (int)E.code,
+                 E.message, want);
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    tsv_config cfg;
+    assert_int_equal(parse(&cfg, NULL), 0);
+    assert_string_equal(cfg.http_bind_address, "8086");
+    assert_string_equal(cfg.data_dir, "./tsvault-data");
+    assert_int_equal(cfg.log_level, TSV_LOG_INFO);
+    assert_null(cfg.operator_token);
+    assert_int_equal(cfg.worker_threads, 512);
+    assert_int_equal(cfg.max_body_size, 0);
+    assert_int_equal(cfg.shutdown_timeout_s, 30);
+    assert_int_equal(cfg.trash_retention_s, 168 * 3600);
+    assert_int_equal(cfg.max_uploads, 8);
+    assert_int_equal(cfg.files_max_size, 64ULL << 30);
+    assert_int_equal(cfg.job_workers, 2);
+    assert_string_equal(cfg.rpc_bind_address, "127.0.0.1:8088");
+    assert_string_equal(cfg.rpc_org, "");
+    /* tsv_config_defaults alone gives the same as parsing nothing. */
+    tsv_config d;
+    tsv_config_defaults(&d);
+    assert_memory_equal(&d, &cfg, sizeof d);
+}
+
+static void test_flags(void **state)
+{
+    (void)state;
+    tsv_config cfg;
+    char *args[] = {"serve",
+                    "--http-bind-address=127.0.0.1:9999",
+                    "--data-dir",
+                    "/srv/tsv",
+                    "--log-level=debug",
+                    "--operator-token",
+                    "tok",
+                    "--max-body-size=10MiB",
+                    "--trash-retention",
+                    "1h30m",
+                    "--rpc-bind-address=",
+                    NULL};
+    assert_int_equal(parse(&cfg, args), 0);
+    assert_string_equal(cfg.http_bind_address, "127.0.0.1:9999");
+    assert_string_equal(cfg.data_dir, "/srv/tsv");
+    assert_int_equal(cfg.log_level, TSV_LOG_DEBUG);
+    assert_string_equal(cfg.operator_token, "tok");
+    assert_int_equal(cfg.max_body_size, 10u << 20);
+    assert_int_equal(cfg.trash_retention_s, 5400);
+    assert_string_equal(cfg.rpc_bind_address, ""); /* empty = off */
+
+    /* influxd's ":port" means every interface: civetweb's "port". */
+    char *colon[] = {"--http-bind-address", ":8123", NULL};
+    assert_int_equal(parse(&cfg, colon), 0);
+    assert_string_equal(cfg.http_bind_address, "8123");
+    /* An empty token is no token. */
+    char *notok[] = {"--operator-token=", NULL};
+    assert_int_equal(parse(&cfg, notok), 0);
+    assert_null(cfg.operator_token);
+}
+
+static void test_env_and_precedence(void **state)
+{
+    (void)state;
+    tsv_config cfg;
+    setenv("TSVAULT_WORKER_THREADS", "16", 1);
+    setenv("TSVAULT_LOG_LEVEL", "warn", 1);
+    setenv("TSVAULT_JOB_RETENTION", "2d", 1);
+    assert_int_equal(parse(&cfg, NULL), 0);
+    assert_int_equal(cfg.worker_threads, 16);
+    assert_int_equal(cfg.log_level, TSV_LOG_WARN);
+    assert_int_equal(cfg.job_retention_s, 2 * 86400);
+    /* A flag beats the environment; the others keep the environment's. */
+    char *args[] = {"--worker-threads=32", NULL};
+    assert_int_equal(parse(&cfg, args), 0);
+    assert_int_equal(cfg.worker_threads, 32);
+    assert_int_equal(cfg.log_level, TSV_LOG_WARN);
+    /* A malformed environment variable is an error naming it... */
+    setenv("TSVAULT_MAX_BODY_SIZE", "lots", 1);
+    parse_fails(NULL, "TSVAULT_MAX_BODY_SIZE: invalid size \"lots\"");
+    /* ...even when a flag would override it: the environment is read first. */
+    char *over[] = {"--max-body-size=1k", NULL};
+    parse_fails(over, "TSVAULT_MAX_BODY_SIZE");
+    /* --help still works, and says it printed (1). */
+    char *help[] = {"--help", NULL};
+    assert_int_equal(parse(&cfg, help), 1);
+    clean_env(NULL);
+}
+
+static void test_help_and_version(void **state)
+{
+    (void)state;
+    tsv_config cfg;
+    const char *words[] = {"--help", "-h", "help", "--version", "version"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+        char *args[] = {(char *)words[i], NULL};
+        assert_int_equal(parse(&cfg, args), 1);
+    }
+    /* The usage names every flag with its variable. */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    assert_non_null(out);
+    tsv_config_usage(out);
+    assert_int_equal(fclose(out), 0);
+    assert_non_null(strstr(text, "--data-dir"));
+    assert_non_null(strstr(text, "TSVAULT_DATA_DIR"));
+    assert_non_null(strstr(text, "--rpc-timeout"));
+    free(text);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    char *unknown[] = {"--nope=1", NULL};
+    parse_fails(unknown, "unknown flag \"--nope\"");
+    char *novalue[] = {"--data-dir", NULL};
+    parse_fails(novalue, "flag --data-dir needs a value");
+    char *stray[] = {"extra", NULL};
+    parse_fails(stray, "unexpected argument \"extra\"");
+    char *serve_late[] = {"--log-level=info", "serve", NULL};
+    parse_fails(serve_late, "unexpected argument \"serve\"");
+    char *level[] = {"--log-level=loud", NULL};
+    parse_fails(level, "--log-level: unknown log level \"loud\"");
+    char *threads[] = {"--worker-threads=1", NULL};
+    parse_fails(threads, "worker threads must be 2..4096");
+    char *threads2[] = {"--worker-threads=8x", NULL};
+    parse_fails(threads2, "worker threads must be 2..4096");
+    char *header[] = {"--max-header-size=512", NULL};
+    parse_fails(header, "header size must be 1KiB..1MiB");
+    char *timeout[] = {"--http-idle-timeout=0s", NULL};
+    parse_fails(timeout, "duration must be 1s..24h");
+    char *shutdown[] = {"--shutdown-timeout=2h", NULL};
+    parse_fails(shutdown, "--shutdown-timeout: invalid duration \"2h\"");
+    char *uploads[] = {"--max-concurrent-uploads=", NULL};
+    parse_fails(uploads, "concurrent uploads must be 1..4096");
+    char *workers[] = {"--job-workers=65", NULL};
+    parse_fails(workers, "job workers must be 1..64");
+    char *purge[] = {"--purge-interval=0s", NULL};
+    parse_fails(purge, "at least 1s");
+    char *dir[] = {"--data-dir=", NULL};
+    parse_fails(dir, "data directory must not be empty");
+    char *bind[] = {"--http-bind-address=:", NULL};
+    parse_fails(bind, "invalid bind address");
+    char *rpc[] = {"--rpc-timeout=0s", NULL};
+    parse_fails(rpc, "timeout must be 1s..1h");
+    /* A flag's name must match whole. */
+    char *prefix[] = {"--data=x", NULL};
+    parse_fails(prefix, "unknown flag \"--data\"");
+}
+
+static void test_parse_size(void **state)
+{
+    (void)state;
+    const struct {
+        const char *in;
+        uint64_t want;
+    } good[] = {
+        {"0", 0},           {"1048576", 1048576}, {"512k", 512 << 10}, {"10MiB", 10 << 20},
+        {"1g", 1ULL << 30}, {"2GB", 2ULL << 30},  {"1T", 1ULL << 40},  {"7b", 7},
+        {"3Kb", 3 << 10},
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        uint64_t v = 1234;
+        if (tsv_parse_size(good[i].in, &v) != 0 || v != good[i].want)
+            fail_msg("%s: got %llu", good[i].in, (unsigned long long)v);
+    }
+    const char *bad[] = {"",
+                         "-1",
+                         "k",
+                         "1x",
+                         "1kx",
+                         "1bb",
+                         "1 k",
+                         "1.5g",
+                         "18446744073709551615k",
+                         "99999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        uint64_t v;
+        if (tsv_parse_size(bad[i], &v) == 0)
+            fail_msg("\"%s\" accepted as %llu", bad[i], (unsigned long long)v);
+    }
+    uint64_t v;
+    assert_int_equal(tsv_parse_size(NULL, &v), -1);
+}
+
+static void test_parse_duration(void **state)
+{
+    (void)state;
+    const struct {
+        const char *in;
+        int64_t want;
+    } good[] = {
+        {"10s", 10}, {"30m", 1800}, {"168h", 604800}, {"1h30m", 5400}, {"2d", 172800}, {"0s", 0},
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        int64_t v = -5;
+        if (tsv_parse_duration_s(good[i].in, &v) != 0 || v != good[i].want)
+            fail_msg("%s: got %lld", good[i].in, (long long)v);
+    }
+    const char *bad[] = {"", "10", "1h30", "1x", "-1s", "h", "1.5h", "9223372036854775807h"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int64_t v;
+        if (tsv_parse_duration_s(bad[i], &v) == 0)
+            fail_msg("\"%s\" accepted as %lld", bad[i], (long long)v);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_defaults, clean_env),
+        cmocka_unit_test_setup(test_flags, clean_env),
+        cmocka_unit_test_setup(test_env_and_precedence, clean_env),
+        cmocka_unit_test_setup(test_help_and_version, clean_env),
+        cmocka_unit_test_setup(test_errors, clean_env),
+        cmocka_unit_test(test_parse_size),
+        cmocka_unit_test(test_parse_duration),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
