@@ -31,14 +31,19 @@
 #define GZ_FCOMMENT 0x10
 #define GZ_FRESERVED 0xe0
 
-enum gz_phase { GZ_HEADER, GZ_BODY, GZ_TRAILER, GZ_DONE };
+enum gz_phase {
+    GZ_HEADER,
+    GZ_BODY,
+    GZ_TRAILER,
+    GZ_DONE
+};
 
 typedef struct gzip_decoder {
     decoder_common c;
     enum gz_phase phase;
-    uint64_t members;  /* members whose header has been read */
-    uint32_t crc;      /* CRC-32 of the current member's output */
-    uint64_t isize;    /* bytes output by the current member */
+    uint64_t members; /* members whose header has been read */
+    uint32_t crc;     /* CRC-32 of the current member's output */
+    uint64_t isize;   /* bytes output by the current member */
     /* Bytes ISA-L had pulled into its bit buffer beyond the end of the
      * deflate data: the start of the trailer. At most 8. */
     uint8_t carry[8];
@@ -231,10 +236,10 @@ static int gz_read_trailer(gzip_decoder *d)
         if (rc == 0)
             return gz_fail(d, TSV_EINVALID, "unexpected EOF");
     }
-    uint32_t crc = (uint32_t)t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16 |
-                   (uint32_t)t[3] << 24;
-    uint32_t isize = (uint32_t)t[4] | (uint32_t)t[5] << 8 | (uint32_t)t[6] << 16 |
-                     (uint32_t)t[7] << 24;
+    uint32_t crc =
+        (uint32_t)t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16 | (uint32_t)t[3] << 24;
+    uint32_t isize =
+        (uint32_t)t[4] | (uint32_t)t[5] << 8 | (uint32_t)t[6] << 16 | (uint32_t)t[7] << 24;
     if (crc != d->crc)
         return gz_fail(d, TSV_EINVALID, "gzip: invalid checksum (CRC-32 mismatch)");
     if (isize != (uint32_t)d->isize)
@@ -443,8 +448,7 @@ int tsv_gzip_encoder_new(tsv_writer **out, tsv_writer *inner, tsv_gzip_engine en
                                  level);
     } else if (engine == TSV_GZIP_ZLIB) {
         if (level < 1 || level > 9)
-            return tsv_error_set(err, TSV_EINVALID, "gzip (zlib) level %d out of range 1-9",
-                                 level);
+            return tsv_error_set(err, TSV_EINVALID, "gzip (zlib) level %d out of range 1-9", level);
     } else {
         return tsv_error_set(err, TSV_EINVALID, "unknown gzip engine %d", (int)engine);
     }

@@ -9,8 +9,7 @@
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
 
 /* One bound: a date (midnight UTC) or an RFC 3339 date-time. */
-static int parse_bound(const char *s, size_t len, const char *which, int64_t *out,
-                       tsv_error *err)
+static int parse_bound(const char *s, size_t len, const char *which, int64_t *out, tsv_error *err)
 {
     if (len == 0 || (len == 2 && s[0] == '.' && s[1] == '.'))
         return tsv_error_set(err, TSV_EINVALID,
@@ -53,8 +52,7 @@ int tsv_interval_parse(const char *text, size_t len, tsv_interval *out, tsv_erro
                              (int)(len > 64 ? 64 : len), text);
     size_t a = (size_t)(slash - text);
     if (memchr(slash + 1, '/', len - a - 1))
-        return tsv_error_set(err, TSV_EINVALID,
-                             "invalid interval \"%.*s\": more than one '/'",
+        return tsv_error_set(err, TSV_EINVALID, "invalid interval \"%.*s\": more than one '/'",
                              (int)(len > 64 ? 64 : len), text);
     tsv_interval iv;
     if (parse_bound(text, a, "start", &iv.start_ns, err) != 0 ||

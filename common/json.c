@@ -78,10 +78,7 @@ void tsv_json_free(tsv_json_doc *doc)
     free(doc);
 }
 
-const tsv_json *tsv_json_root(const tsv_json_doc *doc)
-{
-    return doc ? doc->root : NULL;
-}
+const tsv_json *tsv_json_root(const tsv_json_doc *doc) { return doc ? doc->root : NULL; }
 
 /* ---------------------------------------------------------------------------
  * UTF-8
@@ -221,8 +218,8 @@ static int bad_char(parser *p, const char *context)
 {
     char ch[16];
     describe_char(p->s[p->pos], ch, sizeof ch);
-    return tsv_error_set(p->err, TSV_EINVALID, "invalid character %s %s at offset %zu", ch,
-                         context, p->pos);
+    return tsv_error_set(p->err, TSV_EINVALID, "invalid character %s %s at offset %zu", ch, context,
+                         p->pos);
 }
 
 static int unexpected_end(parser *p)
@@ -391,9 +388,10 @@ static int parse_string_raw(parser *p, const char **out, size_t *out_len)
             if (read_hex4(p, &cp) != 0)
                 return -1;
             if (cp >= 0xdc00 && cp <= 0xdfff)
-                return tsv_error_set(p->err, TSV_EINVALID,
-                                     "invalid \\u%04x escape (unpaired low surrogate) at offset %zu",
-                                     (unsigned)cp, esc_at);
+                return tsv_error_set(
+                    p->err, TSV_EINVALID,
+                    "invalid \\u%04x escape (unpaired low surrogate) at offset %zu", (unsigned)cp,
+                    esc_at);
             if (cp >= 0xd800 && cp <= 0xdbff) {
                 /* a high surrogate must be followed by \u and a low one */
                 for (int k = 0; k < 2; k++) {
@@ -436,10 +434,7 @@ static int parse_string_raw(parser *p, const char **out, size_t *out_len)
     return 0;
 }
 
-static bool is_digit(unsigned char c)
-{
-    return c >= '0' && c <= '9';
-}
+static bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 
 static int parse_number(parser *p, tsv_json **out)
 {
@@ -784,9 +779,9 @@ static int type_error(const tsv_json *v, const char *what, const char *go_type, 
         return tsv_error_set(err, TSV_EINVALID, "json: missing %s (want %s)", what, go_type);
     if (v->type == TSV_JSON_NUMBER)
         /* Go quotes the literal; cap it so a huge number cannot drown the message */
-        return tsv_error_set(err, TSV_EINVALID, "json: cannot unmarshal number %.*s%s into %s of type %s",
-                             v->len > 64 ? 64 : (int)v->len, v->str, v->len > 64 ? "..." : "",
-                             what, go_type);
+        return tsv_error_set(
+            err, TSV_EINVALID, "json: cannot unmarshal number %.*s%s into %s of type %s",
+            v->len > 64 ? 64 : (int)v->len, v->str, v->len > 64 ? "..." : "", what, go_type);
     return tsv_error_set(err, TSV_EINVALID, "json: cannot unmarshal %s into %s of type %s",
                          tsv_json_type_name(v->type), what, go_type);
 }
@@ -882,10 +877,7 @@ static void put(tsv_json_writer *w, const char *s, size_t n)
         w->failed = 1;
 }
 
-static void put_str(tsv_json_writer *w, const char *s)
-{
-    put(w, s, strlen(s));
-}
+static void put_str(tsv_json_writer *w, const char *s) { put(w, s, strlen(s)); }
 
 static void newline_indent(tsv_json_writer *w, int depth)
 {
@@ -960,25 +952,13 @@ static void end(tsv_json_writer *w, bool object)
     put(w, object ? "}" : "]", 1);
 }
 
-void tsv_jw_object_begin(tsv_json_writer *w)
-{
-    begin(w, true);
-}
+void tsv_jw_object_begin(tsv_json_writer *w) { begin(w, true); }
 
-void tsv_jw_object_end(tsv_json_writer *w)
-{
-    end(w, true);
-}
+void tsv_jw_object_end(tsv_json_writer *w) { end(w, true); }
 
-void tsv_jw_array_begin(tsv_json_writer *w)
-{
-    begin(w, false);
-}
+void tsv_jw_array_begin(tsv_json_writer *w) { begin(w, false); }
 
-void tsv_jw_array_end(tsv_json_writer *w)
-{
-    end(w, false);
-}
+void tsv_jw_array_end(tsv_json_writer *w) { end(w, false); }
 
 /* Go's encodeState.string with HTML escaping on. */
 static void put_quoted(tsv_json_writer *w, const char *str, size_t n)

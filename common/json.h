@@ -54,7 +54,7 @@ typedef enum tsv_json_type {
 typedef struct tsv_json tsv_json;
 struct tsv_json {
     tsv_json_type type;
-    const char *str;   /* STRING: decoded UTF-8 (NUL-terminated, may contain NULs: use len);
+    const char *str; /* STRING: decoded UTF-8 (NUL-terminated, may contain NULs: use len);
                           NUMBER: the literal text */
     size_t len;
     int boolean;
@@ -91,9 +91,9 @@ typedef struct tsv_json_writer {
     tsv_buf *buf;
     int need_comma[64];
     int depth;
-    const char *indent; /* NULL = compact; "\t" = Go's MarshalIndent("", "\t") style */
-    int failed;         /* sticky allocation failure or misuse */
-    int after_key;      /* a key was written; its value comes next */
+    const char *indent;     /* NULL = compact; "\t" = Go's MarshalIndent("", "\t") style */
+    int failed;             /* sticky allocation failure or misuse */
+    int after_key;          /* a key was written; its value comes next */
     uint64_t object_levels; /* bit d set: the container at depth d is an object */
 } tsv_json_writer;
 
@@ -103,8 +103,8 @@ void tsv_jw_object_end(tsv_json_writer *w);
 void tsv_jw_array_begin(tsv_json_writer *w);
 void tsv_jw_array_end(tsv_json_writer *w);
 void tsv_jw_key(tsv_json_writer *w, const char *key);
-void tsv_jw_key_n(tsv_json_writer *w, const char *key, size_t n); /* may hold NULs */
-void tsv_jw_string(tsv_json_writer *w, const char *s); /* NULL writes null */
+void tsv_jw_key_n(tsv_json_writer *w, const char *key, size_t n);  /* may hold NULs */
+void tsv_jw_string(tsv_json_writer *w, const char *s);             /* NULL writes null */
 void tsv_jw_string_n(tsv_json_writer *w, const char *s, size_t n); /* NULL writes null */
 void tsv_jw_u64(tsv_json_writer *w, uint64_t v);
 void tsv_jw_i64(tsv_json_writer *w, int64_t v);

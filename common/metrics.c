@@ -19,9 +19,9 @@ const size_t tsv_metrics_latency_n =
 typedef struct child {
     struct child *next;
     char values[TSV_METRIC_MAX_LABELS][LABEL_MAX];
-    _Atomic uint64_t value;  /* counter; gauge: bits of a double */
-    _Atomic uint64_t count;  /* histogram */
-    _Atomic uint64_t sum;    /* histogram: bits of a double */
+    _Atomic uint64_t value;          /* counter; gauge: bits of a double */
+    _Atomic uint64_t count;          /* histogram */
+    _Atomic uint64_t sum;            /* histogram: bits of a double */
     _Atomic uint64_t *bucket_counts; /* histogram: n_buckets, not cumulative */
 } child;
 

@@ -66,8 +66,8 @@ int tsv_metrics_render(tsv_buf *out, tsv_error *err);
 
 /* Families counted in more than one layer share their name and help. */
 #define TSV_METRIC_RESTORES "tsvault_restores_total"
-#define TSV_METRIC_RESTORES_HELP                                                                  \
-    "Restores by kind (kv, sql, bucket_metadata, bucket, shard, job) and result (success, "      \
+#define TSV_METRIC_RESTORES_HELP                                                                   \
+    "Restores by kind (kv, sql, bucket_metadata, bucket, shard, job) and result (success, "        \
     "failure, canceled)."
 
 /* Latency buckets in seconds shared by the request histograms. */

@@ -17,8 +17,8 @@ typedef struct tsv_proc_stats {
     uint64_t rss_bytes;
     uint64_t virtual_bytes;
     uint64_t open_fds;
-    uint64_t max_fds;     /* RLIMIT_NOFILE soft limit */
-    double cpu_seconds;   /* user + system */
+    uint64_t max_fds;   /* RLIMIT_NOFILE soft limit */
+    double cpu_seconds; /* user + system */
     uint64_t threads;
 } tsv_proc_stats;
 

@@ -30,8 +30,8 @@ typedef struct readahead {
     pthread_t thread;
     bool started;
     pthread_mutex_t mu;
-    pthread_cond_t filled; /* consumer waits: a slot was filled */
-    pthread_cond_t freed;  /* producer waits: a slot was released, or stop */
+    pthread_cond_t filled;      /* consumer waits: a slot was filled */
+    pthread_cond_t freed;       /* producer waits: a slot was released, or stop */
     unsigned head, tail, count; /* producer fills head, consumer takes tail */
     bool stop;
     /* consumer side */

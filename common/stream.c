@@ -138,10 +138,7 @@ static ssize_t mem_read(tsv_reader *r, void *buf, size_t len, tsv_error *err)
     return (ssize_t)len;
 }
 
-static void plain_free(tsv_reader *r)
-{
-    free(r);
-}
+static void plain_free(tsv_reader *r) { free(r); }
 
 tsv_reader *tsv_mem_reader_new(const void *buf, size_t len)
 {
@@ -210,10 +207,7 @@ static int fd_write(tsv_writer *w, const void *buf, size_t len, tsv_error *err)
     return 0;
 }
 
-static void plain_writer_free(tsv_writer *w)
-{
-    free(w);
-}
+static void plain_writer_free(tsv_writer *w) { free(w); }
 
 tsv_writer *tsv_fd_writer_new(int fd)
 {

@@ -92,7 +92,10 @@ typedef enum tsv_codec {
 int tsv_decoder_new(tsv_reader **out, tsv_codec codec, tsv_reader *inner, tsv_error *err);
 
 /* gzip encoder options */
-typedef enum tsv_gzip_engine { TSV_GZIP_ISAL = 0, TSV_GZIP_ZLIB = 1 } tsv_gzip_engine;
+typedef enum tsv_gzip_engine {
+    TSV_GZIP_ISAL = 0,
+    TSV_GZIP_ZLIB = 1
+} tsv_gzip_engine;
 #define TSV_STREAM_KEEP_INNER 0x1
 int tsv_gzip_encoder_new(tsv_writer **out, tsv_writer *inner, tsv_gzip_engine engine, int level,
                          int flags, tsv_error *err);

@@ -173,8 +173,8 @@ static int load_certs(tsv_tls_cert *c, const char *path, tsv_error *err)
         if (n >= MAX_CHAIN || !sk_X509_push(c->chain, x)) {
             X509_free(x);
             rc = tsv_error_set(err, TSV_EINVALID,
-                               "TLS certificate file %.300s: more than %d chain certificates",
-                               path, MAX_CHAIN);
+                               "TLS certificate file %.300s: more than %d chain certificates", path,
+                               MAX_CHAIN);
         }
     }
     BIO_free(b);
@@ -199,10 +199,11 @@ static int load_key(tsv_tls_cert *c, const char *path, tsv_error *err)
         if (!c->key) {
             char why[256];
             if (strstr(pem, "ENCRYPTED"))
-                rc = tsv_error_set(err, TSV_EINVALID,
-                                   "TLS key file %.300s: the key is encrypted; give an unencrypted "
-                                   "key (openssl pkey -in KEY -out NEWKEY), readable by tsvault only",
-                                   path);
+                rc = tsv_error_set(
+                    err, TSV_EINVALID,
+                    "TLS key file %.300s: the key is encrypted; give an unencrypted "
+                    "key (openssl pkey -in KEY -out NEWKEY), readable by tsvault only",
+                    path);
             else if (!strstr(pem, "PRIVATE KEY-----"))
                 rc = tsv_error_set(err, TSV_EINVALID,
                                    "TLS key file %.300s: no PEM private key in it (expected "
@@ -226,11 +227,20 @@ static void describe(tsv_tls_cert *c)
     name_string(X509_get_issuer_name(c->leaf), c->issuer, sizeof c->issuer);
     const char *type = "key";
     switch (EVP_PKEY_get_base_id(c->key)) {
-    case EVP_PKEY_RSA: type = "RSA"; break;
-    case EVP_PKEY_EC: type = "EC"; break;
-    case EVP_PKEY_ED25519: type = "Ed25519"; break;
-    case EVP_PKEY_ED448: type = "Ed448"; break;
-    default: break;
+    case EVP_PKEY_RSA:
+        type = "RSA";
+        break;
+    case EVP_PKEY_EC:
+        type = "EC";
+        break;
+    case EVP_PKEY_ED25519:
+        type = "Ed25519";
+        break;
+    case EVP_PKEY_ED448:
+        type = "Ed448";
+        break;
+    default:
+        break;
     }
     snprintf(c->key_desc, sizeof c->key_desc, "%s-%d", type, EVP_PKEY_get_bits(c->key));
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -239,13 +249,12 @@ static void describe(tsv_tls_cert *c)
     if (X509_digest(c->leaf, EVP_sha256(), md, &mdlen) == 1) {
         size_t o = 0;
         for (unsigned int i = 0; i < mdlen && o + 4 <= sizeof c->sha256; i++)
-            o += (size_t)snprintf(c->sha256 + o, sizeof c->sha256 - o, i ? ":%02X" : "%02X",
-                                  md[i]);
+            o += (size_t)snprintf(c->sha256 + o, sizeof c->sha256 - o, i ? ":%02X" : "%02X", md[i]);
     }
 }
 
-int tsv_tls_cert_load(tsv_tls_cert **out, const char *cert_file, const char *key_file,
-                      int64_t now, tsv_error *err)
+int tsv_tls_cert_load(tsv_tls_cert **out, const char *cert_file, const char *key_file, int64_t now,
+                      tsv_error *err)
 {
     *out = NULL;
     tsv_tls_cert *c = calloc(1, sizeof *c);
@@ -280,14 +289,18 @@ int tsv_tls_cert_load(tsv_tls_cert **out, const char *cert_file, const char *key
     /* Clients refuse a certificate outside its validity period; say so now
      * rather than through every client's handshake error. */
     if (now > c->not_after_unix) {
-        tsv_error_set(err, TSV_EINVALID, "TLS certificate file %.300s: the certificate (%.100s) "
-                      "expired at %s", cert_file, c->subject, c->not_after);
+        tsv_error_set(err, TSV_EINVALID,
+                      "TLS certificate file %.300s: the certificate (%.100s) "
+                      "expired at %s",
+                      cert_file, c->subject, c->not_after);
         tsv_tls_cert_free(c);
         return -1;
     }
     if (now < nb) {
-        tsv_error_set(err, TSV_EINVALID, "TLS certificate file %.300s: the certificate (%.100s) "
-                      "is not valid before %s", cert_file, c->subject, c->not_before);
+        tsv_error_set(err, TSV_EINVALID,
+                      "TLS certificate file %.300s: the certificate (%.100s) "
+                      "is not valid before %s",
+                      cert_file, c->subject, c->not_before);
         tsv_tls_cert_free(c);
         return -1;
     }

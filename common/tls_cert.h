@@ -31,21 +31,21 @@
 
 typedef struct tsv_tls_cert {
     X509 *leaf;
-    STACK_OF(X509) *chain; /* intermediates after the leaf, possibly empty; never NULL */
+    STACK_OF(X509) * chain; /* intermediates after the leaf, possibly empty; never NULL */
     EVP_PKEY *key;
-    char subject[256];     /* RFC 2253, quotes replaced so it fits a log value */
+    char subject[256]; /* RFC 2253, quotes replaced so it fits a log value */
     char issuer[256];
-    char not_before[32];   /* RFC 3339, UTC */
+    char not_before[32]; /* RFC 3339, UTC */
     char not_after[32];
     int64_t not_after_unix;
-    char key_desc[32];     /* e.g. "RSA-2048", "EC-256" */
-    char sha256[96];       /* leaf fingerprint, colon-separated hex */
+    char key_desc[32]; /* e.g. "RSA-2048", "EC-256" */
+    char sha256[96];   /* leaf fingerprint, colon-separated hex */
 } tsv_tls_cert;
 
 /* Loads and checks cert_file + key_file; `now` is the Unix time the validity
  * is checked against (time(NULL) in the server). */
-int tsv_tls_cert_load(tsv_tls_cert **out, const char *cert_file, const char *key_file,
-                      int64_t now, tsv_error *err);
+int tsv_tls_cert_load(tsv_tls_cert **out, const char *cert_file, const char *key_file, int64_t now,
+                      tsv_error *err);
 void tsv_tls_cert_free(tsv_tls_cert *c);
 
 #endif

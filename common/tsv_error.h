@@ -20,23 +20,23 @@
 
 typedef enum tsv_code {
     TSV_OK = 0,
-    TSV_EINTERNAL,        /* "internal error"        500 */
-    TSV_EINVALID,         /* "invalid"               400 */
-    TSV_EEMPTY,           /* "empty value"           400 */
-    TSV_ENOTFOUND,        /* "not found"             404 */
-    TSV_ECONFLICT,        /* "conflict"              422 (InfluxDB's choice) */
-    TSV_EUNPROCESSABLE,   /* "unprocessable entity"  422 */
-    TSV_EUNAUTHORIZED,    /* "unauthorized"          401 */
-    TSV_EFORBIDDEN,       /* "forbidden"             403 */
-    TSV_EMETHOD,          /* "method not allowed"    405 */
-    TSV_ETOOLARGE,        /* "request too large"     413 */
-    TSV_EUNAVAILABLE,     /* "unavailable"           503 */
-    TSV_ENOTIMPL,         /* "not implemented"       501 */
-    TSV_ETOOMANY,         /* "too many requests"     429 */
-    TSV_ENOSPACE,         /* "unavailable"           507 (disk full) */
-    TSV_EUNSUPPORTED,     /* "unsupported media type" 415 */
-    TSV_EEXPECTATION,     /* "expectation failed"    417 (unknown Expect value) */
-    TSV_ETIMEOUT,         /* "request timeout"       408 (client stalled) */
+    TSV_EINTERNAL,      /* "internal error"        500 */
+    TSV_EINVALID,       /* "invalid"               400 */
+    TSV_EEMPTY,         /* "empty value"           400 */
+    TSV_ENOTFOUND,      /* "not found"             404 */
+    TSV_ECONFLICT,      /* "conflict"              422 (InfluxDB's choice) */
+    TSV_EUNPROCESSABLE, /* "unprocessable entity"  422 */
+    TSV_EUNAUTHORIZED,  /* "unauthorized"          401 */
+    TSV_EFORBIDDEN,     /* "forbidden"             403 */
+    TSV_EMETHOD,        /* "method not allowed"    405 */
+    TSV_ETOOLARGE,      /* "request too large"     413 */
+    TSV_EUNAVAILABLE,   /* "unavailable"           503 */
+    TSV_ENOTIMPL,       /* "not implemented"       501 */
+    TSV_ETOOMANY,       /* "too many requests"     429 */
+    TSV_ENOSPACE,       /* "unavailable"           507 (disk full) */
+    TSV_EUNSUPPORTED,   /* "unsupported media type" 415 */
+    TSV_EEXPECTATION,   /* "expectation failed"    417 (unknown Expect value) */
+    TSV_ETIMEOUT,       /* "request timeout"       408 (client stalled) */
     TSV_ECODE_COUNT
 } tsv_code;
 
@@ -59,8 +59,7 @@ int tsv_error_set_errno(tsv_error *err, tsv_code code, int errnum, const char *f
     __attribute__((format(printf, 4, 5)));
 
 /* Prefixes the existing message with "<prefix>: " (keeps the code). Returns -1. */
-int tsv_error_wrap(tsv_error *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+int tsv_error_wrap(tsv_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 void tsv_error_clear(tsv_error *err);
 

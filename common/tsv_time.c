@@ -15,9 +15,9 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
 {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);                        /* [0, 399] */
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;  /* [0, 365] */
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;            /* [0, 146096] */
+    unsigned yoe = (unsigned)(y - era * 400);                       /* [0, 399] */
+    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1; /* [0, 365] */
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;           /* [0, 146096] */
     return era * 146097 + (int64_t)doe - 719468;
 }
 
@@ -79,10 +79,7 @@ static bool parse_digits(const char *s, size_t n, unsigned *out)
     return true;
 }
 
-static bool is_leap(unsigned y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
+static bool is_leap(unsigned y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
 static int rfc3339_error(const char *s, size_t len, const char *why, tsv_error *err)
 {
@@ -149,8 +146,8 @@ int tsv_parse_rfc3339(const char *s, size_t len, int64_t *unix_ns, tsv_error *er
     if (i != len)
         return rfc3339_error(s, len, "extra text after the time", err);
 
-    int64_t secs = days_from_civil(year, month, day) * SECS_PER_DAY + hour * 3600 + min * 60 +
-                   sec - offset;
+    int64_t secs =
+        days_from_civil(year, month, day) * SECS_PER_DAY + hour * 3600 + min * 60 + sec - offset;
     /* secs * 1e9 alone can overflow for the earliest representable instants
      * (1677-09-21T00:12:43.145224192Z), so borrow a second for the fraction. */
     if (secs < 0 && frac > 0) {

@@ -217,8 +217,8 @@ static int shard_pass(run *r, const char *path, const tsv_backup_plan *p, pick_f
             break;
         }
         r->ops->advance(r->ctx, 0, 1);
-        logf_(r, "info", "shard %" PRIu64 " restored from %s into shard %" PRIu64, ps->id,
-              e.name, dest);
+        logf_(r, "info", "shard %" PRIu64 " restored from %s into shard %" PRIu64, ps->id, e.name,
+              dest);
     }
     tsv_archive_close(a);
     return rc;
@@ -426,8 +426,8 @@ static int run_v1(run *r, const char *path, const tsv_backup_plan *p, tsv_error 
     int rc = 0;
     if (sp->bucket && n == 0)
         rc = tsv_error_set(err, TSV_EINVALID,
-                           "\"%s\" names no database/retention policy of the backup %s",
-                           sp->bucket, sp->file);
+                           "\"%s\" names no database/retention policy of the backup %s", sp->bucket,
+                           sp->file);
     if (rc == 0 && sp->new_bucket) {
         if (n != 1)
             rc = tsv_error_set(err, TSV_EINVALID,

@@ -41,11 +41,11 @@ typedef struct tsv_job_ops {
 } tsv_job_ops;
 
 typedef struct tsv_restore_spec {
-    const char *file;       /* staged file name */
+    const char *file; /* staged file name */
     int full;
-    const char *bucket;     /* NULL: every bucket */
-    const char *new_bucket; /* NULL: keep */
-    const char *new_org;    /* NULL: keep (1.x: the creator's org) */
+    const char *bucket;         /* NULL: every bucket */
+    const char *new_bucket;     /* NULL: keep */
+    const char *new_org;        /* NULL: keep (1.x: the creator's org) */
     const char *creator_org_id; /* "" if the creator's token has none */
 } tsv_restore_spec;
 

@@ -31,8 +31,9 @@ int tsv_job_vault_type(const char *type, tsv_vault_job_kind *kind)
 
 static const char *kind_name(tsv_vault_job_kind k)
 {
-    return k == TSV_VJOB_DELETE_DATA ? "delete_data" : k == TSV_VJOB_RESTORE_DATA ? "restore_data"
-                                                                                  : "verify";
+    return k == TSV_VJOB_DELETE_DATA    ? "delete_data"
+           : k == TSV_VJOB_RESTORE_DATA ? "restore_data"
+                                        : "verify";
 }
 
 /* A non-empty string member, NULL if absent; *bad on a wrong type. */
@@ -139,7 +140,8 @@ static int resolve_bucket(tsv_store *s, const tsv_json *tgt, const char *creator
     flt.org_name = org;
     flt.org_id = org_id ? org_id : (!org && creator_org && creator_org[0] ? creator_org : NULL);
     tsv_error e;
-    if (tsv_store_buckets_list(s, &flt, 0, 0, find_bucket, &f, &e) != 0 && e.code != TSV_ENOTFOUND) {
+    if (tsv_store_buckets_list(s, &flt, 0, 0, find_bucket, &f, &e) != 0 &&
+        e.code != TSV_ENOTFOUND) {
         if (err)
             *err = e;
         return -1;
@@ -158,7 +160,9 @@ static int resolve_bucket(tsv_store *s, const tsv_json *tgt, const char *creator
     if (f.hits == 0)
         return tsv_error_set(err, TSV_EINVALID, "target: bucket \"%s\" not found%s%s", name,
                              org || org_id ? " in organization " : "",
-                             org ? org : org_id ? org_id : "");
+                             org      ? org
+                             : org_id ? org_id
+                                      : "");
     if (f.hits > 1)
         return tsv_error_set(err, TSV_EINVALID,
                              "target: %zu organizations have a bucket \"%s\"; give target.orgName",
@@ -184,8 +188,7 @@ static int add_interval(tsv_vault_job *out, const tsv_json *v, const char *what,
     return 0;
 }
 
-static int add_intervals(tsv_vault_job *out, const tsv_json *arr, const char *what,
-                         tsv_error *err)
+static int add_intervals(tsv_vault_job *out, const tsv_json *arr, const char *what, tsv_error *err)
 {
     if (!arr || arr->type == TSV_JSON_NULL)
         return 0;
@@ -198,8 +201,8 @@ static int add_intervals(tsv_vault_job *out, const tsv_json *arr, const char *wh
 }
 
 int tsv_job_vault_bind(tsv_store *s, tsv_vault_job_kind kind, const tsv_json *root,
-                       const char *creator_org_id, const char *known_bucket_id,
-                       tsv_vault_job *out, tsv_error *err)
+                       const char *creator_org_id, const char *known_bucket_id, tsv_vault_job *out,
+                       tsv_error *err)
 {
     memset(out, 0, sizeof *out);
     out->kind = kind;
@@ -341,10 +344,10 @@ static int run_vault_op(tsv_store *s, const tsv_vault_job *vj, const char *job_i
         logf_(r, "info", "%s of bucket \"%s\" (%s), interval %s", kind_name(vj->kind),
               vj->bucket_name, vj->bucket_id, iv);
     }
-    int rc = vj->kind == TSV_VJOB_DELETE_DATA
-                 ? tsv_vault_delete_data(s, vj->bucket_id, vj->intervals, vj->n_intervals, &o,
-                                         &res, err)
-                 : tsv_vault_restore_data(s, vj->bucket_id, &vj->intervals[0], &o, &res, err);
+    int rc =
+        vj->kind == TSV_VJOB_DELETE_DATA
+            ? tsv_vault_delete_data(s, vj->bucket_id, vj->intervals, vj->n_intervals, &o, &res, err)
+            : tsv_vault_restore_data(s, vj->bucket_id, &vj->intervals[0], &o, &res, err);
     if (rc == 0 && res.cancelled) {
         logf_(r, "info", "canceled before the commit: nothing changed (%zu shards looked at)",
               res.total);
@@ -366,8 +369,8 @@ static int run_vault_op(tsv_store *s, const tsv_vault_job *vj, const char *job_i
               changed, res.count, refused, res.files);
         if (refused) {
             out->warn = 1;
-            snprintf(out->message, sizeof out->message,
-                     "%zu of %zu shards refused (see the logs)", refused, res.count);
+            snprintf(out->message, sizeof out->message, "%zu of %zu shards refused (see the logs)",
+                     refused, res.count);
         }
     }
     tsv_vault_result_clear(&res);
@@ -433,8 +436,7 @@ static int run_verify(tsv_store *s, const tsv_vault_job *vj, const atomic_int *c
     tsv_error e;
     if (tsv_store_verify(s, &o, &sum, &e) != 0) {
         if (e.code == TSV_EUNAVAILABLE && cancel && atomic_load(cancel)) {
-            logf_(r, "info", "canceled after %" PRIu64 " files (verify changes nothing)",
-                  c.files);
+            logf_(r, "info", "canceled after %" PRIu64 " files (verify changes nothing)", c.files);
             return 1;
         }
         if (err)
@@ -449,8 +451,8 @@ static int run_verify(tsv_store *s, const tsv_vault_job *vj, const atomic_int *c
           sum.bytes, sum.seconds, sum.problems);
     if (sum.problems) {
         out->warn = 1;
-        snprintf(out->message, sizeof out->message, "verify found %" PRIu64 " problems (see the logs)",
-                 sum.problems);
+        snprintf(out->message, sizeof out->message,
+                 "verify found %" PRIu64 " problems (see the logs)", sum.problems);
     }
     return 0;
 }

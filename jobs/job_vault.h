@@ -47,12 +47,12 @@ typedef enum tsv_vault_job_kind {
 
 typedef struct tsv_vault_job {
     tsv_vault_job_kind kind;
-    char bucket_id[17];     /* "" = no bucket (verify of everything) */
-    char bucket_name[256];  /* for logs, sorting and the lock key */
+    char bucket_id[17];    /* "" = no bucket (verify of everything) */
+    char bucket_name[256]; /* for logs, sorting and the lock key */
     tsv_interval intervals[TSV_JOB_MAX_INTERVALS];
     size_t n_intervals;
-    uint64_t version;            /* restore_data: 0 = automatic */
-    uint64_t max_bytes_per_sec;  /* verify: 0 = unlimited */
+    uint64_t version;           /* restore_data: 0 = automatic */
+    uint64_t max_bytes_per_sec; /* verify: 0 = unlimited */
 } tsv_vault_job;
 
 /* 1 if type is one of the three. */
@@ -62,12 +62,12 @@ int tsv_job_vault_type(const char *type, tsv_vault_job_kind *kind);
  * (non-NULL when a persisted job is loaded): the ID resolved at creation,
  * used instead of a new lookup. */
 int tsv_job_vault_bind(tsv_store *s, tsv_vault_job_kind kind, const tsv_json *root,
-                       const char *creator_org_id, const char *known_bucket_id,
-                       tsv_vault_job *out, tsv_error *err);
+                       const char *creator_org_id, const char *known_bucket_id, tsv_vault_job *out,
+                       tsv_error *err);
 
 typedef struct tsv_vault_job_outcome {
-    int warn;           /* finished, but with refusals (version rule) or problems */
-    char message[512];  /* health message when warn */
+    int warn;          /* finished, but with refusals (version rule) or problems */
+    char message[512]; /* health message when warn */
 } tsv_vault_job_outcome;
 
 /* Runs the job. cancel: the job's flag (read between shards/files).

@@ -3,8 +3,8 @@
 
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,14 +19,21 @@
 #include "json.h"
 #include "metrics.h"
 #include "pitr.h"
-#include "tsv_time.h"
 #include "tsv_log.h"
+#include "tsv_time.h"
 
 #define MAX_LOGS 1000
 #define WORKER_STACK (8u * 1024 * 1024)
 #define JANITOR_PERIOD_S 30
 
-enum { ST_PENDING, ST_RUNNING, ST_COMPLETED, ST_FAILED, ST_CANCELED, ST_COUNT };
+enum {
+    ST_PENDING,
+    ST_RUNNING,
+    ST_COMPLETED,
+    ST_FAILED,
+    ST_CANCELED,
+    ST_COUNT
+};
 static const char *const st_names[ST_COUNT] = {"pending", "running", "completed", "failed",
                                                "canceled"};
 
@@ -208,8 +215,9 @@ static int spec_bind(tsv_jobs *j, job *jb, int check_file, tsv_error *err)
     if (!jb->file)
         return tsv_error_set(err, TSV_EINVALID, "source.fileName is required");
     if (!tgt || tgt->type != TSV_JSON_OBJECT)
-        return tsv_error_set(err, TSV_EINVALID,
-                             "target is required: {\"type\":\"bucket\",...} or {\"type\":\"full\"}");
+        return tsv_error_set(
+            err, TSV_EINVALID,
+            "target is required: {\"type\":\"bucket\",...} or {\"type\":\"full\"}");
     const char *tt = opt_string(tgt, "type", "target", &bad, err);
     if (bad)
         return -1;
@@ -264,8 +272,8 @@ static int spec_bind(tsv_jobs *j, job *jb, int check_file, tsv_error *err)
 static int vault_bind(tsv_jobs *j, job *jb, tsv_vault_job_kind kind, const char *org_id,
                       const char *known_id, tsv_error *err)
 {
-    if (tsv_job_vault_bind(j->s, kind, tsv_json_root(jb->spec), org_id, known_id, &jb->vj,
-                           err) != 0)
+    if (tsv_job_vault_bind(j->s, kind, tsv_json_root(jb->spec), org_id, known_id, &jb->vj, err) !=
+        0)
         return -1;
     jb->vault = 1;
     /* Verifies only read: they queue behind each other, not behind restores. */
@@ -514,8 +522,7 @@ static job *job_from_record(tsv_jobs *j, const uint8_t *rec, size_t len, tsv_err
         jcopy(o, "health", jb->health, sizeof jb->health);
         jcopy(o, "healthMessage", jb->health_msg, sizeof jb->health_msg);
         const tsv_json *m = tsv_json_get(o, "metrics");
-        uint64_t *mv[4] = {&jb->bytes_total, &jb->bytes_done, &jb->shards_total,
-                           &jb->shards_done};
+        uint64_t *mv[4] = {&jb->bytes_total, &jb->bytes_done, &jb->shards_total, &jb->shards_done};
         for (size_t i = 0; m && m->type == TSV_JSON_ARRAY && i < 4 && i < m->count; i++)
             tsv_json_u64(m->items[i], mv[i], "metric", NULL);
         const tsv_json *cb = tsv_json_get(o, "createdBuckets");
@@ -739,8 +746,8 @@ static job *pick(tsv_jobs *j)
                 blocked = 1;
         /* An older pending job on the same key keeps its turn. */
         for (size_t k = 0; k < j->n && !blocked; k++)
-            if (j->v[k] != c && j->v[k]->status == ST_PENDING &&
-                j->v[k]->created < c->created && keys_conflict(c->lock_key, j->v[k]->lock_key))
+            if (j->v[k] != c && j->v[k]->status == ST_PENDING && j->v[k]->created < c->created &&
+                keys_conflict(c->lock_key, j->v[k]->lock_key))
                 blocked = 1;
         if (!blocked && (!best || c->created < best->created))
             best = c;
@@ -788,11 +795,9 @@ static void execute(tsv_jobs *j, job *jb)
     tsv_vault_job_outcome vo = {0, ""};
     int rc;
     if (jb->vault)
-        rc = tsv_job_vault_run(j->s, &jb->vj, jb->id, &jb->cancel_flag, &run_ops, &c, &vo,
-                               &err);
+        rc = tsv_job_vault_run(j->s, &jb->vj, jb->id, &jb->cancel_flag, &run_ops, &c, &vo, &err);
     else if (strcmp(jb->type, "pitr") == 0)
-        rc = tsv_job_pitr_run(j->s, jb->id, jb->target_ns, &run_ops, &c, pitr_final_record,
-                              &err);
+        rc = tsv_job_pitr_run(j->s, jb->id, jb->target_ns, &run_ops, &c, pitr_final_record, &err);
     else
         rc = tsv_job_restore_run(j->s, j->f, &spec, &run_ops, &c, &err);
     if (rc != 0 && !jb->vault)
@@ -1001,8 +1006,8 @@ static int pitr_active(tsv_jobs *j, tsv_error *err)
     return r;
 }
 
-int tsv_jobs_create(tsv_jobs *j, const char *body, size_t len, const tsv_job_user *u,
-                    tsv_buf *out, tsv_error *err)
+int tsv_jobs_create(tsv_jobs *j, const char *body, size_t len, const tsv_job_user *u, tsv_buf *out,
+                    tsv_error *err)
 {
     tsv_json_doc *doc;
     if (tsv_json_parse(&doc, body, len, err) != 0)
@@ -1010,9 +1015,8 @@ int tsv_jobs_create(tsv_jobs *j, const char *body, size_t len, const tsv_job_use
     const tsv_json *root = tsv_json_root(doc);
     int rc = 0;
     const tsv_json *type = root->type == TSV_JSON_OBJECT ? tsv_json_get(root, "type") : NULL;
-    const tsv_json *des = root->type == TSV_JSON_OBJECT
-                              ? tsv_json_get(root, "desiredExecutionStatus")
-                              : NULL;
+    const tsv_json *des =
+        root->type == TSV_JSON_OBJECT ? tsv_json_get(root, "desiredExecutionStatus") : NULL;
     if (root->type != TSV_JSON_OBJECT)
         rc = tsv_error_set(err, TSV_EINVALID, "the request must be a JSON object");
     else if (!type || type->type != TSV_JSON_STRING)
@@ -1105,9 +1109,8 @@ int tsv_jobs_update(tsv_jobs *j, const char *id, const char *body, size_t len,
     if (tsv_json_parse(&doc, body, len, err) != 0)
         return tsv_error_wrap(err, "invalid JSON request");
     const tsv_json *root = tsv_json_root(doc);
-    const tsv_json *d = root->type == TSV_JSON_OBJECT
-                            ? tsv_json_get(root, "desiredExecutionStatus")
-                            : NULL;
+    const tsv_json *d =
+        root->type == TSV_JSON_OBJECT ? tsv_json_get(root, "desiredExecutionStatus") : NULL;
     int rc = 0, cancel = 0;
     if (!d || d->type != TSV_JSON_STRING)
         rc = tsv_error_set(err, TSV_EINVALID, "desiredExecutionStatus is required");
@@ -1141,8 +1144,7 @@ int tsv_jobs_update(tsv_jobs *j, const char *id, const char *body, size_t len,
             changed = 1;
         }
     } else if (!cancel && jb->desired_canceled) {
-        rc = tsv_error_set(err, TSV_ECONFLICT, "job %s was canceled; it cannot run again",
-                           jb->id);
+        rc = tsv_error_set(err, TSV_ECONFLICT, "job %s was canceled; it cannot run again", jb->id);
     }
     pthread_mutex_unlock(&j->mu);
     if (rc != 0)
@@ -1184,8 +1186,7 @@ int tsv_jobs_metrics(tsv_jobs *j, const char *id, tsv_buf *out, tsv_error *err)
     if (!jb)
         return -1;
     pthread_mutex_lock(&j->mu);
-    uint64_t bt = jb->bytes_total, bd = jb->bytes_done, st = jb->shards_total,
-             sd = jb->shards_done;
+    uint64_t bt = jb->bytes_total, bd = jb->bytes_done, st = jb->shards_total, sd = jb->shards_done;
     int64_t started = jb->started, end = jb->completed ? jb->completed : now_ns();
     int status = jb->status;
     pthread_mutex_unlock(&j->mu);
@@ -1259,15 +1260,15 @@ int tsv_jobs_health_valid(const char *s)
 
 int tsv_jobs_type_valid(const char *s)
 {
-    static const char *const v[] = {"batch", "delete_data",  "drop_table", "streaming", "sql",
-                                    "restore", "restore_data", "verify",   "pitr"};
+    static const char *const v[] = {"batch",   "delete_data",  "drop_table", "streaming", "sql",
+                                    "restore", "restore_data", "verify",     "pitr"};
     return in_list(s, v, 9);
 }
 
 static const char *const sort_columns[] = {
-    "created_by_user_name", "created_date_time",  "execution_status",       "last_updated_date_time",
-    "source_type",          "source_connection_name", "source_table_name", "target_table_name",
-    "type"};
+    "created_by_user_name",   "created_date_time", "execution_status",
+    "last_updated_date_time", "source_type",       "source_connection_name",
+    "source_table_name",      "target_table_name", "type"};
 
 int tsv_jobs_sort_column_valid(const char *s) { return in_list(s, sort_columns, 9); }
 
@@ -1352,7 +1353,9 @@ int tsv_jobs_list(tsv_jobs *j, const tsv_jobs_query *q, tsv_buf *out, tsv_error 
 int tsv_jobs_counts(tsv_jobs *j, tsv_jobs_count_fn fn, void *ctx)
 {
     /* (type, status) pairs: types are few, so a small table does. */
-    enum { MAX_TYPES = 16 };
+    enum {
+        MAX_TYPES = 16
+    };
     char types[MAX_TYPES][32];
     uint64_t counts[MAX_TYPES][ST_COUNT];
     int nt = 0;

@@ -42,8 +42,8 @@
 typedef struct tsv_jobs tsv_jobs;
 
 typedef struct tsv_jobs_options {
-    int workers;          /* >= 1 */
-    int64_t retention_s;  /* finished jobs kept this long; < 0 = forever */
+    int workers;         /* >= 1 */
+    int64_t retention_s; /* finished jobs kept this long; < 0 = forever */
 } tsv_jobs_options;
 
 int tsv_jobs_open(tsv_jobs **out, tsv_store *s, tsv_files *f, const tsv_jobs_options *opt,
@@ -51,13 +51,13 @@ int tsv_jobs_open(tsv_jobs **out, tsv_store *s, tsv_files *f, const tsv_jobs_opt
 void tsv_jobs_close(tsv_jobs *j);
 
 typedef struct tsv_job_user {
-    char id[64];    /* "" when the token has no user */
+    char id[64]; /* "" when the token has no user */
     char name[256];
     char org_id[17];
 } tsv_job_user;
 
-int tsv_jobs_create(tsv_jobs *j, const char *body, size_t len, const tsv_job_user *u,
-                    tsv_buf *out, tsv_error *err);
+int tsv_jobs_create(tsv_jobs *j, const char *body, size_t len, const tsv_job_user *u, tsv_buf *out,
+                    tsv_error *err);
 int tsv_jobs_get(tsv_jobs *j, const char *id, tsv_buf *out, tsv_error *err);
 /* body: {"desiredExecutionStatus":"canceled"|"running"}. */
 int tsv_jobs_update(tsv_jobs *j, const char *id, const char *body, size_t len,
@@ -73,7 +73,7 @@ typedef struct tsv_jobs_query {
     int n_health;
     const char *type[TSV_JOBS_FILTER_MAX];
     int n_type;
-    uint64_t limit;  /* 1..1000 */
+    uint64_t limit; /* 1..1000 */
     uint64_t offset;
     const char *search;      /* NULL = none */
     const char *sort_column; /* validated by tsv_jobs_sort_column_valid */

@@ -13,7 +13,7 @@ struct tsv_influx_client {
     CURL *curl;
     char *base;
     struct curl_slist *headers;
-    char *ca_file;   /* NULL = libcurl's default CA store */
+    char *ca_file; /* NULL = libcurl's default CA store */
     int skip_verify;
 };
 
@@ -122,8 +122,8 @@ static int status_error(long status, const tsv_buf *body, tsv_error *err)
 }
 
 /* One request; method "GET" or "POST" (empty body). */
-static int request(tsv_influx_client *c, const char *method, const char *path_query,
-                   tsv_writer *w, tsv_buf *collect, tsv_error *err)
+static int request(tsv_influx_client *c, const char *method, const char *path_query, tsv_writer *w,
+                   tsv_buf *collect, tsv_error *err)
 {
     size_t ul = strlen(c->base) + strlen(path_query) + 1;
     char *url = malloc(ul);
@@ -236,8 +236,7 @@ int tsv_influx_client_bucket_stats(tsv_influx_client *c, const char *bucket_id, 
         int rc = add_param(c->curl, &params, "org", org, err) ||
                  add_param(c->curl, &params, "name", bucket, err) ||
                  tsv_buf_append(&q, "/api/v2/buckets", 15, err) ||
-                 tsv_buf_append(&q, params.data, params.len, err) ||
-                 tsv_buf_append(&q, "", 1, err);
+                 tsv_buf_append(&q, params.data, params.len, err) || tsv_buf_append(&q, "", 1, err);
         tsv_buf_free(&params);
         if (rc == 0)
             rc = request(c, "GET", (const char *)q.data, NULL, &body, err);
@@ -246,8 +245,8 @@ int tsv_influx_client_bucket_stats(tsv_influx_client *c, const char *bucket_id, 
             rc = -1;
         if (rc == 0) {
             const tsv_json *b = tsv_json_get(tsv_json_root(doc), "buckets");
-            const tsv_json *first = b && b->type == TSV_JSON_ARRAY && b->count > 0 ? b->items[0]
-                                                                                 : NULL;
+            const tsv_json *first =
+                b && b->type == TSV_JSON_ARRAY && b->count > 0 ? b->items[0] : NULL;
             const tsv_json *idv = first ? tsv_json_get(first, "id") : NULL;
             if (!idv || idv->type != TSV_JSON_STRING || strlen(idv->str) != 16)
                 rc = tsv_error_set(err, TSV_ENOTFOUND, "bucket \"%s\" not found", bucket);
@@ -266,8 +265,7 @@ int tsv_influx_client_bucket_stats(tsv_influx_client *c, const char *bucket_id, 
     return request(c, "GET", path, NULL, out, err);
 }
 
-int tsv_influx_client_verify(tsv_influx_client *c, const char *query, tsv_writer *w,
-                             tsv_error *err)
+int tsv_influx_client_verify(tsv_influx_client *c, const char *query, tsv_writer *w, tsv_error *err)
 {
     size_t n = 32 + (query ? strlen(query) : 0);
     char *path = malloc(n);

@@ -96,15 +96,23 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
 static tsv_code status_code(long status)
 {
     switch (status) {
-    case 400: return TSV_EINVALID;
-    case 401: return TSV_EUNAUTHORIZED;
-    case 403: return TSV_EFORBIDDEN;
-    case 404: return TSV_ENOTFOUND;
+    case 400:
+        return TSV_EINVALID;
+    case 401:
+        return TSV_EUNAUTHORIZED;
+    case 403:
+        return TSV_EFORBIDDEN;
+    case 404:
+        return TSV_ENOTFOUND;
     case 409:
-    case 422: return TSV_ECONFLICT;
-    case 413: return TSV_ETOOLARGE;
-    case 503: return TSV_EUNAVAILABLE;
-    default: return TSV_EINTERNAL;
+    case 422:
+        return TSV_ECONFLICT;
+    case 413:
+        return TSV_ETOOLARGE;
+    case 503:
+        return TSV_EUNAVAILABLE;
+    default:
+        return TSV_EINTERNAL;
     }
 }
 
@@ -196,8 +204,7 @@ int tsv_client_call(tsv_client *c, const char *method, const char *path_query, c
     return rc;
 }
 
-int tsv_client_param(tsv_client *c, tsv_buf *q, const char *name, const char *value,
-                     tsv_error *err)
+int tsv_client_param(tsv_client *c, tsv_buf *q, const char *name, const char *value, tsv_error *err)
 {
     if (!value)
         return 0;
@@ -227,7 +234,9 @@ static int file_md5_b64(const char *path, char out[32], tsv_error *err)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return tsv_error_set_errno(err, TSV_EINVALID, errno, "%s", path);
-    enum { CHUNK = 256 * 1024 };
+    enum {
+        CHUNK = 256 * 1024
+    };
     EVP_MD_CTX *m = EVP_MD_CTX_new();
     unsigned char *buf = malloc(CHUNK);
     int rc = m && buf && EVP_DigestInit_ex(m, EVP_md5(), NULL) == 1
@@ -301,8 +310,7 @@ int tsv_client_upload(tsv_client *c, const char *path, const char *name, int che
     curl_mime *mime = curl_mime_init(c->curl);
     curl_mimepart *part = mime ? curl_mime_addpart(mime) : NULL;
     if (!h || !part || curl_mime_name(part, "file") != CURLE_OK ||
-        curl_mime_filedata(part, path) != CURLE_OK ||
-        curl_mime_filename(part, name) != CURLE_OK ||
+        curl_mime_filedata(part, path) != CURLE_OK || curl_mime_filename(part, name) != CURLE_OK ||
         curl_mime_type(part, "application/octet-stream") != CURLE_OK) {
         curl_mime_free(mime);
         curl_slist_free_all(h);

@@ -22,8 +22,8 @@ int tsv_auth_allows(const tsv_caller *c, tsv_action action, const char *type, co
     return tsv_perm_set_allows(&c->perms, &need);
 }
 
-int tsv_auth_require(const tsv_caller *c, tsv_action action, const char *type,
-                     const char *org_id, const char *id, tsv_error *err)
+int tsv_auth_require(const tsv_caller *c, tsv_action action, const char *type, const char *org_id,
+                     const char *id, tsv_error *err)
 {
     if (tsv_auth_allows(c, action, type, org_id, id))
         return 0;
@@ -62,8 +62,8 @@ int tsv_auth_require_all(const tsv_caller *c, const tsv_perm_set *set, tsv_error
             continue;
         char text[128];
         tsv_perm_format(&set->items[i], text, sizeof text);
-        return tsv_error_set(err, TSV_EFORBIDDEN, "permission %s is not allowed: %s is unauthorized",
-                             text, text);
+        return tsv_error_set(err, TSV_EFORBIDDEN,
+                             "permission %s is not allowed: %s is unauthorized", text, text);
     }
     return 0;
 }

@@ -27,8 +27,8 @@
  * the type within the org (creating); with id only, for that resource
  * itself (influxd's form for orgs and users); with neither, for the type
  * everywhere. */
-int tsv_auth_require(const tsv_caller *c, tsv_action action, const char *type,
-                     const char *org_id, const char *id, tsv_error *err);
+int tsv_auth_require(const tsv_caller *c, tsv_action action, const char *type, const char *org_id,
+                     const char *id, tsv_error *err);
 /* Same check without an error: 1 if allowed (filters lists). */
 int tsv_auth_allows(const tsv_caller *c, tsv_action action, const char *type, const char *org_id,
                     const char *id);

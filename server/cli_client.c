@@ -21,13 +21,26 @@
 #include "tsvault_client.h"
 
 enum {
-    O_HOST = 1000, O_TOKEN, O_JSON, O_QUIET, O_HELP,
-    O_NAME, O_NO_CHECKSUM, O_INTERVAL, O_STATUS, O_TYPE, O_LIMIT, O_OFFSET, O_SEARCH, O_TIME,
-    O_WATCH, O_LOGS,
+    O_HOST = 1000,
+    O_TOKEN,
+    O_JSON,
+    O_QUIET,
+    O_HELP,
+    O_NAME,
+    O_NO_CHECKSUM,
+    O_INTERVAL,
+    O_STATUS,
+    O_TYPE,
+    O_LIMIT,
+    O_OFFSET,
+    O_SEARCH,
+    O_TIME,
+    O_WATCH,
+    O_LOGS,
 };
 
 /* Options each command takes beyond --host --token --json --quiet --help. */
-#define A(o) (1u << ((o) - O_NAME))
+#define A(o) (1u << ((o)-O_NAME))
 
 typedef struct cmd_args {
     const char *host, *token;
@@ -53,17 +66,22 @@ typedef struct command {
 int tsv_cli_exit_code(const tsv_error *err)
 {
     switch (err->code) {
-    case TSV_EUNAVAILABLE: return TSV_EXIT_UNREACHABLE;
+    case TSV_EUNAVAILABLE:
+        return TSV_EXIT_UNREACHABLE;
     case TSV_EUNAUTHORIZED:
-    case TSV_EFORBIDDEN: return TSV_EXIT_AUTH;
-    case TSV_ENOTFOUND: return TSV_EXIT_NOT_FOUND;
+    case TSV_EFORBIDDEN:
+        return TSV_EXIT_AUTH;
+    case TSV_ENOTFOUND:
+        return TSV_EXIT_NOT_FOUND;
     case TSV_EINVALID:
     case TSV_EEMPTY:
     case TSV_ECONFLICT:
     case TSV_EUNPROCESSABLE:
     case TSV_ETOOLARGE:
-    case TSV_EMETHOD: return TSV_EXIT_REJECTED;
-    default: return TSV_EXIT_FAILED;
+    case TSV_EMETHOD:
+        return TSV_EXIT_REJECTED;
+    default:
+        return TSV_EXIT_FAILED;
     }
 }
 
@@ -144,8 +162,8 @@ static int run_upload(tsv_client *c, cmd_args *a)
     tsv_progress_init(&p, "upload", 0, a->quiet || a->json);
     tsv_buf out = {0};
     tsv_error err;
-    int rc = tsv_client_upload(c, a->pos[0], a->name, !a->no_checksum, upload_progress, &p, &out,
-                               &err);
+    int rc =
+        tsv_client_upload(c, a->pos[0], a->name, !a->no_checksum, upload_progress, &p, &out, &err);
     tsv_progress_end(&p);
     tsv_json_doc *doc = NULL;
     if (rc == 0 && !a->json)
@@ -288,8 +306,7 @@ static int job_fetch(tsv_client *c, const char *id, const char *suffix, tsv_buf 
 
 static int is_final(const char *st)
 {
-    return strcmp(st, "completed") == 0 || strcmp(st, "failed") == 0 ||
-           strcmp(st, "canceled") == 0;
+    return strcmp(st, "completed") == 0 || strcmp(st, "failed") == 0 || strcmp(st, "canceled") == 0;
 }
 
 static int run_jobs_list(tsv_client *c, cmd_args *a)
@@ -494,8 +511,8 @@ static int run_pitr_restore(tsv_client *c, cmd_args *a)
     tsv_jw_object_end(&w);
     int rc = tsv_jw_finish(&w, &err) || tsv_buf_append(&body, "", 1, &err) ? -1 : 0;
     if (rc == 0)
-        rc = tsv_client_call(c, "POST", "/api/v2/pitr/restore", (const char *)body.data, NULL,
-                             &out, &err);
+        rc = tsv_client_call(c, "POST", "/api/v2/pitr/restore", (const char *)body.data, NULL, &out,
+                             &err);
     tsv_json_doc *doc = NULL;
     if (rc == 0)
         rc = parse_doc(&out, &doc, &err);
@@ -521,7 +538,8 @@ static int run_pitr_restore(tsv_client *c, cmd_args *a)
 /* --- commands and parsing ---------------------------------------------------- */
 
 static const command commands[] = {
-    {"upload", NULL, A(O_NAME) | A(O_NO_CHECKSUM), 1, 1, "upload FILE [--name NAME] [--no-checksum]",
+    {"upload", NULL, A(O_NAME) | A(O_NO_CHECKSUM), 1, 1,
+     "upload FILE [--name NAME] [--no-checksum]",
      "Stages FILE in the server's Files API (POST /api/v2/files) with a progress bar. The MD5\n"
      "is computed first and sent as Content-MD5 unless --no-checksum. Prints the staged file.",
      run_upload},
@@ -543,8 +561,7 @@ static const command commands[] = {
     {"jobs", "cancel", 0, 1, 1, "jobs cancel ID", "Asks the server to cancel a job.",
      run_jobs_cancel},
     {"pitr", "range", 0, 0, 0, "pitr range",
-     "Prints the time range a point-in-time restore can reach (GET /api/v2/pitr).",
-     run_pitr_range},
+     "Prints the time range a point-in-time restore can reach (GET /api/v2/pitr).", run_pitr_range},
     {"pitr", "restore", A(O_TIME) | A(O_WATCH) | A(O_INTERVAL), 0, 0,
      "pitr restore --time RFC3339 [--watch] [--interval SECONDS]",
      "Starts a point-in-time restore (POST /api/v2/pitr/restore) and prints its job;\n"
@@ -584,15 +601,22 @@ static void group_help(FILE *f, const char *group)
 static int parse(const command *cmd, int argc, char **argv, cmd_args *a)
 {
     static const struct option opts[] = {
-        {"host", required_argument, 0, O_HOST},       {"token", required_argument, 0, O_TOKEN},
-        {"json", no_argument, 0, O_JSON},             {"quiet", no_argument, 0, O_QUIET},
-        {"help", no_argument, 0, O_HELP},             {"name", required_argument, 0, O_NAME},
+        {"host", required_argument, 0, O_HOST},
+        {"token", required_argument, 0, O_TOKEN},
+        {"json", no_argument, 0, O_JSON},
+        {"quiet", no_argument, 0, O_QUIET},
+        {"help", no_argument, 0, O_HELP},
+        {"name", required_argument, 0, O_NAME},
         {"no-checksum", no_argument, 0, O_NO_CHECKSUM},
         {"interval", required_argument, 0, O_INTERVAL},
-        {"status", required_argument, 0, O_STATUS},   {"type", required_argument, 0, O_TYPE},
-        {"limit", required_argument, 0, O_LIMIT},     {"offset", required_argument, 0, O_OFFSET},
-        {"search", required_argument, 0, O_SEARCH},   {"time", required_argument, 0, O_TIME},
-        {"watch", no_argument, 0, O_WATCH},           {"logs", no_argument, 0, O_LOGS},
+        {"status", required_argument, 0, O_STATUS},
+        {"type", required_argument, 0, O_TYPE},
+        {"limit", required_argument, 0, O_LIMIT},
+        {"offset", required_argument, 0, O_OFFSET},
+        {"search", required_argument, 0, O_SEARCH},
+        {"time", required_argument, 0, O_TIME},
+        {"watch", no_argument, 0, O_WATCH},
+        {"logs", no_argument, 0, O_LOGS},
         {0, 0, 0, 0},
     };
     memset(a, 0, sizeof *a);
@@ -609,13 +633,27 @@ static int parse(const command *cmd, int argc, char **argv, cmd_args *a)
             return TSV_EXIT_USAGE;
         }
         switch (c) {
-        case O_HOST: a->host = optarg; break;
-        case O_TOKEN: a->token = optarg; break;
-        case O_JSON: a->json = 1; break;
-        case O_QUIET: a->quiet = 1; break;
-        case O_HELP: command_help(stdout, cmd); return -1;
-        case O_NAME: a->name = optarg; break;
-        case O_NO_CHECKSUM: a->no_checksum = 1; break;
+        case O_HOST:
+            a->host = optarg;
+            break;
+        case O_TOKEN:
+            a->token = optarg;
+            break;
+        case O_JSON:
+            a->json = 1;
+            break;
+        case O_QUIET:
+            a->quiet = 1;
+            break;
+        case O_HELP:
+            command_help(stdout, cmd);
+            return -1;
+        case O_NAME:
+            a->name = optarg;
+            break;
+        case O_NO_CHECKSUM:
+            a->no_checksum = 1;
+            break;
         case O_INTERVAL: {
             char *end;
             a->interval = strtod(optarg, &end);
@@ -637,12 +675,24 @@ static int parse(const command *cmd, int argc, char **argv, cmd_args *a)
             arr[(*n)++] = optarg;
             break;
         }
-        case O_LIMIT: a->limit = optarg; break;
-        case O_OFFSET: a->offset = optarg; break;
-        case O_SEARCH: a->search = optarg; break;
-        case O_TIME: a->time = optarg; break;
-        case O_WATCH: a->watch = 1; break;
-        case O_LOGS: a->logs = 1; break;
+        case O_LIMIT:
+            a->limit = optarg;
+            break;
+        case O_OFFSET:
+            a->offset = optarg;
+            break;
+        case O_SEARCH:
+            a->search = optarg;
+            break;
+        case O_TIME:
+            a->time = optarg;
+            break;
+        case O_WATCH:
+            a->watch = 1;
+            break;
+        case O_LOGS:
+            a->logs = 1;
+            break;
         default:
             fprintf(stderr, "tsvault: unknown option or missing value: %s\n", argv[optind - 1]);
             command_help(stderr, cmd);
@@ -703,7 +753,4 @@ int tsv_cli_client(int argc, char **argv)
     return rc;
 }
 
-void tsv_cli_client_help(FILE *f)
-{
-    group_help(f, NULL);
-}
+void tsv_cli_client_help(FILE *f) { group_help(f, NULL); }

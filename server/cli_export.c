@@ -19,10 +19,10 @@
 #include "export_lp.h"
 #include "influx_client.h"
 #include "json.h"
-#include "tsv_time.h"
 #include "store.h"
 #include "tsm_stats.h"
 #include "tsv_log.h"
+#include "tsv_time.h"
 
 typedef struct export_args {
     const char *data_dir, *host, *token;
@@ -41,13 +41,13 @@ static void export_usage(FILE *f, const char *cmd)
     fprintf(f,
             "Usage: tsvault %s (--data-dir DIR | [--host URL] [--token TOKEN])\n"
             "         (--bucket-id ID | --bucket NAME --org NAME)\n"
-            "         [--ca-file PEM] [--skip-verify]   (https:// hosts; default: verify)\n", cmd);
+            "         [--ca-file PEM] [--skip-verify]   (https:// hosts; default: verify)\n",
+            cmd);
     if (strcmp(cmd, "export") == 0)
-        fprintf(f,
-                "         [--rp NAME] [--start RFC3339] [--stop RFC3339] [--measurement M]...\n"
-                "         [--db NAME] [--out FILE] [--compress gzip|zstd] [--quiet]\n"
-                "Writes the bucket as line protocol in influx_inspect export's format, with\n"
-                "a progress display on stderr (bytes written, rate) unless --quiet.\n");
+        fprintf(f, "         [--rp NAME] [--start RFC3339] [--stop RFC3339] [--measurement M]...\n"
+                   "         [--db NAME] [--out FILE] [--compress gzip|zstd] [--quiet]\n"
+                   "Writes the bucket as line protocol in influx_inspect export's format, with\n"
+                   "a progress display on stderr (bytes written, rate) unless --quiet.\n");
     else
         fprintf(f, "Prints the bucket's statistics (JSON).\n");
     fprintf(f, "Without --data-dir the server is --host, else $INFLUX_HOST, else "
@@ -58,14 +58,22 @@ static void export_usage(FILE *f, const char *cmd)
 static int parse_args(int argc, char **argv, export_args *a, const char *cmd)
 {
     static const struct option opts[] = {
-        {"data-dir", required_argument, 0, 'd'}, {"host", required_argument, 0, 'H'},
-        {"token", required_argument, 0, 't'},    {"bucket-id", required_argument, 0, 'i'},
-        {"bucket", required_argument, 0, 'b'},   {"org", required_argument, 0, 'o'},
-        {"rp", required_argument, 0, 'r'},       {"db", required_argument, 0, 'D'},
-        {"start", required_argument, 0, 's'},    {"stop", required_argument, 0, 'S'},
-        {"measurement", required_argument, 0, 'm'}, {"out", required_argument, 0, 'O'},
-        {"compress", required_argument, 0, 'c'}, {"help", no_argument, 0, 'h'},
-        {"skip-verify", no_argument, 0, 'k'},    {"ca-file", required_argument, 0, 'C'},
+        {"data-dir", required_argument, 0, 'd'},
+        {"host", required_argument, 0, 'H'},
+        {"token", required_argument, 0, 't'},
+        {"bucket-id", required_argument, 0, 'i'},
+        {"bucket", required_argument, 0, 'b'},
+        {"org", required_argument, 0, 'o'},
+        {"rp", required_argument, 0, 'r'},
+        {"db", required_argument, 0, 'D'},
+        {"start", required_argument, 0, 's'},
+        {"stop", required_argument, 0, 'S'},
+        {"measurement", required_argument, 0, 'm'},
+        {"out", required_argument, 0, 'O'},
+        {"compress", required_argument, 0, 'c'},
+        {"help", no_argument, 0, 'h'},
+        {"skip-verify", no_argument, 0, 'k'},
+        {"ca-file", required_argument, 0, 'C'},
         {"quiet", no_argument, 0, 'q'},
         {0, 0, 0, 0},
     };
@@ -78,21 +86,51 @@ static int parse_args(int argc, char **argv, export_args *a, const char *cmd)
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': a->data_dir = optarg; break;
-        case 'H': a->host = optarg; break;
-        case 't': a->token = optarg; break;
-        case 'i': a->bucket_id = optarg; break;
-        case 'b': a->bucket = optarg; break;
-        case 'o': a->org = optarg; break;
-        case 'r': a->rp = optarg; break;
-        case 'D': a->db = optarg; break;
-        case 's': a->start_s = optarg; break;
-        case 'S': a->stop_s = optarg; break;
-        case 'O': a->out = optarg; break;
-        case 'c': a->compress = optarg; break;
-        case 'k': a->insecure = 1; break;
-        case 'C': a->ca_file = optarg; break;
-        case 'q': a->quiet = 1; break;
+        case 'd':
+            a->data_dir = optarg;
+            break;
+        case 'H':
+            a->host = optarg;
+            break;
+        case 't':
+            a->token = optarg;
+            break;
+        case 'i':
+            a->bucket_id = optarg;
+            break;
+        case 'b':
+            a->bucket = optarg;
+            break;
+        case 'o':
+            a->org = optarg;
+            break;
+        case 'r':
+            a->rp = optarg;
+            break;
+        case 'D':
+            a->db = optarg;
+            break;
+        case 's':
+            a->start_s = optarg;
+            break;
+        case 'S':
+            a->stop_s = optarg;
+            break;
+        case 'O':
+            a->out = optarg;
+            break;
+        case 'c':
+            a->compress = optarg;
+            break;
+        case 'k':
+            a->insecure = 1;
+            break;
+        case 'C':
+            a->ca_file = optarg;
+            break;
+        case 'q':
+            a->quiet = 1;
+            break;
         case 'm': {
             const char **m = realloc(a->meas, (a->n_meas + 1) * sizeof *m);
             if (!m)
@@ -101,14 +139,17 @@ static int parse_args(int argc, char **argv, export_args *a, const char *cmd)
             a->meas[a->n_meas++] = optarg;
             break;
         }
-        case 'h': export_usage(stdout, cmd); return 1;
-        default: export_usage(stderr, cmd); return 2;
+        case 'h':
+            export_usage(stdout, cmd);
+            return 1;
+        default:
+            export_usage(stderr, cmd);
+            return 2;
         }
     }
     if (!a->data_dir && !a->host)
         a->host = tsv_cli_default_host();
-    if (optind != argc || (a->data_dir && a->host) ||
-        (!a->bucket_id && !(a->bucket && a->org))) {
+    if (optind != argc || (a->data_dir && a->host) || (!a->bucket_id && !(a->bucket && a->org))) {
         export_usage(stderr, cmd);
         return 2;
     }
@@ -205,9 +246,15 @@ int tsv_cli_export(int argc, char **argv)
         rc = open_store(a.data_dir, &s, &err);
         tsv_export_plan *p = NULL;
         tsv_export_request req = {
-            .bucket_id = a.bucket_id, .org = a.org, .bucket = a.bucket, .rp = a.rp,
-            .database = a.db, .start = a.start, .stop = a.stop,
-            .measurements = a.meas, .n_measurements = a.n_meas,
+            .bucket_id = a.bucket_id,
+            .org = a.org,
+            .bucket = a.bucket,
+            .rp = a.rp,
+            .database = a.db,
+            .start = a.start,
+            .stop = a.stop,
+            .measurements = a.meas,
+            .n_measurements = a.n_meas,
         };
         if (rc == 0)
             rc = tsv_store_export_prepare(s, &req, &p, &err);
@@ -222,9 +269,15 @@ int tsv_cli_export(int argc, char **argv)
             rc = tsv_influx_client_set_tls(cl, a.ca_file, a.insecure, &err);
         if (rc == 0) {
             tsv_remote_export_request rq = {
-                .bucket_id = a.bucket_id, .org = a.org, .bucket = a.bucket, .rp = a.rp,
-                .database = a.db, .start = a.start_s, .stop = a.stop_s,
-                .measurements = a.meas, .n_measurements = a.n_meas,
+                .bucket_id = a.bucket_id,
+                .org = a.org,
+                .bucket = a.bucket,
+                .rp = a.rp,
+                .database = a.db,
+                .start = a.start_s,
+                .stop = a.stop_s,
+                .measurements = a.meas,
+                .n_measurements = a.n_meas,
             };
             rc = tsv_influx_client_export(cl, &rq, w, &err);
         }
@@ -245,9 +298,10 @@ int tsv_cli_export(int argc, char **argv)
         return a.host ? tsv_cli_exit_code(&err) : TSV_EXIT_FAILED;
     }
     if (a.data_dir)
-        fprintf(stderr, "tsvault export: %" PRIu64 " files, %" PRIu64 " TSM bytes, %" PRIu64
-                " lines, %" PRIu64 " duplicates left out\n", res.files, res.tsm_bytes, res.lines,
-                res.duplicates);
+        fprintf(stderr,
+                "tsvault export: %" PRIu64 " files, %" PRIu64 " TSM bytes, %" PRIu64
+                " lines, %" PRIu64 " duplicates left out\n",
+                res.files, res.tsm_bytes, res.lines, res.duplicates);
     return 0;
 }
 

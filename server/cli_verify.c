@@ -93,7 +93,8 @@ static int rp_line(remote_printer *r, const char *s, size_t n, tsv_error *err)
         tsv_progress_end(&r->p);
         printf("summary: %.*s\n", (int)n, s);
     } else if (strcmp(t, "progress") == 0 && r->progress) {
-        const tsv_json *bd = tsv_json_get(root, "bytesDone"), *bt = tsv_json_get(root, "bytesTotal");
+        const tsv_json *bd = tsv_json_get(root, "bytesDone"),
+                       *bt = tsv_json_get(root, "bytesTotal");
         uint64_t done = 0, total = 0;
         if (bd)
             tsv_json_u64(bd, &done, NULL, NULL);
@@ -127,11 +128,15 @@ static void rp_free(tsv_writer *w) { (void)w; }
 int tsv_cli_verify(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"data-dir", required_argument, 0, 'd'}, {"host", required_argument, 0, 'H'},
-        {"token", required_argument, 0, 't'},    {"bucket-id", required_argument, 0, 'i'},
+        {"data-dir", required_argument, 0, 'd'},
+        {"host", required_argument, 0, 'H'},
+        {"token", required_argument, 0, 't'},
+        {"bucket-id", required_argument, 0, 'i'},
         {"max-bytes-per-second", required_argument, 0, 'r'},
-        {"progress", no_argument, 0, 'p'},       {"help", no_argument, 0, 'h'},
-        {"skip-verify", no_argument, 0, 'k'},    {"ca-file", required_argument, 0, 'C'},
+        {"progress", no_argument, 0, 'p'},
+        {"help", no_argument, 0, 'h'},
+        {"skip-verify", no_argument, 0, 'k'},
+        {"ca-file", required_argument, 0, 'C'},
         {0, 0, 0, 0},
     };
     const char *data_dir = NULL, *host = NULL, *token = getenv("INFLUX_TOKEN"), *bucket = NULL,
@@ -140,16 +145,36 @@ int tsv_cli_verify(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': data_dir = optarg; break;
-        case 'H': host = optarg; break;
-        case 't': token = optarg; break;
-        case 'i': bucket = optarg; break;
-        case 'r': rate_s = optarg; break;
-        case 'k': skip_verify = 1; break;
-        case 'C': ca_file = optarg; break;
-        case 'p': progress = 1; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'd':
+            data_dir = optarg;
+            break;
+        case 'H':
+            host = optarg;
+            break;
+        case 't':
+            token = optarg;
+            break;
+        case 'i':
+            bucket = optarg;
+            break;
+        case 'r':
+            rate_s = optarg;
+            break;
+        case 'k':
+            skip_verify = 1;
+            break;
+        case 'C':
+            ca_file = optarg;
+            break;
+        case 'p':
+            progress = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     uint64_t rate = 0;
@@ -170,8 +195,8 @@ int tsv_cli_verify(int argc, char **argv)
         if (bucket)
             n += snprintf(q + n, sizeof q - (size_t)n, "bucketID=%.16s", bucket);
         if (rate_s)
-            n += snprintf(q + n, sizeof q - (size_t)n, "%smaxBytesPerSecond=%" PRIu64,
-                          n ? "&" : "", rate);
+            n += snprintf(q + n, sizeof q - (size_t)n, "%smaxBytesPerSecond=%" PRIu64, n ? "&" : "",
+                          rate);
         int rc = tsv_influx_client_new(&cl, host, token, &err);
         if (rc == 0)
             rc = tsv_influx_client_set_tls(cl, ca_file, skip_verify, &err);
@@ -214,8 +239,8 @@ int tsv_cli_verify(int argc, char **argv)
     printf("summary: %s, %" PRIu64 " problems; kv %s; %" PRIu64 " buckets, %" PRIu64
            " shards, %" PRIu64 " TSM files, %" PRIu64 " tombstones, %" PRIu64 " blocks, %" PRIu64
            " values, %" PRIu64 " bytes in %.3f s\n",
-           sum.problems ? "PROBLEMS" : "ok", sum.problems, sum.kv_checked ? "checked" : "unreadable",
-           sum.buckets, sum.shards, sum.tsm_files, sum.tombstone_files, sum.blocks, sum.values,
-           sum.bytes, sum.seconds);
+           sum.problems ? "PROBLEMS" : "ok", sum.problems,
+           sum.kv_checked ? "checked" : "unreadable", sum.buckets, sum.shards, sum.tsm_files,
+           sum.tombstone_files, sum.blocks, sum.values, sum.bytes, sum.seconds);
     return sum.problems ? 1 : 0;
 }

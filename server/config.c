@@ -97,8 +97,9 @@ static const struct {
                       "InfluxDB 1.x backup/restore (snapshotter) service, host:port; empty = off"},
     [OPT_RPC_ORG] = {"rpc-org", "TSVAULT_RPC_ORG", "",
                      "organization (name or ID) holding the 1.x db/rp buckets; empty = the first"},
-    [OPT_RPC_ALLOW] = {"rpc-allowed-hosts", "TSVAULT_RPC_ALLOWED_HOSTS", "",
-                       "peers allowed on the 1.x service, comma-separated IPs or CIDRs; empty = any"},
+    [OPT_RPC_ALLOW] =
+        {"rpc-allowed-hosts", "TSVAULT_RPC_ALLOWED_HOSTS", "",
+         "peers allowed on the 1.x service, comma-separated IPs or CIDRs; empty = any"},
     [OPT_RPC_TIMEOUT] = {"rpc-timeout", "TSVAULT_RPC_TIMEOUT", "30s",
                          "1.x service: drop a silent peer, and finish a restore idle this long"},
     [OPT_TLS_CERT] = {"tls-cert", "TSVAULT_TLS_CERT", "",
@@ -108,9 +109,9 @@ static const struct {
                      "PEM private key of --tls-cert (unencrypted); re-read on SIGHUP"},
     [OPT_TLS_MIN_VERSION] = {"tls-min-version", "TSVAULT_TLS_MIN_VERSION", "1.2",
                              "lowest TLS version accepted: 1.0, 1.1, 1.2 or 1.3"},
-    [OPT_TLS_STRICT] = {"tls-strict-ciphers", "TSVAULT_TLS_STRICT_CIPHERS", "false",
-                        "TLS 1.2 and below: only ECDHE with AES-GCM or ChaCha20-Poly1305 (as influxd)",
-                        1},
+    [OPT_TLS_STRICT] =
+        {"tls-strict-ciphers", "TSVAULT_TLS_STRICT_CIPHERS", "false",
+         "TLS 1.2 and below: only ECDHE with AES-GCM or ChaCha20-Poly1305 (as influxd)", 1},
     [OPT_METRICS_AUTH] = {"metrics-auth", "TSVAULT_METRICS_AUTH", "false",
                           "true: GET /metrics needs a token with read access to everything; "
                           "false: open, as influxd's /metrics"},
@@ -129,8 +130,9 @@ void tsv_config_usage(FILE *out)
     }
     fprintf(out, "  --%-20s %s\n  --%-20s %s\n", "help", "print this help", "version",
             "print the version");
-    fprintf(out, "\nOther commands (each with --help): export, stats, verify (offline or against a\n"
-                 "server), and the client commands upload, files, jobs, pitr.\n");
+    fprintf(out,
+            "\nOther commands (each with --help): export, stats, verify (offline or against a\n"
+            "server), and the client commands upload, files, jobs, pitr.\n");
 }
 
 int tsv_parse_size(const char *s, uint64_t *out)
@@ -147,12 +149,24 @@ int tsv_parse_size(const char *s, uint64_t *out)
         char unit = (char)tolower((unsigned char)*end);
         const char *rest = end + 1;
         switch (unit) {
-        case 'k': mult = 1024ULL; break;
-        case 'm': mult = 1024ULL * 1024; break;
-        case 'g': mult = 1024ULL * 1024 * 1024; break;
-        case 't': mult = 1024ULL * 1024 * 1024 * 1024; break;
-        case 'b': mult = 1; rest = end + 1; break;
-        default: return -1;
+        case 'k':
+            mult = 1024ULL;
+            break;
+        case 'm':
+            mult = 1024ULL * 1024;
+            break;
+        case 'g':
+            mult = 1024ULL * 1024 * 1024;
+            break;
+        case 't':
+            mult = 1024ULL * 1024 * 1024 * 1024;
+            break;
+        case 'b':
+            mult = 1;
+            rest = end + 1;
+            break;
+        default:
+            return -1;
         }
         if (unit != 'b') {
             if (strcasecmp(rest, "") != 0 && strcasecmp(rest, "b") != 0 &&
@@ -277,8 +291,8 @@ static int apply(tsv_config *cfg, opt_id id, const char *val, const char *source
         errno = 0;
         l = strtol(val, &end, 10);
         if (errno || *end || l < 2 || l > 4096)
-            return tsv_error_set(err, TSV_EINVALID, "%s: worker threads must be 2..4096, got \"%s\"",
-                                 source, val);
+            return tsv_error_set(err, TSV_EINVALID,
+                                 "%s: worker threads must be 2..4096, got \"%s\"", source, val);
         cfg->worker_threads = (int)l;
         return 0;
     case OPT_MAX_BODY:
@@ -336,8 +350,8 @@ static int apply(tsv_config *cfg, opt_id id, const char *val, const char *source
         return 0;
     case OPT_PURGE_INTERVAL:
         if (tsv_parse_duration_s(val, &d) != 0 || d < 1)
-            return tsv_error_set(err, TSV_EINVALID,
-                                 "%s: invalid duration \"%s\" (at least 1s)", source, val);
+            return tsv_error_set(err, TSV_EINVALID, "%s: invalid duration \"%s\" (at least 1s)",
+                                 source, val);
         cfg->purge_interval_s = d;
         return 0;
     case OPT_FILES_MAX:
@@ -397,13 +411,13 @@ static int apply(tsv_config *cfg, opt_id id, const char *val, const char *source
             cfg->tls_min_version = 13;
         else
             return tsv_error_set(err, TSV_EINVALID,
-                                 "%s: unsupported TLS version \"%s\" (1.0, 1.1, 1.2 or 1.3)", source,
-                                 val);
+                                 "%s: unsupported TLS version \"%s\" (1.0, 1.1, 1.2 or 1.3)",
+                                 source, val);
         return 0;
     case OPT_TLS_STRICT:
         if (parse_bool(val, &cfg->tls_strict_ciphers) != 0)
-            return tsv_error_set(err, TSV_EINVALID, "%s: expected true or false, got \"%s\"", source,
-                                 val);
+            return tsv_error_set(err, TSV_EINVALID, "%s: expected true or false, got \"%s\"",
+                                 source, val);
         return 0;
     case OPT_METRICS_AUTH:
         if (strcmp(val, "true") == 0 || strcmp(val, "1") == 0)
@@ -411,8 +425,8 @@ static int apply(tsv_config *cfg, opt_id id, const char *val, const char *source
         else if (strcmp(val, "false") == 0 || strcmp(val, "0") == 0)
             cfg->metrics_auth = 0;
         else
-            return tsv_error_set(err, TSV_EINVALID, "%s: must be true or false, got \"%s\"",
-                                 source, val);
+            return tsv_error_set(err, TSV_EINVALID, "%s: must be true or false, got \"%s\"", source,
+                                 val);
         return 0;
     default:
         return tsv_error_set(err, TSV_EINTERNAL, "unknown option");
@@ -469,7 +483,8 @@ int tsv_config_parse(tsv_config *cfg, int argc, char **argv, FILE *help_out, tsv
             val = "true";
         } else {
             if (i + 1 >= argc)
-                return tsv_error_set(err, TSV_EINVALID, "flag --%s needs a value", options[found].flag);
+                return tsv_error_set(err, TSV_EINVALID, "flag --%s needs a value",
+                                     options[found].flag);
             val = argv[++i];
         }
         char src[64];

@@ -21,32 +21,32 @@ typedef struct tsv_config {
     char http_bind_address[256]; /* civetweb listening_ports form, e.g. "127.0.0.1:8086" */
     const char *data_dir;
     tsv_log_level log_level;
-    const char *operator_token;  /* bootstrap token; NULL = none */
+    const char *operator_token; /* bootstrap token; NULL = none */
     int worker_threads;
-    uint64_t max_body_size;      /* bytes; 0 = unlimited */
-    int max_header_size;         /* bytes of request line + headers */
-    int shutdown_timeout_s;      /* how long in-flight requests may finish */
-    int64_t trash_retention_s;   /* how long moved-aside data is kept */
-    int read_header_timeout_s;   /* request line + headers must arrive within this */
-    int idle_timeout_s;          /* keep-alive: wait this long for the next request */
-    int body_idle_timeout_s;     /* a request body silent this long is cut off */
-    int max_uploads;             /* concurrent upload requests (restores); more get 503 */
+    uint64_t max_body_size;          /* bytes; 0 = unlimited */
+    int max_header_size;             /* bytes of request line + headers */
+    int shutdown_timeout_s;          /* how long in-flight requests may finish */
+    int64_t trash_retention_s;       /* how long moved-aside data is kept */
+    int read_header_timeout_s;       /* request line + headers must arrive within this */
+    int idle_timeout_s;              /* keep-alive: wait this long for the next request */
+    int body_idle_timeout_s;         /* a request body silent this long is cut off */
+    int max_uploads;                 /* concurrent upload requests (restores); more get 503 */
     int64_t soft_delete_retention_s; /* grace period of soft-deleted versions */
-    uint64_t vault_quota_bytes;  /* 0 = none */
-    int64_t purge_interval_s;    /* background purge period */
-    uint64_t files_max_size;     /* largest staged file; 0 = unlimited */
-    uint64_t files_quota;        /* staging area quota; 0 = the file system */
-    int job_workers;             /* Jobs API worker pool */
-    int64_t job_retention_s;     /* how long finished jobs are kept */
-    char rpc_bind_address[256];  /* 1.x snapshotter service host:port; "" = off */
-    char rpc_org[256];           /* org of the 1.x names (name or ID); "" = first */
-    char rpc_allowed_hosts[1024]; /* comma-separated IPs/CIDRs; "" = any peer */
-    int rpc_timeout_s;           /* idle 1.x peer / pending restore */
-    const char *tls_cert;        /* PEM certificate (+ chain) file; NULL = plain HTTP */
-    const char *tls_key;         /* PEM private key file; set exactly when tls_cert is */
-    int tls_min_version;         /* lowest TLS 1.x accepted: 10, 11, 12 or 13 */
-    int tls_strict_ciphers;      /* influxd's --tls-strict-ciphers (docs/operations.md) */
-    int metrics_auth;            /* GET /metrics needs a read-all (backup) token */
+    uint64_t vault_quota_bytes;      /* 0 = none */
+    int64_t purge_interval_s;        /* background purge period */
+    uint64_t files_max_size;         /* largest staged file; 0 = unlimited */
+    uint64_t files_quota;            /* staging area quota; 0 = the file system */
+    int job_workers;                 /* Jobs API worker pool */
+    int64_t job_retention_s;         /* how long finished jobs are kept */
+    char rpc_bind_address[256];      /* 1.x snapshotter service host:port; "" = off */
+    char rpc_org[256];               /* org of the 1.x names (name or ID); "" = first */
+    char rpc_allowed_hosts[1024];    /* comma-separated IPs/CIDRs; "" = any peer */
+    int rpc_timeout_s;               /* idle 1.x peer / pending restore */
+    const char *tls_cert;            /* PEM certificate (+ chain) file; NULL = plain HTTP */
+    const char *tls_key;             /* PEM private key file; set exactly when tls_cert is */
+    int tls_min_version;             /* lowest TLS 1.x accepted: 10, 11, 12 or 13 */
+    int tls_strict_ciphers;          /* influxd's --tls-strict-ciphers (docs/operations.md) */
+    int metrics_auth;                /* GET /metrics needs a read-all (backup) token */
 } tsv_config;
 
 void tsv_config_defaults(tsv_config *cfg);

@@ -223,7 +223,8 @@ int tsv_handle_auths_post(tsv_http_req *req, const tsv_route_params *p, const ts
     /* Checked in influxd's order: permissions, org ID, status. */
     const tsv_json *pa = tsv_json_get(body, "permissions");
     if (pa && pa->type != TSV_JSON_ARRAY && pa->type != TSV_JSON_NULL)
-        rc = tsv_error_set(&err, TSV_EINVALID, "invalid json structure: permissions must be a list");
+        rc =
+            tsv_error_set(&err, TSV_EINVALID, "invalid json structure: permissions must be a list");
     if (rc == 0 && (!pa || pa->type != TSV_JSON_ARRAY || pa->count == 0))
         rc = tsv_error_set(&err, TSV_EINVALID, "authorization must include permissions");
     if (rc == 0)

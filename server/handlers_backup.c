@@ -76,9 +76,10 @@ int tsv_handle_backup_metadata(tsv_http_req *req, const tsv_route_params *p, con
     static const char *const types[] = {"application/octet-stream", "application/octet-stream",
                                         "application/json; charset=utf-8"};
     for (int part = 0; rc == 0 && part < 3; part++) {
-        snprintf(head, sizeof head,
-                 "%s--%s\r\nContent-Disposition: attachment; name=\"%s\"\r\nContent-Type: %s\r\n\r\n",
-                 part ? "\r\n" : "", boundary, names[part], types[part]);
+        snprintf(
+            head, sizeof head,
+            "%s--%s\r\nContent-Disposition: attachment; name=\"%s\"\r\nContent-Type: %s\r\n\r\n",
+            part ? "\r\n" : "", boundary, names[part], types[part]);
         rc = write_str(rs.out, head, &err);
         if (rc == 0) {
             if (part == 0)

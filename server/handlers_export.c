@@ -13,17 +13,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "authz.h"
 #include "config.h"
 #include "export_lp.h"
-#include "authz.h"
 #include "json.h"
-#include "tsv_time.h"
 #include "response.h"
 #include "router.h"
 #include "store.h"
 #include "tenant.h"
 #include "tsm_stats.h"
 #include "tsv_log.h"
+#include "tsv_time.h"
 #include "verify.h"
 
 #define MAX_MEASUREMENTS 256
@@ -56,8 +56,7 @@ static int parse_time(tsv_http_req *req, const char *name, int64_t *out)
         return 0;
     tsv_error err;
     if (tsv_parse_rfc3339(v, strlen(v), out, &err) != 0) {
-        tsv_http_reply_error_code(req, TSV_EINVALID, "invalid %s \"%s\": %s", name, v,
-                                  err.message);
+        tsv_http_reply_error_code(req, TSV_EINVALID, "invalid %s \"%s\": %s", name, v, err.message);
         return -1;
     }
     return 0;
@@ -141,8 +140,9 @@ int tsv_handle_export(tsv_http_req *req, const tsv_route_params *p, const tsv_ca
     tsv_export_result res = {0};
     int erc = tsv_export_plan_run(plan, rs.out, &res, &err);
     TSV_INFO("msg=export bucket=%s files=%" PRIu64 " tsm_bytes=%" PRIu64 " lines=%" PRIu64
-             " duplicates=%" PRIu64 " ok=%d", tsv_export_plan_bucket_id(plan), res.files,
-             res.tsm_bytes, res.lines, res.duplicates, erc == 0);
+             " duplicates=%" PRIu64 " ok=%d",
+             tsv_export_plan_bucket_id(plan), res.files, res.tsm_bytes, res.lines, res.duplicates,
+             erc == 0);
     tsv_export_plan_free(plan);
     tsv_response_close(req, &rs, erc, &err);
 out:

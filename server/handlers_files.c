@@ -13,9 +13,9 @@
 
 #include "files_store.h"
 #include "json.h"
-#include "tsv_time.h"
 #include "router.h"
 #include "tsv_log.h"
+#include "tsv_time.h"
 
 /* Multipart headers and boundaries around a file part; a Content-Length
  * beyond the limit by more than this is refused before reading. */
@@ -30,8 +30,7 @@ typedef struct form_state {
     int status; /* explicit status for err, 0 = from its code */
 } form_state;
 
-static int field_found(const char *key, const char *filename, char *path, size_t pathlen,
-                       void *ud)
+static int field_found(const char *key, const char *filename, char *path, size_t pathlen, void *ud)
 {
     (void)path;
     (void)pathlen;
@@ -155,7 +154,7 @@ static int reply_file(tsv_http_req *req, int status, const tsv_file_info *info)
     write_file(&w, info, 1);
     tsv_error err;
     int rc = tsv_jw_finish(&w, &err) == 0 ? tsv_http_reply_json(req, status, &buf)
-                                           : tsv_http_reply_error(req, &err);
+                                          : tsv_http_reply_error(req, &err);
     tsv_buf_free(&buf);
     return rc;
 }

@@ -26,9 +26,8 @@ static int parse_kind(tsv_http_req *req, const tsv_route_params *p, tsv_history_
     } else if (s && strcmp(s, "sql") == 0) {
         *k = TSV_HISTORY_SQL;
     } else {
-        *rc = tsv_http_reply_error_code(req, TSV_ENOTFOUND,
-                                        "unknown version kind \"%s\": expected kv or sql",
-                                        s ? s : "");
+        *rc = tsv_http_reply_error_code(
+            req, TSV_ENOTFOUND, "unknown version kind \"%s\": expected kv or sql", s ? s : "");
         return 1;
     }
     return 0;
@@ -116,9 +115,8 @@ int tsv_handle_history_restore(tsv_http_req *req, const tsv_route_params *p, con
     char *end = NULL;
     unsigned long long version = vs && *vs >= '1' && *vs <= '9' ? strtoull(vs, &end, 10) : 0;
     if (!version || !end || *end)
-        return tsv_http_reply_error_code(req, TSV_EINVALID,
-                                         "invalid version \"%s\": expected a positive integer",
-                                         vs ? vs : "");
+        return tsv_http_reply_error_code(
+            req, TSV_EINVALID, "invalid version \"%s\": expected a positive integer", vs ? vs : "");
     tsv_error err;
     if (kind == TSV_HISTORY_SQL) {
         if (tsv_vault_restore_sql_version(req->server->store, version, &err) != 0)

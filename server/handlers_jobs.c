@@ -46,8 +46,8 @@ int tsv_handle_jobs_post(tsv_http_req *req, const tsv_route_params *p, const tsv
     tsv_job_user u;
     job_user(req, c, &u);
     tsv_buf out = {0};
-    int rc = tsv_jobs_create(req->server->jobs, body.data ? (const char *)body.data : "",
-                             body.len, &u, &out, &err);
+    int rc = tsv_jobs_create(req->server->jobs, body.data ? (const char *)body.data : "", body.len,
+                             &u, &out, &err);
     tsv_buf_free(&body);
     return reply_buf(req, 201, rc, &out, &err);
 }
@@ -88,9 +88,9 @@ static int uint_param(tsv_http_req *req, const char *name, uint64_t min, uint64_
     errno = 0;
     unsigned long long x = strtoull(v, &end, 10);
     if (r < 0 || !v[0] || *end || errno || v[0] == '-' || v[0] == '+' || x < min || x > max)
-        return tsv_error_set(err, TSV_EINVALID, "%s must be an integer from %llu to %llu, got \"%.40s\"",
-                             name, (unsigned long long)min, (unsigned long long)max,
-                             r < 0 ? "(too long)" : v);
+        return tsv_error_set(
+            err, TSV_EINVALID, "%s must be an integer from %llu to %llu, got \"%.40s\"", name,
+            (unsigned long long)min, (unsigned long long)max, r < 0 ? "(too long)" : v);
     *out = x;
     return 0;
 }
@@ -106,8 +106,8 @@ int tsv_handle_jobs_get(tsv_http_req *req, const tsv_route_params *p, const tsv_
         ty_store[TSV_JOBS_FILTER_MAX][64];
     char search[512] = "", sort_col[64] = "last_updated_date_time", order[16] = "DESC";
     q.limit = 100;
-    int rc = multi(req, "executionStatus", tsv_jobs_status_valid, q.status, &q.n_status, st_store,
-                   &err);
+    int rc =
+        multi(req, "executionStatus", tsv_jobs_status_valid, q.status, &q.n_status, st_store, &err);
     if (rc == 0)
         rc = multi(req, "healthStatus", tsv_jobs_health_valid, q.health, &q.n_health, he_store,
                    &err);

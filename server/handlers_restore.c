@@ -45,8 +45,8 @@ int tsv_handle_restore_kv(tsv_http_req *req, const tsv_route_params *p, const ts
     if (decoded_body(req, &dec, &err) != 0)
         return tsv_http_reply_error(req, &err);
     char token[512];
-    int rc = tsv_store_restore_kv(req->server->store, body_stream(req, dec), token, sizeof token,
-                                  &err);
+    int rc =
+        tsv_store_restore_kv(req->server->store, body_stream(req, dec), token, sizeof token, &err);
     tsv_reader_free(dec);
     if (rc != 0)
         return tsv_http_reply_error(req, &err);
@@ -87,7 +87,9 @@ static int read_decoded(tsv_http_req *req, tsv_buf *buf, size_t max, tsv_error *
     tsv_reader *r = body_stream(req, dec);
     /* On the heap: civetweb's worker stacks are small, and the decoder
      * below needs its own share of stack. */
-    enum { CHUNK = 65536 };
+    enum {
+        CHUNK = 65536
+    };
     uint8_t *chunk = malloc(CHUNK);
     int rc = chunk ? 0 : tsv_error_set(err, TSV_EINTERNAL, "out of memory");
     while (rc == 0) {
@@ -124,9 +126,8 @@ int tsv_handle_restore_bucket_metadata(tsv_http_req *req, const tsv_route_params
         return tsv_http_reply_error(req, &err);
     }
     tsv_bucket_restore_result res;
-    int rc = tsv_store_restore_bucket_manifest(req->server->store,
-                                               body.data ? (const char *)body.data : "", body.len,
-                                               &res, &err);
+    int rc = tsv_store_restore_bucket_manifest(
+        req->server->store, body.data ? (const char *)body.data : "", body.len, &res, &err);
     tsv_buf_free(&body);
     if (rc != 0)
         return tsv_http_reply_error(req, &err);
@@ -165,7 +166,8 @@ int tsv_handle_restore_bucket_id(tsv_http_req *req, const tsv_route_params *p, c
         return tsv_http_reply_error(req, &err);
     }
     tsv_bucket_restore_result res;
-    int rc = tsv_store_restore_bucket_proto(req->server->store, id, body.data, body.len, &res, &err);
+    int rc =
+        tsv_store_restore_bucket_proto(req->server->store, id, body.data, body.len, &res, &err);
     tsv_buf_free(&body);
     if (rc != 0)
         return tsv_http_reply_error(req, &err);

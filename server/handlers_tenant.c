@@ -414,8 +414,8 @@ int tsv_handle_buckets_get(tsv_http_req *req, const tsv_route_params *p, const t
     tsv_jw_key(&w, "links");
     tsv_jw_object_begin(&w);
     char self[128];
-    snprintf(self, sizeof self, "/api/v2/buckets?descending=false&limit=%" PRIu64 "&offset=%" PRIu64,
-             limit, offset);
+    snprintf(self, sizeof self,
+             "/api/v2/buckets?descending=false&limit=%" PRIu64 "&offset=%" PRIu64, limit, offset);
     tsv_jw_key(&w, "self");
     tsv_jw_string(&w, self);
     tsv_jw_object_end(&w);
@@ -434,8 +434,8 @@ int tsv_handle_buckets_get(tsv_http_req *req, const tsv_route_params *p, const t
 
 /* retentionRules: at most one "expire" rule; *set = 1 when the member is
  * present (an empty list means infinite retention). */
-static int parse_retention_rules(const tsv_json *body, int *set, int64_t *retention,
-                                 int64_t *sgd, tsv_error *err)
+static int parse_retention_rules(const tsv_json *body, int *set, int64_t *retention, int64_t *sgd,
+                                 tsv_error *err)
 {
     *set = 0;
     *retention = *sgd = 0;

@@ -168,8 +168,8 @@ int tsv_handle_users_post(tsv_http_req *req, const tsv_route_params *p, const ts
 }
 
 /* {userID} of the path; `action` on that user is required. */
-static int path_user(const tsv_route_params *p, const tsv_caller *c, tsv_action action,
-                     char id[17], tsv_error *err)
+static int path_user(const tsv_route_params *p, const tsv_caller *c, tsv_action action, char id[17],
+                     tsv_error *err)
 {
     if (parse_id(tsv_route_param(p, "userID"), id, err) != 0)
         return -1;

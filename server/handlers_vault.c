@@ -10,10 +10,10 @@
 
 #include "http.h"
 #include "json.h"
-#include "tsv_time.h"
 #include "router.h"
 #include "store_vault.h"
 #include "tenant.h"
+#include "tsv_time.h"
 
 typedef struct list_ctx {
     tsv_json_writer *w;
@@ -110,8 +110,8 @@ static int reply_list(tsv_http_req *req, const char *bucket_id, const char *org_
         }
         tsv_bucket_clear(&b);
     }
-    if (tsv_store_unused_shards(req->server->store, bucket_id, org_id, name, write_one, &c,
-                                &err) != 0) {
+    if (tsv_store_unused_shards(req->server->store, bucket_id, org_id, name, write_one, &c, &err) !=
+        0) {
         tsv_buf_free(&buf);
         return tsv_http_reply_error(req, &err);
     }

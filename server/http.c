@@ -45,7 +45,7 @@ static int read_with_idle_timeout(tsv_http_req *req, void *buf, size_t len, int 
         if (n != 0)
             return n;
         int more_due = req->content_length < 0 ? !req->body_done
-                                                : req->bytes_in < (uint64_t)req->content_length;
+                                               : req->bytes_in < (uint64_t)req->content_length;
         if (!more_due)
             return 0;
         clock_gettime(CLOCK_MONOTONIC, &now);
@@ -80,7 +80,8 @@ static ssize_t body_read(tsv_reader *r, void *buf, size_t len, tsv_error *err)
         return 0;
     /* A declared length over the limit is refused before reading any of it. */
     if (br->limit && req->content_length > 0 && (uint64_t)req->content_length > br->limit)
-        return tsv_error_set(err, TSV_ETOOLARGE, "request body of %lld bytes exceeds the limit of %llu bytes",
+        return tsv_error_set(err, TSV_ETOOLARGE,
+                             "request body of %lld bytes exceeds the limit of %llu bytes",
                              req->content_length, (unsigned long long)br->limit);
     if (req->expect_continue && !req->continue_sent) {
         /* civetweb never sends the interim reply for a request handler; the
@@ -95,10 +96,9 @@ static ssize_t body_read(tsv_reader *r, void *buf, size_t len, tsv_error *err)
     int timed_out;
     int n = read_with_idle_timeout(req, buf, len, &timed_out);
     if (timed_out)
-        return tsv_error_set(err, TSV_ETIMEOUT,
-                             "request body idle for %d s: cut off after %llu bytes",
-                             req->server->cfg.body_idle_timeout_s,
-                             (unsigned long long)req->bytes_in);
+        return tsv_error_set(
+            err, TSV_ETIMEOUT, "request body idle for %d s: cut off after %llu bytes",
+            req->server->cfg.body_idle_timeout_s, (unsigned long long)req->bytes_in);
     if (n < 0) {
         /* civetweb reports a body cut short (client closed early) as an
          * error, not as EOF: say what happened rather than "connection error". */
@@ -208,7 +208,9 @@ static int send_chunk(tsv_http_req *req, const void *buf, size_t len)
     return write_all(req, "\r\n", 2);
 }
 
-enum { ONE_WRITE_MAX = 64 * 1024 };
+enum {
+    ONE_WRITE_MAX = 64 * 1024
+};
 
 static int head_line(tsv_buf *b, const char *name, const char *value)
 {
@@ -362,8 +364,8 @@ int tsv_http_reply_error_status(tsv_http_req *req, int status_override, const ts
                            fallback, sizeof fallback - 1);
     } else {
         const char *h[] = {"X-Platform-Error-Code", tsv_code_string(code), NULL};
-        rc = send_response(req, status, "application/json; charset=utf-8", h,
-                           (long long)buf.len, buf.data, buf.len);
+        rc = send_response(req, status, "application/json; charset=utf-8", h, (long long)buf.len,
+                           buf.data, buf.len);
     }
     tsv_buf_free(&buf);
     return rc;

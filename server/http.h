@@ -29,7 +29,7 @@ struct tsv_server;
 typedef struct tsv_http_body_reader {
     tsv_reader base;
     struct tsv_http_req *req;
-    uint64_t limit;   /* 0 = unlimited */
+    uint64_t limit; /* 0 = unlimited */
     int eof;
 } tsv_http_body_reader;
 
@@ -43,20 +43,20 @@ typedef struct tsv_http_req {
     struct tsv_server *server;
     const char *method;
     const char *http_version; /* "1.1", "1.0" */
-    const char *path;        /* decoded path, trailing slashes stripped */
-    const char *route;       /* the matched route's pattern (metrics), NULL if none */
-    const char *query;       /* raw query string or "" */
+    const char *path;         /* decoded path, trailing slashes stripped */
+    const char *route;        /* the matched route's pattern (metrics), NULL if none */
+    const char *query;        /* raw query string or "" */
     long long content_length; /* -1 when unknown (chunked) */
-    uint64_t bytes_in;       /* request body bytes read so far */
-    uint64_t bytes_out;      /* response bytes written (body) */
-    int status;              /* response status once sent, else 0 */
-    int streaming;           /* a chunked response is in progress */
-    int body_done;           /* request body read to its end */
-    int aborted;             /* response stream aborted mid-way */
-    int expect_continue;     /* client sent Expect: 100-continue and waits for it */
-    int continue_sent;       /* the interim "100 Continue" went out */
-    int upload_slot;         /* holds one of --max-concurrent-uploads */
-    int retry_after_s;       /* > 0: error replies carry Retry-After */
+    uint64_t bytes_in;        /* request body bytes read so far */
+    uint64_t bytes_out;       /* response bytes written (body) */
+    int status;               /* response status once sent, else 0 */
+    int streaming;            /* a chunked response is in progress */
+    int body_done;            /* request body read to its end */
+    int aborted;              /* response stream aborted mid-way */
+    int expect_continue;      /* client sent Expect: 100-continue and waits for it */
+    int continue_sent;        /* the interim "100 Continue" went out */
+    int upload_slot;          /* holds one of --max-concurrent-uploads */
+    int retry_after_s;        /* > 0: error replies carry Retry-After */
     tsv_http_body_reader body;
     tsv_http_stream stream;
     char path_buf[2048];

@@ -61,10 +61,11 @@ void tsv_server_metrics_request(const tsv_http_req *req, double seconds)
                                       REQUESTS_HELP, method_route_status, NULL, 0),
                    v3, 1);
     const char *v2[] = {req->method, route};
-    tsv_metric_observe(
-        tsv_metrics_family(TSV_METRIC_HISTOGRAM, "tsvault_http_request_duration_seconds",
-                           DURATION_HELP, method_route, tsv_metrics_latency_buckets, tsv_metrics_latency_n),
-        v2, seconds);
+    tsv_metric_observe(tsv_metrics_family(TSV_METRIC_HISTOGRAM,
+                                          "tsvault_http_request_duration_seconds", DURATION_HELP,
+                                          method_route, tsv_metrics_latency_buckets,
+                                          tsv_metrics_latency_n),
+                       v2, seconds);
     tsv_metric_add(tsv_metrics_family(TSV_METRIC_COUNTER, "tsvault_http_request_bytes_total",
                                       REQ_BYTES_HELP, method_route, NULL, 0),
                    v2, req->bytes_in);
@@ -100,9 +101,9 @@ static void job_count(void *ctx, const char *type, const char *status, uint64_t 
 {
     (void)ctx;
     const char *values[] = {type, status};
-    tsv_metric_set(tsv_metrics_family(TSV_METRIC_GAUGE, "tsvault_jobs", JOBS_HELP, type_status,
-                                      NULL, 0),
-                   values, (double)n);
+    tsv_metric_set(
+        tsv_metrics_family(TSV_METRIC_GAUGE, "tsvault_jobs", JOBS_HELP, type_status, NULL, 0),
+        values, (double)n);
 }
 
 static int file_count(void *ctx, const tsv_file_info *info, tsv_error *err)
@@ -121,9 +122,8 @@ void tsv_server_metrics_init(void)
     /* Families listed from the first scrape on, even before their first sample. */
     tsv_metrics_family(TSV_METRIC_COUNTER, "tsvault_http_requests_total", REQUESTS_HELP,
                        method_route_status, NULL, 0);
-    tsv_metrics_family(TSV_METRIC_HISTOGRAM, "tsvault_http_request_duration_seconds",
-                       DURATION_HELP, method_route, tsv_metrics_latency_buckets,
-                       tsv_metrics_latency_n);
+    tsv_metrics_family(TSV_METRIC_HISTOGRAM, "tsvault_http_request_duration_seconds", DURATION_HELP,
+                       method_route, tsv_metrics_latency_buckets, tsv_metrics_latency_n);
     tsv_metrics_family(TSV_METRIC_COUNTER, "tsvault_http_request_bytes_total", REQ_BYTES_HELP,
                        method_route, NULL, 0);
     tsv_metrics_family(TSV_METRIC_COUNTER, "tsvault_http_response_bytes_total", RESP_BYTES_HELP,
@@ -135,8 +135,8 @@ void tsv_server_metrics_init(void)
         tsv_metrics_count("tsvault_vault_gc_runs_total",
                           "Garbage collections of the vault's objects, by result.", "result",
                           results[i], NULL, NULL, 0);
-        tsv_metrics_count(TSV_METRIC_RESTORES, TSV_METRIC_RESTORES_HELP, "kind", "shard",
-                          "result", results[i], 0);
+        tsv_metrics_count(TSV_METRIC_RESTORES, TSV_METRIC_RESTORES_HELP, "kind", "shard", "result",
+                          results[i], 0);
         tsv_metrics_count("tsvault_backups_total",
                           "Backup requests by kind (kv, metadata, shard) and result (success, "
                           "failure; a stream cut off half-way is a failure).",
@@ -153,8 +153,8 @@ void tsv_server_metrics_init(void)
 static void refresh_gauges(tsv_server *srv)
 {
     tsv_error err;
-    gauge1("tsvault_build_info", "Always 1; the labels name the build.", "version",
-           tsv_version(), 1);
+    gauge1("tsvault_build_info", "Always 1; the labels name the build.", "version", tsv_version(),
+           1);
     gauge("tsvault_http_requests_in_flight", "HTTP requests being handled.",
           (double)atomic_load(&srv->inflight));
     gauge("tsvault_uploads_active",
@@ -199,8 +199,7 @@ static void refresh_gauges(tsv_server *srv)
         gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.",
               (double)ps.virtual_bytes);
         gauge("process_open_fds", "Number of open file descriptors.", (double)ps.open_fds);
-        gauge("process_max_fds", "Maximum number of open file descriptors.",
-              (double)ps.max_fds);
+        gauge("process_max_fds", "Maximum number of open file descriptors.", (double)ps.max_fds);
         gauge("process_threads", "Threads of the process.", (double)ps.threads);
     } else {
         TSV_WARN("msg=\"metrics: process figures unavailable\" error=\"%s\"", err.message);

@@ -20,7 +20,6 @@ static int lazy_write(tsv_writer *w, const void *buf, size_t len, tsv_error *err
 
 static void lazy_free(tsv_writer *w) { (void)w; }
 
-
 /* Does Accept-Encoding list `coding` with q > 0? */
 static int accepts(const char *ae, const char *coding)
 {
@@ -47,10 +46,8 @@ static int accepts(const char *ae, const char *coding)
     return 0;
 }
 
-
-
 int tsv_response_choose_encoding(tsv_http_req *req, int allow_compression, tsv_encoding_choice *c,
-                           tsv_error *err)
+                                 tsv_error *err)
 {
     c->enc = ENC_IDENTITY;
     c->engine = TSV_GZIP_ISAL;
@@ -83,10 +80,8 @@ int tsv_response_choose_encoding(tsv_http_req *req, int allow_compression, tsv_e
     return 0;
 }
 
-
-
 int tsv_response_open(tsv_http_req *req, tsv_response_stream *rs, const char *content_type,
-                         const tsv_encoding_choice *c, tsv_error *err)
+                      const tsv_encoding_choice *c, tsv_error *err)
 {
     memset(rs, 0, sizeof *rs);
     rs->lazy.base.write = lazy_write;
@@ -107,7 +102,8 @@ int tsv_response_open(tsv_http_req *req, tsv_response_stream *rs, const char *co
     } else if (c->enc == ENC_ZSTD) {
         rs->lazy.headers[h++] = "Content-Encoding";
         rs->lazy.headers[h++] = "zstd";
-        if (tsv_zstd_encoder_new(&rs->encoder, &rs->lazy.base, 3, 0, TSV_STREAM_KEEP_INNER, err) != 0)
+        if (tsv_zstd_encoder_new(&rs->encoder, &rs->lazy.base, 3, 0, TSV_STREAM_KEEP_INNER, err) !=
+            0)
             return -1;
     }
     rs->lazy.headers[h] = NULL;

@@ -26,7 +26,11 @@ typedef struct lazy_stream {
     tsv_writer *inner;
 } lazy_stream;
 
-typedef enum { ENC_IDENTITY, ENC_GZIP, ENC_ZSTD } response_encoding;
+typedef enum {
+    ENC_IDENTITY,
+    ENC_GZIP,
+    ENC_ZSTD
+} response_encoding;
 
 typedef struct tsv_encoding_choice {
     response_encoding enc;
@@ -43,8 +47,8 @@ typedef struct tsv_response_stream {
 
 /* TSV_EINVALID for a bad Gzip-Compression-Level. allow_compression 0: the
  * body is never compressed (headers ignored). */
-int tsv_response_choose_encoding(tsv_http_req *req, int allow_compression,
-                                 tsv_encoding_choice *c, tsv_error *err);
+int tsv_response_choose_encoding(tsv_http_req *req, int allow_compression, tsv_encoding_choice *c,
+                                 tsv_error *err);
 int tsv_response_open(tsv_http_req *req, tsv_response_stream *rs, const char *content_type,
                       const tsv_encoding_choice *c, tsv_error *err);
 /* Finishes (rc == 0) or fails the response: before the first body byte an

@@ -109,7 +109,8 @@ int tsv_handle_history_restore(tsv_http_req *, const tsv_route_params *, const t
 /* handlers_restore.c */
 int tsv_handle_restore_kv(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_handle_restore_sql(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
-int tsv_handle_restore_bucket_metadata(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_restore_bucket_metadata(tsv_http_req *, const tsv_route_params *,
+                                       const tsv_caller *);
 int tsv_handle_restore_bucket_id(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_handle_restore_shard(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_parse_shard_id(const char *s, uint64_t *out, tsv_error *err);

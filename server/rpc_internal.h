@@ -15,19 +15,19 @@
 /* A 1.x restore between its metadata request and its shard uploads. */
 typedef struct rpc_session {
     tsv_v1_restore *restore;
-    int active;        /* shard uploads running */
-    int failed;        /* an upload failed: free once none is active */
-    time_t last;       /* last activity (monotonic seconds) */
-    uint64_t *busy;    /* shard IDs being uploaded */
+    int active;     /* shard uploads running */
+    int failed;     /* an upload failed: free once none is active */
+    time_t last;    /* last activity (monotonic seconds) */
+    uint64_t *busy; /* shard IDs being uploaded */
     size_t n_busy;
     struct rpc_session *next;
 } rpc_session;
 
 typedef struct rpc_ctx {
     tsv_store *store;
-    const char *org;     /* --rpc-org; NULL = first org */
-    int timeout_s;       /* idle peer / idle restore */
-    pthread_mutex_t mu;  /* guards sessions */
+    const char *org;    /* --rpc-org; NULL = first org */
+    int timeout_s;      /* idle peer / idle restore */
+    pthread_mutex_t mu; /* guards sessions */
     rpc_session *sessions;
 } rpc_ctx;
 

@@ -215,7 +215,8 @@ static void *accept_main(void *p)
 {
     tsv_rpc *rpc = p;
     for (;;) {
-        struct pollfd fds[2] = {{.fd = rpc->fd, .events = POLLIN}, {.fd = rpc->wake[0], .events = POLLIN}};
+        struct pollfd fds[2] = {{.fd = rpc->fd, .events = POLLIN},
+                                {.fd = rpc->wake[0], .events = POLLIN}};
         int n = poll(fds, 2, 1000);
         if (n < 0 && errno != EINTR)
             break;
@@ -276,7 +277,8 @@ int tsv_rpc_start(tsv_rpc **out, const tsv_config *cfg, tsv_store *store, tsv_er
     pthread_mutex_init(&rpc->mu, NULL);
     pthread_cond_init(&rpc->cv, NULL);
     char host[256], port[32];
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *ai = NULL;
     int rc = parse_allow(rpc, cfg->rpc_allowed_hosts, err);
@@ -292,8 +294,8 @@ int tsv_rpc_start(tsv_rpc **out, const tsv_config *cfg, tsv_store *store, tsv_er
         rc = -1;
         int last_errno = 0;
         for (struct addrinfo *p = ai; p && rc != 0; p = p->ai_next) {
-            int fd = socket(p->ai_family, p->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                            p->ai_protocol);
+            int fd =
+                socket(p->ai_family, p->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, p->ai_protocol);
             if (fd < 0) {
                 last_errno = errno;
                 continue;

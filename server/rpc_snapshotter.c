@@ -102,8 +102,7 @@ static int read_exact(sock_reader *s, void *buf, size_t len, tsv_error *err)
     if (n < 0)
         return -1;
     if ((size_t)n != len)
-        return tsv_error_set(err, TSV_EINVALID, "connection closed after %zd of %zu bytes", n,
-                             len);
+        return tsv_error_set(err, TSV_EINVALID, "connection closed after %zd of %zu bytes", n, len);
     return 0;
 }
 
@@ -186,8 +185,7 @@ static int parse_time(const tsv_json *v, const char *what, int64_t *out, tsv_err
     return tsv_error_set(err, TSV_EINVALID, "%s: invalid time \"%.*s\"", what, (int)n, s);
 }
 
-static int get_name(const tsv_json *root, const char *key, char *out, size_t cap,
-                    tsv_error *err)
+static int get_name(const tsv_json *root, const char *key, char *out, size_t cap, tsv_error *err)
 {
     out[0] = '\0';
     const tsv_json *v = tsv_json_get(root, key);
@@ -227,8 +225,10 @@ static int read_request(sock_reader *sr, int type, rpc_request *req, uint8_t **l
         if (n < 0)
             return -1;
         if (n == 0)
-            return tsv_error_set(err, TSV_EINVALID, "connection closed inside the request line "
-                                                    "(%zu bytes)", have);
+            return tsv_error_set(err, TSV_EINVALID,
+                                 "connection closed inside the request line "
+                                 "(%zu bytes)",
+                                 have);
         uint8_t *p = memchr(buf + have, '\n', (size_t)n);
         have += (size_t)n;
         if (p) {
@@ -310,8 +310,8 @@ static int send_paths(rpc_ctx *ctx, int fd, const rpc_request *req, tsv_error *e
     if (rc == 0 && req->type == REQ_RP_INFO && !req->backup_db[0])
         rc = tsv_error_set(err, TSV_ENOTFOUND, "database not found: \"\"");
     if (rc == 0)
-        rc = tsv_v1_view_paths(v, req->backup_db,
-                               req->type == REQ_RP_INFO ? req->backup_rp : NULL, &paths, &n, err);
+        rc = tsv_v1_view_paths(v, req->backup_db, req->type == REQ_RP_INFO ? req->backup_rp : NULL,
+                               &paths, &n, err);
     if (rc == 0 && req->type == REQ_RP_INFO && !req->backup_rp[0])
         rc = tsv_error_set(err, TSV_ENOTFOUND, "retention policy not found: \"\"");
     tsv_v1_view_free(v);
@@ -604,9 +604,9 @@ void rpc__drop_all(rpc_ctx *ctx)
 
 static const char *type_name(int t)
 {
-    static const char *const names[] = {"shard backup",   "metastore backup", "series file backup",
-                                        "database info",  "retention policy info",
-                                        "shard export",   "metastore update", "shard update"};
+    static const char *const names[] = {
+        "shard backup",          "metastore backup", "series file backup", "database info",
+        "retention policy info", "shard export",     "metastore update",   "shard update"};
     return t >= 0 && t < 8 ? names[t] : "unknown";
 }
 

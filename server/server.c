@@ -20,7 +20,8 @@ static double elapsed_ms(const struct timespec *start)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - start->tv_sec) * 1e3 + (double)(now.tv_nsec - start->tv_nsec) / 1e6;
+    return (double)(now.tv_sec - start->tv_sec) * 1e3 +
+           (double)(now.tv_nsec - start->tv_nsec) / 1e6;
 }
 
 typedef struct dispatch_job {
@@ -272,22 +273,30 @@ int tsv_server_start(tsv_server **out, const tsv_config *cfg, const tsv_server_s
     int civet_buf = 1048576; /* pages are only touched as headers arrive */
     snprintf(header_size, sizeof header_size, "%d", civet_buf);
     const char *options[] = {
-        "listening_ports", listen_ports,
-        "num_threads", threads,
-        "max_request_size", header_size,
-        "enable_keep_alive", "yes",
+        "listening_ports",
+        listen_ports,
+        "num_threads",
+        threads,
+        "max_request_size",
+        header_size,
+        "enable_keep_alive",
+        "yes",
         /* Replies leave in more than one write (head, large bodies); without
          * this Nagle holds the second until the client's delayed ACK, ~40 ms
          * per request on a reused connection. */
-        "tcp_nodelay", "1",
+        "tcp_nodelay",
+        "1",
         /* civetweb's one timeout: the whole request head must arrive within
          * it (slow or stalled clients are cut, as influxd's
          * ReadHeaderTimeout), and it bounds each single wait for the client
          * within a request; body reads and response writes ride it out up
          * to --http-body-idle-timeout (http.c). */
-        "request_timeout_ms", header_timeout,
-        "keep_alive_timeout_ms", idle_timeout,
-        "enable_auth_domain_check", "no",
+        "request_timeout_ms",
+        header_timeout,
+        "keep_alive_timeout_ms",
+        idle_timeout,
+        "enable_auth_domain_check",
+        "no",
         NULL,
     };
     struct mg_callbacks cb;
@@ -299,7 +308,8 @@ int tsv_server_start(tsv_server **out, const tsv_config *cfg, const tsv_server_s
     tsv_server_metrics_init();
     mg_init_library(0);
     char errtxt[256] = "";
-    struct mg_init_data init = {.callbacks = &cb, .user_data = srv, .configuration_options = options};
+    struct mg_init_data init = {
+        .callbacks = &cb, .user_data = srv, .configuration_options = options};
     struct mg_error_data edata = {.text = errtxt, .text_buffer_size = sizeof errtxt};
     srv->ctx = mg_start2(&init, &edata);
     if (!srv->ctx) {

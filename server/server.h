@@ -38,8 +38,8 @@ typedef struct tsv_server {
     struct mg_context *ctx;
     atomic_int inflight;
     atomic_int stopping;
-    atomic_int uploads; /* upload requests running (--max-concurrent-uploads) */
-    int port; /* the port actually bound (useful with :0) */
+    atomic_int uploads;  /* upload requests running (--max-concurrent-uploads) */
+    int port;            /* the port actually bound (useful with :0) */
     struct tsv_tls *tls; /* HTTPS settings and certificate (tls.h); NULL = plain HTTP */
 } tsv_server;
 

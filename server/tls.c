@@ -17,9 +17,9 @@
 /* influxd's --tls-strict-ciphers (docs/operations.md): ECDHE key exchange
  * with an AEAD cipher only. TLS 1.3 suites are all AEAD and, as in Go, are
  * not restricted. */
-#define STRICT_CIPHERS                                                                         \
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                               \
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                               \
+#define STRICT_CIPHERS                                                                             \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                                   \
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                                   \
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
 struct tsv_tls {
@@ -73,10 +73,14 @@ static int cert_cb(SSL *ssl, void *arg)
 static int proto_of(int min_version)
 {
     switch (min_version) {
-    case 10: return TLS1_VERSION;
-    case 11: return TLS1_1_VERSION;
-    case 13: return TLS1_3_VERSION;
-    default: return TLS1_2_VERSION;
+    case 10:
+        return TLS1_VERSION;
+    case 11:
+        return TLS1_1_VERSION;
+    case 13:
+        return TLS1_3_VERSION;
+    default:
+        return TLS1_2_VERSION;
     }
 }
 
@@ -117,8 +121,8 @@ int tsv_tls_setup_ctx(tsv_tls *t, void *ssl_ctx, tsv_error *err)
     if (ok != 1) {
         ERR_error_string_n(ERR_get_error(), why, sizeof why);
         return tsv_error_set(err, TSV_EINVALID,
-                             "TLS certificate %.200s / key %.200s not usable: %s",
-                             t->opt.cert_file, t->opt.key_file, why);
+                             "TLS certificate %.200s / key %.200s not usable: %s", t->opt.cert_file,
+                             t->opt.key_file, why);
     }
     ERR_clear_error();
     TSV_INFO("msg=\"TLS configured\" min_version=1.%d strict_ciphers=%s", t->opt.min_version - 10,
@@ -154,7 +158,8 @@ int tsv_tls_reload(tsv_tls *t, tsv_error *err)
     tsv_tls_cert *next = NULL;
     if (tsv_tls_cert_load(&next, t->opt.cert_file, t->opt.key_file, (int64_t)time(NULL), err) !=
         0) {
-        tsv_log(TSV_LOG_ERROR, "msg=\"TLS reload failed; the certificate in use stays\" error=\"%s\"",
+        tsv_log(TSV_LOG_ERROR,
+                "msg=\"TLS reload failed; the certificate in use stays\" error=\"%s\"",
                 err ? err->message : "");
         tsv_tls_log_in_use(t, "TLS certificate in use");
         return -1;

@@ -1,7 +1,6 @@
 /* archive_detect: dataFormat of a staged file, its validation, restore plans. */
 #include "archive_detect.h"
 
-
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -13,8 +12,8 @@
 
 #include "bolt.h"
 #include "fsutil.h"
-#include "random.h"
 #include "import_1x.h"
+#include "random.h"
 #include "restore.h"
 #include "shard_install.h"
 #include "tombstone.h"
@@ -262,8 +261,8 @@ static int plan_v2(tsv_backup_plan *p, member **mans, size_t nm, const members *
             const char *on, *bn;
             size_t ol, bl;
             if (bk->type != TSV_JSON_OBJECT ||
-                tsv_json_string(tsv_json_get(bk, "organizationName"), &on, &ol,
-                                "organizationName", err) != 0 ||
+                tsv_json_string(tsv_json_get(bk, "organizationName"), &on, &ol, "organizationName",
+                                err) != 0 ||
                 tsv_json_string(tsv_json_get(bk, "bucketName"), &bn, &bl, "bucketName", err) != 0)
                 return tsv_error_set(err, TSV_EINVALID,
                                      "%s: bucket %zu lacks organizationName/bucketName",
@@ -284,8 +283,7 @@ static int plan_v2(tsv_backup_plan *p, member **mans, size_t nm, const members *
         const tsv_json *rps = tsv_json_get(p->buckets[k], "retentionPolicies");
         for (size_t r = 0; rps && rps->type == TSV_JSON_ARRAY && r < rps->count; r++) {
             const tsv_json *groups = tsv_json_get(rps->items[r], "shardGroups");
-            for (size_t g = 0; groups && groups->type == TSV_JSON_ARRAY && g < groups->count;
-                 g++) {
+            for (size_t g = 0; groups && groups->type == TSV_JSON_ARRAY && g < groups->count; g++) {
                 const tsv_json *shards = tsv_json_get(groups->items[g], "shards");
                 for (size_t s = 0; shards && shards->type == TSV_JSON_ARRAY && s < shards->count;
                      s++) {
@@ -428,8 +426,8 @@ static int extract_to(tsv_reader *r, const char *path, tsv_error *err)
     return rc;
 }
 
-static int validate_shard(const char *scratch, uint64_t id, tsv_reader *r,
-                          tsv_tsm_trust *validated, tsv_error *err)
+static int validate_shard(const char *scratch, uint64_t id, tsv_reader *r, tsv_tsm_trust *validated,
+                          tsv_error *err)
 {
     char dir[PATH_MAX], trash[PATH_MAX];
     if (tsv_path_join(dir, sizeof dir, err, "%s/shard", scratch) != 0 ||
@@ -447,7 +445,11 @@ static int validate_shard(const char *scratch, uint64_t id, tsv_reader *r,
 }
 
 /* One member through its decoder into the check for its kind. */
-typedef enum { CHECK_BOLT, CHECK_SQLITE, CHECK_SHARD } check_kind;
+typedef enum {
+    CHECK_BOLT,
+    CHECK_SQLITE,
+    CHECK_SHARD
+} check_kind;
 
 static int check_stream(const char *scratch, check_kind kind, uint64_t id, tsv_reader *raw,
                         tsv_codec codec, tsv_tsm_trust *validated, tsv_error *err)
@@ -592,8 +594,7 @@ int tsv_archive_inspect(const char *path, const char *scratch_dir, tsv_data_form
 }
 
 int tsv_archive_inspect_ex(const char *path, const char *scratch_dir, tsv_data_format *format,
-                           tsv_compression *compression, tsv_tsm_trust *validated,
-                           tsv_error *err)
+                           tsv_compression *compression, tsv_tsm_trust *validated, tsv_error *err)
 {
     *format = TSV_FORMAT_UNKNOWN;
     if (tsv_compression_sniff(path, compression, err) != 0)
@@ -607,8 +608,7 @@ int tsv_archive_inspect_ex(const char *path, const char *scratch_dir, tsv_data_f
         return check_file(path, scratch_dir, *compression, CHECK_SQLITE, NULL, err);
     }
     /* bolt: page header (16 bytes), then the meta page's magic 0xED0CDAED. */
-    if (got >= 24 && head[16] == 0xed && head[17] == 0xda && head[18] == 0x0c &&
-        head[19] == 0xed) {
+    if (got >= 24 && head[16] == 0xed && head[17] == 0xda && head[18] == 0x0c && head[19] == 0xed) {
         *format = TSV_FORMAT_BOLT;
         return check_file(path, scratch_dir, *compression, CHECK_BOLT, NULL, err);
     }

@@ -45,12 +45,12 @@ typedef enum tsv_data_format {
 const char *tsv_data_format_name(tsv_data_format f);
 
 typedef struct tsv_plan_shard {
-    uint64_t id;       /* shard ID in the backup */
-    char *file;        /* member base name */
-    int gzip;          /* member is gzip-compressed */
-    uint64_t size;     /* member size */
-    size_t bucket;     /* influx-backup: index in plan.buckets */
-    char *db, *rp;     /* influxdb1-portable: 1.x database and RP */
+    uint64_t id;   /* shard ID in the backup */
+    char *file;    /* member base name */
+    int gzip;      /* member is gzip-compressed */
+    uint64_t size; /* member size */
+    size_t bucket; /* influx-backup: index in plan.buckets */
+    char *db, *rp; /* influxdb1-portable: 1.x database and RP */
 } tsv_plan_shard;
 
 typedef struct tsv_backup_plan {

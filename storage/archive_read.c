@@ -129,7 +129,8 @@ int tsv_archive_next(tsv_archive *a, tsv_archive_entry *e, tsv_error *err)
             return tsv_error_set(err, TSV_EINVALID, "archive member without a name");
         if (!path_safe(p))
             return tsv_error_set(err, TSV_EINVALID,
-                                 "archive member \"%.200s\": absolute or \"..\" paths are refused", p);
+                                 "archive member \"%.200s\": absolute or \"..\" paths are refused",
+                                 p);
         mode_t t = archive_entry_filetype(ae);
         if (t == AE_IFDIR)
             continue;

@@ -24,12 +24,12 @@
 #include "random.h"
 #include "store_internal.h"
 #include "store_vault.h"
-#include "vault.h"
-#include "tsm_filter.h"
 #include "tenant.h"
 #include "tombstone.h"
 #include "tsm.h"
+#include "tsm_filter.h"
 #include "tsv_log.h"
+#include "vault.h"
 
 #define CHUNK (1024 * 1024)
 
@@ -158,7 +158,8 @@ static int manifest_visit(void *vctx, const tsv_bucket *b, tsv_error *err)
     const Meta__DatabaseInfo *db = tsv_meta_find_database(c->meta, b->id);
     if (!db) {
         /* As influxd 2.9: a bucket without tsdb meta is left out, with a log. */
-        TSV_WARN("msg=\"bucket has no tsdb meta; left out of the backup manifest\" bucket=%s", b->id);
+        TSV_WARN("msg=\"bucket has no tsdb meta; left out of the backup manifest\" bucket=%s",
+                 b->id);
         return 0;
     }
     tsv_org org;
@@ -408,9 +409,9 @@ int tsv_shard_snapshot_write_tar(tsv_shard_snapshot *snap, tsv_writer *w, tsv_er
         archive_entry_set_perm(e, f->mode);
         archive_entry_set_mtime(e, f->mtime, 0);
         if (archive_write_header(a, e) != ARCHIVE_OK) {
-            rc = sink.failed ? (err ? (*err = sink.err, -1) : -1)
-                             : tsv_error_set(err, TSV_EINTERNAL, "tar header: %s",
-                                             archive_error_string(a));
+            rc = sink.failed
+                     ? (err ? (*err = sink.err, -1) : -1)
+                     : tsv_error_set(err, TSV_EINTERNAL, "tar header: %s", archive_error_string(a));
         }
         archive_entry_free(e);
         int64_t left = f->size;
@@ -431,8 +432,9 @@ int tsv_shard_snapshot_write_tar(tsv_shard_snapshot *snap, tsv_writer *w, tsv_er
         close(fd);
     }
     if (rc == 0 && archive_write_close(a) != ARCHIVE_OK)
-        rc = sink.failed ? (err ? (*err = sink.err, -1) : -1)
-                         : tsv_error_set(err, TSV_EINTERNAL, "tar close: %s", archive_error_string(a));
+        rc = sink.failed
+                 ? (err ? (*err = sink.err, -1) : -1)
+                 : tsv_error_set(err, TSV_EINTERNAL, "tar close: %s", archive_error_string(a));
 out:
     /* archive_write_free closes an archive that is still open, which pads
      * the current entry with zeros and appends the end-of-archive blocks:

@@ -71,7 +71,7 @@ typedef struct tsv_bolt_entry {
     int is_bucket;
     const uint8_t *val;
     size_t vlen;
-    uint64_t child;    /* opaque bucket handle for cursor_open */
+    uint64_t child; /* opaque bucket handle for cursor_open */
     uint64_t sequence;
 } tsv_bolt_entry;
 
@@ -99,7 +99,7 @@ typedef int (*tsv_bolt_out_fn)(void *octx, const void *buf, size_t len, tsv_erro
  * summary per sub-bucket for each bucket on the current path, and the first
  * keys of the leaves of the bucket being laid out. Callback errors are
  * returned as they are. */
-int tsv_bolt_write(const tsv_bolt_source *src, tsv_bolt_out_fn out, void *octx,
-                   uint64_t *written, tsv_error *err);
+int tsv_bolt_write(const tsv_bolt_source *src, tsv_bolt_out_fn out, void *octx, uint64_t *written,
+                   tsv_error *err);
 
 #endif

@@ -66,15 +66,9 @@ typedef struct page_view {
     uint16_t count;
 } page_view;
 
-static int bit_get(const uint8_t *bits, uint64_t i)
-{
-    return (bits[i / 8] >> (i % 8)) & 1;
-}
+static int bit_get(const uint8_t *bits, uint64_t i) { return (bits[i / 8] >> (i % 8)) & 1; }
 
-static void bit_set(uint8_t *bits, uint64_t i)
-{
-    bits[i / 8] |= (uint8_t)(1u << (i % 8));
-}
+static void bit_set(uint8_t *bits, uint64_t i) { bits[i / 8] |= (uint8_t)(1u << (i % 8)); }
 
 /* Formats "invalid bolt file: page N[ (inline bucket)]: <msg>". */
 static int bad_page(tsv_error *err, const page_view *pv, const char *fmt, ...)
@@ -130,10 +124,9 @@ static int load_tree_page(traversal *t, uint64_t id, page_view *pv, tsv_error *e
                                      ": referenced more than once (via page %" PRIu64 ")",
                                      i, id);
             if (t->freed && bit_get(t->freed, i))
-                return tsv_error_set(err, TSV_EINVALID,
-                                     "invalid bolt file: page %" PRIu64
-                                     ": reachable but listed in the freelist",
-                                     i);
+                return tsv_error_set(
+                    err, TSV_EINVALID,
+                    "invalid bolt file: page %" PRIu64 ": reachable but listed in the freelist", i);
             bit_set(t->reachable, i);
         }
     }
@@ -223,8 +216,8 @@ static int visit_sub_bucket(traversal *t, const bucket_state *parent, const page
             .is_inline = 1,
         };
         if (in.span < BOLT_PAGE_HEADER_SIZE)
-            return bad_page(err, pv, "element %u inline bucket value of %zu bytes is too short",
-                            i, e->vlen);
+            return bad_page(err, pv, "element %u inline bucket value of %zu bytes is too short", i,
+                            e->vlen);
         in.flags = bolt_le16(in.base + BOLT_PH_FLAGS);
         in.count = bolt_le16(in.base + BOLT_PH_COUNT);
         if (in.flags != BOLT_PAGE_LEAF)
@@ -271,8 +264,7 @@ static int walk_leaf(traversal *t, bucket_state *bs, const page_view *pv, tsv_er
             if (bs->depth == 0)
                 return bad_page(err, pv, "element %u: root bucket holds a plain value", i);
             if (e.vlen > BOLT_MAX_VALUE)
-                return bad_page(err, pv, "element %u value of %zu bytes is too large", i,
-                                e.vlen);
+                return bad_page(err, pv, "element %u value of %zu bytes is too large", i, e.vlen);
             if (t->visitor && t->visitor->value &&
                 t->visitor->value(t->vctx, e.key, e.klen, e.val, e.vlen, err) != 0)
                 return -1;
@@ -289,8 +281,7 @@ static int walk_tree(traversal *t, bucket_state *bs, uint64_t id, const element 
     page_view pv;
     if (tree_depth >= BOLT_MAX_TREE_DEPTH)
         return tsv_error_set(err, TSV_EINVALID,
-                             "invalid bolt file: page %" PRIu64
-                             ": B+tree deeper than %u levels",
+                             "invalid bolt file: page %" PRIu64 ": B+tree deeper than %u levels",
                              id, BOLT_MAX_TREE_DEPTH);
     if (load_tree_page(t, id, &pv, err) != 0)
         return -1;
@@ -335,7 +326,11 @@ static int walk_tree(traversal *t, bucket_state *bs, uint64_t id, const element 
     return 0;
 }
 
-typedef enum meta_state { META_INVALID = 0, META_VALID, META_UNCHECKED } meta_state;
+typedef enum meta_state {
+    META_INVALID = 0,
+    META_VALID,
+    META_UNCHECKED
+} meta_state;
 
 /* Meta validity exactly as bbolt 1.3.6 decides it: magic, version, and the
  * checksum unless it is 0. META_UNCHECKED (checksum 0) counts as valid for
@@ -374,8 +369,7 @@ static int choose_meta(tsv_bolt_file *f, tsv_error *err)
     }
     if (f->size / 2 < p)
         return tsv_error_set(err, TSV_EINVALID,
-                             "invalid bolt file: %zu bytes is less than two %" PRIu64
-                             "-byte pages",
+                             "invalid bolt file: %zu bytes is less than two %" PRIu64 "-byte pages",
                              f->size, p);
     const uint8_t *meta1 = f->map + p + BOLT_PAGE_HEADER_SIZE;
     meta_state st1 = meta_check(meta1);
@@ -391,8 +385,8 @@ static int choose_meta(tsv_bolt_file *f, tsv_error *err)
     const uint8_t *meta = use1 ? meta1 : meta0;
     uint64_t meta_page = use1 ? 1 : 0;
     if (use1 != (tx1 > tx0))
-        TSV_WARN("bolt: meta page %d is invalid; using meta page %" PRIu64,
-                 use1 ? 0 : 1, meta_page);
+        TSV_WARN("bolt: meta page %d is invalid; using meta page %" PRIu64, use1 ? 0 : 1,
+                 meta_page);
 
     if ((use1 ? st1 : st0) == META_UNCHECKED)
         return tsv_error_set(err, TSV_EINVALID,
@@ -418,25 +412,23 @@ static int choose_meta(tsv_bolt_file *f, tsv_error *err)
 
     if (f->pgid > f->size / p)
         return tsv_error_set(err, TSV_EINVALID,
-                             "invalid bolt file: high-water mark %" PRIu64
-                             " pages needs %" PRIu64 "-byte pages beyond the %zu-byte file",
+                             "invalid bolt file: high-water mark %" PRIu64 " pages needs %" PRIu64
+                             "-byte pages beyond the %zu-byte file",
                              f->pgid, p, f->size);
     if (f->root < 2 || f->root >= f->pgid)
         return tsv_error_set(err, TSV_EINVALID,
-                             "invalid bolt file: root page %" PRIu64
-                             " outside [2, %" PRIu64 ")",
+                             "invalid bolt file: root page %" PRIu64 " outside [2, %" PRIu64 ")",
                              f->root, f->pgid);
     if (f->freelist != BOLT_NO_FREELIST && (f->freelist < 2 || f->freelist >= f->pgid))
         return tsv_error_set(err, TSV_EINVALID,
-                             "invalid bolt file: freelist page %" PRIu64
-                             " outside [2, %" PRIu64 ")",
+                             "invalid bolt file: freelist page %" PRIu64 " outside [2, %" PRIu64
+                             ")",
                              f->freelist, f->pgid);
     return 0;
 }
 
 /* Step 4 of A.12: mark the freelist page reachable and its ids free. */
-static int read_freelist(const tsv_bolt_file *f, uint8_t *reachable, uint8_t *freed,
-                         tsv_error *err)
+static int read_freelist(const tsv_bolt_file *f, uint8_t *reachable, uint8_t *freed, tsv_error *err)
 {
     uint64_t id = f->freelist;
     page_view pv = {.id = id};
@@ -585,25 +577,13 @@ void tsv_bolt_close(tsv_bolt_file *f)
     free(f);
 }
 
-uint64_t tsv_bolt_txid(const tsv_bolt_file *f)
-{
-    return f->txid;
-}
+uint64_t tsv_bolt_txid(const tsv_bolt_file *f) { return f->txid; }
 
-uint64_t tsv_bolt_root_sequence(const tsv_bolt_file *f)
-{
-    return f->root_sequence;
-}
+uint64_t tsv_bolt_root_sequence(const tsv_bolt_file *f) { return f->root_sequence; }
 
-uint64_t tsv_bolt_page_size(const tsv_bolt_file *f)
-{
-    return f->page_size;
-}
+uint64_t tsv_bolt_page_size(const tsv_bolt_file *f) { return f->page_size; }
 
-uint64_t tsv_bolt_high_water(const tsv_bolt_file *f)
-{
-    return f->pgid;
-}
+uint64_t tsv_bolt_high_water(const tsv_bolt_file *f) { return f->pgid; }
 
 int tsv_bolt_walk(tsv_bolt_file *f, const tsv_bolt_visitor *v, void *ctx, tsv_error *err)
 {

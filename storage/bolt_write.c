@@ -87,8 +87,7 @@ static uint64_t fingerprint_entry(uint64_t h, const tsv_bolt_entry *e)
     return fingerprint_add(h, e->key, e->klen);
 }
 
-static int next_entry(void *cursor, const tsv_bolt_source *src, tsv_bolt_entry *e,
-                      tsv_error *err)
+static int next_entry(void *cursor, const tsv_bolt_source *src, tsv_bolt_entry *e, tsv_error *err)
 {
     *e = (tsv_bolt_entry){0};
     int rc = src->cursor_next(cursor, e, err);
@@ -121,15 +120,13 @@ static int emit_zeros(writer *w, uint64_t len, tsv_error *err)
 }
 
 /* Allocates 1 + overflow consecutive page ids for a logical page of bytes. */
-static int alloc_pages(writer *w, uint64_t bytes, uint64_t *id, uint32_t *overflow,
-                       tsv_error *err)
+static int alloc_pages(writer *w, uint64_t bytes, uint64_t *id, uint32_t *overflow, tsv_error *err)
 {
     uint64_t n = (bytes + WRITE_PAGE_SIZE - 1) / WRITE_PAGE_SIZE;
     if (n == 0)
         n = 1;
     if (n - 1 > UINT32_MAX)
-        return tsv_error_set(err, TSV_EINVALID, "bolt write: a page of %" PRIu64 " bytes",
-                             bytes);
+        return tsv_error_set(err, TSV_EINVALID, "bolt write: a page of %" PRIu64 " bytes", bytes);
     *id = w->next_pgid;
     *overflow = (uint32_t)(n - 1);
     w->next_pgid += n;
@@ -137,8 +134,7 @@ static int alloc_pages(writer *w, uint64_t bytes, uint64_t *id, uint32_t *overfl
         return source_changed(err);
     /* In the emit pass every page is written as allocated, in id order. */
     if (w->emitting && w->written != *id * WRITE_PAGE_SIZE)
-        return tsv_error_set(err, TSV_EINTERNAL, "bolt write: page %" PRIu64 " out of order",
-                             *id);
+        return tsv_error_set(err, TSV_EINTERNAL, "bolt write: page %" PRIu64 " out of order", *id);
     return 0;
 }
 
@@ -160,8 +156,7 @@ static void put_leaf_element(uint8_t *el, uint32_t flags, uint32_t pos, uint32_t
     bolt_put32(el + 12, vsize);
 }
 
-static int list_push(node_list *l, const uint8_t *key, uint32_t klen, uint64_t pgid,
-                     tsv_error *err)
+static int list_push(node_list *l, const uint8_t *key, uint32_t klen, uint64_t pgid, tsv_error *err)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
@@ -224,8 +219,8 @@ static int build_inline_value(writer *w, const tsv_bolt_entry *bucket, uint64_t 
             goto out;
         }
         /* pos is fixed up below, once the element count is known. */
-        put_leaf_element(elems + count * BOLT_ELEMENT_SIZE, 0, (uint32_t)data_len,
-                         (uint32_t)e.klen, (uint32_t)e.vlen);
+        put_leaf_element(elems + count * BOLT_ELEMENT_SIZE, 0, (uint32_t)data_len, (uint32_t)e.klen,
+                         (uint32_t)e.vlen);
         memcpy(data + data_len, e.key, e.klen);
         if (e.vlen)
             memcpy(data + data_len + e.klen, e.val, e.vlen);
@@ -490,8 +485,7 @@ static int write_bucket(writer *w, uint64_t handle, unsigned depth, child_summar
 /* First read of a bucket: validate its keys, lay out (or emit) every
  * sub-bucket, and total the inline size. */
 static int scan_bucket(writer *w, uint64_t handle, unsigned depth, child_summary **subs,
-                       size_t *nsubs, uint64_t *items_size, uint64_t *fingerprint,
-                       tsv_error *err)
+                       size_t *nsubs, uint64_t *items_size, uint64_t *fingerprint, tsv_error *err)
 {
     const tsv_bolt_source *src = w->src;
     size_t cap = 0;
@@ -518,13 +512,13 @@ static int scan_bucket(writer *w, uint64_t handle, unsigned depth, child_summary
         if (got == 0)
             break;
         if (e.klen == 0 || e.klen > BOLT_MAX_KEY) {
-            tsv_error_set(err, TSV_EINVALID, "bolt write: key of %zu bytes (must be 1..%u)",
-                          e.klen, BOLT_MAX_KEY);
+            tsv_error_set(err, TSV_EINVALID, "bolt write: key of %zu bytes (must be 1..%u)", e.klen,
+                          BOLT_MAX_KEY);
             goto out;
         }
         if (prev_len && bolt_key_cmp(prev, prev_len, e.key, e.klen) >= 0) {
-            tsv_error_set(err, TSV_EINVALID,
-                          "bolt write: keys not strictly increasing at depth %u", depth);
+            tsv_error_set(err, TSV_EINVALID, "bolt write: keys not strictly increasing at depth %u",
+                          depth);
             goto out;
         }
         memcpy(prev, e.key, e.klen);
@@ -637,8 +631,8 @@ static int emit_empty_freelist(writer *w, tsv_error *err)
     return emit(w, w->page, WRITE_PAGE_SIZE, err);
 }
 
-int tsv_bolt_write(const tsv_bolt_source *src, tsv_bolt_out_fn out, void *octx,
-                   uint64_t *written, tsv_error *err)
+int tsv_bolt_write(const tsv_bolt_source *src, tsv_bolt_out_fn out, void *octx, uint64_t *written,
+                   tsv_error *err)
 {
     writer w = {.src = src, .out = out, .octx = octx};
     int rc = -1;
@@ -667,8 +661,7 @@ int tsv_bolt_write(const tsv_bolt_source *src, tsv_bolt_out_fn out, void *octx,
     w.next_pgid = WRITE_FIRST_DATA_PAGE;
     if (write_bucket(&w, 0, 0, &emitted, err) != 0)
         goto out;
-    if (emitted.root != layout.root || w.next_pgid != pgid ||
-        w.written != pgid * WRITE_PAGE_SIZE) {
+    if (emitted.root != layout.root || w.next_pgid != pgid || w.written != pgid * WRITE_PAGE_SIZE) {
         source_changed(err);
         goto out;
     }

@@ -35,8 +35,8 @@ static int shard_cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static int build(tsv_store *s, const Meta__DatabaseInfo *db, const char *rp,
-                 tsv_bucket_layout *l, tsv_error *err)
+static int build(tsv_store *s, const Meta__DatabaseInfo *db, const char *rp, tsv_bucket_layout *l,
+                 tsv_error *err)
 {
     l->rps = calloc(db->n_retentionpolicies ? db->n_retentionpolicies : 1, sizeof *l->rps);
     if (!l->rps)

@@ -26,9 +26,12 @@ struct tsv_catalog_txn {
 const char *tsv_version_state_name(tsv_version_state s)
 {
     switch (s) {
-    case TSV_VERSION_IN_USE: return "in_use";
-    case TSV_VERSION_SOFT_DELETED: return "soft_deleted";
-    case TSV_VERSION_PURGED: return "purged";
+    case TSV_VERSION_IN_USE:
+        return "in_use";
+    case TSV_VERSION_SOFT_DELETED:
+        return "soft_deleted";
+    case TSV_VERSION_PURGED:
+        return "purged";
     }
     return "unknown";
 }
@@ -660,8 +663,7 @@ int tsv_catalog_get(tsv_catalog_txn *t, const tsv_slot_key *slot, uint64_t versi
     return decode(&key, &val, out, err);
 }
 
-int tsv_catalog_del(tsv_catalog_txn *t, const tsv_slot_key *slot, uint64_t version,
-                    tsv_error *err)
+int tsv_catalog_del(tsv_catalog_txn *t, const tsv_slot_key *slot, uint64_t version, tsv_error *err)
 {
     uint8_t k[KEY_MAX];
     size_t klen = 0;
@@ -730,8 +732,8 @@ int tsv_catalog_slot_foreach(tsv_catalog_txn *t, const tsv_slot_key *slot, tsv_c
     return walk(t, k, n, fn, ctx, err);
 }
 
-int tsv_catalog_bucket_foreach(tsv_catalog_txn *t, const char *bucket, tsv_catalog_fn fn,
-                               void *ctx, tsv_error *err)
+int tsv_catalog_bucket_foreach(tsv_catalog_txn *t, const char *bucket, tsv_catalog_fn fn, void *ctx,
+                               tsv_error *err)
 {
     uint8_t k[KEY_MAX];
     size_t n = slot_prefix(k, bucket, NULL, 0, 0);

@@ -59,14 +59,14 @@ typedef struct tsv_catalog_file {
 typedef struct tsv_version {
     tsv_slot_key slot;
     uint64_t version;
-    uint64_t shard_id;       /* shard ID when it was in use (0 for kv/sql) */
-    uint64_t gen;            /* generation marker of the directory holding it */
+    uint64_t shard_id; /* shard ID when it was in use (0 for kv/sql) */
+    uint64_t gen;      /* generation marker of the directory holding it */
     tsv_version_state state;
-    int64_t created_ns;      /* became current */
-    int64_t deleted_ns;      /* soft-deleted at (0 if not) */
-    char deleted_by[128];    /* operation that soft-deleted it */
+    int64_t created_ns;   /* became current */
+    int64_t deleted_ns;   /* soft-deleted at (0 if not) */
+    char deleted_by[128]; /* operation that soft-deleted it */
     int64_t purged_ns;
-    uint64_t derived_from;   /* delete_data: the version this one tombstones (0: none) */
+    uint64_t derived_from; /* delete_data: the version this one tombstones (0: none) */
     char org_id[17];
     char bucket_name[256];
     tsv_catalog_file *files; /* malloc'd */
@@ -87,14 +87,13 @@ void tsv_catalog_close(tsv_catalog *c);
 
 int tsv_catalog_begin(tsv_catalog *c, int write, tsv_catalog_txn **out, tsv_error *err);
 int tsv_catalog_commit(tsv_catalog_txn *t, tsv_error *err); /* frees t, even on failure */
-void tsv_catalog_abort(tsv_catalog_txn *t);                  /* NULL is fine */
+void tsv_catalog_abort(tsv_catalog_txn *t);                 /* NULL is fine */
 
 /* Insert or replace the record of (v->slot, v->version). */
 int tsv_catalog_put(tsv_catalog_txn *t, const tsv_version *v, tsv_error *err);
 int tsv_catalog_get(tsv_catalog_txn *t, const tsv_slot_key *slot, uint64_t version,
                     tsv_version *out, tsv_error *err);
-int tsv_catalog_del(tsv_catalog_txn *t, const tsv_slot_key *slot, uint64_t version,
-                    tsv_error *err);
+int tsv_catalog_del(tsv_catalog_txn *t, const tsv_slot_key *slot, uint64_t version, tsv_error *err);
 /* 1 + the highest version recorded for the slot (1 for a new slot). */
 int tsv_catalog_next_version(tsv_catalog_txn *t, const tsv_slot_key *slot, uint64_t *out,
                              tsv_error *err);
@@ -106,8 +105,8 @@ typedef int (*tsv_catalog_fn)(void *ctx, const tsv_version *v, tsv_error *err);
 int tsv_catalog_slot_foreach(tsv_catalog_txn *t, const tsv_slot_key *slot, tsv_catalog_fn fn,
                              void *ctx, tsv_error *err);
 /* Versions of every slot of a bucket (by rp, interval, version). */
-int tsv_catalog_bucket_foreach(tsv_catalog_txn *t, const char *bucket, tsv_catalog_fn fn,
-                               void *ctx, tsv_error *err);
+int tsv_catalog_bucket_foreach(tsv_catalog_txn *t, const char *bucket, tsv_catalog_fn fn, void *ctx,
+                               tsv_error *err);
 /* Every version. */
 int tsv_catalog_foreach(tsv_catalog_txn *t, tsv_catalog_fn fn, void *ctx, tsv_error *err);
 

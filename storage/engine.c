@@ -17,8 +17,8 @@
 #include "trash.h"
 #include "tsv_log.h"
 
-int tsv_shard_path(char *out, size_t outlen, const char *state_dir, const char *db,
-                   const char *rp, uint64_t shard_id, tsv_error *err)
+int tsv_shard_path(char *out, size_t outlen, const char *state_dir, const char *db, const char *rp,
+                   uint64_t shard_id, tsv_error *err)
 {
     return tsv_path_join(out, outlen, err, "%s/engine/data/%s/%s/%" PRIu64, state_dir, db, rp,
                          shard_id);
@@ -99,7 +99,9 @@ int tsv_staging_recover(const char *parent_dir, const char *trash_dir, tsv_error
 {
     DIR *d = opendir(parent_dir);
     if (!d)
-        return errno == ENOENT ? 0 : tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s", parent_dir);
+        return errno == ENOENT
+                   ? 0
+                   : tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s", parent_dir);
     struct dirent *e;
     int rc = 0;
     while ((e = readdir(d)) != NULL) {
@@ -124,8 +126,9 @@ int tsv_staging_recover(const char *parent_dir, const char *trash_dir, tsv_error
         }
         if (gen != 0 && live == gen) {
             /* The swap happened before the crash: staging holds the old data. */
-            TSV_WARN("msg=\"recovering interrupted swap: keeping previous data in trash\" path=\"%s\"",
-                     staging);
+            TSV_WARN(
+                "msg=\"recovering interrupted swap: keeping previous data in trash\" path=\"%s\"",
+                staging);
             if (tsv_trash_move(trash_dir, staging, "interrupted-swap", err) != 0) {
                 rc = -1;
                 break;
@@ -160,8 +163,8 @@ int tsv_dir_has_data(const char *dir)
     struct dirent *e;
     int found = 0;
     while (!found && (e = readdir(d)) != NULL)
-        found = strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
-                strcmp(e->d_name, TSV_GEN_MARKER);
+        found =
+            strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, TSV_GEN_MARKER);
     closedir(d);
     return found;
 }

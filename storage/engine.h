@@ -26,8 +26,8 @@
 #define TSV_GEN_MARKER ".tsv-gen"
 
 /* <state>/engine/data/<db>/<rp>/<shard id> */
-int tsv_shard_path(char *out, size_t outlen, const char *state_dir, const char *db,
-                   const char *rp, uint64_t shard_id, tsv_error *err);
+int tsv_shard_path(char *out, size_t outlen, const char *state_dir, const char *db, const char *rp,
+                   uint64_t shard_id, tsv_error *err);
 
 /* Per-shard mutual exclusion (restore vs restore, restore vs backup snapshot). */
 void tsv_shard_lock(uint64_t shard_id);

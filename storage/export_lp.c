@@ -13,10 +13,10 @@
 
 #include "engine.h"
 #include "json.h"
-#include "tsv_time.h"
 #include "tsm.h"
 #include "tsm_file.h"
 #include "tsm_values.h"
+#include "tsv_time.h"
 
 #define OUT_BUF (256u << 10)
 
@@ -54,10 +54,7 @@ static int ob_put(outbuf *o, const void *p, size_t n, tsv_error *err)
     return 0;
 }
 
-static int ob_str(outbuf *o, const char *s, tsv_error *err)
-{
-    return ob_put(o, s, strlen(s), err);
-}
+static int ob_str(outbuf *o, const char *s, tsv_error *err) { return ob_put(o, s, strlen(s), err); }
 
 /* --- Go formatting --------------------------------------------------------- */
 
@@ -134,15 +131,26 @@ size_t export_lp__format_float(double v, char *out)
 }
 
 static const char *const keywords[] = {
-    "all", "alter", "analyze", "any", "as", "asc", "begin", "by", "cardinality", "create",
-    "continuous", "database", "databases", "default", "delete", "desc", "destinations",
-    "diagnostics", "distinct", "drop", "duration", "end", "every", "exact", "explain", "field",
-    "for", "from", "grant", "grants", "group", "groups", "in", "inf", "insert", "into", "key",
-    "keys", "kill", "limit", "measurement", "measurements", "name", "offset", "on", "order",
-    "password", "policy", "policies", "privileges", "queries", "query", "read", "replication",
-    "resample", "retention", "revoke", "select", "series", "set", "show", "shard", "shards",
-    "slimit", "soffset", "stats", "subscription", "subscriptions", "tag", "to", "user", "users",
-    "values", "where", "with", "write", "and", "or", "true", "false",
+    "all",          "alter",        "analyze",      "any",
+    "as",           "asc",          "begin",        "by",
+    "cardinality",  "create",       "continuous",   "database",
+    "databases",    "default",      "delete",       "desc",
+    "destinations", "diagnostics",  "distinct",     "drop",
+    "duration",     "end",          "every",        "exact",
+    "explain",      "field",        "for",          "from",
+    "grant",        "grants",       "group",        "groups",
+    "in",           "inf",          "insert",       "into",
+    "key",          "keys",         "kill",         "limit",
+    "measurement",  "measurements", "name",         "offset",
+    "on",           "order",        "password",     "policy",
+    "policies",     "privileges",   "queries",      "query",
+    "read",         "replication",  "resample",     "retention",
+    "revoke",       "select",       "series",       "set",
+    "show",         "shard",        "shards",       "slimit",
+    "soffset",      "stats",        "subscription", "subscriptions",
+    "tag",          "to",           "user",         "users",
+    "values",       "where",        "with",         "write",
+    "and",          "or",           "true",         "false",
 };
 
 static int ident_needs_quotes(const char *s)
@@ -209,10 +217,10 @@ static int build_prefix(const uint8_t *key, size_t klen, uint8_t *prefix, size_t
 /* --- shards ---------------------------------------------------------------- */
 
 typedef struct shadow {
-    int has;        /* the file holds the current key */
+    int has; /* the file holds the current key */
     int eof;
-    size_t blk;     /* entry being looked at */
-    int decoded;    /* blk's timestamps are in vals */
+    size_t blk;  /* entry being looked at */
+    int decoded; /* blk's timestamps are in vals */
     size_t pos;
     size_t tomb_first, tomb_count;
     tsm_values vals;
@@ -508,9 +516,10 @@ static int export_file(exporter *x, shard_files *s, size_t i, tsv_error *err)
             if (rc == TSM_DEC_NOMEM)
                 return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
             if (rc != TSM_DEC_OK)
-                return tsv_error_set(err, TSV_EINVALID, "%s: block of key at index offset %" PRIu64
-                                     ": %s at offset %" PRIu64, f->path, f->key_offset, why,
-                                     e->off);
+                return tsv_error_set(err, TSV_EINVALID,
+                                     "%s: block of key at index offset %" PRIu64
+                                     ": %s at offset %" PRIu64,
+                                     f->path, f->key_offset, why, e->off);
             for (size_t k = 0; k < x->vals.n; k++) {
                 int64_t t = x->vals.ts[k];
                 if (t < o->start || t > o->stop)

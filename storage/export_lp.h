@@ -53,20 +53,20 @@ typedef struct tsv_export_rp {
 } tsv_export_rp;
 
 typedef struct tsv_export_options {
-    const char *database;           /* printed in the header */
-    int64_t start, stop;            /* inclusive; INT64_MIN / INT64_MAX: unbounded */
+    const char *database;            /* printed in the header */
+    int64_t start, stop;             /* inclusive; INT64_MIN / INT64_MAX: unbounded */
     const char *const *measurements; /* NULL or n_measurements names (unescaped) */
     size_t n_measurements;
-    int (*cancelled)(void *ctx);    /* may be NULL */
+    int (*cancelled)(void *ctx); /* may be NULL */
     void *cancel_ctx;
 } tsv_export_options;
 
 typedef struct tsv_export_result {
     uint64_t files;
-    uint64_t tsm_bytes;     /* sizes of the files read */
-    uint64_t lines;         /* value lines written */
-    uint64_t duplicates;    /* values left out because a later file has them */
-    uint64_t bytes_out;     /* bytes given to the writer */
+    uint64_t tsm_bytes;  /* sizes of the files read */
+    uint64_t lines;      /* value lines written */
+    uint64_t duplicates; /* values left out because a later file has them */
+    uint64_t bytes_out;  /* bytes given to the writer */
 } tsv_export_result;
 
 /* Exports the given RPs (in the order given; callers sort by name). */
@@ -78,11 +78,11 @@ int tsv_export_lp(const tsv_export_rp *rps, size_t n_rps, const tsv_export_optio
 struct tsv_store;
 
 typedef struct tsv_export_request {
-    const char *bucket_id;        /* or NULL and org + bucket names */
+    const char *bucket_id; /* or NULL and org + bucket names */
     const char *org, *bucket;
-    const char *rp;               /* NULL: every RP of the bucket */
-    const char *database;         /* NULL: the bucket name up to its first '/' */
-    int64_t start, stop;          /* inclusive */
+    const char *rp;       /* NULL: every RP of the bucket */
+    const char *database; /* NULL: the bucket name up to its first '/' */
+    int64_t start, stop;  /* inclusive */
     const char *const *measurements;
     size_t n_measurements;
     int (*cancelled)(void *ctx);
@@ -100,8 +100,7 @@ int tsv_store_export_prepare(struct tsv_store *s, const tsv_export_request *req,
 /* The resolved bucket (for permission checks). */
 const char *tsv_export_plan_bucket_id(const tsv_export_plan *p);
 const char *tsv_export_plan_org_id(const tsv_export_plan *p);
-int tsv_export_plan_run(tsv_export_plan *p, tsv_writer *w, tsv_export_result *res,
-                        tsv_error *err);
+int tsv_export_plan_run(tsv_export_plan *p, tsv_writer *w, tsv_export_result *res, tsv_error *err);
 void tsv_export_plan_free(tsv_export_plan *p);
 
 /* Go's strconv.FormatFloat(v, 'g', -1, 64); out needs 32 bytes. Returns the

@@ -9,7 +9,11 @@
 
 #include "tsv_log.h"
 
-enum { ACT_PAUSE = 1, ACT_ENOSPC = 2, ACT_SLOW = 3 };
+enum {
+    ACT_PAUSE = 1,
+    ACT_ENOSPC = 2,
+    ACT_SLOW = 3
+};
 
 atomic_int tsv_fault_armed_;
 /* Written only while disarmed (configure), published by the release store
@@ -44,8 +48,7 @@ int tsv_fault_configure(const char *spec)
             return -1;
         fault_slow_s = (unsigned)v;
         fault_action = ACT_SLOW;
-    }
-    else
+    } else
         return -1;
     memcpy(fault_point, spec, n);
     fault_point[n] = '\0';
@@ -65,7 +68,9 @@ __attribute__((constructor)) static void fault_init(void)
                  spec);
     else
         TSV_WARN("msg=\"fault injection armed\" point=%s action=%s", fault_point,
-                 fault_action == ACT_PAUSE ? "pause" : fault_action == ACT_SLOW ? "slow" : "enospc");
+                 fault_action == ACT_PAUSE  ? "pause"
+                 : fault_action == ACT_SLOW ? "slow"
+                                            : "enospc");
 }
 
 int tsv_fault_check_slow_(const char *name, tsv_error *err)

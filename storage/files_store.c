@@ -17,11 +17,11 @@
 #include <uuid/uuid.h>
 
 #include "fsutil.h"
-#include "random.h"
 #include "json.h"
+#include "random.h"
 #include "tsm_trust.h"
-#include "tsv_time.h"
 #include "tsv_log.h"
+#include "tsv_time.h"
 
 #define RECORD_MAX (64 * 1024)
 #define MAX_RESERVED 64
@@ -164,9 +164,9 @@ int tsv_files_open(tsv_files **out, const tsv_files_options *opt, tsv_error *err
         tsv_path_join(f->meta, sizeof f->meta, err, "%s/meta", f->root) != 0 ||
         tsv_path_join(f->tmp, sizeof f->tmp, err, "%s/tmp", f->root) != 0 ||
         tsv_path_join(f->validated, sizeof f->validated, err, "%s/validated", f->root) != 0 ||
-        tsv_mkdir_p(f->validated, err) != 0 ||
-        tsv_mkdir_p(f->data, err) != 0 || tsv_mkdir_p(f->meta, err) != 0 ||
-        tsv_mkdir_p(f->tmp, err) != 0 || clear_dir(f->tmp, err) != 0 || reconcile(f, err) != 0) {
+        tsv_mkdir_p(f->validated, err) != 0 || tsv_mkdir_p(f->data, err) != 0 ||
+        tsv_mkdir_p(f->meta, err) != 0 || tsv_mkdir_p(f->tmp, err) != 0 ||
+        clear_dir(f->tmp, err) != 0 || reconcile(f, err) != 0) {
         tsv_files_close(f);
         return -1;
     }
@@ -328,8 +328,8 @@ int tsv_files_list(tsv_files *f, tsv_files_fn fn, void *ctx, tsv_error *err)
         tsv_error e;
         if (tsv_files_get(f, names[i], &info, &e) != 0) {
             if (e.code != TSV_ENOTFOUND) /* deleted meanwhile: skip */
-                TSV_WARN("msg=\"staged file record unreadable\" name=\"%s\" error=\"%s\"",
-                         names[i], e.message);
+                TSV_WARN("msg=\"staged file record unreadable\" name=\"%s\" error=\"%s\"", names[i],
+                         e.message);
             continue;
         }
         rc = fn(ctx, &info, err);
@@ -495,7 +495,8 @@ static int flush(tsv_files_upload *u, tsv_error *err)
 int tsv_files_upload_write(tsv_files_upload *u, const void *data, size_t len, tsv_error *err)
 {
     if (u->f->opt.max_file_size && u->size + len > u->f->opt.max_file_size)
-        return tsv_error_set(err, TSV_ETOOLARGE, "file is larger than the limit of %" PRIu64
+        return tsv_error_set(err, TSV_ETOOLARGE,
+                             "file is larger than the limit of %" PRIu64
                              " bytes (--files-max-size)",
                              u->f->opt.max_file_size);
     if (u->f->opt.quota && u->used_at_begin + u->size + len > u->f->opt.quota)
@@ -543,8 +544,8 @@ static void hex(const uint8_t *b, size_t n, char *out, int upper)
     out[2 * n] = '\0';
 }
 
-int tsv_files_upload_commit(tsv_files_upload *u, const uint8_t *expected_md5,
-                            const char *user_id, tsv_file_info *info, tsv_error *err)
+int tsv_files_upload_commit(tsv_files_upload *u, const uint8_t *expected_md5, const char *user_id,
+                            tsv_file_info *info, tsv_error *err)
 {
     tsv_files *f = u->f;
     memset(info, 0, sizeof *info);
@@ -576,8 +577,8 @@ int tsv_files_upload_commit(tsv_files_upload *u, const uint8_t *expected_md5,
         rc = tsv_path_join(scratch, sizeof scratch, err, "%s/check-%016" PRIx64, f->tmp,
                            tsv_random_u64());
     if (rc == 0 && (rc = tsv_mkdir_p(scratch, err)) == 0) {
-        rc = tsv_archive_inspect_ex(u->path, scratch, &info->format, &info->compression,
-                                    &validated, err);
+        rc = tsv_archive_inspect_ex(u->path, scratch, &info->format, &info->compression, &validated,
+                                    err);
         tsv_error e;
         tsv_remove_tree(scratch, &e);
         if (rc != 0 && err && err->code == TSV_EINVALID)

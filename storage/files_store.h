@@ -64,8 +64,8 @@ int tsv_files_upload_begin(tsv_files *f, const char *name, tsv_files_upload **ou
 int tsv_files_upload_write(tsv_files_upload *u, const void *data, size_t len, tsv_error *err);
 /* expected_md5: 16 raw bytes or NULL. Validates, installs, fills info. The
  * upload is freed whatever the result; on failure nothing is kept. */
-int tsv_files_upload_commit(tsv_files_upload *u, const uint8_t *expected_md5,
-                            const char *user_id, tsv_file_info *info, tsv_error *err);
+int tsv_files_upload_commit(tsv_files_upload *u, const uint8_t *expected_md5, const char *user_id,
+                            tsv_file_info *info, tsv_error *err);
 void tsv_files_upload_abort(tsv_files_upload *u);
 uint64_t tsv_files_upload_size(const tsv_files_upload *u);
 
@@ -78,8 +78,7 @@ struct tsv_tsm_trust;
 /* The TSM contents the upload of `name` validated (tsm_trust.h), for its
  * restore to skip a second validation. TSV_ENOTFOUND if there is no list
  * (then validate everything). *out is released with tsv_tsm_trust_clear. */
-int tsv_files_validated(tsv_files *f, const char *name, struct tsv_tsm_trust *out,
-                        tsv_error *err);
+int tsv_files_validated(tsv_files *f, const char *name, struct tsv_tsm_trust *out, tsv_error *err);
 /* Path of a staged file's data (for reading by restore jobs). */
 int tsv_files_path(tsv_files *f, const char *name, char *out, size_t outlen, tsv_error *err);
 

@@ -195,7 +195,8 @@ int tsv_remove_tree(const char *path, tsv_error *err)
 {
     struct stat st;
     if (lstat(path, &st) != 0)
-        return errno == ENOENT ? 0 : tsv_error_set_errno(err, TSV_EINTERNAL, errno, "stat %s", path);
+        return errno == ENOENT ? 0
+                               : tsv_error_set_errno(err, TSV_EINTERNAL, errno, "stat %s", path);
     if (nftw(path, remove_cb, 32, FTW_DEPTH | FTW_PHYS) != 0)
         return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "remove %s", path);
     return 0;

@@ -16,7 +16,8 @@ int tsv_portable_meta_decode(const uint8_t *buf, size_t len, Meta__Data **out, t
     while (pos < len) {
         uint64_t tag, v;
         if (tsv_uvarint_read(buf, len, &pos, &tag) != 0)
-            return tsv_error_set(err, TSV_EINVALID, ".meta: truncated field tag at offset %zu", pos);
+            return tsv_error_set(err, TSV_EINVALID, ".meta: truncated field tag at offset %zu",
+                                 pos);
         if (tag == ((1 << 3) | 2)) {
             if (tsv_uvarint_read(buf, len, &pos, &v) != 0 || v > len - pos)
                 return tsv_error_set(err, TSV_EINVALID, ".meta: truncated Data field");
@@ -41,13 +42,14 @@ int tsv_portable_meta_decode(const uint8_t *buf, size_t len, Meta__Data **out, t
     return 0;
 }
 
-int tsv_1x_bucket_database(const Meta__Data *meta, const char *db, const char *rp,
-                           const char *name, Meta__DatabaseInfo **out, tsv_error *err)
+int tsv_1x_bucket_database(const Meta__Data *meta, const char *db, const char *rp, const char *name,
+                           Meta__DatabaseInfo **out, tsv_error *err)
 {
     *out = NULL;
     const Meta__DatabaseInfo *d = tsv_meta_find_database(meta, db);
     if (!d)
-        return tsv_error_set(err, TSV_ENOTFOUND, "database \"%s\" not in the backup's metadata", db);
+        return tsv_error_set(err, TSV_ENOTFOUND, "database \"%s\" not in the backup's metadata",
+                             db);
     const Meta__RetentionPolicyInfo *r = NULL;
     for (size_t i = 0; i < d->n_retentionpolicies; i++)
         if (strcmp(d->retentionpolicies[i]->name, rp) == 0)

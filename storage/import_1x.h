@@ -26,7 +26,7 @@ int tsv_portable_meta_decode(const uint8_t *buf, size_t len, Meta__Data **out, t
 
 /* A copy of database db's RP rp as a one-RP DatabaseInfo named `name`
  * (TSV_ENOTFOUND if db or rp is absent). */
-int tsv_1x_bucket_database(const Meta__Data *meta, const char *db, const char *rp,
-                           const char *name, Meta__DatabaseInfo **out, tsv_error *err);
+int tsv_1x_bucket_database(const Meta__Data *meta, const char *db, const char *rp, const char *name,
+                           Meta__DatabaseInfo **out, tsv_error *err);
 
 #endif

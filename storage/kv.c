@@ -13,8 +13,8 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <lmdb.h>
 #include <limits.h>
+#include <lmdb.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -64,7 +64,11 @@ struct tsv_kv_txn {
     tsv_kv_hist_state hist; /* change-log time and sequence of this txn */
 };
 
-enum cursor_state { CUR_SEEK, CUR_ITER, CUR_EOF };
+enum cursor_state {
+    CUR_SEEK,
+    CUR_ITER,
+    CUR_EOF
+};
 
 struct tsv_kv_cursor {
     tsv_kv_txn *txn; /* NULL once detached */
@@ -72,7 +76,7 @@ struct tsv_kv_cursor {
     tsv_kv_cursor *prev, *next;
     uint8_t prefix[HANDLE_LEN];
     enum cursor_state state;
-    size_t seek_len;        /* CUR_SEEK: key to position at (prefix included) */
+    size_t seek_len; /* CUR_SEEK: key to position at (prefix included) */
     uint8_t seek[EKEY_MAX];
 };
 
@@ -171,8 +175,8 @@ static int mdb_fail(tsv_kv *kv, tsv_error *err, int rc, const char *fmt, ...)
         return tsv_error_set(err, TSV_EUNAVAILABLE,
                              "%s: too many concurrent readers of KV store %s", what, dir);
     case MDB_TXN_FULL:
-        return tsv_error_set(err, TSV_ETOOLARGE,
-                             "%s: transaction too large for KV store %s", what, dir);
+        return tsv_error_set(err, TSV_ETOOLARGE, "%s: transaction too large for KV store %s", what,
+                             dir);
     case MDB_BAD_TXN:
         return tsv_error_set(err, TSV_EINTERNAL,
                              "%s: transaction unusable after an earlier failure", what);
@@ -234,8 +238,8 @@ static keytext show(const void *key, size_t len)
 static int check_len(const void *p, size_t len, const char *what, tsv_error *err)
 {
     if (len < 1 || len > TSV_KV_MAX_KEY)
-        return tsv_error_set(err, TSV_EINVALID, "%s length %zu is out of range (1..%d bytes)",
-                             what, len, TSV_KV_MAX_KEY);
+        return tsv_error_set(err, TSV_EINVALID, "%s length %zu is out of range (1..%d bytes)", what,
+                             len, TSV_KV_MAX_KEY);
     if (!p)
         return tsv_error_set(err, TSV_EINVALID, "%s is NULL", what);
     return 0;
@@ -250,8 +254,8 @@ static int require_write(tsv_kv_txn *t, const char *op, tsv_error *err)
 
 /* Logs the change of raw record (db, k) to after = a1 || a2 (del: removal)
  * before it is made (kv_history.c); a failure poisons the transaction. */
-static int hist(tsv_kv_txn *t, char db, const MDB_val *k, const void *a1, size_t l1,
-                const void *a2, size_t l2, int del, tsv_error *err)
+static int hist(tsv_kv_txn *t, char db, const MDB_val *k, const void *a1, size_t l1, const void *a2,
+                size_t l2, int del, tsv_error *err)
 {
     if (!t->kv->history)
         return 0;
@@ -529,8 +533,7 @@ static int check_not_truncated(tsv_kv *kv, tsv_error *err)
         return mdb_fail(kv, err, rc, "inspect KV store");
     struct stat fst;
     if (fstat(fd, &fst) != 0)
-        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "stat KV store %s/data.mdb",
-                                   kv->dir);
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "stat KV store %s/data.mdb", kv->dir);
     page_walk w = {
         .fd = fd,
         .psize = st.ms_psize,
@@ -552,7 +555,7 @@ static int check_not_truncated(tsv_kv *kv, tsv_error *err)
             goto out;
         const uint8_t *meta = w.buf + LM_HDR;
         txnid[m] = ld64(meta + LM_META_TXNID);
-        roots[m][0] = ld64(meta + LM_META_DBS + LM_DB_ROOT);               /* free pages */
+        roots[m][0] = ld64(meta + LM_META_DBS + LM_DB_ROOT);              /* free pages */
         roots[m][1] = ld64(meta + LM_META_DBS + LM_DB_SIZE + LM_DB_ROOT); /* main */
     }
     int cur = txnid[1] > txnid[0];
@@ -886,7 +889,8 @@ int tsv_kv_bucket(tsv_kv_txn *t, uint64_t parent, const void *name, size_t len, 
     if (!found)
         return tsv_error_set(err, TSV_ENOTFOUND, "bucket \"%s\" not found", show(name, len).s);
     if (!d.is_bucket)
-        return tsv_error_set(err, TSV_ENOTFOUND, "\"%s\" is a value, not a bucket", show(name, len).s);
+        return tsv_error_set(err, TSV_ENOTFOUND, "\"%s\" is a value, not a bucket",
+                             show(name, len).s);
     *out = d.child;
     return 0;
 }
@@ -930,7 +934,8 @@ int tsv_kv_bucket_create(tsv_kv_txn *t, uint64_t parent, const void *name, size_
                              show(name, len).s);
     if (found) {
         if (!exist_ok)
-            return tsv_error_set(err, TSV_ECONFLICT, "bucket \"%s\" already exists", show(name, len).s);
+            return tsv_error_set(err, TSV_ECONFLICT, "bucket \"%s\" already exists",
+                                 show(name, len).s);
         if (out)
             *out = d.child;
         return 0;
@@ -1035,7 +1040,8 @@ int tsv_kv_bucket_delete(tsv_kv_txn *t, uint64_t parent, const void *name, size_
     if (!found)
         return tsv_error_set(err, TSV_ENOTFOUND, "bucket \"%s\" not found", show(name, len).s);
     if (!d.is_bucket)
-        return tsv_error_set(err, TSV_ECONFLICT, "\"%s\" is a value, not a bucket", show(name, len).s);
+        return tsv_error_set(err, TSV_ECONFLICT, "\"%s\" is a value, not a bucket",
+                             show(name, len).s);
 
     /* From here on a failure leaves a half-deleted subtree: poison. */
     tsv_error why;
@@ -1093,8 +1099,8 @@ int tsv_kv_root_sequence(tsv_kv_txn *t, uint64_t *out, tsv_error *err)
 
 /* ---- values ------------------------------------------------------------------------ */
 
-int tsv_kv_get(tsv_kv_txn *t, uint64_t bucket, const void *key, size_t klen,
-               const uint8_t **val, size_t *vlen, tsv_error *err)
+int tsv_kv_get(tsv_kv_txn *t, uint64_t bucket, const void *key, size_t klen, const uint8_t **val,
+               size_t *vlen, tsv_error *err)
 {
     if (check_len(key, klen, "key", err) != 0)
         return -1;
@@ -1161,8 +1167,8 @@ int tsv_kv_del(tsv_kv_txn *t, uint64_t bucket, const void *key, size_t klen, tsv
     if (found <= 0)
         return found; /* absent: nothing to do */
     if (d.is_bucket)
-        return tsv_error_set(err, TSV_ECONFLICT,
-                             "key \"%s\" is a bucket; use bucket_delete", show(key, klen).s);
+        return tsv_error_set(err, TSV_ECONFLICT, "key \"%s\" is a bucket; use bucket_delete",
+                             show(key, klen).s);
     uint8_t kb[EKEY_MAX];
     MDB_val k = entry_key(kb, bucket, key, klen);
     if (hist(t, 'e', &k, NULL, 0, NULL, 0, 1, err) != 0)
@@ -1390,8 +1396,8 @@ int tsv_kv_aux_get(tsv_kv_txn *txn, tsv_kv_aux which, const void *key, size_t kl
     return 0;
 }
 
-int tsv_kv_aux_put(tsv_kv_txn *txn, tsv_kv_aux which, const void *key, size_t klen,
-                   const void *val, size_t vlen, tsv_error *err)
+int tsv_kv_aux_put(tsv_kv_txn *txn, tsv_kv_aux which, const void *key, size_t klen, const void *val,
+                   size_t vlen, tsv_error *err)
 {
     if (aux_check(txn, which, klen, 1, err) != 0)
         return -1;
@@ -1408,8 +1414,7 @@ int tsv_kv_aux_put(tsv_kv_txn *txn, tsv_kv_aux which, const void *key, size_t kl
     return 0;
 }
 
-int tsv_kv_aux_del(tsv_kv_txn *txn, tsv_kv_aux which, const void *key, size_t klen,
-                   tsv_error *err)
+int tsv_kv_aux_del(tsv_kv_txn *txn, tsv_kv_aux which, const void *key, size_t klen, tsv_error *err)
 {
     if (aux_check(txn, which, klen, 1, err) != 0)
         return -1;
@@ -1427,8 +1432,7 @@ int tsv_kv_aux_del(tsv_kv_txn *txn, tsv_kv_aux which, const void *key, size_t kl
     return 0;
 }
 
-int tsv_kv_aux_each(tsv_kv_txn *txn, tsv_kv_aux which, tsv_kv_aux_fn fn, void *ctx,
-                    tsv_error *err)
+int tsv_kv_aux_each(tsv_kv_txn *txn, tsv_kv_aux which, tsv_kv_aux_fn fn, void *ctx, tsv_error *err)
 {
     if (aux_check(txn, which, 1, 0, err) != 0)
         return -1;
@@ -1462,11 +1466,20 @@ tsv_kv_hist_state *tsv_kv__hist(tsv_kv_txn *t) { return &t->hist; }
 int tsv_kv__dbi(tsv_kv *kv, char which, MDB_dbi *out)
 {
     switch (which) {
-    case 'e': *out = kv->entries; return 0;
-    case 'b': *out = kv->buckets; return 0;
-    case 'i': *out = kv->info; return 0;
-    case 'h': *out = kv->aux[TSV_KV_AUX_HISTORY]; return 0;
-    default: return -1;
+    case 'e':
+        *out = kv->entries;
+        return 0;
+    case 'b':
+        *out = kv->buckets;
+        return 0;
+    case 'i':
+        *out = kv->info;
+        return 0;
+    case 'h':
+        *out = kv->aux[TSV_KV_AUX_HISTORY];
+        return 0;
+    default:
+        return -1;
     }
 }
 int tsv_kv__fail(tsv_kv_txn *t, int rc, const char *what, tsv_error *err)

@@ -74,11 +74,11 @@ typedef struct tsv_kv_cursor tsv_kv_cursor;
 typedef struct tsv_kv_entry {
     const uint8_t *key;
     size_t klen;
-    int is_bucket;        /* 1: nested bucket (child/sequence set), 0: value */
-    const uint8_t *val;   /* value bytes when !is_bucket */
+    int is_bucket;      /* 1: nested bucket (child/sequence set), 0: value */
+    const uint8_t *val; /* value bytes when !is_bucket */
     size_t vlen;
-    uint64_t child;       /* bucket handle when is_bucket */
-    uint64_t sequence;    /* that bucket's sequence when is_bucket */
+    uint64_t child;    /* bucket handle when is_bucket */
+    uint64_t sequence; /* that bucket's sequence when is_bucket */
 } tsv_kv_entry;
 
 /* Opens (creating if needed) the environment in directory `dir`.
@@ -110,11 +110,11 @@ int tsv_kv_set_durable(tsv_kv *kv, int durable, tsv_error *err);
 /* Write operations in a read transaction fail with TSV_EINTERNAL. */
 int tsv_kv_begin(tsv_kv *kv, int write, tsv_kv_txn **out, tsv_error *err);
 int tsv_kv_commit(tsv_kv_txn *txn, tsv_error *err); /* frees txn, even on failure */
-void tsv_kv_abort(tsv_kv_txn *txn);                  /* frees txn; NULL is fine */
+void tsv_kv_abort(tsv_kv_txn *txn);                 /* frees txn; NULL is fine */
 
 /* Buckets. name must be 1..TSV_KV_MAX_KEY bytes. */
-int tsv_kv_bucket(tsv_kv_txn *txn, uint64_t parent, const void *name, size_t len,
-                  uint64_t *out, tsv_error *err); /* TSV_ENOTFOUND if absent or a value */
+int tsv_kv_bucket(tsv_kv_txn *txn, uint64_t parent, const void *name, size_t len, uint64_t *out,
+                  tsv_error *err); /* TSV_ENOTFOUND if absent or a value */
 /* Creates bucket `name` in `parent` with the given sequence. If it already
  * exists: exist_ok returns its handle (its sequence is left unchanged),
  * otherwise TSV_ECONFLICT. A value under that key is always TSV_ECONFLICT.
@@ -132,10 +132,10 @@ int tsv_kv_set_sequence(tsv_kv_txn *txn, uint64_t bucket, uint64_t seq, tsv_erro
  * to overwrite a bucket (TSV_ECONFLICT). del of a missing key is not an error;
  * del of a bucket key is TSV_ECONFLICT (use tsv_kv_bucket_delete). put/del
  * into a bucket that does not exist is TSV_ENOTFOUND. */
-int tsv_kv_get(tsv_kv_txn *txn, uint64_t bucket, const void *key, size_t klen,
-               const uint8_t **val, size_t *vlen, tsv_error *err);
-int tsv_kv_put(tsv_kv_txn *txn, uint64_t bucket, const void *key, size_t klen,
-               const void *val, size_t vlen, tsv_error *err);
+int tsv_kv_get(tsv_kv_txn *txn, uint64_t bucket, const void *key, size_t klen, const uint8_t **val,
+               size_t *vlen, tsv_error *err);
+int tsv_kv_put(tsv_kv_txn *txn, uint64_t bucket, const void *key, size_t klen, const void *val,
+               size_t vlen, tsv_error *err);
 int tsv_kv_del(tsv_kv_txn *txn, uint64_t bucket, const void *key, size_t klen, tsv_error *err);
 
 /* Cursor over one bucket in key order. seek positions at the first key >=
@@ -186,12 +186,10 @@ typedef int (*tsv_kv_aux_fn)(void *ctx, const uint8_t *key, size_t klen, const u
                              size_t vlen, tsv_error *err);
 int tsv_kv_aux_get(tsv_kv_txn *txn, tsv_kv_aux which, const void *key, size_t klen,
                    const uint8_t **val, size_t *vlen, tsv_error *err);
-int tsv_kv_aux_put(tsv_kv_txn *txn, tsv_kv_aux which, const void *key, size_t klen,
-                   const void *val, size_t vlen, tsv_error *err);
-int tsv_kv_aux_del(tsv_kv_txn *txn, tsv_kv_aux which, const void *key, size_t klen,
-                   tsv_error *err);
-int tsv_kv_aux_each(tsv_kv_txn *txn, tsv_kv_aux which, tsv_kv_aux_fn fn, void *ctx,
-                    tsv_error *err);
+int tsv_kv_aux_put(tsv_kv_txn *txn, tsv_kv_aux which, const void *key, size_t klen, const void *val,
+                   size_t vlen, tsv_error *err);
+int tsv_kv_aux_del(tsv_kv_txn *txn, tsv_kv_aux which, const void *key, size_t klen, tsv_error *err);
+int tsv_kv_aux_each(tsv_kv_txn *txn, tsv_kv_aux which, tsv_kv_aux_fn fn, void *ctx, tsv_error *err);
 
 /* Change log (storage/kv_history.h): while on, every write to the bolt
  * tree through this handle logs its before/after images in the same

@@ -44,10 +44,7 @@ static int source_cursor_next(void *cursor, tsv_bolt_entry *e, tsv_error *err)
     return 1;
 }
 
-static void source_cursor_close(void *cursor)
-{
-    tsv_kv_cursor_close(cursor);
-}
+static void source_cursor_close(void *cursor) { tsv_kv_cursor_close(cursor); }
 
 void tsv_kv_bolt_source_init(tsv_bolt_source *src, tsv_kv_txn *txn)
 {

@@ -36,7 +36,10 @@ static void be32(uint8_t *p, uint32_t v)
     for (int i = 3; i >= 0; i--, v >>= 8)
         p[i] = (uint8_t)v;
 }
-static uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3]; }
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
+}
 
 /* The key of the next record of t: the transaction's time (assigned at its
  * first record: after the last logged one) and its sequence number. */
@@ -343,7 +346,8 @@ int tsv_kv_history_rewind(tsv_kv *kv, int64_t target_ns, uint64_t *undone, tsv_e
         return tsv_error_set(err, TSV_EINVALID,
                              "a %s replaced the KV after the target time; the change log cannot "
                              "cross it",
-                             info.barrier_kind == TSV_KVH_RESTORE_KV ? "restore/kv" : "restore/sql");
+                             info.barrier_kind == TSV_KVH_RESTORE_KV ? "restore/kv"
+                                                                     : "restore/sql");
     /* Undo from the last record present now, downwards; the undo records
      * this appends lie above `upper` and are never read back. */
     uint8_t upper[HKEY_LEN];

@@ -59,12 +59,12 @@ int tsv_kv_history_mark_txn(tsv_kv_txn *t, char kind, const char *note, int64_t 
                             tsv_error *err);
 
 typedef struct tsv_kv_history_info {
-    int64_t begin_ns;    /* time of the last 'B' mark (0: no log) */
-    int64_t barrier_ns;  /* time of the last 'R'/'S' mark (0: none) */
-    char barrier_kind;   /* 'R', 'S' or 0 */
-    int64_t last_ns;     /* time of the last record (0: none) */
-    uint64_t records;    /* records after the last barrier (or in all) */
-    uint64_t bytes;      /* their size */
+    int64_t begin_ns;   /* time of the last 'B' mark (0: no log) */
+    int64_t barrier_ns; /* time of the last 'R'/'S' mark (0: none) */
+    char barrier_kind;  /* 'R', 'S' or 0 */
+    int64_t last_ns;    /* time of the last record (0: none) */
+    uint64_t records;   /* records after the last barrier (or in all) */
+    uint64_t bytes;     /* their size */
 } tsv_kv_history_info;
 
 /* Scans the log from its end back to its last 'B' mark. */

@@ -33,7 +33,8 @@ static int check_bucket_begin(void *vctx, const uint8_t *name, size_t len, uint6
 {
     int *depth = vctx;
     if (*depth >= MAX_DEPTH)
-        return tsv_error_set(err, TSV_EINVALID, "bolt file nests buckets deeper than %d", MAX_DEPTH);
+        return tsv_error_set(err, TSV_EINVALID, "bolt file nests buckets deeper than %d",
+                             MAX_DEPTH);
     (*depth)++;
     return check_key(len, "bucket name", err);
 }
@@ -53,8 +54,8 @@ static int check_value(void *vctx, const uint8_t *key, size_t klen, const uint8_
         return tsv_error_set(err, TSV_EINVALID, "bolt file has a plain key in its root bucket");
     if (vlen > TSV_KV_MAX_VALUE)
         return tsv_error_set(err, TSV_ETOOLARGE,
-                             "bolt file has a value of %zu bytes; the KV holds at most %zu",
-                             vlen, TSV_KV_MAX_VALUE);
+                             "bolt file has a value of %zu bytes; the KV holds at most %zu", vlen,
+                             TSV_KV_MAX_VALUE);
     return check_key(klen, "key", err);
 }
 
@@ -78,7 +79,8 @@ static int on_bucket_begin(void *vctx, const uint8_t *name, size_t len, uint64_t
 {
     import_ctx *c = vctx;
     if (c->depth >= MAX_DEPTH)
-        return tsv_error_set(err, TSV_EINVALID, "bolt file nests buckets deeper than %d", MAX_DEPTH);
+        return tsv_error_set(err, TSV_EINVALID, "bolt file nests buckets deeper than %d",
+                             MAX_DEPTH);
     uint64_t child;
     if (tsv_kv_bucket_create(c->txn, c->stack[c->depth], name, len, sequence, 0, &child, err) != 0)
         return tsv_error_wrap(err, "importing bucket \"%.*s\"", (int)(len > 80 ? 80 : len), name);

@@ -10,7 +10,8 @@
 
 static int fail(tsv_error *err, const char *fmt, const char *what)
 {
-    return tsv_error_set(err, TSV_EINVALID, "failed to unmarshal json: %s%s", fmt, what ? what : "");
+    return tsv_error_set(err, TSV_EINVALID, "failed to unmarshal json: %s%s", fmt,
+                         what ? what : "");
 }
 
 /* Optional string member: absent/null -> *out NULL. */
@@ -35,7 +36,8 @@ static int get_i64(const tsv_json *obj, const char *key, int64_t *out, tsv_error
     const tsv_json *v = tsv_json_get_ci(obj, key);
     if (!v || v->type == TSV_JSON_NULL)
         return 0;
-    return tsv_json_i64(v, out, key, err) == 0 ? 0 : tsv_error_wrap(err, "failed to unmarshal json");
+    return tsv_json_i64(v, out, key, err) == 0 ? 0
+                                               : tsv_error_wrap(err, "failed to unmarshal json");
 }
 
 static int get_u64(const tsv_json *obj, const char *key, uint64_t *out, tsv_error *err)
@@ -44,7 +46,8 @@ static int get_u64(const tsv_json *obj, const char *key, uint64_t *out, tsv_erro
     const tsv_json *v = tsv_json_get_ci(obj, key);
     if (!v || v->type == TSV_JSON_NULL)
         return 0;
-    return tsv_json_u64(v, out, key, err) == 0 ? 0 : tsv_error_wrap(err, "failed to unmarshal json");
+    return tsv_json_u64(v, out, key, err) == 0 ? 0
+                                               : tsv_error_wrap(err, "failed to unmarshal json");
 }
 
 /* Optional RFC 3339 time member: absent/null -> 0 (Go's zero time). */
@@ -275,7 +278,7 @@ int tsv_manifest_parse(const char *json, size_t len, tsv_manifest *out, tsv_erro
     if (get_str(j, "defaultRetentionPolicy", &db->defaultretentionpolicy, err) != 0)
         goto done;
     db->name = strndup(out->bucket_name ? out->bucket_name : "",
-                         out->bucket_name ? strlen(out->bucket_name) : 0);
+                       out->bucket_name ? strlen(out->bucket_name) : 0);
     if (!db->defaultretentionpolicy)
         db->defaultretentionpolicy = strndup("", 0);
     if (!db->name || !db->defaultretentionpolicy) {

@@ -20,9 +20,9 @@
 #include "tsv_error.h"
 
 typedef struct tsv_manifest {
-    char org_id[17];        /* "" when absent */
+    char org_id[17]; /* "" when absent */
     char *org_name;
-    char bucket_id[17];     /* "" when absent */
+    char bucket_id[17]; /* "" when absent */
     char *bucket_name;
     char *description;      /* NULL when absent or null */
     Meta__DatabaseInfo *db; /* name = bucketName, RPs, groups, shards */

@@ -26,7 +26,12 @@
 /* Wire scan                                                                 */
 /* ------------------------------------------------------------------------ */
 
-enum { WT_VARINT = 0, WT_FIXED64 = 1, WT_LEN = 2, WT_FIXED32 = 5 };
+enum {
+    WT_VARINT = 0,
+    WT_FIXED64 = 1,
+    WT_LEN = 2,
+    WT_FIXED32 = 5
+};
 
 /* 0 ok, -1 truncated, -2 longer than 64 bits (varint.h). */
 static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
@@ -119,23 +124,21 @@ static int scan_message(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
         case WT_VARINT:
             if (read_varint(&p, end, &v) != 0)
                 return tsv_error_set(err, TSV_EINVALID,
-                                     "meta: bad varint in %s field %llu at byte %zu",
-                                     d->short_name, (unsigned long long)number, at);
+                                     "meta: bad varint in %s field %llu at byte %zu", d->short_name,
+                                     (unsigned long long)number, at);
             break;
         case WT_FIXED64:
         case WT_FIXED32: {
             size_t need = wt == WT_FIXED64 ? 8 : 4;
             if ((size_t)(end - p) < need)
-                return tsv_error_set(err, TSV_EINVALID,
-                                     "meta: truncated %s field %llu at byte %zu",
+                return tsv_error_set(err, TSV_EINVALID, "meta: truncated %s field %llu at byte %zu",
                                      d->short_name, (unsigned long long)number, at);
             p += need;
             break;
         }
         case WT_LEN:
             if (read_varint(&p, end, &v) != 0 || v > (uint64_t)(end - p))
-                return tsv_error_set(err, TSV_EINVALID,
-                                     "meta: truncated %s field %llu at byte %zu",
+                return tsv_error_set(err, TSV_EINVALID, "meta: truncated %s field %llu at byte %zu",
                                      d->short_name, (unsigned long long)number, at);
             payload = p;
             p += v;
@@ -163,8 +166,8 @@ static int scan_message(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
                                  d->short_name, f->name, at);
         if (f->type == PROTOBUF_C_TYPE_STRING && memchr(payload, 0, (size_t)(p - payload)))
             return tsv_error_set(err, TSV_EINVALID,
-                                 "meta: field %s.%s contains a NUL byte (byte %zu)",
-                                 d->short_name, f->name, at);
+                                 "meta: field %s.%s contains a NUL byte (byte %zu)", d->short_name,
+                                 f->name, at);
         if (f->type == PROTOBUF_C_TYPE_MESSAGE &&
             scan_message(f->descriptor, payload, (size_t)(p - payload), base, depth + 1, err) != 0)
             return -1;
@@ -270,10 +273,7 @@ static int shard_fold_owner_ids(Meta__ShardInfo *sh)
     return 0;
 }
 
-static int shard_is_canonical(const Meta__ShardInfo *sh)
-{
-    return sh->n_ownerids == 0;
-}
+static int shard_is_canonical(const Meta__ShardInfo *sh) { return sh->n_ownerids == 0; }
 #pragma GCC diagnostic pop
 
 /* Go keeps TruncatedAt as a time and writes it only when non-zero. */
@@ -348,8 +348,10 @@ static int decode_root(const ProtobufCMessageDescriptor *d, const uint8_t *buf, 
     ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, len, buf);
     if (!m)
         /* The scan accepted it, so this is almost surely memory. */
-        return tsv_error_set(err, TSV_EINVALID, "meta: protobuf-c could not unpack %s "
-                             "(%zu bytes; malformed or out of memory)", d->short_name, len);
+        return tsv_error_set(err, TSV_EINVALID,
+                             "meta: protobuf-c could not unpack %s "
+                             "(%zu bytes; malformed or out of memory)",
+                             d->short_name, len);
     int rc = 0;
     if (d == &meta__data__descriptor) {
         Meta__Data *data = (Meta__Data *)m;
@@ -360,8 +362,7 @@ static int decode_root(const ProtobufCMessageDescriptor *d, const uint8_t *buf, 
     }
     if (rc != 0) {
         protobuf_c_message_free_unpacked(m, NULL);
-        return tsv_error_set(err, TSV_EINTERNAL, "meta: out of memory decoding %s",
-                             d->short_name);
+        return tsv_error_set(err, TSV_EINTERNAL, "meta: out of memory decoding %s", d->short_name);
     }
     *out = m;
     return 0;
@@ -489,10 +490,7 @@ void tsv_meta_free_database(Meta__DatabaseInfo *db)
         protobuf_c_message_free_unpacked(&db->base, NULL);
 }
 
-void tsv_meta_touch(Meta__Data *data)
-{
-    data->index++;
-}
+void tsv_meta_touch(Meta__Data *data) { data->index++; }
 
 /* ------------------------------------------------------------------------ */
 /* Lookups                                                                   */
@@ -556,9 +554,9 @@ static int find_shard_cb(const Meta__DatabaseInfo *db, const Meta__RetentionPoli
     return 1;
 }
 
-int tsv_meta_find_shard(const Meta__Data *data, uint64_t shard_id,
-                        const Meta__DatabaseInfo **db, const Meta__RetentionPolicyInfo **rp,
-                        const Meta__ShardGroupInfo **group, tsv_error *err)
+int tsv_meta_find_shard(const Meta__Data *data, uint64_t shard_id, const Meta__DatabaseInfo **db,
+                        const Meta__RetentionPolicyInfo **rp, const Meta__ShardGroupInfo **group,
+                        tsv_error *err)
 {
     struct find_shard_ctx ctx = {.id = shard_id};
     if (tsv_meta_foreach_shard(data, 0, find_shard_cb, &ctx, err) != 1)
@@ -597,7 +595,8 @@ static int check_retention(int64_t retention_ns, tsv_error *err)
 {
     /* Go's wording; negative values are "non-zero and under 1h" too. */
     if (retention_ns != 0 && retention_ns < TSV_META_NS_PER_HOUR)
-        return tsv_error_set(err, TSV_EINVALID, "retention policy duration must be at least 1h0m0s");
+        return tsv_error_set(err, TSV_EINVALID,
+                             "retention policy duration must be at least 1h0m0s");
     return 0;
 }
 
@@ -732,7 +731,8 @@ static int validate_upload(const Meta__Data *data, const Meta__DatabaseInfo *up,
     if (up->n_retentionpolicies != 1)
         return tsv_error_set(err, TSV_EINVALID,
                              "bucket must have 1 retention policy; attempting to restore %zu "
-                             "retention policies", up->n_retentionpolicies);
+                             "retention policies",
+                             up->n_retentionpolicies);
     const Meta__RetentionPolicyInfo *rp = up->retentionpolicies[0];
     if (check_rp_name(rp->name, err) != 0 || check_retention(rp->duration, err) != 0)
         return -1;
@@ -741,10 +741,9 @@ static int validate_upload(const Meta__Data *data, const Meta__DatabaseInfo *up,
     for (size_t g = 0; g < rp->n_shardgroups; g++) {
         const Meta__ShardGroupInfo *sg = rp->shardgroups[g];
         if (sg->endtime < sg->starttime)
-            return tsv_error_set(err, TSV_EINVALID,
-                                 "shard group %llu ends before it starts (%lld < %lld)",
-                                 (unsigned long long)sg->id, (long long)sg->endtime,
-                                 (long long)sg->starttime);
+            return tsv_error_set(
+                err, TSV_EINVALID, "shard group %llu ends before it starts (%lld < %lld)",
+                (unsigned long long)sg->id, (long long)sg->endtime, (long long)sg->starttime);
         total += sg->n_shards;
     }
     if (rp->n_shardgroups > UINT64_MAX - data->maxshardgroupid ||
@@ -777,8 +776,7 @@ static int validate_upload(const Meta__Data *data, const Meta__DatabaseInfo *up,
 
 int tsv_meta_restore_bucket(Meta__Data *data, const char *db_name,
                             const Meta__DatabaseInfo *uploaded, tsv_meta_shard_map **map_out,
-                            size_t *n_map_out, const Meta__DatabaseInfo **restored,
-                            tsv_error *err)
+                            size_t *n_map_out, const Meta__DatabaseInfo **restored, tsv_error *err)
 {
     ptrdiff_t idx = database_index(data, db_name);
     if (idx < 0)
@@ -808,8 +806,8 @@ int tsv_meta_restore_bucket(Meta__Data *data, const char *db_name,
         return tsv_error_set(err, TSV_EINTERNAL, "meta: out of memory restoring");
     }
 
-    rp->shardgroupduration = tsv_meta_normalise_shard_group_duration(rp->duration,
-                                                                     rp->shardgroupduration);
+    rp->shardgroupduration =
+        tsv_meta_normalise_shard_group_duration(rp->duration, rp->shardgroupduration);
     if (rp->replican == 0)
         rp->replican = 1;
     uint64_t next_group = data->maxshardgroupid, next_shard = data->maxshardid;

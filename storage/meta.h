@@ -89,9 +89,9 @@ const Meta__DatabaseInfo *tsv_meta_find_database(const Meta__Data *data, const c
 
 /* Finds a live shard (its group's DeletedAt is 0; a deleted group's shards
  * have no data and count as absent: TSV_ENOTFOUND). Out pointers may be NULL. */
-int tsv_meta_find_shard(const Meta__Data *data, uint64_t shard_id,
-                        const Meta__DatabaseInfo **db, const Meta__RetentionPolicyInfo **rp,
-                        const Meta__ShardGroupInfo **group, tsv_error *err);
+int tsv_meta_find_shard(const Meta__Data *data, uint64_t shard_id, const Meta__DatabaseInfo **db,
+                        const Meta__RetentionPolicyInfo **rp, const Meta__ShardGroupInfo **group,
+                        tsv_error *err);
 
 /* Called per shard in storage order. Return 0 to go on; anything else stops
  * the walk and is returned by tsv_meta_foreach_shard (set err when returning

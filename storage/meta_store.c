@@ -17,9 +17,9 @@ int tsv_meta_load(tsv_kv_txn *txn, Meta__Data **out, int *present, tsv_error *er
     /* Both lookups can succeed with a zero-length value, which reads as
      * absent (as in influxd's KV): e must then say "not found". */
     tsv_error e = {.code = TSV_ENOTFOUND};
-    int found = tsv_kv_bucket(txn, TSV_KV_ROOT, TSV_META_BUCKET, strlen(TSV_META_BUCKET), &b, &e) == 0 &&
-                tsv_kv_get(txn, b, TSV_META_KEY, strlen(TSV_META_KEY), &val, &vlen, &e) == 0 &&
-                vlen > 0;
+    int found =
+        tsv_kv_bucket(txn, TSV_KV_ROOT, TSV_META_BUCKET, strlen(TSV_META_BUCKET), &b, &e) == 0 &&
+        tsv_kv_get(txn, b, TSV_META_KEY, strlen(TSV_META_KEY), &val, &vlen, &e) == 0 && vlen > 0;
     if (!found && e.code != TSV_ENOTFOUND) {
         if (err)
             *err = e;
@@ -58,8 +58,7 @@ typedef struct path_list {
 /* A database or RP name becomes one directory level: it must stay one. */
 static int path_component_ok(const char *name)
 {
-    return name && *name && !strchr(name, '/') && strcmp(name, ".") != 0 &&
-           strcmp(name, "..") != 0;
+    return name && *name && !strchr(name, '/') && strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
 }
 
 static int add_path(const Meta__DatabaseInfo *db, const Meta__RetentionPolicyInfo *rp,

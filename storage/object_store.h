@@ -51,8 +51,7 @@ typedef struct tsv_objstore_ops {
      * the file becomes read-only). The file stays where it is. If the object
      * already exists, `path` is replaced by a link to it (dedup), so that
      * afterwards path and object are the same bytes either way. */
-    int (*adopt)(tsv_objstore *os, const char *path, const char *hex, int *created,
-                 tsv_error *err);
+    int (*adopt)(tsv_objstore *os, const char *path, const char *hex, int *created, tsv_error *err);
     int (*get)(tsv_objstore *os, const char *hex, tsv_reader **out, tsv_error *err);
     /* Makes the object appear at `path` (must not exist). Not fsynced:
      * the caller fsyncs the directory once for all links it made. */

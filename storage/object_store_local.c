@@ -354,10 +354,7 @@ static int local_list(tsv_objstore *os, tsv_objstore_list_fn fn, void *ctx, tsv_
     return rc < 0 ? -1 : 0;
 }
 
-static void local_close(tsv_objstore *os)
-{
-    free(os);
-}
+static void local_close(tsv_objstore *os) { free(os); }
 
 static const tsv_objstore_ops local_ops = {
     .put = local_put,

@@ -7,10 +7,12 @@
 
 /* influxd's operator permission set, in influxd's order. */
 const char *const tsv_perm_operator_types[] = {
-    "authorizations", "buckets", "dashboards", "orgs", "sources", "tasks", "telegrafs",
-    "users", "variables", "scrapers", "secrets", "labels", "views", "documents",
-    "notificationRules", "notificationEndpoints", "checks", "dbrp", "notebooks",
-    "annotations", "remotes", "replications",
+    "authorizations", "buckets",      "dashboards",        "orgs",
+    "sources",        "tasks",        "telegrafs",         "users",
+    "variables",      "scrapers",     "secrets",           "labels",
+    "views",          "documents",    "notificationRules", "notificationEndpoints",
+    "checks",         "dbrp",         "notebooks",         "annotations",
+    "remotes",        "replications",
 };
 const int tsv_perm_operator_type_count =
     (int)(sizeof tsv_perm_operator_types / sizeof tsv_perm_operator_types[0]);
@@ -142,7 +144,8 @@ int tsv_perm_set_parse(const tsv_json *arr, int strict, tsv_perm_set *out, tsv_e
     if (arr->type != TSV_JSON_ARRAY) {
         if (!strict)
             return 0;
-        return tsv_error_set(err, TSV_EINVALID, "invalid json structure: permissions must be a list");
+        return tsv_error_set(err, TSV_EINVALID,
+                             "invalid json structure: permissions must be a list");
     }
     if (arr->count == 0)
         return 0;
@@ -266,8 +269,8 @@ int tsv_perm_set_is_operator(const tsv_perm_set *s, int write_too, char *missing
     for (int i = 0; i < OPER_REQUIRED_TYPES; i++) {
         for (int a = 0; a < (write_too ? 2 : 1); a++) {
             tsv_permission need;
-            tsv_perm_make(&need, a ? TSV_ACTION_WRITE : TSV_ACTION_READ,
-                          tsv_perm_operator_types[i], NULL, NULL);
+            tsv_perm_make(&need, a ? TSV_ACTION_WRITE : TSV_ACTION_READ, tsv_perm_operator_types[i],
+                          NULL, NULL);
             if (!tsv_perm_set_allows(s, &need)) {
                 if (missing && mlen)
                     tsv_perm_format(&need, missing, mlen);

@@ -19,7 +19,10 @@
 #include "json.h"
 #include "tsv_error.h"
 
-typedef enum tsv_action { TSV_ACTION_READ = 0, TSV_ACTION_WRITE = 1 } tsv_action;
+typedef enum tsv_action {
+    TSV_ACTION_READ = 0,
+    TSV_ACTION_WRITE = 1
+} tsv_action;
 
 typedef struct tsv_permission {
     tsv_action action;

@@ -38,8 +38,7 @@ static int purged_fn(void *ctx, const tsv_version *v, tsv_error *err)
 {
     (void)err;
     int64_t *latest = ctx;
-    if (v->state == TSV_VERSION_PURGED && strlen(v->slot.bucket) == 16 &&
-        v->deleted_ns > *latest)
+    if (v->state == TSV_VERSION_PURGED && strlen(v->slot.bucket) == 16 && v->deleted_ns > *latest)
         *latest = v->deleted_ns;
     return 0;
 }
@@ -97,8 +96,8 @@ static int check_locked(tsv_store *s, int64_t target_ns, tsv_pitr_range *r, tsv_
     tsv_format_rfc3339nano(target_ns, t, sizeof t);
     if (target_ns > r->end_ns)
         return tsv_error_set(err, TSV_EINVALID,
-                             "target_time %s is in the future; the restorable range is [%s, %s]",
-                             t, a, b);
+                             "target_time %s is in the future; the restorable range is [%s, %s]", t,
+                             a, b);
     if (target_ns < r->start_ns)
         return tsv_error_set(err, TSV_EINVALID,
                              "target_time %s is outside the restorable range [%s, %s] (%s)", t, a,
@@ -206,8 +205,8 @@ static int shard_fn(const Meta__DatabaseInfo *db, const Meta__RetentionPolicyInf
     if (rc == 0)
         rc = tsv_fsync_dir(dir, err);
     if (rc == 0 &&
-        fprintf(c->pending, "%s\t%s\t%" PRId64 "\t%" PRId64 "\t%" PRIu64 "\t%016" PRIx64
-                            "\t%" PRIu64 "\n",
+        fprintf(c->pending,
+                "%s\t%s\t%" PRId64 "\t%" PRId64 "\t%" PRIu64 "\t%016" PRIx64 "\t%" PRIu64 "\n",
                 db->name, rp->name, slot.start_ns, slot.end_ns, p.best.version, gen, sh->id) < 0)
         rc = tsv_error_set(err, TSV_EINTERNAL, "write the PITR catalogue changes");
     tsv_version_clear(&p.best);
@@ -237,8 +236,8 @@ static int put_job_record(tsv_kv *kv, const tsv_pitr_options *opt, tsv_error *er
 
 /* Builds the new generation in `staging`. Caller holds the exclusive lock
  * and the GC lock shared. */
-static int build(tsv_store *s, const char *staging, int64_t target_ns,
-                 const tsv_pitr_options *opt, tsv_pitr_result *res, tsv_error *err)
+static int build(tsv_store *s, const char *staging, int64_t target_ns, const tsv_pitr_options *opt,
+                 tsv_pitr_result *res, tsv_error *err)
 {
     char kvdir[PATH_MAX], path[PATH_MAX];
     if (tsv_path_join(kvdir, sizeof kvdir, err, "%s/kv", staging) != 0 ||
@@ -286,8 +285,9 @@ static int build(tsv_store *s, const char *staging, int64_t target_ns,
         if (fclose(pending) != 0 && rc == 0)
             rc = tsv_error_set_errno(err, TSV_EINTERNAL, errno, "close %s", path);
     }
-    logf_(opt, "info", "%zu shards (%zu without a version at the target time), %" PRIu64
-                       " files linked (%" PRIu64 " bytes, no copy)",
+    logf_(opt, "info",
+          "%zu shards (%zu without a version at the target time), %" PRIu64
+          " files linked (%" PRIu64 " bytes, no copy)",
           res->shards, res->empty_shards, res->files, res->bytes);
     tsv_fault_point("pitr-after-shards");
     /* SQL: unchanged since the target (no restore/sql after it: range). */

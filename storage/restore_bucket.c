@@ -50,8 +50,8 @@ static int make_shard_dirs(tsv_store *s, const char *db, const Meta__DatabaseInf
                 continue;
             for (size_t i = 0; i < sg->n_shards; i++) {
                 char path[PATH_MAX];
-                if (tsv_shard_path(path, sizeof path, s->state_dir, db, rp->name,
-                                   sg->shards[i]->id, err) != 0 ||
+                if (tsv_shard_path(path, sizeof path, s->state_dir, db, rp->name, sg->shards[i]->id,
+                                   err) != 0 ||
                     tsv_mkdir_p(path, err) != 0)
                     return -1;
             }
@@ -258,10 +258,11 @@ int tsv_store_restore_bucket_proto(tsv_store *s, const char *bucket_id, const ui
         for (size_t i = 0; i < nold; i++) {
             char path[PATH_MAX];
             tsv_error e;
-            if (tsv_path_join(path, sizeof path, &e, "%s/engine/data/%s", s->state_dir, old[i]) == 0 &&
+            if (tsv_path_join(path, sizeof path, &e, "%s/engine/data/%s", s->state_dir, old[i]) ==
+                    0 &&
                 tsv_trash_move(s->trash_dir, path, "bucket-restore-replaced-shard", &e) != 0)
-                TSV_WARN("msg=\"could not move replaced shard aside\" path=\"%s\" error=\"%s\"", path,
-                         e.message);
+                TSV_WARN("msg=\"could not move replaced shard aside\" path=\"%s\" error=\"%s\"",
+                         path, e.message);
         }
     }
     tsv_store_shared_unlock(s);

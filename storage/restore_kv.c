@@ -182,16 +182,16 @@ int tsv_store_restore_kv(tsv_store *s, tsv_reader *body, char *token, size_t tok
     tsv_error terr;
     if (staging_holds_old) {
         if (rc == 0)
-            TSV_INFO("msg=\"KV restored\" generation=%016" PRIx64 " shards=%zu upload_bytes=%" PRIu64
-                     " upload_s=%.3f",
+            TSV_INFO("msg=\"KV restored\" generation=%016" PRIx64
+                     " shards=%zu upload_bytes=%" PRIu64 " upload_s=%.3f",
                      gen, nshards, up.size,
                      (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
         /* The previous generation becomes a soft-deleted KV version (its
          * final content exported); only if that fails is it moved aside. */
         if (rc == 0 && vault__kv_replaced(s, staging, &terr) == 0) {
         } else if (tsv_trash_move(s->trash_dir, staging, "kv-restore-previous-state", &terr) != 0) {
-            TSV_WARN("msg=\"could not move previous state aside\" path=\"%s\" error=\"%s\"", staging,
-                     terr.message);
+            TSV_WARN("msg=\"could not move previous state aside\" path=\"%s\" error=\"%s\"",
+                     staging, terr.message);
         }
     } else if (tsv_remove_tree(staging, &terr) != 0) {
         TSV_WARN("msg=\"could not remove\" path=\"%s\" error=\"%s\"", staging, terr.message);

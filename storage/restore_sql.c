@@ -13,8 +13,8 @@
 
 #include "engine.h"
 #include "fault.h"
-#include "kv_history.h"
 #include "fsutil.h"
+#include "kv_history.h"
 #include "restore.h"
 #include "store_internal.h"
 #include "trash.h"
@@ -36,7 +36,8 @@ int tsv_sqlite_validate(const char *path, tsv_error *err)
     sqlite3 *db = NULL;
     int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
     if (rc != SQLITE_OK) {
-        tsv_error_set(err, TSV_EINVALID, "invalid SQL backup: %s", db ? sqlite3_errmsg(db) : "open failed");
+        tsv_error_set(err, TSV_EINVALID, "invalid SQL backup: %s",
+                      db ? sqlite3_errmsg(db) : "open failed");
         sqlite3_close(db);
         return -1;
     }

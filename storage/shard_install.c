@@ -3,12 +3,12 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <openssl/evp.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,8 +38,8 @@
 #define MAX_ENTRIES 100000
 
 typedef struct tar_source {
-    tsv_reader *in;  /* a readahead reader */
-    tsv_error err;   /* the reader's own error, kept so it is reported as is */
+    tsv_reader *in; /* a readahead reader */
+    tsv_error err;  /* the reader's own error, kept so it is reported as is */
     int failed;
     uint64_t total;
 } tar_source;
@@ -79,7 +79,7 @@ static int name_list_add(name_list *l, const char *n, tsv_error *err)
         if (!p)
             return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
         l->names = p;
-        char (*h)[65] = realloc(l->hex, cap * sizeof *h);
+        char(*h)[65] = realloc(l->hex, cap * sizeof *h);
         if (!h)
             return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
         l->hex = h;
@@ -150,9 +150,9 @@ static int write_zeros(int fd, int64_t n, const char *path, EVP_MD_CTX *md, tsv_
  * A TSM file's bytes also go through `ts` (NULL otherwise), which checks its
  * blocks as they pass. Every byte also goes through SHA-256 (`md`, already
  * initialised): the file's object name in the vault, without a second read. */
-static int extract_entry(struct archive *a, const char *staging, const char *base,
-                         int64_t size, int sparse, tsv_tsm_stream *ts, EVP_MD_CTX *md,
-                         int scratch, tsv_error *err)
+static int extract_entry(struct archive *a, const char *staging, const char *base, int64_t size,
+                         int sparse, tsv_tsm_stream *ts, EVP_MD_CTX *md, int scratch,
+                         tsv_error *err)
 {
     char path[PATH_MAX];
     if (tsv_path_join(path, sizeof path, err, "%s/%s", staging, base) != 0)
@@ -226,8 +226,7 @@ static int extract_entry(struct archive *a, const char *staging, const char *bas
 
 /* Validates staging/<base> completely; a TSM file's blocks that `ts` checked
  * while it was written are not read again (tsm.h). */
-static int validate_file(const char *staging, const char *base, tsv_tsm_stream *ts,
-                         tsv_error *err)
+static int validate_file(const char *staging, const char *base, tsv_tsm_stream *ts, tsv_error *err)
 {
     char path[PATH_MAX];
     if (tsv_path_join(path, sizeof path, err, "%s/%s", staging, base) != 0)
@@ -251,7 +250,9 @@ static int carry_over(const char *shard_dir, const char *staging, const name_lis
 {
     DIR *d = opendir(shard_dir);
     if (!d)
-        return errno == ENOENT ? 0 : tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s", shard_dir);
+        return errno == ENOENT
+                   ? 0
+                   : tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s", shard_dir);
     struct dirent *e;
     int rc = 0;
     while ((e = readdir(d)) != NULL) {
@@ -297,9 +298,8 @@ int tsv_shard_install_from_tar(const char *shard_dir, const char *trash_dir, uin
                                            err);
 }
 
-int tsv_shard_install_from_tar_opts(const char *shard_dir, const char *trash_dir,
-                                    uint64_t shard_id, tsv_reader *tar,
-                                    const tsv_shard_install_opts *opts,
+int tsv_shard_install_from_tar_opts(const char *shard_dir, const char *trash_dir, uint64_t shard_id,
+                                    tsv_reader *tar, const tsv_shard_install_opts *opts,
                                     tsv_shard_install_stats *stats, tsv_error *err)
 {
     const tsv_shard_install_hook *hook = opts->hook;
@@ -310,7 +310,8 @@ int tsv_shard_install_from_tar_opts(const char *shard_dir, const char *trash_dir
         gen = tsv_random_u64();
     while (gen == 0);
     char staging[PATH_MAX], parent[PATH_MAX];
-    if (tsv_path_join(staging, sizeof staging, err, "%s.staging-%016" PRIx64, shard_dir, gen) != 0 ||
+    if (tsv_path_join(staging, sizeof staging, err, "%s.staging-%016" PRIx64, shard_dir, gen) !=
+            0 ||
         tsv_path_join(parent, sizeof parent, err, "%s", shard_dir) != 0)
         return -1;
     char *slash = strrchr(parent, '/');
@@ -379,8 +380,8 @@ int tsv_shard_install_from_tar_opts(const char *shard_dir, const char *trash_dir
             goto out;
         mode_t type = archive_entry_filetype(entry);
         if (archive_entry_hardlink(entry)) {
-            tsv_error_set(err, TSV_EINVALID, "invalid shard archive: hard link entry \"%s\" refused",
-                          path);
+            tsv_error_set(err, TSV_EINVALID,
+                          "invalid shard archive: hard link entry \"%s\" refused", path);
             goto out;
         }
         if (type == AE_IFDIR && !opts->strict) {

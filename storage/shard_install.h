@@ -31,11 +31,11 @@
 #include "tsv_error.h"
 
 typedef struct tsv_shard_install_stats {
-    uint64_t files;        /* files installed from the archive */
-    uint64_t bytes;        /* their total size */
-    uint64_t skipped;      /* entries skipped (directories, other names) */
-    uint64_t kept;         /* existing files carried over */
-    uint64_t trusted;      /* TSM files not validated again (opts.trust) */
+    uint64_t files;   /* files installed from the archive */
+    uint64_t bytes;   /* their total size */
+    uint64_t skipped; /* entries skipped (directories, other names) */
+    uint64_t kept;    /* existing files carried over */
+    uint64_t trusted; /* TSM files not validated again (opts.trust) */
 } tsv_shard_install_stats;
 
 /* Called once the staging directory is complete, marked with `gen` and
@@ -44,9 +44,8 @@ typedef struct tsv_shard_install_stats {
  * (the shard is unchanged). If the exchange then fails, exchange_failed
  * undoes what before_exchange recorded. */
 typedef struct tsv_shard_install_hook {
-    int (*before_exchange)(void *ctx, const char *staging, uint64_t gen,
-                           const char *const *names, const char (*hex)[65], size_t n,
-                           tsv_error *err);
+    int (*before_exchange)(void *ctx, const char *staging, uint64_t gen, const char *const *names,
+                           const char (*hex)[65], size_t n, tsv_error *err);
     void (*exchange_failed)(void *ctx);
     void *ctx;
 } tsv_shard_install_hook;
@@ -68,15 +67,14 @@ struct tsv_tsm_trust;
  * validation whose result is thrown away: no fsyncs. */
 typedef struct tsv_shard_install_opts {
     int strict;
-    const char *prefix; /* NULL = any directory part */
+    const char *prefix;                 /* NULL = any directory part */
     const tsv_shard_install_hook *hook; /* NULL = none (the vault's: store_vault.c) */
     const struct tsv_tsm_trust *trust;  /* NULL = validate everything */
     struct tsv_tsm_trust *validated;    /* NULL = not collected */
     int scratch;
 } tsv_shard_install_opts;
-int tsv_shard_install_from_tar_opts(const char *shard_dir, const char *trash_dir,
-                                    uint64_t shard_id, tsv_reader *tar,
-                                    const tsv_shard_install_opts *opts,
+int tsv_shard_install_from_tar_opts(const char *shard_dir, const char *trash_dir, uint64_t shard_id,
+                                    tsv_reader *tar, const tsv_shard_install_opts *opts,
                                     tsv_shard_install_stats *stats, tsv_error *err);
 
 #endif

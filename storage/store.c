@@ -65,8 +65,8 @@ int tsv_store_open(tsv_store **out, const tsv_store_options *opt, tsv_error *err
     }
     if (flock(s->lock_fd, (opt->read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0) {
         tsv_error_set_errno(err, TSV_EINTERNAL, errno,
-                            "data directory %s is in use by another tsvault (lock %s)",
-                            s->data_dir, lock_path);
+                            "data directory %s is in use by another tsvault (lock %s)", s->data_dir,
+                            lock_path);
         goto fail;
     }
     if (opt->read_only) {
@@ -85,8 +85,8 @@ int tsv_store_open(tsv_store **out, const tsv_store_options *opt, tsv_error *err
         goto fail;
     if (ensure_generation(s, err) != 0)
         goto fail;
-    if (tsv_vault_open(&s->vault, s->data_dir, opt->soft_delete_retention_s,
-                       opt->vault_quota_bytes, err) != 0)
+    if (tsv_vault_open(&s->vault, s->data_dir, opt->soft_delete_retention_s, opt->vault_quota_bytes,
+                       err) != 0)
         goto fail;
     if (tsv_store_open_state(s, err) != 0)
         goto fail;

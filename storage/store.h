@@ -56,9 +56,9 @@ void tsv_store_close(tsv_store *s);
 /* What a token is and may do. perms is owned by the info: release with
  * tsv_token_info_clear. */
 typedef struct tsv_token_info {
-    int active;       /* authorization status is "active" */
-    int user_active;  /* its user (if any) is active */
-    int is_operator;  /* holds the full operator permission set */
+    int active;      /* authorization status is "active" */
+    int user_active; /* its user (if any) is active */
+    int is_operator; /* holds the full operator permission set */
     char auth_id[17];
     char org_id[17];
     char user_id[17];
@@ -82,11 +82,11 @@ int tsv_store_setup_allowed(tsv_store *s, int *allowed, tsv_error *err);
 
 typedef struct tsv_setup_request {
     const char *username;
-    const char *password;      /* may be NULL */
+    const char *password; /* may be NULL */
     const char *org;
     const char *bucket;
-    int64_t retention_ns;      /* 0 = infinite */
-    const char *token;         /* operator token to use; NULL = generate one */
+    int64_t retention_ns; /* 0 = infinite */
+    const char *token;    /* operator token to use; NULL = generate one */
 } tsv_setup_request;
 
 typedef struct tsv_setup_result {
@@ -151,8 +151,7 @@ typedef struct tsv_auth_names {
 typedef int (*tsv_store_auth_fn)(void *ctx, const struct tsv_authorization *a,
                                  const tsv_auth_names *names, tsv_error *err);
 int tsv_store_auths_list(tsv_store *s, tsv_store_auth_fn fn, void *ctx, tsv_error *err);
-int tsv_store_auth_get(tsv_store *s, const char *id, struct tsv_authorization *out,
-                       tsv_error *err);
+int tsv_store_auth_get(tsv_store *s, const char *id, struct tsv_authorization *out, tsv_error *err);
 /* One authorization (by ID, or by raw token when id is NULL). */
 int tsv_store_auth_find(tsv_store *s, const char *id, const char *token, size_t token_len,
                         tsv_store_auth_fn fn, void *ctx, tsv_error *err);
@@ -161,8 +160,8 @@ int tsv_store_auth_find(tsv_store *s, const char *id, const char *token, size_t 
 int tsv_store_auth_create(tsv_store *s, const char *org_id, const char *user_id,
                           const char *description, int active, const tsv_perm_set *perms,
                           char token_out[89], char id_out[17], tsv_error *err);
-int tsv_store_auth_update(tsv_store *s, const char *id, const char *status,
-                          const char *description, tsv_error *err);
+int tsv_store_auth_update(tsv_store *s, const char *id, const char *status, const char *description,
+                          tsv_error *err);
 int tsv_store_auth_delete(tsv_store *s, const char *id, tsv_error *err);
 
 typedef int (*tsv_store_user_fn)(void *ctx, const struct tsv_user *u, tsv_error *err);
@@ -170,13 +169,12 @@ int tsv_store_users_list(tsv_store *s, tsv_store_user_fn fn, void *ctx, tsv_erro
 int tsv_store_user_get(tsv_store *s, const char *id, struct tsv_user *out, tsv_error *err);
 int tsv_store_user_by_name(tsv_store *s, const char *name, struct tsv_user *out, tsv_error *err);
 /* status NULL = active. password NULL = none. */
-int tsv_store_user_create(tsv_store *s, const char *name, const char *password,
-                          const char *status, struct tsv_user *out, tsv_error *err);
+int tsv_store_user_create(tsv_store *s, const char *name, const char *password, const char *status,
+                          struct tsv_user *out, tsv_error *err);
 int tsv_store_user_update(tsv_store *s, const char *id, const char *name, const char *status,
                           struct tsv_user *out, tsv_error *err);
 int tsv_store_user_delete(tsv_store *s, const char *id, tsv_error *err);
-int tsv_store_user_set_password(tsv_store *s, const char *id, const char *password,
-                                tsv_error *err);
+int tsv_store_user_set_password(tsv_store *s, const char *id, const char *password, tsv_error *err);
 
 /* Members/owners of a resource: each mapping of user_type ("member" or
  * "owner") with its user (mappings whose user is gone are skipped). */

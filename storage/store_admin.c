@@ -179,8 +179,8 @@ int tsv_store_auth_create(tsv_store *s, const char *org_id, const char *user_id,
     tsv_user_clear(&u);
     tsv_authorization a;
     if (rc == 0)
-        rc = tsv_tenant_auth_create(txn, org_id, user_id, description, active, perms, token_out,
-                                    &a, err);
+        rc = tsv_tenant_auth_create(txn, org_id, user_id, description, active, perms, token_out, &a,
+                                    err);
     if (rc == 0) {
         memcpy(id_out, a.id, 17);
         tsv_authorization_clear(&a);
@@ -192,8 +192,8 @@ int tsv_store_auth_create(tsv_store *s, const char *org_id, const char *user_id,
     return rc;
 }
 
-int tsv_store_auth_update(tsv_store *s, const char *id, const char *status,
-                          const char *description, tsv_error *err)
+int tsv_store_auth_update(tsv_store *s, const char *id, const char *status, const char *description,
+                          tsv_error *err)
 {
     tsv_kv_txn *txn;
     if (begin(s, 1, &txn, err) != 0)
@@ -246,8 +246,8 @@ int tsv_store_user_by_name(tsv_store *s, const char *name, tsv_user *out, tsv_er
     return finish(s, txn, rc, 0, err);
 }
 
-int tsv_store_user_create(tsv_store *s, const char *name, const char *password,
-                          const char *status, tsv_user *out, tsv_error *err)
+int tsv_store_user_create(tsv_store *s, const char *name, const char *password, const char *status,
+                          tsv_user *out, tsv_error *err)
 {
     memset(out, 0, sizeof *out);
     tsv_kv_txn *txn;
@@ -288,8 +288,7 @@ int tsv_store_user_delete(tsv_store *s, const char *id, tsv_error *err)
     return finish(s, txn, rc, 1, err);
 }
 
-int tsv_store_user_set_password(tsv_store *s, const char *id, const char *password,
-                                tsv_error *err)
+int tsv_store_user_set_password(tsv_store *s, const char *id, const char *password, tsv_error *err)
 {
     tsv_kv_txn *txn;
     if (begin(s, 1, &txn, err) != 0)
@@ -332,8 +331,7 @@ int tsv_store_members_list(tsv_store *s, const char *resource_id, const char *us
 }
 
 int tsv_store_member_add(tsv_store *s, const char *resource_type, const char *resource_id,
-                         const char *user_id, const char *user_type, tsv_user *out,
-                         tsv_error *err)
+                         const char *user_id, const char *user_type, tsv_user *out, tsv_error *err)
 {
     memset(out, 0, sizeof *out);
     tsv_kv_txn *txn;

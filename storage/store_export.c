@@ -30,8 +30,7 @@ int tsv_store_export_prepare(tsv_store *s, const tsv_export_request *req, tsv_ex
     const char *bucket_id = req->bucket_id;
     if (!bucket_id) {
         if (!req->bucket || !req->org)
-            return tsv_error_set(err, TSV_EINVALID,
-                                 "bucketID, or bucket and org, must be given");
+            return tsv_error_set(err, TSV_EINVALID, "bucketID, or bucket and org, must be given");
         if (tsv_store_bucket_find(s, req->org, req->bucket, id, err) != 0)
             return -1;
         bucket_id = id;
@@ -65,18 +64,11 @@ int tsv_store_export_prepare(tsv_store *s, const tsv_export_request *req, tsv_ex
     return 0;
 }
 
-const char *tsv_export_plan_bucket_id(const tsv_export_plan *p)
-{
-    return p->layout->bucket_id;
-}
+const char *tsv_export_plan_bucket_id(const tsv_export_plan *p) { return p->layout->bucket_id; }
 
-const char *tsv_export_plan_org_id(const tsv_export_plan *p)
-{
-    return p->layout->org_id;
-}
+const char *tsv_export_plan_org_id(const tsv_export_plan *p) { return p->layout->org_id; }
 
-int tsv_export_plan_run(tsv_export_plan *p, tsv_writer *w, tsv_export_result *res,
-                        tsv_error *err)
+int tsv_export_plan_run(tsv_export_plan *p, tsv_writer *w, tsv_export_result *res, tsv_error *err)
 {
     const tsv_bucket_layout *l = p->layout;
     tsv_export_rp *rps = calloc(l->n_rps ? l->n_rps : 1, sizeof *rps);

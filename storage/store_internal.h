@@ -75,6 +75,9 @@ int tsv_store_vault_reconcile(tsv_store *s, tsv_error *err);
 static inline void tsv_store_shared_lock(tsv_store *s) { pthread_rwlock_rdlock(&s->swap_lock); }
 static inline void tsv_store_shared_unlock(tsv_store *s) { pthread_rwlock_unlock(&s->swap_lock); }
 static inline void tsv_store_exclusive_lock(tsv_store *s) { pthread_rwlock_wrlock(&s->swap_lock); }
-static inline void tsv_store_exclusive_unlock(tsv_store *s) { pthread_rwlock_unlock(&s->swap_lock); }
+static inline void tsv_store_exclusive_unlock(tsv_store *s)
+{
+    pthread_rwlock_unlock(&s->swap_lock);
+}
 
 #endif

@@ -22,8 +22,8 @@
 #include "tenant.h"
 #include "tenant_auth.h"
 #include "trash.h"
-#include "vault_history_internal.h"
 #include "tsv_log.h"
+#include "vault_history_internal.h"
 
 int tsv_store_open_state(tsv_store *s, tsv_error *err)
 {

@@ -6,8 +6,8 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <strings.h>
 #include <string.h>
+#include <strings.h>
 
 #include "engine.h"
 #include "fsutil.h"
@@ -63,7 +63,8 @@ static int create_bucket_in(tsv_kv_txn *txn, const char *org_id, const char *nam
         return tsv_error_set(err, TSV_EUNPROCESSABLE,
                              "retention policy duration must be at least 1h0m0s");
     tsv_bucket b;
-    if (tsv_tenant_bucket_create(txn, org_id, name, description, 0, retention_ns, sgd, &b, err) != 0)
+    if (tsv_tenant_bucket_create(txn, org_id, name, description, 0, retention_ns, sgd, &b, err) !=
+        0)
         return -1;
     Meta__Data *meta = NULL;
     int rc = tsv_meta_load(txn, &meta, NULL, err);
@@ -94,7 +95,8 @@ static int add_system_databases(tsv_kv_txn *txn, const char *org_id, tsv_error *
             break;
         }
         if (!tsv_meta_find_database(meta, b.id))
-            rc = tsv_meta_create_database(meta, b.id, b.retention_ns, b.shard_group_duration_ns, err);
+            rc = tsv_meta_create_database(meta, b.id, b.retention_ns, b.shard_group_duration_ns,
+                                          err);
         tsv_bucket_clear(&b);
     }
     if (rc == 0)

@@ -7,8 +7,7 @@
 #include "store_internal.h"
 #include "store_users.h"
 
-int tsv_store_user_name(tsv_store *s, const char *user_id, char *out, size_t outlen,
-                        tsv_error *err)
+int tsv_store_user_name(tsv_store *s, const char *user_id, char *out, size_t outlen, tsv_error *err)
 {
     if (outlen)
         out[0] = '\0';

@@ -188,8 +188,7 @@ static int is_live_slot(const stray_ctx *c, const tsv_slot_key *k)
 static int stray_fn(void *ctx, const tsv_version *v, tsv_error *err)
 {
     stray_ctx *c = ctx;
-    if (v->state != TSV_VERSION_IN_USE || strlen(v->slot.bucket) != 16 ||
-        is_live_slot(c, &v->slot))
+    if (v->state != TSV_VERSION_IN_USE || strlen(v->slot.bucket) != 16 || is_live_slot(c, &v->slot))
         return 0;
     if (c->n == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 8;
@@ -428,9 +427,9 @@ void tsv_store_vault_upload_hook(tsv_upload_hook_ctx *ctx, tsv_shard_install_hoo
     hook->ctx = ctx;
 }
 
-int tsv_store_vault_record_installed(tsv_store *s, uint64_t shard_id, const char *dir,
-                                     uint64_t gen, const char *const *names,
-                                     const char (*hex)[65], size_t n, tsv_error *err)
+int tsv_store_vault_record_installed(tsv_store *s, uint64_t shard_id, const char *dir, uint64_t gen,
+                                     const char *const *names, const char (*hex)[65], size_t n,
+                                     tsv_error *err)
 {
     tsv_upload_hook_ctx c;
     memset(&c, 0, sizeof c);

@@ -50,9 +50,9 @@ void tsv_store_vault_upload_hook(tsv_upload_hook_ctx *ctx, tsv_shard_install_hoo
  * soft-deleted. names/hex/n: the files written into `dir` and their SHA-256
  * (as shard_install's hook gives them); gen: dir's generation marker.
  * Caller holds the store's shared lock. */
-int tsv_store_vault_record_installed(tsv_store *s, uint64_t shard_id, const char *dir,
-                                     uint64_t gen, const char *const *names,
-                                     const char (*hex)[65], size_t n, tsv_error *err);
+int tsv_store_vault_record_installed(tsv_store *s, uint64_t shard_id, const char *dir, uint64_t gen,
+                                     const char *const *names, const char (*hex)[65], size_t n,
+                                     tsv_error *err);
 
 /* After DELETE /api/v2/buckets/{id} committed: every in-use version of the
  * bucket becomes soft-deleted ("bucket-delete") and its shard directories
@@ -80,8 +80,8 @@ int tsv_store_vault_purge_now(tsv_store *s, tsv_error *err);
 
 /* One soft-deleted shard version, for unusedShards. */
 typedef struct tsv_unused_shard {
-    const tsv_version *v;  /* borrowed for the call */
-    int64_t purge_due_ns;  /* INT64_MAX: never (retention < 0) */
+    const tsv_version *v; /* borrowed for the call */
+    int64_t purge_due_ns; /* INT64_MAX: never (retention < 0) */
 } tsv_unused_shard;
 typedef int (*tsv_unused_shard_fn)(void *ctx, const tsv_unused_shard *u, tsv_error *err);
 

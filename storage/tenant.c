@@ -8,20 +8,19 @@
 #include <time.h>
 
 #include "fsutil.h"
-#include "random.h"
-#include "tsv_time.h"
 #include "json.h"
+#include "random.h"
 #include "tenant_internal.h"
-
+#include "tsv_time.h"
 
 /* Buckets influxd creates at start-up or in its first migrations; an
  * exported KV must have them all (a missing bucket is an error there). */
 static const char *const required_buckets[] = {
-    B_AUTHS, B_AUTH_INDEX, B_BUCKETS, B_BUCKET_INDEX, "dashboardsv2", B_ORGS, B_ORG_INDEX,
-    "scraperv2", "telegrafv1", "telegrafPluginsv1", "remotesv2", "replicationsv2", B_USERS,
-    B_USER_INDEX, B_USER_PASSWORDS, B_URM, B_URM_BY_USER, B_IDS, "v1_tsm1_metadata",
+    B_AUTHS,     B_AUTH_INDEX,     B_BUCKETS,   B_BUCKET_INDEX,     "dashboardsv2",
+    B_ORGS,      B_ORG_INDEX,      "scraperv2", "telegrafv1",       "telegrafPluginsv1",
+    "remotesv2", "replicationsv2", B_USERS,     B_USER_INDEX,       B_USER_PASSWORDS,
+    B_URM,       B_URM_BY_USER,    B_IDS,       "v1_tsm1_metadata",
 };
-
 
 void tsv_org_clear(tsv_org *o)
 {
@@ -107,7 +106,7 @@ int tenant__bucket_of(tsv_kv_txn *txn, const char *name, uint64_t *out, tsv_erro
 
 /* Looks up bucket/key and parses the JSON value. */
 int tenant__get_json(tsv_kv_txn *txn, const char *bucket, const void *key, size_t klen,
-                    tsv_json_doc **doc, tsv_error *err)
+                     tsv_json_doc **doc, tsv_error *err)
 {
     uint64_t b;
     if (tenant__bucket_of(txn, bucket, &b, err) != 0)
@@ -125,7 +124,7 @@ int tenant__get_json(tsv_kv_txn *txn, const char *bucket, const void *key, size_
 }
 
 int tenant__put_buf(tsv_kv_txn *txn, const char *bucket, const void *key, size_t klen,
-                   const void *val, size_t vlen, tsv_error *err)
+                    const void *val, size_t vlen, tsv_error *err)
 {
     uint64_t b;
     if (tsv_kv_bucket_create(txn, TSV_KV_ROOT, bucket, strlen(bucket), 0, 1, &b, err) != 0)
@@ -134,13 +133,12 @@ int tenant__put_buf(tsv_kv_txn *txn, const char *bucket, const void *key, size_t
 }
 
 int tenant__put_str(tsv_kv_txn *txn, const char *bucket, const char *key, const char *val,
-                   tsv_error *err)
+                    tsv_error *err)
 {
     return tenant__put_buf(txn, bucket, key, strlen(key), val, strlen(val), err);
 }
 
-int tenant__del(tsv_kv_txn *txn, const char *bucket, const void *key, size_t klen,
-                tsv_error *err)
+int tenant__del(tsv_kv_txn *txn, const char *bucket, const void *key, size_t klen, tsv_error *err)
 {
     uint64_t b;
     tsv_error e;
@@ -175,8 +173,8 @@ int tsv_tenant_init(tsv_kv_txn *txn, tsv_error *err)
 {
     for (size_t i = 0; i < sizeof required_buckets / sizeof required_buckets[0]; i++) {
         uint64_t b;
-        if (tsv_kv_bucket_create(txn, TSV_KV_ROOT, required_buckets[i],
-                                 strlen(required_buckets[i]), 0, 1, &b, err) != 0)
+        if (tsv_kv_bucket_create(txn, TSV_KV_ROOT, required_buckets[i], strlen(required_buckets[i]),
+                                 0, 1, &b, err) != 0)
             return -1;
     }
     uint64_t ids;
@@ -284,7 +282,8 @@ int tsv_tenant_org_by_name(tsv_kv_txn *txn, const char *name, tsv_org *out, tsv_
     }
     char id[17];
     if (vlen != 16)
-        return tsv_error_set(err, TSV_EINTERNAL, "corrupt organization index entry for \"%s\"", name);
+        return tsv_error_set(err, TSV_EINTERNAL, "corrupt organization index entry for \"%s\"",
+                             name);
     memcpy(id, v, 16);
     id[16] = '\0';
     return tsv_tenant_org_get(txn, id, out, err);
@@ -340,8 +339,8 @@ static int write_org(tsv_kv_txn *txn, const tsv_org *o, tsv_error *err)
 static int create_system_bucket(tsv_kv_txn *txn, const char *org_id, const char *name,
                                 int64_t retention_ns, tsv_error *err);
 
-int tsv_tenant_org_create(tsv_kv_txn *txn, const char *name, const char *description,
-                          tsv_org *out, tsv_error *err)
+int tsv_tenant_org_create(tsv_kv_txn *txn, const char *name, const char *description, tsv_org *out,
+                          tsv_error *err)
 {
     if (!name || !*name)
         return tsv_error_set(err, TSV_EEMPTY, "org name is empty");
@@ -389,7 +388,7 @@ int tsv_tenant_org_create(tsv_kv_txn *txn, const char *name, const char *descrip
  * A record that does not parse stops the walk with an error naming `what`. */
 
 int tenant__foreach_record(tsv_kv_txn *txn, const char *bucket, const char *what,
-                          tenant__record_fn visit, void *ctx, tsv_error *err)
+                           tenant__record_fn visit, void *ctx, tsv_error *err)
 {
     uint64_t b;
     tsv_error e;
@@ -746,7 +745,8 @@ int tsv_tenant_org_update(tsv_kv_txn *txn, const char *id, const char *name,
                                TSV_KV_MAX_KEY);
         else if (tsv_tenant_org_by_name(txn, name, &other, &e) == 0) {
             tsv_org_clear(&other);
-            rc = tsv_error_set(err, TSV_ECONFLICT, "organization with name %s already exists", name);
+            rc =
+                tsv_error_set(err, TSV_ECONFLICT, "organization with name %s already exists", name);
         } else if (e.code != TSV_ENOTFOUND) {
             rc = -1;
             if (err)

@@ -65,8 +65,8 @@ int tsv_tenant_onboarded(tsv_kv_txn *txn, int *out, tsv_error *err);
 int tsv_tenant_org_get(tsv_kv_txn *txn, const char *id, tsv_org *out, tsv_error *err);
 int tsv_tenant_org_by_name(tsv_kv_txn *txn, const char *name, tsv_org *out, tsv_error *err);
 /* Creates the org and its system buckets (_monitoring 7d, _tasks 3d) as influxd does. */
-int tsv_tenant_org_create(tsv_kv_txn *txn, const char *name, const char *description,
-                          tsv_org *out, tsv_error *err);
+int tsv_tenant_org_create(tsv_kv_txn *txn, const char *name, const char *description, tsv_org *out,
+                          tsv_error *err);
 typedef int (*tsv_org_visit_fn)(void *ctx, const tsv_org *org, tsv_error *err);
 int tsv_tenant_org_foreach(tsv_kv_txn *txn, tsv_org_visit_fn fn, void *ctx, tsv_error *err);
 
@@ -110,8 +110,8 @@ void tsv_user_clear(tsv_user *u);
 
 /* Users: password may be NULL (no password stored); else at least 8 bytes
  * (TSV_EINVALID "passwords must be at least 8 characters long"). */
-int tsv_tenant_user_create(tsv_kv_txn *txn, const char *name, const char *password,
-                           char id_out[17], tsv_error *err);
+int tsv_tenant_user_create(tsv_kv_txn *txn, const char *name, const char *password, char id_out[17],
+                           tsv_error *err);
 int tsv_tenant_user_get(tsv_kv_txn *txn, const char *id, tsv_user *out, tsv_error *err);
 int tsv_tenant_user_by_name(tsv_kv_txn *txn, const char *name, tsv_user *out, tsv_error *err);
 /* name / status (active|inactive) may be NULL (unchanged). */
@@ -150,7 +150,7 @@ typedef struct tsv_authorization {
     char org_id[17];
     char user_id[17]; /* "" when absent */
     int active;
-    int hashed;       /* only a hashed token is stored */
+    int hashed; /* only a hashed token is stored */
     char *description;
     char *created_at;
     char *updated_at;
@@ -188,8 +188,8 @@ int tsv_tenant_auth_set_token(tsv_kv_txn *txn, const char *auth_id, const char *
                               const char *new_token, tsv_error *err);
 /* Resolves a raw token (raw index or hashed index), comparing in constant
  * time. out->perms is owned by the caller (tsv_token_info_clear). */
-int tsv_tenant_token_lookup(tsv_kv_txn *txn, const char *token, size_t len,
-                            tsv_token_info *out, tsv_error *err);
+int tsv_tenant_token_lookup(tsv_kv_txn *txn, const char *token, size_t len, tsv_token_info *out,
+                            tsv_error *err);
 /* The first active authorization (ascending ID) that passes the operator
  * check. *found = 0 if none. token_out gets its raw token, or "" when only a
  * hashed form is stored. */

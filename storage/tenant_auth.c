@@ -261,7 +261,8 @@ int tsv_tenant_auth_create_operator(tsv_kv_txn *txn, const char *user_id, const 
             tsv_perm_make(&items[set.count++], a ? TSV_ACTION_WRITE : TSV_ACTION_READ,
                           tsv_perm_operator_types[i], NULL, NULL);
     tsv_authorization out;
-    if (tsv_tenant_auth_create(txn, org_id, user_id, description, 1, &set, token_out, &out, err) != 0)
+    if (tsv_tenant_auth_create(txn, org_id, user_id, description, 1, &set, token_out, &out, err) !=
+        0)
         return -1;
     if (auth_id_out)
         memcpy(auth_id_out, out.id, 17);

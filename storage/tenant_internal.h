@@ -39,8 +39,7 @@ int tenant__put_buf(tsv_kv_txn *txn, const char *bucket, const void *key, size_t
 int tenant__put_str(tsv_kv_txn *txn, const char *bucket, const char *key, const char *val,
                     tsv_error *err);
 /* Deletes bucket/key; a missing key or bucket is not an error. */
-int tenant__del(tsv_kv_txn *txn, const char *bucket, const void *key, size_t klen,
-                tsv_error *err);
+int tenant__del(tsv_kv_txn *txn, const char *bucket, const void *key, size_t klen, tsv_error *err);
 /* A string member (NULL if absent or not a string); *len gets its length. */
 const char *tenant__jstr(const tsv_json *obj, const char *key, size_t *len);
 /* strndup of a string member ("" if absent); NULL only when out of memory. */

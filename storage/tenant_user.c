@@ -88,8 +88,8 @@ static int check_user_name(tsv_kv_txn *txn, const char *name, const char *self_i
     return 0;
 }
 
-int tsv_tenant_user_create(tsv_kv_txn *txn, const char *name, const char *password,
-                           char id_out[17], tsv_error *err)
+int tsv_tenant_user_create(tsv_kv_txn *txn, const char *name, const char *password, char id_out[17],
+                           tsv_error *err)
 {
     if (check_user_name(txn, name, NULL, err) != 0)
         return -1;
@@ -311,7 +311,8 @@ int tsv_tenant_urm_delete(tsv_kv_txn *txn, const char *resource_id, const char *
     const uint8_t *v;
     size_t vlen;
     tsv_error e;
-    if (tenant__bucket_of(txn, B_URM, &b, &e) != 0 || tsv_kv_get(txn, b, key, 32, &v, &vlen, &e) != 0) {
+    if (tenant__bucket_of(txn, B_URM, &b, &e) != 0 ||
+        tsv_kv_get(txn, b, key, 32, &v, &vlen, &e) != 0) {
         if (e.code == TSV_ENOTFOUND)
             return tsv_error_set(err, TSV_ENOTFOUND, "user to resource mapping not found");
         if (err)

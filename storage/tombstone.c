@@ -45,7 +45,11 @@
 /* --- record parser: u32 BE key length, key, i64 BE min, i64 BE max ------- */
 
 typedef struct recparser {
-    enum { REC_LEN, REC_KEY, REC_TIMES } state;
+    enum {
+        REC_LEN,
+        REC_KEY,
+        REC_TIMES
+    } state;
     uint8_t buf[16];
     size_t have;        /* bytes of buf filled in REC_LEN / REC_TIMES */
     uint64_t key_left;  /* key bytes still to skip in REC_KEY */
@@ -59,15 +63,12 @@ static inline uint32_t be32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static inline uint64_t be64(const uint8_t *p)
-{
-    return (uint64_t)be32(p) << 32 | be32(p + 4);
-}
+static inline uint64_t be64(const uint8_t *p) { return (uint64_t)be32(p) << 32 | be32(p + 4); }
 
 /* Feeds payload bytes. The key bytes are skipped, not stored: nothing about
  * them can be wrong. */
-static int rec_feed(recparser *rp, const uint8_t *p, size_t n, const char *name,
-                    const char *where, tsv_error *err)
+static int rec_feed(recparser *rp, const uint8_t *p, size_t n, const char *name, const char *where,
+                    tsv_error *err)
 {
     while (n > 0) {
         size_t take;
@@ -127,13 +128,9 @@ static void rec_settle(recparser *rp)
         rp->state = REC_TIMES;
 }
 
-static int rec_at_boundary(const recparser *rp)
-{
-    return rp->state == REC_LEN && rp->have == 0;
-}
+static int rec_at_boundary(const recparser *rp) { return rp->state == REC_LEN && rp->have == 0; }
 
-static int rec_truncated(const recparser *rp, const char *name, const char *where,
-                         tsv_error *err)
+static int rec_truncated(const recparser *rp, const char *name, const char *where, tsv_error *err)
 {
     return tsv_error_set(err, TSV_EINVALID,
                          "%s: %srecord %" PRIu64 " truncated (started at offset %" PRIu64
@@ -175,9 +172,10 @@ static int verify_v1(int fd, const char *name, uint8_t *buf, uint64_t *entries, 
                 line_start = off + (uint64_t)i + 1;
             } else {
                 if (++line_len > TOMB_V1_MAX_LINE)
-                    return tsv_error_set(err, TSV_EINVALID,
-                                         "%s: v1 tombstone line longer than %d bytes at offset %"
-                                         PRIu64, name, TOMB_V1_MAX_LINE, line_start);
+                    return tsv_error_set(
+                        err, TSV_EINVALID,
+                        "%s: v1 tombstone line longer than %d bytes at offset %" PRIu64, name,
+                        TOMB_V1_MAX_LINE, line_start);
                 last = c;
             }
         }

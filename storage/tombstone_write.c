@@ -87,7 +87,8 @@ int tsv_tombstone_write_ranges(const char *tsm_path, tsv_reader *old, const tsv_
         goto out;
     }
     uint64_t index_start = be(foot, 8), index_end = (uint64_t)st.st_size - 8;
-    if (index_start < 5 || index_start >= index_end || fseeko(f, (off_t)index_start, SEEK_SET) != 0) {
+    if (index_start < 5 || index_start >= index_end ||
+        fseeko(f, (off_t)index_start, SEEK_SET) != 0) {
         tsv_error_set(err, TSV_EINTERNAL, "%s: bad TSM index offset", tsm_path);
         goto out;
     }

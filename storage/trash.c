@@ -85,7 +85,9 @@ int tsv_trash_purge(const char *trash_dir, int64_t max_age_s, tsv_error *err)
         return 0;
     DIR *d = opendir(trash_dir);
     if (!d)
-        return errno == ENOENT ? 0 : tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s", trash_dir);
+        return errno == ENOENT
+                   ? 0
+                   : tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s", trash_dir);
     time_t now = time(NULL);
     struct dirent *e;
     int rc = 0;

@@ -50,20 +50,14 @@
 #define INDEX_BUF_SIZE (256u << 10) /* holds any key record header */
 #define DATA_BUF_SIZE (1u << 20)    /* grows up to the largest block */
 
-static inline uint16_t be16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
+static inline uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 
 static inline uint32_t be32(const uint8_t *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static inline uint64_t be64(const uint8_t *p)
-{
-    return (uint64_t)be32(p) << 32 | be32(p + 4);
-}
+static inline uint64_t be64(const uint8_t *p) { return (uint64_t)be32(p) << 32 | be32(p + 4); }
 
 /* --- forward-only buffered reader over one region of the file ------------ */
 
@@ -76,10 +70,15 @@ typedef struct seqreader {
     uint64_t limit;    /* end of the region (exclusive) */
 } seqreader;
 
-enum { SR_OK = 0, SR_SHORT = 1, SR_IOERR = -1, SR_NOMEM = -2, SR_EOF = -3 };
+enum {
+    SR_OK = 0,
+    SR_SHORT = 1,
+    SR_IOERR = -1,
+    SR_NOMEM = -2,
+    SR_EOF = -3
+};
 
-static int sr_init(seqreader *r, int fd, uint64_t from, uint64_t limit, size_t cap,
-                   size_t max_cap)
+static int sr_init(seqreader *r, int fd, uint64_t from, uint64_t limit, size_t cap, size_t max_cap)
 {
     memset(r, 0, sizeof *r);
     r->fd = fd;
@@ -204,7 +203,8 @@ static int io_error(tsv_error *err, const char *name, int rc, const char *what, 
     if (rc == SR_EOF)
         return tsv_error_set(err, TSV_EINTERNAL,
                              "%s: file ended early reading %s at offset %" PRIu64
-                             " (changed while being verified?)", name, what, off);
+                             " (changed while being verified?)",
+                             name, what, off);
     return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "%s: read %s at offset %" PRIu64, name,
                                what, off);
 }
@@ -272,7 +272,11 @@ static int rh_final(rec_hash *h, uint8_t out[32])
 
 /* --- the stream ---------------------------------------------------------- */
 
-enum { ST_HEADER, ST_BLOCKS, ST_STOPPED };
+enum {
+    ST_HEADER,
+    ST_BLOCKS,
+    ST_STOPPED
+};
 
 struct tsv_tsm_stream {
     int state;
@@ -450,8 +454,8 @@ typedef struct verifier {
     /* streamed verification: blocks in [5, pre_end) were checked by the stream */
     const struct tsv_tsm_stream *stream;
     uint64_t pre_end;
-    int pre_done;     /* the digests were compared and matched */
-    int mismatch;     /* the index disagrees with what the stream saw */
+    int pre_done; /* the digests were compared and matched */
+    int mismatch; /* the index disagrees with what the stream saw */
     struct rec_hash *rh;
 } verifier;
 
@@ -467,8 +471,8 @@ static int key_error(verifier *v, const char *what, uint64_t off)
 {
     char q[400];
     quote_key(q, sizeof q, v->key, v->key_len);
-    return tsv_error_set(v->err, TSV_EINVALID, "%s: key \"%s\": %s at offset %" PRIu64, v->name,
-                         q, what, off);
+    return tsv_error_set(v->err, TSV_EINVALID, "%s: key \"%s\": %s at offset %" PRIu64, v->name, q,
+                         what, off);
 }
 
 static int block_error(verifier *v, unsigned block, const char *what, uint64_t off)
@@ -498,8 +502,8 @@ static int stream_mismatch(verifier *v)
 /* An entry whose block the stream checked: record it instead of reading it;
  * where the stream stopped, the records must be the stream's. The data
  * reader holds nothing yet, so moving its position is enough. */
-static int streamed_entry(verifier *v, unsigned type, uint64_t off, uint32_t size,
-                          int64_t min_time, int64_t max_time)
+static int streamed_entry(verifier *v, unsigned type, uint64_t off, uint32_t size, int64_t min_time,
+                          int64_t max_time)
 {
     if (size > v->pre_end - off || rh_add(v->rh, off, size, type, min_time, max_time) != 0)
         return stream_mismatch(v);
@@ -528,8 +532,8 @@ static int verify_entry(verifier *v, unsigned type, unsigned e, const uint8_t *e
     uint32_t size = be32(ent + 24);
 
     if (min_time > max_time) {
-        snprintf(what, sizeof what, "index entry MinTime %" PRId64 " > MaxTime %" PRId64,
-                 min_time, max_time);
+        snprintf(what, sizeof what, "index entry MinTime %" PRId64 " > MaxTime %" PRId64, min_time,
+                 max_time);
         return block_error(v, e, what, entry_off);
     }
     /* A key's blocks are sorted by time and never overlap: the cache
@@ -539,7 +543,8 @@ static int verify_entry(verifier *v, unsigned type, unsigned e, const uint8_t *e
     if (e > 0 && min_time <= *prev_max) {
         snprintf(what, sizeof what,
                  "index entries not sorted by time or overlapping (MinTime %" PRId64
-                 " <= previous MaxTime %" PRId64 ")", min_time, *prev_max);
+                 " <= previous MaxTime %" PRId64 ")",
+                 min_time, *prev_max);
         return block_error(v, e, what, entry_off);
     }
     *prev_max = max_time;
@@ -550,7 +555,8 @@ static int verify_entry(verifier *v, unsigned type, unsigned e, const uint8_t *e
     if (off < TSM_HEADER_SIZE || off > v->index_start || size > v->index_start - off) {
         snprintf(what, sizeof what,
                  "index entry [%" PRIu64 ", +%" PRIu32 ") is outside the data region [5, %" PRIu64
-                 ")", off, size, v->index_start);
+                 ")",
+                 off, size, v->index_start);
         return block_error(v, e, what, entry_off);
     }
     if (size > TSV_TSM_MAX_BLOCK_BYTES) {
@@ -562,7 +568,8 @@ static int verify_entry(verifier *v, unsigned type, unsigned e, const uint8_t *e
     if (off != v->data.pos) {
         snprintf(what, sizeof what,
                  "block at %" PRIu64 " but the previous block ends at %" PRIu64
-                 " (blocks must tile the data region in index order)", off, v->data.pos);
+                 " (blocks must tile the data region in index order)",
+                 off, v->data.pos);
         return block_error(v, e, what, entry_off);
     }
     if (off < v->pre_end)
@@ -576,8 +583,9 @@ static int verify_entry(verifier *v, unsigned type, unsigned e, const uint8_t *e
     uint32_t stored = be32(blk);
     uint32_t computed = crc32_gzip_refl(0, blk + TSM_CRC_SIZE, size - TSM_CRC_SIZE);
     if (stored != computed) {
-        snprintf(what, sizeof what, "CRC32 mismatch (stored 0x%08" PRIx32 ", computed 0x%08" PRIx32
-                 ")", stored, computed);
+        snprintf(what, sizeof what,
+                 "CRC32 mismatch (stored 0x%08" PRIx32 ", computed 0x%08" PRIx32 ")", stored,
+                 computed);
         return block_error(v, e, what, off);
     }
 
@@ -586,14 +594,14 @@ static int verify_entry(verifier *v, unsigned type, unsigned e, const uint8_t *e
     rc = tsm_decode_block(blk + TSM_CRC_SIZE, size - TSM_CRC_SIZE, type, &v->scratch, &res, why,
                           sizeof why);
     if (rc == TSM_DEC_NOMEM)
-        return tsv_error_set(v->err, TSV_EINTERNAL, "%s: out of memory decoding a block",
-                             v->name);
+        return tsv_error_set(v->err, TSV_EINTERNAL, "%s: out of memory decoding a block", v->name);
     if (rc != TSM_DEC_OK)
         return block_error(v, e, why, off);
     if (res.first != min_time || res.last != max_time) {
         snprintf(what, sizeof what,
                  "decoded time range [%" PRId64 ", %" PRId64 "] != index [%" PRId64 ", %" PRId64
-                 "]", res.first, res.last, min_time, max_time);
+                 "]",
+                 res.first, res.last, min_time, max_time);
         return block_error(v, e, what, off);
     }
     sr_skip(&v->data, size);
@@ -635,8 +643,7 @@ static int verify_key(verifier *v)
     unsigned count = be16(p + 2 + klen + 1);
     sr_skip(&v->index, 2 + klen + 3);
 
-    if (v->have_prev &&
-        bytes_compare(v->prev_key, v->prev_key_len, v->key, v->key_len) >= 0)
+    if (v->have_prev && bytes_compare(v->prev_key, v->prev_key_len, v->key, v->key_len) >= 0)
         return key_error(v, "keys not strictly ascending", rec_off);
     v->have_prev = 1;
     if ((v->flags & TSV_TSM_VERIFY_UTF8_KEYS) && !tsm_utf8_valid(v->key, v->key_len))
@@ -689,11 +696,11 @@ static int verify_file(verifier *v)
         return io_error(v->err, v->name, rc, "header", 0);
     if (be32(hdr) != TSM_MAGIC)
         return tsv_error_set(v->err, TSV_EINVALID,
-                             "%s: bad magic 0x%08" PRIx32 " (want 0x16d116d1) at offset 0",
-                             v->name, be32(hdr));
+                             "%s: bad magic 0x%08" PRIx32 " (want 0x16d116d1) at offset 0", v->name,
+                             be32(hdr));
     if (hdr[4] != TSM_VERSION)
-        return tsv_error_set(v->err, TSV_EINVALID,
-                             "%s: unsupported TSM version %u at offset 4", v->name, hdr[4]);
+        return tsv_error_set(v->err, TSV_EINVALID, "%s: unsupported TSM version %u at offset 4",
+                             v->name, hdr[4]);
     uint64_t foot_off = v->size - TSM_FOOTER_SIZE;
     rc = pread_full(v->fd, foot, sizeof foot, foot_off);
     if (rc != SR_OK)
@@ -702,8 +709,9 @@ static int verify_file(verifier *v)
     /* An index needs at least one key record, so it cannot be empty. */
     if (v->index_start < TSM_HEADER_SIZE || v->index_start >= foot_off)
         return tsv_error_set(v->err, TSV_EINVALID,
-                             "%s: index offset %" PRIu64 " outside [5, %" PRIu64 ") at offset %"
-                             PRIu64, v->name, v->index_start, foot_off, foot_off);
+                             "%s: index offset %" PRIu64 " outside [5, %" PRIu64
+                             ") at offset %" PRIu64,
+                             v->name, v->index_start, foot_off, foot_off);
 
     rc = sr_init(&v->index, v->fd, v->index_start, foot_off, INDEX_BUF_SIZE, INDEX_BUF_SIZE);
     if (rc == SR_OK)
@@ -843,16 +851,9 @@ static int gen_seq_name_valid(const char *base, const char *ext)
     const char *dash = memchr(base, '-', (size_t)(dot - base));
     if (!dash)
         return 0;
-    return parse_u32(base, (size_t)(dash - base)) &&
-           parse_u32(dash + 1, (size_t)(dot - dash - 1));
+    return parse_u32(base, (size_t)(dash - base)) && parse_u32(dash + 1, (size_t)(dot - dash - 1));
 }
 
-int tsv_tsm_name_valid(const char *base)
-{
-    return gen_seq_name_valid(base, ".tsm");
-}
+int tsv_tsm_name_valid(const char *base) { return gen_seq_name_valid(base, ".tsm"); }
 
-int tsv_tombstone_name_valid(const char *base)
-{
-    return gen_seq_name_valid(base, ".tombstone");
-}
+int tsv_tombstone_name_valid(const char *base) { return gen_seq_name_valid(base, ".tombstone"); }

@@ -39,9 +39,9 @@
 typedef struct tsv_tsm_stats {
     uint64_t keys;
     uint64_t blocks;
-    uint64_t values;             /* == timestamps, summed over all blocks */
-    int64_t min_time, max_time;  /* over all index entries (tombstones not applied) */
-    uint64_t streamed_blocks;    /* of blocks, those checked by a stream, not read back */
+    uint64_t values;            /* == timestamps, summed over all blocks */
+    int64_t min_time, max_time; /* over all index entries (tombstones not applied) */
+    uint64_t streamed_blocks;   /* of blocks, those checked by a stream, not read back */
 } tsv_tsm_stats;
 
 /* Limits beyond what the format itself imposes. Go's writer produces blocks
@@ -49,9 +49,9 @@ typedef struct tsv_tsm_stats {
  * hostile file cannot make the validator (or InfluxDB, which allocates one
  * value per timestamp before decoding) allocate without bound. A file that
  * exceeds one is reported as TSV_EINVALID. */
-#define TSV_TSM_MAX_BLOCK_BYTES (16u << 20)     /* CRC + block data */
-#define TSV_TSM_MAX_BLOCK_VALUES (1u << 20)     /* timestamps per block */
-#define TSV_TSM_MAX_STRING_BYTES (64u << 20)    /* decompressed string block */
+#define TSV_TSM_MAX_BLOCK_BYTES (16u << 20)  /* CRC + block data */
+#define TSV_TSM_MAX_BLOCK_VALUES (1u << 20)  /* timestamps per block */
+#define TSV_TSM_MAX_STRING_BYTES (64u << 20) /* decompressed string block */
 
 /* Flags for tsv_tsm_verify_fd_ex. */
 enum {

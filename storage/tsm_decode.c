@@ -116,10 +116,7 @@ static const uint64_t pow10_table[16] = {
 /* Timestamps are computed exactly as Go computes them (uint64 arithmetic,
  * wrapping) and then compared as int64, so "strictly increasing" means
  * "strictly increasing as InfluxDB will read them". */
-static inline int ts_less(uint64_t a, uint64_t b)
-{
-    return (int64_t)a < (int64_t)b;
-}
+static inline int ts_less(uint64_t a, uint64_t b) { return (int64_t)a < (int64_t)b; }
 
 int tsm_decode_timestamps(const uint8_t *p, size_t len, tsm_block_result *out, char *why,
                           size_t whylen)
@@ -143,16 +140,14 @@ int tsm_decode_timestamps(const uint8_t *p, size_t len, tsm_block_result *out, c
         for (uint64_t i = 1; i < count; i++) {
             uint64_t next = t + load_be64(p + 1 + 8 * i);
             if (!ts_less(t, next))
-                return fail(why, whylen, "timestamps not strictly increasing at value %" PRIu64,
-                            i);
+                return fail(why, whylen, "timestamps not strictly increasing at value %" PRIu64, i);
             t = next;
         }
         break;
     }
     case 1: { /* packed: first value, then simple8b words of delta/div */
         if (len < 9 || (len - 9) % 8 != 0)
-            return fail(why, whylen,
-                        "packed timestamps: section length %zu is not 9 + 8*n", len);
+            return fail(why, whylen, "packed timestamps: section length %zu is not 9 + 8*n", len);
         t = load_be64(p + 1);
         out->first = (int64_t)t;
         count = 1;
@@ -292,8 +287,8 @@ static int count_floats_ex(const uint8_t *p, size_t len, uint64_t want, int pref
         for (;;) {
             uint64_t left = bits - pos;
             if (left == 0)
-                return FLOAT_SHORT("float stream ends without its end marker after %" PRIu64
-                                   " values", count);
+                return FLOAT_SHORT(
+                    "float stream ends without its end marker after %" PRIu64 " values", count);
             uint64_t w = peek64(bp, blen, pos);
             if (!(w >> 63)) { /* 0: same value as before */
                 pos += 1;
@@ -312,8 +307,8 @@ static int count_floats_ex(const uint8_t *p, size_t len, uint64_t want, int pref
                 if (sig == 0)
                     sig = 64; /* the encoder writes 64 as 0 */
                 if (lead + sig > 64)
-                    return fail(why, whylen,
-                                "float window of %u leading + %u significant bits", lead, sig);
+                    return fail(why, whylen, "float window of %u leading + %u significant bits",
+                                lead, sig);
                 leading = lead;
                 trailing = 64 - lead - sig;
                 ctrl = 13;
@@ -324,7 +319,7 @@ static int count_floats_ex(const uint8_t *p, size_t len, uint64_t want, int pref
             if (left - ctrl < sig)
                 return FLOAT_SHORT("float stream truncated");
             /* The value bits usually follow within the 64 already peeked. */
-            uint64_t xor;
+            uint64_t xor ;
             if (ctrl + sig <= 64) {
                 xor = (w << ctrl) >> (64 - sig);
                 pos += ctrl;
@@ -355,8 +350,8 @@ static int count_floats_ex(const uint8_t *p, size_t len, uint64_t want, int pref
 }
 #undef FLOAT_SHORT
 
-static int count_floats(const uint8_t *p, size_t len, uint64_t want, uint64_t *count_out,
-                        char *why, size_t whylen)
+static int count_floats(const uint8_t *p, size_t len, uint64_t want, uint64_t *count_out, char *why,
+                        size_t whylen)
 {
     return count_floats_ex(p, len, want, 0, count_out, NULL, why, whylen);
 }
@@ -429,8 +424,9 @@ static int count_booleans(const uint8_t *p, size_t len, uint64_t *count_out, cha
     /* (n + 7) / 8 without overflow */
     uint64_t need = n / 8 + (n % 8 != 0);
     if (have != need)
-        return fail(why, whylen, "booleans: %" PRIu64 " values need %" PRIu64
-                    " bytes, section has %" PRIu64, n, need, have);
+        return fail(why, whylen,
+                    "booleans: %" PRIu64 " values need %" PRIu64 " bytes, section has %" PRIu64, n,
+                    need, have);
     *count_out = n;
     return TSM_DEC_OK;
 }
@@ -486,8 +482,8 @@ static int count_strings(const uint8_t *p, size_t len, uint64_t want, tsm_scratc
         return fail(why, whylen, "unknown string encoding 0x%02x", p[0]);
     const uint8_t *data;
     size_t dlen;
-    int rc = tsm_snappy_decode(p + 1, len - 1, TSV_TSM_MAX_STRING_BYTES, scratch, &data, &dlen,
-                               why, whylen);
+    int rc = tsm_snappy_decode(p + 1, len - 1, TSV_TSM_MAX_STRING_BYTES, scratch, &data, &dlen, why,
+                               whylen);
     if (rc != TSM_DEC_OK)
         return rc;
     uint64_t count = 0;
@@ -594,8 +590,7 @@ static int prefix_uvarint(const uint8_t *p, size_t avail, uint64_t *v)
  * length is not found while counting (all but floats). Only has to be exact
  * for valid sections: the caller then checks the section strictly with this
  * length, so anything else is refused there. */
-static int measure_values(unsigned type, const uint8_t *p, size_t avail, uint64_t n,
-                          size_t *len)
+static int measure_values(unsigned type, const uint8_t *p, size_t avail, uint64_t n, size_t *len)
 {
     if (avail == 0)
         return TSM_DEC_SHORT;

@@ -21,7 +21,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { TSM_DEC_OK = 0, TSM_DEC_INVALID = -1, TSM_DEC_NOMEM = -2, TSM_DEC_SHORT = -3 };
+enum {
+    TSM_DEC_OK = 0,
+    TSM_DEC_INVALID = -1,
+    TSM_DEC_NOMEM = -2,
+    TSM_DEC_SHORT = -3
+};
 
 enum {
     TSM_BLOCK_FLOAT = 0,

@@ -92,8 +92,8 @@ static int io_err(tsm_file *f, int rc, const char *what, uint64_t off, tsv_error
     if (rc == -2)
         return tsv_error_set(err, TSV_EINVALID, "%s: file ends early reading %s at offset %" PRIu64,
                              f->path, what, off);
-    return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "%s: read %s at offset %" PRIu64,
-                               f->path, what, off);
+    return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "%s: read %s at offset %" PRIu64, f->path,
+                               what, off);
 }
 
 /* --- tombstones ---------------------------------------------------------- */
@@ -134,8 +134,8 @@ static int tomb_add(tomb_loader *l, const uint8_t *key, size_t klen, int64_t min
     }
     memcpy(l->keys + l->klen, key, klen);
     /* Key pointers are fixed up once all keys are loaded (realloc moves). */
-    f->tombs[f->ntombs++] = (tsm_tomb){.key = (const uint8_t *)(uintptr_t)l->klen,
-                                       .klen = (uint32_t)klen, .min = min, .max = max};
+    f->tombs[f->ntombs++] = (tsm_tomb){
+        .key = (const uint8_t *)(uintptr_t)l->klen, .klen = (uint32_t)klen, .min = min, .max = max};
     l->klen += klen;
     return 0;
 }
@@ -254,8 +254,8 @@ static int load_tombstones(tsm_file *f, const char *tpath, int fd, tsv_error *er
         }
         uint64_t off = 4;
         while (off < (uint64_t)st.st_size) {
-            size_t want = (uint64_t)st.st_size - off < 65536 ? (size_t)((uint64_t)st.st_size - off)
-                                                             : 65536;
+            size_t want =
+                (uint64_t)st.st_size - off < 65536 ? (size_t)((uint64_t)st.st_size - off) : 65536;
             if (pread_all(fd, buf, want, off) != 0) {
                 tsv_error_set_errno(err, TSV_EINTERNAL, errno, "read %s", tpath);
                 goto done;
@@ -292,8 +292,8 @@ static int load_tombstones(tsm_file *f, const char *tpath, int fd, tsv_error *er
         uint8_t *line = NULL;
         size_t llen = 0, lcap = 0;
         while (off < (uint64_t)st.st_size) {
-            size_t want = (uint64_t)st.st_size - off < 65536 ? (size_t)((uint64_t)st.st_size - off)
-                                                             : 65536;
+            size_t want =
+                (uint64_t)st.st_size - off < 65536 ? (size_t)((uint64_t)st.st_size - off) : 65536;
             if (pread_all(fd, buf, want, off) != 0) {
                 free(line);
                 tsv_error_set_errno(err, TSV_EINTERNAL, errno, "read %s", tpath);
@@ -383,21 +383,25 @@ int tsm_file_open(tsm_file *f, const char *path, unsigned flags, tsv_error *err)
         return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "fstat %s", path);
     f->size = (uint64_t)st.st_size;
     if (f->size < HEADER + FOOTER)
-        return tsv_error_set(err, TSV_EINVALID, "%s: file of %" PRIu64 " bytes is too small",
-                             path, f->size);
+        return tsv_error_set(err, TSV_EINVALID, "%s: file of %" PRIu64 " bytes is too small", path,
+                             f->size);
     uint8_t h[HEADER], ft[FOOTER];
     int rc;
     if ((rc = pread_all(f->fd, h, HEADER, 0)) != 0)
         return io_err(f, rc, "header", 0, err);
     if (be32(h) != TSM_MAGIC || h[4] != 1)
-        return tsv_error_set(err, TSV_EINVALID, "%s: not a TSM file (bad magic or version) at "
-                             "offset 0", path);
+        return tsv_error_set(err, TSV_EINVALID,
+                             "%s: not a TSM file (bad magic or version) at "
+                             "offset 0",
+                             path);
     if ((rc = pread_all(f->fd, ft, FOOTER, f->size - FOOTER)) != 0)
         return io_err(f, rc, "footer", f->size - FOOTER, err);
     f->index_start = be64(ft);
     if (f->index_start < HEADER || f->index_start >= f->size - FOOTER)
-        return tsv_error_set(err, TSV_EINVALID, "%s: index offset %" PRIu64 " out of range at "
-                             "offset %" PRIu64, path, f->index_start, f->size - FOOTER);
+        return tsv_error_set(err, TSV_EINVALID,
+                             "%s: index offset %" PRIu64 " out of range at "
+                             "offset %" PRIu64,
+                             path, f->index_start, f->size - FOOTER);
     f->ibuf = malloc(IBUF);
     f->key = malloc(65536);
     if (!f->ibuf || !f->key)
@@ -453,8 +457,8 @@ static int need(tsm_file *f, size_t n, tsv_error *err)
     if (f->iend - f->istart >= n)
         return 0;
     if (limit - f->ipos < n)
-        return tsv_error_set(err, TSV_EINVALID, "%s: index truncated at offset %" PRIu64,
-                             f->path, f->ipos);
+        return tsv_error_set(err, TSV_EINVALID, "%s: index truncated at offset %" PRIu64, f->path,
+                             f->ipos);
     size_t have = f->iend - f->istart;
     memmove(f->ibuf, f->ibuf + f->istart, have);
     f->istart = 0;
@@ -496,8 +500,8 @@ int tsm_file_next_key(tsm_file *f, tsv_error *err)
     f->istart += 2 + klen + 3;
     f->ipos += 2 + klen + 3;
     if (count == 0 || f->type > 4)
-        return tsv_error_set(err, TSV_EINVALID, "%s: bad index record at offset %" PRIu64,
-                             f->path, f->key_offset);
+        return tsv_error_set(err, TSV_EINVALID, "%s: bad index record at offset %" PRIu64, f->path,
+                             f->key_offset);
     if (count > f->ecap) {
         tsm_entry *e = realloc(f->entries, count * sizeof *e);
         if (!e)
@@ -520,7 +524,8 @@ int tsm_file_next_key(tsm_file *f, tsv_error *err)
             e->off > f->index_start || e->size > f->index_start - e->off)
             return tsv_error_set(err, TSV_EINVALID,
                                  "%s: index entry %zu of a key points outside the data region at "
-                                 "offset %" PRIu64, f->path, i, f->ipos - ENTRY);
+                                 "offset %" PRIu64,
+                                 f->path, i, f->ipos - ENTRY);
     }
     f->n = count;
     return 1;
@@ -551,8 +556,9 @@ int tsm_file_read_block(tsm_file *f, const tsm_entry *e, const uint8_t **data, s
     uint32_t computed = crc32_gzip_refl(0, f->block + 4, e->size - 4);
     if (stored != computed)
         return tsv_error_set(err, TSV_EINVALID,
-                             "%s: block CRC32 mismatch (stored 0x%08" PRIx32 ", computed 0x%08" PRIx32
-                             ") at offset %" PRIu64, f->path, stored, computed, e->off);
+                             "%s: block CRC32 mismatch (stored 0x%08" PRIx32
+                             ", computed 0x%08" PRIx32 ") at offset %" PRIu64,
+                             f->path, stored, computed, e->off);
     *data = f->block + 4;
     *len = e->size - 4;
     return 0;

@@ -14,12 +14,12 @@
 #include "bucket_layout.h"
 #include "engine.h"
 #include "json.h"
-#include "tsv_time.h"
 #include "tombstone.h"
 #include "tsm.h"
 #include "tsm_decode.h"
 #include "tsm_file.h"
 #include "tsm_values.h"
+#include "tsv_time.h"
 
 static const char *const type_names[5] = {"float", "integer", "boolean", "string", "unsigned"};
 
@@ -265,8 +265,7 @@ static int account_key(acc *a, const tsm_file *f, uint64_t values, tsv_error *er
     const uint8_t *k = f->key;
     size_t klen = f->klen, slen = tsm_key_series_len(k, klen);
     int new_key = !a->have_last || tsm_key_cmp(a->last_key, a->last_key_len, k, klen) != 0;
-    int new_series = !a->have_last ||
-                     tsm_key_cmp(a->last_series, a->last_series_len, k, slen) != 0;
+    int new_series = !a->have_last || tsm_key_cmp(a->last_series, a->last_series_len, k, slen) != 0;
     if (new_key) {
         a->keys++;
         if (keep_copy(&a->last_key, &a->last_key_len, k, klen) != 0)
@@ -328,8 +327,10 @@ static int count_values(tsm_file *f, uint64_t *out, tsv_error *err)
                 want = need;
                 continue;
             }
-            return tsv_error_set(err, TSV_EINVALID, "%s: bad timestamp section in the block at "
-                                 "offset %" PRIu64, f->path, f->entries[i].off);
+            return tsv_error_set(err, TSV_EINVALID,
+                                 "%s: bad timestamp section in the block at "
+                                 "offset %" PRIu64,
+                                 f->path, f->entries[i].off);
         }
     }
     *out = total;
@@ -525,8 +526,7 @@ static int compute(const tsv_bucket_layout *l, shard_info *sh, size_t nsh, const
     return rc;
 }
 
-int tsv_store_bucket_stats_json(tsv_store *s, const char *bucket_id, tsv_buf *out,
-                                tsv_error *err)
+int tsv_store_bucket_stats_json(tsv_store *s, const char *bucket_id, tsv_buf *out, tsv_error *err)
 {
     tsv_bucket_layout *l;
     if (tsv_store_bucket_layout(s, bucket_id, NULL, &l, err) != 0)
@@ -610,10 +610,10 @@ int tsv_store_bucket_stats_json(tsv_store *s, const char *bucket_id, tsv_buf *ou
             tsv_jw_key(&w, "version");
             tsv_jw_string(&w, sh[i].version);
             tsv_jw_key(&w, "state");
-            tsv_jw_string(&w, sh[i].missing      ? "missing"
-                              : sh[i].state[0]   ? sh[i].state
-                              : sh[i].a.files    ? "ok"
-                                                 : "empty");
+            tsv_jw_string(&w, sh[i].missing    ? "missing"
+                              : sh[i].state[0] ? sh[i].state
+                              : sh[i].a.files  ? "ok"
+                                               : "empty");
             write_acc(&w, &sh[i].a);
             tsv_jw_object_end(&w);
         }

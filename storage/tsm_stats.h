@@ -30,7 +30,6 @@
 #include "tsv_error.h"
 
 /* Appends the JSON document (see docs/api.md) to out. */
-int tsv_store_bucket_stats_json(tsv_store *s, const char *bucket_id, tsv_buf *out,
-                                tsv_error *err);
+int tsv_store_bucket_stats_json(tsv_store *s, const char *bucket_id, tsv_buf *out, tsv_error *err);
 
 #endif

@@ -40,10 +40,22 @@ static inline uint64_t be64(const uint8_t *p)
 static const uint8_t s8b_count[16] = {240, 120, 60, 30, 20, 15, 12, 10, 8, 7, 6, 5, 4, 3, 2, 1};
 static const uint8_t s8b_bits[16] = {0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 15, 20, 30, 60};
 static const uint64_t pow10_table[16] = {
-    1ull,          10ull,          100ull,          1000ull,
-    10000ull,      100000ull,      1000000ull,      10000000ull,
-    100000000ull,  1000000000ull,  10000000000ull,  100000000000ull,
-    1000000000000ull, 10000000000000ull, 100000000000000ull, 1000000000000000ull,
+    1ull,
+    10ull,
+    100ull,
+    1000ull,
+    10000ull,
+    100000ull,
+    1000000ull,
+    10000000ull,
+    100000000ull,
+    1000000000ull,
+    10000000000ull,
+    100000000000ull,
+    1000000000000ull,
+    10000000000000ull,
+    100000000000000ull,
+    1000000000000000ull,
 };
 
 void tsm_values_free(tsm_values *v)
@@ -168,19 +180,19 @@ static void floats(const uint8_t *p, size_t len, size_t n, uint64_t *out)
     size_t blen = len - 1;
     uint64_t pos = 0;
     /* Bit reader over bp, MSB first; bits past the end read as 0. */
-#define PEEK(posv)                                                                                \
-    ({                                                                                            \
-        size_t byte_ = (size_t)((posv) >> 3);                                                     \
-        unsigned sh_ = (unsigned)((posv)&7);                                                      \
-        uint8_t tmp_[9] = {0};                                                                    \
-        const uint8_t *src_ = bp + byte_;                                                         \
-        if (byte_ + 9 > blen) {                                                                   \
-            if (byte_ < blen)                                                                     \
-                memcpy(tmp_, bp + byte_, blen - byte_);                                           \
-            src_ = tmp_;                                                                          \
-        }                                                                                         \
-        uint64_t hi_ = be64(src_);                                                                \
-        sh_ ? (hi_ << sh_) | (src_[8] >> (8 - sh_)) : hi_;                                        \
+#define PEEK(posv)                                                                                 \
+    ({                                                                                             \
+        size_t byte_ = (size_t)((posv) >> 3);                                                      \
+        unsigned sh_ = (unsigned)((posv)&7);                                                       \
+        uint8_t tmp_[9] = {0};                                                                     \
+        const uint8_t *src_ = bp + byte_;                                                          \
+        if (byte_ + 9 > blen) {                                                                    \
+            if (byte_ < blen)                                                                      \
+                memcpy(tmp_, bp + byte_, blen - byte_);                                            \
+            src_ = tmp_;                                                                           \
+        }                                                                                          \
+        uint64_t hi_ = be64(src_);                                                                 \
+        sh_ ? (hi_ << sh_) | (src_[8] >> (8 - sh_)) : hi_;                                         \
     })
     uint64_t val = PEEK(pos);
     pos = 64;
@@ -217,10 +229,7 @@ static void floats(const uint8_t *p, size_t len, size_t n, uint64_t *out)
 #undef PEEK
 }
 
-static inline int64_t unzigzag(uint64_t v)
-{
-    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
-}
+static inline int64_t unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
 
 /* Integers (and unsigned, same bits): zig-zag deltas, cumulated with
  * wrap-around as Go does; RLE is first + i*delta. */
@@ -277,13 +286,12 @@ static void booleans(const uint8_t *p, size_t len, size_t n, uint8_t *out)
         out[i] = (bits[i >> 3] >> (7 - (i & 7))) & 1;
 }
 
-static int strings(tsm_values *v, const uint8_t *p, size_t len, size_t n, char *why,
-                   size_t whylen)
+static int strings(tsm_values *v, const uint8_t *p, size_t len, size_t n, char *why, size_t whylen)
 {
     const uint8_t *data;
     size_t dlen;
-    int rc = tsm_snappy_decode(p + 1, len - 1, TSV_TSM_MAX_STRING_BYTES, &v->str, &data, &dlen,
-                               why, whylen);
+    int rc = tsm_snappy_decode(p + 1, len - 1, TSV_TSM_MAX_STRING_BYTES, &v->str, &data, &dlen, why,
+                               whylen);
     if (rc != TSM_DEC_OK)
         return rc;
     size_t i = 0;

@@ -33,8 +33,7 @@ int tsv_v1_name_check(const char *name, const char *what, tsv_error *err)
                              what, name);
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
-            return tsv_error_set(err, TSV_EINVALID,
-                                 "%s name contains a control character", what);
+            return tsv_error_set(err, TSV_EINVALID, "%s name contains a control character", what);
     return 0;
 }
 
@@ -220,8 +219,7 @@ static int dbrp_from_json(const uint8_t *v, size_t len, tsv_dbrp *out, tsv_error
     for (size_t i = 0; rc == 0 && i < sizeof f / sizeof f[0]; i++) {
         const char *s;
         size_t n;
-        if (tsv_json_string(tsv_json_get(j, f[i].key), &s, &n, f[i].key, err) != 0 ||
-            n >= f[i].cap)
+        if (tsv_json_string(tsv_json_get(j, f[i].key), &s, &n, f[i].key, err) != 0 || n >= f[i].cap)
             rc = tsv_error_set(err, TSV_EINTERNAL, "stored DBRP mapping: bad %s", f[i].key);
         else
             memcpy(f[i].dst, s, n + 1);
@@ -407,13 +405,14 @@ int tsv_dbrp_delete_bucket(tsv_kv_txn *txn, const char *bucket_id, tsv_error *er
         tsv_kv_cursor_close(c);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         const tsv_dbrp *m = &gone[i];
-        char k1[16 + TSV_V1_NAME_MAX + 1 + 16 + 1], k2[16 + 1 + 16 + 1], k3[16 + TSV_V1_NAME_MAX + 1];
+        char k1[16 + TSV_V1_NAME_MAX + 1 + 16 + 1], k2[16 + 1 + 16 + 1],
+            k3[16 + TSV_V1_NAME_MAX + 1];
         int n1 = snprintf(k1, sizeof k1, "%s%s/%s", m->org_id, m->database, m->id);
         int n2 = snprintf(k2, sizeof k2, "%s/%s", m->org_id, m->id);
         int n3 = snprintf(k3, sizeof k3, "%s%s", m->org_id, m->database);
         char def[17];
-        int was_default = dbrp_default_id(txn, h[3], m->org_id, m->database, def) &&
-                          strcmp(def, m->id) == 0;
+        int was_default =
+            dbrp_default_id(txn, h[3], m->org_id, m->database, def) && strcmp(def, m->id) == 0;
         if (tsv_kv_del(txn, h[0], m->id, 16, err) != 0 ||
             tsv_kv_del(txn, h[1], k1, (size_t)n1, err) != 0 ||
             tsv_kv_del(txn, h[2], k2, (size_t)n2, err) != 0) {
@@ -496,8 +495,8 @@ static int virtual_visit(void *vctx, const tsv_bucket *b, tsv_error *err)
     return dbrp_list_add(c->out, &m, err);
 }
 
-int tsv_dbrp_foreach(tsv_kv_txn *txn, const char *org_id, int include_virtual,
-                     tsv_dbrp_visit_fn fn, void *ctx, tsv_error *err)
+int tsv_dbrp_foreach(tsv_kv_txn *txn, const char *org_id, int include_virtual, tsv_dbrp_visit_fn fn,
+                     void *ctx, tsv_error *err)
 {
     dbrp_list stored = {0}, virt = {0};
     uint64_t h[4];
@@ -533,8 +532,9 @@ int tsv_dbrp_foreach(tsv_kv_txn *txn, const char *org_id, int include_virtual,
             tsv_kv_cursor_close(c);
         for (size_t i = 0; rc == 0 && i < stored.n; i++) {
             char def[17];
-            stored.v[i].is_default = dbrp_default_id(txn, h[3], org_id, stored.v[i].database, def) &&
-                                     strcmp(def, stored.v[i].id) == 0;
+            stored.v[i].is_default =
+                dbrp_default_id(txn, h[3], org_id, stored.v[i].database, def) &&
+                strcmp(def, stored.v[i].id) == 0;
         }
     } else if (e.code != TSV_ENOTFOUND) {
         rc = err ? (*err = e, -1) : -1;
@@ -600,9 +600,8 @@ static int plan_db(const Meta__DatabaseInfo *db, const char *dst_db, const char 
                 return plan_add(items, n, cap, db, rp, dst_db,
                                 restore_rp && *restore_rp ? restore_rp : backup_rp, 1, err);
         }
-        return tsv_error_set(err, TSV_ENOTFOUND,
-                             "retention Policy not found in meta backup: %s.%s", db->name,
-                             backup_rp);
+        return tsv_error_set(err, TSV_ENOTFOUND, "retention Policy not found in meta backup: %s.%s",
+                             db->name, backup_rp);
     }
     for (size_t r = 0; r < db->n_retentionpolicies; r++) {
         const Meta__RetentionPolicyInfo *rp = db->retentionpolicies[r];
@@ -638,8 +637,9 @@ int tsv_v1_import_plan(const Meta__Data *backup, const char *backup_db, const ch
         }
     }
     if (rc == 0 && *n == 0)
-        rc = tsv_error_set(err, TSV_EINVALID, "nothing to import: the metadata has no retention "
-                                              "policy to restore");
+        rc = tsv_error_set(err, TSV_EINVALID,
+                           "nothing to import: the metadata has no retention "
+                           "policy to restore");
     /* Two items may not land on the same db/rp (e.g. a rename onto another). */
     for (size_t i = 0; rc == 0 && i < *n; i++)
         for (size_t j = i + 1; rc == 0 && j < *n; j++)
@@ -825,10 +825,7 @@ const tsv_v1_shard_ref *tsv_v1_view_shard(const tsv_v1_view *v, uint64_t id)
     return NULL;
 }
 
-void tsv_v1_view_paths_free(char **paths, size_t n)
-{
-    tsv_meta_shard_paths_free(paths, n);
-}
+void tsv_v1_view_paths_free(char **paths, size_t n) { tsv_meta_shard_paths_free(paths, n); }
 
 int tsv_v1_view_paths(const tsv_v1_view *v, const char *db, const char *rp, char ***paths,
                       size_t *n, tsv_error *err)

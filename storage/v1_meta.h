@@ -93,8 +93,8 @@ typedef int (*tsv_dbrp_visit_fn)(void *ctx, const tsv_dbrp *m, tsv_error *err);
  * virtual ones of its user buckets that no stored mapping covers (neither
  * the bucket nor the same db/rp pair). A virtual mapping is the default of
  * its db when no stored mapping of that db is. */
-int tsv_dbrp_foreach(tsv_kv_txn *txn, const char *org_id, int include_virtual,
-                     tsv_dbrp_visit_fn fn, void *ctx, tsv_error *err);
+int tsv_dbrp_foreach(tsv_kv_txn *txn, const char *org_id, int include_virtual, tsv_dbrp_visit_fn fn,
+                     void *ctx, tsv_error *err);
 /* Removes every stored mapping of bucket_id (a deleted bucket's); when one
  * was its database's default, another mapping of that database (the first in
  * index order) becomes the default, as influxd's DBRP service does. */
@@ -107,7 +107,7 @@ int tsv_dbrp_find(tsv_kv_txn *txn, const char *org_id, const char *db, const cha
 
 /* One database/RP of a backup to import, with its target names. */
 typedef struct tsv_v1_import_item {
-    const Meta__DatabaseInfo *src_db;       /* into the backup tree */
+    const Meta__DatabaseInfo *src_db;        /* into the backup tree */
     const Meta__RetentionPolicyInfo *src_rp; /* into the backup tree */
     char db[TSV_V1_NAME_MAX + 1];            /* target names */
     char rp[TSV_V1_NAME_MAX + 1];

@@ -13,8 +13,8 @@
 
 #include "engine.h"
 #include "fsutil.h"
-#include "random.h"
 #include "meta_store.h"
+#include "random.h"
 #include "shard_install.h"
 #include "store_internal.h"
 #include "store_vault.h"
@@ -42,7 +42,7 @@ struct tsv_v1_restore {
     Meta__Data *backup;
     tsv_v1_import_item *items;
     size_t n_items;
-    Meta__RetentionPolicyInfo **rps; /* per item: the RP renumbered, named autogen */
+    Meta__RetentionPolicyInfo **rps;          /* per item: the RP renumbered, named autogen */
     char (*targets)[2 * TSV_V1_NAME_MAX + 2]; /* per item: "db/rp" */
     v1_shard *shards;
     size_t n_shards;
@@ -97,8 +97,8 @@ static int prepare_rps(tsv_v1_restore *r, tsv_error *err)
         for (size_t g = 0; g < rp->n_shardgroups; g++) {
             Meta__ShardGroupInfo *sg = rp->shardgroups[g];
             if (sg->endtime < sg->starttime)
-                return tsv_error_set(err, TSV_EINVALID, "shard group %" PRIu64 " ends before it starts",
-                                     sg->id);
+                return tsv_error_set(err, TSV_EINVALID,
+                                     "shard group %" PRIu64 " ends before it starts", sg->id);
             for (size_t k = 0; k < sg->n_shards; k++) {
                 for (size_t j = 0; j < r->n_shards; j++)
                     if (r->shards[j].old_id == sg->shards[k]->id)
@@ -109,9 +109,8 @@ static int prepare_rps(tsv_v1_restore *r, tsv_error *err)
                 if (!p)
                     return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
                 r->shards = p;
-                p[r->n_shards++] = (v1_shard){.old_id = sg->shards[k]->id,
-                                              .item = i,
-                                              .deleted = sg->deletedat != 0};
+                p[r->n_shards++] = (v1_shard){
+                    .old_id = sg->shards[k]->id, .item = i, .deleted = sg->deletedat != 0};
             }
         }
     }
@@ -210,8 +209,8 @@ int tsv_store_v1_restore_begin(tsv_store *s, const uint8_t *meta, size_t len,
             rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
         for (size_t i = 0; rc == 0 && i < r->n_shards; i++)
             if (!r->shards[i].deleted)
-                r->map[r->n_map++] =
-                    (tsv_shard_mapping){.old_id = r->shards[i].old_id, .new_id = r->shards[i].new_id};
+                r->map[r->n_map++] = (tsv_shard_mapping){.old_id = r->shards[i].old_id,
+                                                         .new_id = r->shards[i].new_id};
     }
     if (rc == 0)
         rc = tsv_path_join(r->staging, sizeof r->staging, err, "%s/v1restore-%016" PRIx64,
@@ -260,9 +259,8 @@ static void staged_files_clear(v1_shard *sh)
 }
 
 /* shard_install's hook, used only to keep the list of staged files. */
-static int capture_staged(void *ctx, const char *staging, uint64_t gen,
-                          const char *const *names, const char (*hex)[65], size_t n,
-                          tsv_error *err)
+static int capture_staged(void *ctx, const char *staging, uint64_t gen, const char *const *names,
+                          const char (*hex)[65], size_t n, tsv_error *err)
 {
     (void)staging;
     v1_shard *sh = ctx;
@@ -286,13 +284,9 @@ static int capture_staged(void *ctx, const char *staging, uint64_t gen,
     return 0;
 }
 
-static void capture_failed(void *ctx)
-{
-    staged_files_clear(ctx);
-}
+static void capture_failed(void *ctx) { staged_files_clear(ctx); }
 
-int tsv_v1_restore_stage_shard(tsv_v1_restore *r, uint64_t new_id, tsv_reader *tar,
-                               tsv_error *err)
+int tsv_v1_restore_stage_shard(tsv_v1_restore *r, uint64_t new_id, tsv_reader *tar, tsv_error *err)
 {
     v1_shard *sh = find_shard(r, new_id);
     if (!sh)
@@ -366,7 +360,7 @@ int tsv_v1_restore_commit(tsv_v1_restore *r, tsv_error *err)
     r->done = 1;
     tsv_store *s = r->s;
     moved *mv = calloc(r->n_shards ? r->n_shards : 1, sizeof *mv);
-    char (*bucket_ids)[17] = calloc(r->n_items, sizeof *bucket_ids);
+    char(*bucket_ids)[17] = calloc(r->n_items, sizeof *bucket_ids);
     if (!mv || !bucket_ids) {
         free(mv);
         free(bucket_ids);
@@ -476,8 +470,7 @@ int tsv_v1_restore_commit(tsv_v1_restore *r, tsv_error *err)
         tsv_error verr;
         if (tsv_store_vault_record_installed(s, sh->new_id, m->to, sh->gen,
                                              (const char *const *)sh->names,
-                                             (const char(*)[65])sh->hex, sh->n_files,
-                                             &verr) != 0)
+                                             (const char(*)[65])sh->hex, sh->n_files, &verr) != 0)
             TSV_WARN("msg=\"1.x shard not recorded in the vault; start-up adopts it\" "
                      "shard=%" PRIu64 " error=\"%s\"",
                      sh->new_id, verr.message);

@@ -47,11 +47,11 @@
 typedef struct tsv_v1_restore tsv_v1_restore;
 
 typedef struct tsv_v1_restore_options {
-    const char *org;          /* name or ID; NULL/"" = the first organization */
-    const char *backup_db;    /* "" or NULL = every database */
-    const char *restore_db;   /* rename (with backup_db) */
-    const char *backup_rp;    /* one RP only (with backup_db) */
-    const char *restore_rp;   /* rename (with backup_rp) */
+    const char *org;        /* name or ID; NULL/"" = the first organization */
+    const char *backup_db;  /* "" or NULL = every database */
+    const char *restore_db; /* rename (with backup_db) */
+    const char *backup_rp;  /* one RP only (with backup_db) */
+    const char *restore_rp; /* rename (with backup_rp) */
 } tsv_v1_restore_options;
 
 /* meta: the bytes of a meta.Data (the inner Data of a .meta file, see
@@ -67,8 +67,7 @@ int tsv_v1_restore_has_shard(const tsv_v1_restore *r, uint64_t new_id);
 /* Target "db/rp" of a new shard ID (for entry-name checks and logs); NULL if
  * not in the restore. */
 const char *tsv_v1_restore_shard_target(const tsv_v1_restore *r, uint64_t new_id);
-int tsv_v1_restore_stage_shard(tsv_v1_restore *r, uint64_t new_id, tsv_reader *tar,
-                               tsv_error *err);
+int tsv_v1_restore_stage_shard(tsv_v1_restore *r, uint64_t new_id, tsv_reader *tar, tsv_error *err);
 /* Shards of the map not staged yet. */
 size_t tsv_v1_restore_missing(const tsv_v1_restore *r);
 /* Bucket IDs created by a committed restore are logged; 0 or -1. */

@@ -14,12 +14,12 @@
 #include <unistd.h>
 
 #include "engine.h"
-#include "trash.h"
 #include "fault.h"
 #include "fsutil.h"
 #include "metrics.h"
 #include "random.h"
 #include "tombstone.h"
+#include "trash.h"
 #include "tsm.h"
 #include "tsv_log.h"
 
@@ -39,8 +39,8 @@ uint64_t tsv_vault_new_gen(void)
     return g;
 }
 
-int tsv_vault_open(tsv_vault **out, const char *data_dir, int64_t retention_s,
-                   uint64_t quota_bytes, tsv_error *err)
+int tsv_vault_open(tsv_vault **out, const char *data_dir, int64_t retention_s, uint64_t quota_bytes,
+                   tsv_error *err)
 {
     tsv_vault *v = calloc(1, sizeof *v);
     if (!v)
@@ -141,8 +141,8 @@ static int cmp_file(const void *a, const void *b)
 }
 
 int tsv_vault_adopt_dir(tsv_vault *v, const char *dir, const tsv_version *known,
-                        const char *const *fresh_names, const char (*fresh_hex)[65],
-                        size_t n_fresh, tsv_version *ver, tsv_error *err)
+                        const char *const *fresh_names, const char (*fresh_hex)[65], size_t n_fresh,
+                        tsv_version *ver, tsv_error *err)
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -176,9 +176,10 @@ int tsv_vault_adopt_dir(tsv_vault *v, const char *dir, const tsv_version *known,
                 rc = -1;
                 break;
             }
-        } else if (k && tsv_path_join(obj, sizeof obj, err, "%s/%.2s/%s", v->objects_dir, k->object,
-                               k->object) == 0 &&
-            same_inode(path, obj)) {
+        } else if (k &&
+                   tsv_path_join(obj, sizeof obj, err, "%s/%.2s/%s", v->objects_dir, k->object,
+                                 k->object) == 0 &&
+                   same_inode(path, obj)) {
             memcpy(hex, k->object, sizeof hex);
             size = k->size;
         } else {
@@ -242,8 +243,8 @@ void tsv_vault_drop_tree(const char *path, const char *trash_dir)
     }
 }
 
-int tsv_vault_materialize(tsv_vault *v, const char *shard_dir, const tsv_version *ver,
-                          uint64_t gen, const char *trash_dir, tsv_error *err)
+int tsv_vault_materialize(tsv_vault *v, const char *shard_dir, const tsv_version *ver, uint64_t gen,
+                          const char *trash_dir, tsv_error *err)
 {
     char staging[PATH_MAX], parent[PATH_MAX];
     if (tsv_path_join(staging, sizeof staging, err, "%s.staging-%016" PRIx64, shard_dir, gen) !=
@@ -295,7 +296,7 @@ static int hexset_add(hexset *s, const char *hex)
 {
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 256;
-        char (*p)[65] = realloc(s->h, cap * sizeof *p);
+        char(*p)[65] = realloc(s->h, cap * sizeof *p);
         if (!p)
             return -1;
         s->h = p;
@@ -477,8 +478,8 @@ int tsv_vault_purge(tsv_vault *v, int64_t now_ns, tsv_vault_purge_stats *st, tsv
             TSV_WARN("msg=\"soft-deleted version purged before its grace period ended\" "
                      "reason=space-quota quota_bytes=%" PRIu64 " bucket=%s rp=%s shard=%" PRIu64
                      " version=%" PRIu64,
-                     v->quota_bytes, p.soft[i].slot.bucket, p.soft[i].slot.rp,
-                     p.soft[i].shard_id, p.soft[i].version);
+                     v->quota_bytes, p.soft[i].slot.bucket, p.soft[i].slot.rp, p.soft[i].shard_id,
+                     p.soft[i].version);
             st->quota_versions++;
         }
     }
@@ -489,8 +490,8 @@ int tsv_vault_purge(tsv_vault *v, int64_t now_ns, tsv_vault_purge_stats *st, tsv
         tsv_metrics_count("tsvault_vault_purged_versions_total",
                           "Soft-deleted versions purged, by reason (grace_period, quota).",
                           "reason", "grace_period", NULL, NULL, st->purged_versions);
-        tsv_metrics_count("tsvault_vault_purged_versions_total", "", "reason", "quota", NULL,
-                          NULL, st->quota_versions);
+        tsv_metrics_count("tsvault_vault_purged_versions_total", "", "reason", "quota", NULL, NULL,
+                          st->quota_versions);
     }
     tsv_fault_point("purge-after-commit");
     if (rc == 0)
@@ -526,8 +527,7 @@ static void *purge_main(void *arg)
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += v->purge_interval_s;
-        while (!v->purge_stop &&
-               pthread_cond_timedwait(&v->stop_cv, &v->stop_mu, &until) == 0)
+        while (!v->purge_stop && pthread_cond_timedwait(&v->stop_cv, &v->stop_mu, &until) == 0)
             ;
     }
     pthread_mutex_unlock(&v->stop_mu);

@@ -36,7 +36,7 @@ typedef struct tsv_vault {
     /* Shared from storing objects to committing the versions that list
      * them; exclusive for a garbage collection. */
     pthread_rwlock_t gc_lock;
-    int64_t retention_s; /* soft-deleted versions kept this long */
+    int64_t retention_s;  /* soft-deleted versions kept this long */
     uint64_t quota_bytes; /* 0: none; above it the oldest soft-deleted are purged early */
     pthread_mutex_t purge_mu;
     /* background purge task */
@@ -48,8 +48,8 @@ typedef struct tsv_vault {
     pthread_cond_t stop_cv;
 } tsv_vault;
 
-int tsv_vault_open(tsv_vault **out, const char *data_dir, int64_t retention_s,
-                   uint64_t quota_bytes, tsv_error *err);
+int tsv_vault_open(tsv_vault **out, const char *data_dir, int64_t retention_s, uint64_t quota_bytes,
+                   tsv_error *err);
 void tsv_vault_close(tsv_vault *v);
 
 static inline void tsv_vault_gc_shared(tsv_vault *v) { pthread_rwlock_rdlock(&v->gc_lock); }
@@ -72,14 +72,14 @@ int tsv_vault_in_use(tsv_catalog_txn *t, const tsv_slot_key *slot, tsv_version *
 /* `fresh` (may be NULL): names and SHA-256 of files just written into dir
  * (trusted, not read again). */
 int tsv_vault_adopt_dir(tsv_vault *v, const char *dir, const tsv_version *known,
-                        const char *const *fresh_names, const char (*fresh_hex)[65],
-                        size_t n_fresh, tsv_version *ver, tsv_error *err);
+                        const char *const *fresh_names, const char (*fresh_hex)[65], size_t n_fresh,
+                        tsv_version *ver, tsv_error *err);
 
 /* Makes `shard_dir` hold exactly ver's files (ver NULL: none), marked
  * `gen`: staging directory next to it, one exchange, old content removed
  * (files that are not objects are moved to `trash_dir` instead). */
-int tsv_vault_materialize(tsv_vault *v, const char *shard_dir, const tsv_version *ver,
-                          uint64_t gen, const char *trash_dir, tsv_error *err);
+int tsv_vault_materialize(tsv_vault *v, const char *shard_dir, const tsv_version *ver, uint64_t gen,
+                          const char *trash_dir, tsv_error *err);
 
 /* Removes the directory tree at `path` if every file in it is held
  * elsewhere too (an object: link count > 1), else moves it to the trash
@@ -87,8 +87,8 @@ int tsv_vault_materialize(tsv_vault *v, const char *shard_dir, const tsv_version
 void tsv_vault_drop_tree(const char *path, const char *trash_dir);
 
 typedef struct tsv_vault_purge_stats {
-    uint64_t purged_versions;  /* grace period over */
-    uint64_t quota_versions;   /* purged early for the quota */
+    uint64_t purged_versions; /* grace period over */
+    uint64_t quota_versions;  /* purged early for the quota */
     uint64_t objects_deleted;
     uint64_t bytes_deleted;
 } tsv_vault_purge_stats;

@@ -191,8 +191,8 @@ int tsv_store_vault_bucket_remember(tsv_store *s, tsv_kv_txn *txn, const char *b
 }
 
 /* Shard IDs of db that the meta already uses elsewhere. */
-static uint64_t id_clash(const Meta__Data *meta, const Meta__DatabaseInfo *db,
-                         uint64_t *max_shard, uint64_t *max_group)
+static uint64_t id_clash(const Meta__Data *meta, const Meta__DatabaseInfo *db, uint64_t *max_shard,
+                         uint64_t *max_group)
 {
     for (size_t r = 0; r < db->n_retentionpolicies; r++) {
         const Meta__RetentionPolicyInfo *rp = db->retentionpolicies[r];
@@ -268,8 +268,7 @@ int tsv_store_vault_bucket_undelete(tsv_store *s, const char *bucket_id, int *un
     size_t n_dirs = 0;
     rc = -1;
     if (r.bad) {
-        tsv_error_set(err, TSV_EINTERNAL, "catalogue: bad deleted-bucket record for %s",
-                      bucket_id);
+        tsv_error_set(err, TSV_EINTERNAL, "catalogue: bad deleted-bucket record for %s", bucket_id);
         goto out;
     }
     if (db_len && tsv_meta_decode_database(db_bytes, db_len, &db, err) != 0)

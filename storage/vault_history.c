@@ -126,8 +126,8 @@ static int shards_at_fn(void *ctx, const tsv_slot_key *slot, uint64_t version, t
     return rc;
 }
 
-int tsv_vault_shards_at(tsv_store *s, const char *bucket_id, int64_t t_ns,
-                        tsv_history_shard_fn fn, void *ctx, tsv_error *err)
+int tsv_vault_shards_at(tsv_store *s, const char *bucket_id, int64_t t_ns, tsv_history_shard_fn fn,
+                        void *ctx, tsv_error *err)
 {
     tsv_catalog_txn *t;
     if (tsv_catalog_begin(s->vault->catalog, 0, &t, err) != 0)
@@ -236,8 +236,7 @@ static int hash_out(void *octx, const void *buf, size_t len, tsv_error *err)
     return 0;
 }
 
-int vault__kv_export_object(tsv_store *s, tsv_kv *kv, char hex[65], uint64_t *size,
-                            tsv_error *err)
+int vault__kv_export_object(tsv_store *s, tsv_kv *kv, char hex[65], uint64_t *size, tsv_error *err)
 {
     char path[PATH_MAX];
     if (tsv_path_join(path, sizeof path, err, "%s/kvexport-%016" PRIx64 ".bolt", s->tmp_dir,
@@ -438,8 +437,9 @@ static int reconcile_sql(tsv_store *s, tsv_error *err)
     if (found) {
         const tsv_catalog_file *f = vfile(&cur, TSV_HISTORY_SQL_FILE);
         rc = 0;
-        if (f && tsv_path_join(obj, sizeof obj, err, "%s/%.2s/%s", vault->objects_dir, f->object,
-                               f->object) == 0 &&
+        if (f &&
+            tsv_path_join(obj, sizeof obj, err, "%s/%.2s/%s", vault->objects_dir, f->object,
+                          f->object) == 0 &&
             !same_inode(live, obj)) {
             TSV_WARN("msg=\"live SQL file is not its in-use version: relinking it from the "
                      "vault\" version=%" PRIu64,
@@ -531,8 +531,7 @@ int vault__kv_replaced(tsv_store *s, const char *old_state, tsv_error *err)
     if (tsv_catalog_slot_foreach(t, &slot, by_gen_fn, &c, err) < 0)
         goto out;
     if (!c.found) {
-        tsv_error_set(err, TSV_ENOTFOUND, "no replaced KV version of generation %016" PRIx64,
-                      gen);
+        tsv_error_set(err, TSV_ENOTFOUND, "no replaced KV version of generation %016" PRIx64, gen);
         goto out;
     }
     if (!vfile(&v, TSV_HISTORY_KV_REPLACED) &&

@@ -63,16 +63,16 @@ const char *tsv_history_kind_name(tsv_history_kind k);
 
 typedef struct tsv_history_version {
     tsv_history_kind kind;
-    uint64_t version;           /* 1, 2, ... per kind */
-    tsv_version_state state;    /* IN_USE, SOFT_DELETED or PURGED */
-    int64_t installed_ns;       /* became current (Unix ns) */
-    int64_t replaced_ns;        /* stopped being current; 0 while in use */
-    char replaced_by[128];      /* operation that replaced it ("kv-restore", ...) */
-    int64_t purged_ns;          /* 0 unless purged (content gone) */
-    uint64_t gen;               /* KV: generation marker of the state/ it was live in */
-    char object[65];            /* content when installed (SHA-256 hex) */
+    uint64_t version;        /* 1, 2, ... per kind */
+    tsv_version_state state; /* IN_USE, SOFT_DELETED or PURGED */
+    int64_t installed_ns;    /* became current (Unix ns) */
+    int64_t replaced_ns;     /* stopped being current; 0 while in use */
+    char replaced_by[128];   /* operation that replaced it ("kv-restore", ...) */
+    int64_t purged_ns;       /* 0 unless purged (content gone) */
+    uint64_t gen;            /* KV: generation marker of the state/ it was live in */
+    char object[65];         /* content when installed (SHA-256 hex) */
     uint64_t size;
-    char final_object[65];      /* KV: content when replaced; "" if not recorded */
+    char final_object[65]; /* KV: content when replaced; "" if not recorded */
     uint64_t final_size;
 } tsv_history_version;
 
@@ -91,8 +91,8 @@ int tsv_vault_history_at(tsv_store *s, tsv_history_kind kind, int64_t t_ns,
  * in use even when restore_data put it back later. v is borrowed for the
  * call; fn returns 0 to go on, >0 to stop, -1 with err. */
 typedef int (*tsv_history_shard_fn)(void *ctx, const tsv_version *v, tsv_error *err);
-int tsv_vault_shards_at(tsv_store *s, const char *bucket_id, int64_t t_ns,
-                        tsv_history_shard_fn fn, void *ctx, tsv_error *err);
+int tsv_vault_shards_at(tsv_store *s, const char *bucket_id, int64_t t_ns, tsv_history_shard_fn fn,
+                        void *ctx, tsv_error *err);
 
 /* One version by number (TSV_ENOTFOUND if unknown). */
 int tsv_vault_history_get(tsv_store *s, tsv_history_kind kind, uint64_t version,

@@ -14,8 +14,8 @@
 #include "random.h"
 #include "store_internal.h"
 #include "store_vault.h"
-#include "tombstone_write.h"
 #include "tombstone.h"
+#include "tombstone_write.h"
 #include "tsm.h"
 #include "tsv_log.h"
 #include "vault.h"
@@ -25,11 +25,16 @@
 const char *tsv_vault_outcome_name(tsv_vault_outcome o)
 {
     switch (o) {
-    case TSV_VAULT_SOFT_DELETED: return "soft_deleted";
-    case TSV_VAULT_TOMBSTONED: return "tombstoned";
-    case TSV_VAULT_RESTORED: return "restored";
-    case TSV_VAULT_UNCHANGED: return "unchanged";
-    case TSV_VAULT_REFUSED: return "refused";
+    case TSV_VAULT_SOFT_DELETED:
+        return "soft_deleted";
+    case TSV_VAULT_TOMBSTONED:
+        return "tombstoned";
+    case TSV_VAULT_RESTORED:
+        return "restored";
+    case TSV_VAULT_UNCHANGED:
+        return "unchanged";
+    case TSV_VAULT_REFUSED:
+        return "refused";
     }
     return "unknown";
 }
@@ -139,8 +144,8 @@ static int build_tombstone_version(tsv_store *s, const tsv_live_shard *l, const 
             tsv_reader_free(old);
             goto out;
         }
-        int r = tsv_tombstone_write_ranges(tsm_path, old, ranges, n_ranges, out_path, &records,
-                                           err);
+        int r =
+            tsv_tombstone_write_ranges(tsm_path, old, ranges, n_ranges, out_path, &records, err);
         tsv_reader_free(old);
         if (r != 0)
             goto out;
@@ -175,7 +180,7 @@ typedef struct del_plan {
     tsv_version cur; /* in use now (has_cur) */
     int has_cur;
     int whole;
-    tsv_version nv;  /* the tombstone version (changed) */
+    tsv_version nv; /* the tombstone version (changed) */
     int changed;
     uint64_t gen;
     tsv_vault_shard_result sr;
@@ -195,7 +200,8 @@ static int delete_prepare(tsv_store *s, del_plan *p, const tsv_interval *iv, siz
             continue;
         if (iv[i].start_ns <= l->slot.start_ns && l->slot.end_ns <= iv[i].end_ns)
             p->whole = 1;
-        ranges[n_ranges].min = iv[i].start_ns > l->slot.start_ns ? iv[i].start_ns : l->slot.start_ns;
+        ranges[n_ranges].min =
+            iv[i].start_ns > l->slot.start_ns ? iv[i].start_ns : l->slot.start_ns;
         ranges[n_ranges].max = (iv[i].end_ns < l->slot.end_ns ? iv[i].end_ns : l->slot.end_ns) - 1;
         n_ranges++;
     }
@@ -455,9 +461,8 @@ static int derived_from(versions_ctx *c, const tsv_version *cur, uint64_t base)
 /* Decides one slot inside the operation's write transaction: *to (copy) is
  * the version to materialise when the slot changes. */
 static int restore_plan(tsv_catalog_txn *t, const tsv_live_shard *l,
-                        const tsv_vault_op_options *opt, const char *by, int64_t now,
-                        uint64_t gen, tsv_vault_shard_result *sr, tsv_version *to, int *change,
-                        tsv_error *err)
+                        const tsv_vault_op_options *opt, const char *by, int64_t now, uint64_t gen,
+                        tsv_vault_shard_result *sr, tsv_version *to, int *change, tsv_error *err)
 {
     versions_ctx vc = {0};
     int rc = -1;
@@ -553,8 +558,7 @@ static int deleted_fn(void *ctx, const tsv_version *v, tsv_error *err)
 }
 
 int tsv_vault_restore_data(tsv_store *s, const char *bucket_id, const tsv_interval *interval,
-                           const tsv_vault_op_options *opt, tsv_vault_result *out,
-                           tsv_error *err)
+                           const tsv_vault_op_options *opt, tsv_vault_result *out, tsv_error *err)
 {
     memset(out, 0, sizeof *out);
     if (check_bucket_id(bucket_id, err) != 0)
@@ -647,8 +651,7 @@ int tsv_vault_restore_data(tsv_store *s, const char *bucket_id, const tsv_interv
             }
             init_result(&srs[j], &live[j]);
             gens[j] = tsv_vault_new_gen();
-            rc = restore_plan(t, &live[j], opt, by, now, gens[j], &srs[j], &to[j], &change[j],
-                              err);
+            rc = restore_plan(t, &live[j], opt, by, now, gens[j], &srs[j], &to[j], &change[j], err);
             if (rc == 0 && opt && opt->progress &&
                 opt->progress(opt->progress_ctx, j + 1, n_todo, &srs[j]) != 0)
                 stop = 1;

@@ -120,19 +120,19 @@ const char *tsv_vault_outcome_name(tsv_vault_outcome o);
 typedef struct tsv_vault_shard_result {
     uint64_t shard_id;
     char rp[256];
-    int64_t start_ns, end_ns;  /* the shard group's interval [start, end) */
-    uint64_t from_version;     /* version in use before (0: none) */
-    uint64_t to_version;       /* version in use after (0: none) */
+    int64_t start_ns, end_ns; /* the shard group's interval [start, end) */
+    uint64_t from_version;    /* version in use before (0: none) */
+    uint64_t to_version;      /* version in use after (0: none) */
     tsv_vault_outcome outcome;
-    char reason[256];          /* set for UNCHANGED and REFUSED, else "" */
+    char reason[256]; /* set for UNCHANGED and REFUSED, else "" */
 } tsv_vault_shard_result;
 
 typedef struct tsv_vault_result {
     tsv_vault_shard_result *shards; /* malloc'd, `count` entries, by interval */
     size_t count;
-    size_t total;     /* slots the operation had to look at */
-    int cancelled;    /* 1: stopped early by the cancel flag or progress */
-    uint64_t files;   /* files linked into shard directories */
+    size_t total;   /* slots the operation had to look at */
+    int cancelled;  /* 1: stopped early by the cancel flag or progress */
+    uint64_t files; /* files linked into shard directories */
 } tsv_vault_result;
 
 void tsv_vault_result_clear(tsv_vault_result *r);
@@ -144,9 +144,9 @@ typedef int (*tsv_vault_progress_fn)(void *ctx, size_t done, size_t total,
 typedef struct tsv_vault_op_options {
     tsv_vault_progress_fn progress; /* may be NULL */
     void *progress_ctx;
-    const atomic_int *cancel;       /* may be NULL; non-zero = cancel */
-    const char *op_id;              /* may be NULL; e.g. the job ID */
-    uint64_t version;               /* restore_data: 0 = automatic */
+    const atomic_int *cancel; /* may be NULL; non-zero = cancel */
+    const char *op_id;        /* may be NULL; e.g. the job ID */
+    uint64_t version;         /* restore_data: 0 = automatic */
 } tsv_vault_op_options;
 
 /* opt may be NULL (no progress, no cancel, automatic version). */
@@ -154,7 +154,6 @@ int tsv_vault_delete_data(tsv_store *s, const char *bucket_id, const tsv_interva
                           size_t n, const tsv_vault_op_options *opt, tsv_vault_result *out,
                           tsv_error *err);
 int tsv_vault_restore_data(tsv_store *s, const char *bucket_id, const tsv_interval *interval,
-                           const tsv_vault_op_options *opt, tsv_vault_result *out,
-                           tsv_error *err);
+                           const tsv_vault_op_options *opt, tsv_vault_result *out, tsv_error *err);
 
 #endif

@@ -177,8 +177,8 @@ static int loc_fn(const Meta__DatabaseInfo *db, const Meta__RetentionPolicyInfo 
 /* One shard directory -> one soft-deleted shard version. meta (may be
  * NULL) and txn (may be NULL) locate the slot; bucket/rp are what the path
  * says (may be ""). */
-static int shard_dir(mig *m, const char *dir, uint64_t shard_id, const char *bucket,
-                     const char *rp, const Meta__Data *meta, tsv_kv_txn *txn, tsv_error *err)
+static int shard_dir(mig *m, const char *dir, uint64_t shard_id, const char *bucket, const char *rp,
+                     const Meta__Data *meta, tsv_kv_txn *txn, tsv_error *err)
 {
     if (tsv_dir_has_data(dir) != 1)
         return 0;
@@ -341,7 +341,7 @@ static int parse_entry(const char *name, int64_t *t_ns, char *reason, size_t rle
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
     *t_ns = (int64_t)timegm(&tm) * 1000000000;
-    const char *r = name + 17;     /* after "yyyymmddThhmmssZ-" */
+    const char *r = name + 17; /* after "yyyymmddThhmmssZ-" */
     const char *last = strrchr(r, '-');
     if (!last || last == r)
         return -1;

@@ -331,8 +331,8 @@ static int verify_shard(verifier *v, const vshard *sh, tsv_error *err)
             for (size_t k = 0; k < n; k++)
                 found |= strcmp(names[k], tsm) == 0;
             if (!found && rc == 0)
-                rc = problem(v, sh->db, sh->rp, sh->id, frel, -1,
-                             "tombstone without its TSM file", err);
+                rc = problem(v, sh->db, sh->rp, sh->id, frel, -1, "tombstone without its TSM file",
+                             err);
         }
         close(fd);
         fds[i] = -EBADF;
@@ -374,15 +374,16 @@ static int scan_disk(verifier *v, const char *only_db, tsv_error *err)
         return -1;
     DIR *d1 = opendir(root);
     if (!d1)
-        return errno == ENOENT ? 0 : tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s", root);
+        return errno == ENOENT ? 0
+                               : tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s", root);
     struct dirent *a;
     int rc = 0;
     while (rc == 0 && (a = readdir(d1)) != NULL) {
         if (a->d_name[0] == '.' || (only_db && strcmp(a->d_name, only_db) != 0))
             continue;
         char p2[PATH_MAX];
-        DIR *d2 = tsv_path_join(p2, sizeof p2, NULL, "%s/%s", root, a->d_name) == 0 ? opendir(p2)
-                                                                                   : NULL;
+        DIR *d2 =
+            tsv_path_join(p2, sizeof p2, NULL, "%s/%s", root, a->d_name) == 0 ? opendir(p2) : NULL;
         if (!d2)
             continue;
         struct dirent *b;
@@ -391,7 +392,7 @@ static int scan_disk(verifier *v, const char *only_db, tsv_error *err)
                 continue;
             char p3[PATH_MAX];
             DIR *d3 = tsv_path_join(p3, sizeof p3, NULL, "%s/%s", p2, b->d_name) == 0 ? opendir(p3)
-                                                                                     : NULL;
+                                                                                      : NULL;
             if (!d3)
                 continue;
             struct dirent *c;
@@ -478,9 +479,11 @@ int tsv_store_verify(tsv_store *s, const tsv_verify_options *opt, tsv_verify_sum
         /* Totals for progress. */
         for (size_t i = 0; i < v.n; i++) {
             char dir[PATH_MAX];
-            DIR *d = tsv_path_join(dir, sizeof dir, NULL, "%s/engine/data/%s/%s/%" PRIu64,
-                                   s->state_dir, v.shards[i].db, v.shards[i].rp,
-                                   v.shards[i].id) == 0 ? opendir(dir) : NULL;
+            DIR *d =
+                tsv_path_join(dir, sizeof dir, NULL, "%s/engine/data/%s/%s/%" PRIu64, s->state_dir,
+                              v.shards[i].db, v.shards[i].rp, v.shards[i].id) == 0
+                    ? opendir(dir)
+                    : NULL;
             if (!d)
                 continue;
             struct dirent *de;

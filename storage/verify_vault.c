@@ -17,9 +17,9 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <limits.h>
 #include <openssl/evp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -305,8 +305,8 @@ static int check_catalogue(struct verifier *v, tsv_store *s, const char *bucket_
         tsv_version_clear(&w.live[i]);
     free(w.live);
     for (size_t i = 0; rc == 0 && i < probs.n; i++)
-        rc = verify__problem(v, probs.v[i].bucket, probs.v[i].rp, probs.v[i].shard,
-                             probs.v[i].file, -1, probs.v[i].msg, err);
+        rc = verify__problem(v, probs.v[i].bucket, probs.v[i].rp, probs.v[i].shard, probs.v[i].file,
+                             -1, probs.v[i].msg, err);
     free(probs.v);
     *versions = c.versions;
     return rc;
@@ -406,8 +406,8 @@ static int confirm_orphans(struct verifier *v, tsv_store *s, refs *cand, tsv_err
             break;
         }
         /* (the GC may have removed it meanwhile: then it is no problem) */
-        if (!c.found && tsv_objstore_exists(vault->objects, cand->v[i].hex, &exists, NULL, &e) == 0 &&
-            exists)
+        if (!c.found &&
+            tsv_objstore_exists(vault->objects, cand->v[i].hex, &exists, NULL, &e) == 0 && exists)
             cand->v[k++] = cand->v[i];
     }
     if (rc == 0)

@@ -16,7 +16,4 @@
 #undef SSL_get_peer_certificate
 X509 *SSL_get_peer_certificate(const SSL *s);
 
-X509 *SSL_get_peer_certificate(const SSL *s)
-{
-    return SSL_get1_peer_certificate(s);
-}
+X509 *SSL_get_peer_certificate(const SSL *s) { return SSL_get1_peer_certificate(s); }

@@ -117,8 +117,8 @@ static uint64_t pass_tsvault(void)
     for (size_t b = 0; b < nblocks; b++) {
         const uint8_t *d;
         size_t dl;
-        if (tsm_snappy_decode(blocks[b].p, blocks[b].n, TSV_TSM_MAX_STRING_BYTES, &scratch, &d,
-                              &dl, why, sizeof why) != TSM_DEC_OK)
+        if (tsm_snappy_decode(blocks[b].p, blocks[b].n, TSV_TSM_MAX_STRING_BYTES, &scratch, &d, &dl,
+                              why, sizeof why) != TSM_DEC_OK)
             die("tsvault decoder refused a block: %s", why);
         out += dl;
     }
@@ -179,13 +179,12 @@ int main(int argc, char **argv)
     for (size_t b = 0; b < nblocks; b++) {
         const uint8_t *d;
         size_t dl, got;
-        if (tsm_snappy_decode(blocks[b].p, blocks[b].n, TSV_TSM_MAX_STRING_BYTES, &scratch, &d,
-                              &dl, why, sizeof why) != TSM_DEC_OK)
+        if (tsm_snappy_decode(blocks[b].p, blocks[b].n, TSV_TSM_MAX_STRING_BYTES, &scratch, &d, &dl,
+                              why, sizeof why) != TSM_DEC_OK)
             die("tsvault decoder refused a block: %s", why);
         libbuf_reserve(dl ? dl : 1);
         got = libcap;
-        if (snappy_uncompress((const char *)blocks[b].p, blocks[b].n, libbuf, &got) !=
-                SNAPPY_OK ||
+        if (snappy_uncompress((const char *)blocks[b].p, blocks[b].n, libbuf, &got) != SNAPPY_OK ||
             got != dl || memcmp(d, libbuf, dl) != 0)
             die("the decoders disagree%s", "");
         if (b > 64)

@@ -27,9 +27,9 @@
 
 #include "interval.h"
 #include "json.h"
-#include "tsv_time.h"
 #include "store.h"
 #include "store_vault.h"
+#include "tsv_time.h"
 #include "vault_history.h"
 #include "vault_ops.h"
 

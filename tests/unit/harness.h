@@ -33,7 +33,7 @@ static tsv_error E __attribute__((unused));
     do {                                                                                           \
         tsv_error_clear(&E);                                                                       \
         if ((call) != 0)                                                                           \
-            fail_msg("%s failed: %s", #call, E.message);                                          \
+            fail_msg("%s failed: %s", #call, E.message);                                           \
     } while (0)
 
 /* Asserts a call fails with the given code. */
@@ -122,7 +122,8 @@ static inline int harness_scratch_teardown(void **state)
 }
 
 /* out (PATH_MAX bytes) = harness_scratch + "/" + the formatted path. */
-static inline void harness_at(char *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static inline void harness_at(char *out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static inline void harness_at(char *out, const char *fmt, ...)
 {
     va_list ap;

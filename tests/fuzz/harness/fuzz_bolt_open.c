@@ -8,7 +8,9 @@
 
 static int on_bucket(void *ctx, const uint8_t *name, size_t len, uint64_t seq, tsv_error *err)
 {
-    (void)name; (void)seq; (void)err;
+    (void)name;
+    (void)seq;
+    (void)err;
     *(size_t *)ctx += len + 1;
     return 0;
 }

@@ -18,8 +18,10 @@ static void setup(void)
     char dir[512];
     snprintf(dir, sizeof dir, "%s/data", fuzz_scratch());
     mkdir(dir, 0700);
-    tsv_store_options opt = {.data_dir = dir, .trash_retention_s = -1,
-                             .kv_map_size = (size_t)256 << 20, .soft_delete_retention_s = -1};
+    tsv_store_options opt = {.data_dir = dir,
+                             .trash_retention_s = -1,
+                             .kv_map_size = (size_t)256 << 20,
+                             .soft_delete_retention_s = -1};
     tsv_store *s = NULL;
     tsv_files *f = NULL;
     tsv_error err;

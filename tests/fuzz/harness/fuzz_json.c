@@ -22,9 +22,8 @@ static int node_equal(const tsv_json *a, const tsv_json *b)
     case TSV_JSON_ARRAY:
     case TSV_JSON_OBJECT:
         for (size_t i = 0; i < a->count; i++) {
-            if (a->type == TSV_JSON_OBJECT &&
-                (a->key_lens[i] != b->key_lens[i] ||
-                 memcmp(a->keys[i], b->keys[i], a->key_lens[i]) != 0))
+            if (a->type == TSV_JSON_OBJECT && (a->key_lens[i] != b->key_lens[i] ||
+                                               memcmp(a->keys[i], b->keys[i], a->key_lens[i]) != 0))
                 return 0;
             if (!node_equal(a->items[i], b->items[i]))
                 return 0;

@@ -31,8 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tsv_buf a = {0}, b = {0};
     write_manifest(&m, &a);
     if (tsv_manifest_parse((const char *)a.data, a.len, &m2, &err) != 0) {
-        fprintf(stderr, "written manifest does not parse: %s\n%.*s\n", err.message,
-                (int)a.len, (const char *)a.data);
+        fprintf(stderr, "written manifest does not parse: %s\n%.*s\n", err.message, (int)a.len,
+                (const char *)a.data);
         FUZZ_CHECK(0);
     }
     write_manifest(&m2, &b);

@@ -46,16 +46,21 @@ static void setup(void)
     char dir[512];
     snprintf(dir, sizeof dir, "%s/data", fuzz_scratch());
     mkdir(dir, 0700);
-    tsv_store_options opt = {.data_dir = dir, .trash_retention_s = -1,
-                             .kv_map_size = (size_t)256 << 20, .soft_delete_retention_s = -1};
+    tsv_store_options opt = {.data_dir = dir,
+                             .trash_retention_s = -1,
+                             .kv_map_size = (size_t)256 << 20,
+                             .soft_delete_retention_s = -1};
     tsv_store *s = NULL;
     tsv_error err;
     if (tsv_store_open(&s, &opt, &err) != 0) {
         fprintf(stderr, "store: %s\n", err.message);
         abort();
     }
-    tsv_setup_request req = {.username = "fuzz", .password = "fuzzfuzz1", .org = "acme",
-                             .bucket = "fixture/autogen", .token = "fuzz-token"};
+    tsv_setup_request req = {.username = "fuzz",
+                             .password = "fuzzfuzz1",
+                             .org = "acme",
+                             .bucket = "fixture/autogen",
+                             .token = "fuzz-token"};
     tsv_setup_result res;
     if (tsv_store_setup(s, &req, &res, &err) != 0) {
         fprintf(stderr, "setup: %s\n", err.message);

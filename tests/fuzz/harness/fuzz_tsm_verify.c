@@ -34,9 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     FUZZ_CHECK(rc1 == rc2);
     if (rc1 == 0) {
-        FUZZ_CHECK(st1.keys == st2.keys && st1.blocks == st2.blocks &&
-                   st1.values == st2.values && st1.min_time == st2.min_time &&
-                   st1.max_time == st2.max_time);
+        FUZZ_CHECK(st1.keys == st2.keys && st1.blocks == st2.blocks && st1.values == st2.values &&
+                   st1.min_time == st2.min_time && st1.max_time == st2.max_time);
     } else {
         FUZZ_CHECK(e1.code == e2.code);
         FUZZ_CHECK(strcmp(e1.message, e2.message) == 0);

@@ -20,12 +20,12 @@
 #include "tsv_log.h"
 
 /* A property violation is a finding: abort so libFuzzer keeps the input. */
-#define FUZZ_CHECK(cond)                                                                     \
-    do {                                                                                     \
-        if (!(cond)) {                                                                       \
-            fprintf(stderr, "fuzz property violated: %s (%s:%d)\n", #cond, __FILE__, __LINE__); \
-            abort();                                                                         \
-        }                                                                                    \
+#define FUZZ_CHECK(cond)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz property violated: %s (%s:%d)\n", #cond, __FILE__, __LINE__);    \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 static char fuzz_scratch_dir[256];
@@ -99,7 +99,7 @@ static inline const char *fuzz_scratch(void)
 
 /* Writes data to <scratch>/<name> (replacing it); the path goes to out. */
 static inline void fuzz_write_file(const char *name, const uint8_t *data, size_t len, char *out,
-                            size_t outlen)
+                                   size_t outlen)
 {
     snprintf(out, outlen, "%s/%s", fuzz_scratch(), name);
     int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

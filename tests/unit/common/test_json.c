@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include "harness.h"
@@ -49,9 +50,10 @@ static void parse_fails(const char *text, size_t len, const char *msg_part)
 static void test_parse_basic_and_lookup(void **state)
 {
     (void)state;
-    tsv_json_doc *doc = parse_ok(" {\"name\": \"bucket\", \"retentionRules\": [{\"type\": \"expire\", "
-                                 "\"everySeconds\": 3600}], \"flag\": true, \"none\": null, "
-                                 "\"neg\": -12.5e+3, \"OrgID\": \"abc\", \"orgid\": \"later\"}\n\t");
+    tsv_json_doc *doc =
+        parse_ok(" {\"name\": \"bucket\", \"retentionRules\": [{\"type\": \"expire\", "
+                 "\"everySeconds\": 3600}], \"flag\": true, \"none\": null, "
+                 "\"neg\": -12.5e+3, \"OrgID\": \"abc\", \"orgid\": \"later\"}\n\t");
     const tsv_json *root = tsv_json_root(doc);
     assert_int_equal(root->type, TSV_JSON_OBJECT);
     assert_int_equal(root->count, 7);
@@ -65,7 +67,8 @@ static void test_parse_basic_and_lookup(void **state)
     assert_int_equal(rules->count, 1);
     uint64_t every = 0;
     assert_int_equal(tsv_json_u64(tsv_json_get(rules->items[0], "everySeconds"), &every,
-                                  "retentionRules[0].everySeconds", NULL), 0);
+                                  "retentionRules[0].everySeconds", NULL),
+                     0);
     assert_int_equal(every, 3600);
     int b = 0;
     assert_int_equal(tsv_json_bool(tsv_json_get(root, "flag"), &b, "flag", NULL), 0);
@@ -94,8 +97,8 @@ static void test_parse_basic_and_lookup(void **state)
     tsv_json_free(NULL);
 
     /* scalars as the root, and empty containers */
-    const char *roots[] = {"0", "-0", "1e5", "\"\"", "true", "false", "null", "[]", "{}",
-                           " [ ] ", "[[[]]]", "{\"\":{}}", "-0.0e-0", "1E+2"};
+    const char *roots[] = {"0",  "-0", "1e5",   "\"\"",   "true",      "false",   "null",
+                           "[]", "{}", " [ ] ", "[[[]]]", "{\"\":{}}", "-0.0e-0", "1E+2"};
     for (size_t i = 0; i < sizeof roots / sizeof roots[0]; i++)
         tsv_json_free(parse_ok(roots[i]));
 }
@@ -122,7 +125,7 @@ static void test_parse_escapes_and_unicode(void **state)
     assert_string_equal(a->items[0]->str, "a\"b\\c/d\b\f\n\r\t");
     assert_string_equal(a->items[1]->str, "A\xc3\xa9\xe2\x82\xac");
     assert_string_equal(a->items[2]->str, "\xf0\x9f\x98\x80"); /* U+1F600 */
-    assert_int_equal(a->items[3]->len, 2);                      /* embedded NUL kept */
+    assert_int_equal(a->items[3]->len, 2);                     /* embedded NUL kept */
     assert_memory_equal(a->items[3]->str, "\0x", 3);
     assert_string_equal(a->items[4]->str, "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80");
     assert_string_equal(a->items[5]->str, "\xf0\x9d\x84\x9e"); /* U+1D11E, upper-case hex */
@@ -209,10 +212,10 @@ static void test_parse_malformed(void **state)
     FAILS("\"\\udc00\"", "unpaired low surrogate");
     FAILS("\"\\ud800\\", "unexpected end of JSON input");
     FAILS("\"\xff\"", "invalid UTF-8 in string literal at offset 1");
-    FAILS("\"\xc0\xaf\"", "invalid UTF-8");             /* overlong '/' */
-    FAILS("\"\xed\xa0\x80\"", "invalid UTF-8");         /* UTF-8-encoded surrogate */
-    FAILS("\"\xf4\x90\x80\x80\"", "invalid UTF-8");     /* > U+10FFFF */
-    FAILS("\"\xe2\x82\"", "invalid UTF-8");             /* truncated sequence */
+    FAILS("\"\xc0\xaf\"", "invalid UTF-8");         /* overlong '/' */
+    FAILS("\"\xed\xa0\x80\"", "invalid UTF-8");     /* UTF-8-encoded surrogate */
+    FAILS("\"\xf4\x90\x80\x80\"", "invalid UTF-8"); /* > U+10FFFF */
+    FAILS("\"\xe2\x82\"", "invalid UTF-8");         /* truncated sequence */
     FAILS("\xef\xbb\xbf{}", "invalid character '\\xef' looking for beginning of value");
     FAILS("{} {}", "invalid character '{' after top-level value at offset 3");
     FAILS("[] x", "invalid character 'x' after top-level value");
@@ -231,10 +234,11 @@ static void test_parse_malformed(void **state)
 static void test_json_integers(void **state)
 {
     (void)state;
-    tsv_json_doc *doc = parse_ok("[18446744073709551615, 18446744073709551616, -1, 1.5, 1e3, "
-                   "-9223372036854775808, -9223372036854775809, 9223372036854775807, "
-                   "9223372036854775808, \"12\", null, 0, -0, "
-                   "123456789012345678901234567890123456789012345678901234567890123456789012345]");
+    tsv_json_doc *doc =
+        parse_ok("[18446744073709551615, 18446744073709551616, -1, 1.5, 1e3, "
+                 "-9223372036854775808, -9223372036854775809, 9223372036854775807, "
+                 "9223372036854775808, \"12\", null, 0, -0, "
+                 "123456789012345678901234567890123456789012345678901234567890123456789012345]");
     const tsv_json *a = tsv_json_root(doc);
     tsv_error err = {0};
     uint64_t u;
@@ -246,7 +250,8 @@ static void test_json_integers(void **state)
     assert_string_equal(err.message,
                         "json: cannot unmarshal number 18446744073709551616 into x of type uint64");
     assert_int_equal(tsv_json_u64(a->items[2], &u, "shardID", &err), -1);
-    assert_string_equal(err.message, "json: cannot unmarshal number -1 into shardID of type uint64");
+    assert_string_equal(err.message,
+                        "json: cannot unmarshal number -1 into shardID of type uint64");
     assert_int_equal(tsv_json_i64(a->items[2], &i, "x", &err), 0);
     assert_true(i == -1);
     assert_int_equal(tsv_json_i64(a->items[3], &i, "retentionPolicies[0].duration", &err), -1);
@@ -454,10 +459,10 @@ static void test_writer_string_escaping(void **state)
         C("\xe2\x80\xa8|\xe2\x80\xa9", "\"\\u2028|\\u2029\""),
         C("h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "\"h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\""),
         C("bad\xff!", "\"bad\\ufffd!\""),
-        C("\xe2\x82", "\"\\ufffd\\ufffd\""),          /* truncated: one per byte */
+        C("\xe2\x82", "\"\\ufffd\\ufffd\""),            /* truncated: one per byte */
         C("\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\""), /* encoded surrogate */
-        C("\xc0\xaf", "\"\\ufffd\\ufffd\""),           /* overlong */
-        C("\xef\xbf\xbd", "\"\xef\xbf\xbd\""),         /* a real U+FFFD stays */
+        C("\xc0\xaf", "\"\\ufffd\\ufffd\""),            /* overlong */
+        C("\xef\xbf\xbd", "\"\xef\xbf\xbd\""),          /* a real U+FFFD stays */
 #undef C
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

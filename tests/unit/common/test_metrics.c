@@ -44,15 +44,13 @@ static void test_counter_labels_escaping(void **state)
 static void test_gauge_and_unlabelled(void **state)
 {
     (void)state;
-    tsv_metric_family *g =
-        tsv_metrics_family(TSV_METRIC_GAUGE, "t_bytes", "Bytes.", NULL, NULL, 0);
+    tsv_metric_family *g = tsv_metrics_family(TSV_METRIC_GAUGE, "t_bytes", "Bytes.", NULL, NULL, 0);
     assert_ptr_equal(g, tsv_metrics_family(TSV_METRIC_COUNTER, "t_bytes", "x", NULL, NULL, 0));
     tsv_metric_set(g, NULL, 12345678901.0);
     tsv_metric_gauge_add(g, NULL, -1);
     const char *ln[] = {"state", NULL};
     const char *lv[] = {"half"};
-    tsv_metric_family *h =
-        tsv_metrics_family(TSV_METRIC_GAUGE, "t_ratio", "Ratio.", ln, NULL, 0);
+    tsv_metric_family *h = tsv_metrics_family(TSV_METRIC_GAUGE, "t_ratio", "Ratio.", ln, NULL, 0);
     tsv_metric_set(h, lv, 0.5);
     char *s = render();
     assert_has(s, "# TYPE t_bytes gauge\nt_bytes 12345678900\n");
@@ -69,9 +67,9 @@ static void test_histogram(void **state)
     tsv_metric_family *f =
         tsv_metrics_family(TSV_METRIC_HISTOGRAM, "t_seconds", "Latency.", ln, b, 3);
     tsv_metric_observe(f, lv, 0.05);
-    tsv_metric_observe(f, lv, 0.1);  /* le is inclusive */
+    tsv_metric_observe(f, lv, 0.1); /* le is inclusive */
     tsv_metric_observe(f, lv, 5);
-    tsv_metric_observe(f, lv, 100);  /* only +Inf */
+    tsv_metric_observe(f, lv, 100); /* only +Inf */
     char *s = render();
     assert_has(s, "# TYPE t_seconds histogram\n");
     assert_has(s, "t_seconds_bucket{route=\"/x\",le=\"0.1\"} 2\n");

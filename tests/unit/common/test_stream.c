@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include "harness.h"
@@ -202,8 +203,8 @@ static void expect_roundtrip(tsv_codec codec, const uint8_t *comp, size_t clen,
     tsv_buf_free(&out);
 }
 
-static void expect_decode_error(tsv_codec codec, const uint8_t *comp, size_t clen,
-                                tsv_code code, const char *msg_part, const char *what)
+static void expect_decode_error(tsv_codec codec, const uint8_t *comp, size_t clen, tsv_code code,
+                                const char *msg_part, const char *what)
 {
     tsv_buf out = {0};
     tsv_error err = {0};
@@ -219,7 +220,8 @@ static void expect_decode_error(tsv_codec codec, const uint8_t *comp, size_t cle
 /* ---- zlib-side helpers (the independent implementation) ---------------- */
 
 /* One gzip member made by zlib directly, optionally with every header field. */
-static void zlib_gzip_member(const uint8_t *data, size_t n, int level, int full_header, tsv_buf *out)
+static void zlib_gzip_member(const uint8_t *data, size_t n, int level, int full_header,
+                             tsv_buf *out)
 {
     z_stream z;
     memset(&z, 0, sizeof z);
@@ -498,10 +500,9 @@ static void test_truncated_every_offset(void **state)
         encode(&cfgs[c], plain, 5000, 5000, &comp);
         expect_roundtrip(cfgs[c].codec, comp.data, comp.len, plain, 5000, 4096, cfgs[c].name);
         for (size_t cut = 0; cut < comp.len; cut++) {
-            const char *msg = cut == 0 ? (cfgs[c].codec == TSV_CODEC_GZIP ? "empty gzip body"
-                                                                          : "empty zstd body")
-                                       : (cfgs[c].codec == TSV_CODEC_GZIP ? "unexpected EOF"
-                                                                          : "zstd:");
+            const char *msg =
+                cut == 0 ? (cfgs[c].codec == TSV_CODEC_GZIP ? "empty gzip body" : "empty zstd body")
+                         : (cfgs[c].codec == TSV_CODEC_GZIP ? "unexpected EOF" : "zstd:");
             char what[64];
             snprintf(what, sizeof what, "%s cut at %zu/%zu", cfgs[c].name, cut, comp.len);
             expect_decode_error(cfgs[c].codec, comp.data, cut, TSV_EINVALID, msg, what);
@@ -598,8 +599,8 @@ static void test_zstd_errors_and_frames(void **state)
 
     expect_decode_error(TSV_CODEC_ZSTD, (const uint8_t *)"not zstd at all", 15, TSV_EINVALID,
                         "zstd: Unknown frame descriptor", "bad magic");
-    expect_decode_error(TSV_CODEC_ZSTD, comp.data, first - 3, TSV_EINVALID, "zstd:",
-                        "truncated frame");
+    expect_decode_error(TSV_CODEC_ZSTD, comp.data, first - 3, TSV_EINVALID,
+                        "zstd:", "truncated frame");
     expect_decode_error(TSV_CODEC_ZSTD, (const uint8_t *)"", 0, TSV_EINVALID, "empty zstd body",
                         "empty");
     tsv_buf g = {0};
@@ -1088,8 +1089,8 @@ static void test_gzip_member_over_4gib(void **state)
     e.sink = tsv_buf_writer_new(&e.comp);
     e.chunk = malloc(4 * MiB);
     assert_non_null(e.chunk);
-    assert_int_equal(tsv_gzip_encoder_new(&e.enc, e.sink, TSV_GZIP_ISAL, 1,
-                                          TSV_STREAM_KEEP_INNER, &err), 0);
+    assert_int_equal(
+        tsv_gzip_encoder_new(&e.enc, e.sink, TSV_GZIP_ISAL, 1, TSV_STREAM_KEEP_INNER, &err), 0);
     tsv_reader *r = NULL;
     assert_int_equal(tsv_decoder_new(&r, TSV_CODEC_GZIP, &e.base, &err), 0);
     uint8_t *buf = malloc(MiB), *want = malloc(MiB);

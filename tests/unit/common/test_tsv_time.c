@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include "harness.h"
@@ -61,7 +62,7 @@ static void test_rfc3339_format(void **state)
     expect_format(-500000000, "1969-12-31T23:59:59.5Z");
     expect_format(1704067200000000000LL, "2024-01-01T00:00:00Z");
     expect_format(1704067200120000000LL, "2024-01-01T00:00:00.12Z");
-    expect_format(951782400000000000LL, "2000-02-29T00:00:00Z"); /* leap day, 400-year rule */
+    expect_format(951782400000000000LL, "2000-02-29T00:00:00Z");  /* leap day, 400-year rule */
     expect_format(4107542400000000000LL, "2100-03-01T00:00:00Z"); /* 2100 is not leap */
     expect_format(INT64_MAX, "2262-04-11T23:47:16.854775807Z");
     expect_format(INT64_MIN, "1677-09-21T00:12:43.145224192Z");

@@ -65,10 +65,7 @@ static void sb_add(sbuf *s, const void *buf, size_t len)
     s->p[s->n] = '\0';
 }
 
-static void sb_str(sbuf *s, const char *str)
-{
-    sb_add(s, str, strlen(str));
-}
+static void sb_str(sbuf *s, const char *str) { sb_add(s, str, strlen(str)); }
 
 static void sb_hex(sbuf *s, const uint8_t *b, size_t len)
 {
@@ -296,10 +293,7 @@ static int mem_next(void *cursor, tsv_bolt_entry *e, tsv_error *err)
     return 1;
 }
 
-static void mem_close(void *cursor)
-{
-    free(cursor);
-}
+static void mem_close(void *cursor) { free(cursor); }
 
 static tsv_bolt_source mem_source_of(mem_source *ms, uint64_t root_sequence)
 {
@@ -485,8 +479,7 @@ static void assert_dump_equal(const char *what, const char *a, const char *b)
             line++;
         i++;
     }
-    fail_msg("%s: dumps differ at line %zu (byte %zu): %.80s | %.80s", what, line, i, a + i,
-             b + i);
+    fail_msg("%s: dumps differ at line %zu (byte %zu): %.80s | %.80s", what, line, i, a + i, b + i);
 }
 
 /* Independent check of a file we expect to be valid: bbolt's Check passes
@@ -769,7 +762,10 @@ static mem_bucket *generate_tree(void)
     }
 
     /* Binary keys with 0x00 and 0xFF, in a bucket with a binary name. */
-    mem_bucket *bin = mb_sub(root, "\x00" "bin\xff", 5, 0);
+    mem_bucket *bin = mb_sub(root,
+                             "\x00"
+                             "bin\xff",
+                             5, 0);
     const uint8_t bk[][3] = {{0}, {0, 0}, {0, 0xff}, {0xff}, {0xff, 0xff}, {0x7f}, {0x80, 0}};
     const size_t bl[] = {1, 2, 2, 1, 2, 1, 2};
     for (size_t i = 0; i < 7; i++)
@@ -1572,10 +1568,10 @@ static void raw_bucket_leaf(uint8_t *f, unsigned page, uint64_t child)
     put64(pg, page);
     put16(pg + 8, 0x02);
     put16(pg + 10, 1);
-    put32(pg + 16, 1);                     /* bucket flag */
-    put32(pg + 20, 16);                    /* key right after the element */
-    put32(pg + 24, 1);                     /* ksize */
-    put32(pg + 28, child ? 16 : 32);       /* vsize */
+    put32(pg + 16, 1);               /* bucket flag */
+    put32(pg + 20, 16);              /* key right after the element */
+    put32(pg + 24, 1);               /* ksize */
+    put32(pg + 28, child ? 16 : 32); /* vsize */
     pg[32] = 'k';
     put64(pg + 33, child);
     if (!child)

@@ -105,7 +105,8 @@ static void test_reconcile(void **state)
     harness_put("state/engine/data/aaaaaaaaaaaaaaaa/_series/00/0000", "series");
     const char *shards[] = {"aaaaaaaaaaaaaaaa/autogen/1", "bbbbbbbbbbbbbbbb/autogen/2"};
     assert_int_equal(tsv_engine_reconcile(state_dir, trash, shards, 2, &err), 0);
-    assert_true(harness_exists("state/engine/data/aaaaaaaaaaaaaaaa/autogen/1/000000001-000000001.tsm"));
+    assert_true(
+        harness_exists("state/engine/data/aaaaaaaaaaaaaaaa/autogen/1/000000001-000000001.tsm"));
     assert_true(harness_exists("state/engine/data/bbbbbbbbbbbbbbbb/autogen/2"));
     assert_false(harness_exists("state/engine/data/aaaaaaaaaaaaaaaa/autogen/9"));
     assert_false(harness_exists("state/engine/data/aaaaaaaaaaaaaaaa/autogen/10"));
@@ -131,10 +132,14 @@ static void test_gen_marker(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_recover_before_exchange, harness_scratch_setup, harness_scratch_teardown),
-        cmocka_unit_test_setup_teardown(test_recover_after_exchange, harness_scratch_setup, harness_scratch_teardown),
-        cmocka_unit_test_setup_teardown(test_reconcile, harness_scratch_setup, harness_scratch_teardown),
-        cmocka_unit_test_setup_teardown(test_gen_marker, harness_scratch_setup, harness_scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_recover_before_exchange, harness_scratch_setup,
+                                        harness_scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_recover_after_exchange, harness_scratch_setup,
+                                        harness_scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_reconcile, harness_scratch_setup,
+                                        harness_scratch_teardown),
+        cmocka_unit_test_setup_teardown(test_gen_marker, harness_scratch_setup,
+                                        harness_scratch_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -66,21 +66,30 @@ static void test_float_format_vs_go(void **state)
     snprintf(out, sizeof out, "%s/floats.out", tmpdir);
     FILE *f = fopen(in, "w");
     assert_non_null(f);
-    enum { N = 60000 };
+    enum {
+        N = 60000
+    };
     uint64_t *bits = malloc(N * sizeof *bits);
     assert_non_null(bits);
     for (int i = 0; i < N; i++) {
         double d;
         switch (i % 6) {
-        case 0: bits[i] = next(); break;                           /* anything */
-        case 1: d = (double)(int64_t)(next() % 100000000) / 100.0; /* 2 dp */
+        case 0:
+            bits[i] = next();
+            break; /* anything */
+        case 1:
+            d = (double)(int64_t)(next() % 100000000) / 100.0; /* 2 dp */
             memcpy(&bits[i], &d, 8);
             break;
-        case 2: d = (double)(int64_t)(next() >> (next() % 64)); /* integers */
+        case 2:
+            d = (double)(int64_t)(next() >> (next() % 64)); /* integers */
             memcpy(&bits[i], &d, 8);
             break;
-        case 3: bits[i] = next() & 0x000fffffffffffffull; /* subnormals */ break;
-        case 4: d = ldexp(1.0, (int)(next() % 200) - 100) * (double)(next() % 1000); /* 2^k */
+        case 3:
+            bits[i] = next() & 0x000fffffffffffffull; /* subnormals */
+            break;
+        case 4:
+            d = ldexp(1.0, (int)(next() % 200) - 100) * (double)(next() % 1000); /* 2^k */
             memcpy(&bits[i], &d, 8);
             break;
         default: { /* decades */
@@ -95,8 +104,8 @@ static void test_float_format_vs_go(void **state)
             break;
         }
         if (i < 8) {
-            static const double special[8] = {0.0, -0.0, 1.0, 1e21, 1e20, 123456.0, 1234567.0,
-                                              0.0001};
+            static const double special[8] = {0.0,  -0.0,     1.0,       1e21,
+                                              1e20, 123456.0, 1234567.0, 0.0001};
             memcpy(&bits[i], &special[i], 8);
         }
         fprintf(f, "%016" PRIx64 "\n", bits[i]);
@@ -127,11 +136,16 @@ static void test_quote_ident(void **state)
     (void)state;
     char out[64];
     static const char *const cases[][2] = {
-        {"fixture", "fixture"},       {"autogen", "autogen"},
-        {"0123abc", "\"0123abc\""},   {"_x1", "_x1"},
-        {"my-db", "\"my-db\""},       {"select", "\"select\""},
-        {"Duration", "\"Duration\""}, {"true", "\"true\""},
-        {"", "\"\""},                 {"a\"b", "\"a\\\"b\""},
+        {"fixture", "fixture"},
+        {"autogen", "autogen"},
+        {"0123abc", "\"0123abc\""},
+        {"_x1", "_x1"},
+        {"my-db", "\"my-db\""},
+        {"select", "\"select\""},
+        {"Duration", "\"Duration\""},
+        {"true", "\"true\""},
+        {"", "\"\""},
+        {"a\"b", "\"a\\\"b\""},
         {"h\xc3\xa9", "\"h\xc3\xa9\""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -175,8 +189,11 @@ static void compare_export(const char *filter_args, int64_t start, int64_t stop,
     run(cmd);
     tsv_export_shard shards[2] = {{.id = 1, .dir = dir1}, {.id = 10, .dir = dir2}};
     tsv_export_rp rp = {.name = "rp", .shards = shards, .n_shards = 2};
-    tsv_export_options o = {.database = "db", .start = start, .stop = stop,
-                            .measurements = meas, .n_measurements = n_meas};
+    tsv_export_options o = {.database = "db",
+                            .start = start,
+                            .stop = stop,
+                            .measurements = meas,
+                            .n_measurements = n_meas};
     tsv_buf out = {0};
     tsv_writer *w = tsv_buf_writer_new(&out);
     tsv_export_result res;
@@ -194,7 +211,8 @@ static void compare_export(const char *filter_args, int64_t start, int64_t stop,
             fclose(f);
         }
         fail_msg("export (%s) differs from tsmcheck (%zu vs %zu bytes; see "
-                 "/tmp/tsv-export-test-got.lp and %s)", filter_args, out.len, wl, want);
+                 "/tmp/tsv-export-test-got.lp and %s)",
+                 filter_args, out.len, wl, want);
     }
     assert_int_equal(res.files, 3);
     free(wp);
@@ -221,8 +239,8 @@ static void test_export_vs_tsm1(void **state)
              tmpdir, tool());
     run(cmd);
     compare_export("", INT64_MIN, INT64_MAX, NULL, 0);
-    compare_export("-start 2024-01-01T00:00:10Z -end 2024-01-05T00:00:00Z",
-                   1704067210000000000, 1704412800000000000, NULL, 0);
+    compare_export("-start 2024-01-01T00:00:10Z -end 2024-01-05T00:00:00Z", 1704067210000000000,
+                   1704412800000000000, NULL, 0);
     const char *m[] = {"edge"};
     compare_export("-measurement edge", INT64_MIN, INT64_MAX, m, 1);
 }

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include "harness.h"
@@ -28,8 +29,9 @@ static void test_unarmed_costs_nothing(void **state)
 static void test_malformed_specs_disarm(void **state)
 {
     (void)state;
-    static const char *bad[] = {"shard-write", ":enospc", "shard-write:", "shard-write:explode",
-                                "a-point-name-that-is-much-too-long-for-the-fixed-buffer-in-fault:pause"};
+    static const char *bad[] = {
+        "shard-write", ":enospc", "shard-write:", "shard-write:explode",
+        "a-point-name-that-is-much-too-long-for-the-fixed-buffer-in-fault:pause"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(tsv_fault_configure(bad[i]), -1);
         tsv_error err = {0};

@@ -95,10 +95,7 @@ static void expect_stat(fixture *f, uint64_t entries, uint64_t buckets)
 
 typedef harness_buf buf;
 
-static void buf_u64(buf *b, uint64_t v)
-{
-    harness_buf_add(b, &v, sizeof v);
-}
+static void buf_u64(buf *b, uint64_t v) { harness_buf_add(b, &v, sizeof v); }
 
 /* One entry in canonical form; handles are deliberately not included (a
  * compact copy may keep them, but the tree is what must match). */
@@ -321,9 +318,9 @@ static void test_key_order(void **state)
         const char *k;
         size_t n;
     } want[] = {
-        {"\x00", 1},     {"\x00\x00", 2}, {"\x00\xff", 2}, {"\x01", 1},      {"a", 1},
-        {"a\x00", 2},    {"a\x00\x00", 3}, {"ab", 2},      {"abc", 3},       {"b", 1},
-        {"\x7f", 1},     {"\x80", 1},     {"\xfe\xff", 2}, {"\xff", 1},      {"\xff\x00", 2},
+        {"\x00", 1},     {"\x00\x00", 2},     {"\x00\xff", 2}, {"\x01", 1}, {"a", 1},
+        {"a\x00", 2},    {"a\x00\x00", 3},    {"ab", 2},       {"abc", 3},  {"b", 1},
+        {"\x7f", 1},     {"\x80", 1},         {"\xfe\xff", 2}, {"\xff", 1}, {"\xff\x00", 2},
         {"\xff\xff", 2}, {"\xff\xff\xff", 3},
     };
     size_t n = sizeof want / sizeof want[0];
@@ -368,7 +365,9 @@ static void test_sibling_buckets_do_not_mix(void **state)
     fixture *f = *state;
     /* 300 siblings: handles cross the 0xff -> 0x100 byte boundary, and each
      * holds the smallest and largest possible keys. */
-    enum { N = 300 };
+    enum {
+        N = 300
+    };
     uint64_t h[N];
     uint8_t maxkey[TSV_KV_MAX_KEY];
     memset(maxkey, 0xff, sizeof maxkey);
@@ -773,7 +772,9 @@ static void big_fill(uint8_t *p, size_t n, size_t i)
 static void test_ten_thousand_keys(void **state)
 {
     fixture *f = *state;
-    enum { N = 10000 };
+    enum {
+        N = 10000
+    };
     uint8_t *val = malloc(64 * 1024), *want = malloc(64 * 1024);
     assert_non_null(val);
     assert_non_null(want);
@@ -1121,8 +1122,9 @@ static void test_truncated_refused_untouched(void **state)
     assert_int_equal(read_whole(path, &orig, &size), 0);
     long page = sysconf(_SC_PAGESIZE);
     assert_true(size > 16 * (size_t)page);
-    const size_t cuts[] = {0, 2 * (size_t)page, 3 * (size_t)page, size / 2, size / 2 + 100,
-                           size - (size_t)page, size - 1};
+    const size_t cuts[] = {0,        2 * (size_t)page, 3 * (size_t)page,
+                           size / 2, size / 2 + 100,   size - (size_t)page,
+                           size - 1};
     for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
         int fd = open(path, O_WRONLY);
         assert_true(fd >= 0);

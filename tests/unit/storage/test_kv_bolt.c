@@ -81,10 +81,7 @@ static void sb_add(sbuf *s, const void *buf, size_t len)
     s->p[s->n] = '\0';
 }
 
-static void sb_str(sbuf *s, const char *str)
-{
-    sb_add(s, str, strlen(str));
-}
+static void sb_str(sbuf *s, const char *str) { sb_add(s, str, strlen(str)); }
 
 static void sb_hex(sbuf *s, const uint8_t *b, size_t len)
 {
@@ -174,10 +171,7 @@ static uint32_t le32(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static uint16_t le16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
+static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 
 /* ---- the in-memory model (the oracle for generated trees) ---------------- */
 
@@ -359,10 +353,7 @@ static int m_next(void *cursor, tsv_bolt_entry *e, tsv_error *err)
     return 1;
 }
 
-static void m_close(void *cursor)
-{
-    free(cursor);
-}
+static void m_close(void *cursor) { free(cursor); }
 
 static int out_file(void *octx, const void *buf, size_t len, tsv_error *err)
 {
@@ -533,8 +524,8 @@ static char *go_dump(const char *path, int rw)
     size_t elen = 0;
     uint8_t *errtext = harness_read_bytes(errpath, &elen);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || elen != 0)
-        fail_msg("boltcheck %s: status 0x%x, stderr: %.*s", path, status, (int)(elen > 800 ? 800 : elen),
-                 (const char *)errtext);
+        fail_msg("boltcheck %s: status 0x%x, stderr: %.*s", path, status,
+                 (int)(elen > 800 ? 800 : elen), (const char *)errtext);
     free(errtext);
     unlink(errpath);
     return out.p;
@@ -590,7 +581,7 @@ typedef struct shape {
     int branch_pages;
     int branch_over_branch; /* branch pages whose children are branches: 3+ levels */
     int leaf_pages;
-    int overflow_pages;     /* logical pages spanning more than one page */
+    int overflow_pages; /* logical pages spanning more than one page */
     int inline_buckets;
     int paged_buckets;
 } shape;
@@ -732,15 +723,9 @@ static void real_file(const char *what, const char *path, int top_buckets, int k
     free(want);
 }
 
-static void test_real_live(void **state)
-{
-    real_file("live", live_path, 54, 41);
-}
+static void test_real_live(void **state) { real_file("live", live_path, 54, 41); }
 
-static void test_real_backup(void **state)
-{
-    real_file("backup", backup_path, 62, 51);
-}
+static void test_real_backup(void **state) { real_file("backup", backup_path, 62, 51); }
 
 /* ---- generated trees -------------------------------------------------------------- */
 
@@ -801,7 +786,10 @@ static mbucket *generate(void)
     mb_subs(root, "empty-seq", 99);
     mb_subs(mb_subs(root, "only-empty-child", 5), "child", 6);
     /* Binary keys and names, and the longest key the KV holds. */
-    mbucket *bin = mb_sub(root, "\x00" "bin\xff", 5, 0);
+    mbucket *bin = mb_sub(root,
+                          "\x00"
+                          "bin\xff",
+                          5, 0);
     const uint8_t bk[][3] = {{0}, {0, 0}, {0, 0xff}, {0xff}, {0xff, 0xff}, {0x7f}, {0x80, 0}};
     const size_t bl[] = {1, 2, 2, 1, 2, 1, 2};
     for (size_t i = 0; i < 7; i++)

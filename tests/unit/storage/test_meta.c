@@ -8,9 +8,9 @@
  * equal what print_text() renders from our tree (protoc also warns on stderr,
  * which would break the equality, about missing required fields).
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,9 +61,9 @@ static uint8_t *load_v18(size_t *len)
     struct archive *a = archive_read_new();
     assert_non_null(a);
     assert_int_equal(archive_read_support_format_zip(a), ARCHIVE_OK);
-    assert_int_equal(archive_read_open_filename(a, TSV_TESTDATA "/influxdb-1.8-datadir/v1db.zip",
-                                                65536),
-                     ARCHIVE_OK);
+    assert_int_equal(
+        archive_read_open_filename(a, TSV_TESTDATA "/influxdb-1.8-datadir/v1db.zip", 65536),
+        ARCHIVE_OK);
     struct archive_entry *e;
     uint8_t *buf = NULL;
     while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
@@ -201,8 +201,8 @@ static uint8_t *load_backup(size_t *len, meta_find *m)
 static uint8_t *load_portable(size_t *len)
 {
     size_t flen;
-    uint8_t *file = read_whole(TSV_TESTDATA "/influxdb-1.6-portable/backup/20261121T112622Z.meta",
-                               &flen);
+    uint8_t *file =
+        read_whole(TSV_TESTDATA "/influxdb-1.6-portable/backup/20261121T112622Z.meta", &flen);
     /* Tag 0x0a, then a two-byte varint length (236 per the fixture README). */
     assert_true(flen > 3);
     assert_int_equal(file[0], 0x0a);
@@ -358,9 +358,8 @@ static void crosscheck_with_protoc(const Meta__Data *d)
     free(buf);
 
     char cmd[1024];
-    snprintf(cmd, sizeof cmd,
-             "protoc --decode=meta.Data -I'%s/../proto' meta.proto < '%s' 2>&1", TSV_TESTDATA,
-             path);
+    snprintf(cmd, sizeof cmd, "protoc --decode=meta.Data -I'%s/../proto' meta.proto < '%s' 2>&1",
+             TSV_TESTDATA, path);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     char *got = NULL;
@@ -414,15 +413,9 @@ static void put_bytes(wbuf *w, unsigned field, const void *p, size_t n)
     w->n += n;
 }
 
-static void put_str(wbuf *w, unsigned field, const char *s)
-{
-    put_bytes(w, field, s, strlen(s));
-}
+static void put_str(wbuf *w, unsigned field, const char *s) { put_bytes(w, field, s, strlen(s)); }
 
-static void put_msg(wbuf *w, unsigned field, const wbuf *m)
-{
-    put_bytes(w, field, m->b, m->n);
-}
+static void put_msg(wbuf *w, unsigned field, const wbuf *m) { put_bytes(w, field, m->b, m->n); }
 
 /* Data's required scalars; `skip` names one field number to leave out. */
 static void put_data_head(wbuf *w, unsigned skip)
@@ -657,8 +650,8 @@ static void test_decode_portable_16(void **state)
     Meta__Data *d = decode_ok(buf, len);
 
     size_t txt_len;
-    char *expected = (char *)read_whole(TSV_TESTDATA "/influxdb-1.6-portable/expected/meta.txt",
-                                        &txt_len);
+    char *expected =
+        (char *)read_whole(TSV_TESTDATA "/influxdb-1.6-portable/expected/meta.txt", &txt_len);
     char *text = print_text(d);
     assert_string_equal(text, expected);
     free(text);
@@ -808,7 +801,8 @@ static void test_garbage(void **state)
     static const uint8_t overlong[] = {0x08, 0xff, 0xff, 0xff, 0xff, 0xff,
                                        0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
     expect_invalid(overlong, sizeof overlong, "bad varint");
-    static const uint8_t bit64[] = {0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02};
+    static const uint8_t bit64[] = {0x08, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                    0xff, 0xff, 0xff, 0xff, 0x02};
     expect_invalid(bit64, sizeof bit64, "bad varint");
     static const uint8_t field0[] = {0x00, 0x00};
     expect_invalid(field0, sizeof field0, "invalid field number");
@@ -1228,15 +1222,19 @@ static void test_create_drop(void **state)
 
     assert_int_equal(tsv_meta_create_database(d, "7451ab8b9b7df592", 0, 0, &err), -1);
     assert_int_equal(err.code, TSV_ECONFLICT);
-    const char *bad_ids[] = {"", "7451ab8b9b7df59", "7451ab8b9b7df5921", "7451AB8B9B7DF592",
-                             "0000000000000000", "../../../etc/pa", "7451ab8b9b7df59g"};
+    const char *bad_ids[] = {"",
+                             "7451ab8b9b7df59",
+                             "7451ab8b9b7df5921",
+                             "7451AB8B9B7DF592",
+                             "0000000000000000",
+                             "../../../etc/pa",
+                             "7451ab8b9b7df59g"};
     for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
         assert_int_equal(tsv_meta_create_database(d, bad_ids[i], 0, 0, &err), -1);
         assert_int_equal(err.code, TSV_EINVALID);
     }
-    assert_int_equal(tsv_meta_create_database(d, "1111111111111111", 30 * 60 * 1000000000LL, 0,
-                                              &err),
-                     -1);
+    assert_int_equal(
+        tsv_meta_create_database(d, "1111111111111111", 30 * 60 * 1000000000LL, 0, &err), -1);
     assert_int_equal(err.code, TSV_EINVALID);
     assert_string_equal(err.message, "retention policy duration must be at least 1h0m0s");
     assert_int_equal(tsv_meta_create_database(d, "1111111111111111", -HOUR, 0, &err), -1);
@@ -1666,8 +1664,8 @@ static void test_meta_store(void **state)
     assert_int_equal(d->n_databases, 0);
     tsv_meta_free(d);
     uint64_t b;
-    assert_int_equal(tsv_kv_bucket_create(t, TSV_KV_ROOT, TSV_META_BUCKET,
-                                          strlen(TSV_META_BUCKET), 0, 0, &b, &err),
+    assert_int_equal(tsv_kv_bucket_create(t, TSV_KV_ROOT, TSV_META_BUCKET, strlen(TSV_META_BUCKET),
+                                          0, 0, &b, &err),
                      0);
     present = -1;
     assert_int_equal(load_dirty(t, &d, &present, &err), 0);
@@ -1687,8 +1685,7 @@ static void test_meta_store(void **state)
     tsv_meta_free(d);
 
     /* Garbage is refused, naming the location. */
-    assert_int_equal(tsv_kv_put(t, b, TSV_META_KEY, strlen(TSV_META_KEY), "\xff\xff", 2, &err),
-                     0);
+    assert_int_equal(tsv_kv_put(t, b, TSV_META_KEY, strlen(TSV_META_KEY), "\xff\xff", 2, &err), 0);
     d = NULL;
     assert_int_equal(load_dirty(t, &d, &present, &err), -1);
     assert_int_equal(err.code, TSV_EINVALID);

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <stdio.h>
@@ -52,8 +53,8 @@ static void test_matching(void **state)
     assert_true(held_allows(perm(R, "buckets", ORG, BKT), perm(R, "buckets", ORG, BKT)));
     assert_true(held_allows(perm(R, "buckets", NULL, BKT), perm(R, "buckets", ORG, BKT)));
     assert_false(held_allows(perm(R, "buckets", ORG, BKT), perm(R, "buckets", ORG, NULL)));
-    assert_false(held_allows(perm(R, "buckets", ORG, BKT),
-                             perm(R, "buckets", ORG, "0000000000000b02")));
+    assert_false(
+        held_allows(perm(R, "buckets", ORG, BKT), perm(R, "buckets", ORG, "0000000000000b02")));
 }
 
 static void test_format(void **state)
@@ -93,8 +94,9 @@ static void parse_fails(const char *json, const char *message)
 static void test_parse(void **state)
 {
     (void)state;
-    const char *ok = "[{\"action\":\"read\",\"resource\":{\"type\":\"buckets\",\"id\":\"0000000000000B01\","
-                     "\"orgID\":\"" ORG "\"}},{\"action\":\"write\",\"resource\":{\"type\":\"orgs\"}}]";
+    const char *ok =
+        "[{\"action\":\"read\",\"resource\":{\"type\":\"buckets\",\"id\":\"0000000000000B01\","
+        "\"orgID\":\"" ORG "\"}},{\"action\":\"write\",\"resource\":{\"type\":\"orgs\"}}]";
     tsv_json_doc *doc;
     tsv_error err = {0};
     assert_int_equal(tsv_json_parse(&doc, ok, strlen(ok), &err), 0);
@@ -130,8 +132,9 @@ static void test_parse(void **state)
                 "invalid action type for permission: unknown action for permission");
     parse_fails("[{\"action\":\"read\",\"resource\":{\"type\":\"buckets\",\"orgID\":\"xyz\"}}]",
                 "invalid org id for permission: invalid ID");
-    parse_fails("[{\"action\":\"read\",\"resource\":{\"type\":\"buckets\",\"id\":\"0000000000000000\"}}]",
-                "invalid id for permission: invalid ID");
+    parse_fails(
+        "[{\"action\":\"read\",\"resource\":{\"type\":\"buckets\",\"id\":\"0000000000000000\"}}]",
+        "invalid id for permission: invalid ID");
 }
 
 static void make_set(tsv_perm_set *s, tsv_permission *items, int types, int write_too,
@@ -141,8 +144,8 @@ static void make_set(tsv_perm_set *s, tsv_permission *items, int types, int writ
     s->items = items;
     for (int i = 0; i < types; i++)
         for (int a = 0; a < (write_too ? 2 : 1); a++)
-            items[s->count++] = perm(a ? TSV_ACTION_WRITE : TSV_ACTION_READ,
-                                     tsv_perm_operator_types[i], org, NULL);
+            items[s->count++] =
+                perm(a ? TSV_ACTION_WRITE : TSV_ACTION_READ, tsv_perm_operator_types[i], org, NULL);
 }
 
 static void test_operator_sets(void **state)
@@ -197,14 +200,15 @@ static void test_public_message(void **state)
         1);
     assert_string_equal(out, "write bucket 7451ab8b9b7df592, shard 1, file "
                              "000000047-000000002.tsm: No space left on device");
-    assert_int_equal(tsv_error_public_message("open /srv/tsv/state.staging-9/kv/data.mdb: I/O error",
-                                              "/srv/tsv/", out, sizeof out),
-                     1);
+    assert_int_equal(
+        tsv_error_public_message("open /srv/tsv/state.staging-9/kv/data.mdb: I/O error",
+                                 "/srv/tsv/", out, sizeof out),
+        1);
     assert_string_equal(out, "open data.mdb: I/O error");
     /* A relative data directory, quoted. */
-    assert_int_equal(tsv_error_public_message("rename \"data/tmp/upload-1\" failed", "data", out,
-                                              sizeof out),
-                     1);
+    assert_int_equal(
+        tsv_error_public_message("rename \"data/tmp/upload-1\" failed", "data", out, sizeof out),
+        1);
     assert_string_equal(out, "rename \"upload-1\" failed");
     /* Nothing outside the data directory changes: the client's own names. */
     assert_int_equal(tsv_error_public_message("invalid shard archive: absolute path "

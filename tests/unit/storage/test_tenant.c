@@ -203,10 +203,24 @@ static void test_init(void **state)
 {
     fixture *f = *state;
     static const char *const required[] = {
-        "authorizationsv1", "authorizationindexv1", "bucketsv1", "bucketindexv1",
-        "dashboardsv2", "organizationsv1", "organizationindexv1", "scraperv2", "telegrafv1",
-        "telegrafPluginsv1", "remotesv2", "replicationsv2", "usersv1", "userindexv1",
-        "userspasswordv1", "userresourcemappingsv1", "userresourcemappingsbyuserindexv1", "idsv1",
+        "authorizationsv1",
+        "authorizationindexv1",
+        "bucketsv1",
+        "bucketindexv1",
+        "dashboardsv2",
+        "organizationsv1",
+        "organizationindexv1",
+        "scraperv2",
+        "telegrafv1",
+        "telegrafPluginsv1",
+        "remotesv2",
+        "replicationsv2",
+        "usersv1",
+        "userindexv1",
+        "userspasswordv1",
+        "userresourcemappingsv1",
+        "userresourcemappingsbyuserindexv1",
+        "idsv1",
         TSV_META_BUCKET,
     };
     for (size_t i = 0; i < sizeof required / sizeof *required; i++)
@@ -427,10 +441,12 @@ static void test_bucket_crud(void **state)
 
 /* The 22 resource types of the operator set, in InfluxDB's order. */
 static const char *const oper_types[] = {
-    "authorizations", "buckets", "dashboards", "orgs", "sources", "tasks", "telegrafs",
-    "users", "variables", "scrapers", "secrets", "labels", "views", "documents",
-    "notificationRules", "notificationEndpoints", "checks", "dbrp", "notebooks",
-    "annotations", "remotes", "replications",
+    "authorizations", "buckets",      "dashboards",        "orgs",
+    "sources",        "tasks",        "telegrafs",         "users",
+    "variables",      "scrapers",     "secrets",           "labels",
+    "views",          "documents",    "notificationRules", "notificationEndpoints",
+    "checks",         "dbrp",         "notebooks",         "annotations",
+    "remotes",        "replications",
 };
 
 /* Permissions JSON for the first n operator types, each read and write;
@@ -458,8 +474,7 @@ static char *perms_json(int n, const char *org_id)
 /* Writes an authorization record in influxd's member order, with its index
  * entry: raw token -> authorizationindexv1, hashed -> ...hashedindexv1. */
 static void put_auth(tsv_kv_txn *t, const char *id, const char *token, const char *hashed,
-                     const char *status, const char *org_id, const char *user_id,
-                     const char *perms)
+                     const char *status, const char *org_id, const char *user_id, const char *perms)
 {
     char *json = malloc(strlen(perms) + 1024);
     assert_non_null(json);
@@ -619,8 +634,7 @@ static void test_hashed_tokens(void **state)
             "DEZjR1wuXDre9G9zvN7AQw==",
             "0000000000000a01");
     FAILS(tsv_tenant_token_lookup(f->t, "hello", 5, &info, &E), TSV_ENOTFOUND);
-    FAILS(tsv_tenant_token_lookup(f->t, TOK256 "x", strlen(TOK256) + 1, &info, &E),
-          TSV_ENOTFOUND);
+    FAILS(tsv_tenant_token_lookup(f->t, TOK256 "x", strlen(TOK256) + 1, &info, &E), TSV_ENOTFOUND);
 
     /* An operator stored hashed only: found, but its token cannot be given. */
     int found = 0;
@@ -1018,11 +1032,12 @@ static void test_auth_crud(void **state)
     /* Stored raw, indexed by the raw token, in influxd's member order. */
     char *json = raw_get(f->t, "authorizationsv1", a.id, 16);
     char want[1024];
-    snprintf(want, sizeof want,
-             "{\"id\":\"%s\",\"token\":\"%s\",\"status\":\"active\",\"description\":\"reader\","
-             "\"orgID\":\"%s\",\"userID\":\"%s\",\"permissions\":[{\"action\":\"read\",\"resource\":"
-             "{\"type\":\"buckets\",\"orgID\":\"%s\"}}],\"createdAt\":\"%s\",\"updatedAt\":\"%s\"}",
-             a.id, token, o.id, user, o.id, a.created_at, a.updated_at);
+    snprintf(
+        want, sizeof want,
+        "{\"id\":\"%s\",\"token\":\"%s\",\"status\":\"active\",\"description\":\"reader\","
+        "\"orgID\":\"%s\",\"userID\":\"%s\",\"permissions\":[{\"action\":\"read\",\"resource\":"
+        "{\"type\":\"buckets\",\"orgID\":\"%s\"}}],\"createdAt\":\"%s\",\"updatedAt\":\"%s\"}",
+        a.id, token, o.id, user, o.id, a.created_at, a.updated_at);
     assert_string_equal(json, want);
     free(json);
     char *idx = raw_gets(f->t, "authorizationindexv1", token);
@@ -1112,7 +1127,8 @@ static void test_users_and_mappings(void **state)
     FAILS(tsv_tenant_password_check(hash, "long-enougH", &E), TSV_EFORBIDDEN);
     free(hash);
     FAILS(tsv_tenant_user_set_password(f->t, bob, "", &E), TSV_EINVALID);
-    FAILS(tsv_tenant_user_set_password(f->t, "00000000000000ff", "long-enough", &E), TSV_EFORBIDDEN);
+    FAILS(tsv_tenant_user_set_password(f->t, "00000000000000ff", "long-enough", &E),
+          TSV_EFORBIDDEN);
     OK(tsv_tenant_user_set_password(f->t, bob, "another-one", &E));
 
     /* Rename moves the index entry; status is kept as influxd writes it. */

@@ -50,10 +50,7 @@
 
 typedef harness_buf buf;
 
-static void b_u8(buf *b, uint8_t v)
-{
-    harness_buf_add(b, &v, 1);
-}
+static void b_u8(buf *b, uint8_t v) { harness_buf_add(b, &v, 1); }
 
 static void b_be16(buf *b, uint16_t v)
 {
@@ -93,10 +90,7 @@ static uint32_t rd_be32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static uint64_t rd_be64(const uint8_t *p)
-{
-    return (uint64_t)rd_be32(p) << 32 | rd_be32(p + 4);
-}
+static uint64_t rd_be64(const uint8_t *p) { return (uint64_t)rd_be32(p) << 32 | rd_be32(p + 4); }
 
 static void wr_be32(uint8_t *p, uint32_t v)
 {
@@ -112,10 +106,7 @@ static void wr_be64(uint8_t *p, uint64_t v)
     wr_be32(p + 4, (uint32_t)v);
 }
 
-static uint32_t zcrc(const uint8_t *p, size_t n)
-{
-    return (uint32_t)crc32(0, p, (uInt)n);
-}
+static uint32_t zcrc(const uint8_t *p, size_t n) { return (uint32_t)crc32(0, p, (uInt)n); }
 
 static void read_file(const char *path, buf *out)
 {
@@ -547,10 +538,7 @@ static void ts_raw(buf *b, const int64_t *t, size_t n)
         b_be64(b, i ? (uint64_t)t[i] - (uint64_t)t[i - 1] : (uint64_t)t[0]);
 }
 
-static uint64_t zigzag(int64_t v)
-{
-    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-}
+static uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
 
 /* Raw integers (encoding 0): zig-zag deltas from 0. */
 static void ints_raw(buf *b, const int64_t *v, size_t n)
@@ -623,7 +611,11 @@ static void test_fixture_backup_files(void **state)
     assert_non_null(f);
     char line[4096], file[1024] = "";
     unsigned long long keys = 0, blocks = 0, points = 0;
-    enum { NONE, BLOCKS, POINTS } section = NONE;
+    enum {
+        NONE,
+        BLOCKS,
+        POINTS
+    } section = NONE;
     int checked = 0;
     while (fgets(line, sizeof line, f)) {
         char *p;
@@ -846,7 +838,8 @@ static void test_block_damage(void **state)
     expect_invalid(c.p, c.n, "CRC32 mismatch (stored 0x");
     memcpy(c.p, f.p, f.n);
     c.p[e[1].off + 2] ^= 0x40;
-    expect_invalid(c.p, c.n, "block 0 of key \"cpu,host=h1,region=eu-west#!~#usage\": CRC32 mismatch");
+    expect_invalid(c.p, c.n,
+                   "block 0 of key \"cpu,host=h1,region=eu-west#!~#usage\": CRC32 mismatch");
     memcpy(c.p, f.p, f.n);
 
     /* Block type byte != index type (CRC fixed). */
@@ -1265,22 +1258,22 @@ static void test_snappy(void **state)
 
     /* Malformed: every one must be rejected. */
     const uint8_t *bad[] = {
-        (const uint8_t[]){0},                            /* (len 0 input below) */
-        (const uint8_t[]){0x80},                         /* truncated length varint */
-        (const uint8_t[]){4, 3 << 2, 'a', 'b'},          /* literal overruns input */
+        (const uint8_t[]){0},                             /* (len 0 input below) */
+        (const uint8_t[]){0x80},                          /* truncated length varint */
+        (const uint8_t[]){4, 3 << 2, 'a', 'b'},           /* literal overruns input */
         (const uint8_t[]){2, 3 << 2, 'a', 'b', 'c', 'd'}, /* literal overruns output */
-        (const uint8_t[]){8, 0x01, 0},                   /* copy before any output */
-        (const uint8_t[]){8, 0, 'a', 0x01, 0},           /* copy offset 0 */
-        (const uint8_t[]){8, 0, 'a', 0x01, 2},           /* copy offset > output */
-        (const uint8_t[]){3, 0, 'a', 0x01, 1},           /* copy 4 > 2 left */
-        (const uint8_t[]){8, 0, 'a', 0x02},              /* truncated copy2 tag */
-        (const uint8_t[]){8, 0, 'a', 0x03, 1, 0},        /* truncated copy4 tag */
-        (const uint8_t[]){8, 0, 'a', 0x01},              /* truncated copy1 tag */
-        (const uint8_t[]){3, 0, 'a'},                    /* short output */
-        (const uint8_t[]){9, 63 << 2, 1, 0},             /* truncated long literal length */
-        (const uint8_t[]){0xff, 0xff, 0xff, 0xff, 0x1f}, /* 8 GiB claimed (> 2^32-1) */
-        (const uint8_t[]){0xff, 0xff, 0xff, 0x7f, 0},    /* 256 MiB claimed, > limit */
-        (const uint8_t[]){0xff, 0xff, 0x03, 0},          /* 64 KiB from 1 byte: impossible */
+        (const uint8_t[]){8, 0x01, 0},                    /* copy before any output */
+        (const uint8_t[]){8, 0, 'a', 0x01, 0},            /* copy offset 0 */
+        (const uint8_t[]){8, 0, 'a', 0x01, 2},            /* copy offset > output */
+        (const uint8_t[]){3, 0, 'a', 0x01, 1},            /* copy 4 > 2 left */
+        (const uint8_t[]){8, 0, 'a', 0x02},               /* truncated copy2 tag */
+        (const uint8_t[]){8, 0, 'a', 0x03, 1, 0},         /* truncated copy4 tag */
+        (const uint8_t[]){8, 0, 'a', 0x01},               /* truncated copy1 tag */
+        (const uint8_t[]){3, 0, 'a'},                     /* short output */
+        (const uint8_t[]){9, 63 << 2, 1, 0},              /* truncated long literal length */
+        (const uint8_t[]){0xff, 0xff, 0xff, 0xff, 0x1f},  /* 8 GiB claimed (> 2^32-1) */
+        (const uint8_t[]){0xff, 0xff, 0xff, 0x7f, 0},     /* 256 MiB claimed, > limit */
+        (const uint8_t[]){0xff, 0xff, 0x03, 0},           /* 64 KiB from 1 byte: impossible */
     };
     const size_t bad_len[] = {0, 1, 4, 6, 3, 5, 5, 5, 4, 6, 4, 3, 4, 5, 5, 4};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
@@ -1372,8 +1365,8 @@ static void test_decoders(void **state)
     buf ts = {0};
     b_u8(&ts, 0x13);
     b_be64(&ts, 5000);
-    b_be64(&ts, 0);                                  /* 240 deltas of 1*1000 */
-    b_be64(&ts, (UINT64_C(15) << 60) | 7);          /* one delta of 7*1000 */
+    b_be64(&ts, 0);                        /* 240 deltas of 1*1000 */
+    b_be64(&ts, (UINT64_C(15) << 60) | 7); /* one delta of 7*1000 */
     tsm_block_result r;
     char why[200];
     assert_int_equal(tsm_decode_timestamps(ts.p, ts.n, &r, why, sizeof why), 0);
@@ -1411,7 +1404,7 @@ static void test_decoders(void **state)
     b_free(&blk);
     vals.n = 9;
     b_be64(&vals, (UINT64_C(12) << 60)); /* 4 values */
-    block_from(&blk, 4, &tsb, &vals);      /* unsigned uses the same encoding */
+    block_from(&blk, 4, &tsb, &vals);    /* unsigned uses the same encoding */
     assert_int_equal(tsm_decode_block(blk.p, blk.n, 4, &s, &r, why, sizeof why), 0);
     b_free(&blk);
     vals.n = 0;
@@ -1819,7 +1812,8 @@ static void tomb_truncations(const buf *t, unsigned version, size_t first_end)
         b_free(&out);
     }
     printf("v%u tombstone cut inside its gzip data at %d places: C rejects all, Go rejects "
-           "%d, accepts %d\n", version, go_rejects + go_accepts, go_rejects, go_accepts);
+           "%d, accepts %d\n",
+           version, go_rejects + go_accepts, go_rejects, go_accepts);
     assert_true(go_rejects > 0);
     assert_int_equal(unlink(tpath), 0);
 }
@@ -1982,18 +1976,12 @@ static void test_go_export(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_v1db_files),
-        cmocka_unit_test(test_fixture_backup_files),
-        cmocka_unit_test(test_name_rules),
-        cmocka_unit_test(test_header_footer),
-        cmocka_unit_test(test_index_damage),
-        cmocka_unit_test(test_block_damage),
-        cmocka_unit_test(test_crafted),
-        cmocka_unit_test(test_snappy),
-        cmocka_unit_test(test_decoders),
-        cmocka_unit_test(test_fuzz),
-        cmocka_unit_test(test_tombstones),
-        cmocka_unit_test(test_go_crosscheck),
+        cmocka_unit_test(test_v1db_files),   cmocka_unit_test(test_fixture_backup_files),
+        cmocka_unit_test(test_name_rules),   cmocka_unit_test(test_header_footer),
+        cmocka_unit_test(test_index_damage), cmocka_unit_test(test_block_damage),
+        cmocka_unit_test(test_crafted),      cmocka_unit_test(test_snappy),
+        cmocka_unit_test(test_decoders),     cmocka_unit_test(test_fuzz),
+        cmocka_unit_test(test_tombstones),   cmocka_unit_test(test_go_crosscheck),
         cmocka_unit_test(test_go_export),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

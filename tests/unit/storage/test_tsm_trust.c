@@ -119,8 +119,7 @@ static void test_install_trust(void **state)
     snprintf(b, sizeof b, "%s/b", dir);
     snprintf(c, sizeof c, "%s/c", dir);
     snprintf(bad, sizeof bad, "%s/bad.tar", dir);
-    harness_gunzip_to(TSV_TESTDATA "/influxdb-1.6-portable/backup/20261121T112622Z.s1.tar.gz",
-                      tar);
+    harness_gunzip_to(TSV_TESTDATA "/influxdb-1.6-portable/backup/20261121T112622Z.s1.tar.gz", tar);
 
     /* 1. A validation (scratch) collects the digests of both TSM files. */
     tsv_tsm_trust validated = {0};
