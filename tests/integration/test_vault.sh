@@ -255,8 +255,15 @@ http GET "$U/v1/projects/$ORG/tables/fixture_daily/unusedSegments" -H "$(auth)"
 expect_status 200 "unusedSegments of a deleted bucket"
 tsv_stop s
 vt restore "${BUCKET[daily]}" 2024-01-01/2024-01-03 >"$W/r.json" || fail "restore deleted: $(cat "$W/vt.err")"
-outcome "$W/r.json" | grep -q ':refused:0:0:the bucket was deleted' || fail "deleted bucket restore: $(cat "$W/r.json")"
-pass "bucket delete: every shard soft-deleted and listed (both paths); restore_data says why it cannot"
+# restore_data undeletes: the bucket comes back (same ID) with both shards.
+[ "$(outcome "$W/r.json" | cut -d: -f2 | sort | uniq -c | tr -s ' ')" = " 2 restored" ] ||
+    fail "deleted bucket restore: $(cat "$W/r.json")"
+relaunch
+http GET "$U/api/v2/buckets/${BUCKET[daily]}" -H "$(auth)"
+expect_status 200 "the undeleted bucket"
+same_export daily "$FIXTURE/expected/export-daily.lp" "after undelete"
+tsv_stop s
+pass "bucket delete: every shard soft-deleted and listed (both paths); restore_data brings the bucket back, same ID, same data"
 
 # --- purge: grace period over -> versions purged, unreferenced objects gone --
 objs_before=$(find "$D/objects" -type f | wc -l)

@@ -36,14 +36,18 @@ expect_status 204 "restore shard 1 with a tombstone"
 http POST "$U/api/v2/verify" -H "$(auth)"
 expect_status 200 "verify"
 expect_header "Content-Type" "application/x-ndjson"
-python3 - "$HTTP_BODY" <<'PY' || fail "verify report: $(tail -n 3 "$HTTP_BODY")"
+# Files read: the 8 live TSM/tombstone files, then every vault object
+# (shard files and KV/SQL versions), each checked against its name.
+NOBJ=$(find "$TSV_TMP/s-data/objects" -type f | wc -l)
+python3 - "$HTTP_BODY" "$NOBJ" <<'PY' || fail "verify report: $(tail -n 3 "$HTTP_BODY")"
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
+nobj = int(sys.argv[2])
 s = lines[-1]
 assert s["type"] == "summary" and s["ok"] and s["problems"] == 0, s
 assert s["kvChecked"] and s["tsmFiles"] == 7 and s["tombstoneFiles"] == 1, s
 assert s["values"] == 7712, s
-assert all(l["type"] == "progress" for l in lines[:-1]) and lines[-2]["filesDone"] == 8, lines[-2]
+assert all(l["type"] == "progress" for l in lines[:-1]) and lines[-2]["filesDone"] == 8 + nobj == lines[-2]["filesTotal"], (nobj, lines[-2])
 PY
 "$TSVAULT_BIN" verify --host "$U" --token "$TSV_TOKEN" >"$W/v-host.txt" ||
     fail "tsvault verify --host: $(cat "$W/v-host.txt")"
