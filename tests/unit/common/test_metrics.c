@@ -15,7 +15,12 @@ static char *render(void)
 {
     tsv_buf b = {0};
     OK(tsv_metrics_render(&b, &E));
-    char *s = strndup(b.data ? (const char *)b.data : "", b.len);
+    /* b.data is not NUL-terminated: copy by length (strndup would scan past it). */
+    char *s = malloc(b.len + 1);
+    assert_non_null(s);
+    if (b.len)
+        memcpy(s, b.data, b.len);
+    s[b.len] = '\0';
     tsv_buf_free(&b);
     return s;
 }
