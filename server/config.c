@@ -48,7 +48,6 @@ static const struct {
     const char *env;
     const char *def;
     const char *help;
-    int is_bool; /* "--flag" alone means true, as influxd's boolean flags */
 } options[OPT_COUNT] = {
     [OPT_BIND] = {"http-bind-address", "TSVAULT_HTTP_BIND_ADDRESS", ":8086",
                   "address to listen on, host:port or :port (like influxd)"},
@@ -111,11 +110,18 @@ static const struct {
                              "lowest TLS version accepted: 1.0, 1.1, 1.2 or 1.3"},
     [OPT_TLS_STRICT] =
         {"tls-strict-ciphers", "TSVAULT_TLS_STRICT_CIPHERS", "false",
-         "TLS 1.2 and below: only ECDHE with AES-GCM or ChaCha20-Poly1305 (as influxd)", 1},
+         "TLS 1.2 and below: only ECDHE with AES-GCM or ChaCha20-Poly1305 (as influxd)"},
     [OPT_METRICS_AUTH] = {"metrics-auth", "TSVAULT_METRICS_AUTH", "false",
                           "true: GET /metrics needs a token with read access to everything; "
                           "false: open, as influxd's /metrics"},
 };
+
+/* A flag whose default is "true" or "false" is boolean: "--flag" alone means
+ * true, as influxd's boolean flags. */
+static int opt_is_bool(int id)
+{
+    return strcmp(options[id].def, "true") == 0 || strcmp(options[id].def, "false") == 0;
+}
 
 void tsv_config_usage(FILE *out)
 {
@@ -479,7 +485,7 @@ int tsv_config_parse(tsv_config *cfg, int argc, char **argv, FILE *help_out, tsv
         const char *val;
         if (eq) {
             val = eq + 1;
-        } else if (options[found].is_bool) {
+        } else if (opt_is_bool(found)) {
             val = "true";
         } else {
             if (i + 1 >= argc)
