@@ -26,17 +26,25 @@ static char *pitr_final(void *ctx, size_t *len)
     return c->final_record ? c->final_record(c->ctx, len) : NULL;
 }
 
-int tsv_job_pitr_run(tsv_store *s, const char *job_id, int64_t target_ns, const tsv_job_ops *ops,
-                     void *ctx, char *(*final_record)(void *ctx, size_t *len), tsv_error *err)
+int tsv_job_pitr_run(tsv_store *s, const char *job_id, int64_t target_ns, const char *org_id,
+                     const char *bucket_id, const tsv_job_ops *ops, void *ctx,
+                     char *(*final_record)(void *ctx, size_t *len), tsv_error *err)
 {
     char t[TSV_RFC3339_MAX], msg[256];
     tsv_format_rfc3339nano(target_ns, t, sizeof t);
-    snprintf(msg, sizeof msg, "point-in-time restore of the whole store to %s", t);
+    if (org_id && org_id[0])
+        snprintf(msg, sizeof msg, "point-in-time restore of org %s to %s", org_id, t);
+    else if (bucket_id && bucket_id[0])
+        snprintf(msg, sizeof msg, "point-in-time restore of bucket %s to %s", bucket_id, t);
+    else
+        snprintf(msg, sizeof msg, "point-in-time restore of the whole store to %s", t);
     if (ops && ops->log)
         ops->log(ctx, "info", msg);
     pitr_ctx pc = {ops, ctx, final_record};
     tsv_pitr_options opt = {
         .op_id = job_id,
+        .org_id = org_id,
+        .bucket_id = bucket_id,
         .final_job_record = pitr_final,
         .ctx = &pc,
         .log = pitr_log,

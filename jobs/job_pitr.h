@@ -1,6 +1,6 @@
 /*
- * job_pitr: the `pitr` job type, a point-in-time restore of the whole store
- * (storage/pitr.h; docs/api.md "Point-in-time recovery"). The job runs
+ * job_pitr: the `pitr` job type, a point-in-time restore of the whole store,
+ * or of one org or bucket when org_id or bucket_id is non-empty (storage/pitr.h; docs/api.md "Point-in-time recovery"). The job runs
  * tsv_pitr_restore: one exchange of the state generation, nothing to roll
  * back if it fails (the old generation stays live). It cannot be canceled
  * once started (the build holds the store's exclusive lock and takes
@@ -23,7 +23,8 @@
 #include "store.h"
 #include "tsv_error.h"
 
-int tsv_job_pitr_run(tsv_store *s, const char *job_id, int64_t target_ns, const tsv_job_ops *ops,
-                     void *ctx, char *(*final_record)(void *ctx, size_t *len), tsv_error *err);
+int tsv_job_pitr_run(tsv_store *s, const char *job_id, int64_t target_ns, const char *org_id,
+                     const char *bucket_id, const tsv_job_ops *ops, void *ctx,
+                     char *(*final_record)(void *ctx, size_t *len), tsv_error *err);
 
 #endif

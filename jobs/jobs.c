@@ -85,6 +85,8 @@ typedef struct job {
      * operations between shards, without the jobs mutex. */
     atomic_int cancel_flag;
     int64_t target_ns; /* pitr: the target time */
+    char pitr_org[17]; /* pitr: scope, "" = the whole server */
+    char pitr_bucket[17];
 } job;
 
 struct tsv_jobs {
@@ -172,6 +174,25 @@ static const char *opt_string(const tsv_json *o, const char *key, const char *wh
     return v->str;
 }
 
+/* An org or bucket ID: 16 hex digits, non-zero; out gets it in lowercase. */
+static int parse_id(const char *in, size_t n, char out[17])
+{
+    if (n != 16)
+        return -1;
+    int nonzero = 0;
+    for (size_t i = 0; i < 16; i++) {
+        char c = in[i];
+        if (c >= 'A' && c <= 'F')
+            c = (char)(c - 'A' + 'a');
+        else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return -1;
+        nonzero |= c != '0';
+        out[i] = c;
+    }
+    out[16] = '\0';
+    return nonzero ? 0 : -1;
+}
+
 /* Fills the restore fields of jb from its parsed spec; checks the request. */
 static int spec_bind_pitr(tsv_jobs *j, job *jb, int check, tsv_error *err)
 {
@@ -183,10 +204,24 @@ static int spec_bind_pitr(tsv_jobs *j, job *jb, int check, tsv_error *err)
                              "\"2026-01-02T15:04:05.000Z\"");
     if (tsv_parse_rfc3339(tt->str, tt->len, &jb->target_ns, err) != 0)
         return tsv_error_wrap(err, "target_time");
-    if (tsv_json_get(root, "orgID") || tsv_json_get(root, "bucketID"))
+    /* Scope: one org or one bucket (IDs as influxd writes them). */
+    const char *const names[2] = {"orgID", "bucketID"};
+    char *const dest[2] = {jb->pitr_org, jb->pitr_bucket};
+    for (int i = 0; i < 2; i++) {
+        const tsv_json *v = tsv_json_get(root, names[i]);
+        dest[i][0] = '\0';
+        if (!v || v->type == TSV_JSON_NULL)
+            continue;
+        if (v->type != TSV_JSON_STRING || parse_id(v->str, v->len, dest[i]) != 0)
+            return tsv_error_set(err, TSV_EINVALID,
+                                 "%s must be an ID of 16 hex digits, not all zero (as influxd "
+                                 "writes them)",
+                                 names[i]);
+    }
+    if (jb->pitr_org[0] && jb->pitr_bucket[0])
         return tsv_error_set(err, TSV_EINVALID,
-                             "orgID/bucketID: a point-in-time restore of one org or bucket is not "
-                             "supported yet; omit them to restore the whole server");
+                             "give orgID or bucketID, not both: a point-in-time restore covers "
+                             "the whole server, one org or one bucket");
     if (check && tsv_pitr_check_target(j->s, jb->target_ns, err) != 0)
         return -1;
     snprintf(jb->lock_key, sizeof jb->lock_key, "*");
@@ -797,7 +832,8 @@ static void execute(tsv_jobs *j, job *jb)
     if (jb->vault)
         rc = tsv_job_vault_run(j->s, &jb->vj, jb->id, &jb->cancel_flag, &run_ops, &c, &vo, &err);
     else if (strcmp(jb->type, "pitr") == 0)
-        rc = tsv_job_pitr_run(j->s, jb->id, jb->target_ns, &run_ops, &c, pitr_final_record, &err);
+        rc = tsv_job_pitr_run(j->s, jb->id, jb->target_ns, jb->pitr_org, jb->pitr_bucket, &run_ops,
+                              &c, pitr_final_record, &err);
     else
         rc = tsv_job_restore_run(j->s, j->f, &spec, &run_ops, &c, &err);
     if (rc != 0 && !jb->vault)
@@ -1405,6 +1441,14 @@ int tsv_jobs_pitr_status(tsv_jobs *j, const char *id, tsv_buf *out, tsv_error *e
     tsv_format_rfc3339nano(jb->target_ns, t, sizeof t);
     tsv_jw_key(&w, "target_time");
     tsv_jw_string(&w, t);
+    if (jb->pitr_org[0]) {
+        tsv_jw_key(&w, "orgID");
+        tsv_jw_string(&w, jb->pitr_org);
+    }
+    if (jb->pitr_bucket[0]) {
+        tsv_jw_key(&w, "bucketID");
+        tsv_jw_string(&w, jb->pitr_bucket);
+    }
     if (jb->health_msg[0]) {
         tsv_jw_key(&w, "description");
         tsv_jw_string(&w, jb->health_msg);

@@ -218,3 +218,54 @@ int tsv_path_join(char *out, size_t outlen, tsv_error *err, const char *fmt, ...
         return tsv_error_set(err, TSV_EINTERNAL, "path too long");
     return 0;
 }
+
+static int link_tree_at(const char *src, const char *dst, int depth, uint64_t *files,
+                        uint64_t *bytes, tsv_error *err)
+{
+    if (depth > 8)
+        return tsv_error_set(err, TSV_EINTERNAL, "%s: directory tree too deep", src);
+    if (tsv_mkdir_p(dst, err) != 0)
+        return -1;
+    DIR *d = opendir(src);
+    if (!d)
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open directory %s", src);
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (errno = 0, e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char from[PATH_MAX], to[PATH_MAX];
+        struct stat st;
+        if (tsv_path_join(from, sizeof from, err, "%s/%s", src, e->d_name) != 0 ||
+            tsv_path_join(to, sizeof to, err, "%s/%s", dst, e->d_name) != 0)
+            rc = -1;
+        else if (lstat(from, &st) != 0)
+            rc = tsv_error_set_errno(err, TSV_EINTERNAL, errno, "stat %s", from);
+        else if (S_ISDIR(st.st_mode))
+            rc = link_tree_at(from, to, depth + 1, files, bytes, err);
+        else if (!S_ISREG(st.st_mode))
+            rc = tsv_error_set(err, TSV_EINTERNAL, "%s: not a regular file or directory", from);
+        else if (link(from, to) != 0)
+            rc = tsv_error_set_errno(
+                err, errno == ENOSPC || errno == EDQUOT ? TSV_ENOSPACE : TSV_EINTERNAL, errno,
+                "link %s to %s", from, to);
+        else {
+            if (files)
+                (*files)++;
+            if (bytes)
+                *bytes += (uint64_t)st.st_size;
+        }
+    }
+    if (rc == 0 && errno != 0)
+        rc = tsv_error_set_errno(err, TSV_EINTERNAL, errno, "read directory %s", src);
+    closedir(d);
+    if (rc == 0)
+        rc = tsv_fsync_dir(dst, err);
+    return rc;
+}
+
+int tsv_link_tree(const char *src, const char *dst, uint64_t *files, uint64_t *bytes,
+                  tsv_error *err)
+{
+    return link_tree_at(src, dst, 0, files, bytes, err);
+}

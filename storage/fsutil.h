@@ -34,6 +34,13 @@ int tsv_write_file_atomic(const char *path, const void *buf, size_t len, tsv_err
 int tsv_read_file(const char *path, size_t max, char **out, size_t *len, tsv_error *err);
 /* rm -rf; missing path is not an error. */
 int tsv_remove_tree(const char *path, tsv_error *err);
+/* Hard-links every regular file of the tree src into dst (created, with
+ * subdirectories, as needed; each directory fsynced), keeping names: a
+ * copy of a directory made of links, no data copied. Anything but regular
+ * files and directories is refused (TSV_EINTERNAL); so is a tree deeper than
+ * 8 levels. *files / *bytes (may be NULL) are incremented. */
+int tsv_link_tree(const char *src, const char *dst, uint64_t *files, uint64_t *bytes,
+                  tsv_error *err);
 /* 1 if path exists (any type), 0 if not. */
 int tsv_path_exists(const char *path);
 /* snprintf into a fixed buffer; TSV_EINTERNAL if it would truncate. */

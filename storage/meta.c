@@ -624,6 +624,25 @@ static int append_ptr(void ***arr, size_t *n, void *item)
     return 0;
 }
 
+int tsv_meta_add_database_copy(Meta__Data *data, const Meta__DatabaseInfo *db,
+                               Meta__DatabaseInfo **added, tsv_error *err)
+{
+    if (database_index(data, db->name) >= 0)
+        return tsv_error_set(err, TSV_ECONFLICT, "database %s already exists", db->name);
+    Meta__DatabaseInfo *copy = tsv_meta_msg_clone(&db->base, &meta__database_info__descriptor);
+    if (!copy)
+        return tsv_error_set(err, TSV_EINTERNAL, "meta: out of memory copying database %s",
+                             db->name);
+    if (append_ptr((void ***)&data->databases, &data->n_databases, copy) != 0) {
+        protobuf_c_message_free_unpacked(&copy->base, NULL);
+        return tsv_error_set(err, TSV_EINTERNAL, "meta: out of memory adding database %s",
+                             db->name);
+    }
+    if (added)
+        *added = copy;
+    return 0;
+}
+
 int tsv_meta_create_database(Meta__Data *data, const char *bucket_id_hex, int64_t retention_ns,
                              int64_t sgd_ns, tsv_error *err)
 {

@@ -124,6 +124,12 @@ int tsv_meta_create_database(Meta__Data *data, const char *bucket_id_hex, int64_
 int tsv_meta_drop_database(Meta__Data *data, const char *name, Meta__DatabaseInfo **removed,
                            tsv_error *err);
 
+/* Adds a deep copy of `db` (from another Data tree) to data; *added (may be
+ * NULL) points at the copy, owned by data. TSV_ECONFLICT if a database of
+ * that name exists. */
+int tsv_meta_add_database_copy(Meta__Data *data, const Meta__DatabaseInfo *db,
+                               Meta__DatabaseInfo **added, tsv_error *err);
+
 /* One shard of a restore, in request order. */
 typedef struct tsv_meta_shard_map {
     uint64_t old_id;

@@ -21,6 +21,7 @@
 #include "meta.h"
 #include "meta_store.h"
 #include "object_store.h"
+#include "pitr_scope.h"
 #include "random.h"
 #include "store_internal.h"
 #include "trash.h"
@@ -130,6 +131,7 @@ typedef struct build_ctx {
     FILE *pending;
     tsv_pitr_result *res;
     const tsv_pitr_options *opt;
+    const tsv_pitr_scope_ids *scope; /* NULL: the whole server */
 } build_ctx;
 
 static void logf_(const tsv_pitr_options *opt, const char *level, const char *fmt, ...)
@@ -156,6 +158,17 @@ static int shard_fn(const Meta__DatabaseInfo *db, const Meta__RetentionPolicyInf
         tsv_mkdir_p(dir, err) != 0)
         return -1;
     c->res->shards++;
+    if (c->scope && !tsv_pitr_scope_owns(c->scope, db->name)) {
+        /* Outside the scope: the shard as it is now, its files linked with
+         * their generation marker (the catalogue's in-use version stays). */
+        char live[PATH_MAX];
+        if (tsv_shard_path(live, sizeof live, c->s->state_dir, db->name, rp->name, sh->id, err) !=
+            0)
+            return -1;
+        if (!tsv_path_exists(live))
+            return 0;
+        return tsv_link_tree(live, dir, &c->res->files, &c->res->bytes, err);
+    }
     if (strlen(db->name) > 16 || strlen(rp->name) > 255 || strchr(rp->name, '\t') ||
         strchr(rp->name, '\n')) {
         c->res->empty_shards++;
@@ -234,6 +247,44 @@ static int put_job_record(tsv_kv *kv, const tsv_pitr_options *opt, tsv_error *er
     return rc;
 }
 
+/* A scoped restore's KV: a scratch copy of the live KV rewound to T, whose
+ * scope records are written into kv (the copy that becomes the new
+ * generation). The scratch copy is removed whatever happens. */
+static int rewind_scoped(tsv_store *s, const char *staging, tsv_kv *kv, int64_t target_ns,
+                         const char *org, const char *bucket, tsv_pitr_scope_ids **ids,
+                         tsv_pitr_result *res, tsv_error *err)
+{
+    tsv_pitr_scope scope;
+    memset(&scope, 0, sizeof scope);
+    if (strlen(org) >= sizeof scope.org_id || strlen(bucket) >= sizeof scope.bucket_id)
+        return tsv_error_set(err, TSV_EINVALID, "pitr: an orgID or bucketID is 16 hex digits");
+    snprintf(scope.org_id, sizeof scope.org_id, "%s", org);
+    snprintf(scope.bucket_id, sizeof scope.bucket_id, "%s", bucket);
+    char dir[PATH_MAX];
+    if (tsv_path_join(dir, sizeof dir, err, "%s/kv-at-target", staging) != 0 ||
+        tsv_kv_copy_compact(s->kv, dir, err) != 0)
+        return -1;
+    tsv_kv *at_t = NULL;
+    int rc = tsv_kv_open(&at_t, dir, s->opt.kv_map_size, err);
+    if (rc == 0)
+        rc = tsv_kv_history_rewind(at_t, target_ns, &res->kv_changes_undone, err);
+    tsv_pitr_scope_result sr;
+    if (rc == 0)
+        rc = tsv_pitr_scope_merge(kv, at_t, &scope, ids, &sr, err);
+    if (rc == 0) {
+        res->kv_records_put = sr.records_put;
+        res->kv_records_deleted = sr.records_deleted;
+    }
+    if (at_t)
+        tsv_kv_close(at_t);
+    tsv_error rerr;
+    if (tsv_remove_tree(dir, &rerr) != 0 && rc == 0) {
+        *err = rerr;
+        rc = -1;
+    }
+    return rc;
+}
+
 /* Builds the new generation in `staging`. Caller holds the exclusive lock
  * and the GC lock shared. */
 static int build(tsv_store *s, const char *staging, int64_t target_ns, const tsv_pitr_options *opt,
@@ -250,11 +301,26 @@ static int build(tsv_store *s, const char *staging, int64_t target_ns, const tsv
     tsv_kv_set_history(kv, 1);
     char tt[TSV_RFC3339_MAX], note[256];
     tsv_format_rfc3339nano(target_ns, tt, sizeof tt);
-    snprintf(note, sizeof note, "target=%s op=%s", tt, opt && opt->op_id ? opt->op_id : "");
-    int rc = tsv_kv_history_rewind(kv, target_ns, &res->kv_changes_undone, err);
+    const char *org = opt && opt->org_id ? opt->org_id : "";
+    const char *bucket = opt && opt->bucket_id ? opt->bucket_id : "";
+    snprintf(note, sizeof note, "target=%s op=%s%s%s%s%s", tt, opt && opt->op_id ? opt->op_id : "",
+             org[0] ? " org=" : "", org, bucket[0] ? " bucket=" : "", bucket);
+    tsv_pitr_scope_ids *scope = NULL;
+    int rc;
+    if (org[0] || bucket[0]) {
+        rc = rewind_scoped(s, staging, kv, target_ns, org, bucket, &scope, res, err);
+        logf_(opt, "info",
+              "%s %s taken back to %s: %" PRIu64 " KV records restored, %" PRIu64
+              " removed (%" PRIu64 " changes undone in a scratch copy)",
+              org[0] ? "org" : "bucket", org[0] ? org : bucket, tt, res->kv_records_put,
+              res->kv_records_deleted, res->kv_changes_undone);
+    } else {
+        rc = tsv_kv_history_rewind(kv, target_ns, &res->kv_changes_undone, err);
+        logf_(opt, "info", "KV rewound to %s: %" PRIu64 " changes undone", tt,
+              res->kv_changes_undone);
+    }
     if (rc == 0)
         rc = tsv_kv_history_mark(kv, TSV_KVH_PITR, note, NULL, err);
-    logf_(opt, "info", "KV rewound to %s: %" PRIu64 " changes undone", tt, res->kv_changes_undone);
     Meta__Data *meta = NULL;
     if (rc == 0) {
         tsv_kv_txn *t;
@@ -274,11 +340,12 @@ static int build(tsv_store *s, const char *staging, int64_t target_ns, const tsv
     if (rc == 0)
         rc = tsv_catalog_begin(s->vault->catalog, 0, &cat, err);
     if (rc == 0) {
-        build_ctx c = {s, staging, cat, target_ns, pending, res, opt};
+        build_ctx c = {s, staging, cat, target_ns, pending, res, opt, scope};
         rc = tsv_meta_foreach_shard(meta, 0, shard_fn, &c, err);
     }
     tsv_catalog_abort(cat);
     tsv_meta_free(meta);
+    tsv_pitr_scope_ids_free(scope);
     if (pending) {
         if (rc == 0 && (fflush(pending) != 0 || fsync(fileno(pending)) != 0))
             rc = tsv_error_set_errno(err, TSV_EINTERNAL, errno, "write %s", path);

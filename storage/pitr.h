@@ -32,12 +32,19 @@
  *      transaction (tsv_pitr_apply_pending: every slot gets a new in-use
  *      version, copy of the chosen one; the version in use before is
  *      soft-deleted by "pitr"), then removes the file.
+ * With a scope (options below), step 1 differs: the live KV is copied twice,
+ * one copy rewound to T, and the scope's records and tsdb databases are
+ * written from that copy into the other (pitr_scope.h); shards outside the
+ * scope are hard-linked from the live generation as they are (same marker,
+ * no catalogue change), the scope's shards are handled as above.
  * A crash before 3 leaves the old state (the staging directory is deleted at
  * start-up); after 3, start-up finishes 4 (it is idempotent). Nothing
  * half-restored is ever served: the exchange is one system call.
  *
  * Errors: TSV_EINVALID (target outside the range, the message says the
- * range), TSV_ENOSPACE, others as they come. Thread-safety: thread-safe
+ * range; a malformed scope ID), TSV_ENOTFOUND (the scope's org or bucket
+ * exists neither now nor at T; the message says which), TSV_ENOSPACE, others
+ * as they come. Thread-safety: thread-safe
  * (takes the store's locks itself); one PITR at a time is the caller's rule
  * (the jobs layer allows one queued or running PITR job).
  */
@@ -64,6 +71,13 @@ int tsv_pitr_check_target(tsv_store *s, int64_t target_ns, tsv_error *err);
 
 typedef struct tsv_pitr_options {
     const char *op_id; /* job ID (recorded in the catalogue and the log mark); may be NULL */
+    /* Scope (docs/storage.md "Point-in-time recovery of one org or bucket"):
+     * NULL or "" = the whole server; otherwise 16 hex digits, at most one of
+     * the two. Only the org's (its buckets', tokens', DBRP mappings') or the
+     * bucket's records, tsdb databases and shards go back to the target time;
+     * everything else stays as it is now. */
+    const char *org_id;
+    const char *bucket_id;
     /* The caller's final record of its job, put into the new KV's job
      * database right before the exchange (so the job reads "completed" in
      * the new state and "running" in the old one). May be NULL. Returns a
@@ -74,11 +88,12 @@ typedef struct tsv_pitr_options {
 } tsv_pitr_options;
 
 typedef struct tsv_pitr_result {
-    uint64_t kv_changes_undone;
-    size_t shards;       /* shard directories in the new generation */
-    size_t empty_shards; /* of which had no version in force at T */
-    uint64_t files;      /* files linked */
-    uint64_t bytes;      /* their size (linked, not copied) */
+    uint64_t kv_changes_undone; /* with a scope: in the scratch copy rewound to T */
+    uint64_t kv_records_put, kv_records_deleted; /* with a scope: records changed */
+    size_t shards;                               /* shard directories in the new generation */
+    size_t empty_shards;                         /* of which had no version in force at T */
+    uint64_t files;                              /* files linked */
+    uint64_t bytes;                              /* their size (linked, not copied) */
 } tsv_pitr_result;
 
 int tsv_pitr_restore(tsv_store *s, int64_t target_ns, const tsv_pitr_options *opt,
