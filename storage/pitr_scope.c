@@ -47,10 +47,7 @@ static int ids_add(tsv_pitr_scope_ids *ids, const void *p, size_t len, tsv_error
     return 0;
 }
 
-static int cmp_id(const void *a, const void *b)
-{
-    return memcmp(a, b, 16);
-}
+static int cmp_id(const void *a, const void *b) { return memcmp(a, b, 16); }
 
 static void ids_sort(tsv_pitr_scope_ids *ids)
 {
@@ -134,7 +131,10 @@ static int collect(tsv_kv_txn *txn, const char *bucket, const char *field, const
 
 /* ---- the records the scope owns ------------------------------------------------- */
 
-typedef enum { BY_KEY, BY_VALUE } owner_rule;
+typedef enum {
+    BY_KEY,
+    BY_VALUE
+} owner_rule;
 
 static const struct {
     const char *bucket;
@@ -211,8 +211,8 @@ static int ops_add(ops *o, const uint8_t *key, size_t klen, const uint8_t *val, 
 
 /* The value of key in bucket h of txn: 1 found, 0 absent (or a nested
  * bucket), -1 error. */
-static int lookup(tsv_kv_txn *txn, uint64_t h, const uint8_t *key, size_t klen,
-                  const uint8_t **val, size_t *vlen, tsv_error *err)
+static int lookup(tsv_kv_txn *txn, uint64_t h, const uint8_t *key, size_t klen, const uint8_t **val,
+                  size_t *vlen, tsv_error *err)
 {
     *val = NULL;
     *vlen = 0;
@@ -282,8 +282,8 @@ static int plan_bucket(tsv_kv_txn *live, tsv_kv_txn *at_t, const char *bucket, o
     return 0;
 }
 
-static int apply_ops(tsv_kv_txn *live, const char *bucket, const ops *o,
-                     tsv_pitr_scope_result *res, tsv_error *err)
+static int apply_ops(tsv_kv_txn *live, const char *bucket, const ops *o, tsv_pitr_scope_result *res,
+                     tsv_error *err)
 {
     if (o->n == 0)
         return 0;
@@ -476,9 +476,8 @@ int tsv_pitr_scope_merge(tsv_kv *live, tsv_kv *at_t, const tsv_pitr_scope *scope
     if (rc == 0)
         rc = exists_in(tt, rec_bucket, id, &found, err);
     if (rc == 0 && !found)
-        rc = tsv_error_set(err, TSV_ENOTFOUND,
-                           "%s %s exists neither now nor at the target time", by_org ? "org" : "bucket",
-                           id);
+        rc = tsv_error_set(err, TSV_ENOTFOUND, "%s %s exists neither now nor at the target time",
+                           by_org ? "org" : "bucket", id);
     if (rc == 0)
         rc = ids_add(ids, id, 16, err);
     for (int pass = 0; rc == 0 && pass < 2; pass++) {
