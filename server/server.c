@@ -3,10 +3,13 @@
 
 #include <civetweb.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -346,6 +349,48 @@ static void *stop_thread(void *arg)
     return NULL;
 }
 
+/* civetweb's listener thread sleeps in poll() for up to two seconds before it
+ * looks at the stop flag, which would make every SIGTERM take ~2 s (a
+ * container's stop timeout budget, issue 17). A connection to our own first
+ * listening address wakes it; it is closed at once and never served. */
+static void wake_listener(const tsv_server *srv)
+{
+    if (srv->port <= 0)
+        return;
+    char host[256];
+    snprintf(host, sizeof host, "%s", srv->cfg.http_bind_address);
+    char *comma = strchr(host, ',');
+    if (comma)
+        *comma = '\0';
+    char *colon = strrchr(host, ':');
+    if (colon)
+        *colon = '\0';
+    else
+        host[0] = '\0';
+    const char *h = host;
+    if (host[0] == '[') { /* [v6] */
+        h = host + 1;
+        char *end = strchr(host, ']');
+        if (end)
+            *end = '\0';
+    }
+    if (!h[0] || strcmp(h, "0.0.0.0") == 0)
+        h = "127.0.0.1";
+    else if (strcmp(h, "::") == 0)
+        h = "::1";
+    char port[16];
+    snprintf(port, sizeof port, "%d", srv->port);
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *res = NULL;
+    if (getaddrinfo(h, port, &hints, &res) != 0 || !res)
+        return;
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd >= 0) {
+        (void)connect(fd, res->ai_addr, res->ai_addrlen);
+        close(fd);
+    }
+    freeaddrinfo(res);
+}
+
 int tsv_server_stop(tsv_server *srv)
 {
     atomic_store(&srv->stopping, 1);
@@ -383,8 +428,29 @@ int tsv_server_stop(tsv_server *srv)
     deadline.tv_sec += 10; /* only idle keep-alive connections are left */
     pthread_mutex_lock(&a.mu);
     int rc = 0;
-    while (!a.done && rc != ETIMEDOUT)
-        rc = pthread_cond_timedwait(&a.cv, &a.mu, &deadline);
+    while (!a.done && rc != ETIMEDOUT) {
+        pthread_mutex_unlock(&a.mu);
+        wake_listener(srv);
+        pthread_mutex_lock(&a.mu);
+        struct timespec step;
+        clock_gettime(CLOCK_REALTIME, &step);
+        step.tv_nsec += 50 * 1000 * 1000;
+        if (step.tv_nsec >= 1000000000L) {
+            step.tv_sec++;
+            step.tv_nsec -= 1000000000L;
+        }
+        if (step.tv_sec > deadline.tv_sec ||
+            (step.tv_sec == deadline.tv_sec && step.tv_nsec > deadline.tv_nsec))
+            step = deadline;
+        while (!a.done && rc != ETIMEDOUT) {
+            rc = pthread_cond_timedwait(&a.cv, &a.mu, &step);
+            if (rc == ETIMEDOUT &&
+                (step.tv_sec != deadline.tv_sec || step.tv_nsec != deadline.tv_nsec)) {
+                rc = 0; /* a step, not the deadline: poke again */
+                break;
+            }
+        }
+    }
     int finished = a.done;
     pthread_mutex_unlock(&a.mu);
     if (!finished) {
