@@ -14,6 +14,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 # Static checks first: they are quick and name the offending line.
 sh scripts/check-includes.sh
+sh scripts/check-dockerfile.sh
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$jobs"
