@@ -117,7 +117,7 @@ static const struct {
 };
 
 /* A flag whose default is "true" or "false" is boolean: "--flag" alone means
- * true, as influxd's boolean flags. */
+ * true, as influxd's boolean flags; an explicit value may follow. */
 static int opt_is_bool(int id)
 {
     return strcmp(options[id].def, "true") == 0 || strcmp(options[id].def, "false") == 0;
@@ -486,7 +486,13 @@ int tsv_config_parse(tsv_config *cfg, int argc, char **argv, FILE *help_out, tsv
         if (eq) {
             val = eq + 1;
         } else if (opt_is_bool(found)) {
-            val = "true";
+            /* "--flag" alone is true; "--flag true|false|1|0" is accepted too. */
+            const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+            if (next && (strcmp(next, "true") == 0 || strcmp(next, "false") == 0 ||
+                         strcmp(next, "1") == 0 || strcmp(next, "0") == 0))
+                val = argv[++i];
+            else
+                val = "true";
         } else {
             if (i + 1 >= argc)
                 return tsv_error_set(err, TSV_EINVALID, "flag --%s needs a value",

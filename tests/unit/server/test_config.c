@@ -117,6 +117,18 @@ static void test_flags(void **state)
     char *notok[] = {"--operator-token=", NULL};
     assert_int_equal(parse(&cfg, notok), 0);
     assert_null(cfg.operator_token);
+    /* Boolean flags: alone (as influxd), or with a value after "=" or a space. */
+    char *alone[] = {"--metrics-auth", "--tls-strict-ciphers", NULL};
+    assert_int_equal(parse(&cfg, alone), 0);
+    assert_int_equal(cfg.metrics_auth, 1);
+    assert_int_equal(cfg.tls_strict_ciphers, 1);
+    char *spaced[] = {"--metrics-auth", "true", "--tls-strict-ciphers", "false", NULL};
+    assert_int_equal(parse(&cfg, spaced), 0);
+    assert_int_equal(cfg.metrics_auth, 1);
+    assert_int_equal(cfg.tls_strict_ciphers, 0);
+    char *eq[] = {"--metrics-auth=0", NULL};
+    assert_int_equal(parse(&cfg, eq), 0);
+    assert_int_equal(cfg.metrics_auth, 0);
 }
 
 static void test_env_and_precedence(void **state)
