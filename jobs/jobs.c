@@ -19,6 +19,7 @@
 #include "json.h"
 #include "metrics.h"
 #include "pitr.h"
+#include "tenant.h"
 #include "tsv_log.h"
 #include "tsv_time.h"
 
@@ -174,25 +175,6 @@ static const char *opt_string(const tsv_json *o, const char *key, const char *wh
     return v->str;
 }
 
-/* An org or bucket ID: 16 hex digits, non-zero; out gets it in lowercase. */
-static int parse_id(const char *in, size_t n, char out[17])
-{
-    if (n != 16)
-        return -1;
-    int nonzero = 0;
-    for (size_t i = 0; i < 16; i++) {
-        char c = in[i];
-        if (c >= 'A' && c <= 'F')
-            c = (char)(c - 'A' + 'a');
-        else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-            return -1;
-        nonzero |= c != '0';
-        out[i] = c;
-    }
-    out[16] = '\0';
-    return nonzero ? 0 : -1;
-}
-
 /* Fills the restore fields of jb from its parsed spec; checks the request. */
 static int spec_bind_pitr(tsv_jobs *j, job *jb, int check, tsv_error *err)
 {
@@ -212,11 +194,15 @@ static int spec_bind_pitr(tsv_jobs *j, job *jb, int check, tsv_error *err)
         dest[i][0] = '\0';
         if (!v || v->type == TSV_JSON_NULL)
             continue;
-        if (v->type != TSV_JSON_STRING || parse_id(v->str, v->len, dest[i]) != 0)
+        uint64_t idv;
+        tsv_error ierr;
+        if (v->type != TSV_JSON_STRING || strlen(v->str) != v->len ||
+            tsv_id_parse(v->str, &idv, &ierr) != 0)
             return tsv_error_set(err, TSV_EINVALID,
                                  "%s must be an ID of 16 hex digits, not all zero (as influxd "
                                  "writes them)",
                                  names[i]);
+        tsv_id_format(idv, dest[i]);
     }
     if (jb->pitr_org[0] && jb->pitr_bucket[0])
         return tsv_error_set(err, TSV_EINVALID,

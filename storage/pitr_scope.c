@@ -9,6 +9,7 @@
 #include "json.h"
 #include "meta.h"
 #include "meta_store.h"
+#include "tenant.h"
 
 /* ---- the set of owned IDs ------------------------------------------------------ */
 
@@ -449,7 +450,14 @@ static int exists_in(tsv_kv_txn *txn, const char *bucket, const char *id, int *f
 
 static int valid_id(const char *id)
 {
-    return strlen(id) == 16 && is_id((const uint8_t *)id, 16) && strspn(id, "0") != 16;
+    uint64_t v;
+    tsv_error e;
+    char norm[17];
+    if (tsv_id_parse(id, &v, &e) != 0)
+        return 0;
+    /* Lowercase only: the scope is compared byte for byte with stored IDs. */
+    tsv_id_format(v, norm);
+    return strcmp(norm, id) == 0;
 }
 
 int tsv_pitr_scope_merge(tsv_kv *live, tsv_kv *at_t, const tsv_pitr_scope *scope,

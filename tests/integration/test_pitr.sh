@@ -16,16 +16,7 @@ VT="$(dirname "$TSVAULT_BIN")/tsv_vaulttool"
 W="$TSV_TMP/work"
 fixture_prepare "$W"
 tsv_start s
-U=$s_URL
-D=$s_DATA
-LOGN=0
-relaunch() { # [FAULT-SPEC]
-    LOGN=$((LOGN + 1))
-    TSVAULT_FAULT="${1:-}" tsv_launch s "$D" "$TSV_TMP/s-$LOGN.log"
-    U=$s_URL
-}
-now_ms() { python3 -c 'import time; print(int(time.time()*1000))'; }
-rfc_ms() { python3 -c 'import sys,datetime; t=int(sys.argv[1]); print(datetime.datetime.fromtimestamp(t/1000, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.")+"%03dZ" % (t%1000))' "$1"; }
+. "$(dirname "$0")/pitr_lib.sh"
 
 # snap NAME: the backup API's view of the whole store.
 snap() {
@@ -50,25 +41,6 @@ PY
 same() { # SNAP-A SNAP-B WHAT
     cmp -s "$W/$1.snap" "$W/$2.snap" || { diff "$W/$1.snap" "$W/$2.snap" | head -20; fail "$3"; }
 }
-# pitr TARGET-MS: runs a PITR job to its end; sets JOB.
-pitr() {
-    http POST "$U/api/v2/pitr/restore" -H "$(auth)" -H 'Content-Type: application/json' \
-        -d "{\"target_time\":\"$(rfc_ms "$1")\"}"
-    expect_status 202 "pitr restore to $(rfc_ms "$1")"
-    [ "$(json_get 'j["status"]')" = queued ] || fail "status not queued: $(cat "$HTTP_BODY")"
-    JOB=$(json_get 'j["jobId"]')
-    for _ in $(seq 1 200); do
-        http GET "$U/api/v2/pitr/restore/$JOB" -H "$(auth)"
-        expect_status 200 "pitr status"
-        st=$(json_get 'j["status"]')
-        [ "$st" = done ] && return 0
-        [ "$st" = failed ] && fail "pitr job failed: $(cat "$HTTP_BODY")"
-        sleep 0.1
-    done
-    fail "pitr job did not finish"
-}
-tick() { sleep 0.05; T=$(now_ms); sleep 0.05; }
-
 # --- history -------------------------------------------------------------
 http POST "$U/api/v2/orgs" -H "$(auth)" -H 'Content-Type: application/json' -d '{"name":"pitr-org"}'
 expect_status 201 "create org"

@@ -22,17 +22,7 @@
 W="$TSV_TMP/work"
 fixture_prepare "$W"
 tsv_start s
-U=$s_URL
-D=$s_DATA
-LOGN=0
-relaunch() { # [FAULT-SPEC]
-    LOGN=$((LOGN + 1))
-    TSVAULT_FAULT="${1:-}" tsv_launch s "$D" "$TSV_TMP/s-$LOGN.log"
-    U=$s_URL
-}
-now_ms() { python3 -c 'import time; print(int(time.time()*1000))'; }
-rfc_ms() { python3 -c 'import sys,datetime; t=int(sys.argv[1]); print(datetime.datetime.fromtimestamp(t/1000, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.")+"%03dZ" % (t%1000))' "$1"; }
-tick() { sleep 0.05; T=$(now_ms); sleep 0.05; }
+. "$(dirname "$0")/pitr_lib.sh"
 
 # snap NAME: the backup API's view: NAME.kv (every bolt record, "K bucket
 # key-hex value-hex"), NAME.shards ("dir file size sha256" per shard file).
@@ -132,22 +122,6 @@ if kind == "org" and not dbs(sb):
 sys.exit(0 if ok else 1)
 PY
 }
-# pitr TARGET-MS EXTRA-JSON: runs a PITR job to its end; sets JOB.
-pitr() {
-    http POST "$U/api/v2/pitr/restore" -H "$(auth)" -H 'Content-Type: application/json' \
-        -d "{\"target_time\":\"$(rfc_ms "$1")\"$2}"
-    expect_status 202 "pitr restore to $(rfc_ms "$1") $2"
-    JOB=$(json_get 'j["jobId"]')
-    for _ in $(seq 1 300); do
-        http GET "$U/api/v2/pitr/restore/$JOB" -H "$(auth)"
-        expect_status 200 "pitr status"
-        st=$(json_get 'j["status"]')
-        [ "$st" = done ] && return 0
-        [ "$st" = failed ] && fail "pitr job failed: $(cat "$HTTP_BODY")"
-        sleep 0.1
-    done
-    fail "pitr job did not finish"
-}
 mkorg() { # NAME -> prints ID
     http POST "$U/api/v2/orgs" -H "$(auth)" -H 'Content-Type: application/json' -d "{\"name\":\"$1\"}"
     expect_status 201 "create org $1"
@@ -231,7 +205,7 @@ json_get '" ".join(sorted(b["name"] for b in j["buckets"]))' | grep -q a-new || 
 pass "PITR of org B to T1: B's records, bucket and shards are T1's (deleted bucket back, new one gone); org A as it was"
 
 # --- undo: the whole server back to T2 -------------------------------------------------
-pitr "$T2" ""
+pitr "$T2"
 snap u2
 cmp -s "$W/s2.kv" "$W/u2.kv" || { diff "$W/s2.kv" "$W/u2.kv" | head; fail "KV after PITR to T2"; }
 cmp -s "$W/s2.shards" "$W/u2.shards" || { diff "$W/s2.shards" "$W/u2.shards" | head; fail "shards after PITR to T2"; }
@@ -282,7 +256,7 @@ crash() { # POINT OLD|NEW
             fail "kill -9 at $1: not the old state"
     else
         expect "c-$1" s2 s1 bucket "$BA"
-        pitr "$T2" ""
+        pitr "$T2"
     fi
     pass "kill -9 at $1 of a bucket PITR: the $2 state"
 }

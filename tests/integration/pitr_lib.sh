@@ -1,0 +1,36 @@
+# Helpers of the point-in-time recovery tests (test_pitr.sh,
+# test_pitr_scope.sh). Sourced after lib.sh, with the server "s" started
+# (tsv_start s): U, D and LOGN are set here from it.
+U=$s_URL
+D=$s_DATA
+LOGN=0
+# relaunch [FAULT-SPEC]: starts "s" again on its data directory, log s-N.log.
+relaunch() {
+    LOGN=$((LOGN + 1))
+    TSVAULT_FAULT="${1:-}" tsv_launch s "$D" "$TSV_TMP/s-$LOGN.log"
+    U=$s_URL
+}
+now_ms() { python3 -c 'import time; print(int(time.time()*1000))'; }
+# rfc_ms MS: RFC 3339 UTC with milliseconds, as the seed writes times.
+rfc_ms() { python3 -c 'import sys,datetime; t=int(sys.argv[1]); print(datetime.datetime.fromtimestamp(t/1000, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.")+"%03dZ" % (t%1000))' "$1"; }
+# tick: T = a moment with nothing logged within 50 ms on either side.
+tick() { sleep 0.05; T=$(now_ms); sleep 0.05; }
+# pitr TARGET-MS [EXTRA-JSON]: runs a PITR job to its end (fails the test if
+# it fails); sets JOB. EXTRA-JSON is appended to the request's members, e.g.
+# ',"bucketID":"..."'. Leaves the last status reply in HTTP_BODY.
+pitr() {
+    http POST "$U/api/v2/pitr/restore" -H "$(auth)" -H 'Content-Type: application/json' \
+        -d "{\"target_time\":\"$(rfc_ms "$1")\"${2:-}}"
+    expect_status 202 "pitr restore to $(rfc_ms "$1") ${2:-}"
+    [ "$(json_get 'j["status"]')" = queued ] || fail "status not queued: $(cat "$HTTP_BODY")"
+    JOB=$(json_get 'j["jobId"]')
+    for _ in $(seq 1 300); do
+        http GET "$U/api/v2/pitr/restore/$JOB" -H "$(auth)"
+        expect_status 200 "pitr status"
+        st=$(json_get 'j["status"]')
+        [ "$st" = done ] && return 0
+        [ "$st" = failed ] && fail "pitr job failed: $(cat "$HTTP_BODY")"
+        sleep 0.1
+    done
+    fail "pitr job did not finish"
+}
