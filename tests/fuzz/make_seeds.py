@@ -169,3 +169,21 @@ out("codec", "gzip-2members", bytes([2]) + gz(b"hello ") + gz(b"world"))
 zst = os.path.join(here, "seeds", "small.zst")
 if os.path.exists(zst):
     out("codec", "zstd", bytes([1]) + read(zst))
+
+# --- staged archives (Files API): a whole 1.x portable backup, plain and
+# gzipped, and single shards --------------------------------------------------
+def tar_dir(path):
+    b = io.BytesIO()
+    with tarfile.open(fileobj=b, mode="w", format=tarfile.USTAR_FORMAT) as tf:
+        for name in sorted(os.listdir(path)):
+            info = tf.gettarinfo(os.path.join(path, name), arcname="backup/" + name)
+            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+            with open(os.path.join(path, name), "rb") as f:
+                tf.addfile(info, f)
+    return b.getvalue()
+
+portable = tar_dir(v16)
+out("archive_inspect", "portable.tar", portable)
+out("archive_inspect", "portable.tar.gz", gz(portable))
+out("archive_inspect", "shard-s4.tar", tars[4])
+out("archive_inspect", "shard-s5.tar.gz", read(os.path.join(v16, f"{stamp}.s5.tar.gz")))
