@@ -54,7 +54,8 @@ static void ids_sort(tsv_pitr_scope_ids *ids)
 {
     if (ids->sorted)
         return;
-    qsort(ids->v, ids->n, sizeof ids->v[0], cmp_id);
+    if (ids->n > 1)
+        qsort(ids->v, ids->n, sizeof ids->v[0], cmp_id);
     size_t w = 0;
     for (size_t i = 0; i < ids->n; i++)
         if (w == 0 || memcmp(ids->v[w - 1], ids->v[i], 16) != 0)
@@ -66,7 +67,7 @@ static void ids_sort(tsv_pitr_scope_ids *ids)
 /* Owns a value or key whose first 16 bytes are an owned ID. */
 static int ids_has_prefix(const tsv_pitr_scope_ids *ids, const uint8_t *p, size_t len)
 {
-    if (!p || !is_id(p, len))
+    if (!p || !ids->n || !is_id(p, len))
         return 0;
     return bsearch(p, ids->v, ids->n, sizeof ids->v[0], cmp_id) != NULL;
 }
@@ -352,8 +353,10 @@ static int used_ids(const Meta__Data *m, id_list *shards, id_list *groups, tsv_e
                         return -1;
             }
         }
-    qsort(shards->v, shards->n, sizeof(uint64_t), cmp_u64);
-    qsort(groups->v, groups->n, sizeof(uint64_t), cmp_u64);
+    if (shards->n > 1) /* qsort of NULL, even with 0 items, is undefined */
+        qsort(shards->v, shards->n, sizeof(uint64_t), cmp_u64);
+    if (groups->n > 1)
+        qsort(groups->v, groups->n, sizeof(uint64_t), cmp_u64);
     return 0;
 }
 
