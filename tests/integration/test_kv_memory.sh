@@ -16,9 +16,8 @@ BOUND_KB=32768 # 32 MiB above idle; a heap copy of the KV would be ~500 MB
 # the anonymous memory: a small quarantine and a looser bound, still half a
 # copy of the KV. The normal build's 32 MiB is the real check (measured
 # there: 6 MB). With ASan: 145 MB, of which 133 MB are pages of ASan's own
-# shadow region (/proc/PID/smaps), written for the large blocks the restore
-# and the vault's KV export allocate and free; it was 75 MB before the KV
-# became a vault version.
+# shadow region (/proc/PID/smaps); it was 75 MB before the vault and PITR
+# work was merged (the KV is now also exported as a vault version).
 if ldd "$TSVAULT_BIN" 2>/dev/null | grep -q libasan; then
     export ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}quarantine_size_mb=16"
     BOUND_KB=262144
