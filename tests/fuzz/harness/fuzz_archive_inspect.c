@@ -40,7 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(rc == 0 || rc == -1);
     FUZZ_CHECK(dir_is_empty(scratch));
     tsv_tsm_trust_clear(&trust);
-    if (rc == 0 && (format == TSV_FORMAT_INFLUX_BACKUP || format == TSV_FORMAT_INFLUXDB1_PORTABLE)) {
+    if (rc == 0 &&
+        (format == TSV_FORMAT_INFLUX_BACKUP || format == TSV_FORMAT_INFLUXDB1_PORTABLE)) {
         tsv_backup_plan plan;
         memset(&plan, 0, sizeof plan);
         FUZZ_CHECK(tsv_backup_plan_scan(path, &plan, &err) == 0);
