@@ -18,6 +18,7 @@
 #include "router.h"
 #include "tls.h"
 #include "tsv_log.h"
+#include "version.h"
 
 static double elapsed_ms(const struct timespec *start)
 {
@@ -173,7 +174,7 @@ static int on_http_error(struct mg_connection *conn, int status, const char *err
               "X-Platform-Error-Code: %s\r\nX-Influxdb-Build: OSS\r\nX-Influxdb-Version: %s\r\n"
               "Content-Length: %s\r\nConnection: close\r\n\r\n",
               status, status == 413 ? "Request Entity Too Large" : "Error", tsv_code_string(code),
-              TSV_INFLUX_COMPAT_VERSION, cl);
+              tsv_influx_compat_version(), cl);
     mg_write(conn, body.data, body.len);
     tsv_buf_free(&body);
     TSV_INFO("msg=request status=%d error=\"%s\"", status, msg);
