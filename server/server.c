@@ -424,32 +424,21 @@ int tsv_server_stop(tsv_server *srv)
         srv->ctx = NULL;
         return 0;
     }
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += 10; /* only idle keep-alive connections are left */
+    /* Only idle keep-alive connections are left: wait up to 10 s (200 steps
+     * of 50 ms), waking the listener at each step (wake_listener). */
     pthread_mutex_lock(&a.mu);
-    int rc = 0;
-    while (!a.done && rc != ETIMEDOUT) {
+    for (int step = 0; step < 200 && !a.done; step++) {
         pthread_mutex_unlock(&a.mu);
         wake_listener(srv);
         pthread_mutex_lock(&a.mu);
-        struct timespec step;
-        clock_gettime(CLOCK_REALTIME, &step);
-        step.tv_nsec += 50 * 1000 * 1000;
-        if (step.tv_nsec >= 1000000000L) {
-            step.tv_sec++;
-            step.tv_nsec -= 1000000000L;
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 50 * 1000 * 1000;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
         }
-        if (step.tv_sec > deadline.tv_sec ||
-            (step.tv_sec == deadline.tv_sec && step.tv_nsec > deadline.tv_nsec))
-            step = deadline;
-        while (!a.done && rc != ETIMEDOUT) {
-            rc = pthread_cond_timedwait(&a.cv, &a.mu, &step);
-            if (rc == ETIMEDOUT &&
-                (step.tv_sec != deadline.tv_sec || step.tv_nsec != deadline.tv_nsec)) {
-                rc = 0; /* a step, not the deadline: poke again */
-                break;
-            }
+        while (!a.done && pthread_cond_timedwait(&a.cv, &a.mu, &until) != ETIMEDOUT) {
         }
     }
     int finished = a.done;
