@@ -23,6 +23,31 @@ trap bench_cleanup EXIT INT TERM
 median() { tr ' ' '\n' | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 rfc_ms() { python3 -c 'import sys,datetime; t=float(sys.argv[1]); print(datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]+"Z")' "$1"; }
 
+# delete_then_pitr EXTRA-JSON: deletes bucket $BID, then a PITR job to a
+# moment before the delete (request to done + sync, in ELAPSED); checks the
+# bucket's bytes came back.
+delete_then_pitr() {
+    local target t0 t1 job st
+    sleep 0.1
+    target=$(rfc_ms "$(now)")
+    sleep 0.1
+    curl -sS -f -X DELETE -H "Authorization: Token $TOKEN" "$TURL/api/v2/buckets/$BID" >/dev/null
+    t0=$(now)
+    job=$(curl -sS -f -H "Authorization: Token $TOKEN" -H 'Content-Type: application/json' \
+        -d "{\"target_time\":\"$target\"$1}" "$TURL/api/v2/pitr/restore" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["jobId"])')
+    while :; do
+        st=$(curl -sS -f -H "Authorization: Token $TOKEN" "$TURL/api/v2/pitr/restore/$job" |
+            python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
+        case $st in done) break ;; failed | deleted) die "pitr job ($1) $st" ;; esac
+        sleep 0.01
+    done
+    sync
+    t1=$(now)
+    ELAPSED=$(elapsed "$t0" "$t1")
+    [ "$(restored_bytes "$BID")" = "$TSM_BYTES" ] || die "PITR ($1) brought back $(restored_bytes "$BID") bytes"
+}
+
 build_tsvault
 [ -f "$DATA/complete" ] || die "no complete data set in $DATA (run tests/bench/run.sh once)"
 WORK=${TSV_PITR_BENCH_WORK:-/tmp/tsv-pitr-bench-work}
@@ -59,45 +84,12 @@ for r in $(seq 1 "$RUNS"); do
     drop_output "$WORK/cp"
 
     # pitr: delete the bucket, bring the whole store back to before
-    sleep 0.1
-    target=$(rfc_ms "$(now)")
-    sleep 0.1
-    curl -sS -f -X DELETE -H "Authorization: Token $TOKEN" "$TURL/api/v2/buckets/$BID" >/dev/null
-    t0=$(now)
-    job=$(curl -sS -f -H "Authorization: Token $TOKEN" -H 'Content-Type: application/json' \
-        -d "{\"target_time\":\"$target\"}" "$TURL/api/v2/pitr/restore" |
-        python3 -c 'import json,sys; print(json.load(sys.stdin)["jobId"])')
-    while :; do
-        st=$(curl -sS -f -H "Authorization: Token $TOKEN" "$TURL/api/v2/pitr/restore/$job" |
-            python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
-        case $st in done) break ;; failed | deleted) die "pitr job $st" ;; esac
-        sleep 0.01
-    done
-    sync
-    t1=$(now)
-    pitr+=("$(elapsed "$t0" "$t1")")
-    [ "$(restored_bytes "$BID")" = "$TSM_BYTES" ] || die "PITR brought back $(restored_bytes "$BID") bytes"
+    delete_then_pitr ""
+    pitr+=("$ELAPSED")
     inner+=("$(sed -n 's/.*pitr: swapped in generation [0-9a-f]* in \([0-9.]*\) s.*/\1/p' "$WORK/tsvault.log" | tail -n 1)")
-
     # pitr of the bucket alone (bucketID): delete it again, bring back only it
-    sleep 0.1
-    target=$(rfc_ms "$(now)")
-    sleep 0.1
-    curl -sS -f -X DELETE -H "Authorization: Token $TOKEN" "$TURL/api/v2/buckets/$BID" >/dev/null
-    t0=$(now)
-    job=$(curl -sS -f -H "Authorization: Token $TOKEN" -H 'Content-Type: application/json' \
-        -d "{\"target_time\":\"$target\",\"bucketID\":\"$BID\"}" "$TURL/api/v2/pitr/restore" |
-        python3 -c 'import json,sys; print(json.load(sys.stdin)["jobId"])')
-    while :; do
-        st=$(curl -sS -f -H "Authorization: Token $TOKEN" "$TURL/api/v2/pitr/restore/$job" |
-            python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
-        case $st in done) break ;; failed | deleted) die "scoped pitr job $st" ;; esac
-        sleep 0.01
-    done
-    sync
-    t1=$(now)
-    scoped+=("$(elapsed "$t0" "$t1")")
-    [ "$(restored_bytes "$BID")" = "$TSM_BYTES" ] || die "scoped PITR brought back $(restored_bytes "$BID") bytes"
+    delete_then_pitr ",\"bucketID\":\"$BID\""
+    scoped+=("$ELAPSED")
     log "run $r: api ${api[-1]} s, cp -r ${cpr[-1]} s, pitr ${pitr[-1]} s (job ${inner[-1]} s), bucket pitr ${scoped[-1]} s"
 done
 stop_tsvault
