@@ -34,3 +34,15 @@ pitr() {
     done
     fail "pitr job did not finish"
 }
+# shard_tar_hashes TAR PREFIX: one line per regular file of a shard's backup
+# tar, in name order: PREFIX, then "<file name> <size> <sha256>".
+shard_tar_hashes() {
+    python3 - "$1" "$2" <<'PY'
+import hashlib, sys, tarfile
+with tarfile.open(sys.argv[1], "r:*") as t:
+    for m in sorted(t.getmembers(), key=lambda m: m.name):
+        if m.isfile():
+            print("%s%s %d %s" % (sys.argv[2], m.name.rsplit("/", 1)[-1], m.size,
+                                  hashlib.sha256(t.extractfile(m).read()).hexdigest()))
+PY
+}

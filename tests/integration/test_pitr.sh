@@ -28,14 +28,7 @@ snap() {
         st=$(curl -sS -H "$(auth)" -o "$W/shard.tar" -w '%{http_code}' "$U/api/v2/backup/shards/$id")
         echo "shard $dir status $st" >>"$out"
         [ "$st" = 200 ] || continue
-        python3 - "$W/shard.tar" >>"$out" <<'PY'
-import hashlib, sys, tarfile
-with tarfile.open(sys.argv[1], "r:*") as t:
-    for m in sorted(t.getmembers(), key=lambda m: m.name):
-        if m.isfile():
-            print("  %s %d %s" % (m.name.rsplit("/", 1)[-1], m.size,
-                                  hashlib.sha256(t.extractfile(m).read()).hexdigest()))
-PY
+        shard_tar_hashes "$W/shard.tar" "  " >>"$out"
     done
 }
 same() { # SNAP-A SNAP-B WHAT

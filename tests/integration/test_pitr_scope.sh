@@ -33,14 +33,7 @@ snap() {
     for dir in $(cd "$D/state/engine/data" && ls -d */*/* 2>/dev/null | grep -v staging | sort); do
         id=${dir##*/}
         curl -sS -f -H "$(auth)" -o "$W/shard.tar" "$U/api/v2/backup/shards/$id" || fail "backup/shards/$id ($1)"
-        python3 - "$W/shard.tar" "$dir" >>"$W/$1.shards" <<'PY'
-import hashlib, sys, tarfile
-with tarfile.open(sys.argv[1], "r:*") as t:
-    for m in sorted(t.getmembers(), key=lambda m: m.name):
-        if m.isfile():
-            print("%s %s %d %s" % (sys.argv[2], m.name.rsplit("/", 1)[-1], m.size,
-                                   hashlib.sha256(t.extractfile(m).read()).hexdigest()))
-PY
+        shard_tar_hashes "$W/shard.tar" "$dir " >>"$W/$1.shards"
     done
 }
 # expect NAME NOW THEN KIND ID: snapshot NAME must hold THEN's records and
