@@ -13,6 +13,8 @@
 #include <uuid/uuid.h>
 
 #include "job_pitr.h"
+#include "job_pull.h"
+#include "job_push.h"
 #include "job_restore.h"
 #include "job_vault.h"
 #include "jobs_store.h"
@@ -88,10 +90,18 @@ typedef struct job {
     int64_t target_ns; /* pitr: the target time */
     char pitr_org[17]; /* pitr: scope, "" = the whole server */
     char pitr_bucket[17];
+    /* backup (pull) and restore to a connection (push) */
+    int conn_job; /* 1 pull, 2 push */
+    const char *conn_source, *conn_target, *conn_new_org;
+    int64_t conn_time; /* push: the snapshot's target time, INT64_MAX = latest */
+    int conn_full;
+    const char **rename_from, **rename_to;
+    size_t n_rename;
 } job;
 
 struct tsv_jobs {
     tsv_store *s;
+    tsv_conns *conns; /* NULL: no connection jobs */
     tsv_files *f;
     tsv_jobs_options opt;
     pthread_mutex_t mu;
@@ -113,6 +123,10 @@ static int64_t now_ns(void)
 
 static void job_free(job *jb)
 {
+    if (jb) {
+        free(jb->rename_from);
+        free(jb->rename_to);
+    }
     if (!jb)
         return;
     free(jb->spec_text);
@@ -214,14 +228,111 @@ static int spec_bind_pitr(tsv_jobs *j, job *jb, int check, tsv_error *err)
     return 0;
 }
 
+static int conn_name(tsv_jobs *j, const tsv_json *o, const char *what, int check, const char **out,
+                     tsv_error *err)
+{
+    int bad = 0;
+    *out = opt_string(o, "connectionName", what, &bad, err);
+    if (bad)
+        return -1;
+    if (!*out)
+        return tsv_error_set(err, TSV_EINVALID, "%s.connectionName is required", what);
+    if (!j->conns)
+        return tsv_error_set(err, TSV_EINVALID, "connections are not enabled on this server");
+    if (check && !tsv_conns_exists(j->conns, *out))
+        return tsv_error_set(err, TSV_EINVALID, "%s.connectionName: connection \"%.64s\" not found",
+                             what, *out);
+    return 0;
+}
+
+/* {"type":"backup","source":{"type":"connection","connectionName":N}} */
+static int spec_bind_pull(tsv_jobs *j, job *jb, int check, tsv_error *err)
+{
+    const tsv_json *src = tsv_json_get(tsv_json_root(jb->spec), "source");
+    int bad = 0;
+    const char *st =
+        src && src->type == TSV_JSON_OBJECT ? opt_string(src, "type", "source", &bad, err) : NULL;
+    if (bad)
+        return -1;
+    if (!st || strcmp(st, "connection") != 0)
+        return tsv_error_set(err, TSV_EINVALID,
+                             "backup jobs need source {\"type\":\"connection\",\"connectionName\":"
+                             "\"...\"}");
+    if (conn_name(j, src, "source", check, &jb->conn_source, err) != 0)
+        return -1;
+    jb->conn_job = 1;
+    snprintf(jb->lock_key, sizeof jb->lock_key, "conn:%s", jb->conn_source);
+    return 0;
+}
+
+/* A restore from a connection's snapshot into a connection. */
+static int spec_bind_push(tsv_jobs *j, job *jb, const tsv_json *src, const tsv_json *tgt, int check,
+                          tsv_error *err)
+{
+    int bad = 0;
+    const char *st = opt_string(src, "type", "source", &bad, err);
+    if (bad)
+        return -1;
+    if (!st || strcmp(st, "connection") != 0)
+        return tsv_error_set(err, TSV_EINVALID,
+                             "a restore into a connection takes source {\"type\":\"connection\","
+                             "\"connectionName\":\"...\",\"targetTime\":\"...\"}");
+    if (conn_name(j, src, "source", check, &jb->conn_source, err) != 0 ||
+        conn_name(j, tgt, "target", check, &jb->conn_target, err) != 0)
+        return -1;
+    const char *tt = opt_string(src, "targetTime", "source", &bad, err);
+    jb->conn_new_org = bad ? NULL : opt_string(tgt, "newOrgName", "target", &bad, err);
+    if (bad)
+        return -1;
+    jb->conn_time = INT64_MAX;
+    if (tt && tsv_parse_rfc3339(tt, strlen(tt), &jb->conn_time, err) != 0)
+        return tsv_error_wrap(err, "source.targetTime");
+    const tsv_json *full = tsv_json_get(tgt, "full");
+    if (full && tsv_json_bool(full, &jb->conn_full, "target.full", err) != 0)
+        return -1;
+    const tsv_json *ren = tsv_json_get(tgt, "rename");
+    if (ren && ren->type != TSV_JSON_NULL) {
+        if (ren->type != TSV_JSON_OBJECT)
+            return tsv_error_set(err, TSV_EINVALID,
+                                 "target.rename must be an object {\"old name\":\"new name\"}");
+        jb->rename_from = calloc(ren->count ? ren->count : 1, sizeof *jb->rename_from);
+        jb->rename_to = calloc(ren->count ? ren->count : 1, sizeof *jb->rename_to);
+        if (!jb->rename_from || !jb->rename_to)
+            return tsv_error_set(err, TSV_EINVALID, "out of memory");
+        for (size_t i = 0; i < ren->count; i++) {
+            if (ren->items[i]->type != TSV_JSON_STRING || ren->items[i]->len == 0)
+                return tsv_error_set(err, TSV_EINVALID, "target.rename.%.60s must be a new name",
+                                     ren->keys[i]);
+            jb->rename_from[i] = ren->keys[i];
+            jb->rename_to[i] = ren->items[i]->str;
+        }
+        jb->n_rename = ren->count;
+    }
+    if (jb->conn_full && (jb->n_rename || jb->conn_new_org))
+        return tsv_error_set(err, TSV_EINVALID,
+                             "target: a full restore cannot rename (rename, newOrgName)");
+    jb->conn_job = 2;
+    snprintf(jb->lock_key, sizeof jb->lock_key, "push:%s", jb->conn_target);
+    return 0;
+}
+
 static int spec_bind(tsv_jobs *j, job *jb, int check_file, tsv_error *err)
 {
     if (strcmp(jb->type, "pitr") == 0)
         return spec_bind_pitr(j, jb, check_file, err);
+    if (strcmp(jb->type, "backup") == 0)
+        return spec_bind_pull(j, jb, check_file, err);
     const tsv_json *root = tsv_json_root(jb->spec);
     const tsv_json *src = tsv_json_get(root, "source");
     const tsv_json *tgt = tsv_json_get(root, "target");
     int bad = 0;
+    if (src && src->type == TSV_JSON_OBJECT && tgt && tgt->type == TSV_JSON_OBJECT) {
+        const char *tt = opt_string(tgt, "type", "target", &bad, err);
+        if (bad)
+            return -1;
+        if (tt && strcmp(tt, "connection") == 0)
+            return spec_bind_push(j, jb, src, tgt, check_file, err);
+    }
     if (!src || src->type != TSV_JSON_OBJECT)
         return tsv_error_set(err, TSV_EINVALID,
                              "source is required: {\"type\":\"file\",\"fileName\":\"...\"}");
@@ -305,6 +416,8 @@ static int vault_bind(tsv_jobs *j, job *jb, tsv_vault_job_kind kind, const char 
 
 static const char *target_name(const job *jb)
 {
+    if (jb->conn_job)
+        return jb->conn_job == 1 ? jb->conn_source : jb->conn_target;
     if (jb->vault)
         return jb->vj.bucket_name;
     if (jb->new_bucket)
@@ -817,7 +930,13 @@ static void execute(tsv_jobs *j, job *jb)
     int rc;
     if (jb->vault)
         rc = tsv_job_vault_run(j->s, &jb->vj, jb->id, &jb->cancel_flag, &run_ops, &c, &vo, &err);
-    else if (strcmp(jb->type, "pitr") == 0)
+    else if (jb->conn_job == 1)
+        rc = tsv_job_pull_run(j->conns, jb->conn_source, jb->id, &run_ops, &c, &err);
+    else if (jb->conn_job == 2) {
+        tsv_push_spec ps = {jb->conn_source,  jb->conn_time,   jb->conn_target, jb->conn_full,
+                            jb->conn_new_org, jb->rename_from, jb->rename_to,   jb->n_rename};
+        rc = tsv_job_push_run(j->conns, &ps, &run_ops, &c, &err);
+    } else if (strcmp(jb->type, "pitr") == 0)
         rc = tsv_job_pitr_run(j->s, jb->id, jb->target_ns, jb->pitr_org, jb->pitr_bucket, &run_ops,
                               &c, pitr_final_record, &err);
     else
@@ -905,6 +1024,7 @@ int tsv_jobs_open(tsv_jobs **out, tsv_store *s, tsv_files *f, const tsv_jobs_opt
     j->s = s;
     j->f = f;
     j->opt = *opt;
+    j->conns = opt->conns;
     if (j->opt.workers < 1)
         j->opt.workers = 1;
     pthread_mutex_init(&j->mu, NULL);
@@ -1044,9 +1164,9 @@ int tsv_jobs_create(tsv_jobs *j, const char *body, size_t len, const tsv_job_use
     else if (!type || type->type != TSV_JSON_STRING)
         rc = tsv_error_set(err, TSV_EINVALID, "type is required (a string)");
     else if (strcmp(type->str, "restore") != 0 && strcmp(type->str, "pitr") != 0 &&
-             !tsv_job_vault_type(type->str, NULL))
+             strcmp(type->str, "backup") != 0 && !tsv_job_vault_type(type->str, NULL))
         rc = tsv_error_set(err, TSV_EINVALID,
-                           "unknown job type \"%.100s\": this server runs restore, pitr, "
+                           "unknown job type \"%.100s\": this server runs restore, backup, pitr, "
                            "delete_data, restore_data and verify jobs",
                            type->str);
     else if (des && (des->type != TSV_JSON_STRING ||
@@ -1283,8 +1403,8 @@ int tsv_jobs_health_valid(const char *s)
 int tsv_jobs_type_valid(const char *s)
 {
     static const char *const v[] = {"batch",   "delete_data",  "drop_table", "streaming", "sql",
-                                    "restore", "restore_data", "verify",     "pitr"};
-    return in_list(s, v, 9);
+                                    "restore", "restore_data", "verify",     "pitr",      "backup"};
+    return in_list(s, v, 10);
 }
 
 static const char *const sort_columns[] = {
@@ -1370,6 +1490,17 @@ int tsv_jobs_list(tsv_jobs *j, const tsv_jobs_query *q, tsv_buf *out, tsv_error 
     pthread_mutex_unlock(&j->mu);
     free(sel);
     return rc;
+}
+
+int tsv_jobs_active_key(tsv_jobs *j, const char *key)
+{
+    int found = 0;
+    pthread_mutex_lock(&j->mu);
+    for (size_t i = 0; i < j->n && !found; i++)
+        found = (j->v[i]->status == ST_PENDING || j->v[i]->status == ST_RUNNING) &&
+                strcmp(j->v[i]->lock_key, key) == 0;
+    pthread_mutex_unlock(&j->mu);
+    return found;
 }
 
 int tsv_jobs_counts(tsv_jobs *j, tsv_jobs_count_fn fn, void *ctx)

@@ -41,9 +41,12 @@
 
 typedef struct tsv_jobs tsv_jobs;
 
+struct tsv_conns;
 typedef struct tsv_jobs_options {
-    int workers;         /* >= 1 */
-    int64_t retention_s; /* finished jobs kept this long; < 0 = forever */
+    int workers;             /* >= 1 */
+    struct tsv_conns *conns; /* enables "backup" jobs and restores into
+                              * connections (connections.h); NULL = none */
+    int64_t retention_s;     /* finished jobs kept this long; < 0 = forever */
 } tsv_jobs_options;
 
 int tsv_jobs_open(tsv_jobs **out, tsv_store *s, tsv_files *f, const tsv_jobs_options *opt,
@@ -91,6 +94,10 @@ int tsv_jobs_list(tsv_jobs *j, const tsv_jobs_query *q, tsv_buf *out, tsv_error 
  * the metrics (docs/operations.md "Metrics"). Returns 0. */
 typedef void (*tsv_jobs_count_fn)(void *ctx, const char *type, const char *status, uint64_t n);
 int tsv_jobs_counts(tsv_jobs *j, tsv_jobs_count_fn fn, void *ctx);
+/* 1 if a pending or running job holds lock key `key` exactly ("conn:<name>"
+ * for a connection's pulls). */
+int tsv_jobs_active_key(tsv_jobs *j, const char *key);
+
 /* Point-in-time recovery (docs/api.md): body {"target_time", ...} becomes a
  * job of type "pitr"; *out gets {"status":"queued","jobId"}. TSV_EINVALID for
  * a bad or out-of-range target (the message says the range), TSV_ECONFLICT

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "connections.h"
 #include "jobs.h"
 #include "json.h"
 #include "pitr.h"
@@ -81,11 +82,23 @@ static int api_error(tsv_http_req *req, const tsv_error *err)
     return tsv_http_reply_error_status(req, status_of(err), err);
 }
 
-static int range_reply(tsv_http_req *req, int seed)
+/* instance "local": this server's own history; any other: a connection's
+ * retained snapshots (first to last). */
+static int range_reply(tsv_http_req *req, const char *instance, int seed)
 {
     tsv_error err;
     tsv_pitr_range r;
-    if (tsv_pitr_range_get(req->server->store, &r, &err) != 0)
+    int rc;
+    if (!instance || strcmp(instance, "local") == 0) {
+        rc = tsv_pitr_range_get(req->server->store, &r, &err);
+    } else {
+        rc = tsv_conns_range(req->server->conns, instance, &r.start_ns, &r.end_ns, &err);
+        if (rc == 0 && r.start_ns == 0)
+            rc = tsv_error_set(&err, TSV_ENOTFOUND,
+                               "connection \"%.64s\" has no snapshot yet: run a backup job",
+                               instance);
+    }
+    if (rc != 0)
         return seed ? seed_error(req, &err) : api_error(req, &err);
     char a[40], b[40];
     fmt_ms(r.start_ns, a, sizeof a);
@@ -151,7 +164,8 @@ static int status_get(tsv_http_req *req, const char *id, int seed)
 }
 
 /* Seed paths: authenticated here so that 401/403/404 use the seed's shape. */
-static int seed_gate(tsv_http_req *req, const tsv_route_params *p, tsv_caller *caller)
+static int seed_gate(tsv_http_req *req, const tsv_route_params *p, tsv_caller *caller,
+                     int connections_too)
 {
     tsv_error err;
     memset(caller, 0, sizeof *caller);
@@ -160,9 +174,21 @@ static int seed_gate(tsv_http_req *req, const tsv_route_params *p, tsv_caller *c
         return -1;
     }
     const char *id = tsv_route_param(p, "id");
-    if (!id || strcmp(id, "local") != 0) {
+    int conn = id && strcmp(id, "local") != 0 && tsv_conns_exists(req->server->conns, id);
+    if (conn && !connections_too) {
+        tsv_error_set(&err, TSV_EINVALID,
+                      "instance \"%.64s\" is a connection: restore one of its snapshots with a "
+                      "job {\"type\":\"restore\",\"source\":{\"type\":\"connection\","
+                      "\"connectionName\":\"%.64s\",\"targetTime\":\"...\"},\"target\":{\"type\":"
+                      "\"connection\",...}}",
+                      id, id);
+        seed_error(req, &err);
+        return -1;
+    }
+    if (!id || (strcmp(id, "local") != 0 && !conn)) {
         tsv_error_set(&err, TSV_ENOTFOUND,
-                      "instance \"%.100s\" not found: this server's only instance is \"local\"",
+                      "instance \"%.100s\" not found: instances are \"local\" and the "
+                      "connections' names",
                       id ? id : "");
         seed_error(req, &err);
         return -1;
@@ -173,7 +199,7 @@ static int seed_gate(tsv_http_req *req, const tsv_route_params *p, tsv_caller *c
 int tsv_handle_pitr_range(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
 {
     (void)p, (void)c;
-    return range_reply(req, 0);
+    return range_reply(req, "local", 0);
 }
 
 int tsv_handle_pitr_restore_post(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
@@ -192,7 +218,7 @@ int tsv_handle_seed_pitr_range(tsv_http_req *req, const tsv_route_params *p, con
 {
     (void)c;
     tsv_caller caller;
-    int rc = seed_gate(req, p, &caller) != 0 ? 0 : range_reply(req, 1);
+    int rc = seed_gate(req, p, &caller, 1) != 0 ? 0 : range_reply(req, tsv_route_param(p, "id"), 1);
     tsv_caller_clear(&caller);
     return rc;
 }
@@ -202,7 +228,7 @@ int tsv_handle_seed_pitr_restore_post(tsv_http_req *req, const tsv_route_params 
 {
     (void)c;
     tsv_caller caller;
-    int rc = seed_gate(req, p, &caller) != 0 ? 0 : restore_post(req, &caller, 1);
+    int rc = seed_gate(req, p, &caller, 0) != 0 ? 0 : restore_post(req, &caller, 1);
     tsv_caller_clear(&caller);
     return rc;
 }
@@ -212,7 +238,8 @@ int tsv_handle_seed_pitr_restore_get(tsv_http_req *req, const tsv_route_params *
 {
     (void)c;
     tsv_caller caller;
-    int rc = seed_gate(req, p, &caller) != 0 ? 0 : status_get(req, tsv_route_param(p, "jobId"), 1);
+    int rc =
+        seed_gate(req, p, &caller, 0) != 0 ? 0 : status_get(req, tsv_route_param(p, "jobId"), 1);
     tsv_caller_clear(&caller);
     return rc;
 }

@@ -16,6 +16,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "connections.h"
 #include "files_store.h"
 #include "jobs.h"
 #include "rpc.h"
@@ -95,19 +96,36 @@ int main(int argc, char **argv)
         tsv_store_close(store);
         return 1;
     }
-    tsv_jobs_options jopt = {.workers = cfg.job_workers, .retention_s = cfg.job_retention_s};
+    char conns_dir[4096];
+    snprintf(conns_dir, sizeof conns_dir, "%s/connections", cfg.data_dir);
+    tsv_conns_options copt = {.dir = conns_dir,
+                              .grace_ns = cfg.soft_delete_retention_s * 1000000000LL};
+    tsv_conns *conns = NULL;
+    if (tsv_conns_open(&conns, &copt, &err) != 0) {
+        TSV_ERROR("msg=\"cannot open the connections\" error=\"%s\"", err.message);
+        tsv_files_close(files);
+        tsv_store_close(store);
+        return 1;
+    }
+    tsv_jobs_options jopt = {
+        .workers = cfg.job_workers, .retention_s = cfg.job_retention_s, .conns = conns};
     tsv_jobs *jobs = NULL;
-    if (tsv_jobs_open(&jobs, store, files, &jopt, &err) != 0) {
+    if (tsv_jobs_open(&jobs, store, files, &jopt, &err) != 0 ||
+        tsv_conns_start_schedule(conns, jobs, &err) != 0) {
         TSV_ERROR("msg=\"cannot open the jobs\" error=\"%s\"", err.message);
+        tsv_jobs_close(jobs);
+        tsv_conns_close(conns);
         tsv_files_close(files);
         tsv_store_close(store);
         return 1;
     }
     tsv_server *srv = NULL;
-    tsv_server_services svc = {.store = store, .files = files, .jobs = jobs};
+    tsv_server_services svc = {.store = store, .files = files, .jobs = jobs, .conns = conns};
     if (tsv_server_start(&srv, &cfg, &svc, &err) != 0) {
         TSV_ERROR("msg=\"cannot start HTTP server\" error=\"%s\"", err.message);
+        tsv_conns_stop_schedule(conns);
         tsv_jobs_close(jobs);
+        tsv_conns_close(conns);
         tsv_files_close(files);
         tsv_store_close(store);
         return 1;
@@ -117,7 +135,9 @@ int main(int argc, char **argv)
         TSV_ERROR("msg=\"cannot start the 1.x RPC service\" error=\"%s\"", err.message);
         tsv_server_stop(srv);
         tsv_server_free(srv);
+        tsv_conns_stop_schedule(conns);
         tsv_jobs_close(jobs);
+        tsv_conns_close(conns);
         tsv_files_close(files);
         tsv_store_close(store);
         return 1;
@@ -150,7 +170,9 @@ int main(int argc, char **argv)
     }
     tsv_server_free(srv);
     /* Running jobs stop at their next file boundary and are rolled back. */
+    tsv_conns_stop_schedule(conns);
     tsv_jobs_close(jobs);
+    tsv_conns_close(conns);
     tsv_files_close(files);
     tsv_store_close(store);
     TSV_INFO("msg=stopped");

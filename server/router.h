@@ -136,6 +136,16 @@ int tsv_handle_files_get(tsv_http_req *, const tsv_route_params *, const tsv_cal
 int tsv_handle_file_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_handle_file_delete(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 
+/* handlers_connections.c */
+int tsv_handle_connections_post(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_connections_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_connection_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_connection_put(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_connection_patch(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_connection_delete(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_connection_test(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_connection_snapshots(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+
 /* handlers_jobs.c */
 int tsv_handle_jobs_post(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_handle_jobs_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);

@@ -260,6 +260,7 @@ int tsv_server_start(tsv_server **out, const tsv_config *cfg, const tsv_server_s
     srv->store = svc->store;
     srv->files = svc->files;
     srv->jobs = svc->jobs;
+    srv->conns = svc->conns;
     char listen_ports[sizeof cfg->http_bind_address + 16];
     snprintf(listen_ports, sizeof listen_ports, "%s", cfg->http_bind_address);
     if (cfg->tls_cert && tls_start(srv, cfg, listen_ports, sizeof listen_ports, err) != 0) {

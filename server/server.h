@@ -27,6 +27,7 @@
 struct tsv_store;
 struct tsv_files;
 struct tsv_jobs;
+struct tsv_conns;
 struct mg_context;
 struct tsv_tls;
 
@@ -35,6 +36,7 @@ typedef struct tsv_server {
     struct tsv_store *store;
     struct tsv_files *files; /* Files API staging area (borrowed) */
     struct tsv_jobs *jobs;   /* Jobs API manager (borrowed) */
+    struct tsv_conns *conns; /* Connections API (borrowed) */
     struct mg_context *ctx;
     atomic_int inflight;
     atomic_int stopping;
@@ -83,6 +85,7 @@ typedef struct tsv_server_services {
     struct tsv_store *store;
     struct tsv_files *files;
     struct tsv_jobs *jobs;
+    struct tsv_conns *conns;
 } tsv_server_services;
 
 int tsv_server_start(tsv_server **out, const tsv_config *cfg, const tsv_server_services *svc,

@@ -1,0 +1,236 @@
+/* job_push: see job_push.h. */
+#include "job_push.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn_manifest.h"
+#include "influx1_rpc.h"
+#include "influx2_backup.h"
+#include "json.h"
+#include "meta.h"
+#include "tar_objects.h"
+#include "tsv_log.h"
+
+typedef struct push {
+    tsv_conns *c;
+    const tsv_push_spec *spec;
+    const tsv_job_ops *ops;
+    void *ctx;
+    tsv_snapshot snap;
+    uint64_t bytes;
+} push;
+
+static void logf_(push *p, const char *level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void logf_(push *p, const char *level, const char *fmt, ...)
+{
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    p->ops->log(p->ctx, level, msg);
+}
+
+/* The shard's files as a tar, entries "<db>/<rp>/<id>/<file>" (the names
+ * the source's backup API used); a shard the snapshot lacks is empty. */
+static int open_shard(void *ctx, uint64_t id, tsv_reader **tar, tsv_error *err)
+{
+    push *p = ctx;
+    if (p->ops->canceled(p->ctx))
+        return tsv_error_set(err, TSV_EINTERNAL, "canceled");
+    const tsv_snap_shard *sh = NULL;
+    for (size_t i = 0; i < p->snap.n_shards && !sh; i++)
+        if (p->snap.shards[i].id == id)
+            sh = &p->snap.shards[i];
+    tsv_tar_entry *e = NULL;
+    size_t n = sh ? sh->n_files : 0;
+    if (n && !(e = calloc(n, sizeof *e)))
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        const tsv_snap_file *f = &sh->files[i];
+        if ((size_t)snprintf(e[i].name, sizeof e[i].name, "%s/%s/%" PRIu64 "/%s", sh->db, sh->rp,
+                             sh->id, f->name) >= sizeof e[i].name) {
+            free(e);
+            return tsv_error_set(err, TSV_EINVALID, "shard %" PRIu64 ": entry name too long", id);
+        }
+        snprintf(e[i].hex, sizeof e[i].hex, "%s", f->hex);
+        e[i].size = f->size;
+        e[i].mtime = f->mtime;
+        bytes += f->size;
+    }
+    int rc = tsv_tar_source_new(tar, tsv_conns_objects(p->c), e, n, err);
+    free(e);
+    if (rc == 0) {
+        p->bytes += bytes;
+        p->ops->advance(p->ctx, bytes, 1);
+    }
+    return rc;
+}
+
+static void close_shard(void *ctx, tsv_reader *tar)
+{
+    (void)ctx;
+    tsv_reader_free(tar);
+}
+
+static int read_object(push *p, const char *hex, tsv_buf *out, tsv_error *err)
+{
+    tsv_reader *r = NULL;
+    if (tsv_objstore_get(tsv_conns_objects(p->c), hex, &r, err) != 0)
+        return -1;
+    tsv_writer *w = tsv_buf_writer_new(out);
+    int rc = w ? tsv_copy(w, r, NULL, err) : tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    tsv_writer_free(w);
+    tsv_reader_free(r);
+    return rc;
+}
+
+static const char *renamed(const tsv_push_spec *s, const char *name)
+{
+    for (size_t i = 0; i < s->n_rename; i++)
+        if (strcmp(s->rename_from[i], name) == 0)
+            return s->rename_to[i];
+    return NULL;
+}
+
+static int push_2x(push *p, const tsv_conn *tgt, tsv_error *err)
+{
+    tsv_influx2 *cl = NULL;
+    tsv_buf buckets = {0};
+    tsv_reader *kv = NULL, *sql = NULL;
+    int rc = tsv_influx2_new(&cl, tgt->url, tgt->token, err);
+    if (rc == 0)
+        rc = tsv_influx2_set_tls(cl, tgt->ca_file[0] ? tgt->ca_file : NULL, tgt->skip_verify, err);
+    if (rc == 0) {
+        tsv_influx2_set_timeout(cl, tgt->timeout_ms);
+        rc = read_object(p, p->snap.buckets_hex, &buckets, err);
+    }
+    tsv_influx2_restore_request rq;
+    memset(&rq, 0, sizeof rq);
+    rq.buckets_json = (const char *)buckets.data;
+    rq.buckets_len = buckets.len;
+    rq.open_shard = open_shard;
+    rq.close_shard = close_shard;
+    rq.ctx = p;
+    if (rc == 0 && p->spec->full) {
+        rq.full = 1;
+        rc = tsv_objstore_get(tsv_conns_objects(p->c), p->snap.kv_hex, &kv, err);
+        if (rc == 0 && p->snap.sql_hex[0])
+            rc = tsv_objstore_get(tsv_conns_objects(p->c), p->snap.sql_hex, &sql, err);
+        rq.kv = kv;
+        rq.sql = sql;
+        if (rc == 0)
+            rc = tsv_influx2_restore(cl, &rq, NULL, err);
+    } else if (rc == 0 && p->spec->n_rename) {
+        rq.new_org_name = p->spec->new_org;
+        for (size_t i = 0; rc == 0 && i < p->spec->n_rename; i++) {
+            rq.bucket_name = p->spec->rename_from[i];
+            rq.new_bucket_name = p->spec->rename_to[i];
+            logf_(p, "info", "restoring bucket %s as %s", rq.bucket_name, rq.new_bucket_name);
+            rc = tsv_influx2_restore(cl, &rq, NULL, err);
+        }
+    } else if (rc == 0) {
+        rq.new_org_name = p->spec->new_org;
+        rc = tsv_influx2_restore(cl, &rq, NULL, err);
+    }
+    tsv_reader_free(kv);
+    tsv_reader_free(sql);
+    tsv_buf_free(&buckets);
+    tsv_influx2_free(cl);
+    return rc;
+}
+
+static int push_1x(push *p, const tsv_conn *tgt, tsv_error *err)
+{
+    tsv_buf meta = {0};
+    tsv_influx1_client *cl = NULL;
+    Meta__Data *md = NULL;
+    int rc = read_object(p, p->snap.meta_hex, &meta, err);
+    if (rc == 0 && !(md = meta__data__unpack(NULL, meta.len, meta.data)))
+        rc = tsv_error_set(err, TSV_EINTERNAL, "stored meta.Data does not decode");
+    if (rc == 0)
+        rc = tsv_influx1_client_new(&cl, tgt->host, tgt->timeout_ms, err);
+    size_t done = 0;
+    for (size_t d = 0; rc == 0 && d < md->n_databases; d++) {
+        const char *db = md->databases[d]->name;
+        int has = 0;
+        for (size_t i = 0; i < p->snap.n_shards && !has; i++)
+            has = strcmp(p->snap.shards[i].db, db) == 0;
+        const char *to = renamed(p->spec, db);
+        /* with renames, only the renamed databases; else every pulled one */
+        if ((p->spec->n_rename && !to) || (!p->spec->n_rename && !has))
+            continue;
+        tsv_influx1_restore_request rq;
+        memset(&rq, 0, sizeof rq);
+        rq.meta = meta.data;
+        rq.meta_len = meta.len;
+        rq.backup_db = db;
+        rq.restore_db = to ? to : db;
+        rq.open_shard = open_shard;
+        rq.close_shard = close_shard;
+        rq.ctx = p;
+        logf_(p, "info", "restoring database %s as %s", db, rq.restore_db);
+        rc = tsv_influx1_restore_database(cl, &rq, NULL, err);
+        if (rc != 0)
+            tsv_error_wrap(err, "database %s", db);
+        done++;
+    }
+    if (rc == 0 && done == 0)
+        rc = tsv_error_set(err, TSV_EINVALID,
+                           p->spec->n_rename ? "target.rename names no database of the snapshot"
+                                             : "the snapshot holds no database");
+    if (md)
+        meta__data__free_unpacked(md, NULL);
+    tsv_influx1_client_free(cl);
+    tsv_buf_free(&meta);
+    return rc;
+}
+
+int tsv_job_push_run(tsv_conns *c, const tsv_push_spec *spec, const tsv_job_ops *ops, void *ctx,
+                     tsv_error *err)
+{
+    push p;
+    memset(&p, 0, sizeof p);
+    p.c = c;
+    p.spec = spec;
+    p.ops = ops;
+    p.ctx = ctx;
+    tsv_conn tgt;
+    if (tsv_conns_load(c, spec->target, &tgt, err) != 0)
+        return tsv_error_wrap(err, "target");
+    /* GC off: the snapshot's objects must stay while they are sent */
+    tsv_conns_pull_begin(c);
+    int rc =
+        tsv_conn_snapshot_at(tsv_conns_catalog(c), spec->source, spec->target_time, &p.snap, err);
+    if (rc == 0 && strcmp(p.snap.kind, tgt.type) != 0)
+        rc = tsv_error_set(err, TSV_EINVALID,
+                           "snapshot %" PRId64 " of \"%s\" is an %s snapshot; \"%s\" is an %s "
+                           "server",
+                           p.snap.id, spec->source, p.snap.kind, spec->target, tgt.type);
+    if (rc == 0 && spec->full && strcmp(tgt.type, "influxdb2") != 0)
+        rc = tsv_error_set(err, TSV_EINVALID, "target.full is for influxdb2 targets");
+    if (rc == 0) {
+        uint64_t total = 0;
+        for (size_t i = 0; i < p.snap.n_shards; i++)
+            for (size_t k = 0; k < p.snap.shards[i].n_files; k++)
+                total += p.snap.shards[i].files[k].size;
+        ops->totals(ctx, total, p.snap.n_shards);
+        logf_(&p, "info", "pushing snapshot %" PRId64 " of %s to %s (%s)", p.snap.id, spec->source,
+              spec->target, tgt.type);
+        rc = strcmp(tgt.type, "influxdb2") == 0 ? push_2x(&p, &tgt, err) : push_1x(&p, &tgt, err);
+    }
+    if (rc != 0 && ops->canceled(ctx))
+        rc = 1;
+    tsv_conns_pull_end(c);
+    if (rc == 0)
+        logf_(&p, "info", "pushed %" PRIu64 " bytes of shard data", p.bytes);
+    tsv_snapshot_clear(&p.snap);
+    tsv_conn_clear(&tgt);
+    return rc;
+}
