@@ -791,8 +791,13 @@ int tsv_conns_test(tsv_conns *c, const char *name, tsv_buf *out, tsv_error *err)
         tsv_influx1_client_free(cl);
     }
     tsv_conn_clear(&conn);
-    if (rc != 0)
+    if (rc != 0) {
+        /* The source refusing the connection's token is not the caller's own
+         * authentication failing: not a 401/403 of this API. */
+        if (err && (err->code == TSV_EUNAUTHORIZED || err->code == TSV_EFORBIDDEN))
+            err->code = TSV_EUNPROCESSABLE;
         return tsv_error_wrap(err, "connection \"%s\" test failed", name);
+    }
     tsv_json_writer w;
     tsv_jw_init(&w, out, NULL);
     tsv_jw_object_begin(&w);
