@@ -336,6 +336,18 @@ int tsv_store_shard_snapshot(tsv_store *s, uint64_t shard_id, int64_t since_ns,
         tsv_shard_unlock(shard_id);
     }
     tsv_store_shared_unlock(s);
+    /* Nothing verify marked corrupt is served: refused before a byte of
+     * the stream (the snapshot's links are the objects' inodes). */
+    if (rc == 0 && snap->count) {
+        const char *p = snap->prefix, *a = strchr(p, '/'), *b = strrchr(p, '/');
+        char what[600];
+        if (a && b && b > a)
+            snprintf(what, sizeof what, "backup of bucket %.*s, rp %.*s, shard %" PRIu64,
+                     (int)(a - p), p, (int)(b - a - 1), a + 1, shard_id);
+        else
+            snprintf(what, sizeof what, "backup of shard %" PRIu64, shard_id);
+        rc = tsv_vault_check_dir(s->vault, snap->dir, what, err);
+    }
     if (rc != 0) {
         tsv_shard_snapshot_free(snap);
         return -1;

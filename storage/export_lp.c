@@ -291,13 +291,16 @@ static int list_tsm(const char *dir, char ***names, size_t *n, tsv_error *err)
 
 /* Opens every TSM file of the shard (and its tombstone) under the shard
  * lock: a restore swapping the directory is seen wholly or not at all. */
-static int shard_open(const tsv_export_shard *sh, shard_files *s, tsv_error *err)
+static int shard_open(const tsv_export_shard *sh, const tsv_export_options *opt, shard_files *s,
+                      tsv_error *err)
 {
     memset(s, 0, sizeof *s);
     tsv_shard_lock(sh->id);
-    char **names;
-    size_t n;
-    int rc = list_tsm(sh->dir, &names, &n, err);
+    char **names = NULL;
+    size_t n = 0;
+    int rc = opt->check_shard ? opt->check_shard(opt->check_ctx, sh, err) : 0;
+    if (rc == 0)
+        rc = list_tsm(sh->dir, &names, &n, err);
     if (rc == 0 && n > 0) {
         s->files = calloc(n, sizeof *s->files);
         s->sh = calloc(n, sizeof *s->sh);
@@ -657,7 +660,7 @@ int tsv_export_lp(const tsv_export_rp *rps, size_t n_rps, const tsv_export_optio
         qsort(ord, rps[r].n_shards, sizeof *ord, shard_order_cmp);
         for (size_t i = 0; i < rps[r].n_shards; i++) {
             shard_files s;
-            if (shard_open(ord[i].sh, &s, err) != 0) {
+            if (shard_open(ord[i].sh, opt, &s, err) != 0) {
                 free(ord);
                 goto done;
             }

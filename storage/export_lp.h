@@ -59,6 +59,11 @@ typedef struct tsv_export_options {
     size_t n_measurements;
     int (*cancelled)(void *ctx); /* may be NULL */
     void *cancel_ctx;
+    /* May be NULL: called for each shard under its lock, before its files
+     * are opened; an error stops the export (the store refuses files
+     * verify marked corrupt this way). */
+    int (*check_shard)(void *ctx, const tsv_export_shard *sh, tsv_error *err);
+    void *check_ctx;
 } tsv_export_options;
 
 typedef struct tsv_export_result {
@@ -93,7 +98,8 @@ typedef struct tsv_export_plan tsv_export_plan;
 
 /* Resolves the bucket and RP before anything is written: TSV_ENOTFOUND for
  * an unknown bucket or organization, TSV_EINVALID for an unknown RP or
- * start > stop. The plan copies what it needs from req except the
+ * start > stop, TSV_EUNPROCESSABLE if a shard file is an object verify
+ * marked corrupt (checked again as each shard is opened). The plan copies what it needs from req except the
  * measurement array and the cancel context, which must outlive it. */
 int tsv_store_export_prepare(struct tsv_store *s, const tsv_export_request *req,
                              tsv_export_plan **out, tsv_error *err);

@@ -17,6 +17,17 @@
  * single unlink. So a crash anywhere leaves every object either absent or
  * complete.
  *
+ * Corrupt marks: verify marks an object whose bytes no longer hash to its
+ * name (mark_corrupt). The mark is persistent (local: the file
+ * <dir>/corrupt/<hex>, written atomically) and makes every path that would
+ * serve or install the object refuse it (tsv_objstore_corrupt_error; the
+ * checks are the callers': backup, restore_data, PITR, export). A later
+ * put/adopt of the same name (bytes verified against it) repairs the
+ * object: the local backend rewrites the marked inode in place with the
+ * good bytes (every hard link to it, i.e. every live shard file that is
+ * this object, is repaired at once), fsyncs it, then removes the mark.
+ * Deleting an object removes its mark.
+ *
  * Errors: int 0/-1 with tsv_error. A missing object is TSV_ENOTFOUND; a
  * put whose bytes do not hash to the expected name is TSV_EINVALID (nothing
  * stored); a full disk is TSV_ENOSPACE.
@@ -40,6 +51,24 @@ typedef struct tsv_objstore tsv_objstore;
 
 typedef int (*tsv_objstore_list_fn)(void *ctx, const char *hex, uint64_t size, tsv_error *err);
 
+/* What an object is on its backend (local: the file's device, inode, size
+ * and modification time): verify takes it before reading the object and
+ * marks it only if it is still the same afterwards. */
+typedef struct tsv_objstore_id {
+    uint64_t dev, ino, size;
+    int64_t mtime_ns;
+} tsv_objstore_id;
+
+/* A persistent "verify found this object corrupt". */
+typedef struct tsv_objstore_mark {
+    char hex[TSV_OBJECT_HEX];
+    int64_t marked_ns;    /* when verify marked it */
+    tsv_objstore_id seen; /* the object as verify read it */
+    char reason[256];     /* what verify found */
+} tsv_objstore_mark;
+
+typedef int (*tsv_objstore_mark_fn)(void *ctx, const tsv_objstore_mark *m, tsv_error *err);
+
 typedef struct tsv_objstore_ops {
     /* Streams `in` to the end into a new object. expect_hex NULL: name it by
      * what was read; else the bytes must hash to it (TSV_EINVALID if not).
@@ -61,6 +90,20 @@ typedef struct tsv_objstore_ops {
     int (*del)(tsv_objstore *os, const char *hex, tsv_error *err);
     /* Calls fn for every object (any order); fn returning non-zero stops. */
     int (*list)(tsv_objstore *os, tsv_objstore_list_fn fn, void *ctx, tsv_error *err);
+    /* The object's identity (TSV_ENOTFOUND if it does not exist). */
+    int (*identity)(tsv_objstore *os, const char *hex, tsv_objstore_id *id, tsv_error *err);
+    /* Marks the object corrupt, durably, if it is still `seen` (else
+     * *marked = 0: it changed since it was read, e.g. a repair). An object
+     * already marked keeps its first mark (*marked = 1). */
+    int (*mark_corrupt)(tsv_objstore *os, const char *hex, const char *reason,
+                        const tsv_objstore_id *seen, int *marked, tsv_error *err);
+    /* *marked = 1 and *m filled if the object is marked (m may be NULL). */
+    int (*corrupt_get)(tsv_objstore *os, const char *hex, tsv_objstore_mark *m, int *marked,
+                       tsv_error *err);
+    /* Removes a mark (none: not an error). */
+    int (*corrupt_clear)(tsv_objstore *os, const char *hex, tsv_error *err);
+    /* Calls fn for every mark; fn returning non-zero stops. */
+    int (*corrupt_list)(tsv_objstore *os, tsv_objstore_mark_fn fn, void *ctx, tsv_error *err);
     void (*close)(tsv_objstore *os);
 } tsv_objstore_ops;
 
@@ -107,11 +150,55 @@ static inline int tsv_objstore_list(tsv_objstore *os, tsv_objstore_list_fn fn, v
 {
     return os->ops->list(os, fn, ctx, err);
 }
+static inline int tsv_objstore_identity(tsv_objstore *os, const char *hex, tsv_objstore_id *id,
+                                        tsv_error *err)
+{
+    return os->ops->identity(os, hex, id, err);
+}
+static inline int tsv_objstore_mark_corrupt(tsv_objstore *os, const char *hex, const char *reason,
+                                            const tsv_objstore_id *seen, int *marked,
+                                            tsv_error *err)
+{
+    return os->ops->mark_corrupt(os, hex, reason, seen, marked, err);
+}
+static inline int tsv_objstore_is_corrupt(tsv_objstore *os, const char *hex, tsv_objstore_mark *m,
+                                          int *marked, tsv_error *err)
+{
+    return os->ops->corrupt_get(os, hex, m, marked, err);
+}
+static inline int tsv_objstore_clear_corrupt(tsv_objstore *os, const char *hex, tsv_error *err)
+{
+    return os->ops->corrupt_clear(os, hex, err);
+}
+static inline int tsv_objstore_corrupt_list(tsv_objstore *os, tsv_objstore_mark_fn fn, void *ctx,
+                                            tsv_error *err)
+{
+    return os->ops->corrupt_list(os, fn, ctx, err);
+}
 static inline void tsv_objstore_close(tsv_objstore *os)
 {
     if (os)
         os->ops->close(os);
 }
+
+/* The marks of a store with the identity each marked object has now (so a
+ * file can be recognised as one by its device and inode), loaded once for
+ * a batch of checks. Free with tsv_objstore_marks_clear. */
+typedef struct tsv_objstore_marks {
+    tsv_objstore_mark *v; /* .seen = the object now (or what the mark recorded if it is gone) */
+    size_t n;
+} tsv_objstore_marks;
+
+int tsv_objstore_marks_load(tsv_objstore *os, tsv_objstore_marks *out, tsv_error *err);
+/* The mark of the object that the file (dev, ino) is, or NULL. */
+const tsv_objstore_mark *tsv_objstore_marks_match(const tsv_objstore_marks *m, uint64_t dev,
+                                                  uint64_t ino);
+void tsv_objstore_marks_clear(tsv_objstore_marks *m);
+
+/* Sets err to TSV_EUNPROCESSABLE: "<what>: object <hex> was marked corrupt
+ * by verify at <time> (<reason>); restore an older version or upload a
+ * good copy". Returns -1. */
+int tsv_objstore_corrupt_error(tsv_error *err, const tsv_objstore_mark *m, const char *what);
 
 /* 1 if s is 64 lowercase hex digits. */
 int tsv_object_hex_valid(const char *s);

@@ -7,16 +7,19 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fault.h"
 #include "fsutil.h"
 #include "random.h"
 #include "tsv_log.h"
+#include "tsv_time.h"
 
 #define IO_CHUNK (1024 * 1024)
 
@@ -24,6 +27,10 @@ typedef struct local_store {
     tsv_objstore base;
     char dir[PATH_MAX];
     char tmp[PATH_MAX];
+    char marks[PATH_MAX]; /* <dir>/corrupt: one marker file per corrupt object */
+    /* Serialises marking, repairing and unmarking (one process owns the
+     * data directory: its LOCK). */
+    pthread_mutex_t mark_mu;
 } local_store;
 
 int tsv_object_hex_valid(const char *s)
@@ -95,6 +102,267 @@ static int object_path(const local_store *ls, const char *hex, char *out, size_t
     return tsv_path_join(out, outlen, err, "%s/%.2s/%s", ls->dir, hex, hex);
 }
 
+/* ---- corrupt marks -------------------------------------------------------------- */
+
+static int marker_path(const local_store *ls, const char *hex, char *out, size_t outlen,
+                       tsv_error *err)
+{
+    if (!tsv_object_hex_valid(hex))
+        return tsv_error_set(err, TSV_EINVALID, "invalid object name \"%.70s\"", hex);
+    return tsv_path_join(out, outlen, err, "%s/%s", ls->marks, hex);
+}
+
+static int stat_id(const char *path, tsv_objstore_id *id)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return -1;
+    id->dev = (uint64_t)st.st_dev;
+    id->ino = (uint64_t)st.st_ino;
+    id->size = (uint64_t)st.st_size;
+    id->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+    return 0;
+}
+
+/* The marker: "key=value" lines (marked_ns, size, dev, ino, mtime_ns, time,
+ * reason), small and readable with cat. */
+static int read_marker(const local_store *ls, const char *hex, tsv_objstore_mark *m, int *marked,
+                       tsv_error *err)
+{
+    char path[PATH_MAX];
+    char *text = NULL;
+    size_t len = 0;
+    *marked = 0;
+    if (marker_path(ls, hex, path, sizeof path, err) != 0)
+        return -1;
+    tsv_error e;
+    if (tsv_read_file(path, 4096, &text, &len, &e) != 0) {
+        if (e.code == TSV_ENOTFOUND)
+            return 0;
+        if (err)
+            *err = e;
+        return -1;
+    }
+    memset(m, 0, sizeof *m);
+    memcpy(m->hex, hex, TSV_OBJECT_HEX);
+    for (char *line = text, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        char *eq = strchr(line, '=');
+        if (!eq)
+            continue;
+        *eq = '\0';
+        const char *v = eq + 1;
+        if (strcmp(line, "marked_ns") == 0)
+            m->marked_ns = strtoll(v, NULL, 10);
+        else if (strcmp(line, "size") == 0)
+            m->seen.size = strtoull(v, NULL, 10);
+        else if (strcmp(line, "dev") == 0)
+            m->seen.dev = strtoull(v, NULL, 10);
+        else if (strcmp(line, "ino") == 0)
+            m->seen.ino = strtoull(v, NULL, 10);
+        else if (strcmp(line, "mtime_ns") == 0)
+            m->seen.mtime_ns = strtoll(v, NULL, 10);
+        else if (strcmp(line, "reason") == 0)
+            snprintf(m->reason, sizeof m->reason, "%s", v);
+    }
+    free(text);
+    *marked = 1;
+    return 0;
+}
+
+/* Removes hex's marker (if any), durably. Caller holds mark_mu. */
+static int unmark_locked(local_store *ls, const char *hex, int *removed, tsv_error *err)
+{
+    char path[PATH_MAX];
+    if (removed)
+        *removed = 0;
+    if (marker_path(ls, hex, path, sizeof path, err) != 0)
+        return -1;
+    if (unlink(path) != 0) {
+        if (errno == ENOENT)
+            return 0;
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "unlink %s", path);
+    }
+    if (removed)
+        *removed = 1;
+    return tsv_fsync_dir(ls->marks, err);
+}
+
+static int local_identity(tsv_objstore *os, const char *hex, tsv_objstore_id *id, tsv_error *err)
+{
+    local_store *ls = (local_store *)os;
+    char path[PATH_MAX];
+    if (object_path(ls, hex, path, sizeof path, err) != 0)
+        return -1;
+    if (stat_id(path, id) != 0)
+        return tsv_error_set_errno(err, errno == ENOENT ? TSV_ENOTFOUND : TSV_EINTERNAL, errno,
+                                   "object %s", hex);
+    return 0;
+}
+
+static int local_mark_corrupt(tsv_objstore *os, const char *hex, const char *reason,
+                              const tsv_objstore_id *seen, int *marked, tsv_error *err)
+{
+    local_store *ls = (local_store *)os;
+    char obj[PATH_MAX], path[PATH_MAX];
+    *marked = 0;
+    if (object_path(ls, hex, obj, sizeof obj, err) != 0 ||
+        marker_path(ls, hex, path, sizeof path, err) != 0)
+        return -1;
+    int rc = -1;
+    pthread_mutex_lock(&ls->mark_mu);
+    tsv_objstore_mark old;
+    int had = 0;
+    tsv_objstore_id now;
+    if (read_marker(ls, hex, &old, &had, err) != 0)
+        goto out;
+    if (had) {
+        *marked = 1;
+        rc = 0;
+        goto out;
+    }
+    /* Changed (repaired, replaced or removed) since verify read it: its
+     * reading says nothing about what is there now. */
+    if (stat_id(obj, &now) != 0 || now.dev != seen->dev || now.ino != seen->ino ||
+        now.size != seen->size || now.mtime_ns != seen->mtime_ns) {
+        rc = 0;
+        goto out;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t t = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    char when[64], text[1024];
+    tsv_format_rfc3339nano(t, when, sizeof when);
+    char clean[256];
+    size_t k = 0;
+    for (const char *p = reason ? reason : ""; *p && k + 1 < sizeof clean; p++)
+        clean[k++] = (*p == '\n' || *p == '\r') ? ' ' : *p;
+    clean[k] = '\0';
+    int n = snprintf(text, sizeof text,
+                     "object=%s\ntime=%s\nmarked_ns=%lld\nsize=%llu\ndev=%llu\nino=%llu\n"
+                     "mtime_ns=%lld\nreason=%s\n",
+                     hex, when, (long long)t, (unsigned long long)seen->size,
+                     (unsigned long long)seen->dev, (unsigned long long)seen->ino,
+                     (long long)seen->mtime_ns, clean);
+    if (n < 0 || (size_t)n >= sizeof text) {
+        tsv_error_set(err, TSV_EINTERNAL, "corrupt marker of %s too long", hex);
+        goto out;
+    }
+    if (tsv_mkdir_p(ls->marks, err) != 0 || tsv_write_file_atomic(path, text, (size_t)n, err) != 0)
+        goto out;
+    TSV_WARN("msg=\"object marked corrupt\" object=%s reason=\"%s\"", hex, clean);
+    *marked = 1;
+    rc = 0;
+out:
+    pthread_mutex_unlock(&ls->mark_mu);
+    return rc;
+}
+
+static int local_corrupt_get(tsv_objstore *os, const char *hex, tsv_objstore_mark *m, int *marked,
+                             tsv_error *err)
+{
+    local_store *ls = (local_store *)os;
+    tsv_objstore_mark tmp;
+    return read_marker(ls, hex, m ? m : &tmp, marked, err);
+}
+
+static int local_corrupt_clear(tsv_objstore *os, const char *hex, tsv_error *err)
+{
+    local_store *ls = (local_store *)os;
+    pthread_mutex_lock(&ls->mark_mu);
+    int removed = 0;
+    int rc = unmark_locked(ls, hex, &removed, err);
+    pthread_mutex_unlock(&ls->mark_mu);
+    if (rc == 0 && removed)
+        TSV_INFO("msg=\"corrupt mark cleared\" object=%s", hex);
+    return rc;
+}
+
+static int local_corrupt_list(tsv_objstore *os, tsv_objstore_mark_fn fn, void *ctx, tsv_error *err)
+{
+    local_store *ls = (local_store *)os;
+    DIR *d = opendir(ls->marks);
+    if (!d) {
+        if (errno == ENOENT)
+            return 0;
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s", ls->marks);
+    }
+    struct dirent *e;
+    int rc = 0;
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        if (!tsv_object_hex_valid(e->d_name))
+            continue; /* ".", "..", a marker being written */
+        tsv_objstore_mark m;
+        int marked = 0;
+        if (read_marker(ls, e->d_name, &m, &marked, err) != 0)
+            rc = -1;
+        else if (marked)
+            rc = fn(ctx, &m, err);
+    }
+    closedir(d);
+    return rc < 0 ? -1 : 0;
+}
+
+/* Writes the verified bytes of `from` into the marked object's own inode
+ * (so every hard link to it is repaired), fsynced; then the mark goes.
+ * Caller holds mark_mu. A crash before the mark is removed leaves the
+ * object marked (refused) whatever its bytes are. */
+static int repair_in_place(local_store *ls, const char *obj, const char *from, const char *hex,
+                           tsv_error *err)
+{
+    int rc = -1, src = -1, dst = -1;
+    uint64_t total = 0;
+    unsigned char *buf = malloc(IO_CHUNK);
+    if (!buf) {
+        tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+        goto out;
+    }
+    if ((src = open(from, O_RDONLY | O_CLOEXEC)) < 0) {
+        tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s", from);
+        goto out;
+    }
+    if (tsv_fault_check("object-repair", err) != 0)
+        goto out;
+    if (chmod(obj, 0644) != 0 || (dst = open(obj, O_WRONLY | O_CLOEXEC)) < 0) {
+        tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s for its repair", obj);
+        goto out;
+    }
+    for (;;) {
+        ssize_t n = read(src, buf, IO_CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            tsv_error_set_errno(err, TSV_EINTERNAL, errno, "read %s", from);
+            goto out;
+        }
+        if (n == 0)
+            break;
+        if (tsv_write_all(dst, buf, (size_t)n, obj, err) != 0)
+            goto out;
+        total += (uint64_t)n;
+    }
+    if (ftruncate(dst, (off_t)total) != 0) {
+        tsv_error_set_errno(err, TSV_EINTERNAL, errno, "truncate %s", obj);
+        goto out;
+    }
+    if (tsv_fsync_fd(dst, obj, err) != 0 || unmark_locked(ls, hex, NULL, err) != 0)
+        goto out;
+    TSV_WARN("msg=\"corrupt object repaired from a verified copy\" object=%s size=%" PRIu64, hex,
+             total);
+    rc = 0;
+out:
+    if (dst >= 0 || rc != 0)
+        (void)chmod(obj, 0444);
+    if (dst >= 0)
+        close(dst);
+    if (src >= 0)
+        close(src);
+    free(buf);
+    return rc;
+}
+
 /* Links `from` to the object's name. 1: created, 0: it already existed. */
 static int link_into_place(local_store *ls, const char *from, const char *hex, tsv_error *err)
 {
@@ -113,6 +381,18 @@ static int link_into_place(local_store *ls, const char *from, const char *hex, t
     if (link(from, path) != 0) {
         if (errno != EEXIST)
             return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "link %s", path);
+        /* Marked corrupt by verify: `from` is a verified copy, repair. */
+        pthread_mutex_lock(&ls->mark_mu);
+        tsv_objstore_mark m;
+        int marked = 0;
+        int r = read_marker(ls, hex, &m, &marked, err);
+        if (r == 0 && marked)
+            r = repair_in_place(ls, path, from, hex, err);
+        pthread_mutex_unlock(&ls->mark_mu);
+        if (r != 0)
+            return -1;
+        if (marked)
+            return 0;
         /* Dedup trusts the name only while the object still has the size of
          * the bytes that hash to it: a damaged object (e.g. truncated through
          * a hard link outside tsvault) is replaced by the verified new copy,
@@ -138,7 +418,12 @@ static int link_into_place(local_store *ls, const char *from, const char *hex, t
     }
     if (tsv_fsync_dir(sub, err) != 0)
         return -1;
-    return 1;
+    /* A marker left by an object of that name deleted before its marker
+     * was (a crash in between) does not concern the new object. */
+    pthread_mutex_lock(&ls->mark_mu);
+    int r = unmark_locked(ls, hex, NULL, err);
+    pthread_mutex_unlock(&ls->mark_mu);
+    return r < 0 ? -1 : 1;
 }
 
 static int local_put(tsv_objstore *os, tsv_reader *in, const char *expect_hex,
@@ -317,7 +602,12 @@ static int local_del(tsv_objstore *os, const char *hex, tsv_error *err)
         return -1;
     if (unlink(path) != 0 && errno != ENOENT)
         return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "unlink %s", path);
-    return 0;
+    /* Its mark goes with it (after: a crash in between leaves a marker
+     * without object, removed when that name is stored again). */
+    pthread_mutex_lock(&ls->mark_mu);
+    int rc = unmark_locked(ls, hex, NULL, err);
+    pthread_mutex_unlock(&ls->mark_mu);
+    return rc;
 }
 
 static int local_list(tsv_objstore *os, tsv_objstore_list_fn fn, void *ctx, tsv_error *err)
@@ -354,7 +644,12 @@ static int local_list(tsv_objstore *os, tsv_objstore_list_fn fn, void *ctx, tsv_
     return rc < 0 ? -1 : 0;
 }
 
-static void local_close(tsv_objstore *os) { free(os); }
+static void local_close(tsv_objstore *os)
+{
+    local_store *ls = (local_store *)os;
+    pthread_mutex_destroy(&ls->mark_mu);
+    free(ls);
+}
 
 static const tsv_objstore_ops local_ops = {
     .put = local_put,
@@ -364,6 +659,11 @@ static const tsv_objstore_ops local_ops = {
     .exists = local_exists,
     .del = local_del,
     .list = local_list,
+    .identity = local_identity,
+    .mark_corrupt = local_mark_corrupt,
+    .corrupt_get = local_corrupt_get,
+    .corrupt_clear = local_corrupt_clear,
+    .corrupt_list = local_corrupt_list,
     .close = local_close,
 };
 
@@ -373,12 +673,15 @@ int tsv_objstore_open_local(tsv_objstore **out, const char *dir, tsv_error *err)
     if (!ls)
         return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
     ls->base.ops = &local_ops;
+    pthread_mutex_init(&ls->mark_mu, NULL);
     /* tmp/ holds puts in progress; anything there at open is an unfinished
      * put (never an object) and is removed. */
     if (tsv_path_join(ls->dir, sizeof ls->dir, err, "%s", dir) != 0 ||
         tsv_path_join(ls->tmp, sizeof ls->tmp, err, "%s/tmp", dir) != 0 ||
+        tsv_path_join(ls->marks, sizeof ls->marks, err, "%s/corrupt", dir) != 0 ||
         tsv_mkdir_p(ls->dir, err) != 0 || tsv_remove_tree(ls->tmp, err) != 0 ||
         tsv_mkdir_p(ls->tmp, err) != 0) {
+        pthread_mutex_destroy(&ls->mark_mu);
         free(ls);
         return -1;
     }

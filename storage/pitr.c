@@ -204,6 +204,13 @@ static int shard_fn(const Meta__DatabaseInfo *db, const Meta__RetentionPolicyInf
                            "shard %" PRIu64 " of bucket %s: version %" PRIu64
                            " in use at the target time was purged",
                            sh->id, db->name, p.best.version);
+    if (rc == 0) {
+        char what[512];
+        snprintf(what, sizeof what,
+                 "point-in-time recovery of bucket %s, rp %s, shard %" PRIu64 ", version %" PRIu64,
+                 db->name, rp->name, sh->id, p.best.version);
+        rc = tsv_vault_check_version(c->s->vault, &p.best, what, err);
+    }
     uint64_t gen = tsv_vault_new_gen();
     for (size_t i = 0; rc == 0 && i < p.best.n_files; i++) {
         char to[PATH_MAX];

@@ -1,11 +1,16 @@
 /* store_export: line-protocol export of one bucket of the store (export_lp.h). */
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bucket_layout.h"
 #include "export_lp.h"
+#include "store_internal.h"
+#include "vault.h"
 
 struct tsv_export_plan {
+    tsv_store *store;
     tsv_bucket_layout *layout;
     char *database;
     tsv_export_options opt;
@@ -18,6 +23,16 @@ void tsv_export_plan_free(tsv_export_plan *p)
     tsv_bucket_layout_free(p->layout);
     free(p->database);
     free(p);
+}
+
+/* Files verify marked corrupt are not exported. */
+static int check_shard(void *ctx, const tsv_export_shard *sh, tsv_error *err)
+{
+    tsv_export_plan *p = ctx;
+    char what[512];
+    snprintf(what, sizeof what, "export of bucket %s, shard %" PRIu64, p->layout->bucket_id,
+             sh->id);
+    return tsv_vault_check_dir(p->store->vault, sh->dir, what, err);
 }
 
 int tsv_store_export_prepare(tsv_store *s, const tsv_export_request *req, tsv_export_plan **out,
@@ -59,7 +74,19 @@ int tsv_store_export_prepare(tsv_store *s, const tsv_export_request *req, tsv_ex
         .n_measurements = req->n_measurements,
         .cancelled = req->cancelled,
         .cancel_ctx = req->cancel_ctx,
+        .check_shard = check_shard,
+        .check_ctx = p,
     };
+    p->store = s;
+    /* Before the first byte of the reply: every shard's files. */
+    for (size_t r = 0; r < p->layout->n_rps; r++)
+        for (size_t i = 0; i < p->layout->rps[r].n_shards; i++) {
+            tsv_export_shard sh = {p->layout->rps[r].shards[i].id, p->layout->rps[r].shards[i].dir};
+            if (check_shard(p, &sh, err) != 0) {
+                tsv_export_plan_free(p);
+                return -1;
+            }
+        }
     *out = p;
     return 0;
 }

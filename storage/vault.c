@@ -285,6 +285,60 @@ fail:;
     return -1;
 }
 
+/* ---- corrupt objects ---------------------------------------------------- */
+
+int tsv_vault_check_version(tsv_vault *v, const tsv_version *ver, const char *what, tsv_error *err)
+{
+    if (!v || !ver)
+        return 0;
+    for (size_t i = 0; i < ver->n_files; i++) {
+        tsv_objstore_mark m;
+        int marked = 0;
+        if (!tsv_object_hex_valid(ver->files[i].object))
+            continue;
+        if (tsv_objstore_is_corrupt(v->objects, ver->files[i].object, &m, &marked, err) != 0)
+            return -1;
+        if (marked) {
+            char w[512];
+            snprintf(w, sizeof w, "%s, file %s", what, ver->files[i].name);
+            return tsv_objstore_corrupt_error(err, &m, w);
+        }
+    }
+    return 0;
+}
+
+int tsv_vault_check_dir(tsv_vault *v, const char *dir, const char *what, tsv_error *err)
+{
+    if (!v)
+        return 0;
+    tsv_objstore_marks marks;
+    if (tsv_objstore_marks_load(v->objects, &marks, err) != 0)
+        return -1;
+    int rc = 0;
+    DIR *d = marks.n ? opendir(dir) : NULL;
+    if (marks.n && !d && errno != ENOENT)
+        rc = tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s", dir);
+    struct dirent *e;
+    while (rc == 0 && d && (e = readdir(d)) != NULL) {
+        if (!tsv_tsm_name_valid(e->d_name) && !tsv_tombstone_name_valid(e->d_name))
+            continue;
+        struct stat st;
+        if (fstatat(dirfd(d), e->d_name, &st, 0) != 0)
+            continue;
+        const tsv_objstore_mark *m =
+            tsv_objstore_marks_match(&marks, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
+        if (m) {
+            char w[512];
+            snprintf(w, sizeof w, "%s, file %s", what, e->d_name);
+            rc = tsv_objstore_corrupt_error(err, m, w);
+        }
+    }
+    if (d)
+        closedir(d);
+    tsv_objstore_marks_clear(&marks);
+    return rc;
+}
+
 /* ---- purge and garbage collection ------------------------------------- */
 
 typedef struct hexset {

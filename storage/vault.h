@@ -86,6 +86,17 @@ int tsv_vault_materialize(tsv_vault *v, const char *shard_dir, const tsv_version
  * (data the vault does not hold is never deleted). Errors are logged. */
 void tsv_vault_drop_tree(const char *path, const char *trash_dir);
 
+/* Corrupt objects (object_store.h "Corrupt marks"): fail with
+ * TSV_EUNPROCESSABLE, "<what>, file <name>: object <hex> was marked corrupt
+ * by verify at <time> (...); restore an older version or upload a good
+ * copy", when a file of `ver` is a marked object (check_version), or when
+ * a TSM/tombstone file in `dir` is one, recognised by its inode (a live
+ * shard directory or a snapshot of its hard links; check_dir: the marks
+ * are read once, no mark costs one directory read). v NULL (a read-only
+ * store): nothing to check. */
+int tsv_vault_check_version(tsv_vault *v, const tsv_version *ver, const char *what, tsv_error *err);
+int tsv_vault_check_dir(tsv_vault *v, const char *dir, const char *what, tsv_error *err);
+
 typedef struct tsv_vault_purge_stats {
     uint64_t purged_versions; /* grace period over */
     uint64_t quota_versions;  /* purged early for the quota */

@@ -193,6 +193,12 @@ int tsv_vault_history_open(tsv_store *s, const char *object, tsv_reader **out, t
 {
     if (!tsv_object_hex_valid(object))
         return tsv_error_set(err, TSV_EINVALID, "not an object name: \"%s\"", object);
+    tsv_objstore_mark m;
+    int marked = 0;
+    if (tsv_objstore_is_corrupt(s->vault->objects, object, &m, &marked, err) != 0)
+        return -1;
+    if (marked)
+        return tsv_objstore_corrupt_error(err, &m, "vault version content");
     return tsv_objstore_get(s->vault->objects, object, out, err);
 }
 

@@ -224,7 +224,14 @@ static int delete_prepare(tsv_store *s, del_plan *p, const tsv_interval *iv, siz
         p->sr.outcome = TSV_VAULT_SOFT_DELETED;
         return 0;
     }
-    if (build_tombstone_version(s, l, &p->cur, ranges, n_ranges, opt, &p->nv, &p->changed, stop,
+    /* New tombstones are built from the current files: not from bytes
+     * verify marked corrupt (they would be stored under a new, valid name). */
+    char what[512];
+    snprintf(what, sizeof what,
+             "delete_data of bucket %s, rp %s, shard %" PRIu64 ", version %" PRIu64, l->slot.bucket,
+             l->slot.rp, l->shard_id, p->cur.version);
+    if (tsv_vault_check_version(vault, &p->cur, what, err) != 0 ||
+        build_tombstone_version(s, l, &p->cur, ranges, n_ranges, opt, &p->nv, &p->changed, stop,
                                 err) != 0)
         return -1;
     if (!*stop && !p->changed) {
@@ -460,7 +467,7 @@ static int derived_from(versions_ctx *c, const tsv_version *cur, uint64_t base)
 
 /* Decides one slot inside the operation's write transaction: *to (copy) is
  * the version to materialise when the slot changes. */
-static int restore_plan(tsv_catalog_txn *t, const tsv_live_shard *l,
+static int restore_plan(tsv_vault *vault, tsv_catalog_txn *t, const tsv_live_shard *l,
                         const tsv_vault_op_options *opt, const char *by, int64_t now, uint64_t gen,
                         tsv_vault_shard_result *sr, tsv_version *to, int *change, tsv_error *err)
 {
@@ -501,6 +508,14 @@ static int restore_plan(tsv_catalog_txn *t, const tsv_live_shard *l,
         rc = 0;
         goto out;
     }
+    /* A version listing an object verify marked corrupt is not installed:
+     * the whole operation fails, nothing is committed. */
+    char what[512];
+    snprintf(what, sizeof what,
+             "restore_data of bucket %s, rp %s, shard %" PRIu64 ", version %" PRIu64,
+             l->slot.bucket, l->slot.rp, l->shard_id, cand->version);
+    if (tsv_vault_check_version(vault, cand, what, err) != 0)
+        goto out;
     if (cur) {
         cur->state = TSV_VERSION_SOFT_DELETED;
         cur->deleted_ns = now;
@@ -651,7 +666,8 @@ int tsv_vault_restore_data(tsv_store *s, const char *bucket_id, const tsv_interv
             }
             init_result(&srs[j], &live[j]);
             gens[j] = tsv_vault_new_gen();
-            rc = restore_plan(t, &live[j], opt, by, now, gens[j], &srs[j], &to[j], &change[j], err);
+            rc = restore_plan(s->vault, t, &live[j], opt, by, now, gens[j], &srs[j], &to[j],
+                              &change[j], err);
             if (rc == 0 && opt && opt->progress &&
                 opt->progress(opt->progress_ctx, j + 1, n_todo, &srs[j]) != 0)
                 stop = 1;

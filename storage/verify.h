@@ -1,6 +1,8 @@
 /*
  * verify: re-reads everything the store holds and reports every problem,
- * changing nothing (docs/operations.md, "Verify").
+ * changing nothing but one thing: a vault object whose bytes do not hash to
+ * its name is marked corrupt (object_store.h), so that nothing serves or
+ * installs it (docs/operations.md, "Verify").
  *
  * Checks, in order:
  *  1. the KV store: the LMDB page walk (tsv_kv_check: every reachable page,
@@ -18,7 +20,8 @@
  *     shard directory; every object is read and its SHA-256 compared with
  *     its name; a whole verify also reports orphan objects (no version
  *     lists them). A bucket verify checks that bucket's versions and the
- *     objects they list.
+ *     objects they list. A mismatching object is marked corrupt; a marked
+ *     one that matches again loses its mark.
  * If the KV cannot be read, step 2 walks engine/data instead, so file damage
  * is still found.
  *

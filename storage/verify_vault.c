@@ -13,7 +13,10 @@
  *    exclusively (no operation is between its store and its commit then),
  *    against a fresh read of the catalogue.
  * Problems name the bucket, rp, shard, the file (objects/ab/<hex> or the
- * live file) and what is wrong. Nothing is changed.
+ * live file) and what is wrong. The only change: an object whose bytes do
+ * not hash to its name is marked corrupt (object_store.h), so that backups,
+ * restores and exports refuse it; a marked object that hashes right again
+ * loses its mark.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -31,6 +34,7 @@
 #include "interval.h"
 #include "object_store.h"
 #include "store_internal.h"
+#include "tsv_time.h"
 #include "vault.h"
 #include "verify_internal.h"
 
@@ -368,6 +372,43 @@ static int hash_object(tsv_objstore *os, const char *hex, char got[65], uint64_t
     return rc;
 }
 
+/* An object whose bytes do not hash to its name: reported and marked
+ * corrupt (object_store.h), so that nothing serves or installs it. */
+static int report_corrupt(struct verifier *v, tsv_objstore *os, const char *hex, const char *file,
+                          uint64_t size, const char *got, const tsv_objstore_id *seen,
+                          tsv_error *err)
+{
+    char reason[200], msg[1024], when[64];
+    snprintf(reason, sizeof reason, "its %" PRIu64 " bytes hash to SHA-256 %s", size, got);
+    tsv_objstore_mark m;
+    int was = 0, marked = 0;
+    tsv_error e;
+    const char *how;
+    if (tsv_objstore_is_corrupt(os, hex, &m, &was, &e) != 0) {
+        snprintf(msg, sizeof msg, "object content does not match its name: %s; not marked: %.400s",
+                 reason, e.message);
+        return verify__problem(v, "", "", 0, file, -1, msg, err);
+    }
+    if (was) {
+        tsv_format_rfc3339nano(m.marked_ns, when, sizeof when);
+        snprintf(msg, sizeof msg,
+                 "object content does not match its name: %s; marked corrupt since %s", reason,
+                 when);
+        return verify__problem(v, "", "", 0, file, -1, msg, err);
+    }
+    if (!seen)
+        how = "not marked: its identity could not be read";
+    else if (tsv_objstore_mark_corrupt(os, hex, reason, seen, &marked, &e) != 0)
+        how = e.message;
+    else if (!marked)
+        how = "not marked: it changed while it was read (verify again)";
+    else
+        how = "marked corrupt: backups, restores and exports that need it fail until a good "
+              "copy is uploaded";
+    snprintf(msg, sizeof msg, "object content does not match its name: %s; %.500s", reason, how);
+    return verify__problem(v, "", "", 0, file, -1, msg, err);
+}
+
 typedef struct still_ctx {
     const char *hex;
     int found;
@@ -468,17 +509,25 @@ int verify__vault(struct verifier *v, tsv_store *s, const char *bucket_id, tsv_e
         snprintf(file, sizeof file, "objects/%.2s/%s", o->hex, o->hex);
         uint64_t size = 0;
         tsv_error e;
-        if (hash_object(vault->objects, o->hex, got, &size, buf, &e) != 0) {
+        /* What is read, to mark exactly that (not a copy repaired meanwhile). */
+        tsv_objstore_id seen;
+        int have_id = tsv_objstore_identity(vault->objects, o->hex, &seen, &e) == 0;
+        if (!have_id && e.code == TSV_ENOTFOUND) {
             /* Removed by the GC since the listing: not a problem. */
+        } else if (hash_object(vault->objects, o->hex, got, &size, buf, &e) != 0) {
             if (e.code != TSV_ENOTFOUND)
                 rc = verify__problem(v, "", "", 0, file, -1, e.message, err);
         } else if (strcmp(got, o->hex) != 0) {
-            char msg[300];
-            snprintf(msg, sizeof msg,
-                     "object content does not match its name: its %" PRIu64
-                     " bytes hash to SHA-256 %s",
-                     size, got);
-            rc = verify__problem(v, "", "", 0, file, -1, msg, err);
+            rc = report_corrupt(v, vault->objects, o->hex, file, size, got, have_id ? &seen : NULL,
+                                err);
+        } else {
+            /* Good bytes (repaired outside tsvault, or a repair that crashed
+             * after its fsync): an old mark no longer applies. */
+            tsv_objstore_mark m;
+            int marked = 0;
+            if (tsv_objstore_is_corrupt(vault->objects, o->hex, &m, &marked, &e) == 0 && marked &&
+                tsv_objstore_clear_corrupt(vault->objects, o->hex, &e) != 0)
+                rc = verify__problem(v, "", "", 0, file, -1, e.message, err);
         }
         if (rc == 0 && !bucket_id && !refs_find(&referenced, o->hex) &&
             refs_add(&orphans, o->hex, o->size) != 0)

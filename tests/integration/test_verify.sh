@@ -7,7 +7,9 @@
 #    byte in a TSM block (file, block offset), a truncated TSM file, a
 #    missing shard directory, a tombstone whose TSM file is gone, a corrupt
 #    tombstone, a KV page that fails the page check (data.mdb, page offset);
-#  - the files are byte-identical before and after every verify run.
+#  - the files are byte-identical before and after every verify run (the
+#    only write: a vault object whose bytes no longer match its name is
+#    marked corrupt, test_verify_corrupt.sh).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fixture.sh"
 
@@ -84,12 +86,19 @@ assert t[0]["bucketID"] == sys.argv[3] and t[0]["shardID"] == int(sys.argv[4]), 
 assert t[0]["rp"] == "autogen" and "CRC32 mismatch" in t[0]["message"], t[0]
 o = [x for x in p if x["file"].startswith("objects/")]
 assert len(o) == 1 and "object content does not match its name" in o[0]["message"], p
+assert "; marked corrupt: " in o[0]["message"], o[0]
 assert lines[-1]["ok"] is False and lines[-1]["problems"] == 2, lines[-1]
 PY
     fail "live verify of a flipped byte: $(grep problem "$HTTP_BODY")"
 cmp "$F1" "$W/f1.orig" >/dev/null && fail "the damaged file changed back?"
+ls "$s_DATA/objects/corrupt/" | grep -q . || fail "the object was not marked corrupt"
 cp "$W/f1.orig" "$F1"
-pass "a flipped byte is reported live with bucket, rp, shard, file and block offset (and its object)"
+# Its bytes are good again (repaired outside tsvault): the next verify
+# finds nothing and drops the mark.
+http POST "$U/api/v2/verify" -H "$(auth)"
+tail -n 1 "$HTTP_BODY" | grep -q '"ok":true' || fail "verify after the repair: $(grep problem "$HTTP_BODY")"
+[ -z "$(ls "$s_DATA/objects/corrupt/")" ] || fail "mark left after the bytes were repaired"
+pass "a flipped byte is reported live with bucket, rp, shard, file and block offset (and its object, marked; the mark goes once the bytes are good)"
 
 tsv_stop s
 
