@@ -16,32 +16,6 @@ set -euo pipefail
 trap bench_cleanup EXIT INT TERM
 median() { tr ' ' '\n' | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
-# Its own copy of the 6-shard set (not the 1 GB memory shard), so a
-# concurrent run.sh regenerating data-v1 cannot pull it away.
-DATA=$CACHE/rpc1x-data-v1
-ensure_rpc1x_data() {
-    if [ ! -f "$DATA/complete" ]; then
-        log "generating the 6-shard set into $DATA"
-        rm -rf "$DATA"
-        mkdir -p "$DATA/tree" "$DATA/gz" "$DATA/zst" "$DATA/portable"
-        "$root/tests/tools/build.sh" "$CACHE/tools" >/dev/null
-        local id specs=""
-        for id in $(seq 1 "$NSHARDS"); do
-            gen_shard "$id" "$SERIES" "$DATA/tree"
-            ln -s "../gz/s$id.tar.gz" "$DATA/portable/$PREFIX.s$id.tar.gz"
-            specs="$specs $id:$(cat "$DATA/s$id.tarsize")"
-        done
-        # shellcheck disable=SC2086
-        $PY portable "$DATA/portable" "$PREFIX" bench $specs
-        touch "$DATA/complete"
-    fi
-    IDS=$(seq 1 "$NSHARDS")
-    TSM_BYTES=0
-    for id in $IDS; do
-        TSM_BYTES=$((TSM_BYTES + $(stat -c %s "$DATA/tree/$BUCKET_HEX/autogen/$id/$TSM")))
-    done
-    TSM_FILES=$(for id in $IDS; do echo "$DATA/tree/$BUCKET_HEX/autogen/$id/$TSM"; done)
-}
 check_tools
 build_tsvault
 ensure_rpc1x_data
