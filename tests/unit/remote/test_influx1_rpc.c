@@ -704,6 +704,7 @@ static void test_restore_refused_and_unconfirmed(void **state)
                                        .backup_rp = "daily",
                                        .restore_rp = "day2",
                                        .open_shard = open_fixture,
+                                       .close_shard = close_fixture,
                                        .ctx = &o};
     FAILS(tsv_influx1_restore_database(c, &req, NULL, &E), TSV_ECONFLICT);
     assert_msg("refused the metadata of database \"fixture\" (restored as \"fixture\")");
