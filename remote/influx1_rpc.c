@@ -802,7 +802,7 @@ int tsv_influx1_restore_database(tsv_influx1_client *c, const tsv_influx1_restor
         if (!rps[i])
             continue;
         tsv_reader *tar = NULL;
-        tsv_error oe;
+        tsv_error oe = {0};
         int from_caller = 1;
         if (req->open_shard(req->ctx, pairs[i].old_id, &tar, &oe) != 0) {
             if (oe.code != TSV_ENOTFOUND) {
