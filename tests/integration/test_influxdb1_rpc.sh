@@ -13,6 +13,7 @@
 #   7. 30 hostile connections (tests/integration/rpc1x_hostile.py): refused,
 #      nothing installed, the server keeps serving, data intact.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/influxd1_lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 FIXTURE="$TSV_TESTDATA/influxdb-1.6-portable"
 command -v influxd >/dev/null || fail "influxd (Debian package influxdb 1.6.7) is not installed"
@@ -28,60 +29,6 @@ expect_status 201 "create org"
 ORG=$(json_get 'j["id"]')
 
 # ---- helpers ---------------------------------------------------------------
-
-# free_port: a free loopback port below the ephemeral range (TIME_WAIT
-# client sockets can hold ephemeral ports).
-free_port() {
-    python3 - <<'PY'
-import random, socket
-for _ in range(200):
-    p = random.randint(20000, 32000)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p)); s.close(); print(p); break
-    except OSError:
-        s.close()
-PY
-}
-
-IPIDS=""
-start_influxd() { # NAME -> ${NAME}_HTTP ${NAME}_RPC ${NAME}_DIR
-    local n=$1 d="$TSV_TMP/influxd-$1" http rpc i=0
-    http=$(free_port)
-    rpc=$(free_port)
-    mkdir -p "$d"
-    cat >"$d/influxd.conf" <<EOF
-reporting-disabled = true
-bind-address = "127.0.0.1:$rpc"
-[meta]
-  dir = "$d/meta"
-[data]
-  dir = "$d/data"
-  wal-dir = "$d/wal"
-  index-version = "inmem"
-[retention]
-  enabled = false
-[shard-precreation]
-  enabled = false
-[monitor]
-  store-enabled = false
-[continuous_queries]
-  enabled = false
-[http]
-  bind-address = "127.0.0.1:$http"
-  log-enabled = false
-EOF
-    influxd -config "$d/influxd.conf" >"$TSV_TMP/influxd-$n.log" 2>&1 &
-    local pid=$!
-    TSV_PIDS="$TSV_PIDS $pid"
-    until curl -sf "http://127.0.0.1:$http/ping" >/dev/null 2>&1; do
-        kill -0 "$pid" 2>/dev/null || fail "influxd did not start: $(tail -5 "$TSV_TMP/influxd-$n.log")"
-        [ $i -lt 300 ] || fail "influxd did not answer"
-        sleep 0.1
-        i=$((i + 1))
-    done
-    eval "${n}_HTTP=$http ${n}_RPC=$rpc ${n}_DIR=$d"
-}
 
 # bucket_id NAME: the ID of bucket NAME in v1org ("" if none).
 bucket_id() {
