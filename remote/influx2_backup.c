@@ -79,14 +79,16 @@ void influx2__scrub(const tsv_influx2 *c, tsv_error *err)
 {
     if (!err || !c->token || strlen(c->token) < 4)
         return;
-    size_t tl = strlen(c->token);
+    size_t tl = strlen(c->token), from = 0;
     char *hit;
-    while ((hit = strstr(err->message, c->token)) != NULL) {
-        static const char mask[] = "<token>";
-        size_t rest = strlen(hit + tl);
-        memmove(hit + sizeof mask - 1, hit + tl, rest + 1 > TSV_ERROR_MSG_MAX ? 0 : rest + 1);
-        memcpy(hit, mask, sizeof mask - 1);
-        err->message[TSV_ERROR_MSG_MAX - 1] = '\0';
+    while ((hit = strstr(err->message + from, c->token)) != NULL) {
+        char out[TSV_ERROR_MSG_MAX];
+        size_t pos = (size_t)(hit - err->message);
+        snprintf(out, sizeof out, "%.*s<token>%s", (int)pos, err->message, hit + tl);
+        memcpy(err->message, out, sizeof out);
+        from = pos + 7; /* past "<token>" */
+        if (from >= strlen(err->message))
+            break;
     }
 }
 

@@ -18,12 +18,16 @@ request picks the lie, so one server covers every case:
   unknown-part      metadata: a part named "extra"
   unmapped          restore/bucketMetadata answers 201 mapping no shard
   vanishing         restore answers success, but the bucket is not there afterwards
+  big               like good, but shard 1 is an 8 MiB tar of random bytes (written to
+                    PORTFILE.big.tar); restore/shards/7 answers 500 unless the upload
+                    gunzips to exactly that tar
   forbidden         /api/v2/orgs ok, backup/metadata 401 "read:authorizations is unauthorized"
 Any other token: 401 unauthorized access.
 """
 import gzip
 import io
 import json
+import random
 import sys
 import tarfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -43,10 +47,12 @@ MANIFEST = [{
         "subscriptions": []}]}]
 
 
-def shard_tar():
+def shard_tar(big=False):
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as t:
         data = b"\x16\xd1\x16\xd1\x01" + b"x" * 5000
+        if big:
+            data = random.Random(7).randbytes(8 << 20)
         info = tarfile.TarInfo(f"{BUCKET}/autogen/1/000000001-000000001.tsm")
         info.size = len(data)
         info.mtime = 1700000000
@@ -104,7 +110,7 @@ class H(BaseHTTPRequestHandler):
             return self.send(200, b'{"name":"influxdb","message":"ready","status":"pass","checks":[],"version":"v2.7.4","commit":"x"}')
         if tok not in ("good", "truncated-tar", "no-end-marker", "bad-gzip", "cut-gzip",
                        "midstream-error", "no-kv", "bad-boundary", "truncated-multipart",
-                       "unknown-part", "unmapped", "vanishing", "forbidden"):
+                       "unknown-part", "unmapped", "vanishing", "forbidden", "big"):
             return self.err(401, "unauthorized", "unauthorized access")
         if path.startswith("/api/v2/orgs"):
             return self.send(200, json.dumps({"orgs": [{"id": ORG, "name": "org"}]}).encode())
@@ -127,7 +133,7 @@ class H(BaseHTTPRequestHandler):
         if path.startswith("/api/v2/backup/shards/"):
             if path.split("/")[-1].split("?")[0] != "1":
                 return self.err(404, "not found", "shard not found")
-            tar = shard_tar()
+            tar = BIG if tok == "big" else shard_tar()
             if tok == "truncated-tar":
                 tar = tar[:3000]
             elif tok == "no-end-marker":
@@ -148,7 +154,10 @@ class H(BaseHTTPRequestHandler):
 
     def do_POST(self):
         tok, path = self.token(), self.path
-        self.body()
+        body = self.body()
+        if tok == "big" and path == "/api/v2/restore/shards/7":
+            if self.headers.get("Content-Encoding") != "gzip" or gzip.decompress(body) != BIG:
+                return self.err(500, "internal error", "upload differs from the big tar")
         if path == "/api/v2/restore/bucketMetadata":
             maps = [] if tok == "unmapped" else [{"oldId": 1, "newId": 7}]
             return self.send(201, json.dumps({"id": "1111111111111111", "name": "b", "shardMappings": maps}).encode())
@@ -157,7 +166,14 @@ class H(BaseHTTPRequestHandler):
         return self.err(404, "not found", "path not found")
 
 
+BIG = b""
+
+
 def main():
+    global BIG
+    BIG = shard_tar(big=True)
+    with open(sys.argv[1] + ".big.tar", "wb") as f:
+        f.write(BIG)
     srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
     with open(sys.argv[1] + ".tmp", "w") as f:
         f.write(str(srv.server_address[1]))

@@ -15,7 +15,8 @@
 #  A lying server (influx2_liar.py): truncated/unterminated tars, bad and cut
 #     gzip, a B6 error inside a 200 stream, multipart without kv, wrong
 #     boundary, truncated multipart, unknown part, an unmapped shard, a bucket
-#     that is missing after a "successful" restore: each a precise failure.
+#     that is missing after a "successful" restore: each a precise failure;
+#     an 8 MiB random shard down and up again, byte-exact.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fixture.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -257,4 +258,10 @@ tool vanishing "$L" restore "$W/liar-good"
 expect_fail "bucket missing after restore" "internal error" 'after the restore, bucket "b" \(1111111111111111\) does not exist on the target'
 tool good "$L" restore "$W/liar-good"
 expect_ok "liar control restore"
+# Bodies far larger than the client's 64 KiB windows, both ways.
+tool big "$L" backup "$W/liar-big"
+expect_ok "8 MiB shard download"
+cmp "$W/liar-big/1.tar" "$TSV_TMP/liar.port.big.tar" || fail "the 8 MiB shard arrived different"
+tool big "$L" restore "$W/liar-big"
+expect_ok "8 MiB shard upload (the liar checks it gunzips to the same tar)"
 pass "lying server: every malformed answer is a precise failure"

@@ -416,6 +416,35 @@ static void test_tar_corrupt(void **state)
     tsv_buf_free(&b);
 }
 
+/* The token never survives in a message. */
+static void test_scrub_token(void **state)
+{
+    (void)state;
+    tsv_influx2 *c = NULL;
+    OK(tsv_influx2_new(&c, "127.0.0.1:1/", "s3cr3t-t0k3n", &E));
+    tsv_error e;
+    tsv_error_set(&e, TSV_EINVALID, "server said s3cr3t-t0k3n is bad: s3cr3t-t0k3ns3cr3t-t0k3n");
+    influx2__scrub(c, &e);
+    assert_string_equal(e.message, "server said <token> is bad: <token><token>");
+    assert_int_equal(e.code, TSV_EINVALID);
+    char longmsg[600];
+    memset(longmsg, 'x', sizeof longmsg);
+    memcpy(longmsg + 495, "s3cr3t-t0k3n", 12);
+    longmsg[sizeof longmsg - 1] = '\0';
+    tsv_error_set(&e, TSV_EINVALID, "%s", longmsg);
+    influx2__scrub(c, &e);
+    assert_null(strstr(e.message, "s3cr3"));
+    assert_true(strlen(e.message) < TSV_ERROR_MSG_MAX);
+    assert_string_equal(c->base, "http://127.0.0.1:1");
+    tsv_influx2_free(c);
+    /* A token that is part of the mask itself cannot loop. */
+    OK(tsv_influx2_new(&c, "http://h", "oken", &E));
+    tsv_error_set(&e, TSV_EINVALID, "a oken b oken");
+    influx2__scrub(c, &e);
+    assert_string_equal(e.message, "a <token> b <token>");
+    tsv_influx2_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -428,6 +457,7 @@ int main(void)
         cmocka_unit_test(test_tar_complete),
         cmocka_unit_test(test_tar_incomplete),
         cmocka_unit_test(test_tar_corrupt),
+        cmocka_unit_test(test_scrub_token),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
