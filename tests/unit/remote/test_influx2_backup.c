@@ -25,6 +25,8 @@ static ssize_t step_read(tsv_reader *r, void *buf, size_t len, tsv_error *err)
         k = len;
     if (k > s->step)
         k = s->step;
+    if (k == 0)
+        return 0;
     memcpy(buf, s->p + s->pos, k);
     s->pos += k;
     return (ssize_t)k;
