@@ -2,11 +2,11 @@
 #include "influx_client.h"
 
 #include <curl/curl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "http_common.h"
 #include "json.h"
 
 struct tsv_influx_client {
@@ -17,21 +17,15 @@ struct tsv_influx_client {
     int skip_verify;
 };
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
-
 int tsv_influx_client_new(tsv_influx_client **out, const char *base_url, const char *token,
                           tsv_error *err)
 {
     *out = NULL;
-    pthread_once(&curl_once, curl_init_once);
+    http_common__global_init();
     tsv_influx_client *c = calloc(1, sizeof *c);
     if (!c)
         return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-    size_t n = strlen(base_url);
-    while (n > 0 && base_url[n - 1] == '/')
-        n--;
-    c->base = strndup(base_url, n);
+    c->base = http_common__base_url(base_url, 0);
     c->curl = curl_easy_init();
     char auth[4200];
     snprintf(auth, sizeof auth, "Authorization: Token %s", token ? token : "");
@@ -90,35 +84,9 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
         }
         return n;
     }
-    if (s->errbody.len < 65536)
+    if (s->errbody.len < HTTP_COMMON_ERRBODY_MAX)
         tsv_buf_append(&s->errbody, p, n, NULL);
     return n;
-}
-
-static int status_error(long status, const tsv_buf *body, tsv_error *err)
-{
-    tsv_code code = status == 404   ? TSV_ENOTFOUND
-                    : status == 400 ? TSV_EINVALID
-                    : status == 401 ? TSV_EUNAUTHORIZED
-                    : status == 403 ? TSV_EFORBIDDEN
-                    : status == 409 ? TSV_ECONFLICT
-                    : status == 413 ? TSV_ETOOLARGE
-                    : status == 503 ? TSV_EUNAVAILABLE
-                                    : TSV_EINTERNAL;
-    tsv_json_doc *doc = NULL;
-    tsv_error jerr;
-    if (body->len && tsv_json_parse(&doc, (const char *)body->data, body->len, &jerr) == 0) {
-        const tsv_json *m = tsv_json_get(tsv_json_root(doc), "message");
-        if (m && m->type == TSV_JSON_STRING) {
-            int rc = tsv_error_set(err, code, "server answered %ld: %s", status, m->str);
-            tsv_json_free(doc);
-            return rc;
-        }
-        tsv_json_free(doc);
-    }
-    return tsv_error_set(err, code, "server answered %ld: %.*s", status,
-                         (int)(body->len > 300 ? 300 : body->len),
-                         body->data ? (const char *)body->data : "");
 }
 
 /* One request; method "GET" or "POST" (empty body). */
@@ -170,34 +138,16 @@ static int request(tsv_influx_client *c, const char *method, const char *path_qu
         rc = -1;
     } else if (cc != CURLE_OK) {
         /* Not reaching the server at all is TSV_EUNAVAILABLE (exit code 3 of the CLI). */
-        int unreachable = cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
-                          cc == CURLE_OPERATION_TIMEDOUT || cc == CURLE_URL_MALFORMAT ||
-                          cc == CURLE_UNSUPPORTED_PROTOCOL;
-        rc = tsv_error_set(err, unreachable ? TSV_EUNAVAILABLE : TSV_EINTERNAL,
+        rc = tsv_error_set(err, http_common__unreachable(cc) ? TSV_EUNAVAILABLE : TSV_EINTERNAL,
                            "%s %s: transfer failed or incomplete: %s", method, url,
                            curl_easy_strerror(cc));
     } else if (status < 200 || status >= 300) {
-        rc = status_error(status, &s.errbody, err);
+        rc = http_common__status_error(status, &s.errbody, err);
     }
     tsv_buf_free(&s.errbody);
     tsv_writer_free(bw);
     free(url);
     return rc;
-}
-
-/* Appends "&name=value" (URL-escaped) to q. */
-static int add_param(CURL *curl, tsv_buf *q, const char *name, const char *value, tsv_error *err)
-{
-    if (!value)
-        return 0;
-    char *e = curl_easy_escape(curl, value, 0);
-    if (!e)
-        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-    int rc = tsv_buf_append(q, q->len ? "&" : "?", 1, err) ||
-             tsv_buf_append(q, name, strlen(name), err) || tsv_buf_append(q, "=", 1, err) ||
-             tsv_buf_append(q, e, strlen(e), err);
-    curl_free(e);
-    return rc ? -1 : 0;
 }
 
 int tsv_influx_client_export(tsv_influx_client *c, const tsv_remote_export_request *r,
@@ -207,15 +157,15 @@ int tsv_influx_client_export(tsv_influx_client *c, const tsv_remote_export_reque
     int rc = tsv_buf_append(&q, "/api/v2/export", 14, err);
     tsv_buf params = {0};
     if (rc == 0)
-        rc = add_param(c->curl, &params, "bucketID", r->bucket_id, err) ||
-             add_param(c->curl, &params, "org", r->org, err) ||
-             add_param(c->curl, &params, "bucket", r->bucket, err) ||
-             add_param(c->curl, &params, "rp", r->rp, err) ||
-             add_param(c->curl, &params, "db", r->database, err) ||
-             add_param(c->curl, &params, "start", r->start, err) ||
-             add_param(c->curl, &params, "stop", r->stop, err);
+        rc = http_common__param(c->curl, &params, "bucketID", r->bucket_id, err) ||
+             http_common__param(c->curl, &params, "org", r->org, err) ||
+             http_common__param(c->curl, &params, "bucket", r->bucket, err) ||
+             http_common__param(c->curl, &params, "rp", r->rp, err) ||
+             http_common__param(c->curl, &params, "db", r->database, err) ||
+             http_common__param(c->curl, &params, "start", r->start, err) ||
+             http_common__param(c->curl, &params, "stop", r->stop, err);
     for (size_t i = 0; rc == 0 && i < r->n_measurements; i++)
-        rc = add_param(c->curl, &params, "measurement", r->measurements[i], err);
+        rc = http_common__param(c->curl, &params, "measurement", r->measurements[i], err);
     if (rc == 0 && params.len)
         rc = tsv_buf_append(&q, params.data, params.len, err);
     if (rc == 0)
@@ -233,8 +183,8 @@ int tsv_influx_client_bucket_stats(tsv_influx_client *c, const char *bucket_id, 
     char id[17];
     if (!bucket_id) {
         tsv_buf q = {0}, params = {0}, body = {0};
-        int rc = add_param(c->curl, &params, "org", org, err) ||
-                 add_param(c->curl, &params, "name", bucket, err) ||
+        int rc = http_common__param(c->curl, &params, "org", org, err) ||
+                 http_common__param(c->curl, &params, "name", bucket, err) ||
                  tsv_buf_append(&q, "/api/v2/buckets", 15, err) ||
                  tsv_buf_append(&q, params.data, params.len, err) || tsv_buf_append(&q, "", 1, err);
         tsv_buf_free(&params);

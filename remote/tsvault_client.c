@@ -5,17 +5,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "json.h"
+#include "http_common.h"
 
 #define BODY_MAX (64u * 1024 * 1024)
-#define ERRBODY_MAX 65536
 
 struct tsv_client {
     CURL *curl;
@@ -23,24 +21,14 @@ struct tsv_client {
     char *auth; /* "Authorization: Token T" */
 };
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
-
 int tsv_client_new(tsv_client **out, const char *base_url, const char *token, tsv_error *err)
 {
     *out = NULL;
-    pthread_once(&curl_once, curl_init_once);
+    http_common__global_init();
     tsv_client *c = calloc(1, sizeof *c);
     if (!c)
         return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-    size_t n = strlen(base_url);
-    while (n > 0 && base_url[n - 1] == '/')
-        n--;
-    int has_scheme = strstr(base_url, "://") != NULL;
-    size_t blen = n + (has_scheme ? 0 : 7) + 1;
-    c->base = malloc(blen);
-    if (c->base)
-        snprintf(c->base, blen, "%s%.*s", has_scheme ? "" : "http://", (int)n, base_url);
+    c->base = http_common__base_url(base_url, 1);
     size_t alen = strlen(token ? token : "") + 32;
     c->auth = malloc(alen);
     if (c->auth)
@@ -88,59 +76,14 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
         }
         return n;
     }
-    if (s->errbody.len < ERRBODY_MAX)
+    if (s->errbody.len < HTTP_COMMON_ERRBODY_MAX)
         tsv_buf_append(&s->errbody, p, n, NULL);
     return n;
 }
 
-static tsv_code status_code(long status)
-{
-    switch (status) {
-    case 400:
-        return TSV_EINVALID;
-    case 401:
-        return TSV_EUNAUTHORIZED;
-    case 403:
-        return TSV_EFORBIDDEN;
-    case 404:
-        return TSV_ENOTFOUND;
-    case 409:
-    case 422:
-        return TSV_ECONFLICT;
-    case 413:
-        return TSV_ETOOLARGE;
-    case 503:
-        return TSV_EUNAVAILABLE;
-    default:
-        return TSV_EINTERNAL;
-    }
-}
-
-static int status_error(long status, const tsv_buf *body, tsv_error *err)
-{
-    tsv_code code = status_code(status);
-    tsv_json_doc *doc = NULL;
-    if (body->len && tsv_json_parse(&doc, (const char *)body->data, body->len, NULL) == 0) {
-        const tsv_json *m = tsv_json_get(tsv_json_root(doc), "message");
-        if (m && m->type == TSV_JSON_STRING) {
-            int rc = tsv_error_set(err, code, "server answered %ld: %s", status, m->str);
-            tsv_json_free(doc);
-            return rc;
-        }
-        tsv_json_free(doc);
-    }
-    return tsv_error_set(err, code, "server answered %ld: %.*s", status,
-                         (int)(body->len > 300 ? 300 : body->len),
-                         body->data ? (const char *)body->data : "");
-}
-
 static int transfer_error(CURLcode cc, const char *method, const char *url, tsv_error *err)
 {
-    tsv_code code = TSV_EINTERNAL;
-    if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
-        cc == CURLE_COULDNT_RESOLVE_PROXY || cc == CURLE_OPERATION_TIMEDOUT ||
-        cc == CURLE_URL_MALFORMAT || cc == CURLE_UNSUPPORTED_PROTOCOL)
-        code = TSV_EUNAVAILABLE;
+    tsv_code code = http_common__unreachable(cc) ? TSV_EUNAVAILABLE : TSV_EINTERNAL;
     return tsv_error_set(err, code, "%s %s: %s", method, url, curl_easy_strerror(cc));
 }
 
@@ -178,7 +121,7 @@ static int perform(tsv_client *c, const char *method, const char *path_query,
     else if (cc != CURLE_OK)
         rc = transfer_error(cc, method, url, err);
     else if (st < 200 || st >= 300)
-        rc = status_error(st, &s.errbody, err);
+        rc = http_common__status_error(st, &s.errbody, err);
     tsv_buf_free(&s.errbody);
     free(url);
     return rc;
@@ -206,16 +149,7 @@ int tsv_client_call(tsv_client *c, const char *method, const char *path_query, c
 
 int tsv_client_param(tsv_client *c, tsv_buf *q, const char *name, const char *value, tsv_error *err)
 {
-    if (!value)
-        return 0;
-    char *e = curl_easy_escape(c->curl, value, 0);
-    if (!e)
-        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-    const char *sep = memchr(q->data ? (const char *)q->data : "", '?', q->len) ? "&" : "?";
-    int rc = tsv_buf_append(q, sep, 1, err) || tsv_buf_append(q, name, strlen(name), err) ||
-             tsv_buf_append(q, "=", 1, err) || tsv_buf_append(q, e, strlen(e), err);
-    curl_free(e);
-    return rc ? -1 : 0;
+    return http_common__param(c->curl, q, name, value, err);
 }
 
 int tsv_client_segment(tsv_client *c, tsv_buf *q, const char *seg, tsv_error *err)

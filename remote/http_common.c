@@ -1,0 +1,106 @@
+/* http_common: libcurl helpers shared by the remote/ clients (http_common.h). */
+#include "http_common.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+void http_common__global_init(void) { pthread_once(&curl_once, curl_init_once); }
+
+char *http_common__base_url(const char *base_url, int add_scheme)
+{
+    size_t n = strlen(base_url);
+    while (n > 0 && base_url[n - 1] == '/')
+        n--;
+    int prefix = add_scheme && !strstr(base_url, "://");
+    size_t blen = n + (prefix ? 7 : 0) + 1;
+    char *base = malloc(blen);
+    if (base)
+        snprintf(base, blen, "%s%.*s", prefix ? "http://" : "", (int)n, base_url);
+    return base;
+}
+
+tsv_code http_common__status_code(long status)
+{
+    switch (status) {
+    case 400:
+        return TSV_EINVALID;
+    case 401:
+        return TSV_EUNAUTHORIZED;
+    case 403:
+        return TSV_EFORBIDDEN;
+    case 404:
+        return TSV_ENOTFOUND;
+    case 409:
+    case 422:
+        return TSV_ECONFLICT;
+    case 413:
+        return TSV_ETOOLARGE;
+    case 503:
+        return TSV_EUNAVAILABLE;
+    default:
+        return TSV_EINTERNAL;
+    }
+}
+
+const char *http_common__error_message(const tsv_buf *body, char *out, size_t len)
+{
+    tsv_json_doc *doc = NULL;
+    const char *found = NULL;
+    if (len && body->len && tsv_json_parse(&doc, (const char *)body->data, body->len, NULL) == 0) {
+        const tsv_json *m = tsv_json_get(tsv_json_root(doc), "message");
+        if (m && m->type == TSV_JSON_STRING) {
+            snprintf(out, len, "%s", m->str);
+            found = out;
+        }
+    }
+    tsv_json_free(doc);
+    return found;
+}
+
+int http_common__status_error(long status, const tsv_buf *body, tsv_error *err)
+{
+    tsv_code code = http_common__status_code(status);
+    char msg[TSV_ERROR_MSG_MAX];
+    if (http_common__error_message(body, msg, sizeof msg))
+        return tsv_error_set(err, code, "server answered %ld: %s", status, msg);
+    return tsv_error_set(err, code, "server answered %ld: %.*s", status,
+                         (int)(body->len > 300 ? 300 : body->len),
+                         body->data ? (const char *)body->data : "");
+}
+
+int http_common__unreachable(CURLcode cc)
+{
+    return cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
+           cc == CURLE_COULDNT_RESOLVE_PROXY || cc == CURLE_OPERATION_TIMEDOUT ||
+           cc == CURLE_URL_MALFORMAT || cc == CURLE_UNSUPPORTED_PROTOCOL;
+}
+
+int http_common__tls_failure(CURLcode cc)
+{
+    return cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_PEER_FAILED_VERIFICATION ||
+           cc == CURLE_SSL_CACERT_BADFILE || cc == CURLE_SSL_CERTPROBLEM ||
+           cc == CURLE_SSL_CIPHER || cc == CURLE_SSL_ISSUER_ERROR ||
+           cc == CURLE_SSL_PINNEDPUBKEYNOTMATCH || cc == CURLE_SSL_INVALIDCERTSTATUS ||
+           cc == CURLE_SSL_CRL_BADFILE;
+}
+
+int http_common__param(CURL *curl, tsv_buf *q, const char *name, const char *value, tsv_error *err)
+{
+    if (!value)
+        return 0;
+    char *e = curl_easy_escape(curl, value, 0);
+    if (!e)
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    const char *sep = q->len && memchr(q->data, '?', q->len) ? "&" : "?";
+    int rc = tsv_buf_append(q, sep, 1, err) || tsv_buf_append(q, name, strlen(name), err) ||
+             tsv_buf_append(q, "=", 1, err) || tsv_buf_append(q, e, strlen(e), err);
+    curl_free(e);
+    return rc ? -1 : 0;
+}

@@ -1,0 +1,53 @@
+/*
+ * http_common: the libcurl pieces the remote/ clients share (private to
+ * remote/, not in the facade): one-time libcurl initialisation, base URLs,
+ * HTTP status -> tsv_code, InfluxDB {"code","message"} error bodies, which
+ * transfer failures mean "server unreachable", query parameters.
+ *
+ * Errors: tsv_error.h. Thread-safety: http_common__global_init may be called
+ * from any thread (pthread_once); the rest is reentrant. Ownership: see each
+ * function.
+ */
+#ifndef TSV_HTTP_COMMON_H
+#define TSV_HTTP_COMMON_H
+
+#include <curl/curl.h>
+
+#include "stream.h"
+#include "tsv_error.h"
+
+/* Bound on collected error bodies (the rest is dropped). */
+#define HTTP_COMMON_ERRBODY_MAX 65536
+
+/* curl_global_init, once per process. */
+void http_common__global_init(void);
+
+/* base_url without trailing slashes, "http://" prepended when add_scheme and
+ * the URL has no scheme; malloc'ed (free it), NULL when out of memory. */
+char *http_common__base_url(const char *base_url, int add_scheme);
+
+/* 400 EINVALID, 401 EUNAUTHORIZED, 403 EFORBIDDEN, 404 ENOTFOUND, 409 and
+ * 422 ECONFLICT (InfluxDB's "conflict" is 422), 413 ETOOLARGE, 503
+ * EUNAVAILABLE, anything else EINTERNAL. */
+tsv_code http_common__status_code(long status);
+
+/* The server's "message" from an InfluxDB error body, or NULL (no JSON, no
+ * message). The string is copied into out (len bytes, truncated). */
+const char *http_common__error_message(const tsv_buf *body, char *out, size_t len);
+
+/* Sets err for a non-2xx answer: the code from the status, the message
+ * "server answered <status>: <message or the first 300 bytes>". Returns -1. */
+int http_common__status_error(long status, const tsv_buf *body, tsv_error *err);
+
+/* 1 when a failed transfer means the server could not be reached at all
+ * (connect, DNS, proxy, timeout, malformed URL, unknown scheme). */
+int http_common__unreachable(CURLcode cc);
+
+/* 1 when a failed transfer is a TLS failure (handshake, certificate, CA file). */
+int http_common__tls_failure(CURLcode cc);
+
+/* Appends "?name=value" or "&name=value" (whichever fits q), value
+ * URL-escaped; a NULL value appends nothing. */
+int http_common__param(CURL *curl, tsv_buf *q, const char *name, const char *value, tsv_error *err);
+
+#endif

@@ -1,0 +1,465 @@
+/* Unit tests of the InfluxDB 2.x backup client's body checks (remote/influx2_parse.c):
+ * the /backup/metadata multipart reader and the shard tar completeness check,
+ * fed crafted bodies directly (the transfers are covered by
+ * tests/integration/test_influx2_client.sh). */
+#include "harness.h"
+
+#include "influx2_internal.h"
+
+#define B "0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab"
+#define CT "multipart/mixed; boundary=" B
+
+/* A reader over memory that hands out at most `step` bytes per read. */
+typedef struct step_reader {
+    tsv_reader base;
+    const uint8_t *p;
+    size_t len, pos, step;
+} step_reader;
+
+static ssize_t step_read(tsv_reader *r, void *buf, size_t len, tsv_error *err)
+{
+    (void)err;
+    step_reader *s = (step_reader *)r;
+    size_t k = s->len - s->pos;
+    if (k > len)
+        k = len;
+    if (k > s->step)
+        k = s->step;
+    if (k == 0)
+        return 0;
+    memcpy(buf, s->p + s->pos, k);
+    s->pos += k;
+    return (ssize_t)k;
+}
+
+static void step_free(tsv_reader *r) { (void)r; }
+
+static step_reader reader_of(const tsv_buf *b, size_t step)
+{
+    step_reader s = {{step_read, step_free}, b->data, b->len, 0, step};
+    return s;
+}
+
+static void add(tsv_buf *b, const void *p, size_t n)
+{
+    assert_int_equal(tsv_buf_append(b, p, n, NULL), 0);
+}
+static void adds(tsv_buf *b, const char *s) { add(b, s, strlen(s)); }
+
+/* "--B\r\nheaders\r\n\r\n<data>\r\n" */
+static void part(tsv_buf *b, const char *name, const void *data, size_t n)
+{
+    char h[256];
+    snprintf(h, sizeof h,
+             "--" B "\r\nContent-Disposition: attachment; name=\"%s\"\r\n"
+             "Content-Type: application/octet-stream\r\n\r\n",
+             name);
+    adds(b, h);
+    add(b, data, n);
+    adds(b, "\r\n");
+}
+
+static void finish(tsv_buf *b) { adds(b, "--" B "--\r\n"); }
+
+static const char MANIFESTS[] = "[{\"bucketName\":\"b\"}]\n";
+
+typedef struct parsed {
+    tsv_buf kv, sql, buckets;
+    influx2_parts parts;
+} parsed;
+
+static int parse(const tsv_buf *body, const char *ct, size_t step, parsed *out, size_t max)
+{
+    memset(out, 0, sizeof *out);
+    tsv_writer *kw = tsv_buf_writer_new(&out->kv), *sw = tsv_buf_writer_new(&out->sql);
+    out->parts.kv_w = kw;
+    out->parts.sql_w = sw;
+    out->parts.buckets = &out->buckets;
+    out->parts.buckets_max = max;
+    step_reader r = reader_of(body, step);
+    tsv_error_clear(&E);
+    int rc = influx2__parse_metadata(&r.base, ct, &out->parts, &E);
+    tsv_writer_free(kw);
+    tsv_writer_free(sw);
+    return rc;
+}
+
+static void parsed_free(parsed *p)
+{
+    tsv_buf_free(&p->kv);
+    tsv_buf_free(&p->sql);
+    tsv_buf_free(&p->buckets);
+}
+
+#define EXPECT_FAIL(call, want, substr)                                                            \
+    do {                                                                                           \
+        int rc_ = (call);                                                                          \
+        if (rc_ != -1 || E.code != (want) || !strstr(E.message, (substr)))                         \
+            fail_msg("%s: rc %d code %d (want %d) message \"%s\" (want \"%s\")", #call, rc_,       \
+                     (int)E.code, (int)(want), E.message, (substr));                               \
+    } while (0)
+
+/* A KV that contains near-misses of the delimiter and crosses the 64 KiB window. */
+static void big_kv(tsv_buf *kv)
+{
+    uint32_t x = 12345;
+    for (int i = 0; i < 300000; i++) {
+        x = x * 1103515245u + 12345u;
+        uint8_t ch = (uint8_t)(x >> 16);
+        add(kv, &ch, 1);
+        if (i % 65531 == 7)
+            adds(kv, "\r\n--" B "X"); /* not a delimiter: the boundary continues */
+        if (i % 40000 == 3)
+            adds(kv, "\r\n--0123456789"); /* a delimiter prefix */
+    }
+}
+
+static void test_multipart_good(void **state)
+{
+    (void)state;
+    tsv_buf kv = {0}, body = {0};
+    big_kv(&kv);
+    part(&body, "kv", kv.data, kv.len);
+    part(&body, "sql", "SQLite format 3", 15);
+    part(&body, "buckets", MANIFESTS, strlen(MANIFESTS));
+    finish(&body);
+    size_t steps[] = {1, 7, 511, 4096, 1 << 20};
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        parsed p;
+        if (parse(&body, CT, steps[i], &p, 1 << 20) != 0)
+            fail_msg("step %zu: %s", steps[i], E.message);
+        assert_int_equal(p.kv.len, kv.len);
+        assert_memory_equal(p.kv.data, kv.data, kv.len);
+        assert_int_equal(p.parts.kv_bytes, kv.len);
+        assert_int_equal(p.sql.len, 15);
+        assert_int_equal(p.buckets.len, strlen(MANIFESTS));
+        assert_memory_equal(p.buckets.data, MANIFESTS, strlen(MANIFESTS));
+        assert_true(p.parts.have_kv && p.parts.have_sql && p.parts.have_buckets);
+        parsed_free(&p);
+    }
+    tsv_buf_free(&kv);
+    tsv_buf_free(&body);
+}
+
+static void test_multipart_without_sql_and_quoted_boundary(void **state)
+{
+    (void)state;
+    tsv_buf body = {0};
+    part(&body, "buckets", MANIFESTS, strlen(MANIFESTS));
+    part(&body, "kv", "", 0); /* empty part, other order */
+    finish(&body);
+    adds(&body, "epilogue is ignored");
+    parsed p;
+    OK(parse(&body, "Multipart/Mixed; charset=x; boundary=\"" B "\"", 3, &p, 1 << 20));
+    assert_int_equal(p.parts.have_sql, 0);
+    assert_int_equal(p.kv.len, 0);
+    assert_int_equal(p.sql.len, 0);
+    parsed_free(&p);
+    /* NULL writers discard. */
+    influx2_parts parts = {.buckets = &p.buckets, .buckets_max = 1 << 20};
+    memset(&p, 0, sizeof p);
+    step_reader r = reader_of(&body, 100);
+    OK(influx2__parse_metadata(&r.base, CT, &parts, &E));
+    tsv_buf_free(&p.buckets);
+    tsv_buf_free(&body);
+}
+
+static void test_multipart_missing_parts(void **state)
+{
+    (void)state;
+    tsv_buf body = {0};
+    part(&body, "sql", "s", 1);
+    part(&body, "buckets", MANIFESTS, strlen(MANIFESTS));
+    finish(&body);
+    parsed p;
+    EXPECT_FAIL(parse(&body, CT, 64, &p, 1 << 20), TSV_EINVALID,
+                "multipart body has no \"kv\" part");
+    parsed_free(&p);
+    body.len = 0;
+    part(&body, "kv", "k", 1);
+    finish(&body);
+    EXPECT_FAIL(parse(&body, CT, 64, &p, 1 << 20), TSV_EINVALID,
+                "multipart body has no \"buckets\" part");
+    parsed_free(&p);
+    body.len = 0;
+    part(&body, "kv", "k", 1);
+    part(&body, "kv", "k", 1);
+    finish(&body);
+    EXPECT_FAIL(parse(&body, CT, 64, &p, 1 << 20), TSV_EINVALID, "part \"kv\" appears twice");
+    parsed_free(&p);
+    body.len = 0;
+    part(&body, "kv", "k", 1);
+    part(&body, "extra", "x", 1);
+    finish(&body);
+    EXPECT_FAIL(parse(&body, CT, 64, &p, 1 << 20), TSV_EINVALID, "unexpected part \"extra\"");
+    parsed_free(&p);
+    tsv_buf_free(&body);
+}
+
+static void test_multipart_truncated(void **state)
+{
+    (void)state;
+    tsv_buf full = {0}, body = {0};
+    part(&full, "kv", "0123456789abcdef", 16);
+    part(&full, "buckets", MANIFESTS, strlen(MANIFESTS));
+    finish(&full);
+    parsed p;
+    /* Every cut shorter than the whole body fails, never succeeds. */
+    for (size_t cut = 0; cut + 2 < full.len; cut++) {
+        body.len = 0;
+        add(&body, full.data, cut);
+        if (parse(&body, CT, 5, &p, 1 << 20) == 0)
+            fail_msg("a body cut at %zu of %zu bytes was accepted", cut, full.len);
+        assert_int_equal(E.code, TSV_EINVALID);
+        parsed_free(&p);
+    }
+    body.len = 0;
+    add(&body, full.data, 150); /* inside kv's data */
+    EXPECT_FAIL(parse(&body, CT, 5, &p, 1 << 20), TSV_EINVALID,
+                "multipart body is truncated: part \"kv\"");
+    parsed_free(&p);
+    body.len = 0;
+    add(&body, full.data, 100); /* inside kv's headers */
+    EXPECT_FAIL(parse(&body, CT, 5, &p, 1 << 20), TSV_EINVALID, "it ends inside the part headers");
+    parsed_free(&p);
+    EXPECT_FAIL(parse(&(tsv_buf){0}, CT, 5, &p, 1 << 20), TSV_EINVALID, "multipart body is empty");
+    parsed_free(&p);
+    tsv_buf_free(&full);
+    tsv_buf_free(&body);
+}
+
+static void test_multipart_bad_boundary(void **state)
+{
+    (void)state;
+    tsv_buf body = {0};
+    part(&body, "kv", "k", 1);
+    part(&body, "buckets", MANIFESTS, strlen(MANIFESTS));
+    finish(&body);
+    parsed p;
+    EXPECT_FAIL(parse(&body, "multipart/mixed; boundary=other", 64, &p, 1 << 20), TSV_EINVALID,
+                "does not start with the boundary \"other\"");
+    parsed_free(&p);
+    EXPECT_FAIL(parse(&body, "application/json", 64, &p, 1 << 20), TSV_EINVALID,
+                "is not multipart");
+    parsed_free(&p);
+    EXPECT_FAIL(parse(&body, "multipart/mixed", 64, &p, 1 << 20), TSV_EINVALID,
+                "has no multipart boundary");
+    parsed_free(&p);
+    EXPECT_FAIL(parse(&body, "", 64, &p, 1 << 20), TSV_EINVALID, "has no Content-Type");
+    parsed_free(&p);
+    char longb[120] = "multipart/mixed; boundary=";
+    memset(longb + strlen(longb), 'x', 71);
+    EXPECT_FAIL(parse(&body, longb, 64, &p, 1 << 20), TSV_EINVALID, "invalid multipart boundary");
+    parsed_free(&p);
+    /* A boundary that is a prefix of the real one. */
+    EXPECT_FAIL(parse(&body, "multipart/mixed; boundary=0123456789", 64, &p, 1 << 20), TSV_EINVALID,
+                "unexpected bytes after a boundary");
+    parsed_free(&p);
+    tsv_buf_free(&body);
+}
+
+static void test_multipart_buckets_checked(void **state)
+{
+    (void)state;
+    tsv_buf body = {0};
+    part(&body, "kv", "k", 1);
+    part(&body, "buckets", "{\"a\":1}", 7);
+    finish(&body);
+    parsed p;
+    EXPECT_FAIL(parse(&body, CT, 64, &p, 1 << 20), TSV_EINVALID, "is a JSON object, not an array");
+    parsed_free(&p);
+    body.len = 0;
+    part(&body, "kv", "k", 1);
+    part(&body, "buckets", "[{\"a\":", 6);
+    finish(&body);
+    EXPECT_FAIL(parse(&body, CT, 64, &p, 1 << 20), TSV_EINVALID,
+                "the \"buckets\" part is not JSON");
+    parsed_free(&p);
+    body.len = 0;
+    part(&body, "kv", "k", 1);
+    part(&body, "buckets", MANIFESTS, strlen(MANIFESTS));
+    finish(&body);
+    EXPECT_FAIL(parse(&body, CT, 64, &p, 8), TSV_ETOOLARGE, "larger than 8 bytes");
+    parsed_free(&p);
+    tsv_buf_free(&body);
+}
+
+/* ---- tar ---------------------------------------------------------------------- */
+
+static void tar_entry(tsv_buf *b, const char *name, size_t size, char type)
+{
+    uint8_t h[512] = {0};
+    snprintf((char *)h, 100, "%s", name);
+    snprintf((char *)h + 100, 8, "%07o", 0644);
+    snprintf((char *)h + 108, 8, "%07o", 0);
+    snprintf((char *)h + 116, 8, "%07o", 0);
+    snprintf((char *)h + 124, 12, "%011zo", size);
+    snprintf((char *)h + 136, 12, "%011o", 1700000000);
+    h[156] = (uint8_t)type;
+    memcpy(h + 257, "ustar\00000", 8);
+    memset(h + 148, ' ', 8);
+    unsigned sum = 0;
+    for (int i = 0; i < 512; i++)
+        sum += h[i];
+    snprintf((char *)h + 148, 8, "%06o", sum);
+    add(b, h, 512);
+    if (type == '0') {
+        for (size_t i = 0; i < size; i++) {
+            uint8_t c = (uint8_t)('a' + i % 26);
+            add(b, &c, 1);
+        }
+        static const uint8_t zero[512];
+        if (size % 512)
+            add(b, zero, 512 - size % 512);
+    }
+}
+
+static void tar_end(tsv_buf *b, int blocks)
+{
+    static const uint8_t zero[512];
+    for (int i = 0; i < blocks; i++)
+        add(b, zero, 512);
+}
+
+static int tar_feed(const tsv_buf *b, size_t step)
+{
+    influx2_tar_check t;
+    influx2__tar_check_init(&t);
+    tsv_error_clear(&E);
+    for (size_t off = 0; off < b->len; off += step) {
+        size_t n = b->len - off < step ? b->len - off : step;
+        if (influx2__tar_check_feed(&t, b->data + off, n, &E) != 0)
+            return -1;
+    }
+    return influx2__tar_check_end(&t, &E);
+}
+
+static void test_tar_complete(void **state)
+{
+    (void)state;
+    tsv_buf b = {0};
+    tar_entry(&b, "0a1b2c3d4e5f6071/autogen/1/000000001-000000001.tombstone", 0, '0');
+    tar_entry(&b, "0a1b2c3d4e5f6071/autogen/1/000000001-000000001.tsm", 5005, '0');
+    tar_entry(&b, "dir", 0, '5');
+    tar_entry(&b, "0a1b2c3d4e5f6071/autogen/1/000000002-000000001.tsm", 512, '0');
+    tar_end(&b, 2);
+    size_t steps[] = {1, 100, 512, 513, 1 << 20};
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
+        OK(tar_feed(&b, steps[i]));
+    tar_end(&b, 18); /* GNU tar pads to a 10 KiB record: fine */
+    OK(tar_feed(&b, 777));
+    tsv_buf empty = {0};
+    tar_end(&empty, 2); /* since= with nothing new */
+    OK(tar_feed(&empty, 1024));
+    tsv_buf_free(&empty);
+    tsv_buf_free(&b);
+}
+
+static void test_tar_incomplete(void **state)
+{
+    (void)state;
+    tsv_buf full = {0}, b = {0};
+    tar_entry(&full, "x/autogen/1/000000001-000000001.tsm", 5005, '0');
+    tar_end(&full, 2);
+    /* Every prefix (but the full archive) is refused. */
+    for (size_t cut = 0; cut < full.len; cut += 97) {
+        b.len = 0;
+        add(&b, full.data, cut);
+        if (tar_feed(&b, 4096) == 0)
+            fail_msg("a tar cut at %zu of %zu bytes was accepted", cut, full.len);
+        assert_int_equal(E.code, TSV_EINVALID);
+    }
+    b.len = 0;
+    add(&b, full.data, 3000);
+    FAILS(tar_feed(&b, 4096), TSV_EINVALID);
+    assert_non_null(strstr(E.message, "ends inside entry \"x/autogen/1/000000001-000000001.tsm\""));
+    b.len = 0;
+    add(&b, full.data, 512 + 5120); /* entries complete, no end marker */
+    FAILS(tar_feed(&b, 4096), TSV_EINVALID);
+    assert_non_null(strstr(E.message, "no end-of-archive marker (two zero blocks)"));
+    b.len = 0;
+    add(&b, full.data, 512 + 5120 + 512); /* one zero block */
+    FAILS(tar_feed(&b, 4096), TSV_EINVALID);
+    b.len = 0;
+    add(&b, full.data, 200);
+    FAILS(tar_feed(&b, 4096), TSV_EINVALID);
+    assert_non_null(strstr(E.message, "inside a header block"));
+    FAILS(tar_feed(&(tsv_buf){0}, 1), TSV_EINVALID);
+    assert_non_null(strstr(E.message, "tar archive is empty"));
+    tsv_buf_free(&full);
+    tsv_buf_free(&b);
+}
+
+static void test_tar_corrupt(void **state)
+{
+    (void)state;
+    tsv_buf b = {0};
+    tar_entry(&b, "a.tsm", 10, '0');
+    tar_end(&b, 2);
+    b.data[3] ^= 1; /* name changed, checksum not */
+    FAILS(tar_feed(&b, 512), TSV_EINVALID);
+    assert_non_null(strstr(E.message, "header checksum mismatch at offset 0"));
+    b.data[3] ^= 1;
+    OK(tar_feed(&b, 512));
+    /* An error JSON written into the stream after the end (upstream B6). */
+    adds(&b, "{\"code\":\"internal error\"}");
+    tar_end(&b, 1);
+    FAILS(tar_feed(&b, 512), TSV_EINVALID);
+    assert_non_null(strstr(E.message, "after the end-of-archive marker"));
+    /* A lone zero block between entries. */
+    tsv_buf c = {0};
+    tar_entry(&c, "a.tsm", 10, '0');
+    tar_end(&c, 1);
+    tar_entry(&c, "b.tsm", 10, '0');
+    tar_end(&c, 2);
+    FAILS(tar_feed(&c, 512), TSV_EINVALID);
+    assert_non_null(strstr(E.message, "lone zero block"));
+    tsv_buf_free(&c);
+    tsv_buf_free(&b);
+}
+
+/* The token never survives in a message. */
+static void test_scrub_token(void **state)
+{
+    (void)state;
+    tsv_influx2 *c = NULL;
+    OK(tsv_influx2_new(&c, "127.0.0.1:1/", "s3cr3t-t0k3n", &E));
+    tsv_error e;
+    tsv_error_set(&e, TSV_EINVALID, "server said s3cr3t-t0k3n is bad: s3cr3t-t0k3ns3cr3t-t0k3n");
+    influx2__scrub(c, &e);
+    assert_string_equal(e.message, "server said <token> is bad: <token><token>");
+    assert_int_equal(e.code, TSV_EINVALID);
+    char longmsg[600];
+    memset(longmsg, 'x', sizeof longmsg);
+    memcpy(longmsg + 495, "s3cr3t-t0k3n", 12);
+    longmsg[sizeof longmsg - 1] = '\0';
+    tsv_error_set(&e, TSV_EINVALID, "%s", longmsg);
+    influx2__scrub(c, &e);
+    assert_null(strstr(e.message, "s3cr3"));
+    assert_true(strlen(e.message) < TSV_ERROR_MSG_MAX);
+    assert_string_equal(c->base, "http://127.0.0.1:1");
+    tsv_influx2_free(c);
+    /* A token that is part of the mask itself cannot loop. */
+    OK(tsv_influx2_new(&c, "http://h", "oken", &E));
+    tsv_error_set(&e, TSV_EINVALID, "a oken b oken");
+    influx2__scrub(c, &e);
+    assert_string_equal(e.message, "a <token> b <token>");
+    tsv_influx2_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_multipart_good),
+        cmocka_unit_test(test_multipart_without_sql_and_quoted_boundary),
+        cmocka_unit_test(test_multipart_missing_parts),
+        cmocka_unit_test(test_multipart_truncated),
+        cmocka_unit_test(test_multipart_bad_boundary),
+        cmocka_unit_test(test_multipart_buckets_checked),
+        cmocka_unit_test(test_tar_complete),
+        cmocka_unit_test(test_tar_incomplete),
+        cmocka_unit_test(test_tar_corrupt),
+        cmocka_unit_test(test_scrub_token),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
