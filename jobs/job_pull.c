@@ -24,9 +24,10 @@
 #define NS 1000000000LL
 /* A shard whose newest file is older than the previous pull by more than
  * this is probed from the second after that file; a younger one from that
- * file's own second (a file written later in the same second would
- * otherwise be missed: tar mtimes have whole seconds). Covers clock skew. */
-#define HOT_MARGIN_NS (300 * NS)
+ * file's own second (a file written later in the same second, after the
+ * previous download, would otherwise be missed: tar mtimes have whole
+ * seconds). The margin covers clock skew between tsvault and the source. */
+#define HOT_MARGIN_NS (60 * NS)
 
 typedef struct shard_ref {
     uint64_t id;
@@ -411,7 +412,7 @@ static int metadata_2x(pull *p, tsv_error *err)
     if (rc == 0)
         rc = tsv_influx2_fetch_metadata(p->c2, kv_w, sql_w, &all, &bytes, err);
     if (rc != 0)
-        tsv_error_wrap(err, "metadata (GET /api/v2/backup/metadata)");
+        tsv_error_wrap(err, "metadata");
     p->snap.bytes_pulled += bytes;
     if (rc == 0)
         rc = select_buckets(p, &all, &sel, err);

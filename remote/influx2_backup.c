@@ -614,6 +614,13 @@ out:
  * ------------------------------------------------------------------------- */
 
 /* Messages of the gzip decoder (stream.h), as opposed to transfer errors. */
+/* Prefixes "what" unless the transfer's own message already starts with it. */
+static void wrap_once(tsv_error *err, const char *what)
+{
+    if (err && strncmp(err->message, what, strlen(what)) != 0)
+        tsv_error_wrap(err, "%s", what);
+}
+
 static int gzip_error(const tsv_error *err)
 {
     if (!err || err->code != TSV_EINVALID)
@@ -668,7 +675,7 @@ int tsv_influx2_fetch_metadata(tsv_influx2 *c, tsv_writer *kv_w, tsv_writer *sql
     if (influx2__parse_metadata(body, influx2__content_type(x), &parts, err) != 0) {
         if (dec && gzip_error(err))
             tsv_error_wrap(err, "bad gzip body");
-        tsv_error_wrap(err, "%s", what);
+        wrap_once(err, what);
         goto out;
     }
     rc = 0;
@@ -719,7 +726,7 @@ int tsv_influx2_fetch_shard(tsv_influx2 *c, uint64_t shard_id, int64_t since_ns,
         if (got < 0) {
             if (dec && gzip_error(err))
                 tsv_error_wrap(err, "bad gzip body");
-            tsv_error_wrap(err, "%s", what);
+            wrap_once(err, what);
             goto out;
         }
         if (got == 0)

@@ -113,7 +113,44 @@ diff <(python3 -m json.tool "$W/at-snap1.json") <(python3 -m json.tool "$W/resto
 grep -q '"mem"' "$W/restored.json" || fail "snapshot 1 must still hold mem"
 pass "snapshot 1 pushed into a fresh influxd 1.6.7 as demo_then: SELECT results equal the source's then"
 
-# ---- 5. failures ------------------------------------------------------------------------------------
+# ---- 5. the schedule ----------------------------------------------------------------------------
+jobs_of() { # CONNECTION -> number of backup jobs for it
+    curl -sS -H "$(auth)" "$U/api/v2/jobs?type=backup&limit=1000" |
+        python3 -c 'import json,sys; print(sum(1 for j in json.load(sys.stdin)["values"] if j["source"].get("connectionName") == sys.argv[1]))' "$1"
+}
+wait_jobs() { # CONNECTION N
+    local i=0
+    until [ "$(jobs_of "$1")" -ge "$2" ]; do
+        [ $i -lt 300 ] || fail "the scheduler did not create pull job $2 for $1"
+        sleep 0.1
+        i=$((i + 1))
+    done
+}
+http POST "$U/api/v2/connections" -H "$(auth)" -H 'Content-Type: application/json' \
+    -d "{\"name\":\"sched\",\"type\":\"influxdb1\",\"host\":\"127.0.0.1:$src_RPC\",\"schedule\":{\"every\":\"1h\"}}"
+expect_status 201 "create scheduled connection"
+wait_jobs sched 1
+sleep 6 # another tick: an hourly schedule must not run again
+[ "$(jobs_of sched)" = 1 ] || fail "an hourly schedule ran twice"
+http GET "$U/api/v2/connections/sched" -H "$(auth)"
+json_get 'j["lastScheduledRun"]' >/dev/null || fail "lastScheduledRun missing"
+pass "a new scheduled connection is pulled at once, then not again before its time"
+# downtime: the last run an hour and a half ago (set in the catalogue while stopped)
+tsv_stop t
+python3 - "$t_DATA/connections/catalog.db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("UPDATE connections SET last_run = last_run - 5400 * 1000000000 WHERE name = 'sched'")
+db.commit()
+PY
+tsv_launch t "$t_DATA" "$TSV_TMP/t-restarted.log"
+U=$t_URL
+wait_jobs sched 2
+sleep 6
+[ "$(jobs_of sched)" = 2 ] || fail "a missed run must run once at start-up, not once per missed hour"
+pass "a run missed while tsvault was down runs once at start-up"
+
+# ---- 6. failures ------------------------------------------------------------------------------------
 DEAD=$(free_port)
 http POST "$U/api/v2/connections" -H "$(auth)" -H 'Content-Type: application/json' \
     -d "{\"name\":\"dead\",\"type\":\"influxdb1\",\"host\":\"127.0.0.1:$DEAD\",\"timeoutSeconds\":2}"

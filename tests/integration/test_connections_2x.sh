@@ -65,8 +65,10 @@ PY
 # ---- 1. the source ------------------------------------------------------------------------------
 tsv_start a --rpc-bind-address 127.0.0.1:0
 RPC=$(sed -n 's/.*msg="1.x rpc listening".* rpc_port=\([0-9]*\).*/\1/p' "$a_LOG" | tail -n 1)
-http POST "$a_URL/api/v2/orgs" -H "$(auth)" -H 'Content-Type: application/json' -d '{"name":"src-org"}'
-expect_status 201 "org on A"
+# a set-up server: its KV holds an operator authorization, as a full restore needs
+http POST "$a_URL/api/v2/setup" -H 'Content-Type: application/json' \
+    -d '{"username":"ada","password":"correct-horse","org":"src-org","bucket":"metrics","retentionPeriodSeconds":0}'
+expect_status 201 "setup A"
 influxd restore -portable -host "127.0.0.1:$RPC" "$FIXTURE/backup" >"$W/r1.out" 2>&1 ||
     fail "influxd restore into A: $(cat "$W/r1.out")"
 sleep 0.5
@@ -85,7 +87,7 @@ snapshots src
 [ "$(json_get 'j["values"][0]["shards"], j["values"][0]["shardsChanged"]')" = "(5, 5)" ] ||
     fail "first pull: $(cat "$HTTP_BODY")"
 B1=$(json_get 'j["values"][0]["bytesPulled"]')
-pass "first pull: 5 shards, $B1 bytes"
+pass "first pull: 5 shards (the set-up bucket has none yet), $B1 bytes"
 
 # ---- 2. incremental -------------------------------------------------------------------------------
 sleep 1.1
@@ -139,10 +141,13 @@ TSV_PIDS="$TSV_PIDS $!"
 i=0
 until [ -s "$W/liar.port" ]; do sleep 0.05; i=$((i+1)); [ $i -lt 200 ] || fail "liar did not start"; done
 LIAR="http://127.0.0.1:$(cat "$W/liar.port")"
-for mode in truncated-tar bad-gzip no-kv wrong-entries truncated-metadata; do
+for case in "truncated-tar:truncated" "bad-gzip:gzip" "no-kv:kv" \
+    "wrong-entries:does not match the metadata" "truncated-metadata:metadata"; do
+    mode=${case%%:*} want=${case#*:}
     connect "liar-$mode" "$LIAR/$mode" "$TSV_TOKEN"
     pull "liar-$mode" failed
-    msg=$(json_get 'j.get("healthMessage")')
+    msg=$(json_get 'j["health"]["message"]')
+    echo "$msg" | grep -qi "$want" || fail "$mode: the message must say '$want': $msg"
     snapshots "liar-$mode"
     [ "$(json_get 'len(j["values"])')" = 0 ] || fail "$mode: a snapshot was stored"
     echo "   $mode -> $msg"
