@@ -12,6 +12,7 @@
 #include "http_common.h"
 #include "influx2_internal.h"
 #include "json.h"
+#include "tar_stream.h"
 #include "tsv_time.h"
 
 #define DEFAULT_TIMEOUT_MS 30000
@@ -708,8 +709,9 @@ int tsv_influx2_fetch_shard(tsv_influx2 *c, uint64_t shard_id, int64_t since_ns,
     uint8_t *buf = NULL;
     long st = 0;
     int rc = -1;
-    influx2_tar_check tc;
-    influx2__tar_check_init(&tc);
+    tsv_writer *check = NULL;
+    if (tsv_tar_check_writer_new(&check, w, err) != 0)
+        return -1;
     if (influx2__open(c, &req, &x, &st, err) != 0) {
         if (st == 404)
             tsv_error_wrap(err, "shard %" PRIu64 " not found (removed on the server)", shard_id);
@@ -731,14 +733,13 @@ int tsv_influx2_fetch_shard(tsv_influx2 *c, uint64_t shard_id, int64_t since_ns,
         }
         if (got == 0)
             break;
-        if (influx2__tar_check_feed(&tc, buf, (size_t)got, err) != 0) {
-            tsv_error_wrap(err, "%s: shard %" PRIu64, what, shard_id);
+        if (tsv_write(check, buf, (size_t)got, err) != 0) {
+            if (err && err->code == TSV_EINVALID)
+                tsv_error_wrap(err, "%s: shard %" PRIu64, what, shard_id);
             goto out;
         }
-        if (tsv_write(w, buf, (size_t)got, err) != 0)
-            goto out;
     }
-    if (influx2__tar_check_end(&tc, err) != 0) {
+    if (tsv_tar_check_finish(check, NULL, err) != 0) {
         tsv_error_wrap(err, "%s: shard %" PRIu64, what, shard_id);
         goto out;
     }
@@ -747,6 +748,7 @@ out:
     if (bytes && x)
         *bytes = influx2__received(x);
     free(buf);
+    tsv_writer_free(check);
     tsv_reader_free(dec);
     influx2__close(x);
     if (rc != 0)

@@ -1,7 +1,7 @@
 /*
  * influx2_internal: what the files of the InfluxDB 2.x backup/restore client
  * share (influx2_backup.c: client, transfers, fetches, probe;
- * influx2_restore.c: restores; influx2_parse.c: the multipart and tar checks).
+ * influx2_restore.c: restores; influx2_parse.c: the multipart reader; shard tars are checked by storage/tar_stream.h).
  * Private to remote/; unit tests include it.
  *
  * Errors: tsv_error.h. Thread-safety: one thread per client (and per parser
@@ -95,28 +95,5 @@ int influx2__boundary(const char *content_type, char out[72], tsv_error *err);
  * 64 KiB window plus the buckets part. */
 int influx2__parse_metadata(tsv_reader *body, const char *content_type, influx2_parts *p,
                             tsv_error *err);
-
-/* ---- shard tar completeness (influx2_parse.c) --------------------------- */
-
-typedef struct influx2_tar_check {
-    uint8_t hdr[512];
-    size_t hlen;      /* bytes of the current 512-byte block collected */
-    uint64_t skip;    /* data + padding bytes of the current entry still to come */
-    uint64_t offset;  /* bytes fed so far */
-    uint64_t entries; /* regular entries seen */
-    int zero_blocks;  /* consecutive zero blocks */
-    int ended;        /* two zero blocks seen */
-    char name[101];   /* current entry, for messages */
-} influx2_tar_check;
-
-void influx2__tar_check_init(influx2_tar_check *t);
-/* Feeds the next bytes of the archive: every header's checksum is verified
- * (unsigned or signed sum, as Go's reader accepts), entry sizes (octal or
- * base-256) are followed, only zero blocks may follow the end marker.
- * TSV_EINVALID names the offset and entry. */
-int influx2__tar_check_feed(influx2_tar_check *t, const void *p, size_t n, tsv_error *err);
-/* The archive must have ended with its two zero blocks: TSV_EINVALID if it
- * was cut short (inside a header, inside an entry, or before the marker). */
-int influx2__tar_check_end(const influx2_tar_check *t, tsv_error *err);
 
 #endif

@@ -242,16 +242,16 @@ expect_fail "truncated multipart" invalid 'multipart body is truncated: part "kv
 tool unknown-part "$L" metadata "$W/lm"
 expect_fail "unknown part" invalid 'unexpected part "extra"'
 tool truncated-tar "$L" shard 1 "$W/l.tar"
-expect_fail "truncated tar" invalid 'tar archive is truncated: it ends inside entry "fedcba9876543210/autogen/1/000000001-000000001.tsm"'
+expect_fail "truncated tar" invalid 'truncated tar: the stream ends inside entry 1 \("fedcba9876543210/autogen/1/000000001-000000001.tsm"'
 [ ! -e "$W/l.tar" ] || fail "the driver must not keep a partial tar"
 tool no-end-marker "$L" shard 1 "$W/l.tar"
-expect_fail "tar without end marker" invalid "no end-of-archive marker \(two zero blocks\)"
+expect_fail "tar without end marker" invalid "no closing zero blocks"
 tool bad-gzip "$L" shard 1 "$W/l.tar"
 expect_fail "bad gzip" invalid "GET /api/v2/backup/shards/1: bad gzip body: gzip: invalid header"
 tool cut-gzip "$L" shard 1 "$W/l.tar"
 expect_fail "cut gzip" invalid "bad gzip body: unexpected EOF"
 tool midstream-error "$L" shard 1 "$W/l.tar"
-expect_fail "error inside a 200 stream" invalid "tar archive is truncated: it ends inside entry"
+expect_fail "error inside a 200 stream" invalid "truncated tar: the stream ends inside entry"
 tool unmapped "$L" restore "$W/liar-good"
 expect_fail "unmapped shard" "internal error" 'did not map shard 1 \(0 of 1 shards mapped\); no shard of this bucket was uploaded'
 tool vanishing "$L" restore "$W/liar-good"
