@@ -258,7 +258,8 @@ rm -f "$D/objects/${TOMB:0:2}/$TOMB"
 printf 'not listed anywhere\n' >"$W/orphan"
 OH=$(sha256sum "$W/orphan" | cut -c1-64)
 mkdir -p "$D/objects/${OH:0:2}" && cp "$W/orphan" "$D/objects/${OH:0:2}/$OH" && chmod 444 "$D/objects/${OH:0:2}/$OH"
-files_state() { (cd "$D" && find objects state/engine catalog -type f ! -name lock.mdb -exec sha256sum {} + | sort); }
+# Data only: verify's corrupt marks (objects/corrupt/) are checked on their own below.
+files_state() { (cd "$D" && find objects state/engine catalog -path objects/corrupt -prune -o -type f ! -name lock.mdb -exec sha256sum {} + | sort); }
 files_state >"$W/before"
 verify_job '{"type":"verify"}'
 [ "$(health)" = warn ] || fail "verify of a damaged store: $(cat "$W/vjob.json")"
@@ -273,5 +274,7 @@ verify_job "{\"type\":\"verify\",\"target\":{\"type\":\"table\",\"tableName\":\"
 [ "$(health)" = ok ] || fail "verify of the untouched bucket: $(cat "$W/vlogs.json")"
 files_state >"$W/after"
 cmp -s "$W/before" "$W/after" || fail "verify changed data"
-pass "verify job finds a flipped byte (object and TSM file), a missing object, an orphan, each at its place; bucket verify ok; nothing changed"
+[ -f "$D/objects/corrupt/$H" ] || fail "the verify job must mark the corrupt object (objects/corrupt/$H)"
+[ "$(ls "$D/objects/corrupt")" = "$H" ] || fail "only the corrupt object is marked: $(ls "$D/objects/corrupt")"
+pass "verify job finds a flipped byte (object and TSM file), a missing object, an orphan, each at its place; marks the corrupt object only; bucket verify ok; no data changed"
 tsv_stop s
