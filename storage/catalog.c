@@ -595,7 +595,7 @@ static int boot_collect(void *ctx, const tsv_version *v, tsv_error *err)
 
 static int catalog_events_init(tsv_catalog *c, tsv_error *err)
 {
-    tsv_catalog_txn *t;
+    tsv_catalog_txn *t = NULL;
     char val[8];
     tsv_error e;
     if (tsv_catalog_begin(c, 1, &t, err) != 0)
