@@ -98,7 +98,8 @@ static int object_path(const local_store *ls, const char *hex, char *out, size_t
                        tsv_error *err)
 {
     if (!tsv_object_hex_valid(hex))
-        return tsv_error_set(err, TSV_EINVALID, "invalid object name \"%.70s\"", hex);
+        return tsv_error_set(err, TSV_EINVALID, "invalid object name \"%.70s\"",
+                             hex ? hex : "(none)");
     return tsv_path_join(out, outlen, err, "%s/%.2s/%s", ls->dir, hex, hex);
 }
 
