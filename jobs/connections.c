@@ -22,6 +22,7 @@
 #define NS 1000000000LL
 #define SCHEDULE_TICK_S 5
 #define DEFAULT_TIMEOUT_MS 30000
+#define DEFAULT_CLOCK_SKEW_NS (10 * NS)
 
 struct tsv_conns {
     char dir[PATH_MAX];
@@ -318,6 +319,14 @@ static int validate(const tsv_json *o, tsv_error *err)
             return -1;
         if (t < 1 || t > 86400)
             return tsv_error_set(err, TSV_EINVALID, "timeoutSeconds must be 1..86400");
+    }
+    const tsv_json *sk = get(o, "clockSkewSeconds");
+    if (sk && sk->type != TSV_JSON_NULL) {
+        uint64_t t;
+        if (tsv_json_u64(sk, &t, "clockSkewSeconds", err) != 0)
+            return -1;
+        if (t > 86400)
+            return tsv_error_set(err, TSV_EINVALID, "clockSkewSeconds must be 0..86400");
     }
     return 0;
 }
@@ -724,6 +733,10 @@ int tsv_conns_load(tsv_conns *c, const char *name, tsv_conn *out, tsv_error *err
         out->timeout_ms = to && tsv_json_u64(to, &t, "timeoutSeconds", NULL) == 0
                               ? (int)(t * 1000)
                               : DEFAULT_TIMEOUT_MS;
+        const tsv_json *sk = get(o, "clockSkewSeconds");
+        out->clock_skew_ns = sk && tsv_json_u64(sk, &t, "clockSkewSeconds", NULL) == 0
+                                 ? (int64_t)t * NS
+                                 : DEFAULT_CLOCK_SKEW_NS;
         const tsv_json *names = get(o, strcmp(r.type, "influxdb2") == 0 ? "buckets" : "databases");
         if (names && names->type == TSV_JSON_ARRAY) {
             out->names = calloc(names->count ? names->count : 1, sizeof *out->names);

@@ -85,6 +85,7 @@ typedef struct tsv_conn {
     char ca_file[1024];
     int skip_verify;
     int timeout_ms;
+    int64_t clock_skew_ns; /* how far the source's clock may be from ours */
     tsv_schedule schedule;
     tsv_conn_keep keep;
 } tsv_conn;

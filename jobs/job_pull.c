@@ -22,12 +22,6 @@
 #include "tsv_log.h"
 
 #define NS 1000000000LL
-/* A shard whose newest file is older than the previous pull by more than
- * this is probed from the second after that file; a younger one from that
- * file's own second (a file written later in the same second, after the
- * previous download, would otherwise be missed: tar mtimes have whole
- * seconds). The margin covers clock skew between tsvault and the source. */
-#define HOT_MARGIN_NS (60 * NS)
 
 typedef struct shard_ref {
     uint64_t id;
@@ -287,8 +281,14 @@ static int probe(pull *p, const shard_ref *r, const tsv_snap_shard *ps, uint64_t
             newest = ps->files[i].mtime;
     if (newest == INT64_MIN)
         return 0; /* an empty shard: a full download costs nothing */
-    int64_t since =
-        (newest + 1) * NS <= p->prev.time - HOT_MARGIN_NS ? (newest + 1) * NS - 1 : newest * NS - 1;
+    /* A shard whose newest file is older than the previous pull by more
+     * than the clock skew (plus the second tar times drop) is probed from
+     * the second after that file: every file of that second was there when
+     * it was downloaded. A younger one is probed from that file's own
+     * second, as a file written later in the same second would otherwise be
+     * missed; its newest files come again. */
+    int64_t cold_before = p->prev.time - p->conn.clock_skew_ns - NS;
+    int64_t since = (newest + 1) * NS <= cold_before ? (newest + 1) * NS - 1 : newest * NS - 1;
     tsv_tar_sink *sink = NULL;
     int rc = tsv_tar_sink_new(&sink, tsv_conns_objects(p->c), tsv_conns_tmp_dir(p->c), err);
     uint64_t got = 0;
