@@ -19,7 +19,9 @@ api() { # METHOD PATH [BODY]
     curl -sS -f -X "$1" -H "Authorization: Token $TOKEN" -H 'Content-Type: application/json' \
         ${3:+-d "$3"} "$TURL$2"
 }
-# pull NAME -> "seconds bytesPulled bytesNew shardsChanged" of a completed pull job
+# pull NAME -> "seconds bytesPulled bytesNew shardsChanged job-seconds" of a completed pull
+# job: seconds as the client waits for it (create, poll every 20 ms), job-seconds inside
+# tsvault (the snapshot's time to finished)
 pull() {
     local t0 t1 id st
     t0=$(now)
@@ -33,8 +35,11 @@ pull() {
     t1=$(now)
     api GET "/api/v2/connections/$1/snapshots" | python3 -c '
 import json, sys
+from datetime import datetime
 v = json.load(sys.stdin)["values"][-1]
-print(sys.argv[1], v["bytesPulled"], v["bytesNew"], v["shardsChanged"])' "$(elapsed "$t0" "$t1")"
+ts = lambda s: datetime.fromisoformat(s[:26].rstrip("Z") if "." in s else s.rstrip("Z"))
+job = (ts(v["finished"]) - ts(v["time"])).total_seconds()
+print(sys.argv[1], v["bytesPulled"], v["bytesNew"], v["shardsChanged"], "%.3f" % job)' "$(elapsed "$t0" "$t1")"
 }
 
 check_tools
@@ -52,7 +57,7 @@ tp=() tb=()
 for r in $(seq 1 "$RUNS"); do
     start_tsvault "$WORK/tsvault" "$WORK/tsvault.log"
     api POST /api/v2/connections "{\"name\":\"src\",\"type\":\"influxdb1\",\"host\":\"127.0.0.1:$IRPC\",\"databases\":[\"src\"]}" >/dev/null
-    read -r t bytes _ changed < <(pull src)
+    read -r t bytes _ changed _ < <(pull src)
     sync
     [ "$changed" = "$NSHARDS" ] || die "pull run $r: $changed shards, want $NSHARDS"
     [ "$bytes" -ge "$TSM_BYTES" ] || die "pull run $r: $bytes bytes < $TSM_BYTES of TSM"
@@ -74,7 +79,7 @@ done
 # shard (2024-02-05..12: shard group 6), then nothing.
 start_tsvault "$WORK/tsvault" "$WORK/tsvault.log"
 api POST /api/v2/connections "{\"name\":\"src\",\"type\":\"influxdb1\",\"host\":\"127.0.0.1:$IRPC\",\"databases\":[\"src\"]}" >/dev/null
-read -r tf bf _ _ < <(pull src)
+read -r tf bf _ _ jf < <(pull src)
 sleep 1.1
 base=$(date -d 2024-02-06T00:00:00Z +%s)
 python3 - "$base" >"$WORK/small.lp" <<'PY'
@@ -84,8 +89,8 @@ for i in range(1000):
     print("small,host=h%d value=%d.5 %d" % (i % 10, i, (b + i * 60) * 10**9))
 PY
 curl -sS -f -XPOST "http://127.0.0.1:$IHTTP/write?db=src" --data-binary @"$WORK/small.lp" || die "small write"
-read -r ti bi ni ci < <(pull src)
-read -r tn bn nn cn < <(pull src)
+read -r ti bi ni ci ji < <(pull src)
+read -r tn bn nn cn jn < <(pull src)
 stop_tsvault
 stop_influxd
 mp=$(echo "${tp[@]}" | median)
@@ -94,6 +99,6 @@ echo "TSM bytes: $TSM_BYTES ($NSHARDS shards); runs: $RUNS; load after: $(cut -d
 echo "full pull by tsvault (influxdb1 connection):   median $mp s ($(awk -v b="$TSM_BYTES" -v t="$mp" 'BEGIN{printf "%.0f", b/t/1e6}') MB/s)"
 echo "influxd backup -portable of the same database: median $mb s ($(awk -v b="$TSM_BYTES" -v t="$mb" 'BEGIN{printf "%.0f", b/t/1e6}') MB/s)"
 echo "tsvault / influxd speed: $(awk -v a="$mb" -v b="$mp" 'BEGIN{printf "%.2f", a/b}')x"
-echo "first pull on the incremental server: $tf s, $bf bytes"
-echo "incremental pull after 1000 points into one shard: $ti s, $bi bytes pulled, $ni new, $ci shard(s) changed"
-echo "pull with nothing changed: $tn s, $bn bytes pulled, $nn new, $cn shard(s) changed"
+echo "first pull on the incremental server: $tf s (job $jf s), $bf bytes"
+echo "incremental pull after 1000 points into one shard: $ti s (job $ji s), $bi bytes pulled, $ni new, $ci shard(s) changed"
+echo "pull with nothing changed: $tn s (job $jn s), $bn bytes pulled, $nn new, $cn shard(s) changed"
