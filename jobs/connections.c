@@ -30,7 +30,7 @@ struct tsv_conns {
     tsv_conn_catalog *cat;
     tsv_secret_box *box;
     tsv_objstore *os;
-    int64_t grace_ns;
+    int64_t grace_ns, collect_ns;
     /* pulls in progress (objects stored, snapshot not committed yet) hold
      * the object GC off */
     pthread_mutex_t mu;
@@ -58,6 +58,7 @@ int tsv_conns_open(tsv_conns **out, const tsv_conns_options *opt, tsv_error *err
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
     c->grace_ns = opt->grace_ns;
+    c->collect_ns = opt->collect_ns > 0 ? opt->collect_ns : 60 * NS;
     char objects[PATH_MAX];
     int rc = 0;
     if ((size_t)snprintf(c->dir, sizeof c->dir, "%s", opt->dir) >= sizeof c->dir ||
@@ -1026,10 +1027,14 @@ int tsv_conns_collect(tsv_conns *c, uint64_t *purged, uint64_t *objects_removed,
     *purged = *objects_removed = 0;
     if (tsv_conn_snapshots_purge(c->cat, now_ns() - c->grace_ns, purged, err) != 0)
         return -1;
-    /* No pull may store objects while the referenced set is taken. */
+    /* No pull may store objects while the referenced set is taken; with one
+     * running, the objects wait for the next pass (the scheduler must not
+     * block behind a long pull). */
     pthread_mutex_lock(&c->mu);
-    while (c->pulls > 0 || c->collecting)
-        pthread_cond_wait(&c->cv, &c->mu);
+    if (c->pulls > 0 || c->collecting) {
+        pthread_mutex_unlock(&c->mu);
+        return 0;
+    }
     c->collecting = 1;
     pthread_mutex_unlock(&c->mu);
     hex_set keep = {0};
@@ -1115,7 +1120,7 @@ static void *sched_main(void *arg)
         tsv_error e;
         if (tsv_conn_catalog_list(c->cat, sched_one, &d, &e) != 0)
             TSV_WARN("msg=\"scheduler\" error=\"%s\"", e.message);
-        if (d.now - last_collect > 60 * NS) {
+        if (d.now - last_collect >= c->collect_ns) {
             uint64_t p, o;
             if (tsv_conns_collect(c, &p, &o, &e) != 0)
                 TSV_WARN("msg=\"connection snapshot collection\" error=\"%s\"", e.message);

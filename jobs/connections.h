@@ -41,8 +41,9 @@ struct tsv_job_user;
 typedef struct tsv_conns tsv_conns;
 
 typedef struct tsv_conns_options {
-    const char *dir;  /* <data-dir>/connections */
-    int64_t grace_ns; /* soft-deleted snapshots are kept this long */
+    const char *dir;    /* <data-dir>/connections */
+    int64_t grace_ns;   /* soft-deleted snapshots are kept this long */
+    int64_t collect_ns; /* purge and object GC period (the vault's purge interval) */
 } tsv_conns_options;
 
 int tsv_conns_open(tsv_conns **out, const tsv_conns_options *opt, tsv_error *err);
@@ -102,7 +103,8 @@ void tsv_conns_pull_end(tsv_conns *c);
 /* Applies the keep policy of one connection (after a pull): snapshots it
  * does not keep are soft-deleted. */
 int tsv_conns_apply_keep(tsv_conns *c, const tsv_conn *conn, tsv_error *err);
-/* Purge of snapshots past the grace period and GC of unused objects. */
+/* Purge of snapshots past the grace period and GC of unused objects (the
+ * GC is skipped while a pull or push runs: the next pass does it). */
 int tsv_conns_collect(tsv_conns *c, uint64_t *purged, uint64_t *objects_removed, tsv_error *err);
 
 /* The scheduler: creates {"type":"backup","source":{"type":"connection",

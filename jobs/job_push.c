@@ -1,19 +1,25 @@
 /* job_push: see job_push.h. */
 #include "job_push.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "backup.h"
 #include "conn_manifest.h"
 #include "influx1_rpc.h"
 #include "influx2_backup.h"
 #include "json.h"
 #include "meta.h"
+#include "random.h"
 #include "tar_objects.h"
 #include "tsv_log.h"
+#include "v1_backup.h"
 
 typedef struct push {
     tsv_conns *c;
@@ -88,6 +94,175 @@ static int read_object(push *p, const char *hex, tsv_buf *out, tsv_error *err)
     int rc = w ? tsv_copy(w, r, NULL, err) : tsv_error_set(err, TSV_EINTERNAL, "out of memory");
     tsv_writer_free(w);
     tsv_reader_free(r);
+    return rc;
+}
+
+/* ---- a local source: this server's state, captured as objects ------------------------ */
+
+/* Stores one writer-produced stream as an object (through a temp file). */
+typedef int (*write_fn)(void *arg, tsv_writer *w, tsv_error *err);
+
+static int capture_object(push *p, write_fn fn, void *arg, char hex[TSV_OBJECT_HEX], tsv_error *err)
+{
+    /* through an unlinked temp file: a KV of any size in bounded memory */
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s/local-%016llx.tmp", tsv_conns_tmp_dir(p->c),
+                         (unsigned long long)tsv_random_u64()) >= sizeof path)
+        return tsv_error_set(err, TSV_EINVALID, "temp path too long");
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return tsv_error_set_errno(err, errno == ENOSPC ? TSV_ENOSPACE : TSV_EINTERNAL, errno,
+                                   "create %s", path);
+    unlink(path);
+    tsv_writer *w = tsv_fd_writer_new(fd);
+    tsv_reader *r = NULL;
+    int rc = w ? fn(arg, w, err) : tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    if (rc == 0 && lseek(fd, 0, SEEK_SET) != 0)
+        rc = tsv_error_set_errno(err, TSV_EINTERNAL, errno, "seek %s", path);
+    if (rc == 0 && !(r = tsv_fd_reader_new(fd)))
+        rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    if (rc == 0) {
+        uint64_t size;
+        int created;
+        rc = tsv_objstore_put(tsv_conns_objects(p->c), r, NULL, hex, &size, &created, err);
+    }
+    tsv_reader_free(r);
+    tsv_writer_free(w);
+    close(fd);
+    return rc;
+}
+
+static int add_shard(push *p, uint64_t id, const char *db, const char *rp, tsv_tar_sink *sink,
+                     tsv_error *err)
+{
+    tsv_snap_shard *nv = realloc(p->snap.shards, (p->snap.n_shards + 1) * sizeof *nv);
+    if (!nv)
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    p->snap.shards = nv;
+    tsv_snap_shard *sh = &nv[p->snap.n_shards];
+    memset(sh, 0, sizeof *sh);
+    sh->id = id;
+    snprintf(sh->db, sizeof sh->db, "%s", db);
+    snprintf(sh->rp, sizeof sh->rp, "%s", rp);
+    size_t n;
+    const tsv_tar_entry *e = tsv_tar_sink_entries(sink, &n);
+    if (n && !(sh->files = calloc(n, sizeof *sh->files)))
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    p->snap.n_shards++;
+    for (size_t i = 0; i < n; i++) {
+        const char *base = strrchr(e[i].name, '/');
+        tsv_snap_file *f = &sh->files[sh->n_files++];
+        snprintf(f->name, sizeof f->name, "%s", base ? base + 1 : e[i].name);
+        snprintf(f->hex, sizeof f->hex, "%s", e[i].hex);
+        f->size = e[i].size;
+        f->mtime = e[i].mtime;
+    }
+    return 0;
+}
+
+static int shard_to_objects(push *p, tsv_shard_snapshot *ss, uint64_t id, const char *db,
+                            const char *rp, tsv_error *err)
+{
+    tsv_tar_sink *sink = NULL;
+    int rc = tsv_tar_sink_new(&sink, tsv_conns_objects(p->c), tsv_conns_tmp_dir(p->c), err);
+    if (rc == 0)
+        rc = tsv_shard_snapshot_write_tar(ss, tsv_tar_sink_writer(sink), err);
+    if (rc == 0)
+        rc = tsv_tar_sink_finish(sink, err);
+    if (rc == 0)
+        rc = add_shard(p, id, db, rp, sink, err);
+    tsv_tar_sink_free(sink);
+    return rc;
+}
+
+static int meta_kv(void *arg, tsv_writer *w, tsv_error *err)
+{
+    return tsv_metadata_snapshot_write_kv(arg, w, err);
+}
+static int meta_sql(void *arg, tsv_writer *w, tsv_error *err)
+{
+    return tsv_metadata_snapshot_write_sql(arg, w, err);
+}
+static int meta_buckets(void *arg, tsv_writer *w, tsv_error *err)
+{
+    return tsv_metadata_snapshot_write_buckets(arg, w, err);
+}
+
+typedef struct local_walk {
+    push *p;
+    tsv_store *s;
+} local_walk;
+
+static int local_shard(void *ctx, const tsv_json *m, const char *bucket_id, const char *rp,
+                       uint64_t id, tsv_error *err)
+{
+    (void)m;
+    local_walk *lw = ctx;
+    if (!rp)
+        return 0;
+    tsv_shard_snapshot *ss = NULL;
+    if (tsv_store_shard_snapshot(lw->s, id, INT64_MIN, &ss, err) != 0)
+        return err && err->code == TSV_ENOTFOUND ? 0 : -1; /* deleted meanwhile */
+    int rc = shard_to_objects(lw->p, ss, id, bucket_id, rp, err);
+    tsv_shard_snapshot_free(ss);
+    return rc;
+}
+
+static int capture_2x(push *p, tsv_store *s, tsv_error *err)
+{
+    tsv_metadata_snapshot *ms = NULL;
+    tsv_buf buckets = {0};
+    tsv_json_doc *doc = NULL;
+    int rc = tsv_store_metadata_snapshot(s, &ms, err);
+    if (rc == 0)
+        rc = capture_object(p, meta_kv, ms, p->snap.kv_hex, err);
+    if (rc == 0)
+        rc = capture_object(p, meta_sql, ms, p->snap.sql_hex, err);
+    if (rc == 0)
+        rc = capture_object(p, meta_buckets, ms, p->snap.buckets_hex, err);
+    if (ms)
+        tsv_metadata_snapshot_end(ms);
+    if (rc == 0)
+        rc = read_object(p, p->snap.buckets_hex, &buckets, err);
+    if (rc == 0)
+        rc = tsv_json_parse(&doc, (const char *)buckets.data, buckets.len, err);
+    local_walk lw = {p, s};
+    if (rc == 0)
+        rc = tsv_manifest_walk(tsv_json_root(doc), local_shard, &lw, err);
+    tsv_json_free(doc);
+    tsv_buf_free(&buckets);
+    return rc;
+}
+
+static int capture_1x(push *p, tsv_store *s, const char *org, tsv_error *err)
+{
+    tsv_v1_view *v = NULL;
+    uint8_t *meta = NULL;
+    size_t len = 0;
+    int rc = tsv_store_v1_view(s, org, &v, err);
+    if (rc == 0)
+        rc = tsv_v1_view_encode(v, &meta, &len, err);
+    if (rc == 0) {
+        tsv_reader *r = tsv_mem_reader_new(meta, len);
+        uint64_t size;
+        int created;
+        rc = r ? tsv_objstore_put(tsv_conns_objects(p->c), r, NULL, p->snap.meta_hex, &size,
+                                  &created, err)
+               : tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+        tsv_reader_free(r);
+    }
+    for (size_t i = 0; rc == 0 && i < v->n_shards; i++) {
+        const tsv_v1_shard_ref *ref = &v->shards[i];
+        tsv_shard_snapshot *ss = NULL;
+        if (tsv_store_v1_shard_snapshot(s, v, ref->id, INT64_MIN, &ss, err) != 0) {
+            rc = err && err->code == TSV_ENOTFOUND ? 0 : -1;
+            continue;
+        }
+        rc = shard_to_objects(p, ss, ref->id, ref->db, ref->rp, err);
+        tsv_shard_snapshot_free(ss);
+    }
+    free(meta);
+    tsv_v1_view_free(v);
     return rc;
 }
 
@@ -192,8 +367,8 @@ static int push_1x(push *p, const tsv_conn *tgt, tsv_error *err)
     return rc;
 }
 
-int tsv_job_push_run(tsv_conns *c, const tsv_push_spec *spec, const tsv_job_ops *ops, void *ctx,
-                     tsv_error *err)
+int tsv_job_push_run(tsv_conns *c, tsv_store *local, const tsv_push_spec *spec,
+                     const tsv_job_ops *ops, void *ctx, tsv_error *err)
 {
     push p;
     memset(&p, 0, sizeof p);
@@ -204,15 +379,27 @@ int tsv_job_push_run(tsv_conns *c, const tsv_push_spec *spec, const tsv_job_ops 
     tsv_conn tgt;
     if (tsv_conns_load(c, spec->target, &tgt, err) != 0)
         return tsv_error_wrap(err, "target");
-    /* GC off: the snapshot's objects must stay while they are sent */
+    /* GC off: the snapshot's objects must stay while they are sent (a local
+     * capture's are in no snapshot at all) */
     tsv_conns_pull_begin(c);
-    int rc =
-        tsv_conn_snapshot_at(tsv_conns_catalog(c), spec->source, spec->target_time, &p.snap, err);
+    int rc;
+    if (spec->source) {
+        rc = tsv_conn_snapshot_at(tsv_conns_catalog(c), spec->source, spec->target_time, &p.snap,
+                                  err);
+    } else {
+        snprintf(p.snap.kind, sizeof p.snap.kind, "%s", tgt.type);
+        logf_(&p, "info", "capturing this server's state as %s", tgt.type);
+        rc = strcmp(tgt.type, "influxdb2") == 0 ? capture_2x(&p, local, err)
+                                                : capture_1x(&p, local, spec->source_org, err);
+        if (rc != 0)
+            tsv_error_wrap(err, "local state");
+    }
     if (rc == 0 && strcmp(p.snap.kind, tgt.type) != 0)
         rc = tsv_error_set(err, TSV_EINVALID,
                            "snapshot %" PRId64 " of \"%s\" is an %s snapshot; \"%s\" is an %s "
                            "server",
-                           p.snap.id, spec->source, p.snap.kind, spec->target, tgt.type);
+                           p.snap.id, spec->source ? spec->source : "local", p.snap.kind,
+                           spec->target, tgt.type);
     if (rc == 0 && spec->full && strcmp(tgt.type, "influxdb2") != 0)
         rc = tsv_error_set(err, TSV_EINVALID, "target.full is for influxdb2 targets");
     if (rc == 0) {
@@ -221,8 +408,11 @@ int tsv_job_push_run(tsv_conns *c, const tsv_push_spec *spec, const tsv_job_ops 
             for (size_t k = 0; k < p.snap.shards[i].n_files; k++)
                 total += p.snap.shards[i].files[k].size;
         ops->totals(ctx, total, p.snap.n_shards);
-        logf_(&p, "info", "pushing snapshot %" PRId64 " of %s to %s (%s)", p.snap.id, spec->source,
-              spec->target, tgt.type);
+        if (spec->source)
+            logf_(&p, "info", "pushing snapshot %" PRId64 " of %s to %s (%s)", p.snap.id,
+                  spec->source, spec->target, tgt.type);
+        else
+            logf_(&p, "info", "pushing this server's state to %s (%s)", spec->target, tgt.type);
         rc = strcmp(tgt.type, "influxdb2") == 0 ? push_2x(&p, &tgt, err) : push_1x(&p, &tgt, err);
     }
     if (rc != 0 && ops->canceled(ctx))

@@ -19,18 +19,24 @@
 
 #include "connections.h"
 #include "job_restore.h"
+#include "store.h"
 
 typedef struct tsv_push_spec {
-    const char *source;  /* connection name */
-    int64_t target_time; /* INT64_MAX = the latest snapshot */
-    const char *target;  /* connection name */
-    int full;            /* influxdb2: a full restore */
-    const char *new_org; /* influxdb2 partial: --new-org */
+    const char *source;     /* connection name; NULL = this server's own state */
+    const char *source_org; /* local source, influxdb1 target: the org seen as a 1.x
+                             * server (name or ID; NULL = the first) */
+    int64_t target_time;    /* INT64_MAX = the latest snapshot */
+    const char *target;     /* connection name */
+    int full;               /* influxdb2: a full restore */
+    const char *new_org;    /* influxdb2 partial: --new-org */
     const char *const *rename_from, *const *rename_to;
     size_t n_rename;
 } tsv_push_spec;
 
-int tsv_job_push_run(tsv_conns *c, const tsv_push_spec *spec, const tsv_job_ops *ops, void *ctx,
-                     tsv_error *err);
+/* local: the store a NULL source means (taken as it is now: metadata in one
+ * consistent snapshot, each shard's files hard-linked under its lock, as
+ * the backup API does), stored as objects only for the push. */
+int tsv_job_push_run(tsv_conns *c, tsv_store *local, const tsv_push_spec *spec,
+                     const tsv_job_ops *ops, void *ctx, tsv_error *err);
 
 #endif

@@ -91,8 +91,9 @@ typedef struct job {
     char pitr_org[17]; /* pitr: scope, "" = the whole server */
     char pitr_bucket[17];
     /* backup (pull) and restore to a connection (push) */
-    int conn_job; /* 1 pull, 2 push */
-    const char *conn_source, *conn_target, *conn_new_org;
+    int conn_job;                                         /* 1 pull, 2 push */
+    const char *conn_source, *conn_target, *conn_new_org; /* conn_source NULL: local */
+    const char *conn_source_org;
     int64_t conn_time; /* push: the snapshot's target time, INT64_MAX = latest */
     int conn_full;
     const char **rename_from, **rename_to;
@@ -273,13 +274,25 @@ static int spec_bind_push(tsv_jobs *j, job *jb, const tsv_json *src, const tsv_j
     const char *st = opt_string(src, "type", "source", &bad, err);
     if (bad)
         return -1;
-    if (!st || strcmp(st, "connection") != 0)
+    int local = st && strcmp(st, "local") == 0;
+    if (!st || (!local && strcmp(st, "connection") != 0))
         return tsv_error_set(err, TSV_EINVALID,
                              "a restore into a connection takes source {\"type\":\"connection\","
-                             "\"connectionName\":\"...\",\"targetTime\":\"...\"}");
-    if (conn_name(j, src, "source", check, &jb->conn_source, err) != 0 ||
+                             "\"connectionName\":\"...\",\"targetTime\":\"...\"} or "
+                             "{\"type\":\"local\"}");
+    if ((!local && conn_name(j, src, "source", check, &jb->conn_source, err) != 0) ||
         conn_name(j, tgt, "target", check, &jb->conn_target, err) != 0)
         return -1;
+    if (local) {
+        jb->conn_source = NULL;
+        jb->conn_source_org = opt_string(src, "orgName", "source", &bad, err);
+        if (bad)
+            return -1;
+        if (tsv_json_get(src, "targetTime"))
+            return tsv_error_set(err, TSV_EINVALID,
+                                 "source.targetTime: a local source is this server as it is now; "
+                                 "to push an earlier moment, run a pitr job first");
+    }
     const char *tt = opt_string(src, "targetTime", "source", &bad, err);
     jb->conn_new_org = bad ? NULL : opt_string(tgt, "newOrgName", "target", &bad, err);
     if (bad)
@@ -933,9 +946,18 @@ static void execute(tsv_jobs *j, job *jb)
     else if (jb->conn_job == 1)
         rc = tsv_job_pull_run(j->conns, jb->conn_source, jb->id, &run_ops, &c, &err);
     else if (jb->conn_job == 2) {
-        tsv_push_spec ps = {jb->conn_source,  jb->conn_time,   jb->conn_target, jb->conn_full,
-                            jb->conn_new_org, jb->rename_from, jb->rename_to,   jb->n_rename};
-        rc = tsv_job_push_run(j->conns, &ps, &run_ops, &c, &err);
+        tsv_push_spec ps = {
+            .source = jb->conn_source,
+            .source_org = jb->conn_source_org,
+            .target_time = jb->conn_time,
+            .target = jb->conn_target,
+            .full = jb->conn_full,
+            .new_org = jb->conn_new_org,
+            .rename_from = jb->rename_from,
+            .rename_to = jb->rename_to,
+            .n_rename = jb->n_rename,
+        };
+        rc = tsv_job_push_run(j->conns, j->s, &ps, &run_ops, &c, &err);
     } else if (strcmp(jb->type, "pitr") == 0)
         rc = tsv_job_pitr_run(j->s, jb->id, jb->target_ns, jb->pitr_org, jb->pitr_bucket, &run_ops,
                               &c, pitr_final_record, &err);

@@ -99,7 +99,8 @@ int main(int argc, char **argv)
     char conns_dir[4096];
     snprintf(conns_dir, sizeof conns_dir, "%s/connections", cfg.data_dir);
     tsv_conns_options copt = {.dir = conns_dir,
-                              .grace_ns = cfg.soft_delete_retention_s * 1000000000LL};
+                              .grace_ns = cfg.soft_delete_retention_s * 1000000000LL,
+                              .collect_ns = cfg.purge_interval_s * 1000000000LL};
     tsv_conns *conns = NULL;
     if (tsv_conns_open(&conns, &copt, &err) != 0) {
         TSV_ERROR("msg=\"cannot open the connections\" error=\"%s\"", err.message);

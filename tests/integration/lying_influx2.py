@@ -5,6 +5,7 @@ one way each, chosen by the first path segment (/<mode>/api/v2/...):
   no-kv               the metadata multipart has no "kv" part
   wrong-entries       the shard's tar holds another shard's files
   truncated-metadata  the metadata body stops before its closing boundary
+  slow                the shard sends half its tar, then nothing for 30 s
 Writes its port to argv[1]. Test use only (test_connections_2x.sh)."""
 import http.server
 import io
@@ -80,6 +81,17 @@ class H(http.server.BaseHTTPRequestHandler):
             tar = shard_tar("%s/autogen/%s/" % (BUCKET, sid))
             if mode == "truncated-tar":
                 return self.send(200, tar[:2000], length=len(tar))
+            if mode == "slow":
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(tar)))
+                self.end_headers()
+                self.wfile.write(tar[:2000])
+                self.wfile.flush()
+                import time
+                time.sleep(30)
+                self.close_connection = True
+                return
             if mode == "bad-gzip":
                 return self.send(200, b"this is not gzip" * 10, extra=[("Content-Encoding", "gzip")])
             return self.send(200, tar)

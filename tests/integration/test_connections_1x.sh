@@ -48,7 +48,9 @@ mem,host=$h used=$((t % 89)) $t"
 done
 write "$src_HTTP" demo "$lines"
 
-tsv_start t
+# a short grace period and purge interval: the collection of a deleted
+# connection's snapshots is seen at the end
+tsv_start t --soft-delete-retention 1s --purge-interval 1s
 U=$t_URL
 
 # ---- 1. connection, test, first pull ------------------------------------------------------
@@ -143,7 +145,7 @@ db = sqlite3.connect(sys.argv[1])
 db.execute("UPDATE connections SET last_run = last_run - 5400 * 1000000000 WHERE name = 'sched'")
 db.commit()
 PY
-tsv_launch t "$t_DATA" "$TSV_TMP/t-restarted.log"
+tsv_launch t "$t_DATA" "$TSV_TMP/t-restarted.log" --soft-delete-retention 1s --purge-interval 1s
 U=$t_URL
 wait_jobs sched 2
 sleep 6
@@ -190,8 +192,36 @@ pull src
 snapshots src
 [ "$(json_get 'len(j["values"])')" = 2 ] || fail "keep last 2: $(cat "$HTTP_BODY")"
 pass "PATCH merges; keep {last: 2} forgets older snapshots after the next pull"
+objects() { find "$t_DATA/connections/objects" -type f | wc -l; }
+catalogued() { # CONNECTION -> snapshots the catalogue still holds (deleted or not)
+    python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM snapshots WHERE connection=?", (sys.argv[2],)).fetchone()[0])' \
+        "$t_DATA/connections/catalog.db" "$1"
+}
+before=$(objects)
 http DELETE "$U/api/v2/connections/src" -H "$(auth)"
 expect_status 200 "delete"
 http GET "$U/api/v2/connections/src" -H "$(auth)"
 expect_error 404 "not found"
-pass "DELETE removes the connection"
+i=0
+until [ "$(catalogued src)" = 0 ] && [ "$(objects)" -lt "$before" ]; do
+    [ $i -lt 200 ] || fail "src's snapshots not purged / objects not collected: $(catalogued src) rows, $(objects) of $before objects"
+    sleep 0.1
+    i=$((i + 1))
+done
+http GET "$U/api/v2/connections/sched/snapshots" -H "$(auth)"
+expect_status 200 "sched snapshots"
+pass "DELETE removes the connection; after the grace period its snapshots are purged and only their own objects collected ($before -> $(objects))"
+# what stays is whole: sched's latest snapshot still pushes
+start_influxd dst2
+http POST "$U/api/v2/connections" -H "$(auth)" -H 'Content-Type: application/json' \
+    -d "{\"name\":\"dst2\",\"type\":\"influxdb1\",\"host\":\"127.0.0.1:$dst2_RPC\"}"
+expect_status 201 "create dst2"
+create_job "$U" "$TSV_TOKEN" '{"type":"restore","source":{"type":"connection","connectionName":"sched"},"target":{"type":"connection","connectionName":"dst2"}}'
+JOB=$(json_get 'j["id"]')
+wait_job "$U" "$TSV_TOKEN" "$JOB"
+[ "$(json_get 'j["executionStatus"]')" = completed ] || fail "push of sched after the GC: $(cat "$HTTP_BODY")"
+query "$src_HTTP" demo "SELECT * FROM cpu" >"$W/src-now.json"
+query "$dst2_HTTP" demo "SELECT * FROM cpu" >"$W/dst2.json"
+diff <(python3 -m json.tool "$W/src-now.json") <(python3 -m json.tool "$W/dst2.json") >&2 ||
+    fail "sched's snapshot pushed after the GC differs from the source"
+pass "after the GC the remaining snapshot pushes whole: SELECT equal to the source's"
