@@ -50,17 +50,7 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * NS + ts.tv_nsec;
 }
 
-static void logf_(pull *p, const char *level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void logf_(pull *p, const char *level, const char *fmt, ...)
-{
-    char msg[600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    p->ops->log(p->ctx, level, msg);
-}
+#define logf_(r, ...) tsv_job_logf((r)->ops, (r)->ctx, __VA_ARGS__)
 
 /* ---- metadata blobs -------------------------------------------------------------------- */
 

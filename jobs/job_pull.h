@@ -19,7 +19,7 @@
 #define TSV_JOB_PULL_H
 
 #include "connections.h"
-#include "job_restore.h"
+#include "job_ops.h"
 
 int tsv_job_pull_run(tsv_conns *c, const char *connection, const char *job_id,
                      const tsv_job_ops *ops, void *ctx, tsv_error *err);

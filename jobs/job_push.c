@@ -30,17 +30,7 @@ typedef struct push {
     uint64_t bytes;
 } push;
 
-static void logf_(push *p, const char *level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void logf_(push *p, const char *level, const char *fmt, ...)
-{
-    char msg[600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    p->ops->log(p->ctx, level, msg);
-}
+#define logf_(r, ...) tsv_job_logf((r)->ops, (r)->ctx, __VA_ARGS__)
 
 /* The shard's files as a tar, entries "<db>/<rp>/<id>/<file>" (the names
  * the source's backup API used); a shard the snapshot lacks is empty. */

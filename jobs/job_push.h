@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #include "connections.h"
-#include "job_restore.h"
+#include "job_ops.h"
 #include "store.h"
 
 typedef struct tsv_push_spec {

@@ -26,17 +26,7 @@ typedef struct run {
     const tsv_tsm_trust *trust;
 } run;
 
-static void logf_(run *r, const char *level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void logf_(run *r, const char *level, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    r->ops->log(r->ctx, level, msg);
-}
+#define logf_(r, ...) tsv_job_logf((r)->ops, (r)->ctx, __VA_ARGS__)
 
 /* Counts the archive bytes a restore consumes, for live progress. */
 typedef struct counting_reader {

@@ -28,17 +28,9 @@
 #include <stdint.h>
 
 #include "files_store.h"
+#include "job_ops.h"
 #include "store.h"
 #include "tsv_error.h"
-
-typedef struct tsv_job_ops {
-    int (*canceled)(void *ctx);
-    void (*log)(void *ctx, const char *level, const char *msg);
-    void (*totals)(void *ctx, uint64_t bytes, uint64_t shards);
-    void (*advance)(void *ctx, uint64_t bytes, uint64_t shards);
-    /* Must make the ID durable before returning 0. */
-    int (*created_bucket)(void *ctx, const char *bucket_id, tsv_error *err);
-} tsv_job_ops;
 
 typedef struct tsv_restore_spec {
     const char *file; /* staged file name */

@@ -289,17 +289,7 @@ typedef struct vrun {
     uint64_t files_reported, bytes_reported;
 } vrun;
 
-static void logf_(const vrun *r, const char *level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void logf_(const vrun *r, const char *level, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    r->ops->log(r->ctx, level, msg);
-}
+#define logf_(r, ...) tsv_job_logf((r)->ops, (r)->ctx, __VA_ARGS__)
 
 static int vault_progress(void *ctx, size_t done, size_t total, const tsv_vault_shard_result *last)
 {

@@ -32,7 +32,7 @@
 #include <stdint.h>
 
 #include "interval.h"
-#include "job_restore.h"
+#include "job_ops.h"
 #include "json.h"
 #include "store.h"
 #include "tsv_error.h"

@@ -13,24 +13,6 @@
 
 #define CONN_BODY_MAX (64 * 1024)
 
-static void conn_user(tsv_http_req *req, const tsv_caller *c, tsv_job_user *u)
-{
-    memset(u, 0, sizeof *u);
-    snprintf(u->id, sizeof u->id, "%s", c->user_id);
-    snprintf(u->org_id, sizeof u->org_id, "%s", c->org_id);
-    tsv_error e;
-    if (!c->user_id[0] ||
-        tsv_store_user_name(req->server->store, c->user_id, u->name, sizeof u->name, &e) != 0)
-        snprintf(u->name, sizeof u->name, "%s", c->user_id[0] ? "" : "operator");
-}
-
-static int reply(tsv_http_req *req, int status, int rc, tsv_buf *buf, tsv_error *err)
-{
-    rc = rc == 0 ? tsv_http_reply_json(req, status, buf) : tsv_http_reply_error(req, err);
-    tsv_buf_free(buf);
-    return rc;
-}
-
 int tsv_handle_connections_post(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
 {
     (void)p;
@@ -41,13 +23,13 @@ int tsv_handle_connections_post(tsv_http_req *req, const tsv_route_params *p, co
         return tsv_http_reply_error(req, &err);
     }
     tsv_job_user u;
-    conn_user(req, c, &u);
+    tsv_http_job_user(req, c, &u);
     int rc = tsv_conns_create(req->server->conns, body.data ? (const char *)body.data : "",
                               body.len, &u, &out, &err);
     if (body.data)
         memset(body.data, 0, body.len); /* it held the secrets */
     tsv_buf_free(&body);
-    return reply(req, 201, rc, &out, &err);
+    return tsv_http_reply_result(req, 201, rc, &out, &err);
 }
 
 int tsv_handle_connections_get(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
@@ -57,7 +39,7 @@ int tsv_handle_connections_get(tsv_http_req *req, const tsv_route_params *p, con
     tsv_error err;
     tsv_buf out = {0};
     int rc = tsv_conns_list(req->server->conns, &out, &err);
-    return reply(req, 200, rc, &out, &err);
+    return tsv_http_reply_result(req, 200, rc, &out, &err);
 }
 
 int tsv_handle_connection_get(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
@@ -66,7 +48,7 @@ int tsv_handle_connection_get(tsv_http_req *req, const tsv_route_params *p, cons
     tsv_error err;
     tsv_buf out = {0};
     int rc = tsv_conns_get(req->server->conns, tsv_route_param(p, "name"), &out, &err);
-    return reply(req, 200, rc, &out, &err);
+    return tsv_http_reply_result(req, 200, rc, &out, &err);
 }
 
 static int update(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c, int patch)
@@ -78,14 +60,14 @@ static int update(tsv_http_req *req, const tsv_route_params *p, const tsv_caller
         return tsv_http_reply_error(req, &err);
     }
     tsv_job_user u;
-    conn_user(req, c, &u);
+    tsv_http_job_user(req, c, &u);
     int rc =
         tsv_conns_update(req->server->conns, tsv_route_param(p, "name"),
                          body.data ? (const char *)body.data : "", body.len, patch, &u, &out, &err);
     if (body.data)
         memset(body.data, 0, body.len);
     tsv_buf_free(&body);
-    return reply(req, 200, rc, &out, &err);
+    return tsv_http_reply_result(req, 200, rc, &out, &err);
 }
 
 int tsv_handle_connection_put(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
@@ -106,7 +88,7 @@ int tsv_handle_connection_delete(tsv_http_req *req, const tsv_route_params *p, c
         return tsv_http_reply_error(req, &err);
     tsv_buf out = {0};
     tsv_buf_append(&out, "{}", 2, NULL);
-    return reply(req, 200, 0, &out, &err);
+    return tsv_http_reply_result(req, 200, 0, &out, &err);
 }
 
 int tsv_handle_connection_test(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
@@ -115,7 +97,7 @@ int tsv_handle_connection_test(tsv_http_req *req, const tsv_route_params *p, con
     tsv_error err;
     tsv_buf out = {0};
     int rc = tsv_conns_test(req->server->conns, tsv_route_param(p, "name"), &out, &err);
-    return reply(req, 200, rc, &out, &err);
+    return tsv_http_reply_result(req, 200, rc, &out, &err);
 }
 
 int tsv_handle_connection_snapshots(tsv_http_req *req, const tsv_route_params *p,
@@ -125,5 +107,5 @@ int tsv_handle_connection_snapshots(tsv_http_req *req, const tsv_route_params *p
     tsv_error err;
     tsv_buf out = {0};
     int rc = tsv_conns_snapshots(req->server->conns, tsv_route_param(p, "name"), &out, &err);
-    return reply(req, 200, rc, &out, &err);
+    return tsv_http_reply_result(req, 200, rc, &out, &err);
 }

@@ -16,7 +16,7 @@
 
 #define JOB_BODY_MAX (1024 * 1024)
 
-static void job_user(tsv_http_req *req, const tsv_caller *c, tsv_job_user *u)
+void tsv_http_job_user(tsv_http_req *req, const tsv_caller *c, tsv_job_user *u)
 {
     memset(u, 0, sizeof *u);
     snprintf(u->id, sizeof u->id, "%s", c->user_id);
@@ -25,13 +25,6 @@ static void job_user(tsv_http_req *req, const tsv_caller *c, tsv_job_user *u)
     if (!c->user_id[0] ||
         tsv_store_user_name(req->server->store, c->user_id, u->name, sizeof u->name, &e) != 0)
         snprintf(u->name, sizeof u->name, "%s", c->user_id[0] ? "" : "operator");
-}
-
-static int reply_buf(tsv_http_req *req, int status, int rc, tsv_buf *buf, tsv_error *err)
-{
-    rc = rc == 0 ? tsv_http_reply_json(req, status, buf) : tsv_http_reply_error(req, err);
-    tsv_buf_free(buf);
-    return rc;
 }
 
 int tsv_handle_jobs_post(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
@@ -44,12 +37,12 @@ int tsv_handle_jobs_post(tsv_http_req *req, const tsv_route_params *p, const tsv
         return tsv_http_reply_error(req, &err);
     }
     tsv_job_user u;
-    job_user(req, c, &u);
+    tsv_http_job_user(req, c, &u);
     tsv_buf out = {0};
     int rc = tsv_jobs_create(req->server->jobs, body.data ? (const char *)body.data : "", body.len,
                              &u, &out, &err);
     tsv_buf_free(&body);
-    return reply_buf(req, 201, rc, &out, &err);
+    return tsv_http_reply_result(req, 201, rc, &out, &err);
 }
 
 /* Every value of a repeatable query parameter, each checked by valid(). */
@@ -135,7 +128,7 @@ int tsv_handle_jobs_get(tsv_http_req *req, const tsv_route_params *p, const tsv_
     q.ascending = strcasecmp(order, "ASC") == 0;
     tsv_buf out = {0};
     rc = tsv_jobs_list(req->server->jobs, &q, &out, &err);
-    return reply_buf(req, 200, rc, &out, &err);
+    return tsv_http_reply_result(req, 200, rc, &out, &err);
 }
 
 int tsv_handle_job_get(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
@@ -144,7 +137,7 @@ int tsv_handle_job_get(tsv_http_req *req, const tsv_route_params *p, const tsv_c
     tsv_error err;
     tsv_buf out = {0};
     int rc = tsv_jobs_get(req->server->jobs, tsv_route_param(p, "jobId"), &out, &err);
-    return reply_buf(req, 200, rc, &out, &err);
+    return tsv_http_reply_result(req, 200, rc, &out, &err);
 }
 
 int tsv_handle_job_update(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
@@ -156,7 +149,7 @@ int tsv_handle_job_update(tsv_http_req *req, const tsv_route_params *p, const ts
         return tsv_http_reply_error(req, &err);
     }
     tsv_job_user u;
-    job_user(req, c, &u);
+    tsv_http_job_user(req, c, &u);
     tsv_buf out = {0};
     int rc = tsv_jobs_update(req->server->jobs, tsv_route_param(p, "jobId"),
                              body.data ? (const char *)body.data : "", body.len, &u, &out, &err);
@@ -165,7 +158,7 @@ int tsv_handle_job_update(tsv_http_req *req, const tsv_route_params *p, const ts
         tsv_buf_free(&out);
         return tsv_http_reply_error_status(req, 409, &err);
     }
-    return reply_buf(req, 200, rc, &out, &err);
+    return tsv_http_reply_result(req, 200, rc, &out, &err);
 }
 
 int tsv_handle_job_logs(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
@@ -174,7 +167,7 @@ int tsv_handle_job_logs(tsv_http_req *req, const tsv_route_params *p, const tsv_
     tsv_error err;
     tsv_buf out = {0};
     int rc = tsv_jobs_logs(req->server->jobs, tsv_route_param(p, "jobId"), &out, &err);
-    return reply_buf(req, 200, rc, &out, &err);
+    return tsv_http_reply_result(req, 200, rc, &out, &err);
 }
 
 int tsv_handle_job_metrics(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
@@ -183,5 +176,5 @@ int tsv_handle_job_metrics(tsv_http_req *req, const tsv_route_params *p, const t
     tsv_error err;
     tsv_buf out = {0};
     int rc = tsv_jobs_metrics(req->server->jobs, tsv_route_param(p, "jobId"), &out, &err);
-    return reply_buf(req, 200, rc, &out, &err);
+    return tsv_http_reply_result(req, 200, rc, &out, &err);
 }

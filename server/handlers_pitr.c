@@ -115,17 +115,6 @@ static int range_reply(tsv_http_req *req, const char *instance, int seed)
     return tsv_http_reply_jw(req, 200, &w, &buf);
 }
 
-static void job_user(tsv_http_req *req, const tsv_caller *c, tsv_job_user *u)
-{
-    memset(u, 0, sizeof *u);
-    snprintf(u->id, sizeof u->id, "%s", c->user_id);
-    snprintf(u->org_id, sizeof u->org_id, "%s", c->org_id);
-    tsv_error e;
-    if (!c->user_id[0] ||
-        tsv_store_user_name(req->server->store, c->user_id, u->name, sizeof u->name, &e) != 0)
-        snprintf(u->name, sizeof u->name, "%s", c->user_id[0] ? "" : "operator");
-}
-
 static int restore_post(tsv_http_req *req, const tsv_caller *c, int seed)
 {
     tsv_error err;
@@ -135,7 +124,7 @@ static int restore_post(tsv_http_req *req, const tsv_caller *c, int seed)
         return seed ? seed_error(req, &err) : api_error(req, &err);
     }
     tsv_job_user u;
-    job_user(req, c, &u);
+    tsv_http_job_user(req, c, &u);
     tsv_buf out = {0};
     char id[64];
     int rc = tsv_jobs_pitr_create(req->server->jobs, body.data ? (const char *)body.data : "",

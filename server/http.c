@@ -317,6 +317,13 @@ int tsv_http_reply_json(tsv_http_req *req, int status, const tsv_buf *json)
                           json->data ? (const void *)json->data : "", json->len);
 }
 
+int tsv_http_reply_result(tsv_http_req *req, int status, int rc, tsv_buf *buf, const tsv_error *err)
+{
+    rc = rc == 0 ? tsv_http_reply_json(req, status, buf) : tsv_http_reply_error(req, err);
+    tsv_buf_free(buf);
+    return rc;
+}
+
 int tsv_http_reply_empty(tsv_http_req *req, int status)
 {
     return tsv_http_reply(req, status, NULL, "", 0);

@@ -91,6 +91,10 @@ int tsv_http_reply(tsv_http_req *req, int status, const char *content_type, cons
 int tsv_http_reply_with(tsv_http_req *req, int status, const char *content_type,
                         const char *const *extra_headers, const void *body, size_t len);
 int tsv_http_reply_json(tsv_http_req *req, int status, const tsv_buf *json);
+/* The usual end of a handler that built a JSON reply in *buf: rc 0 replies
+ * it with `status`, else *err; either way *buf is freed. */
+int tsv_http_reply_result(tsv_http_req *req, int status, int rc, tsv_buf *buf,
+                          const tsv_error *err);
 int tsv_http_reply_empty(tsv_http_req *req, int status);
 /* Finishes the writer and sends its JSON with `status`; frees buf. */
 int tsv_http_reply_jw(tsv_http_req *req, int status, tsv_json_writer *w, tsv_buf *buf);

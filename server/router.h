@@ -147,6 +147,10 @@ int tsv_handle_connection_test(tsv_http_req *, const tsv_route_params *, const t
 int tsv_handle_connection_snapshots(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 
 /* handlers_jobs.c */
+struct tsv_job_user;
+/* Who the jobs, PITR and connections record as acting: the caller's user
+ * (its name from the store) and org; "operator" for the bootstrap token. */
+void tsv_http_job_user(tsv_http_req *req, const tsv_caller *c, struct tsv_job_user *u);
 int tsv_handle_jobs_post(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_handle_jobs_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_handle_job_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
