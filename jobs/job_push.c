@@ -142,7 +142,10 @@ static int add_shard(push *p, uint64_t id, const char *db, const char *rp, tsv_t
     for (size_t i = 0; i < n; i++) {
         const char *base = strrchr(e[i].name, '/');
         tsv_snap_file *f = &sh->files[sh->n_files++];
-        snprintf(f->name, sizeof f->name, "%s", base ? base + 1 : e[i].name);
+        if ((size_t)snprintf(f->name, sizeof f->name, "%s", base ? base + 1 : e[i].name) >=
+            sizeof f->name)
+            return tsv_error_set(err, TSV_EINVALID, "shard %" PRIu64 ": file name too long: %.300s",
+                                 id, e[i].name);
         snprintf(f->hex, sizeof f->hex, "%s", e[i].hex);
         f->size = e[i].size;
         f->mtime = e[i].mtime;
