@@ -259,14 +259,6 @@ static int capture_1x(push *p, tsv_store *s, const char *org, tsv_error *err)
     return rc;
 }
 
-static const char *renamed(const tsv_push_spec *s, const char *name)
-{
-    for (size_t i = 0; i < s->n_rename; i++)
-        if (strcmp(s->rename_from[i], name) == 0)
-            return s->rename_to[i];
-    return NULL;
-}
-
 static int push_2x(push *p, const tsv_conn *tgt, tsv_error *err)
 {
     tsv_influx2 *cl = NULL;
@@ -314,6 +306,46 @@ static int push_2x(push *p, const tsv_conn *tgt, tsv_error *err)
     return rc;
 }
 
+static int has_database(const Meta__Data *md, const char *db, const char *rp)
+{
+    for (size_t d = 0; d < md->n_databases; d++) {
+        if (strcmp(md->databases[d]->name, db) != 0)
+            continue;
+        if (!rp)
+            return 1;
+        for (size_t r = 0; r < md->databases[d]->n_retentionpolicies; r++)
+            if (strcmp(md->databases[d]->retentionpolicies[r]->name, rp) == 0)
+                return 1;
+    }
+    return 0;
+}
+
+/* One `influxd restore -portable -db D -newdb N [-rp R -newrp M]`. */
+static int restore_1x(push *p, tsv_influx1_client *cl, const tsv_buf *meta, const char *db,
+                      const char *rp, const char *new_db, const char *new_rp, tsv_error *err)
+{
+    tsv_influx1_restore_request rq;
+    memset(&rq, 0, sizeof rq);
+    rq.meta = meta->data;
+    rq.meta_len = meta->len;
+    rq.backup_db = db;
+    rq.restore_db = new_db;
+    rq.backup_rp = rp;
+    rq.restore_rp = new_rp;
+    rq.open_shard = open_shard;
+    rq.close_shard = close_shard;
+    rq.ctx = p;
+    if (rp)
+        logf_(p, "info", "restoring %s/%s as %s/%s", db, rp, new_db, new_rp);
+    else
+        logf_(p, "info", "restoring database %s as %s", db, new_db);
+    if (tsv_influx1_restore_database(cl, &rq, NULL, err) != 0)
+        return rp ? tsv_error_wrap(err, "%s/%s", db, rp) : tsv_error_wrap(err, "database %s", db);
+    return 0;
+}
+
+/* Without renames every database the snapshot holds shards of; with them
+ * only the named ones: "db":"newdb" (every RP) or "db/rp":"newdb/newrp". */
 static int push_1x(push *p, const tsv_conn *tgt, tsv_error *err)
 {
     tsv_buf meta = {0};
@@ -325,34 +357,43 @@ static int push_1x(push *p, const tsv_conn *tgt, tsv_error *err)
     if (rc == 0)
         rc = tsv_influx1_client_new(&cl, tgt->host, tgt->timeout_ms, err);
     size_t done = 0;
-    for (size_t d = 0; rc == 0 && d < md->n_databases; d++) {
+    for (size_t i = 0; rc == 0 && i < p->spec->n_rename; i++) {
+        char db[256], rp[256], ndb[256], nrp[256];
+        const char *from = p->spec->rename_from[i], *to = p->spec->rename_to[i];
+        const char *fs = strchr(from, '/'), *ts = strchr(to, '/');
+        if (!fs != !ts || strlen(from) >= sizeof db || strlen(to) >= sizeof ndb) {
+            rc = tsv_error_set(err, TSV_EINVALID,
+                               "target.rename \"%.100s\":\"%.100s\": rename a database "
+                               "(\"db\":\"newdb\") or a retention policy "
+                               "(\"db/rp\":\"newdb/newrp\")",
+                               from, to);
+            break;
+        }
+        snprintf(db, sizeof db, "%.*s", fs ? (int)(fs - from) : (int)strlen(from), from);
+        snprintf(rp, sizeof rp, "%s", fs ? fs + 1 : "");
+        snprintf(ndb, sizeof ndb, "%.*s", ts ? (int)(ts - to) : (int)strlen(to), to);
+        snprintf(nrp, sizeof nrp, "%s", ts ? ts + 1 : "");
+        if (!has_database(md, db, fs ? rp : NULL)) {
+            rc =
+                tsv_error_set(err, TSV_EINVALID, "target.rename: the snapshot has no %s \"%.200s\"",
+                              fs ? "retention policy" : "database", from);
+            break;
+        }
+        rc = restore_1x(p, cl, &meta, db, fs ? rp : NULL, ndb, fs ? nrp : NULL, err);
+        done++;
+    }
+    for (size_t d = 0; rc == 0 && !p->spec->n_rename && d < md->n_databases; d++) {
         const char *db = md->databases[d]->name;
         int has = 0;
         for (size_t i = 0; i < p->snap.n_shards && !has; i++)
             has = strcmp(p->snap.shards[i].db, db) == 0;
-        const char *to = renamed(p->spec, db);
-        /* with renames, only the renamed databases; else every pulled one */
-        if ((p->spec->n_rename && !to) || (!p->spec->n_rename && !has))
+        if (!has)
             continue;
-        tsv_influx1_restore_request rq;
-        memset(&rq, 0, sizeof rq);
-        rq.meta = meta.data;
-        rq.meta_len = meta.len;
-        rq.backup_db = db;
-        rq.restore_db = to ? to : db;
-        rq.open_shard = open_shard;
-        rq.close_shard = close_shard;
-        rq.ctx = p;
-        logf_(p, "info", "restoring database %s as %s", db, rq.restore_db);
-        rc = tsv_influx1_restore_database(cl, &rq, NULL, err);
-        if (rc != 0)
-            tsv_error_wrap(err, "database %s", db);
+        rc = restore_1x(p, cl, &meta, db, NULL, db, NULL, err);
         done++;
     }
     if (rc == 0 && done == 0)
-        rc = tsv_error_set(err, TSV_EINVALID,
-                           p->spec->n_rename ? "target.rename names no database of the snapshot"
-                                             : "the snapshot holds no database");
+        rc = tsv_error_set(err, TSV_EINVALID, "the snapshot holds no database");
     if (md)
         meta__data__free_unpacked(md, NULL);
     tsv_influx1_client_free(cl);

@@ -225,3 +225,12 @@ query "$dst2_HTTP" demo "SELECT * FROM cpu" >"$W/dst2.json"
 diff <(python3 -m json.tool "$W/src-now.json") <(python3 -m json.tool "$W/dst2.json") >&2 ||
     fail "sched's snapshot pushed after the GC differs from the source"
 pass "after the GC the remaining snapshot pushes whole: SELECT equal to the source's"
+# a retention policy renamed as -rp/-newrp do
+create_job "$U" "$TSV_TOKEN" '{"type":"restore","source":{"type":"connection","connectionName":"sched"},"target":{"type":"connection","connectionName":"dst2","rename":{"demo/autogen":"demo_rp/kept"}}}'
+JOB=$(json_get 'j["id"]')
+wait_job "$U" "$TSV_TOKEN" "$JOB"
+[ "$(json_get 'j["executionStatus"]')" = completed ] || fail "push with an RP rename: $(cat "$HTTP_BODY")"
+query "$dst2_HTTP" demo_rp 'SELECT * FROM "kept"."cpu"' >"$W/dst2-rp.json"
+diff <(python3 -m json.tool "$W/src-now.json") <(python3 -m json.tool "$W/dst2-rp.json") >&2 ||
+    fail "demo/autogen pushed as demo_rp/kept differs from the source"
+pass "rename {\"demo/autogen\":\"demo_rp/kept\"} (influxd restore -rp/-newrp): the same SELECT results under the new names"
