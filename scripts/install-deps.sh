@@ -2,7 +2,8 @@
 # Installs every Debian package tsvault needs to build, run and test.
 # Idempotent: packages already present are not touched, and apt is only
 # called when something is missing. Needs root (or sudo) for apt-get.
-# (influxdb, isal, zstd and linux-perf are also what tests/bench/ uses.)
+# (influxdb, isal, zstd and linux-perf are also what tests/bench/ uses;
+# prometheus brings promtool, which checks /metrics in the tests.)
 # --build-only installs just what compiling tsvault needs (docker/Dockerfile).
 set -eu
 
@@ -20,7 +21,7 @@ clang libclang-rt-dev
 golang-go golang-github-coreos-bbolt-dev golang-github-influxdb-influxdb-dev
 influxdb influxdb-client
 nodejs npm python3
-linux-perf
+linux-perf prometheus
 docker.io docker-compose mmdebstrap
 clang-format
 "
