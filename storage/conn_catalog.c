@@ -113,6 +113,21 @@ static void copy_text(char *dst, size_t len, sqlite3_stmt *st, int col)
     snprintf(dst, len, "%s", t ? (const char *)t : "");
 }
 
+/* Makes room for one more element in *arr (n used of *cap): doubles the
+ * capacity, starting at `first`. 0, or -1 with err when out of memory. */
+static int grow(void *arr, size_t n, size_t *cap, size_t elem, size_t first, tsv_error *err)
+{
+    if (n < *cap)
+        return 0;
+    size_t nc = *cap ? *cap * 2 : first;
+    void *nv = realloc(*(void **)arr, nc * elem);
+    if (!nv)
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    *(void **)arr = nv;
+    *cap = nc;
+    return 0;
+}
+
 /* ---- connections --------------------------------------------------------------------- */
 
 int tsv_conn_catalog_put(tsv_conn_catalog *c, const tsv_conn_record *r, int create, tsv_error *err)
@@ -226,15 +241,9 @@ int tsv_conn_catalog_list(tsv_conn_catalog *c, tsv_conn_fn fn, void *ctx, tsv_er
     }
     int s;
     while (rc == 0 && (s = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            tsv_conn_record *nv = realloc(v, nc * sizeof *nv);
-            if (!nv) {
-                rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-                break;
-            }
-            v = nv;
-            cap = nc;
+        if (grow(&v, n, &cap, sizeof(*v), 16, err) != 0) {
+            rc = -1;
+            break;
         }
         if (row_to_record(st, &v[n], err) != 0)
             rc = -1;
@@ -461,15 +470,9 @@ int tsv_conn_snapshots_list(tsv_conn_catalog *c, const char *name, int with_dele
         sqlite3_bind_int(st, 2, with_deleted != 0);
     }
     while (rc == 0 && (s = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 32;
-            tsv_snapshot *nv = realloc(v, nc * sizeof *nv);
-            if (!nv) {
-                rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-                break;
-            }
-            v = nv;
-            cap = nc;
+        if (grow(&v, n, &cap, sizeof(*v), 32, err) != 0) {
+            rc = -1;
+            break;
         }
         row_to_snapshot(st, &v[n++]);
     }
@@ -502,15 +505,9 @@ static int load_shards(tsv_conn_catalog *c, tsv_snapshot *s, tsv_error *err)
         int64_t vid = sqlite3_column_int64(st, 0);
         tsv_snap_shard *sh = s->n_shards ? &s->shards[s->n_shards - 1] : NULL;
         if (!sh || sh->version != vid) {
-            if (s->n_shards == cap) {
-                size_t nc = cap ? cap * 2 : 64;
-                tsv_snap_shard *nv = realloc(s->shards, nc * sizeof *nv);
-                if (!nv) {
-                    rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-                    break;
-                }
-                s->shards = nv;
-                cap = nc;
+            if (grow(&s->shards, s->n_shards, &cap, sizeof(*s->shards), 64, err) != 0) {
+                rc = -1;
+                break;
             }
             sh = &s->shards[s->n_shards++];
             memset(sh, 0, sizeof *sh);
@@ -523,15 +520,9 @@ static int load_shards(tsv_conn_catalog *c, tsv_snapshot *s, tsv_error *err)
         }
         if (sqlite3_column_type(st, 5) == SQLITE_NULL)
             continue; /* an empty shard */
-        if (sh->n_files == fcap) {
-            size_t nc = fcap ? fcap * 2 : 8;
-            tsv_snap_file *nv = realloc(sh->files, nc * sizeof *nv);
-            if (!nv) {
-                rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-                break;
-            }
-            sh->files = nv;
-            fcap = nc;
+        if (grow(&sh->files, sh->n_files, &fcap, sizeof(*sh->files), 8, err) != 0) {
+            rc = -1;
+            break;
         }
         tsv_snap_file *f = &sh->files[sh->n_files++];
         copy_text(f->name, sizeof f->name, st, 5);
