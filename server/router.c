@@ -23,6 +23,10 @@ const tsv_route tsv_routes[] = {
     /* --metrics-auth makes the handler authenticate (metrics_http.c). */
     {"GET", "/metrics", TSV_AUTH_NONE, tsv_handle_metrics, NO_BODY},
     {"HEAD", "/ping", TSV_AUTH_NONE, tsv_handle_ping, NO_BODY},
+    /* The web console: static files, public (the API calls carry the token). */
+    {"GET", "/", TSV_AUTH_NONE, tsv_handle_ui_index, NO_BODY},
+    {"GET", "/ui", TSV_AUTH_NONE, tsv_handle_ui_index, NO_BODY},
+    {"GET", "/ui/{file}", TSV_AUTH_NONE, tsv_handle_ui_file, NO_BODY},
     {"GET", "/api/v2/setup", TSV_AUTH_NONE, tsv_handle_setup_get, NO_BODY},
     {"POST", "/api/v2/setup", TSV_AUTH_NONE, tsv_handle_setup_post, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
     {"GET", "/api/v2/orgs", TSV_AUTH_TOKEN, tsv_handle_orgs_get, NO_BODY},

@@ -51,6 +51,10 @@ const tsv_route *tsv_router_find(const char *method, const char *path, tsv_route
  * sent (req->status set). */
 void tsv_router_dispatch(tsv_http_req *req);
 
+/* handlers_ui.c: the web console's embedded files (public) */
+int tsv_handle_ui_index(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_ui_file(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+
 /* handlers_system.c */
 int tsv_handle_health(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_handle_ping(tsv_http_req *, const tsv_route_params *, const tsv_caller *);

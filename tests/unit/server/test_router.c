@@ -111,14 +111,35 @@ static void test_method_not_allowed(void **state)
     assert_null(tsv_router_find("POST", "/api/v2/buckets/x", &p, NULL, 0));
 }
 
+/* The console's files are public and never shadow the API (docs/console.md). */
+static void test_console_routes(void **state)
+{
+    (void)state;
+    tsv_route_params p;
+    char allow[256];
+    const tsv_route *r = find("GET", "/", &p, allow, sizeof allow);
+    assert_non_null(r);
+    assert_ptr_equal(r->handler, tsv_handle_ui_index);
+    assert_int_equal(r->auth, TSV_AUTH_NONE);
+    r = find("GET", "/ui/app.js", &p, allow, sizeof allow);
+    assert_non_null(r);
+    assert_ptr_equal(r->handler, tsv_handle_ui_file);
+    assert_string_equal(tsv_route_param(&p, "file"), "app.js");
+    assert_null(find("GET", "/ui/a/b.js", &p, allow, sizeof allow));
+    r = find("GET", "/health", &p, allow, sizeof allow);
+    assert_ptr_equal(r->handler, tsv_handle_health);
+    /* Only GET: a POST to the console is 405, not a file. */
+    assert_null(find("POST", "/", &p, allow, sizeof allow));
+    assert_string_equal(allow, "GET");
+}
+
 static void test_not_found(void **state)
 {
     (void)state;
     tsv_route_params p;
     char allow[256];
-    const char *paths[] = {
-        "/",      "",         "/api",     "/api/v2/nope",           "/api/v2/buckets/x/stats/y",
-        "health", "/healthz", "//health", "/api/v2/backup/kv/extra"};
+    const char *paths[] = {"",       "/api",     "/api/v2/nope", "/api/v2/buckets/x/stats/y",
+                           "health", "/healthz", "//health",     "/api/v2/backup/kv/extra"};
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         strcpy(allow, "stale");
         if (find("GET", paths[i], &p, allow, sizeof allow))
@@ -178,9 +199,13 @@ static void test_table(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_literal_route), cmocka_unit_test(test_path_params),
-        cmocka_unit_test(test_param_limits),  cmocka_unit_test(test_method_not_allowed),
-        cmocka_unit_test(test_not_found),     cmocka_unit_test(test_table),
+        cmocka_unit_test(test_literal_route),
+        cmocka_unit_test(test_console_routes),
+        cmocka_unit_test(test_path_params),
+        cmocka_unit_test(test_param_limits),
+        cmocka_unit_test(test_method_not_allowed),
+        cmocka_unit_test(test_not_found),
+        cmocka_unit_test(test_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
