@@ -122,6 +122,7 @@ const tsv_route tsv_routes[] = {
     {"GET", "/v1/jobs/{jobId}/logs", TSV_AUTH_OPERATOR, tsv_handle_job_logs, NO_BODY},
     {"GET", "/v1/jobs/{jobId}/metrics", TSV_AUTH_OPERATOR, tsv_handle_job_metrics, NO_BODY},
     {"GET", "/api/v2/pitr", TSV_AUTH_OPERATOR, tsv_handle_pitr_range, NO_BODY},
+    {"GET", "/api/v2/pitr/preview", TSV_AUTH_OPERATOR, tsv_handle_pitr_preview, NO_BODY},
     {"POST", "/api/v2/pitr/restore", TSV_AUTH_OPERATOR, tsv_handle_pitr_restore_post, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
     {"GET", "/api/v2/pitr/restore/{jobId}", TSV_AUTH_OPERATOR, tsv_handle_pitr_restore_get, NO_BODY},
     {"GET", "/v1/instances/{id}/pitr", TSV_AUTH_NONE, tsv_handle_seed_pitr_range, NO_BODY},

@@ -165,6 +165,7 @@ int tsv_handle_job_metrics(tsv_http_req *, const tsv_route_params *, const tsv_c
 /* handlers_pitr.c (the /v1/instances routes authenticate themselves, for
  * the seed's error shape) */
 int tsv_handle_pitr_range(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
+int tsv_handle_pitr_preview(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_handle_pitr_restore_post(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_handle_pitr_restore_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_handle_seed_pitr_range(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
