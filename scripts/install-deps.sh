@@ -3,7 +3,8 @@
 # Idempotent: packages already present are not touched, and apt is only
 # called when something is missing. Needs root (or sudo) for apt-get.
 # (influxdb, isal, zstd and linux-perf are also what tests/bench/ uses;
-# prometheus brings promtool, which checks /metrics in the tests.)
+# prometheus brings promtool, which checks /metrics in the tests; chromium
+# and a font run the console's browser test, driven by npm's puppeteer-core.)
 # --build-only installs just what compiling tsvault needs (docker/Dockerfile).
 set -eu
 
@@ -21,6 +22,7 @@ clang libclang-rt-dev
 golang-go golang-github-coreos-bbolt-dev golang-github-influxdb-influxdb-dev
 influxdb influxdb-client
 nodejs npm python3
+chromium fonts-dejavu-core
 linux-perf prometheus
 docker.io docker-compose mmdebstrap
 clang-format

@@ -111,7 +111,7 @@ export async function render(root) {
           moment.value = new Date(Date.parse(j.createdTimestamp) - 1).toISOString();
           moment.dispatchEvent(new Event('input'));
         });
-        return el('li', {}, timeEl(at), ` ${j.type} `, el('a', {href: `#jobs/${j.id}`}, j.id.slice(0, 8)), ' ', b);
+        return el('li', {'data-job-type': j.type}, timeEl(at), ` ${j.type} `, el('a', {href: `#jobs/${j.id}`}, j.id.slice(0, 8)), ' ', b);
       }));
       events.append(el('h3', {}, 'Completed jobs in the range'), list);
     }
