@@ -42,7 +42,7 @@ done
 http GET "$U/ui/style.css"
 expect_header "Content-Type" "text/css; charset=utf-8"
 http GET "$U/ui/nope.js"
-expect_error 404 "not found" 'console file "nope.js" not found'
+expect_error 404 "not found" '^console file "nope.js" not found$'
 http POST "$U/"
 expect_status 405 "POST /"
 http GET "$U/health"
@@ -73,3 +73,37 @@ pass "browser: login, upload 100%, restore job, delete_data + restore_data, PITR
 http GET "$U/api/v2/jobs?type=pitr&executionStatus=completed" -H "$(auth)"
 [ "$(json_get 'len(j["values"])')" = 1 ] || fail "no completed PITR job: $(cat "$HTTP_BODY")"
 pass "the API shows the console's jobs"
+
+# ---- GET /api/v2/pitr/preview (the console's "what would change") -----------
+# Just before the console's PITR, the fixture buckets were there: a restore to
+# that moment would add them back, shard by shard.
+BEFORE=$(python3 -c 'import json,sys,datetime
+j=json.load(open(sys.argv[1]))["values"][0]
+t=datetime.datetime.fromisoformat(j["createdTimestamp"][:26].rstrip("Z")+"+00:00")-datetime.timedelta(milliseconds=1)
+print(t.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))' "$HTTP_BODY")
+http GET "$U/api/v2/pitr/preview?target_time=$BEFORE" -H "$(auth)"
+expect_status 200 "preview"
+python3 - "$HTTP_BODY" <<'PY' || fail "preview: $(cat "$HTTP_BODY")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert list(j) == ["target_time", "now", "kvThen", "kvNow", "sqlThen", "sqlNow", "shardsUnchanged",
+                   "buckets", "shards"], list(j)
+b = {x["bucketName"]: x for x in j["buckets"]}
+assert set(b) == {"fixture/autogen", "fixture/daily"}, b
+assert b["fixture/autogen"]["change"] == "added" and b["fixture/autogen"]["shardsThen"] == 3, b
+assert b["fixture/autogen"]["shardsNow"] == 0 and b["fixture/daily"]["shardsAdded"] == 2, b
+assert len(j["shards"]) == 5 and all(s["change"] == "added" and s["versionNow"] is None
+                                     and s["sizeThen"] > 0 for s in j["shards"]), j["shards"]
+PY
+curl -sS -H "Authorization: Token $TSV_TOKEN" "$U/api/v2/pitr/preview?target_time=$BEFORE" | grep -q '"change":"added"' ||
+    fail "docs/api.md curl example"
+http GET "$U/api/v2/pitr/preview" -H "$(auth)"
+expect_error 400 invalid "^target_time is required \\(RFC 3339"
+http GET "$U/api/v2/pitr/preview?target_time=yesterday" -H "$(auth)"
+expect_error 400 invalid '^target_time "yesterday": invalid RFC3339 time'
+http GET "$U/api/v2/pitr/preview?target_time=2001-01-01T00:00:00Z" -H "$(auth)"
+expect_status 400 "preview before the range"
+grep -q 'is outside the restorable range' "$HTTP_BODY" || fail "range message: $(cat "$HTTP_BODY")"
+http GET "$U/api/v2/pitr/preview?target_time=$BEFORE"
+expect_error 401 unauthorized "unauthorized access"
+pass "GET /api/v2/pitr/preview: buckets and shards a restore would add back; 400s and 401"
