@@ -215,7 +215,8 @@ static int collect(shard_info *sh, size_t nsh, file_ref **out, size_t *nout, tsv
         closedir(d);
         tsv_shard_unlock(sh[i].ls->id);
     }
-    qsort(refs, n, sizeof *refs, ref_cmp);
+    if (n) /* refs is NULL for a bucket without shards: qsort(NULL, 0) is UB */
+        qsort(refs, n, sizeof *refs, ref_cmp);
     *out = refs;
     *nout = n;
     return 0;
