@@ -3,7 +3,9 @@
 # Idempotent: packages already present are not touched, and apt is only
 # called when something is missing. Needs root (or sudo) for apt-get.
 # (influxdb, isal, zstd and linux-perf are also what tests/bench/ uses;
-# prometheus brings promtool, which checks /metrics in the tests.)
+# prometheus brings promtool, which checks /metrics in the tests; Swift and
+# memcached are the S3-compatible store of tests/integration/swift_lib.sh,
+# python3-swiftclient its independent client.)
 # --build-only installs just what compiling tsvault needs (docker/Dockerfile).
 set -eu
 
@@ -22,6 +24,7 @@ golang-go golang-github-coreos-bbolt-dev golang-github-influxdb-influxdb-dev
 influxdb influxdb-client
 nodejs npm python3
 linux-perf prometheus
+swift swift-proxy swift-account swift-container swift-object memcached python3-swiftclient
 docker.io docker-compose mmdebstrap
 clang-format
 "
