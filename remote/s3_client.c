@@ -63,8 +63,7 @@ int s3__check_bucket(const char *b, tsv_s3_addressing style, tsv_error *err)
         int ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
                  (style == TSV_S3_PATH_STYLE && ((c >= 'A' && c <= 'Z') || c == '_'));
         if (!ok)
-            return tsv_error_set(err, TSV_EINVALID,
-                                 "bucket name '%s': '%c' is not allowed%s", b, c,
+            return tsv_error_set(err, TSV_EINVALID, "bucket name '%s': '%c' is not allowed%s", b, c,
                                  style == TSV_S3_VIRTUAL_HOST ? " (virtual-host addressing)" : "");
     }
     int first = (b[0] >= 'a' && b[0] <= 'z') || (b[0] >= '0' && b[0] <= '9') ||
@@ -83,7 +82,8 @@ int s3__url(const char *endpoint, tsv_s3_addressing style, const char *bucket, c
     out->len = 0;
     const char *sep = endpoint ? strstr(endpoint, "://") : NULL;
     if (!sep || (strncasecmp(endpoint, "http://", 7) != 0 && strncasecmp(endpoint, "https://", 8)))
-        return tsv_error_set(err, TSV_EINVALID, "S3 endpoint '%s' must start with http:// or https://",
+        return tsv_error_set(err, TSV_EINVALID,
+                             "S3 endpoint '%s' must start with http:// or https://",
                              endpoint ? endpoint : "");
     const char *host = sep + 3;
     size_t hlen = strcspn(host, "/?#");
@@ -98,8 +98,7 @@ int s3__url(const char *endpoint, tsv_s3_addressing style, const char *bucket, c
         return -1;
     int rc = tsv_buf_append(out, endpoint, (size_t)(host - endpoint), err);
     if (rc == 0 && bucket && style == TSV_S3_VIRTUAL_HOST)
-        rc = tsv_buf_append(out, bucket, strlen(bucket), err) ||
-             tsv_buf_append(out, ".", 1, err);
+        rc = tsv_buf_append(out, bucket, strlen(bucket), err) || tsv_buf_append(out, ".", 1, err);
     if (rc == 0)
         rc = tsv_buf_append(out, host, hlen, err) || tsv_buf_append(out, base, blen, err) ||
              tsv_buf_append(out, "/", 1, err);
@@ -162,11 +161,11 @@ int tsv_s3_new(tsv_s3 **out, const tsv_s3_config *cfg, tsv_error *err)
     if (!c)
         return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
     size_t sl = strlen(region) + 16;
-    int bad = dup_opt(&c->endpoint, cfg->endpoint) || dup_opt(&c->region, region) ||
-              dup_opt(&c->access, cfg->access_key) || dup_opt(&c->secret, cfg->secret_key) ||
-              dup_opt(&c->token, cfg->session_token && *cfg->session_token ? cfg->session_token
-                                                                          : NULL) ||
-              dup_opt(&c->ca_file, cfg->ca_file) || !(c->sigv4 = malloc(sl));
+    int bad =
+        dup_opt(&c->endpoint, cfg->endpoint) || dup_opt(&c->region, region) ||
+        dup_opt(&c->access, cfg->access_key) || dup_opt(&c->secret, cfg->secret_key) ||
+        dup_opt(&c->token, cfg->session_token && *cfg->session_token ? cfg->session_token : NULL) ||
+        dup_opt(&c->ca_file, cfg->ca_file) || !(c->sigv4 = malloc(sl));
     if (bad) {
         tsv_s3_free(c);
         return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
@@ -587,12 +586,12 @@ static int run(tsv_s3 *c, s3_req *r, tsv_buf *errbody, tsv_error *err)
         }
         if (cc != CURLE_OK) {
             if (!retryable_cc(cc) || attempt >= c->attempts) {
-                tsv_code code = http_common__tls_failure(cc) || retryable_cc(cc) ||
-                                        http_common__unreachable(cc)
-                                    ? TSV_EUNAVAILABLE
-                                    : TSV_EINTERNAL;
-                tsv_error_set(err, code, "S3 %s %s: %s: %s (%d attempt%s)", r->op, at,
-                              c->endpoint, errbuf[0] ? errbuf : curl_easy_strerror(cc), attempt,
+                tsv_code code =
+                    http_common__tls_failure(cc) || retryable_cc(cc) || http_common__unreachable(cc)
+                        ? TSV_EUNAVAILABLE
+                        : TSV_EINTERNAL;
+                tsv_error_set(err, code, "S3 %s %s: %s: %s (%d attempt%s)", r->op, at, c->endpoint,
+                              errbuf[0] ? errbuf : curl_easy_strerror(cc), attempt,
                               attempt == 1 ? "" : "s");
                 goto out;
             }
@@ -600,11 +599,12 @@ static int run(tsv_s3 *c, s3_req *r, tsv_buf *errbody, tsv_error *err)
         } else if (s3__retryable_status(r->status)) {
             if (attempt >= c->attempts) {
                 char code[128], msg[300];
-                s3__error_body((const char *)x.errbody.data, x.errbody.len, code, sizeof code,
-                               msg, sizeof msg);
-                tsv_error_set(err, status_code(r->status), "S3 %s %s: HTTP %ld%s%s%s%s (%d attempt%s)",
-                              r->op, at, r->status, code[0] ? " " : "", code, msg[0] ? ": " : "",
-                              msg, attempt, attempt == 1 ? "" : "s");
+                s3__error_body((const char *)x.errbody.data, x.errbody.len, code, sizeof code, msg,
+                               sizeof msg);
+                tsv_error_set(err, status_code(r->status),
+                              "S3 %s %s: HTTP %ld%s%s%s%s (%d attempt%s)", r->op, at, r->status,
+                              code[0] ? " " : "", code, msg[0] ? ": " : "", msg, attempt,
+                              attempt == 1 ? "" : "s");
                 goto out;
             }
             retry = 1;
@@ -682,8 +682,8 @@ static int fail_status(const s3_req *r, const tsv_buf *body, tsv_error *err)
 {
     char code[128], msg[300], at[1200];
     where(r, at, sizeof at);
-    s3__error_body(body ? (const char *)body->data : NULL, body ? body->len : 0, code,
-                   sizeof code, msg, sizeof msg);
+    s3__error_body(body ? (const char *)body->data : NULL, body ? body->len : 0, code, sizeof code,
+                   msg, sizeof msg);
     if (!code[0] && r->status == 404 && r->head)
         snprintf(code, sizeof code, "%s", "NotFound");
     return tsv_error_set(err, status_code(r->status), "S3 %s %s: HTTP %ld%s%s%s%s", r->op, at,
@@ -721,8 +721,9 @@ int tsv_s3_create_bucket(tsv_s3 *c, const char *bucket, tsv_error *err)
     req_init(&r, "CreateBucket", "PUT", bucket, NULL);
     if (strcmp(c->region, "us-east-1") != 0) {
         /* other regions want their name in the body */
-        const char *a = "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
-                        "<LocationConstraint>";
+        const char *a =
+            "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+            "<LocationConstraint>";
         const char *b = "</LocationConstraint></CreateBucketConfiguration>";
         if (tsv_buf_append(&body, a, strlen(a), err) ||
             tsv_buf_append(&body, c->region, strlen(c->region), err) ||
@@ -752,8 +753,7 @@ out:
     return rc;
 }
 
-int tsv_s3_head(tsv_s3 *c, const char *bucket, const char *key, tsv_s3_object *info,
-                tsv_error *err)
+int tsv_s3_head(tsv_s3 *c, const char *bucket, const char *key, tsv_s3_object *info, tsv_error *err)
 {
     if (check_key("HEAD", bucket, key, err) != 0)
         return -1;
@@ -793,7 +793,8 @@ int tsv_s3_delete(tsv_s3 *c, const char *bucket, const char *key, tsv_error *err
     char code[64], msg[8];
     s3__error_body((const char *)eb.data, eb.len, code, sizeof code, msg, sizeof msg);
     /* a missing key is what DELETE wants; a missing bucket is an error */
-    if ((r.status < 200 || r.status >= 300) && !(r.status == 404 && strcmp(code, "NoSuchKey") == 0)) {
+    if ((r.status < 200 || r.status >= 300) &&
+        !(r.status == 404 && strcmp(code, "NoSuchKey") == 0)) {
         fail_status(&r, &eb, err);
         goto out;
     }
@@ -962,7 +963,7 @@ static int put_multipart(tsv_s3 *c, const char *bucket, const char *key, int fd,
     size_t nparts = (size_t)((size + part - 1) / part);
     int rc = -1, created = 0;
     part_sum *sums = calloc(nparts, sizeof *sums);
-    char (*etags)[80] = calloc(nparts, sizeof *etags);
+    char(*etags)[80] = calloc(nparts, sizeof *etags);
     struct curl_slist *hdrs = NULL, *t;
     tsv_buf xml = {0}, id = {0}, q = {0}, abortq = {0}, eb = {0}, done = {0};
     char sha[65], h_meta[128], h[128];
@@ -1166,7 +1167,8 @@ int tsv_s3_list(tsv_s3 *c, const char *bucket, const char *prefix, tsv_s3_list_f
                 goto out;
         }
         if (prefix && *prefix &&
-            (tsv_buf_append(&q, "&prefix=", 8, err) != 0 || s3__uri_encode(&q, prefix, 0, err) != 0))
+            (tsv_buf_append(&q, "&prefix=", 8, err) != 0 ||
+             s3__uri_encode(&q, prefix, 0, err) != 0))
             goto out;
         if (tsv_buf_append(&q, "", 1, err) != 0)
             goto out;

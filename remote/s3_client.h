@@ -62,9 +62,9 @@ typedef struct tsv_s3_config {
     const char *secret_key;    /* required */
     const char *session_token; /* NULL or temporary credentials' token (x-amz-security-token) */
     tsv_s3_addressing addressing;
-    const char *ca_file;  /* NULL: the system's CA store */
-    int skip_verify;      /* 1: no TLS peer/host verification (tests only) */
-    size_t part_size;     /* 0: 8 MiB; at least 5 MiB (S3's minimum part) */
+    const char *ca_file;          /* NULL: the system's CA store */
+    int skip_verify;              /* 1: no TLS peer/host verification (tests only) */
+    size_t part_size;             /* 0: 8 MiB; at least 5 MiB (S3's minimum part) */
     uint64_t multipart_threshold; /* 0: part_size; objects this big or bigger go multipart */
     int max_attempts;             /* 0: 5; attempts per request, the first included */
     int backoff_base_ms;          /* 0: 200; first retry waits about this long */
@@ -77,9 +77,9 @@ typedef struct tsv_s3_config {
 /* What HEAD and GET report. */
 typedef struct tsv_s3_object {
     uint64_t size;
-    char etag[80];     /* without quotes */
-    char sha256[65];   /* x-amz-meta-sha256, "" if the object has none */
-    int verified;      /* GET: 1 if the body was checked (SHA-256 or MD5 ETag) */
+    char etag[80];   /* without quotes */
+    char sha256[65]; /* x-amz-meta-sha256, "" if the object has none */
+    int verified;    /* GET: 1 if the body was checked (SHA-256 or MD5 ETag) */
 } tsv_s3_object;
 
 /* One listed object. key is valid during the callback only. */

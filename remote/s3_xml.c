@@ -53,11 +53,14 @@ static int utf8_add(xml_scan *s, unsigned long cp, tsv_error *err)
     } else if (cp < 0x800) {
         u[0] = (unsigned char)(0xC0 | (cp >> 6)), u[1] = (unsigned char)(0x80 | (cp & 0x3F)), n = 2;
     } else if (cp < 0x10000) {
-        u[0] = (unsigned char)(0xE0 | (cp >> 12)), u[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+        u[0] = (unsigned char)(0xE0 | (cp >> 12)),
+        u[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
         u[2] = (unsigned char)(0x80 | (cp & 0x3F)), n = 3;
     } else {
-        u[0] = (unsigned char)(0xF0 | (cp >> 18)), u[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
-        u[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F)), u[3] = (unsigned char)(0x80 | (cp & 0x3F));
+        u[0] = (unsigned char)(0xF0 | (cp >> 18)),
+        u[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+        u[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F)),
+        u[3] = (unsigned char)(0x80 | (cp & 0x3F));
         n = 4;
     }
     return text_add(s, u, n, err);
@@ -66,7 +69,8 @@ static int utf8_add(xml_scan *s, unsigned long cp, tsv_error *err)
 /* s->p at '&'. */
 static int entity(xml_scan *s, tsv_error *err)
 {
-    const char *semi = memchr(s->p, ';', (size_t)(s->end - s->p) < 12 ? (size_t)(s->end - s->p) : 12);
+    const char *semi =
+        memchr(s->p, ';', (size_t)(s->end - s->p) < 12 ? (size_t)(s->end - s->p) : 12);
     if (!semi)
         return bad(err, "unterminated entity");
     const char *name = s->p + 1;
@@ -151,8 +155,8 @@ static int end_element(xml_scan *s, s3_xml_fn fn, void *ud, tsv_error *err)
     if (text_add(s, "", 1, err) != 0)
         return -1;
     s->text.len--;
-    int rc = fn ? fn(ud, s->path, (const char *)s->text.data, s->text.len, !s->child[s->depth], err)
-                : 0;
+    int rc =
+        fn ? fn(ud, s->path, (const char *)s->text.data, s->text.len, !s->child[s->depth], err) : 0;
     s->depth--;
     s->path[s->plen[s->depth]] = '\0';
     s->text.len = 0;
