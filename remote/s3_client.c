@@ -966,7 +966,7 @@ static int put_multipart(tsv_s3 *c, const char *bucket, const char *key, int fd,
     char(*etags)[80] = calloc(nparts, sizeof *etags);
     struct curl_slist *hdrs = NULL, *t;
     tsv_buf xml = {0}, id = {0}, q = {0}, abortq = {0}, eb = {0}, done = {0};
-    char sha[65], h_meta[128], h[128];
+    char sha[65], h_meta[128], h[128], opname[64];
     s3_req r;
     if (!sums || !etags) {
         tsv_error_set(err, TSV_EINTERNAL, "out of memory");
@@ -1024,7 +1024,8 @@ static int put_multipart(tsv_s3 *c, const char *bucket, const char *key, int fd,
             tsv_error_set(err, TSV_EINTERNAL, "out of memory");
             goto out;
         }
-        req_init(&r, "UploadPart", "PUT", bucket, key);
+        snprintf(opname, sizeof opname, "UploadPart %zu of %zu", i + 1, nparts);
+        req_init(&r, opname, "PUT", bucket, key);
         r.query = (const char *)q.data;
         r.hdrs = hdrs;
         r.payload_sha = sums[i].sha;
@@ -1037,12 +1038,11 @@ static int put_multipart(tsv_s3 *c, const char *bucket, const char *key, int fd,
         hdrs = NULL;
         if (r.status < 200 || r.status >= 300) {
             fail_status(&r, &eb, err);
-            tsv_error_wrap(err, "part %zu of %zu", i + 1, nparts);
             goto out;
         }
         if (!r.etag[0]) {
-            tsv_error_set(err, TSV_EINVALID, "S3 UploadPart %s/%s: part %zu: no ETag in the answer",
-                          bucket, key, i + 1);
+            tsv_error_set(err, TSV_EINVALID, "S3 %s %s/%s: no ETag in the answer", opname, bucket,
+                          key);
             goto out;
         }
         memcpy(etags[i], r.etag, sizeof etags[i]);

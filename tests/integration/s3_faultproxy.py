@@ -7,6 +7,7 @@ to 127.0.0.1:TARGET-PORT with its headers untouched (the Host header is part
 of the SigV4 signature), except as MODE says:
   503:N    the first N requests get "503 SlowDown" without reaching the store
   corrupt  GET answers with a 2xx status get one body byte flipped
+  500:TEXT every request whose path contains TEXT gets "500 InternalError"
 Each request it faults is logged on stderr ("fault N ...").
 """
 import http.client
@@ -42,6 +43,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(SLOWDOWN)))
             self.end_headers()
             self.wfile.write(SLOWDOWN)
+            return
+        if MODE.startswith("500:") and MODE[4:] in self.path:
+            print(f"fault {seq} 500 {self.command} {self.path}", file=sys.stderr, flush=True)
+            err = SLOWDOWN.replace(b"SlowDown", b"InternalError")
+            self.send_response(500)
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(err)))
+            self.end_headers()
+            self.wfile.write(err)
             return
         conn = http.client.HTTPConnection("127.0.0.1", TARGET, timeout=60)
         conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)

@@ -9,8 +9,9 @@
 #    the swift CLI through Swift's own API), and the tool reads what curl wrote;
 #  - faults: a wrong secret (403 SignatureDoesNotMatch, no retry), the store
 #    down (EUNAVAILABLE after the retries), a proxy answering 503 twice
-#    (success after retries), a proxy altering GET bodies (hash mismatch,
-#    output not kept).
+#    (success after retries), a proxy failing every UploadPart of part 2
+#    (the upload fails after its retries and is aborted: no upload left),
+#    a proxy altering GET bodies (hash mismatch, output not kept).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/swift_lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -135,6 +136,28 @@ tool get tsvtest d/retried "$W/retried"
 cmp -s "$W/odd" "$W/retried" || fail "retried put: bytes"
 S3_ATTEMPTS=2 S3_ENDPOINT="http://127.0.0.1:$PROXY503" tool head tsvtest d/retried
 expect_ok "head after the faults"
+
+# start_proxy MODE: a fault proxy; its port in $PROXY.
+start_proxy() {
+    local f="$TSV_TMP/proxy.$RANDOM"
+    python3 "$HERE/s3_faultproxy.py" "${EP##*:}" "$1" >"$f.port" 2>"$f.log" &
+    TSV_PIDS="$TSV_PIDS $!"
+    PROXY="" PROXY_LOG="$f.log"
+    for _ in $(seq 50); do PROXY=$(cat "$f.port"); [ -n "$PROXY" ] && break; sleep 0.1; done
+    [ -n "$PROXY" ] || fail "fault proxy did not start"
+}
+start_proxy 500:partNumber=2
+S3_ATTEMPTS=2 S3_PART_SIZE=$((5 * 1024 * 1024)) S3_ENDPOINT="http://127.0.0.1:$PROXY" \
+    tool put tsvtest d/failed "$W/big"
+expect_fail "multipart with a failing part" unavailable \
+    "S3 UploadPart 2 of 4 tsvtest/d/failed: HTTP 500 InternalError.*\(2 attempts\)"
+[ "$(grep -c '^fault' "$PROXY_LOG")" = 2 ] || fail "part 2 was not tried twice"
+SWIFT_PAYLOAD=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 \
+    swift_curl -sf "$EP/tsvtest?uploads=" >"$W/uploads.xml" || fail "ListMultipartUploads"
+grep -q "<Upload>" "$W/uploads.xml" && fail "the failed upload was not aborted: $(cat "$W/uploads.xml")"
+grep -q "ListMultipartUploadsResult" "$W/uploads.xml" || fail "uploads listing: $(cat "$W/uploads.xml")"
+tool head tsvtest d/failed
+expect_fail "failed upload left no object" "not found" "HTTP 404"
 
 python3 "$HERE/s3_faultproxy.py" "${EP##*:}" corrupt >"$TSV_TMP/pc.port" 2>"$TSV_TMP/pc.log" &
 TSV_PIDS="$TSV_PIDS $!"
