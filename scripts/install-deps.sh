@@ -4,7 +4,9 @@
 # called when something is missing. Needs root (or sudo) for apt-get.
 # (influxdb, isal, zstd and linux-perf are also what tests/bench/ uses;
 # prometheus brings promtool, which checks /metrics in the tests; chromium
-# and a font run the console's browser test, driven by npm's puppeteer-core.)
+# and a font run the console's browser test, driven by npm's puppeteer-core;
+# Swift and memcached are the S3-compatible store of
+# tests/integration/swift_lib.sh, python3-swiftclient its independent client.)
 # --build-only installs just what compiling tsvault needs (docker/Dockerfile).
 set -eu
 
@@ -24,6 +26,7 @@ influxdb influxdb-client
 nodejs npm python3
 chromium fonts-dejavu-core
 linux-perf prometheus
+swift swift-proxy swift-account swift-container swift-object memcached python3-swiftclient
 docker.io docker-compose mmdebstrap
 clang-format
 "
