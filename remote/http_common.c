@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "json.h"
 
@@ -103,4 +104,21 @@ int http_common__param(CURL *curl, tsv_buf *q, const char *name, const char *val
              tsv_buf_append(q, "=", 1, err) || tsv_buf_append(q, e, strlen(e), err);
     curl_free(e);
     return rc ? -1 : 0;
+}
+
+void http_common__header_value(const char *p, size_t len, const char *name, int unquote, char *out,
+                               size_t outlen)
+{
+    size_t nl = strlen(name);
+    if (len <= nl || strncasecmp(p, name, nl) != 0 || p[nl] != ':')
+        return;
+    p += nl + 1;
+    len -= nl + 1;
+    while (len && (*p == ' ' || *p == '\t'))
+        p++, len--;
+    while (len && (p[len - 1] == '\r' || p[len - 1] == '\n' || p[len - 1] == ' '))
+        len--;
+    if (unquote && len >= 2 && p[0] == '"' && p[len - 1] == '"')
+        p++, len -= 2;
+    snprintf(out, outlen, "%.*s", (int)len, p);
 }

@@ -50,4 +50,10 @@ int http_common__tls_failure(CURLcode cc);
  * URL-escaped; a NULL value appends nothing. */
 int http_common__param(CURL *curl, tsv_buf *q, const char *name, const char *value, tsv_error *err);
 
+/* One libcurl header line (p, len): if it is `name:` (any case), its value
+ * trimmed (and, with unquote, without surrounding double quotes) into out;
+ * otherwise out is left as it is. */
+void http_common__header_value(const char *p, size_t len, const char *name, int unquote, char *out,
+                               size_t outlen);
+
 #endif

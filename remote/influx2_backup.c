@@ -122,20 +122,6 @@ struct influx2_xfer {
     uint64_t sent;
 };
 
-static void header_value(const char *p, size_t len, const char *name, char *out, size_t outlen)
-{
-    size_t nl = strlen(name);
-    if (len <= nl || strncasecmp(p, name, nl) != 0 || p[nl] != ':')
-        return;
-    p += nl + 1;
-    len -= nl + 1;
-    while (len && (*p == ' ' || *p == '\t'))
-        p++, len--;
-    while (len && (p[len - 1] == '\r' || p[len - 1] == '\n' || p[len - 1] == ' '))
-        len--;
-    snprintf(out, outlen, "%.*s", (int)len, p);
-}
-
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
     influx2_xfer *x = ud;
@@ -149,8 +135,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
         if (x->status >= 200)
             x->headers_done = 1;
     } else {
-        header_value(p, len, "Content-Type", x->ctype, sizeof x->ctype);
-        header_value(p, len, "Content-Encoding", x->cenc, sizeof x->cenc);
+        http_common__header_value(p, len, "Content-Type", 0, x->ctype, sizeof x->ctype);
+        http_common__header_value(p, len, "Content-Encoding", 0, x->cenc, sizeof x->cenc);
     }
     return len;
 }

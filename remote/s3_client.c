@@ -303,22 +303,6 @@ typedef struct xfer {
     tsv_error local; /* a local failure inside a callback */
 } xfer;
 
-static void header_value(const char *p, size_t len, const char *name, char *out, size_t outlen)
-{
-    size_t nl = strlen(name);
-    if (len <= nl || strncasecmp(p, name, nl) != 0 || p[nl] != ':')
-        return;
-    p += nl + 1;
-    len -= nl + 1;
-    while (len && (*p == ' ' || *p == '\t'))
-        p++, len--;
-    while (len && (p[len - 1] == '\r' || p[len - 1] == '\n' || p[len - 1] == ' '))
-        len--;
-    if (len >= 2 && p[0] == '"' && p[len - 1] == '"')
-        p++, len -= 2;
-    snprintf(out, outlen, "%.*s", (int)len, p);
-}
-
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
     xfer *x = ud;
@@ -330,11 +314,12 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
         x->r->length = 0;
     } else {
         char cl[32] = "";
-        header_value(p, len, "Content-Length", cl, sizeof cl);
+        http_common__header_value(p, len, "Content-Length", 1, cl, sizeof cl);
         if (cl[0])
             x->r->length = strtoull(cl, NULL, 10);
-        header_value(p, len, "ETag", x->r->etag, sizeof x->r->etag);
-        header_value(p, len, "x-amz-meta-sha256", x->r->sha256, sizeof x->r->sha256);
+        http_common__header_value(p, len, "ETag", 1, x->r->etag, sizeof x->r->etag);
+        http_common__header_value(p, len, "x-amz-meta-sha256", 1, x->r->sha256,
+                                  sizeof x->r->sha256);
     }
     return len;
 }
