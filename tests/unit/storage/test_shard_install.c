@@ -413,10 +413,10 @@ static void test_strict_and_prefix(void **state)
 /* ---- a kept shard directory (an upload's, upload_check.h) -------------- */
 
 /* Installs the tar into root/kept with opts.list (as the upload check
- * does), returning its path. */
-static void make_kept(char *kept, size_t len)
+ * does); its path (PATH_MAX bytes) into kept. */
+static void make_kept(char *kept)
 {
-    snprintf(kept, len, "%s/kept", root);
+    harness_path(kept, root, "kept");
     char keep_trash[PATH_MAX];
     harness_path(keep_trash, root, "keep-trash");
     tar_entry e[] = {{TSM1, AE_IFREG, &tsm1, NULL}, {TSM2, AE_IFREG, &tsm2, NULL}};
@@ -442,7 +442,7 @@ static void test_from_dir_links(void **state)
 {
     (void)state;
     char kept[PATH_MAX], list[PATH_MAX], a[PATH_MAX], b[PATH_MAX];
-    make_kept(kept, sizeof kept);
+    make_kept(kept);
     harness_path(list, kept, TSV_SHARD_LIST_FILE);
     assert_true(tsv_path_exists(list));
     tsv_shard_install_stats st;
@@ -472,7 +472,7 @@ static void test_from_dir_changed_file(void **state)
 {
     (void)state;
     char kept[PATH_MAX], p[PATH_MAX], before[4096], after[4096];
-    make_kept(kept, sizeof kept);
+    make_kept(kept);
     OK(install_dir(kept, NULL));
     snapshot(shard, before, sizeof before);
     harness_path(p, kept, TSM2);
@@ -492,7 +492,7 @@ static void test_from_dir_bad_lists(void **state)
 {
     (void)state;
     char kept[PATH_MAX], list[PATH_MAX], p[PATH_MAX];
-    make_kept(kept, sizeof kept);
+    make_kept(kept);
     harness_path(list, kept, TSV_SHARD_LIST_FILE);
     harness_path(p, kept, TSM1);
     assert_int_equal(unlink(p), 0);
