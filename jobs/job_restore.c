@@ -22,6 +22,7 @@ typedef struct run {
     const tsv_restore_spec *spec;
     const tsv_job_ops *ops;
     void *ctx;
+    tsv_files *f;
     /* TSM contents the upload validated: not validated again (NULL: all). */
     const tsv_tsm_trust *trust;
 } run;
@@ -172,19 +173,80 @@ static int map_shard(const target *t, uint64_t old_id, uint64_t *new_id)
  * 0, 1 (canceled) or -1. */
 typedef int (*pick_fn)(run *r, const tsv_plan_shard *ps, void *arg, uint64_t *dest);
 
+/* The shards the upload validated and kept (upload_check.h): hard links,
+ * the archive not read. done[i] is 1 for each shard handled here; one whose
+ * kept files fail their check is left to the archive pass (done[i] = 2). */
+static int kept_pass(run *r, const tsv_backup_plan *p, pick_fn pick, void *arg, int cancelable,
+                     unsigned char *done, tsv_error *err)
+{
+    for (size_t i = 0; i < p->n_shards; i++) {
+        const tsv_plan_shard *ps = &p->shards[i];
+        char dir[PATH_MAX];
+        if (!tsv_files_kept_shard(r->f, r->spec->file, ps->file, dir, sizeof dir))
+            continue;
+        uint64_t dest;
+        int sel = pick(r, ps, arg, &dest);
+        if (sel < 0) {
+            done[i] = 1;
+            continue;
+        }
+        if (sel == 0) {
+            logf_(r, "warn", "no new ID for shard %" PRIu64 " (%s), skipping", ps->id, ps->file);
+            r->ops->advance(r->ctx, ps->size, 1);
+            done[i] = 1;
+            continue;
+        }
+        tsv_fault_point("job-member");
+        if (cancelable && r->ops->canceled(r->ctx))
+            return 1;
+        tsv_error kerr;
+        if (tsv_store_restore_shard_from_dir(r->s, dest, dir, &kerr) != 0) {
+            if (kerr.code != TSV_EINVALID && kerr.code != TSV_ENOTFOUND) {
+                *err = kerr;
+                return tsv_error_wrap(err, "%s", ps->file);
+            }
+            logf_(r, "warn", "kept files of %s unusable (%s): restoring it from the archive",
+                  ps->file, kerr.message);
+            done[i] = 2;
+            continue;
+        }
+        done[i] = 1;
+        r->ops->advance(r->ctx, ps->size, 1);
+        logf_(r, "info",
+              "shard %" PRIu64 " restored from %s into shard %" PRIu64 " (validated on upload)",
+              ps->id, ps->file, dest);
+    }
+    return 0;
+}
+
 static int shard_pass(run *r, const char *path, const tsv_backup_plan *p, pick_fn pick, void *arg,
                       int cancelable, tsv_error *err)
 {
+    unsigned char *done = calloc(p->n_shards ? p->n_shards : 1, 1);
+    if (!done)
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    int rc = kept_pass(r, p, pick, arg, cancelable, done, err);
+    size_t left = 0;
+    for (size_t i = 0; i < p->n_shards; i++)
+        left += done[i] != 1;
+    if (rc != 0 || left == 0) {
+        free(done);
+        return rc;
+    }
     tsv_archive *a;
-    if (tsv_archive_open(&a, path, err) != 0)
+    if (tsv_archive_open(&a, path, err) != 0) {
+        free(done);
         return -1;
+    }
     tsv_archive_entry e;
-    int rc;
     while ((rc = tsv_archive_next(a, &e, err)) == 1) {
         const tsv_plan_shard *ps = NULL;
+        size_t at = 0;
         for (size_t i = 0; i < p->n_shards && !ps; i++)
-            if (strcmp(p->shards[i].file, e.name) == 0)
+            if (done[i] != 1 && strcmp(p->shards[i].file, e.name) == 0) {
                 ps = &p->shards[i];
+                at = i;
+            }
         if (!ps)
             continue;
         uint64_t dest;
@@ -203,7 +265,15 @@ static int shard_pass(run *r, const char *path, const tsv_backup_plan *p, pick_f
         }
         rc = with_member(r, a, ps->gzip, do_shard, &dest, err);
         if (rc != 0) {
-            tsv_error_wrap(err, "%s", e.name);
+            /* An uncompressed tar keeps a kept member's bytes only as its
+             * extracted files (files_store.c): nothing left to fall back to. */
+            if (done[at] == 2)
+                tsv_error_wrap(err,
+                               "%s: its files kept at upload are damaged and the staged archive "
+                               "holds no other copy (upload it again)",
+                               e.name);
+            else
+                tsv_error_wrap(err, "%s", e.name);
             break;
         }
         r->ops->advance(r->ctx, 0, 1);
@@ -211,6 +281,7 @@ static int shard_pass(run *r, const char *path, const tsv_backup_plan *p, pick_f
               dest);
     }
     tsv_archive_close(a);
+    free(done);
     return rc;
 }
 
@@ -475,7 +546,7 @@ static int run_v1(run *r, const char *path, const tsv_backup_plan *p, tsv_error 
 int tsv_job_restore_run(tsv_store *s, tsv_files *f, const tsv_restore_spec *spec,
                         const tsv_job_ops *ops, void *ctx, tsv_error *err)
 {
-    run r = {s, spec, ops, ctx, NULL};
+    run r = {s, spec, ops, ctx, f, NULL};
     char path[PATH_MAX];
     if (tsv_files_path(f, spec->file, path, sizeof path, err) != 0)
         return -1;

@@ -187,6 +187,8 @@ int tsv_handle_files_post(tsv_http_req *req, const tsv_route_params *p, const ts
     memset(&st, 0, sizeof st);
     st.files = files;
     struct mg_form_data_handler fdh = {field_found, field_get, field_store, &st};
+    if (tsv_http_continue(req, &err) != 0)
+        return tsv_http_reply_error(req, &err);
     int n = mg_handle_form_request(req->conn, &fdh);
     if (st.failed || n < 0) {
         tsv_files_upload_abort(st.up);

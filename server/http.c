@@ -72,6 +72,19 @@ int tsv_http_query_nth(const tsv_http_req *req, const char *name, size_t n, char
     return 1;
 }
 
+int tsv_http_continue(tsv_http_req *req, tsv_error *err)
+{
+    if (!req->expect_continue || req->continue_sent)
+        return 0;
+    /* civetweb never sends the interim reply for a request handler; the
+     * client holds the body back until it arrives (curl: for one second). */
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    req->continue_sent = 1;
+    if (mg_write(req->conn, cont, sizeof cont - 1) != (int)(sizeof cont - 1))
+        return tsv_error_set(err, TSV_EINVALID, "client connection closed before its body");
+    return 0;
+}
+
 static ssize_t body_read(tsv_reader *r, void *buf, size_t len, tsv_error *err)
 {
     tsv_http_body_reader *br = (tsv_http_body_reader *)r;
@@ -83,14 +96,8 @@ static ssize_t body_read(tsv_reader *r, void *buf, size_t len, tsv_error *err)
         return tsv_error_set(err, TSV_ETOOLARGE,
                              "request body of %lld bytes exceeds the limit of %llu bytes",
                              req->content_length, (unsigned long long)br->limit);
-    if (req->expect_continue && !req->continue_sent) {
-        /* civetweb never sends the interim reply for a request handler; the
-         * client holds the body back until it arrives. */
-        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-        req->continue_sent = 1;
-        if (mg_write(req->conn, cont, sizeof cont - 1) != (int)(sizeof cont - 1))
-            return tsv_error_set(err, TSV_EINVALID, "client connection closed before its body");
-    }
+    if (tsv_http_continue(req, err) != 0)
+        return -1;
     if (len > (size_t)1 << 30)
         len = (size_t)1 << 30;
     int timed_out;

@@ -77,6 +77,11 @@ int tsv_http_query_nth(const tsv_http_req *req, const char *name, size_t n, char
  * for it, so everything a handler checks before reading is checked before
  * the client sends the body. */
 tsv_reader *tsv_http_body(tsv_http_req *req);
+/* Sends the interim "100 Continue" if the client asked for it and it has
+ * not gone out yet. tsv_http_body's reader does this on its first read; a
+ * handler that reads the body through civetweb itself
+ * (mg_handle_form_request) calls it first. */
+int tsv_http_continue(tsv_http_req *req, tsv_error *err);
 /* Reads a whole (small) body into buf, refusing more than max bytes. */
 int tsv_http_read_body(tsv_http_req *req, tsv_buf *buf, size_t max, tsv_error *err);
 

@@ -1,5 +1,6 @@
 /* archive_detect: dataFormat of a staged file, its validation, restore plans. */
 #include "archive_detect.h"
+#include "archive_members.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +22,6 @@
 #include "tsm_trust.h"
 #include "tsv_log.h"
 
-#define SMALL_MAX ((size_t)64 << 20) /* manifests and .meta files */
 #define CHUNK (1024 * 1024)
 
 const char *tsv_data_format_name(tsv_data_format f)
@@ -42,22 +42,15 @@ const char *tsv_data_format_name(tsv_data_format f)
     }
 }
 
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
 /* ---- the member list of pass 1 ------------------------------------------- */
 
-typedef struct member {
-    char *name;
-    uint64_t size;
-    char *text; /* manifests and .meta files, whole */
-    size_t text_len;
-} member;
-
-typedef struct members {
-    member *v;
-    size_t n, cap;
-    int shard_like; /* every member is a TSM or tombstone file */
-} members;
-
-static void members_free(members *m)
+void archive_members__free(archive_members *m)
 {
     for (size_t i = 0; i < m->n; i++) {
         free(m->v[i].name);
@@ -67,7 +60,7 @@ static void members_free(members *m)
     memset(m, 0, sizeof *m);
 }
 
-static member *members_find(const members *m, const char *name)
+archive_member *archive_members__find(const archive_members *m, const char *name)
 {
     for (size_t i = 0; i < m->n; i++)
         if (strcmp(m->v[i].name, name) == 0)
@@ -75,13 +68,38 @@ static member *members_find(const members *m, const char *name)
     return NULL;
 }
 
-static int ends_with(const char *s, const char *suffix)
+int archive_members__add(archive_members *m, const char *name, uint64_t size, archive_member **out,
+                         tsv_error *err)
 {
-    size_t a = strlen(s), b = strlen(suffix);
-    return a >= b && strcmp(s + a - b, suffix) == 0;
+    *out = NULL;
+    if (archive_members__find(m, name))
+        return tsv_error_set(err, TSV_EINVALID, "archive holds two files named \"%s\"", name);
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 32;
+        archive_member *v = realloc(m->v, cap * sizeof *v);
+        if (!v)
+            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+        m->v = v;
+        m->cap = cap;
+    }
+    archive_member *x = &m->v[m->n];
+    memset(x, 0, sizeof *x);
+    if (!(x->name = strdup(name)))
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    x->size = size;
+    m->n++;
+    if (!tsv_tsm_name_valid(name) && !tsv_tombstone_name_valid(name))
+        m->shard_like = 0;
+    *out = x;
+    return 0;
 }
 
-static int read_members(const char *path, members *m, tsv_error *err)
+int archive_members__is_text(const char *name)
+{
+    return ends_with(name, ".manifest") || ends_with(name, ".meta");
+}
+
+static int read_members(const char *path, archive_members *m, tsv_error *err)
 {
     tsv_archive *a;
     if (tsv_archive_open(&a, path, err) != 0)
@@ -90,33 +108,10 @@ static int read_members(const char *path, members *m, tsv_error *err)
     int rc;
     tsv_archive_entry e;
     while ((rc = tsv_archive_next(a, &e, err)) == 1) {
-        if (members_find(m, e.name)) {
-            rc = tsv_error_set(err, TSV_EINVALID, "archive holds two files named \"%s\"", e.name);
-            break;
-        }
-        if (m->n == m->cap) {
-            size_t cap = m->cap ? m->cap * 2 : 32;
-            member *v = realloc(m->v, cap * sizeof *v);
-            if (!v) {
-                rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-                break;
-            }
-            m->v = v;
-            m->cap = cap;
-        }
-        member *x = &m->v[m->n];
-        memset(x, 0, sizeof *x);
-        x->name = strdup(e.name);
-        x->size = e.size;
-        if (!x->name) {
-            rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-            break;
-        }
-        m->n++;
-        if (!tsv_tsm_name_valid(e.name) && !tsv_tombstone_name_valid(e.name))
-            m->shard_like = 0;
-        if ((ends_with(e.name, ".manifest") || ends_with(e.name, ".meta")) &&
-            tsv_archive_read_member(a, &e, SMALL_MAX, &x->text, &x->text_len, err) != 0) {
+        archive_member *x;
+        if (archive_members__add(m, e.name, e.size, &x, err) != 0 ||
+            (archive_members__is_text(e.name) &&
+             tsv_archive_read_member(a, &e, ARCHIVE_TEXT_MAX, &x->text, &x->text_len, err) != 0)) {
             rc = -1;
             break;
         }
@@ -174,8 +169,8 @@ static int add_shard(tsv_backup_plan *p, uint64_t id, const char *file, size_t f
 
 /* {"fileName","size","compression"} of a v2 manifest, checked against the
  * member list. */
-static int file_ref(const tsv_json *o, const members *m, const char *what, const char **name,
-                    size_t *nlen, int *gzip, uint64_t *size, tsv_error *err)
+static int file_ref(const tsv_json *o, const archive_members *m, const char *what,
+                    const char **name, size_t *nlen, int *gzip, uint64_t *size, tsv_error *err)
 {
     if (!o || o->type != TSV_JSON_OBJECT)
         return tsv_error_set(err, TSV_EINVALID, "manifest: %s is missing", what);
@@ -191,7 +186,7 @@ static int file_ref(const tsv_json *o, const members *m, const char *what, const
                              comp);
     if (strlen(*name) != *nlen || strchr(*name, '/'))
         return tsv_error_set(err, TSV_EINVALID, "manifest: %s: bad fileName", what);
-    const member *x = members_find(m, *name);
+    const archive_member *x = archive_members__find(m, *name);
     if (!x)
         return tsv_error_set(err, TSV_EINVALID, "%s: listed in the manifest but not in the archive",
                              *name);
@@ -206,10 +201,12 @@ static int file_ref(const tsv_json *o, const members *m, const char *what, const
 
 static int cmp_names(const void *a, const void *b)
 {
-    return strcmp((*(const member *const *)a)->name, (*(const member *const *)b)->name);
+    return strcmp((*(const archive_member *const *)a)->name,
+                  (*(const archive_member *const *)b)->name);
 }
 
-static int plan_v2(tsv_backup_plan *p, member **mans, size_t nm, const members *m, tsv_error *err)
+static int plan_v2(tsv_backup_plan *p, archive_member **mans, size_t nm, const archive_members *m,
+                   tsv_error *err)
 {
     p->format = TSV_FORMAT_INFLUX_BACKUP;
     qsort(mans, nm, sizeof *mans, cmp_names);
@@ -304,7 +301,8 @@ static int plan_v2(tsv_backup_plan *p, member **mans, size_t nm, const members *
     return 0;
 }
 
-static int plan_1x(tsv_backup_plan *p, member *man, const members *m, tsv_error *err)
+static int plan_1x(tsv_backup_plan *p, archive_member *man, const archive_members *m,
+                   tsv_error *err)
 {
     p->format = TSV_FORMAT_INFLUXDB1_PORTABLE;
     p->docs = calloc(1, sizeof *p->docs);
@@ -323,7 +321,7 @@ static int plan_1x(tsv_backup_plan *p, member *man, const members *m, tsv_error 
         return tsv_error_set(err, TSV_EINVALID, "%s: meta.fileName missing", man->name);
     if (!files || files->type != TSV_JSON_ARRAY)
         return tsv_error_set(err, TSV_EINVALID, "%s: files is not an array", man->name);
-    const member *mm = members_find(m, mname);
+    const archive_member *mm = archive_members__find(m, mname);
     if (!mm || !mm->text)
         return tsv_error_set(err, TSV_EINVALID, "%s: listed in the manifest but not in the archive",
                              mname);
@@ -340,7 +338,7 @@ static int plan_1x(tsv_backup_plan *p, member *man, const members *m, tsv_error 
             tsv_json_string(tsv_json_get(f, "policy"), &rp, &rl, "policy", err) != 0 ||
             tsv_json_u64(tsv_json_get(f, "shardID"), &id, "shardID", err) != 0)
             return tsv_error_wrap(err, "%s: files[%zu]", man->name, i);
-        const member *x = members_find(m, fn);
+        const archive_member *x = archive_members__find(m, fn);
         if (!x)
             return tsv_error_set(err, TSV_EINVALID,
                                  "%s: listed in the manifest but not in the archive", fn);
@@ -359,23 +357,18 @@ static int plan_1x(tsv_backup_plan *p, member *man, const members *m, tsv_error 
     return 0;
 }
 
-int tsv_backup_plan_scan(const char *path, tsv_backup_plan *out, tsv_error *err)
+int archive_members__plan(archive_members *m, tsv_backup_plan *out, tsv_error *err)
 {
     memset(out, 0, sizeof *out);
-    members m = {0};
-    if (read_members(path, &m, err) != 0) {
-        members_free(&m);
-        return -1;
-    }
-    member **mans = calloc(m.n ? m.n : 1, sizeof *mans);
+    archive_member **mans = calloc(m->n ? m->n : 1, sizeof *mans);
     size_t nm = 0;
     int v2 = 0, v1 = 0, rc = 0;
-    for (size_t i = 0; mans && i < m.n; i++) {
-        if (!ends_with(m.v[i].name, ".manifest"))
+    for (size_t i = 0; mans && i < m->n; i++) {
+        if (!ends_with(m->v[i].name, ".manifest"))
             continue;
-        mans[nm++] = &m.v[i];
+        mans[nm++] = &m->v[i];
         /* Kind by content: 1.x manifests have "meta" and "files". */
-        if (m.v[i].text && strstr(m.v[i].text, "\"manifestVersion\""))
+        if (m->v[i].text && strstr(m->v[i].text, "\"manifestVersion\""))
             v2++;
         else
             v1++;
@@ -383,21 +376,31 @@ int tsv_backup_plan_scan(const char *path, tsv_backup_plan *out, tsv_error *err)
     if (!mans)
         rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
     else if (nm == 0)
-        out->format = m.shard_like ? TSV_FORMAT_SHARD : TSV_FORMAT_UNKNOWN;
+        out->format = m->shard_like ? TSV_FORMAT_SHARD : TSV_FORMAT_UNKNOWN;
     else if (v2 && v1)
         rc = tsv_error_set(err, TSV_EINVALID,
                            "archive mixes influx backup and InfluxDB 1.x manifests");
     else if (v2)
-        rc = plan_v2(out, mans, nm, &m, err);
+        rc = plan_v2(out, mans, nm, m, err);
     else if (nm > 1)
         rc = tsv_error_set(err, TSV_EINVALID,
                            "archive holds %zu InfluxDB 1.x manifests; one backup per file", nm);
     else
-        rc = plan_1x(out, mans[0], &m, err);
+        rc = plan_1x(out, mans[0], m, err);
     free(mans);
-    members_free(&m);
     if (rc != 0)
         tsv_backup_plan_clear(out);
+    return rc;
+}
+
+int tsv_backup_plan_scan(const char *path, tsv_backup_plan *out, tsv_error *err)
+{
+    memset(out, 0, sizeof *out);
+    archive_members m = {0};
+    int rc = read_members(path, &m, err);
+    if (rc == 0)
+        rc = archive_members__plan(&m, out, err);
+    archive_members__free(&m);
     return rc;
 }
 
@@ -445,14 +448,9 @@ static int validate_shard(const char *scratch, uint64_t id, tsv_reader *r, tsv_t
 }
 
 /* One member through its decoder into the check for its kind. */
-typedef enum {
-    CHECK_BOLT,
-    CHECK_SQLITE,
-    CHECK_SHARD
-} check_kind;
-
-static int check_stream(const char *scratch, check_kind kind, uint64_t id, tsv_reader *raw,
-                        tsv_codec codec, tsv_tsm_trust *validated, tsv_error *err)
+int archive_detect__check_stream(const char *scratch, archive_check_kind kind, uint64_t id,
+                                 tsv_reader *raw, tsv_codec codec, tsv_tsm_trust *validated,
+                                 tsv_error *err)
 {
     tsv_reader *dec = NULL;
     if (codec != TSV_CODEC_IDENTITY && tsv_decoder_new(&dec, codec, raw, err) != 0)
@@ -493,18 +491,20 @@ static int validate_plan(const char *path, const char *scratch, const tsv_backup
     while ((rc = tsv_archive_next(a, &e, err)) == 1) {
         tsv_reader *r = tsv_archive_member(a);
         if (p->kv_file && strcmp(e.name, p->kv_file) == 0) {
-            rc = check_stream(scratch, CHECK_BOLT, 0, r,
-                              p->kv_gzip ? TSV_CODEC_GZIP : TSV_CODEC_IDENTITY, NULL, err);
+            rc = archive_detect__check_stream(scratch, CHECK_BOLT, 0, r,
+                                              p->kv_gzip ? TSV_CODEC_GZIP : TSV_CODEC_IDENTITY,
+                                              NULL, err);
         } else if (p->sql_file && strcmp(e.name, p->sql_file) == 0) {
-            rc = check_stream(scratch, CHECK_SQLITE, 0, r,
-                              p->sql_gzip ? TSV_CODEC_GZIP : TSV_CODEC_IDENTITY, NULL, err);
+            rc = archive_detect__check_stream(scratch, CHECK_SQLITE, 0, r,
+                                              p->sql_gzip ? TSV_CODEC_GZIP : TSV_CODEC_IDENTITY,
+                                              NULL, err);
         } else {
             rc = 0;
             for (size_t i = 0; i < p->n_shards; i++)
                 if (strcmp(e.name, p->shards[i].file) == 0) {
-                    rc = check_stream(scratch, CHECK_SHARD, p->shards[i].id, r,
-                                      p->shards[i].gzip ? TSV_CODEC_GZIP : TSV_CODEC_IDENTITY,
-                                      validated, err);
+                    rc = archive_detect__check_stream(
+                        scratch, CHECK_SHARD, p->shards[i].id, r,
+                        p->shards[i].gzip ? TSV_CODEC_GZIP : TSV_CODEC_IDENTITY, validated, err);
                     break;
                 }
         }
@@ -562,7 +562,8 @@ static int check_file(const char *path, const char *scratch, tsv_compression com
                                                     : TSV_CODEC_IDENTITY;
     int rc;
     if (kind >= 0) {
-        rc = check_stream(scratch, (check_kind)kind, 0, raw, codec, validated, err);
+        rc = archive_detect__check_stream(scratch, (archive_check_kind)kind, 0, raw, codec,
+                                          validated, err);
     } else {
         tsv_reader *dec = NULL;
         rc = tsv_decoder_new(&dec, codec, raw, err);

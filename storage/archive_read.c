@@ -22,6 +22,12 @@ struct tsv_archive {
     member_reader member;
     int entry_open;
     char name[256];
+    /* tsv_archive_open_reader: the source and its read buffer */
+    tsv_reader *src;
+    uint8_t *buf;
+    int src_failed;
+    tsv_error src_err;
+    int64_t prev_end; /* tsv_archive_prev_end */
 };
 
 const char *tsv_compression_name(tsv_compression c)
@@ -67,7 +73,7 @@ static ssize_t member_read(tsv_reader *r, void *buf, size_t len, tsv_error *err)
 
 static void member_free(tsv_reader *r) { (void)r; }
 
-int tsv_archive_open(tsv_archive **out, const char *path, tsv_error *err)
+static int archive_new(tsv_archive **out, int with_zip, tsv_error *err)
 {
     *out = NULL;
     tsv_archive *a = calloc(1, sizeof *a);
@@ -82,10 +88,20 @@ int tsv_archive_open(tsv_archive **out, const char *path, tsv_error *err)
     archive_read_support_filter_zstd(a->ar);
     archive_read_support_format_tar(a->ar);
     archive_read_support_format_gnutar(a->ar);
-    archive_read_support_format_zip(a->ar);
+    if (with_zip)
+        archive_read_support_format_zip(a->ar);
     a->member.base.read = member_read;
     a->member.base.free = member_free;
     a->member.a = a;
+    *out = a;
+    return 0;
+}
+
+int tsv_archive_open(tsv_archive **out, const char *path, tsv_error *err)
+{
+    tsv_archive *a;
+    if (archive_new(&a, 1, err) != 0)
+        return -1;
     if (archive_read_open_filename(a->ar, path, BLOCK) != ARCHIVE_OK) {
         tsv_error_set(err, TSV_EINVALID, "not an archive: %s",
                       archive_error_string(a->ar) ? archive_error_string(a->ar) : "unreadable");
@@ -94,6 +110,54 @@ int tsv_archive_open(tsv_archive **out, const char *path, tsv_error *err)
     }
     *out = a;
     return 0;
+}
+
+static la_ssize_t source_read(struct archive *ar, void *ctx, const void **out)
+{
+    tsv_archive *a = ctx;
+    ssize_t n = tsv_read(a->src, a->buf, BLOCK, &a->src_err);
+    if (n < 0) {
+        a->src_failed = 1;
+        archive_set_error(ar, EIO, "%s", a->src_err.message);
+        return -1;
+    }
+    *out = a->buf;
+    return n;
+}
+
+int tsv_archive_open_reader(tsv_archive **out, tsv_reader *src, tsv_error *err)
+{
+    tsv_archive *a;
+    if (archive_new(&a, 0, err) != 0)
+        return -1;
+    a->src = src;
+    if (!(a->buf = malloc(BLOCK))) {
+        tsv_archive_close(a);
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    }
+    if (archive_read_open2(a->ar, a, NULL, source_read, NULL, NULL) != ARCHIVE_OK) {
+        if (a->src_failed && err)
+            *err = a->src_err;
+        else
+            tsv_error_set(err, TSV_EINVALID, "not an archive: %s",
+                          archive_error_string(a->ar) ? archive_error_string(a->ar) : "unreadable");
+        tsv_archive_close(a);
+        return -1;
+    }
+    *out = a;
+    return 0;
+}
+
+tsv_compression tsv_archive_compression(tsv_archive *a)
+{
+    switch (archive_filter_code(a->ar, 0)) {
+    case ARCHIVE_FILTER_GZIP:
+        return TSV_COMPRESSION_GZ;
+    case ARCHIVE_FILTER_ZSTD:
+        return TSV_COMPRESSION_ZST;
+    default:
+        return TSV_COMPRESSION_NONE;
+    }
 }
 
 static int path_safe(const char *p)
@@ -114,10 +178,18 @@ static int path_safe(const char *p)
 
 int tsv_archive_next(tsv_archive *a, tsv_archive_entry *e, tsv_error *err)
 {
+    int first = 1;
     for (;;) {
         a->entry_open = 0;
         struct archive_entry *ae;
         int rc = archive_read_next_header(a->ar, &ae);
+        if (first) {
+            /* Where this header (or the end-of-archive blocks) starts is
+             * where the previous member's padded data ends. */
+            la_int64_t pos = archive_read_header_position(a->ar);
+            a->prev_end = pos >= 0 ? (int64_t)pos : -1;
+            first = 0;
+        }
         if (rc == ARCHIVE_EOF)
             return 0;
         if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN)
@@ -145,12 +217,21 @@ int tsv_archive_next(tsv_archive *a, tsv_archive_entry *e, tsv_error *err)
         e->path = p;
         e->name = a->name;
         e->size = archive_entry_size_is_set(ae) ? (uint64_t)archive_entry_size(ae) : 0;
+        e->sparse = archive_entry_sparse_count(ae) > 0 || !archive_entry_size_is_set(ae);
         a->entry_open = 1;
         return 1;
     }
 }
 
 tsv_reader *tsv_archive_member(tsv_archive *a) { return &a->member.base; }
+
+int64_t tsv_archive_prev_end(tsv_archive *a)
+{
+    if (archive_filter_code(a->ar, 0) != ARCHIVE_FILTER_NONE ||
+        (archive_format(a->ar) & ARCHIVE_FORMAT_BASE_MASK) != ARCHIVE_FORMAT_TAR)
+        return -1;
+    return a->prev_end;
+}
 
 uint64_t tsv_archive_position(tsv_archive *a)
 {
@@ -164,6 +245,7 @@ void tsv_archive_close(tsv_archive *a)
         return;
     if (a->ar)
         archive_read_free(a->ar);
+    free(a->buf);
     free(a);
 }
 

@@ -22,6 +22,7 @@
 #include "tsm_trust.h"
 #include "tsv_log.h"
 #include "tsv_time.h"
+#include "upload_check.h"
 
 #define RECORD_MAX (64 * 1024)
 #define MAX_RESERVED 64
@@ -30,6 +31,7 @@ struct tsv_files {
     tsv_files_options opt;
     char root[PATH_MAX], data[PATH_MAX], meta[PATH_MAX], tmp[PATH_MAX];
     char validated[PATH_MAX]; /* validated/<name>: tsm_trust.h lists */
+    char extracted[PATH_MAX]; /* extracted/<name>/: what the upload check kept */
     pthread_mutex_t mu;
     char *reserved[MAX_RESERVED]; /* names being uploaded */
 };
@@ -46,6 +48,9 @@ struct tsv_files_upload {
      * file is written in large writes. */
     uint8_t *wbuf;
     size_t wlen;
+    /* validates and keeps the archive's contents while it arrives */
+    tsv_upload_check *check;
+    char keep[PATH_MAX];
 };
 
 #define WBUF_SIZE (1024 * 1024)
@@ -148,6 +153,25 @@ static int reconcile(tsv_files *f, tsv_error *err)
             unlink(v);
     }
     closedir(d);
+    /* Likewise what an upload kept: its hard links are only a shortcut. */
+    d = opendir(f->extracted);
+    if (!d)
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s", f->extracted);
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char m[PATH_MAX], x[PATH_MAX];
+        if (tsv_path_join(m, sizeof m, err, "%s/%s", f->meta, de->d_name) != 0 ||
+            tsv_path_join(x, sizeof x, err, "%s/%s", f->extracted, de->d_name) != 0) {
+            closedir(d);
+            return -1;
+        }
+        tsv_error e;
+        if (!tsv_path_exists(m) && tsv_remove_tree(x, &e) != 0)
+            TSV_WARN("msg=\"cannot remove kept upload files\" path=\"%s\" error=\"%s\"", x,
+                     e.message);
+    }
+    closedir(d);
     return 0;
 }
 
@@ -164,9 +188,10 @@ int tsv_files_open(tsv_files **out, const tsv_files_options *opt, tsv_error *err
         tsv_path_join(f->meta, sizeof f->meta, err, "%s/meta", f->root) != 0 ||
         tsv_path_join(f->tmp, sizeof f->tmp, err, "%s/tmp", f->root) != 0 ||
         tsv_path_join(f->validated, sizeof f->validated, err, "%s/validated", f->root) != 0 ||
-        tsv_mkdir_p(f->validated, err) != 0 || tsv_mkdir_p(f->data, err) != 0 ||
-        tsv_mkdir_p(f->meta, err) != 0 || tsv_mkdir_p(f->tmp, err) != 0 ||
-        clear_dir(f->tmp, err) != 0 || reconcile(f, err) != 0) {
+        tsv_path_join(f->extracted, sizeof f->extracted, err, "%s/extracted", f->root) != 0 ||
+        tsv_mkdir_p(f->extracted, err) != 0 || tsv_mkdir_p(f->validated, err) != 0 ||
+        tsv_mkdir_p(f->data, err) != 0 || tsv_mkdir_p(f->meta, err) != 0 ||
+        tsv_mkdir_p(f->tmp, err) != 0 || clear_dir(f->tmp, err) != 0 || reconcile(f, err) != 0) {
         tsv_files_close(f);
         return -1;
     }
@@ -360,6 +385,11 @@ int tsv_files_delete(tsv_files *f, const char *name, tsv_error *err)
     char vpath[PATH_MAX];
     if (rc == 0 && tsv_path_join(vpath, sizeof vpath, NULL, "%s/%s", f->validated, name) == 0)
         unlink(vpath);
+    tsv_error xerr;
+    if (rc == 0 && tsv_path_join(vpath, sizeof vpath, NULL, "%s/%s", f->extracted, name) == 0 &&
+        tsv_path_exists(vpath) && tsv_remove_tree(vpath, &xerr) != 0)
+        TSV_WARN("msg=\"cannot remove kept upload files\" path=\"%s\" error=\"%s\"", vpath,
+                 xerr.message);
     pthread_mutex_unlock(&f->mu);
     if (rc == 0) {
         tsv_error e;
@@ -471,12 +501,23 @@ int tsv_files_upload_begin(tsv_files *f, const char *name, tsv_files_upload **ou
         tsv_files_upload_abort(u);
         return -1;
     }
-    u->fd = open(u->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    u->fd = open(u->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (u->fd < 0) {
         tsv_error_set_errno(err, TSV_EINTERNAL, errno, "create %s", u->path);
         u->path[0] = '\0';
         tsv_files_upload_abort(u);
         return -1;
+    }
+    /* The check while it arrives is an optimisation: if it cannot start,
+     * the stored file is checked after the upload, as it always can be. */
+    tsv_error cerr;
+    if (tsv_path_join(u->keep, sizeof u->keep, &cerr, "%s/keep-%016" PRIx64, f->tmp,
+                      tsv_random_u64()) != 0 ||
+        mkdir(u->keep, 0700) != 0) {
+        u->keep[0] = '\0';
+    } else if (tsv_upload_check_start(&u->check, u->keep, &cerr) != 0) {
+        TSV_WARN("msg=\"upload checked after it is stored\" error=\"%s\"", cerr.message);
+        u->check = NULL;
     }
     *out = u;
     return 0;
@@ -512,6 +553,8 @@ int tsv_files_upload_write(tsv_files_upload *u, const void *data, size_t len, ts
         memcpy(u->wbuf + u->wlen, data, len);
         u->wlen += len;
     }
+    if (u->check)
+        tsv_upload_check_feed(u->check, data, len);
     EVP_DigestUpdate(u->md5, data, len);
     EVP_DigestUpdate(u->sha, data, len);
     u->size += len;
@@ -526,6 +569,12 @@ void tsv_files_upload_abort(tsv_files_upload *u)
         close(u->fd);
     if (u->path[0])
         unlink(u->path);
+    tsv_upload_check_free(u->check);
+    if (u->keep[0]) {
+        tsv_error e;
+        if (tsv_remove_tree(u->keep, &e) != 0)
+            TSV_WARN("msg=\"cannot remove\" path=\"%s\" error=\"%s\"", u->keep, e.message);
+    }
     EVP_MD_CTX_free(u->md5);
     EVP_MD_CTX_free(u->sha);
     free(u->wbuf);
@@ -542,6 +591,48 @@ static void hex(const uint8_t *b, size_t n, char *out, int upper)
         out[2 * i + 1] = d[b[i] & 15];
     }
     out[2 * n] = '\0';
+}
+
+/* 1 if the len bytes at off in fd are `want`. */
+static int bytes_at(int fd, uint64_t off, const uint8_t *want, size_t len)
+{
+    uint8_t got[TSV_UPLOAD_EDGE];
+    return len <= sizeof got && pread(fd, got, len, (off_t)off) == (ssize_t)len &&
+           memcmp(got, want, len) == 0;
+}
+
+/* The shard members of an uncompressed tar whose validated files the upload
+ * kept are stored once, as those files: their bytes in the staged archive
+ * become a hole (the file keeps its size, its tar layout and its small
+ * members; most of these pages are still in the page cache and are never
+ * written). A range whose edges do not read back as the check saw them is
+ * left alone; so is everything if the file system cannot punch holes. */
+static void release_kept_members(tsv_files_upload *u)
+{
+    const tsv_upload_range *g;
+    size_t n = tsv_upload_check_ranges(u->check, &g);
+    uint64_t released = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t end = g[i].offset + g[i].length;
+        if (end > u->size || !bytes_at(u->fd, g[i].offset, g[i].head, TSV_UPLOAD_EDGE) ||
+            !bytes_at(u->fd, end - TSV_UPLOAD_EDGE, g[i].tail, TSV_UPLOAD_EDGE)) {
+            TSV_WARN("msg=\"kept upload member not found where expected; its bytes stay\" "
+                     "name=\"%s\" offset=%" PRIu64,
+                     u->name, g[i].offset);
+            continue;
+        }
+        if (fallocate(u->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)g[i].offset,
+                      (off_t)g[i].length) != 0) {
+            TSV_DEBUG("msg=\"cannot release kept upload members\" name=\"%s\" error=\"%s\"",
+                      u->name, strerror(errno));
+            return;
+        }
+        released += g[i].length;
+    }
+    if (released)
+        TSV_DEBUG("msg=\"upload members stored as their kept files\" name=\"%s\" "
+                  "members=%zu bytes=%" PRIu64,
+                  u->name, n, released);
 }
 
 int tsv_files_upload_commit(tsv_files_upload *u, const uint8_t *expected_md5, const char *user_id,
@@ -565,6 +656,16 @@ int tsv_files_upload_commit(tsv_files_upload *u, const uint8_t *expected_md5, co
     }
     if (rc == 0)
         rc = flush(u, err);
+    tsv_tsm_trust validated = {0};
+    int kept = 0;
+    if (rc == 0 && u->check) {
+        kept =
+            tsv_upload_check_finish(u->check, &info->format, &info->compression, &validated, err);
+        if (kept < 0)
+            rc = -1;
+    }
+    if (rc == 0 && kept)
+        release_kept_members(u);
     if (rc == 0)
         rc = tsv_fsync_fd(u->fd, u->path, err);
     if (rc == 0) {
@@ -572,11 +673,10 @@ int tsv_files_upload_commit(tsv_files_upload *u, const uint8_t *expected_md5, co
         u->fd = -1;
     }
     char scratch[PATH_MAX];
-    tsv_tsm_trust validated = {0};
-    if (rc == 0)
+    if (rc == 0 && !kept)
         rc = tsv_path_join(scratch, sizeof scratch, err, "%s/check-%016" PRIx64, f->tmp,
                            tsv_random_u64());
-    if (rc == 0 && (rc = tsv_mkdir_p(scratch, err)) == 0) {
+    if (rc == 0 && !kept && (rc = tsv_mkdir_p(scratch, err)) == 0) {
         rc = tsv_archive_inspect_ex(u->path, scratch, &info->format, &info->compression, &validated,
                                     err);
         tsv_error e;
@@ -617,17 +717,33 @@ int tsv_files_upload_commit(tsv_files_upload *u, const uint8_t *expected_md5, co
                  tsv_tsm_trust_save(&validated, vpath, &verr) != 0))
                 TSV_WARN("msg=\"cannot save the validation list\" name=\"%s\" error=\"%s\"",
                          u->name, verr.message);
+            /* What the check kept goes in before the record too (a
+             * directory without a record is removed at start-up); failing to
+             * move it only costs the restore job an extraction. */
+            char xpath[PATH_MAX];
+            if (rc == 0 && kept &&
+                (tsv_path_join(xpath, sizeof xpath, &verr, "%s/%s", f->extracted, u->name) != 0 ||
+                 (tsv_path_exists(xpath) && tsv_remove_tree(xpath, &verr) != 0) ||
+                 rename(u->keep, xpath) != 0 || tsv_fsync_dir(f->extracted, &verr) != 0)) {
+                TSV_WARN("msg=\"cannot keep the upload's validated files\" name=\"%s\"", u->name);
+            } else if (rc == 0 && kept) {
+                u->keep[0] = '\0';
+            }
             if (rc == 0)
                 rc = record_write(f, info, err);
-            if (rc != 0)
+            if (rc != 0) {
                 unlink(data);
+                if (kept && !u->keep[0])
+                    tsv_remove_tree(xpath, &verr);
+            }
         }
     }
     if (rc == 0)
         TSV_INFO("msg=\"file staged\" name=\"%s\" id=%s bytes=%" PRIu64 " format=%s "
-                 "compression=%s",
+                 "compression=%s checked=%s",
                  info->name, info->id, info->size, tsv_data_format_name(info->format),
-                 tsv_compression_name(info->compression));
+                 tsv_compression_name(info->compression),
+                 kept ? "while-uploading" : "after-upload");
     tsv_tsm_trust_clear(&validated);
     tsv_files_upload_abort(u);
     return rc;
@@ -641,4 +757,17 @@ int tsv_files_validated(tsv_files *f, const char *name, tsv_tsm_trust *out, tsv_
         tsv_path_join(path, sizeof path, err, "%s/%s", f->validated, name) != 0)
         return -1;
     return tsv_tsm_trust_load(out, path, err);
+}
+
+int tsv_files_kept_shard(tsv_files *f, const char *name, const char *member, char *out,
+                         size_t outlen)
+{
+    char list[PATH_MAX];
+    tsv_error e;
+    if (tsv_files_name_check(name, &e) != 0 || !member[0] || member[0] == '.' ||
+        strchr(member, '/') ||
+        tsv_path_join(out, outlen, &e, "%s/%s/%s", f->extracted, name, member) != 0 ||
+        tsv_path_join(list, sizeof list, &e, "%s/.tsv-files", out) != 0)
+        return 0;
+    return tsv_path_exists(list);
 }

@@ -79,6 +79,11 @@ struct tsv_tsm_trust;
  * restore to skip a second validation. TSV_ENOTFOUND if there is no list
  * (then validate everything). *out is released with tsv_tsm_trust_clear. */
 int tsv_files_validated(tsv_files *f, const char *name, struct tsv_tsm_trust *out, tsv_error *err);
+/* 1 and the directory in out if the upload of `name` kept the shard archive
+ * member `member` validated and extracted (upload_check.h), for
+ * tsv_store_restore_shard_from_dir; 0 otherwise. */
+int tsv_files_kept_shard(tsv_files *f, const char *name, const char *member, char *out,
+                         size_t outlen);
 /* Path of a staged file's data (for reading by restore jobs). */
 int tsv_files_path(tsv_files *f, const char *name, char *out, size_t outlen, tsv_error *err);
 

@@ -56,6 +56,11 @@ struct tsv_tsm_trust;
  * upload validated (tsm_trust.h; NULL = none) are not validated again. */
 int tsv_store_restore_shard_trusted(tsv_store *s, uint64_t shard_id, tsv_reader *tar,
                                     const struct tsv_tsm_trust *trust, tsv_error *err);
+/* The same from a kept, validated shard directory (tsv_files_kept_shard):
+ * its files are hard-linked in after their SHA-256 is checked against the
+ * directory's list (shard_install.h tsv_shard_install_from_dir). */
+int tsv_store_restore_shard_from_dir(tsv_store *s, uint64_t shard_id, const char *src_dir,
+                                     tsv_error *err);
 /* Whether a restore of this shard can start: the shard exists
  * (TSV_ENOTFOUND otherwise). Checked before an upload's body is read; the
  * restore itself checks again. */

@@ -19,8 +19,9 @@ int tsv_store_restore_shard(tsv_store *s, uint64_t shard_id, tsv_reader *tar, ts
     return tsv_store_restore_shard_trusted(s, shard_id, tar, NULL, err);
 }
 
-int tsv_store_restore_shard_trusted(tsv_store *s, uint64_t shard_id, tsv_reader *tar,
-                                    const struct tsv_tsm_trust *trust, tsv_error *err)
+/* tar or src_dir: the two sources of tsv_store_restore_shard_*. */
+static int restore_shard(tsv_store *s, uint64_t shard_id, tsv_reader *tar, const char *src_dir,
+                         const struct tsv_tsm_trust *trust, tsv_error *err)
 {
     tsv_store_shared_lock(s);
     char path[PATH_MAX];
@@ -37,7 +38,10 @@ int tsv_store_restore_shard_trusted(tsv_store *s, uint64_t shard_id, tsv_reader 
         tsv_shard_install_opts opts = {.hook = &hook, .trust = trust};
         tsv_shard_install_stats st;
         tsv_shard_lock(shard_id);
-        rc = tsv_shard_install_from_tar_opts(path, s->trash_dir, shard_id, tar, &opts, &st, err);
+        rc = src_dir ? tsv_shard_install_from_dir(path, s->trash_dir, shard_id, src_dir, &opts, &st,
+                                                  err)
+                     : tsv_shard_install_from_tar_opts(path, s->trash_dir, shard_id, tar, &opts,
+                                                       &st, err);
         tsv_version_clear(&hctx.prev);
         tsv_shard_unlock(shard_id);
         tsv_error perr;
@@ -50,4 +54,16 @@ int tsv_store_restore_shard_trusted(tsv_store *s, uint64_t shard_id, tsv_reader 
     }
     tsv_store_shared_unlock(s);
     return rc;
+}
+
+int tsv_store_restore_shard_trusted(tsv_store *s, uint64_t shard_id, tsv_reader *tar,
+                                    const struct tsv_tsm_trust *trust, tsv_error *err)
+{
+    return restore_shard(s, shard_id, tar, NULL, trust, err);
+}
+
+int tsv_store_restore_shard_from_dir(tsv_store *s, uint64_t shard_id, const char *src_dir,
+                                     tsv_error *err)
+{
+    return restore_shard(s, shard_id, NULL, src_dir, NULL, err);
 }

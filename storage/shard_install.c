@@ -290,6 +290,99 @@ static int carry_over(const char *shard_dir, const char *staging, const name_lis
     return rc;
 }
 
+/* Writes staging/.tsv-files: one "<sha256> <name>" line per file installed
+ * from the archive (a kept upload's list, read by tsv_shard_install_from_dir). */
+static int64_t stat_mtime_ns(const struct stat *sb)
+{
+    return (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec;
+}
+
+static int write_list(const char *staging, const name_list *names, int scratch, tsv_error *err)
+{
+    char path[PATH_MAX];
+    if (tsv_path_join(path, sizeof path, err, "%s/%s", staging, TSV_SHARD_LIST_FILE) != 0)
+        return -1;
+    FILE *fp = fopen(path, "wxe");
+    if (!fp)
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "create %s", path);
+    int rc = 0;
+    for (size_t i = 0; i < names->count && rc == 0; i++) {
+        char file[PATH_MAX];
+        struct stat sb;
+        if (tsv_path_join(file, sizeof file, err, "%s/%s", staging, names->names[i]) != 0)
+            rc = -1;
+        else if (stat(file, &sb) != 0)
+            rc = tsv_error_set_errno(err, TSV_EINTERNAL, errno, "stat %s", file);
+        else
+            fprintf(fp, "%s %" PRIu64 " %" PRId64 " %" PRIu64 " %s\n", names->hex[i],
+                    (uint64_t)sb.st_size, stat_mtime_ns(&sb), (uint64_t)sb.st_ino, names->names[i]);
+    }
+    if (rc != 0) {
+        fclose(fp);
+        return -1;
+    }
+    rc = fflush(fp) == 0 && (scratch || fsync(fileno(fp)) == 0)
+             ? 0
+             : tsv_error_set_errno(err, TSV_EINTERNAL, errno, "write %s", path);
+    if (fclose(fp) != 0 && rc == 0)
+        rc = tsv_error_set_errno(err, TSV_EINTERNAL, errno, "close %s", path);
+    return rc;
+}
+
+/* The common end of an install: staging holds the new files (names);
+ * carries the shard's other files over, marks and syncs staging, lets the
+ * hook record the version, exchanges it with shard_dir and disposes of the
+ * old content. On success staging[0] is cleared (nothing left to remove). */
+static int install_staging(const char *shard_dir, const char *parent, char *staging, uint64_t gen,
+                           const char *trash_dir, uint64_t shard_id, const name_list *names,
+                           const tsv_shard_install_opts *opts, tsv_shard_install_stats *st,
+                           tsv_error *err)
+{
+    const tsv_shard_install_hook *hook = opts->hook;
+    if (opts->list && write_list(staging, names, opts->scratch, err) != 0)
+        return -1;
+    if (carry_over(shard_dir, staging, names, &st->kept, err) != 0)
+        return -1;
+    if (tsv_gen_marker_write(staging, gen, err) != 0 ||
+        (!opts->scratch && tsv_fsync_dir(staging, err) != 0))
+        return -1;
+    if (!tsv_path_exists(shard_dir)) {
+        if (mkdir(shard_dir, 0755) != 0 && errno != EEXIST) {
+            tsv_error_set_errno(err, TSV_EINTERNAL, errno, "mkdir %s", shard_dir);
+            return -1;
+        }
+    }
+    tsv_fault_point("shard-before-exchange");
+    if (hook && hook->before_exchange(hook->ctx, staging, gen, (const char *const *)names->names,
+                                      (const char(*)[65])names->hex, names->count, err) != 0)
+        return -1;
+    if (tsv_rename_exchange(staging, shard_dir, err) != 0) {
+        if (hook)
+            hook->exchange_failed(hook->ctx);
+        return -1;
+    }
+    tsv_fault_point("shard-after-exchange");
+    /* The swap is done; from here on the staging path holds the OLD data,
+     * which must go to the trash whatever happens next, never be deleted. */
+    int rc = opts->scratch ? 0 : tsv_fsync_dir(parent, err);
+    tsv_error terr;
+    char reason[64];
+    snprintf(reason, sizeof reason, "shard-%" PRIu64 "-replaced", shard_id);
+    if (hook) {
+        /* The previous files are objects of the version the hook
+         * soft-deleted: nothing to keep here. */
+        tsv_vault_drop_tree(staging, trash_dir);
+    } else if (tsv_dir_has_data(staging) == 1) {
+        if (tsv_trash_move(trash_dir, staging, reason, &terr) != 0)
+            TSV_WARN("msg=\"could not move previous shard files aside\" path=\"%s\" error=\"%s\"",
+                     staging, terr.message);
+    } else if (tsv_remove_tree(staging, &terr) != 0) {
+        TSV_WARN("msg=\"could not remove\" path=\"%s\" error=\"%s\"", staging, terr.message);
+    }
+    staging[0] = '\0';
+    return rc;
+}
+
 int tsv_shard_install_from_tar(const char *shard_dir, const char *trash_dir, uint64_t shard_id,
                                tsv_reader *tar, tsv_shard_install_stats *stats, tsv_error *err)
 {
@@ -302,7 +395,6 @@ int tsv_shard_install_from_tar_opts(const char *shard_dir, const char *trash_dir
                                     tsv_reader *tar, const tsv_shard_install_opts *opts,
                                     tsv_shard_install_stats *stats, tsv_error *err)
 {
-    const tsv_shard_install_hook *hook = opts->hook;
     tsv_shard_install_stats st;
     memset(&st, 0, sizeof st);
     uint64_t gen;
@@ -499,50 +591,168 @@ int tsv_shard_install_from_tar_opts(const char *shard_dir, const char *trash_dir
         rc = 0;
         goto out;
     }
-    if (carry_over(shard_dir, staging, &names, &st.kept, err) != 0)
-        goto out;
-    if (tsv_gen_marker_write(staging, gen, err) != 0 ||
-        (!opts->scratch && tsv_fsync_dir(staging, err) != 0))
-        goto out;
-    if (!tsv_path_exists(shard_dir)) {
-        if (mkdir(shard_dir, 0755) != 0 && errno != EEXIST) {
-            tsv_error_set_errno(err, TSV_EINTERNAL, errno, "mkdir %s", shard_dir);
-            goto out;
-        }
-    }
-    tsv_fault_point("shard-before-exchange");
-    if (hook && hook->before_exchange(hook->ctx, staging, gen, (const char *const *)names.names,
-                                      (const char(*)[65])names.hex, names.count, err) != 0)
-        goto out;
-    if (tsv_rename_exchange(staging, shard_dir, err) != 0) {
-        if (hook)
-            hook->exchange_failed(hook->ctx);
-        goto out;
-    }
-    tsv_fault_point("shard-after-exchange");
-    /* The swap is done; from here on the staging path holds the OLD data,
-     * which must go to the trash whatever happens next, never be deleted. */
-    rc = opts->scratch ? 0 : tsv_fsync_dir(parent, err);
-    tsv_error terr;
-    char reason[64];
-    snprintf(reason, sizeof reason, "shard-%" PRIu64 "-replaced", shard_id);
-    if (hook) {
-        /* The previous files are objects of the version the hook
-         * soft-deleted: nothing to keep here. */
-        tsv_vault_drop_tree(staging, trash_dir);
-    } else if (tsv_dir_has_data(staging) == 1) {
-        if (tsv_trash_move(trash_dir, staging, reason, &terr) != 0)
-            TSV_WARN("msg=\"could not move previous shard files aside\" path=\"%s\" error=\"%s\"",
-                     staging, terr.message);
-    } else if (tsv_remove_tree(staging, &terr) != 0) {
-        TSV_WARN("msg=\"could not remove\" path=\"%s\" error=\"%s\"", staging, terr.message);
-    }
-    staging[0] = '\0';
+    rc = install_staging(shard_dir, parent, staging, gen, trash_dir, shard_id, &names, opts, &st,
+                         err);
 out:
     EVP_MD_CTX_free(md);
     if (a)
         archive_read_free(a);
     tsv_reader_free(src.in);
+    name_list_free(&names);
+    if (staging[0]) {
+        tsv_error cerr;
+        if (tsv_remove_tree(staging, &cerr) != 0)
+            TSV_WARN("msg=\"could not remove staging\" path=\"%s\" error=\"%s\"", staging,
+                     cerr.message);
+    }
+    if (stats)
+        *stats = st;
+    return rc;
+}
+
+/* Checks src/<name> against the list's size-less promise: its SHA-256 must
+ * still be `hex` (read in bounded chunks). */
+static int check_kept_file(const char *path, const char *hex, EVP_MD_CTX *md, uint8_t *buf,
+                           size_t buflen, tsv_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return tsv_error_set_errno(err, errno == ENOENT ? TSV_ENOTFOUND : TSV_EINTERNAL, errno,
+                                   "open %s", path);
+    int rc = EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1
+                 ? 0
+                 : tsv_error_set(err, TSV_EINTERNAL, "SHA-256 init failed");
+    for (;;) {
+        ssize_t n = rc == 0 ? read(fd, buf, buflen) : 0;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            rc = tsv_error_set_errno(err, TSV_EINTERNAL, errno, "read %s", path);
+        if (n <= 0)
+            break;
+        EVP_DigestUpdate(md, buf, (size_t)n);
+    }
+    close(fd);
+    if (rc != 0)
+        return -1;
+    static const char digits[] = "0123456789abcdef";
+    unsigned char d[32];
+    char got[65];
+    EVP_DigestFinal_ex(md, d, NULL);
+    for (int i = 0; i < 32; i++) {
+        got[2 * i] = digits[d[i] >> 4];
+        got[2 * i + 1] = digits[d[i] & 15];
+    }
+    got[64] = '\0';
+    if (strcmp(got, hex) != 0)
+        return tsv_error_set(err, TSV_EINVALID,
+                             "%s changed since it was validated (SHA-256 %s, expected %s)", path,
+                             got, hex);
+    return 0;
+}
+
+int tsv_shard_install_from_dir(const char *shard_dir, const char *trash_dir, uint64_t shard_id,
+                               const char *src_dir, const tsv_shard_install_opts *opts,
+                               tsv_shard_install_stats *stats, tsv_error *err)
+{
+    tsv_shard_install_stats st;
+    memset(&st, 0, sizeof st);
+    if (stats)
+        *stats = st;
+    char list[PATH_MAX], staging[PATH_MAX], parent[PATH_MAX];
+    if (tsv_path_join(list, sizeof list, err, "%s/%s", src_dir, TSV_SHARD_LIST_FILE) != 0 ||
+        tsv_path_join(parent, sizeof parent, err, "%s", shard_dir) != 0)
+        return -1;
+    char *slash = strrchr(parent, '/');
+    if (!slash)
+        return tsv_error_set(err, TSV_EINTERNAL, "bad shard path %s", shard_dir);
+    *slash = '\0';
+    FILE *fp = fopen(list, "re");
+    if (!fp)
+        return tsv_error_set_errno(err, errno == ENOENT ? TSV_ENOTFOUND : TSV_EINTERNAL, errno,
+                                   "open %s", list);
+    uint64_t gen;
+    do
+        gen = tsv_random_u64();
+    while (gen == 0);
+    int rc = -1;
+    name_list names = {0};
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    uint8_t *buf = malloc(READ_CHUNK);
+    staging[0] = '\0';
+    if (!md || !buf) {
+        tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+        goto out;
+    }
+    if (tsv_mkdir_p(parent, err) != 0 ||
+        tsv_path_join(staging, sizeof staging, err, "%s.staging-%016" PRIx64, shard_dir, gen) != 0)
+        goto out;
+    if (mkdir(staging, 0755) != 0) {
+        tsv_error_set_errno(err, TSV_EINTERNAL, errno, "mkdir %s", staging);
+        staging[0] = '\0';
+        goto out;
+    }
+    char line[PATH_MAX];
+    while (fgets(line, sizeof line, fp)) {
+        size_t len = strlen(line);
+        if (len && line[len - 1] == '\n')
+            line[--len] = '\0';
+        /* "<sha256> <size> <mtime ns> <inode> <name>" */
+        char hex[65], name[256];
+        uint64_t size, ino;
+        int64_t mtime;
+        int used = 0;
+        if (len < 66 || line[64] != ' ' || strspn(line, "0123456789abcdef") != 64 ||
+            sscanf(line, "%64s %" SCNu64 " %" SCNd64 " %" SCNu64 " %255s%n", hex, &size, &mtime,
+                   &ino, name, &used) != 5 ||
+            (size_t)used != len || (!tsv_tsm_name_valid(name) && !tsv_tombstone_name_valid(name)) ||
+            name_list_has(&names, name)) {
+            tsv_error_set(err, TSV_EINVALID, "%s: bad line \"%.80s\"", list, line);
+            goto out;
+        }
+        char from[PATH_MAX], to[PATH_MAX];
+        struct stat sb;
+        if (tsv_path_join(from, sizeof from, err, "%s/%s", src_dir, name) != 0 ||
+            tsv_path_join(to, sizeof to, err, "%s/%s", staging, name) != 0)
+            goto out;
+        if (link(from, to) != 0) {
+            tsv_error_set_errno(err, errno == ENOENT ? TSV_ENOTFOUND : TSV_EINTERNAL, errno,
+                                "link %s", from);
+            goto out;
+        }
+        if (stat(to, &sb) != 0) {
+            tsv_error_set_errno(err, TSV_EINTERNAL, errno, "stat %s", to);
+            goto out;
+        }
+        /* The same inode, size and modification time as when it was
+         * validated: not written since (git's and rsync's quick check; a
+         * chmod, as an object store's adopt does, changes none of them).
+         * Otherwise its bytes are checked against the SHA-256, through the
+         * new link, so that what is installed is what was read. */
+        int same = (uint64_t)sb.st_ino == ino && (uint64_t)sb.st_size == size &&
+                   stat_mtime_ns(&sb) == mtime;
+        if ((!same && check_kept_file(to, hex, md, buf, READ_CHUNK, err) != 0) ||
+            name_list_add(&names, name, err) != 0)
+            goto out;
+        memcpy(names.hex[names.count - 1], hex, 65);
+        st.files++;
+        st.trusted += has_suffix(name, ".tsm");
+        st.bytes += (uint64_t)sb.st_size;
+    }
+    if (ferror(fp)) {
+        tsv_error_set(err, TSV_EINTERNAL, "read %s", list);
+        goto out;
+    }
+    if (names.count == 0) {
+        rc = 0;
+        goto out;
+    }
+    rc = install_staging(shard_dir, parent, staging, gen, trash_dir, shard_id, &names, opts, &st,
+                         err);
+out:
+    fclose(fp);
+    free(buf);
+    EVP_MD_CTX_free(md);
     name_list_free(&names);
     if (staging[0]) {
         tsv_error cerr;

@@ -72,9 +72,29 @@ typedef struct tsv_shard_install_opts {
     const struct tsv_tsm_trust *trust;  /* NULL = validate everything */
     struct tsv_tsm_trust *validated;    /* NULL = not collected */
     int scratch;
+    /* Also write TSV_SHARD_LIST_FILE (the files and their SHA-256) into the
+     * shard directory: an upload's validated shard kept for later
+     * (tsv_shard_install_from_dir). */
+    int list;
 } tsv_shard_install_opts;
 int tsv_shard_install_from_tar_opts(const char *shard_dir, const char *trash_dir, uint64_t shard_id,
                                     tsv_reader *tar, const tsv_shard_install_opts *opts,
                                     tsv_shard_install_stats *stats, tsv_error *err);
+
+#define TSV_SHARD_LIST_FILE ".tsv-files"
+
+/* Installs the files a kept, validated shard directory lists (src_dir with
+ * TSV_SHARD_LIST_FILE, written by an install with opts.list: a line
+ * "<sha256> <size> <mtime ns> <inode> <name>" per file) into shard_dir, as
+ * if they came in a tar: hard links instead of copies. A file with the
+ * listed inode, size and mtime has not been written since it was validated
+ * (a quick check, as git's index and rsync do); any other is read and its
+ * SHA-256 compared: a file changed since it was validated is TSV_EINVALID,
+ * a missing one (or the list) TSV_ENOTFOUND, the shard unchanged in both
+ * cases. Of opts, only hook and scratch apply. Same locking and errors as
+ * tsv_shard_install_from_tar_opts. */
+int tsv_shard_install_from_dir(const char *shard_dir, const char *trash_dir, uint64_t shard_id,
+                               const char *src_dir, const tsv_shard_install_opts *opts,
+                               tsv_shard_install_stats *stats, tsv_error *err);
 
 #endif

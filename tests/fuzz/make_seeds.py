@@ -187,3 +187,8 @@ out("archive_inspect", "portable.tar", portable)
 out("archive_inspect", "portable.tar.gz", gz(portable))
 out("archive_inspect", "shard-s4.tar", tars[4])
 out("archive_inspect", "shard-s5.tar.gz", read(os.path.join(v16, f"{stamp}.s5.tar.gz")))
+# The same through the check while it arrives; the first byte picks the
+# write sizes (even: the whole upload, odd: dropped half way).
+for mode, tag in ((0, ""), (40, "-w40"), (7, "-dropped")):
+    out("upload_check", f"portable{tag}.tar", bytes([mode]) + portable)
+    out("upload_check", f"portable{tag}.tar.gz", bytes([mode]) + gz(portable))

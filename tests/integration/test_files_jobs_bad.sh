@@ -15,10 +15,11 @@ nothing_kept() {
     n=$(ls "$a_DATA/files/data" | wc -l)
     [ "$n" = "$KEPT" ] || fail "$1: $n staged files, expected $KEPT"
     [ -z "$(ls -A "$a_DATA/files/tmp")" ] || fail "$1: files/tmp not empty: $(ls "$a_DATA/files/tmp")"
+    [ "$(ls "$a_DATA/files/extracted" | wc -l)" = "$KEPTX" ] || fail "$1: files/extracted: $(ls "$a_DATA/files/extracted")"
     curl -sfS "$U/health" >/dev/null || fail "$1: server down"
     N=$((N + 1))
 }
-KEPT=0
+KEPT=0 KEPTX=0 # staged files; of them, archives kept extracted
 # bad_upload STATUS CODE REGEX FILE [curl args]: seed-style upload, refused.
 bad_upload() {
     st=$1 code=$2 re=$3 f=$4
@@ -35,7 +36,7 @@ expect_status 200 "good upload"
 J=$(create_job "$U" "$T" '{"type":"restore","source":{"type":"file","fileName":"v1.tar.gz"},"target":{"type":"bucket"}}')
 [ "$(wait_job "$U" "$T" "$J")" = completed ] || fail "restore"
 $CLI backup "$U" "$T" "$W/bk" >/dev/null || fail backup
-KEPT=1
+KEPT=1 KEPTX=1
 echo "just some text" >"$W/notes.txt"
 
 # ---- multipart framing ---------------------------------------------------------------

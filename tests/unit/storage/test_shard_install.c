@@ -11,8 +11,10 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "fsutil.h"
 #include "shard_install.h"
@@ -408,6 +410,111 @@ static void test_strict_and_prefix(void **state)
     free(tar.p);
 }
 
+/* ---- a kept shard directory (an upload's, upload_check.h) -------------- */
+
+/* Installs the tar into root/kept with opts.list (as the upload check
+ * does); its path (PATH_MAX bytes) into kept. */
+static void make_kept(char *kept)
+{
+    harness_path(kept, root, "kept");
+    char keep_trash[PATH_MAX];
+    harness_path(keep_trash, root, "keep-trash");
+    tar_entry e[] = {{TSM1, AE_IFREG, &tsm1, NULL}, {TSM2, AE_IFREG, &tsm2, NULL}};
+    harness_buf tar = make_tar(e, 2);
+    tsv_reader *r = tsv_mem_reader_new(tar.p, tar.n);
+    tsv_shard_install_opts o = {.list = 1};
+    tsv_shard_install_stats st;
+    OK(tsv_shard_install_from_tar_opts(kept, keep_trash, 0, r, &o, &st, &E));
+    tsv_reader_free(r);
+    free(tar.p);
+    assert_int_equal(st.files, 2);
+}
+
+static int install_dir(const char *kept, tsv_shard_install_stats *st)
+{
+    static const tsv_shard_install_opts none = {0};
+    tsv_error_clear(&E);
+    return tsv_shard_install_from_dir(shard, trash, 1, kept, &none, st, &E);
+}
+
+/* The listed files are hard-linked in (one inode, no copy), unchanged. */
+static void test_from_dir_links(void **state)
+{
+    (void)state;
+    char kept[PATH_MAX], list[PATH_MAX], a[PATH_MAX], b[PATH_MAX];
+    make_kept(kept);
+    harness_path(list, kept, TSV_SHARD_LIST_FILE);
+    assert_true(tsv_path_exists(list));
+    tsv_shard_install_stats st;
+    OK(install_dir(kept, &st));
+    assert_int_equal(st.files, 2);
+    assert_int_equal(st.bytes, tsm1.n + tsm2.n);
+    assert_file_bytes(shard, TSM1, &tsm1);
+    assert_file_bytes(shard, TSM2, &tsm2);
+    struct stat x, y;
+    harness_path(a, kept, TSM1);
+    harness_path(b, shard, TSM1);
+    assert_int_equal(stat(a, &x), 0);
+    assert_int_equal(stat(b, &y), 0);
+    assert_int_equal(x.st_ino, y.st_ino);
+    /* The list itself is not installed. */
+    harness_path(b, shard, TSV_SHARD_LIST_FILE);
+    assert_false(tsv_path_exists(b));
+    assert_no_staging();
+    /* Twice from the same directory (a second restore job): fine. */
+    OK(install_dir(kept, &st));
+    assert_file_bytes(shard, TSM2, &tsm2);
+}
+
+/* A kept file written since it was listed (same size, other bytes) is
+ * caught by its SHA-256; the shard stays as it was. */
+static void test_from_dir_changed_file(void **state)
+{
+    (void)state;
+    char kept[PATH_MAX], p[PATH_MAX], before[4096], after[4096];
+    make_kept(kept);
+    OK(install_dir(kept, NULL));
+    snapshot(shard, before, sizeof before);
+    harness_path(p, kept, TSM2);
+    int fd = open(p, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, "X", 1, 100), 1);
+    close(fd);
+    FAILS(install_dir(kept, NULL), TSV_EINVALID);
+    assert_non_null(strstr(E.message, "changed since it was validated"));
+    snapshot(shard, after, sizeof after);
+    assert_string_equal(before, after);
+    assert_no_staging();
+}
+
+/* A missing file, a damaged list line, a name that is no shard file. */
+static void test_from_dir_bad_lists(void **state)
+{
+    (void)state;
+    char kept[PATH_MAX], list[PATH_MAX], p[PATH_MAX];
+    make_kept(kept);
+    harness_path(list, kept, TSV_SHARD_LIST_FILE);
+    harness_path(p, kept, TSM1);
+    assert_int_equal(unlink(p), 0);
+    FAILS(install_dir(kept, NULL), TSV_ENOTFOUND);
+    assert_false(tsv_path_exists(shard));
+    const char *bad[] = {
+        "not a list\n",
+        "0123 1 2 3 " TSM1 "\n",
+        "0000000000000000000000000000000000000000000000000000000000000000 1 2 3 ../etc\n",
+        "0000000000000000000000000000000000000000000000000000000000000000 1 2 3 " TSM1 " x\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        harness_write_bytes(list, bad[i], strlen(bad[i]));
+        FAILS(install_dir(kept, NULL), TSV_EINVALID);
+        assert_false(tsv_path_exists(shard));
+        assert_no_staging();
+    }
+    /* No list at all: not a kept directory. */
+    assert_int_equal(unlink(list), 0);
+    FAILS(install_dir(kept, NULL), TSV_ENOTFOUND);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -417,6 +524,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_bodies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nothing_to_install, setup, teardown),
         cmocka_unit_test_setup_teardown(test_strict_and_prefix, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_from_dir_links, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_from_dir_changed_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_from_dir_bad_lists, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
