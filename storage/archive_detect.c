@@ -406,29 +406,6 @@ int tsv_backup_plan_scan(const char *path, tsv_backup_plan *out, tsv_error *err)
 
 /* ---- validation ------------------------------------------------------------ */
 
-static int extract_to(tsv_reader *r, const char *path, tsv_error *err)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "create %s", path);
-    uint8_t *buf = malloc(CHUNK);
-    int rc = buf ? 0 : tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-    while (rc == 0) {
-        ssize_t n = tsv_read(r, buf, CHUNK, err);
-        if (n < 0)
-            rc = -1;
-        else if (n == 0)
-            break;
-        else
-            rc = tsv_write_all(fd, buf, (size_t)n, path, err);
-    }
-    free(buf);
-    close(fd);
-    if (rc != 0)
-        unlink(path);
-    return rc;
-}
-
 static int validate_shard(const char *scratch, uint64_t id, tsv_reader *r, tsv_tsm_trust *validated,
                           tsv_error *err)
 {
@@ -464,7 +441,7 @@ int archive_detect__check_stream(const char *scratch, archive_check_kind kind, u
         rc = tsv_path_join(path, sizeof path, err, "%s/check-%016" PRIx64, scratch,
                            tsv_random_u64());
         if (rc == 0)
-            rc = extract_to(r, path, err);
+            rc = tsv_copy_to_new_file(r, path, 0, err);
         if (rc == 0) {
             if (kind == CHECK_BOLT) {
                 tsv_bolt_file *b = NULL;

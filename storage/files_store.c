@@ -96,83 +96,49 @@ static int clear_dir(const char *dir, tsv_error *err)
     return rc;
 }
 
-/* Data without a record is an install a crash interrupted; records without
- * data are stale. Both go. */
+/* Removes every entry of dir that has no namesake in `partner` (left by a
+ * crash or a delete), whole trees if `tree`; `warn` is logged for each. */
+static int drop_unpaired(const char *dir, const char *partner, int tree, const char *warn,
+                         tsv_error *err)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s", dir);
+    struct dirent *de;
+    int rc = 0;
+    while (rc == 0 && (de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char mate[PATH_MAX], p[PATH_MAX];
+        if (tsv_path_join(mate, sizeof mate, err, "%s/%s", partner, de->d_name) != 0 ||
+            tsv_path_join(p, sizeof p, err, "%s/%s", dir, de->d_name) != 0) {
+            rc = -1;
+            break;
+        }
+        if (tsv_path_exists(mate))
+            continue;
+        if (warn)
+            TSV_WARN("msg=\"%s\" name=\"%s\"", warn, de->d_name);
+        tsv_error e;
+        if (tree ? tsv_remove_tree(p, &e) != 0 : unlink(p) != 0)
+            TSV_WARN("msg=\"cannot remove\" path=\"%s\"", p);
+    }
+    closedir(d);
+    return rc;
+}
+
+/* Start-up: data without a record is an install a crash interrupted,
+ * records without data are stale; both go. A file's validation list and
+ * kept files are only shortcuts and go with its record. */
 static int reconcile(tsv_files *f, tsv_error *err)
 {
-    DIR *d = opendir(f->data);
-    if (!d)
-        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s", f->data);
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
-        char m[PATH_MAX], p[PATH_MAX];
-        if (tsv_path_join(m, sizeof m, err, "%s/%s", f->meta, de->d_name) != 0 ||
-            tsv_path_join(p, sizeof p, err, "%s/%s", f->data, de->d_name) != 0) {
-            closedir(d);
-            return -1;
-        }
-        if (!tsv_path_exists(m)) {
-            TSV_WARN("msg=\"removing staged file without a record\" name=\"%s\"", de->d_name);
-            unlink(p);
-        }
-    }
-    closedir(d);
-    d = opendir(f->meta);
-    if (!d)
-        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s", f->meta);
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
-        char m[PATH_MAX], p[PATH_MAX];
-        if (tsv_path_join(m, sizeof m, err, "%s/%s", f->meta, de->d_name) != 0 ||
-            tsv_path_join(p, sizeof p, err, "%s/%s", f->data, de->d_name) != 0) {
-            closedir(d);
-            return -1;
-        }
-        if (!tsv_path_exists(p))
-            unlink(m);
-    }
-    closedir(d);
-    /* A validation list without its record is left from a crash or a
-     * delete: only an optimisation, it simply goes. */
-    d = opendir(f->validated);
-    if (!d)
-        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s", f->validated);
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
-        char m[PATH_MAX], v[PATH_MAX];
-        if (tsv_path_join(m, sizeof m, err, "%s/%s", f->meta, de->d_name) != 0 ||
-            tsv_path_join(v, sizeof v, err, "%s/%s", f->validated, de->d_name) != 0) {
-            closedir(d);
-            return -1;
-        }
-        if (!tsv_path_exists(m))
-            unlink(v);
-    }
-    closedir(d);
-    /* Likewise what an upload kept: its hard links are only a shortcut. */
-    d = opendir(f->extracted);
-    if (!d)
-        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s", f->extracted);
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
-        char m[PATH_MAX], x[PATH_MAX];
-        if (tsv_path_join(m, sizeof m, err, "%s/%s", f->meta, de->d_name) != 0 ||
-            tsv_path_join(x, sizeof x, err, "%s/%s", f->extracted, de->d_name) != 0) {
-            closedir(d);
-            return -1;
-        }
-        tsv_error e;
-        if (!tsv_path_exists(m) && tsv_remove_tree(x, &e) != 0)
-            TSV_WARN("msg=\"cannot remove kept upload files\" path=\"%s\" error=\"%s\"", x,
-                     e.message);
-    }
-    closedir(d);
-    return 0;
+    return drop_unpaired(f->data, f->meta, 0, "removing staged file without a record", err) ||
+                   drop_unpaired(f->meta, f->data, 0, NULL, err) ||
+                   drop_unpaired(f->validated, f->meta, 0, NULL, err) ||
+                   drop_unpaired(f->extracted, f->meta, 1,
+                                 "removing kept upload files without a record", err)
+               ? -1
+               : 0;
 }
 
 int tsv_files_open(tsv_files **out, const tsv_files_options *opt, tsv_error *err)

@@ -117,6 +117,34 @@ int tsv_write_all(int fd, const void *buf, size_t len, const char *what, tsv_err
     return 0;
 }
 
+int tsv_copy_to_new_file(tsv_reader *r, const char *path, int durable, tsv_error *err)
+{
+    enum {
+        COPY_CHUNK = 1024 * 1024
+    };
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "create %s", path);
+    uint8_t *buf = malloc(COPY_CHUNK);
+    int rc = buf ? 0 : tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    while (rc == 0) {
+        ssize_t n = tsv_read(r, buf, COPY_CHUNK, err);
+        if (n < 0)
+            rc = -1;
+        else if (n == 0)
+            break;
+        else
+            rc = tsv_write_all(fd, buf, (size_t)n, path, err);
+    }
+    if (rc == 0 && durable)
+        rc = tsv_fsync_fd(fd, path, err);
+    free(buf);
+    close(fd);
+    if (rc != 0)
+        unlink(path);
+    return rc;
+}
+
 int tsv_write_file_atomic(const char *path, const void *buf, size_t len, tsv_error *err)
 {
     char tmp[PATH_MAX];

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "stream.h"
 #include "tsv_error.h"
 
 /* fsync a file descriptor / a directory path. */
@@ -28,6 +29,10 @@ int tsv_rename_exchange(const char *a, const char *b, tsv_error *err);
 int tsv_rename_durable(const char *from, const char *to, tsv_error *err);
 /* Writes all of buf to fd (retries on EINTR and short writes). */
 int tsv_write_all(int fd, const void *buf, size_t len, const char *what, tsv_error *err);
+/* Copies everything r yields into a new file at path (created exclusively,
+ * mode 0600, 1 MiB at a time), fsynced if `durable`; on failure the file is
+ * removed. */
+int tsv_copy_to_new_file(tsv_reader *r, const char *path, int durable, tsv_error *err);
 /* Writes a small file atomically: tmp in same dir, fsync, rename, fsync dir. */
 int tsv_write_file_atomic(const char *path, const void *buf, size_t len, tsv_error *err);
 /* Reads a whole small file (<= max bytes) into a malloc'd NUL-terminated buffer. */

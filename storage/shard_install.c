@@ -383,6 +383,14 @@ static int install_staging(const char *shard_dir, const char *parent, char *stag
     return rc;
 }
 
+/* What is left of a staging directory after a failed install goes. */
+static void drop_staging(const char *staging)
+{
+    tsv_error err;
+    if (staging[0] && tsv_remove_tree(staging, &err) != 0)
+        TSV_WARN("msg=\"could not remove staging\" path=\"%s\" error=\"%s\"", staging, err.message);
+}
+
 int tsv_shard_install_from_tar(const char *shard_dir, const char *trash_dir, uint64_t shard_id,
                                tsv_reader *tar, tsv_shard_install_stats *stats, tsv_error *err)
 {
@@ -599,19 +607,13 @@ out:
         archive_read_free(a);
     tsv_reader_free(src.in);
     name_list_free(&names);
-    if (staging[0]) {
-        tsv_error cerr;
-        if (tsv_remove_tree(staging, &cerr) != 0)
-            TSV_WARN("msg=\"could not remove staging\" path=\"%s\" error=\"%s\"", staging,
-                     cerr.message);
-    }
+    drop_staging(staging);
     if (stats)
         *stats = st;
     return rc;
 }
 
-/* Checks src/<name> against the list's size-less promise: its SHA-256 must
- * still be `hex` (read in bounded chunks). */
+/* Reads path in bounded chunks: its SHA-256 must still be `hex`. */
 static int check_kept_file(const char *path, const char *hex, EVP_MD_CTX *md, uint8_t *buf,
                            size_t buflen, tsv_error *err)
 {
@@ -754,12 +756,7 @@ out:
     free(buf);
     EVP_MD_CTX_free(md);
     name_list_free(&names);
-    if (staging[0]) {
-        tsv_error cerr;
-        if (tsv_remove_tree(staging, &cerr) != 0)
-            TSV_WARN("msg=\"could not remove staging\" path=\"%s\" error=\"%s\"", staging,
-                     cerr.message);
-    }
+    drop_staging(staging);
     if (stats)
         *stats = st;
     return rc;

@@ -21,7 +21,6 @@
  * slow fsync on either side, bounded whatever the upload's size. */
 #define PIPE_CHUNK (1024 * 1024)
 #define PIPE_SLOTS 16
-#define COPY_CHUNK (1024 * 1024)
 
 typedef enum {
     KEPT_NONE = 0,
@@ -64,29 +63,6 @@ static int ends_with(const char *s, const char *suffix)
 
 /* Names kept under keep_dir: plain names only (never ".", "..", hidden). */
 static int keepable(const char *name) { return name[0] && name[0] != '.' && !strchr(name, '/'); }
-
-static int copy_raw(tsv_reader *r, const char *path, tsv_error *err)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "create %s", path);
-    uint8_t *buf = malloc(COPY_CHUNK);
-    int rc = buf ? 0 : tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-    while (rc == 0) {
-        ssize_t n = tsv_read(r, buf, COPY_CHUNK, err);
-        if (n < 0)
-            rc = -1;
-        else if (n == 0)
-            break;
-        else
-            rc = tsv_write_all(fd, buf, (size_t)n, path, err);
-    }
-    if (rc == 0)
-        rc = tsv_fsync_fd(fd, path, err);
-    free(buf);
-    close(fd);
-    return rc;
-}
 
 /* Passes a member's bytes through, keeping its first and last
  * TSV_UPLOAD_EDGE bytes and counting them. */
@@ -209,7 +185,7 @@ static int walk(tsv_upload_check *c, tsv_archive *a, tsv_error *err)
                    ends_with(e.name, ".sqlite") || ends_with(e.name, ".sqlite.gz")) {
             char path[PATH_MAX];
             *kind = tsv_path_join(path, sizeof path, &merr, "%s/%s", c->keep, e.name) == 0 &&
-                            copy_raw(r, path, &merr) == 0
+                            tsv_copy_to_new_file(r, path, 1, &merr) == 0
                         ? KEPT_RAW
                         : KEPT_BAD;
         }
