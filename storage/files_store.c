@@ -26,6 +26,9 @@
 
 #define RECORD_MAX (64 * 1024)
 #define MAX_RESERVED 64
+/* Uploads checked while they arrive at once (each holds ~20 MiB of buffers
+ * and two threads); more are checked after they are stored. */
+#define MAX_CHECKS 4
 
 struct tsv_files {
     tsv_files_options opt;
@@ -34,6 +37,7 @@ struct tsv_files {
     char extracted[PATH_MAX]; /* extracted/<name>/: what the upload check kept */
     pthread_mutex_t mu;
     char *reserved[MAX_RESERVED]; /* names being uploaded */
+    int checks;                   /* uploads with an upload_check running (under mu) */
 };
 
 struct tsv_files_upload {
@@ -50,6 +54,7 @@ struct tsv_files_upload {
     size_t wlen;
     /* validates and keeps the archive's contents while it arrives */
     tsv_upload_check *check;
+    int holds_check; /* counted in f->checks */
     char keep[PATH_MAX];
 };
 
@@ -477,14 +482,22 @@ int tsv_files_upload_begin(tsv_files *f, const char *name, tsv_files_upload **ou
     /* The check while it arrives is an optimisation: if it cannot start,
      * the stored file is checked after the upload, as it always can be. */
     tsv_error cerr;
-    if (tsv_path_join(u->keep, sizeof u->keep, &cerr, "%s/keep-%016" PRIx64, f->tmp,
-                      tsv_random_u64()) != 0 ||
-        mkdir(u->keep, 0700) != 0) {
+    pthread_mutex_lock(&f->mu);
+    int may_check = f->checks < MAX_CHECKS;
+    f->checks += may_check;
+    pthread_mutex_unlock(&f->mu);
+    if (!may_check) {
+        TSV_DEBUG("msg=\"upload checked after it is stored\" reason=\"%d checks running\"",
+                  MAX_CHECKS);
+    } else if (tsv_path_join(u->keep, sizeof u->keep, &cerr, "%s/keep-%016" PRIx64, f->tmp,
+                             tsv_random_u64()) != 0 ||
+               mkdir(u->keep, 0700) != 0) {
         u->keep[0] = '\0';
     } else if (tsv_upload_check_start(&u->check, u->keep, &cerr) != 0) {
         TSV_WARN("msg=\"upload checked after it is stored\" error=\"%s\"", cerr.message);
         u->check = NULL;
     }
+    u->holds_check = may_check;
     *out = u;
     return 0;
 }
@@ -536,6 +549,11 @@ void tsv_files_upload_abort(tsv_files_upload *u)
     if (u->path[0])
         unlink(u->path);
     tsv_upload_check_free(u->check);
+    if (u->holds_check) {
+        pthread_mutex_lock(&u->f->mu);
+        u->f->checks--;
+        pthread_mutex_unlock(&u->f->mu);
+    }
     if (u->keep[0]) {
         tsv_error e;
         if (tsv_remove_tree(u->keep, &e) != 0)

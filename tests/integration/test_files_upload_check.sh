@@ -105,6 +105,27 @@ live_ino=$(find "$a_DATA/state/engine/data/$b" -name '*.tsm' -exec stat -c %i {}
 grep -qx "$(echo "$kept_ino" | head -n 1)" <<<"$live_ino" || fail "shard 1 was copied, not linked"
 pass "restore job from kept files: 5 shards linked, tsmcheck export == expected"
 
+# At most four uploads are checked while they arrive at once; a fifth and
+# sixth (slow, overlapping) are checked after they are stored, as valid.
+pids=""
+for i in 1 2 3 4 5 6; do
+    cp "$W/plain.tar" "$W/par-$i.tar"
+    upload "$U/api/v2/files" "$T" "$W/par-$i.tar" --limit-rate 16k >/dev/null &
+    pids="$pids $!"
+done
+# shellcheck disable=SC2086
+wait $pids # (not a bare wait: the server is a child of this shell too)
+for i in 1 2 3 4 5 6; do
+    [ -f "$a_DATA/files/meta/par-$i.tar" ] || fail "par-$i.tar not staged"
+done
+[ "$(grep -c 'name="par-.*checked=while-uploading' "$a_LOG")" = 4 ] ||
+    fail "$(grep -c 'name="par-.*checked=while-uploading' "$a_LOG") checked while uploading, 4 expected"
+[ "$(grep -c 'name="par-.*checked=after-upload' "$a_LOG")" = 2 ] || fail "two should be checked after"
+for i in 1 2 3 4 5 6; do
+    curl -sS -f -H "Authorization: Token $T" -X DELETE "$U/api/v2/files/par-$i.tar" || fail "delete par-$i"
+done
+pass "six overlapping uploads: four checked while they arrive, two after they are stored, all staged"
+
 # ---- 3. a damaged kept file -------------------------------------------------------
 tar czf "$W/gz.tar.gz" -C "$FIXTURE/backup" .
 upload "$U/api/v2/files" "$T" "$W/gz.tar.gz"
