@@ -19,11 +19,9 @@
 #include <string.h>
 
 #include "tsm.h"
+#include "tsm_codec_internal.h"
 
-static int fail(char *why, size_t whylen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *why, size_t whylen, const char *fmt, ...)
+int tsm__fail(char *why, size_t whylen, const char *fmt, ...)
 {
     if (why && whylen) {
         va_list ap;
@@ -32,16 +30,6 @@ static int fail(char *why, size_t whylen, const char *fmt, ...)
         va_end(ap);
     }
     return TSM_DEC_INVALID;
-}
-
-static inline uint64_t load_be64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, sizeof v);
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    v = __builtin_bswap64(v);
-#endif
-    return v;
 }
 
 void tsm_scratch_free(tsm_scratch *s)
@@ -89,8 +77,8 @@ int tsm_uvarint(const uint8_t *p, size_t len, uint64_t *out)
 
 /* --- simple8b (B.6) ------------------------------------------------------ */
 
-static const uint8_t s8b_count[16] = {240, 120, 60, 30, 20, 15, 12, 10, 8, 7, 6, 5, 4, 3, 2, 1};
-static const uint8_t s8b_bits[16] = {0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 15, 20, 30, 60};
+const uint8_t tsm__s8b_count[16] = {240, 120, 60, 30, 20, 15, 12, 10, 8, 7, 6, 5, 4, 3, 2, 1};
+const uint8_t tsm__s8b_bits[16] = {0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 15, 20, 30, 60};
 
 static const uint64_t pow10_table[16] = {
     1ull,
@@ -122,7 +110,7 @@ int tsm_decode_timestamps(const uint8_t *p, size_t len, tsm_block_result *out, c
                           size_t whylen)
 {
     if (len == 0)
-        return fail(why, whylen, "empty timestamp section");
+        return tsm__fail(why, whylen, "empty timestamp section");
     unsigned enc = p[0] >> 4;
     uint64_t div = pow10_table[p[0] & 0xf];
     uint64_t t, count;
@@ -130,53 +118,55 @@ int tsm_decode_timestamps(const uint8_t *p, size_t len, tsm_block_result *out, c
     switch (enc) {
     case 0: { /* raw: first value, then deltas, u64 BE each */
         if (len < 9 || (len - 1) % 8 != 0)
-            return fail(why, whylen, "raw timestamps: section length %zu is not 1 + 8*n", len);
+            return tsm__fail(why, whylen, "raw timestamps: section length %zu is not 1 + 8*n", len);
         count = (len - 1) / 8;
         if (count > TSV_TSM_MAX_BLOCK_VALUES)
-            return fail(why, whylen, "%" PRIu64 " timestamps exceed the limit of %u", count,
-                        TSV_TSM_MAX_BLOCK_VALUES);
-        t = load_be64(p + 1);
+            return tsm__fail(why, whylen, "%" PRIu64 " timestamps exceed the limit of %u", count,
+                             TSV_TSM_MAX_BLOCK_VALUES);
+        t = tsm__be64(p + 1);
         out->first = (int64_t)t;
         for (uint64_t i = 1; i < count; i++) {
-            uint64_t next = t + load_be64(p + 1 + 8 * i);
+            uint64_t next = t + tsm__be64(p + 1 + 8 * i);
             if (!ts_less(t, next))
-                return fail(why, whylen, "timestamps not strictly increasing at value %" PRIu64, i);
+                return tsm__fail(why, whylen,
+                                 "timestamps not strictly increasing at value %" PRIu64, i);
             t = next;
         }
         break;
     }
     case 1: { /* packed: first value, then simple8b words of delta/div */
         if (len < 9 || (len - 9) % 8 != 0)
-            return fail(why, whylen, "packed timestamps: section length %zu is not 9 + 8*n", len);
-        t = load_be64(p + 1);
+            return tsm__fail(why, whylen, "packed timestamps: section length %zu is not 9 + 8*n",
+                             len);
+        t = tsm__be64(p + 1);
         out->first = (int64_t)t;
         count = 1;
         for (size_t off = 9; off < len; off += 8) {
-            uint64_t w = load_be64(p + off);
+            uint64_t w = tsm__be64(p + off);
             unsigned sel = (unsigned)(w >> 60);
-            unsigned n = s8b_count[sel];
+            unsigned n = tsm__s8b_count[sel];
             if (count + n > TSV_TSM_MAX_BLOCK_VALUES)
-                return fail(why, whylen, "more than %u timestamps", TSV_TSM_MAX_BLOCK_VALUES);
+                return tsm__fail(why, whylen, "more than %u timestamps", TSV_TSM_MAX_BLOCK_VALUES);
             if (sel < 2) {
                 /* Selectors 0 and 1 mean n copies of the value 1. */
                 for (unsigned j = 0; j < n; j++) {
                     uint64_t next = t + div;
                     if (!ts_less(t, next))
-                        return fail(why, whylen,
-                                    "timestamps not strictly increasing at value %" PRIu64,
-                                    count + j);
+                        return tsm__fail(why, whylen,
+                                         "timestamps not strictly increasing at value %" PRIu64,
+                                         count + j);
                     t = next;
                 }
             } else {
-                unsigned bits = s8b_bits[sel];
+                unsigned bits = tsm__s8b_bits[sel];
                 uint64_t mask = (UINT64_C(1) << bits) - 1;
                 for (unsigned j = 0; j < n; j++) {
                     uint64_t next = t + (w & mask) * div;
                     w >>= bits;
                     if (!ts_less(t, next))
-                        return fail(why, whylen,
-                                    "timestamps not strictly increasing at value %" PRIu64,
-                                    count + j);
+                        return tsm__fail(why, whylen,
+                                         "timestamps not strictly increasing at value %" PRIu64,
+                                         count + j);
                     t = next;
                 }
             }
@@ -186,24 +176,24 @@ int tsm_decode_timestamps(const uint8_t *p, size_t len, tsm_block_result *out, c
     }
     case 2: { /* RLE: first value, uvarint delta/div, uvarint total count */
         if (len < 9)
-            return fail(why, whylen, "RLE timestamps: section of %zu bytes is too short", len);
-        uint64_t first = load_be64(p + 1), delta;
+            return tsm__fail(why, whylen, "RLE timestamps: section of %zu bytes is too short", len);
+        uint64_t first = tsm__be64(p + 1), delta;
         size_t i = 9;
         int k = tsm_uvarint(p + i, len - i, &delta);
         if (k <= 0)
-            return fail(why, whylen, "RLE timestamps: bad delta varint");
+            return tsm__fail(why, whylen, "RLE timestamps: bad delta varint");
         i += (size_t)k;
         k = tsm_uvarint(p + i, len - i, &count);
         if (k <= 0)
-            return fail(why, whylen, "RLE timestamps: bad count varint");
+            return tsm__fail(why, whylen, "RLE timestamps: bad count varint");
         i += (size_t)k;
         if (i != len)
-            return fail(why, whylen, "RLE timestamps: %zu trailing bytes", len - i);
+            return tsm__fail(why, whylen, "RLE timestamps: %zu trailing bytes", len - i);
         if (count == 0)
-            return fail(why, whylen, "RLE timestamps: count is 0");
+            return tsm__fail(why, whylen, "RLE timestamps: count is 0");
         if (count > TSV_TSM_MAX_BLOCK_VALUES)
-            return fail(why, whylen, "%" PRIu64 " timestamps exceed the limit of %u", count,
-                        TSV_TSM_MAX_BLOCK_VALUES);
+            return tsm__fail(why, whylen, "%" PRIu64 " timestamps exceed the limit of %u", count,
+                             TSV_TSM_MAX_BLOCK_VALUES);
         out->first = (int64_t)first;
         t = first;
         if (count > 1) {
@@ -212,16 +202,17 @@ int tsm_decode_timestamps(const uint8_t *p, size_t len, tsm_block_result *out, c
              * overflow. */
             int64_t d = (int64_t)(delta * div), span, last;
             if (d <= 0)
-                return fail(why, whylen, "RLE timestamps: delta %" PRId64 " is not positive", d);
+                return tsm__fail(why, whylen, "RLE timestamps: delta %" PRId64 " is not positive",
+                                 d);
             if (__builtin_mul_overflow((int64_t)(count - 1), d, &span) ||
                 __builtin_add_overflow((int64_t)first, span, &last))
-                return fail(why, whylen, "RLE timestamps overflow int64");
+                return tsm__fail(why, whylen, "RLE timestamps overflow int64");
             t = (uint64_t)last;
         }
         break;
     }
     default:
-        return fail(why, whylen, "unknown timestamp encoding 0x%02x", p[0]);
+        return tsm__fail(why, whylen, "unknown timestamp encoding 0x%02x", p[0]);
     }
     out->count = count;
     out->last = (int64_t)t;
@@ -243,13 +234,13 @@ static inline uint64_t peek64(const uint8_t *p, size_t len, uint64_t pos)
     uint64_t hi;
     unsigned lo;
     if (byte + 9 <= len) {
-        hi = load_be64(p + byte);
+        hi = tsm__be64(p + byte);
         lo = p[byte + 8];
     } else {
         uint8_t tmp[9] = {0};
         if (byte < len)
             memcpy(tmp, p + byte, len - byte);
-        hi = load_be64(tmp);
+        hi = tsm__be64(tmp);
         lo = tmp[8];
     }
     return sh ? (hi << sh) | (lo >> (8 - sh)) : hi;
@@ -260,7 +251,7 @@ static inline uint64_t peek64(const uint8_t *p, size_t len, uint64_t pos)
  * byte, *used gets its length, and running out of bytes is TSM_DEC_SHORT.
  * Every bit read lies before the end marker's last bit, so with len set to
  * *used the strict mode makes exactly the same decisions. */
-#define FLOAT_SHORT(...) (prefix ? TSM_DEC_SHORT : fail(why, whylen, __VA_ARGS__))
+#define FLOAT_SHORT(...) (prefix ? TSM_DEC_SHORT : tsm__fail(why, whylen, __VA_ARGS__))
 static int count_floats_ex(const uint8_t *p, size_t len, uint64_t want, int prefix,
                            uint64_t *count_out, size_t *used, char *why, size_t whylen)
 {
@@ -271,7 +262,7 @@ static int count_floats_ex(const uint8_t *p, size_t len, uint64_t want, int pref
         return TSM_DEC_OK;
     }
     if (p[0] != 0x10)
-        return fail(why, whylen, "unknown float encoding 0x%02x", p[0]);
+        return tsm__fail(why, whylen, "unknown float encoding 0x%02x", p[0]);
     const uint8_t *bp = p + 1;
     const size_t blen = len - 1;
     const uint64_t bits = (uint64_t)blen * 8;
@@ -307,8 +298,8 @@ static int count_floats_ex(const uint8_t *p, size_t len, uint64_t want, int pref
                 if (sig == 0)
                     sig = 64; /* the encoder writes 64 as 0 */
                 if (lead + sig > 64)
-                    return fail(why, whylen, "float window of %u leading + %u significant bits",
-                                lead, sig);
+                    return tsm__fail(why, whylen,
+                                     "float window of %u leading + %u significant bits", lead, sig);
                 leading = lead;
                 trailing = 64 - lead - sig;
                 ctrl = 13;
@@ -340,8 +331,8 @@ static int count_floats_ex(const uint8_t *p, size_t len, uint64_t want, int pref
     if (count <= want && !prefix) {
         /* The encoder pads the end marker to a byte, nothing more. */
         if (used_bytes != blen)
-            return fail(why, whylen, "%" PRIu64 " bytes after the float end marker",
-                        (uint64_t)blen - used_bytes);
+            return tsm__fail(why, whylen, "%" PRIu64 " bytes after the float end marker",
+                             (uint64_t)blen - used_bytes);
     }
     if (used)
         *used = 1 + (size_t)used_bytes;
@@ -368,40 +359,41 @@ static int count_integers(const uint8_t *p, size_t len, uint64_t want, uint64_t 
     switch (p[0]) {
     case 0x00: /* uncompressed zig-zag deltas */
         if ((len - 1) % 8 != 0)
-            return fail(why, whylen, "raw integers: section length %zu is not 1 + 8*n", len);
+            return tsm__fail(why, whylen, "raw integers: section length %zu is not 1 + 8*n", len);
         *count_out = (len - 1) / 8;
         return TSM_DEC_OK;
     case 0x10: { /* first value raw, then simple8b words */
         if (len < 9 || (len - 9) % 8 != 0)
-            return fail(why, whylen, "packed integers: section length %zu is not 9 + 8*n", len);
+            return tsm__fail(why, whylen, "packed integers: section length %zu is not 9 + 8*n",
+                             len);
         uint64_t count = 1;
         for (size_t off = 9; off < len && count <= want; off += 8)
-            count += s8b_count[p[off] >> 4];
+            count += tsm__s8b_count[p[off] >> 4];
         *count_out = count;
         return TSM_DEC_OK;
     }
     case 0x20: { /* RLE: first, uvarint delta, uvarint repeat count */
         if (len < 9)
-            return fail(why, whylen, "RLE integers: section of %zu bytes is too short", len);
+            return tsm__fail(why, whylen, "RLE integers: section of %zu bytes is too short", len);
         uint64_t delta, repeat;
         size_t i = 9;
         int k = tsm_uvarint(p + i, len - i, &delta);
         if (k <= 0)
-            return fail(why, whylen, "RLE integers: bad delta varint");
+            return tsm__fail(why, whylen, "RLE integers: bad delta varint");
         i += (size_t)k;
         k = tsm_uvarint(p + i, len - i, &repeat);
         if (k <= 0)
-            return fail(why, whylen, "RLE integers: bad repeat varint");
+            return tsm__fail(why, whylen, "RLE integers: bad repeat varint");
         i += (size_t)k;
         if (i != len)
-            return fail(why, whylen, "RLE integers: %zu trailing bytes", len - i);
+            return tsm__fail(why, whylen, "RLE integers: %zu trailing bytes", len - i);
         /* Unlike timestamp RLE, the varint is the number of repeats after the
          * first value. Saturate instead of wrapping on the +1. */
         *count_out = repeat == UINT64_MAX ? UINT64_MAX : repeat + 1;
         return TSM_DEC_OK;
     }
     default:
-        return fail(why, whylen, "unknown integer encoding 0x%02x", p[0]);
+        return tsm__fail(why, whylen, "unknown integer encoding 0x%02x", p[0]);
     }
 }
 
@@ -415,18 +407,19 @@ static int count_booleans(const uint8_t *p, size_t len, uint64_t *count_out, cha
         return TSM_DEC_OK;
     }
     if (p[0] != 0x10)
-        return fail(why, whylen, "unknown boolean encoding 0x%02x", p[0]);
+        return tsm__fail(why, whylen, "unknown boolean encoding 0x%02x", p[0]);
     uint64_t n;
     int k = tsm_uvarint(p + 1, len - 1, &n);
     if (k <= 0)
-        return fail(why, whylen, "booleans: bad count varint");
+        return tsm__fail(why, whylen, "booleans: bad count varint");
     uint64_t have = len - 1 - (size_t)k;
     /* (n + 7) / 8 without overflow */
     uint64_t need = n / 8 + (n % 8 != 0);
     if (have != need)
-        return fail(why, whylen,
-                    "booleans: %" PRIu64 " values need %" PRIu64 " bytes, section has %" PRIu64, n,
-                    need, have);
+        return tsm__fail(why, whylen,
+                         "booleans: %" PRIu64 " values need %" PRIu64
+                         " bytes, section has %" PRIu64,
+                         n, need, have);
     *count_out = n;
     return TSM_DEC_OK;
 }
@@ -449,23 +442,23 @@ int tsm_snappy_decode(const uint8_t *src, size_t len, size_t max_len, tsm_scratc
      * tsm_uvarint accept longer encodings, so both must agree. */
     if (k <= 0 || dlen > 0xffffffffu ||
         snappy_uncompressed_length((const char *)src, len, &ulen) != SNAPPY_OK || ulen != dlen)
-        return fail(why, whylen, "snappy: bad length header");
+        return tsm__fail(why, whylen, "snappy: bad length header");
     if (dlen > max_len)
-        return fail(why, whylen, "snappy: decoded length %" PRIu64 " exceeds the limit of %zu",
-                    dlen, max_len);
+        return tsm__fail(why, whylen, "snappy: decoded length %" PRIu64 " exceeds the limit of %zu",
+                         dlen, max_len);
     /* No element expands more than 64/3 times (a 3-byte copy of 64 bytes), so
      * a larger claim is corrupt; checking it first keeps a tiny hostile block
      * from making us allocate the full limit. */
     if (dlen / 22 > len)
-        return fail(why, whylen, "snappy: decoded length %" PRIu64 " impossible for %zu bytes",
-                    dlen, len);
+        return tsm__fail(why, whylen, "snappy: decoded length %" PRIu64 " impossible for %zu bytes",
+                         dlen, len);
     if (scratch_reserve(scratch, (size_t)dlen + 1) != 0) /* + 1: never a zero-size buffer */
         return TSM_DEC_NOMEM;
     size_t got = (size_t)dlen;
     if (snappy_uncompress((const char *)src, len, (char *)scratch->buf, &got) != SNAPPY_OK ||
         got != dlen)
-        return fail(why, whylen, "snappy: corrupt block (%zu bytes, %" PRIu64 " announced)", len,
-                    dlen);
+        return tsm__fail(why, whylen, "snappy: corrupt block (%zu bytes, %" PRIu64 " announced)",
+                         len, dlen);
     *out = scratch->buf;
     *out_len = got;
     return TSM_DEC_OK;
@@ -479,7 +472,7 @@ static int count_strings(const uint8_t *p, size_t len, uint64_t want, tsm_scratc
         return TSM_DEC_OK;
     }
     if (p[0] != 0x10)
-        return fail(why, whylen, "unknown string encoding 0x%02x", p[0]);
+        return tsm__fail(why, whylen, "unknown string encoding 0x%02x", p[0]);
     const uint8_t *data;
     size_t dlen;
     int rc = tsm_snappy_decode(p + 1, len - 1, TSV_TSM_MAX_STRING_BYTES, scratch, &data, &dlen, why,
@@ -495,12 +488,13 @@ static int count_strings(const uint8_t *p, size_t len, uint64_t want, tsm_scratc
         } else {
             int k = tsm_uvarint(data + i, dlen - i, &slen);
             if (k <= 0)
-                return fail(why, whylen, "string %" PRIu64 ": bad length varint", count);
+                return tsm__fail(why, whylen, "string %" PRIu64 ": bad length varint", count);
             i += (size_t)k;
         }
         if (slen > dlen - i)
-            return fail(why, whylen, "string %" PRIu64 ": length %" PRIu64 " overruns the block",
-                        count, slen);
+            return tsm__fail(why, whylen,
+                             "string %" PRIu64 ": length %" PRIu64 " overruns the block", count,
+                             slen);
         i += (size_t)slen;
         count++;
     }
@@ -533,17 +527,19 @@ static int check_values(unsigned type, const uint8_t *vals, size_t vlen, tsm_scr
         rc = count_strings(vals, vlen, out->count, scratch, &n, inner, sizeof inner);
         break;
     default:
-        return fail(why, whylen, "unknown block type %u", type);
+        return tsm__fail(why, whylen, "unknown block type %u", type);
     }
     if (rc == TSM_DEC_NOMEM)
         return rc;
     if (rc != TSM_DEC_OK)
-        return fail(why, whylen, "%s", inner);
+        return tsm__fail(why, whylen, "%s", inner);
     if (n != out->count) {
         /* Counting stops early once it passes the timestamp count. */
         if (n > out->count)
-            return fail(why, whylen, "more values than the %" PRIu64 " timestamps", out->count);
-        return fail(why, whylen, "%" PRIu64 " values but %" PRIu64 " timestamps", n, out->count);
+            return tsm__fail(why, whylen, "more values than the %" PRIu64 " timestamps",
+                             out->count);
+        return tsm__fail(why, whylen, "%" PRIu64 " values but %" PRIu64 " timestamps", n,
+                         out->count);
     }
     return TSM_DEC_OK;
 }
@@ -552,17 +548,18 @@ int tsm_decode_block(const uint8_t *data, size_t len, unsigned want_type, tsm_sc
                      tsm_block_result *out, char *why, size_t whylen)
 {
     if (len < 2)
-        return fail(why, whylen, "block data of %zu bytes is too short", len);
+        return tsm__fail(why, whylen, "block data of %zu bytes is too short", len);
     if (data[0] != want_type)
-        return fail(why, whylen, "block type %u but the index says %u", data[0], want_type);
+        return tsm__fail(why, whylen, "block type %u but the index says %u", data[0], want_type);
     uint64_t tlen;
     int k = tsm_uvarint(data + 1, len - 1, &tlen);
     if (k <= 0)
-        return fail(why, whylen, "bad timestamp-length varint");
+        return tsm__fail(why, whylen, "bad timestamp-length varint");
     size_t rest = len - 1 - (size_t)k;
     if (tlen > rest)
-        return fail(why, whylen, "timestamp section of %" PRIu64 " bytes overruns the block (%zu)",
-                    tlen, rest);
+        return tsm__fail(why, whylen,
+                         "timestamp section of %" PRIu64 " bytes overruns the block (%zu)", tlen,
+                         rest);
     const uint8_t *ts = data + 1 + k;
     const uint8_t *vals = ts + tlen;
     size_t vlen = rest - (size_t)tlen;
@@ -570,7 +567,7 @@ int tsm_decode_block(const uint8_t *data, size_t len, unsigned want_type, tsm_sc
     char inner[200];
     int rc = tsm_decode_timestamps(ts, (size_t)tlen, out, inner, sizeof inner);
     if (rc != TSM_DEC_OK)
-        return fail(why, whylen, "%s", inner);
+        return tsm__fail(why, whylen, "%s", inner);
     return check_values(want_type, vals, vlen, scratch, out, why, whylen);
 }
 
@@ -612,7 +609,7 @@ static int measure_values(unsigned type, const uint8_t *p, size_t avail, uint64_
             while (count < n) {
                 if (avail - off < 8)
                     return TSM_DEC_SHORT;
-                count += s8b_count[p[off] >> 4];
+                count += tsm__s8b_count[p[off] >> 4];
                 off += 8;
             }
             need = off;
@@ -720,15 +717,15 @@ int tsm_decode_block_prefix(const uint8_t *data, size_t avail, tsm_scratch *scra
         return TSM_DEC_SHORT;
     unsigned type = data[0];
     if (type > TSM_BLOCK_UNSIGNED)
-        return fail(why, whylen, "unknown block type %u", type);
+        return tsm__fail(why, whylen, "unknown block type %u", type);
     uint64_t tlen;
     int k = prefix_uvarint(data + 1, avail - 1, &tlen);
     if (k == TSM_DEC_SHORT)
         return TSM_DEC_SHORT;
     if (k < 0)
-        return fail(why, whylen, "bad timestamp-length varint");
+        return tsm__fail(why, whylen, "bad timestamp-length varint");
     if (tlen > TSV_TSM_MAX_BLOCK_BYTES)
-        return fail(why, whylen, "timestamp section of %" PRIu64 " bytes", tlen);
+        return tsm__fail(why, whylen, "timestamp section of %" PRIu64 " bytes", tlen);
     size_t head = 1 + (size_t)k + (size_t)tlen;
     if (avail < head)
         return TSM_DEC_SHORT;
@@ -744,14 +741,14 @@ int tsm_decode_block_prefix(const uint8_t *data, size_t avail, tsm_scratch *scra
         if (rc != TSM_DEC_OK)
             return rc;
         if (n != out->count)
-            return fail(why, whylen, "%" PRIu64 " values but %" PRIu64 " timestamps", n,
-                        out->count);
+            return tsm__fail(why, whylen, "%" PRIu64 " values but %" PRIu64 " timestamps", n,
+                             out->count);
         *used = head + vlen;
         return TSM_DEC_OK;
     }
     rc = measure_values(type, vals, vavail, out->count, &vlen);
     if (rc == TSM_DEC_INVALID)
-        return fail(why, whylen, "bad value section");
+        return tsm__fail(why, whylen, "bad value section");
     if (rc != TSM_DEC_OK)
         return rc;
     *used = head + vlen;

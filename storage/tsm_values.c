@@ -12,33 +12,8 @@
 #include <string.h>
 
 #include "tsm.h"
+#include "tsm_codec_internal.h"
 
-static int fail(char *why, size_t whylen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *why, size_t whylen, const char *fmt, ...)
-{
-    if (why && whylen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, whylen, fmt, ap);
-        va_end(ap);
-    }
-    return TSM_DEC_INVALID;
-}
-
-static inline uint64_t be64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, sizeof v);
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    v = __builtin_bswap64(v);
-#endif
-    return v;
-}
-
-static const uint8_t s8b_count[16] = {240, 120, 60, 30, 20, 15, 12, 10, 8, 7, 6, 5, 4, 3, 2, 1};
-static const uint8_t s8b_bits[16] = {0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 15, 20, 30, 60};
 static const uint64_t pow10_table[16] = {
     1ull,
     10ull,
@@ -101,26 +76,26 @@ static void timestamps(const uint8_t *p, size_t len, size_t count, int64_t *out)
 {
     unsigned enc = p[0] >> 4;
     uint64_t div = pow10_table[p[0] & 0xf];
-    uint64_t t = be64(p + 1);
+    uint64_t t = tsm__be64(p + 1);
     out[0] = (int64_t)t;
     size_t k = 1;
     if (enc == 0) {
         for (; k < count; k++) {
-            t += be64(p + 1 + 8 * k);
+            t += tsm__be64(p + 1 + 8 * k);
             out[k] = (int64_t)t;
         }
     } else if (enc == 1) {
         for (size_t off = 9; off + 8 <= len && k < count; off += 8) {
-            uint64_t w = be64(p + off);
+            uint64_t w = tsm__be64(p + off);
             unsigned sel = (unsigned)(w >> 60);
-            unsigned n = s8b_count[sel];
+            unsigned n = tsm__s8b_count[sel];
             if (sel < 2) {
                 for (unsigned j = 0; j < n && k < count; j++) {
                     t += div;
                     out[k++] = (int64_t)t;
                 }
             } else {
-                unsigned bits = s8b_bits[sel];
+                unsigned bits = tsm__s8b_bits[sel];
                 uint64_t mask = (UINT64_C(1) << bits) - 1;
                 for (unsigned j = 0; j < n && k < count; j++) {
                     t += (w & mask) * div;
@@ -145,11 +120,11 @@ static int decode_ts(const uint8_t *data, size_t len, tsm_values *out, const uin
                      size_t *vlen, char *why, size_t whylen)
 {
     if (len < 2)
-        return fail(why, whylen, "block data of %zu bytes is too short", len);
+        return tsm__fail(why, whylen, "block data of %zu bytes is too short", len);
     uint64_t tlen;
     int k = tsm_uvarint(data + 1, len - 1, &tlen);
     if (k <= 0 || tlen > len - 1 - (size_t)k)
-        return fail(why, whylen, "bad timestamp section length");
+        return tsm__fail(why, whylen, "bad timestamp section length");
     const uint8_t *ts = data + 1 + k;
     tsm_block_result r;
     int rc = tsm_decode_timestamps(ts, (size_t)tlen, &r, why, whylen);
@@ -191,7 +166,7 @@ static void floats(const uint8_t *p, size_t len, size_t n, uint64_t *out)
                 memcpy(tmp_, bp + byte_, blen - byte_);                                            \
             src_ = tmp_;                                                                           \
         }                                                                                          \
-        uint64_t hi_ = be64(src_);                                                                 \
+        uint64_t hi_ = tsm__be64(src_);                                                            \
         sh_ ? (hi_ << sh_) | (src_[8] >> (8 - sh_)) : hi_;                                         \
     })
     uint64_t val = PEEK(pos);
@@ -238,7 +213,7 @@ static void integers(const uint8_t *p, size_t len, size_t n, uint64_t *out)
     if (n == 0)
         return;
     if (p[0] == 0x20) {
-        uint64_t first = be64(p + 1), delta;
+        uint64_t first = tsm__be64(p + 1), delta;
         tsm_uvarint(p + 9, len - 9, &delta);
         uint64_t f = (uint64_t)unzigzag(first), d = (uint64_t)unzigzag(delta);
         for (size_t k = 0; k < n; k++)
@@ -248,25 +223,25 @@ static void integers(const uint8_t *p, size_t len, size_t n, uint64_t *out)
     uint64_t prev = 0;
     if (p[0] == 0x00) {
         for (size_t k = 0; k < n; k++) {
-            prev += (uint64_t)unzigzag(be64(p + 1 + 8 * k));
+            prev += (uint64_t)unzigzag(tsm__be64(p + 1 + 8 * k));
             out[k] = prev;
         }
         return;
     }
-    prev = (uint64_t)unzigzag(be64(p + 1));
+    prev = (uint64_t)unzigzag(tsm__be64(p + 1));
     out[0] = prev;
     size_t k = 1;
     for (size_t off = 9; off + 8 <= len && k < n; off += 8) {
-        uint64_t w = be64(p + off);
+        uint64_t w = tsm__be64(p + off);
         unsigned sel = (unsigned)(w >> 60);
-        unsigned cnt = s8b_count[sel];
+        unsigned cnt = tsm__s8b_count[sel];
         if (sel < 2) {
             for (unsigned j = 0; j < cnt && k < n; j++) {
                 prev += (uint64_t)unzigzag(1);
                 out[k++] = prev;
             }
         } else {
-            unsigned bits = s8b_bits[sel];
+            unsigned bits = tsm__s8b_bits[sel];
             uint64_t mask = (UINT64_C(1) << bits) - 1;
             for (unsigned j = 0; j < cnt && k < n; j++) {
                 prev += (uint64_t)unzigzag(w & mask);
@@ -299,7 +274,7 @@ static int strings(tsm_values *v, const uint8_t *p, size_t len, size_t n, char *
         uint64_t slen;
         int h = tsm_uvarint(data + i, dlen - i, &slen);
         if (h <= 0 || slen > dlen - i - (size_t)h)
-            return fail(why, whylen, "string %zu: bad length", k);
+            return tsm__fail(why, whylen, "string %zu: bad length", k);
         i += (size_t)h;
         v->soff[k] = (uint32_t)i;
         v->slen[k] = (uint32_t)slen;
@@ -334,7 +309,7 @@ int tsm_values_decode(const uint8_t *data, size_t len, unsigned want_type, tsm_v
     case TSM_BLOCK_STRING:
         return strings(out, vals, vlen, out->n, why, whylen);
     default:
-        return fail(why, whylen, "unknown block type %u", want_type);
+        return tsm__fail(why, whylen, "unknown block type %u", want_type);
     }
 }
 
@@ -374,7 +349,7 @@ int tsm_values_count(const uint8_t *data, size_t avail, uint64_t *count, size_t 
             return TSM_DEC_INVALID;
         uint64_t c = 1;
         for (size_t off = 9; off + 8 <= tlen; off += 8)
-            c += s8b_count[ts[off] >> 4];
+            c += tsm__s8b_count[ts[off] >> 4];
         *count = c;
         return TSM_DEC_OK;
     }
