@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "be_writer.h"
 #include "fsutil.h"
 
 #define CATALOG_MAP_SIZE ((size_t)4 << 30) /* sparse */
@@ -154,67 +155,26 @@ static int slot_key(uint8_t *k, size_t *klen, const tsv_slot_key *s, uint64_t ve
  * u32 n_files | n * (str name | 64 bytes object | u64 size).
  * str = u16 length + bytes. All integers big-endian. */
 
-typedef struct wbuf {
-    uint8_t *p;
-    size_t len, cap;
-    int oom;
-} wbuf;
-
-static void wb_put(wbuf *b, const void *p, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 512;
-        while (cap < b->len + n)
-            cap *= 2;
-        uint8_t *q = realloc(b->p, cap);
-        if (!q) {
-            b->oom = 1;
-            return;
-        }
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, p, n);
-    b->len += n;
-}
-
-static void wb_u64(wbuf *b, uint64_t v)
-{
-    uint8_t t[8];
-    put_be64(t, v);
-    wb_put(b, t, 8);
-}
-
-static void wb_str(wbuf *b, const char *s)
-{
-    size_t n = strlen(s);
-    uint8_t t[2] = {(uint8_t)(n >> 8), (uint8_t)n};
-    wb_put(b, t, 2);
-    wb_put(b, s, n);
-}
-
-static int encode(const tsv_version *v, wbuf *b, tsv_error *err)
+static int encode(const tsv_version *v, tsv_bew *b, tsv_error *err)
 {
     uint8_t h[2] = {REC_FORMAT, (uint8_t)v->state};
-    wb_put(b, h, 2);
-    wb_u64(b, v->shard_id);
-    wb_u64(b, v->gen);
-    wb_u64(b, (uint64_t)v->created_ns);
-    wb_u64(b, (uint64_t)v->deleted_ns);
-    wb_u64(b, (uint64_t)v->purged_ns);
-    wb_u64(b, v->derived_from);
-    wb_str(b, v->deleted_by);
-    wb_str(b, v->org_id);
-    wb_str(b, v->bucket_name);
+    tsv_bew_put(b, h, 2);
+    tsv_bew_u64(b, v->shard_id);
+    tsv_bew_u64(b, v->gen);
+    tsv_bew_u64(b, (uint64_t)v->created_ns);
+    tsv_bew_u64(b, (uint64_t)v->deleted_ns);
+    tsv_bew_u64(b, (uint64_t)v->purged_ns);
+    tsv_bew_u64(b, v->derived_from);
+    tsv_bew_str16(b, v->deleted_by);
+    tsv_bew_str16(b, v->org_id);
+    tsv_bew_str16(b, v->bucket_name);
     uint8_t n[4] = {(uint8_t)(v->n_files >> 24), (uint8_t)(v->n_files >> 16),
                     (uint8_t)(v->n_files >> 8), (uint8_t)v->n_files};
-    wb_put(b, n, 4);
+    tsv_bew_put(b, n, 4);
     for (size_t i = 0; i < v->n_files; i++) {
-        wb_str(b, v->files[i].name);
-        wb_put(b, v->files[i].object, 64);
-        wb_u64(b, v->files[i].size);
+        tsv_bew_str16(b, v->files[i].name);
+        tsv_bew_put(b, v->files[i].object, 64);
+        tsv_bew_u64(b, v->files[i].size);
     }
     if (b->oom)
         return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
@@ -623,7 +583,7 @@ int tsv_catalog_put(tsv_catalog_txn *t, const tsv_version *v, tsv_error *err)
     size_t klen = 0;
     if (slot_key(k, &klen, &v->slot, v->version, err) != 0)
         return -1;
-    wbuf b = {0};
+    tsv_bew b = {0};
     if (encode(v, &b, err) != 0) {
         free(b.p);
         return -1;

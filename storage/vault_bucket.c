@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "be_writer.h"
 #include "engine.h"
 #include "fsutil.h"
 #include "kv.h"
@@ -30,48 +31,8 @@
 
 #define REC_FORMAT 1
 
-typedef struct obuf {
-    uint8_t *p;
-    size_t len, cap;
-    int oom;
-} obuf;
-
-static void ob_put(obuf *b, const void *p, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 1024;
-        while (cap < b->len + n)
-            cap *= 2;
-        uint8_t *q = realloc(b->p, cap);
-        if (!q) {
-            b->oom = 1;
-            return;
-        }
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, p, n);
-    b->len += n;
-}
-
-static void ob_u64(obuf *b, uint64_t v)
-{
-    uint8_t t[8];
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        t[i] = (uint8_t)v;
-    ob_put(b, t, 8);
-}
-
-static void ob_bytes(obuf *b, const void *p, size_t n)
-{
-    uint8_t t[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
-    ob_put(b, t, 4);
-    ob_put(b, p, n);
-}
-
-static void ob_str(obuf *b, const char *s) { ob_bytes(b, s ? s : "", s ? strlen(s) : 0); }
+/* u32 length + bytes; NULL as "". */
+static void ob_str(tsv_bew *b, const char *s) { tsv_bew_bytes32(b, s ? s : "", s ? strlen(s) : 0); }
 
 typedef struct ibuf {
     const uint8_t *p;
@@ -136,7 +97,7 @@ int tsv_store_vault_bucket_remember(tsv_store *s, tsv_kv_txn *txn, const char *b
     if (tsv_tenant_bucket_get(txn, bucket_id, &b, &e) != 0)
         return e.code == TSV_ENOTFOUND ? 0 : (err ? (*err = e, -1) : -1);
     Meta__Data *meta = NULL;
-    obuf ob = {0};
+    tsv_bew ob = {0};
     uint8_t *db_bytes = NULL;
     size_t db_len = 0;
     int rc = tsv_meta_load(txn, &meta, NULL, err);
@@ -153,21 +114,21 @@ int tsv_store_vault_bucket_remember(tsv_store *s, tsv_kv_txn *txn, const char *b
     }
     if (rc == 0) {
         uint8_t f = REC_FORMAT;
-        ob_put(&ob, &f, 1);
-        ob_u64(&ob, (uint64_t)tsv_vault_now_ns());
-        ob_u64(&ob, (uint64_t)(int64_t)b.type);
-        ob_u64(&ob, (uint64_t)b.retention_ns);
-        ob_u64(&ob, (uint64_t)b.shard_group_duration_ns);
+        tsv_bew_put(&ob, &f, 1);
+        tsv_bew_u64(&ob, (uint64_t)tsv_vault_now_ns());
+        tsv_bew_u64(&ob, (uint64_t)(int64_t)b.type);
+        tsv_bew_u64(&ob, (uint64_t)b.retention_ns);
+        tsv_bew_u64(&ob, (uint64_t)b.shard_group_duration_ns);
         ob_str(&ob, b.id);
         ob_str(&ob, b.org_id);
         ob_str(&ob, b.name);
         ob_str(&ob, b.description);
         uint8_t has_rp = b.rp != NULL;
-        ob_put(&ob, &has_rp, 1);
+        tsv_bew_put(&ob, &has_rp, 1);
         ob_str(&ob, b.rp);
         ob_str(&ob, b.created_at);
         ob_str(&ob, b.updated_at);
-        ob_bytes(&ob, db_bytes ? (const void *)db_bytes : "", db_len);
+        tsv_bew_bytes32(&ob, db_bytes ? (const void *)db_bytes : "", db_len);
         if (ob.oom)
             rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
     }
