@@ -58,9 +58,10 @@ python3 - "$U" "$T" <<'PY'
 import socket, sys, urllib.parse
 u = urllib.parse.urlparse(sys.argv[1])
 s = socket.create_connection((u.hostname, u.port))
-body = b'--B\r\nContent-Disposition: form-data; name="file"; filename="dropped.bin"\r\n\r\n' + b'x' * 5000
+B = b'------------------------tsvault0123456789'  # (civetweb refuses very short boundaries)
+body = b'--' + B + b'\r\nContent-Disposition: form-data; name="file"; filename="dropped.bin"\r\n\r\n' + b'x' * 5000
 s.sendall(b"POST /api/v2/files HTTP/1.1\r\nHost: x\r\nAuthorization: Token " + sys.argv[2].encode() +
-          b"\r\nContent-Type: multipart/form-data; boundary=B\r\nContent-Length: 100000\r\n\r\n" + body)
+          b"\r\nContent-Type: multipart/form-data; boundary=" + B + b"\r\nContent-Length: 100000\r\n\r\n" + body)
 s.close()
 PY
 sleep 0.5; nothing_kept dropped-connection
