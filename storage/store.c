@@ -112,3 +112,23 @@ void tsv_store_close(tsv_store *s)
     pthread_rwlock_destroy(&s->swap_lock);
     free(s);
 }
+
+int tsv_store_txn_begin(tsv_store *s, int write, tsv_kv_txn **txn, tsv_error *err)
+{
+    tsv_store_shared_lock(s);
+    if (tsv_kv_begin(s->kv, write, txn, err) != 0) {
+        tsv_store_shared_unlock(s);
+        return -1;
+    }
+    return 0;
+}
+
+int tsv_store_txn_end(tsv_store *s, tsv_kv_txn *txn, int rc, int write, tsv_error *err)
+{
+    if (rc == 0 && write)
+        rc = tsv_kv_commit(txn, err);
+    else
+        tsv_kv_abort(txn);
+    tsv_store_shared_unlock(s);
+    return rc;
+}

@@ -19,26 +19,6 @@
 #include "trash.h"
 #include "tsv_log.h"
 
-static int begin(tsv_store *s, int write, tsv_kv_txn **txn, tsv_error *err)
-{
-    tsv_store_shared_lock(s);
-    if (tsv_kv_begin(s->kv, write, txn, err) != 0) {
-        tsv_store_shared_unlock(s);
-        return -1;
-    }
-    return 0;
-}
-
-static int finish(tsv_store *s, tsv_kv_txn *txn, int rc, int write, tsv_error *err)
-{
-    if (rc == 0 && write)
-        rc = tsv_kv_commit(txn, err);
-    else
-        tsv_kv_abort(txn);
-    tsv_store_shared_unlock(s);
-    return rc;
-}
-
 /* ---- authorizations ---------------------------------------------------- */
 
 typedef struct auth_names_ctx {
@@ -118,27 +98,27 @@ static int auth_names_visit(void *vctx, const tsv_authorization *a, tsv_error *e
 int tsv_store_auths_list(tsv_store *s, tsv_store_auth_fn fn, void *ctx, tsv_error *err)
 {
     tsv_kv_txn *txn;
-    if (begin(s, 0, &txn, err) != 0)
+    if (tsv_store_txn_begin(s, 0, &txn, err) != 0)
         return -1;
     auth_names_ctx c = {.txn = txn, .fn = fn, .ctx = ctx};
     int rc = tsv_tenant_auth_foreach(txn, auth_names_visit, &c, err);
-    return finish(s, txn, rc, 0, err);
+    return tsv_store_txn_end(s, txn, rc, 0, err);
 }
 
 int tsv_store_auth_get(tsv_store *s, const char *id, tsv_authorization *out, tsv_error *err)
 {
     tsv_kv_txn *txn;
-    if (begin(s, 0, &txn, err) != 0)
+    if (tsv_store_txn_begin(s, 0, &txn, err) != 0)
         return -1;
     int rc = tsv_tenant_auth_get(txn, id, out, err);
-    return finish(s, txn, rc, 0, err);
+    return tsv_store_txn_end(s, txn, rc, 0, err);
 }
 
 int tsv_store_auth_find(tsv_store *s, const char *id, const char *token, size_t token_len,
                         tsv_store_auth_fn fn, void *ctx, tsv_error *err)
 {
     tsv_kv_txn *txn;
-    if (begin(s, 0, &txn, err) != 0)
+    if (tsv_store_txn_begin(s, 0, &txn, err) != 0)
         return -1;
     char tid[17];
     int rc = 0;
@@ -158,7 +138,7 @@ int tsv_store_auth_find(tsv_store *s, const char *id, const char *token, size_t 
         rc = with_names(txn, &a, fn, ctx, err);
         tsv_authorization_clear(&a);
     }
-    return finish(s, txn, rc, 0, err);
+    return tsv_store_txn_end(s, txn, rc, 0, err);
 }
 
 int tsv_store_auth_create(tsv_store *s, const char *org_id, const char *user_id,
@@ -166,7 +146,7 @@ int tsv_store_auth_create(tsv_store *s, const char *org_id, const char *user_id,
                           char token_out[89], char id_out[17], tsv_error *err)
 {
     tsv_kv_txn *txn;
-    if (begin(s, 1, &txn, err) != 0)
+    if (tsv_store_txn_begin(s, 1, &txn, err) != 0)
         return -1;
     tsv_org o = {0};
     tsv_user u = {0};
@@ -185,7 +165,7 @@ int tsv_store_auth_create(tsv_store *s, const char *org_id, const char *user_id,
         memcpy(id_out, a.id, 17);
         tsv_authorization_clear(&a);
     }
-    rc = finish(s, txn, rc, 1, err);
+    rc = tsv_store_txn_end(s, txn, rc, 1, err);
     if (rc == 0)
         TSV_INFO("msg=\"authorization created\" auth_id=%s org_id=%s user_id=%s", id_out, org_id,
                  user_id);
@@ -196,10 +176,10 @@ int tsv_store_auth_update(tsv_store *s, const char *id, const char *status, cons
                           tsv_error *err)
 {
     tsv_kv_txn *txn;
-    if (begin(s, 1, &txn, err) != 0)
+    if (tsv_store_txn_begin(s, 1, &txn, err) != 0)
         return -1;
     int rc = tsv_tenant_auth_update(txn, id, status, description, NULL, err);
-    rc = finish(s, txn, rc, 1, err);
+    rc = tsv_store_txn_end(s, txn, rc, 1, err);
     if (rc == 0 && status)
         TSV_INFO("msg=\"authorization updated\" auth_id=%s status=%s", id, status);
     return rc;
@@ -208,10 +188,10 @@ int tsv_store_auth_update(tsv_store *s, const char *id, const char *status, cons
 int tsv_store_auth_delete(tsv_store *s, const char *id, tsv_error *err)
 {
     tsv_kv_txn *txn;
-    if (begin(s, 1, &txn, err) != 0)
+    if (tsv_store_txn_begin(s, 1, &txn, err) != 0)
         return -1;
     int rc = tsv_tenant_auth_delete(txn, id, err);
-    rc = finish(s, txn, rc, 1, err);
+    rc = tsv_store_txn_end(s, txn, rc, 1, err);
     if (rc == 0)
         TSV_INFO("msg=\"authorization deleted\" auth_id=%s", id);
     return rc;
@@ -222,28 +202,28 @@ int tsv_store_auth_delete(tsv_store *s, const char *id, tsv_error *err)
 int tsv_store_users_list(tsv_store *s, tsv_store_user_fn fn, void *ctx, tsv_error *err)
 {
     tsv_kv_txn *txn;
-    if (begin(s, 0, &txn, err) != 0)
+    if (tsv_store_txn_begin(s, 0, &txn, err) != 0)
         return -1;
     int rc = tsv_tenant_user_foreach(txn, (tsv_user_visit_fn)fn, ctx, err);
-    return finish(s, txn, rc, 0, err);
+    return tsv_store_txn_end(s, txn, rc, 0, err);
 }
 
 int tsv_store_user_get(tsv_store *s, const char *id, tsv_user *out, tsv_error *err)
 {
     tsv_kv_txn *txn;
-    if (begin(s, 0, &txn, err) != 0)
+    if (tsv_store_txn_begin(s, 0, &txn, err) != 0)
         return -1;
     int rc = tsv_tenant_user_get(txn, id, out, err);
-    return finish(s, txn, rc, 0, err);
+    return tsv_store_txn_end(s, txn, rc, 0, err);
 }
 
 int tsv_store_user_by_name(tsv_store *s, const char *name, tsv_user *out, tsv_error *err)
 {
     tsv_kv_txn *txn;
-    if (begin(s, 0, &txn, err) != 0)
+    if (tsv_store_txn_begin(s, 0, &txn, err) != 0)
         return -1;
     int rc = tsv_tenant_user_by_name(txn, name, out, err);
-    return finish(s, txn, rc, 0, err);
+    return tsv_store_txn_end(s, txn, rc, 0, err);
 }
 
 int tsv_store_user_create(tsv_store *s, const char *name, const char *password, const char *status,
@@ -251,7 +231,7 @@ int tsv_store_user_create(tsv_store *s, const char *name, const char *password, 
 {
     memset(out, 0, sizeof *out);
     tsv_kv_txn *txn;
-    if (begin(s, 1, &txn, err) != 0)
+    if (tsv_store_txn_begin(s, 1, &txn, err) != 0)
         return -1;
     char id[17];
     int rc = tsv_tenant_user_create(txn, name, password, id, err);
@@ -259,7 +239,7 @@ int tsv_store_user_create(tsv_store *s, const char *name, const char *password, 
         rc = tsv_tenant_user_update(txn, id, NULL, status, NULL, err);
     if (rc == 0)
         rc = tsv_tenant_user_get(txn, id, out, err);
-    rc = finish(s, txn, rc, 1, err);
+    rc = tsv_store_txn_end(s, txn, rc, 1, err);
     if (rc != 0)
         tsv_user_clear(out);
     return rc;
@@ -270,10 +250,10 @@ int tsv_store_user_update(tsv_store *s, const char *id, const char *name, const 
 {
     memset(out, 0, sizeof *out);
     tsv_kv_txn *txn;
-    if (begin(s, 1, &txn, err) != 0)
+    if (tsv_store_txn_begin(s, 1, &txn, err) != 0)
         return -1;
     int rc = tsv_tenant_user_update(txn, id, name, status, out, err);
-    rc = finish(s, txn, rc, 1, err);
+    rc = tsv_store_txn_end(s, txn, rc, 1, err);
     if (rc != 0)
         tsv_user_clear(out);
     return rc;
@@ -282,19 +262,19 @@ int tsv_store_user_update(tsv_store *s, const char *id, const char *name, const 
 int tsv_store_user_delete(tsv_store *s, const char *id, tsv_error *err)
 {
     tsv_kv_txn *txn;
-    if (begin(s, 1, &txn, err) != 0)
+    if (tsv_store_txn_begin(s, 1, &txn, err) != 0)
         return -1;
     int rc = tsv_tenant_user_delete(txn, id, err);
-    return finish(s, txn, rc, 1, err);
+    return tsv_store_txn_end(s, txn, rc, 1, err);
 }
 
 int tsv_store_user_set_password(tsv_store *s, const char *id, const char *password, tsv_error *err)
 {
     tsv_kv_txn *txn;
-    if (begin(s, 1, &txn, err) != 0)
+    if (tsv_store_txn_begin(s, 1, &txn, err) != 0)
         return -1;
     int rc = tsv_tenant_user_set_password(txn, id, password, err);
-    return finish(s, txn, rc, 1, err);
+    return tsv_store_txn_end(s, txn, rc, 1, err);
 }
 
 /* ---- members and owners ------------------------------------------------ */
@@ -323,11 +303,11 @@ int tsv_store_members_list(tsv_store *s, const char *resource_id, const char *us
                            tsv_store_member_fn fn, void *ctx, tsv_error *err)
 {
     tsv_kv_txn *txn;
-    if (begin(s, 0, &txn, err) != 0)
+    if (tsv_store_txn_begin(s, 0, &txn, err) != 0)
         return -1;
     member_ctx c = {.txn = txn, .user_type = user_type, .fn = fn, .ctx = ctx};
     int rc = tsv_tenant_urm_foreach(txn, resource_id, NULL, member_visit, &c, err);
-    return finish(s, txn, rc, 0, err);
+    return tsv_store_txn_end(s, txn, rc, 0, err);
 }
 
 int tsv_store_member_add(tsv_store *s, const char *resource_type, const char *resource_id,
@@ -335,12 +315,12 @@ int tsv_store_member_add(tsv_store *s, const char *resource_type, const char *re
 {
     memset(out, 0, sizeof *out);
     tsv_kv_txn *txn;
-    if (begin(s, 1, &txn, err) != 0)
+    if (tsv_store_txn_begin(s, 1, &txn, err) != 0)
         return -1;
     int rc = tsv_tenant_user_get(txn, user_id, out, err);
     if (rc == 0)
         rc = tsv_tenant_urm_create(txn, user_id, user_type, resource_type, resource_id, err);
-    rc = finish(s, txn, rc, 1, err);
+    rc = tsv_store_txn_end(s, txn, rc, 1, err);
     if (rc != 0)
         tsv_user_clear(out);
     return rc;
@@ -350,10 +330,10 @@ int tsv_store_member_remove(tsv_store *s, const char *resource_id, const char *u
                             tsv_error *err)
 {
     tsv_kv_txn *txn;
-    if (begin(s, 1, &txn, err) != 0)
+    if (tsv_store_txn_begin(s, 1, &txn, err) != 0)
         return -1;
     int rc = tsv_tenant_urm_delete(txn, resource_id, user_id, err);
-    return finish(s, txn, rc, 1, err);
+    return tsv_store_txn_end(s, txn, rc, 1, err);
 }
 
 /* ---- org and bucket updates -------------------------------------------- */
@@ -363,10 +343,10 @@ int tsv_store_org_update(tsv_store *s, const char *id, const char *name, const c
 {
     memset(out, 0, sizeof *out);
     tsv_kv_txn *txn;
-    if (begin(s, 1, &txn, err) != 0)
+    if (tsv_store_txn_begin(s, 1, &txn, err) != 0)
         return -1;
     int rc = tsv_tenant_org_update(txn, id, name, description, out, err);
-    rc = finish(s, txn, rc, 1, err);
+    rc = tsv_store_txn_end(s, txn, rc, 1, err);
     if (rc != 0)
         tsv_org_clear(out);
     return rc;
@@ -407,7 +387,7 @@ static int org_urm_visit(void *ctx, const tsv_urm *m, tsv_error *err)
 int tsv_store_org_delete(tsv_store *s, const char *id, tsv_error *err)
 {
     tsv_kv_txn *txn;
-    if (begin(s, 1, &txn, err) != 0)
+    if (tsv_store_txn_begin(s, 1, &txn, err) != 0)
         return -1;
     id_list buckets = {.org_id = id}, users = {0};
     tsv_org o = {0};
@@ -495,7 +475,7 @@ int tsv_store_bucket_update(tsv_store *s, const char *id, const tsv_bucket_updat
                                  "duration");
     }
     tsv_kv_txn *txn;
-    if (begin(s, 1, &txn, err) != 0)
+    if (tsv_store_txn_begin(s, 1, &txn, err) != 0)
         return -1;
     int rc = tsv_tenant_bucket_update(txn, id, upd->name, upd->description, upd->set_retention,
                                       retention, sgd, out, err);
@@ -508,7 +488,7 @@ int tsv_store_bucket_update(tsv_store *s, const char *id, const tsv_bucket_updat
             rc = tsv_meta_save(txn, meta, err);
         tsv_meta_free(meta);
     }
-    rc = finish(s, txn, rc, 1, err);
+    rc = tsv_store_txn_end(s, txn, rc, 1, err);
     if (rc != 0)
         tsv_bucket_clear(out);
     return rc;

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "kv.h"
 #include "store.h"
 
 struct tsv_kv;
@@ -71,6 +72,14 @@ int tsv_store_locate_shard(tsv_store *s, uint64_t shard_id, char *dir, size_t di
  * adopted as a new version), and in-use versions of shards the meta no
  * longer lists soft-deleted. Runs after tsv_engine_reconcile. */
 int tsv_store_vault_reconcile(tsv_store *s, tsv_error *err);
+
+/* One whole store operation's KV transaction under the shared lock:
+ * txn_begin takes the lock and begins (read-write when `write`), releasing
+ * the lock again if the begin fails; txn_end commits when rc == 0 and
+ * `write`, aborts otherwise, releases the lock and returns rc (or -1 with
+ * err when the commit fails). (store.c) */
+int tsv_store_txn_begin(tsv_store *s, int write, tsv_kv_txn **txn, tsv_error *err);
+int tsv_store_txn_end(tsv_store *s, tsv_kv_txn *txn, int rc, int write, tsv_error *err);
 
 static inline void tsv_store_shared_lock(tsv_store *s) { pthread_rwlock_rdlock(&s->swap_lock); }
 static inline void tsv_store_shared_unlock(tsv_store *s) { pthread_rwlock_unlock(&s->swap_lock); }

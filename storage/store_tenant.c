@@ -20,35 +20,15 @@
 #include "tsv_log.h"
 #include "v1_meta.h"
 
-static int begin(tsv_store *s, int write, tsv_kv_txn **txn, tsv_error *err)
-{
-    tsv_store_shared_lock(s);
-    if (tsv_kv_begin(s->kv, write, txn, err) != 0) {
-        tsv_store_shared_unlock(s);
-        return -1;
-    }
-    return 0;
-}
-
-static int finish(tsv_store *s, tsv_kv_txn *txn, int rc, int write, tsv_error *err)
-{
-    if (rc == 0 && write)
-        rc = tsv_kv_commit(txn, err);
-    else
-        tsv_kv_abort(txn);
-    tsv_store_shared_unlock(s);
-    return rc;
-}
-
 int tsv_store_setup_allowed(tsv_store *s, int *allowed, tsv_error *err)
 {
     tsv_kv_txn *txn;
-    if (begin(s, 0, &txn, err) != 0)
+    if (tsv_store_txn_begin(s, 0, &txn, err) != 0)
         return -1;
     int onboarded = 0;
     int rc = tsv_tenant_onboarded(txn, &onboarded, err);
     *allowed = !onboarded;
-    return finish(s, txn, rc, 0, err);
+    return tsv_store_txn_end(s, txn, rc, 0, err);
 }
 
 /* Creates bucket record + tsdb database in txn. */
@@ -112,7 +92,7 @@ int tsv_store_setup(tsv_store *s, const tsv_setup_request *req, tsv_setup_result
     if (req->token && strlen(req->token) >= sizeof out->token)
         return tsv_error_set(err, TSV_EINVALID, "token is too long");
     tsv_kv_txn *txn;
-    if (begin(s, 1, &txn, err) != 0)
+    if (tsv_store_txn_begin(s, 1, &txn, err) != 0)
         return -1;
     int onboarded = 0;
     int rc = tsv_tenant_onboarded(txn, &onboarded, err);
@@ -153,7 +133,7 @@ int tsv_store_setup(tsv_store *s, const tsv_setup_request *req, tsv_setup_result
     }
     tsv_org_clear(&org);
     tsv_bucket_clear(&bucket);
-    rc = finish(s, txn, rc, 1, err);
+    rc = tsv_store_txn_end(s, txn, rc, 1, err);
     if (rc == 0)
         TSV_INFO("msg=\"onboarding complete\" user_id=%s org_id=%s bucket_id=%s", out->user_id,
                  out->org_id, out->bucket_id);
@@ -170,7 +150,7 @@ int tsv_store_orgs_list(tsv_store *s, const char *name, tsv_store_org_fn fn, voi
                         tsv_error *err)
 {
     tsv_kv_txn *txn;
-    if (begin(s, 0, &txn, err) != 0)
+    if (tsv_store_txn_begin(s, 0, &txn, err) != 0)
         return -1;
     int rc;
     if (name) {
@@ -188,23 +168,23 @@ int tsv_store_orgs_list(tsv_store *s, const char *name, tsv_store_org_fn fn, voi
     } else {
         rc = tsv_tenant_org_foreach(txn, (tsv_org_visit_fn)fn, ctx, err);
     }
-    return finish(s, txn, rc, 0, err);
+    return tsv_store_txn_end(s, txn, rc, 0, err);
 }
 
 int tsv_store_org_get(tsv_store *s, const char *id, tsv_org *out, tsv_error *err)
 {
     tsv_kv_txn *txn;
-    if (begin(s, 0, &txn, err) != 0)
+    if (tsv_store_txn_begin(s, 0, &txn, err) != 0)
         return -1;
     int rc = tsv_tenant_org_get(txn, id, out, err);
-    return finish(s, txn, rc, 0, err);
+    return tsv_store_txn_end(s, txn, rc, 0, err);
 }
 
 int tsv_store_org_create(tsv_store *s, const char *name, const char *description, tsv_org *out,
                          tsv_error *err)
 {
     tsv_kv_txn *txn;
-    if (begin(s, 1, &txn, err) != 0)
+    if (tsv_store_txn_begin(s, 1, &txn, err) != 0)
         return -1;
     int rc = tsv_tenant_org_create(txn, name, description, out, err);
     if (rc == 0) {
@@ -212,7 +192,7 @@ int tsv_store_org_create(tsv_store *s, const char *name, const char *description
         if (rc != 0)
             tsv_org_clear(out);
     }
-    return finish(s, txn, rc, 1, err);
+    return tsv_store_txn_end(s, txn, rc, 1, err);
 }
 
 typedef struct bucket_filter_ctx {
@@ -254,7 +234,7 @@ int tsv_store_buckets_list(tsv_store *s, const tsv_bucket_filter *f, uint64_t of
                            uint64_t limit, tsv_store_bucket_fn fn, void *ctx, tsv_error *err)
 {
     tsv_kv_txn *txn;
-    if (begin(s, 0, &txn, err) != 0)
+    if (tsv_store_txn_begin(s, 0, &txn, err) != 0)
         return -1;
     bucket_filter_ctx c = {.f = f, .skip = offset, .limit = limit, .fn = fn, .ctx = ctx};
     tsv_org org = {0};
@@ -266,16 +246,16 @@ int tsv_store_buckets_list(tsv_store *s, const tsv_bucket_filter *f, uint64_t of
     if (rc == 0)
         rc = tsv_tenant_bucket_foreach(txn, bucket_filter_visit, &c, err);
     tsv_org_clear(&org);
-    return finish(s, txn, rc, 0, err);
+    return tsv_store_txn_end(s, txn, rc, 0, err);
 }
 
 int tsv_store_bucket_get(tsv_store *s, const char *id, tsv_bucket *out, tsv_error *err)
 {
     tsv_kv_txn *txn;
-    if (begin(s, 0, &txn, err) != 0)
+    if (tsv_store_txn_begin(s, 0, &txn, err) != 0)
         return -1;
     int rc = tsv_tenant_bucket_get(txn, id, out, err);
-    return finish(s, txn, rc, 0, err);
+    return tsv_store_txn_end(s, txn, rc, 0, err);
 }
 
 int tsv_store_bucket_create(tsv_store *s, const char *org_id, const char *name,
@@ -283,16 +263,16 @@ int tsv_store_bucket_create(tsv_store *s, const char *org_id, const char *name,
                             tsv_bucket *out, tsv_error *err)
 {
     tsv_kv_txn *txn;
-    if (begin(s, 1, &txn, err) != 0)
+    if (tsv_store_txn_begin(s, 1, &txn, err) != 0)
         return -1;
     int rc = create_bucket_in(txn, org_id, name, description, retention_ns, sgd_ns, out, err);
-    return finish(s, txn, rc, 1, err);
+    return tsv_store_txn_end(s, txn, rc, 1, err);
 }
 
 int tsv_store_bucket_delete(tsv_store *s, const char *id, tsv_error *err)
 {
     tsv_kv_txn *txn;
-    if (begin(s, 1, &txn, err) != 0)
+    if (tsv_store_txn_begin(s, 1, &txn, err) != 0)
         return -1;
     char lower[17];
     snprintf(lower, sizeof lower, "%s", id);
