@@ -1,7 +1,8 @@
 /*
  * tsm_codec_internal: what the TSM block decoders share (tsm_decode.c, the
  * validator; tsm_values.c, the value decoder): the Simple-8b selector
- * tables, big-endian loads and the error helper. Private to storage/.
+ * tables, the timestamp divisors, big-endian loads and the error helper.
+ * Private to storage/.
  * Format: docs/formats.md "TSM files (`tsm1`)".
  */
 #ifndef TSV_TSM_CODEC_INTERNAL_H
@@ -15,6 +16,9 @@
  * bits); selectors 0 and 1 are runs of 240 and 120 ones. */
 extern const uint8_t tsm__s8b_count[16];
 extern const uint8_t tsm__s8b_bits[16];
+
+/* 10^0 .. 10^15: the timestamp encodings' divisors (a log10 in 4 bits). */
+extern const uint64_t tsm__pow10[16];
 
 static inline uint64_t tsm__be64(const uint8_t *p)
 {

@@ -80,7 +80,7 @@ int tsm_uvarint(const uint8_t *p, size_t len, uint64_t *out)
 const uint8_t tsm__s8b_count[16] = {240, 120, 60, 30, 20, 15, 12, 10, 8, 7, 6, 5, 4, 3, 2, 1};
 const uint8_t tsm__s8b_bits[16] = {0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 15, 20, 30, 60};
 
-static const uint64_t pow10_table[16] = {
+const uint64_t tsm__pow10[16] = {
     1ull,
     10ull,
     100ull,
@@ -112,7 +112,7 @@ int tsm_decode_timestamps(const uint8_t *p, size_t len, tsm_block_result *out, c
     if (len == 0)
         return tsm__fail(why, whylen, "empty timestamp section");
     unsigned enc = p[0] >> 4;
-    uint64_t div = pow10_table[p[0] & 0xf];
+    uint64_t div = tsm__pow10[p[0] & 0xf];
     uint64_t t, count;
 
     switch (enc) {

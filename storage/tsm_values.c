@@ -14,25 +14,6 @@
 #include "tsm.h"
 #include "tsm_codec_internal.h"
 
-static const uint64_t pow10_table[16] = {
-    1ull,
-    10ull,
-    100ull,
-    1000ull,
-    10000ull,
-    100000ull,
-    1000000ull,
-    10000000ull,
-    100000000ull,
-    1000000000ull,
-    10000000000ull,
-    100000000000ull,
-    1000000000000ull,
-    10000000000000ull,
-    100000000000000ull,
-    1000000000000000ull,
-};
-
 void tsm_values_free(tsm_values *v)
 {
     free(v->ts);
@@ -75,7 +56,7 @@ static int reserve(tsm_values *v, size_t n)
 static void timestamps(const uint8_t *p, size_t len, size_t count, int64_t *out)
 {
     unsigned enc = p[0] >> 4;
-    uint64_t div = pow10_table[p[0] & 0xf];
+    uint64_t div = tsm__pow10[p[0] & 0xf];
     uint64_t t = tsm__be64(p + 1);
     out[0] = (int64_t)t;
     size_t k = 1;
