@@ -75,6 +75,23 @@ int tsv_gen_marker_write(const char *dir, uint64_t gen, tsv_error *err)
     return tsv_write_file_atomic(path, buf, (size_t)n, err);
 }
 
+int tsv_staging_create(const char *target, uint64_t gen, char *staging, char *parent,
+                       tsv_error *err)
+{
+    if (tsv_path_join(staging, PATH_MAX, err, "%s.staging-%016" PRIx64, target, gen) != 0 ||
+        tsv_path_join(parent, PATH_MAX, err, "%s", target) != 0)
+        return -1;
+    char *slash = strrchr(parent, '/');
+    if (!slash)
+        return tsv_error_set(err, TSV_EINTERNAL, "bad shard path %s", target);
+    *slash = '\0';
+    if (tsv_mkdir_p(parent, err) != 0)
+        return -1;
+    if (mkdir(staging, 0755) != 0)
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "mkdir %s", staging);
+    return 0;
+}
+
 int tsv_gen_marker_read(const char *dir, uint64_t *gen, tsv_error *err)
 {
     char path[PATH_MAX];

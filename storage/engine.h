@@ -45,6 +45,14 @@ int tsv_gen_marker_write(const char *dir, uint64_t gen, tsv_error *err);
 /* Reads it; *gen = 0 when there is none. */
 int tsv_gen_marker_read(const char *dir, uint64_t *gen, tsv_error *err);
 
+/* Creates the empty staging directory "<target>.staging-<G>" (G = gen in
+ * hex) next to target, making target's parent first. Its path goes to
+ * staging and the parent's to parent (both PATH_MAX bytes). TSV_EINTERNAL
+ * if target has no parent or mkdir fails (also when the staging directory
+ * exists already). */
+int tsv_staging_create(const char *target, uint64_t gen, char *staging, char *parent,
+                       tsv_error *err);
+
 /* Resolves leftovers "<name>.staging-<G>" inside parent_dir (see above). */
 int tsv_staging_recover(const char *parent_dir, const char *trash_dir, tsv_error *err);
 

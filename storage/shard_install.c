@@ -410,18 +410,8 @@ int tsv_shard_install_from_tar_opts(const char *shard_dir, const char *trash_dir
         gen = tsv_random_u64();
     while (gen == 0);
     char staging[PATH_MAX], parent[PATH_MAX];
-    if (tsv_path_join(staging, sizeof staging, err, "%s.staging-%016" PRIx64, shard_dir, gen) !=
-            0 ||
-        tsv_path_join(parent, sizeof parent, err, "%s", shard_dir) != 0)
+    if (tsv_staging_create(shard_dir, gen, staging, parent, err) != 0)
         return -1;
-    char *slash = strrchr(parent, '/');
-    if (!slash)
-        return tsv_error_set(err, TSV_EINTERNAL, "bad shard path %s", shard_dir);
-    *slash = '\0';
-    if (tsv_mkdir_p(parent, err) != 0)
-        return -1;
-    if (mkdir(staging, 0755) != 0)
-        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "mkdir %s", staging);
 
     int rc = -1;
     name_list names = {0};

@@ -247,18 +247,8 @@ int tsv_vault_materialize(tsv_vault *v, const char *shard_dir, const tsv_version
                           const char *trash_dir, tsv_error *err)
 {
     char staging[PATH_MAX], parent[PATH_MAX];
-    if (tsv_path_join(staging, sizeof staging, err, "%s.staging-%016" PRIx64, shard_dir, gen) !=
-            0 ||
-        tsv_path_join(parent, sizeof parent, err, "%s", shard_dir) != 0)
+    if (tsv_staging_create(shard_dir, gen, staging, parent, err) != 0)
         return -1;
-    char *slash = strrchr(parent, '/');
-    if (!slash)
-        return tsv_error_set(err, TSV_EINTERNAL, "bad shard path %s", shard_dir);
-    *slash = '\0';
-    if (tsv_mkdir_p(parent, err) != 0)
-        return -1;
-    if (mkdir(staging, 0755) != 0)
-        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "mkdir %s", staging);
     for (size_t i = 0; ver && i < ver->n_files; i++) {
         char to[PATH_MAX];
         if (tsv_path_join(to, sizeof to, err, "%s/%s", staging, ver->files[i].name) != 0 ||
