@@ -94,6 +94,23 @@ int tsv_version_copy(tsv_version *dst, const tsv_version *src, tsv_error *err)
     return 0;
 }
 
+int tsv_version_append(tsv_version **arr, size_t *n, size_t *cap, const tsv_version *v,
+                       tsv_error *err)
+{
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 8;
+        tsv_version *p = realloc(*arr, ncap * sizeof *p);
+        if (!p)
+            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+        *arr = p;
+        *cap = ncap;
+    }
+    if (tsv_version_copy(&(*arr)[*n], v, err) != 0)
+        return -1;
+    (*n)++;
+    return 0;
+}
+
 /* ---- keys ----------------------------------------------------------------
  * 'V' | bucket (16 bytes, NUL padded) | rp length (1) | rp |
  * start (8, BE, sign bit flipped so negative times sort first) | end (8) |
@@ -604,6 +621,16 @@ int tsv_catalog_put(tsv_catalog_txn *t, const tsv_version *v, tsv_error *err)
     if (changed && event_put(t, &v->slot, v->version, v->state, now_ns(), err) != 0)
         return -1;
     return 0;
+}
+
+int tsv_catalog_put_soft_deleted(tsv_catalog_txn *t, const tsv_version *v, int64_t now_ns,
+                                 const char *by, tsv_error *err)
+{
+    tsv_version old = *v; /* shallow: the file list is only read */
+    old.state = TSV_VERSION_SOFT_DELETED;
+    old.deleted_ns = now_ns;
+    snprintf(old.deleted_by, sizeof old.deleted_by, "%s", by);
+    return tsv_catalog_put(t, &old, err);
 }
 
 int tsv_catalog_get(tsv_catalog_txn *t, const tsv_slot_key *slot, uint64_t version,

@@ -140,5 +140,15 @@ int tsv_catalog_meta_del(tsv_catalog_txn *t, const char *key, tsv_error *err);
 
 /* Copies a version (deep; *dst is overwritten). */
 int tsv_version_copy(tsv_version *dst, const tsv_version *src, tsv_error *err);
+/* Appends a deep copy of v to the growable array *arr (*n used, room for
+ * *cap; starts as NULL/0/0). The caller clears each element and frees *arr.
+ * On error (out of memory) the array is unchanged. */
+int tsv_version_append(tsv_version **arr, size_t *n, size_t *cap, const tsv_version *v,
+                       tsv_error *err);
+
+/* Puts a copy of v as soft-deleted at now_ns by the operation `by` (v
+ * itself is unchanged). */
+int tsv_catalog_put_soft_deleted(tsv_catalog_txn *t, const tsv_version *v, int64_t now_ns,
+                                 const char *by, tsv_error *err);
 
 #endif

@@ -190,18 +190,7 @@ static int stray_fn(void *ctx, const tsv_version *v, tsv_error *err)
     stray_ctx *c = ctx;
     if (v->state != TSV_VERSION_IN_USE || strlen(v->slot.bucket) != 16 || is_live_slot(c, &v->slot))
         return 0;
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 8;
-        tsv_version *p = realloc(c->stray, cap * sizeof *p);
-        if (!p)
-            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        c->stray = p;
-        c->cap = cap;
-    }
-    if (tsv_version_copy(&c->stray[c->n], v, err) != 0)
-        return -1;
-    c->n++;
-    return 0;
+    return tsv_version_append(&c->stray, &c->n, &c->cap, v, err);
 }
 
 int tsv_store_vault_reconcile(tsv_store *s, tsv_error *err)
@@ -375,18 +364,8 @@ static int upload_before_exchange(void *ctx, const char *staging, uint64_t gen,
                             err) != 0 ||
         tsv_catalog_put(t, &nv, err) != 0)
         goto out;
-    if (c->had_prev) {
-        tsv_version old;
-        if (tsv_version_copy(&old, &c->prev, err) != 0)
-            goto out;
-        old.state = TSV_VERSION_SOFT_DELETED;
-        old.deleted_ns = now;
-        snprintf(old.deleted_by, sizeof old.deleted_by, "shard-restore");
-        int r = tsv_catalog_put(t, &old, err);
-        tsv_version_clear(&old);
-        if (r != 0)
-            goto out;
-    }
+    if (c->had_prev && tsv_catalog_put_soft_deleted(t, &c->prev, now, "shard-restore", err) != 0)
+        goto out;
     rc = tsv_catalog_commit(t, err);
     t = NULL;
     if (rc == 0)
@@ -453,18 +432,7 @@ static int bucket_in_use_fn(void *ctx, const tsv_version *v, tsv_error *err)
     bucket_in_use_ctx *c = ctx;
     if (v->state != TSV_VERSION_IN_USE)
         return 0;
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 8;
-        tsv_version *p = realloc(c->arr, cap * sizeof *p);
-        if (!p)
-            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        c->arr = p;
-        c->cap = cap;
-    }
-    if (tsv_version_copy(&c->arr[c->n], v, err) != 0)
-        return -1;
-    c->n++;
-    return 0;
+    return tsv_version_append(&c->arr, &c->n, &c->cap, v, err);
 }
 
 int tsv_store_vault_bucket_deleted(tsv_store *s, const char *bucket_id, tsv_error *err)
@@ -515,18 +483,7 @@ static int unused_fn(void *ctx, const tsv_version *v, tsv_error *err)
     unused_ctx *c = ctx;
     if (v->state != TSV_VERSION_SOFT_DELETED)
         return 0;
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 16;
-        tsv_version *p = realloc(c->arr, cap * sizeof *p);
-        if (!p)
-            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        c->arr = p;
-        c->cap = cap;
-    }
-    if (tsv_version_copy(&c->arr[c->n], v, err) != 0)
-        return -1;
-    c->n++;
-    return 0;
+    return tsv_version_append(&c->arr, &c->n, &c->cap, v, err);
 }
 
 /* Newest record of a deleted bucket with this org and name. */

@@ -446,22 +446,6 @@ typedef struct purge_ctx {
     uint64_t live_bytes;
 } purge_ctx;
 
-static int push(tsv_version **arr, size_t *n, size_t *cap, const tsv_version *v, tsv_error *err)
-{
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 16;
-        tsv_version *p = realloc(*arr, c * sizeof *p);
-        if (!p)
-            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        *arr = p;
-        *cap = c;
-    }
-    if (tsv_version_copy(&(*arr)[*n], v, err) != 0)
-        return -1;
-    (*n)++;
-    return 0;
-}
-
 static int purge_scan(void *ctx, const tsv_version *v, tsv_error *err)
 {
     purge_ctx *p = ctx;
@@ -471,8 +455,8 @@ static int purge_scan(void *ctx, const tsv_version *v, tsv_error *err)
     if (v->state != TSV_VERSION_SOFT_DELETED)
         return 0;
     if (v->deleted_ns <= p->cutoff_ns)
-        return push(&p->due, &p->n, &p->cap, v, err);
-    return push(&p->soft, &p->n_soft, &p->cap_soft, v, err);
+        return tsv_version_append(&p->due, &p->n, &p->cap, v, err);
+    return tsv_version_append(&p->soft, &p->n_soft, &p->cap_soft, v, err);
 }
 
 static int cmp_deleted(const void *a, const void *b)

@@ -598,18 +598,8 @@ int vault__sql_commit(vault_sql_install *in, tsv_error *err)
         tsv_version_add_file(&nv, TSV_HISTORY_SQL_FILE, in->hex, in->size, err) != 0 ||
         tsv_catalog_put(t, &nv, err) != 0)
         goto out;
-    if (in->had_prev) {
-        tsv_version old;
-        if (tsv_version_copy(&old, &in->prev, err) != 0)
-            goto out;
-        old.state = TSV_VERSION_SOFT_DELETED;
-        old.deleted_ns = now;
-        snprintf(old.deleted_by, sizeof old.deleted_by, "sql-restore");
-        int r = tsv_catalog_put(t, &old, err);
-        tsv_version_clear(&old);
-        if (r != 0)
-            goto out;
-    }
+    if (in->had_prev && tsv_catalog_put_soft_deleted(t, &in->prev, now, "sql-restore", err) != 0)
+        goto out;
     rc = tsv_catalog_commit(t, err);
     t = NULL;
     if (rc == 0)

@@ -271,15 +271,7 @@ static int delete_commit(tsv_store *s, del_plan *plans, size_t n, const char *by
                 goto fail;
             p->sr.to_version = nv->version;
         }
-        tsv_version old;
-        if (tsv_version_copy(&old, &p->cur, err) != 0)
-            goto fail;
-        old.state = TSV_VERSION_SOFT_DELETED;
-        old.deleted_ns = now;
-        snprintf(old.deleted_by, sizeof old.deleted_by, "%s", by);
-        int r = tsv_catalog_put(t, &old, err);
-        tsv_version_clear(&old);
-        if (r != 0)
+        if (tsv_catalog_put_soft_deleted(t, &p->cur, now, by, err) != 0)
             goto fail;
     }
     tsv_fault_point("vault-delete-before-commit");
@@ -422,18 +414,7 @@ typedef struct versions_ctx {
 static int versions_fn(void *ctx, const tsv_version *v, tsv_error *err)
 {
     versions_ctx *c = ctx;
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 8;
-        tsv_version *p = realloc(c->arr, cap * sizeof *p);
-        if (!p)
-            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        c->arr = p;
-        c->cap = cap;
-    }
-    if (tsv_version_copy(&c->arr[c->n], v, err) != 0)
-        return -1;
-    c->n++;
-    return 0;
+    return tsv_version_append(&c->arr, &c->n, &c->cap, v, err);
 }
 
 static void versions_free(versions_ctx *c)

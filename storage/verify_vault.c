@@ -196,18 +196,8 @@ static int version_fn(void *ctx, const tsv_version *ver, tsv_error *err)
     int shard_slot = strcmp(ver->slot.bucket, TSV_CATALOG_SLOT_KV) != 0 &&
                      strcmp(ver->slot.bucket, TSV_CATALOG_SLOT_SQL) != 0;
     if (shard_slot && ver->state == TSV_VERSION_IN_USE && ver->shard_id) {
-        if (w->n_live == w->cap_live) {
-            size_t cap = w->cap_live ? w->cap_live * 2 : 64;
-            tsv_version *p = realloc(w->live, cap * sizeof *p);
-            if (!p)
-                return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-            w->live = p;
-            w->cap_live = cap;
-        }
-        memset(&w->live[w->n_live], 0, sizeof *w->live);
-        if (tsv_version_copy(&w->live[w->n_live], ver, err) != 0)
+        if (tsv_version_append(&w->live, &w->n_live, &w->cap_live, ver, err) != 0)
             return -1;
-        w->n_live++;
     }
     for (size_t i = 0; i < ver->n_files; i++) {
         const tsv_catalog_file *f = &ver->files[i];

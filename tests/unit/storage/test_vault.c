@@ -2,7 +2,8 @@
  * Unit tests for the vault's building blocks: ISO 8601 intervals
  * (common/interval), the local object store (put with hash check, adopt
  * with dedup, get, link, list, delete) and the catalogue (records round
- * trip, slot order, next version, restart).
+ * trip, slot order, next version, restart, soft-delete of a copy, version
+ * arrays).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -258,12 +259,58 @@ static void test_catalog(void **state)
     assert_int_equal(tsv_remove_tree(dir, &err), 0);
 }
 
+/* put_soft_deleted records a soft-deleted copy and leaves its source alone;
+ * version_append deep-copies into a growing array. */
+static void test_catalog_helpers(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/tsv-ut-catalog.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    tsv_catalog *c;
+    tsv_error err = {0};
+    assert_int_equal(tsv_catalog_open(&c, dir, &err), 0);
+    tsv_catalog_txn *t;
+    assert_int_equal(tsv_catalog_begin(c, 1, &t, &err), 0);
+    put_version(t, "0123456789abcdef", 100, 1, TSV_VERSION_IN_USE);
+    tsv_slot_key k = {"0123456789abcdef", "autogen", 100, 110};
+    tsv_version v;
+    assert_int_equal(tsv_catalog_get(t, &k, 1, &v, &err), 0);
+    assert_int_equal(tsv_catalog_put_soft_deleted(t, &v, 12345, "shard-restore", &err), 0);
+    assert_int_equal(v.state, TSV_VERSION_IN_USE);
+    assert_string_equal(v.deleted_by, "delete_data:job-1");
+
+    tsv_version *arr = NULL;
+    size_t n = 0, cap = 0;
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(tsv_version_append(&arr, &n, &cap, &v, &err), 0);
+    assert_int_equal(n, 20);
+    assert_true(cap >= 20);
+    tsv_version_clear(&v);
+    assert_int_equal(arr[19].n_files, 2);
+    assert_string_equal(arr[19].files[1].name, "000000001-000000001.tombstone");
+    assert_true(arr[0].files != arr[1].files);
+    for (size_t i = 0; i < n; i++)
+        tsv_version_clear(&arr[i]);
+    free(arr);
+
+    assert_int_equal(tsv_catalog_get(t, &k, 1, &v, &err), 0);
+    assert_int_equal(v.state, TSV_VERSION_SOFT_DELETED);
+    assert_int_equal(v.deleted_ns, 12345);
+    assert_string_equal(v.deleted_by, "shard-restore");
+    assert_int_equal(v.n_files, 2);
+    tsv_version_clear(&v);
+    tsv_catalog_abort(t);
+    tsv_catalog_close(c);
+    assert_int_equal(tsv_remove_tree(dir, &err), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_interval_parse),
         cmocka_unit_test(test_object_store),
         cmocka_unit_test(test_catalog),
+        cmocka_unit_test(test_catalog_helpers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
