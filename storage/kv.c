@@ -350,15 +350,21 @@ static int write_bucket_rec(tsv_kv_txn *t, uint64_t bucket, uint64_t parent, uin
     return 0;
 }
 
-static int require_bucket(tsv_kv_txn *t, uint64_t bucket, tsv_error *err)
+/* TSV_ENOTFOUND unless the bucket exists; *seq (if given) gets its sequence. */
+static int require_bucket_seq(tsv_kv_txn *t, uint64_t bucket, uint64_t *seq, tsv_error *err)
 {
-    int found = read_bucket_rec(t, bucket, NULL, NULL, err);
+    int found = read_bucket_rec(t, bucket, NULL, seq, err);
     if (found < 0)
         return -1;
     if (!found)
         return tsv_error_set(err, TSV_ENOTFOUND, "KV bucket %llu does not exist",
                              (unsigned long long)bucket);
     return 0;
+}
+
+static int require_bucket(tsv_kv_txn *t, uint64_t bucket, tsv_error *err)
+{
+    return require_bucket_seq(t, bucket, NULL, err);
 }
 
 static int info_put(tsv_kv *kv, MDB_txn *txn, const char *key, const void *val, size_t vlen,
@@ -877,20 +883,28 @@ void tsv_kv_abort(tsv_kv_txn *t)
 
 /* ---- buckets --------------------------------------------------------------------- */
 
-int tsv_kv_bucket(tsv_kv_txn *t, uint64_t parent, const void *name, size_t len, uint64_t *out,
-                  tsv_error *err)
+/* The entry `name` of parent, which must be a bucket: TSV_ENOTFOUND if
+ * absent, `value_code` if it is a value. */
+static int lookup_bucket(tsv_kv_txn *t, uint64_t parent, const void *name, size_t len,
+                         tsv_code value_code, decoded *d, tsv_error *err)
 {
-    if (check_len(name, len, "bucket name", err) != 0)
-        return -1;
-    decoded d;
-    int found = lookup_entry(t, parent, name, len, &d, err);
+    int found = lookup_entry(t, parent, name, len, d, err);
     if (found < 0)
         return -1;
     if (!found)
         return tsv_error_set(err, TSV_ENOTFOUND, "bucket \"%s\" not found", show(name, len).s);
-    if (!d.is_bucket)
-        return tsv_error_set(err, TSV_ENOTFOUND, "\"%s\" is a value, not a bucket",
-                             show(name, len).s);
+    if (!d->is_bucket)
+        return tsv_error_set(err, value_code, "\"%s\" is a value, not a bucket", show(name, len).s);
+    return 0;
+}
+
+int tsv_kv_bucket(tsv_kv_txn *t, uint64_t parent, const void *name, size_t len, uint64_t *out,
+                  tsv_error *err)
+{
+    decoded d;
+    if (check_len(name, len, "bucket name", err) != 0 ||
+        lookup_bucket(t, parent, name, len, TSV_ENOTFOUND, &d, err) != 0)
+        return -1;
     *out = d.child;
     return 0;
 }
@@ -1034,14 +1048,8 @@ int tsv_kv_bucket_delete(tsv_kv_txn *t, uint64_t parent, const void *name, size_
         check_len(name, len, "bucket name", err) != 0)
         return -1;
     decoded d;
-    int found = lookup_entry(t, parent, name, len, &d, err);
-    if (found < 0)
+    if (lookup_bucket(t, parent, name, len, TSV_ECONFLICT, &d, err) != 0)
         return -1;
-    if (!found)
-        return tsv_error_set(err, TSV_ENOTFOUND, "bucket \"%s\" not found", show(name, len).s);
-    if (!d.is_bucket)
-        return tsv_error_set(err, TSV_ECONFLICT, "\"%s\" is a value, not a bucket",
-                             show(name, len).s);
 
     /* From here on a failure leaves a half-deleted subtree: poison. */
     tsv_error why;
@@ -1069,13 +1077,7 @@ int tsv_kv_bucket_delete(tsv_kv_txn *t, uint64_t parent, const void *name, size_
 
 int tsv_kv_sequence(tsv_kv_txn *t, uint64_t bucket, uint64_t *out, tsv_error *err)
 {
-    int found = read_bucket_rec(t, bucket, NULL, out, err);
-    if (found < 0)
-        return -1;
-    if (!found)
-        return tsv_error_set(err, TSV_ENOTFOUND, "KV bucket %llu does not exist",
-                             (unsigned long long)bucket);
-    return 0;
+    return require_bucket_seq(t, bucket, out, err);
 }
 
 int tsv_kv_set_sequence(tsv_kv_txn *t, uint64_t bucket, uint64_t seq, tsv_error *err)
