@@ -300,19 +300,27 @@ int vault__kv_export_dir(tsv_store *s, const char *kvdir, char hex[65], uint64_t
 
 /* ---- start-up / swap reconciliation --------------------------------------- */
 
+/* The in-use version of the kind's slot (*slot), read in a transaction of
+ * its own. The caller clears *cur when *found. */
+static int read_in_use(tsv_vault *vault, tsv_history_kind kind, tsv_slot_key *slot,
+                       tsv_version *cur, int *found, tsv_error *err)
+{
+    kind_slot(kind, slot);
+    tsv_catalog_txn *t;
+    if (tsv_catalog_begin(vault->catalog, 0, &t, err) != 0)
+        return -1;
+    int rc = tsv_vault_in_use(t, slot, cur, found, err);
+    tsv_catalog_abort(t);
+    return rc;
+}
+
 int vault__kv_replace_label(tsv_store *s, char *label, size_t len, tsv_error *err)
 {
     label[0] = '\0';
     tsv_slot_key slot;
-    kind_slot(TSV_HISTORY_KV, &slot);
-    tsv_catalog_txn *t;
-    if (tsv_catalog_begin(s->vault->catalog, 0, &t, err) != 0)
-        return -1;
     tsv_version cur;
     int found = 0;
-    int rc = tsv_vault_in_use(t, &slot, &cur, &found, err);
-    tsv_catalog_abort(t);
-    if (rc != 0)
+    if (read_in_use(s->vault, TSV_HISTORY_KV, &slot, &cur, &found, err) != 0)
         return -1;
     if (found && cur.gen != s->generation)
         snprintf(label, len, "kv-restore:kv%" PRIu64, cur.version);
@@ -328,16 +336,11 @@ static int reconcile_kv(tsv_store *s, tsv_error *err)
 {
     tsv_vault *vault = s->vault;
     tsv_slot_key slot;
-    kind_slot(TSV_HISTORY_KV, &slot);
     tsv_catalog_txn *t;
     tsv_version cur, nv;
     memset(&nv, 0, sizeof nv);
     int found = 0;
-    if (tsv_catalog_begin(vault->catalog, 0, &t, err) != 0)
-        return -1;
-    int rc = tsv_vault_in_use(t, &slot, &cur, &found, err);
-    tsv_catalog_abort(t);
-    if (rc != 0)
+    if (read_in_use(vault, TSV_HISTORY_KV, &slot, &cur, &found, err) != 0)
         return -1;
     if (found && cur.gen == s->generation) {
         tsv_version_clear(&cur);
@@ -357,7 +360,7 @@ static int reconcile_kv(tsv_store *s, tsv_error *err)
             have = 1;
         }
     }
-    rc = -1;
+    int rc = -1;
     t = NULL;
     if (!have && vault__kv_export_object(s, s->kv, hex, &size, err) != 0)
         goto out;
@@ -428,17 +431,13 @@ static int reconcile_sql(tsv_store *s, tsv_error *err)
     if (tsv_path_join(live, sizeof live, err, "%s/influxd.sqlite", s->state_dir) != 0)
         return -1;
     tsv_slot_key slot;
-    kind_slot(TSV_HISTORY_SQL, &slot);
     tsv_catalog_txn *t;
     tsv_version cur, nv;
     memset(&nv, 0, sizeof nv);
     int found = 0;
-    if (tsv_catalog_begin(vault->catalog, 0, &t, err) != 0)
+    if (read_in_use(vault, TSV_HISTORY_SQL, &slot, &cur, &found, err) != 0)
         return -1;
-    int rc = tsv_vault_in_use(t, &slot, &cur, &found, err);
-    tsv_catalog_abort(t);
-    if (rc != 0)
-        return -1;
+    int rc = -1;
     int live_exists = tsv_path_exists(live);
     if (found) {
         const tsv_catalog_file *f = vfile(&cur, TSV_HISTORY_SQL_FILE);
