@@ -685,16 +685,6 @@ static int label_fn(void *ctx, const tsv_version *v, tsv_error *err)
     return tsv_version_copy(&c->best, v, err);
 }
 
-static int result_add(tsv_vault_result *r, const tsv_vault_shard_result *sr, tsv_error *err)
-{
-    tsv_vault_shard_result *p = realloc(r->shards, (r->count + 1) * sizeof *p);
-    if (!p)
-        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-    r->shards = p;
-    r->shards[r->count++] = *sr;
-    return 0;
-}
-
 int tsv_vault_restore_kv_version(tsv_store *s, uint64_t version, int installed_content,
                                  tsv_vault_result *shards, tsv_error *err)
 {
@@ -785,7 +775,7 @@ int tsv_vault_restore_kv_version(tsv_store *s, uint64_t version, int installed_c
         if (lc.found)
             tsv_version_clear(&lc.best);
         if (rc == 0)
-            rc = result_add(shards, &sr, err);
+            rc = tsv_vault_result_add(shards, &sr, err);
     }
     if (rc == 0) {
         rc = tsv_catalog_commit(t, err);

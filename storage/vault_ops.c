@@ -52,7 +52,7 @@ static int cancelled(const tsv_vault_op_options *opt)
     return opt && opt->cancel && atomic_load(opt->cancel) != 0;
 }
 
-static int result_push(tsv_vault_result *r, const tsv_vault_shard_result *sr, tsv_error *err)
+int tsv_vault_result_add(tsv_vault_result *r, const tsv_vault_shard_result *sr, tsv_error *err)
 {
     tsv_vault_shard_result *p = realloc(r->shards, (r->count + 1) * sizeof *p);
     if (!p)
@@ -391,7 +391,7 @@ int tsv_vault_delete_data(tsv_store *s, const char *bucket_id, const tsv_interva
                          tsv_vault_outcome_name(p->sr.outcome), p->sr.from_version,
                          p->sr.to_version);
             }
-            if (result_push(out, &p->sr, err) != 0)
+            if (tsv_vault_result_add(out, &p->sr, err) != 0)
                 rc = -1;
         }
     }
@@ -550,7 +550,7 @@ static int deleted_fn(void *ctx, const tsv_version *v, tsv_error *err)
     sr.outcome = TSV_VAULT_REFUSED;
     snprintf(sr.reason, sizeof sr.reason,
              "the bucket was deleted and its definition was not kept; it cannot be recreated");
-    return result_push(c->out, &sr, err);
+    return tsv_vault_result_add(c->out, &sr, err);
 }
 
 int tsv_vault_restore_data(tsv_store *s, const char *bucket_id, const tsv_interval *interval,
@@ -672,7 +672,7 @@ int tsv_vault_restore_data(tsv_store *s, const char *bucket_id, const tsv_interv
                          live[j].slot.bucket, live[j].slot.rp, live[j].shard_id,
                          srs[j].from_version, srs[j].to_version);
             }
-            if (result_push(out, &srs[j], err) != 0)
+            if (tsv_vault_result_add(out, &srs[j], err) != 0)
                 rc = -1;
         }
         tsv_shard_unlock_many(ids, n_todo);

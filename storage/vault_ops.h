@@ -136,6 +136,8 @@ typedef struct tsv_vault_result {
 } tsv_vault_result;
 
 void tsv_vault_result_clear(tsv_vault_result *r);
+/* Appends a copy of sr to r->shards (TSV_EINTERNAL when out of memory). */
+int tsv_vault_result_add(tsv_vault_result *r, const tsv_vault_shard_result *sr, tsv_error *err);
 
 /* Return non-zero to cancel. Called on the calling thread. */
 typedef int (*tsv_vault_progress_fn)(void *ctx, size_t done, size_t total,
