@@ -195,7 +195,7 @@ int tsv_tenant_init(tsv_kv_txn *txn, tsv_error *err)
     return tsv_kv_put(txn, ids, "id", 2, id, 16, err);
 }
 
-static int bucket_nonempty(tsv_kv_txn *txn, const char *name, int *out, tsv_error *err)
+int tenant__bucket_nonempty(tsv_kv_txn *txn, const char *name, int *out, tsv_error *err)
 {
     *out = 0;
     uint64_t b;
@@ -222,8 +222,8 @@ static int bucket_nonempty(tsv_kv_txn *txn, const char *name, int *out, tsv_erro
 int tsv_tenant_onboarded(tsv_kv_txn *txn, int *out, tsv_error *err)
 {
     int users, orgs;
-    if (bucket_nonempty(txn, B_USERS, &users, err) != 0 ||
-        bucket_nonempty(txn, B_ORGS, &orgs, err) != 0)
+    if (tenant__bucket_nonempty(txn, B_USERS, &users, err) != 0 ||
+        tenant__bucket_nonempty(txn, B_ORGS, &orgs, err) != 0)
         return -1;
     *out = users || orgs;
     return 0;
@@ -287,6 +287,16 @@ int tsv_tenant_org_by_name(tsv_kv_txn *txn, const char *name, tsv_org *out, tsv_
     memcpy(id, v, 16);
     id[16] = '\0';
     return tsv_tenant_org_get(txn, id, out, err);
+}
+
+int tenant__set_str(char **field, const char *val, tsv_error *err)
+{
+    char *copy = strdup(val);
+    if (!copy)
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    free(*field);
+    *field = copy;
+    return 0;
 }
 
 int tenant__unique_id(tsv_kv_txn *txn, const char *bucket, char out[17], tsv_error *err)
@@ -516,21 +526,31 @@ int tsv_tenant_bucket_get(tsv_kv_txn *txn, const char *id, tsv_bucket *out, tsv_
     return rc;
 }
 
+/* The bucket index key: org ID (16) then name. Its length, 0 when it would
+ * be longer than a KV key may be. */
+static size_t bucket_index_key(char key[TSV_KV_MAX_KEY + 1], const char *org_id, const char *name)
+{
+    size_t nlen = strlen(name);
+    if (nlen + 16 > TSV_KV_MAX_KEY)
+        return 0;
+    memcpy(key, org_id, 16);
+    memcpy(key + 16, name, nlen);
+    return 16 + nlen;
+}
+
 int tsv_tenant_bucket_by_name(tsv_kv_txn *txn, const char *org_id, const char *name,
                               tsv_bucket *out, tsv_error *err)
 {
     char key[TSV_KV_MAX_KEY + 1];
-    size_t nlen = strlen(name);
-    if (nlen + 16 > TSV_KV_MAX_KEY)
+    size_t klen = bucket_index_key(key, org_id, name);
+    if (!klen)
         return tsv_error_set(err, TSV_ENOTFOUND, "bucket not found");
-    memcpy(key, org_id, 16);
-    memcpy(key + 16, name, nlen);
     uint64_t idx;
     const uint8_t *v;
     size_t vlen;
     tsv_error e;
     if (tenant__bucket_of(txn, B_BUCKET_INDEX, &idx, &e) != 0 ||
-        tsv_kv_get(txn, idx, key, 16 + nlen, &v, &vlen, &e) != 0) {
+        tsv_kv_get(txn, idx, key, klen, &v, &vlen, &e) != 0) {
         if (e.code == TSV_ENOTFOUND)
             return tsv_error_set(err, TSV_ENOTFOUND, "bucket \"%s\" not found", name);
         if (err)
@@ -691,14 +711,10 @@ int tsv_tenant_bucket_delete(tsv_kv_txn *txn, const char *id, tsv_error *err)
         rc = -1;
     if (rc == 0) {
         char key[TSV_KV_MAX_KEY + 1];
-        size_t nlen = strlen(b.name);
-        if (nlen + 16 <= TSV_KV_MAX_KEY) {
-            memcpy(key, b.org_id, 16);
-            memcpy(key + 16, b.name, nlen);
-            if (tenant__bucket_of(txn, B_BUCKET_INDEX, &idx, err) != 0 ||
-                tsv_kv_del(txn, idx, key, 16 + nlen, err) != 0)
-                rc = -1;
-        }
+        size_t klen = bucket_index_key(key, b.org_id, b.name);
+        if (klen && (tenant__bucket_of(txn, B_BUCKET_INDEX, &idx, err) != 0 ||
+                     tsv_kv_del(txn, idx, key, klen, err) != 0))
+            rc = -1;
     }
     tsv_bucket_clear(&b);
     return rc;
@@ -754,33 +770,17 @@ int tsv_tenant_org_update(tsv_kv_txn *txn, const char *id, const char *name,
         }
         if (rc == 0)
             rc = tenant__del(txn, B_ORG_INDEX, o.name, strlen(o.name), err);
-        char *n = rc == 0 ? strdup(name) : NULL;
-        if (rc == 0 && !n)
-            rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        if (rc == 0) {
-            free(o.name);
-            o.name = n;
-        }
+        if (rc == 0)
+            rc = tenant__set_str(&o.name, name, err);
     }
-    if (rc == 0 && description) {
-        char *d = strdup(description);
-        if (!d) {
-            rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        } else {
-            free(o.description);
-            o.description = d;
-        }
-    }
+    if (rc == 0 && description)
+        rc = tenant__set_str(&o.description, description, err);
     char now[40];
     tsv_tenant_now(now);
-    char *u = rc == 0 ? strdup(now) : NULL;
-    if (rc == 0 && !u)
-        rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-    if (rc == 0) {
-        free(o.updated_at);
-        o.updated_at = u;
+    if (rc == 0)
+        rc = tenant__set_str(&o.updated_at, now, err);
+    if (rc == 0)
         rc = write_org(txn, &o, err);
-    }
     if (rc == 0 && out)
         *out = o;
     else
@@ -825,44 +825,25 @@ int tsv_tenant_bucket_update(tsv_kv_txn *txn, const char *id, const char *name,
         }
         if (rc == 0) {
             char key[TSV_KV_MAX_KEY + 1];
-            size_t nlen = strlen(b.name);
-            if (nlen + 16 <= TSV_KV_MAX_KEY) {
-                memcpy(key, b.org_id, 16);
-                memcpy(key + 16, b.name, nlen);
-                rc = tenant__del(txn, B_BUCKET_INDEX, key, 16 + nlen, err);
-            }
+            size_t klen = bucket_index_key(key, b.org_id, b.name);
+            if (klen)
+                rc = tenant__del(txn, B_BUCKET_INDEX, key, klen, err);
         }
-        char *n = rc == 0 ? strdup(name) : NULL;
-        if (rc == 0 && !n)
-            rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        if (rc == 0) {
-            free(b.name);
-            b.name = n;
-        }
+        if (rc == 0)
+            rc = tenant__set_str(&b.name, name, err);
     }
-    if (rc == 0 && description) {
-        char *d = strdup(description);
-        if (!d) {
-            rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        } else {
-            free(b.description);
-            b.description = d;
-        }
-    }
+    if (rc == 0 && description)
+        rc = tenant__set_str(&b.description, description, err);
     if (rc == 0 && set_retention) {
         b.retention_ns = retention_ns;
         b.shard_group_duration_ns = sgd_ns;
     }
     char now[40];
     tsv_tenant_now(now);
-    char *u = rc == 0 ? strdup(now) : NULL;
-    if (rc == 0 && !u)
-        rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-    if (rc == 0) {
-        free(b.updated_at);
-        b.updated_at = u;
+    if (rc == 0)
+        rc = tenant__set_str(&b.updated_at, now, err);
+    if (rc == 0)
         rc = write_bucket(txn, &b, err);
-    }
     if (rc == 0 && out)
         *out = b;
     else

@@ -127,26 +127,9 @@ static int kv_hashes_tokens(tsv_kv_txn *txn, int *out, tsv_error *err)
     *out = 0;
     static const char *const idx[2] = {B_AUTH_HASHED_INDEX, B_AUTH_INDEX};
     int nonempty[2] = {0, 0};
-    for (int i = 0; i < 2; i++) {
-        uint64_t b;
-        tsv_error e;
-        if (tenant__bucket_of(txn, idx[i], &b, &e) != 0) {
-            if (e.code == TSV_ENOTFOUND)
-                continue;
-            if (err)
-                *err = e;
+    for (int i = 0; i < 2; i++)
+        if (tenant__bucket_nonempty(txn, idx[i], &nonempty[i], err) != 0)
             return -1;
-        }
-        tsv_kv_cursor *c;
-        if (tsv_kv_cursor_open(txn, b, &c, err) != 0)
-            return -1;
-        tsv_kv_entry ent;
-        int r = tsv_kv_cursor_next(c, &ent, err);
-        tsv_kv_cursor_close(c);
-        if (r < 0)
-            return -1;
-        nonempty[i] = r == 1;
-    }
     *out = nonempty[0] && !nonempty[1];
     return 0;
 }

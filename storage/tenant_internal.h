@@ -44,6 +44,12 @@ int tenant__del(tsv_kv_txn *txn, const char *bucket, const void *key, size_t kle
 const char *tenant__jstr(const tsv_json *obj, const char *key, size_t *len);
 /* strndup of a string member ("" if absent); NULL only when out of memory. */
 char *tenant__jdup(const tsv_json *obj, const char *key);
+/* *out = 1 when the top-level bucket `name` holds any entry, 0 when it is
+ * empty or absent. */
+int tenant__bucket_nonempty(tsv_kv_txn *txn, const char *name, int *out, tsv_error *err);
+/* Replaces the malloc'd string *field by a copy of val (*field unchanged
+ * when out of memory). */
+int tenant__set_str(char **field, const char *val, tsv_error *err);
 /* A random ID not yet used as a key of `bucket`. */
 int tenant__unique_id(tsv_kv_txn *txn, const char *bucket, char out[17], tsv_error *err);
 

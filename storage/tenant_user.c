@@ -158,15 +158,8 @@ int tsv_tenant_user_update(tsv_kv_txn *txn, const char *id, const char *name, co
         rc = check_user_name(txn, name, u.id, err);
         if (rc == 0)
             rc = tenant__del(txn, B_USER_INDEX, u.name, strlen(u.name), err);
-        if (rc == 0) {
-            char *n = strdup(name);
-            if (!n) {
-                rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-            } else {
-                free(u.name);
-                u.name = n;
-            }
-        }
+        if (rc == 0)
+            rc = tenant__set_str(&u.name, name, err);
     }
     if (rc == 0 && status)
         u.active = strcmp(status, "active") == 0;
