@@ -247,6 +247,61 @@ static int dbrp_default_id(tsv_kv_txn *txn, uint64_t hdef, const char *org_id, c
     return 1;
 }
 
+/* Calls visit for every mapping an index bucket (h[1] or h[2]) lists under
+ * `prefix`, read from the mappings bucket h[0]; dangling index entries are
+ * skipped, as influxd skips them. visit returns 0 to go on, 1 to stop, -1
+ * on error; so does the walk (0 when it ran to the end). */
+typedef int (*dbrp_index_fn)(void *ctx, const tsv_dbrp *m, tsv_error *err);
+static int dbrp_index_walk(tsv_kv_txn *txn, const uint64_t h[4], uint64_t index, const char *prefix,
+                           size_t plen, dbrp_index_fn visit, void *ctx, tsv_error *err)
+{
+    tsv_kv_cursor *c;
+    if (tsv_kv_cursor_open(txn, index, &c, err) != 0)
+        return -1;
+    int rc = tsv_kv_cursor_seek(c, prefix, plen, err);
+    tsv_kv_entry ent;
+    while (rc == 0) {
+        int r = tsv_kv_cursor_next(c, &ent, err);
+        if (r < 0)
+            rc = -1;
+        if (r <= 0)
+            break;
+        if (ent.klen < plen || memcmp(ent.key, prefix, plen) != 0)
+            break;
+        if (ent.is_bucket)
+            continue;
+        const uint8_t *v;
+        size_t vlen;
+        tsv_dbrp m;
+        if (tsv_kv_get(txn, h[0], ent.val, ent.vlen, &v, &vlen, NULL) != 0)
+            continue;
+        rc = dbrp_from_json(v, vlen, &m, err) != 0 ? -1 : visit(ctx, &m, err);
+    }
+    tsv_kv_cursor_close(c);
+    return rc;
+}
+
+typedef struct find_ctx {
+    tsv_kv_txn *txn;
+    uint64_t hdef;
+    const char *org_id, *db, *rp;
+    tsv_dbrp *out;
+} find_ctx;
+
+static int find_visit(void *vctx, const tsv_dbrp *m, tsv_error *err)
+{
+    (void)err;
+    find_ctx *c = vctx;
+    if (strcmp(m->rp, c->rp) != 0 || strcmp(m->database, c->db) != 0 ||
+        strcmp(m->org_id, c->org_id) != 0)
+        return 0;
+    char def[17];
+    *c->out = *m;
+    c->out->is_default =
+        dbrp_default_id(c->txn, c->hdef, c->org_id, c->db, def) && strcmp(def, m->id) == 0;
+    return 1;
+}
+
 int tsv_dbrp_find(tsv_kv_txn *txn, const char *org_id, const char *db, const char *rp,
                   tsv_dbrp *out, tsv_error *err)
 {
@@ -259,42 +314,11 @@ int tsv_dbrp_find(tsv_kv_txn *txn, const char *org_id, const char *db, const cha
     }
     char prefix[16 + TSV_V1_NAME_MAX + 2];
     int plen = snprintf(prefix, sizeof prefix, "%s%s/", org_id, db);
-    tsv_kv_cursor *c;
-    if (tsv_kv_cursor_open(txn, h[1], &c, err) != 0)
+    find_ctx c = {.txn = txn, .hdef = h[3], .org_id = org_id, .db = db, .rp = rp, .out = out};
+    int rc = dbrp_index_walk(txn, h, h[1], prefix, (size_t)plen, find_visit, &c, err);
+    if (rc < 0)
         return -1;
-    int rc = tsv_kv_cursor_seek(c, prefix, (size_t)plen, err);
-    int found = 0;
-    tsv_kv_entry ent;
-    while (rc == 0 && !found) {
-        int r = tsv_kv_cursor_next(c, &ent, err);
-        if (r < 0)
-            rc = -1;
-        if (r <= 0)
-            break;
-        if (ent.klen < (size_t)plen || memcmp(ent.key, prefix, (size_t)plen) != 0)
-            break;
-        if (ent.is_bucket)
-            continue;
-        const uint8_t *v;
-        size_t vlen;
-        tsv_dbrp m;
-        if (tsv_kv_get(txn, h[0], ent.val, ent.vlen, &v, &vlen, NULL) != 0)
-            continue; /* dangling index entry: influxd skips them too */
-        if (dbrp_from_json(v, vlen, &m, err) != 0) {
-            rc = -1;
-            break;
-        }
-        if (strcmp(m.rp, rp) == 0 && strcmp(m.database, db) == 0 && strcmp(m.org_id, org_id) == 0) {
-            char def[17];
-            m.is_default = dbrp_default_id(txn, h[3], org_id, db, def) && strcmp(def, m.id) == 0;
-            *out = m;
-            found = 1;
-        }
-    }
-    tsv_kv_cursor_close(c);
-    if (rc != 0)
-        return -1;
-    if (!found)
+    if (rc == 0)
         return tsv_error_set(err, TSV_ENOTFOUND, "no DBRP mapping for %s/%s", db, rp);
     return 0;
 }
@@ -495,6 +519,11 @@ static int virtual_visit(void *vctx, const tsv_bucket *b, tsv_error *err)
     return dbrp_list_add(c->out, &m, err);
 }
 
+static int stored_visit(void *ctx, const tsv_dbrp *m, tsv_error *err)
+{
+    return dbrp_list_add(ctx, m, err) != 0 ? -1 : 0;
+}
+
 int tsv_dbrp_foreach(tsv_kv_txn *txn, const char *org_id, int include_virtual, tsv_dbrp_visit_fn fn,
                      void *ctx, tsv_error *err)
 {
@@ -505,31 +534,7 @@ int tsv_dbrp_foreach(tsv_kv_txn *txn, const char *org_id, int include_virtual, t
     if (dbrp_buckets(txn, 0, h, &e) == 0) {
         char prefix[18];
         int plen = snprintf(prefix, sizeof prefix, "%s/", org_id);
-        tsv_kv_cursor *c = NULL;
-        rc = tsv_kv_cursor_open(txn, h[2], &c, err);
-        if (rc == 0)
-            rc = tsv_kv_cursor_seek(c, prefix, (size_t)plen, err);
-        tsv_kv_entry ent;
-        while (rc == 0) {
-            int r = tsv_kv_cursor_next(c, &ent, err);
-            if (r < 0)
-                rc = -1;
-            if (r <= 0)
-                break;
-            if (ent.klen < (size_t)plen || memcmp(ent.key, prefix, (size_t)plen) != 0)
-                break;
-            if (ent.is_bucket)
-                continue;
-            const uint8_t *v;
-            size_t vlen;
-            tsv_dbrp m;
-            if (tsv_kv_get(txn, h[0], ent.val, ent.vlen, &v, &vlen, NULL) != 0)
-                continue;
-            if (dbrp_from_json(v, vlen, &m, err) != 0 || dbrp_list_add(&stored, &m, err) != 0)
-                rc = -1;
-        }
-        if (c)
-            tsv_kv_cursor_close(c);
+        rc = dbrp_index_walk(txn, h, h[2], prefix, (size_t)plen, stored_visit, &stored, err);
         for (size_t i = 0; rc == 0 && i < stored.n; i++) {
             char def[17];
             stored.v[i].is_default =
