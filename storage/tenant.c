@@ -105,8 +105,8 @@ int tenant__bucket_of(tsv_kv_txn *txn, const char *name, uint64_t *out, tsv_erro
 }
 
 /* Looks up bucket/key and parses the JSON value. */
-int tenant__get_json(tsv_kv_txn *txn, const char *bucket, const void *key, size_t klen,
-                     tsv_json_doc **doc, tsv_error *err)
+static int get_json(tsv_kv_txn *txn, const char *bucket, const void *key, size_t klen,
+                    tsv_json_doc **doc, tsv_error *err)
 {
     uint64_t b;
     if (tenant__bucket_of(txn, bucket, &b, err) != 0)
@@ -120,6 +120,20 @@ int tenant__get_json(tsv_kv_txn *txn, const char *bucket, const void *key, size_
     if (tsv_json_parse(doc, (const char *)val, vlen, err) != 0)
         return tsv_error_wrap(err, "corrupt record %s/%.*s", bucket, (int)(klen > 64 ? 64 : klen),
                               (const char *)key);
+    return 0;
+}
+
+int tenant__get_json(tsv_kv_txn *txn, const char *bucket, const void *key, size_t klen,
+                     const char *what, tsv_json_doc **doc, tsv_error *err)
+{
+    tsv_error e;
+    if (get_json(txn, bucket, key, klen, doc, &e) != 0) {
+        if (e.code == TSV_ENOTFOUND)
+            return tsv_error_set(err, TSV_ENOTFOUND, "%s not found", what);
+        if (err)
+            *err = e;
+        return -1;
+    }
     return 0;
 }
 
@@ -253,14 +267,8 @@ static int org_from_json(const tsv_json *j, tsv_org *out, tsv_error *err)
 int tsv_tenant_org_get(tsv_kv_txn *txn, const char *id, tsv_org *out, tsv_error *err)
 {
     tsv_json_doc *doc;
-    tsv_error e;
-    if (tenant__get_json(txn, B_ORGS, id, strlen(id), &doc, &e) != 0) {
-        if (e.code == TSV_ENOTFOUND)
-            return tsv_error_set(err, TSV_ENOTFOUND, "organization not found");
-        if (err)
-            *err = e;
+    if (tenant__get_json(txn, B_ORGS, id, strlen(id), "organization", &doc, err) != 0)
         return -1;
-    }
     int rc = org_from_json(tsv_json_root(doc), out, err);
     tsv_json_free(doc);
     return rc;
@@ -513,14 +521,8 @@ static int bucket_from_json(const tsv_json *j, tsv_bucket *out, tsv_error *err)
 int tsv_tenant_bucket_get(tsv_kv_txn *txn, const char *id, tsv_bucket *out, tsv_error *err)
 {
     tsv_json_doc *doc;
-    tsv_error e;
-    if (tenant__get_json(txn, B_BUCKETS, id, strlen(id), &doc, &e) != 0) {
-        if (e.code == TSV_ENOTFOUND)
-            return tsv_error_set(err, TSV_ENOTFOUND, "bucket not found");
-        if (err)
-            *err = e;
+    if (tenant__get_json(txn, B_BUCKETS, id, strlen(id), "bucket", &doc, err) != 0)
         return -1;
-    }
     int rc = bucket_from_json(tsv_json_root(doc), out, err);
     tsv_json_free(doc);
     return rc;

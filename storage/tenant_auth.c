@@ -107,14 +107,8 @@ static int auth_from_json(const tsv_json *j, tsv_authorization *out, tsv_error *
 int tsv_tenant_auth_get(tsv_kv_txn *txn, const char *id, tsv_authorization *out, tsv_error *err)
 {
     tsv_json_doc *doc;
-    tsv_error e;
-    if (tenant__get_json(txn, B_AUTHS, id, strlen(id), &doc, &e) != 0) {
-        if (e.code == TSV_ENOTFOUND)
-            return tsv_error_set(err, TSV_ENOTFOUND, "authorization not found");
-        if (err)
-            *err = e;
+    if (tenant__get_json(txn, B_AUTHS, id, strlen(id), "authorization", &doc, err) != 0)
         return -1;
-    }
     int rc = auth_from_json(tsv_json_root(doc), out, err);
     tsv_json_free(doc);
     return rc;
@@ -259,14 +253,8 @@ static int rewrite_record(tsv_kv_txn *txn, const char *id, const char *const *ke
                           const char *const *values, int n, tsv_error *err)
 {
     tsv_json_doc *doc;
-    tsv_error e;
-    if (tenant__get_json(txn, B_AUTHS, id, 16, &doc, &e) != 0) {
-        if (e.code == TSV_ENOTFOUND)
-            return tsv_error_set(err, TSV_ENOTFOUND, "authorization not found");
-        if (err)
-            *err = e;
+    if (tenant__get_json(txn, B_AUTHS, id, 16, "authorization", &doc, err) != 0)
         return -1;
-    }
     const tsv_json *a = tsv_json_root(doc);
     tsv_buf buf = {0};
     tsv_json_writer w;
@@ -318,14 +306,8 @@ int tsv_tenant_auth_update(tsv_kv_txn *txn, const char *id, const char *status,
 int tsv_tenant_auth_delete(tsv_kv_txn *txn, const char *id, tsv_error *err)
 {
     tsv_json_doc *doc;
-    tsv_error e;
-    if (tenant__get_json(txn, B_AUTHS, id, strlen(id), &doc, &e) != 0) {
-        if (e.code == TSV_ENOTFOUND)
-            return tsv_error_set(err, TSV_ENOTFOUND, "authorization not found");
-        if (err)
-            *err = e;
+    if (tenant__get_json(txn, B_AUTHS, id, strlen(id), "authorization", &doc, err) != 0)
         return -1;
-    }
     const tsv_json *a = tsv_json_root(doc);
     size_t tn = 0, hn = 0;
     const char *tok = tenant__jstr(a, "token", &tn);
@@ -429,14 +411,8 @@ int tsv_tenant_token_lookup(tsv_kv_txn *txn, const char *token, size_t len, tsv_
     if (tsv_tenant_auth_id_for_token(txn, token, len, id, err) != 0)
         return -1;
     tsv_json_doc *doc;
-    tsv_error e;
-    if (tenant__get_json(txn, B_AUTHS, id, 16, &doc, &e) != 0) {
-        if (e.code == TSV_ENOTFOUND)
-            return tsv_error_set(err, TSV_ENOTFOUND, "authorization not found");
-        if (err)
-            *err = e;
+    if (tenant__get_json(txn, B_AUTHS, id, 16, "authorization", &doc, err) != 0)
         return -1;
-    }
     const tsv_json *j = tsv_json_root(doc);
     if (!token_matches(j, token, len)) {
         tsv_json_free(doc);

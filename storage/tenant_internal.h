@@ -30,9 +30,10 @@
 
 /* The top-level bucket `name` (TSV_ENOTFOUND if absent). */
 int tenant__bucket_of(tsv_kv_txn *txn, const char *name, uint64_t *out, tsv_error *err);
-/* Looks bucket/key up and parses the JSON value (caller frees *doc). */
+/* Looks bucket/key up and parses the JSON value (caller frees *doc). A
+ * missing bucket, key or value is TSV_ENOTFOUND "<what> not found". */
 int tenant__get_json(tsv_kv_txn *txn, const char *bucket, const void *key, size_t klen,
-                     tsv_json_doc **doc, tsv_error *err);
+                     const char *what, tsv_json_doc **doc, tsv_error *err);
 /* Puts a value, creating the top-level bucket if needed. */
 int tenant__put_buf(tsv_kv_txn *txn, const char *bucket, const void *key, size_t klen,
                     const void *val, size_t vlen, tsv_error *err);

@@ -108,14 +108,8 @@ int tsv_tenant_user_create(tsv_kv_txn *txn, const char *name, const char *passwo
 int tsv_tenant_user_get(tsv_kv_txn *txn, const char *id, tsv_user *out, tsv_error *err)
 {
     tsv_json_doc *doc;
-    tsv_error e;
-    if (tenant__get_json(txn, B_USERS, id, strlen(id), &doc, &e) != 0) {
-        if (e.code == TSV_ENOTFOUND)
-            return tsv_error_set(err, TSV_ENOTFOUND, "user not found");
-        if (err)
-            *err = e;
+    if (tenant__get_json(txn, B_USERS, id, strlen(id), "user", &doc, err) != 0)
         return -1;
-    }
     int rc = user_from_json(tsv_json_root(doc), out, err);
     tsv_json_free(doc);
     return rc;
