@@ -8,34 +8,20 @@
 
 int tsv_store_job_put(tsv_store *s, const char *id, const void *rec, size_t len, tsv_error *err)
 {
-    tsv_store_shared_lock(s);
     tsv_kv_txn *txn;
-    int rc = tsv_kv_begin(s->kv, 1, &txn, err);
-    if (rc == 0) {
-        rc = tsv_kv_aux_put(txn, TSV_KV_AUX_JOBS, id, strlen(id), rec, len, err);
-        if (rc == 0)
-            rc = tsv_kv_commit(txn, err);
-        else
-            tsv_kv_abort(txn);
-    }
-    tsv_store_shared_unlock(s);
-    return rc;
+    if (tsv_store_txn_begin(s, 1, &txn, err) != 0)
+        return -1;
+    int rc = tsv_kv_aux_put(txn, TSV_KV_AUX_JOBS, id, strlen(id), rec, len, err);
+    return tsv_store_txn_end(s, txn, rc, 1, err);
 }
 
 int tsv_store_job_delete(tsv_store *s, const char *id, tsv_error *err)
 {
-    tsv_store_shared_lock(s);
     tsv_kv_txn *txn;
-    int rc = tsv_kv_begin(s->kv, 1, &txn, err);
-    if (rc == 0) {
-        rc = tsv_kv_aux_del(txn, TSV_KV_AUX_JOBS, id, strlen(id), err);
-        if (rc == 0)
-            rc = tsv_kv_commit(txn, err);
-        else
-            tsv_kv_abort(txn);
-    }
-    tsv_store_shared_unlock(s);
-    return rc;
+    if (tsv_store_txn_begin(s, 1, &txn, err) != 0)
+        return -1;
+    int rc = tsv_kv_aux_del(txn, TSV_KV_AUX_JOBS, id, strlen(id), err);
+    return tsv_store_txn_end(s, txn, rc, 1, err);
 }
 
 typedef struct load_ctx {
@@ -58,15 +44,11 @@ static int load_one(void *ctx, const uint8_t *key, size_t klen, const uint8_t *v
 int tsv_store_jobs_load(tsv_store *s, tsv_store_job_fn fn, void *ctx, tsv_error *err)
 {
     load_ctx lc = {fn, ctx};
-    tsv_store_shared_lock(s);
     tsv_kv_txn *txn;
-    int rc = tsv_kv_begin(s->kv, 0, &txn, err);
-    if (rc == 0) {
-        rc = tsv_kv_aux_each(txn, TSV_KV_AUX_JOBS, load_one, &lc, err);
-        tsv_kv_abort(txn);
-    }
-    tsv_store_shared_unlock(s);
-    return rc;
+    if (tsv_store_txn_begin(s, 0, &txn, err) != 0)
+        return -1;
+    int rc = tsv_kv_aux_each(txn, TSV_KV_AUX_JOBS, load_one, &lc, err);
+    return tsv_store_txn_end(s, txn, rc, 0, err);
 }
 
 typedef struct carry_ctx {
