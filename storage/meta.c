@@ -467,6 +467,24 @@ void *tsv_meta_msg_clone(const ProtobufCMessage *m, const ProtobufCMessageDescri
     return copy;
 }
 
+int tsv_meta_rp_clone_as(const Meta__RetentionPolicyInfo *rp, const char *name,
+                         Meta__RetentionPolicyInfo **out, tsv_error *err)
+{
+    Meta__RetentionPolicyInfo *copy =
+        tsv_meta_msg_clone(&rp->base, &meta__retention_policy_info__descriptor);
+    char *dup = strdup(name);
+    if (!copy || !dup) {
+        free(dup);
+        if (copy)
+            protobuf_c_message_free_unpacked(&copy->base, NULL);
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    }
+    free(copy->name);
+    copy->name = dup;
+    *out = copy;
+    return 0;
+}
+
 int tsv_meta_clone(const Meta__Data *src, Meta__Data **out, tsv_error *err)
 {
     if (check_message(&src->base, &meta__data__descriptor, 0, err) != 0)

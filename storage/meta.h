@@ -77,6 +77,10 @@ int tsv_meta_clone(const Meta__Data *src, Meta__Data **out, tsv_error *err);
  * pack/unpack, malloc'd piecewise like every tree here; NULL when out of
  * memory. Free with protobuf_c_message_free_unpacked(copy, NULL). */
 void *tsv_meta_msg_clone(const ProtobufCMessage *m, const ProtobufCMessageDescriptor *d);
+/* Deep copy of a retention policy under another name (TSV_EINTERNAL when
+ * out of memory). */
+int tsv_meta_rp_clone_as(const Meta__RetentionPolicyInfo *rp, const char *name,
+                         Meta__RetentionPolicyInfo **out, tsv_error *err);
 void tsv_meta_free(Meta__Data *data);                /* NULL is fine */
 void tsv_meta_free_database(Meta__DatabaseInfo *db); /* NULL is fine */
 /* Index += 1; call once per commit. */

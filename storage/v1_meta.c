@@ -711,21 +711,14 @@ static int view_visit(void *vctx, const tsv_dbrp *m, tsv_error *err)
     for (size_t r = 0; r < db->n_retentionpolicies; r++)
         if (strcmp(db->retentionpolicies[r]->name, m->rp) == 0)
             return 0; /* a stored mapping already took this db/rp */
-    Meta__RetentionPolicyInfo *rp =
-        tsv_meta_msg_clone(&srp->base, &meta__retention_policy_info__descriptor);
     Meta__RetentionPolicyInfo **arr =
         realloc(db->retentionpolicies, (db->n_retentionpolicies + 1) * sizeof *arr);
-    if (arr)
-        db->retentionpolicies = arr;
-    char *name = strdup(m->rp);
-    if (!rp || !arr || !name) {
-        free(name);
-        if (rp)
-            protobuf_c_message_free_unpacked(&rp->base, NULL);
+    if (!arr)
         return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-    }
-    free(rp->name);
-    rp->name = name;
+    db->retentionpolicies = arr;
+    Meta__RetentionPolicyInfo *rp;
+    if (tsv_meta_rp_clone_as(srp, m->rp, &rp, err) != 0)
+        return -1;
     /* 1.x subscriptions name 2.x internals; they mean nothing to a 1.x peer. */
     db->retentionpolicies[db->n_retentionpolicies++] = rp;
     if (m->is_default || !db->defaultretentionpolicy[0]) {

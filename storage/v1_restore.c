@@ -79,17 +79,9 @@ static int prepare_rps(tsv_v1_restore *r, tsv_error *err)
             return tsv_error_set(err, TSV_EINVALID,
                                  "retention policy %s.%s: duration must be 0 or at least 1h",
                                  it->src_db->name, it->src_rp->name);
-        Meta__RetentionPolicyInfo *rp =
-            tsv_meta_msg_clone(&it->src_rp->base, &meta__retention_policy_info__descriptor);
-        char *name = strdup(TSV_META_DEFAULT_RP);
-        if (!rp || !name) {
-            free(name);
-            if (rp)
-                protobuf_c_message_free_unpacked(&rp->base, NULL);
-            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        }
-        free(rp->name);
-        rp->name = name;
+        Meta__RetentionPolicyInfo *rp;
+        if (tsv_meta_rp_clone_as(it->src_rp, TSV_META_DEFAULT_RP, &rp, err) != 0)
+            return -1;
         rp->shardgroupduration = tsv_meta_normalise_shard_group_duration(d, rp->shardgroupduration);
         if (rp->replican == 0)
             rp->replican = 1;
