@@ -754,17 +754,36 @@ int tsv_catalog_next_version(tsv_catalog_txn *t, const tsv_slot_key *slot, uint6
     return 0;
 }
 
-int tsv_catalog_meta_get(tsv_catalog_txn *t, const char *key, char *val, size_t vallen,
-                         tsv_error *err)
+/* Settings are stored under 'M' | name. */
+static int meta_get(tsv_catalog_txn *t, const char *key, MDB_val *mv, tsv_error *err)
 {
     char k[256];
     int n = snprintf(k, sizeof k, "M%s", key);
-    MDB_val mk = {(size_t)n, k}, mv;
-    int rc = mdb_get(t->txn, t->c->dbi, &mk, &mv);
+    MDB_val mk = {(size_t)n, k};
+    int rc = mdb_get(t->txn, t->c->dbi, &mk, mv);
     if (rc == MDB_NOTFOUND)
         return tsv_error_set(err, TSV_ENOTFOUND, "catalogue setting %s not set", key);
     if (rc != 0)
         return lmdb_error(err, rc, "get setting");
+    return 0;
+}
+
+static int meta_put(tsv_catalog_txn *t, const char *key, const void *val, size_t len,
+                    tsv_error *err)
+{
+    char k[256];
+    int n = snprintf(k, sizeof k, "M%s", key);
+    MDB_val mk = {(size_t)n, k}, mv = {len, (void *)val};
+    int rc = mdb_put(t->txn, t->c->dbi, &mk, &mv, 0);
+    return rc == 0 ? 0 : lmdb_error(err, rc, "put setting");
+}
+
+int tsv_catalog_meta_get(tsv_catalog_txn *t, const char *key, char *val, size_t vallen,
+                         tsv_error *err)
+{
+    MDB_val mv;
+    if (meta_get(t, key, &mv, err) != 0)
+        return -1;
     size_t m = mv.mv_size < vallen ? mv.mv_size : vallen - 1;
     memcpy(val, mv.mv_data, m);
     val[m] = '\0';
@@ -773,24 +792,15 @@ int tsv_catalog_meta_get(tsv_catalog_txn *t, const char *key, char *val, size_t 
 
 int tsv_catalog_meta_put(tsv_catalog_txn *t, const char *key, const char *val, tsv_error *err)
 {
-    char k[256];
-    int n = snprintf(k, sizeof k, "M%s", key);
-    MDB_val mk = {(size_t)n, k}, mv = {strlen(val), (void *)val};
-    int rc = mdb_put(t->txn, t->c->dbi, &mk, &mv, 0);
-    return rc == 0 ? 0 : lmdb_error(err, rc, "put setting");
+    return meta_put(t, key, val, strlen(val), err);
 }
 
 int tsv_catalog_meta_get_bin(tsv_catalog_txn *t, const char *key, uint8_t **val, size_t *len,
                              tsv_error *err)
 {
-    char k[256];
-    int n = snprintf(k, sizeof k, "M%s", key);
-    MDB_val mk = {(size_t)n, k}, mv;
-    int rc = mdb_get(t->txn, t->c->dbi, &mk, &mv);
-    if (rc == MDB_NOTFOUND)
-        return tsv_error_set(err, TSV_ENOTFOUND, "catalogue setting %s not set", key);
-    if (rc != 0)
-        return lmdb_error(err, rc, "get setting");
+    MDB_val mv;
+    if (meta_get(t, key, &mv, err) != 0)
+        return -1;
     *val = malloc(mv.mv_size ? mv.mv_size : 1);
     if (!*val)
         return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
@@ -802,11 +812,7 @@ int tsv_catalog_meta_get_bin(tsv_catalog_txn *t, const char *key, uint8_t **val,
 int tsv_catalog_meta_put_bin(tsv_catalog_txn *t, const char *key, const void *val, size_t len,
                              tsv_error *err)
 {
-    char k[256];
-    int n = snprintf(k, sizeof k, "M%s", key);
-    MDB_val mk = {(size_t)n, k}, mv = {len, (void *)val};
-    int rc = mdb_put(t->txn, t->c->dbi, &mk, &mv, 0);
-    return rc == 0 ? 0 : lmdb_error(err, rc, "put setting");
+    return meta_put(t, key, val, len, err);
 }
 
 int tsv_catalog_meta_del(tsv_catalog_txn *t, const char *key, tsv_error *err)
