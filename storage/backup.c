@@ -110,6 +110,20 @@ int tsv_metadata_snapshot_write_kv(tsv_metadata_snapshot *snap, tsv_writer *w, t
     return tsv_kv_export_bolt(snap->txn, writer_out, w, &written, err);
 }
 
+/* The next chunk of fd, at most CHUNK and at most `left` (> 0) bytes: its
+ * length, or -1 with err (an end of file before `left` bytes is EIO). */
+static ssize_t read_chunk(int fd, uint8_t *buf, int64_t left, const char *path, tsv_error *err)
+{
+    for (;;) {
+        ssize_t n = read(fd, buf, left < CHUNK ? (size_t)left : CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return tsv_error_set_errno(err, TSV_EINTERNAL, n < 0 ? errno : EIO, "read %s", path);
+        return n;
+    }
+}
+
 /* Streams exactly the size the file had when opened: a file that comes up
  * short is an error (the reply is then aborted), never a shorter part. */
 static int stream_file(const char *path, tsv_writer *w, tsv_error *err)
@@ -126,11 +140,9 @@ static int stream_file(const char *path, tsv_writer *w, tsv_error *err)
     uint8_t *buf = malloc(CHUNK);
     int rc = buf ? 0 : tsv_error_set(err, TSV_EINTERNAL, "out of memory");
     for (off_t left = st.st_size; rc == 0 && left > 0;) {
-        ssize_t n = read(fd, buf, left < CHUNK ? (size_t)left : CHUNK);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            rc = tsv_error_set_errno(err, TSV_EINTERNAL, n < 0 ? errno : EIO, "read %s", path);
+        ssize_t n = read_chunk(fd, buf, left, path, err);
+        if (n < 0) {
+            rc = -1;
             break;
         }
         rc = tsv_write(w, buf, (size_t)n, err);
@@ -428,11 +440,9 @@ int tsv_shard_snapshot_write_tar(tsv_shard_snapshot *snap, tsv_writer *w, tsv_er
         archive_entry_free(e);
         int64_t left = f->size;
         while (rc == 0 && left > 0) {
-            ssize_t n = read(fd, buf, left < CHUNK ? (size_t)left : CHUNK);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0) {
-                rc = tsv_error_set_errno(err, TSV_EINTERNAL, n < 0 ? errno : EIO, "read %s", path);
+            ssize_t n = read_chunk(fd, buf, left, path, err);
+            if (n < 0) {
+                rc = -1;
                 break;
             }
             if (archive_write_data(a, buf, (size_t)n) != n)
