@@ -103,6 +103,25 @@ static void sr_free(seqreader *r)
     r->buf = NULL;
 }
 
+/* n bytes at off: SR_OK, SR_IOERR (errno set) or SR_EOF (the file is
+ * shorter). */
+static int pread_full(int fd, uint8_t *buf, size_t n, uint64_t off)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = pread(fd, buf + got, n - got, (off_t)(off + got));
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return SR_IOERR;
+        }
+        if (k == 0)
+            return SR_EOF;
+        got += (size_t)k;
+    }
+    return SR_OK;
+}
+
 /* Makes n bytes at the current position available in *out. Returns SR_SHORT
  * if the region holds fewer than n bytes, SR_IOERR (errno set) / SR_EOF (the
  * file shrank under us) / SR_NOMEM on failure. */
@@ -134,16 +153,11 @@ static int sr_need(seqreader *r, size_t n, const uint8_t **out)
     size_t fill = r->cap;
     if (r->limit - r->pos < fill)
         fill = (size_t)(r->limit - r->pos);
-    while (r->end < fill) {
-        ssize_t k = pread(r->fd, r->buf + r->end, fill - r->end, (off_t)(r->pos + r->end));
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            return SR_IOERR;
-        }
-        if (k == 0)
-            return SR_EOF;
-        r->end += (size_t)k;
+    if (r->end < fill) {
+        int rc = pread_full(r->fd, r->buf + r->end, fill - r->end, r->pos + r->end);
+        if (rc != SR_OK)
+            return rc;
+        r->end = fill;
     }
     *out = r->buf;
     return SR_OK;
@@ -153,23 +167,6 @@ static void sr_skip(seqreader *r, size_t n)
 {
     r->start += n;
     r->pos += n;
-}
-
-static int pread_full(int fd, uint8_t *buf, size_t n, uint64_t off)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t k = pread(fd, buf + got, n - got, (off_t)(off + got));
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            return SR_IOERR;
-        }
-        if (k == 0)
-            return SR_EOF;
-        got += (size_t)k;
-    }
-    return SR_OK;
 }
 
 /* --- messages ------------------------------------------------------------ */
