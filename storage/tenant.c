@@ -426,7 +426,9 @@ int tenant__foreach_record(tsv_kv_txn *txn, const char *bucket, const char *what
         if (ent.is_bucket || ent.vlen == 0)
             continue;
         tsv_json_doc *doc;
-        if (tsv_json_parse(&doc, (const char *)ent.val, ent.vlen, err) != 0) {
+        if (tsv_json_parse(&doc, (const char *)ent.val, ent.vlen, what ? err : NULL) != 0) {
+            if (!what)
+                continue;
             rc = tsv_error_wrap(err, "corrupt %s record", what);
             break;
         }

@@ -454,8 +454,6 @@ static int find_oper_visit(void *vctx, const tsv_json *j, tsv_error *err)
 {
     (void)err;
     find_oper_ctx *c = vctx;
-    if (c->found)
-        return 0;
     const char *status = tenant__jstr(j, "status", NULL);
     if (status && strcmp(status, "inactive") == 0)
         return 0;
@@ -473,7 +471,7 @@ static int find_oper_visit(void *vctx, const tsv_json *j, tsv_error *err)
         c->token_out[n] = '\0';
     }
     c->found = 1;
-    return 0;
+    return 1;
 }
 
 int tsv_tenant_find_operator(tsv_kv_txn *txn, int *found, char *token_out, size_t token_len,
@@ -483,33 +481,9 @@ int tsv_tenant_find_operator(tsv_kv_txn *txn, int *found, char *token_out, size_
         token_out[0] = '\0';
     find_oper_ctx c = {.token_out = token_out, .token_len = token_len};
     /* A record that does not parse as JSON is skipped like influxd skips it. */
-    uint64_t b;
-    tsv_error e;
-    *found = 0;
-    if (tenant__bucket_of(txn, B_AUTHS, &b, &e) != 0)
-        return e.code == TSV_ENOTFOUND ? 0 : (err ? (*err = e, -1) : -1);
-    tsv_kv_cursor *cur;
-    if (tsv_kv_cursor_open(txn, b, &cur, err) != 0)
-        return -1;
-    int rc = 0;
-    while (!c.found) {
-        tsv_kv_entry ent;
-        int r = tsv_kv_cursor_next(cur, &ent, err);
-        if (r <= 0) {
-            rc = r;
-            break;
-        }
-        if (ent.is_bucket || ent.vlen == 0)
-            continue;
-        tsv_json_doc *doc;
-        if (tsv_json_parse(&doc, (const char *)ent.val, ent.vlen, NULL) != 0)
-            continue;
-        find_oper_visit(&c, tsv_json_root(doc), NULL);
-        tsv_json_free(doc);
-    }
-    tsv_kv_cursor_close(cur);
+    int rc = tenant__foreach_record(txn, B_AUTHS, NULL, find_oper_visit, &c, err);
     *found = c.found;
-    return rc < 0 ? -1 : 0;
+    return rc;
 }
 
 int tsv_tenant_auth_set_token(tsv_kv_txn *txn, const char *auth_id, const char *old_token,

@@ -54,8 +54,10 @@ int tenant__set_str(char **field, const char *val, tsv_error *err);
 /* A random ID not yet used as a key of `bucket`. */
 int tenant__unique_id(tsv_kv_txn *txn, const char *bucket, char out[17], tsv_error *err);
 
-/* Calls visit for every JSON record of a top-level bucket, in key order.
- * A record that does not parse stops the walk with an error naming `what`. */
+/* Calls visit for every JSON record of a top-level bucket, in key order;
+ * visit returns 0 to go on, >0 to stop (the walk then returns 0), -1 with
+ * err. A record that does not parse stops the walk with an error naming
+ * `what`, or with what NULL is skipped (as influxd skips it). */
 typedef int (*tenant__record_fn)(void *ctx, const tsv_json *record, tsv_error *err);
 int tenant__foreach_record(tsv_kv_txn *txn, const char *bucket, const char *what,
                            tenant__record_fn visit, void *ctx, tsv_error *err);
