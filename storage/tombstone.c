@@ -151,15 +151,24 @@ static ssize_t read_at(int fd, uint8_t *buf, size_t n, uint64_t off)
     }
 }
 
+/* Up to TOMB_BUF_SIZE bytes at off: bytes read (0 at EOF), -1 with err. */
+static ssize_t read_chunk(int fd, uint8_t *buf, uint64_t off, const char *name, tsv_error *err)
+{
+    ssize_t k = read_at(fd, buf, TOMB_BUF_SIZE, off);
+    if (k < 0)
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "%s: read", name);
+    return k;
+}
+
 static int verify_v1(int fd, const char *name, uint8_t *buf, uint64_t *entries, tsv_error *err)
 {
     uint64_t off = 0, line_start = 0, count = 0;
     size_t line_len = 0;
     uint8_t last = 0;
     for (;;) {
-        ssize_t k = read_at(fd, buf, TOMB_BUF_SIZE, off);
+        ssize_t k = read_chunk(fd, buf, off, name, err);
         if (k < 0)
-            return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "%s: read", name);
+            return -1;
         if (k == 0)
             break;
         for (ssize_t i = 0; i < k; i++) {
@@ -192,9 +201,9 @@ static int verify_v2(int fd, const char *name, uint8_t *buf, uint64_t *entries, 
     recparser rp = {0};
     uint64_t off = TOMB_HEADER_SIZE;
     for (;;) {
-        ssize_t k = read_at(fd, buf, TOMB_BUF_SIZE, off);
+        ssize_t k = read_chunk(fd, buf, off, name, err);
         if (k < 0)
-            return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "%s: read", name);
+            return -1;
         if (k == 0)
             break;
         /* Payload offsets are file offsets minus the header. */
@@ -228,9 +237,9 @@ static int verify_gzip(int fd, const char *name, unsigned version, uint8_t *in, 
 
     for (;;) {
         if (zs.avail_in == 0) {
-            ssize_t k = read_at(fd, in, TOMB_BUF_SIZE, off);
+            ssize_t k = read_chunk(fd, in, off, name, err);
             if (k < 0) {
-                rc = tsv_error_set_errno(err, TSV_EINTERNAL, errno, "%s: read", name);
+                rc = -1;
                 goto out;
             }
             if (k == 0)
