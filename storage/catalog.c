@@ -10,6 +10,7 @@
 
 #include "be_writer.h"
 #include "fsutil.h"
+#include "rec_reader.h"
 
 #define CATALOG_MAP_SIZE ((size_t)4 << 30) /* sparse */
 #define REC_FORMAT 1
@@ -198,37 +199,14 @@ static int encode(const tsv_version *v, tsv_bew *b, tsv_error *err)
     return 0;
 }
 
-typedef struct rbuf {
-    const uint8_t *p;
-    size_t len, off;
-    int bad;
-} rbuf;
-
-static const uint8_t *rb_take(rbuf *r, size_t n)
+static void rb_str(tsv_rec_reader *r, char *out, size_t outlen)
 {
-    if (r->bad || r->len - r->off < n) {
-        r->bad = 1;
-        return NULL;
-    }
-    const uint8_t *p = r->p + r->off;
-    r->off += n;
-    return p;
-}
-
-static uint64_t rb_u64(rbuf *r)
-{
-    const uint8_t *p = rb_take(r, 8);
-    return p ? get_be64(p) : 0;
-}
-
-static void rb_str(rbuf *r, char *out, size_t outlen)
-{
-    const uint8_t *p = rb_take(r, 2);
+    const uint8_t *p = tsv_rec_take(r, 2);
     out[0] = '\0';
     if (!p)
         return;
     size_t n = (size_t)p[0] << 8 | p[1];
-    const uint8_t *s = rb_take(r, n);
+    const uint8_t *s = tsv_rec_take(r, n);
     if (!s)
         return;
     if (n >= outlen) {
@@ -261,22 +239,21 @@ static int decode(const MDB_val *key, const MDB_val *val, tsv_version *v, tsv_er
     memset(v, 0, sizeof *v);
     if (decode_key(key->mv_data, key->mv_size, v) != 0)
         return tsv_error_set(err, TSV_EINTERNAL, "catalogue: bad key");
-    rbuf r = {val->mv_data, val->mv_size, 0, 0};
-    const uint8_t *h = rb_take(&r, 2);
+    tsv_rec_reader r = {val->mv_data, val->mv_size, 0, 0};
+    const uint8_t *h = tsv_rec_take(&r, 2);
     if (!h || h[0] != REC_FORMAT || h[1] < TSV_VERSION_IN_USE || h[1] > TSV_VERSION_PURGED)
         return tsv_error_set(err, TSV_EINTERNAL, "catalogue: unknown record format");
     v->state = (tsv_version_state)h[1];
-    v->shard_id = rb_u64(&r);
-    v->gen = rb_u64(&r);
-    v->created_ns = (int64_t)rb_u64(&r);
-    v->deleted_ns = (int64_t)rb_u64(&r);
-    v->purged_ns = (int64_t)rb_u64(&r);
-    v->derived_from = rb_u64(&r);
+    v->shard_id = tsv_rec_u64(&r);
+    v->gen = tsv_rec_u64(&r);
+    v->created_ns = (int64_t)tsv_rec_u64(&r);
+    v->deleted_ns = (int64_t)tsv_rec_u64(&r);
+    v->purged_ns = (int64_t)tsv_rec_u64(&r);
+    v->derived_from = tsv_rec_u64(&r);
     rb_str(&r, v->deleted_by, sizeof v->deleted_by);
     rb_str(&r, v->org_id, sizeof v->org_id);
     rb_str(&r, v->bucket_name, sizeof v->bucket_name);
-    const uint8_t *n = rb_take(&r, 4);
-    size_t count = n ? ((size_t)n[0] << 24 | (size_t)n[1] << 16 | (size_t)n[2] << 8 | n[3]) : 0;
+    size_t count = tsv_rec_u32(&r);
     if (!r.bad && count > 0) {
         if (count > (r.len - r.off) / 74) {
             r.bad = 1;
@@ -287,12 +264,12 @@ static int decode(const MDB_val *key, const MDB_val *val, tsv_version *v, tsv_er
             v->n_files = count;
             for (size_t i = 0; i < count && !r.bad; i++) {
                 rb_str(&r, v->files[i].name, sizeof v->files[i].name);
-                const uint8_t *o = rb_take(&r, 64);
+                const uint8_t *o = tsv_rec_take(&r, 64);
                 if (o) {
                     memcpy(v->files[i].object, o, 64);
                     v->files[i].object[64] = '\0';
                 }
-                v->files[i].size = rb_u64(&r);
+                v->files[i].size = tsv_rec_u64(&r);
             }
         }
     }

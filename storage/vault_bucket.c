@@ -23,6 +23,7 @@
 #include "kv.h"
 #include "meta.h"
 #include "meta_store.h"
+#include "rec_reader.h"
 #include "store_internal.h"
 #include "store_vault.h"
 #include "tenant.h"
@@ -34,40 +35,13 @@
 /* u32 length + bytes; NULL as "". */
 static void ob_str(tsv_bew *b, const char *s) { tsv_bew_bytes32(b, s ? s : "", s ? strlen(s) : 0); }
 
-typedef struct ibuf {
-    const uint8_t *p;
-    size_t len, off;
-    int bad;
-} ibuf;
-
-static const uint8_t *ib_take(ibuf *r, size_t n)
+static const uint8_t *ib_bytes(tsv_rec_reader *r, size_t *n)
 {
-    if (r->bad || r->len - r->off < n) {
-        r->bad = 1;
-        return NULL;
-    }
-    const uint8_t *p = r->p + r->off;
-    r->off += n;
-    return p;
+    *n = tsv_rec_u32(r);
+    return tsv_rec_take(r, *n);
 }
 
-static uint64_t ib_u64(ibuf *r)
-{
-    const uint8_t *p = ib_take(r, 8);
-    uint64_t v = 0;
-    for (int i = 0; p && i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static const uint8_t *ib_bytes(ibuf *r, size_t *n)
-{
-    const uint8_t *p = ib_take(r, 4);
-    *n = p ? ((size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3]) : 0;
-    return ib_take(r, *n);
-}
-
-static char *ib_strdup(ibuf *r)
+static char *ib_strdup(tsv_rec_reader *r)
 {
     size_t n;
     const uint8_t *p = ib_bytes(r, &n);
@@ -193,18 +167,18 @@ int tsv_store_vault_bucket_undelete(tsv_store *s, const char *bucket_id, int *un
 
     tsv_bucket b;
     memset(&b, 0, sizeof b);
-    ibuf r = {rec, rec_len, 0, 0};
-    const uint8_t *f = ib_take(&r, 1);
+    tsv_rec_reader r = {rec, rec_len, 0, 0};
+    const uint8_t *f = tsv_rec_take(&r, 1);
     if (!f || f[0] != REC_FORMAT)
         r.bad = 1;
-    int64_t deleted_ns = (int64_t)ib_u64(&r);
-    b.type = (int)(int64_t)ib_u64(&r);
-    b.retention_ns = (int64_t)ib_u64(&r);
-    b.shard_group_duration_ns = (int64_t)ib_u64(&r);
+    int64_t deleted_ns = (int64_t)tsv_rec_u64(&r);
+    b.type = (int)(int64_t)tsv_rec_u64(&r);
+    b.retention_ns = (int64_t)tsv_rec_u64(&r);
+    b.shard_group_duration_ns = (int64_t)tsv_rec_u64(&r);
     char *id = ib_strdup(&r), *org = ib_strdup(&r);
     b.name = ib_strdup(&r);
     b.description = ib_strdup(&r);
-    const uint8_t *has_rp = ib_take(&r, 1);
+    const uint8_t *has_rp = tsv_rec_take(&r, 1);
     char *rp = ib_strdup(&r);
     b.created_at = ib_strdup(&r);
     b.updated_at = ib_strdup(&r);
