@@ -53,6 +53,19 @@ static void to_hex(const unsigned char *md, char hex[TSV_OBJECT_HEX])
     hex[64] = '\0';
 }
 
+/* Up to IO_CHUNK bytes of fd: bytes read (0 at the end), -1 with err. */
+static ssize_t read_chunk(int fd, unsigned char *buf, const char *path, tsv_error *err)
+{
+    for (;;) {
+        ssize_t n = read(fd, buf, IO_CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "read %s", path);
+        return n;
+    }
+}
+
 int tsv_sha256_file(const char *path, char hex[TSV_OBJECT_HEX], uint64_t *size, tsv_error *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -69,13 +82,9 @@ int tsv_sha256_file(const char *path, char hex[TSV_OBJECT_HEX], uint64_t *size, 
         goto out;
     }
     for (;;) {
-        ssize_t n = read(fd, buf, IO_CHUNK);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            tsv_error_set_errno(err, TSV_EINTERNAL, errno, "read %s", path);
+        ssize_t n = read_chunk(fd, buf, path, err);
+        if (n < 0)
             goto out;
-        }
         if (n == 0)
             break;
         EVP_DigestUpdate(md, buf, (size_t)n);
@@ -331,13 +340,9 @@ static int repair_in_place(local_store *ls, const char *obj, const char *from, c
         goto out;
     }
     for (;;) {
-        ssize_t n = read(src, buf, IO_CHUNK);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            tsv_error_set_errno(err, TSV_EINTERNAL, errno, "read %s", from);
+        ssize_t n = read_chunk(src, buf, from, err);
+        if (n < 0)
             goto out;
-        }
         if (n == 0)
             break;
         if (tsv_write_all(dst, buf, (size_t)n, obj, err) != 0)
