@@ -18,10 +18,8 @@ int tsv_handle_connections_post(tsv_http_req *req, const tsv_route_params *p, co
     (void)p;
     tsv_error err;
     tsv_buf body = {0}, out = {0};
-    if (tsv_http_read_body(req, &body, CONN_BODY_MAX, &err) != 0) {
-        tsv_buf_free(&body);
+    if (tsv_http_read_body(req, &body, CONN_BODY_MAX, &err) != 0)
         return tsv_http_reply_error(req, &err);
-    }
     tsv_job_user u;
     tsv_http_job_user(req, c, &u);
     int rc = tsv_conns_create(req->server->conns, body.data ? (const char *)body.data : "",
@@ -55,10 +53,8 @@ static int update(tsv_http_req *req, const tsv_route_params *p, const tsv_caller
 {
     tsv_error err;
     tsv_buf body = {0}, out = {0};
-    if (tsv_http_read_body(req, &body, CONN_BODY_MAX, &err) != 0) {
-        tsv_buf_free(&body);
+    if (tsv_http_read_body(req, &body, CONN_BODY_MAX, &err) != 0)
         return tsv_http_reply_error(req, &err);
-    }
     tsv_job_user u;
     tsv_http_job_user(req, c, &u);
     int rc =

@@ -32,10 +32,8 @@ int tsv_handle_jobs_post(tsv_http_req *req, const tsv_route_params *p, const tsv
     (void)p;
     tsv_error err;
     tsv_buf body = {0};
-    if (tsv_http_read_body(req, &body, JOB_BODY_MAX, &err) != 0) {
-        tsv_buf_free(&body);
+    if (tsv_http_read_body(req, &body, JOB_BODY_MAX, &err) != 0)
         return tsv_http_reply_error(req, &err);
-    }
     tsv_job_user u;
     tsv_http_job_user(req, c, &u);
     tsv_buf out = {0};
@@ -131,23 +129,28 @@ int tsv_handle_jobs_get(tsv_http_req *req, const tsv_route_params *p, const tsv_
     return tsv_http_reply_result(req, 200, rc, &out, &err);
 }
 
+/* GET of one job's JSON ({jobId} of the path) through `get`. */
+static int reply_job(tsv_http_req *req, const tsv_route_params *p,
+                     int (*get)(tsv_jobs *, const char *, tsv_buf *, tsv_error *))
+{
+    tsv_error err;
+    tsv_buf out = {0};
+    int rc = get(req->server->jobs, tsv_route_param(p, "jobId"), &out, &err);
+    return tsv_http_reply_result(req, 200, rc, &out, &err);
+}
+
 int tsv_handle_job_get(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
 {
     (void)c;
-    tsv_error err;
-    tsv_buf out = {0};
-    int rc = tsv_jobs_get(req->server->jobs, tsv_route_param(p, "jobId"), &out, &err);
-    return tsv_http_reply_result(req, 200, rc, &out, &err);
+    return reply_job(req, p, tsv_jobs_get);
 }
 
 int tsv_handle_job_update(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
 {
     tsv_error err;
     tsv_buf body = {0};
-    if (tsv_http_read_body(req, &body, JOB_BODY_MAX, &err) != 0) {
-        tsv_buf_free(&body);
+    if (tsv_http_read_body(req, &body, JOB_BODY_MAX, &err) != 0)
         return tsv_http_reply_error(req, &err);
-    }
     tsv_job_user u;
     tsv_http_job_user(req, c, &u);
     tsv_buf out = {0};
@@ -164,17 +167,11 @@ int tsv_handle_job_update(tsv_http_req *req, const tsv_route_params *p, const ts
 int tsv_handle_job_logs(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
 {
     (void)c;
-    tsv_error err;
-    tsv_buf out = {0};
-    int rc = tsv_jobs_logs(req->server->jobs, tsv_route_param(p, "jobId"), &out, &err);
-    return tsv_http_reply_result(req, 200, rc, &out, &err);
+    return reply_job(req, p, tsv_jobs_logs);
 }
 
 int tsv_handle_job_metrics(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
 {
     (void)c;
-    tsv_error err;
-    tsv_buf out = {0};
-    int rc = tsv_jobs_metrics(req->server->jobs, tsv_route_param(p, "jobId"), &out, &err);
-    return tsv_http_reply_result(req, 200, rc, &out, &err);
+    return reply_job(req, p, tsv_jobs_metrics);
 }

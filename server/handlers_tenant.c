@@ -4,6 +4,7 @@
  * around backup and restore, in InfluxDB's JSON shapes.
  */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,30 +21,31 @@ static const char *opt_str(const tsv_json *obj, const char *key)
     return v && v->type == TSV_JSON_STRING ? v->str : NULL;
 }
 
-static void write_org(tsv_json_writer *w, const tsv_org *o)
+/* One "key": "<link>" member, the link formatted from fmt. */
+__attribute__((format(printf, 3, 4))) static void jw_link(tsv_json_writer *w, const char *key,
+                                                          const char *fmt, ...)
 {
     char link[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(link, sizeof link, fmt, ap);
+    va_end(ap);
+    tsv_jw_key(w, key);
+    tsv_jw_string(w, link);
+}
+
+static void write_org(tsv_json_writer *w, const tsv_org *o)
+{
     tsv_jw_object_begin(w);
     tsv_jw_key(w, "links");
     tsv_jw_object_begin(w);
     static const char *const sub[] = {"labels", "logs", "members", "owners", "secrets"};
-    snprintf(link, sizeof link, "/api/v2/buckets?org=%s", o->name);
-    tsv_jw_key(w, "buckets");
-    tsv_jw_string(w, link);
-    snprintf(link, sizeof link, "/api/v2/dashboards?org=%s", o->name);
-    tsv_jw_key(w, "dashboards");
-    tsv_jw_string(w, link);
-    for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++) {
-        snprintf(link, sizeof link, "/api/v2/orgs/%s/%s", o->id, sub[i]);
-        tsv_jw_key(w, sub[i]);
-        tsv_jw_string(w, link);
-    }
-    snprintf(link, sizeof link, "/api/v2/orgs/%s", o->id);
-    tsv_jw_key(w, "self");
-    tsv_jw_string(w, link);
-    snprintf(link, sizeof link, "/api/v2/tasks?org=%s", o->name);
-    tsv_jw_key(w, "tasks");
-    tsv_jw_string(w, link);
+    jw_link(w, "buckets", "/api/v2/buckets?org=%s", o->name);
+    jw_link(w, "dashboards", "/api/v2/dashboards?org=%s", o->name);
+    for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++)
+        jw_link(w, sub[i], "/api/v2/orgs/%s/%s", o->id, sub[i]);
+    jw_link(w, "self", "/api/v2/orgs/%s", o->id);
+    jw_link(w, "tasks", "/api/v2/tasks?org=%s", o->name);
     tsv_jw_object_end(w);
     tsv_jw_key(w, "id");
     tsv_jw_string(w, o->id);
@@ -60,7 +62,6 @@ static void write_org(tsv_json_writer *w, const tsv_org *o)
 
 static void write_bucket(tsv_json_writer *w, const tsv_bucket *b)
 {
-    char link[256];
     tsv_jw_object_begin(w);
     tsv_jw_key(w, "id");
     tsv_jw_string(w, b->id);
@@ -96,20 +97,11 @@ static void write_bucket(tsv_json_writer *w, const tsv_bucket *b)
     tsv_jw_key(w, "links");
     tsv_jw_object_begin(w);
     static const char *const sub[] = {"labels", "members", "owners"};
-    for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++) {
-        snprintf(link, sizeof link, "/api/v2/buckets/%s/%s", b->id, sub[i]);
-        tsv_jw_key(w, sub[i]);
-        tsv_jw_string(w, link);
-    }
-    snprintf(link, sizeof link, "/api/v2/orgs/%s", b->org_id);
-    tsv_jw_key(w, "org");
-    tsv_jw_string(w, link);
-    snprintf(link, sizeof link, "/api/v2/buckets/%s", b->id);
-    tsv_jw_key(w, "self");
-    tsv_jw_string(w, link);
-    snprintf(link, sizeof link, "/api/v2/buckets/%s/write", b->id);
-    tsv_jw_key(w, "write");
-    tsv_jw_string(w, link);
+    for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++)
+        jw_link(w, sub[i], "/api/v2/buckets/%s/%s", b->id, sub[i]);
+    jw_link(w, "org", "/api/v2/orgs/%s", b->org_id);
+    jw_link(w, "self", "/api/v2/buckets/%s", b->id);
+    jw_link(w, "write", "/api/v2/buckets/%s/write", b->id);
     tsv_jw_object_end(w);
     tsv_jw_key(w, "labels");
     tsv_jw_array_begin(w);
@@ -286,15 +278,7 @@ int tsv_handle_orgs_get(tsv_http_req *req, const tsv_route_params *p, const tsv_
     int has_id = tsv_http_query(req, "orgID", id, sizeof id);
     tsv_buf buf = {0};
     tsv_json_writer w;
-    tsv_jw_init(&w, &buf, NULL);
-    tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "links");
-    tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "self");
-    tsv_jw_string(&w, "/api/v2/orgs");
-    tsv_jw_object_end(&w);
-    tsv_jw_key(&w, "orgs");
-    tsv_jw_array_begin(&w);
+    tsv_http_list_begin(&w, &buf, "/api/v2/orgs", "orgs");
     org_list_ctx ctx = {.w = &w, .caller = c};
     tsv_error err;
     int rc;
@@ -315,13 +299,7 @@ int tsv_handle_orgs_get(tsv_http_req *req, const tsv_route_params *p, const tsv_
     if (rc == 0 && (has_name > 0 || has_id > 0) && ctx.count == 0)
         rc = tsv_error_set(&err, TSV_ENOTFOUND, "organization name \"%s\" not found",
                            has_name > 0 ? name : id);
-    if (rc != 0) {
-        tsv_buf_free(&buf);
-        return tsv_http_reply_error(req, &err);
-    }
-    tsv_jw_array_end(&w);
-    tsv_jw_object_end(&w);
-    return tsv_http_reply_jw(req, 200, &w, &buf);
+    return tsv_http_list_end(req, rc, &w, &buf, &err);
 }
 
 int tsv_handle_orgs_post(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
@@ -407,29 +385,16 @@ int tsv_handle_buckets_get(tsv_http_req *req, const tsv_route_params *p, const t
         if (tsv_id_parse(f.org_id, &v, &err) != 0)
             return tsv_http_reply_error(req, &err);
     }
-    tsv_buf buf = {0};
-    tsv_json_writer w;
-    tsv_jw_init(&w, &buf, NULL);
-    tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "links");
-    tsv_jw_object_begin(&w);
     char self[128];
     snprintf(self, sizeof self,
              "/api/v2/buckets?descending=false&limit=%" PRIu64 "&offset=%" PRIu64, limit, offset);
-    tsv_jw_key(&w, "self");
-    tsv_jw_string(&w, self);
-    tsv_jw_object_end(&w);
-    tsv_jw_key(&w, "buckets");
-    tsv_jw_array_begin(&w);
+    tsv_buf buf = {0};
+    tsv_json_writer w;
+    tsv_http_list_begin(&w, &buf, self, "buckets");
     bucket_list_ctx ctx = {.w = &w};
-    if (tsv_store_buckets_list(req->server->store, &f, offset, limit, bucket_visit, &ctx, &err) !=
-        0) {
-        tsv_buf_free(&buf);
-        return tsv_http_reply_error(req, &err);
-    }
-    tsv_jw_array_end(&w);
-    tsv_jw_object_end(&w);
-    return tsv_http_reply_jw(req, 200, &w, &buf);
+    int rc =
+        tsv_store_buckets_list(req->server->store, &f, offset, limit, bucket_visit, &ctx, &err);
+    return tsv_http_list_end(req, rc, &w, &buf, &err);
 }
 
 /* retentionRules: at most one "expire" rule; *set = 1 when the member is
