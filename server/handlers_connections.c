@@ -40,13 +40,20 @@ int tsv_handle_connections_get(tsv_http_req *req, const tsv_route_params *p, con
     return tsv_http_reply_result(req, 200, rc, &out, &err);
 }
 
+/* GET of one connection's JSON ({name} of the path) through `get`. */
+static int reply_conn(tsv_http_req *req, const tsv_route_params *p,
+                      int (*get)(tsv_conns *, const char *, tsv_buf *, tsv_error *))
+{
+    tsv_error err;
+    tsv_buf out = {0};
+    int rc = get(req->server->conns, tsv_route_param(p, "name"), &out, &err);
+    return tsv_http_reply_result(req, 200, rc, &out, &err);
+}
+
 int tsv_handle_connection_get(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
 {
     (void)c;
-    tsv_error err;
-    tsv_buf out = {0};
-    int rc = tsv_conns_get(req->server->conns, tsv_route_param(p, "name"), &out, &err);
-    return tsv_http_reply_result(req, 200, rc, &out, &err);
+    return reply_conn(req, p, tsv_conns_get);
 }
 
 static int update(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c, int patch)
@@ -90,18 +97,12 @@ int tsv_handle_connection_delete(tsv_http_req *req, const tsv_route_params *p, c
 int tsv_handle_connection_test(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
 {
     (void)c;
-    tsv_error err;
-    tsv_buf out = {0};
-    int rc = tsv_conns_test(req->server->conns, tsv_route_param(p, "name"), &out, &err);
-    return tsv_http_reply_result(req, 200, rc, &out, &err);
+    return reply_conn(req, p, tsv_conns_test);
 }
 
 int tsv_handle_connection_snapshots(tsv_http_req *req, const tsv_route_params *p,
                                     const tsv_caller *c)
 {
     (void)c;
-    tsv_error err;
-    tsv_buf out = {0};
-    int rc = tsv_conns_snapshots(req->server->conns, tsv_route_param(p, "name"), &out, &err);
-    return tsv_http_reply_result(req, 200, rc, &out, &err);
+    return reply_conn(req, p, tsv_conns_snapshots);
 }

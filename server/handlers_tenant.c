@@ -22,8 +22,9 @@ static const char *opt_str(const tsv_json *obj, const char *key)
 }
 
 /* One "key": "<link>" member, the link formatted from fmt. */
-__attribute__((format(printf, 3, 4))) static void jw_link(tsv_json_writer *w, const char *key,
-                                                          const char *fmt, ...)
+static void jw_link(tsv_json_writer *w, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void jw_link(tsv_json_writer *w, const char *key, const char *fmt, ...)
 {
     char link[512];
     va_list ap;
@@ -107,6 +108,33 @@ static void write_bucket(tsv_json_writer *w, const tsv_bucket *b)
     tsv_jw_array_begin(w);
     tsv_jw_array_end(w);
     tsv_jw_object_end(w);
+}
+
+/* The end of a handler that fetched an org: rc 0 replies *o with status and
+ * clears it, else replies *err (*o untouched). */
+static int reply_org(tsv_http_req *req, int status, int rc, tsv_org *o, const tsv_error *err)
+{
+    if (rc != 0)
+        return tsv_http_reply_error(req, err);
+    tsv_buf buf = {0};
+    tsv_json_writer w;
+    tsv_jw_init(&w, &buf, NULL);
+    write_org(&w, o);
+    tsv_org_clear(o);
+    return tsv_http_reply_jw(req, status, &w, &buf);
+}
+
+/* The same for a bucket. */
+static int reply_bucket(tsv_http_req *req, int status, int rc, tsv_bucket *b, const tsv_error *err)
+{
+    if (rc != 0)
+        return tsv_http_reply_error(req, err);
+    tsv_buf buf = {0};
+    tsv_json_writer w;
+    tsv_jw_init(&w, &buf, NULL);
+    write_bucket(&w, b);
+    tsv_bucket_clear(b);
+    return tsv_http_reply_jw(req, status, &w, &buf);
 }
 
 /* ---- setup ------------------------------------------------------------- */
@@ -317,14 +345,7 @@ int tsv_handle_orgs_post(tsv_http_req *req, const tsv_route_params *p, const tsv
     tsv_org org;
     int rc = tsv_store_org_create(req->server->store, name ? name : "", desc, &org, &err);
     tsv_json_free(doc);
-    if (rc != 0)
-        return tsv_http_reply_error(req, &err);
-    tsv_buf buf = {0};
-    tsv_json_writer w;
-    tsv_jw_init(&w, &buf, NULL);
-    write_org(&w, &org);
-    tsv_org_clear(&org);
-    return tsv_http_reply_jw(req, 201, &w, &buf);
+    return reply_org(req, 201, rc, &org, &err);
 }
 
 /* ---- buckets ----------------------------------------------------------- */
@@ -457,14 +478,7 @@ int tsv_handle_buckets_post(tsv_http_req *req, const tsv_route_params *p, const 
         rc = tsv_store_bucket_create(req->server->store, org_id, name ? name : "", desc, retention,
                                      sgd, &b, &err);
     tsv_json_free(doc);
-    if (rc != 0)
-        return tsv_http_reply_error(req, &err);
-    tsv_buf buf = {0};
-    tsv_json_writer w;
-    tsv_jw_init(&w, &buf, NULL);
-    write_bucket(&w, &b);
-    tsv_bucket_clear(&b);
-    return tsv_http_reply_jw(req, 201, &w, &buf);
+    return reply_bucket(req, 201, rc, &b, &err);
 }
 
 /* The bucket named by the {bucketID} path parameter (any case accepted). */
@@ -485,16 +499,10 @@ int tsv_handle_bucket_get(tsv_http_req *req, const tsv_route_params *p, const ts
     tsv_bucket b;
     if (load_path_bucket(req, p, &b, &err) != 0)
         return tsv_http_reply_error(req, &err);
-    if (tsv_auth_require_read_bucket(c, b.type == 1, b.org_id, b.id, &err) != 0) {
+    int rc = tsv_auth_require_read_bucket(c, b.type == 1, b.org_id, b.id, &err);
+    if (rc != 0)
         tsv_bucket_clear(&b);
-        return tsv_http_reply_error(req, &err);
-    }
-    tsv_buf buf = {0};
-    tsv_json_writer w;
-    tsv_jw_init(&w, &buf, NULL);
-    write_bucket(&w, &b);
-    tsv_bucket_clear(&b);
-    return tsv_http_reply_jw(req, 200, &w, &buf);
+    return reply_bucket(req, 200, rc, &b, &err);
 }
 
 int tsv_handle_bucket_delete(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
@@ -539,14 +547,7 @@ int tsv_handle_bucket_patch(tsv_http_req *req, const tsv_route_params *p, const 
     if (rc == 0)
         rc = tsv_store_bucket_update(req->server->store, id, &upd, &b, &err);
     tsv_json_free(doc);
-    if (rc != 0)
-        return tsv_http_reply_error(req, &err);
-    tsv_buf buf = {0};
-    tsv_json_writer w;
-    tsv_jw_init(&w, &buf, NULL);
-    write_bucket(&w, &b);
-    tsv_bucket_clear(&b);
-    return tsv_http_reply_jw(req, 200, &w, &buf);
+    return reply_bucket(req, 200, rc, &b, &err);
 }
 
 /* The org named by the {orgID} path parameter, lowercase. */
@@ -559,15 +560,6 @@ static int path_org_id(const tsv_route_params *p, char id[17], tsv_error *err)
     return 0;
 }
 
-static int reply_org(tsv_http_req *req, int status, const tsv_org *o)
-{
-    tsv_buf buf = {0};
-    tsv_json_writer w;
-    tsv_jw_init(&w, &buf, NULL);
-    write_org(&w, o);
-    return tsv_http_reply_jw(req, status, &w, &buf);
-}
-
 int tsv_handle_org_get(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
 {
     tsv_error err;
@@ -577,9 +569,7 @@ int tsv_handle_org_get(tsv_http_req *req, const tsv_route_params *p, const tsv_c
         tsv_auth_require(c, TSV_ACTION_READ, "orgs", NULL, id, &err) != 0 ||
         tsv_store_org_get(req->server->store, id, &o, &err) != 0)
         return tsv_http_reply_error(req, &err);
-    int rc = reply_org(req, 200, &o);
-    tsv_org_clear(&o);
-    return rc;
+    return reply_org(req, 200, 0, &o, &err);
 }
 
 int tsv_handle_org_patch(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
@@ -597,11 +587,7 @@ int tsv_handle_org_patch(tsv_http_req *req, const tsv_route_params *p, const tsv
     int rc = tsv_store_org_update(req->server->store, id, opt_str(body, "name"),
                                   opt_str(body, "description"), &o, &err);
     tsv_json_free(doc);
-    if (rc != 0)
-        return tsv_http_reply_error(req, &err);
-    rc = reply_org(req, 200, &o);
-    tsv_org_clear(&o);
-    return rc;
+    return reply_org(req, 200, rc, &o, &err);
 }
 
 int tsv_handle_org_delete(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
