@@ -18,10 +18,9 @@ int tsv_handle_connections_post(tsv_http_req *req, const tsv_route_params *p, co
     (void)p;
     tsv_error err;
     tsv_buf body = {0}, out = {0};
-    if (tsv_http_read_body(req, &body, CONN_BODY_MAX, &err) != 0)
-        return tsv_http_reply_error(req, &err);
     tsv_job_user u;
-    tsv_http_job_user(req, c, &u);
+    if (tsv_http_job_request(req, c, CONN_BODY_MAX, &body, &u, &err) != 0)
+        return tsv_http_reply_error(req, &err);
     int rc = tsv_conns_create(req->server->conns, body.data ? (const char *)body.data : "",
                               body.len, &u, &out, &err);
     if (body.data)
@@ -60,10 +59,9 @@ static int update(tsv_http_req *req, const tsv_route_params *p, const tsv_caller
 {
     tsv_error err;
     tsv_buf body = {0}, out = {0};
-    if (tsv_http_read_body(req, &body, CONN_BODY_MAX, &err) != 0)
-        return tsv_http_reply_error(req, &err);
     tsv_job_user u;
-    tsv_http_job_user(req, c, &u);
+    if (tsv_http_job_request(req, c, CONN_BODY_MAX, &body, &u, &err) != 0)
+        return tsv_http_reply_error(req, &err);
     int rc =
         tsv_conns_update(req->server->conns, tsv_route_param(p, "name"),
                          body.data ? (const char *)body.data : "", body.len, patch, &u, &out, &err);

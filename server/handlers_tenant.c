@@ -110,30 +110,23 @@ static void write_bucket(tsv_json_writer *w, const tsv_bucket *b)
     tsv_jw_object_end(w);
 }
 
-/* The end of a handler that fetched an org: rc 0 replies *o with status and
- * clears it, else replies *err (*o untouched). */
-static int reply_org(tsv_http_req *req, int status, int rc, tsv_org *o, const tsv_error *err)
+/* The end of a handler that fetched an org (o) or a bucket (b): rc 0
+ * replies it with status and clears it, else replies *err (untouched). */
+static int reply_tenant(tsv_http_req *req, int status, int rc, tsv_org *o, tsv_bucket *b,
+                        const tsv_error *err)
 {
     if (rc != 0)
         return tsv_http_reply_error(req, err);
     tsv_buf buf = {0};
     tsv_json_writer w;
     tsv_jw_init(&w, &buf, NULL);
-    write_org(&w, o);
-    tsv_org_clear(o);
-    return tsv_http_reply_jw(req, status, &w, &buf);
-}
-
-/* The same for a bucket. */
-static int reply_bucket(tsv_http_req *req, int status, int rc, tsv_bucket *b, const tsv_error *err)
-{
-    if (rc != 0)
-        return tsv_http_reply_error(req, err);
-    tsv_buf buf = {0};
-    tsv_json_writer w;
-    tsv_jw_init(&w, &buf, NULL);
-    write_bucket(&w, b);
-    tsv_bucket_clear(b);
+    if (o) {
+        write_org(&w, o);
+        tsv_org_clear(o);
+    } else {
+        write_bucket(&w, b);
+        tsv_bucket_clear(b);
+    }
     return tsv_http_reply_jw(req, status, &w, &buf);
 }
 
@@ -345,7 +338,7 @@ int tsv_handle_orgs_post(tsv_http_req *req, const tsv_route_params *p, const tsv
     tsv_org org;
     int rc = tsv_store_org_create(req->server->store, name ? name : "", desc, &org, &err);
     tsv_json_free(doc);
-    return reply_org(req, 201, rc, &org, &err);
+    return reply_tenant(req, 201, rc, &org, NULL, &err);
 }
 
 /* ---- buckets ----------------------------------------------------------- */
@@ -478,7 +471,7 @@ int tsv_handle_buckets_post(tsv_http_req *req, const tsv_route_params *p, const 
         rc = tsv_store_bucket_create(req->server->store, org_id, name ? name : "", desc, retention,
                                      sgd, &b, &err);
     tsv_json_free(doc);
-    return reply_bucket(req, 201, rc, &b, &err);
+    return reply_tenant(req, 201, rc, NULL, &b, &err);
 }
 
 /* The bucket named by the {bucketID} path parameter (any case accepted). */
@@ -502,7 +495,7 @@ int tsv_handle_bucket_get(tsv_http_req *req, const tsv_route_params *p, const ts
     int rc = tsv_auth_require_read_bucket(c, b.type == 1, b.org_id, b.id, &err);
     if (rc != 0)
         tsv_bucket_clear(&b);
-    return reply_bucket(req, 200, rc, &b, &err);
+    return reply_tenant(req, 200, rc, NULL, &b, &err);
 }
 
 int tsv_handle_bucket_delete(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
@@ -547,7 +540,7 @@ int tsv_handle_bucket_patch(tsv_http_req *req, const tsv_route_params *p, const 
     if (rc == 0)
         rc = tsv_store_bucket_update(req->server->store, id, &upd, &b, &err);
     tsv_json_free(doc);
-    return reply_bucket(req, 200, rc, &b, &err);
+    return reply_tenant(req, 200, rc, NULL, &b, &err);
 }
 
 /* The org named by the {orgID} path parameter, lowercase. */
@@ -569,7 +562,7 @@ int tsv_handle_org_get(tsv_http_req *req, const tsv_route_params *p, const tsv_c
         tsv_auth_require(c, TSV_ACTION_READ, "orgs", NULL, id, &err) != 0 ||
         tsv_store_org_get(req->server->store, id, &o, &err) != 0)
         return tsv_http_reply_error(req, &err);
-    return reply_org(req, 200, 0, &o, &err);
+    return reply_tenant(req, 200, 0, &o, NULL, &err);
 }
 
 int tsv_handle_org_patch(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
@@ -587,7 +580,7 @@ int tsv_handle_org_patch(tsv_http_req *req, const tsv_route_params *p, const tsv
     int rc = tsv_store_org_update(req->server->store, id, opt_str(body, "name"),
                                   opt_str(body, "description"), &o, &err);
     tsv_json_free(doc);
-    return reply_org(req, 200, rc, &o, &err);
+    return reply_tenant(req, 200, rc, &o, NULL, &err);
 }
 
 int tsv_handle_org_delete(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
