@@ -498,18 +498,28 @@ int tsv_handle_bucket_get(tsv_http_req *req, const tsv_route_params *p, const ts
     return reply_tenant(req, 200, rc, NULL, &b, &err);
 }
 
+/* The {bucketID} bucket, which the caller must be allowed to write: its id
+ * into id and (system not NULL) whether it is a system bucket. */
+static int path_bucket_writable(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c,
+                                char id[17], int *system, tsv_error *err)
+{
+    tsv_bucket b;
+    if (load_path_bucket(req, p, &b, err) != 0)
+        return -1;
+    memcpy(id, b.id, sizeof b.id);
+    int rc = tsv_auth_require(c, TSV_ACTION_WRITE, "buckets", b.org_id, b.id, err);
+    if (system)
+        *system = b.type == 1;
+    tsv_bucket_clear(&b);
+    return rc;
+}
+
 int tsv_handle_bucket_delete(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
 {
     tsv_error err;
-    tsv_bucket b;
-    if (load_path_bucket(req, p, &b, &err) != 0)
-        return tsv_http_reply_error(req, &err);
     char id[17];
-    memcpy(id, b.id, sizeof id);
-    int allowed = tsv_auth_require(c, TSV_ACTION_WRITE, "buckets", b.org_id, b.id, &err) == 0;
-    int system = b.type == 1;
-    tsv_bucket_clear(&b);
-    if (!allowed)
+    int system;
+    if (path_bucket_writable(req, p, c, id, &system, &err) != 0)
         return tsv_http_reply_error(req, &err);
     if (system)
         return tsv_http_reply_error_code(req, TSV_EINVALID, "system buckets cannot be deleted");
@@ -521,14 +531,8 @@ int tsv_handle_bucket_delete(tsv_http_req *req, const tsv_route_params *p, const
 int tsv_handle_bucket_patch(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
 {
     tsv_error err;
-    tsv_bucket b;
-    if (load_path_bucket(req, p, &b, &err) != 0)
-        return tsv_http_reply_error(req, &err);
     char id[17];
-    memcpy(id, b.id, sizeof id);
-    int rc = tsv_auth_require(c, TSV_ACTION_WRITE, "buckets", b.org_id, b.id, &err);
-    tsv_bucket_clear(&b);
-    if (rc != 0)
+    if (path_bucket_writable(req, p, c, id, NULL, &err) != 0)
         return tsv_http_reply_error(req, &err);
     tsv_json_doc *doc;
     if (tsv_http_read_json(req, &doc, &err) != 0)
@@ -536,7 +540,8 @@ int tsv_handle_bucket_patch(tsv_http_req *req, const tsv_route_params *p, const 
     const tsv_json *body = tsv_json_root(doc);
     tsv_bucket_update upd = {.name = opt_str(body, "name"),
                              .description = opt_str(body, "description")};
-    rc = parse_retention_rules(body, &upd.set_retention, &upd.retention_ns, &upd.sgd_ns, &err);
+    int rc = parse_retention_rules(body, &upd.set_retention, &upd.retention_ns, &upd.sgd_ns, &err);
+    tsv_bucket b;
     if (rc == 0)
         rc = tsv_store_bucket_update(req->server->store, id, &upd, &b, &err);
     tsv_json_free(doc);
