@@ -562,73 +562,45 @@ static int enter(parser *p)
     return 0;
 }
 
-static int parse_array(parser *p, tsv_json **out)
+/* An object member's key and its ':' (positioned before the key). */
+static int parse_key(parser *p, const char **key, size_t *key_len)
 {
-    if (enter(p) != 0)
-        return -1;
-    tsv_json *v = new_node(p, TSV_JSON_ARRAY);
-    if (!v)
-        return out_of_memory(p);
-    size_t base = p->stack_len;
-    p->pos++; /* [ */
     skip_ws(p);
-    if (p->pos < p->len && p->s[p->pos] == ']') {
-        p->pos++;
-    } else {
-        for (;;) {
-            tsv_json *item;
-            if (parse_value(p, &item) != 0 || push_member(p, item, NULL, 0) != 0)
-                return -1;
-            skip_ws(p);
-            if (p->pos >= p->len)
-                return unexpected_end(p);
-            if (p->s[p->pos] == ',') {
-                p->pos++;
-                continue;
-            }
-            if (p->s[p->pos] == ']') {
-                p->pos++;
-                break;
-            }
-            return bad_char(p, "after array element");
-        }
-    }
-    if (close_container(p, v, base, false) != 0)
+    if (p->pos >= p->len)
+        return unexpected_end(p);
+    if (p->s[p->pos] != '"')
+        return bad_char(p, "looking for beginning of object key string");
+    if (parse_string_raw(p, key, key_len) != 0)
         return -1;
-    p->depth--;
-    *out = v;
+    skip_ws(p);
+    if (p->pos >= p->len)
+        return unexpected_end(p);
+    if (p->s[p->pos] != ':')
+        return bad_char(p, "after object key");
+    p->pos++;
     return 0;
 }
 
-static int parse_object(parser *p, tsv_json **out)
+/* An array or an object: the same loop, objects read a key before each value. */
+static int parse_container(parser *p, bool object, tsv_json **out)
 {
     if (enter(p) != 0)
         return -1;
-    tsv_json *v = new_node(p, TSV_JSON_OBJECT);
+    tsv_json *v = new_node(p, object ? TSV_JSON_OBJECT : TSV_JSON_ARRAY);
     if (!v)
         return out_of_memory(p);
+    const char close = object ? '}' : ']';
     size_t base = p->stack_len;
-    p->pos++; /* { */
+    p->pos++; /* [ or { */
     skip_ws(p);
-    if (p->pos < p->len && p->s[p->pos] == '}') {
+    if (p->pos < p->len && p->s[p->pos] == close) {
         p->pos++;
     } else {
         for (;;) {
-            skip_ws(p);
-            if (p->pos >= p->len)
-                return unexpected_end(p);
-            if (p->s[p->pos] != '"')
-                return bad_char(p, "looking for beginning of object key string");
-            const char *key;
-            size_t key_len;
-            if (parse_string_raw(p, &key, &key_len) != 0)
+            const char *key = NULL;
+            size_t key_len = 0;
+            if (object && parse_key(p, &key, &key_len) != 0)
                 return -1;
-            skip_ws(p);
-            if (p->pos >= p->len)
-                return unexpected_end(p);
-            if (p->s[p->pos] != ':')
-                return bad_char(p, "after object key");
-            p->pos++;
             tsv_json *item;
             if (parse_value(p, &item) != 0 || push_member(p, item, key, key_len) != 0)
                 return -1;
@@ -639,14 +611,14 @@ static int parse_object(parser *p, tsv_json **out)
                 p->pos++;
                 continue;
             }
-            if (p->s[p->pos] == '}') {
+            if (p->s[p->pos] == close) {
                 p->pos++;
                 break;
             }
-            return bad_char(p, "after object key:value pair");
+            return bad_char(p, object ? "after object key:value pair" : "after array element");
         }
     }
-    if (close_container(p, v, base, true) != 0)
+    if (close_container(p, v, base, object) != 0)
         return -1;
     p->depth--;
     *out = v;
@@ -661,9 +633,9 @@ static int parse_value(parser *p, tsv_json **out)
     unsigned char c = p->s[p->pos];
     switch (c) {
     case '{':
-        return parse_object(p, out);
+        return parse_container(p, true, out);
     case '[':
-        return parse_array(p, out);
+        return parse_container(p, false, out);
     case '"': {
         tsv_json *v = new_node(p, TSV_JSON_STRING);
         if (!v)

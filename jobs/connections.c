@@ -2,6 +2,7 @@
 #include "connections.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
@@ -9,11 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "influx1_rpc.h"
 #include "influx2_backup.h"
 #include "jobs.h"
 #include "json.h"
+#include "random.h"
 #include "secret_box.h"
 #include "tar_objects.h"
 #include "tsv_log.h"
@@ -99,6 +102,19 @@ void tsv_conns_close(tsv_conns *c)
 tsv_conn_catalog *tsv_conns_catalog(tsv_conns *c) { return c->cat; }
 tsv_objstore *tsv_conns_objects(tsv_conns *c) { return c->os; }
 const char *tsv_conns_tmp_dir(tsv_conns *c) { return c->tmp; }
+
+int tsv_conns_temp_fd(tsv_conns *c, const char *prefix, char *path, size_t size, tsv_error *err)
+{
+    if ((size_t)snprintf(path, size, "%s/%s-%016llx.tmp", c->tmp, prefix,
+                         (unsigned long long)tsv_random_u64()) >= size)
+        return tsv_error_set(err, TSV_EINVALID, "temp path too long");
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return tsv_error_set_errno(err, errno == ENOSPC ? TSV_ENOSPACE : TSV_EINTERNAL, errno,
+                                   "create %s", path);
+    unlink(path);
+    return fd;
+}
 
 void tsv_conns_pull_begin(tsv_conns *c)
 {

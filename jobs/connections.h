@@ -97,6 +97,11 @@ int tsv_conn_selected(const tsv_conn *conn, const char *name); /* the names filt
 tsv_conn_catalog *tsv_conns_catalog(tsv_conns *c);
 tsv_objstore *tsv_conns_objects(tsv_conns *c);
 const char *tsv_conns_tmp_dir(tsv_conns *c);
+/* Creates "<tmp dir>/<prefix>-<random>.tmp" (its name into path, size
+ * bytes) and unlinks it at once: only the returned fd keeps it; the caller
+ * closes it. -1 with TSV_EINVALID (path too long), TSV_ENOSPACE or
+ * TSV_EINTERNAL. */
+int tsv_conns_temp_fd(tsv_conns *c, const char *prefix, char *path, size_t size, tsv_error *err);
 /* Pulls hold the GC off while they store objects not yet committed. */
 void tsv_conns_pull_begin(tsv_conns *c);
 void tsv_conns_pull_end(tsv_conns *c);

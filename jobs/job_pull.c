@@ -2,7 +2,6 @@
 #include "job_pull.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -17,7 +16,6 @@
 #include "influx2_backup.h"
 #include "json.h"
 #include "meta.h"
-#include "random.h"
 #include "tar_objects.h"
 #include "tsv_log.h"
 
@@ -81,15 +79,7 @@ static int put_mem(pull *p, const void *data, size_t len, char hex[TSV_OBJECT_HE
 static int temp_fd(pull *p, tsv_error *err)
 {
     char path[PATH_MAX];
-    if ((size_t)snprintf(path, sizeof path, "%s/meta-%016llx.tmp", tsv_conns_tmp_dir(p->c),
-                         (unsigned long long)tsv_random_u64()) >= sizeof path)
-        return tsv_error_set(err, TSV_EINVALID, "temp path too long");
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return tsv_error_set_errno(err, errno == ENOSPC ? TSV_ENOSPACE : TSV_EINTERNAL, errno,
-                                   "create %s", path);
-    unlink(path);
-    return fd;
+    return tsv_conns_temp_fd(p->c, "meta", path, sizeof path, err);
 }
 
 static int put_fd(pull *p, int fd, char hex[TSV_OBJECT_HEX], tsv_error *err)

@@ -2,7 +2,6 @@
 #include "job_push.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,7 +15,6 @@
 #include "influx2_backup.h"
 #include "json.h"
 #include "meta.h"
-#include "random.h"
 #include "tar_objects.h"
 #include "tsv_log.h"
 #include "v1_backup.h"
@@ -96,14 +94,9 @@ static int capture_object(push *p, write_fn fn, void *arg, char hex[TSV_OBJECT_H
 {
     /* through an unlinked temp file: a KV of any size in bounded memory */
     char path[4096];
-    if ((size_t)snprintf(path, sizeof path, "%s/local-%016llx.tmp", tsv_conns_tmp_dir(p->c),
-                         (unsigned long long)tsv_random_u64()) >= sizeof path)
-        return tsv_error_set(err, TSV_EINVALID, "temp path too long");
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int fd = tsv_conns_temp_fd(p->c, "local", path, sizeof path, err);
     if (fd < 0)
-        return tsv_error_set_errno(err, errno == ENOSPC ? TSV_ENOSPACE : TSV_EINTERNAL, errno,
-                                   "create %s", path);
-    unlink(path);
+        return -1;
     tsv_writer *w = tsv_fd_writer_new(fd);
     tsv_reader *r = NULL;
     int rc = w ? fn(arg, w, err) : tsv_error_set(err, TSV_EINTERNAL, "out of memory");

@@ -675,6 +675,28 @@ static int fail_status(const s3_req *r, const tsv_buf *body, tsv_error *err)
                          r->status, code[0] ? " " : "", code, msg[0] ? ": " : "", msg);
 }
 
+/* run, and a final non-2xx answer is an error too. */
+static int run_ok(tsv_s3 *c, s3_req *r, tsv_buf *errbody, tsv_error *err)
+{
+    if (run(c, r, errbody, err) != 0)
+        return -1;
+    if (r->status < 200 || r->status >= 300)
+        return fail_status(r, errbody, err);
+    return 0;
+}
+
+/* Tells the caller what it stored or fetched (info may be NULL); etag_len < 0: all of etag. */
+static void set_info(tsv_s3_object *info, uint64_t size, const char *etag, int etag_len,
+                     const char *sha)
+{
+    if (!info)
+        return;
+    memset(info, 0, sizeof *info);
+    info->size = size;
+    snprintf(info->etag, sizeof info->etag, "%.*s", etag_len, etag);
+    snprintf(info->sha256, sizeof info->sha256, "%.64s", sha);
+}
+
 static void req_init(s3_req *r, const char *op, const char *method, const char *bucket,
                      const char *key)
 {
@@ -726,12 +748,7 @@ int tsv_s3_create_bucket(tsv_s3 *c, const char *bucket, tsv_error *err)
     }
     r.mem = body.len ? (const char *)body.data : "";
     r.mem_len = body.len;
-    if (run(c, &r, &eb, err) != 0)
-        goto out;
-    if (r.status < 200 || r.status >= 300)
-        fail_status(&r, &eb, err);
-    else
-        rc = 0;
+    rc = run_ok(c, &r, &eb, err);
 out:
     tsv_buf_free(&body);
     tsv_buf_free(&eb);
@@ -746,22 +763,10 @@ int tsv_s3_head(tsv_s3 *c, const char *bucket, const char *key, tsv_s3_object *i
     req_init(&r, "HEAD", "HEAD", bucket, key);
     r.head = 1;
     tsv_buf eb = {0};
-    int rc = -1;
-    if (run(c, &r, &eb, err) != 0)
-        goto out;
-    if (r.status < 200 || r.status >= 300) {
-        fail_status(&r, &eb, err);
-        goto out;
-    }
-    rc = 0;
-out:
+    int rc = run_ok(c, &r, &eb, err);
     tsv_buf_free(&eb);
-    if (rc == 0 && info) {
-        memset(info, 0, sizeof *info);
-        info->size = r.length;
-        snprintf(info->etag, sizeof info->etag, "%s", r.etag);
-        snprintf(info->sha256, sizeof info->sha256, "%.64s", r.sha256);
-    }
+    if (rc == 0)
+        set_info(info, r.length, r.etag, -1, r.sha256);
     return rc;
 }
 
@@ -800,23 +805,13 @@ int tsv_s3_get(tsv_s3 *c, const char *bucket, const char *key, int fd, tsv_s3_ob
     req_init(&r, "GET", "GET", bucket, key);
     r.out_fd = fd;
     tsv_buf eb = {0};
-    int rc = -1;
-    if (run(c, &r, &eb, err) != 0)
-        goto out;
-    if (r.status < 200 || r.status >= 300) {
-        fail_status(&r, &eb, err);
-        goto out;
-    }
-    if (info) {
-        memset(info, 0, sizeof *info);
-        info->size = r.length;
-        snprintf(info->etag, sizeof info->etag, "%s", r.etag);
-        snprintf(info->sha256, sizeof info->sha256, "%.64s", r.sha256);
-        info->verified = r.verified;
-    }
-    rc = 0;
-out:
+    int rc = run_ok(c, &r, &eb, err);
     tsv_buf_free(&eb);
+    if (rc == 0) {
+        set_info(info, r.length, r.etag, -1, r.sha256);
+        if (info)
+            info->verified = r.verified;
+    }
     return rc;
 }
 
@@ -900,18 +895,9 @@ static int put_single(tsv_s3 *c, const char *bucket, const char *key, int fd, ui
     r.up_fd = fd;
     r.up_off = 0;
     r.up_len = size;
-    if (run(c, &r, &eb, err) != 0)
+    if (run_ok(c, &r, &eb, err) != 0)
         goto out;
-    if (r.status < 200 || r.status >= 300) {
-        fail_status(&r, &eb, err);
-        goto out;
-    }
-    if (info) {
-        memset(info, 0, sizeof *info);
-        info->size = size;
-        snprintf(info->etag, sizeof info->etag, "%s", r.etag);
-        snprintf(info->sha256, sizeof info->sha256, "%s", sha);
-    }
+    set_info(info, size, r.etag, -1, sha);
     rc = 0;
 out:
     curl_slist_free_all(hdrs);
@@ -973,12 +959,8 @@ static int put_multipart(tsv_s3 *c, const char *bucket, const char *key, int fd,
     r.hdrs = hdrs;
     r.mem = "";
     r.body = &xml;
-    if (run(c, &r, &eb, err) != 0)
+    if (run_ok(c, &r, &eb, err) != 0)
         goto out;
-    if (r.status < 200 || r.status >= 300) {
-        fail_status(&r, &eb, err);
-        goto out;
-    }
     if (s3__xml_find((const char *)xml.data, xml.len, "InitiateMultipartUploadResult/UploadId", &id,
                      err) != 0) {
         tsv_error_wrap(err, "S3 CreateMultipartUpload %s/%s", bucket, key);
@@ -1017,14 +999,11 @@ static int put_multipart(tsv_s3 *c, const char *bucket, const char *key, int fd,
         r.up_fd = fd;
         r.up_off = off;
         r.up_len = len;
-        if (run(c, &r, &eb, err) != 0)
-            goto out;
+        int ok = run_ok(c, &r, &eb, err);
         curl_slist_free_all(hdrs);
         hdrs = NULL;
-        if (r.status < 200 || r.status >= 300) {
-            fail_status(&r, &eb, err);
+        if (ok != 0)
             goto out;
-        }
         if (!r.etag[0]) {
             tsv_error_set(err, TSV_EINVALID, "S3 %s %s/%s: no ETag in the answer", opname, bucket,
                           key);
@@ -1068,12 +1047,8 @@ static int put_multipart(tsv_s3 *c, const char *bucket, const char *key, int fd,
     r.mem = (const char *)xml.data;
     r.mem_len = xml.len;
     r.body = &done;
-    if (run(c, &r, &eb, err) != 0)
+    if (run_ok(c, &r, &eb, err) != 0)
         goto out;
-    if (r.status < 200 || r.status >= 300) {
-        fail_status(&r, &eb, err);
-        goto out;
-    }
     /* S3 may answer 200 and put the failure in the body */
     if (s3__error_body((const char *)done.data, done.len, h, sizeof h, h_meta, sizeof h_meta)) {
         tsv_error_set(err, TSV_EUNAVAILABLE, "S3 CompleteMultipartUpload %s/%s: %s: %s", bucket,
@@ -1086,16 +1061,11 @@ static int put_multipart(tsv_s3 *c, const char *bucket, const char *key, int fd,
         goto out;
     }
     created = 0;
-    if (info) {
-        memset(info, 0, sizeof *info);
-        info->size = size;
-        const char *e = (const char *)id.data;
-        size_t el = id.len;
-        if (el >= 2 && e[0] == '"' && e[el - 1] == '"')
-            e++, el -= 2;
-        snprintf(info->etag, sizeof info->etag, "%.*s", (int)el, e);
-        snprintf(info->sha256, sizeof info->sha256, "%s", sha);
-    }
+    const char *e = (const char *)id.data;
+    size_t el = id.len;
+    if (el >= 2 && e[0] == '"' && e[el - 1] == '"')
+        e++, el -= 2;
+    set_info(info, size, e, (int)el, sha);
     rc = 0;
 out:
     if (created)
@@ -1161,12 +1131,8 @@ int tsv_s3_list(tsv_s3 *c, const char *bucket, const char *prefix, tsv_s3_list_f
         req_init(&r, "ListObjectsV2", "GET", bucket, NULL);
         r.query = (const char *)q.data;
         r.body = &body;
-        if (run(c, &r, &eb, err) != 0)
+        if (run_ok(c, &r, &eb, err) != 0)
             goto out;
-        if (r.status < 200 || r.status >= 300) {
-            fail_status(&r, &eb, err);
-            goto out;
-        }
         if (s3__list_page((const char *)body.data, body.len, fn, ud, &truncated, &next, err) != 0) {
             tsv_error_wrap(err, "S3 ListObjectsV2 %s page %d", bucket, page + 1);
             goto out;

@@ -176,15 +176,7 @@ int tsv_handle_auths_get(tsv_http_req *req, const tsv_route_params *p, const tsv
     }
     tsv_buf buf = {0};
     tsv_json_writer w;
-    tsv_jw_init(&w, &buf, NULL);
-    tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "links");
-    tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "self");
-    tsv_jw_string(&w, "/api/v2/authorizations");
-    tsv_jw_object_end(&w);
-    tsv_jw_key(&w, "authorizations");
-    tsv_jw_array_begin(&w);
+    tsv_http_list_begin(&w, &buf, "/api/v2/authorizations", "authorizations");
     ctx.w = &w;
     int rc;
     if (has_token > 0 && *token) {
@@ -196,13 +188,7 @@ int tsv_handle_auths_get(tsv_http_req *req, const tsv_route_params *p, const tsv
         rc = tsv_store_auths_list(req->server->store, list_visit, &ctx, &err);
     }
     memset(token, 0, sizeof token);
-    if (rc != 0) {
-        tsv_buf_free(&buf);
-        return tsv_http_reply_error(req, &err);
-    }
-    tsv_jw_array_end(&w);
-    tsv_jw_object_end(&w);
-    return tsv_http_reply_jw(req, 200, &w, &buf);
+    return tsv_http_list_end(req, rc, &w, &buf, &err);
 }
 
 int tsv_handle_auths_post(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)

@@ -18,12 +18,9 @@ int tsv_handle_connections_post(tsv_http_req *req, const tsv_route_params *p, co
     (void)p;
     tsv_error err;
     tsv_buf body = {0}, out = {0};
-    if (tsv_http_read_body(req, &body, CONN_BODY_MAX, &err) != 0) {
-        tsv_buf_free(&body);
-        return tsv_http_reply_error(req, &err);
-    }
     tsv_job_user u;
-    tsv_http_job_user(req, c, &u);
+    if (tsv_http_job_request(req, c, CONN_BODY_MAX, &body, &u, &err) != 0)
+        return tsv_http_reply_error(req, &err);
     int rc = tsv_conns_create(req->server->conns, body.data ? (const char *)body.data : "",
                               body.len, &u, &out, &err);
     if (body.data)
@@ -42,25 +39,29 @@ int tsv_handle_connections_get(tsv_http_req *req, const tsv_route_params *p, con
     return tsv_http_reply_result(req, 200, rc, &out, &err);
 }
 
+/* GET of one connection's JSON ({name} of the path) through `get`. */
+static int reply_conn(tsv_http_req *req, const tsv_route_params *p,
+                      int (*get)(tsv_conns *, const char *, tsv_buf *, tsv_error *))
+{
+    tsv_error err;
+    tsv_buf out = {0};
+    int rc = get(req->server->conns, tsv_route_param(p, "name"), &out, &err);
+    return tsv_http_reply_result(req, 200, rc, &out, &err);
+}
+
 int tsv_handle_connection_get(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
 {
     (void)c;
-    tsv_error err;
-    tsv_buf out = {0};
-    int rc = tsv_conns_get(req->server->conns, tsv_route_param(p, "name"), &out, &err);
-    return tsv_http_reply_result(req, 200, rc, &out, &err);
+    return reply_conn(req, p, tsv_conns_get);
 }
 
 static int update(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c, int patch)
 {
     tsv_error err;
     tsv_buf body = {0}, out = {0};
-    if (tsv_http_read_body(req, &body, CONN_BODY_MAX, &err) != 0) {
-        tsv_buf_free(&body);
-        return tsv_http_reply_error(req, &err);
-    }
     tsv_job_user u;
-    tsv_http_job_user(req, c, &u);
+    if (tsv_http_job_request(req, c, CONN_BODY_MAX, &body, &u, &err) != 0)
+        return tsv_http_reply_error(req, &err);
     int rc =
         tsv_conns_update(req->server->conns, tsv_route_param(p, "name"),
                          body.data ? (const char *)body.data : "", body.len, patch, &u, &out, &err);
@@ -94,18 +95,12 @@ int tsv_handle_connection_delete(tsv_http_req *req, const tsv_route_params *p, c
 int tsv_handle_connection_test(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
 {
     (void)c;
-    tsv_error err;
-    tsv_buf out = {0};
-    int rc = tsv_conns_test(req->server->conns, tsv_route_param(p, "name"), &out, &err);
-    return tsv_http_reply_result(req, 200, rc, &out, &err);
+    return reply_conn(req, p, tsv_conns_test);
 }
 
 int tsv_handle_connection_snapshots(tsv_http_req *req, const tsv_route_params *p,
                                     const tsv_caller *c)
 {
     (void)c;
-    tsv_error err;
-    tsv_buf out = {0};
-    int rc = tsv_conns_snapshots(req->server->conns, tsv_route_param(p, "name"), &out, &err);
-    return tsv_http_reply_result(req, 200, rc, &out, &err);
+    return reply_conn(req, p, tsv_conns_snapshots);
 }

@@ -27,17 +27,23 @@ void tsv_http_job_user(tsv_http_req *req, const tsv_caller *c, tsv_job_user *u)
         snprintf(u->name, sizeof u->name, "%s", c->user_id[0] ? "" : "operator");
 }
 
+int tsv_http_job_request(tsv_http_req *req, const tsv_caller *c, size_t max, tsv_buf *body,
+                         tsv_job_user *u, tsv_error *err)
+{
+    if (tsv_http_read_body(req, body, max, err) != 0)
+        return -1;
+    tsv_http_job_user(req, c, u);
+    return 0;
+}
+
 int tsv_handle_jobs_post(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
 {
     (void)p;
     tsv_error err;
     tsv_buf body = {0};
-    if (tsv_http_read_body(req, &body, JOB_BODY_MAX, &err) != 0) {
-        tsv_buf_free(&body);
-        return tsv_http_reply_error(req, &err);
-    }
     tsv_job_user u;
-    tsv_http_job_user(req, c, &u);
+    if (tsv_http_job_request(req, c, JOB_BODY_MAX, &body, &u, &err) != 0)
+        return tsv_http_reply_error(req, &err);
     tsv_buf out = {0};
     int rc = tsv_jobs_create(req->server->jobs, body.data ? (const char *)body.data : "", body.len,
                              &u, &out, &err);
@@ -131,25 +137,29 @@ int tsv_handle_jobs_get(tsv_http_req *req, const tsv_route_params *p, const tsv_
     return tsv_http_reply_result(req, 200, rc, &out, &err);
 }
 
+/* GET of one job's JSON ({jobId} of the path) through `get`. */
+static int reply_job(tsv_http_req *req, const tsv_route_params *p,
+                     int (*get)(tsv_jobs *, const char *, tsv_buf *, tsv_error *))
+{
+    tsv_error err;
+    tsv_buf out = {0};
+    int rc = get(req->server->jobs, tsv_route_param(p, "jobId"), &out, &err);
+    return tsv_http_reply_result(req, 200, rc, &out, &err);
+}
+
 int tsv_handle_job_get(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
 {
     (void)c;
-    tsv_error err;
-    tsv_buf out = {0};
-    int rc = tsv_jobs_get(req->server->jobs, tsv_route_param(p, "jobId"), &out, &err);
-    return tsv_http_reply_result(req, 200, rc, &out, &err);
+    return reply_job(req, p, tsv_jobs_get);
 }
 
 int tsv_handle_job_update(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
 {
     tsv_error err;
     tsv_buf body = {0};
-    if (tsv_http_read_body(req, &body, JOB_BODY_MAX, &err) != 0) {
-        tsv_buf_free(&body);
-        return tsv_http_reply_error(req, &err);
-    }
     tsv_job_user u;
-    tsv_http_job_user(req, c, &u);
+    if (tsv_http_job_request(req, c, JOB_BODY_MAX, &body, &u, &err) != 0)
+        return tsv_http_reply_error(req, &err);
     tsv_buf out = {0};
     int rc = tsv_jobs_update(req->server->jobs, tsv_route_param(p, "jobId"),
                              body.data ? (const char *)body.data : "", body.len, &u, &out, &err);
@@ -164,17 +174,11 @@ int tsv_handle_job_update(tsv_http_req *req, const tsv_route_params *p, const ts
 int tsv_handle_job_logs(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
 {
     (void)c;
-    tsv_error err;
-    tsv_buf out = {0};
-    int rc = tsv_jobs_logs(req->server->jobs, tsv_route_param(p, "jobId"), &out, &err);
-    return tsv_http_reply_result(req, 200, rc, &out, &err);
+    return reply_job(req, p, tsv_jobs_logs);
 }
 
 int tsv_handle_job_metrics(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
 {
     (void)c;
-    tsv_error err;
-    tsv_buf out = {0};
-    int rc = tsv_jobs_metrics(req->server->jobs, tsv_route_param(p, "jobId"), &out, &err);
-    return tsv_http_reply_result(req, 200, rc, &out, &err);
+    return reply_job(req, p, tsv_jobs_metrics);
 }

@@ -121,12 +121,9 @@ static int restore_post(tsv_http_req *req, const tsv_caller *c, int seed)
 {
     tsv_error err;
     tsv_buf body = {0};
-    if (tsv_http_read_body(req, &body, PITR_BODY_MAX, &err) != 0) {
-        tsv_buf_free(&body);
-        return seed ? seed_error(req, &err) : api_error(req, &err);
-    }
     tsv_job_user u;
-    tsv_http_job_user(req, c, &u);
+    if (tsv_http_job_request(req, c, PITR_BODY_MAX, &body, &u, &err) != 0)
+        return seed ? seed_error(req, &err) : api_error(req, &err);
     tsv_buf out = {0};
     char id[64];
     int rc = tsv_jobs_pitr_create(req->server->jobs, body.data ? (const char *)body.data : "",

@@ -4,6 +4,7 @@
  * around backup and restore, in InfluxDB's JSON shapes.
  */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,30 +21,32 @@ static const char *opt_str(const tsv_json *obj, const char *key)
     return v && v->type == TSV_JSON_STRING ? v->str : NULL;
 }
 
-static void write_org(tsv_json_writer *w, const tsv_org *o)
+/* One "key": "<link>" member, the link formatted from fmt. */
+static void jw_link(tsv_json_writer *w, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void jw_link(tsv_json_writer *w, const char *key, const char *fmt, ...)
 {
     char link[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(link, sizeof link, fmt, ap);
+    va_end(ap);
+    tsv_jw_key(w, key);
+    tsv_jw_string(w, link);
+}
+
+static void write_org(tsv_json_writer *w, const tsv_org *o)
+{
     tsv_jw_object_begin(w);
     tsv_jw_key(w, "links");
     tsv_jw_object_begin(w);
     static const char *const sub[] = {"labels", "logs", "members", "owners", "secrets"};
-    snprintf(link, sizeof link, "/api/v2/buckets?org=%s", o->name);
-    tsv_jw_key(w, "buckets");
-    tsv_jw_string(w, link);
-    snprintf(link, sizeof link, "/api/v2/dashboards?org=%s", o->name);
-    tsv_jw_key(w, "dashboards");
-    tsv_jw_string(w, link);
-    for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++) {
-        snprintf(link, sizeof link, "/api/v2/orgs/%s/%s", o->id, sub[i]);
-        tsv_jw_key(w, sub[i]);
-        tsv_jw_string(w, link);
-    }
-    snprintf(link, sizeof link, "/api/v2/orgs/%s", o->id);
-    tsv_jw_key(w, "self");
-    tsv_jw_string(w, link);
-    snprintf(link, sizeof link, "/api/v2/tasks?org=%s", o->name);
-    tsv_jw_key(w, "tasks");
-    tsv_jw_string(w, link);
+    jw_link(w, "buckets", "/api/v2/buckets?org=%s", o->name);
+    jw_link(w, "dashboards", "/api/v2/dashboards?org=%s", o->name);
+    for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++)
+        jw_link(w, sub[i], "/api/v2/orgs/%s/%s", o->id, sub[i]);
+    jw_link(w, "self", "/api/v2/orgs/%s", o->id);
+    jw_link(w, "tasks", "/api/v2/tasks?org=%s", o->name);
     tsv_jw_object_end(w);
     tsv_jw_key(w, "id");
     tsv_jw_string(w, o->id);
@@ -60,7 +63,6 @@ static void write_org(tsv_json_writer *w, const tsv_org *o)
 
 static void write_bucket(tsv_json_writer *w, const tsv_bucket *b)
 {
-    char link[256];
     tsv_jw_object_begin(w);
     tsv_jw_key(w, "id");
     tsv_jw_string(w, b->id);
@@ -96,25 +98,36 @@ static void write_bucket(tsv_json_writer *w, const tsv_bucket *b)
     tsv_jw_key(w, "links");
     tsv_jw_object_begin(w);
     static const char *const sub[] = {"labels", "members", "owners"};
-    for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++) {
-        snprintf(link, sizeof link, "/api/v2/buckets/%s/%s", b->id, sub[i]);
-        tsv_jw_key(w, sub[i]);
-        tsv_jw_string(w, link);
-    }
-    snprintf(link, sizeof link, "/api/v2/orgs/%s", b->org_id);
-    tsv_jw_key(w, "org");
-    tsv_jw_string(w, link);
-    snprintf(link, sizeof link, "/api/v2/buckets/%s", b->id);
-    tsv_jw_key(w, "self");
-    tsv_jw_string(w, link);
-    snprintf(link, sizeof link, "/api/v2/buckets/%s/write", b->id);
-    tsv_jw_key(w, "write");
-    tsv_jw_string(w, link);
+    for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++)
+        jw_link(w, sub[i], "/api/v2/buckets/%s/%s", b->id, sub[i]);
+    jw_link(w, "org", "/api/v2/orgs/%s", b->org_id);
+    jw_link(w, "self", "/api/v2/buckets/%s", b->id);
+    jw_link(w, "write", "/api/v2/buckets/%s/write", b->id);
     tsv_jw_object_end(w);
     tsv_jw_key(w, "labels");
     tsv_jw_array_begin(w);
     tsv_jw_array_end(w);
     tsv_jw_object_end(w);
+}
+
+/* The end of a handler that fetched an org (o) or a bucket (b): rc 0
+ * replies it with status and clears it, else replies *err (untouched). */
+static int reply_tenant(tsv_http_req *req, int status, int rc, tsv_org *o, tsv_bucket *b,
+                        const tsv_error *err)
+{
+    if (rc != 0)
+        return tsv_http_reply_error(req, err);
+    tsv_buf buf = {0};
+    tsv_json_writer w;
+    tsv_jw_init(&w, &buf, NULL);
+    if (o) {
+        write_org(&w, o);
+        tsv_org_clear(o);
+    } else {
+        write_bucket(&w, b);
+        tsv_bucket_clear(b);
+    }
+    return tsv_http_reply_jw(req, status, &w, &buf);
 }
 
 /* ---- setup ------------------------------------------------------------- */
@@ -286,15 +299,7 @@ int tsv_handle_orgs_get(tsv_http_req *req, const tsv_route_params *p, const tsv_
     int has_id = tsv_http_query(req, "orgID", id, sizeof id);
     tsv_buf buf = {0};
     tsv_json_writer w;
-    tsv_jw_init(&w, &buf, NULL);
-    tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "links");
-    tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "self");
-    tsv_jw_string(&w, "/api/v2/orgs");
-    tsv_jw_object_end(&w);
-    tsv_jw_key(&w, "orgs");
-    tsv_jw_array_begin(&w);
+    tsv_http_list_begin(&w, &buf, "/api/v2/orgs", "orgs");
     org_list_ctx ctx = {.w = &w, .caller = c};
     tsv_error err;
     int rc;
@@ -315,13 +320,7 @@ int tsv_handle_orgs_get(tsv_http_req *req, const tsv_route_params *p, const tsv_
     if (rc == 0 && (has_name > 0 || has_id > 0) && ctx.count == 0)
         rc = tsv_error_set(&err, TSV_ENOTFOUND, "organization name \"%s\" not found",
                            has_name > 0 ? name : id);
-    if (rc != 0) {
-        tsv_buf_free(&buf);
-        return tsv_http_reply_error(req, &err);
-    }
-    tsv_jw_array_end(&w);
-    tsv_jw_object_end(&w);
-    return tsv_http_reply_jw(req, 200, &w, &buf);
+    return tsv_http_list_end(req, rc, &w, &buf, &err);
 }
 
 int tsv_handle_orgs_post(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
@@ -339,14 +338,7 @@ int tsv_handle_orgs_post(tsv_http_req *req, const tsv_route_params *p, const tsv
     tsv_org org;
     int rc = tsv_store_org_create(req->server->store, name ? name : "", desc, &org, &err);
     tsv_json_free(doc);
-    if (rc != 0)
-        return tsv_http_reply_error(req, &err);
-    tsv_buf buf = {0};
-    tsv_json_writer w;
-    tsv_jw_init(&w, &buf, NULL);
-    write_org(&w, &org);
-    tsv_org_clear(&org);
-    return tsv_http_reply_jw(req, 201, &w, &buf);
+    return reply_tenant(req, 201, rc, &org, NULL, &err);
 }
 
 /* ---- buckets ----------------------------------------------------------- */
@@ -407,29 +399,16 @@ int tsv_handle_buckets_get(tsv_http_req *req, const tsv_route_params *p, const t
         if (tsv_id_parse(f.org_id, &v, &err) != 0)
             return tsv_http_reply_error(req, &err);
     }
-    tsv_buf buf = {0};
-    tsv_json_writer w;
-    tsv_jw_init(&w, &buf, NULL);
-    tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "links");
-    tsv_jw_object_begin(&w);
     char self[128];
     snprintf(self, sizeof self,
              "/api/v2/buckets?descending=false&limit=%" PRIu64 "&offset=%" PRIu64, limit, offset);
-    tsv_jw_key(&w, "self");
-    tsv_jw_string(&w, self);
-    tsv_jw_object_end(&w);
-    tsv_jw_key(&w, "buckets");
-    tsv_jw_array_begin(&w);
+    tsv_buf buf = {0};
+    tsv_json_writer w;
+    tsv_http_list_begin(&w, &buf, self, "buckets");
     bucket_list_ctx ctx = {.w = &w};
-    if (tsv_store_buckets_list(req->server->store, &f, offset, limit, bucket_visit, &ctx, &err) !=
-        0) {
-        tsv_buf_free(&buf);
-        return tsv_http_reply_error(req, &err);
-    }
-    tsv_jw_array_end(&w);
-    tsv_jw_object_end(&w);
-    return tsv_http_reply_jw(req, 200, &w, &buf);
+    int rc =
+        tsv_store_buckets_list(req->server->store, &f, offset, limit, bucket_visit, &ctx, &err);
+    return tsv_http_list_end(req, rc, &w, &buf, &err);
 }
 
 /* retentionRules: at most one "expire" rule; *set = 1 when the member is
@@ -492,14 +471,7 @@ int tsv_handle_buckets_post(tsv_http_req *req, const tsv_route_params *p, const 
         rc = tsv_store_bucket_create(req->server->store, org_id, name ? name : "", desc, retention,
                                      sgd, &b, &err);
     tsv_json_free(doc);
-    if (rc != 0)
-        return tsv_http_reply_error(req, &err);
-    tsv_buf buf = {0};
-    tsv_json_writer w;
-    tsv_jw_init(&w, &buf, NULL);
-    write_bucket(&w, &b);
-    tsv_bucket_clear(&b);
-    return tsv_http_reply_jw(req, 201, &w, &buf);
+    return reply_tenant(req, 201, rc, NULL, &b, &err);
 }
 
 /* The bucket named by the {bucketID} path parameter (any case accepted). */
@@ -520,30 +492,34 @@ int tsv_handle_bucket_get(tsv_http_req *req, const tsv_route_params *p, const ts
     tsv_bucket b;
     if (load_path_bucket(req, p, &b, &err) != 0)
         return tsv_http_reply_error(req, &err);
-    if (tsv_auth_require_read_bucket(c, b.type == 1, b.org_id, b.id, &err) != 0) {
+    int rc = tsv_auth_require_read_bucket(c, b.type == 1, b.org_id, b.id, &err);
+    if (rc != 0)
         tsv_bucket_clear(&b);
-        return tsv_http_reply_error(req, &err);
-    }
-    tsv_buf buf = {0};
-    tsv_json_writer w;
-    tsv_jw_init(&w, &buf, NULL);
-    write_bucket(&w, &b);
+    return reply_tenant(req, 200, rc, NULL, &b, &err);
+}
+
+/* The {bucketID} bucket, which the caller must be allowed to write: its id
+ * into id and (system not NULL) whether it is a system bucket. */
+static int path_bucket_writable(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c,
+                                char id[17], int *system, tsv_error *err)
+{
+    tsv_bucket b;
+    if (load_path_bucket(req, p, &b, err) != 0)
+        return -1;
+    memcpy(id, b.id, sizeof b.id);
+    int rc = tsv_auth_require(c, TSV_ACTION_WRITE, "buckets", b.org_id, b.id, err);
+    if (system)
+        *system = b.type == 1;
     tsv_bucket_clear(&b);
-    return tsv_http_reply_jw(req, 200, &w, &buf);
+    return rc;
 }
 
 int tsv_handle_bucket_delete(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
 {
     tsv_error err;
-    tsv_bucket b;
-    if (load_path_bucket(req, p, &b, &err) != 0)
-        return tsv_http_reply_error(req, &err);
     char id[17];
-    memcpy(id, b.id, sizeof id);
-    int allowed = tsv_auth_require(c, TSV_ACTION_WRITE, "buckets", b.org_id, b.id, &err) == 0;
-    int system = b.type == 1;
-    tsv_bucket_clear(&b);
-    if (!allowed)
+    int system;
+    if (path_bucket_writable(req, p, c, id, &system, &err) != 0)
         return tsv_http_reply_error(req, &err);
     if (system)
         return tsv_http_reply_error_code(req, TSV_EINVALID, "system buckets cannot be deleted");
@@ -555,14 +531,8 @@ int tsv_handle_bucket_delete(tsv_http_req *req, const tsv_route_params *p, const
 int tsv_handle_bucket_patch(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
 {
     tsv_error err;
-    tsv_bucket b;
-    if (load_path_bucket(req, p, &b, &err) != 0)
-        return tsv_http_reply_error(req, &err);
     char id[17];
-    memcpy(id, b.id, sizeof id);
-    int rc = tsv_auth_require(c, TSV_ACTION_WRITE, "buckets", b.org_id, b.id, &err);
-    tsv_bucket_clear(&b);
-    if (rc != 0)
+    if (path_bucket_writable(req, p, c, id, NULL, &err) != 0)
         return tsv_http_reply_error(req, &err);
     tsv_json_doc *doc;
     if (tsv_http_read_json(req, &doc, &err) != 0)
@@ -570,18 +540,12 @@ int tsv_handle_bucket_patch(tsv_http_req *req, const tsv_route_params *p, const 
     const tsv_json *body = tsv_json_root(doc);
     tsv_bucket_update upd = {.name = opt_str(body, "name"),
                              .description = opt_str(body, "description")};
-    rc = parse_retention_rules(body, &upd.set_retention, &upd.retention_ns, &upd.sgd_ns, &err);
+    int rc = parse_retention_rules(body, &upd.set_retention, &upd.retention_ns, &upd.sgd_ns, &err);
+    tsv_bucket b;
     if (rc == 0)
         rc = tsv_store_bucket_update(req->server->store, id, &upd, &b, &err);
     tsv_json_free(doc);
-    if (rc != 0)
-        return tsv_http_reply_error(req, &err);
-    tsv_buf buf = {0};
-    tsv_json_writer w;
-    tsv_jw_init(&w, &buf, NULL);
-    write_bucket(&w, &b);
-    tsv_bucket_clear(&b);
-    return tsv_http_reply_jw(req, 200, &w, &buf);
+    return reply_tenant(req, 200, rc, NULL, &b, &err);
 }
 
 /* The org named by the {orgID} path parameter, lowercase. */
@@ -594,15 +558,6 @@ static int path_org_id(const tsv_route_params *p, char id[17], tsv_error *err)
     return 0;
 }
 
-static int reply_org(tsv_http_req *req, int status, const tsv_org *o)
-{
-    tsv_buf buf = {0};
-    tsv_json_writer w;
-    tsv_jw_init(&w, &buf, NULL);
-    write_org(&w, o);
-    return tsv_http_reply_jw(req, status, &w, &buf);
-}
-
 int tsv_handle_org_get(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
 {
     tsv_error err;
@@ -612,9 +567,7 @@ int tsv_handle_org_get(tsv_http_req *req, const tsv_route_params *p, const tsv_c
         tsv_auth_require(c, TSV_ACTION_READ, "orgs", NULL, id, &err) != 0 ||
         tsv_store_org_get(req->server->store, id, &o, &err) != 0)
         return tsv_http_reply_error(req, &err);
-    int rc = reply_org(req, 200, &o);
-    tsv_org_clear(&o);
-    return rc;
+    return reply_tenant(req, 200, 0, &o, NULL, &err);
 }
 
 int tsv_handle_org_patch(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
@@ -632,11 +585,7 @@ int tsv_handle_org_patch(tsv_http_req *req, const tsv_route_params *p, const tsv
     int rc = tsv_store_org_update(req->server->store, id, opt_str(body, "name"),
                                   opt_str(body, "description"), &o, &err);
     tsv_json_free(doc);
-    if (rc != 0)
-        return tsv_http_reply_error(req, &err);
-    rc = reply_org(req, 200, &o);
-    tsv_org_clear(&o);
-    return rc;
+    return reply_tenant(req, 200, rc, &o, NULL, &err);
 }
 
 int tsv_handle_org_delete(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)

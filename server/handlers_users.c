@@ -41,13 +41,20 @@ static void write_user(tsv_json_writer *w, const tsv_user *u, const char *role)
     tsv_jw_object_end(w);
 }
 
-static int reply_user(tsv_http_req *req, int status, const tsv_user *u, const char *role)
+/* The end of a handler that fetched a user: rc 0 replies *u with status and
+ * clears it, else replies *err (*u untouched). */
+static int reply_user(tsv_http_req *req, int status, int rc, tsv_user *u, const char *role,
+                      const tsv_error *err)
 {
+    if (rc != 0)
+        return tsv_http_reply_error(req, err);
     tsv_buf buf = {0};
     tsv_json_writer w;
     tsv_jw_init(&w, &buf, NULL);
     write_user(&w, u, role);
-    return tsv_http_reply_jw(req, status, &w, &buf);
+    rc = tsv_http_reply_jw(req, status, &w, &buf);
+    tsv_user_clear(u);
+    return rc;
 }
 
 static int parse_id(const char *s, char out[17], tsv_error *err)
@@ -69,6 +76,26 @@ static const char *body_str(const tsv_json *body, const char *key, int *bad)
         return NULL;
     }
     return v->str;
+}
+
+/* Reads a user body: its "name", "status" and (password not NULL)
+ * "password", each NULL when absent or null. The caller frees *doc, also on
+ * failure (NULL when the body was not read). */
+static int read_user_body(tsv_http_req *req, tsv_json_doc **doc, const char **name,
+                          const char **status, const char **password, tsv_error *err)
+{
+    *doc = NULL;
+    if (tsv_http_read_json(req, doc, err) != 0)
+        return -1;
+    int bad = 0;
+    const tsv_json *body = tsv_json_root(*doc);
+    *name = body_str(body, "name", &bad);
+    *status = body_str(body, "status", &bad);
+    if (password)
+        *password = body_str(body, "password", &bad);
+    if (bad)
+        return tsv_error_set(err, TSV_EINVALID, "failed to unmarshal json: wrong member type");
+    return 0;
 }
 
 /* ---- users ------------------------------------------------------------- */
@@ -119,23 +146,10 @@ int tsv_handle_users_get(tsv_http_req *req, const tsv_route_params *p, const tsv
     }
     tsv_buf buf = {0};
     tsv_json_writer w;
-    tsv_jw_init(&w, &buf, NULL);
-    tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "links");
-    tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "self");
-    tsv_jw_string(&w, "/api/v2/users");
-    tsv_jw_object_end(&w);
-    tsv_jw_key(&w, "users");
-    tsv_jw_array_begin(&w);
+    tsv_http_list_begin(&w, &buf, "/api/v2/users", "users");
     ctx.w = &w;
-    if (tsv_store_users_list(req->server->store, users_visit, &ctx, &err) != 0) {
-        tsv_buf_free(&buf);
-        return tsv_http_reply_error(req, &err);
-    }
-    tsv_jw_array_end(&w);
-    tsv_jw_object_end(&w);
-    return tsv_http_reply_jw(req, 200, &w, &buf);
+    int rc = tsv_store_users_list(req->server->store, users_visit, &ctx, &err);
+    return tsv_http_list_end(req, rc, &w, &buf, &err);
 }
 
 int tsv_handle_users_post(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
@@ -145,26 +159,14 @@ int tsv_handle_users_post(tsv_http_req *req, const tsv_route_params *p, const ts
     if (tsv_auth_require(c, TSV_ACTION_WRITE, "users", NULL, NULL, &err) != 0)
         return tsv_http_reply_error(req, &err);
     tsv_json_doc *doc;
-    if (tsv_http_read_json(req, &doc, &err) != 0)
-        return tsv_http_reply_error(req, &err);
-    int bad = 0;
-    const tsv_json *body = tsv_json_root(doc);
-    const char *name = body_str(body, "name", &bad);
-    const char *status = body_str(body, "status", &bad);
-    const char *password = body_str(body, "password", &bad);
+    const char *name, *status, *password;
     tsv_user u;
-    int rc = 0;
-    if (bad)
-        rc = tsv_error_set(&err, TSV_EINVALID, "failed to unmarshal json: wrong member type");
-    else
+    int rc = read_user_body(req, &doc, &name, &status, &password, &err);
+    if (rc == 0)
         rc = tsv_store_user_create(req->server->store, name ? name : "", password,
                                    status && *status ? status : NULL, &u, &err);
     tsv_json_free(doc);
-    if (rc != 0)
-        return tsv_http_reply_error(req, &err);
-    rc = reply_user(req, 201, &u, NULL);
-    tsv_user_clear(&u);
-    return rc;
+    return reply_user(req, 201, rc, &u, NULL, &err);
 }
 
 /* {userID} of the path; `action` on that user is required. */
@@ -181,12 +183,10 @@ int tsv_handle_user_get(tsv_http_req *req, const tsv_route_params *p, const tsv_
     tsv_error err;
     char id[17];
     tsv_user u;
-    if (path_user(p, c, TSV_ACTION_READ, id, &err) != 0 ||
-        tsv_store_user_get(req->server->store, id, &u, &err) != 0)
-        return tsv_http_reply_error(req, &err);
-    int rc = reply_user(req, 200, &u, NULL);
-    tsv_user_clear(&u);
-    return rc;
+    int rc = path_user(p, c, TSV_ACTION_READ, id, &err);
+    if (rc == 0)
+        rc = tsv_store_user_get(req->server->store, id, &u, &err);
+    return reply_user(req, 200, rc, &u, NULL, &err);
 }
 
 int tsv_handle_user_patch(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
@@ -196,26 +196,15 @@ int tsv_handle_user_patch(tsv_http_req *req, const tsv_route_params *p, const ts
     if (path_user(p, c, TSV_ACTION_WRITE, id, &err) != 0)
         return tsv_http_reply_error(req, &err);
     tsv_json_doc *doc;
-    if (tsv_http_read_json(req, &doc, &err) != 0)
-        return tsv_http_reply_error(req, &err);
-    int bad = 0;
-    const tsv_json *body = tsv_json_root(doc);
-    const char *name = body_str(body, "name", &bad);
-    const char *status = body_str(body, "status", &bad);
+    const char *name, *status;
     tsv_user u;
-    int rc = 0;
-    if (bad)
-        rc = tsv_error_set(&err, TSV_EINVALID, "failed to unmarshal json: wrong member type");
-    else if (name && !*name)
+    int rc = read_user_body(req, &doc, &name, &status, NULL, &err);
+    if (rc == 0 && name && !*name)
         rc = tsv_error_set(&err, TSV_EINVALID, "user name is empty");
-    else
+    else if (rc == 0)
         rc = tsv_store_user_update(req->server->store, id, name, status, &u, &err);
     tsv_json_free(doc);
-    if (rc != 0)
-        return tsv_http_reply_error(req, &err);
-    rc = reply_user(req, 200, &u, NULL);
-    tsv_user_clear(&u);
-    return rc;
+    return reply_user(req, 200, rc, &u, NULL, &err);
 }
 
 int tsv_handle_user_delete(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
@@ -263,12 +252,10 @@ int tsv_handle_me_get(tsv_http_req *req, const tsv_route_params *p, const tsv_ca
     tsv_user u;
     if (!c->user_id[0])
         return tsv_http_reply_error_code(req, TSV_ENOTFOUND, "user not found");
-    if (tsv_auth_require(c, TSV_ACTION_READ, "users", NULL, c->user_id, &err) != 0 ||
-        tsv_store_user_get(req->server->store, c->user_id, &u, &err) != 0)
-        return tsv_http_reply_error(req, &err);
-    int rc = reply_user(req, 200, &u, NULL);
-    tsv_user_clear(&u);
-    return rc;
+    int rc = tsv_auth_require(c, TSV_ACTION_READ, "users", NULL, c->user_id, &err);
+    if (rc == 0)
+        rc = tsv_store_user_get(req->server->store, c->user_id, &u, &err);
+    return reply_user(req, 200, rc, &u, NULL, &err);
 }
 
 int tsv_handle_me_password(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
@@ -320,23 +307,10 @@ static int members_get(tsv_http_req *req, const tsv_route_params *p, const tsv_c
     tsv_json_writer w;
     char link[96];
     snprintf(link, sizeof link, "/api/v2/orgs/%s/%s", id, what);
-    tsv_jw_init(&w, &buf, NULL);
-    tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "links");
-    tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "self");
-    tsv_jw_string(&w, link);
-    tsv_jw_object_end(&w);
-    tsv_jw_key(&w, "users");
-    tsv_jw_array_begin(&w);
+    tsv_http_list_begin(&w, &buf, link, "users");
     members_ctx ctx = {.w = &w};
-    if (tsv_store_members_list(req->server->store, id, user_type, members_visit, &ctx, &err) != 0) {
-        tsv_buf_free(&buf);
-        return tsv_http_reply_error(req, &err);
-    }
-    tsv_jw_array_end(&w);
-    tsv_jw_object_end(&w);
-    return tsv_http_reply_jw(req, 200, &w, &buf);
+    int rc = tsv_store_members_list(req->server->store, id, user_type, members_visit, &ctx, &err);
+    return tsv_http_list_end(req, rc, &w, &buf, &err);
 }
 
 static int members_post(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c,
@@ -360,11 +334,7 @@ static int members_post(tsv_http_req *req, const tsv_route_params *p, const tsv_
     tsv_user u;
     if (rc == 0)
         rc = tsv_store_member_add(req->server->store, "orgs", id, uid, user_type, &u, &err);
-    if (rc != 0)
-        return tsv_http_reply_error(req, &err);
-    rc = reply_user(req, 201, &u, user_type);
-    tsv_user_clear(&u);
-    return rc;
+    return reply_user(req, 201, rc, &u, user_type, &err);
 }
 
 static int members_delete(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)

@@ -148,17 +148,23 @@ int tsv_http_read_body(tsv_http_req *req, tsv_buf *buf, size_t max, tsv_error *e
 {
     tsv_reader *r = tsv_http_body(req);
     uint8_t chunk[16384];
+    int rc = 0;
     for (;;) {
         ssize_t n = tsv_read(r, chunk, sizeof chunk, err);
-        if (n < 0)
-            return -1;
-        if (n == 0)
-            return 0;
-        if (buf->len + (size_t)n > max)
-            return tsv_error_set(err, TSV_ETOOLARGE, "request body exceeds %zu bytes", max);
-        if (tsv_buf_append(buf, chunk, (size_t)n, err) != 0)
-            return -1;
+        if (n <= 0) {
+            rc = (int)n;
+            break;
+        }
+        if (buf->len + (size_t)n > max) {
+            rc = tsv_error_set(err, TSV_ETOOLARGE, "request body exceeds %zu bytes", max);
+            break;
+        }
+        if ((rc = tsv_buf_append(buf, chunk, (size_t)n, err)) != 0)
+            break;
     }
+    if (rc != 0)
+        tsv_buf_free(buf);
+    return rc;
 }
 
 /* Responses are composed here, head and (small) body in one buffer and one
@@ -336,6 +342,31 @@ int tsv_http_reply_empty(tsv_http_req *req, int status)
     return tsv_http_reply(req, status, NULL, "", 0);
 }
 
+void tsv_http_list_begin(tsv_json_writer *w, tsv_buf *buf, const char *self, const char *key)
+{
+    tsv_jw_init(w, buf, NULL);
+    tsv_jw_object_begin(w);
+    tsv_jw_key(w, "links");
+    tsv_jw_object_begin(w);
+    tsv_jw_key(w, "self");
+    tsv_jw_string(w, self);
+    tsv_jw_object_end(w);
+    tsv_jw_key(w, key);
+    tsv_jw_array_begin(w);
+}
+
+int tsv_http_list_end(tsv_http_req *req, int rc, tsv_json_writer *w, tsv_buf *buf,
+                      const tsv_error *err)
+{
+    if (rc != 0) {
+        tsv_buf_free(buf);
+        return tsv_http_reply_error(req, err);
+    }
+    tsv_jw_array_end(w);
+    tsv_jw_object_end(w);
+    return tsv_http_reply_jw(req, 200, w, buf);
+}
+
 int tsv_http_reply_error(tsv_http_req *req, const tsv_error *err)
 {
     return tsv_http_reply_error_status(req, 0, err);
@@ -451,10 +482,8 @@ void tsv_http_stream_abort(tsv_http_req *req)
 int tsv_http_read_json(tsv_http_req *req, tsv_json_doc **doc, tsv_error *err)
 {
     tsv_buf body = {0};
-    if (tsv_http_read_body(req, &body, JSON_BODY_MAX, err) != 0) {
-        tsv_buf_free(&body);
+    if (tsv_http_read_body(req, &body, JSON_BODY_MAX, err) != 0)
         return -1;
-    }
     int rc = tsv_json_parse(doc, body.data ? (const char *)body.data : "", body.len, err);
     tsv_buf_free(&body);
     if (rc != 0)

@@ -82,7 +82,8 @@ tsv_reader *tsv_http_body(tsv_http_req *req);
  * handler that reads the body through civetweb itself
  * (mg_handle_form_request) calls it first. */
 int tsv_http_continue(tsv_http_req *req, tsv_error *err);
-/* Reads a whole (small) body into buf, refusing more than max bytes. */
+/* Reads a whole (small) body into buf, refusing more than max bytes; on
+ * failure buf is freed. */
 int tsv_http_read_body(tsv_http_req *req, tsv_buf *buf, size_t max, tsv_error *err);
 
 /* Reads a small JSON object body (at most 1 MiB) and parses it; the caller
@@ -103,6 +104,12 @@ int tsv_http_reply_result(tsv_http_req *req, int status, int rc, tsv_buf *buf,
 int tsv_http_reply_empty(tsv_http_req *req, int status);
 /* Finishes the writer and sends its JSON with `status`; frees buf. */
 int tsv_http_reply_jw(tsv_http_req *req, int status, tsv_json_writer *w, tsv_buf *buf);
+/* The InfluxDB list reply {"links":{"self":self},"<key>":[...]}: _begin
+ * starts the writer on *buf and leaves it inside the array; _end closes it
+ * and replies 200 when rc is 0, else frees *buf and replies *err. */
+void tsv_http_list_begin(tsv_json_writer *w, tsv_buf *buf, const char *self, const char *key);
+int tsv_http_list_end(tsv_http_req *req, int rc, tsv_json_writer *w, tsv_buf *buf,
+                      const tsv_error *err);
 int tsv_http_reply_error(tsv_http_req *req, const tsv_error *err);
 /* The same with an explicit status (0 = from the code), for APIs whose
  * statuses differ from InfluxDB's table (e.g. 409 for a Files API conflict). */

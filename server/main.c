@@ -79,69 +79,53 @@ int main(int argc, char **argv)
         .vault_quota_bytes = cfg.vault_quota_bytes,
         .purge_interval_s = cfg.purge_interval_s,
     };
+    /* One cleanup block for a failed start and for the shutdown alike. */
+    rc = 1;
     tsv_store *store = NULL;
+    tsv_files *files = NULL;
+    tsv_conns *conns = NULL;
+    tsv_jobs *jobs = NULL;
+    tsv_server *srv = NULL;
+    tsv_rpc *rpc = NULL;
     if (tsv_store_open(&store, &sopt, &err) != 0) {
         TSV_ERROR("msg=\"cannot open data directory\" dir=\"%s\" error=\"%s\"", cfg.data_dir,
                   err.message);
-        return 1;
+        goto out;
     }
     tsv_files_options fopt = {
         .data_dir = cfg.data_dir,
         .max_file_size = cfg.files_max_size,
         .quota = cfg.files_quota,
     };
-    tsv_files *files = NULL;
     if (tsv_files_open(&files, &fopt, &err) != 0) {
         TSV_ERROR("msg=\"cannot open the staging area\" error=\"%s\"", err.message);
-        tsv_store_close(store);
-        return 1;
+        goto out;
     }
     char conns_dir[4096];
     snprintf(conns_dir, sizeof conns_dir, "%s/connections", cfg.data_dir);
     tsv_conns_options copt = {.dir = conns_dir,
                               .grace_ns = cfg.soft_delete_retention_s * 1000000000LL,
                               .collect_ns = cfg.purge_interval_s * 1000000000LL};
-    tsv_conns *conns = NULL;
     if (tsv_conns_open(&conns, &copt, &err) != 0) {
         TSV_ERROR("msg=\"cannot open the connections\" error=\"%s\"", err.message);
-        tsv_files_close(files);
-        tsv_store_close(store);
-        return 1;
+        goto out;
     }
     tsv_jobs_options jopt = {
         .workers = cfg.job_workers, .retention_s = cfg.job_retention_s, .conns = conns};
-    tsv_jobs *jobs = NULL;
     if (tsv_jobs_open(&jobs, store, files, &jopt, &err) != 0 ||
         tsv_conns_start_schedule(conns, jobs, &err) != 0) {
         TSV_ERROR("msg=\"cannot open the jobs\" error=\"%s\"", err.message);
-        tsv_jobs_close(jobs);
-        tsv_conns_close(conns);
-        tsv_files_close(files);
-        tsv_store_close(store);
-        return 1;
+        goto out;
     }
-    tsv_server *srv = NULL;
     tsv_server_services svc = {.store = store, .files = files, .jobs = jobs, .conns = conns};
     if (tsv_server_start(&srv, &cfg, &svc, &err) != 0) {
         TSV_ERROR("msg=\"cannot start HTTP server\" error=\"%s\"", err.message);
-        tsv_conns_stop_schedule(conns);
-        tsv_jobs_close(jobs);
-        tsv_conns_close(conns);
-        tsv_files_close(files);
-        tsv_store_close(store);
-        return 1;
+        goto out;
     }
-    tsv_rpc *rpc = NULL;
     if (cfg.rpc_bind_address[0] && tsv_rpc_start(&rpc, &cfg, store, &err) != 0) {
         TSV_ERROR("msg=\"cannot start the 1.x RPC service\" error=\"%s\"", err.message);
         tsv_server_stop(srv);
-        tsv_server_free(srv);
-        tsv_conns_stop_schedule(conns);
-        tsv_jobs_close(jobs);
-        tsv_conns_close(conns);
-        tsv_files_close(files);
-        tsv_store_close(store);
-        return 1;
+        goto out;
     }
     if (cfg.tls_cert && rpc && !loopback_address(cfg.rpc_bind_address))
         TSV_WARN("msg=\"the 1.x RPC service has no TLS (InfluxDB's protocol has none): keep it on "
@@ -169,13 +153,17 @@ int main(int argc, char **argv)
         TSV_WARN("msg=\"exiting with requests still running\"");
         _exit(1);
     }
+    rc = 0;
+out:
     tsv_server_free(srv);
     /* Running jobs stop at their next file boundary and are rolled back. */
-    tsv_conns_stop_schedule(conns);
+    if (conns)
+        tsv_conns_stop_schedule(conns); /* a no-op when it never started */
     tsv_jobs_close(jobs);
     tsv_conns_close(conns);
     tsv_files_close(files);
     tsv_store_close(store);
-    TSV_INFO("msg=stopped");
-    return 0;
+    if (rc == 0)
+        TSV_INFO("msg=stopped");
+    return rc;
 }

@@ -155,6 +155,10 @@ struct tsv_job_user;
 /* Who the jobs, PITR and connections record as acting: the caller's user
  * (its name from the store) and org; "operator" for the bootstrap token. */
 void tsv_http_job_user(tsv_http_req *req, const tsv_caller *c, struct tsv_job_user *u);
+/* The start of a jobs, PITR or connections write: reads the body (at most
+ * max bytes, tsv_http_read_body: freed on failure), then *u as above. */
+int tsv_http_job_request(tsv_http_req *req, const tsv_caller *c, size_t max, tsv_buf *body,
+                         struct tsv_job_user *u, tsv_error *err);
 int tsv_handle_jobs_post(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_handle_jobs_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
 int tsv_handle_job_get(tsv_http_req *, const tsv_route_params *, const tsv_caller *);
