@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <cmocka.h>
@@ -269,6 +271,61 @@ static inline void harness_gunzip_to(const char *gz, const char *out)
     assert_int_equal(n, 0);
     assert_int_equal(gzclose(in), Z_OK);
     assert_int_equal(fclose(fp), 0);
+}
+
+/* Runs the shell command cmd and returns all it writes to stdout,
+ * NUL-terminated and malloc'd (caller frees), with its wait status in
+ * *status. */
+static inline char *harness_popen_read(const char *cmd, int *status)
+{
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    harness_buf out = {0};
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, p)) > 0)
+        harness_buf_add(&out, chunk, n);
+    harness_buf_add(&out, "", 1);
+    *status = pclose(p);
+    return (char *)out.p;
+}
+
+/* The independent bbolt checker (tests/tools/boltcheck) named by
+ * $TSV_BOLTCHECK, or NULL when it may be skipped (TSV_ALLOW_NO_GO=1); fails
+ * the test when it is missing otherwise. */
+static inline const char *harness_boltcheck_path(void)
+{
+    const char *p = getenv("TSV_BOLTCHECK");
+    if (p && *p && access(p, X_OK) == 0)
+        return p;
+    const char *allow = getenv("TSV_ALLOW_NO_GO");
+    if (allow && strcmp(allow, "1") == 0)
+        return NULL;
+    fail_msg("TSV_BOLTCHECK (%s) is not an executable; build tests/tools "
+             "(or set TSV_ALLOW_NO_GO=1 to skip the independent check)",
+             p ? p : "unset");
+    return NULL;
+}
+
+/* The two real InfluxDB 2 bolt files of testdata: the live one where it
+ * lies, and the 2.0 backup gunzipped into dir/backup.bolt. */
+static inline void harness_real_bolts(const char *dir, char *live, size_t live_len, char *backup,
+                                      size_t backup_len)
+{
+    snprintf(live, live_len, "%s/influxdb-2-kv/influxd-2.x-live.bolt", TSV_TESTDATA);
+    snprintf(backup, backup_len, "%s/backup.bolt", dir);
+    char gz[512];
+    snprintf(gz, sizeof gz, "%s/influxdb-2-kv/influxd-2.0-backup.bolt.gz", TSV_TESTDATA);
+    harness_gunzip_to(gz, backup);
+}
+
+/* rm -rf dir unless $TSV_KEEP_TMP is set (to look at what a test left). */
+static inline int harness_rmtree_unless_kept(const char *dir)
+{
+    tsv_error err;
+    if (getenv("TSV_KEEP_TMP"))
+        return 0;
+    return tsv_remove_tree(dir, &err);
 }
 
 #endif

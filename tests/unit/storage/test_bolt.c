@@ -428,45 +428,23 @@ static char *file_dump(const char *path)
 
 /* ---- the Go checker ---------------------------------------------------- */
 
-/* Path of the checker, or NULL when it may be skipped (TSV_ALLOW_NO_GO=1). */
-static const char *boltcheck_path(void)
-{
-    const char *p = getenv("TSV_BOLTCHECK");
-    if (p && *p && access(p, X_OK) == 0)
-        return p;
-    const char *allow = getenv("TSV_ALLOW_NO_GO");
-    if (allow && strcmp(allow, "1") == 0)
-        return NULL;
-    fail_msg("TSV_BOLTCHECK (%s) is not an executable; build tests/tools "
-             "(or set TSV_ALLOW_NO_GO=1 to skip the independent check)",
-             p ? p : "unset");
-    return NULL;
-}
-
 /* Runs boltcheck [-rw] on path; returns its stdout. Fails the test on any
  * Check error or non-zero exit. */
 static char *run_boltcheck(const char *path, int rw)
 {
-    const char *tool = boltcheck_path();
+    const char *tool = harness_boltcheck_path();
     if (!tool)
         return NULL;
     assert_null(strchr(tool, '\''));
     assert_null(strchr(path, '\''));
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "'%s' %s'%s'", tool, rw ? "-rw " : "", path);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    sbuf out = {0};
-    sb_str(&out, "");
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0)
-        sb_add(&out, buf, n);
-    int status = pclose(p);
+    int status;
+    char *out = harness_popen_read(cmd, &status);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         fail_msg("boltcheck%s %s failed (status 0x%x); see its stderr above", rw ? " -rw" : "",
                  path, status);
-    return out.p;
+    return out;
 }
 
 static void assert_dump_equal(const char *what, const char *a, const char *b)
@@ -1717,21 +1695,11 @@ static int setup(void **state)
 {
     if (harness_tmpdir(tmpdir, sizeof tmpdir, "bolt") != 0)
         return -1;
-    snprintf(live_path, sizeof live_path, "%s/influxdb-2-kv/influxd-2.x-live.bolt", TSV_TESTDATA);
-    snprintf(backup_path, sizeof backup_path, "%s/backup.bolt", tmpdir);
-    char gz[512];
-    snprintf(gz, sizeof gz, "%s/influxdb-2-kv/influxd-2.0-backup.bolt.gz", TSV_TESTDATA);
-    harness_gunzip_to(gz, backup_path);
+    harness_real_bolts(tmpdir, live_path, sizeof live_path, backup_path, sizeof backup_path);
     return 0;
 }
 
-static int teardown(void **state)
-{
-    tsv_error err;
-    if (getenv("TSV_KEEP_TMP"))
-        return 0;
-    return tsv_remove_tree(tmpdir, &err);
-}
+static int teardown(void **state) { return harness_rmtree_unless_kept(tmpdir); }
 
 int main(void)
 {

@@ -486,25 +486,11 @@ static void dump_counts(const char *d, uint64_t *entries, uint64_t *buckets)
 
 /* ---- the independent checker --------------------------------------------- */
 
-static const char *boltcheck_path(void)
-{
-    const char *p = getenv("TSV_BOLTCHECK");
-    if (p && *p && access(p, X_OK) == 0)
-        return p;
-    const char *allow = getenv("TSV_ALLOW_NO_GO");
-    if (allow && strcmp(allow, "1") == 0)
-        return NULL;
-    fail_msg("TSV_BOLTCHECK (%s) is not an executable; build tests/tools "
-             "(or set TSV_ALLOW_NO_GO=1 to skip the independent check)",
-             p ? p : "unset");
-    return NULL;
-}
-
 /* bbolt's dump of path; fails unless it exits 0 with nothing on stderr
  * (tx.Check() reports every problem there). NULL if skipped. */
 static char *go_dump(const char *path, int rw)
 {
-    const char *tool = boltcheck_path();
+    const char *tool = harness_boltcheck_path();
     if (!tool)
         return NULL;
     assert_null(strchr(tool, '\''));
@@ -512,15 +498,8 @@ static char *go_dump(const char *path, int rw)
     char errpath[600], cmd[1600];
     snprintf(errpath, sizeof errpath, "%s.boltcheck-stderr", path);
     snprintf(cmd, sizeof cmd, "'%s' %s'%s' 2>'%s'", tool, rw ? "-rw " : "", path, errpath);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    sbuf out = {0};
-    sb_str(&out, "");
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0)
-        sb_add(&out, buf, n);
-    int status = pclose(p);
+    int status;
+    char *out = harness_popen_read(cmd, &status);
     size_t elen = 0;
     uint8_t *errtext = harness_read_bytes(errpath, &elen);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || elen != 0)
@@ -528,7 +507,7 @@ static char *go_dump(const char *path, int rw)
                  (int)(elen > 800 ? 800 : elen), (const char *)errtext);
     free(errtext);
     unlink(errpath);
-    return out.p;
+    return out;
 }
 
 /* ---- KV steps ----------------------------------------------------------------- */
@@ -1021,21 +1000,11 @@ static int setup(void **state)
 {
     if (harness_tmpdir(tmpdir, sizeof tmpdir, "kvbolt") != 0)
         return -1;
-    snprintf(live_path, sizeof live_path, "%s/influxdb-2-kv/influxd-2.x-live.bolt", TSV_TESTDATA);
-    snprintf(backup_path, sizeof backup_path, "%s/backup.bolt", tmpdir);
-    char gz[512];
-    snprintf(gz, sizeof gz, "%s/influxdb-2-kv/influxd-2.0-backup.bolt.gz", TSV_TESTDATA);
-    harness_gunzip_to(gz, backup_path);
+    harness_real_bolts(tmpdir, live_path, sizeof live_path, backup_path, sizeof backup_path);
     return 0;
 }
 
-static int teardown(void **state)
-{
-    tsv_error err;
-    if (getenv("TSV_KEEP_TMP"))
-        return 0;
-    return tsv_remove_tree(tmpdir, &err);
-}
+static int teardown(void **state) { return harness_rmtree_unless_kept(tmpdir); }
 
 int main(void)
 {
