@@ -142,6 +142,14 @@ static void fake_start(fake *f, script_fn script)
     assert_int_equal(pthread_create(&f->th, NULL, fake_main, f), 0);
 }
 
+/* fake_start, with reply (borrowed) as what the script answers first. */
+static void fake_start_reply(fake *f, script_fn script, const tsv_buf *reply)
+{
+    fake_start(f, script);
+    f->reply = reply->data;
+    f->reply_len = reply->len;
+}
+
 static void fake_stop(fake *f)
 {
     shutdown(f->lfd, SHUT_RDWR); /* wakes accept() */
@@ -269,9 +277,7 @@ static void test_meta_ok_and_probe(void **state)
     tsv_buf reply = {0};
     meta_reply(&reply, meta, mlen, 0x59590101);
     fake f = {0};
-    fake_start(&f, script_reply);
-    f.reply = reply.data;
-    f.reply_len = reply.len;
+    fake_start_reply(&f, script_reply, &reply);
     tsv_influx1_client *c = client_for(&f, 5000);
     uint8_t *got;
     size_t len;
@@ -304,9 +310,7 @@ static void test_meta_bad_magic(void **state)
     tsv_buf reply = {0};
     meta_reply(&reply, meta, mlen, 0x1234);
     fake f = {0};
-    fake_start(&f, script_reply);
-    f.reply = reply.data;
-    f.reply_len = reply.len;
+    fake_start_reply(&f, script_reply, &reply);
     tsv_influx1_client *c = client_for(&f, 5000);
     uint8_t *got;
     size_t len;
@@ -354,9 +358,7 @@ static void test_meta_too_long_and_truncated(void **state)
 
     /* whole length, but the bytes are not a meta.Data */
     memset(reply.data + 16, 0xff, mlen);
-    fake_start(&f, script_reply);
-    f.reply = reply.data;
-    f.reply_len = reply.len;
+    fake_start_reply(&f, script_reply, &reply);
     c = client_for(&f, 5000);
     FAILS(tsv_influx1_fetch_meta(c, &got, &len, &E), TSV_EINVALID);
     assert_msg("does not decode");
@@ -602,9 +604,7 @@ static void test_restore_renames_entries(void **state)
     id_map(&map, 5);
     target_meta(meta, mlen, "renamed", &after);
     fake f = {0};
-    fake_start(&f, script_restore);
-    f.reply = map.data;
-    f.reply_len = map.len;
+    fake_start_reply(&f, script_restore, &map);
     f.reply2 = after.data;
     f.reply2_len = after.len;
     tsv_influx1_client *c = client_for(&f, 5000);
@@ -693,9 +693,7 @@ static void test_restore_refused_and_unconfirmed(void **state)
     tsv_buf map = {0}, after = {0};
     id_map(&map, 0);
     fake f = {0};
-    fake_start(&f, script_restore);
-    f.reply = map.data;
-    f.reply_len = map.len;
+    fake_start_reply(&f, script_restore, &map);
     tsv_influx1_client *c = client_for(&f, 5000);
     opener o = {0};
     tsv_influx1_restore_request req = {.meta = meta,
@@ -715,9 +713,7 @@ static void test_restore_refused_and_unconfirmed(void **state)
 
     /* a pair for a shard of another RP than the one restored */
     id_map(&map, 3);
-    fake_start(&f, script_restore);
-    f.reply = map.data;
-    f.reply_len = map.len;
+    fake_start_reply(&f, script_restore, &map);
     c = client_for(&f, 5000);
     FAILS(tsv_influx1_restore_database(c, &req, NULL, &E), TSV_EINVALID);
     assert_msg("bad shard ID pair (3 -> 13): not a shard of the restored database");
@@ -727,9 +723,7 @@ static void test_restore_refused_and_unconfirmed(void **state)
     /* uploads accepted, but the target's metastore never shows the database */
     id_map(&map, 2);
     target_meta(meta, mlen, "other", &after);
-    fake_start(&f, script_restore);
-    f.reply = map.data;
-    f.reply_len = map.len;
+    fake_start_reply(&f, script_restore, &map);
     f.reply2 = after.data;
     f.reply2_len = after.len;
     c = client_for(&f, 200);
