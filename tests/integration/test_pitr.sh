@@ -11,11 +11,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fixture.sh"
 
-VT="$(dirname "$TSVAULT_BIN")/tsv_vaulttool"
-[ -x "$VT" ] || fail "tsv_vaulttool not built next to $TSVAULT_BIN"
-W="$TSV_TMP/work"
-fixture_prepare "$W"
-tsv_start s
+VT=$(tsv_tool tsv_vaulttool)
+fixture_server
 . "$(dirname "$0")/pitr_lib.sh"
 
 # snap NAME: the backup API's view of the whole store.

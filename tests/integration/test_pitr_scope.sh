@@ -19,8 +19,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fixture.sh"
 
-W="$TSV_TMP/work"
-fixture_prepare "$W"
+fixture_work
 tsv_start s
 . "$(dirname "$0")/pitr_lib.sh"
 
