@@ -269,16 +269,26 @@ static void assert_msg(const char *want)
 
 /* ---- metastore ------------------------------------------------------------------ */
 
+/* The fixture's metastore (into *meta, *mlen; the caller frees it) served
+ * by f as influxd answers, with `magic` (the reply in *reply); a client for
+ * f. */
+static tsv_influx1_client *meta_server(fake *f, tsv_buf *reply, uint64_t magic, uint8_t **meta,
+                                       size_t *mlen)
+{
+    *meta = fixture_meta(mlen);
+    meta_reply(reply, *meta, *mlen, magic);
+    fake_start_reply(f, script_reply, reply);
+    return client_for(f, 5000);
+}
+
 static void test_meta_ok_and_probe(void **state)
 {
     (void)state;
     size_t mlen;
-    uint8_t *meta = fixture_meta(&mlen);
+    uint8_t *meta;
     tsv_buf reply = {0};
-    meta_reply(&reply, meta, mlen, 0x59590101);
     fake f = {0};
-    fake_start_reply(&f, script_reply, &reply);
-    tsv_influx1_client *c = client_for(&f, 5000);
+    tsv_influx1_client *c = meta_server(&f, &reply, 0x59590101, &meta, &mlen);
     uint8_t *got;
     size_t len;
     OK(tsv_influx1_fetch_meta(c, &got, &len, &E));
@@ -306,12 +316,10 @@ static void test_meta_bad_magic(void **state)
 {
     (void)state;
     size_t mlen;
-    uint8_t *meta = fixture_meta(&mlen);
+    uint8_t *meta;
     tsv_buf reply = {0};
-    meta_reply(&reply, meta, mlen, 0x1234);
     fake f = {0};
-    fake_start_reply(&f, script_reply, &reply);
-    tsv_influx1_client *c = client_for(&f, 5000);
+    tsv_influx1_client *c = meta_server(&f, &reply, 0x1234, &meta, &mlen);
     uint8_t *got;
     size_t len;
     FAILS(tsv_influx1_fetch_meta(c, &got, &len, &E), TSV_EINVALID);
