@@ -35,22 +35,10 @@ same() { # SNAP-A SNAP-B WHAT
 http POST "$U/api/v2/orgs" -H "$(auth)" -H 'Content-Type: application/json' -d '{"name":"pitr-org"}'
 expect_status 201 "create org"
 ORG=$(json_get 'j["id"]')
-declare -A NEWID BUCKET
+declare -A BUCKET
 restore_rp() { # RP OLD-SHARD-IDS...
-    rp=$1
-    shift
-    fixture_manifest "$W" "$rp" "$ORG" >"$W/m-$rp.json"
-    http POST "$U/api/v2/restore/bucketMetadata" -H "$(auth)" -H 'Content-Type: application/json' \
-        --data-binary "@$W/m-$rp.json"
-    expect_status 201 "bucketMetadata $rp"
-    BUCKET[$rp]=$(json_get 'j["id"]')
-    while read -r old new; do NEWID[$old]=$new; done < <(json_get "'\\n'.join('%d %d' % (m['oldId'], m['newId']) for m in j['shardMappings'])")
-    for old in "$@"; do upload "$old" "$old"; done
-}
-upload() { # FROM-OLD-ID INTO-OLD-ID
-    http POST "$U/api/v2/restore/shards/${NEWID[$2]}" -H "$(auth)" -H 'Content-Type: application/octet-stream' \
-        -H 'Content-Encoding: gzip' --data-binary "@$W/s$1.tar.gz"
-    expect_status 204 "restore shard $1 into $2"
+    pitr_restore_rp "$1" "$ORG" "${@:2}"
+    BUCKET[$1]=$BUCKET_ID
 }
 restore_rp autogen 1 2 3
 tick; T1=$T; snap s1
