@@ -205,7 +205,8 @@ static inline int harness_trash_has(const char *trash_dir, const char *rel, cons
         if (e->d_name[0] == '.')
             continue;
         char f[PATH_MAX + 300];
-        snprintf(f, sizeof f, "%s/%s/%s", trash_dir, e->d_name, rel);
+        int n = snprintf(f, sizeof f, "%s/%s/%s", trash_dir, e->d_name, rel);
+        assert_true(n > 0 && (size_t)n < sizeof f);
         char *text;
         tsv_error err;
         if (tsv_read_file(f, 1u << 20, &text, NULL, &err) == 0) {
