@@ -38,14 +38,10 @@ if [ ! -f "$DATA/complete" ]; then
         rm -rf "$DATA"
         mkdir -p "$DATA/tree" "$DATA/gz" "$DATA/zst" "$DATA/portable" "$CACHE"
         [ -x "$CACHE/tools/tsmcheck" ] || "$root/tests/tools/build.sh" "$CACHE/tools" >/dev/null
-        specs=""
         for id in $(seq 1 "$NSHARDS"); do
             gen_shard "$id" "$SERIES" "$DATA/tree"
-            ln -s "../gz/s$id.tar.gz" "$DATA/portable/$PREFIX.s$id.tar.gz"
-            specs="$specs $id:$(cat "$DATA/s$id.tarsize")"
         done
-        # shellcheck disable=SC2086
-        $PY portable "$DATA/portable" "$PREFIX" bench $specs
+        portable_backup
         mkdir -p "$DATA/bigtree/$BUCKET_HEX/autogen/$BIG_ID" # (not used here)
         touch "$DATA/bigtree/$BUCKET_HEX/autogen/$BIG_ID/$TSM" "$DATA/complete"
     fi

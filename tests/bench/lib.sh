@@ -109,13 +109,27 @@ gen_shard() {
     [ "$id" != "$BIG_ID" ] || rm "$DATA/tar/s$id.tar" # only its .gz/.zst are used
 }
 
+# portable_backup: DATA/portable as an InfluxDB 1.x portable backup of
+# database "bench" holding the shards 1..NSHARDS made by gen_shard (the
+# restore client takes the RP from the entry names, the rest from the
+# manifest and the server's ID map).
+portable_backup() {
+    local id specs=""
+    for id in $(seq 1 "$NSHARDS"); do
+        ln -s "../gz/s$id.tar.gz" "$DATA/portable/$PREFIX.s$id.tar.gz"
+        specs="$specs $id:$(cat "$DATA/s$id.tarsize")"
+    done
+    # shellcheck disable=SC2086
+    $PY portable "$DATA/portable" "$PREFIX" bench $specs
+}
+
 ensure_data() {
     if [ ! -f "$DATA/complete" ]; then
         log "generating the data set once into $DATA (a few minutes)"
         rm -rf "$DATA"
         mkdir -p "$DATA/tree" "$DATA/bigtree" "$DATA/gz" "$DATA/zst" "$DATA/portable"
         "$root/tests/tools/build.sh" "$CACHE/tools" >/dev/null
-        local pids="" id p specs=""
+        local pids="" id p
         for id in $(seq 1 "$NSHARDS"); do
             gen_shard "$id" "$SERIES" "$DATA/tree" &
             pids="$pids $!"
@@ -126,15 +140,8 @@ ensure_data() {
         done
         for p in $pids; do wait "$p"; done
         gen_shard "$BIG_ID" "$BIG_SERIES" "$DATA/bigtree"
-        # The same .tar.gz files as an InfluxDB 1.x portable backup of
-        # database "bench" (the restore client takes the RP from the entry
-        # names, the rest from the manifest and the server's ID map).
-        for id in $(seq 1 "$NSHARDS"); do
-            ln -s "../gz/s$id.tar.gz" "$DATA/portable/$PREFIX.s$id.tar.gz"
-            specs="$specs $id:$(cat "$DATA/s$id.tarsize")"
-        done
-        # shellcheck disable=SC2086
-        $PY portable "$DATA/portable" "$PREFIX" bench $specs
+        # The same .tar.gz files as a 1.x portable backup.
+        portable_backup
         touch "$DATA/complete"
     fi
     IDS=$(seq 1 "$NSHARDS")
@@ -360,14 +367,11 @@ ensure_rpc1x_data() { # -> DATA, IDS, TSM_BYTES, TSM_FILES
         rm -rf "$DATA"
         mkdir -p "$DATA/tree" "$DATA/gz" "$DATA/zst" "$DATA/portable"
         "$root/tests/tools/build.sh" "$CACHE/tools" >/dev/null
-        local id specs=""
+        local id
         for id in $(seq 1 "$NSHARDS"); do
             gen_shard "$id" "$SERIES" "$DATA/tree"
-            ln -s "../gz/s$id.tar.gz" "$DATA/portable/$PREFIX.s$id.tar.gz"
-            specs="$specs $id:$(cat "$DATA/s$id.tarsize")"
         done
-        # shellcheck disable=SC2086
-        $PY portable "$DATA/portable" "$PREFIX" bench $specs
+        portable_backup
         touch "$DATA/complete"
     fi
     IDS=$(seq 1 "$NSHARDS")

@@ -49,6 +49,55 @@ for rp, groups, sgd in (("autogen", autogen, 7 * day), ("daily", daily, day)):
 PY
 }
 
+# fixture_work: W=$TSV_TMP/work, holding fixture_prepare's output.
+fixture_work() {
+    W="$TSV_TMP/work"
+    fixture_prepare "$W"
+}
+
+# fixture_server [tsv_start flags...]: fixture_work, and the server "s"
+# started with the flags; U is its URL and D its data directory.
+fixture_server() {
+    fixture_work
+    tsv_start s "$@"
+    U=$s_URL
+    D=$s_DATA
+}
+
+# fixture_export SHARDS RP OUT: the tsmcheck export (InfluxDB 1.6.7's tsm1
+# reader) of the live shard directories SHARDS (a data directory's
+# state/engine/data/<bucket>/<rp>) as database "fixture", retention RP, into
+# OUT; $W/check is its scratch.
+fixture_export() {
+    rm -rf "$W/check" && mkdir -p "$W/check/data/fixture"
+    cp -r "$1" "$W/check/data/fixture/$2"
+    find "$W/check/data/fixture/$2" -name .tsv-gen -delete
+    "$TSV_TOOLS/tsmcheck" export -datadir "$W/check/data" -database fixture -retention "$2" >"$3" ||
+        fail "tsmcheck export failed"
+}
+
+# fixture_lp_same GOT WANT WHAT: the file GOT is byte-identical to WANT, or
+# the test fails with WHAT after the first lines of a sorted diff.
+fixture_lp_same() {
+    cmp -s "$1" "$2" || { diff <(sort "$1") <(sort "$2") | head -5; fail "$3"; }
+}
+
+# fixture_lp_without LP START_NS END_NS: prints the line protocol file LP
+# without the points of [start, end) (header and DDL lines stay).
+fixture_lp_without() {
+    python3 - "$1" "$2" "$3" <<'PY'
+import sys
+lo, hi = int(sys.argv[2]), int(sys.argv[3])
+for line in open(sys.argv[1]):
+    try:
+        ts = int(line.rstrip("\n").rsplit(" ", 1)[1])
+    except (ValueError, IndexError):
+        ts = None
+    if ts is None or not (lo <= ts < hi):
+        sys.stdout.write(line)
+PY
+}
+
 # fixture_manifest DIR RP ORGID: prints the manifest with the real org ID.
 fixture_manifest() {
     sed "s/ORGID/$3/" "$1/manifest-$2.json"

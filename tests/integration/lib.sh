@@ -89,6 +89,33 @@ fail() {
     exit 1
 }
 
+# tool_run COMMAND ARGS...: runs a test tool; its output in $OUT, its errors
+# in $ERR, its exit status in $RC (the test goes on either way).
+tool_run() {
+    RC=0
+    "$@" >"$TSV_TMP/tool.out" 2>"$TSV_TMP/tool.err" || RC=$?
+    OUT=$(cat "$TSV_TMP/tool.out")
+    ERR=$(cat "$TSV_TMP/tool.err")
+}
+# expect_ok WHAT: the last tool_run exited 0.
+expect_ok() { [ "$RC" = 0 ] || fail "$1: exit $RC: $ERR"; }
+# expect_fail WHAT CODE REGEX: the last tool_run exited 1 with "error [CODE]: "
+# and a message matching REGEX.
+expect_fail() {
+    [ "$RC" = 1 ] || fail "$1: expected a failure, got exit $RC: $OUT $ERR"
+    echo "$ERR" | grep -q "^error \[$2\]: " || fail "$1: expected code '$2': $ERR"
+    echo "$ERR" | grep -Eq "$3" || fail "$1: message does not match /$3/: $ERR"
+}
+
+# tsv_tool NAME: prints the path of the test tool NAME built next to
+# tsvault; fails when it is not there (VAR=$(tsv_tool NAME) then exits too).
+tsv_tool() {
+    local t
+    t="$(dirname "$TSVAULT_BIN")/$1"
+    [ -x "$t" ] || fail "$1 not built next to $TSVAULT_BIN"
+    echo "$t"
+}
+
 pass() {
     echo "ok - $*"
 }

@@ -4,6 +4,27 @@
 U=$s_URL
 D=$s_DATA
 LOGN=0
+declare -A NEWID
+# pitr_restore_rp RP ORG OLD-SHARD-IDS...: the fixture's RP restored as a
+# bucket of ORG (bucketMetadata: BUCKET_ID is the bucket, NEWID[old] the new
+# shard IDs), then each named shard uploaded into its own new ID.
+pitr_restore_rp() {
+    local rp=$1 org=$2 old new
+    shift 2
+    fixture_manifest "$W" "$rp" "$org" >"$W/m-$rp.json"
+    http POST "$U/api/v2/restore/bucketMetadata" -H "$(auth)" -H 'Content-Type: application/json' \
+        --data-binary "@$W/m-$rp.json"
+    expect_status 201 "bucketMetadata $rp"
+    BUCKET_ID=$(json_get 'j["id"]')
+    while read -r old new; do NEWID[$old]=$new; done < <(json_get "'\\n'.join('%d %d' % (m['oldId'], m['newId']) for m in j['shardMappings'])")
+    for old in "$@"; do upload "$old" "$old"; done
+}
+# upload FROM-OLD-ID INTO-OLD-ID: the fixture's shard FROM into INTO's new shard.
+upload() { # FROM-OLD-ID INTO-OLD-ID
+    http POST "$U/api/v2/restore/shards/${NEWID[$2]}" -H "$(auth)" -H 'Content-Type: application/octet-stream' \
+        -H 'Content-Encoding: gzip' --data-binary "@$W/s$1.tar.gz"
+    expect_status 204 "restore shard $1 into $2"
+}
 # relaunch [FAULT-SPEC]: starts "s" again on its data directory, log s-N.log.
 relaunch() {
     LOGN=$((LOGN + 1))

@@ -15,8 +15,7 @@
 . "$(dirname "$0")/fixture.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 CHECK="python3 $HERE/backup_check.py"
-W="$TSV_TMP/work"
-fixture_prepare "$W"
+fixture_work
 
 tsv_start a
 U=$a_URL

@@ -14,8 +14,7 @@
 . "$(dirname "$0")/fixture.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 CHECK="python3 $HERE/backup_check.py"
-W="$TSV_TMP/work"
-fixture_prepare "$W"
+fixture_work
 LOOPS=${TSV_CONC_LOOPS:-12}
 DEADLINE=$(($(date +%s) + ${TSV_CONC_SECONDS:-60}))
 

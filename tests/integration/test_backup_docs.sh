@@ -9,8 +9,7 @@
 HERE=$(cd "$(dirname "$0")" && pwd)
 DOC="${TSV_SRC:-$HERE/../..}/docs/api.md"
 [ -f "$DOC" ] || fail "no $DOC"
-W="$TSV_TMP/work"
-fixture_prepare "$W"
+fixture_work
 
 tsv_start s
 export H=$s_URL T=$TSV_TOKEN

@@ -11,8 +11,7 @@
 . "$(dirname "$0")/fixture.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 CHECK="python3 $HERE/backup_check.py"
-W="$TSV_TMP/work"
-fixture_prepare "$W"
+fixture_work
 BOLTCHECK="$TSV_TOOLS/boltcheck"
 
 # kv_get URL AUTH OUT [curl args]: GET /backup/kv; headers; boltcheck (+ -rw on a copy).

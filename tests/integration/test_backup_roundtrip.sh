@@ -21,8 +21,7 @@
 HERE=$(cd "$(dirname "$0")" && pwd)
 CHECK="python3 $HERE/backup_check.py"
 CLI="python3 $HERE/influxcli.py"
-W="$TSV_TMP/work"
-fixture_prepare "$W"
+fixture_work
 
 # ---- a tombstone for shard 1 ----------------------------------------------
 S1="$W/repack/1/0a1b2c3d4e5f6071/autogen/1"

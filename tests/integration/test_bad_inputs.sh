@@ -14,33 +14,15 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fixture.sh"
 
-W="$TSV_TMP/work"
+fixture_server
 BAD="$W/bad"
-fixture_prepare "$W"
-tsv_start s
-U=$s_URL
 PORT=${U##*:}
 
 # ---- setup -----------------------------------------------------------------
-http POST "$U/api/v2/orgs" -H "$(auth)" -H 'Content-Type: application/json' -d '{"name":"fixture-org"}'
-expect_status 201 "create org"
-ORG=$(json_get 'j["id"]')
-declare -A NEWID BUCKET
-for rp in autogen daily; do
-    fixture_manifest "$W" "$rp" "$ORG" >"$W/m-$rp.json"
-    http POST "$U/api/v2/restore/bucketMetadata" -H "$(auth)" -H 'Content-Type: application/json' \
-        --data-binary "@$W/m-$rp.json"
-    expect_status 201 "bucketMetadata $rp"
-    BUCKET[$rp]=$(json_get 'j["id"]')
-    while read -r old new; do NEWID[$old]=$new; done < <(json_get "'\\n'.join('%d %d' % (m['oldId'], m['newId']) for m in j['shardMappings'])")
-done
-for old in 1 2 3 4 5; do
-    http POST "$U/api/v2/restore/shards/${NEWID[$old]}" -H "$(auth)" -H 'Content-Encoding: gzip' \
-        --data-binary "@$W/s$old.tar.gz"
-    expect_status 204 "restore shard $old"
-done
-S=${NEWID[1]}                       # the target of the bad shard uploads
-SDIR="$s_DATA/state/engine/data/${BUCKET[autogen]}/autogen/$S"
+fixture_restore "$U" "$W"
+ORG=$FIX_ORG
+S=${FIX_SHARD[1]} # the target of the bad shard uploads
+SDIR="$s_DATA/state/engine/data/${FIX_BUCKET[autogen]}/autogen/$S"
 ls "$SDIR"/*.tsm >/dev/null || fail "shard $S holds no TSM files"
 pass "setup: 2 buckets, 5 shards of real TSM data"
 
@@ -362,7 +344,7 @@ expect_error 404 "not found" '^shard 999999 not found$'
 ok "E unknown shard -> 404"
 
 # ---- F. restore/bucket/{id} and /buckets/{id} (protobuf DatabaseInfo) -----------
-B=${BUCKET[autogen]}
+B=${FIX_BUCKET[autogen]}
 for path in bucket buckets; do
     http POST "$U/api/v2/restore/$path/$B" -H "$(auth)" --data-binary "@$BAD/db-garbage.pb"
     expect_error 400 invalid '^invalid DatabaseInfo: meta: '
@@ -506,7 +488,7 @@ expect_status 204 "good shard restore"
 for f in "$W"/x/fixture/autogen/2/*.tsm; do
     cmp "$f" "$SDIR/$(basename "$f")" || fail "good shard restore: $(basename "$f") differs"
 done
-http GET "$U/api/v2/buckets/${BUCKET[autogen]}/unusedShards" -H "$(auth)"
+http GET "$U/api/v2/buckets/${FIX_BUCKET[autogen]}/unusedShards" -H "$(auth)"
 expect_status 200 "unusedShards"
 [ "$(json_get 'len(j["unusedShards"])')" -ge 1 ] || fail "the replaced shard version is not kept in the vault"
 pass "good shard restore after the catalogue: 204, files installed, previous version soft-deleted in the vault"

@@ -22,8 +22,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fixture.sh"
 
-W="$TSV_TMP/work"
-fixture_prepare "$W"
+fixture_work
 LIVE="$TSV_TESTDATA/influxdb-2-kv/influxd-2.x-live.bolt"
 LIVE_TOKEN="A9Ovdl8SmP-rfp8wQ2vJoPUsZoQQJ3EochD88SlJcgrcLw4HBwgUqpSHQxc9N9Drg0_aY6Lp1jutBRcKhbV7aQ=="
 
@@ -149,26 +148,11 @@ bg_gone() {
 # ---- the template: fixture restored by a normal server -----------------------
 launch "$TSV_TMP/template"
 T="$TSV_TMP/template"
-http POST "$U/api/v2/orgs" -H "$(auth)" -H 'Content-Type: application/json' -d '{"name":"fixture-org"}'
-expect_status 201 "create org"
-ORG=$(json_get 'j["id"]')
-declare -A NEWID BUCKET
-for rp in autogen daily; do
-    fixture_manifest "$W" "$rp" "$ORG" >"$W/m-$rp.json"
-    http POST "$U/api/v2/restore/bucketMetadata" -H "$(auth)" --data-binary "@$W/m-$rp.json"
-    expect_status 201 "bucketMetadata $rp"
-    BUCKET[$rp]=$(json_get 'j["id"]')
-    while read -r old new; do NEWID[$old]=$new; done < <(json_get "'\\n'.join('%d %d' % (m['oldId'], m['newId']) for m in j['shardMappings'])")
-done
-for old in 1 2 3 4 5; do
-    http POST "$U/api/v2/restore/shards/${NEWID[$old]}" -H "$(auth)" -H 'Content-Encoding: gzip' \
-        --data-binary "@$W/s$old.tar.gz"
-    expect_status 204 "restore shard $old"
-done
+fixture_restore "$U" "$W"
 kv_state "$W/old-kv"
 stop_clean
-S=${NEWID[1]}
-SREL="state/engine/data/${BUCKET[autogen]}/autogen/$S"
+S=${FIX_SHARD[1]}
+SREL="state/engine/data/${FIX_BUCKET[autogen]}/autogen/$S"
 files "$T/$SREL" >"$W/old-shard"
 files "$W/x/fixture/autogen/2" >"$W/new-shard"   # s2's files restored into shard S
 files "$W/x/fixture/autogen/1" | cmp -s - "$W/old-shard" || fail "template shard is not s1"
@@ -224,7 +208,7 @@ for point in shard-before-exchange shard-after-exchange; do
         grep -q 'msg="recovering interrupted swap: keeping previous data in trash"' "$c_LOG" ||
             fail "$point: no recovery log"
         [ -z "$(ls -A "$D/trash")" ] || fail "$point: trash not migrated: $(ls "$D/trash")"
-        http GET "$U/api/v2/buckets/${BUCKET[autogen]}/unusedShards" -H "$(auth)"
+        http GET "$U/api/v2/buckets/${FIX_BUCKET[autogen]}/unusedShards" -H "$(auth)"
         expect_status 200 "$point: unusedShards"
         python3 - "$HTTP_BODY" "$S" "$W/old-shard" <<'PY' || fail "$point: the old shard is not a version once: $(cat "$HTTP_BODY")"
 import json, sys
@@ -280,8 +264,8 @@ for point in kv-before-exchange kv-after-exchange; do
         http GET "$U/api/v2/vault/kv/versions" -H "$(auth)"
         [ "$(json_get '[(v["state"], v["finalObject"] is not None) for v in j["versions"]]')" = \
             "[('soft_deleted', True), ('in_use', False)]" ] || fail "$point: KV versions: $(cat "$HTTP_BODY")"
-        http GET "$U/api/v2/buckets/${BUCKET[autogen]}/unusedShards" -H "$(auth)"
-        python3 - "$HTTP_BODY" "$T/state/engine/data/${BUCKET[autogen]}/autogen" <<'PY' ||
+        http GET "$U/api/v2/buckets/${FIX_BUCKET[autogen]}/unusedShards" -H "$(auth)"
+        python3 - "$HTTP_BODY" "$T/state/engine/data/${FIX_BUCKET[autogen]}/autogen" <<'PY' ||
 import hashlib, json, os, sys
 u = json.load(open(sys.argv[1]))["unusedShards"]
 held = [v for v in u if v["softDeletedBy"] == "kv-restore:kv1"]

@@ -15,10 +15,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fixture.sh"
 
-W="$TSV_TMP/work"
-fixture_prepare "$W"
-tsv_start s
-U=$s_URL
+fixture_server
 fixture_restore "$U" "$W"
 BA=${FIX_BUCKET[autogen]}
 BD=${FIX_BUCKET[daily]}

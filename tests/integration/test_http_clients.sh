@@ -9,11 +9,8 @@
 . "$(dirname "$0")/fixture.sh"
 RAW="python3 $(dirname "$0")/httpraw.py"
 
-W="$TSV_TMP/work"
-fixture_prepare "$W"
-tsv_start s --http-read-header-timeout 2s --http-body-idle-timeout 3s \
+fixture_server --http-read-header-timeout 2s --http-body-idle-timeout 3s \
     --max-concurrent-uploads 1 --max-body-size 50MiB
-U=$s_URL
 A="Authorization: Token $TSV_TOKEN"
 
 http POST "$U/api/v2/orgs" -H "$A" -H 'Content-Type: application/json' -d '{"name":"fixture-org"}'

@@ -16,8 +16,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/influxd1_lib.sh"
 command -v influxd >/dev/null || fail "influxd (Debian package influxdb 1.6.7) is not installed"
-TOOL="$(dirname "$TSVAULT_BIN")/tsv_influx1tool"
-[ -x "$TOOL" ] || fail "tsv_influx1tool not built next to $TSVAULT_BIN"
+TOOL=$(tsv_tool tsv_influx1tool)
 W="$TSV_TMP/work"
 mkdir -p "$W"
 

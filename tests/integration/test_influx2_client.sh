@@ -21,26 +21,14 @@
 . "$(dirname "$0")/fixture.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 CHECK="python3 $HERE/backup_check.py"
-TOOL="$(dirname "$TSVAULT_BIN")/tsv_influx2tool"
-[ -x "$TOOL" ] || fail "tsv_influx2tool not built next to $TSVAULT_BIN"
-W="$TSV_TMP/work"
-fixture_prepare "$W"
+TOOL=$(tsv_tool tsv_influx2tool)
+fixture_work
 
 # tool TOKEN URL ARGS...: runs the driver; output in $OUT, errors in $ERR, status in $RC.
 tool() {
     local tok=$1
     shift
-    RC=0
-    TSV_INFLUX2_TOKEN="$tok" "$TOOL" "$@" >"$TSV_TMP/tool.out" 2>"$TSV_TMP/tool.err" || RC=$?
-    OUT=$(cat "$TSV_TMP/tool.out")
-    ERR=$(cat "$TSV_TMP/tool.err")
-}
-expect_ok() { [ "$RC" = 0 ] || fail "$1: exit $RC: $ERR"; }
-# expect_fail WHAT CODE REGEX
-expect_fail() {
-    [ "$RC" = 1 ] || fail "$1: expected a failure, got exit $RC: $OUT $ERR"
-    echo "$ERR" | grep -q "^error \[$2\]: " || fail "$1: expected code '$2': $ERR"
-    echo "$ERR" | grep -Eq "$3" || fail "$1: message does not match /$3/: $ERR"
+    tool_run env TSV_INFLUX2_TOKEN="$tok" "$TOOL" "$@"
 }
 # tar_files TAR: "basename sha256" per regular entry (names and contents, not mtimes).
 tar_files() {

@@ -19,37 +19,20 @@
 . "$(dirname "$0")/jobs_lib.sh"
 . "$(dirname "$0")/fixture.sh"
 
-W="$TSV_TMP/work"
-fixture_prepare "$W"
-tsv_start s --job-workers 2
-U=$s_URL D=$s_DATA T=$TSV_TOKEN
+fixture_server --job-workers 2
+T=$TSV_TOKEN
 fixture_restore "$U" "$W"
 AUTOGEN=${FIX_BUCKET[autogen]} DAILY=${FIX_BUCKET[daily]}
 
 export_rp() { # RP OUT: tsmcheck export of the live shard directories of RP
-    rm -rf "$W/check" && mkdir -p "$W/check/data/fixture"
-    cp -r "$D/state/engine/data/${FIX_BUCKET[$1]}/$1" "$W/check/data/fixture/$1"
-    find "$W/check/data/fixture/$1" -name .tsv-gen -delete
-    "$TSV_TOOLS/tsmcheck" export -datadir "$W/check/data" -database fixture -retention "$1" >"$2" ||
-        fail "tsmcheck export failed"
+    fixture_export "$D/state/engine/data/${FIX_BUCKET[$1]}/$1" "$1" "$2"
 }
 expected_without() { # RP START_NS END_NS: the expected export minus [start, end)
-    python3 - "$FIXTURE/expected/export-$1.lp" "$2" "$3" <<'PY'
-import sys
-lo, hi = int(sys.argv[2]), int(sys.argv[3])
-for line in open(sys.argv[1]):
-    try:
-        ts = int(line.rstrip("\n").rsplit(" ", 1)[1])
-    except (ValueError, IndexError):
-        ts = None
-    if ts is None or not (lo <= ts < hi):
-        sys.stdout.write(line)
-PY
+    fixture_lp_without "$FIXTURE/expected/export-$1.lp" "$2" "$3"
 }
 same_export() { # RP EXPECTED-FILE WHAT
     export_rp "$1" "$W/got.lp"
-    cmp -s "$W/got.lp" "$2" ||
-        { diff <(sort "$W/got.lp") <(sort "$2") | head -5; fail "$3: export of $1 differs"; }
+    fixture_lp_same "$W/got.lp" "$2" "$3: export of $1 differs"
 }
 ns() { echo "$(date -d "$1" +%s)000000000"; }
 snapshot() { # files (path, inode, hash) and the catalogue's soft-deleted versions

@@ -9,8 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fixture.sh"
 
-KVTOOL="$(dirname "$TSVAULT_BIN")/tsv_kvtool"
-[ -x "$KVTOOL" ] || fail "tsv_kvtool not built next to $TSVAULT_BIN"
+KVTOOL=$(tsv_tool tsv_kvtool)
 
 W="$TSV_TMP/work"
 mkdir -p "$W"

@@ -11,11 +11,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fixture.sh"
 
-VT="$(dirname "$TSVAULT_BIN")/tsv_vaulttool"
-[ -x "$VT" ] || fail "tsv_vaulttool not built next to $TSVAULT_BIN"
-W="$TSV_TMP/work"
-fixture_prepare "$W"
-tsv_start s
+VT=$(tsv_tool tsv_vaulttool)
+fixture_server
 . "$(dirname "$0")/pitr_lib.sh"
 
 # snap NAME: the backup API's view of the whole store.
@@ -38,22 +35,10 @@ same() { # SNAP-A SNAP-B WHAT
 http POST "$U/api/v2/orgs" -H "$(auth)" -H 'Content-Type: application/json' -d '{"name":"pitr-org"}'
 expect_status 201 "create org"
 ORG=$(json_get 'j["id"]')
-declare -A NEWID BUCKET
+declare -A BUCKET
 restore_rp() { # RP OLD-SHARD-IDS...
-    rp=$1
-    shift
-    fixture_manifest "$W" "$rp" "$ORG" >"$W/m-$rp.json"
-    http POST "$U/api/v2/restore/bucketMetadata" -H "$(auth)" -H 'Content-Type: application/json' \
-        --data-binary "@$W/m-$rp.json"
-    expect_status 201 "bucketMetadata $rp"
-    BUCKET[$rp]=$(json_get 'j["id"]')
-    while read -r old new; do NEWID[$old]=$new; done < <(json_get "'\\n'.join('%d %d' % (m['oldId'], m['newId']) for m in j['shardMappings'])")
-    for old in "$@"; do upload "$old" "$old"; done
-}
-upload() { # FROM-OLD-ID INTO-OLD-ID
-    http POST "$U/api/v2/restore/shards/${NEWID[$2]}" -H "$(auth)" -H 'Content-Type: application/octet-stream' \
-        -H 'Content-Encoding: gzip' --data-binary "@$W/s$1.tar.gz"
-    expect_status 204 "restore shard $1 into $2"
+    pitr_restore_rp "$1" "$ORG" "${@:2}"
+    BUCKET[$1]=$BUCKET_ID
 }
 restore_rp autogen 1 2 3
 tick; T1=$T; snap s1

@@ -19,8 +19,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fixture.sh"
 
-W="$TSV_TMP/work"
-fixture_prepare "$W"
+fixture_work
 tsv_start s
 . "$(dirname "$0")/pitr_lib.sh"
 
@@ -132,23 +131,7 @@ mktoken() { # ORG DESCRIPTION -> prints ID
     expect_status 201 "create token $2"
     json_get 'j["id"]'
 }
-declare -A NEWID
-restore_rp() { # RP ORG OLD-SHARD-IDS... -> sets BUCKET_ID
-    rp=$1 org=$2
-    shift 2
-    fixture_manifest "$W" "$rp" "$org" >"$W/m-$rp.json"
-    http POST "$U/api/v2/restore/bucketMetadata" -H "$(auth)" -H 'Content-Type: application/json' \
-        --data-binary "@$W/m-$rp.json"
-    expect_status 201 "bucketMetadata $rp"
-    BUCKET_ID=$(json_get 'j["id"]')
-    while read -r old new; do NEWID[$old]=$new; done < <(json_get "'\\n'.join('%d %d' % (m['oldId'], m['newId']) for m in j['shardMappings'])")
-    for old in "$@"; do upload "$old" "$old"; done
-}
-upload() { # FROM-OLD-ID INTO-OLD-ID
-    http POST "$U/api/v2/restore/shards/${NEWID[$2]}" -H "$(auth)" -H 'Content-Type: application/octet-stream' \
-        -H 'Content-Encoding: gzip' --data-binary "@$W/s$1.tar.gz"
-    expect_status 204 "restore shard $1 into $2"
-}
+restore_rp() { pitr_restore_rp "$@"; } # RP ORG OLD-SHARD-IDS... -> sets BUCKET_ID
 
 # --- history -------------------------------------------------------------
 http POST "$U/api/v2/users" -H "$(auth)" -H 'Content-Type: application/json' -d '{"name":"reader"}'

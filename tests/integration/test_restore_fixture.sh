@@ -8,10 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fixture.sh"
 
-W="$TSV_TMP/work"
-fixture_prepare "$W"
-tsv_start s
-U=$s_URL
+fixture_server
 
 http POST "$U/api/v2/orgs" -H "$(auth)" -H 'Content-Type: application/json' -d '{"name":"fixture-org"}'
 expect_status 201 "create org"

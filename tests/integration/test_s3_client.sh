@@ -15,8 +15,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/swift_lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
-TOOL="$(dirname "$TSVAULT_BIN")/tsv_s3tool"
-[ -x "$TOOL" ] || fail "tsv_s3tool not built next to $TSVAULT_BIN"
+TOOL=$(tsv_tool tsv_s3tool)
 W="$TSV_TMP/work"
 mkdir -p "$W"
 
@@ -28,19 +27,7 @@ read -r AK SK <<<"$(swift_credentials)"
 export S3_ENDPOINT="$EP" S3_ACCESS_KEY="$AK" S3_SECRET_KEY="$SK" S3_BACKOFF_MS=50
 
 # tool ARGS...: output in $OUT, errors in $ERR, status in $RC.
-tool() {
-    RC=0
-    "$TOOL" "$@" >"$TSV_TMP/tool.out" 2>"$TSV_TMP/tool.err" || RC=$?
-    OUT=$(cat "$TSV_TMP/tool.out")
-    ERR=$(cat "$TSV_TMP/tool.err")
-}
-expect_ok() { [ "$RC" = 0 ] || fail "$1: exit $RC: $ERR"; }
-# expect_fail WHAT CODE REGEX
-expect_fail() {
-    [ "$RC" = 1 ] || fail "$1: expected a failure, got exit $RC: $OUT $ERR"
-    echo "$ERR" | grep -q "^error \[$2\]: " || fail "$1: expected code '$2': $ERR"
-    echo "$ERR" | grep -Eq "$3" || fail "$1: message does not match /$3/: $ERR"
-}
+tool() { tool_run "$TOOL" "$@"; }
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 
 # ---- round trips -----------------------------------------------------------

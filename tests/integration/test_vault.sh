@@ -8,13 +8,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fixture.sh"
 
-VT="$(dirname "$TSVAULT_BIN")/tsv_vaulttool"
-[ -x "$VT" ] || fail "tsv_vaulttool not built next to $TSVAULT_BIN"
-W="$TSV_TMP/work"
-fixture_prepare "$W"
-tsv_start s
-U=$s_URL
-D=$s_DATA
+VT=$(tsv_tool tsv_vaulttool)
+fixture_server
 
 http POST "$U/api/v2/orgs" -H "$(auth)" -H 'Content-Type: application/json' -d '{"name":"vault-org"}'
 expect_status 201 "create org"
@@ -51,31 +46,15 @@ pass "7 TSM files live as hard links to read-only SHA-256 objects"
 
 # export RP [DATADIR]: tsmcheck export of the live shard directories of RP.
 export_rp() {
-    rp=$1 out=$2
-    rm -rf "$W/check" && mkdir -p "$W/check/data/fixture"
-    cp -r "$D/state/engine/data/${BUCKET[$rp]}/$rp" "$W/check/data/fixture/$rp"
-    find "$W/check/data/fixture/$rp" -name .tsv-gen -delete
-    "$TSV_TOOLS/tsmcheck" export -datadir "$W/check/data" -database fixture -retention "$rp" >"$out" ||
-        fail "tsmcheck export failed"
+    fixture_export "$D/state/engine/data/${BUCKET[$1]}/$1" "$1" "$2"
 }
 # expected_without RP START_NS END_NS: the expected export minus [start, end).
 expected_without() {
-    python3 - "$FIXTURE/expected/export-$1.lp" "$2" "$3" <<'PY'
-import sys
-lo, hi = int(sys.argv[2]), int(sys.argv[3])
-for line in open(sys.argv[1]):
-    try:
-        ts = int(line.rstrip("\n").rsplit(" ", 1)[1])
-    except (ValueError, IndexError):
-        ts = None  # header and DDL lines
-    if ts is None or not (lo <= ts < hi):
-        sys.stdout.write(line)
-PY
+    fixture_lp_without "$FIXTURE/expected/export-$1.lp" "$2" "$3"
 }
 same_export() { # RP EXPECTED-FILE WHAT
     export_rp "$1" "$W/got.lp"
-    cmp -s "$W/got.lp" "$2" ||
-        { diff <(sort "$W/got.lp") <(sort "$2") | head -5; fail "$3: export of $1 differs"; }
+    fixture_lp_same "$W/got.lp" "$2" "$3: export of $1 differs"
 }
 same_export autogen "$FIXTURE/expected/export-autogen.lp" "before"
 same_export daily "$FIXTURE/expected/export-daily.lp" "before"

@@ -7,8 +7,7 @@
 . "$(dirname "$0")/fixture.sh"
 
 VT="$(dirname "$TSVAULT_BIN")/tsv_vaulttool"
-W="$TSV_TMP/work"
-fixture_prepare "$W"
+fixture_work
 tsv_start s
 U=$s_URL
 http POST "$U/api/v2/orgs" -H "$(auth)" -H 'Content-Type: application/json' -d '{"name":"crash-org"}'
@@ -38,26 +37,12 @@ cp -a "$s_DATA" "$BASE"
 
 # export_of DATADIR OUT: tsmcheck export of the bucket's live directories.
 export_of() {
-    rm -rf "$W/check" && mkdir -p "$W/check/data/fixture"
-    cp -r "$1/state/engine/data/$B/autogen" "$W/check/data/fixture/autogen"
-    find "$W/check/data/fixture/autogen" -name .tsv-gen -delete
-    "$TSV_TOOLS/tsmcheck" export -datadir "$W/check/data" -database fixture -retention autogen >"$2" ||
-        fail "tsmcheck export failed"
+    fixture_export "$1/state/engine/data/$B/autogen" autogen "$2"
 }
 LO=$(date -d 2024-01-03T00:00:00Z +%s)000000000
 HI=$(date -d 2024-01-17T00:00:00Z +%s)000000000
 FULL="$FIXTURE/expected/export-autogen.lp"
-python3 - "$FULL" "$LO" "$HI" >"$W/deleted.lp" <<'PY'
-import sys
-lo, hi = int(sys.argv[2]), int(sys.argv[3])
-for line in open(sys.argv[1]):
-    try:
-        ts = int(line.rstrip("\n").rsplit(" ", 1)[1])
-    except (ValueError, IndexError):
-        ts = None
-    if ts is None or not (lo <= ts < hi):
-        sys.stdout.write(line)
-PY
+fixture_lp_without "$FULL" "$LO" "$HI" >"$W/deleted.lp"
 IV=2024-01-03/2024-01-17   # shard 1 in part, shard 2 whole, shard 3 in part
 
 # state_is DATADIR: prints "full" or "deleted" (or fails: a mix).

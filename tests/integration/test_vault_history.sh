@@ -18,13 +18,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fixture.sh"
 
-VT="$(dirname "$TSVAULT_BIN")/tsv_vaulttool"
-[ -x "$VT" ] || fail "tsv_vaulttool not built next to $TSVAULT_BIN"
-W="$TSV_TMP/work"
-fixture_prepare "$W"
-tsv_start s
-U=$s_URL
-D=$s_DATA
+VT=$(tsv_tool tsv_vaulttool)
+fixture_server
 # restore/kv needs an operator authorization in the KV: onboarding makes one.
 http POST "$U/api/v2/setup" -H 'Content-Type: application/json' \
     -d '{"username":"admin","password":"change-me-please","org":"acme","bucket":"metrics"}'
@@ -35,16 +30,11 @@ BD=${FIX_BUCKET[daily]}
 
 # export_rp RP BUCKET OUT [DATADIR]: tsmcheck export of the live shard directories.
 export_rp() {
-    rm -rf "$W/check" && mkdir -p "$W/check/data/fixture"
-    cp -r "${4:-$D}/state/engine/data/$2/$1" "$W/check/data/fixture/$1"
-    find "$W/check/data/fixture/$1" -name .tsv-gen -delete
-    "$TSV_TOOLS/tsmcheck" export -datadir "$W/check/data" -database fixture -retention "$1" >"$3" ||
-        fail "tsmcheck export failed"
+    fixture_export "${4:-$D}/state/engine/data/$2/$1" "$1" "$3"
 }
 same_export() { # RP BUCKET WHAT [DATADIR]
     export_rp "$1" "$2" "$W/got.lp" "${4:-}"
-    cmp -s "$W/got.lp" "$FIXTURE/expected/export-$1.lp" ||
-        { diff <(sort "$W/got.lp") <(sort "$FIXTURE/expected/export-$1.lp") | head -5; fail "$3: export of $1 differs"; }
+    fixture_lp_same "$W/got.lp" "$FIXTURE/expected/export-$1.lp" "$3: export of $1 differs"
 }
 same_export autogen "$BA" "fixture restored"
 same_export daily "$BD" "fixture restored"

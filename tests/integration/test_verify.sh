@@ -13,10 +13,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fixture.sh"
 
-W="$TSV_TMP/work"
-fixture_prepare "$W"
-tsv_start s
-U=$s_URL
+fixture_server
 fixture_restore "$U" "$W"
 BA=${FIX_BUCKET[autogen]}
 S1=${FIX_SHARD[1]} S2=${FIX_SHARD[2]} S3=${FIX_SHARD[3]}

@@ -18,11 +18,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <cmocka.h>
 
 #include "fsutil.h"
+#include "stream.h"
 #include "tsv_error.h"
 
 /* The main thread's error for OK/FAILS. */
@@ -202,7 +205,8 @@ static inline int harness_trash_has(const char *trash_dir, const char *rel, cons
         if (e->d_name[0] == '.')
             continue;
         char f[PATH_MAX + 300];
-        snprintf(f, sizeof f, "%s/%s/%s", trash_dir, e->d_name, rel);
+        int n = snprintf(f, sizeof f, "%s/%s/%s", trash_dir, e->d_name, rel);
+        assert_true(n > 0 && (size_t)n < sizeof f);
         char *text;
         tsv_error err;
         if (tsv_read_file(f, 1u << 20, &text, NULL, &err) == 0) {
@@ -269,6 +273,88 @@ static inline void harness_gunzip_to(const char *gz, const char *out)
     assert_int_equal(n, 0);
     assert_int_equal(gzclose(in), Z_OK);
     assert_int_equal(fclose(fp), 0);
+}
+
+/* Runs the shell command cmd and returns all it writes to stdout,
+ * NUL-terminated and malloc'd (caller frees), with its wait status in
+ * *status. */
+static inline char *harness_popen_read(const char *cmd, int *status)
+{
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    harness_buf out = {0};
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, p)) > 0)
+        harness_buf_add(&out, chunk, n);
+    harness_buf_add(&out, "", 1);
+    *status = pclose(p);
+    return (char *)out.p;
+}
+
+/* The independent bbolt checker (tests/tools/boltcheck) named by
+ * $TSV_BOLTCHECK, or NULL when it may be skipped (TSV_ALLOW_NO_GO=1); fails
+ * the test when it is missing otherwise. */
+static inline const char *harness_boltcheck_path(void)
+{
+    const char *p = getenv("TSV_BOLTCHECK");
+    if (p && *p && access(p, X_OK) == 0)
+        return p;
+    const char *allow = getenv("TSV_ALLOW_NO_GO");
+    if (allow && strcmp(allow, "1") == 0)
+        return NULL;
+    fail_msg("TSV_BOLTCHECK (%s) is not an executable; build tests/tools "
+             "(or set TSV_ALLOW_NO_GO=1 to skip the independent check)",
+             p ? p : "unset");
+    return NULL;
+}
+
+/* The two real InfluxDB 2 bolt files of testdata: the live one where it
+ * lies, and the 2.0 backup gunzipped into dir/backup.bolt. */
+static inline void harness_real_bolts(const char *dir, char *live, size_t live_len, char *backup,
+                                      size_t backup_len)
+{
+    snprintf(live, live_len, "%s/influxdb-2-kv/influxd-2.x-live.bolt", TSV_TESTDATA);
+    snprintf(backup, backup_len, "%s/backup.bolt", dir);
+    char gz[512];
+    snprintf(gz, sizeof gz, "%s/influxdb-2-kv/influxd-2.0-backup.bolt.gz", TSV_TESTDATA);
+    harness_gunzip_to(gz, backup);
+}
+
+/* rm -rf dir unless $TSV_KEEP_TMP is set (to look at what a test left). */
+static inline int harness_rmtree_unless_kept(const char *dir)
+{
+    tsv_error err;
+    if (getenv("TSV_KEEP_TMP"))
+        return 0;
+    return tsv_remove_tree(dir, &err);
+}
+
+/* A tsv_reader over a borrowed string, kept on the stack (free does
+ * nothing): pass &r.base. */
+typedef struct harness_str_reader {
+    tsv_reader base;
+    const char *p;
+    size_t n;
+} harness_str_reader;
+
+static inline ssize_t harness_str_read(tsv_reader *r, void *buf, size_t len, tsv_error *err)
+{
+    (void)err;
+    harness_str_reader *m = (harness_str_reader *)r;
+    size_t k = len < m->n ? len : m->n;
+    memcpy(buf, m->p, k);
+    m->p += k;
+    m->n -= k;
+    return (ssize_t)k;
+}
+
+static inline void harness_str_reader_free(tsv_reader *r) { (void)r; }
+
+static inline harness_str_reader harness_reader_of(const char *s)
+{
+    harness_str_reader m = {{harness_str_read, harness_str_reader_free}, s, strlen(s)};
+    return m;
 }
 
 #endif

@@ -142,6 +142,14 @@ static void fake_start(fake *f, script_fn script)
     assert_int_equal(pthread_create(&f->th, NULL, fake_main, f), 0);
 }
 
+/* fake_start, with reply (borrowed) as what the script answers first. */
+static void fake_start_reply(fake *f, script_fn script, const tsv_buf *reply)
+{
+    fake_start(f, script);
+    f->reply = reply->data;
+    f->reply_len = reply->len;
+}
+
 static void fake_stop(fake *f)
 {
     shutdown(f->lfd, SHUT_RDWR); /* wakes accept() */
@@ -261,18 +269,26 @@ static void assert_msg(const char *want)
 
 /* ---- metastore ------------------------------------------------------------------ */
 
+/* The fixture's metastore (into *meta, *mlen; the caller frees it) served
+ * by f as influxd answers, with `magic` (the reply in *reply); a client for
+ * f. */
+static tsv_influx1_client *meta_server(fake *f, tsv_buf *reply, uint64_t magic, uint8_t **meta,
+                                       size_t *mlen)
+{
+    *meta = fixture_meta(mlen);
+    meta_reply(reply, *meta, *mlen, magic);
+    fake_start_reply(f, script_reply, reply);
+    return client_for(f, 5000);
+}
+
 static void test_meta_ok_and_probe(void **state)
 {
     (void)state;
     size_t mlen;
-    uint8_t *meta = fixture_meta(&mlen);
+    uint8_t *meta;
     tsv_buf reply = {0};
-    meta_reply(&reply, meta, mlen, 0x59590101);
     fake f = {0};
-    fake_start(&f, script_reply);
-    f.reply = reply.data;
-    f.reply_len = reply.len;
-    tsv_influx1_client *c = client_for(&f, 5000);
+    tsv_influx1_client *c = meta_server(&f, &reply, 0x59590101, &meta, &mlen);
     uint8_t *got;
     size_t len;
     OK(tsv_influx1_fetch_meta(c, &got, &len, &E));
@@ -300,14 +316,10 @@ static void test_meta_bad_magic(void **state)
 {
     (void)state;
     size_t mlen;
-    uint8_t *meta = fixture_meta(&mlen);
+    uint8_t *meta;
     tsv_buf reply = {0};
-    meta_reply(&reply, meta, mlen, 0x1234);
     fake f = {0};
-    fake_start(&f, script_reply);
-    f.reply = reply.data;
-    f.reply_len = reply.len;
-    tsv_influx1_client *c = client_for(&f, 5000);
+    tsv_influx1_client *c = meta_server(&f, &reply, 0x1234, &meta, &mlen);
     uint8_t *got;
     size_t len;
     FAILS(tsv_influx1_fetch_meta(c, &got, &len, &E), TSV_EINVALID);
@@ -354,9 +366,7 @@ static void test_meta_too_long_and_truncated(void **state)
 
     /* whole length, but the bytes are not a meta.Data */
     memset(reply.data + 16, 0xff, mlen);
-    fake_start(&f, script_reply);
-    f.reply = reply.data;
-    f.reply_len = reply.len;
+    fake_start_reply(&f, script_reply, &reply);
     c = client_for(&f, 5000);
     FAILS(tsv_influx1_fetch_meta(c, &got, &len, &E), TSV_EINVALID);
     assert_msg("does not decode");
@@ -602,9 +612,7 @@ static void test_restore_renames_entries(void **state)
     id_map(&map, 5);
     target_meta(meta, mlen, "renamed", &after);
     fake f = {0};
-    fake_start(&f, script_restore);
-    f.reply = map.data;
-    f.reply_len = map.len;
+    fake_start_reply(&f, script_restore, &map);
     f.reply2 = after.data;
     f.reply2_len = after.len;
     tsv_influx1_client *c = client_for(&f, 5000);
@@ -693,9 +701,7 @@ static void test_restore_refused_and_unconfirmed(void **state)
     tsv_buf map = {0}, after = {0};
     id_map(&map, 0);
     fake f = {0};
-    fake_start(&f, script_restore);
-    f.reply = map.data;
-    f.reply_len = map.len;
+    fake_start_reply(&f, script_restore, &map);
     tsv_influx1_client *c = client_for(&f, 5000);
     opener o = {0};
     tsv_influx1_restore_request req = {.meta = meta,
@@ -715,9 +721,7 @@ static void test_restore_refused_and_unconfirmed(void **state)
 
     /* a pair for a shard of another RP than the one restored */
     id_map(&map, 3);
-    fake_start(&f, script_restore);
-    f.reply = map.data;
-    f.reply_len = map.len;
+    fake_start_reply(&f, script_restore, &map);
     c = client_for(&f, 5000);
     FAILS(tsv_influx1_restore_database(c, &req, NULL, &E), TSV_EINVALID);
     assert_msg("bad shard ID pair (3 -> 13): not a shard of the restored database");
@@ -727,9 +731,7 @@ static void test_restore_refused_and_unconfirmed(void **state)
     /* uploads accepted, but the target's metastore never shows the database */
     id_map(&map, 2);
     target_meta(meta, mlen, "other", &after);
-    fake_start(&f, script_restore);
-    f.reply = map.data;
-    f.reply_len = map.len;
+    fake_start_reply(&f, script_restore, &map);
     f.reply2 = after.data;
     f.reply2_len = after.len;
     c = client_for(&f, 200);

@@ -26,6 +26,7 @@
 #include <zlib.h>
 
 #include "bolt.h"
+#include "bolt_model.h"
 #include "fsutil.h"
 #include "tsv_log.h"
 
@@ -106,105 +107,6 @@ static void next_path(char *out, size_t len, const char *what)
 }
 
 /* ---- in-memory tree: test source and sink ------------------------------ */
-
-typedef struct mem_bucket mem_bucket;
-typedef struct mem_entry {
-    uint8_t *key;
-    size_t klen;
-    uint8_t *val; /* plain value */
-    size_t vlen;
-    mem_bucket *child; /* non-NULL: a sub-bucket */
-} mem_entry;
-
-struct mem_bucket {
-    uint64_t sequence;
-    int opens; /* cursor_open count, for the changing-source tests */
-    mem_entry *v;
-    size_t n, cap;
-};
-
-static mem_bucket *mb_new(uint64_t sequence)
-{
-    mem_bucket *b = calloc(1, sizeof *b);
-    assert_non_null(b);
-    b->sequence = sequence;
-    return b;
-}
-
-static mem_entry *mb_add(mem_bucket *b, const void *key, size_t klen)
-{
-    if (b->n == b->cap) {
-        b->cap = b->cap ? b->cap * 2 : 8;
-        b->v = realloc(b->v, b->cap * sizeof *b->v);
-        assert_non_null(b->v);
-    }
-    mem_entry *e = &b->v[b->n++];
-    *e = (mem_entry){0};
-    e->key = malloc(klen ? klen : 1);
-    assert_non_null(e->key);
-    if (klen)
-        memcpy(e->key, key, klen);
-    e->klen = klen;
-    return e;
-}
-
-static void mb_put(mem_bucket *b, const void *key, size_t klen, const void *val, size_t vlen)
-{
-    mem_entry *e = mb_add(b, key, klen);
-    e->val = malloc(vlen ? vlen : 1);
-    assert_non_null(e->val);
-    if (vlen)
-        memcpy(e->val, val, vlen);
-    e->vlen = vlen;
-}
-
-static void mb_puts(mem_bucket *b, const char *key, const char *val)
-{
-    mb_put(b, key, strlen(key), val, strlen(val));
-}
-
-static mem_bucket *mb_sub(mem_bucket *b, const void *name, size_t len, uint64_t sequence)
-{
-    mem_entry *e = mb_add(b, name, len);
-    e->child = mb_new(sequence);
-    return e->child;
-}
-
-static void mb_free(mem_bucket *b)
-{
-    if (!b)
-        return;
-    for (size_t i = 0; i < b->n; i++) {
-        free(b->v[i].key);
-        free(b->v[i].val);
-        mb_free(b->v[i].child);
-    }
-    free(b->v);
-    free(b);
-}
-
-static int entry_cmp(const void *a, const void *b)
-{
-    const mem_entry *x = a, *y = b;
-    size_t n = x->klen < y->klen ? x->klen : y->klen;
-    int c = memcmp(x->key, y->key, n);
-    if (c)
-        return c;
-    return x->klen < y->klen ? -1 : x->klen > y->klen;
-}
-
-/* Sorts every bucket in bolt order (generators add in any order). */
-static void mb_sort(mem_bucket *b)
-{
-    if (b->n > 1)
-        qsort(b->v, b->n, sizeof *b->v, entry_cmp);
-    for (size_t i = 0; i < b->n; i++) {
-        if (i > 0)
-            assert_true(entry_cmp(&b->v[i - 1], &b->v[i]) < 0);
-        if (b->v[i].child)
-            mb_sort(b->v[i].child);
-    }
-}
 
 /* Canonical dump (same format as tests/tools/boltcheck). */
 static void dump_mem(sbuf *out, const mem_bucket *b, sbuf *path)
@@ -428,45 +330,23 @@ static char *file_dump(const char *path)
 
 /* ---- the Go checker ---------------------------------------------------- */
 
-/* Path of the checker, or NULL when it may be skipped (TSV_ALLOW_NO_GO=1). */
-static const char *boltcheck_path(void)
-{
-    const char *p = getenv("TSV_BOLTCHECK");
-    if (p && *p && access(p, X_OK) == 0)
-        return p;
-    const char *allow = getenv("TSV_ALLOW_NO_GO");
-    if (allow && strcmp(allow, "1") == 0)
-        return NULL;
-    fail_msg("TSV_BOLTCHECK (%s) is not an executable; build tests/tools "
-             "(or set TSV_ALLOW_NO_GO=1 to skip the independent check)",
-             p ? p : "unset");
-    return NULL;
-}
-
 /* Runs boltcheck [-rw] on path; returns its stdout. Fails the test on any
  * Check error or non-zero exit. */
 static char *run_boltcheck(const char *path, int rw)
 {
-    const char *tool = boltcheck_path();
+    const char *tool = harness_boltcheck_path();
     if (!tool)
         return NULL;
     assert_null(strchr(tool, '\''));
     assert_null(strchr(path, '\''));
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "'%s' %s'%s'", tool, rw ? "-rw " : "", path);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    sbuf out = {0};
-    sb_str(&out, "");
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0)
-        sb_add(&out, buf, n);
-    int status = pclose(p);
+    int status;
+    char *out = harness_popen_read(cmd, &status);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         fail_msg("boltcheck%s %s failed (status 0x%x); see its stderr above", rw ? " -rw" : "",
                  path, status);
-    return out.p;
+    return out;
 }
 
 static void assert_dump_equal(const char *what, const char *a, const char *b)
@@ -1717,21 +1597,11 @@ static int setup(void **state)
 {
     if (harness_tmpdir(tmpdir, sizeof tmpdir, "bolt") != 0)
         return -1;
-    snprintf(live_path, sizeof live_path, "%s/influxdb-2-kv/influxd-2.x-live.bolt", TSV_TESTDATA);
-    snprintf(backup_path, sizeof backup_path, "%s/backup.bolt", tmpdir);
-    char gz[512];
-    snprintf(gz, sizeof gz, "%s/influxdb-2-kv/influxd-2.0-backup.bolt.gz", TSV_TESTDATA);
-    harness_gunzip_to(gz, backup_path);
+    harness_real_bolts(tmpdir, live_path, sizeof live_path, backup_path, sizeof backup_path);
     return 0;
 }
 
-static int teardown(void **state)
-{
-    tsv_error err;
-    if (getenv("TSV_KEEP_TMP"))
-        return 0;
-    return tsv_remove_tree(tmpdir, &err);
-}
+static int teardown(void **state) { return harness_rmtree_unless_kept(tmpdir); }
 
 int main(void)
 {

@@ -31,19 +31,26 @@ static int trash_has(const char *name, const char *content)
     return harness_trash_has(t, name, content);
 }
 
-/* Recovery after a crash BEFORE the exchange: the staging directory is an
- * unfinished upload and is deleted; the live data stays. */
-static void test_recover_before_exchange(void **state)
+/* rp/7 holds "old" (generation 0x1111) and its unfinished upload
+ * rp/7.staging-0000000000002222 holds "new" (0x2222); their paths into live
+ * and staging (PATH_MAX bytes each). */
+static void put_live_and_staging(char *live, char *staging)
 {
-    (void)state;
     tsv_error err;
-    char live[PATH_MAX], staging[PATH_MAX], trash[PATH_MAX], parent[PATH_MAX];
     harness_put("rp/7/000000001-000000001.tsm", "old");
     harness_at(live, "rp/7");
     assert_int_equal(tsv_gen_marker_write(live, 0x1111, &err), 0);
     harness_put("rp/7.staging-0000000000002222/000000001-000000001.tsm", "new");
     harness_at(staging, "rp/7.staging-0000000000002222");
     assert_int_equal(tsv_gen_marker_write(staging, 0x2222, &err), 0);
+}
+
+/* Runs the start-up recovery of rp/ (into trash/), which must leave no
+ * staging directory, and asserts the live shard file then reads `want`. */
+static void recover_and_expect_live(const char *want)
+{
+    tsv_error err;
+    char trash[PATH_MAX], parent[PATH_MAX];
     harness_at(trash, "trash");
     harness_at(parent, "rp");
     assert_int_equal(tsv_mkdir_p(trash, &err), 0);
@@ -53,8 +60,18 @@ static void test_recover_before_exchange(void **state)
     char f[PATH_MAX];
     harness_at(f, "rp/7/000000001-000000001.tsm");
     assert_int_equal(tsv_read_file(f, 100, &text, NULL, &err), 0);
-    assert_string_equal(text, "old");
+    assert_string_equal(text, want);
     free(text);
+}
+
+/* Recovery after a crash BEFORE the exchange: the staging directory is an
+ * unfinished upload and is deleted; the live data stays. */
+static void test_recover_before_exchange(void **state)
+{
+    (void)state;
+    char live[PATH_MAX], staging[PATH_MAX];
+    put_live_and_staging(live, staging);
+    recover_and_expect_live("old");
     assert_int_equal(harness_count("trash"), 0);
 }
 
@@ -65,25 +82,10 @@ static void test_recover_after_exchange(void **state)
 {
     (void)state;
     tsv_error err;
-    char a[PATH_MAX], b[PATH_MAX], trash[PATH_MAX], parent[PATH_MAX];
-    harness_put("rp/7/000000001-000000001.tsm", "old");
-    harness_at(a, "rp/7");
-    assert_int_equal(tsv_gen_marker_write(a, 0x1111, &err), 0);
-    harness_put("rp/7.staging-0000000000002222/000000001-000000001.tsm", "new");
-    harness_at(b, "rp/7.staging-0000000000002222");
-    assert_int_equal(tsv_gen_marker_write(b, 0x2222, &err), 0);
+    char a[PATH_MAX], b[PATH_MAX];
+    put_live_and_staging(a, b);
     assert_int_equal(tsv_rename_exchange(b, a, &err), 0); /* crash right after this */
-    harness_at(trash, "trash");
-    harness_at(parent, "rp");
-    assert_int_equal(tsv_mkdir_p(trash, &err), 0);
-    assert_int_equal(tsv_staging_recover(parent, trash, &err), 0);
-    assert_false(harness_exists("rp/7.staging-0000000000002222"));
-    char *text;
-    char f[PATH_MAX];
-    harness_at(f, "rp/7/000000001-000000001.tsm");
-    assert_int_equal(tsv_read_file(f, 100, &text, NULL, &err), 0);
-    assert_string_equal(text, "new");
-    free(text);
+    recover_and_expect_live("new");
     assert_true(trash_has("7.staging-0000000000002222/000000001-000000001.tsm", "old"));
 }
 

@@ -28,30 +28,19 @@
 #include "bolt.h"
 #include "fsutil.h"
 #include "kv.h"
+#include "kv_fixture.h"
 
-typedef struct fixture {
-    char tmp[64];
-    char dir[PATH_MAX]; /* the store: tmp/kv */
-    tsv_kv *kv;
-} fixture;
+typedef kv_fixture fixture;
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    assert_int_equal(harness_tmpdir(f->tmp, sizeof f->tmp, "test-kv"), 0);
-    snprintf(f->dir, sizeof f->dir, "%s/kv", f->tmp);
-    OK(tsv_kv_open(&f->kv, f->dir, 0, &E));
-    *state = f;
+    *state = kv_fixture_new("test-kv");
     return 0;
 }
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    tsv_kv_close(f->kv);
-    harness_rmtree(f->tmp);
-    free(f);
+    kv_fixture_free(*state);
     return 0;
 }
 

@@ -42,6 +42,7 @@
 #include <zlib.h>
 
 #include "bolt.h"
+#include "bolt_model.h"
 #include "fsutil.h"
 #include "kv.h"
 #include "kv_import.h"
@@ -175,22 +176,6 @@ static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 
 /* ---- the in-memory model (the oracle for generated trees) ---------------- */
 
-typedef struct mbucket mbucket;
-typedef struct mentry {
-    uint8_t *key;
-    size_t klen;
-    int is_bucket;
-    uint8_t *val;
-    size_t vlen;
-    mbucket *child;
-} mentry;
-
-struct mbucket {
-    uint64_t seq;
-    mentry *e;
-    size_t n, cap;
-};
-
 static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
 static uint64_t rng(void)
 {
@@ -200,46 +185,7 @@ static uint64_t rng(void)
     return rng_state * 2685821657736338717ull;
 }
 
-static mbucket *mb_new(uint64_t seq)
-{
-    mbucket *b = calloc(1, sizeof *b);
-    assert_non_null(b);
-    b->seq = seq;
-    return b;
-}
-
-static mentry *mb_add(mbucket *b, const void *key, size_t klen)
-{
-    if (b->n == b->cap) {
-        b->cap = b->cap ? b->cap * 2 : 8;
-        b->e = realloc(b->e, b->cap * sizeof *b->e);
-        assert_non_null(b->e);
-    }
-    mentry *e = &b->e[b->n++];
-    memset(e, 0, sizeof *e);
-    e->key = malloc(klen);
-    assert_non_null(e->key);
-    memcpy(e->key, key, klen);
-    e->klen = klen;
-    return e;
-}
-
-static void mb_put(mbucket *b, const void *key, size_t klen, const void *val, size_t vlen)
-{
-    mentry *e = mb_add(b, key, klen);
-    e->val = malloc(vlen ? vlen : 1);
-    assert_non_null(e->val);
-    if (vlen)
-        memcpy(e->val, val, vlen);
-    e->vlen = vlen;
-}
-
-static void mb_puts(mbucket *b, const char *key, const char *val)
-{
-    mb_put(b, key, strlen(key), val, strlen(val));
-}
-
-static void mb_random(mbucket *b, const void *key, size_t klen, size_t vlen)
+static void mb_random(mem_bucket *b, const void *key, size_t klen, size_t vlen)
 {
     uint8_t *v = malloc(vlen ? vlen : 1);
     assert_non_null(v);
@@ -249,60 +195,18 @@ static void mb_random(mbucket *b, const void *key, size_t klen, size_t vlen)
     free(v);
 }
 
-static mbucket *mb_sub(mbucket *b, const void *name, size_t len, uint64_t seq)
-{
-    mentry *e = mb_add(b, name, len);
-    e->is_bucket = 1;
-    e->child = mb_new(seq);
-    return e->child;
-}
-
-static mbucket *mb_subs(mbucket *b, const char *name, uint64_t seq)
+static mem_bucket *mb_subs(mem_bucket *b, const char *name, uint64_t seq)
 {
     return mb_sub(b, name, strlen(name), seq);
 }
 
-static void mb_free(mbucket *b)
-{
-    if (!b)
-        return;
-    for (size_t i = 0; i < b->n; i++) {
-        free(b->e[i].key);
-        free(b->e[i].val);
-        mb_free(b->e[i].child);
-    }
-    free(b->e);
-    free(b);
-}
-
-static int entry_cmp(const void *pa, const void *pb)
-{
-    const mentry *a = pa, *b = pb;
-    size_t n = a->klen < b->klen ? a->klen : b->klen;
-    int c = memcmp(a->key, b->key, n);
-    if (c)
-        return c;
-    return a->klen < b->klen ? -1 : a->klen > b->klen;
-}
-
-static void mb_sort(mbucket *b)
-{
-    if (b->n > 1)
-        qsort(b->e, b->n, sizeof *b->e, entry_cmp);
-    for (size_t i = 0; i + 1 < b->n; i++)
-        assert_int_not_equal(entry_cmp(&b->e[i], &b->e[i + 1]), 0); /* no duplicates */
-    for (size_t i = 0; i < b->n; i++)
-        if (b->e[i].is_bucket)
-            mb_sort(b->e[i].child);
-}
-
-static void model_dump_rec(const mbucket *b, sbuf *out, sbuf *path)
+static void model_dump_rec(const mem_bucket *b, sbuf *out, sbuf *path)
 {
     for (size_t i = 0; i < b->n; i++) {
-        const mentry *e = &b->e[i];
+        const mem_entry *e = &b->v[i];
         if (e->is_bucket) {
             size_t saved = path_push(path, e->key, e->klen);
-            line_bucket(out, path, e->child->seq);
+            line_bucket(out, path, e->child->sequence);
             model_dump_rec(e->child, out, path);
             path_pop(path, saved);
         } else {
@@ -311,7 +215,7 @@ static void model_dump_rec(const mbucket *b, sbuf *out, sbuf *path)
     }
 }
 
-static char *model_dump(const mbucket *root)
+static char *model_dump(const mem_bucket *root)
 {
     sbuf out = {0}, path = {0};
     sb_str(&out, "");
@@ -320,9 +224,9 @@ static char *model_dump(const mbucket *root)
     return out.p;
 }
 
-/* The model as a tsv_bolt_source: handle = mbucket pointer, 0 = root. */
+/* The model as a tsv_bolt_source: handle = mem_bucket pointer, 0 = root. */
 typedef struct mcursor {
-    const mbucket *b;
+    const mem_bucket *b;
     size_t i;
 } mcursor;
 
@@ -330,7 +234,7 @@ static int m_open(void *ctx, uint64_t bucket, void **cursor, tsv_error *err)
 {
     mcursor *c = malloc(sizeof *c);
     assert_non_null(c);
-    c->b = bucket ? (const mbucket *)(uintptr_t)bucket : ctx;
+    c->b = bucket ? (const mem_bucket *)(uintptr_t)bucket : ctx;
     c->i = 0;
     *cursor = c;
     return 0;
@@ -341,11 +245,11 @@ static int m_next(void *cursor, tsv_bolt_entry *e, tsv_error *err)
     mcursor *c = cursor;
     if (c->i >= c->b->n)
         return 0;
-    const mentry *m = &c->b->e[c->i++];
+    const mem_entry *m = &c->b->v[c->i++];
     *e = (tsv_bolt_entry){.key = m->key, .klen = m->klen, .is_bucket = m->is_bucket};
     if (m->is_bucket) {
         e->child = (uint64_t)(uintptr_t)m->child;
-        e->sequence = m->child->seq;
+        e->sequence = m->child->sequence;
     } else {
         e->val = m->val;
         e->vlen = m->vlen;
@@ -362,14 +266,14 @@ static int out_file(void *octx, const void *buf, size_t len, tsv_error *err)
     return 0;
 }
 
-static void model_write(const char *path, mbucket *root)
+static void model_write(const char *path, mem_bucket *root)
 {
     tsv_bolt_source src = {
         .ctx = root,
         .cursor_open = m_open,
         .cursor_next = m_next,
         .cursor_close = m_close,
-        .root_sequence = root->seq,
+        .root_sequence = root->sequence,
     };
     FILE *fp = fopen(path, "wb");
     assert_non_null(fp);
@@ -486,25 +390,11 @@ static void dump_counts(const char *d, uint64_t *entries, uint64_t *buckets)
 
 /* ---- the independent checker --------------------------------------------- */
 
-static const char *boltcheck_path(void)
-{
-    const char *p = getenv("TSV_BOLTCHECK");
-    if (p && *p && access(p, X_OK) == 0)
-        return p;
-    const char *allow = getenv("TSV_ALLOW_NO_GO");
-    if (allow && strcmp(allow, "1") == 0)
-        return NULL;
-    fail_msg("TSV_BOLTCHECK (%s) is not an executable; build tests/tools "
-             "(or set TSV_ALLOW_NO_GO=1 to skip the independent check)",
-             p ? p : "unset");
-    return NULL;
-}
-
 /* bbolt's dump of path; fails unless it exits 0 with nothing on stderr
  * (tx.Check() reports every problem there). NULL if skipped. */
 static char *go_dump(const char *path, int rw)
 {
-    const char *tool = boltcheck_path();
+    const char *tool = harness_boltcheck_path();
     if (!tool)
         return NULL;
     assert_null(strchr(tool, '\''));
@@ -512,15 +402,8 @@ static char *go_dump(const char *path, int rw)
     char errpath[600], cmd[1600];
     snprintf(errpath, sizeof errpath, "%s.boltcheck-stderr", path);
     snprintf(cmd, sizeof cmd, "'%s' %s'%s' 2>'%s'", tool, rw ? "-rw " : "", path, errpath);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    sbuf out = {0};
-    sb_str(&out, "");
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0)
-        sb_add(&out, buf, n);
-    int status = pclose(p);
+    int status;
+    char *out = harness_popen_read(cmd, &status);
     size_t elen = 0;
     uint8_t *errtext = harness_read_bytes(errpath, &elen);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || elen != 0)
@@ -528,7 +411,7 @@ static char *go_dump(const char *path, int rw)
                  (int)(elen > 800 ? 800 : elen), (const char *)errtext);
     free(errtext);
     unlink(errpath);
-    return out.p;
+    return out;
 }
 
 /* ---- KV steps ----------------------------------------------------------------- */
@@ -729,33 +612,33 @@ static void test_real_backup(void **state) { real_file("backup", backup_path, 62
 
 /* ---- generated trees -------------------------------------------------------------- */
 
-static mbucket *generate(void)
+static mem_bucket *generate(void)
 {
     char key[600];
-    mbucket *root = mb_new(0xDEADBEEFCAFEull);
+    mem_bucket *root = mb_new(0xDEADBEEFCAFEull);
 
     /* Thousands of keys: many leaves under a branch. */
-    mbucket *big = mb_subs(root, "big", 12345);
+    mem_bucket *big = mb_subs(root, "big", 12345);
     for (int i = 0; i < 6000; i++) {
         snprintf(key, sizeof key, "key%08d", i * 7);
         mb_random(big, key, strlen(key), rng() % 300);
     }
     /* Long keys: branch pages hold few entries, so the tree has 3 levels. */
-    mbucket *tall = mb_subs(root, "tall", 3);
+    mem_bucket *tall = mb_subs(root, "tall", 3);
     for (int i = 0; i < 2500; i++) {
         memset(key, 't', 200);
         snprintf(key + 190, 11, "%010d", i);
         mb_random(tall, key, 200, 8);
     }
     /* Overflow values among small ones. */
-    mbucket *ov = mb_subs(root, "overflow", UINT64_MAX);
+    mem_bucket *ov = mb_subs(root, "overflow", UINT64_MAX);
     mb_puts(ov, "a", "small");
     mb_random(ov, "b20k", 4, 20000);
     mb_random(ov, "c100k", 5, 100 * 1024);
     mb_random(ov, "d4081", 5, PAGE - 16 - 16 - 5 + 1);
     mb_put(ov, "e-empty", 7, "", 0);
     /* Inline buckets and the inline size boundary (16 + 16 + 1 + v <= 1024). */
-    mbucket *in = mb_subs(root, "inline", 1);
+    mem_bucket *in = mb_subs(root, "inline", 1);
     mb_puts(in, "x", "1");
     mb_puts(in, "y", "2");
     mb_put(in, "z", 1, "", 0);
@@ -763,7 +646,7 @@ static mbucket *generate(void)
     mb_random(mb_subs(root, "inline-1025", 0), "x", 1, 1025 - 16 - 16 - 1);
     /* Nested 5 deep: values, sequences and an empty bucket at every level,
      * an overflow value at depth 3 and a paged bucket at depth 4. */
-    mbucket *lv = mb_subs(root, "nest", 1);
+    mem_bucket *lv = mb_subs(root, "nest", 1);
     for (int depth = 1; depth <= 5; depth++) {
         snprintf(key, sizeof key, "value-at-%d", depth);
         mb_puts(lv, key, key);
@@ -786,10 +669,10 @@ static mbucket *generate(void)
     mb_subs(root, "empty-seq", 99);
     mb_subs(mb_subs(root, "only-empty-child", 5), "child", 6);
     /* Binary keys and names, and the longest key the KV holds. */
-    mbucket *bin = mb_sub(root,
-                          "\x00"
-                          "bin\xff",
-                          5, 0);
+    mem_bucket *bin = mb_sub(root,
+                             "\x00"
+                             "bin\xff",
+                             5, 0);
     const uint8_t bk[][3] = {{0}, {0, 0}, {0, 0xff}, {0xff}, {0xff, 0xff}, {0x7f}, {0x80, 0}};
     const size_t bl[] = {1, 2, 2, 1, 2, 1, 2};
     for (size_t i = 0; i < 7; i++)
@@ -801,7 +684,7 @@ static mbucket *generate(void)
     /* Enough top-level buckets for the root to need branch pages. */
     for (int i = 0; i < 300; i++) {
         snprintf(key, sizeof key, "tb%04d", i);
-        mbucket *tb = mb_sub(root, key, strlen(key), (uint64_t)i);
+        mem_bucket *tb = mb_sub(root, key, strlen(key), (uint64_t)i);
         if (i % 50 == 0)
             mb_random(tb, "v", 1, 3000);
         else
@@ -813,12 +696,12 @@ static mbucket *generate(void)
 
 static void test_generated(void **state)
 {
-    mbucket *root = generate();
+    mem_bucket *root = generate();
     char *want = model_dump(root);
     char src[600], e1[600];
     next_path(src, sizeof src, "generated-source", ".bolt");
     model_write(src, root);
-    roundtrip("generated", src, want, root->seq, e1, sizeof e1);
+    roundtrip("generated", src, want, root->sequence, e1, sizeof e1);
 
     /* Prove the tree exercised what it is meant to. */
     shape s = scan_shape(e1);
@@ -835,12 +718,12 @@ static void test_small_trees(void **state)
 {
     /* Empty root with a root sequence; one empty bucket; a nested chain;
      * the deepest nesting bolt, the writer and the import allow (64). */
-    mbucket *roots[4];
+    mem_bucket *roots[4];
     roots[0] = mb_new(1);
     roots[1] = mb_new(0);
     mb_subs(roots[1], "only", 0);
     roots[2] = mb_new(UINT64_MAX);
-    mbucket *b = roots[2];
+    mem_bucket *b = roots[2];
     for (int i = 0; i < 8; i++) {
         char name[16];
         snprintf(name, sizeof name, "d%d", i);
@@ -860,7 +743,7 @@ static void test_small_trees(void **state)
         char src[600];
         next_path(src, sizeof src, "small-source", ".bolt");
         model_write(src, roots[i]);
-        roundtrip("small", src, want, roots[i]->seq, NULL, 0);
+        roundtrip("small", src, want, roots[i]->sequence, NULL, 0);
         free(want);
         mb_free(roots[i]);
     }
@@ -869,8 +752,8 @@ static void test_small_trees(void **state)
 /* A key the KV cannot hold: the import fails as a whole, nothing remains. */
 static void test_import_refuses_long_key(void **state)
 {
-    mbucket *root = mb_new(5);
-    mbucket *a = mb_subs(root, "a", 1);
+    mem_bucket *root = mb_new(5);
+    mem_bucket *a = mb_subs(root, "a", 1);
     mb_puts(a, "ok", "fine");
     char key[TSV_KV_MAX_KEY + 1];
     memset(key, 'k', sizeof key);
@@ -898,19 +781,19 @@ static void test_import_refuses_long_key(void **state)
 
 /* Many import batches, with boundaries inside nested buckets and a return
  * to the parent after them: the KV still equals the source exactly. */
-static mbucket *batched_tree(size_t *payload)
+static mem_bucket *batched_tree(size_t *payload)
 {
     char key[64];
-    mbucket *root = mb_new(77);
-    mbucket *outer = mb_subs(root, "outer", 5);
+    mem_bucket *root = mb_new(77);
+    mem_bucket *outer = mb_subs(root, "outer", 5);
     *payload = 0;
     for (int i = 0; i < 500; i++) {
         snprintf(key, sizeof key, "a%06d", i);
         mb_random(outer, key, strlen(key), 700);
         *payload += strlen(key) + 700;
     }
-    mbucket *inner = mb_subs(outer, "b-inner", 9);
-    mbucket *deep = mb_subs(inner, "deep", 11);
+    mem_bucket *inner = mb_subs(outer, "b-inner", 9);
+    mem_bucket *deep = mb_subs(inner, "deep", 11);
     for (int i = 0; i < 3000; i++) {
         snprintf(key, sizeof key, "k%06d", i);
         mb_random(i % 2 ? inner : deep, key, strlen(key), 300 + (size_t)(i % 7) * 100);
@@ -931,13 +814,13 @@ static mbucket *batched_tree(size_t *payload)
 static void test_import_batches(void **state)
 {
     size_t payload;
-    mbucket *root = batched_tree(&payload);
+    mem_bucket *root = batched_tree(&payload);
     assert_true(payload > 10 * TSV_KV_IMPORT_BATCH);
     char *want = model_dump(root);
     char src[600];
     next_path(src, sizeof src, "batched-source", ".bolt");
     model_write(src, root);
-    roundtrip("batched", src, want, root->seq, NULL, 0);
+    roundtrip("batched", src, want, root->sequence, NULL, 0);
     free(want);
     mb_free(root);
 }
@@ -947,7 +830,7 @@ static void test_import_batches(void **state)
 static void test_stage_bolt(void **state)
 {
     size_t payload;
-    mbucket *root = batched_tree(&payload);
+    mem_bucket *root = batched_tree(&payload);
     char *want = model_dump(root);
     char src[600], dir[600];
     next_path(src, sizeof src, "stage-source", ".bolt");
@@ -960,7 +843,7 @@ static void test_stage_bolt(void **state)
     uint64_t rs = 0;
     char *d = kv_dump(kv, &rs);
     assert_dump_equal("staged KV vs oracle", want, d);
-    assert_int_equal(rs, root->seq);
+    assert_int_equal(rs, root->sequence);
     free(d);
     tsv_kv_close(kv);
     /* Reopens as an ordinary (durable) environment. */
@@ -1021,21 +904,11 @@ static int setup(void **state)
 {
     if (harness_tmpdir(tmpdir, sizeof tmpdir, "kvbolt") != 0)
         return -1;
-    snprintf(live_path, sizeof live_path, "%s/influxdb-2-kv/influxd-2.x-live.bolt", TSV_TESTDATA);
-    snprintf(backup_path, sizeof backup_path, "%s/backup.bolt", tmpdir);
-    char gz[512];
-    snprintf(gz, sizeof gz, "%s/influxdb-2-kv/influxd-2.0-backup.bolt.gz", TSV_TESTDATA);
-    harness_gunzip_to(gz, backup_path);
+    harness_real_bolts(tmpdir, live_path, sizeof live_path, backup_path, sizeof backup_path);
     return 0;
 }
 
-static int teardown(void **state)
-{
-    tsv_error err;
-    if (getenv("TSV_KEEP_TMP"))
-        return 0;
-    return tsv_remove_tree(tmpdir, &err);
-}
+static int teardown(void **state) { return harness_rmtree_unless_kept(tmpdir); }
 
 int main(void)
 {

@@ -20,6 +20,7 @@
 
 #include "fsutil.h"
 #include "kv.h"
+#include "kv_fixture.h"
 #include "kv_history.h"
 
 typedef struct dbuf {
@@ -92,19 +93,11 @@ static char *dump(tsv_kv *kv)
     return b.p;
 }
 
-typedef struct fixture {
-    char tmp[64];
-    char dir[PATH_MAX];
-    tsv_kv *kv;
-} fixture;
+typedef kv_fixture fixture;
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    assert_int_equal(harness_tmpdir(f->tmp, sizeof f->tmp, "test-kvh"), 0);
-    snprintf(f->dir, sizeof f->dir, "%s/kv", f->tmp);
-    OK(tsv_kv_open(&f->kv, f->dir, 0, &E));
+    fixture *f = kv_fixture_new("test-kvh");
     OK(tsv_kv_history_start(f->kv, &E));
     *state = f;
     return 0;
@@ -112,21 +105,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    tsv_kv_close(f->kv);
-    harness_rmtree(f->tmp);
-    free(f);
+    kv_fixture_free(*state);
     return 0;
-}
-
-static void put(tsv_kv *kv, const char *bucket, const char *key, const char *val)
-{
-    tsv_kv_txn *t;
-    OK(tsv_kv_begin(kv, 1, &t, &E));
-    uint64_t h;
-    OK(tsv_kv_bucket_create(t, TSV_KV_ROOT, bucket, strlen(bucket), 0, 1, &h, &E));
-    OK(tsv_kv_put(t, h, key, strlen(key), val, strlen(val), &E));
-    OK(tsv_kv_commit(t, &E));
 }
 
 static int64_t last_ts(tsv_kv *kv)
@@ -151,9 +131,9 @@ static tsv_kv *copy_of(fixture *f, const char *name)
 static void test_rewind_exact(void **state)
 {
     fixture *f = *state;
-    put(f->kv, "orgs", "o1", "first");
-    put(f->kv, "orgs", "o2", "second");
-    put(f->kv, "tokens", "t1", "tok");
+    kv_put(f->kv, "orgs", "o1", "first");
+    kv_put(f->kv, "orgs", "o2", "second");
+    kv_put(f->kv, "tokens", "t1", "tok");
     char *d1 = dump(f->kv);
     int64_t t1 = last_ts(f->kv);
 
@@ -175,7 +155,7 @@ static void test_rewind_exact(void **state)
     OK(tsv_kv_begin(f->kv, 1, &t, &E));
     OK(tsv_kv_bucket_delete(t, TSV_KV_ROOT, "tokens", 6, &E));
     OK(tsv_kv_commit(t, &E));
-    put(f->kv, "users", "u1", "alice");
+    kv_put(f->kv, "users", "u1", "alice");
     char *d2 = dump(f->kv);
     int64_t t2 = last_ts(f->kv);
     assert_true(t2 > t1);
@@ -196,7 +176,7 @@ static void test_rewind_exact(void **state)
     OK(tsv_kv_history_rewind(c, last_ts(c), &undone, &E));
     assert_int_equal(undone, 0);
     /* And the tree still works: a new bucket gets a fresh handle. */
-    put(c, "after", "a", "b");
+    kv_put(c, "after", "a", "b");
     tsv_kv_close(c);
     free(d1);
     free(d2);
@@ -207,7 +187,7 @@ static void test_rewind_exact(void **state)
 static void test_barrier_and_begin(void **state)
 {
     fixture *f = *state;
-    put(f->kv, "orgs", "o1", "first");
+    kv_put(f->kv, "orgs", "o1", "first");
     int64_t t1 = last_ts(f->kv);
     tsv_kv_history_info hi;
     OK(tsv_kv_history_info_get(f->kv, &hi, &E));
@@ -217,7 +197,7 @@ static void test_barrier_and_begin(void **state)
     tsv_kv_close(c);
     int64_t tb;
     OK(tsv_kv_history_mark(f->kv, TSV_KVH_RESTORE_KV, "restore/kv", &tb, &E));
-    put(f->kv, "orgs", "o2", "second");
+    kv_put(f->kv, "orgs", "o2", "second");
     OK(tsv_kv_history_info_get(f->kv, &hi, &E));
     assert_int_equal(hi.barrier_ns, tb);
     assert_int_equal(hi.barrier_kind, TSV_KVH_RESTORE_KV);
@@ -260,11 +240,11 @@ static void test_history_off_logs_nothing(void **state)
     tsv_kv_history_info a, b;
     OK(tsv_kv_history_info_get(f->kv, &a, &E));
     tsv_kv_set_history(f->kv, 0);
-    put(f->kv, "orgs", "o1", "x");
+    kv_put(f->kv, "orgs", "o1", "x");
     OK(tsv_kv_history_info_get(f->kv, &b, &E));
     assert_int_equal(a.records, b.records);
     tsv_kv_set_history(f->kv, 1);
-    put(f->kv, "orgs", "o1", "y");
+    kv_put(f->kv, "orgs", "o1", "y");
     OK(tsv_kv_history_info_get(f->kv, &b, &E));
     assert_true(b.records > a.records);
 }
@@ -272,7 +252,7 @@ static void test_history_off_logs_nothing(void **state)
 static void test_carry(void **state)
 {
     fixture *f = *state;
-    put(f->kv, "orgs", "o1", "x");
+    kv_put(f->kv, "orgs", "o1", "x");
     char d[PATH_MAX];
     snprintf(d, sizeof d, "%s/other", f->tmp);
     tsv_kv *o;

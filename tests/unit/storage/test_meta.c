@@ -237,6 +237,17 @@ static void encode_ok(const Meta__Data *d, uint8_t **out, size_t *len)
         fail_msg("encode: %s", err.message);
 }
 
+/* d encodes to exactly the `len` bytes of want. */
+static void assert_encodes_to(const Meta__Data *d, const uint8_t *want, size_t len)
+{
+    uint8_t *enc;
+    size_t enc_len;
+    encode_ok(d, &enc, &enc_len);
+    assert_int_equal(enc_len, len);
+    assert_memory_equal(enc, want, len);
+    free(enc);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Text rendering in protoc's --decode format (for meta.txt and protoc)      */
 /* ------------------------------------------------------------------------ */
@@ -360,18 +371,9 @@ static void crosscheck_with_protoc(const Meta__Data *d)
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "protoc --decode=meta.Data -I'%s/../proto' meta.proto < '%s' 2>&1",
              TSV_TESTDATA, path);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    char *got = NULL;
-    size_t got_len = 0;
-    FILE *mem = open_memstream(&got, &got_len);
-    assert_non_null(mem);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, p)) > 0)
-        fwrite(chunk, 1, n, mem);
-    fclose(mem);
-    assert_int_equal(pclose(p), 0);
+    int status;
+    char *got = harness_popen_read(cmd, &status);
+    assert_int_equal(status, 0);
     unlink(path);
 
     char *want = print_text(d);
@@ -464,6 +466,20 @@ static void put_rp_head(wbuf *w, const char *name, int64_t dur, int64_t sgd, uin
     put_u(w, 4, replican);
 }
 
+/* DatabaseInfo `name` whose one policy, "autogen" (shard groups of `sgd`,
+ * replication 1), is also the default and holds the group `sg` (none when
+ * NULL). */
+static void put_autogen_db(wbuf *db, const char *name, int64_t sgd, const wbuf *sg)
+{
+    wbuf rp = {0};
+    put_rp_head(&rp, "autogen", 0, sgd, 1);
+    if (sg)
+        put_msg(&rp, 5, sg);
+    put_str(db, 1, name);
+    put_str(db, 2, "autogen");
+    put_msg(db, 3, &rp);
+}
+
 static void expect_invalid(const uint8_t *buf, size_t len, const char *needle)
 {
     Meta__Data *d = NULL;
@@ -528,13 +544,8 @@ static void test_decode_v18(void **state)
     }
 
     /* 1.8 (gogo/protobuf) also writes fields in number order. */
-    uint8_t *enc;
-    size_t enc_len;
-    encode_ok(d, &enc, &enc_len);
-    assert_int_equal(enc_len, len);
-    assert_memory_equal(enc, buf, len);
+    assert_encodes_to(d, buf, len);
     crosscheck_with_protoc(d);
-    free(enc);
     tsv_meta_free(d);
     free(buf);
 }
@@ -549,6 +560,41 @@ static void assert_databases_match_buckets(const Meta__Data *d, const meta_find 
     }
 }
 
+/* A 2.x file's header: no nodes, users, shard groups or shards yet, and one
+ * database per row of want, each with the one default policy "autogen"
+ * (replication 1, no shard groups); with cqs_checked, none has a continuous
+ * query either. */
+typedef struct autogen_db {
+    const char *name;
+    int64_t dur, sgd;
+} autogen_db;
+
+static void assert_2x_data(const Meta__Data *d, uint64_t index, uint64_t clusterid,
+                           const autogen_db *want, size_t n, int cqs_checked)
+{
+    assert_int_equal(d->term, 0);
+    assert_int_equal(d->index, index);
+    assert_int_equal(d->clusterid, clusterid);
+    assert_int_equal(d->maxnodeid, 0);
+    assert_int_equal(d->maxshardgroupid, 0);
+    assert_int_equal(d->maxshardid, 0);
+    assert_int_equal(d->n_users, 0);
+    assert_int_equal(d->n_databases, n);
+    for (size_t i = 0; i < n; i++) {
+        const Meta__DatabaseInfo *db = d->databases[i];
+        assert_string_equal(db->name, want[i].name);
+        assert_string_equal(db->defaultretentionpolicy, "autogen");
+        assert_int_equal(db->n_retentionpolicies, 1);
+        if (cqs_checked)
+            assert_int_equal(db->n_continuousqueries, 0);
+        assert_string_equal(db->retentionpolicies[0]->name, "autogen");
+        assert_int_equal(db->retentionpolicies[0]->duration, want[i].dur);
+        assert_int_equal(db->retentionpolicies[0]->shardgroupduration, want[i].sgd);
+        assert_int_equal(db->retentionpolicies[0]->replican, 1);
+        assert_int_equal(db->retentionpolicies[0]->n_shardgroups, 0);
+    }
+}
+
 static void test_decode_live_2x(void **state)
 {
     size_t len;
@@ -557,38 +603,12 @@ static void test_decode_live_2x(void **state)
     Meta__Data *d = decode_ok(buf, len);
     assert_databases_match_buckets(d, &m);
 
-    assert_int_equal(d->term, 0);
-    assert_int_equal(d->index, 4);
-    assert_int_equal(d->clusterid, 3017108697798560690ULL);
-    assert_int_equal(d->maxnodeid, 0);
-    assert_int_equal(d->maxshardgroupid, 0);
-    assert_int_equal(d->maxshardid, 0);
-    assert_int_equal(d->n_users, 0);
-    assert_int_equal(d->n_databases, 3);
-    static const struct {
-        const char *name;
-        int64_t dur, sgd;
-    } want[] = {{"a4400ee87566e12a", 3 * DAY, DAY},
-                {"35227829a87926d7", 7 * DAY, DAY},
-                {"7451ab8b9b7df592", 0, 7 * DAY}};
-    for (size_t i = 0; i < 3; i++) {
-        const Meta__DatabaseInfo *db = d->databases[i];
-        assert_string_equal(db->name, want[i].name);
-        assert_string_equal(db->defaultretentionpolicy, "autogen");
-        assert_int_equal(db->n_retentionpolicies, 1);
-        assert_string_equal(db->retentionpolicies[0]->name, "autogen");
-        assert_int_equal(db->retentionpolicies[0]->duration, want[i].dur);
-        assert_int_equal(db->retentionpolicies[0]->shardgroupduration, want[i].sgd);
-        assert_int_equal(db->retentionpolicies[0]->replican, 1);
-        assert_int_equal(db->retentionpolicies[0]->n_shardgroups, 0);
-    }
+    static const autogen_db want[] = {{"a4400ee87566e12a", 3 * DAY, DAY},
+                                      {"35227829a87926d7", 7 * DAY, DAY},
+                                      {"7451ab8b9b7df592", 0, 7 * DAY}};
+    assert_2x_data(d, 4, 3017108697798560690ULL, want, 3, 0);
 
-    uint8_t *enc;
-    size_t enc_len;
-    encode_ok(d, &enc, &enc_len);
-    assert_int_equal(enc_len, len);
-    assert_memory_equal(enc, buf, len);
-    free(enc);
+    assert_encodes_to(d, buf, len);
     tsv_meta_free(d);
     free(buf);
 }
@@ -604,41 +624,15 @@ static void test_decode_backup_20(void **state)
     Meta__Data *d = decode_ok(buf, len);
     assert_databases_match_buckets(d, &m);
 
-    assert_int_equal(d->term, 0);
-    assert_int_equal(d->index, 9);
-    assert_int_equal(d->clusterid, 6222123243796294325ULL);
-    assert_int_equal(d->maxnodeid, 0);
-    assert_int_equal(d->maxshardgroupid, 0);
-    assert_int_equal(d->maxshardid, 0);
-    assert_int_equal(d->n_users, 0);
-    assert_int_equal(d->n_databases, 7);
-    static const struct {
-        const char *name;
-        int64_t dur, sgd;
-    } want[] = {{"534dde39adae4482", 3 * DAY, DAY}, {"4d067c2638a5efa2", 7 * DAY, DAY},
-                {"d66c5360b5aa91b4", 3 * DAY, DAY}, {"f35d47439742756d", 3 * DAY, DAY},
-                {"4972af500e974843", 7 * DAY, DAY}, {"cce01ef3783e3678", 0, HOUR},
-                {"5379ef2d1655b0ab", 0, 7 * DAY}};
-    for (size_t i = 0; i < 7; i++) {
-        const Meta__DatabaseInfo *db = d->databases[i];
-        assert_string_equal(db->name, want[i].name);
-        assert_string_equal(db->defaultretentionpolicy, "autogen");
-        assert_int_equal(db->n_retentionpolicies, 1);
-        assert_int_equal(db->n_continuousqueries, 0);
-        assert_string_equal(db->retentionpolicies[0]->name, "autogen");
-        assert_int_equal(db->retentionpolicies[0]->duration, want[i].dur);
-        assert_int_equal(db->retentionpolicies[0]->shardgroupduration, want[i].sgd);
-        assert_int_equal(db->retentionpolicies[0]->replican, 1);
-        assert_int_equal(db->retentionpolicies[0]->n_shardgroups, 0);
-    }
+    static const autogen_db want[] = {
+        {"534dde39adae4482", 3 * DAY, DAY}, {"4d067c2638a5efa2", 7 * DAY, DAY},
+        {"d66c5360b5aa91b4", 3 * DAY, DAY}, {"f35d47439742756d", 3 * DAY, DAY},
+        {"4972af500e974843", 7 * DAY, DAY}, {"cce01ef3783e3678", 0, HOUR},
+        {"5379ef2d1655b0ab", 0, 7 * DAY}};
+    assert_2x_data(d, 9, 6222123243796294325ULL, want, 7, 1);
 
-    uint8_t *enc;
-    size_t enc_len;
-    encode_ok(d, &enc, &enc_len);
-    assert_int_equal(enc_len, len);
-    assert_memory_equal(enc, buf, len);
+    assert_encodes_to(d, buf, len);
     crosscheck_with_protoc(d);
-    free(enc);
     tsv_meta_free(d);
     free(buf);
 }
@@ -657,12 +651,7 @@ static void test_decode_portable_16(void **state)
     free(text);
     free(expected);
 
-    uint8_t *enc;
-    size_t enc_len;
-    encode_ok(d, &enc, &enc_len);
-    assert_int_equal(enc_len, len);
-    assert_memory_equal(enc, buf, len);
-    free(enc);
+    assert_encodes_to(d, buf, len);
     tsv_meta_free(d);
     free(buf);
 }
@@ -727,28 +716,20 @@ static void test_missing_required(void **state)
     }
     /* ShardGroupInfo without DeletedAt, four levels down. */
     {
-        wbuf sg = {0}, rp = {0}, db = {0}, w = {0};
+        wbuf sg = {0}, db = {0}, w = {0};
         put_group(&sg, 1, 0, 0, 0, 4);
         put_shard(&sg, 1);
-        put_rp_head(&rp, "autogen", 0, 7 * DAY, 1);
-        put_msg(&rp, 5, &sg);
-        put_str(&db, 1, "0123456789abcdef");
-        put_str(&db, 2, "autogen");
-        put_msg(&db, 3, &rp);
+        put_autogen_db(&db, "0123456789abcdef", 7 * DAY, &sg);
         put_data_head(&w, 0);
         put_msg(&w, 5, &db);
         put_data_tail(&w);
         expect_invalid(w.b, w.n, "missing required field ShardGroupInfo.DeletedAt");
 
         /* The same with DeletedAt present decodes. */
-        wbuf sg2 = {0}, rp2 = {0}, db2 = {0}, w2 = {0};
+        wbuf sg2 = {0}, db2 = {0}, w2 = {0};
         put_group(&sg2, 1, 0, 0, 0, 0);
         put_shard(&sg2, 1);
-        put_rp_head(&rp2, "autogen", 0, 7 * DAY, 1);
-        put_msg(&rp2, 5, &sg2);
-        put_str(&db2, 1, "0123456789abcdef");
-        put_str(&db2, 2, "autogen");
-        put_msg(&db2, 3, &rp2);
+        put_autogen_db(&db2, "0123456789abcdef", 7 * DAY, &sg2);
         put_data_head(&w2, 0);
         put_msg(&w2, 5, &db2);
         put_data_tail(&w2);
@@ -765,17 +746,13 @@ static void test_missing_required(void **state)
     }
     /* ShardOwner without NodeID, UserPrivilege without Privilege. */
     {
-        wbuf owner = {0}, sh = {0}, sg = {0}, rp = {0}, db = {0};
+        wbuf owner = {0}, sh = {0}, sg = {0}, db = {0};
         put_bytes(&owner, 99, "x", 1); /* an unknown field, no NodeID */
         put_u(&sh, 1, 5);
         put_msg(&sh, 3, &owner);
         put_group(&sg, 1, 0, 0, 0, 0);
         put_msg(&sg, 5, &sh);
-        put_rp_head(&rp, "autogen", 0, 7 * DAY, 1);
-        put_msg(&rp, 5, &sg);
-        put_str(&db, 1, "d");
-        put_str(&db, 2, "autogen");
-        put_msg(&db, 3, &rp);
+        put_autogen_db(&db, "d", 7 * DAY, &sg);
         Meta__DatabaseInfo *bare = NULL;
         tsv_error err = {0};
         assert_int_equal(tsv_meta_decode_database(db.b, db.n, &bare, &err), -1);
@@ -914,7 +891,7 @@ static void test_owner_ids_folded(void **state)
 {
     /* A shard with deprecated OwnerIDs [3, 4] and an Owner {9}: Go reads
      * OwnerIDs in preference, and never writes them. */
-    wbuf owner = {0}, sh = {0}, sg = {0}, rp = {0}, db = {0};
+    wbuf owner = {0}, sh = {0}, sg = {0}, db = {0};
     put_u(&owner, 1, 9);
     put_u(&sh, 1, 5);
     put_u(&sh, 2, 3);
@@ -923,11 +900,7 @@ static void test_owner_ids_folded(void **state)
     put_group(&sg, 1, 0, 0, 0, 0);
     put_u(&sg, 6, 0); /* TruncatedAt 0 on the wire: Go drops it on rewrite */
     put_msg(&sg, 5, &sh);
-    put_rp_head(&rp, "autogen", 0, 7 * DAY, 1);
-    put_msg(&rp, 5, &sg);
-    put_str(&db, 1, "d");
-    put_str(&db, 2, "autogen");
-    put_msg(&db, 3, &rp);
+    put_autogen_db(&db, "d", 7 * DAY, &sg);
     Meta__DatabaseInfo *info = NULL;
     tsv_error err = {0};
     assert_int_equal(tsv_meta_decode_database(db.b, db.n, &info, &err), 0);
@@ -942,17 +915,13 @@ static void test_owner_ids_folded(void **state)
     tsv_meta_free_database(info);
 
     /* Packed OwnerIDs (length-delimited) are accepted too. */
-    wbuf sh2 = {0}, sg2 = {0}, rp2 = {0}, db2 = {0};
+    wbuf sh2 = {0}, sg2 = {0}, db2 = {0};
     static const uint8_t packed[] = {0x03, 0x96, 0x01};
     put_u(&sh2, 1, 5);
     put_bytes(&sh2, 2, packed, sizeof packed);
     put_group(&sg2, 1, 0, 0, 0, 0);
     put_msg(&sg2, 5, &sh2);
-    put_rp_head(&rp2, "autogen", 0, 7 * DAY, 1);
-    put_msg(&rp2, 5, &sg2);
-    put_str(&db2, 1, "d");
-    put_str(&db2, 2, "autogen");
-    put_msg(&db2, 3, &rp2);
+    put_autogen_db(&db2, "d", 7 * DAY, &sg2);
     assert_int_equal(tsv_meta_decode_database(db2.b, db2.n, &info, &err), 0);
     s = info->retentionpolicies[0]->shardgroups[0]->shards[0];
     assert_int_equal(s->n_owners, 2);
@@ -961,16 +930,12 @@ static void test_owner_ids_folded(void **state)
     tsv_meta_free_database(info);
     /* A packed run that stops mid-varint is refused. */
     static const uint8_t bad_packed[] = {0x03, 0x96};
-    wbuf sh3 = {0}, sg3 = {0}, rp3 = {0}, db3 = {0};
+    wbuf sh3 = {0}, sg3 = {0}, db3 = {0};
     put_u(&sh3, 1, 5);
     put_bytes(&sh3, 2, bad_packed, sizeof bad_packed);
     put_group(&sg3, 1, 0, 0, 0, 0);
     put_msg(&sg3, 5, &sh3);
-    put_rp_head(&rp3, "autogen", 0, 7 * DAY, 1);
-    put_msg(&rp3, 5, &sg3);
-    put_str(&db3, 1, "d");
-    put_str(&db3, 2, "autogen");
-    put_msg(&db3, 3, &rp3);
+    put_autogen_db(&db3, "d", 7 * DAY, &sg3);
     info = NULL;
     assert_int_equal(tsv_meta_decode_database(db3.b, db3.n, &info, &err), -1);
     assert_null(info);
@@ -1006,10 +971,7 @@ static void test_encode_canonicalises(void **state)
     free(s->ownerids);
     s->ownerids = NULL;
     s->n_ownerids = 0;
-    encode_ok(d, &enc, &enc_len);
-    assert_int_equal(enc_len, len);
-    assert_memory_equal(enc, buf, len);
-    free(enc);
+    assert_encodes_to(d, buf, len);
 
     /* A tree with an unset required string is refused, not written. */
     char *name = d->databases[1]->name;
@@ -1088,14 +1050,9 @@ static void test_new_empty_clone_touch(void **state)
     assert_int_equal(d->n_databases, 0);
     tsv_meta_touch(d);
     assert_int_equal(d->index, 2);
-    uint8_t *enc;
-    size_t len;
-    encode_ok(d, &enc, &len);
     static const uint8_t want[] = {0x08, 0x00, 0x10, 0x02, 0x18, 0xb9, 0x60,
                                    0x38, 0x00, 0x40, 0x00, 0x48, 0x00};
-    assert_int_equal(len, sizeof want);
-    assert_memory_equal(enc, want, len);
-    free(enc);
+    assert_encodes_to(d, want, sizeof want);
     tsv_meta_free(d);
     tsv_meta_free(NULL);
     tsv_meta_free_database(NULL);
@@ -1107,10 +1064,7 @@ static void test_new_empty_clone_touch(void **state)
     assert_int_equal(tsv_meta_clone(d, &c, &err), 0);
     assert_ptr_not_equal(c->databases[0], d->databases[0]);
     tsv_meta_free(d); /* the clone shares nothing */
-    encode_ok(c, &enc, &len);
-    assert_int_equal(len, blen);
-    assert_memory_equal(enc, buf, blen);
-    free(enc);
+    assert_encodes_to(c, buf, blen);
     tsv_meta_free(c);
     free(buf);
 }
@@ -1416,11 +1370,8 @@ static void test_restore_bucket(void **state)
     free(map);
 
     /* An RP with no shard groups yields an empty (non-NULL) map. */
-    wbuf rp0 = {0}, db0 = {0};
-    put_rp_head(&rp0, "autogen", 0, 0, 1);
-    put_str(&db0, 1, "x");
-    put_str(&db0, 2, "autogen");
-    put_msg(&db0, 3, &rp0);
+    wbuf db0 = {0};
+    put_autogen_db(&db0, "x", 0, NULL);
     Meta__DatabaseInfo *up0 = decode_db(&db0);
     assert_int_equal(tsv_meta_restore_bucket(d, "mydb", up0, &map, &n, &restored, &err), 0);
     assert_int_equal(n, 0);
@@ -1517,11 +1468,8 @@ static void test_restore_rejects(void **state)
 
     /* Unknown database. */
     {
-        wbuf rp = {0}, db = {0};
-        put_rp_head(&rp, "autogen", 0, 0, 1);
-        put_str(&db, 1, "x");
-        put_str(&db, 2, "autogen");
-        put_msg(&db, 3, &rp);
+        wbuf db = {0};
+        put_autogen_db(&db, "x", 0, NULL);
         Meta__DatabaseInfo *up = decode_db(&db);
         expect_restore_fails(up, "ffffffffffffffff", TSV_ENOTFOUND,
                              "bucket dbi for \"ffffffffffffffff\" not found during restore");
@@ -1529,14 +1477,10 @@ static void test_restore_rejects(void **state)
     }
     /* A group that ends before it starts. */
     {
-        wbuf g = {0}, rp = {0}, db = {0};
+        wbuf g = {0}, db = {0};
         put_group(&g, 1, 200, 100, 0, 0);
         put_shard(&g, 1);
-        put_rp_head(&rp, "autogen", 0, 0, 1);
-        put_msg(&rp, 5, &g);
-        put_str(&db, 1, "x");
-        put_str(&db, 2, "autogen");
-        put_msg(&db, 3, &rp);
+        put_autogen_db(&db, "x", 0, &g);
         Meta__DatabaseInfo *up = decode_db(&db);
         expect_restore_fails(up, RESTORE_DB, TSV_EINVALID, "ends before it starts");
         tsv_meta_free_database(up);

@@ -18,31 +18,6 @@
 /* sha256("abc") */
 #define ABC "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 
-typedef struct mem_reader {
-    tsv_reader base;
-    const char *p;
-    size_t n;
-} mem_reader;
-
-static ssize_t mem_read(tsv_reader *r, void *buf, size_t len, tsv_error *err)
-{
-    (void)err;
-    mem_reader *m = (mem_reader *)r;
-    size_t k = len < m->n ? len : m->n;
-    memcpy(buf, m->p, k);
-    m->p += k;
-    m->n -= k;
-    return (ssize_t)k;
-}
-
-static void mem_free(tsv_reader *r) { (void)r; }
-
-static mem_reader reader_of(const char *s)
-{
-    mem_reader m = {{mem_read, mem_free}, s, strlen(s)};
-    return m;
-}
-
 /* Overwrites the object's bytes through a hard link, as damage would. */
 static void damage(const char *path, const char *bytes)
 {
@@ -84,7 +59,7 @@ static void put_abc(tsv_objstore *os, int want_created)
     char hex[TSV_OBJECT_HEX];
     uint64_t size;
     int created = -1;
-    mem_reader r = reader_of("abc");
+    harness_str_reader r = harness_reader_of("abc");
     OK(tsv_objstore_put(os, &r.base, ABC, hex, &size, &created, &E));
     assert_int_equal(created, want_created);
 }
@@ -246,7 +221,7 @@ static void test_repair_and_delete_clear(void **state)
     damage(live, "abd");
     mark_now(os);
     char hex[TSV_OBJECT_HEX];
-    mem_reader r = reader_of("abd");
+    harness_str_reader r = harness_reader_of("abd");
     FAILS(tsv_objstore_put(os, &r.base, ABC, hex, NULL, NULL, &E), TSV_EINVALID);
     OK(tsv_objstore_is_corrupt(os, ABC, NULL, &marked, &E));
     assert_int_equal(marked, 1);

@@ -19,6 +19,7 @@
 #include "harness.h"
 
 #include "kv.h"
+#include "kv_fixture.h"
 #include "meta.h"
 #include "meta_store.h"
 #include "pitr_scope.h"
@@ -59,16 +60,6 @@ static int teardown(void **state)
     assert_int_equal(harness_rmtree(f->tmp), 0);
     free(f);
     return 0;
-}
-
-static void put(tsv_kv *kv, const char *bucket, const char *key, const char *val)
-{
-    tsv_kv_txn *t;
-    OK(tsv_kv_begin(kv, 1, &t, &E));
-    uint64_t h;
-    OK(tsv_kv_bucket_create(t, TSV_KV_ROOT, bucket, strlen(bucket), 0, 1, &h, &E));
-    OK(tsv_kv_put(t, h, key, strlen(key), val, strlen(val), &E));
-    OK(tsv_kv_commit(t, &E));
 }
 
 /* The value of bucket/key, or NULL (caller frees). */
@@ -182,26 +173,26 @@ static void history(fixture *f)
     char j[256];
     for (int now = 0; now < 2; now++) {
         tsv_kv *kv = now ? f->now : f->then;
-        put(kv, "organizationsv1", OA, "{\"id\":\"" OA "\",\"name\":\"a\"}");
-        put(kv, "organizationsv1", OB, "{\"id\":\"" OB "\",\"name\":\"b\"}");
-        put(kv, "organizationindexv1", "a", OA);
-        put(kv, "organizationindexv1", "b", OB);
+        kv_put(kv, "organizationsv1", OA, "{\"id\":\"" OA "\",\"name\":\"a\"}");
+        kv_put(kv, "organizationsv1", OB, "{\"id\":\"" OB "\",\"name\":\"b\"}");
+        kv_put(kv, "organizationindexv1", "a", OA);
+        kv_put(kv, "organizationindexv1", "b", OB);
         bucket_json(j, sizeof j, BA, OA, now ? "changed" : "first");
-        put(kv, "bucketsv1", BA, j);
-        put(kv, "bucketindexv1", OA "nBA", BA);
-        put(kv, "usersv1", US, now ? "{\"name\":\"new\"}" : "{\"name\":\"old\"}");
+        kv_put(kv, "bucketsv1", BA, j);
+        kv_put(kv, "bucketindexv1", OA "nBA", BA);
+        kv_put(kv, "usersv1", US, now ? "{\"name\":\"new\"}" : "{\"name\":\"old\"}");
     }
     bucket_json(j, sizeof j, BB, OB, "b's");
-    put(f->then, "bucketsv1", BB, j);
-    put(f->then, "bucketindexv1", OB "nBB", BB);
-    put(f->then, "userresourcemappingsv1", BB US, "{\"resourceID\":\"" BB "\"}");
-    put(f->then, "authorizationsv1", TB, "{\"id\":\"" TB "\",\"orgID\":\"" OB "\"}");
-    put(f->then, "authorizationindexv1", "token-one", TB);
+    kv_put(f->then, "bucketsv1", BB, j);
+    kv_put(f->then, "bucketindexv1", OB "nBB", BB);
+    kv_put(f->then, "userresourcemappingsv1", BB US, "{\"resourceID\":\"" BB "\"}");
+    kv_put(f->then, "authorizationsv1", TB, "{\"id\":\"" TB "\",\"orgID\":\"" OB "\"}");
+    kv_put(f->then, "authorizationindexv1", "token-one", TB);
     bucket_json(j, sizeof j, BC, OB, "new");
-    put(f->now, "bucketsv1", BC, j);
-    put(f->now, "bucketindexv1", OB "nBC", BC);
-    put(f->now, "authorizationsv1", TB2, "{\"id\":\"" TB2 "\",\"orgID\":\"" OB "\"}");
-    put(f->now, "authorizationindexv1", "token-two", TB2);
+    kv_put(f->now, "bucketsv1", BC, j);
+    kv_put(f->now, "bucketindexv1", OB "nBC", BC);
+    kv_put(f->now, "authorizationsv1", TB2, "{\"id\":\"" TB2 "\",\"orgID\":\"" OB "\"}");
+    kv_put(f->now, "authorizationindexv1", "token-two", TB2);
     save_meta(f->then, BA, 1, BB, 2);
     save_meta(f->now, BA, 1, BC, 3);
 }

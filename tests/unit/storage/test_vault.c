@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "harness.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,31 +66,6 @@ static void test_interval_parse(void **state)
     }
 }
 
-typedef struct mem_reader {
-    tsv_reader base;
-    const char *p;
-    size_t n;
-} mem_reader;
-
-static ssize_t mem_read(tsv_reader *r, void *buf, size_t len, tsv_error *err)
-{
-    (void)err;
-    mem_reader *m = (mem_reader *)r;
-    size_t k = len < m->n ? len : m->n;
-    memcpy(buf, m->p, k);
-    m->p += k;
-    m->n -= k;
-    return (ssize_t)k;
-}
-
-static void mem_free(tsv_reader *r) { (void)r; }
-
-static mem_reader reader_of(const char *s)
-{
-    mem_reader m = {{mem_read, mem_free}, s, strlen(s)};
-    return m;
-}
-
 /* sha256("abc") */
 #define ABC "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 
@@ -115,16 +92,16 @@ static void test_object_store(void **state)
     char hex[TSV_OBJECT_HEX];
     uint64_t size;
     int created = -1;
-    mem_reader r = reader_of("abc");
+    harness_str_reader r = harness_reader_of("abc");
     assert_int_equal(tsv_objstore_put(os, &r.base, NULL, hex, &size, &created, &err), 0);
     assert_string_equal(hex, ABC);
     assert_int_equal(size, 3);
     assert_int_equal(created, 1);
     /* Same bytes again: the same object. A wrong expected hash: refused. */
-    r = reader_of("abc");
+    r = harness_reader_of("abc");
     assert_int_equal(tsv_objstore_put(os, &r.base, ABC, hex, &size, &created, &err), 0);
     assert_int_equal(created, 0);
-    r = reader_of("abd");
+    r = harness_reader_of("abd");
     assert_int_equal(tsv_objstore_put(os, &r.base, ABC, hex, &size, &created, &err), -1);
     assert_int_equal(err.code, TSV_EINVALID);
 
