@@ -183,16 +183,24 @@ static void put_version(tsv_catalog_txn *t, const char *bucket, int64_t start, u
     tsv_version_clear(&v);
 }
 
+/* A catalogue in the fresh directory made from the template dir, with a
+ * write transaction open. */
+static void open_scratch_catalog(char *dir, tsv_catalog **c, tsv_catalog_txn **t)
+{
+    tsv_error err = {0};
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(tsv_catalog_open(c, dir, &err), 0);
+    assert_int_equal(tsv_catalog_begin(*c, 1, t, &err), 0);
+}
+
 static void test_catalog(void **state)
 {
     (void)state;
     char dir[] = "/tmp/tsv-ut-catalog.XXXXXX";
-    assert_non_null(mkdtemp(dir));
     tsv_catalog *c;
-    tsv_error err = {0};
-    assert_int_equal(tsv_catalog_open(&c, dir, &err), 0);
     tsv_catalog_txn *t;
-    assert_int_equal(tsv_catalog_begin(c, 1, &t, &err), 0);
+    tsv_error err = {0};
+    open_scratch_catalog(dir, &c, &t);
     /* Negative times sort before positive ones; versions ascend in a slot. */
     put_version(t, "0123456789abcdef", 100, 2, TSV_VERSION_IN_USE);
     put_version(t, "0123456789abcdef", 100, 1, TSV_VERSION_SOFT_DELETED);
@@ -242,12 +250,10 @@ static void test_catalog_helpers(void **state)
 {
     (void)state;
     char dir[] = "/tmp/tsv-ut-catalog.XXXXXX";
-    assert_non_null(mkdtemp(dir));
     tsv_catalog *c;
-    tsv_error err = {0};
-    assert_int_equal(tsv_catalog_open(&c, dir, &err), 0);
     tsv_catalog_txn *t;
-    assert_int_equal(tsv_catalog_begin(c, 1, &t, &err), 0);
+    tsv_error err = {0};
+    open_scratch_catalog(dir, &c, &t);
     put_version(t, "0123456789abcdef", 100, 1, TSV_VERSION_IN_USE);
     tsv_slot_key k = {"0123456789abcdef", "autogen", 100, 110};
     tsv_version v;
