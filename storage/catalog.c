@@ -731,12 +731,25 @@ int tsv_catalog_next_version(tsv_catalog_txn *t, const tsv_slot_key *slot, uint6
     return 0;
 }
 
-/* Settings are stored under 'M' | name. */
+/* Settings are stored under 'M' | name; a name that does not fit is refused
+ * (snprintf's return value is the length it wanted, not what it wrote). */
+#define META_KEY_MAX 256
+static int meta_key(char k[META_KEY_MAX], const char *key, MDB_val *mk, tsv_error *err)
+{
+    int n = snprintf(k, META_KEY_MAX, "M%s", key);
+    if (n < 0 || n >= META_KEY_MAX)
+        return tsv_error_set(err, TSV_EINVALID, "catalogue setting name too long");
+    mk->mv_size = (size_t)n;
+    mk->mv_data = k;
+    return 0;
+}
+
 static int meta_get(tsv_catalog_txn *t, const char *key, MDB_val *mv, tsv_error *err)
 {
-    char k[256];
-    int n = snprintf(k, sizeof k, "M%s", key);
-    MDB_val mk = {(size_t)n, k};
+    char k[META_KEY_MAX];
+    MDB_val mk;
+    if (meta_key(k, key, &mk, err) != 0)
+        return -1;
     int rc = mdb_get(t->txn, t->c->dbi, &mk, mv);
     if (rc == MDB_NOTFOUND)
         return tsv_error_set(err, TSV_ENOTFOUND, "catalogue setting %s not set", key);
@@ -748,9 +761,10 @@ static int meta_get(tsv_catalog_txn *t, const char *key, MDB_val *mv, tsv_error 
 static int meta_put(tsv_catalog_txn *t, const char *key, const void *val, size_t len,
                     tsv_error *err)
 {
-    char k[256];
-    int n = snprintf(k, sizeof k, "M%s", key);
-    MDB_val mk = {(size_t)n, k}, mv = {len, (void *)val};
+    char k[META_KEY_MAX];
+    MDB_val mk, mv = {len, (void *)val};
+    if (meta_key(k, key, &mk, err) != 0)
+        return -1;
     int rc = mdb_put(t->txn, t->c->dbi, &mk, &mv, 0);
     return rc == 0 ? 0 : lmdb_error(err, rc, "put setting");
 }
@@ -794,9 +808,10 @@ int tsv_catalog_meta_put_bin(tsv_catalog_txn *t, const char *key, const void *va
 
 int tsv_catalog_meta_del(tsv_catalog_txn *t, const char *key, tsv_error *err)
 {
-    char k[256];
-    int n = snprintf(k, sizeof k, "M%s", key);
-    MDB_val mk = {(size_t)n, k};
+    char k[META_KEY_MAX];
+    MDB_val mk;
+    if (meta_key(k, key, &mk, err) != 0)
+        return -1;
     int rc = mdb_del(t->txn, t->c->dbi, &mk, NULL);
     return rc == 0 || rc == MDB_NOTFOUND ? 0 : lmdb_error(err, rc, "delete setting");
 }

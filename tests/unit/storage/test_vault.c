@@ -236,6 +236,11 @@ static void test_catalog(void **state)
     char val[8];
     assert_int_equal(tsv_catalog_meta_get(t, "k", val, sizeof val, &err), 0);
     assert_string_equal(val, "v");
+    char long_name[300];
+    memset(long_name, 'n', sizeof long_name - 1);
+    long_name[sizeof long_name - 1] = '\0';
+    assert_int_equal(tsv_catalog_meta_get(t, long_name, val, sizeof val, &err), -1);
+    assert_int_equal(err.code, TSV_EINVALID);
     s.n = 0;
     assert_int_equal(tsv_catalog_foreach(t, seen_fn, &s, &err), 0);
     assert_int_equal(s.n, 4);
