@@ -2,11 +2,14 @@
 #include "catalog.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "be_writer.h"
 #include "fsutil.h"
@@ -331,6 +334,44 @@ void tsv_catalog_close(tsv_catalog *c)
         return;
     mdb_env_close(c->env);
     free(c);
+}
+
+int tsv_catalog_copy_compact(tsv_catalog *c, const char *dstdir, tsv_error *err)
+{
+    char path[PATH_MAX];
+    if (tsv_mkdir_p(dstdir, err) != 0 ||
+        tsv_path_join(path, sizeof path, err, "%s/data.mdb", dstdir) != 0)
+        return -1;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "create catalogue copy %s", path);
+    int rc = mdb_env_copyfd2(c->env, fd, MDB_CP_COMPACT);
+    if (rc != 0) {
+        lmdb_error(err, rc, "copy the catalogue");
+        goto fail;
+    }
+    if (tsv_fsync_fd(fd, path, err) != 0)
+        goto fail;
+    rc = close(fd);
+    fd = -1;
+    if (rc != 0) {
+        tsv_error_set_errno(err, TSV_EINTERNAL, errno, "close %s", path);
+        goto fail;
+    }
+    return tsv_fsync_dir(dstdir, err);
+fail:
+    if (fd >= 0)
+        close(fd);
+    unlink(path);
+    return -1;
+}
+
+uint64_t tsv_catalog_last_txn(tsv_catalog *c)
+{
+    MDB_envinfo info;
+    if (mdb_env_info(c->env, &info) != 0)
+        return 0;
+    return (uint64_t)info.me_last_txnid;
 }
 
 int tsv_catalog_begin(tsv_catalog *c, int write, tsv_catalog_txn **out, tsv_error *err)

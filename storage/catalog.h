@@ -85,6 +85,13 @@ typedef struct tsv_catalog_txn tsv_catalog_txn;
 int tsv_catalog_open(tsv_catalog **out, const char *dir, tsv_error *err);
 void tsv_catalog_close(tsv_catalog *c);
 
+/* Consistent hot copy (compacted) of the whole catalogue into
+ * dstdir/data.mdb (created; an existing file is an error), fsynced. Writers
+ * are not blocked. */
+int tsv_catalog_copy_compact(tsv_catalog *c, const char *dstdir, tsv_error *err);
+/* The ID of the last committed write transaction (changes on every write). */
+uint64_t tsv_catalog_last_txn(tsv_catalog *c);
+
 int tsv_catalog_begin(tsv_catalog *c, int write, tsv_catalog_txn **out, tsv_error *err);
 int tsv_catalog_commit(tsv_catalog_txn *t, tsv_error *err); /* frees t, even on failure */
 void tsv_catalog_abort(tsv_catalog_txn *t);                 /* NULL is fine */

@@ -1328,6 +1328,14 @@ fail:
     return -1;
 }
 
+uint64_t tsv_kv_last_txn(tsv_kv *kv)
+{
+    MDB_envinfo info;
+    if (mdb_env_info(kv->env, &info) != 0)
+        return 0;
+    return (uint64_t)info.me_last_txnid;
+}
+
 int tsv_kv_stat(tsv_kv *kv, uint64_t *entries, uint64_t *buckets, tsv_error *err)
 {
     MDB_txn *txn;

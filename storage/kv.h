@@ -158,6 +158,10 @@ int tsv_kv_root_sequence(tsv_kv_txn *txn, uint64_t *out, tsv_error *err);
  * partial file is removed. */
 int tsv_kv_copy_compact(tsv_kv *kv, const char *dstdir, tsv_error *err);
 
+/* The ID of the last committed write transaction: it changes exactly when
+ * something was written (a cheap "anything new?" for the S3 tier). */
+uint64_t tsv_kv_last_txn(tsv_kv *kv);
+
 /* Counts in the committed state: *entries = keys in all buckets (values and
  * nested-bucket keys), *buckets = buckets excluding the root. Either out
  * pointer may be NULL. */
