@@ -130,4 +130,22 @@ int tsv_s3_delete(tsv_s3 *c, const char *bucket, const char *key, tsv_error *err
 int tsv_s3_list(tsv_s3 *c, const char *bucket, const char *prefix, tsv_s3_list_fn fn, void *ud,
                 tsv_error *err);
 
+/* Credentials as AWS tools find them: AWS_ACCESS_KEY_ID,
+ * AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN from the environment, or, when
+ * `file` is given (or the variables are unset and AWS_SHARED_CREDENTIALS_FILE
+ * or ~/.aws/credentials exists), the INI file's section `profile` (NULL:
+ * AWS_PROFILE, else "default") with aws_access_key_id,
+ * aws_secret_access_key and aws_session_token. An explicit file wins over
+ * the environment. TSV_EINVALID (naming the file, section and key) when
+ * nothing complete is found. */
+typedef struct tsv_s3_credentials {
+    char access_key[256];
+    char secret_key[256];
+    char session_token[2048]; /* "" if none */
+    char source[300];         /* "environment" or the file and section, for logs */
+} tsv_s3_credentials;
+
+int tsv_s3_credentials_load(const char *file, const char *profile, tsv_s3_credentials *out,
+                            tsv_error *err);
+
 #endif
