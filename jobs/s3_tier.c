@@ -1,0 +1,1134 @@
+/* s3_tier: copying the vault to S3 and recovering from it (s3_tier.h). */
+#include "s3_tier.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "metrics.h"
+#include "object_store.h"
+#include "random.h"
+#include "tier.h"
+#include "tsv_log.h"
+#include "tsv_time.h"
+
+#define CHECKPOINT_NAME_LEN 20
+#define MARK_BATCH 64
+#define MAX_JSON (64 * 1024)
+
+struct tsv_tier {
+    tsv_store *store;
+    tsv_tier_state *state;
+    tsv_s3 *s3;
+    char bucket[64];
+    char prefix[512];
+    char data_dir[PATH_MAX];
+    char host[256];
+    int concurrency;
+    int64_t interval_ns, ttl_ns;
+    int keep;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop;
+    /* thread-owned */
+    int lease_lost;
+    int64_t lease_renew_at;
+    int have_checkpoint;
+    tsv_tier_change last_change;
+    int64_t last_checkpoint_ns;
+    int failures;
+    char last_error[512];
+};
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* ---- metrics ---------------------------------------------------------- */
+
+static void gauge(const char *name, const char *help, double v)
+{
+    tsv_metric_set(tsv_metrics_family(TSV_METRIC_GAUGE, name, help, NULL, NULL, 0), NULL, v);
+}
+
+static void count(const char *name, const char *help, const char *result, uint64_t n)
+{
+    static const char *const labels[] = {"result", NULL};
+    const char *values[] = {result};
+    tsv_metric_add(tsv_metrics_family(TSV_METRIC_COUNTER, name, help, labels, NULL, 0), values, n);
+}
+
+#define M_PENDING "tsvault_s3_pending_objects"
+#define M_PENDING_H "vault objects not yet copied to the object store"
+#define M_PENDING_B "tsvault_s3_pending_bytes"
+#define M_PENDING_BH "bytes of the objects not yet copied to the object store"
+#define M_LAG "tsvault_s3_lag_seconds"
+#define M_LAG_H "age of the oldest object not yet copied to the object store (0: none)"
+#define M_BEHIND "tsvault_s3_checkpoint_behind"
+#define M_BEHIND_H                                                                                 \
+    "1 while the catalogue or KV changed since the last checkpoint in the object store"
+#define M_CP_TIME "tsvault_s3_last_checkpoint_timestamp_seconds"
+#define M_CP_TIME_H "when the newest checkpoint was completed in the object store (Unix time)"
+#define M_LEASE "tsvault_s3_lease_held"
+#define M_LEASE_H "1 while this server holds the object store prefix's lease"
+#define M_OBJECTS "tsvault_s3_objects_copied_total"
+#define M_OBJECTS_H "objects copied to the object store (result: uploaded, present, failed)"
+#define M_BYTES "tsvault_s3_uploaded_bytes_total"
+#define M_BYTES_H "bytes uploaded to the object store (objects and checkpoints)"
+#define M_CPS "tsvault_s3_checkpoints_total"
+#define M_CPS_H "checkpoints written to the object store (result: ok, failed)"
+
+/* ---- keys and small JSON objects ------------------------------------- */
+
+int tsv_tier_url_parse(const char *url, char *bucket, size_t bucket_len, char *prefix,
+                       size_t prefix_len, tsv_error *err)
+{
+    if (!url || strncmp(url, "s3://", 5) != 0)
+        return tsv_error_set(err, TSV_EINVALID,
+                             "object store \"%s\": expected s3://bucket[/prefix]", url ? url : "");
+    const char *b = url + 5, *slash = strchr(b, '/');
+    size_t bl = slash ? (size_t)(slash - b) : strlen(b);
+    if (bl < 3 || bl > 63 || bl >= bucket_len)
+        return tsv_error_set(err, TSV_EINVALID,
+                             "object store \"%s\": the bucket name must be 3-63 characters", url);
+    memcpy(bucket, b, bl);
+    bucket[bl] = '\0';
+    const char *p = slash ? slash + 1 : "";
+    size_t pl = strlen(p);
+    while (pl > 0 && p[pl - 1] == '/')
+        pl--;
+    if (pl >= prefix_len)
+        return tsv_error_set(err, TSV_EINVALID, "object store \"%s\": prefix too long", url);
+    if (pl > 0 && (p[0] == '/' || strstr(p, "//")))
+        return tsv_error_set(err, TSV_EINVALID,
+                             "object store \"%s\": empty path segment in the prefix", url);
+    memcpy(prefix, p, pl);
+    prefix[pl] = '\0';
+    return 0;
+}
+
+static int key_of(char *out, size_t len, const char *prefix, tsv_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static int key_of(char *out, size_t len, const char *prefix, tsv_error *err, const char *fmt, ...)
+{
+    int n = snprintf(out, len, "%s%s", prefix, prefix[0] ? "/" : "");
+    if (n < 0 || (size_t)n >= len)
+        return tsv_error_set(err, TSV_EINVALID, "object key too long");
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(out + n, len - (size_t)n, fmt, ap);
+    va_end(ap);
+    if (m < 0 || (size_t)m >= len - (size_t)n)
+        return tsv_error_set(err, TSV_EINVALID, "object key too long");
+    return 0;
+}
+
+/* A small object (JSON) through an in-memory file: the S3 client streams
+ * from and to file descriptors. */
+static int put_bytes(tsv_s3 *s3, const char *bucket, const char *key, const void *p, size_t n,
+                     tsv_error *err)
+{
+    int fd = memfd_create("tsv-s3-put", MFD_CLOEXEC);
+    if (fd < 0)
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "memfd_create");
+    int rc = 0;
+    for (size_t off = 0; off < n && rc == 0;) {
+        ssize_t w = write(fd, (const char *)p + off, n - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            rc = tsv_error_set_errno(err, TSV_EINTERNAL, errno, "write memfd");
+        else
+            off += (size_t)w;
+    }
+    if (rc == 0)
+        rc = tsv_s3_put_file(s3, bucket, key, fd, NULL, err);
+    close(fd);
+    return rc;
+}
+
+static int get_bytes(tsv_s3 *s3, const char *bucket, const char *key, char **out, size_t *len,
+                     tsv_error *err)
+{
+    int fd = memfd_create("tsv-s3-get", MFD_CLOEXEC);
+    if (fd < 0)
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "memfd_create");
+    tsv_s3_object info;
+    int rc = tsv_s3_get(s3, bucket, key, fd, &info, err);
+    if (rc == 0 && info.size > MAX_JSON)
+        rc = tsv_error_set(err, TSV_EINVALID, "%s/%s: %" PRIu64 " bytes, not a tsvault record",
+                           bucket, key, info.size);
+    char *buf = NULL;
+    if (rc == 0 && !(buf = malloc(info.size + 1)))
+        rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    if (rc == 0 && pread(fd, buf, info.size, 0) != (ssize_t)info.size)
+        rc = tsv_error_set_errno(err, TSV_EINTERNAL, errno, "read memfd");
+    close(fd);
+    if (rc != 0) {
+        free(buf);
+        return -1;
+    }
+    buf[info.size] = '\0';
+    *out = buf;
+    *len = info.size;
+    return 0;
+}
+
+/* ---- the lease -------------------------------------------------------- */
+
+typedef struct lease {
+    char owner[64];
+    char host[256];
+    int64_t expires_ns;
+} lease;
+
+/* *found = 0 when there is no lease object. */
+static int lease_read(tsv_s3 *s3, const char *bucket, const char *prefix, lease *l, int *found,
+                      tsv_error *err)
+{
+    char key[1024];
+    char *text = NULL;
+    size_t len = 0;
+    memset(l, 0, sizeof *l);
+    *found = 0;
+    if (key_of(key, sizeof key, prefix, err, "lease.json") != 0)
+        return -1;
+    if (get_bytes(s3, bucket, key, &text, &len, err) != 0) {
+        if (err->code == TSV_ENOTFOUND)
+            return 0;
+        return -1;
+    }
+    tsv_json_doc *doc = NULL;
+    int rc = tsv_json_parse(&doc, text, len, err);
+    free(text);
+    if (rc != 0)
+        return tsv_error_wrap(err, "%s/%s", bucket, key);
+    const tsv_json *root = tsv_json_root(doc);
+    const char *owner = NULL, *host = NULL;
+    size_t ol = 0, hl = 0;
+    if (tsv_json_string(tsv_json_get(root, "owner"), &owner, &ol, "owner", err) != 0 ||
+        tsv_json_i64(tsv_json_get(root, "expiresNs"), &l->expires_ns, "expiresNs", err) != 0) {
+        tsv_json_free(doc);
+        return tsv_error_wrap(err, "lease %s/%s", bucket, key);
+    }
+    if (tsv_json_string(tsv_json_get(root, "host"), &host, &hl, "host", err) != 0) {
+        host = "?";
+        hl = 1;
+    }
+    snprintf(l->owner, sizeof l->owner, "%.*s", (int)ol, owner);
+    snprintf(l->host, sizeof l->host, "%.*s", (int)hl, host);
+    tsv_json_free(doc);
+    *found = 1;
+    return 0;
+}
+
+static int lease_write(tsv_tier *t, int64_t expires_ns, tsv_error *err)
+{
+    char key[1024];
+    if (key_of(key, sizeof key, t->prefix, err, "lease.json") != 0)
+        return -1;
+    tsv_buf b = {0};
+    tsv_json_writer w;
+    tsv_jw_init(&w, &b, NULL);
+    char when[64];
+    tsv_format_rfc3339nano(expires_ns, when, sizeof when);
+    tsv_jw_object_begin(&w);
+    tsv_jw_key(&w, "owner");
+    tsv_jw_string(&w, tsv_tier_state_id(t->state));
+    tsv_jw_key(&w, "host");
+    tsv_jw_string(&w, t->host);
+    tsv_jw_key(&w, "pid");
+    tsv_jw_i64(&w, (int64_t)getpid());
+    tsv_jw_key(&w, "dataDir");
+    tsv_jw_string(&w, t->data_dir);
+    tsv_jw_key(&w, "expires");
+    tsv_jw_string(&w, when);
+    tsv_jw_key(&w, "expiresNs");
+    tsv_jw_i64(&w, expires_ns);
+    tsv_jw_object_end(&w);
+    int rc = tsv_jw_finish(&w, err);
+    if (rc == 0)
+        rc = put_bytes(t->s3, t->bucket, key, b.data, b.len, err);
+    tsv_buf_free(&b);
+    return rc;
+}
+
+static int lease_conflict(const char *bucket, const char *prefix, const lease *l, tsv_error *err)
+{
+    char when[64];
+    tsv_format_rfc3339nano(l->expires_ns, when, sizeof when);
+    return tsv_error_set(err, TSV_ECONFLICT,
+                         "s3://%s/%s is in use by another tsvault (owner %s on host %s, lease "
+                         "valid until %s): two servers must never write one prefix; stop the "
+                         "other server (its lease is released) or wait until its lease expires",
+                         bucket, prefix, l->owner, l->host, when);
+}
+
+/* Takes or renews the lease. *lost = 1 if another owner holds it. */
+static int lease_take(tsv_tier *t, int *lost, tsv_error *err)
+{
+    lease l;
+    int found;
+    *lost = 0;
+    if (lease_read(t->s3, t->bucket, t->prefix, &l, &found, err) != 0)
+        return -1;
+    int64_t now = now_ns();
+    if (found && strcmp(l.owner, tsv_tier_state_id(t->state)) != 0 && l.expires_ns > now) {
+        *lost = 1;
+        return lease_conflict(t->bucket, t->prefix, &l, err);
+    }
+    if (lease_write(t, now + t->ttl_ns, err) != 0)
+        return -1;
+    t->lease_renew_at = now + t->ttl_ns / 3;
+    return 0;
+}
+
+/* ---- copying objects -------------------------------------------------- */
+
+typedef struct copy_pool {
+    tsv_tier *t;
+    const tsv_tier_object *objs;
+    size_t n;
+    atomic_size_t next;
+    pthread_mutex_t mu;
+    tsv_tier_object batch[MARK_BATCH];
+    size_t n_batch;
+    size_t copied, failed;
+    tsv_error first_err;
+} copy_pool;
+
+static int copy_object_key(tsv_tier *t, const char *hex, char *key, size_t len, tsv_error *err)
+{
+    return key_of(key, len, t->prefix, err, "objects/%.2s/%s", hex, hex);
+}
+
+/* Uploads one object unless the store has it already (same SHA-256).
+ * *gone = 1 if the local object no longer exists (collected). */
+static int copy_one(tsv_tier *t, const char *hex, int *gone, tsv_error *err)
+{
+    char key[1024];
+    *gone = 0;
+    if (copy_object_key(t, hex, key, sizeof key, err) != 0)
+        return -1;
+    tsv_s3_object info;
+    if (tsv_s3_head(t->s3, t->bucket, key, &info, err) == 0) {
+        if (strcmp(info.sha256, hex) == 0) {
+            count(M_OBJECTS, M_OBJECTS_H, "present", 1);
+            return 0;
+        }
+    } else if (err->code != TSV_ENOTFOUND) {
+        return -1;
+    }
+    int fd;
+    uint64_t size;
+    if (tsv_store_object_open(t->store, hex, &fd, &size, err) != 0) {
+        if (err->code == TSV_ENOTFOUND)
+            *gone = 1;
+        return -1;
+    }
+    int rc = tsv_s3_put_file(t->s3, t->bucket, key, fd, &info, err);
+    close(fd);
+    if (rc != 0)
+        return -1;
+    if (strcmp(info.sha256, hex) != 0)
+        return tsv_error_set(err, TSV_EINVALID,
+                             "object %s changed while it was uploaded (SHA-256 %s): not recorded",
+                             hex, info.sha256);
+    count(M_OBJECTS, M_OBJECTS_H, "uploaded", 1);
+    tsv_metric_add(tsv_metrics_family(TSV_METRIC_COUNTER, M_BYTES, M_BYTES_H, NULL, NULL, 0), NULL,
+                   size);
+    return 0;
+}
+
+static void pool_flush(copy_pool *p)
+{
+    tsv_error err;
+    if (p->n_batch && tsv_tier_mark_copied(p->t->state, p->batch, p->n_batch, &err) != 0) {
+        TSV_WARN("msg=\"could not record copied objects (they will be checked again)\" "
+                 "error=\"%s\"",
+                 err.message);
+    }
+    p->n_batch = 0;
+}
+
+static void *pool_worker(void *arg)
+{
+    copy_pool *p = arg;
+    for (;;) {
+        size_t i = atomic_fetch_add(&p->next, 1);
+        if (i >= p->n)
+            break;
+        tsv_error err;
+        int gone = 0;
+        int rc = copy_one(p->t, p->objs[i].hex, &gone, &err);
+        pthread_mutex_lock(&p->mu);
+        if (rc == 0) {
+            p->batch[p->n_batch++] = p->objs[i];
+            p->copied++;
+            if (p->n_batch == MARK_BATCH)
+                pool_flush(p);
+        } else if (!gone) {
+            if (p->failed++ == 0)
+                p->first_err = err;
+            count(M_OBJECTS, M_OBJECTS_H, "failed", 1);
+        }
+        pthread_mutex_unlock(&p->mu);
+    }
+    return NULL;
+}
+
+/* Copies objs with t->concurrency threads; -1 with the first error if any
+ * failed (the others are recorded). */
+static int copy_objects(tsv_tier *t, const tsv_tier_object *objs, size_t n, tsv_error *err)
+{
+    if (n == 0)
+        return 0;
+    copy_pool p = {.t = t, .objs = objs, .n = n};
+    atomic_init(&p.next, 0);
+    pthread_mutex_init(&p.mu, NULL);
+    int nt = t->concurrency < (int)n ? t->concurrency : (int)n;
+    pthread_t th[64];
+    int started = 0;
+    for (; started < nt; started++) {
+        if (pthread_create(&th[started], NULL, pool_worker, &p) != 0)
+            break;
+    }
+    if (started == 0)
+        pool_worker(&p);
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    pool_flush(&p);
+    pthread_mutex_destroy(&p.mu);
+    if (p.failed) {
+        *err = p.first_err;
+        return tsv_error_wrap(err, "%zu of %zu objects not copied", p.failed, n);
+    }
+    return 0;
+}
+
+/* ---- checkpoints ------------------------------------------------------ */
+
+typedef struct cp_objects {
+    tsv_tier *t;
+    tsv_tier_object *missing;
+    size_t n, cap;
+    uint64_t objects, bytes;
+} cp_objects;
+
+static int cp_object_fn(void *ctx, const char *hex, uint64_t size, tsv_error *err)
+{
+    cp_objects *c = ctx;
+    c->objects++;
+    c->bytes += size;
+    int copied;
+    if (tsv_tier_is_copied(c->t->state, hex, &copied, err) != 0)
+        return -1;
+    if (copied)
+        return 0;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 64;
+        tsv_tier_object *nv = realloc(c->missing, cap * sizeof *nv);
+        if (!nv)
+            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+        c->missing = nv;
+        c->cap = cap;
+    }
+    memcpy(c->missing[c->n].hex, hex, 65);
+    c->missing[c->n].size = size;
+    c->missing[c->n].mtime_ns = 0;
+    c->n++;
+    return 0;
+}
+
+typedef struct cp_name {
+    char name[CHECKPOINT_NAME_LEN + 1];
+    int complete;
+} cp_name;
+
+typedef struct cp_list {
+    const char *base; /* "<prefix>/checkpoints/" */
+    size_t base_len;
+    cp_name *v;
+    size_t n, cap;
+} cp_list;
+
+static int cp_list_fn(const tsv_s3_entry *e, void *ud, tsv_error *err)
+{
+    cp_list *l = ud;
+    if (strncmp(e->key, l->base, l->base_len) != 0)
+        return 0;
+    const char *rest = e->key + l->base_len, *slash = strchr(rest, '/');
+    if (!slash || slash - rest != CHECKPOINT_NAME_LEN)
+        return 0;
+    size_t i = 0;
+    for (; i < l->n; i++)
+        if (strncmp(l->v[i].name, rest, CHECKPOINT_NAME_LEN) == 0)
+            break;
+    if (i == l->n) {
+        if (l->n == l->cap) {
+            size_t cap = l->cap ? l->cap * 2 : 16;
+            cp_name *nv = realloc(l->v, cap * sizeof *nv);
+            if (!nv)
+                return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+            l->v = nv;
+            l->cap = cap;
+        }
+        memcpy(l->v[i].name, rest, CHECKPOINT_NAME_LEN);
+        l->v[i].name[CHECKPOINT_NAME_LEN] = '\0';
+        l->v[i].complete = 0;
+        l->n++;
+    }
+    if (strcmp(slash + 1, "manifest.json") == 0)
+        l->v[i].complete = 1;
+    return 0;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(((const cp_name *)a)->name, ((const cp_name *)b)->name);
+}
+
+/* Checkpoint names under the prefix, oldest first. */
+static int cp_list_load(tsv_s3 *s3, const char *bucket, const char *prefix, cp_list *l, char *base,
+                        size_t base_len, tsv_error *err)
+{
+    memset(l, 0, sizeof *l);
+    if (key_of(base, base_len, prefix, err, "checkpoints/") != 0)
+        return -1;
+    l->base = base;
+    l->base_len = strlen(base);
+    if (tsv_s3_list(s3, bucket, base, cp_list_fn, l, err) != 0) {
+        free(l->v);
+        l->v = NULL;
+        return -1;
+    }
+    if (l->n > 1)
+        qsort(l->v, l->n, sizeof *l->v, by_name);
+    return 0;
+}
+
+static int cp_delete_fn(const tsv_s3_entry *e, void *ud, tsv_error *err)
+{
+    tsv_tier *t = ud;
+    return tsv_s3_delete(t->s3, t->bucket, e->key, err);
+}
+
+/* Keeps the newest t->keep complete checkpoints; drops older ones and
+ * incomplete ones older than the newest complete one. Failures only delay
+ * the pruning. */
+static void cp_prune(tsv_tier *t)
+{
+    tsv_error err;
+    char base[1024];
+    cp_list l;
+    if (cp_list_load(t->s3, t->bucket, t->prefix, &l, base, sizeof base, &err) != 0) {
+        TSV_WARN("msg=\"could not list checkpoints to prune them\" error=\"%s\"", err.message);
+        return;
+    }
+    size_t complete = 0;
+    for (size_t i = l.n; i-- > 0;) {
+        int drop = l.v[i].complete ? complete >= (size_t)t->keep : complete > 0;
+        if (l.v[i].complete)
+            complete++;
+        if (!drop)
+            continue;
+        char dir[1100];
+        snprintf(dir, sizeof dir, "%s%s/", base, l.v[i].name);
+        /* The manifest first: a checkpoint is never complete with parts
+         * missing. */
+        char manifest[1200];
+        snprintf(manifest, sizeof manifest, "%smanifest.json", dir);
+        if (tsv_s3_delete(t->s3, t->bucket, manifest, &err) != 0 ||
+            tsv_s3_list(t->s3, t->bucket, dir, cp_delete_fn, t, &err) != 0) {
+            TSV_WARN("msg=\"could not delete an old checkpoint\" checkpoint=%s error=\"%s\"",
+                     l.v[i].name, err.message);
+            break;
+        }
+        TSV_INFO("msg=\"old checkpoint deleted from the object store\" checkpoint=%s", l.v[i].name);
+    }
+    free(l.v);
+}
+
+static int upload_file(tsv_tier *t, const char *scratch, const char *name, const char *key,
+                       tsv_s3_object *info, tsv_error *err)
+{
+    int fd;
+    if (tsv_tier_scratch_open(scratch, name, &fd, err) != 0)
+        return -1;
+    int rc = tsv_s3_put_file(t->s3, t->bucket, key, fd, info, err);
+    close(fd);
+    if (rc == 0)
+        tsv_metric_add(tsv_metrics_family(TSV_METRIC_COUNTER, M_BYTES, M_BYTES_H, NULL, NULL, 0),
+                       NULL, info->size);
+    return rc;
+}
+
+static int checkpoint(tsv_tier *t, tsv_error *err)
+{
+    char dir[PATH_MAX], cat[PATH_MAX + 16], key[1200];
+    if (tsv_tier_scratch_create(t->data_dir, "tier-checkpoint", dir, sizeof dir, err) != 0)
+        return -1;
+    snprintf(cat, sizeof cat, "%s/catalog", dir);
+    int64_t taken = now_ns();
+    tsv_tier_change ch;
+    cp_objects objs = {.t = t};
+    tsv_buf b = {0};
+    int rc = -1;
+    if (tsv_tier_checkpoint(t->store, dir, &ch, err) != 0 ||
+        tsv_tier_catalog_objects(cat, cp_object_fn, &objs, err) != 0)
+        goto out;
+    /* Every object the checkpoint lists goes first: an object collected
+     * meanwhile fails the copy, and the next round takes a new checkpoint. */
+    if (copy_objects(t, objs.missing, objs.n, err) != 0) {
+        tsv_error_wrap(err, "checkpoint postponed");
+        goto out;
+    }
+    char name[CHECKPOINT_NAME_LEN + 1];
+    snprintf(name, sizeof name, "%020" PRId64, taken);
+    static const char *const files[] = {"catalog", "kv"};
+    tsv_s3_object info[2];
+    for (int i = 0; i < 2; i++) {
+        if (key_of(key, sizeof key, t->prefix, err, "checkpoints/%s/%s.mdb", name, files[i]) != 0 ||
+            upload_file(t, dir, files[i], key, &info[i], err) != 0)
+            goto out;
+    }
+    tsv_json_writer w;
+    char when[64];
+    tsv_format_rfc3339nano(taken, when, sizeof when);
+    char gen[17];
+    snprintf(gen, sizeof gen, "%016" PRIx64, ch.gen);
+    tsv_jw_init(&w, &b, "\t");
+    tsv_jw_object_begin(&w);
+    tsv_jw_key(&w, "format");
+    tsv_jw_i64(&w, 1);
+    tsv_jw_key(&w, "name");
+    tsv_jw_string(&w, name);
+    tsv_jw_key(&w, "created");
+    tsv_jw_string(&w, when);
+    tsv_jw_key(&w, "generation");
+    tsv_jw_string(&w, gen);
+    tsv_jw_key(&w, "server");
+    tsv_jw_string(&w, tsv_tier_state_id(t->state));
+    tsv_jw_key(&w, "objects");
+    tsv_jw_u64(&w, objs.objects);
+    tsv_jw_key(&w, "objectBytes");
+    tsv_jw_u64(&w, objs.bytes);
+    tsv_jw_key(&w, "files");
+    tsv_jw_object_begin(&w);
+    for (int i = 0; i < 2; i++) {
+        char fname[32];
+        snprintf(fname, sizeof fname, "%s.mdb", files[i]);
+        tsv_jw_key(&w, fname);
+        tsv_jw_object_begin(&w);
+        tsv_jw_key(&w, "size");
+        tsv_jw_u64(&w, info[i].size);
+        tsv_jw_key(&w, "sha256");
+        tsv_jw_string(&w, info[i].sha256);
+        tsv_jw_object_end(&w);
+    }
+    tsv_jw_object_end(&w);
+    tsv_jw_object_end(&w);
+    if (tsv_jw_finish(&w, err) != 0 ||
+        key_of(key, sizeof key, t->prefix, err, "checkpoints/%s/manifest.json", name) != 0 ||
+        put_bytes(t->s3, t->bucket, key, b.data, b.len, err) != 0)
+        goto out;
+    t->last_change = ch;
+    t->have_checkpoint = 1;
+    t->last_checkpoint_ns = now_ns();
+    gauge(M_CP_TIME, M_CP_TIME_H, (double)t->last_checkpoint_ns / 1e9);
+    TSV_INFO("msg=\"checkpoint written to the object store\" checkpoint=%s objects=%" PRIu64
+             " object_bytes=%" PRIu64 " kv_bytes=%" PRIu64 " catalog_bytes=%" PRIu64,
+             name, objs.objects, objs.bytes, info[1].size, info[0].size);
+    cp_prune(t);
+    rc = 0;
+out:
+    count(M_CPS, M_CPS_H, rc == 0 ? "ok" : "failed", 1);
+    tsv_buf_free(&b);
+    free(objs.missing);
+    tsv_tier_scratch_remove(dir);
+    return rc;
+}
+
+/* ---- the thread ------------------------------------------------------- */
+
+static int same_change(const tsv_tier_change *a, const tsv_tier_change *b)
+{
+    return a->kv_txn == b->kv_txn && a->catalog_txn == b->catalog_txn && a->gen == b->gen;
+}
+
+/* One round: lease, pending objects, checkpoint. */
+static int tier_round(tsv_tier *t, int final, tsv_error *err)
+{
+    int64_t now = now_ns();
+    if (t->lease_lost)
+        return tsv_error_set(err, TSV_ECONFLICT, "the lease of s3://%s/%s was taken over",
+                             t->bucket, t->prefix);
+    if (now >= t->lease_renew_at) {
+        int lost;
+        if (lease_take(t, &lost, err) != 0) {
+            if (lost) {
+                t->lease_lost = 1;
+                gauge(M_LEASE, M_LEASE_H, 0);
+                TSV_ERROR("msg=\"another server took the object store's lease: this server "
+                          "stops writing to it\" error=\"%s\"",
+                          err->message);
+            }
+            return -1;
+        }
+        gauge(M_LEASE, M_LEASE_H, 1);
+    }
+    tsv_tier_object *pending = NULL;
+    size_t n = 0;
+    if (tsv_tier_pending(t->store, t->state, &pending, &n, err) != 0)
+        return -1;
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += pending[i].size;
+    gauge(M_PENDING, M_PENDING_H, (double)n);
+    gauge(M_PENDING_B, M_PENDING_BH, (double)bytes);
+    gauge(M_LAG, M_LAG_H, n && pending[0].mtime_ns ? (double)(now - pending[0].mtime_ns) / 1e9 : 0);
+    int rc = copy_objects(t, pending, n, err);
+    free(pending);
+    if (rc != 0)
+        return -1;
+    if (n) {
+        gauge(M_PENDING, M_PENDING_H, 0);
+        gauge(M_PENDING_B, M_PENDING_BH, 0);
+        gauge(M_LAG, M_LAG_H, 0);
+    }
+    tsv_tier_change ch;
+    tsv_tier_change_now(t->store, &ch);
+    int changed = !t->have_checkpoint || !same_change(&ch, &t->last_change);
+    if (changed &&
+        (final || !t->have_checkpoint || now - t->last_checkpoint_ns >= t->interval_ns)) {
+        if (checkpoint(t, err) != 0)
+            return -1;
+        tsv_tier_change_now(t->store, &ch);
+        changed = !same_change(&ch, &t->last_change);
+    }
+    gauge(M_BEHIND, M_BEHIND_H, changed ? 1 : 0);
+    return 0;
+}
+
+static void *tier_main(void *arg)
+{
+    tsv_tier *t = arg;
+    for (;;) {
+        tsv_error err;
+        int rc = tier_round(t, 0, &err);
+        if (rc != 0) {
+            t->failures++;
+            /* The same error every round is logged once a minute at most. */
+            if (strcmp(err.message, t->last_error) != 0 || t->failures % 30 == 1)
+                TSV_WARN("msg=\"copy to the object store failed: retrying\" attempt=%d "
+                         "error=\"%s\"",
+                         t->failures, err.message);
+            snprintf(t->last_error, sizeof t->last_error, "%s", err.message);
+        } else {
+            if (t->failures)
+                TSV_INFO("msg=\"copy to the object store resumed\" after_failures=%d", t->failures);
+            t->failures = 0;
+            t->last_error[0] = '\0';
+        }
+        int wait_s = 1;
+        for (int i = 1; i < t->failures && wait_s < 30; i++)
+            wait_s *= 2;
+        pthread_mutex_lock(&t->mu);
+        if (!t->stop) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += wait_s;
+            pthread_cond_timedwait(&t->cv, &t->mu, &until);
+        }
+        int stop = t->stop;
+        pthread_mutex_unlock(&t->mu);
+        if (stop)
+            break;
+    }
+    /* A last round when the store answered the previous one, so that a clean
+     * shutdown leaves S3 up to date; then the lease goes. */
+    tsv_error err;
+    if (!t->failures && !t->lease_lost) {
+        if (tier_round(t, 1, &err) != 0)
+            TSV_WARN("msg=\"last copy to the object store failed\" error=\"%s\"", err.message);
+        else if (lease_write(t, 0, &err) != 0)
+            TSV_WARN("msg=\"could not release the object store's lease\" error=\"%s\"",
+                     err.message);
+    }
+    return NULL;
+}
+
+static int tier_new(tsv_tier **out, tsv_store *store, const char *data_dir,
+                    const tsv_tier_options *o, tsv_error *err)
+{
+    tsv_tier *t = calloc(1, sizeof *t);
+    if (!t)
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    t->store = store;
+    t->concurrency = o->concurrency > 0 ? (o->concurrency > 64 ? 64 : o->concurrency) : 4;
+    t->interval_ns = (o->checkpoint_interval_s > 0 ? o->checkpoint_interval_s : 60) * 1000000000LL;
+    t->ttl_ns = (o->lease_ttl_s > 0 ? o->lease_ttl_s : 60) * 1000000000LL;
+    t->keep = o->keep_checkpoints > 0 ? o->keep_checkpoints : 3;
+    pthread_mutex_init(&t->mu, NULL);
+    pthread_cond_init(&t->cv, NULL);
+    if (gethostname(t->host, sizeof t->host) != 0)
+        snprintf(t->host, sizeof t->host, "unknown");
+    t->host[sizeof t->host - 1] = '\0';
+    snprintf(t->data_dir, sizeof t->data_dir, "%s", data_dir);
+    if (tsv_tier_url_parse(o->url, t->bucket, sizeof t->bucket, t->prefix, sizeof t->prefix, err) !=
+            0 ||
+        tsv_tier_state_open(&t->state, data_dir, err) != 0 ||
+        tsv_s3_new(&t->s3, &o->s3, err) != 0) {
+        tsv_tier_state_close(t->state);
+        pthread_mutex_destroy(&t->mu);
+        pthread_cond_destroy(&t->cv);
+        free(t);
+        return -1;
+    }
+    *out = t;
+    return 0;
+}
+
+static void tier_free(tsv_tier *t)
+{
+    tsv_s3_free(t->s3);
+    tsv_tier_state_close(t->state);
+    pthread_mutex_destroy(&t->mu);
+    pthread_cond_destroy(&t->cv);
+    free(t);
+}
+
+int tsv_tier_start(tsv_tier **out, tsv_store *store, const char *data_dir,
+                   const tsv_tier_options *o, tsv_error *err)
+{
+    tsv_tier *t;
+    if (tier_new(&t, store, data_dir, o, err) != 0)
+        return -1;
+    /* Reachable, bucket present, credentials accepted: said now, at start
+     * (the lease is the first read and write). */
+    int lost = 0;
+    if (lease_take(t, &lost, err) != 0) {
+        tsv_error_wrap(err, "object store s3://%s/%s", t->bucket, t->prefix);
+        goto fail;
+    }
+    /* Two servers starting at once could both have found no lease: read it
+     * back after a moment and give way if the other one's write won. */
+    usleep(300 * 1000);
+    lease l;
+    int found;
+    if (lease_read(t->s3, t->bucket, t->prefix, &l, &found, err) != 0)
+        goto fail;
+    if (!found || strcmp(l.owner, tsv_tier_state_id(t->state)) != 0) {
+        lease_conflict(t->bucket, t->prefix, &l, err);
+        goto fail;
+    }
+    gauge(M_LEASE, M_LEASE_H, 1);
+    gauge(M_BEHIND, M_BEHIND_H, 1);
+    if (pthread_create(&t->thread, NULL, tier_main, t) != 0) {
+        tsv_error_set(err, TSV_EINTERNAL, "cannot start the object store thread");
+        lease_write(t, 0, &(tsv_error){0});
+        goto fail;
+    }
+    TSV_INFO("msg=\"copying the vault to the object store\" url=\"s3://%s/%s\" owner=%s "
+             "concurrency=%d checkpoint_interval_s=%" PRId64,
+             t->bucket, t->prefix, tsv_tier_state_id(t->state), t->concurrency,
+             (int64_t)(t->interval_ns / 1000000000LL));
+    *out = t;
+    return 0;
+fail:
+    tier_free(t);
+    return -1;
+}
+
+void tsv_tier_stop(tsv_tier *t)
+{
+    if (!t)
+        return;
+    pthread_mutex_lock(&t->mu);
+    t->stop = 1;
+    pthread_cond_broadcast(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+    pthread_join(t->thread, NULL);
+    tier_free(t);
+}
+
+/* ---- recovery --------------------------------------------------------- */
+
+typedef struct fetch_pool {
+    tsv_s3 *s3;
+    const char *bucket, *prefix, *scratch;
+    tsv_objstore *os;
+    tsv_tier_object *objs;
+    size_t n;
+    atomic_size_t next;
+    pthread_mutex_t mu;
+    size_t failed, done;
+    uint64_t bytes;
+    tsv_error first_err;
+} fetch_pool;
+
+/* One download into a file, checked against the SHA-256 it must have. */
+typedef struct download {
+    tsv_s3 *s3;
+    const char *bucket;
+    const char *key;
+    const char *want_sha256;
+    const char *want_what; /* "its name", "the manifest" */
+    tsv_s3_object info;
+} download;
+
+static int download_fill(void *ctx, int fd, tsv_error *err)
+{
+    download *d = ctx;
+    if (tsv_s3_get(d->s3, d->bucket, d->key, fd, &d->info, err) != 0)
+        return -1;
+    if (strcmp(d->info.sha256, d->want_sha256) != 0)
+        return tsv_error_set(err, TSV_EINVALID,
+                             "%s/%s: SHA-256 %s does not match %s (%s): altered or not written "
+                             "by tsvault",
+                             d->bucket, d->key, d->info.sha256[0] ? d->info.sha256 : "unknown",
+                             d->want_what, d->want_sha256);
+    return 0;
+}
+
+static int fetch_one(fetch_pool *p, const tsv_tier_object *o, uint64_t *got, tsv_error *err)
+{
+    int exists = 0;
+    uint64_t size = 0;
+    *got = 0;
+    if (tsv_objstore_exists(p->os, o->hex, &exists, &size, err) != 0)
+        return -1;
+    if (exists)
+        return 0;
+    char key[1024];
+    if (key_of(key, sizeof key, p->prefix, err, "objects/%.2s/%s", o->hex, o->hex) != 0)
+        return -1;
+    download d = {p->s3, p->bucket, key, o->hex, "its name", {0}};
+    if (tsv_tier_fetch_object(p->os, p->scratch, o->hex, download_fill, &d, err) != 0)
+        return -1;
+    *got = d.info.size;
+    return 0;
+}
+
+static void *fetch_worker(void *arg)
+{
+    fetch_pool *p = arg;
+    for (;;) {
+        size_t i = atomic_fetch_add(&p->next, 1);
+        if (i >= p->n)
+            break;
+        tsv_error err;
+        uint64_t got = 0;
+        int rc = fetch_one(p, &p->objs[i], &got, &err);
+        pthread_mutex_lock(&p->mu);
+        if (rc != 0 && p->failed++ == 0)
+            p->first_err = err;
+        if (rc == 0) {
+            p->done++;
+            p->bytes += got;
+            if (p->done % 1000 == 0)
+                TSV_INFO("msg=\"recovering objects\" done=%zu of=%zu", p->done, p->n);
+        }
+        pthread_mutex_unlock(&p->mu);
+    }
+    return NULL;
+}
+
+static int collect_fn(void *ctx, const char *hex, uint64_t size, tsv_error *err)
+{
+    cp_objects *c = ctx;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 256;
+        tsv_tier_object *nv = realloc(c->missing, cap * sizeof *nv);
+        if (!nv)
+            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+        c->missing = nv;
+        c->cap = cap;
+    }
+    memcpy(c->missing[c->n].hex, hex, 65);
+    c->missing[c->n].size = size;
+    c->missing[c->n].mtime_ns = 0;
+    c->n++;
+    c->bytes += size;
+    return 0;
+}
+
+static int manifest_generation(const char *text, size_t len, uint64_t *gen, char sha[2][65],
+                               tsv_error *err)
+{
+    tsv_json_doc *doc;
+    if (tsv_json_parse(&doc, text, len, err) != 0)
+        return -1;
+    const tsv_json *root = tsv_json_root(doc);
+    const char *g = NULL;
+    size_t gl = 0;
+    int64_t format = 0;
+    int rc = 0;
+    if (tsv_json_i64(tsv_json_get(root, "format"), &format, "format", err) != 0 ||
+        tsv_json_string(tsv_json_get(root, "generation"), &g, &gl, "generation", err) != 0)
+        rc = -1;
+    else if (format != 1)
+        rc = tsv_error_set(err, TSV_EINVALID, "checkpoint format %" PRId64 " is not known", format);
+    else if (gl != 16 || sscanf(g, "%16" SCNx64, gen) != 1)
+        rc = tsv_error_set(err, TSV_EINVALID, "bad generation \"%.*s\"", (int)gl, g);
+    const tsv_json *files = tsv_json_get(root, "files");
+    static const char *const names[] = {"catalog.mdb", "kv.mdb"};
+    for (int i = 0; rc == 0 && i < 2; i++) {
+        const char *s = NULL;
+        size_t sl = 0;
+        if (tsv_json_string(tsv_json_get(tsv_json_get(files, names[i]), "sha256"), &s, &sl,
+                            names[i], err) != 0 ||
+            sl != 64)
+            rc = tsv_error_set(err, TSV_EINVALID, "files.%s.sha256 missing", names[i]);
+        else
+            snprintf(sha[i], 65, "%.*s", (int)sl, s);
+    }
+    tsv_json_free(doc);
+    return rc;
+}
+
+int tsv_tier_recover(const char *data_dir, const tsv_tier_options *o, tsv_error *err)
+{
+    char bucket[64], prefix[512];
+    if (tsv_tier_url_parse(o->url, bucket, sizeof bucket, prefix, sizeof prefix, err) != 0)
+        return -1;
+    if (!tsv_tier_recover_target_ok(data_dir))
+        return tsv_error_set(err, TSV_ECONFLICT,
+                             "--recover-from: %s already holds a data directory (state/ or "
+                             "catalog/); recovery fills an empty or new directory only",
+                             data_dir);
+    tsv_s3 *s3 = NULL;
+    tsv_objstore *os = NULL;
+    cp_list l = {0};
+    cp_objects need = {0};
+    char *manifest = NULL;
+    char scratch[PATH_MAX] = "";
+    int rc = -1;
+    if (tsv_s3_new(&s3, &o->s3, err) != 0)
+        return -1;
+    lease ls;
+    int found;
+    if (lease_read(s3, bucket, prefix, &ls, &found, err) != 0)
+        goto out;
+    if (found && ls.expires_ns > now_ns()) {
+        lease_conflict(bucket, prefix, &ls, err);
+        goto out;
+    }
+    char base[1024];
+    if (cp_list_load(s3, bucket, prefix, &l, base, sizeof base, err) != 0)
+        goto out;
+    const cp_name *newest = NULL;
+    for (size_t i = l.n; i-- > 0 && !newest;)
+        if (l.v[i].complete)
+            newest = &l.v[i];
+    if (!newest) {
+        tsv_error_set(err, TSV_ENOTFOUND,
+                      "s3://%s/%s holds no complete checkpoint (checkpoints/*/manifest.json): "
+                      "nothing to recover from",
+                      bucket, prefix);
+        goto out;
+    }
+    char key[1200];
+    size_t mlen = 0;
+    uint64_t gen = 0;
+    char sha[2][65];
+    if (key_of(key, sizeof key, prefix, err, "checkpoints/%s/manifest.json", newest->name) != 0 ||
+        get_bytes(s3, bucket, key, &manifest, &mlen, err) != 0 ||
+        manifest_generation(manifest, mlen, &gen, sha, err) != 0) {
+        tsv_error_wrap(err, "checkpoint %s", newest->name);
+        goto out;
+    }
+    TSV_INFO("msg=\"recovering from the object store\" url=\"s3://%s/%s\" checkpoint=%s "
+             "generation=%016" PRIx64,
+             bucket, prefix, newest->name, gen);
+    char objects_dir[PATH_MAX];
+    if (tsv_tier_scratch_create(data_dir, "recover", scratch, sizeof scratch, err) != 0)
+        goto out;
+    if ((size_t)snprintf(objects_dir, sizeof objects_dir, "%s/objects", data_dir) >=
+        sizeof objects_dir) {
+        tsv_error_set(err, TSV_EINVALID, "data directory path too long");
+        goto out;
+    }
+    if (tsv_objstore_open_local(&os, objects_dir, err) != 0)
+        goto out;
+    static const char *const files[] = {"catalog", "kv"};
+    for (int i = 0; i < 2; i++) {
+        if (key_of(key, sizeof key, prefix, err, "checkpoints/%s/%s.mdb", newest->name, files[i]) !=
+            0)
+            goto out;
+        download d = {s3, bucket, key, sha[i], "the manifest", {0}};
+        if (tsv_tier_scratch_fill(scratch, files[i], download_fill, &d, err) != 0) {
+            tsv_error_wrap(err, "checkpoint %s", newest->name);
+            goto out;
+        }
+    }
+    char cat[PATH_MAX + 16];
+    snprintf(cat, sizeof cat, "%s/catalog", scratch);
+    if (tsv_tier_catalog_objects(cat, collect_fn, &need, err) != 0)
+        goto out;
+    fetch_pool p = {.s3 = s3,
+                    .bucket = bucket,
+                    .prefix = prefix,
+                    .scratch = scratch,
+                    .os = os,
+                    .objs = need.missing,
+                    .n = need.n};
+    atomic_init(&p.next, 0);
+    pthread_mutex_init(&p.mu, NULL);
+    int nt = o->concurrency > 0 ? (o->concurrency > 64 ? 64 : o->concurrency) : 4;
+    pthread_t th[64];
+    int started = 0;
+    for (; started < nt && (size_t)started < p.n; started++)
+        if (pthread_create(&th[started], NULL, fetch_worker, &p) != 0)
+            break;
+    if (started == 0)
+        fetch_worker(&p);
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    pthread_mutex_destroy(&p.mu);
+    if (p.failed) {
+        *err = p.first_err;
+        tsv_error_wrap(err, "%zu of %zu objects could not be recovered", p.failed, p.n);
+        goto out;
+    }
+    TSV_INFO("msg=\"objects recovered\" objects=%zu downloaded_bytes=%" PRIu64
+             " listed_bytes=%" PRIu64,
+             p.n, p.bytes, need.bytes);
+    tsv_objstore_close(os);
+    os = NULL;
+    if (tsv_tier_recover_install(data_dir, scratch, gen, err) != 0)
+        goto out;
+    /* What was just downloaded is known to be in the store. */
+    tsv_tier_state *ts;
+    if (tsv_tier_state_open(&ts, data_dir, err) == 0) {
+        tsv_error e2;
+        if (tsv_tier_mark_copied(ts, need.missing, need.n, &e2) != 0)
+            TSV_WARN("msg=\"could not record the recovered objects as copied\" error=\"%s\"",
+                     e2.message);
+        tsv_tier_state_close(ts);
+    }
+    rc = 0;
+out:
+    tsv_tier_scratch_remove(scratch);
+    tsv_objstore_close(os);
+    free(manifest);
+    free(need.missing);
+    free(l.v);
+    tsv_s3_free(s3);
+    return rc;
+}

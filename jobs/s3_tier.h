@@ -1,0 +1,69 @@
+/*
+ * s3_tier: the vault copied to S3-compatible object storage, and a data
+ * directory rebuilt from it (docs/storage.md "The S3 tier",
+ * docs/operations.md "S3-compatible object storage").
+ *
+ * Layout under s3://<bucket>/<prefix>/:
+ *   objects/<ab>/<sha256>                   every object of the vault (its bytes)
+ *   checkpoints/<20-digit ns>/catalog.mdb   compacted catalogue
+ *   checkpoints/<20-digit ns>/kv.mdb        compacted live KV (tree, jobs, change log)
+ *   checkpoints/<20-digit ns>/manifest.json written last: the checkpoint is complete
+ *   lease.json                              which server writes this prefix, until when
+ *
+ * A background thread (tsv_tier_start) copies every local object not yet
+ * copied (the queue is "local objects minus the copied set", so it
+ * survives restarts), then, when the KV or the catalogue changed and the
+ * checkpoint interval has passed, uploads a checkpoint whose every object
+ * is already in S3, and keeps the newest `keep_checkpoints`. Nothing local
+ * ever waits for S3: a store that is down, slow or refusing only delays
+ * the copy (retried with backoff; lag and errors are metrics).
+ *
+ * Single writer: the server holds lease.json (owner = the data directory's
+ * tier identity), renewing it every ttl/3. It does not start while another
+ * owner's lease is unexpired, and stops writing if it finds its lease taken.
+ *
+ * Errors: int 0/-1 with tsv_error. Ownership: tsv_tier_start returns a tier
+ * stopped and freed by tsv_tier_stop; the store is borrowed and must
+ * outlive it. Thread-safety: start/stop from one thread.
+ */
+#ifndef TSV_S3_TIER_H
+#define TSV_S3_TIER_H
+
+#include <stdint.h>
+
+#include "s3_client.h"
+#include "store.h"
+#include "tsv_error.h"
+
+typedef struct tsv_tier tsv_tier;
+
+typedef struct tsv_tier_options {
+    const char *url;               /* s3://bucket[/prefix] */
+    tsv_s3_config s3;              /* endpoint, region, credentials, TLS */
+    int concurrency;               /* objects copied at once; 0: 4 */
+    int64_t checkpoint_interval_s; /* 0: 60 */
+    int64_t lease_ttl_s;           /* 0: 60 */
+    int keep_checkpoints;          /* 0: 3 */
+} tsv_tier_options;
+
+/* Splits s3://bucket/prefix (prefix without leading or trailing '/', may be
+ * empty). TSV_EINVALID with the reason. */
+int tsv_tier_url_parse(const char *url, char *bucket, size_t bucket_len, char *prefix,
+                       size_t prefix_len, tsv_error *err);
+
+/* Checks the store is reachable with these credentials, takes the lease
+ * (TSV_ECONFLICT if another server holds it) and starts the thread. */
+int tsv_tier_start(tsv_tier **out, tsv_store *store, const char *data_dir,
+                   const tsv_tier_options *o, tsv_error *err);
+/* Stops the thread after a last copy round (if the store answered the
+ * previous one) and releases the lease. NULL is fine. */
+void tsv_tier_stop(tsv_tier *t);
+
+/* Fills an empty data directory (storage/tier.h "recover_target_ok") from
+ * the newest complete checkpoint under o->url: downloads the catalogue, the
+ * KV and every object a non-purged version lists (checked against its
+ * SHA-256), then installs them. Refuses while another server's lease is
+ * unexpired. Run before tsv_store_open. */
+int tsv_tier_recover(const char *data_dir, const tsv_tier_options *o, tsv_error *err);
+
+#endif
