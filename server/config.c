@@ -40,6 +40,18 @@ typedef enum opt_id {
     OPT_TLS_MIN_VERSION,
     OPT_TLS_STRICT,
     OPT_METRICS_AUTH,
+    OPT_OBJECT_STORE,
+    OPT_RECOVER_FROM,
+    OPT_S3_ENDPOINT,
+    OPT_S3_REGION,
+    OPT_S3_PATH_STYLE,
+    OPT_S3_CREDENTIALS,
+    OPT_S3_CA,
+    OPT_S3_INSECURE,
+    OPT_S3_CONCURRENCY,
+    OPT_S3_CHECKPOINT,
+    OPT_S3_LEASE_TTL,
+    OPT_S3_KEEP,
     OPT_COUNT
 } opt_id;
 
@@ -114,6 +126,37 @@ static const struct {
     [OPT_METRICS_AUTH] = {"metrics-auth", "TSVAULT_METRICS_AUTH", "false",
                           "true: GET /metrics needs a token with read access to everything; "
                           "false: open, as influxd's /metrics"},
+    [OPT_OBJECT_STORE] = {"object-store", "TSVAULT_OBJECT_STORE", "",
+                          "s3://bucket[/prefix]: copy every vault object and periodic "
+                          "checkpoints of the catalogue and KV there; empty = local disk only"},
+    [OPT_RECOVER_FROM] = {"recover-from", "TSVAULT_RECOVER_FROM", "",
+                          "s3://bucket[/prefix]: rebuild an empty data directory from its newest "
+                          "checkpoint before starting (then keeps copying there)"},
+    [OPT_S3_ENDPOINT] = {"s3-endpoint", "TSVAULT_S3_ENDPOINT", "",
+                         "S3 endpoint URL (MinIO, Ceph RGW, Swift); empty = AWS's "
+                         "https://s3.<region>.amazonaws.com"},
+    [OPT_S3_REGION] = {"s3-region", "TSVAULT_S3_REGION", "",
+                       "S3 signing region; empty = AWS_REGION, else us-east-1"},
+    [OPT_S3_PATH_STYLE] = {"s3-path-style", "TSVAULT_S3_PATH_STYLE", "false",
+                           "true: path-style URLs (host/bucket/key, MinIO and Swift); false: "
+                           "virtual-host (bucket.host/key, AWS)"},
+    [OPT_S3_CREDENTIALS] = {"s3-credentials-file", "TSVAULT_S3_CREDENTIALS_FILE", "",
+                            "AWS credentials file (INI, profile AWS_PROFILE or default); empty = "
+                            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, then "
+                            "~/.aws/credentials"},
+    [OPT_S3_CA] = {"s3-ca-file", "TSVAULT_S3_CA_FILE", "",
+                   "PEM CA bundle to verify the S3 endpoint; empty = the system's"},
+    [OPT_S3_INSECURE] = {"s3-insecure-skip-verify", "TSVAULT_S3_INSECURE_SKIP_VERIFY", "false",
+                         "do not verify the S3 endpoint's TLS certificate (tests only)"},
+    [OPT_S3_CONCURRENCY] = {"s3-concurrency", "TSVAULT_S3_CONCURRENCY", "4",
+                            "objects uploaded (and, recovering, downloaded) at once, 1..64"},
+    [OPT_S3_CHECKPOINT] = {"s3-checkpoint-interval", "TSVAULT_S3_CHECKPOINT_INTERVAL", "60s",
+                           "at most one checkpoint per interval, and only after a change"},
+    [OPT_S3_LEASE_TTL] = {"s3-lease-ttl", "TSVAULT_S3_LEASE_TTL", "60s",
+                          "how long this server's claim on the prefix lasts unless renewed "
+                          "(every third of it); another server waits this long after a crash"},
+    [OPT_S3_KEEP] = {"s3-keep-checkpoints", "TSVAULT_S3_KEEP_CHECKPOINTS", "3",
+                     "complete checkpoints kept in the object store, 1..1000"},
 };
 
 /* A flag whose default is "true" or "false" is boolean: "--flag" alone means
@@ -246,6 +289,10 @@ void tsv_config_defaults(tsv_config *cfg)
     snprintf(cfg->rpc_bind_address, sizeof cfg->rpc_bind_address, "127.0.0.1:8088");
     cfg->rpc_timeout_s = 30;
     cfg->tls_min_version = 12;
+    cfg->s3_concurrency = 4;
+    cfg->s3_checkpoint_interval_s = 60;
+    cfg->s3_lease_ttl_s = 60;
+    cfg->s3_keep_checkpoints = 3;
 }
 
 /* Go's strconv.ParseBool, which influxd's flags use. */
@@ -434,6 +481,50 @@ static int apply(tsv_config *cfg, opt_id id, const char *val, const char *source
             return tsv_error_set(err, TSV_EINVALID, "%s: must be true or false, got \"%s\"", source,
                                  val);
         return 0;
+    case OPT_OBJECT_STORE:
+    case OPT_RECOVER_FROM:
+        if (*val && strncmp(val, "s3://", 5) != 0)
+            return tsv_error_set(err, TSV_EINVALID, "%s: expected s3://bucket[/prefix], got \"%s\"",
+                                 source, val);
+        *(id == OPT_OBJECT_STORE ? &cfg->object_store : &cfg->recover_from) = *val ? val : NULL;
+        return 0;
+    case OPT_S3_ENDPOINT:
+        if (*val && strncmp(val, "http://", 7) != 0 && strncmp(val, "https://", 8) != 0)
+            return tsv_error_set(err, TSV_EINVALID, "%s: expected an http(s):// URL, got \"%s\"",
+                                 source, val);
+        cfg->s3_endpoint = *val ? val : NULL;
+        return 0;
+    case OPT_S3_REGION:
+        cfg->s3_region = *val ? val : NULL;
+        return 0;
+    case OPT_S3_CREDENTIALS:
+        cfg->s3_credentials_file = *val ? val : NULL;
+        return 0;
+    case OPT_S3_CA:
+        cfg->s3_ca_file = *val ? val : NULL;
+        return 0;
+    case OPT_S3_PATH_STYLE:
+    case OPT_S3_INSECURE:
+        if (parse_bool(val, id == OPT_S3_PATH_STYLE ? &cfg->s3_path_style : &cfg->s3_insecure) != 0)
+            return tsv_error_set(err, TSV_EINVALID, "%s: expected true or false, got \"%s\"",
+                                 source, val);
+        return 0;
+    case OPT_S3_CONCURRENCY:
+    case OPT_S3_KEEP:
+        errno = 0;
+        l = strtol(val, &end, 10);
+        if (errno || *end || end == val || l < 1 || l > (id == OPT_S3_KEEP ? 1000 : 64))
+            return tsv_error_set(err, TSV_EINVALID, "%s: must be 1..%d, got \"%s\"", source,
+                                 id == OPT_S3_KEEP ? 1000 : 64, val);
+        *(id == OPT_S3_KEEP ? &cfg->s3_keep_checkpoints : &cfg->s3_concurrency) = (int)l;
+        return 0;
+    case OPT_S3_CHECKPOINT:
+    case OPT_S3_LEASE_TTL:
+        if (tsv_parse_duration_s(val, &d) != 0 || d < 1 || d > 86400)
+            return tsv_error_set(err, TSV_EINVALID, "%s: duration must be 1s..24h, got \"%s\"",
+                                 source, val);
+        *(id == OPT_S3_CHECKPOINT ? &cfg->s3_checkpoint_interval_s : &cfg->s3_lease_ttl_s) = d;
+        return 0;
     default:
         return tsv_error_set(err, TSV_EINTERNAL, "unknown option");
     }
@@ -509,5 +600,14 @@ int tsv_config_parse(tsv_config *cfg, int argc, char **argv, FILE *help_out, tsv
         return tsv_error_set(err, TSV_EINVALID, "%s is set but %s is not: HTTPS needs both",
                              cfg->tls_cert ? "--tls-cert" : "--tls-key",
                              cfg->tls_cert ? "--tls-key" : "--tls-cert");
+    /* Recovering from one prefix and copying to another would leave the
+     * recovered vault's objects behind. */
+    if (cfg->recover_from && cfg->object_store && strcmp(cfg->recover_from, cfg->object_store) != 0)
+        return tsv_error_set(err, TSV_EINVALID,
+                             "--recover-from %s and --object-store %s differ: a recovered server "
+                             "keeps copying where it recovered from",
+                             cfg->recover_from, cfg->object_store);
+    if (cfg->recover_from)
+        cfg->object_store = cfg->recover_from;
     return 0;
 }

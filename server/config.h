@@ -47,6 +47,19 @@ typedef struct tsv_config {
     int tls_min_version;             /* lowest TLS 1.x accepted: 10, 11, 12 or 13 */
     int tls_strict_ciphers;          /* influxd's --tls-strict-ciphers (docs/operations.md) */
     int metrics_auth;                /* GET /metrics needs a read-all (backup) token */
+    /* S3 tier (jobs/s3_tier.h); object_store "" = off */
+    const char *object_store;        /* s3://bucket/prefix */
+    const char *recover_from;        /* s3://bucket/prefix: fill an empty data dir first */
+    const char *s3_endpoint;         /* NULL: AWS's regional endpoint */
+    const char *s3_region;           /* NULL: AWS_REGION, else us-east-1 */
+    int s3_path_style;               /* 1: http://host/bucket/key */
+    const char *s3_credentials_file; /* NULL: AWS_* variables, ~/.aws/credentials */
+    const char *s3_ca_file;          /* NULL: the system's CA store */
+    int s3_insecure;                 /* no TLS verification (tests only) */
+    int s3_concurrency;              /* objects copied at once */
+    int64_t s3_checkpoint_interval_s;
+    int64_t s3_lease_ttl_s;
+    int s3_keep_checkpoints;
 } tsv_config;
 
 void tsv_config_defaults(tsv_config *cfg);

@@ -20,6 +20,7 @@
 #include "files_store.h"
 #include "jobs.h"
 #include "rpc.h"
+#include "s3_tier.h"
 #include "server.h"
 #include "store.h"
 #include "tsv_log.h"
@@ -30,6 +31,42 @@ static int loopback_address(const char *a)
 {
     return strncmp(a, "127.", 4) == 0 || strncmp(a, "[::1]", 5) == 0 ||
            strncmp(a, "localhost:", 10) == 0;
+}
+
+/* The S3 tier's options from the configuration; credentials are looked up
+ * here, so a missing key fails the start with a clear message. */
+static int tier_options(const tsv_config *cfg, tsv_tier_options *o, tsv_s3_credentials *cred,
+                        char *endpoint, size_t endpoint_len, tsv_error *err)
+{
+    memset(o, 0, sizeof *o);
+    if (tsv_s3_credentials_load(cfg->s3_credentials_file, NULL, cred, err) != 0)
+        return -1;
+    const char *region = cfg->s3_region;
+    if (!region)
+        region = getenv("AWS_REGION");
+    if (!region || !*region)
+        region = "us-east-1";
+    if (cfg->s3_endpoint)
+        snprintf(endpoint, endpoint_len, "%s", cfg->s3_endpoint);
+    else
+        snprintf(endpoint, endpoint_len, "https://s3.%s.amazonaws.com", region);
+    o->url = cfg->object_store;
+    o->s3.endpoint = endpoint;
+    o->s3.region = region;
+    o->s3.access_key = cred->access_key;
+    o->s3.secret_key = cred->secret_key;
+    o->s3.session_token = cred->session_token[0] ? cred->session_token : NULL;
+    o->s3.addressing = cfg->s3_path_style ? TSV_S3_PATH_STYLE : TSV_S3_VIRTUAL_HOST;
+    o->s3.ca_file = cfg->s3_ca_file;
+    o->s3.skip_verify = cfg->s3_insecure;
+    o->concurrency = cfg->s3_concurrency;
+    o->checkpoint_interval_s = cfg->s3_checkpoint_interval_s;
+    o->lease_ttl_s = cfg->s3_lease_ttl_s;
+    o->keep_checkpoints = cfg->s3_keep_checkpoints;
+    TSV_INFO("msg=\"object store configured\" url=\"%s\" endpoint=\"%s\" region=%s "
+             "credentials=\"%s\"",
+             o->url, endpoint, region, cred->source);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -87,9 +124,26 @@ int main(int argc, char **argv)
     tsv_jobs *jobs = NULL;
     tsv_server *srv = NULL;
     tsv_rpc *rpc = NULL;
+    tsv_tier *tier = NULL;
+    tsv_tier_options topt;
+    tsv_s3_credentials cred;
+    char s3_endpoint[1024];
+    if (cfg.object_store &&
+        tier_options(&cfg, &topt, &cred, s3_endpoint, sizeof s3_endpoint, &err) != 0) {
+        TSV_ERROR("msg=\"cannot configure the object store\" error=\"%s\"", err.message);
+        goto out;
+    }
+    if (cfg.recover_from && tsv_tier_recover(cfg.data_dir, &topt, &err) != 0) {
+        TSV_ERROR("msg=\"cannot recover from the object store\" error=\"%s\"", err.message);
+        goto out;
+    }
     if (tsv_store_open(&store, &sopt, &err) != 0) {
         TSV_ERROR("msg=\"cannot open data directory\" dir=\"%s\" error=\"%s\"", cfg.data_dir,
                   err.message);
+        goto out;
+    }
+    if (cfg.object_store && tsv_tier_start(&tier, store, cfg.data_dir, &topt, &err) != 0) {
+        TSV_ERROR("msg=\"cannot start copying to the object store\" error=\"%s\"", err.message);
         goto out;
     }
     tsv_files_options fopt = {
@@ -162,6 +216,8 @@ out:
     tsv_jobs_close(jobs);
     tsv_conns_close(conns);
     tsv_files_close(files);
+    /* After the jobs: the last copy round sees their final state. */
+    tsv_tier_stop(tier);
     tsv_store_close(store);
     if (rc == 0)
         TSV_INFO("msg=stopped");
