@@ -67,3 +67,22 @@ with tarfile.open(sys.argv[1], "r:*") as t:
                                   hashlib.sha256(t.extractfile(m).read()).hexdigest()))
 PY
 }
+# snap NAME: the backup API's view of the whole store at $U (data directory
+# $D): the bolt tree as the Go bbolt checker dumps it, then every shard's
+# backup tar as file hashes; into $W/NAME.snap.
+snap() {
+    out="$W/$1.snap"
+    curl -sS -f -H "$(auth)" -o "$W/$1.bolt" "$U/api/v2/backup/kv" || fail "backup/kv ($1)"
+    "$TSV_TOOLS/boltcheck" "$W/$1.bolt" >"$out" || fail "boltcheck ($1)"
+    for dir in $(cd "$D/state/engine/data" && ls -d */*/* 2>/dev/null | grep -v staging | sort); do
+        id=${dir##*/}
+        st=$(curl -sS -H "$(auth)" -o "$W/shard.tar" -w '%{http_code}' "$U/api/v2/backup/shards/$id")
+        echo "shard $dir status $st" >>"$out"
+        [ "$st" = 200 ] || continue
+        shard_tar_hashes "$W/shard.tar" "  " >>"$out"
+    done
+}
+# same SNAP-A SNAP-B WHAT: the two snapshots are equal, or the test fails.
+same() {
+    cmp -s "$W/$1.snap" "$W/$2.snap" || { diff "$W/$1.snap" "$W/$2.snap" | head -20; fail "$3"; }
+}

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """A fault-injecting HTTP proxy in front of an S3 endpoint:
-s3_faultproxy.py TARGET-PORT MODE
+s3_faultproxy.py TARGET-PORT MODE [LISTEN-PORT]
 
-Listens on a free loopback port (printed on stdout) and relays every request
+Listens on LISTEN-PORT or a free loopback port (printed on stdout) and relays every request
 to 127.0.0.1:TARGET-PORT with its headers untouched (the Host header is part
 of the SigV4 signature), except as MODE says:
   503:N    the first N requests get "503 SlowDown" without reaching the store
   corrupt  GET answers with a 2xx status get one body byte flipped
   500:TEXT every request whose path contains TEXT gets "500 InternalError"
+  pass     nothing: every request relayed (a store that came back)
 Each request it faults is logged on stderr ("fault N ...").
 """
 import http.client
@@ -82,7 +83,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 def main():
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    http.server.ThreadingHTTPServer.allow_reuse_address = True
+    port = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
     print(srv.server_address[1], flush=True)
     srv.serve_forever()
 

@@ -15,22 +15,6 @@ VT=$(tsv_tool tsv_vaulttool)
 fixture_server
 . "$(dirname "$0")/pitr_lib.sh"
 
-# snap NAME: the backup API's view of the whole store.
-snap() {
-    out="$W/$1.snap"
-    curl -sS -f -H "$(auth)" -o "$W/$1.bolt" "$U/api/v2/backup/kv" || fail "backup/kv ($1)"
-    "$TSV_TOOLS/boltcheck" "$W/$1.bolt" >"$out" || fail "boltcheck ($1)"
-    for dir in $(cd "$D/state/engine/data" && ls -d */*/* 2>/dev/null | grep -v staging | sort); do
-        id=${dir##*/}
-        st=$(curl -sS -H "$(auth)" -o "$W/shard.tar" -w '%{http_code}' "$U/api/v2/backup/shards/$id")
-        echo "shard $dir status $st" >>"$out"
-        [ "$st" = 200 ] || continue
-        shard_tar_hashes "$W/shard.tar" "  " >>"$out"
-    done
-}
-same() { # SNAP-A SNAP-B WHAT
-    cmp -s "$W/$1.snap" "$W/$2.snap" || { diff "$W/$1.snap" "$W/$2.snap" | head -20; fail "$3"; }
-}
 # --- history -------------------------------------------------------------
 http POST "$U/api/v2/orgs" -H "$(auth)" -H 'Content-Type: application/json' -d '{"name":"pitr-org"}'
 expect_status 201 "create org"
