@@ -11,6 +11,8 @@
 #                each run into a fresh bucket; the SHA-256 it reports is checked
 #   swift_put:   swift upload --object-threads N of the same files into a
 #                fresh container, same object names
+#   s3tool_put_single: tsv_s3tool put as above with S3_THRESHOLD above the
+#                file size: one PUT per file, as swift upload does
 #   s3tool_get:  tsv_s3tool get of every object, N processes, into a fresh
 #                directory, then sync; every file compared with the source
 #   swift_get:   swift download --object-threads N, same, then sync; compared
@@ -19,11 +21,12 @@
 #                the same objects)
 # Uploads run first (the last run's bucket of each client is kept for the
 # downloads), then downloads; within a phase the rows alternate run by run.
-# A row is a function row_KEY RUN that leaves its seconds in T_S and fails
-# the benchmark on a wrong result; ROWS lists key and label. Prints one
-# Markdown table (seconds, MB/s of TSM, 1-minute load average after the
-# row) and the load average before and after; a copy goes to
-# $TSV_BENCH_CACHE/results/s3-*.md.
+# A row is a function row_KEY RUN that times its part with clock_start /
+# clock_stop and fails the benchmark on a wrong result; PUT_ROWS and
+# GET_ROWS list key and label. Prints one Markdown table (seconds, MB/s of
+# TSM, CPU seconds of the client processes and of Swift's, the 1-minute
+# load average after the row), the throughput ratios and the load average
+# before and after; a copy goes to $TSV_BENCH_CACHE/results/s3-*.md.
 #
 # Environment (besides lib.sh's TSV_BENCH_CACHE, TSV_BENCH_RUNS):
 #   TSV_S3TOOL          the tsv_s3tool binary to measure (default: built as
@@ -94,33 +97,62 @@ check_dir() {
     done
 }
 
+# clock_start / clock_stop: around the timed part of a row; clock_stop sets
+# T_S (seconds), T_CLI (CPU seconds of the client processes: the children
+# this shell reaped meanwhile) and T_SRV (CPU seconds of Swift's processes).
+client_ticks() { awk '{print $16 + $17}' "/proc/$$/stat"; }
+swift_ticks() {
+    local p s=0
+    for p in $SWIFT_PIDS; do s=$((s + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+    echo "$s"
+}
+clock_start() { C0=$(client_ticks) S0=$(swift_ticks) T0=$(now); }
+clock_stop() {
+    local t1
+    t1=$(now)
+    T_S=$(elapsed "$T0" "$t1")
+    T_CLI=$(cpu_s "$C0" "$(client_ticks)")
+    T_SRV=$(cpu_s "$S0" "$(swift_ticks)")
+}
+
 # ---------------------------------------------------------------- rows
 
-# row_s3tool_put RUN: sets T_S; PUT_BUCKET[s3tool] is the bucket.
+# put_s3tool NAME RUN: every file into a fresh bucket NAME-rRUN; the last
+# run's bucket stays (PUT_BUCKET[NAME]), the one before is deleted.
 declare -A PUT_BUCKET
-row_s3tool_put() {
-    local b="s3tool-put-r$1" t0 t1
+put_s3tool() {
+    local b="$1-r$2"
     "$TOOL" mb "$b" >/dev/null
     sync
-    t0=$(now)
+    clock_start
     keys | xargs -P "$N" -I{} "$TOOL" put "$b" {} "$SRC/{}" >"$WORK/put.out"
-    t1=$(now)
-    T_S=$(elapsed "$t0" "$t1")
+    clock_stop
     # "size etag sha256" per object, in completion order.
     [ "$(cut -d' ' -f3 "$WORK/put.out" | sort)" = "$(cut -d' ' -f1 "$WORK/sha" | sort)" ] ||
         die "tsv_s3tool put reported other SHA-256s: $(cat "$WORK/put.out")"
-    [ -z "${PUT_BUCKET[s3tool]:-}" ] || drop_container "${PUT_BUCKET[s3tool]}"
-    PUT_BUCKET[s3tool]=$b
+    [ -z "${PUT_BUCKET[$1]:-}" ] || drop_container "${PUT_BUCKET[$1]}"
+    PUT_BUCKET[$1]=$b
+}
+# etags: multipart ETags end in -<parts>, single PUTs' are plain MD5s.
+etags() { cut -d' ' -f2 "$WORK/put.out"; }
+row_s3tool_put() {
+    put_s3tool s3tool "$1"
+    ! etags | grep -qv -- '-[0-9]*$' || die "not every upload was multipart: $(cat "$WORK/put.out")"
+}
+# The same with one PUT per file (threshold above the file size): how much
+# of the difference is multipart (on Swift: segments + an SLO manifest).
+row_s3tool_put_single() {
+    S3_THRESHOLD=$((1 << 40)) put_s3tool single "$1"
+    ! etags | grep -q -- - || die "an upload was multipart: $(cat "$WORK/put.out")"
 }
 
 row_swift_put() {
-    local b="swift-put-r$1" t0 t1
+    local b="swift-r$1"
     sync
-    t0=$(now)
+    clock_start
     # shellcheck disable=SC2046
     (cd "$SRC" && swift_cli upload --object-threads "$N" "$b" $(keys) >"$WORK/put.out")
-    t1=$(now)
-    T_S=$(elapsed "$t0" "$t1")
+    clock_stop
     [ "$(wc -l <"$WORK/put.out")" = "$NSHARDS" ] || die "swift upload: $(cat "$WORK/put.out")"
     [ -z "${PUT_BUCKET[swift]:-}" ] || drop_container "${PUT_BUCKET[swift]}"
     PUT_BUCKET[swift]=$b
@@ -129,14 +161,13 @@ row_swift_put() {
 # get_s3tool BUCKET, get_swift BUCKET: one timed download into a fresh
 # directory, then sync; checked afterwards (not timed).
 get_s3tool() {
-    local d=$WORK/dl t0 t1 k
+    local d=$WORK/dl k
     drop_output "$d"
     for k in $(keys); do mkdir -p "$d/$(dirname "$k")"; done
-    t0=$(now)
+    clock_start
     keys | xargs -P "$N" -I{} "$TOOL" get "$1" {} "$d/{}" >"$WORK/get.out"
     sync
-    t1=$(now)
-    T_S=$(elapsed "$t0" "$t1")
+    clock_stop
     # "size etag sha256 verified": the client checked every body itself.
     [ "$(cut -d' ' -f4 "$WORK/get.out" | sort -u)" = 1 ] ||
         die "tsv_s3tool get did not verify every body: $(cat "$WORK/get.out")"
@@ -145,15 +176,14 @@ get_s3tool() {
 }
 
 get_swift() {
-    local d=$WORK/dl t0 t1
+    local d=$WORK/dl
     drop_output "$d"
     mkdir -p "$d"
-    t0=$(now)
+    clock_start
     # shellcheck disable=SC2046
     swift_cli download --object-threads "$N" -D "$d" "$1" $(keys) >/dev/null
     sync
-    t1=$(now)
-    T_S=$(elapsed "$t0" "$t1")
+    clock_stop
     check_dir "$d"
     drop_output "$d"
 }
@@ -168,6 +198,7 @@ row_swift_get_s3tool() { get_swift "${PUT_BUCKET[s3tool]}"; }
 PUT_ROWS=(
     "s3tool_put|upload: tsv_s3tool put, $N files at a time (multipart, 8 MiB parts)"
     "swift_put|upload: swift upload --object-threads $N (one PUT per file)"
+    "s3tool_put_single|upload: tsv_s3tool put, $N at a time, one PUT per file (S3_THRESHOLD 1 TiB)"
 )
 GET_ROWS=(
     "s3tool_get|download: tsv_s3tool get, $N at a time, of its own objects; sync"
@@ -192,7 +223,7 @@ read -r S3_ACCESS_KEY S3_SECRET_KEY <<<"$(swift_credentials)"
 S3_ENDPOINT=$(swift_endpoint)
 export S3_ENDPOINT S3_ACCESS_KEY S3_SECRET_KEY
 
-declare -A TIMES LOADS
+declare -A TIMES CLI SRV LOADS
 run_phase() { # "key|label"...
     local r row key
     for r in $(seq 1 "$RUNS"); do
@@ -202,8 +233,10 @@ run_phase() { # "key|label"...
             warm $TSM_FILES
             "row_$key" "$r"
             TIMES[$key]="${TIMES[$key]:+${TIMES[$key]} }$T_S"
+            CLI[$key]="${CLI[$key]:+${CLI[$key]} }$T_CLI"
+            SRV[$key]="${SRV[$key]:+${SRV[$key]} }$T_SRV"
             LOADS[$key]=$(cut -d' ' -f1 /proc/loadavg)
-            log "$key run $r: $T_S s"
+            log "$key run $r: $T_S s (CPU: client $T_CLI s, Swift $T_SRV s)"
         done
     done
 }
@@ -213,13 +246,14 @@ swift_stop
 
 OUT=$CACHE/results/s3-$(date -u +%Y%m%dT%H%M%SZ).md
 {
-    echo "| operation | seconds | MB/s of TSM | load (1 min) after |"
-    echo "| --- | --- | --- | --- |"
+    echo "| operation | seconds | MB/s of TSM | client CPU s | Swift CPU s | load (1 min) after |"
+    echo "| --- | --- | --- | --- | --- | --- |"
     for row in "${PUT_ROWS[@]}" "${GET_ROWS[@]}"; do
         key=${row%%|*}
         s=$(echo "${TIMES[$key]}" | median)
         awk -v l="${row#*|}" -v s="$s" -v b="$TSM_BYTES" -v ld="${LOADS[$key]}" \
-            'BEGIN { printf "| %s | %.2f | %.0f | %s |\n", l, s, b / s / 1e6, ld }'
+            -v c="$(echo "${CLI[$key]}" | median)" -v v="$(echo "${SRV[$key]}" | median)" \
+            'BEGIN { printf "| %s | %.2f | %.0f | %.2f | %.2f | %s |\n", l, s, b / s / 1e6, c, v, ld }'
     done
     ratio() { # KEY-A KEY-B: MB/s of A over MB/s of B
         awk -v a="$(echo "${TIMES[$1]}" | median)" -v b="$(echo "${TIMES[$2]}" | median)" \
