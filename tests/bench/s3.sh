@@ -32,6 +32,8 @@
 #   TSV_S3TOOL          the tsv_s3tool binary to measure (default: built as
 #                       Release in $TSV_BENCH_BUILD)
 #   TSV_S3_CONCURRENCY  files at a time for both clients (default 4)
+#   S3_PART_SIZE        tsv_s3tool's part size in bytes (default 8 MiB), as
+#                       tsv_s3tool reads it
 #   TSV_S3_BENCH_WORK   scratch: Swift's devices, downloads (default
 #                       $TSV_BENCH_CACHE/work-s3; needs user xattrs, ~2 GB)
 # Starts memcached and Swift's proxy/account/container/object servers on
@@ -196,7 +198,7 @@ row_swift_get_s3tool() { get_swift "${PUT_BUCKET[s3tool]}"; }
 # Phases in order; each "key|label". A new row: a row_KEY function and a
 # line here (a phase's rows alternate run by run).
 PUT_ROWS=(
-    "s3tool_put|upload: tsv_s3tool put, $N files at a time (multipart, 8 MiB parts)"
+    "s3tool_put|upload: tsv_s3tool put, $N files at a time (multipart, $((${S3_PART_SIZE:-8388608} / 1048576)) MiB parts)"
     "swift_put|upload: swift upload --object-threads $N (one PUT per file)"
     "s3tool_put_single|upload: tsv_s3tool put, $N at a time, one PUT per file (S3_THRESHOLD 1 TiB)"
 )
