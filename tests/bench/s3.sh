@@ -1,0 +1,273 @@
+#!/bin/bash
+# tsvault's S3 client vs the swift CLI against a real OpenStack Swift with
+# s3api on loopback (issue 19): the bench set's six TSM files (416 MB; see
+# README.md) uploaded and downloaded by both clients in the same run.
+#
+#   tests/bench/s3.sh
+#
+# Rows (median of $TSV_BENCH_RUNS, default 3 here; N = $TSV_S3_CONCURRENCY,
+# default 4, files at a time):
+#   s3tool_put:  build/tsv_s3tool put of every file, N processes (xargs -P N),
+#                each run into a fresh bucket; the SHA-256 it reports is checked
+#   swift_put:   swift upload --object-threads N of the same files into a
+#                fresh container, same object names
+#   s3tool_put_single: tsv_s3tool put as above with S3_THRESHOLD above the
+#                file size: one PUT per file, as swift upload does
+#   s3tool_get:  tsv_s3tool get of every object, N processes, into a fresh
+#                directory, then sync; every file compared with the source
+#   swift_get:   swift download --object-threads N, same, then sync; compared
+#   s3tool_get_swift / swift_get_s3tool: each client downloading the objects
+#                the other one uploaded (so each pair of download rows reads
+#                the same objects)
+# Uploads run first (the last run's bucket of each client is kept for the
+# downloads), then downloads; within a phase the rows alternate run by run.
+# A row is a function row_KEY RUN that times its part with clock_start /
+# clock_stop and fails the benchmark on a wrong result; PUT_ROWS and
+# GET_ROWS list key and label. Prints one Markdown table (seconds, MB/s of
+# TSM, CPU seconds of the client processes and of Swift's, the 1-minute
+# load average after the row), the throughput ratios and the load average
+# before and after; a copy goes to $TSV_BENCH_CACHE/results/s3-*.md.
+#
+# Environment (besides lib.sh's TSV_BENCH_CACHE, TSV_BENCH_RUNS):
+#   TSV_S3TOOL          the tsv_s3tool binary to measure (default: built as
+#                       Release in $TSV_BENCH_BUILD)
+#   TSV_S3_CONCURRENCY  files at a time for both clients (default 4)
+#   S3_PART_SIZE        tsv_s3tool's part size in bytes (default 8 MiB), as
+#                       tsv_s3tool reads it
+#   TSV_S3_BENCH_WORK   scratch: Swift's devices, downloads (default
+#                       $TSV_BENCH_CACHE/work-s3; needs user xattrs, ~2 GB)
+# Starts memcached and Swift's proxy/account/container/object servers on
+# free loopback ports (tests/integration/swift_lib.sh), stopped by PID on
+# exit. Not part of ctest.
+set -euo pipefail
+TSV_BENCH_RUNS=${TSV_BENCH_RUNS:-3}
+# shellcheck source=tests/bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/integration/swift_lib.sh
+. "$root/tests/integration/swift_lib.sh"
+median() { tr ' ' '\n' | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+
+N=${TSV_S3_CONCURRENCY:-4}
+WORK=${TSV_S3_BENCH_WORK:-$CACHE/work-s3}
+
+s3_cleanup() {
+    local rc=$?
+    set +e
+    swift_stop
+    rm -rf "$WORK/swift" "$WORK/dl"
+    (exit "$rc")
+    bench_cleanup
+}
+trap s3_cleanup EXIT INT TERM
+
+for t in swift swift-proxy-server memcached xargs cmp sha256sum cmake; do
+    command -v "$t" >/dev/null || die "$t is missing: run scripts/install-deps.sh"
+done
+
+build_s3tool() { # -> TOOL
+    if [ -n "${TSV_S3TOOL:-}" ]; then
+        TOOL=$TSV_S3TOOL
+        return
+    fi
+    log "building a Release tsv_s3tool in $BUILD"
+    cmake -S "$root" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build "$BUILD" -j 2 --target tsv_s3tool >/dev/null
+    TOOL=$BUILD/tsv_s3tool
+}
+
+# The objects: KEY = autogen/<ID>/<file>, the path under DATA/tree/BUCKET_HEX,
+# the same for both clients (swift upload names an object by the path given).
+SRC=""
+keys() { for id in $IDS; do echo "autogen/$id/$TSM"; done; }
+
+# swift ARGS...: the swift CLI on Swift's own API as the same tempauth user
+# the S3 API signs as (test:tester), so both see one account.
+swift_cli() { swift -A "$(swift_endpoint)/auth/v1.0" -U "$SWIFT_ACCESS" -K "$SWIFT_SECRET" "$@"; }
+
+# drop_container NAME: the container, its objects and, for multipart uploads
+# made through s3api, the segments container (not timed).
+drop_container() {
+    swift_cli delete "$1" >/dev/null 2>&1 || true
+    swift_cli delete "$1+segments" >/dev/null 2>&1 || true
+}
+
+# check_dir DIR: every downloaded file byte for byte equal to its source.
+check_dir() {
+    local k
+    for k in $(keys); do
+        cmp -s "$SRC/$k" "$1/$k" || die "$1/$k differs from $SRC/$k"
+    done
+}
+
+# clock_start / clock_stop: around the timed part of a row; clock_stop sets
+# T_S (seconds), T_CLI (CPU seconds of the client processes: the children
+# this shell reaped meanwhile) and T_SRV (CPU seconds of Swift's processes).
+client_ticks() { awk '{print $16 + $17}' "/proc/$$/stat"; }
+swift_ticks() {
+    local p s=0
+    for p in $SWIFT_PIDS; do s=$((s + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+    echo "$s"
+}
+clock_start() { C0=$(client_ticks) S0=$(swift_ticks) T0=$(now); }
+clock_stop() {
+    local t1
+    t1=$(now)
+    T_S=$(elapsed "$T0" "$t1")
+    T_CLI=$(cpu_s "$C0" "$(client_ticks)")
+    T_SRV=$(cpu_s "$S0" "$(swift_ticks)")
+}
+
+# ---------------------------------------------------------------- rows
+
+# put_s3tool NAME RUN: every file into a fresh bucket NAME-rRUN; the last
+# run's bucket stays (PUT_BUCKET[NAME]), the one before is deleted.
+declare -A PUT_BUCKET
+put_s3tool() {
+    local b="$1-r$2"
+    "$TOOL" mb "$b" >/dev/null
+    sync
+    clock_start
+    keys | xargs -P "$N" -I{} "$TOOL" put "$b" {} "$SRC/{}" >"$WORK/put.out"
+    clock_stop
+    # "size etag sha256" per object, in completion order.
+    [ "$(cut -d' ' -f3 "$WORK/put.out" | sort)" = "$(cut -d' ' -f1 "$WORK/sha" | sort)" ] ||
+        die "tsv_s3tool put reported other SHA-256s: $(cat "$WORK/put.out")"
+    [ -z "${PUT_BUCKET[$1]:-}" ] || drop_container "${PUT_BUCKET[$1]}"
+    PUT_BUCKET[$1]=$b
+}
+# etags: multipart ETags end in -<parts>, single PUTs' are plain MD5s.
+etags() { cut -d' ' -f2 "$WORK/put.out"; }
+row_s3tool_put() {
+    put_s3tool s3tool "$1"
+    ! etags | grep -qv -- '-[0-9]*$' || die "not every upload was multipart: $(cat "$WORK/put.out")"
+}
+# The same with one PUT per file (threshold above the file size): how much
+# of the difference is multipart (on Swift: segments + an SLO manifest).
+row_s3tool_put_single() {
+    S3_THRESHOLD=$((1 << 40)) put_s3tool single "$1"
+    ! etags | grep -q -- - || die "an upload was multipart: $(cat "$WORK/put.out")"
+}
+
+row_swift_put() {
+    local b="swift-r$1"
+    sync
+    clock_start
+    # shellcheck disable=SC2046
+    (cd "$SRC" && swift_cli upload --object-threads "$N" "$b" $(keys) >"$WORK/put.out")
+    clock_stop
+    [ "$(wc -l <"$WORK/put.out")" = "$NSHARDS" ] || die "swift upload: $(cat "$WORK/put.out")"
+    [ -z "${PUT_BUCKET[swift]:-}" ] || drop_container "${PUT_BUCKET[swift]}"
+    PUT_BUCKET[swift]=$b
+}
+
+# get_s3tool BUCKET, get_swift BUCKET: one timed download into a fresh
+# directory, then sync; checked afterwards (not timed).
+get_s3tool() {
+    local d=$WORK/dl k
+    drop_output "$d"
+    for k in $(keys); do mkdir -p "$d/$(dirname "$k")"; done
+    clock_start
+    keys | xargs -P "$N" -I{} "$TOOL" get "$1" {} "$d/{}" >"$WORK/get.out"
+    sync
+    clock_stop
+    # "size etag sha256 verified": the client checked every body itself.
+    [ "$(cut -d' ' -f4 "$WORK/get.out" | sort -u)" = 1 ] ||
+        die "tsv_s3tool get did not verify every body: $(cat "$WORK/get.out")"
+    check_dir "$d"
+    drop_output "$d"
+}
+
+get_swift() {
+    local d=$WORK/dl
+    drop_output "$d"
+    mkdir -p "$d"
+    clock_start
+    # shellcheck disable=SC2046
+    swift_cli download --object-threads "$N" -D "$d" "$1" $(keys) >/dev/null
+    sync
+    clock_stop
+    check_dir "$d"
+    drop_output "$d"
+}
+
+row_s3tool_get() { get_s3tool "${PUT_BUCKET[s3tool]}"; }
+row_swift_get() { get_swift "${PUT_BUCKET[swift]}"; }
+row_s3tool_get_swift() { get_s3tool "${PUT_BUCKET[swift]}"; }
+row_swift_get_s3tool() { get_swift "${PUT_BUCKET[s3tool]}"; }
+
+# Phases in order; each "key|label". A new row: a row_KEY function and a
+# line here (a phase's rows alternate run by run).
+PUT_ROWS=(
+    "s3tool_put|upload: tsv_s3tool put, $N files at a time (multipart, $((${S3_PART_SIZE:-8388608} / 1048576)) MiB parts)"
+    "swift_put|upload: swift upload --object-threads $N (one PUT per file)"
+    "s3tool_put_single|upload: tsv_s3tool put, $N at a time, one PUT per file (S3_THRESHOLD 1 TiB)"
+)
+GET_ROWS=(
+    "s3tool_get|download: tsv_s3tool get, $N at a time, of its own objects; sync"
+    "swift_get|download: swift download --object-threads $N of its own objects; sync"
+    "s3tool_get_swift|download: tsv_s3tool get of swift's objects; sync"
+    "swift_get_s3tool|download: swift download of tsv_s3tool's objects; sync"
+)
+
+# ---------------------------------------------------------------- run
+
+build_s3tool
+ensure_data
+SRC=$DATA/tree/$BUCKET_HEX
+rm -rf "$WORK"
+mkdir -p "$WORK" "$CACHE/results"
+(cd "$SRC" && keys | xargs sha256sum) >"$WORK/sha"
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+log "load average before: $LOAD_BEFORE"
+log "starting Swift (s3api, tempauth) in $WORK/swift"
+swift_start "$WORK/swift" || die "Swift did not start"
+read -r S3_ACCESS_KEY S3_SECRET_KEY <<<"$(swift_credentials)"
+S3_ENDPOINT=$(swift_endpoint)
+export S3_ENDPOINT S3_ACCESS_KEY S3_SECRET_KEY
+
+declare -A TIMES CLI SRV LOADS
+run_phase() { # "key|label"...
+    local r row key
+    for r in $(seq 1 "$RUNS"); do
+        for row in "$@"; do
+            key=${row%%|*}
+            # shellcheck disable=SC2086
+            warm $TSM_FILES
+            "row_$key" "$r"
+            TIMES[$key]="${TIMES[$key]:+${TIMES[$key]} }$T_S"
+            CLI[$key]="${CLI[$key]:+${CLI[$key]} }$T_CLI"
+            SRV[$key]="${SRV[$key]:+${SRV[$key]} }$T_SRV"
+            LOADS[$key]=$(cut -d' ' -f1 /proc/loadavg)
+            log "$key run $r: $T_S s (CPU: client $T_CLI s, Swift $T_SRV s)"
+        done
+    done
+}
+run_phase "${PUT_ROWS[@]}"
+run_phase "${GET_ROWS[@]}"
+swift_stop
+
+OUT=$CACHE/results/s3-$(date -u +%Y%m%dT%H%M%SZ).md
+{
+    echo "| operation | seconds | MB/s of TSM | client CPU s | Swift CPU s | load (1 min) after |"
+    echo "| --- | --- | --- | --- | --- | --- |"
+    for row in "${PUT_ROWS[@]}" "${GET_ROWS[@]}"; do
+        key=${row%%|*}
+        s=$(echo "${TIMES[$key]}" | median)
+        awk -v l="${row#*|}" -v s="$s" -v b="$TSM_BYTES" -v ld="${LOADS[$key]}" \
+            -v c="$(echo "${CLI[$key]}" | median)" -v v="$(echo "${SRV[$key]}" | median)" \
+            'BEGIN { printf "| %s | %.2f | %.0f | %.2f | %.2f | %s |\n", l, s, b / s / 1e6, c, v, ld }'
+    done
+    ratio() { # KEY-A KEY-B: MB/s of A over MB/s of B
+        awk -v a="$(echo "${TIMES[$1]}" | median)" -v b="$(echo "${TIMES[$2]}" | median)" \
+            'BEGIN { printf "%.2fx", b / a }'
+    }
+    echo
+    echo "tsv_s3tool / swift CLI throughput: upload $(ratio s3tool_put swift_put)," \
+        "download of own objects $(ratio s3tool_get swift_get)," \
+        "of swift's objects $(ratio s3tool_get_swift swift_get)," \
+        "of tsv_s3tool's objects $(ratio s3tool_get swift_get_s3tool)."
+    echo "$NSHARDS files, $TSM_BYTES bytes (MB = 10^6 bytes); median of $RUNS; concurrency $N;" \
+        "Swift $(dpkg-query -W -f='${Version}' swift 2>/dev/null || echo '?')," \
+        "python3-swiftclient $(dpkg-query -W -f='${Version}' python3-swiftclient 2>/dev/null || echo '?');" \
+        "machine: $(nproc) CPUs, load average before / after: $LOAD_BEFORE / $(cut -d' ' -f1-3 /proc/loadavg)."
+} | tee "$OUT"
