@@ -36,7 +36,7 @@ struct tsv_tier {
     char data_dir[PATH_MAX];
     char host[256];
     int concurrency;
-    int64_t interval_ns, ttl_ns;
+    int64_t interval_ns, ttl_ns, evict_ns;
     int keep;
     pthread_t thread;
     pthread_mutex_t mu;
@@ -92,6 +92,10 @@ static void count(const char *name, const char *help, const char *result, uint64
 #define M_BYTES_H "bytes uploaded to the object store (objects and checkpoints)"
 #define M_CPS "tsvault_s3_checkpoints_total"
 #define M_CPS_H "checkpoints written to the object store (result: ok, failed)"
+#define M_EVICTED "tsvault_s3_evicted_objects_total"
+#define M_EVICTED_H "local copies of objects deleted because the object store holds them"
+#define M_FETCHED "tsvault_s3_fetched_objects_total"
+#define M_FETCHED_H "evicted objects fetched back from the object store (result: ok, failed)"
 
 /* ---- keys and small JSON objects ------------------------------------- */
 
@@ -590,7 +594,7 @@ static int checkpoint(tsv_tier *t, tsv_error *err)
     tsv_buf b = {0};
     int rc = -1;
     if (tsv_tier_checkpoint(t->store, dir, &ch, err) != 0 ||
-        tsv_tier_catalog_objects(cat, cp_object_fn, &objs, err) != 0)
+        tsv_tier_catalog_objects(cat, 0, cp_object_fn, &objs, err) != 0)
         goto out;
     /* Every object the checkpoint lists goes first: an object collected
      * meanwhile fails the copy, and the next round takes a new checkpoint. */
@@ -722,6 +726,19 @@ static int tier_round(tsv_tier *t, int final, tsv_error *err)
         changed = !same_change(&ch, &t->last_change);
     }
     gauge(M_BEHIND, M_BEHIND_H, changed ? 1 : 0);
+    if (t->evict_ns > 0 && !final) {
+        uint64_t objects = 0, ebytes = 0;
+        if (tsv_tier_evict(t->store, t->state, now - t->evict_ns, &objects, &ebytes, err) != 0)
+            return -1;
+        if (objects) {
+            tsv_metric_add(
+                tsv_metrics_family(TSV_METRIC_COUNTER, M_EVICTED, M_EVICTED_H, NULL, NULL, 0), NULL,
+                objects);
+            TSV_INFO("msg=\"objects evicted from local disk (kept in the object store)\" "
+                     "objects=%" PRIu64 " bytes=%" PRIu64,
+                     objects, ebytes);
+        }
+    }
     return 0;
 }
 
@@ -773,6 +790,56 @@ static void *tier_main(void *arg)
     return NULL;
 }
 
+/* One download into a file, checked against the SHA-256 it must have. */
+typedef struct download {
+    tsv_s3 *s3;
+    const char *bucket;
+    const char *key;
+    const char *want_sha256;
+    const char *want_what; /* "its name", "the manifest" */
+    tsv_s3_object info;
+} download;
+
+static int download_fill(void *ctx, int fd, tsv_error *err)
+{
+    download *d = ctx;
+    if (tsv_s3_get(d->s3, d->bucket, d->key, fd, &d->info, err) != 0)
+        return -1;
+    if (strcmp(d->info.sha256, d->want_sha256) != 0)
+        return tsv_error_set(err, TSV_EINVALID,
+                             "%s/%s: SHA-256 %s does not match %s (%s): altered or not written "
+                             "by tsvault",
+                             d->bucket, d->key, d->info.sha256[0] ? d->info.sha256 : "unknown",
+                             d->want_what, d->want_sha256);
+    return 0;
+}
+
+/* The store's fetch hook: an object the store misses comes back from S3
+ * if it was copied there (evicted, or after a lazy recovery). */
+static int tier_fetch(void *ctx, tsv_objstore *os, const char *hex, tsv_error *err)
+{
+    tsv_tier *t = ctx;
+    int copied = 0;
+    if (tsv_tier_is_copied(t->state, hex, &copied, err) != 0)
+        return -1;
+    if (!copied)
+        return tsv_error_set(err, TSV_ENOTFOUND, "object %s is not in the object store", hex);
+    char key[1024], scratch[PATH_MAX];
+    if (copy_object_key(t, hex, key, sizeof key, err) != 0 ||
+        tsv_tier_scratch_create(t->data_dir, "tier-fetch", scratch, sizeof scratch, err) != 0)
+        return -1;
+    download d = {t->s3, t->bucket, key, hex, "its name", {0}};
+    int rc = tsv_tier_fetch_object(os, scratch, hex, download_fill, &d, err);
+    tsv_tier_scratch_remove(scratch);
+    count(M_FETCHED, M_FETCHED_H, rc == 0 ? "ok" : "failed", 1);
+    if (rc == 0)
+        TSV_INFO("msg=\"object fetched back from the object store\" object=%s bytes=%" PRIu64, hex,
+                 d.info.size);
+    else if (err->code == TSV_ENOTFOUND)
+        err->code = TSV_EUNAVAILABLE; /* recorded as copied: S3 lost it */
+    return rc;
+}
+
 static int tier_new(tsv_tier **out, tsv_store *store, const char *data_dir,
                     const tsv_tier_options *o, tsv_error *err)
 {
@@ -784,6 +851,7 @@ static int tier_new(tsv_tier **out, tsv_store *store, const char *data_dir,
     t->interval_ns = (o->checkpoint_interval_s > 0 ? o->checkpoint_interval_s : 60) * 1000000000LL;
     t->ttl_ns = (o->lease_ttl_s > 0 ? o->lease_ttl_s : 60) * 1000000000LL;
     t->keep = o->keep_checkpoints > 0 ? o->keep_checkpoints : 3;
+    t->evict_ns = o->evict_after_s > 0 ? o->evict_after_s * 1000000000LL : 0;
     pthread_mutex_init(&t->mu, NULL);
     pthread_cond_init(&t->cv, NULL);
     if (gethostname(t->host, sizeof t->host) != 0)
@@ -839,7 +907,9 @@ int tsv_tier_start(tsv_tier **out, tsv_store *store, const char *data_dir,
     }
     gauge(M_LEASE, M_LEASE_H, 1);
     gauge(M_BEHIND, M_BEHIND_H, 1);
+    tsv_store_set_object_fetch(store, tier_fetch, t);
     if (pthread_create(&t->thread, NULL, tier_main, t) != 0) {
+        tsv_store_set_object_fetch(store, NULL, NULL);
         tsv_error_set(err, TSV_EINTERNAL, "cannot start the object store thread");
         lease_write(t, 0, &(tsv_error){0});
         goto fail;
@@ -864,6 +934,7 @@ void tsv_tier_stop(tsv_tier *t)
     pthread_cond_broadcast(&t->cv);
     pthread_mutex_unlock(&t->mu);
     pthread_join(t->thread, NULL);
+    tsv_store_set_object_fetch(t->store, NULL, NULL);
     tier_free(t);
 }
 
@@ -881,30 +952,6 @@ typedef struct fetch_pool {
     uint64_t bytes;
     tsv_error first_err;
 } fetch_pool;
-
-/* One download into a file, checked against the SHA-256 it must have. */
-typedef struct download {
-    tsv_s3 *s3;
-    const char *bucket;
-    const char *key;
-    const char *want_sha256;
-    const char *want_what; /* "its name", "the manifest" */
-    tsv_s3_object info;
-} download;
-
-static int download_fill(void *ctx, int fd, tsv_error *err)
-{
-    download *d = ctx;
-    if (tsv_s3_get(d->s3, d->bucket, d->key, fd, &d->info, err) != 0)
-        return -1;
-    if (strcmp(d->info.sha256, d->want_sha256) != 0)
-        return tsv_error_set(err, TSV_EINVALID,
-                             "%s/%s: SHA-256 %s does not match %s (%s): altered or not written "
-                             "by tsvault",
-                             d->bucket, d->key, d->info.sha256[0] ? d->info.sha256 : "unknown",
-                             d->want_what, d->want_sha256);
-    return 0;
-}
 
 static int fetch_one(fetch_pool *p, const tsv_tier_object *o, uint64_t *got, tsv_error *err)
 {
@@ -1015,7 +1062,7 @@ int tsv_tier_recover(const char *data_dir, const tsv_tier_options *o, tsv_error 
     tsv_s3 *s3 = NULL;
     tsv_objstore *os = NULL;
     cp_list l = {0};
-    cp_objects need = {0};
+    cp_objects need = {0}, all = {0};
     char *manifest = NULL;
     char scratch[PATH_MAX] = "";
     int rc = -1;
@@ -1079,8 +1126,14 @@ int tsv_tier_recover(const char *data_dir, const tsv_tier_options *o, tsv_error 
     }
     char cat[PATH_MAX + 16];
     snprintf(cat, sizeof cat, "%s/catalog", scratch);
-    if (tsv_tier_catalog_objects(cat, collect_fn, &need, err) != 0)
+    /* Every listed object is in the store (the checkpoint was written after
+     * them); with eviction only what is in use is downloaded now. */
+    if (tsv_tier_catalog_objects(cat, 0, collect_fn, &all, err) != 0 ||
+        (o->evict_after_s > 0 && tsv_tier_catalog_objects(cat, 1, collect_fn, &need, err) != 0))
         goto out;
+    if (o->evict_after_s <= 0)
+        need = all, all = (cp_objects){0};
+    const cp_objects *known = all.n ? &all : &need;
     fetch_pool p = {.s3 = s3,
                     .bucket = bucket,
                     .prefix = prefix,
@@ -1107,8 +1160,8 @@ int tsv_tier_recover(const char *data_dir, const tsv_tier_options *o, tsv_error 
         goto out;
     }
     TSV_INFO("msg=\"objects recovered\" objects=%zu downloaded_bytes=%" PRIu64
-             " listed_bytes=%" PRIu64,
-             p.n, p.bytes, need.bytes);
+             " listed_objects=%zu listed_bytes=%" PRIu64,
+             p.n, p.bytes, all.n ? all.n : need.n, all.n ? all.bytes : need.bytes);
     tsv_objstore_close(os);
     os = NULL;
     if (tsv_tier_recover_install(data_dir, scratch, gen, err) != 0)
@@ -1117,7 +1170,7 @@ int tsv_tier_recover(const char *data_dir, const tsv_tier_options *o, tsv_error 
     tsv_tier_state *ts;
     if (tsv_tier_state_open(&ts, data_dir, err) == 0) {
         tsv_error e2;
-        if (tsv_tier_mark_copied(ts, need.missing, need.n, &e2) != 0)
+        if (tsv_tier_mark_copied(ts, known->missing, known->n, &e2) != 0)
             TSV_WARN("msg=\"could not record the recovered objects as copied\" error=\"%s\"",
                      e2.message);
         tsv_tier_state_close(ts);
@@ -1128,6 +1181,7 @@ out:
     tsv_objstore_close(os);
     free(manifest);
     free(need.missing);
+    free(all.missing);
     free(l.v);
     tsv_s3_free(s3);
     return rc;

@@ -18,6 +18,10 @@
  * ever waits for S3: a store that is down, slow or refusing only delays
  * the copy (retried with backoff; lag and errors are metrics).
  *
+ * Eviction (evict_after_s): the local copies of objects that are copied and
+ * not in use go after that age; the store's fetch hook brings one back
+ * from S3 when an operation needs it (restore_data, PITR, KV/SQL history).
+ *
  * Single writer: the server holds lease.json (owner = the data directory's
  * tier identity), renewing it every ttl/3. It does not start while another
  * owner's lease is unexpired, and stops writing if it finds its lease taken.
@@ -44,6 +48,10 @@ typedef struct tsv_tier_options {
     int64_t checkpoint_interval_s; /* 0: 60 */
     int64_t lease_ttl_s;           /* 0: 60 */
     int keep_checkpoints;          /* 0: 3 */
+    /* > 0: objects not in use and stored locally longer ago than this are
+     * deleted locally once copied, and fetched back when needed; recovery
+     * then downloads only what is in use. 0: every object stays local. */
+    int64_t evict_after_s;
 } tsv_tier_options;
 
 /* Splits s3://bucket/prefix (prefix without leading or trailing '/', may be

@@ -52,6 +52,7 @@ typedef enum opt_id {
     OPT_S3_CHECKPOINT,
     OPT_S3_LEASE_TTL,
     OPT_S3_KEEP,
+    OPT_S3_EVICT,
     OPT_COUNT
 } opt_id;
 
@@ -157,6 +158,10 @@ static const struct {
                           "(every third of it); another server waits this long after a crash"},
     [OPT_S3_KEEP] = {"s3-keep-checkpoints", "TSVAULT_S3_KEEP_CHECKPOINTS", "3",
                      "complete checkpoints kept in the object store, 1..1000"},
+    [OPT_S3_EVICT] = {"s3-evict-after", "TSVAULT_S3_EVICT_AFTER", "0",
+                      "delete local copies of objects not in use (soft-deleted versions, old "
+                      "KV/SQL versions) this long after they were stored, once the object store "
+                      "holds them; fetched back when needed; 0 = keep everything local"},
 };
 
 /* A flag whose default is "true" or "false" is boolean: "--flag" alone means
@@ -517,6 +522,15 @@ static int apply(tsv_config *cfg, opt_id id, const char *val, const char *source
             return tsv_error_set(err, TSV_EINVALID, "%s: must be 1..%d, got \"%s\"", source,
                                  id == OPT_S3_KEEP ? 1000 : 64, val);
         *(id == OPT_S3_KEEP ? &cfg->s3_keep_checkpoints : &cfg->s3_concurrency) = (int)l;
+        return 0;
+    case OPT_S3_EVICT:
+        if (strcmp(val, "0") == 0) {
+            cfg->s3_evict_after_s = 0;
+            return 0;
+        }
+        if (tsv_parse_duration_s(val, &d) != 0)
+            return tsv_error_set(err, TSV_EINVALID, "%s: invalid duration \"%s\"", source, val);
+        cfg->s3_evict_after_s = d;
         return 0;
     case OPT_S3_CHECKPOINT:
     case OPT_S3_LEASE_TTL:

@@ -60,6 +60,7 @@ typedef struct tsv_config {
     int64_t s3_checkpoint_interval_s;
     int64_t s3_lease_ttl_s;
     int s3_keep_checkpoints;
+    int64_t s3_evict_after_s; /* 0: never evict local copies */
 } tsv_config;
 
 void tsv_config_defaults(tsv_config *cfg);

@@ -63,6 +63,10 @@ static int tier_options(const tsv_config *cfg, tsv_tier_options *o, tsv_s3_crede
     o->checkpoint_interval_s = cfg->s3_checkpoint_interval_s;
     o->lease_ttl_s = cfg->s3_lease_ttl_s;
     o->keep_checkpoints = cfg->s3_keep_checkpoints;
+    o->evict_after_s = cfg->s3_evict_after_s;
+    /* Objects below 64 MiB go up in one PUT: on Swift, 8 MiB parts double
+     * the store's CPU per byte (docs/benchmarks.md "S3"). */
+    o->s3.part_size = (size_t)64 << 20;
     TSV_INFO("msg=\"object store configured\" url=\"%s\" endpoint=\"%s\" region=%s "
              "credentials=\"%s\"",
              o->url, endpoint, region, cred->source);

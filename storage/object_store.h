@@ -115,6 +115,16 @@ struct tsv_objstore {
  * on the same file system as the shard directories (hard links). */
 int tsv_objstore_open_local(tsv_objstore **out, const char *dir, tsv_error *err);
 
+/* Objects kept in a remote tier and evicted locally (jobs/s3_tier.h): when
+ * get, link or exists of the local backend finds no object, it calls
+ * fetch, which brings the object back through adopt/put on `os` and returns
+ * 0, or fails (TSV_ENOTFOUND: the tier does not have it either; anything
+ * else: the tier could not be reached, and the operation fails with that
+ * error). fn NULL removes the hook. Set it before the store is shared or
+ * while no operation runs. */
+typedef int (*tsv_objstore_fetch_fn)(void *ctx, tsv_objstore *os, const char *hex, tsv_error *err);
+void tsv_objstore_local_set_fetch(tsv_objstore *os, tsv_objstore_fetch_fn fn, void *ctx);
+
 static inline int tsv_objstore_put(tsv_objstore *os, tsv_reader *in, const char *expect_hex,
                                    char hex[TSV_OBJECT_HEX], uint64_t *size, int *created,
                                    tsv_error *err)

@@ -31,7 +31,35 @@ typedef struct local_store {
     /* Serialises marking, repairing and unmarking (one process owns the
      * data directory: its LOCK). */
     pthread_mutex_t mark_mu;
+    /* Evicted objects come back through this (object_store.h). */
+    tsv_objstore_fetch_fn fetch;
+    void *fetch_ctx;
 } local_store;
+
+void tsv_objstore_local_set_fetch(tsv_objstore *os, tsv_objstore_fetch_fn fn, void *ctx)
+{
+    local_store *ls = (local_store *)os;
+    __atomic_store_n(&ls->fetch_ctx, ctx, __ATOMIC_RELEASE);
+    __atomic_store_n(&ls->fetch, fn, __ATOMIC_RELEASE);
+}
+
+/* A missing object: asks the remote tier for it. 1 = fetched (try again),
+ * 0 = nobody has it, -1 = the tier failed (err set). */
+static int fetch_missing(local_store *ls, const char *hex, tsv_error *err)
+{
+    tsv_objstore_fetch_fn fn = __atomic_load_n(&ls->fetch, __ATOMIC_ACQUIRE);
+    if (!fn)
+        return 0;
+    tsv_error e;
+    if (fn(__atomic_load_n(&ls->fetch_ctx, __ATOMIC_ACQUIRE), &ls->base, hex, &e) == 0)
+        return 1;
+    if (e.code == TSV_ENOTFOUND)
+        return 0;
+    *err = e;
+    tsv_error_wrap(err, "object %s is not on local disk and the object store could not return it",
+                   hex);
+    return -1;
+}
 
 int tsv_object_hex_valid(const char *s)
 {
@@ -553,6 +581,15 @@ static int local_get(tsv_objstore *os, const char *hex, tsv_reader **out, tsv_er
     if (object_path(ls, hex, path, sizeof path, err) != 0)
         return -1;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        int f = fetch_missing(ls, hex, err);
+        if (f < 0)
+            return -1;
+        if (f == 1)
+            fd = open(path, O_RDONLY | O_CLOEXEC);
+        else
+            errno = ENOENT;
+    }
     if (fd < 0)
         return tsv_error_set_errno(err, errno == ENOENT ? TSV_ENOTFOUND : TSV_EINTERNAL, errno,
                                    "object %s", hex);
@@ -574,7 +611,17 @@ static int local_link(tsv_objstore *os, const char *hex, const char *dest, tsv_e
     char path[PATH_MAX];
     if (object_path(ls, hex, path, sizeof path, err) != 0)
         return -1;
-    if (link(path, dest) != 0)
+    int rc = link(path, dest);
+    if (rc != 0 && errno == ENOENT && access(path, F_OK) != 0) {
+        int f = fetch_missing(ls, hex, err);
+        if (f < 0)
+            return -1;
+        if (f == 1)
+            rc = link(path, dest);
+        else
+            errno = ENOENT;
+    }
+    if (rc != 0)
         return tsv_error_set_errno(err, errno == ENOENT ? TSV_ENOTFOUND : TSV_EINTERNAL, errno,
                                    "link object %s to %s", hex, dest);
     return 0;
@@ -588,7 +635,17 @@ static int local_exists(tsv_objstore *os, const char *hex, int *exists, uint64_t
     if (object_path(ls, hex, path, sizeof path, err) != 0)
         return -1;
     struct stat st;
-    if (stat(path, &st) != 0) {
+    int rc = stat(path, &st);
+    if (rc != 0 && errno == ENOENT) {
+        int f = fetch_missing(ls, hex, err);
+        if (f < 0)
+            return -1;
+        if (f == 1)
+            rc = stat(path, &st);
+        else
+            errno = ENOENT;
+    }
+    if (rc != 0) {
         if (errno != ENOENT)
             return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "stat %s", path);
         *exists = 0;

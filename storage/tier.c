@@ -278,12 +278,13 @@ int tsv_tier_checkpoint(tsv_store *s, const char *dir, tsv_tier_change *c, tsv_e
 typedef struct objects_ctx {
     tsv_tier_object *v;
     size_t n, cap;
+    int in_use_only;
 } objects_ctx;
 
 static int collect_version(void *ctx, const tsv_version *ver, tsv_error *err)
 {
     objects_ctx *o = ctx;
-    if (ver->state == TSV_VERSION_PURGED)
+    if (ver->state == TSV_VERSION_PURGED || (o->in_use_only && ver->state != TSV_VERSION_IN_USE))
         return 0;
     for (size_t i = 0; i < ver->n_files; i++) {
         if (o->n == o->cap) {
@@ -306,13 +307,13 @@ static int by_hex(const void *a, const void *b)
     return strcmp(((const tsv_tier_object *)a)->hex, ((const tsv_tier_object *)b)->hex);
 }
 
-int tsv_tier_catalog_objects(const char *catalog_dir, tsv_tier_object_fn fn, void *ctx,
-                             tsv_error *err)
+int tsv_tier_catalog_objects(const char *catalog_dir, int in_use_only, tsv_tier_object_fn fn,
+                             void *ctx, tsv_error *err)
 {
     tsv_catalog *c;
     if (tsv_catalog_open(&c, catalog_dir, err) != 0)
         return -1;
-    objects_ctx o = {0};
+    objects_ctx o = {.in_use_only = in_use_only};
     tsv_catalog_txn *t = NULL;
     int rc = tsv_catalog_begin(c, 0, &t, err);
     if (rc == 0)
@@ -328,6 +329,73 @@ int tsv_tier_catalog_objects(const char *catalog_dir, tsv_tier_object_fn fn, voi
     }
     free(o.v);
     return rc;
+}
+
+typedef struct evict_ctx {
+    tsv_tier_state *ts;
+    MDB_txn *txn;
+    const char *objects_dir;
+    int64_t before_ns;
+    uint64_t objects, bytes;
+} evict_ctx;
+
+static int evict_fn(void *ctx, const char *hex, uint64_t size, tsv_error *err)
+{
+    evict_ctx *e = ctx;
+    MDB_val k = {64, (void *)hex}, v;
+    int rc = mdb_get(e->txn, e->ts->copied, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return tier_lmdb_error(err, rc, "read");
+    char path[PATH_MAX];
+    struct stat st;
+    if (tsv_path_join(path, sizeof path, err, "%s/%.2s/%s", e->objects_dir, hex, hex) != 0)
+        return -1;
+    if (stat(path, &st) != 0 || st.st_nlink != 1)
+        return 0;
+    int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+    if (mtime >= e->before_ns)
+        return 0;
+    if (unlink(path) != 0) {
+        TSV_WARN("msg=\"could not evict an object\" object=%s errno=%d", hex, errno);
+        return 0;
+    }
+    e->objects++;
+    e->bytes += size;
+    return 0;
+}
+
+int tsv_tier_evict(tsv_store *s, tsv_tier_state *ts, int64_t before_ns, uint64_t *objects,
+                   uint64_t *bytes, tsv_error *err)
+{
+    *objects = *bytes = 0;
+    if (!s->vault)
+        return tsv_error_set(err, TSV_EINVALID, "the store has no vault (read-only)");
+    evict_ctx e = {.ts = ts, .objects_dir = s->vault->objects_dir, .before_ns = before_ns};
+    int rc = mdb_txn_begin(ts->env, NULL, MDB_RDONLY, &e.txn);
+    if (rc != 0)
+        return tier_lmdb_error(err, rc, "begin");
+    pthread_rwlock_wrlock(&s->vault->gc_lock);
+    rc = tsv_objstore_list(s->vault->objects, evict_fn, &e, err);
+    pthread_rwlock_unlock(&s->vault->gc_lock);
+    mdb_txn_abort(e.txn);
+    if (rc == 0 && e.objects) {
+        char dir[PATH_MAX];
+        /* One fsync per subdirectory would be exact; the objects are in
+         * the remote store, so a lost unlink only keeps a local copy. */
+        if (tsv_path_join(dir, sizeof dir, err, "%s", s->vault->objects_dir) == 0)
+            (void)tsv_fsync_dir(dir, err);
+    }
+    *objects = e.objects;
+    *bytes = e.bytes;
+    return rc;
+}
+
+void tsv_store_set_object_fetch(tsv_store *s, tsv_objstore_fetch_fn fn, void *ctx)
+{
+    if (s->vault)
+        tsv_objstore_local_set_fetch(s->vault->objects, fn, ctx);
 }
 
 int tsv_tier_recover_target_ok(const char *data_dir)

@@ -66,10 +66,23 @@ void tsv_tier_change_now(tsv_store *s, tsv_tier_change *c);
 int tsv_tier_checkpoint(tsv_store *s, const char *dir, tsv_tier_change *c, tsv_error *err);
 
 typedef int (*tsv_tier_object_fn)(void *ctx, const char *hex, uint64_t size, tsv_error *err);
-/* Calls fn once per distinct object that a non-purged version of the
- * catalogue in catalog_dir lists (what a recovery from it needs). */
-int tsv_tier_catalog_objects(const char *catalog_dir, tsv_tier_object_fn fn, void *ctx,
-                             tsv_error *err);
+/* Calls fn once per distinct object that a non-purged version (in_use_only:
+ * an in-use version) of the catalogue in catalog_dir lists (what a recovery
+ * from it needs). */
+int tsv_tier_catalog_objects(const char *catalog_dir, int in_use_only, tsv_tier_object_fn fn,
+                             void *ctx, tsv_error *err);
+
+/* Eviction: deletes the local copy of every object that is in the copied
+ * set, stored locally before `before_ns`, and not in use (no live file links
+ * it: link count 1; KV/SQL versions not live, soft-deleted shard versions),
+ * holding the GC lock exclusively (no operation is between storing objects
+ * and committing them). Such an object comes back through the store's fetch
+ * hook when an operation needs it. */
+int tsv_tier_evict(tsv_store *s, tsv_tier_state *ts, int64_t before_ns, uint64_t *objects,
+                   uint64_t *bytes, tsv_error *err);
+/* Installs (fn NULL: removes) the fetch hook of the store's objects
+ * (object_store.h tsv_objstore_local_set_fetch). */
+void tsv_store_set_object_fetch(tsv_store *s, tsv_objstore_fetch_fn fn, void *ctx);
 
 /* Scratch directories for checkpoints and recoveries: <data-dir>/tmp/
  * <kind>-<random> (tmp/ is emptied at start-up, so a crash leaves nothing

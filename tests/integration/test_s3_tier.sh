@@ -104,22 +104,40 @@ RC=0
     fail "recovery while the dead server's lease is valid: $RC $(tail -3 "$TSV_TMP/early.log")"
 [ ! -e "$R/state" ] || fail "a refused recovery wrote state/"
 sleep 4.5 # the lease TTL
+# With eviction on, the recovery downloads only what is in use; the rest
+# comes back when an operation needs it.
 tsv_launch r "$R" "$TSV_TMP/r.log" --recover-from "$URL" --s3-endpoint "$EP" --s3-path-style \
-    --s3-checkpoint-interval 1s --s3-lease-ttl 4s
-grep -q 'msg="objects recovered"' "$r_LOG" || fail "no recovery in the log"
+    --s3-checkpoint-interval 1s --s3-lease-ttl 4s --s3-evict-after 1s
+line=$(grep 'msg="objects recovered"' "$r_LOG") || fail "no recovery in the log"
+got=$(echo "$line" | sed 's/.* objects=\([0-9]*\).*/\1/')
+listed=$(echo "$line" | sed 's/.*listed_objects=\([0-9]*\).*/\1/')
+[ "$listed" = "$n_objects" ] && [ "$got" -lt "$listed" ] ||
+    fail "lazy recovery: downloaded $got of $listed, $n_objects objects in S3"
 U=$r_URL
 D=$R
 snap rec
 same t2 rec "recovered server differs from the one that was lost"
 fixture_export "$D/state/engine/data/$AUTOGEN/autogen" autogen "$W/rec-autogen.lp"
 fixture_lp_same "$W/rec-autogen.lp" "$W/t2-autogen.lp" "recovered tsmcheck export"
-pass "recovered from S3 into an empty directory: backup snapshot and tsmcheck export equal the lost server's"
+pass "recovered from S3 into an empty directory ($got of $listed objects downloaded, the rest not in use): backup snapshot and tsmcheck export equal the lost server's"
 
 pitr "$T1"
 snap rec-t1
 same t1 rec-t1 "PITR to T1 after recovery"
-pass "PITR to an earlier moment after recovery equals that moment"
+grep -q 'msg="object fetched back from the object store"' "$r_LOG" || fail "no object fetched back"
+pass "PITR to an earlier moment after recovery equals that moment (soft-deleted versions fetched back from S3)"
 synced "$U" # the recovered server copies its own changes (the PITR)
+for _ in $(seq 1 100); do
+    ev=$(metric "$U" tsvault_s3_evicted_objects_total)
+    [ "${ev:-0}" -gt 0 ] && break
+    sleep 0.1
+done
+[ "${ev:-0}" -gt 0 ] || fail "nothing evicted after the PITR"
+n_local=$(cd "$D/objects" && ls -d ??/* | wc -l)
+[ "$n_local" -lt "$(s3ls site-a/vault/objects/ | wc -l)" ] || fail "eviction left every object local"
+snap rec-t1-evicted
+same t1 rec-t1-evicted "state after eviction"
+pass "$ev objects not in use evicted from local disk (still in S3), live state unchanged"
 tsv_stop r
 
 # ---- bad configurations --------------------------------------------------------
