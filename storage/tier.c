@@ -480,6 +480,25 @@ static int build_state(const char *data_dir, const char *from, const char *stagi
     return 0;
 }
 
+/* state.recover-* left by a crashed recovery: never live, removed. */
+static void remove_stale_staging(const char *data_dir)
+{
+    DIR *d = opendir(data_dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, "state.recover-", 14) != 0)
+            continue;
+        char path[PATH_MAX];
+        tsv_error err;
+        if (tsv_path_join(path, sizeof path, &err, "%s/%s", data_dir, e->d_name) == 0 &&
+            tsv_remove_tree(path, &err) != 0)
+            TSV_WARN("msg=\"could not remove an interrupted recovery's state\" path=\"%s\"", path);
+    }
+    closedir(d);
+}
+
 int tsv_tier_recover_install(const char *data_dir, const char *from, uint64_t gen, tsv_error *err)
 {
     char mark[PATH_MAX], cat_src[PATH_MAX], cat_dst[PATH_MAX], staging[PATH_MAX], state[PATH_MAX];
@@ -488,6 +507,7 @@ int tsv_tier_recover_install(const char *data_dir, const char *from, uint64_t ge
                              "%s already holds a data directory (state/ or catalog/): recovery "
                              "only fills an empty one",
                              data_dir);
+    remove_stale_staging(data_dir);
     if (tsv_path_join(mark, sizeof mark, err, "%s/tier/recovering", data_dir) != 0 ||
         tsv_path_join(cat_src, sizeof cat_src, err, "%s/catalog", from) != 0 ||
         tsv_path_join(cat_dst, sizeof cat_dst, err, "%s/catalog", data_dir) != 0 ||

@@ -172,7 +172,7 @@ proxy() { # MODE PORT -> PROXY_PID, PROXY
 }
 proxy 500:/objects/ 0
 tsv_start f --object-store s3://tsvault/site-b --s3-endpoint "http://127.0.0.1:$PROXY" --s3-path-style \
-    --s3-checkpoint-interval 1s --s3-lease-ttl 4s
+    --s3-checkpoint-interval 1s --s3-lease-ttl 4s --s3-evict-after 1s
 U=$f_URL
 D=$f_DATA
 http POST "$U/api/v2/orgs" -H "$(auth)" -H 'Content-Type: application/json' -d '{"name":"s3-org"}'
@@ -192,6 +192,41 @@ proxy pass "$PROXY"
 synced "$U"
 grep -q 'copy to the object store resumed' "$f_LOG" || fail "no resume in the log"
 pass "store failing every upload: restores succeed locally, lag $lag s shown, copy resumed when it came back"
+
+# An evicted version needed while the store is down: the operation fails
+# with a clear error and changes nothing; with the store back it works.
+tick
+TF=$T
+upload 1 2 # shard 2's first version becomes soft-deleted, then evicted
+synced "$U"
+for _ in $(seq 1 100); do
+    ev=$(metric "$U" tsvault_s3_evicted_objects_total)
+    [ "${ev:-0}" -gt 0 ] && break
+    sleep 0.1
+done
+[ "${ev:-0}" -gt 0 ] || fail "nothing evicted on f"
+snap f-before
+kill "$PROXY_PID"
+wait "$PROXY_PID" 2>/dev/null || true
+http POST "$U/api/v2/pitr/restore" -H "$(auth)" -H 'Content-Type: application/json' \
+    -d "{\"target_time\":\"$(rfc_ms "$TF")\"}"
+expect_status 202 "pitr with the store down"
+JOB=$(json_get 'j["jobId"]')
+for _ in $(seq 1 600); do
+    http GET "$U/api/v2/pitr/restore/$JOB" -H "$(auth)"
+    st=$(json_get 'j["status"]')
+    [ "$st" = failed ] || [ "$st" = done ] && break
+    sleep 0.1
+done
+[ "$st" = failed ] || fail "PITR needing an evicted object with the store down: $st"
+grep -q "is not on local disk and the object store could not return it" "$HTTP_BODY" ||
+    fail "PITR error: $(cat "$HTTP_BODY")"
+snap f-after
+same f-before f-after "a failed fetch changed the state"
+proxy pass "$PROXY"
+pitr "$TF"
+grep -q 'msg="object fetched back from the object store"' "$f_LOG" || fail "no fetch on f"
+pass "an evicted version needed while the store is down: clear error, nothing changed; with the store back the PITR works"
 
 # An altered object in S3: the recovery refuses it and leaves no state.
 tsv_stop f
