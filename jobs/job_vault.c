@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "s3_tier.h"
 #include "store_vault.h"
 #include "tenant.h"
 #include "vault_ops.h"
@@ -405,8 +406,40 @@ static int verify_progress(void *ctx, const tsv_verify_progress *p)
     return c->cancel && atomic_load(c->cancel);
 }
 
-static int run_verify(tsv_store *s, const tsv_vault_job *vj, const atomic_int *cancel, vrun *r,
-                      tsv_vault_job_outcome *out, tsv_error *err)
+static void tier_problem(void *ctx, const char *what, const char *message)
+{
+    verify_ctx *c = ctx;
+    logf_(c->r, "error", "problem: S3 %s: %s", what, message);
+}
+
+static int tier_progress(void *ctx, uint64_t done, uint64_t total, uint64_t bytes)
+{
+    (void)done;
+    (void)total;
+    (void)bytes;
+    verify_ctx *c = ctx;
+    return c->cancel && atomic_load(c->cancel);
+}
+
+/* The copies in S3: what a recovery would read. */
+static int verify_tier(struct tsv_tier *tier, verify_ctx *c, uint64_t *problems, tsv_error *err)
+{
+    tsv_tier_verify_summary ts;
+    logf_(c->r, "info",
+          "verify of the copies in the object store (newest checkpoint, every object "
+          "it lists)");
+    if (tsv_tier_verify(tier, tier_problem, tier_progress, c, &ts, err) != 0)
+        return -1;
+    logf_(c->r, ts.problems ? "error" : "info",
+          "object store: checkpoint %s, %" PRIu64 " objects (%" PRIu64 " bytes) read back and "
+          "checked, %" PRIu64 " repaired from local copies: %" PRIu64 " problems",
+          ts.checkpoint, ts.objects, ts.bytes, ts.repaired, ts.problems);
+    *problems += ts.problems + ts.repaired; /* a repair is a problem found */
+    return 0;
+}
+
+static int run_verify(tsv_store *s, struct tsv_tier *tier, const tsv_vault_job *vj,
+                      const atomic_int *cancel, vrun *r, tsv_vault_job_outcome *out, tsv_error *err)
 {
     verify_ctx c = {r, cancel, 0, 0};
     tsv_verify_options o = {
@@ -439,6 +472,15 @@ static int run_verify(tsv_store *s, const tsv_vault_job *vj, const atomic_int *c
           " bytes in %.3f s: %" PRIu64 " problems",
           sum.buckets, sum.shards, sum.tsm_files, sum.blocks, sum.values, sum.tombstone_files,
           sum.bytes, sum.seconds, sum.problems);
+    if (tier && !vj->bucket_id[0] && verify_tier(tier, &c, &sum.problems, &e) != 0) {
+        if (e.code == TSV_EUNAVAILABLE && cancel && atomic_load(cancel)) {
+            logf_(r, "info", "canceled (verify changes nothing)");
+            return 1;
+        }
+        if (err)
+            *err = e;
+        return -1;
+    }
     if (sum.problems) {
         out->warn = 1;
         snprintf(out->message, sizeof out->message,
@@ -447,16 +489,16 @@ static int run_verify(tsv_store *s, const tsv_vault_job *vj, const atomic_int *c
     return 0;
 }
 
-int tsv_job_vault_run(tsv_store *s, const tsv_vault_job *vj, const char *job_id,
-                      const atomic_int *cancel, const tsv_job_ops *ops, void *ctx,
-                      tsv_vault_job_outcome *out, tsv_error *err)
+int tsv_job_vault_run(tsv_store *s, struct tsv_tier *tier, const tsv_vault_job *vj,
+                      const char *job_id, const atomic_int *cancel, const tsv_job_ops *ops,
+                      void *ctx, tsv_vault_job_outcome *out, tsv_error *err)
 {
     memset(out, 0, sizeof *out);
     vrun r = {ops, ctx, 0, 0, 0};
     if (cancel && atomic_load(cancel))
         return 1;
     if (vj->kind == TSV_VJOB_VERIFY)
-        return run_verify(s, vj, cancel, &r, out, err);
+        return run_verify(s, tier, vj, cancel, &r, out, err);
     return run_vault_op(s, vj, job_id, cancel, &r, out, err);
 }
 

@@ -73,9 +73,11 @@ typedef struct tsv_vault_job_outcome {
 /* Runs the job. cancel: the job's flag (read between shards/files).
  * ops: log, totals/advance (shards; verify: bytes and files); created_bucket
  * is not used. Returns 0 done, 1 canceled (nothing changed), -1 error. */
-int tsv_job_vault_run(tsv_store *s, const tsv_vault_job *vj, const char *job_id,
-                      const atomic_int *cancel, const tsv_job_ops *ops, void *ctx,
-                      tsv_vault_job_outcome *out, tsv_error *err);
+struct tsv_tier;
+/* tier (may be NULL): a full verify also checks the copies in S3. */
+int tsv_job_vault_run(tsv_store *s, struct tsv_tier *tier, const tsv_vault_job *vj,
+                      const char *job_id, const atomic_int *cancel, const tsv_job_ops *ops,
+                      void *ctx, tsv_vault_job_outcome *out, tsv_error *err);
 
 /* For a job interrupted by a restart: *committed = 1 if its change is in the
  * catalogue (some version was soft-deleted by job_id). verify: always 0. */

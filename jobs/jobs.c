@@ -942,7 +942,8 @@ static void execute(tsv_jobs *j, job *jb)
     tsv_vault_job_outcome vo = {0, ""};
     int rc;
     if (jb->vault)
-        rc = tsv_job_vault_run(j->s, &jb->vj, jb->id, &jb->cancel_flag, &run_ops, &c, &vo, &err);
+        rc = tsv_job_vault_run(j->s, j->opt.tier, &jb->vj, jb->id, &jb->cancel_flag, &run_ops, &c,
+                               &vo, &err);
     else if (jb->conn_job == 1)
         rc = tsv_job_pull_run(j->conns, jb->conn_source, jb->id, &run_ops, &c, &err);
     else if (jb->conn_job == 2) {

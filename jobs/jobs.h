@@ -47,6 +47,8 @@ typedef struct tsv_jobs_options {
     struct tsv_conns *conns; /* enables "backup" jobs and restores into
                               * connections (connections.h); NULL = none */
     int64_t retention_s;     /* finished jobs kept this long; < 0 = forever */
+    struct tsv_tier *tier;   /* the S3 tier (s3_tier.h): a full verify checks its
+                              * copies too; NULL = none */
 } tsv_jobs_options;
 
 int tsv_jobs_open(tsv_jobs **out, tsv_store *s, tsv_files *f, const tsv_jobs_options *opt,

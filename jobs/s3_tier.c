@@ -938,6 +938,155 @@ void tsv_tier_stop(tsv_tier *t)
     tier_free(t);
 }
 
+/* ---- verify of the S3 copies ------------------------------------------- */
+
+static int newest_checkpoint(tsv_s3 *s3, const char *bucket, const char *prefix, char *name,
+                             size_t name_len, tsv_error *err);
+static int manifest_generation(const char *text, size_t len, uint64_t *gen, char sha[2][65],
+                               tsv_error *err);
+
+typedef struct tv_ctx {
+    tsv_tier *t;
+    tsv_tier_problem_fn problem;
+    tsv_tier_progress_fn progress;
+    void *ctx;
+    tsv_tier_verify_summary *sum;
+    uint64_t total;
+} tv_ctx;
+
+static void tv_problem(tv_ctx *c, const char *what, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void tv_problem(tv_ctx *c, const char *what, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    c->sum->problems++;
+    if (c->problem)
+        c->problem(c->ctx, what, msg);
+}
+
+static int tv_count(void *ctx, const char *hex, uint64_t size, tsv_error *err)
+{
+    (void)hex;
+    (void)size;
+    (void)err;
+    ((tv_ctx *)ctx)->total++;
+    return 0;
+}
+
+/* Uploads the local copy again; 1 if it had the right bytes and went up. */
+static int tv_repair(tsv_tier *t, const char *hex, const char *key)
+{
+    int fd;
+    tsv_error e;
+    if (tsv_store_object_open(t->store, hex, &fd, NULL, &e) != 0)
+        return 0;
+    tsv_s3_object info;
+    int rc = tsv_s3_put_file(t->s3, t->bucket, key, fd, &info, &e);
+    close(fd);
+    if (rc == 0 && strcmp(info.sha256, hex) == 0)
+        return 1;
+    if (rc == 0) /* the local copy is bad too: verify of the store marks it */
+        (void)tsv_s3_delete(t->s3, t->bucket, key, &e);
+    return 0;
+}
+
+static int tv_object(void *ctx, const char *hex, uint64_t size, tsv_error *err)
+{
+    tv_ctx *c = ctx;
+    char key[1024];
+    if (copy_object_key(c->t, hex, key, sizeof key, err) != 0)
+        return -1;
+    tsv_s3_object info;
+    tsv_error e;
+    const char *what = key + strlen(c->t->prefix) + (c->t->prefix[0] ? 1 : 0);
+    int rc = tsv_s3_get(c->t->s3, c->t->bucket, key, TSV_S3_DISCARD, &info, &e);
+    if (rc == 0 && strcmp(info.sha256, hex) != 0)
+        rc = tsv_error_set(&e, TSV_EINVALID, "its SHA-256 is %s, not its name",
+                           info.sha256[0] ? info.sha256 : "not recorded");
+    if (rc == 0 && info.size != size)
+        rc = tsv_error_set(&e, TSV_EINVALID, "%" PRIu64 " bytes, the catalogue says %" PRIu64,
+                           info.size, size);
+    if (rc != 0 && e.code != TSV_ENOTFOUND && e.code != TSV_EINVALID) {
+        *err = e; /* the store failed, not the object: stop */
+        return -1;
+    }
+    c->sum->objects++;
+    if (rc == 0) {
+        c->sum->bytes += info.size;
+    } else if (tv_repair(c->t, hex, key)) {
+        c->sum->repaired++;
+        if (c->problem) {
+            char msg[1200];
+            snprintf(msg, sizeof msg, "%s; uploaded again from the local copy (repaired)",
+                     e.message);
+            c->problem(c->ctx, what, msg);
+        }
+    } else {
+        tv_problem(c, what, "%s; no good local copy to repair it from: a recovery would fail",
+                   e.message);
+    }
+    if (c->progress && c->progress(c->ctx, c->sum->objects, c->total, c->sum->bytes))
+        return tsv_error_set(err, TSV_EUNAVAILABLE, "verify cancelled");
+    return 0;
+}
+
+int tsv_tier_verify(tsv_tier *t, tsv_tier_problem_fn problem, tsv_tier_progress_fn progress,
+                    void *ctx, tsv_tier_verify_summary *sum, tsv_error *err)
+{
+    memset(sum, 0, sizeof *sum);
+    tv_ctx c = {t, problem, progress, ctx, sum, 0};
+    char scratch[PATH_MAX] = "", key[1200], cat[PATH_MAX + 16];
+    char *manifest = NULL;
+    size_t mlen = 0;
+    uint64_t gen;
+    char sha[2][65];
+    int rc = -1;
+    if (newest_checkpoint(t->s3, t->bucket, t->prefix, sum->checkpoint, sizeof sum->checkpoint,
+                          err) != 0)
+        return -1;
+    if (key_of(key, sizeof key, t->prefix, err, "checkpoints/%s/manifest.json", sum->checkpoint) !=
+            0 ||
+        get_bytes(t->s3, t->bucket, key, &manifest, &mlen, err) != 0)
+        return -1;
+    if (manifest_generation(manifest, mlen, &gen, sha, err) != 0) {
+        tv_problem(&c, "manifest.json", "checkpoint %s: %s", sum->checkpoint, err->message);
+        free(manifest);
+        return 0;
+    }
+    free(manifest);
+    if (tsv_tier_scratch_create(t->data_dir, "tier-verify", scratch, sizeof scratch, err) != 0)
+        return -1;
+    static const char *const files[] = {"catalog", "kv"};
+    for (int i = 0; i < 2; i++) {
+        if (key_of(key, sizeof key, t->prefix, err, "checkpoints/%s/%s.mdb", sum->checkpoint,
+                   files[i]) != 0)
+            goto out;
+        download d = {t->s3, t->bucket, key, sha[i], "the manifest", {0}};
+        tsv_error e;
+        if (tsv_tier_scratch_fill(scratch, files[i], download_fill, &d, &e) != 0) {
+            if (e.code != TSV_ENOTFOUND && e.code != TSV_EINVALID) {
+                *err = e;
+                goto out;
+            }
+            tv_problem(&c, key, "checkpoint %s: %s", sum->checkpoint, e.message);
+            rc = 0;
+            goto out; /* without its catalogue the objects cannot be listed */
+        }
+    }
+    snprintf(cat, sizeof cat, "%s/catalog", scratch);
+    if (tsv_tier_catalog_objects(cat, 0, tv_count, &c, err) != 0 ||
+        tsv_tier_catalog_objects(cat, 0, tv_object, &c, err) != 0)
+        goto out;
+    rc = 0;
+out:
+    tsv_tier_scratch_remove(scratch);
+    return rc;
+}
+
 /* ---- recovery --------------------------------------------------------- */
 
 typedef struct fetch_pool {
@@ -1049,6 +1198,30 @@ static int manifest_generation(const char *text, size_t len, uint64_t *gen, char
     return rc;
 }
 
+/* The newest complete checkpoint's name. */
+static int newest_checkpoint(tsv_s3 *s3, const char *bucket, const char *prefix, char *name,
+                             size_t name_len, tsv_error *err)
+{
+    char base[1024];
+    cp_list l;
+    if (cp_list_load(s3, bucket, prefix, &l, base, sizeof base, err) != 0)
+        return -1;
+    const cp_name *newest = NULL;
+    for (size_t i = l.n; i-- > 0 && !newest;)
+        if (l.v[i].complete)
+            newest = &l.v[i];
+    int rc = 0;
+    if (!newest)
+        rc = tsv_error_set(err, TSV_ENOTFOUND,
+                           "s3://%s/%s holds no complete checkpoint (checkpoints/*/manifest.json): "
+                           "nothing to recover from",
+                           bucket, prefix);
+    else
+        snprintf(name, name_len, "%s", newest->name);
+    free(l.v);
+    return rc;
+}
+
 int tsv_tier_recover(const char *data_dir, const tsv_tier_options *o, tsv_error *err)
 {
     char bucket[64], prefix[512];
@@ -1061,7 +1234,6 @@ int tsv_tier_recover(const char *data_dir, const tsv_tier_options *o, tsv_error 
                              data_dir);
     tsv_s3 *s3 = NULL;
     tsv_objstore *os = NULL;
-    cp_list l = {0};
     cp_objects need = {0}, all = {0};
     char *manifest = NULL;
     char scratch[PATH_MAX] = "";
@@ -1076,33 +1248,23 @@ int tsv_tier_recover(const char *data_dir, const tsv_tier_options *o, tsv_error 
         lease_conflict(bucket, prefix, &ls, err);
         goto out;
     }
-    char base[1024];
-    if (cp_list_load(s3, bucket, prefix, &l, base, sizeof base, err) != 0)
+    char newest_name[CHECKPOINT_NAME_LEN + 1];
+    if (newest_checkpoint(s3, bucket, prefix, newest_name, sizeof newest_name, err) != 0)
         goto out;
-    const cp_name *newest = NULL;
-    for (size_t i = l.n; i-- > 0 && !newest;)
-        if (l.v[i].complete)
-            newest = &l.v[i];
-    if (!newest) {
-        tsv_error_set(err, TSV_ENOTFOUND,
-                      "s3://%s/%s holds no complete checkpoint (checkpoints/*/manifest.json): "
-                      "nothing to recover from",
-                      bucket, prefix);
-        goto out;
-    }
+
     char key[1200];
     size_t mlen = 0;
     uint64_t gen = 0;
     char sha[2][65];
-    if (key_of(key, sizeof key, prefix, err, "checkpoints/%s/manifest.json", newest->name) != 0 ||
+    if (key_of(key, sizeof key, prefix, err, "checkpoints/%s/manifest.json", newest_name) != 0 ||
         get_bytes(s3, bucket, key, &manifest, &mlen, err) != 0 ||
         manifest_generation(manifest, mlen, &gen, sha, err) != 0) {
-        tsv_error_wrap(err, "checkpoint %s", newest->name);
+        tsv_error_wrap(err, "checkpoint %s", newest_name);
         goto out;
     }
     TSV_INFO("msg=\"recovering from the object store\" url=\"s3://%s/%s\" checkpoint=%s "
              "generation=%016" PRIx64,
-             bucket, prefix, newest->name, gen);
+             bucket, prefix, newest_name, gen);
     char objects_dir[PATH_MAX];
     if (tsv_tier_scratch_create(data_dir, "recover", scratch, sizeof scratch, err) != 0)
         goto out;
@@ -1115,12 +1277,12 @@ int tsv_tier_recover(const char *data_dir, const tsv_tier_options *o, tsv_error 
         goto out;
     static const char *const files[] = {"catalog", "kv"};
     for (int i = 0; i < 2; i++) {
-        if (key_of(key, sizeof key, prefix, err, "checkpoints/%s/%s.mdb", newest->name, files[i]) !=
+        if (key_of(key, sizeof key, prefix, err, "checkpoints/%s/%s.mdb", newest_name, files[i]) !=
             0)
             goto out;
         download d = {s3, bucket, key, sha[i], "the manifest", {0}};
         if (tsv_tier_scratch_fill(scratch, files[i], download_fill, &d, err) != 0) {
-            tsv_error_wrap(err, "checkpoint %s", newest->name);
+            tsv_error_wrap(err, "checkpoint %s", newest_name);
             goto out;
         }
     }
@@ -1182,7 +1344,6 @@ out:
     free(manifest);
     free(need.missing);
     free(all.missing);
-    free(l.v);
     tsv_s3_free(s3);
     return rc;
 }

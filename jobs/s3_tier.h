@@ -67,6 +67,24 @@ int tsv_tier_start(tsv_tier **out, tsv_store *store, const char *data_dir,
  * previous one) and releases the lease. NULL is fine. */
 void tsv_tier_stop(tsv_tier *t);
 
+/* Verify of the copies in S3 (the verify job, when a tier runs): the newest
+ * complete checkpoint's manifest, catalogue and KV (SHA-256 as the manifest
+ * says), then every object its catalogue lists, each downloaded whole and
+ * checked (body = x-amz-meta-sha256 = its name). A missing or altered
+ * object that is still on local disk with the right bytes is uploaded again
+ * (repaired); one that is not is a problem a recovery would hit. problem()
+ * receives each ("objects/ab/<sha256>", message); progress() may return
+ * non-zero to cancel (-1, TSV_EUNAVAILABLE "verify cancelled"). */
+typedef struct tsv_tier_verify_summary {
+    char checkpoint[32];
+    uint64_t objects, bytes, problems, repaired;
+} tsv_tier_verify_summary;
+typedef void (*tsv_tier_problem_fn)(void *ctx, const char *what, const char *message);
+typedef int (*tsv_tier_progress_fn)(void *ctx, uint64_t objects_done, uint64_t objects_total,
+                                    uint64_t bytes_done);
+int tsv_tier_verify(tsv_tier *t, tsv_tier_problem_fn problem, tsv_tier_progress_fn progress,
+                    void *ctx, tsv_tier_verify_summary *sum, tsv_error *err);
+
 /* Fills an empty data directory (storage/tier.h "recover_target_ok") from
  * the newest complete checkpoint under o->url: downloads the catalogue, the
  * KV and every object a non-purged version lists (checked against its

@@ -348,6 +348,11 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
             tsv_buf_append(&x->errbody, p, len, NULL);
         return len;
     }
+    if (r->out_fd == TSV_S3_DISCARD) { /* checked, not kept */
+        digests_update(&x->dg, p, len);
+        x->written += len;
+        return len;
+    }
     if (r->out_fd >= 0) {
         if (write_all(r->out_fd, p, len) != 0) {
             tsv_error_set_errno(&x->local, TSV_EINTERNAL, errno, "writing the download");
@@ -551,7 +556,7 @@ static int run(tsv_s3 *c, s3_req *r, tsv_buf *errbody, tsv_error *err)
         if (r->body)
             r->body->len = 0;
         digests_clear(&x.dg);
-        if (r->out_fd >= 0 && digests_init(&x.dg, err) != 0)
+        if ((r->out_fd >= 0 || r->out_fd == TSV_S3_DISCARD) && digests_init(&x.dg, err) != 0)
             goto out;
         if (h)
             curl_easy_cleanup(h);
@@ -616,7 +621,7 @@ static int run(tsv_s3 *c, s3_req *r, tsv_buf *errbody, tsv_error *err)
         while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
             ;
     }
-    if (r->out_fd >= 0 && r->status >= 200 && r->status < 300) {
+    if ((r->out_fd >= 0 || r->out_fd == TSV_S3_DISCARD) && r->status >= 200 && r->status < 300) {
         /* verify the body against what the object says it is */
         char sha[65], md5[33];
         digests_final(&x.dg, sha, md5, NULL);
@@ -799,7 +804,7 @@ int tsv_s3_get(tsv_s3 *c, const char *bucket, const char *key, int fd, tsv_s3_ob
 {
     if (check_key("GET", bucket, key, err) != 0)
         return -1;
-    if (fd < 0)
+    if (fd < 0 && fd != TSV_S3_DISCARD)
         return tsv_error_set(err, TSV_EINVALID, "S3 GET %s/%s: no output", bucket, key);
     s3_req r;
     req_init(&r, "GET", "GET", bucket, key);

@@ -113,7 +113,10 @@ int tsv_s3_put_file(tsv_s3 *c, const char *bucket, const char *key, int fd, tsv_
 
 /* Downloads bucket/key into fd from its current offset, checking the content
  * hash. On failure a seekable fd is truncated back to where it started; bytes
- * written to an unseekable one must be discarded by the caller. */
+ * written to an unseekable one must be discarded by the caller. fd
+ * TSV_S3_DISCARD reads and checks the whole body without keeping it (a
+ * verify of the stored copy; a retry simply starts over). */
+#define TSV_S3_DISCARD (-2)
 int tsv_s3_get(tsv_s3 *c, const char *bucket, const char *key, int fd, tsv_s3_object *info,
                tsv_error *err);
 

@@ -168,8 +168,10 @@ int main(int argc, char **argv)
         TSV_ERROR("msg=\"cannot open the connections\" error=\"%s\"", err.message);
         goto out;
     }
-    tsv_jobs_options jopt = {
-        .workers = cfg.job_workers, .retention_s = cfg.job_retention_s, .conns = conns};
+    tsv_jobs_options jopt = {.workers = cfg.job_workers,
+                             .retention_s = cfg.job_retention_s,
+                             .conns = conns,
+                             .tier = tier};
     if (tsv_jobs_open(&jobs, store, files, &jopt, &err) != 0 ||
         tsv_conns_start_schedule(conns, jobs, &err) != 0) {
         TSV_ERROR("msg=\"cannot open the jobs\" error=\"%s\"", err.message);
