@@ -778,6 +778,14 @@ int tsv_conns_load(tsv_conns *c, const char *name, tsv_conn *out, tsv_error *err
         if (tok && tok->type == TSV_JSON_STRING && !(out->token = strdup(tok->str)))
             rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
     }
+    /* Secrets are not copied to an object store: a connection recovered
+     * from one has none until it is given its token again. */
+    if (rc == 0 && strcmp(out->type, "influxdb2") == 0 && !out->token)
+        rc = tsv_error_set(err, TSV_EINVALID,
+                           "connection \"%s\" has no token (it was recovered from an object "
+                           "store, which never holds secrets): set it again with PATCH "
+                           "/api/v2/connections/%s {\"secrets\":{\"token\":\"...\"}}",
+                           out->name, out->name);
     if (sec) {
         /* the parsed copy of the token: wipe it too */
         const tsv_json *tok = get(tsv_json_root(sec), "token");

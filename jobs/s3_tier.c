@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "connections.h"
 #include "json.h"
 #include "metrics.h"
 #include "object_store.h"
@@ -26,6 +27,28 @@
 #define CHECKPOINT_NAME_LEN 20
 #define MARK_BATCH 64
 #define MAX_JSON (64 * 1024)
+#define SIZE_UNKNOWN UINT64_MAX /* the connections' catalogue lists names only */
+
+/* The files of a checkpoint: scratch name (tier.h) and key in S3. The
+ * connections' catalogue is optional (a server without connections, or a
+ * checkpoint from before they were copied). */
+enum {
+    PART_CATALOG,
+    PART_KV,
+    PART_CONNECTIONS,
+    N_PARTS
+};
+static const struct {
+    const char *scratch, *key;
+    int required;
+} parts[N_PARTS] = {
+    {"catalog", "catalog.mdb", 1}, {"kv", "kv.mdb", 1}, {"connections", "connections.db", 0}};
+
+typedef struct manifest {
+    uint64_t gen;
+    int has[N_PARTS];
+    char sha[N_PARTS][65];
+} manifest;
 
 struct tsv_tier {
     tsv_store *store;
@@ -47,6 +70,8 @@ struct tsv_tier {
     int64_t lease_renew_at;
     int have_checkpoint;
     tsv_tier_change last_change;
+    uint64_t last_conns_changes;
+    tsv_conns *conns; /* NULL: no connections to copy */
     int64_t last_checkpoint_ns;
     int failures;
     char last_error[512];
@@ -321,6 +346,16 @@ static int copy_object_key(tsv_tier *t, const char *hex, char *key, size_t len, 
     return key_of(key, len, t->prefix, err, "objects/%.2s/%s", hex, hex);
 }
 
+/* A local object, from the vault or the connections' store. */
+static int object_open(tsv_tier *t, const char *hex, int *fd, uint64_t *size, tsv_error *err)
+{
+    if (tsv_store_object_open(t->store, hex, fd, size, err) == 0)
+        return 0;
+    if (err->code != TSV_ENOTFOUND || !t->conns)
+        return -1;
+    return tsv_objstore_local_open(tsv_conns_objects(t->conns), hex, fd, size, err);
+}
+
 /* Uploads one object unless the store has it already (same SHA-256).
  * *gone = 1 if the local object no longer exists (collected). */
 static int copy_one(tsv_tier *t, const char *hex, int *gone, tsv_error *err)
@@ -340,7 +375,7 @@ static int copy_one(tsv_tier *t, const char *hex, int *gone, tsv_error *err)
     }
     int fd;
     uint64_t size;
-    if (tsv_store_object_open(t->store, hex, &fd, &size, err) != 0) {
+    if (object_open(t, hex, &fd, &size, err) != 0) {
         if (err->code == TSV_ENOTFOUND)
             *gone = 1;
         return -1;
@@ -438,9 +473,9 @@ static int cp_object_fn(void *ctx, const char *hex, uint64_t size, tsv_error *er
 {
     cp_objects *c = ctx;
     c->objects++;
-    c->bytes += size;
-    int copied;
-    if (tsv_tier_is_copied(c->t->state, hex, &copied, err) != 0)
+    c->bytes += size == SIZE_UNKNOWN ? 0 : size;
+    int copied = 0;
+    if (c->t && tsv_tier_is_copied(c->t->state, hex, &copied, err) != 0)
         return -1;
     if (copied)
         return 0;
@@ -582,6 +617,40 @@ static int upload_file(tsv_tier *t, const char *scratch, const char *name, const
     return rc;
 }
 
+/* Every object the connections catalogue in scratch/connections lists
+ * (sizes unknown: 0). */
+static int conns_list(const char *scratch, cp_objects *objs, tsv_error *err);
+static int collect_fn(void *ctx, const char *hex, uint64_t size, tsv_error *err);
+
+typedef struct conns_obj_ctx {
+    cp_objects *objs;
+    tsv_error *err;
+} conns_obj_ctx;
+
+static int conns_obj_fn(void *ctx, const char *hex, tsv_error *err)
+{
+    return cp_object_fn(((conns_obj_ctx *)ctx)->objs, hex, SIZE_UNKNOWN, err);
+}
+
+/* The connections' objects the checkpoint's connections catalogue lists. */
+static int conns_objects(const char *scratch, cp_objects *objs, tsv_error *err)
+{
+    char dir[PATH_MAX + 16];
+    snprintf(dir, sizeof dir, "%s/connections", scratch);
+    tsv_conn_catalog *cat;
+    if (tsv_conn_catalog_open(&cat, dir, err) != 0)
+        return -1;
+    conns_obj_ctx c = {objs, err};
+    int rc = tsv_conn_catalog_objects(cat, conns_obj_fn, &c, err);
+    tsv_conn_catalog_close(cat);
+    return rc;
+}
+
+static int conns_list(const char *scratch, cp_objects *objs, tsv_error *err)
+{
+    return conns_objects(scratch, objs, err);
+}
+
 static int checkpoint(tsv_tier *t, tsv_error *err)
 {
     char dir[PATH_MAX], cat[PATH_MAX + 16], key[1200];
@@ -593,8 +662,11 @@ static int checkpoint(tsv_tier *t, tsv_error *err)
     cp_objects objs = {.t = t};
     tsv_buf b = {0};
     int rc = -1;
+    uint64_t conns_changes = t->conns ? tsv_conn_catalog_changes(tsv_conns_catalog(t->conns)) : 0;
     if (tsv_tier_checkpoint(t->store, dir, &ch, err) != 0 ||
-        tsv_tier_catalog_objects(cat, 0, cp_object_fn, &objs, err) != 0)
+        (t->conns && tsv_tier_checkpoint_connections(tsv_conns_catalog(t->conns), dir, err) != 0) ||
+        tsv_tier_catalog_objects(cat, 0, cp_object_fn, &objs, err) != 0 ||
+        (t->conns && conns_objects(dir, &objs, err) != 0))
         goto out;
     /* Every object the checkpoint lists goes first: an object collected
      * meanwhile fails the copy, and the next round takes a new checkpoint. */
@@ -604,11 +676,11 @@ static int checkpoint(tsv_tier *t, tsv_error *err)
     }
     char name[CHECKPOINT_NAME_LEN + 1];
     snprintf(name, sizeof name, "%020" PRId64, taken);
-    static const char *const files[] = {"catalog", "kv"};
-    tsv_s3_object info[2];
-    for (int i = 0; i < 2; i++) {
-        if (key_of(key, sizeof key, t->prefix, err, "checkpoints/%s/%s.mdb", name, files[i]) != 0 ||
-            upload_file(t, dir, files[i], key, &info[i], err) != 0)
+    tsv_s3_object info[N_PARTS];
+    int n_parts = t->conns ? N_PARTS : PART_CONNECTIONS;
+    for (int i = 0; i < n_parts; i++) {
+        if (key_of(key, sizeof key, t->prefix, err, "checkpoints/%s/%s", name, parts[i].key) != 0 ||
+            upload_file(t, dir, parts[i].scratch, key, &info[i], err) != 0)
             goto out;
     }
     tsv_json_writer w;
@@ -634,10 +706,8 @@ static int checkpoint(tsv_tier *t, tsv_error *err)
     tsv_jw_u64(&w, objs.bytes);
     tsv_jw_key(&w, "files");
     tsv_jw_object_begin(&w);
-    for (int i = 0; i < 2; i++) {
-        char fname[32];
-        snprintf(fname, sizeof fname, "%s.mdb", files[i]);
-        tsv_jw_key(&w, fname);
+    for (int i = 0; i < n_parts; i++) {
+        tsv_jw_key(&w, parts[i].key);
         tsv_jw_object_begin(&w);
         tsv_jw_key(&w, "size");
         tsv_jw_u64(&w, info[i].size);
@@ -652,6 +722,7 @@ static int checkpoint(tsv_tier *t, tsv_error *err)
         put_bytes(t->s3, t->bucket, key, b.data, b.len, err) != 0)
         goto out;
     t->last_change = ch;
+    t->last_conns_changes = conns_changes;
     t->have_checkpoint = 1;
     t->last_checkpoint_ns = now_ns();
     gauge(M_CP_TIME, M_CP_TIME_H, (double)t->last_checkpoint_ns / 1e9);
@@ -698,8 +769,12 @@ static int tier_round(tsv_tier *t, int final, tsv_error *err)
     }
     tsv_tier_object *pending = NULL;
     size_t n = 0;
-    if (tsv_tier_pending(t->store, t->state, &pending, &n, err) != 0)
+    if (tsv_tier_pending(t->store, t->state, &pending, &n, err) != 0 ||
+        (t->conns &&
+         tsv_tier_pending_add(tsv_conns_objects(t->conns), t->state, &pending, &n, err) != 0)) {
+        free(pending);
         return -1;
+    }
     uint64_t bytes = 0;
     for (size_t i = 0; i < n; i++)
         bytes += pending[i].size;
@@ -717,13 +792,16 @@ static int tier_round(tsv_tier *t, int final, tsv_error *err)
     }
     tsv_tier_change ch;
     tsv_tier_change_now(t->store, &ch);
-    int changed = !t->have_checkpoint || !same_change(&ch, &t->last_change);
+    uint64_t conns_changes = t->conns ? tsv_conn_catalog_changes(tsv_conns_catalog(t->conns)) : 0;
+    int changed = !t->have_checkpoint || !same_change(&ch, &t->last_change) ||
+                  conns_changes != t->last_conns_changes;
     if (changed &&
         (final || !t->have_checkpoint || now - t->last_checkpoint_ns >= t->interval_ns)) {
         if (checkpoint(t, err) != 0)
             return -1;
         tsv_tier_change_now(t->store, &ch);
-        changed = !same_change(&ch, &t->last_change);
+        conns_changes = t->conns ? tsv_conn_catalog_changes(tsv_conns_catalog(t->conns)) : 0;
+        changed = !same_change(&ch, &t->last_change) || conns_changes != t->last_conns_changes;
     }
     gauge(M_BEHIND, M_BEHIND_H, changed ? 1 : 0);
     if (t->evict_ns > 0 && !final) {
@@ -852,6 +930,7 @@ static int tier_new(tsv_tier **out, tsv_store *store, const char *data_dir,
     t->ttl_ns = (o->lease_ttl_s > 0 ? o->lease_ttl_s : 60) * 1000000000LL;
     t->keep = o->keep_checkpoints > 0 ? o->keep_checkpoints : 3;
     t->evict_ns = o->evict_after_s > 0 ? o->evict_after_s * 1000000000LL : 0;
+    t->conns = o->conns;
     pthread_mutex_init(&t->mu, NULL);
     pthread_cond_init(&t->cv, NULL);
     if (gethostname(t->host, sizeof t->host) != 0)
@@ -942,8 +1021,7 @@ void tsv_tier_stop(tsv_tier *t)
 
 static int newest_checkpoint(tsv_s3 *s3, const char *bucket, const char *prefix, char *name,
                              size_t name_len, tsv_error *err);
-static int manifest_generation(const char *text, size_t len, uint64_t *gen, char sha[2][65],
-                               tsv_error *err);
+static int manifest_parse(const char *text, size_t len, manifest *m, tsv_error *err);
 
 typedef struct tv_ctx {
     tsv_tier *t;
@@ -968,13 +1046,25 @@ static void tv_problem(tv_ctx *c, const char *what, const char *fmt, ...)
         c->problem(c->ctx, what, msg);
 }
 
-static int tv_count(void *ctx, const char *hex, uint64_t size, tsv_error *err)
+static int by_object_hex(const void *a, const void *b)
 {
-    (void)hex;
-    (void)size;
-    (void)err;
-    ((tv_ctx *)ctx)->total++;
-    return 0;
+    const tsv_tier_object *x = a, *y = b;
+    int c = strcmp(x->hex, y->hex);
+    /* a known size first, so that it is the one kept */
+    return c ? c : (x->size == SIZE_UNKNOWN) - (y->size == SIZE_UNKNOWN);
+}
+
+/* Sorts by name and keeps each object once. */
+static void cp_unique(cp_objects *c)
+{
+    if (c->n < 2)
+        return;
+    qsort(c->missing, c->n, sizeof *c->missing, by_object_hex);
+    size_t k = 1;
+    for (size_t i = 1; i < c->n; i++)
+        if (strcmp(c->missing[i].hex, c->missing[k - 1].hex) != 0)
+            c->missing[k++] = c->missing[i];
+    c->n = k;
 }
 
 /* Uploads the local copy again; 1 if it had the right bytes and went up. */
@@ -982,7 +1072,7 @@ static int tv_repair(tsv_tier *t, const char *hex, const char *key)
 {
     int fd;
     tsv_error e;
-    if (tsv_store_object_open(t->store, hex, &fd, NULL, &e) != 0)
+    if (object_open(t, hex, &fd, NULL, &e) != 0)
         return 0;
     tsv_s3_object info;
     int rc = tsv_s3_put_file(t->s3, t->bucket, key, fd, &info, &e);
@@ -1007,7 +1097,7 @@ static int tv_object(void *ctx, const char *hex, uint64_t size, tsv_error *err)
     if (rc == 0 && strcmp(info.sha256, hex) != 0)
         rc = tsv_error_set(&e, TSV_EINVALID, "its SHA-256 is %s, not its name",
                            info.sha256[0] ? info.sha256 : "not recorded");
-    if (rc == 0 && info.size != size)
+    if (rc == 0 && size != SIZE_UNKNOWN && info.size != size)
         rc = tsv_error_set(&e, TSV_EINVALID, "%" PRIu64 " bytes, the catalogue says %" PRIu64,
                            info.size, size);
     if (rc != 0 && e.code != TSV_ENOTFOUND && e.code != TSV_EINVALID) {
@@ -1040,34 +1130,34 @@ int tsv_tier_verify(tsv_tier *t, tsv_tier_problem_fn problem, tsv_tier_progress_
     memset(sum, 0, sizeof *sum);
     tv_ctx c = {t, problem, progress, ctx, sum, 0};
     char scratch[PATH_MAX] = "", key[1200], cat[PATH_MAX + 16];
-    char *manifest = NULL;
+    char *mtext = NULL;
     size_t mlen = 0;
-    uint64_t gen;
-    char sha[2][65];
+    manifest m;
     int rc = -1;
     if (newest_checkpoint(t->s3, t->bucket, t->prefix, sum->checkpoint, sizeof sum->checkpoint,
                           err) != 0)
         return -1;
     if (key_of(key, sizeof key, t->prefix, err, "checkpoints/%s/manifest.json", sum->checkpoint) !=
             0 ||
-        get_bytes(t->s3, t->bucket, key, &manifest, &mlen, err) != 0)
+        get_bytes(t->s3, t->bucket, key, &mtext, &mlen, err) != 0)
         return -1;
-    if (manifest_generation(manifest, mlen, &gen, sha, err) != 0) {
+    if (manifest_parse(mtext, mlen, &m, err) != 0) {
         tv_problem(&c, "manifest.json", "checkpoint %s: %s", sum->checkpoint, err->message);
-        free(manifest);
+        free(mtext);
         return 0;
     }
-    free(manifest);
+    free(mtext);
     if (tsv_tier_scratch_create(t->data_dir, "tier-verify", scratch, sizeof scratch, err) != 0)
         return -1;
-    static const char *const files[] = {"catalog", "kv"};
-    for (int i = 0; i < 2; i++) {
-        if (key_of(key, sizeof key, t->prefix, err, "checkpoints/%s/%s.mdb", sum->checkpoint,
-                   files[i]) != 0)
+    for (int i = 0; i < N_PARTS; i++) {
+        if (!m.has[i])
+            continue;
+        if (key_of(key, sizeof key, t->prefix, err, "checkpoints/%s/%s", sum->checkpoint,
+                   parts[i].key) != 0)
             goto out;
-        download d = {t->s3, t->bucket, key, sha[i], "the manifest", {0}};
+        download d = {t->s3, t->bucket, key, m.sha[i], "the manifest", {0}};
         tsv_error e;
-        if (tsv_tier_scratch_fill(scratch, files[i], download_fill, &d, &e) != 0) {
+        if (tsv_tier_scratch_fill(scratch, parts[i].scratch, download_fill, &d, &e) != 0) {
             if (e.code != TSV_ENOTFOUND && e.code != TSV_EINVALID) {
                 *err = e;
                 goto out;
@@ -1078,11 +1168,20 @@ int tsv_tier_verify(tsv_tier *t, tsv_tier_problem_fn problem, tsv_tier_progress_
         }
     }
     snprintf(cat, sizeof cat, "%s/catalog", scratch);
-    if (tsv_tier_catalog_objects(cat, 0, tv_count, &c, err) != 0 ||
-        tsv_tier_catalog_objects(cat, 0, tv_object, &c, err) != 0)
+    /* The vault's and the connections' objects, each once (a pull of data
+     * the vault holds stores the same bytes under the same name). */
+    cp_objects all = {.t = NULL};
+    if (tsv_tier_catalog_objects(cat, 0, collect_fn, &all, err) != 0 ||
+        (m.has[PART_CONNECTIONS] && conns_list(scratch, &all, err) != 0))
         goto out;
+    cp_unique(&all);
+    c.total = all.n;
+    for (size_t i = 0; i < all.n; i++)
+        if (tv_object(&c, all.missing[i].hex, all.missing[i].size, err) != 0)
+            goto out;
     rc = 0;
 out:
+    free(all.missing);
     tsv_tier_scratch_remove(scratch);
     return rc;
 }
@@ -1164,9 +1263,9 @@ static int collect_fn(void *ctx, const char *hex, uint64_t size, tsv_error *err)
     return 0;
 }
 
-static int manifest_generation(const char *text, size_t len, uint64_t *gen, char sha[2][65],
-                               tsv_error *err)
+static int manifest_parse(const char *text, size_t len, manifest *m, tsv_error *err)
 {
+    memset(m, 0, sizeof *m);
     tsv_json_doc *doc;
     if (tsv_json_parse(&doc, text, len, err) != 0)
         return -1;
@@ -1180,19 +1279,22 @@ static int manifest_generation(const char *text, size_t len, uint64_t *gen, char
         rc = -1;
     else if (format != 1)
         rc = tsv_error_set(err, TSV_EINVALID, "checkpoint format %" PRId64 " is not known", format);
-    else if (gl != 16 || sscanf(g, "%16" SCNx64, gen) != 1)
+    else if (gl != 16 || sscanf(g, "%16" SCNx64, &m->gen) != 1)
         rc = tsv_error_set(err, TSV_EINVALID, "bad generation \"%.*s\"", (int)gl, g);
     const tsv_json *files = tsv_json_get(root, "files");
-    static const char *const names[] = {"catalog.mdb", "kv.mdb"};
-    for (int i = 0; rc == 0 && i < 2; i++) {
-        const char *s = NULL;
+    for (int i = 0; rc == 0 && i < N_PARTS; i++) {
+        const tsv_json *f = tsv_json_get(files, parts[i].key);
+        if (!f && !parts[i].required)
+            continue;
+        const char *sh = NULL;
         size_t sl = 0;
-        if (tsv_json_string(tsv_json_get(tsv_json_get(files, names[i]), "sha256"), &s, &sl,
-                            names[i], err) != 0 ||
+        if (tsv_json_string(tsv_json_get(f, "sha256"), &sh, &sl, parts[i].key, err) != 0 ||
             sl != 64)
-            rc = tsv_error_set(err, TSV_EINVALID, "files.%s.sha256 missing", names[i]);
-        else
-            snprintf(sha[i], 65, "%.*s", (int)sl, s);
+            rc = tsv_error_set(err, TSV_EINVALID, "files.%s.sha256 missing", parts[i].key);
+        else {
+            snprintf(m->sha[i], 65, "%.*s", (int)sl, sh);
+            m->has[i] = 1;
+        }
     }
     tsv_json_free(doc);
     return rc;
@@ -1222,6 +1324,39 @@ static int newest_checkpoint(tsv_s3 *s3, const char *bucket, const char *prefix,
     return rc;
 }
 
+/* Downloads objs into os (skipping those it has), `concurrency` at a time. */
+static int fetch_all(tsv_s3 *s3, const char *bucket, const char *prefix, const char *scratch,
+                     tsv_objstore *os, tsv_tier_object *objs, size_t n, int concurrency,
+                     uint64_t *bytes, tsv_error *err)
+{
+    fetch_pool p = {.s3 = s3,
+                    .bucket = bucket,
+                    .prefix = prefix,
+                    .scratch = scratch,
+                    .os = os,
+                    .objs = objs,
+                    .n = n};
+    atomic_init(&p.next, 0);
+    pthread_mutex_init(&p.mu, NULL);
+    int nt = concurrency > 0 ? (concurrency > 64 ? 64 : concurrency) : 4;
+    pthread_t th[64];
+    int started = 0;
+    for (; started < nt && (size_t)started < p.n; started++)
+        if (pthread_create(&th[started], NULL, fetch_worker, &p) != 0)
+            break;
+    if (started == 0)
+        fetch_worker(&p);
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    pthread_mutex_destroy(&p.mu);
+    *bytes = p.bytes;
+    if (p.failed) {
+        *err = p.first_err;
+        return tsv_error_wrap(err, "%zu of %zu objects could not be recovered", p.failed, p.n);
+    }
+    return 0;
+}
+
 int tsv_tier_recover(const char *data_dir, const tsv_tier_options *o, tsv_error *err)
 {
     char bucket[64], prefix[512];
@@ -1233,9 +1368,9 @@ int tsv_tier_recover(const char *data_dir, const tsv_tier_options *o, tsv_error 
                              "catalog/); recovery fills an empty or new directory only",
                              data_dir);
     tsv_s3 *s3 = NULL;
-    tsv_objstore *os = NULL;
-    cp_objects need = {0}, all = {0};
-    char *manifest = NULL;
+    tsv_objstore *os = NULL, *cos = NULL;
+    cp_objects need = {0}, all = {0}, conns = {0};
+    char *mtext = NULL;
     char scratch[PATH_MAX] = "";
     int rc = -1;
     if (tsv_s3_new(&s3, &o->s3, err) != 0)
@@ -1251,37 +1386,38 @@ int tsv_tier_recover(const char *data_dir, const tsv_tier_options *o, tsv_error 
     char newest_name[CHECKPOINT_NAME_LEN + 1];
     if (newest_checkpoint(s3, bucket, prefix, newest_name, sizeof newest_name, err) != 0)
         goto out;
-
     char key[1200];
     size_t mlen = 0;
-    uint64_t gen = 0;
-    char sha[2][65];
+    manifest m;
     if (key_of(key, sizeof key, prefix, err, "checkpoints/%s/manifest.json", newest_name) != 0 ||
-        get_bytes(s3, bucket, key, &manifest, &mlen, err) != 0 ||
-        manifest_generation(manifest, mlen, &gen, sha, err) != 0) {
+        get_bytes(s3, bucket, key, &mtext, &mlen, err) != 0 ||
+        manifest_parse(mtext, mlen, &m, err) != 0) {
         tsv_error_wrap(err, "checkpoint %s", newest_name);
         goto out;
     }
     TSV_INFO("msg=\"recovering from the object store\" url=\"s3://%s/%s\" checkpoint=%s "
-             "generation=%016" PRIx64,
-             bucket, prefix, newest_name, gen);
-    char objects_dir[PATH_MAX];
+             "generation=%016" PRIx64 " connections=%s",
+             bucket, prefix, newest_name, m.gen, m.has[PART_CONNECTIONS] ? "yes" : "no");
+    char objects_dir[PATH_MAX], conn_objects[PATH_MAX];
     if (tsv_tier_scratch_create(data_dir, "recover", scratch, sizeof scratch, err) != 0)
         goto out;
     if ((size_t)snprintf(objects_dir, sizeof objects_dir, "%s/objects", data_dir) >=
-        sizeof objects_dir) {
+            sizeof objects_dir ||
+        (size_t)snprintf(conn_objects, sizeof conn_objects, "%s/connections/objects", data_dir) >=
+            sizeof conn_objects) {
         tsv_error_set(err, TSV_EINVALID, "data directory path too long");
         goto out;
     }
     if (tsv_objstore_open_local(&os, objects_dir, err) != 0)
         goto out;
-    static const char *const files[] = {"catalog", "kv"};
-    for (int i = 0; i < 2; i++) {
-        if (key_of(key, sizeof key, prefix, err, "checkpoints/%s/%s.mdb", newest_name, files[i]) !=
+    for (int i = 0; i < N_PARTS; i++) {
+        if (!m.has[i])
+            continue;
+        if (key_of(key, sizeof key, prefix, err, "checkpoints/%s/%s", newest_name, parts[i].key) !=
             0)
             goto out;
-        download d = {s3, bucket, key, sha[i], "the manifest", {0}};
-        if (tsv_tier_scratch_fill(scratch, files[i], download_fill, &d, err) != 0) {
+        download d = {s3, bucket, key, m.sha[i], "the manifest", {0}};
+        if (tsv_tier_scratch_fill(scratch, parts[i].scratch, download_fill, &d, err) != 0) {
             tsv_error_wrap(err, "checkpoint %s", newest_name);
             goto out;
         }
@@ -1291,48 +1427,36 @@ int tsv_tier_recover(const char *data_dir, const tsv_tier_options *o, tsv_error 
     /* Every listed object is in the store (the checkpoint was written after
      * them); with eviction only what is in use is downloaded now. */
     if (tsv_tier_catalog_objects(cat, 0, collect_fn, &all, err) != 0 ||
-        (o->evict_after_s > 0 && tsv_tier_catalog_objects(cat, 1, collect_fn, &need, err) != 0))
+        (o->evict_after_s > 0 && tsv_tier_catalog_objects(cat, 1, collect_fn, &need, err) != 0) ||
+        (m.has[PART_CONNECTIONS] && conns_list(scratch, &conns, err) != 0))
         goto out;
     if (o->evict_after_s <= 0)
         need = all, all = (cp_objects){0};
     const cp_objects *known = all.n ? &all : &need;
-    fetch_pool p = {.s3 = s3,
-                    .bucket = bucket,
-                    .prefix = prefix,
-                    .scratch = scratch,
-                    .os = os,
-                    .objs = need.missing,
-                    .n = need.n};
-    atomic_init(&p.next, 0);
-    pthread_mutex_init(&p.mu, NULL);
-    int nt = o->concurrency > 0 ? (o->concurrency > 64 ? 64 : o->concurrency) : 4;
-    pthread_t th[64];
-    int started = 0;
-    for (; started < nt && (size_t)started < p.n; started++)
-        if (pthread_create(&th[started], NULL, fetch_worker, &p) != 0)
-            break;
-    if (started == 0)
-        fetch_worker(&p);
-    for (int i = 0; i < started; i++)
-        pthread_join(th[i], NULL);
-    pthread_mutex_destroy(&p.mu);
-    if (p.failed) {
-        *err = p.first_err;
-        tsv_error_wrap(err, "%zu of %zu objects could not be recovered", p.failed, p.n);
+    uint64_t got = 0, conn_got = 0;
+    if (fetch_all(s3, bucket, prefix, scratch, os, need.missing, need.n, o->concurrency, &got,
+                  err) != 0)
         goto out;
-    }
+    /* The connections' snapshots are not tiered: all of them come back. */
+    if (conns.n && (tsv_objstore_open_local(&cos, conn_objects, err) != 0 ||
+                    fetch_all(s3, bucket, prefix, scratch, cos, conns.missing, conns.n,
+                              o->concurrency, &conn_got, err) != 0))
+        goto out;
     TSV_INFO("msg=\"objects recovered\" objects=%zu downloaded_bytes=%" PRIu64
-             " listed_objects=%zu listed_bytes=%" PRIu64,
-             p.n, p.bytes, all.n ? all.n : need.n, all.n ? all.bytes : need.bytes);
+             " listed_objects=%zu listed_bytes=%" PRIu64 " connection_objects=%zu "
+             "connection_bytes=%" PRIu64,
+             need.n, got, known->n, known->bytes, conns.n, conn_got);
     tsv_objstore_close(os);
-    os = NULL;
-    if (tsv_tier_recover_install(data_dir, scratch, gen, err) != 0)
+    tsv_objstore_close(cos);
+    os = cos = NULL;
+    if (tsv_tier_recover_install(data_dir, scratch, m.gen, err) != 0)
         goto out;
-    /* What was just downloaded is known to be in the store. */
+    /* What the checkpoint lists is known to be in the store. */
     tsv_tier_state *ts;
     if (tsv_tier_state_open(&ts, data_dir, err) == 0) {
         tsv_error e2;
-        if (tsv_tier_mark_copied(ts, known->missing, known->n, &e2) != 0)
+        if (tsv_tier_mark_copied(ts, known->missing, known->n, &e2) != 0 ||
+            tsv_tier_mark_copied(ts, conns.missing, conns.n, &e2) != 0)
             TSV_WARN("msg=\"could not record the recovered objects as copied\" error=\"%s\"",
                      e2.message);
         tsv_tier_state_close(ts);
@@ -1341,9 +1465,11 @@ int tsv_tier_recover(const char *data_dir, const tsv_tier_options *o, tsv_error 
 out:
     tsv_tier_scratch_remove(scratch);
     tsv_objstore_close(os);
-    free(manifest);
+    tsv_objstore_close(cos);
+    free(mtext);
     free(need.missing);
     free(all.missing);
+    free(conns.missing);
     tsv_s3_free(s3);
     return rc;
 }

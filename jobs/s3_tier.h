@@ -52,6 +52,9 @@ typedef struct tsv_tier_options {
      * deleted locally once copied, and fetched back when needed; recovery
      * then downloads only what is in use. 0: every object stays local. */
     int64_t evict_after_s;
+    /* The connections (connections.h): their catalogue without secrets and
+     * their objects are copied too; NULL = none. Borrowed. */
+    struct tsv_conns *conns;
 } tsv_tier_options;
 
 /* Splits s3://bucket/prefix (prefix without leading or trailing '/', may be

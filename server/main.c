@@ -146,10 +146,6 @@ int main(int argc, char **argv)
                   err.message);
         goto out;
     }
-    if (cfg.object_store && tsv_tier_start(&tier, store, cfg.data_dir, &topt, &err) != 0) {
-        TSV_ERROR("msg=\"cannot start copying to the object store\" error=\"%s\"", err.message);
-        goto out;
-    }
     tsv_files_options fopt = {
         .data_dir = cfg.data_dir,
         .max_file_size = cfg.files_max_size,
@@ -166,6 +162,11 @@ int main(int argc, char **argv)
                               .collect_ns = cfg.purge_interval_s * 1000000000LL};
     if (tsv_conns_open(&conns, &copt, &err) != 0) {
         TSV_ERROR("msg=\"cannot open the connections\" error=\"%s\"", err.message);
+        goto out;
+    }
+    topt.conns = conns;
+    if (cfg.object_store && tsv_tier_start(&tier, store, cfg.data_dir, &topt, &err) != 0) {
+        TSV_ERROR("msg=\"cannot start copying to the object store\" error=\"%s\"", err.message);
         goto out;
     }
     tsv_jobs_options jopt = {.workers = cfg.job_workers,
@@ -220,10 +221,11 @@ out:
     if (conns)
         tsv_conns_stop_schedule(conns); /* a no-op when it never started */
     tsv_jobs_close(jobs);
+    /* After the jobs (the last copy round sees their final state), before
+     * the connections it copies too. */
+    tsv_tier_stop(tier);
     tsv_conns_close(conns);
     tsv_files_close(files);
-    /* After the jobs: the last copy round sees their final state. */
-    tsv_tier_stop(tier);
     tsv_store_close(store);
     if (rc == 0)
         TSV_INFO("msg=stopped");

@@ -1,11 +1,14 @@
 /* conn_catalog: see conn_catalog.h. */
 #include "conn_catalog.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fsutil.h"
 
@@ -644,4 +647,51 @@ int tsv_conn_catalog_objects(tsv_conn_catalog *c, tsv_conn_hex_fn fn, void *ctx,
     sqlite3_finalize(st);
     pthread_mutex_unlock(&c->mu);
     return rc;
+}
+
+int tsv_conn_catalog_export(tsv_conn_catalog *c, const char *path, tsv_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    pthread_mutex_lock(&c->mu);
+    int rc = 0;
+    if (sqlite3_prepare_v2(c->db, "VACUUM INTO ?1", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_DONE)
+        rc = tsv_error_set(err, TSV_EINTERNAL, "copy of the connections catalogue to %s: %s", path,
+                           sqlite3_errmsg(c->db));
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&c->mu);
+    if (rc != 0)
+        return -1;
+    sqlite3 *db = NULL;
+    char *msg = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+            SQLITE_OK ||
+        sqlite3_exec(db,
+                     "PRAGMA secure_delete=ON; PRAGMA journal_mode=DELETE;"
+                     " UPDATE connections SET secrets=NULL; VACUUM;",
+                     NULL, NULL, &msg) != SQLITE_OK)
+        rc = tsv_error_set(err, TSV_EINTERNAL, "strip secrets from %s: %s", path,
+                           msg  ? msg
+                           : db ? sqlite3_errmsg(db)
+                                : "out of memory");
+    sqlite3_free(msg);
+    if (db && sqlite3_close(db) != SQLITE_OK && rc == 0)
+        rc = tsv_error_set(err, TSV_EINTERNAL, "close %s", path);
+    if (rc == 0) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s", path);
+        rc = tsv_fsync_fd(fd, path, err);
+        close(fd);
+    }
+    return rc;
+}
+
+uint64_t tsv_conn_catalog_changes(tsv_conn_catalog *c)
+{
+    pthread_mutex_lock(&c->mu);
+    uint64_t n = (uint64_t)sqlite3_total_changes64(c->db);
+    pthread_mutex_unlock(&c->mu);
+    return n;
 }

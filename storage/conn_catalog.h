@@ -115,6 +115,14 @@ int tsv_conn_snapshot_delete(tsv_conn_catalog *c, int64_t id, int64_t now, tsv_e
 int tsv_conn_snapshots_purge(tsv_conn_catalog *c, int64_t cutoff, uint64_t *purged, tsv_error *err);
 /* Calls fn for every object any stored snapshot (deleted or not) uses. */
 typedef int (*tsv_conn_hex_fn)(void *ctx, const char *hex, tsv_error *err);
+/* A consistent copy of the whole catalogue into a new file `path`
+ * (VACUUM INTO), without secrets: every sealed secret is removed from the
+ * copy (secure_delete, so no freed page keeps it). For the S3 tier's
+ * checkpoints: connections come back without their tokens. */
+int tsv_conn_catalog_export(tsv_conn_catalog *c, const char *path, tsv_error *err);
+/* Rows changed since the catalogue was opened: moves on every write. */
+uint64_t tsv_conn_catalog_changes(tsv_conn_catalog *c);
+
 int tsv_conn_catalog_objects(tsv_conn_catalog *c, tsv_conn_hex_fn fn, void *ctx, tsv_error *err);
 
 #endif

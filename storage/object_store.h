@@ -115,6 +115,11 @@ struct tsv_objstore {
  * on the same file system as the shard directories (hard links). */
 int tsv_objstore_open_local(tsv_objstore **out, const char *dir, tsv_error *err);
 
+/* Opens a local object read-only (TSV_ENOTFOUND if absent; no fetch):
+ * for copying it elsewhere. The caller closes *fd. Local backend only. */
+int tsv_objstore_local_open(tsv_objstore *os, const char *hex, int *fd, uint64_t *size,
+                            tsv_error *err);
+
 /* Objects kept in a remote tier and evicted locally (jobs/s3_tier.h): when
  * get, link or exists of the local backend finds no object, it calls
  * fetch, which brings the object back through adopt/put on `os` and returns

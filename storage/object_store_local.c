@@ -574,6 +574,29 @@ static void file_free(tsv_reader *r)
     free(f);
 }
 
+int tsv_objstore_local_open(tsv_objstore *os, const char *hex, int *fd, uint64_t *size,
+                            tsv_error *err)
+{
+    local_store *ls = (local_store *)os;
+    char path[PATH_MAX];
+    if (object_path(ls, hex, path, sizeof path, err) != 0)
+        return -1;
+    int f = open(path, O_RDONLY | O_CLOEXEC);
+    if (f < 0)
+        return tsv_error_set_errno(err, errno == ENOENT ? TSV_ENOTFOUND : TSV_EINTERNAL, errno,
+                                   "object %s", hex);
+    struct stat st;
+    if (fstat(f, &st) != 0) {
+        int e = errno;
+        close(f);
+        return tsv_error_set_errno(err, TSV_EINTERNAL, e, "stat object %s", hex);
+    }
+    *fd = f;
+    if (size)
+        *size = (uint64_t)st.st_size;
+    return 0;
+}
+
 static int local_get(tsv_objstore *os, const char *hex, tsv_reader **out, tsv_error *err)
 {
     local_store *ls = (local_store *)os;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "catalog.h"
+#include "conn_catalog.h"
 #include "engine.h"
 #include "fsutil.h"
 #include "kv.h"
@@ -535,6 +536,26 @@ int tsv_tier_recover_install(const char *data_dir, const char *from, uint64_t ge
         goto out;
     tsv_catalog_abort(t);
     t = NULL;
+    char conn_src[PATH_MAX], conn_dir[PATH_MAX], conn_dst[PATH_MAX];
+    if (tsv_path_join(conn_src, sizeof conn_src, err, "%s/connections/catalog.db", from) != 0 ||
+        tsv_path_join(conn_dir, sizeof conn_dir, err, "%s/connections", data_dir) != 0 ||
+        tsv_path_join(conn_dst, sizeof conn_dst, err, "%s/catalog.db", conn_dir) != 0)
+        goto out;
+    if (tsv_path_exists(conn_src)) {
+        /* A catalogue of an interrupted run (its WAL files too) is replaced. */
+        const char *const stale[] = {"catalog.db-wal", "catalog.db-shm"};
+        for (size_t i = 0; i < 2; i++) {
+            char p[PATH_MAX];
+            if (tsv_path_join(p, sizeof p, err, "%s/%s", conn_dir, stale[i]) != 0)
+                goto out;
+            if (unlink(p) != 0 && errno != ENOENT) {
+                tsv_error_set_errno(err, TSV_EINTERNAL, errno, "remove %s", p);
+                goto out;
+            }
+        }
+        if (tsv_mkdir_p(conn_dir, err) != 0 || tsv_rename_durable(conn_src, conn_dst, err) != 0)
+            goto out;
+    }
     if (tsv_mkdir_p(staging, err) != 0 || build_state(data_dir, from, staging, gen, &u, err) != 0)
         goto out;
     if (tsv_rename_durable(staging, state, err) != 0)
@@ -579,10 +600,15 @@ void tsv_tier_scratch_remove(const char *scratch)
                  err.message);
 }
 
+static const char *scratch_file(const char *name)
+{
+    return strcmp(name, "connections") == 0 ? "catalog.db" : "data.mdb";
+}
+
 int tsv_tier_scratch_open(const char *scratch, const char *name, int *fd, tsv_error *err)
 {
     char path[PATH_MAX];
-    if (tsv_path_join(path, sizeof path, err, "%s/%s/data.mdb", scratch, name) != 0)
+    if (tsv_path_join(path, sizeof path, err, "%s/%s/%s", scratch, name, scratch_file(name)) != 0)
         return -1;
     *fd = open(path, O_RDONLY | O_CLOEXEC);
     if (*fd < 0)
@@ -610,7 +636,7 @@ int tsv_tier_scratch_fill(const char *scratch, const char *name, tsv_tier_fill_f
     char dir[PATH_MAX], path[PATH_MAX];
     if (tsv_path_join(dir, sizeof dir, err, "%s/%s", scratch, name) != 0 ||
         tsv_mkdir_p(dir, err) != 0 ||
-        tsv_path_join(path, sizeof path, err, "%s/data.mdb", dir) != 0)
+        tsv_path_join(path, sizeof path, err, "%s/%s", dir, scratch_file(name)) != 0)
         return -1;
     return fill_file(path, fill, ctx, err);
 }
@@ -626,5 +652,64 @@ int tsv_tier_fetch_object(tsv_objstore *os, const char *scratch, const char *hex
         return -1;
     int rc = tsv_objstore_adopt(os, path, hex, NULL, err);
     unlink(path);
+    return rc;
+}
+
+int tsv_tier_checkpoint_connections(tsv_conn_catalog *cat, const char *scratch, tsv_error *err)
+{
+    char dir[PATH_MAX], path[PATH_MAX];
+    if (tsv_path_join(dir, sizeof dir, err, "%s/connections", scratch) != 0 ||
+        tsv_mkdir_p(dir, err) != 0 ||
+        tsv_path_join(path, sizeof path, err, "%s/catalog.db", dir) != 0)
+        return -1;
+    return tsv_conn_catalog_export(cat, path, err);
+}
+
+typedef struct pending_add_ctx {
+    tsv_objstore *os;
+    tsv_tier_state *ts;
+    MDB_txn *txn;
+    tsv_tier_object **arr;
+    size_t *n, cap;
+} pending_add_ctx;
+
+static int pending_add_fn(void *ctx, const char *hex, uint64_t size, tsv_error *err)
+{
+    pending_add_ctx *p = ctx;
+    MDB_val k = {64, (void *)hex}, v;
+    int rc = mdb_get(p->txn, p->ts->copied, &k, &v);
+    if (rc == 0)
+        return 0;
+    if (rc != MDB_NOTFOUND)
+        return tier_lmdb_error(err, rc, "read");
+    if (*p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 64;
+        tsv_tier_object *nv = realloc(*p->arr, cap * sizeof *nv);
+        if (!nv)
+            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+        *p->arr = nv;
+        p->cap = cap;
+    }
+    tsv_tier_object *o = &(*p->arr)[(*p->n)++];
+    memcpy(o->hex, hex, 65);
+    o->size = size;
+    tsv_objstore_id id;
+    tsv_error e;
+    o->mtime_ns = tsv_objstore_identity(p->os, hex, &id, &e) == 0 ? id.mtime_ns : 0;
+    return 0;
+}
+
+int tsv_tier_pending_add(tsv_objstore *os, tsv_tier_state *ts, tsv_tier_object **arr, size_t *n,
+                         tsv_error *err)
+{
+    /* The array may have been sized exactly: grow from its current count. */
+    pending_add_ctx p = {os, ts, NULL, arr, n, *n};
+    int rc = mdb_txn_begin(ts->env, NULL, MDB_RDONLY, &p.txn);
+    if (rc != 0)
+        return tier_lmdb_error(err, rc, "begin");
+    rc = tsv_objstore_list(os, pending_add_fn, &p, err);
+    mdb_txn_abort(p.txn);
+    if (rc == 0 && *n > 1)
+        qsort(*arr, *n, sizeof **arr, by_mtime);
     return rc;
 }

@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conn_catalog.h"
 #include "object_store.h"
 #include "store.h"
 #include "tsv_error.h"
@@ -86,8 +87,9 @@ void tsv_store_set_object_fetch(tsv_store *s, tsv_objstore_fetch_fn fn, void *ct
 
 /* Scratch directories for checkpoints and recoveries: <data-dir>/tmp/
  * <kind>-<random> (tmp/ is emptied at start-up, so a crash leaves nothing
- * behind for long). Inside one, `name` ("catalog", "kv") is the LMDB file
- * name/data.mdb. */
+ * behind for long). Inside one, `name` is a directory holding one file:
+ * "catalog" and "kv" the LMDB file data.mdb, "connections" the SQLite
+ * catalog.db (a directory tsv_conn_catalog_open can open). */
 int tsv_tier_scratch_create(const char *data_dir, const char *kind, char *out, size_t outlen,
                             tsv_error *err);
 void tsv_tier_scratch_remove(const char *scratch);
@@ -102,6 +104,14 @@ int tsv_tier_scratch_fill(const char *scratch, const char *name, tsv_tier_fill_f
 int tsv_tier_fetch_object(tsv_objstore *os, const char *scratch, const char *hex,
                           tsv_tier_fill_fn fill, void *ctx, tsv_error *err);
 
+/* Writes scratch/connections/catalog.db: the connections catalogue without
+ * secrets (conn_catalog.h tsv_conn_catalog_export). */
+int tsv_tier_checkpoint_connections(tsv_conn_catalog *cat, const char *scratch, tsv_error *err);
+/* Every local object of `os` not in the copied set, appended to *arr
+ * (mtime from the object's identity), then *arr sorted oldest first. */
+int tsv_tier_pending_add(tsv_objstore *os, tsv_tier_state *ts, tsv_tier_object **arr, size_t *n,
+                         tsv_error *err);
+
 /* 1 if data_dir may be recovered into: it does not exist, or holds no
  * state/ and either no catalog/ or the mark of an interrupted recovery
  * (tier/recovering), which may simply be run again. */
@@ -113,7 +123,10 @@ int tsv_tier_recover_target_ok(const char *data_dir);
  * builds state/ (KV, generation marker `gen`, the in-use SQL file, every
  * in-use shard version as a directory of hard links with its marker) as
  * state.recover-<r>/, renames it into place and removes the mark: a crash
- * leaves no state/ and the mark (recover again) or everything. */
+ * leaves no state/ and the mark (recover again) or everything. If `from`
+ * has connections/catalog.db it becomes data_dir/connections/catalog.db
+ * (before state/; the connections' objects are already in
+ * data_dir/connections/objects). */
 int tsv_tier_recover_install(const char *data_dir, const char *from, uint64_t gen, tsv_error *err);
 
 #endif

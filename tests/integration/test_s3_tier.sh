@@ -32,6 +32,22 @@ URL=s3://tsvault/site-a/vault
 TIER=(--object-store "$URL" --s3-endpoint "$EP" --s3-path-style --s3-checkpoint-interval 1s
     --s3-lease-ttl 4s)
 
+# job JSON STATUS: runs a job to its end, which must be STATUS; the job in $HTTP_BODY.
+job() {
+    http POST "$U/api/v2/jobs" -H "$(auth)" -H 'Content-Type: application/json' -d "$1"
+    expect_status 201 "create job $1"
+    local id st
+    id=$(json_get 'j["id"]')
+    for _ in $(seq 1 600); do
+        http GET "$U/api/v2/jobs/$id" -H "$(auth)"
+        st=$(json_get 'j["executionStatus"]')
+        case $st in completed | failed | canceled) break ;; esac
+        sleep 0.1
+    done
+    [ "$st" = "$2" ] || fail "job $1: $st, expected $2: $(cat "$HTTP_BODY"); logs: $(curl -sS -H "$(auth)" "$U/api/v2/jobs/$id/logs")"
+    JOB_LOGS=$(curl -sS -H "$(auth)" "$U/api/v2/jobs/$id/logs")
+}
+pull_self() { job '{"type":"backup","source":{"type":"connection","connectionName":"self"}}' "$1"; }
 # metric URL NAME: the value of an unlabelled metric.
 metric() { curl -sS "$1/metrics" | awk -v n="$2" '$1 == n { print $2 }'; }
 # synced URL: waits until every object is in S3 and a checkpoint covers the
@@ -64,17 +80,26 @@ upload 1 2 # shard 2 replaced: its first version stays in the vault, soft-delete
 http POST "$U/api/v2/buckets" -H "$(auth)" -H 'Content-Type: application/json' \
     -d "{\"orgID\":\"$ORG\",\"name\":\"scratch\"}"
 expect_status 201 "create bucket"
+# A connection (to this server itself) and one pull: its catalogue and
+# objects are copied too, its token is not.
+http POST "$U/api/v2/connections" -H "$(auth)" -H 'Content-Type: application/json' \
+    -d "{\"name\":\"self\",\"type\":\"influxdb2\",\"url\":\"$U\",\"secrets\":{\"token\":\"$TSV_TOKEN\"}}"
+expect_status 201 "create connection"
+pull_self completed
+conn_objects=$(cd "$D/connections/objects" && ls -d ??/* | sed 's|.*/||' | sort)
+[ -n "$conn_objects" ] || fail "the pull stored no object"
 synced "$U"
 snap t2
 fixture_export "$D/state/engine/data/$AUTOGEN/autogen" autogen "$W/t2-autogen.lp"
 cmp -s "$W/t1.snap" "$W/t2.snap" && fail "T2 snapshot equals T1"
 
-local_objects=$(cd "$D/objects" && ls -d ??/* | sed 's|.*/||' | sort)
+local_objects=$( (cd "$D/objects" && ls -d ??/*; cd "$D/connections/objects" && ls -d ??/*) | sed 's|.*/||' | sort -u)
 remote_objects=$(s3ls site-a/vault/objects/ | awk '{print $1}' | sed 's|.*/||' | sort)
 [ -n "$local_objects" ] || fail "no local objects"
 [ "$local_objects" = "$remote_objects" ] ||
     fail "S3 objects differ from local: $(diff <(echo "$local_objects") <(echo "$remote_objects") | head)"
 n_objects=$(echo "$local_objects" | wc -l)
+n_vault=$(cd "$D/objects" && ls -d ??/* | wc -l)
 # An independent client (Swift's own API) reads an object: its bytes hash to its name.
 one=$(echo "$local_objects" | head -n 1)
 swift -A "${EP}/auth/v1.0" -U "$AK" -K "$SK" download tsvault "site-a/vault/objects/${one:0:2}/$one" \
@@ -144,8 +169,8 @@ tsv_launch r "$R" "$TSV_TMP/r.log" --recover-from "$URL" --s3-endpoint "$EP" --s
 line=$(grep 'msg="objects recovered"' "$r_LOG") || fail "no recovery in the log"
 got=$(echo "$line" | sed 's/.* objects=\([0-9]*\).*/\1/')
 listed=$(echo "$line" | sed 's/.*listed_objects=\([0-9]*\).*/\1/')
-[ "$listed" = "$n_objects" ] && [ "$got" -lt "$listed" ] ||
-    fail "lazy recovery: downloaded $got of $listed, $n_objects objects in S3"
+[ "$listed" = "$n_vault" ] && [ "$got" -lt "$listed" ] ||
+    fail "lazy recovery: downloaded $got of $listed, $n_vault vault objects before"
 U=$r_URL
 D=$R
 snap rec
@@ -159,6 +184,22 @@ snap rec-t1
 same t1 rec-t1 "PITR to T1 after recovery"
 grep -q 'msg="object fetched back from the object store"' "$r_LOG" || fail "no object fetched back"
 pass "PITR to an earlier moment after recovery equals that moment (soft-deleted versions fetched back from S3)"
+
+# The connection came back with its snapshot and objects, without its token.
+http GET "$U/api/v2/connections/self/snapshots" -H "$(auth)"
+expect_status 200 "snapshots after recovery"
+[ "$(json_get 'len(j["values"])')" = 1 ] || fail "snapshots after recovery: $(cat "$HTTP_BODY")"
+[ "$(cd "$D/connections/objects" && ls -d ??/* | sed 's|.*/||' | sort)" = "$conn_objects" ] ||
+    fail "the connection's objects were not recovered"
+[ "$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM connections WHERE secrets IS NOT NULL").fetchone()[0])' "$D/connections/catalog.db")" = 0 ] ||
+    fail "sealed secrets were recovered"
+pull_self failed
+grep -q 'has no token (it was recovered from an object store' <<<"$JOB_LOGS" || fail "no-token error: $JOB_LOGS"
+http PATCH "$U/api/v2/connections/self" -H "$(auth)" -H 'Content-Type: application/json' \
+    -d "{\"url\":\"$U\",\"secrets\":{\"token\":\"$TSV_TOKEN\"}}"
+expect_status 200 "give the token back"
+pull_self completed
+pass "the connection and its snapshot recovered without the token; a pull says so, and works once it is set again"
 synced "$U" # the recovered server copies its own changes (the PITR)
 for _ in $(seq 1 100); do
     ev=$(metric "$U" tsvault_s3_evicted_objects_total)
