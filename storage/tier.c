@@ -309,6 +309,13 @@ static int by_hex(const void *a, const void *b)
 int tsv_tier_catalog_objects(const char *catalog_dir, tsv_tier_object_fn fn, void *ctx,
                              tsv_error *err)
 {
+    /* tsv_catalog_open would create an empty catalogue, which needs no
+     * object: a missing file must not read as "nothing to fetch". */
+    char file[PATH_MAX];
+    if (tsv_path_join(file, sizeof file, err, "%s/data.mdb", catalog_dir) != 0)
+        return -1;
+    if (!tsv_path_exists(file))
+        return tsv_error_set(err, TSV_ENOTFOUND, "no catalogue at %s", file);
     tsv_catalog *c;
     if (tsv_catalog_open(&c, catalog_dir, err) != 0)
         return -1;
