@@ -386,8 +386,9 @@ static int build_state(const char *data_dir, const char *from, const char *stagi
         tsv_path_join(src, sizeof src, err, "%s/kv/data.mdb", from) != 0 ||
         tsv_path_join(dst, sizeof dst, err, "%s/kv/data.mdb", staging) != 0)
         return -1;
-    if (rename(src, dst) != 0)
-        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "move %s to %s", src, dst);
+    /* Durable: the marker written last must not outlive the KV's entry. */
+    if (tsv_rename_durable(src, dst, err) != 0)
+        return -1;
     for (size_t i = 0; i < u->n; i++) {
         const tsv_version *v = &u->v[i];
         if (strcmp(v->slot.bucket, TSV_CATALOG_SLOT_KV) == 0)
