@@ -142,10 +142,15 @@ int tsv_tier_url_parse(const char *url, char *bucket, size_t bucket_len, char *p
     while (pl > 0 && p[pl - 1] == '/')
         pl--;
     if (pl >= prefix_len)
-        return tsv_error_set(err, TSV_EINVALID, "object store \"%s\": prefix too long", url);
-    if (pl > 0 && (p[0] == '/' || strstr(p, "//")))
+        /* Without the URL: it would crowd the reason out of the message. */
         return tsv_error_set(err, TSV_EINVALID,
-                             "object store \"%s\": empty path segment in the prefix", url);
+                             "object store prefix too long (%zu bytes, at most %zu)", pl,
+                             prefix_len - 1);
+    /* Only within the prefix: trailing slashes were dropped above. */
+    for (size_t i = 0; i < pl; i++)
+        if (p[i] == '/' && (i == 0 || p[i - 1] == '/'))
+            return tsv_error_set(err, TSV_EINVALID,
+                                 "object store \"%s\": empty path segment in the prefix", url);
     memcpy(prefix, p, pl);
     prefix[pl] = '\0';
     return 0;
@@ -963,7 +968,7 @@ static void tier_free(tsv_tier *t)
 int tsv_tier_start(tsv_tier **out, tsv_store *store, const char *data_dir,
                    const tsv_tier_options *o, tsv_error *err)
 {
-    tsv_tier *t;
+    tsv_tier *t = NULL; /* GCC -O2 cannot see that tier_new sets it on success */
     if (tier_new(&t, store, data_dir, o, err) != 0)
         return -1;
     /* Reachable, bucket present, credentials accepted: said now, at start

@@ -311,6 +311,13 @@ static int by_hex(const void *a, const void *b)
 int tsv_tier_catalog_objects(const char *catalog_dir, int in_use_only, tsv_tier_object_fn fn,
                              void *ctx, tsv_error *err)
 {
+    /* tsv_catalog_open would create an empty catalogue, which needs no
+     * object: a missing file must not read as "nothing to fetch". */
+    char file[PATH_MAX];
+    if (tsv_path_join(file, sizeof file, err, "%s/data.mdb", catalog_dir) != 0)
+        return -1;
+    if (!tsv_path_exists(file))
+        return tsv_error_set(err, TSV_ENOTFOUND, "no catalogue at %s", file);
     tsv_catalog *c;
     if (tsv_catalog_open(&c, catalog_dir, err) != 0)
         return -1;
@@ -448,8 +455,9 @@ static int build_state(const char *data_dir, const char *from, const char *stagi
         tsv_path_join(src, sizeof src, err, "%s/kv/data.mdb", from) != 0 ||
         tsv_path_join(dst, sizeof dst, err, "%s/kv/data.mdb", staging) != 0)
         return -1;
-    if (rename(src, dst) != 0)
-        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "move %s to %s", src, dst);
+    /* Durable: the marker written last must not outlive the KV's entry. */
+    if (tsv_rename_durable(src, dst, err) != 0)
+        return -1;
     for (size_t i = 0; i < u->n; i++) {
         const tsv_version *v = &u->v[i];
         if (strcmp(v->slot.bucket, TSV_CATALOG_SLOT_KV) == 0)

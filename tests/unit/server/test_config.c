@@ -221,6 +221,179 @@ static void test_errors(void **state)
     parse_fails(prefix, "unknown flag \"--data\"");
 }
 
+/* The S3 tier's flags (jobs/s3_tier.h): off by default, every value
+ * checked, the same through TSVAULT_* variables, and --recover-from
+ * implying --object-store. */
+static void test_s3_flags(void **state)
+{
+    (void)state;
+    tsv_config cfg;
+    assert_int_equal(parse(&cfg, NULL), 0);
+    assert_null(cfg.object_store);
+    assert_null(cfg.recover_from);
+    assert_null(cfg.s3_endpoint);
+    assert_null(cfg.s3_region);
+    assert_null(cfg.s3_credentials_file);
+    assert_null(cfg.s3_ca_file);
+    assert_int_equal(cfg.s3_path_style, 0);
+    assert_int_equal(cfg.s3_insecure, 0);
+    assert_int_equal(cfg.s3_concurrency, 4);
+    assert_int_equal(cfg.s3_checkpoint_interval_s, 60);
+    assert_int_equal(cfg.s3_lease_ttl_s, 60);
+    assert_int_equal(cfg.s3_keep_checkpoints, 3);
+
+    char *args[] = {"--object-store=s3://bkt/tsv/a",
+                    "--s3-endpoint",
+                    "https://s3.example.net:9000",
+                    "--s3-region=eu-west-3",
+                    "--s3-path-style",
+                    "--s3-credentials-file=/etc/tsv/aws",
+                    "--s3-ca-file",
+                    "/etc/tsv/ca.pem",
+                    "--s3-insecure-skip-verify",
+                    "false",
+                    "--s3-concurrency=64",
+                    "--s3-checkpoint-interval=5m",
+                    "--s3-lease-ttl",
+                    "24h",
+                    "--s3-keep-checkpoints=1000",
+                    NULL};
+    assert_int_equal(parse(&cfg, args), 0);
+    assert_string_equal(cfg.object_store, "s3://bkt/tsv/a");
+    assert_null(cfg.recover_from);
+    assert_string_equal(cfg.s3_endpoint, "https://s3.example.net:9000");
+    assert_string_equal(cfg.s3_region, "eu-west-3");
+    assert_int_equal(cfg.s3_path_style, 1);
+    assert_string_equal(cfg.s3_credentials_file, "/etc/tsv/aws");
+    assert_string_equal(cfg.s3_ca_file, "/etc/tsv/ca.pem");
+    assert_int_equal(cfg.s3_insecure, 0);
+    assert_int_equal(cfg.s3_concurrency, 64);
+    assert_int_equal(cfg.s3_checkpoint_interval_s, 300);
+    assert_int_equal(cfg.s3_lease_ttl_s, 86400);
+    assert_int_equal(cfg.s3_keep_checkpoints, 1000);
+
+    /* Lower bounds; an empty value is "off" / "default". */
+    char *low[] = {"--s3-concurrency=1",
+                   "--s3-keep-checkpoints=1",
+                   "--s3-lease-ttl=1s",
+                   "--s3-checkpoint-interval=1s",
+                   "--s3-insecure-skip-verify=1",
+                   "--s3-endpoint=http://127.0.0.1:8080",
+                   "--object-store=",
+                   "--s3-region=",
+                   NULL};
+    assert_int_equal(parse(&cfg, low), 0);
+    assert_int_equal(cfg.s3_concurrency, 1);
+    assert_int_equal(cfg.s3_keep_checkpoints, 1);
+    assert_int_equal(cfg.s3_lease_ttl_s, 1);
+    assert_int_equal(cfg.s3_checkpoint_interval_s, 1);
+    assert_int_equal(cfg.s3_insecure, 1);
+    assert_string_equal(cfg.s3_endpoint, "http://127.0.0.1:8080");
+    assert_null(cfg.object_store);
+    assert_null(cfg.s3_region);
+
+    /* --recover-from alone also copies there afterwards. */
+    char *rec[] = {"--recover-from", "s3://bkt/p", NULL};
+    assert_int_equal(parse(&cfg, rec), 0);
+    assert_string_equal(cfg.recover_from, "s3://bkt/p");
+    assert_string_equal(cfg.object_store, "s3://bkt/p");
+    char *same[] = {"--recover-from=s3://bkt/p", "--object-store=s3://bkt/p", NULL};
+    assert_int_equal(parse(&cfg, same), 0);
+    assert_string_equal(cfg.object_store, "s3://bkt/p");
+
+    /* The same through the environment; a flag still wins. */
+    setenv("TSVAULT_OBJECT_STORE", "s3://env-bucket", 1);
+    setenv("TSVAULT_S3_ENDPOINT", "http://minio:9000", 1);
+    setenv("TSVAULT_S3_REGION", "us-west-2", 1);
+    setenv("TSVAULT_S3_PATH_STYLE", "true", 1);
+    setenv("TSVAULT_S3_CREDENTIALS_FILE", "/run/creds", 1);
+    setenv("TSVAULT_S3_CA_FILE", "/run/ca.pem", 1);
+    setenv("TSVAULT_S3_INSECURE_SKIP_VERIFY", "TRUE", 1);
+    setenv("TSVAULT_S3_CONCURRENCY", "8", 1);
+    setenv("TSVAULT_S3_CHECKPOINT_INTERVAL", "2m", 1);
+    setenv("TSVAULT_S3_LEASE_TTL", "90s", 1);
+    setenv("TSVAULT_S3_KEEP_CHECKPOINTS", "5", 1);
+    assert_int_equal(parse(&cfg, NULL), 0);
+    assert_string_equal(cfg.object_store, "s3://env-bucket");
+    assert_string_equal(cfg.s3_endpoint, "http://minio:9000");
+    assert_string_equal(cfg.s3_region, "us-west-2");
+    assert_int_equal(cfg.s3_path_style, 1);
+    assert_string_equal(cfg.s3_credentials_file, "/run/creds");
+    assert_string_equal(cfg.s3_ca_file, "/run/ca.pem");
+    assert_int_equal(cfg.s3_insecure, 1);
+    assert_int_equal(cfg.s3_concurrency, 8);
+    assert_int_equal(cfg.s3_checkpoint_interval_s, 120);
+    assert_int_equal(cfg.s3_lease_ttl_s, 90);
+    assert_int_equal(cfg.s3_keep_checkpoints, 5);
+    char *over[] = {"--s3-concurrency=2", "--object-store=s3://flag-bucket", NULL};
+    assert_int_equal(parse(&cfg, over), 0);
+    assert_int_equal(cfg.s3_concurrency, 2);
+    assert_string_equal(cfg.object_store, "s3://flag-bucket");
+    /* TSVAULT_RECOVER_FROM against the environment's object store. */
+    setenv("TSVAULT_RECOVER_FROM", "s3://env-bucket", 1);
+    assert_int_equal(parse(&cfg, NULL), 0);
+    assert_string_equal(cfg.recover_from, "s3://env-bucket");
+    assert_string_equal(cfg.object_store, "s3://env-bucket");
+    setenv("TSVAULT_RECOVER_FROM", "s3://other", 1);
+    parse_fails(NULL, "--recover-from s3://other and --object-store s3://env-bucket differ");
+    setenv("TSVAULT_S3_CONCURRENCY", "0", 1);
+    parse_fails(NULL, "TSVAULT_S3_CONCURRENCY: must be 1..64, got \"0\"");
+    setenv("TSVAULT_OBJECT_STORE", "gs://x", 1);
+    parse_fails(NULL, "TSVAULT_OBJECT_STORE: expected s3://bucket[/prefix], got \"gs://x\"");
+    clean_env(NULL);
+
+    /* Bad values. */
+    static const struct {
+        const char *arg, *msg;
+    } bad[] = {
+        {"--object-store=bkt/prefix",
+         "--object-store: expected s3://bucket[/prefix], got \"bkt/prefix\""},
+        {"--object-store=S3://bkt", "--object-store: expected s3://bucket[/prefix]"},
+        {"--recover-from=https://bkt", "--recover-from: expected s3://bucket[/prefix]"},
+        {"--s3-endpoint=s3.amazonaws.com",
+         "--s3-endpoint: expected an http(s):// URL, got \"s3.amazonaws.com\""},
+        {"--s3-endpoint=ftp://host", "--s3-endpoint: expected an http(s):// URL"},
+        {"--s3-path-style=yes", "--s3-path-style: expected true or false, got \"yes\""},
+        {"--s3-insecure-skip-verify=2", "--s3-insecure-skip-verify: expected true or false"},
+        {"--s3-concurrency=0", "--s3-concurrency: must be 1..64, got \"0\""},
+        {"--s3-concurrency=65", "--s3-concurrency: must be 1..64, got \"65\""},
+        {"--s3-concurrency=4x", "--s3-concurrency: must be 1..64"},
+        {"--s3-concurrency=", "--s3-concurrency: must be 1..64, got \"\""},
+        {"--s3-keep-checkpoints=0", "--s3-keep-checkpoints: must be 1..1000, got \"0\""},
+        {"--s3-keep-checkpoints=1001", "--s3-keep-checkpoints: must be 1..1000"},
+        {"--s3-keep-checkpoints=-3", "--s3-keep-checkpoints: must be 1..1000"},
+        {"--s3-checkpoint-interval=0s",
+         "--s3-checkpoint-interval: duration must be 1s..24h, got \"0s\""},
+        {"--s3-checkpoint-interval=60", "--s3-checkpoint-interval: duration must be 1s..24h"},
+        {"--s3-lease-ttl=25h", "--s3-lease-ttl: duration must be 1s..24h, got \"25h\""},
+        {"--s3-lease-ttl=soon", "--s3-lease-ttl: duration must be 1s..24h"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *a[] = {(char *)bad[i].arg, NULL};
+        parse_fails(a, bad[i].msg);
+    }
+    char *noval[] = {"--object-store", NULL};
+    parse_fails(noval, "flag --object-store needs a value");
+    char *differ[] = {"--object-store=s3://one/p", "--recover-from=s3://two/p", NULL};
+    parse_fails(differ, "--recover-from s3://two/p and --object-store s3://one/p differ: a "
+                        "recovered server keeps copying where it recovered from");
+
+    /* The usage lists the new flags with their variables. */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    assert_non_null(out);
+    tsv_config_usage(out);
+    assert_int_equal(fclose(out), 0);
+    const char *words[] = {
+        "--object-store",       "TSVAULT_OBJECT_STORE",      "--recover-from",
+        "TSVAULT_RECOVER_FROM", "--s3-insecure-skip-verify", "TSVAULT_S3_KEEP_CHECKPOINTS"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (!strstr(text, words[i]))
+            fail_msg("usage lacks %s", words[i]);
+    free(text);
+}
+
 static void test_parse_size(void **state)
 {
     (void)state;
@@ -286,6 +459,7 @@ int main(void)
         cmocka_unit_test_setup(test_env_and_precedence, clean_env),
         cmocka_unit_test_setup(test_help_and_version, clean_env),
         cmocka_unit_test_setup(test_errors, clean_env),
+        cmocka_unit_test_setup(test_s3_flags, clean_env),
         cmocka_unit_test(test_parse_size),
         cmocka_unit_test(test_parse_duration),
     };
