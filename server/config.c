@@ -544,6 +544,17 @@ static int apply(tsv_config *cfg, opt_id id, const char *val, const char *source
     }
 }
 
+/* Two s3:// URLs naming the same prefix (trailing slashes aside). */
+static int same_url(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    while (la > 5 && a[la - 1] == '/')
+        la--;
+    while (lb > 5 && b[lb - 1] == '/')
+        lb--;
+    return la == lb && strncmp(a, b, la) == 0;
+}
+
 int tsv_config_parse(tsv_config *cfg, int argc, char **argv, FILE *help_out, tsv_error *err)
 {
     tsv_config_defaults(cfg);
@@ -616,7 +627,7 @@ int tsv_config_parse(tsv_config *cfg, int argc, char **argv, FILE *help_out, tsv
                              cfg->tls_cert ? "--tls-key" : "--tls-cert");
     /* Recovering from one prefix and copying to another would leave the
      * recovered vault's objects behind. */
-    if (cfg->recover_from && cfg->object_store && strcmp(cfg->recover_from, cfg->object_store) != 0)
+    if (cfg->recover_from && cfg->object_store && !same_url(cfg->recover_from, cfg->object_store))
         return tsv_error_set(err, TSV_EINVALID,
                              "--recover-from %s and --object-store %s differ: a recovered server "
                              "keeps copying where it recovered from",

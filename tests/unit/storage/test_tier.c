@@ -372,7 +372,7 @@ static void test_change_and_checkpoint(void **state)
     objset need = {0}, local;
     char cat[PATH_MAX];
     harness_at(cat, "ckpt/catalog");
-    OK(tsv_tier_catalog_objects(cat, objset_add, &need, &E));
+    OK(tsv_tier_catalog_objects(cat, 0, objset_add, &need, &E));
     assert_int_equal(need.dup, 0);
     local_objects(s, &local);
     assert_same_set(&need, &local);
@@ -390,7 +390,7 @@ static void test_change_and_checkpoint(void **state)
     char nowhere[PATH_MAX];
     harness_at(nowhere, "nowhere/catalog");
     objset none = {0};
-    FAILS(tsv_tier_catalog_objects(nowhere, objset_add, &none, &E), TSV_ENOTFOUND);
+    FAILS(tsv_tier_catalog_objects(nowhere, 0, objset_add, &none, &E), TSV_ENOTFOUND);
     assert_non_null(strstr(E.message, "no catalogue at"));
     assert_int_equal(none.n, 0);
     assert_false(harness_exists("nowhere/catalog/data.mdb"));
@@ -448,15 +448,20 @@ static void test_catalog_objects(void **state)
     OK(tsv_catalog_commit(t, &E));
     tsv_catalog_close(c);
     objset got = {0};
-    OK(tsv_tier_catalog_objects(dir, objset_add, &got, &E));
+    OK(tsv_tier_catalog_objects(dir, 0, objset_add, &got, &E));
     assert_int_equal(got.dup, 0);
     assert_int_equal(got.n, 2);
     /* In name order. */
     assert_string_equal(got.v[0].hex, OBJ_A);
     assert_string_equal(got.v[1].hex, OBJ_B);
     assert_int_equal(got.v[1].size, 11);
+    /* In use only (a lazy recovery): version 2's object, once. */
+    objset in_use = {0};
+    OK(tsv_tier_catalog_objects(dir, 1, objset_add, &in_use, &E));
+    assert_int_equal(in_use.n, 1);
+    assert_string_equal(in_use.v[0].hex, OBJ_A);
     int calls = 0;
-    FAILS(tsv_tier_catalog_objects(dir, fail_on_second, &calls, &E), TSV_ENOSPACE);
+    FAILS(tsv_tier_catalog_objects(dir, 0, fail_on_second, &calls, &E), TSV_ENOSPACE);
     assert_int_equal(calls, 2);
     /* An empty catalogue needs nothing. */
     char empty[PATH_MAX];
@@ -464,7 +469,7 @@ static void test_catalog_objects(void **state)
     OK(tsv_catalog_open(&c, empty, &E));
     tsv_catalog_close(c);
     memset(&got, 0, sizeof got);
-    OK(tsv_tier_catalog_objects(empty, objset_add, &got, &E));
+    OK(tsv_tier_catalog_objects(empty, 0, objset_add, &got, &E));
     assert_int_equal(got.n, 0);
 }
 
@@ -577,7 +582,7 @@ static void test_recover_install(void **state)
     objset need = {0};
     char cat[PATH_MAX];
     harness_path(cat, ckpt, "catalog");
-    OK(tsv_tier_catalog_objects(cat, objset_add, &need, &E));
+    OK(tsv_tier_catalog_objects(cat, 0, objset_add, &need, &E));
 
     /* One object missing: the install fails, leaves no state/ but the mark
      * of a recovery to run again, and may then be run again. */
