@@ -59,7 +59,8 @@ struct tsv_tier {
     char data_dir[PATH_MAX];
     char host[256];
     int concurrency;
-    int64_t interval_ns, ttl_ns, evict_ns;
+    int64_t interval_ns, ttl_ns, evict_ns, gc_ns;
+    int64_t last_gc_ns;
     int keep;
     pthread_t thread;
     pthread_mutex_t mu;
@@ -119,6 +120,10 @@ static void count(const char *name, const char *help, const char *result, uint64
 #define M_CPS_H "checkpoints written to the object store (result: ok, failed)"
 #define M_EVICTED "tsvault_s3_evicted_objects_total"
 #define M_EVICTED_H "local copies of objects deleted because the object store holds them"
+#define M_GC "tsvault_s3_deleted_objects_total"
+#define M_GC_H                                                                                     \
+    "objects deleted from the object store: no kept checkpoint lists them and the local GC "       \
+    "removed them"
 #define M_FETCHED "tsvault_s3_fetched_objects_total"
 #define M_FETCHED_H "evicted objects fetched back from the object store (result: ok, failed)"
 
@@ -222,6 +227,32 @@ static int get_bytes(tsv_s3 *s3, const char *bucket, const char *key, char **out
     *len = info.size;
     return 0;
 }
+
+/* One download into a file, checked against the SHA-256 it must have. */
+typedef struct download {
+    tsv_s3 *s3;
+    const char *bucket;
+    const char *key;
+    const char *want_sha256;
+    const char *want_what; /* "its name", "the manifest" */
+    tsv_s3_object info;
+} download;
+
+static int download_fill(void *ctx, int fd, tsv_error *err)
+{
+    download *d = ctx;
+    if (tsv_s3_get(d->s3, d->bucket, d->key, fd, &d->info, err) != 0)
+        return -1;
+    if (strcmp(d->info.sha256, d->want_sha256) != 0)
+        return tsv_error_set(err, TSV_EINVALID,
+                             "%s/%s: SHA-256 %s does not match %s (%s): altered or not written "
+                             "by tsvault",
+                             d->bucket, d->key, d->info.sha256[0] ? d->info.sha256 : "unknown",
+                             d->want_what, d->want_sha256);
+    return 0;
+}
+
+static int manifest_parse(const char *text, size_t len, manifest *m, tsv_error *err);
 
 /* ---- the lease -------------------------------------------------------- */
 
@@ -656,6 +687,110 @@ static int conns_list(const char *scratch, cp_objects *objs, tsv_error *err)
     return conns_objects(scratch, objs, err);
 }
 
+static int by_object_hex(const void *a, const void *b);
+static void cp_unique(cp_objects *c);
+
+/* What the S3 garbage collection keeps: every object a kept checkpoint
+ * lists (sorted, unique). */
+typedef struct gc_ctx {
+    tsv_tier *t;
+    const cp_objects *keep;
+    size_t base_len; /* of "<prefix>/objects/" */
+    uint64_t deleted, bytes;
+} gc_ctx;
+
+static int gc_entry(const tsv_s3_entry *e, void *ud, tsv_error *err)
+{
+    gc_ctx *g = ud;
+    const char *name = strrchr(e->key, '/');
+    name = name ? name + 1 : e->key;
+    if (!tsv_object_hex_valid(name))
+        return 0;
+    tsv_tier_object probe;
+    memcpy(probe.hex, name, 65);
+    probe.size = 0;
+    if (bsearch(&probe, g->keep->missing, g->keep->n, sizeof probe, by_object_hex))
+        return 0;
+    /* Still on local disk: an operation stored it and has not committed
+     * yet, or the local GC has not come to it: not garbage yet. */
+    int fd;
+    tsv_error e2;
+    if (object_open(g->t, name, &fd, NULL, &e2) == 0) {
+        close(fd);
+        return 0;
+    }
+    if (e2.code != TSV_ENOTFOUND)
+        return 0;
+    if (tsv_s3_delete(g->t->s3, g->t->bucket, e->key, err) != 0)
+        return -1;
+    g->deleted++;
+    g->bytes += e->size;
+    return 0;
+}
+
+/* Deletes from S3 the objects that no kept checkpoint lists and that are
+ * gone from local disk (the local GC collected them): after the checkpoints
+ * that listed them were pruned, nothing can ask for them. */
+static int s3_gc(tsv_tier *t, tsv_error *err)
+{
+    char base[1024], key[1200], scratch[PATH_MAX] = "", cat[PATH_MAX + 16];
+    cp_list l;
+    cp_objects keep = {.t = NULL};
+    int rc = -1;
+    if (cp_list_load(t->s3, t->bucket, t->prefix, &l, base, sizeof base, err) != 0)
+        return -1;
+    for (size_t i = 0; i < l.n; i++) {
+        if (!l.v[i].complete)
+            continue;
+        char *mtext = NULL;
+        size_t mlen = 0;
+        manifest m;
+        if (key_of(key, sizeof key, t->prefix, err, "checkpoints/%s/manifest.json", l.v[i].name) !=
+                0 ||
+            get_bytes(t->s3, t->bucket, key, &mtext, &mlen, err) != 0)
+            goto out;
+        int pr = manifest_parse(mtext, mlen, &m, err);
+        free(mtext);
+        if (pr != 0 ||
+            tsv_tier_scratch_create(t->data_dir, "tier-gc", scratch, sizeof scratch, err) != 0)
+            goto out;
+        for (int p = 0; p < N_PARTS; p++) {
+            if (!m.has[p] || p == PART_KV)
+                continue;
+            if (key_of(key, sizeof key, t->prefix, err, "checkpoints/%s/%s", l.v[i].name,
+                       parts[p].key) != 0)
+                goto out;
+            download d = {t->s3, t->bucket, key, m.sha[p], "the manifest", {0}};
+            if (tsv_tier_scratch_fill(scratch, parts[p].scratch, download_fill, &d, err) != 0)
+                goto out;
+        }
+        snprintf(cat, sizeof cat, "%s/catalog", scratch);
+        if (tsv_tier_catalog_objects(cat, 0, collect_fn, &keep, err) != 0 ||
+            (m.has[PART_CONNECTIONS] && conns_list(scratch, &keep, err) != 0))
+            goto out;
+        tsv_tier_scratch_remove(scratch);
+        scratch[0] = '\0';
+    }
+    cp_unique(&keep);
+    gc_ctx g = {t, &keep, 0, 0, 0};
+    if (key_of(key, sizeof key, t->prefix, err, "objects/") != 0 ||
+        tsv_s3_list(t->s3, t->bucket, key, gc_entry, &g, err) != 0)
+        goto out;
+    if (g.deleted) {
+        tsv_metric_add(tsv_metrics_family(TSV_METRIC_COUNTER, M_GC, M_GC_H, NULL, NULL, 0), NULL,
+                       g.deleted);
+        TSV_INFO("msg=\"object store: unreferenced objects deleted\" objects=%" PRIu64
+                 " bytes=%" PRIu64 " kept_checkpoints_list=%zu",
+                 g.deleted, g.bytes, keep.n);
+    }
+    rc = 0;
+out:
+    tsv_tier_scratch_remove(scratch);
+    free(keep.missing);
+    free(l.v);
+    return rc;
+}
+
 static int checkpoint(tsv_tier *t, tsv_error *err)
 {
     char dir[PATH_MAX], cat[PATH_MAX + 16], key[1200];
@@ -735,6 +870,15 @@ static int checkpoint(tsv_tier *t, tsv_error *err)
              " object_bytes=%" PRIu64 " kv_bytes=%" PRIu64 " catalog_bytes=%" PRIu64,
              name, objs.objects, objs.bytes, info[1].size, info[0].size);
     cp_prune(t);
+    if (t->gc_ns > 0 && t->last_checkpoint_ns - t->last_gc_ns >= t->gc_ns) {
+        tsv_error e2;
+        if (s3_gc(t, &e2) != 0)
+            TSV_WARN("msg=\"object store garbage collection failed (tried again later)\" "
+                     "error=\"%s\"",
+                     e2.message);
+        else
+            t->last_gc_ns = t->last_checkpoint_ns;
+    }
     rc = 0;
 out:
     count(M_CPS, M_CPS_H, rc == 0 ? "ok" : "failed", 1);
@@ -873,30 +1017,6 @@ static void *tier_main(void *arg)
     return NULL;
 }
 
-/* One download into a file, checked against the SHA-256 it must have. */
-typedef struct download {
-    tsv_s3 *s3;
-    const char *bucket;
-    const char *key;
-    const char *want_sha256;
-    const char *want_what; /* "its name", "the manifest" */
-    tsv_s3_object info;
-} download;
-
-static int download_fill(void *ctx, int fd, tsv_error *err)
-{
-    download *d = ctx;
-    if (tsv_s3_get(d->s3, d->bucket, d->key, fd, &d->info, err) != 0)
-        return -1;
-    if (strcmp(d->info.sha256, d->want_sha256) != 0)
-        return tsv_error_set(err, TSV_EINVALID,
-                             "%s/%s: SHA-256 %s does not match %s (%s): altered or not written "
-                             "by tsvault",
-                             d->bucket, d->key, d->info.sha256[0] ? d->info.sha256 : "unknown",
-                             d->want_what, d->want_sha256);
-    return 0;
-}
-
 /* The store's fetch hook: an object the store misses comes back from S3
  * if it was copied there (evicted, or after a lazy recovery). */
 static int tier_fetch(void *ctx, tsv_objstore *os, const char *hex, tsv_error *err)
@@ -936,6 +1056,7 @@ static int tier_new(tsv_tier **out, tsv_store *store, const char *data_dir,
     t->keep = o->keep_checkpoints > 0 ? o->keep_checkpoints : 3;
     t->evict_ns = o->evict_after_s > 0 ? o->evict_after_s * 1000000000LL : 0;
     t->conns = o->conns;
+    t->gc_ns = (o->gc_interval_s > 0 ? o->gc_interval_s : 3600) * 1000000000LL;
     pthread_mutex_init(&t->mu, NULL);
     pthread_cond_init(&t->cv, NULL);
     if (gethostname(t->host, sizeof t->host) != 0)

@@ -22,6 +22,9 @@
  * not in use go after that age; the store's fetch hook brings one back
  * from S3 when an operation needs it (restore_data, PITR, KV/SQL history).
  *
+ * Garbage: an object leaves S3 once no kept checkpoint lists it and it is
+ * gone from local disk (gc_interval_s).
+ *
  * Single writer: the server holds lease.json (owner = the data directory's
  * tier identity), renewing it every ttl/3. It does not start while another
  * owner's lease is unexpired, and stops writing if it finds its lease taken.
@@ -55,6 +58,10 @@ typedef struct tsv_tier_options {
     /* The connections (connections.h): their catalogue without secrets and
      * their objects are copied too; NULL = none. Borrowed. */
     struct tsv_conns *conns;
+    /* After a checkpoint, at most once per this: objects no kept
+     * checkpoint lists and the local GC removed are deleted from S3.
+     * 0: 3600. */
+    int64_t gc_interval_s;
 } tsv_tier_options;
 
 /* Splits s3://bucket/prefix (prefix without leading or trailing '/', may be

@@ -64,6 +64,7 @@ static int tier_options(const tsv_config *cfg, tsv_tier_options *o, tsv_s3_crede
     o->lease_ttl_s = cfg->s3_lease_ttl_s;
     o->keep_checkpoints = cfg->s3_keep_checkpoints;
     o->evict_after_s = cfg->s3_evict_after_s;
+    o->gc_interval_s = cfg->purge_interval_s; /* with the local purge and GC */
     /* Objects below 64 MiB go up in one PUT: on Swift, 8 MiB parts double
      * the store's CPU per byte (docs/benchmarks.md "S3"). */
     o->s3.part_size = (size_t)64 << 20;

@@ -302,6 +302,27 @@ pitr "$TF"
 grep -q 'msg="object fetched back from the object store"' "$f_LOG" || fail "no fetch on f"
 pass "an evicted version needed while the store is down: clear error, nothing changed; with the store back the PITR works"
 
+# Garbage: once soft-deleted versions are purged and no kept checkpoint lists
+# their objects, they leave S3 too.
+before=$(s3ls site-b/objects/ | wc -l)
+tsv_stop f
+tsv_launch f "$D" "$TSV_TMP/f2.log" --object-store s3://tsvault/site-b --s3-endpoint "http://127.0.0.1:$PROXY" \
+    --s3-path-style --s3-checkpoint-interval 1s --s3-lease-ttl 4s --s3-keep-checkpoints 1 \
+    --soft-delete-retention 1s --purge-interval 1s
+U=$f_URL
+for _ in $(seq 1 200); do
+    grep -q 'msg="object store: unreferenced objects deleted"' "$f_LOG" && break
+    sleep 0.1
+done
+grep -q 'msg="object store: unreferenced objects deleted"' "$f_LOG" || fail "no S3 garbage collection"
+after=$(s3ls site-b/objects/ | wc -l)
+[ "$after" -lt "$before" ] || fail "S3 objects: $before before, $after after the purge"
+synced "$U"
+verify_s3
+grep -Eq "object store: checkpoint [0-9]+, [0-9]+ objects .* 0 repaired from local copies: 0 problems" "$W/vlogs.json" ||
+    fail "verify after the S3 GC: $(cat "$W/vlogs.json")"
+pass "purged versions' objects deleted from S3 ($before -> $after objects) once no kept checkpoint lists them; verify clean"
+
 # An altered object in S3: the recovery refuses it and leaves no state.
 tsv_stop f
 victim=$(s3ls site-b/objects/ | awk 'NR == 1 {print $1}')
