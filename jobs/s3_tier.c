@@ -721,7 +721,10 @@ static int gc_entry(const tsv_s3_entry *e, void *ud, tsv_error *err)
     }
     if (e2.code != TSV_ENOTFOUND)
         return 0;
-    if (tsv_s3_delete(g->t->s3, g->t->bucket, e->key, err) != 0)
+    /* Forgotten first: if the delete then fails, the next copy round
+     * only finds it present again. */
+    if (tsv_tier_forget(g->t->state, name, err) != 0 ||
+        tsv_s3_delete(g->t->s3, g->t->bucket, e->key, err) != 0)
         return -1;
     g->deleted++;
     g->bytes += e->size;
@@ -1205,8 +1208,10 @@ static int tv_repair(tsv_tier *t, const char *hex, const char *key)
     close(fd);
     if (rc == 0 && strcmp(info.sha256, hex) == 0)
         return 1;
-    if (rc == 0) /* the local copy is bad too: verify of the store marks it */
+    if (rc == 0) { /* the local copy is bad too: verify of the store marks it */
+        (void)tsv_tier_forget(t->state, hex, &e);
         (void)tsv_s3_delete(t->s3, t->bucket, key, &e);
+    }
     return 0;
 }
 

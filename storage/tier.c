@@ -149,6 +149,23 @@ int tsv_tier_mark_copied(tsv_tier_state *ts, const tsv_tier_object *objs, size_t
     return 0;
 }
 
+int tsv_tier_forget(tsv_tier_state *ts, const char *hex, tsv_error *err)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(ts->env, NULL, 0, &txn);
+    if (rc != 0)
+        return tier_lmdb_error(err, rc, "begin");
+    MDB_val k = {64, (void *)hex};
+    rc = mdb_del(txn, ts->copied, &k, NULL);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        mdb_txn_abort(txn);
+        return tier_lmdb_error(err, rc, "forget a copied object");
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0)
+        return tier_lmdb_error(err, rc, "commit");
+    return 0;
+}
+
 typedef struct pending_ctx {
     MDB_txn *txn;
     MDB_dbi dbi;

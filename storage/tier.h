@@ -50,6 +50,9 @@ int tsv_tier_pending(tsv_store *s, tsv_tier_state *ts, tsv_tier_object **out, si
 /* Records objects as copied, in one transaction. */
 int tsv_tier_mark_copied(tsv_tier_state *ts, const tsv_tier_object *objs, size_t n, tsv_error *err);
 int tsv_tier_is_copied(tsv_tier_state *ts, const char *hex, int *copied, tsv_error *err);
+/* Removes an object from the copied set (it was deleted from the remote
+ * store: if the same bytes are stored again they must be copied again). */
+int tsv_tier_forget(tsv_tier_state *ts, const char *hex, tsv_error *err);
 
 /* Opens a local object read-only (TSV_ENOTFOUND if it is not there: the GC
  * collected it). The caller closes *fd. */

@@ -280,6 +280,16 @@ static void test_pending_and_copied(void **state)
     OK(tsv_tier_pending(s, ts, &p, &n, &E));
     assert_int_equal(n, 0);
     free(p);
+    /* Forgotten (deleted from the remote store): pending again. */
+    OK(tsv_tier_forget(ts, one, &E));
+    OK(tsv_tier_forget(ts, one, &E)); /* twice: not an error */
+    OK(tsv_tier_is_copied(ts, one, &copied, &E));
+    assert_int_equal(copied, 0);
+    OK(tsv_tier_pending(s, ts, &p, &n, &E));
+    assert_int_equal(n, 1);
+    assert_string_equal(p[0].hex, one);
+    OK(tsv_tier_mark_copied(ts, p, n, &E));
+    free(p);
     /* An object collected by the GC is simply no longer pending; a copied
      * mark of an object that is gone does no harm. */
     OK(tsv_objstore_delete(objects_of(s), two, &E));
