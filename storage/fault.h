@@ -19,7 +19,8 @@
  * Points (the call sites): shard-before-exchange, shard-after-exchange,
  * shard-write (shard_install.c); kv-before-exchange, kv-after-exchange
  * (restore_kv.c); upload-write (upload.c); job-member (before each archive
- * member a restore job restores, jobs/job_restore.c).
+ * member a restore job restores, jobs/job_restore.c); tier-recover-after-catalog,
+ * tier-recover-before-state (a recovery from S3, tier.c).
  *
  * The variable is read once, before main (a constructor), so an unset
  * TSVAULT_FAULT costs one relaxed atomic load per call and nothing else.

@@ -16,6 +16,7 @@
 #include "catalog.h"
 #include "conn_catalog.h"
 #include "engine.h"
+#include "fault.h"
 #include "fsutil.h"
 #include "kv.h"
 #include "random.h"
@@ -566,6 +567,8 @@ int tsv_tier_recover_install(const char *data_dir, const char *from, uint64_t ge
         tsv_path_join(conn_dir, sizeof conn_dir, err, "%s/connections", data_dir) != 0 ||
         tsv_path_join(conn_dst, sizeof conn_dst, err, "%s/catalog.db", conn_dir) != 0)
         goto out;
+    if (tsv_fault_check("tier-recover-after-catalog", err) != 0)
+        goto out;
     if (tsv_path_exists(conn_src)) {
         /* A catalogue of an interrupted run (its WAL files too) is replaced. */
         const char *const stale[] = {"catalog.db-wal", "catalog.db-shm"};
@@ -583,7 +586,8 @@ int tsv_tier_recover_install(const char *data_dir, const char *from, uint64_t ge
     }
     if (tsv_mkdir_p(staging, err) != 0 || build_state(data_dir, from, staging, gen, &u, err) != 0)
         goto out;
-    if (tsv_rename_durable(staging, state, err) != 0)
+    if (tsv_fault_check("tier-recover-before-state", err) != 0 ||
+        tsv_rename_durable(staging, state, err) != 0)
         goto out;
     if (unlink(mark) != 0 && errno != ENOENT) {
         tsv_error_set_errno(err, TSV_EINTERNAL, errno, "remove %s", mark);
