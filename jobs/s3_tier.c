@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "connections.h"
+#include "files_store.h"
 #include "json.h"
 #include "metrics.h"
 #include "object_store.h"
@@ -30,19 +31,22 @@
 #define SIZE_UNKNOWN UINT64_MAX /* the connections' catalogue lists names only */
 
 /* The files of a checkpoint: scratch name (tier.h) and key in S3. The
- * connections' catalogue is optional (a server without connections, or a
- * checkpoint from before they were copied). */
+ * connections' catalogue and the staged files' records are optional (a
+ * server without them, or a checkpoint from before they were copied). */
 enum {
     PART_CATALOG,
     PART_KV,
     PART_CONNECTIONS,
+    PART_FILES,
     N_PARTS
 };
 static const struct {
     const char *scratch, *key;
     int required;
-} parts[N_PARTS] = {
-    {"catalog", "catalog.mdb", 1}, {"kv", "kv.mdb", 1}, {"connections", "connections.db", 0}};
+} parts[N_PARTS] = {{"catalog", "catalog.mdb", 1},
+                    {"kv", "kv.mdb", 1},
+                    {"connections", "connections.db", 0},
+                    {"files", "files.json", 0}};
 
 typedef struct manifest {
     uint64_t gen;
@@ -73,6 +77,8 @@ struct tsv_tier {
     tsv_tier_change last_change;
     uint64_t last_conns_changes;
     tsv_conns *conns; /* NULL: no connections to copy */
+    tsv_files *files; /* NULL: no staged files to copy */
+    uint64_t last_files_digest;
     int64_t last_checkpoint_ns;
     int failures;
     char last_error[512];
@@ -656,6 +662,7 @@ static int upload_file(tsv_tier *t, const char *scratch, const char *name, const
 /* Every object the connections catalogue in scratch/connections lists
  * (sizes unknown: 0). */
 static int conns_list(const char *scratch, cp_objects *objs, tsv_error *err);
+static int files_objects(const char *scratch, cp_objects *objs, tsv_error *err);
 static int collect_fn(void *ctx, const char *hex, uint64_t size, tsv_error *err);
 
 typedef struct conns_obj_ctx {
@@ -769,7 +776,8 @@ static int s3_gc(tsv_tier *t, tsv_error *err)
         }
         snprintf(cat, sizeof cat, "%s/catalog", scratch);
         if (tsv_tier_catalog_objects(cat, 0, collect_fn, &keep, err) != 0 ||
-            (m.has[PART_CONNECTIONS] && conns_list(scratch, &keep, err) != 0))
+            (m.has[PART_CONNECTIONS] && conns_list(scratch, &keep, err) != 0) ||
+            (m.has[PART_FILES] && files_objects(scratch, &keep, err) != 0))
             goto out;
         tsv_tier_scratch_remove(scratch);
         scratch[0] = '\0';
@@ -791,6 +799,237 @@ out:
     tsv_tier_scratch_remove(scratch);
     free(keep.missing);
     free(l.v);
+    return rc;
+}
+
+/* ---- staged files (Files API) ------------------------------------------ */
+
+typedef struct files_ctx {
+    tsv_file_info *v;
+    size_t n, cap;
+} files_ctx;
+
+static int files_collect(void *ctx, const tsv_file_info *info, tsv_error *err)
+{
+    files_ctx *f = ctx;
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 16;
+        tsv_file_info *nv = realloc(f->v, cap * sizeof *nv);
+        if (!nv)
+            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+        f->v = nv;
+        f->cap = cap;
+    }
+    f->v[f->n++] = *info;
+    return 0;
+}
+
+/* What the staged files are now, in one number (FNV-1a of names and IDs):
+ * a change means a new checkpoint. */
+static uint64_t files_digest(tsv_tier *t)
+{
+    if (!t->files)
+        return 0;
+    files_ctx f = {0};
+    tsv_error e;
+    uint64_t h = 1469598103934665603ULL;
+    if (tsv_files_list(t->files, files_collect, &f, &e) == 0) {
+        for (size_t i = 0; i < f.n; i++) {
+            for (const char *p = f.v[i].name; *p; p++)
+                h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+            for (const char *p = f.v[i].id; *p; p++)
+                h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+        }
+        h ^= f.n;
+    }
+    free(f.v);
+    return h;
+}
+
+static int write_fd_all(int fd, const void *p, size_t n, tsv_error *err)
+{
+    for (size_t off = 0; off < n;) {
+        ssize_t w = write(fd, (const char *)p + off, n - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "write");
+        off += (size_t)w;
+    }
+    return 0;
+}
+
+static int buf_fill(void *ctx, int fd, tsv_error *err)
+{
+    const tsv_buf *b = ctx;
+    return write_fd_all(fd, b->data, b->len, err);
+}
+
+/* files.json: the records of the staged files, and each file's bytes as
+ * the object named by its SHA-256 (uploaded now unless copied). */
+static int checkpoint_files(tsv_tier *t, const char *scratch, uint64_t *digest, tsv_error *err)
+{
+    files_ctx f = {0};
+    tsv_buf b = {0};
+    int rc = tsv_files_list(t->files, files_collect, &f, err);
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; rc == 0 && i < f.n; i++) {
+        for (const char *p = f.v[i].name; *p; p++)
+            h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+        for (const char *p = f.v[i].id; *p; p++)
+            h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+        int copied = 0;
+        if (tsv_tier_is_copied(t->state, f.v[i].sha256, &copied, err) != 0) {
+            rc = -1;
+            break;
+        }
+        if (copied)
+            continue;
+        char path[PATH_MAX], key[1024];
+        if (tsv_files_path(t->files, f.v[i].name, path, sizeof path, err) != 0 ||
+            copy_object_key(t, f.v[i].sha256, key, sizeof key, err) != 0) {
+            rc = -1;
+            break;
+        }
+        tsv_tier_object o = {.size = f.v[i].size};
+        memcpy(o.hex, f.v[i].sha256, 65);
+        tsv_s3_object have;
+        int hr = tsv_s3_head(t->s3, t->bucket, key, &have, err);
+        if (hr == 0 && strcmp(have.sha256, f.v[i].sha256) == 0) {
+            rc = tsv_tier_mark_copied(t->state, &o, 1, err);
+            continue;
+        }
+        if (hr != 0 && err->code != TSV_ENOTFOUND) {
+            rc = -1;
+            break;
+        }
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            if (errno == ENOENT)
+                continue; /* deleted meanwhile: the next checkpoint will not list it */
+            rc = tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s", path);
+            break;
+        }
+        tsv_s3_object info;
+        rc = tsv_s3_put_file(t->s3, t->bucket, key, fd, &info, err);
+        close(fd);
+        if (rc == 0 && strcmp(info.sha256, f.v[i].sha256) != 0)
+            rc = tsv_error_set(err, TSV_EINVALID,
+                               "staged file \"%s\" does not hash to its record's SHA-256",
+                               f.v[i].name);
+        if (rc == 0)
+            rc = tsv_tier_mark_copied(t->state, &o, 1, err);
+    }
+    h ^= f.n;
+    tsv_json_writer w;
+    tsv_jw_init(&w, &b, "\t");
+    tsv_jw_array_begin(&w);
+    for (size_t i = 0; rc == 0 && i < f.n; i++) {
+        tsv_jw_object_begin(&w);
+        tsv_jw_key(&w, "id");
+        tsv_jw_string(&w, f.v[i].id);
+        tsv_jw_key(&w, "name");
+        tsv_jw_string(&w, f.v[i].name);
+        tsv_jw_key(&w, "sizeBytes");
+        tsv_jw_u64(&w, f.v[i].size);
+        tsv_jw_key(&w, "md5");
+        tsv_jw_string(&w, f.v[i].md5);
+        tsv_jw_key(&w, "sha256");
+        tsv_jw_string(&w, f.v[i].sha256);
+        tsv_jw_key(&w, "uploadedByUserId");
+        tsv_jw_string(&w, f.v[i].user_id);
+        tsv_jw_key(&w, "uploadedNs");
+        tsv_jw_i64(&w, f.v[i].uploaded_ns);
+        tsv_jw_object_end(&w);
+    }
+    tsv_jw_array_end(&w);
+    if (rc == 0)
+        rc = tsv_jw_finish(&w, err);
+    if (rc == 0)
+        rc = tsv_tier_scratch_fill(scratch, "files", buf_fill, &b, err);
+    tsv_buf_free(&b);
+    free(f.v);
+    *digest = h;
+    return rc;
+}
+
+/* The records of a checkpoint's files.json (in scratch). */
+static int files_json_load(const char *scratch, files_ctx *out, tsv_error *err)
+{
+    int fd;
+    if (tsv_tier_scratch_open(scratch, "files", &fd, err) != 0)
+        return -1;
+    tsv_buf b = {0};
+    char chunk[65536];
+    int rc = 0;
+    for (;;) {
+        ssize_t r = read(fd, chunk, sizeof chunk);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            rc = tsv_error_set_errno(err, TSV_EINTERNAL, errno, "read files.json");
+            break;
+        }
+        if (r == 0)
+            break;
+        if (b.len + (size_t)r > 64u * 1024 * 1024) {
+            rc = tsv_error_set(err, TSV_EINVALID, "files.json over 64 MiB");
+            break;
+        }
+        if ((rc = tsv_buf_append(&b, chunk, (size_t)r, err)) != 0)
+            break;
+    }
+    close(fd);
+    tsv_json_doc *doc = NULL;
+    if (rc == 0)
+        rc = tsv_json_parse(&doc, b.len ? (const char *)b.data : "[]", b.len ? b.len : 2, err);
+    tsv_buf_free(&b);
+    const tsv_json *root = rc == 0 ? tsv_json_root(doc) : NULL;
+    if (rc == 0 && root->type != TSV_JSON_ARRAY)
+        rc = tsv_error_set(err, TSV_EINVALID, "files.json is not an array");
+    for (size_t i = 0; rc == 0 && i < root->count; i++) {
+        const tsv_json *o = root->items[i];
+        tsv_file_info fi;
+        memset(&fi, 0, sizeof fi);
+        const char *sv;
+        size_t sl;
+        static const struct {
+            const char *key;
+            size_t off, cap;
+        } strs[] = {{"id", offsetof(tsv_file_info, id), sizeof fi.id},
+                    {"name", offsetof(tsv_file_info, name), sizeof fi.name},
+                    {"md5", offsetof(tsv_file_info, md5), sizeof fi.md5},
+                    {"sha256", offsetof(tsv_file_info, sha256), sizeof fi.sha256},
+                    {"uploadedByUserId", offsetof(tsv_file_info, user_id), sizeof fi.user_id}};
+        for (size_t k = 0; rc == 0 && k < sizeof strs / sizeof strs[0]; k++) {
+            if (tsv_json_string(tsv_json_get(o, strs[k].key), &sv, &sl, strs[k].key, err) != 0)
+                rc = -1;
+            else if (sl >= strs[k].cap)
+                rc = tsv_error_set(err, TSV_EINVALID, "files.json: %s too long", strs[k].key);
+            else
+                snprintf((char *)&fi + strs[k].off, strs[k].cap, "%.*s", (int)sl, sv);
+        }
+        if (rc == 0 &&
+            (tsv_json_u64(tsv_json_get(o, "sizeBytes"), &fi.size, "sizeBytes", err) != 0 ||
+             tsv_json_i64(tsv_json_get(o, "uploadedNs"), &fi.uploaded_ns, "uploadedNs", err) != 0))
+            rc = -1;
+        if (rc == 0 && !tsv_object_hex_valid(fi.sha256))
+            rc = tsv_error_set(err, TSV_EINVALID, "files.json: bad sha256 of \"%s\"", fi.name);
+        if (rc == 0)
+            rc = files_collect(out, &fi, err);
+    }
+    tsv_json_free(doc);
+    return rc;
+}
+
+/* Adds the objects of a checkpoint's staged files (scratch/files) to objs. */
+static int files_objects(const char *scratch, cp_objects *objs, tsv_error *err)
+{
+    files_ctx f = {0};
+    int rc = files_json_load(scratch, &f, err);
+    for (size_t i = 0; rc == 0 && i < f.n; i++)
+        rc = collect_fn(objs, f.v[i].sha256, f.v[i].size, err);
+    free(f.v);
     return rc;
 }
 
@@ -819,9 +1058,14 @@ static int checkpoint(tsv_tier *t, tsv_error *err)
     }
     char name[CHECKPOINT_NAME_LEN + 1];
     snprintf(name, sizeof name, "%020" PRId64, taken);
+    uint64_t files_dg = 0;
+    if (t->files && checkpoint_files(t, dir, &files_dg, err) != 0)
+        goto out;
     tsv_s3_object info[N_PARTS];
-    int n_parts = t->conns ? N_PARTS : PART_CONNECTIONS;
-    for (int i = 0; i < n_parts; i++) {
+    int present[N_PARTS] = {1, 1, t->conns != NULL, t->files != NULL};
+    for (int i = 0; i < N_PARTS; i++) {
+        if (!present[i])
+            continue;
         if (key_of(key, sizeof key, t->prefix, err, "checkpoints/%s/%s", name, parts[i].key) != 0 ||
             upload_file(t, dir, parts[i].scratch, key, &info[i], err) != 0)
             goto out;
@@ -849,7 +1093,9 @@ static int checkpoint(tsv_tier *t, tsv_error *err)
     tsv_jw_u64(&w, objs.bytes);
     tsv_jw_key(&w, "files");
     tsv_jw_object_begin(&w);
-    for (int i = 0; i < n_parts; i++) {
+    for (int i = 0; i < N_PARTS; i++) {
+        if (!present[i])
+            continue;
         tsv_jw_key(&w, parts[i].key);
         tsv_jw_object_begin(&w);
         tsv_jw_key(&w, "size");
@@ -866,6 +1112,7 @@ static int checkpoint(tsv_tier *t, tsv_error *err)
         goto out;
     t->last_change = ch;
     t->last_conns_changes = conns_changes;
+    t->last_files_digest = files_dg;
     t->have_checkpoint = 1;
     t->last_checkpoint_ns = now_ns();
     gauge(M_CP_TIME, M_CP_TIME_H, (double)t->last_checkpoint_ns / 1e9);
@@ -945,15 +1192,18 @@ static int tier_round(tsv_tier *t, int final, tsv_error *err)
     tsv_tier_change ch;
     tsv_tier_change_now(t->store, &ch);
     uint64_t conns_changes = t->conns ? tsv_conn_catalog_changes(tsv_conns_catalog(t->conns)) : 0;
+    uint64_t files_dg = files_digest(t);
     int changed = !t->have_checkpoint || !same_change(&ch, &t->last_change) ||
-                  conns_changes != t->last_conns_changes;
+                  conns_changes != t->last_conns_changes || files_dg != t->last_files_digest;
     if (changed &&
         (final || !t->have_checkpoint || now - t->last_checkpoint_ns >= t->interval_ns)) {
         if (checkpoint(t, err) != 0)
             return -1;
         tsv_tier_change_now(t->store, &ch);
         conns_changes = t->conns ? tsv_conn_catalog_changes(tsv_conns_catalog(t->conns)) : 0;
-        changed = !same_change(&ch, &t->last_change) || conns_changes != t->last_conns_changes;
+        files_dg = files_digest(t);
+        changed = !same_change(&ch, &t->last_change) || conns_changes != t->last_conns_changes ||
+                  files_dg != t->last_files_digest;
     }
     gauge(M_BEHIND, M_BEHIND_H, changed ? 1 : 0);
     if (t->evict_ns > 0 && !final) {
@@ -1059,6 +1309,7 @@ static int tier_new(tsv_tier **out, tsv_store *store, const char *data_dir,
     t->keep = o->keep_checkpoints > 0 ? o->keep_checkpoints : 3;
     t->evict_ns = o->evict_after_s > 0 ? o->evict_after_s * 1000000000LL : 0;
     t->conns = o->conns;
+    t->files = o->files;
     t->gc_ns = (o->gc_interval_s > 0 ? o->gc_interval_s : 3600) * 1000000000LL;
     pthread_mutex_init(&t->mu, NULL);
     pthread_cond_init(&t->cv, NULL);
@@ -1303,7 +1554,8 @@ int tsv_tier_verify(tsv_tier *t, tsv_tier_problem_fn problem, tsv_tier_progress_
      * the vault holds stores the same bytes under the same name). */
     cp_objects all = {.t = NULL};
     if (tsv_tier_catalog_objects(cat, 0, collect_fn, &all, err) != 0 ||
-        (m.has[PART_CONNECTIONS] && conns_list(scratch, &all, err) != 0))
+        (m.has[PART_CONNECTIONS] && conns_list(scratch, &all, err) != 0) ||
+        (m.has[PART_FILES] && files_objects(scratch, &all, err) != 0))
         goto out;
     cp_unique(&all);
     c.total = all.n;
@@ -1455,6 +1707,70 @@ static int newest_checkpoint(tsv_s3 *s3, const char *bucket, const char *prefix,
     return rc;
 }
 
+/* The staged files of the checkpoint (scratch/files): each downloaded and
+ * staged again through the Files API's own checks, with its record's id,
+ * user and time. A name already staged with the same content is skipped
+ * (a recovery run again). */
+static int recover_files(tsv_s3 *s3, const char *bucket, const char *prefix, const char *data_dir,
+                         const char *scratch, size_t *n_files, tsv_error *err)
+{
+    files_ctx recs = {0};
+    tsv_files *files = NULL;
+    int rc = files_json_load(scratch, &recs, err);
+    tsv_files_options fo = {.data_dir = data_dir};
+    if (rc == 0 && recs.n)
+        rc = tsv_files_open(&files, &fo, err);
+    for (size_t i = 0; rc == 0 && i < recs.n; i++) {
+        const tsv_file_info *r = &recs.v[i];
+        tsv_file_info have;
+        tsv_error e;
+        if (tsv_files_get(files, r->name, &have, &e) == 0 && strcmp(have.sha256, r->sha256) == 0)
+            continue;
+        char sub[PATH_MAX], key[1024];
+        if (key_of(key, sizeof key, prefix, err, "objects/%.2s/%s", r->sha256, r->sha256) != 0 ||
+            tsv_tier_scratch_create(data_dir, "recover-file", sub, sizeof sub, err) != 0) {
+            rc = -1;
+            break;
+        }
+        download d = {s3, bucket, key, r->sha256, "its record", {0}};
+        tsv_files_upload *u = NULL;
+        int fd = -1;
+        rc = tsv_tier_scratch_fill(sub, "staged", download_fill, &d, err);
+        if (rc == 0)
+            rc = tsv_tier_scratch_open(sub, "staged", &fd, err);
+        if (rc == 0)
+            rc = tsv_files_upload_begin(files, r->name, &u, err);
+        char chunk[1 << 16];
+        while (rc == 0) {
+            ssize_t got = read(fd, chunk, sizeof chunk);
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got < 0)
+                rc = tsv_error_set_errno(err, TSV_EINTERNAL, errno, "read");
+            if (got <= 0)
+                break;
+            rc = tsv_files_upload_write(u, chunk, (size_t)got, err);
+        }
+        if (fd >= 0)
+            close(fd);
+        tsv_file_info info;
+        if (rc == 0) {
+            rc = tsv_files_upload_commit_record(u, r, &info, err);
+            u = NULL;
+        }
+        if (u)
+            tsv_files_upload_abort(u);
+        tsv_tier_scratch_remove(sub);
+        if (rc != 0)
+            tsv_error_wrap(err, "staged file \"%s\"", r->name);
+        else
+            (*n_files)++;
+    }
+    tsv_files_close(files);
+    free(recs.v);
+    return rc;
+}
+
 /* Downloads objs into os (skipping those it has), `concurrency` at a time. */
 static int fetch_all(tsv_s3 *s3, const char *bucket, const char *prefix, const char *scratch,
                      tsv_objstore *os, tsv_tier_object *objs, size_t n, int concurrency,
@@ -1527,8 +1843,9 @@ int tsv_tier_recover(const char *data_dir, const tsv_tier_options *o, tsv_error 
         goto out;
     }
     TSV_INFO("msg=\"recovering from the object store\" url=\"s3://%s/%s\" checkpoint=%s "
-             "generation=%016" PRIx64 " connections=%s",
-             bucket, prefix, newest_name, m.gen, m.has[PART_CONNECTIONS] ? "yes" : "no");
+             "generation=%016" PRIx64 " connections=%s staged_files=%s",
+             bucket, prefix, newest_name, m.gen, m.has[PART_CONNECTIONS] ? "yes" : "no",
+             m.has[PART_FILES] ? "yes" : "no");
     char objects_dir[PATH_MAX], conn_objects[PATH_MAX];
     if (tsv_tier_scratch_create(data_dir, "recover", scratch, sizeof scratch, err) != 0)
         goto out;
@@ -1573,10 +1890,14 @@ int tsv_tier_recover(const char *data_dir, const tsv_tier_options *o, tsv_error 
                     fetch_all(s3, bucket, prefix, scratch, cos, conns.missing, conns.n,
                               o->concurrency, &conn_got, err) != 0))
         goto out;
-    TSV_INFO("msg=\"objects recovered\" objects=%zu downloaded_bytes=%" PRIu64
+    size_t n_files = 0;
+    if (m.has[PART_FILES] &&
+        recover_files(s3, bucket, prefix, data_dir, scratch, &n_files, err) != 0)
+        goto out;
+    TSV_INFO("msg=\"objects recovered\" staged_files=%zu objects=%zu downloaded_bytes=%" PRIu64
              " listed_objects=%zu listed_bytes=%" PRIu64 " connection_objects=%zu "
              "connection_bytes=%" PRIu64,
-             need.n, got, known->n, known->bytes, conns.n, conn_got);
+             n_files, need.n, got, known->n, known->bytes, conns.n, conn_got);
     tsv_objstore_close(os);
     tsv_objstore_close(cos);
     os = cos = NULL;

@@ -58,6 +58,9 @@ typedef struct tsv_tier_options {
     /* The connections (connections.h): their catalogue without secrets and
      * their objects are copied too; NULL = none. Borrowed. */
     struct tsv_conns *conns;
+    /* The staged files (files_store.h): their records in every checkpoint
+     * and their bytes as objects; NULL = none. Borrowed. */
+    struct tsv_files *files;
     /* After a checkpoint, at most once per this: objects no kept
      * checkpoint lists and the local GC removed are deleted from S3.
      * 0: 3600. */

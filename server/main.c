@@ -166,6 +166,7 @@ int main(int argc, char **argv)
         goto out;
     }
     topt.conns = conns;
+    topt.files = files;
     if (cfg.object_store && tsv_tier_start(&tier, store, cfg.data_dir, &topt, &err) != 0) {
         TSV_ERROR("msg=\"cannot start copying to the object store\" error=\"%s\"", err.message);
         goto out;

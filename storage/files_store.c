@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -619,8 +620,10 @@ static void release_kept_members(tsv_files_upload *u)
                   u->name, n, released);
 }
 
-int tsv_files_upload_commit(tsv_files_upload *u, const uint8_t *expected_md5, const char *user_id,
-                            tsv_file_info *info, tsv_error *err)
+/* rec (may be NULL): the record of a file staged before (a recovery from
+ * an object store): its id, user and time are kept, its digests must match. */
+static int upload_commit(tsv_files_upload *u, const uint8_t *expected_md5, const char *user_id,
+                         const tsv_file_info *rec, tsv_file_info *info, tsv_error *err)
 {
     tsv_files *f = u->f;
     memset(info, 0, sizeof *info);
@@ -637,6 +640,16 @@ int tsv_files_upload_commit(tsv_files_upload *u, const uint8_t *expected_md5, co
                            "%s: MD5 digest mismatch: the request says %s, the upload has %s; "
                            "nothing was kept",
                            u->name, want, got);
+    }
+    if (rc == 0 && rec) {
+        char got_md5[33], got_sha[65];
+        hex(md5, 16, got_md5, 1);
+        hex(sha, 32, got_sha, 0);
+        if (strcmp(got_sha, rec->sha256) != 0 || strcasecmp(got_md5, rec->md5) != 0)
+            rc = tsv_error_set(err, TSV_EINVALID,
+                               "%s: the content is not the one recorded (SHA-256 %s, recorded "
+                               "%s); nothing was kept",
+                               u->name, got_sha, rec->sha256);
     }
     if (rc == 0)
         rc = flush(u, err);
@@ -681,6 +694,11 @@ int tsv_files_upload_commit(tsv_files_upload *u, const uint8_t *expected_md5, co
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         info->uploaded_ns = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+        if (rec) {
+            snprintf(info->id, sizeof info->id, "%s", rec->id);
+            snprintf(info->user_id, sizeof info->user_id, "%s", rec->user_id);
+            info->uploaded_ns = rec->uploaded_ns;
+        }
         char data[PATH_MAX];
         rc = tsv_path_join(data, sizeof data, err, "%s/%s", f->data, u->name);
         /* NOREPLACE: of two uploads racing for one name, one wins. */
@@ -731,6 +749,18 @@ int tsv_files_upload_commit(tsv_files_upload *u, const uint8_t *expected_md5, co
     tsv_tsm_trust_clear(&validated);
     tsv_files_upload_abort(u);
     return rc;
+}
+
+int tsv_files_upload_commit(tsv_files_upload *u, const uint8_t *expected_md5, const char *user_id,
+                            tsv_file_info *info, tsv_error *err)
+{
+    return upload_commit(u, expected_md5, user_id, NULL, info, err);
+}
+
+int tsv_files_upload_commit_record(tsv_files_upload *u, const tsv_file_info *rec,
+                                   tsv_file_info *info, tsv_error *err)
+{
+    return upload_commit(u, NULL, NULL, rec, info, err);
 }
 
 int tsv_files_validated(tsv_files *f, const char *name, tsv_tsm_trust *out, tsv_error *err)

@@ -66,6 +66,12 @@ int tsv_files_upload_write(tsv_files_upload *u, const void *data, size_t len, ts
  * upload is freed whatever the result; on failure nothing is kept. */
 int tsv_files_upload_commit(tsv_files_upload *u, const uint8_t *expected_md5, const char *user_id,
                             tsv_file_info *info, tsv_error *err);
+/* The same for a file staged before and kept elsewhere (a recovery from an
+ * object store): validated like any upload, its content must have rec's
+ * digests (TSV_EINVALID), and its record keeps rec's id, user and upload
+ * time. */
+int tsv_files_upload_commit_record(tsv_files_upload *u, const tsv_file_info *rec,
+                                   tsv_file_info *info, tsv_error *err);
 void tsv_files_upload_abort(tsv_files_upload *u);
 uint64_t tsv_files_upload_size(const tsv_files_upload *u);
 

@@ -631,7 +631,11 @@ void tsv_tier_scratch_remove(const char *scratch)
 
 static const char *scratch_file(const char *name)
 {
-    return strcmp(name, "connections") == 0 ? "catalog.db" : "data.mdb";
+    if (strcmp(name, "connections") == 0)
+        return "catalog.db";
+    if (strcmp(name, "files") == 0)
+        return "files.json";
+    return "data.mdb";
 }
 
 int tsv_tier_scratch_open(const char *scratch, const char *name, int *fd, tsv_error *err)

@@ -92,7 +92,8 @@ void tsv_store_set_object_fetch(tsv_store *s, tsv_objstore_fetch_fn fn, void *ct
  * <kind>-<random> (tmp/ is emptied at start-up, so a crash leaves nothing
  * behind for long). Inside one, `name` is a directory holding one file:
  * "catalog" and "kv" the LMDB file data.mdb, "connections" the SQLite
- * catalog.db (a directory tsv_conn_catalog_open can open). */
+ * catalog.db (a directory tsv_conn_catalog_open can open), "files" the
+ * staged files' records (files.json); any other name, data.mdb. */
 int tsv_tier_scratch_create(const char *data_dir, const char *kind, char *out, size_t outlen,
                             tsv_error *err);
 void tsv_tier_scratch_remove(const char *scratch);

@@ -86,6 +86,12 @@ http POST "$U/api/v2/connections" -H "$(auth)" -H 'Content-Type: application/jso
     -d "{\"name\":\"self\",\"type\":\"influxdb2\",\"url\":\"$U\",\"secrets\":{\"token\":\"$TSV_TOKEN\"}}"
 expect_status 201 "create connection"
 pull_self completed
+# A staged archive (Files API, curl --form as the seed shows): its record and
+# bytes are copied too.
+tar czf "$W/fixture-1.6.tar.gz" -C "$TSV_TESTDATA/influxdb-1.6-portable/backup" .
+st=$(cd "$W" && curl -sS -o "$W/staged.json" -w '%{http_code}' -H "$(auth)" \
+    --form 'file=@"fixture-1.6.tar.gz"' "$U/api/v2/files")
+[ "$st" = 200 ] || fail "stage a file: $st $(cat "$W/staged.json")"
 conn_objects=$(cd "$D/connections/objects" && ls -d ??/* | sed 's|.*/||' | sort)
 [ -n "$conn_objects" ] || fail "the pull stored no object"
 synced "$U"
@@ -93,7 +99,8 @@ snap t2
 fixture_export "$D/state/engine/data/$AUTOGEN/autogen" autogen "$W/t2-autogen.lp"
 cmp -s "$W/t1.snap" "$W/t2.snap" && fail "T2 snapshot equals T1"
 
-local_objects=$( (cd "$D/objects" && ls -d ??/*; cd "$D/connections/objects" && ls -d ??/*) | sed 's|.*/||' | sort -u)
+local_objects=$( (cd "$D/objects" && ls -d ??/*; cd "$D/connections/objects" && ls -d ??/*
+    sha256sum "$W/fixture-1.6.tar.gz" | cut -d' ' -f1) | sed 's|.*/||' | sort -u)
 remote_objects=$(s3ls site-a/vault/objects/ | awk '{print $1}' | sed 's|.*/||' | sort)
 [ -n "$local_objects" ] || fail "no local objects"
 [ "$local_objects" = "$remote_objects" ] ||
@@ -202,6 +209,15 @@ same t1 rec-t1 "PITR to T1 after recovery"
 grep -q 'msg="object fetched back from the object store"' "$r_LOG" || fail "no object fetched back"
 pass "PITR to an earlier moment after recovery equals that moment (soft-deleted versions fetched back from S3)"
 
+# The staged archive came back: the same record (id, digests, user, time)
+# and bytes, and a restore job can use it.
+curl -sS -f -H "$(auth)" "$U/api/v2/files/fixture-1.6.tar.gz" >"$W/staged-rec.json" ||
+    fail "staged file after recovery"
+cmp -s "$W/staged.json" "$W/staged-rec.json" ||
+    fail "staged file record: $(cat "$W/staged.json") vs $(cat "$W/staged-rec.json")"
+cmp -s "$R/files/data/fixture-1.6.tar.gz" "$W/fixture-1.6.tar.gz" || fail "staged file bytes"
+pass "a staged archive recovered with its record and bytes"
+
 # The connection came back with its snapshot and objects, without its token.
 http GET "$U/api/v2/connections/self/snapshots" -H "$(auth)"
 expect_status 200 "snapshots after recovery"
@@ -229,6 +245,8 @@ n_local=$(cd "$D/objects" && ls -d ??/* | wc -l)
 snap rec-t1-evicted
 same t1 rec-t1-evicted "state after eviction"
 pass "$ev objects not in use evicted from local disk (still in S3), live state unchanged"
+job '{"type":"restore","source":{"type":"file","fileName":"fixture-1.6.tar.gz"},"target":{"type":"bucket","bucketName":"fixture/autogen","newBucketName":"from-staged"}}' completed
+pass "a restore job from the recovered staged archive completes"
 tsv_stop r
 
 # ---- bad configurations --------------------------------------------------------
