@@ -1346,25 +1346,36 @@ int tsv_tier_start(tsv_tier **out, tsv_store *store, const char *data_dir,
     tsv_tier *t = NULL; /* GCC -O2 cannot see that tier_new sets it on success */
     if (tier_new(&t, store, data_dir, o, err) != 0)
         return -1;
-    /* Reachable, bucket present, credentials accepted: said now, at start
-     * (the lease is the first read and write). */
-    int lost = 0;
+    /* Bucket present and credentials accepted: said now, at start (the
+     * lease is the first read and write). A store that does not answer
+     * does not keep the server down: the thread takes the lease, then
+     * copies, when it answers. */
+    int lost = 0, held = 1;
     if (lease_take(t, &lost, err) != 0) {
-        tsv_error_wrap(err, "object store s3://%s/%s", t->bucket, t->prefix);
-        goto fail;
+        if (lost || (err->code != TSV_EUNAVAILABLE && err->code != TSV_ETOOMANY)) {
+            tsv_error_wrap(err, "object store s3://%s/%s", t->bucket, t->prefix);
+            goto fail;
+        }
+        TSV_WARN("msg=\"the object store does not answer at start-up: copying starts when it "
+                 "does\" url=\"s3://%s/%s\" error=\"%s\"",
+                 t->bucket, t->prefix, err->message);
+        held = 0;
+        t->lease_renew_at = 0;
     }
     /* Two servers starting at once could both have found no lease: read it
      * back after a moment and give way if the other one's write won. */
-    usleep(300 * 1000);
     lease l;
     int found;
-    if (lease_read(t->s3, t->bucket, t->prefix, &l, &found, err) != 0)
-        goto fail;
-    if (!found || strcmp(l.owner, tsv_tier_state_id(t->state)) != 0) {
-        lease_conflict(t->bucket, t->prefix, &l, err);
-        goto fail;
+    if (held) {
+        usleep(300 * 1000);
+        if (lease_read(t->s3, t->bucket, t->prefix, &l, &found, err) != 0)
+            goto fail;
+        if (!found || strcmp(l.owner, tsv_tier_state_id(t->state)) != 0) {
+            lease_conflict(t->bucket, t->prefix, &l, err);
+            goto fail;
+        }
     }
-    gauge(M_LEASE, M_LEASE_H, 1);
+    gauge(M_LEASE, M_LEASE_H, held);
     gauge(M_BEHIND, M_BEHIND_H, 1);
     tsv_store_set_object_fetch(store, tier_fetch, t);
     if (pthread_create(&t->thread, NULL, tier_main, t) != 0) {

@@ -279,6 +279,22 @@ proxy() { # MODE PORT -> PROXY_PID, PROXY
     for _ in $(seq 50); do PROXY=$(cat "$TSV_TMP/proxy.port"); [ -n "$PROXY" ] && break; sleep 0.1; done
     [ -n "$PROXY" ] || fail "proxy did not start"
 }
+# The store down at start-up: the server starts anyway and copies once the
+# store answers.
+DOWN=$(tsv_free_port)
+tsv_start g --object-store s3://tsvault/site-c --s3-endpoint "http://127.0.0.1:$DOWN" --s3-path-style \
+    --s3-checkpoint-interval 1s --s3-lease-ttl 4s
+grep -q 'the object store does not answer at start-up' "$g_LOG" || fail "no start-up warning"
+[ "$(metric "$g_URL" tsvault_s3_lease_held)" = 0 ] || fail "lease held with the store down"
+proxy pass "$DOWN"
+synced "$g_URL"
+[ "$(metric "$g_URL" tsvault_s3_lease_held)" = 1 ] || fail "lease not taken once the store answered"
+s3ls site-c/checkpoints/ | grep -q '/manifest.json ' || fail "no checkpoint once the store answered"
+tsv_stop g
+kill "$PROXY_PID"
+wait "$PROXY_PID" 2>/dev/null || true
+pass "the store down at start-up: the server starts, takes the lease and copies once the store answers"
+
 proxy 500:/objects/ 0
 tsv_start f --object-store s3://tsvault/site-b --s3-endpoint "http://127.0.0.1:$PROXY" --s3-path-style \
     --s3-checkpoint-interval 1s --s3-lease-ttl 4s --s3-evict-after 1s
