@@ -884,7 +884,7 @@ static void tier_free(tsv_tier *t)
 int tsv_tier_start(tsv_tier **out, tsv_store *store, const char *data_dir,
                    const tsv_tier_options *o, tsv_error *err)
 {
-    tsv_tier *t;
+    tsv_tier *t = NULL; /* set by tier_new; -O2 cannot see it (maybe-uninitialized) */
     if (tier_new(&t, store, data_dir, o, err) != 0)
         return -1;
     /* Reachable, bucket present, credentials accepted: said now, at start
