@@ -19,6 +19,18 @@
 #   s3tool_get_swift / swift_get_s3tool: each client downloading the objects
 #                the other one uploaded (so each pair of download rows reads
 #                the same objects)
+#   tier_put:    tsvault's S3 tier (jobs/s3_tier.c): a fresh server with
+#                --object-store s3://tier/run-RUN-R (--s3-concurrency N)
+#                restores the six shards (gzip, one stream), timed from the
+#                first request until S3 has caught up (see tier_caught_up)
+#   tier_copy:   the part of tier_put from the last restore's 204 to caught up
+#   tier_start:  the six shards restored untimed without --object-store, then
+#                the server restarted with it: start to caught up (the whole
+#                copy with nothing else running)
+#   tier_recover: tsvault --recover-from run RUN's tier_put prefix into an
+#                empty directory, start until it listens, then sync; every
+#                recovered shard file's SHA-256 checked against its source
+# For the tier rows "client CPU" is the tsvault process's.
 # Uploads run first (the last run's bucket of each client is kept for the
 # downloads), then downloads; within a phase the rows alternate run by run.
 # A row is a function row_KEY RUN that times its part with clock_start /
@@ -28,7 +40,7 @@
 # load average after the row), the throughput ratios and the load average
 # before and after; a copy goes to $TSV_BENCH_CACHE/results/s3-*.md.
 #
-# Environment (besides lib.sh's TSV_BENCH_CACHE, TSV_BENCH_RUNS):
+# Environment (besides lib.sh's TSV_BENCH_CACHE, TSV_BENCH_RUNS, TSVAULT_BIN):
 #   TSV_S3TOOL          the tsv_s3tool binary to measure (default: built as
 #                       Release in $TSV_BENCH_BUILD)
 #   TSV_S3_CONCURRENCY  files at a time for both clients (default 4)
