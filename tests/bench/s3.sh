@@ -19,6 +19,18 @@
 #   s3tool_get_swift / swift_get_s3tool: each client downloading the objects
 #                the other one uploaded (so each pair of download rows reads
 #                the same objects)
+#   tier_put:    tsvault's S3 tier (jobs/s3_tier.c): a fresh server with
+#                --object-store s3://tier/run-RUN-R (--s3-concurrency N)
+#                restores the six shards (gzip, one stream), timed from the
+#                first request until S3 has caught up (see tier_caught_up)
+#   tier_copy:   the part of tier_put from the last restore's 204 to caught up
+#   tier_start:  the six shards restored untimed without --object-store, then
+#                the server restarted with it: start to caught up (the whole
+#                copy with nothing else running)
+#   tier_recover: tsvault --recover-from run RUN's tier_put prefix into an
+#                empty directory, start until it listens, then sync; every
+#                recovered shard file's SHA-256 checked against its source
+# For the tier rows "client CPU" is the tsvault process's.
 # Uploads run first (the last run's bucket of each client is kept for the
 # downloads), then downloads; within a phase the rows alternate run by run.
 # A row is a function row_KEY RUN that times its part with clock_start /
@@ -28,7 +40,7 @@
 # load average after the row), the throughput ratios and the load average
 # before and after; a copy goes to $TSV_BENCH_CACHE/results/s3-*.md.
 #
-# Environment (besides lib.sh's TSV_BENCH_CACHE, TSV_BENCH_RUNS):
+# Environment (besides lib.sh's TSV_BENCH_CACHE, TSV_BENCH_RUNS, TSVAULT_BIN):
 #   TSV_S3TOOL          the tsv_s3tool binary to measure (default: built as
 #                       Release in $TSV_BENCH_BUILD)
 #   TSV_S3_CONCURRENCY  files at a time for both clients (default 4)
@@ -54,7 +66,7 @@ s3_cleanup() {
     local rc=$?
     set +e
     swift_stop
-    rm -rf "$WORK/swift" "$WORK/dl"
+    rm -rf "$WORK/swift" "$WORK/dl" "$WORK/tier-data" "$WORK/tier-rec"
     (exit "$rc")
     bench_cleanup
 }
@@ -190,6 +202,176 @@ get_swift() {
     drop_output "$d"
 }
 
+# ---- tsvault's own S3 tier (jobs/s3_tier.c): what a server copies and
+# recovers, on the same Swift, bucket "tier", a fresh prefix per run.
+TIER_BUCKET=tier
+declare -A TIER_PREFIX
+tier_flags() { # the flags shared by the copying and the recovering server
+    echo "--s3-endpoint $S3_ENDPOINT --s3-path-style --s3-concurrency $N"
+}
+# tier_caught_up LOG MIN_BYTES: waits (polling /metrics every 50 ms) until
+# S3 has caught up: nothing pending, no change since the last checkpoint
+# (both 0), and the newest checkpoint (its log line) lists at least
+# MIN_BYTES of objects. The gauges are set by the copy thread's rounds (one
+# a second), so 0/0 alone can still be a round's from before the last
+# change; a checkpoint is written only once every object it lists is in S3,
+# so one listing the six shard files (TSM_BYTES; the KV versions are a few
+# kB) says the copy is complete.
+tier_caught_up() {
+    local i m p b c
+    for i in $(seq 1 6000); do
+        m=$(curl -sS "$TURL/metrics")
+        p=$(awk '$1 == "tsvault_s3_pending_objects" { print $2 }' <<<"$m")
+        b=$(awk '$1 == "tsvault_s3_checkpoint_behind" { print $2 }' <<<"$m")
+        c=$(sed -n '/msg="checkpoint written to the object store"/s/.* object_bytes=\([0-9]*\).*/\1/p' \
+            "$1" | tail -n 1)
+        [ "$p" = 0 ] && [ "$b" = 0 ] && [ "${c:-0}" -ge "$2" ] && return 0
+        sleep 0.05
+    done
+    die "S3 did not catch up in 300 s: pending $p, behind $b, newest checkpoint's objects $c bytes"
+}
+srv_ticks() { awk '{print $14 + $15}' "/proc/$TPID/stat"; }
+# tier_launch DIR LOG FLAGS...: a tsvault on DIR, waited for until it listens
+# (the log polled every 10 ms; start_tsvault polls every 50 ms and creates
+# an org) -> TPID, TURL.
+tier_launch() {
+    local d=$1 lg=$2 port=""
+    shift 2
+    : >"$lg"
+    "$BIN" serve --http-bind-address 127.0.0.1:0 --rpc-bind-address 127.0.0.1:0 --data-dir "$d" \
+        --operator-token "$TOKEN" --log-level info "$@" >"$lg" 2>&1 &
+    TPID=$!
+    while [ -z "$port" ]; do
+        kill -0 "$TPID" 2>/dev/null || die "tsvault failed: $(tail -3 "$lg")"
+        port=$(sed -n 's/.*msg=listening.* port=\([0-9]*\).*/\1/p' "$lg")
+        [ -n "$port" ] || sleep 0.01
+    done
+    TURL=http://127.0.0.1:$port
+}
+# tier_check PREFIX: S3 holds objects/ab/<SHA-256> of every source file.
+tier_check() {
+    local h
+    "$TOOL" ls "$TIER_BUCKET" "$1/objects/" | awk '{print $1}' | sed 's|.*/||' >"$WORK/tier-ls"
+    while read -r h _; do
+        grep -qx "$h" "$WORK/tier-ls" || die "S3 has no object $h under $1/objects/"
+    done <"$WORK/sha"
+}
+# tier_stop LOG: SIGTERM (the last round; the lease is released), exit 0.
+tier_stop() {
+    kill -TERM "$TPID"
+    wait "$TPID" || die "tsvault exited with $? on SIGTERM: $(tail -3 "$1")"
+    TPID=""
+}
+
+# row_tier_put RUN: a fresh tsvault with --object-store (prefix run-RUN)
+# restores the six shards (gzip archives, one stream, as restore_source
+# does) and copies them on its own; timed from the first restore request
+# until S3 has caught up. T_CLI is the tsvault process's CPU. The part
+# from the last restore's answer to caught up is kept for row_tier_copy.
+# Untimed: S3 must hold every shard file as objects/ab/<its SHA-256>, then
+# the server is stopped with SIGTERM (its last round, and the lease is
+# released for the recovery row).
+row_tier_put() {
+    local pfx="run-$1-$RANDOM" d=$WORK/tier-data lg=$WORK/tier-$1.log c0 c1 c2 s1 t1 t2
+    drop_output "$d"
+    # shellcheck disable=SC2046
+    start_tsvault "$d" "$lg" --object-store "s3://$TIER_BUCKET/$pfx" $(tier_flags) \
+        --s3-checkpoint-interval 1s
+    # shellcheck disable=SC2086
+    new_bucket "tier-r$1" $IDS
+    # The org and bucket are not part of the bench set's copy: after a round
+    # (one a second) has seen them, their checkpoint.
+    sleep 1.5
+    tier_caught_up "$lg" 0
+    : >"$WORK/codes"
+    warm "$DATA"/gz/s[1-6].tar.gz
+    sync
+    c0=$(srv_ticks) S0=$(swift_ticks) T0=$(now)
+    # shellcheck disable=SC2086
+    post_shards gzip "$DATA/gz" tar.gz "$WORK/codes" $IDS
+    t1=$(now) c1=$(srv_ticks) s1=$(swift_ticks)
+    tier_caught_up "$lg" "$TSM_BYTES"
+    t2=$(now) c2=$(srv_ticks)
+    T_S=$(elapsed "$T0" "$t2")
+    T_CLI=$(cpu_s "$c0" "$c2")
+    T_SRV=$(cpu_s "$S0" "$(swift_ticks)")
+    TIER_RESTORE_S=$(elapsed "$T0" "$t1")
+    TIER_COPY_S=$(elapsed "$t1" "$t2")
+    TIER_COPY_CLI=$(cpu_s "$c1" "$c2")
+    TIER_COPY_SRV=$(cpu_s "$s1" "$(swift_ticks)")
+    [ "$(sort -u "$WORK/codes")" = 204 ] || die "restore answered $(sort "$WORK/codes" | uniq -c)"
+    [ "$(restored_bytes "$BID")" = "$TSM_BYTES" ] || die "restored $(restored_bytes "$BID") bytes"
+    tier_check "$pfx"
+    tier_stop "$lg"
+    drop_output "$d"
+    log "tier_put run $1: restores $TIER_RESTORE_S s, then copy $TIER_COPY_S s" \
+        "(tsvault CPU $TIER_COPY_CLI s, Swift $TIER_COPY_SRV s)"
+    TIER_PREFIX[$1]=$pfx
+}
+# row_tier_copy RUN: the copy part of the same run's row_tier_put (from the
+# last restore's 204 to caught up), not measured again; it follows tier_put
+# in PUT_ROWS. The copy starts during the restores (a round every second),
+# so this is the part left after them, not the whole copy.
+row_tier_copy() {
+    T_S=$TIER_COPY_S T_CLI=$TIER_COPY_CLI T_SRV=$TIER_COPY_SRV
+}
+
+# row_tier_start RUN: the whole copy with nothing else running: the six
+# shards restored (untimed) into a tsvault without --object-store, stopped;
+# then the same data directory started with --object-store (a fresh prefix
+# start-RUN-R), timed from the start until S3 has caught up; T_CLI is its
+# CPU. Untimed: the objects in S3, SIGTERM.
+row_tier_start() {
+    local pfx="start-$1-$RANDOM" d=$WORK/tier-data lg=$WORK/tier-start-$1.log
+    drop_output "$d"
+    start_tsvault "$d" "$WORK/tier-pre-$1.log"
+    # shellcheck disable=SC2086
+    new_bucket "tier-s$1" $IDS
+    : >"$WORK/codes"
+    # shellcheck disable=SC2086
+    post_shards gzip "$DATA/gz" tar.gz "$WORK/codes" $IDS
+    [ "$(sort -u "$WORK/codes")" = 204 ] || die "restore answered $(sort "$WORK/codes" | uniq -c)"
+    tier_stop "$WORK/tier-pre-$1.log"
+    # shellcheck disable=SC2046
+    warm $(find "$d/objects" -type f -size +1M)
+    sync
+    S0=$(swift_ticks) T0=$(now)
+    # shellcheck disable=SC2046
+    tier_launch "$d" "$lg" --object-store "s3://$TIER_BUCKET/$pfx" $(tier_flags) --s3-checkpoint-interval 1s
+    tier_caught_up "$lg" "$TSM_BYTES"
+    T_S=$(elapsed "$T0" "$(now)")
+    T_CLI=$(cpu_s 0 "$(srv_ticks)")
+    T_SRV=$(cpu_s "$S0" "$(swift_ticks)")
+    tier_check "$pfx"
+    tier_stop "$lg"
+    drop_output "$d"
+}
+
+# row_tier_recover RUN: a tsvault with --recover-from the prefix that run
+# RUN of row_tier_put filled, into a fresh empty directory, timed from its
+# start until it listens, then sync; T_CLI is its CPU. Untimed: every
+# recovered shard file's SHA-256 equals its source's, then SIGTERM.
+row_tier_recover() {
+    local pfx=${TIER_PREFIX[$1]} d=$WORK/tier-rec lg=$WORK/tier-rec-$1.log
+    drop_output "$d"
+    mkdir -p "$d"
+    S0=$(swift_ticks) T0=$(now)
+    # shellcheck disable=SC2046
+    tier_launch "$d" "$lg" --recover-from "s3://$TIER_BUCKET/$pfx" $(tier_flags)
+    sync
+    T_S=$(elapsed "$T0" "$(now)")
+    T_CLI=$(cpu_s 0 "$(srv_ticks)")
+    T_SRV=$(cpu_s "$S0" "$(swift_ticks)")
+    grep -q 'msg="objects recovered"' "$lg" || die "no recovery in $lg"
+    log "tier_recover run $1: $(sed -n 's/.*msg="objects recovered" //p' "$lg")"
+    # The recovered live shard files, byte for byte (SHA-256) the sources.
+    find "$d/state/engine/data" -name '*.tsm' -exec sha256sum {} + | cut -d' ' -f1 | sort >"$WORK/rec.sha"
+    [ "$(cat "$WORK/rec.sha")" = "$(cut -d' ' -f1 "$WORK/sha" | sort)" ] ||
+        die "the recovered shard files differ from the sources: $(cat "$WORK/rec.sha")"
+    tier_stop "$lg"
+    drop_output "$d"
+}
+
 row_s3tool_get() { get_s3tool "${PUT_BUCKET[s3tool]}"; }
 row_swift_get() { get_swift "${PUT_BUCKET[swift]}"; }
 row_s3tool_get_swift() { get_s3tool "${PUT_BUCKET[swift]}"; }
@@ -201,17 +383,22 @@ PUT_ROWS=(
     "s3tool_put|upload: tsv_s3tool put, $N files at a time (multipart, $((${S3_PART_SIZE:-8388608} / 1048576)) MiB parts)"
     "swift_put|upload: swift upload --object-threads $N (one PUT per file)"
     "s3tool_put_single|upload: tsv_s3tool put, $N at a time, one PUT per file (S3_THRESHOLD 1 TiB)"
+    "tier_put|tsvault --object-store: restore of the bench set (gzip, one stream), then copy to S3; first request to caught up"
+    "tier_copy|tsvault --object-store: of which the copy after the restores' end (last 204 to caught up)"
+    "tier_start|tsvault --object-store switched on over a vault holding the bench set: start to caught up (the whole copy alone)"
 )
 GET_ROWS=(
     "s3tool_get|download: tsv_s3tool get, $N at a time, of its own objects; sync"
     "swift_get|download: swift download --object-threads $N of its own objects; sync"
     "s3tool_get_swift|download: tsv_s3tool get of swift's objects; sync"
     "swift_get_s3tool|download: swift download of tsv_s3tool's objects; sync"
+    "tier_recover|tsvault --recover-from: the whole vault back from S3 into an empty directory, start to listening; sync"
 )
 
 # ---------------------------------------------------------------- run
 
 build_s3tool
+build_tsvault
 ensure_data
 SRC=$DATA/tree/$BUCKET_HEX
 rm -rf "$WORK"
@@ -224,8 +411,12 @@ swift_start "$WORK/swift" || die "Swift did not start"
 read -r S3_ACCESS_KEY S3_SECRET_KEY <<<"$(swift_credentials)"
 S3_ENDPOINT=$(swift_endpoint)
 export S3_ENDPOINT S3_ACCESS_KEY S3_SECRET_KEY
+AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY
+export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+"$TOOL" mb "$TIER_BUCKET" >/dev/null
 
 declare -A TIMES CLI SRV LOADS
+TIER_RESTORES=""
 run_phase() { # "key|label"...
     local r row key
     for r in $(seq 1 "$RUNS"); do
@@ -238,6 +429,7 @@ run_phase() { # "key|label"...
             CLI[$key]="${CLI[$key]:+${CLI[$key]} }$T_CLI"
             SRV[$key]="${SRV[$key]:+${SRV[$key]} }$T_SRV"
             LOADS[$key]=$(cut -d' ' -f1 /proc/loadavg)
+            [ "$key" != tier_put ] || TIER_RESTORES="${TIER_RESTORES:+$TIER_RESTORES }$TIER_RESTORE_S"
             log "$key run $r: $T_S s (CPU: client $T_CLI s, Swift $T_SRV s)"
         done
     done
@@ -248,7 +440,7 @@ swift_stop
 
 OUT=$CACHE/results/s3-$(date -u +%Y%m%dT%H%M%SZ).md
 {
-    echo "| operation | seconds | MB/s of TSM | client CPU s | Swift CPU s | load (1 min) after |"
+    echo "| operation | seconds | MB/s of TSM | client (tsvault) CPU s | Swift CPU s | load (1 min) after |"
     echo "| --- | --- | --- | --- | --- | --- |"
     for row in "${PUT_ROWS[@]}" "${GET_ROWS[@]}"; do
         key=${row%%|*}
@@ -266,6 +458,11 @@ OUT=$CACHE/results/s3-$(date -u +%Y%m%dT%H%M%SZ).md
         "download of own objects $(ratio s3tool_get swift_get)," \
         "of swift's objects $(ratio s3tool_get_swift swift_get)," \
         "of tsv_s3tool's objects $(ratio s3tool_get swift_get_s3tool)."
+    echo "tsvault's S3 tier / swift CLI: restore + copy (first request to caught up)" \
+        "$(ratio tier_put swift_put) of swift upload, the copy after the restores" \
+        "$(ratio tier_copy swift_put), the whole copy alone (tier_start) $(ratio tier_start swift_put);" \
+        "--recover-from $(ratio tier_recover swift_get) of swift download" \
+        "(restores alone: $(echo "$TIER_RESTORES" | median) s, median)."
     echo "$NSHARDS files, $TSM_BYTES bytes (MB = 10^6 bytes); median of $RUNS; concurrency $N;" \
         "Swift $(dpkg-query -W -f='${Version}' swift 2>/dev/null || echo '?')," \
         "python3-swiftclient $(dpkg-query -W -f='${Version}' python3-swiftclient 2>/dev/null || echo '?');" \
