@@ -124,6 +124,8 @@ static void count(const char *name, const char *help, const char *result, uint64
 #define M_BYTES_H "bytes uploaded to the object store (objects and checkpoints)"
 #define M_CPS "tsvault_s3_checkpoints_total"
 #define M_CPS_H "checkpoints written to the object store (result: ok, failed)"
+#define M_ROUNDS "tsvault_s3_rounds_total"
+#define M_ROUNDS_H "copy rounds finished (result: ok, failed); the gauges are as of the last one"
 #define M_EVICTED "tsvault_s3_evicted_objects_total"
 #define M_EVICTED_H "local copies of objects deleted because the object store holds them"
 #define M_GC "tsvault_s3_deleted_objects_total"
@@ -1228,6 +1230,7 @@ static void *tier_main(void *arg)
     for (;;) {
         tsv_error err;
         int rc = tier_round(t, 0, &err);
+        count(M_ROUNDS, M_ROUNDS_H, rc == 0 ? "ok" : "failed", 1);
         if (rc != 0) {
             t->failures++;
             /* The same error every round is logged once a minute at most. */

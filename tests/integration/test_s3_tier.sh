@@ -50,11 +50,17 @@ job() {
 pull_self() { job '{"type":"backup","source":{"type":"connection","connectionName":"self"}}' "$1"; }
 # metric URL NAME: the value of an unlabelled metric.
 metric() { curl -sS "$1/metrics" | awk -v n="$2" '$1 == n { print $2 }'; }
+# rounds URL: copy rounds finished so far (ok or failed).
+rounds() { curl -sS "$1/metrics" | awk '$1 ~ /^tsvault_s3_rounds_total/ { n += $2 } END { print n + 0 }'; }
 # synced URL: waits until every object is in S3 and a checkpoint covers the
-# latest change.
+# latest change: a round that started after now (two more finished) left
+# nothing pending and nothing behind.
 synced() {
+    local r0
+    r0=$(rounds "$1")
     for _ in $(seq 1 300); do
-        [ "$(metric "$1" tsvault_s3_pending_objects)" = 0 ] &&
+        [ "$(rounds "$1")" -ge $((r0 + 2)) ] &&
+            [ "$(metric "$1" tsvault_s3_pending_objects)" = 0 ] &&
             [ "$(metric "$1" tsvault_s3_checkpoint_behind)" = 0 ] && return 0
         sleep 0.1
     done
