@@ -65,9 +65,12 @@ static int tier_options(const tsv_config *cfg, tsv_tier_options *o, tsv_s3_crede
     o->keep_checkpoints = cfg->s3_keep_checkpoints;
     o->evict_after_s = cfg->s3_evict_after_s;
     o->gc_interval_s = cfg->purge_interval_s; /* with the local purge and GC */
-    /* Objects below 64 MiB go up in one PUT: on Swift, 8 MiB parts double
-     * the store's CPU per byte (docs/benchmarks.md "S3"). */
+    /* Objects below 512 MiB go up in one PUT, bigger ones in 64 MiB parts:
+     * on Swift every part costs the store a segment object and a container
+     * update (docs/benchmarks.md "S3"); a failed PUT re-sends at most 512
+     * MiB. */
     o->s3.part_size = (size_t)64 << 20;
+    o->s3.multipart_threshold = (uint64_t)512 << 20;
     TSV_INFO("msg=\"object store configured\" url=\"%s\" endpoint=\"%s\" region=%s "
              "credentials=\"%s\"",
              o->url, endpoint, region, cred->source);
