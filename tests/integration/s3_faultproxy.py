@@ -9,12 +9,14 @@ of the SigV4 signature), except as MODE says:
   corrupt  GET answers with a 2xx status get one body byte flipped
   500:TEXT every request whose path contains TEXT gets "500 InternalError"
   pass     nothing: every request relayed (a store that came back)
+  slow:MS  every request waits MS milliseconds before it is relayed (a slow store)
 Each request it faults is logged on stderr ("fault N ...").
 """
 import http.client
 import http.server
 import sys
 import threading
+import time
 
 TARGET = int(sys.argv[1])
 MODE = sys.argv[2]
@@ -37,6 +39,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with lock:
             count["n"] += 1
             seq = count["n"]
+        if MODE.startswith("slow:"):
+            time.sleep(int(MODE[5:]) / 1000)
         if MODE.startswith("503:") and seq <= int(MODE[4:]):
             print(f"fault {seq} 503 {self.command} {self.path}", file=sys.stderr, flush=True)
             self.send_response(503)

@@ -301,6 +301,27 @@ kill "$PROXY_PID"
 wait "$PROXY_PID" 2>/dev/null || true
 pass "the store down at start-up: the server starts, takes the lease and copies once the store answers"
 
+# A slow store (every request 200 ms late): the API does not wait for it, and
+# the copy gets there.
+proxy slow:200 0
+tsv_start h --object-store s3://tsvault/site-d --s3-endpoint "http://127.0.0.1:$PROXY" --s3-path-style \
+    --s3-checkpoint-interval 1s --s3-lease-ttl 4s
+U=$h_URL
+D=$h_DATA
+http POST "$U/api/v2/orgs" -H "$(auth)" -H 'Content-Type: application/json' -d '{"name":"s3-org"}'
+expect_status 201 "create org on h"
+pitr_restore_rp autogen "$(json_get 'j["id"]')" 1 2 3
+t0=$(date +%s%N)
+http GET "$U/api/v2/buckets" -H "$(auth)"
+expect_status 200 "list buckets while the copy is slow"
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$ms" -lt 1000 ] || fail "an API call waited for the slow store: $ms ms"
+synced "$U"
+tsv_stop h
+kill "$PROXY_PID"
+wait "$PROXY_PID" 2>/dev/null || true
+pass "a slow store (200 ms a request): restores and API calls do not wait for it ($ms ms), the copy catches up"
+
 proxy 500:/objects/ 0
 tsv_start f --object-store s3://tsvault/site-b --s3-endpoint "http://127.0.0.1:$PROXY" --s3-path-style \
     --s3-checkpoint-interval 1s --s3-lease-ttl 4s --s3-evict-after 1s
