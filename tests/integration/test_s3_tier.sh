@@ -58,7 +58,7 @@ rounds() { curl -sS "$1/metrics" | awk '$1 ~ /^tsvault_s3_rounds_total/ { n += $
 synced() {
     local r0
     r0=$(rounds "$1")
-    for _ in $(seq 1 300); do
+    for _ in $(seq 1 600); do
         [ "$(rounds "$1")" -ge $((r0 + 2)) ] &&
             [ "$(metric "$1" tsvault_s3_pending_objects)" = 0 ] &&
             [ "$(metric "$1" tsvault_s3_checkpoint_behind)" = 0 ] && return 0
@@ -240,7 +240,7 @@ expect_status 200 "give the token back"
 pull_self completed
 pass "the connection and its snapshot recovered without the token; a pull says so, and works once it is set again"
 synced "$U" # the recovered server copies its own changes (the PITR)
-for _ in $(seq 1 100); do
+for _ in $(seq 1 300); do
     ev=$(metric "$U" tsvault_s3_evicted_objects_total)
     [ "${ev:-0}" -gt 0 ] && break
     sleep 0.1
@@ -351,7 +351,7 @@ tick
 TF=$T
 upload 1 2 # shard 2's first version becomes soft-deleted, then evicted
 synced "$U"
-for _ in $(seq 1 100); do
+for _ in $(seq 1 300); do
     ev=$(metric "$U" tsvault_s3_evicted_objects_total)
     [ "${ev:-0}" -gt 0 ] && break
     sleep 0.1
@@ -388,7 +388,7 @@ tsv_launch f "$D" "$TSV_TMP/f2.log" --object-store s3://tsvault/site-b --s3-endp
     --s3-path-style --s3-checkpoint-interval 1s --s3-lease-ttl 4s --s3-keep-checkpoints 1 \
     --soft-delete-retention 1s --purge-interval 1s
 U=$f_URL
-for _ in $(seq 1 200); do
+for _ in $(seq 1 600); do
     grep -q 'msg="object store: unreferenced objects deleted"' "$f_LOG" && break
     sleep 0.1
 done
