@@ -513,16 +513,9 @@ typedef struct cp_objects {
     uint64_t objects, bytes;
 } cp_objects;
 
-static int cp_object_fn(void *ctx, const char *hex, uint64_t size, tsv_error *err)
+/* Appends one object to c->missing. */
+static int objects_append(cp_objects *c, const char *hex, uint64_t size, tsv_error *err)
 {
-    cp_objects *c = ctx;
-    c->objects++;
-    c->bytes += size == SIZE_UNKNOWN ? 0 : size;
-    int copied = 0;
-    if (c->t && tsv_tier_is_copied(c->t->state, hex, &copied, err) != 0)
-        return -1;
-    if (copied)
-        return 0;
     if (c->n == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 64;
         tsv_tier_object *nv = realloc(c->missing, cap * sizeof *nv);
@@ -536,6 +529,19 @@ static int cp_object_fn(void *ctx, const char *hex, uint64_t size, tsv_error *er
     c->missing[c->n].mtime_ns = 0;
     c->n++;
     return 0;
+}
+
+static int cp_object_fn(void *ctx, const char *hex, uint64_t size, tsv_error *err)
+{
+    cp_objects *c = ctx;
+    c->objects++;
+    c->bytes += size == SIZE_UNKNOWN ? 0 : size;
+    int copied = 0;
+    if (c->t && tsv_tier_is_copied(c->t->state, hex, &copied, err) != 0)
+        return -1;
+    if (copied)
+        return 0;
+    return objects_append(c, hex, size, err);
 }
 
 typedef struct cp_name {
@@ -1644,20 +1650,8 @@ static void *fetch_worker(void *arg)
 static int collect_fn(void *ctx, const char *hex, uint64_t size, tsv_error *err)
 {
     cp_objects *c = ctx;
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 256;
-        tsv_tier_object *nv = realloc(c->missing, cap * sizeof *nv);
-        if (!nv)
-            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        c->missing = nv;
-        c->cap = cap;
-    }
-    memcpy(c->missing[c->n].hex, hex, 65);
-    c->missing[c->n].size = size;
-    c->missing[c->n].mtime_ns = 0;
-    c->n++;
-    c->bytes += size;
-    return 0;
+    c->bytes += size == SIZE_UNKNOWN ? 0 : size;
+    return objects_append(c, hex, size, err);
 }
 
 static int manifest_parse(const char *text, size_t len, manifest *m, tsv_error *err)

@@ -241,25 +241,11 @@ int tsv_store_object_open(tsv_store *s, const char *hex, int *fd, uint64_t *size
         return tsv_error_set(err, TSV_EINVALID, "the store has no vault (read-only)");
     if (!tsv_object_hex_valid(hex))
         return tsv_error_set(err, TSV_EINVALID, "invalid object name \"%s\"", hex);
-    char path[PATH_MAX];
-    if (tsv_path_join(path, sizeof path, err, "%s/%.2s/%s", s->vault->objects_dir, hex, hex) != 0)
-        return -1;
-    int f = open(path, O_RDONLY | O_CLOEXEC);
-    if (f < 0) {
-        if (errno == ENOENT)
-            return tsv_error_set(err, TSV_ENOTFOUND, "object %s is not in the local store", hex);
-        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s", path);
-    }
-    struct stat st;
-    if (fstat(f, &st) != 0) {
-        int e = errno;
-        close(f);
-        return tsv_error_set_errno(err, TSV_EINTERNAL, e, "stat %s", path);
-    }
-    *fd = f;
-    if (size)
-        *size = (uint64_t)st.st_size;
-    return 0;
+    if (tsv_objstore_local_open(s->vault->objects, hex, fd, size, err) == 0)
+        return 0;
+    if (err->code == TSV_ENOTFOUND)
+        tsv_error_set(err, TSV_ENOTFOUND, "object %s is not in the local store", hex);
+    return -1;
 }
 
 void tsv_tier_change_now(tsv_store *s, tsv_tier_change *c)
