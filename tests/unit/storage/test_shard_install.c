@@ -8,6 +8,7 @@
  * exactly as before and no staging directory is left.
  */
 #include "harness.h"
+#include "store_fixture.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -18,14 +19,6 @@
 
 #include "fsutil.h"
 #include "shard_install.h"
-
-#ifndef TSV_TESTDATA
-#error "TSV_TESTDATA must be defined by the build"
-#endif
-#define SHARD1_TAR TSV_TESTDATA "/influxdb-1.6-portable/backup/20261121T112622Z.s1.tar.gz"
-
-#define TSM1 "000000001-000000001.tsm"
-#define TSM2 "000000002-000000001.tsm"
 
 static char root[PATH_MAX], shard[PATH_MAX], trash[PATH_MAX];
 /* The two real TSM files of the fixture's shard 1. */

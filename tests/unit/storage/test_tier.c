@@ -9,6 +9,7 @@
  * manifest, shard 1 of the InfluxDB 1.6 fixture and a small SQLite file.
  */
 #include "harness.h"
+#include "store_fixture.h"
 
 #include <fcntl.h>
 #include <inttypes.h>
@@ -28,24 +29,7 @@
 #include "tier.h"
 #include "vault.h"
 
-#ifndef TSV_TESTDATA
-#error "TSV_TESTDATA must be defined by the build"
-#endif
-#define SHARD1_TAR TSV_TESTDATA "/influxdb-1.6-portable/backup/20261121T112622Z.s1.tar.gz"
-#define TSM1 "000000001-000000001.tsm"
-#define TSM2 "000000002-000000001.tsm"
-
 /* ---- helpers ------------------------------------------------------------ */
-
-static void open_store(const char *dir, tsv_store **s)
-{
-    tsv_store_options opt = {
-        .data_dir = dir,
-        .trash_retention_s = 3600,
-        .soft_delete_retention_s = 3600,
-    };
-    OK(tsv_store_open(s, &opt, &E));
-}
 
 static tsv_objstore *objects_of(tsv_store *s) { return s->vault->objects; }
 
@@ -207,7 +191,7 @@ static void test_pending_and_copied(void **state)
     char data[PATH_MAX];
     harness_at(data, "data");
     tsv_store *s;
-    open_store(data, &s);
+    store_fixture_open(data, &s);
     tsv_tier_state *ts;
     OK(tsv_tier_state_open(&ts, data, &E));
     assert_true(harness_exists("data/tier/data.mdb"));
@@ -344,7 +328,7 @@ static void test_change_and_checkpoint(void **state)
     char data[PATH_MAX];
     harness_at(data, "data");
     tsv_store *s;
-    open_store(data, &s);
+    store_fixture_open(data, &s);
     content ct;
     make_content(s, harness_scratch, &ct);
 
@@ -579,7 +563,7 @@ static void test_recover_install(void **state)
     harness_at(c2, "c");
     harness_path(a_objects, a, "objects");
     tsv_store *s;
-    open_store(a, &s);
+    store_fixture_open(a, &s);
     content ct;
     make_content(s, harness_scratch, &ct);
     tsv_tier_change ch, ch2;
@@ -618,7 +602,7 @@ static void test_recover_install(void **state)
         closedir(d);
     }
     /* The catalogue was moved out of the first checkpoint: take another. */
-    open_store(a, &s);
+    store_fixture_open(a, &s);
     OK(tsv_tier_scratch_create(a, "checkpoint", ckpt2, sizeof ckpt2, &E));
     OK(tsv_tier_checkpoint(s, ckpt2, &ch2, &E));
     tsv_store_close(s);
@@ -661,7 +645,7 @@ static void test_recover_install(void **state)
     assert_file_equal(sa, sb);
 
     /* It opens, with a's KV (orgs) and the same generation. */
-    open_store(b, &s);
+    store_fixture_open(b, &s);
     assert_int_equal(orgs(s), a_orgs);
     tsv_tier_change now;
     tsv_tier_change_now(s, &now);
@@ -673,7 +657,7 @@ static void test_recover_install(void **state)
 
     /* A directory with state/: refused, untouched. */
     char ckpt3[PATH_MAX];
-    open_store(a, &s);
+    store_fixture_open(a, &s);
     OK(tsv_tier_scratch_create(a, "checkpoint", ckpt3, sizeof ckpt3, &E));
     OK(tsv_tier_checkpoint(s, ckpt3, &ch, &E));
     tsv_store_close(s);
@@ -690,7 +674,7 @@ static void test_recover_install(void **state)
     OK(tsv_tier_recover_install(c2, ckpt3, ch.gen, &E));
     assert_false(harness_exists("c/catalog/junk"));
     assert_false(harness_exists("c/tier/recovering"));
-    open_store(c2, &s);
+    store_fixture_open(c2, &s);
     assert_int_equal(orgs(s), a_orgs);
     tsv_store_close(s);
 }

@@ -7,6 +7,7 @@
  * directory, and an old trash/ SQL entry migrated into the vault once.
  */
 #include "harness.h"
+#include "store_fixture.h"
 
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -169,16 +170,6 @@ static int collect(void *ctx, const tsv_history_version *v, tsv_error *err)
     return 0;
 }
 
-static void open_store(const char *dir, tsv_store **s)
-{
-    tsv_store_options opt = {
-        .data_dir = dir,
-        .trash_retention_s = 3600,
-        .soft_delete_retention_s = 3600,
-    };
-    OK(tsv_store_open(s, &opt, &E));
-}
-
 static ino_t inode(const char *p)
 {
     struct stat st;
@@ -199,7 +190,7 @@ static void test_sql_and_kv_versions(void **state)
     char data[300];
     snprintf(data, sizeof data, "%s/data", dir);
     tsv_store *s;
-    open_store(data, &s);
+    store_fixture_open(data, &s);
 
     /* A fresh data directory: its KV is version 1, in use; no SQL yet. */
     vlist kv = {0}, sql = {0};
@@ -248,7 +239,7 @@ static void test_sql_and_kv_versions(void **state)
     tsv_store_close(s);
 
     /* Restart keeps every version; the KV generation did not change. */
-    open_store(data, &s);
+    store_fixture_open(data, &s);
     sql.n = 0;
     kv.n = 0;
     OK(tsv_vault_history_list(s, TSV_HISTORY_SQL, collect, &sql, &E));
@@ -264,7 +255,7 @@ static void test_sql_and_kv_versions(void **state)
     OK(tsv_mkdir_p(tdir, &E));
     snprintf(tfile, sizeof tfile, "%s/influxd.sqlite", tdir);
     make_sqlite(tfile, 7);
-    open_store(data, &s);
+    store_fixture_open(data, &s);
     assert_false(tsv_path_exists(tdir));
     sql.n = 0;
     OK(tsv_vault_history_list(s, TSV_HISTORY_SQL, collect, &sql, &E));
