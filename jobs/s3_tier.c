@@ -185,6 +185,19 @@ static int key_of(char *out, size_t len, const char *prefix, tsv_error *err, con
     return 0;
 }
 
+static int write_fd_all(int fd, const void *p, size_t n, tsv_error *err)
+{
+    for (size_t off = 0; off < n;) {
+        ssize_t w = write(fd, (const char *)p + off, n - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "write");
+        off += (size_t)w;
+    }
+    return 0;
+}
+
 /* A small object (JSON) through an in-memory file: the S3 client streams
  * from and to file descriptors. */
 static int put_bytes(tsv_s3 *s3, const char *bucket, const char *key, const void *p, size_t n,
@@ -193,16 +206,7 @@ static int put_bytes(tsv_s3 *s3, const char *bucket, const char *key, const void
     int fd = memfd_create("tsv-s3-put", MFD_CLOEXEC);
     if (fd < 0)
         return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "memfd_create");
-    int rc = 0;
-    for (size_t off = 0; off < n && rc == 0;) {
-        ssize_t w = write(fd, (const char *)p + off, n - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            rc = tsv_error_set_errno(err, TSV_EINTERNAL, errno, "write memfd");
-        else
-            off += (size_t)w;
-    }
+    int rc = write_fd_all(fd, p, n, err);
     if (rc == 0)
         rc = tsv_s3_put_file(s3, bucket, key, fd, NULL, err);
     close(fd);
@@ -832,39 +836,29 @@ static int files_collect(void *ctx, const tsv_file_info *info, tsv_error *err)
     return 0;
 }
 
-/* What the staged files are now, in one number (FNV-1a of names and IDs):
- * a change means a new checkpoint. */
+/* The staged files in one number (FNV-1a of names and IDs): a change
+ * means a new checkpoint. */
+static uint64_t files_hash(const files_ctx *f)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < f->n; i++) {
+        for (const char *p = f->v[i].name; *p; p++)
+            h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+        for (const char *p = f->v[i].id; *p; p++)
+            h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+    }
+    return h ^ f->n;
+}
+
 static uint64_t files_digest(tsv_tier *t)
 {
     if (!t->files)
         return 0;
     files_ctx f = {0};
     tsv_error e;
-    uint64_t h = 1469598103934665603ULL;
-    if (tsv_files_list(t->files, files_collect, &f, &e) == 0) {
-        for (size_t i = 0; i < f.n; i++) {
-            for (const char *p = f.v[i].name; *p; p++)
-                h = (h ^ (uint8_t)*p) * 1099511628211ULL;
-            for (const char *p = f.v[i].id; *p; p++)
-                h = (h ^ (uint8_t)*p) * 1099511628211ULL;
-        }
-        h ^= f.n;
-    }
+    uint64_t h = tsv_files_list(t->files, files_collect, &f, &e) == 0 ? files_hash(&f) : 0;
     free(f.v);
     return h;
-}
-
-static int write_fd_all(int fd, const void *p, size_t n, tsv_error *err)
-{
-    for (size_t off = 0; off < n;) {
-        ssize_t w = write(fd, (const char *)p + off, n - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "write");
-        off += (size_t)w;
-    }
-    return 0;
 }
 
 static int buf_fill(void *ctx, int fd, tsv_error *err)
@@ -880,12 +874,8 @@ static int checkpoint_files(tsv_tier *t, const char *scratch, uint64_t *digest, 
     files_ctx f = {0};
     tsv_buf b = {0};
     int rc = tsv_files_list(t->files, files_collect, &f, err);
-    uint64_t h = 1469598103934665603ULL;
+    uint64_t h = files_hash(&f);
     for (size_t i = 0; rc == 0 && i < f.n; i++) {
-        for (const char *p = f.v[i].name; *p; p++)
-            h = (h ^ (uint8_t)*p) * 1099511628211ULL;
-        for (const char *p = f.v[i].id; *p; p++)
-            h = (h ^ (uint8_t)*p) * 1099511628211ULL;
         int copied = 0;
         if (tsv_tier_is_copied(t->state, f.v[i].sha256, &copied, err) != 0) {
             rc = -1;
@@ -928,7 +918,6 @@ static int checkpoint_files(tsv_tier *t, const char *scratch, uint64_t *digest, 
         if (rc == 0)
             rc = tsv_tier_mark_copied(t->state, &o, 1, err);
     }
-    h ^= f.n;
     tsv_json_writer w;
     tsv_jw_init(&w, &b, "\t");
     tsv_jw_array_begin(&w);
