@@ -426,14 +426,15 @@ static int verify_tier(struct tsv_tier *tier, verify_ctx *c, uint64_t *problems,
 {
     tsv_tier_verify_summary ts;
     logf_(c->r, "info",
-          "verify of the copies in the object store (newest checkpoint, every object "
-          "it lists)");
+          "verify of the copies in the object store (newest checkpoint, its log "
+          "segments, every object they list)");
     if (tsv_tier_verify(tier, tier_problem, tier_progress, c, &ts, err) != 0)
         return -1;
     logf_(c->r, ts.problems ? "error" : "info",
           "object store: checkpoint %s, %" PRIu64 " objects (%" PRIu64 " bytes) read back and "
-          "checked, %" PRIu64 " repaired from local copies: %" PRIu64 " problems",
-          ts.checkpoint, ts.objects, ts.bytes, ts.repaired, ts.problems);
+          "checked, %" PRIu64 " repaired from local copies: %" PRIu64 " problems; %" PRIu64
+          " log segments after the checkpoint read back",
+          ts.checkpoint, ts.objects, ts.bytes, ts.repaired, ts.problems, ts.segments);
     *problems += ts.problems + ts.repaired; /* a repair is a problem found */
     return 0;
 }

@@ -22,6 +22,7 @@
 #include "object_store.h"
 #include "random.h"
 #include "tier.h"
+#include "tier_log.h"
 #include "tsv_log.h"
 #include "tsv_time.h"
 
@@ -52,6 +53,8 @@ typedef struct manifest {
     uint64_t gen;
     int has[N_PARTS];
     char sha[N_PARTS][65];
+    int has_log; /* "log": where its log segments start */
+    tsv_tier_logpos log;
 } manifest;
 
 struct tsv_tier {
@@ -75,11 +78,21 @@ struct tsv_tier {
     int64_t lease_renew_at;
     int have_checkpoint;
     tsv_tier_change last_change;
+    tsv_tier_change log_change; /* covered by the shipped log */
     uint64_t last_conns_changes;
     tsv_conns *conns; /* NULL: no connections to copy */
     tsv_files *files; /* NULL: no staged files to copy */
     uint64_t last_files_digest;
     int64_t last_checkpoint_ns;
+    /* The log between checkpoints (storage/tier_log.h). */
+    int64_t log_ns, last_log_ns; /* log_ns 0: no log */
+    char cp_name[CHECKPOINT_NAME_LEN + 1];
+    tsv_tier_logpos cp_pos;                       /* the newest complete checkpoint's log start */
+    tsv_tier_logpos log_pos;                      /* where the shipped log ends */
+    uint64_t log_n;                               /* segments shipped after cp_name */
+    uint64_t log_conns_changes, log_files_digest; /* as last shipped */
+    int log_stale;                                /* the generation changed: a checkpoint first */
+    atomic_int checkpoint_wanted;                 /* verify found a damaged segment */
     int failures;
     char last_error[512];
 };
@@ -113,7 +126,8 @@ static void count(const char *name, const char *help, const char *result, uint64
 #define M_LAG_H "age of the oldest object not yet copied to the object store (0: none)"
 #define M_BEHIND "tsvault_s3_checkpoint_behind"
 #define M_BEHIND_H                                                                                 \
-    "1 while the catalogue or KV changed since the last checkpoint in the object store"
+    "1 while a change is covered by neither the last checkpoint nor a log segment in the object "  \
+    "store"
 #define M_CP_TIME "tsvault_s3_last_checkpoint_timestamp_seconds"
 #define M_CP_TIME_H "when the newest checkpoint was completed in the object store (Unix time)"
 #define M_LEASE "tsvault_s3_lease_held"
@@ -124,6 +138,11 @@ static void count(const char *name, const char *help, const char *result, uint64
 #define M_BYTES_H "bytes uploaded to the object store (objects and checkpoints)"
 #define M_CPS "tsvault_s3_checkpoints_total"
 #define M_CPS_H "checkpoints written to the object store (result: ok, failed)"
+#define M_SEGMENTS "tsvault_s3_log_segments_total"
+#define M_SEGMENTS_H                                                                               \
+    "log segments written to the object store between checkpoints (result: ok, failed)"
+#define M_SEG_RECORDS "tsvault_s3_log_records_total"
+#define M_SEG_RECORDS_H "catalogue, job and KV change records shipped in log segments"
 #define M_ROUNDS "tsvault_s3_rounds_total"
 #define M_ROUNDS_H "copy rounds finished (result: ok, failed); the gauges are as of the last one"
 #define M_EVICTED "tsvault_s3_evicted_objects_total"
@@ -1042,7 +1061,7 @@ static int checkpoint(tsv_tier *t, tsv_error *err)
     tsv_buf b = {0};
     int rc = -1;
     uint64_t conns_changes = t->conns ? tsv_conn_catalog_changes(tsv_conns_catalog(t->conns)) : 0;
-    if (tsv_tier_checkpoint(t->store, dir, &ch, err) != 0 ||
+    if (tsv_tier_checkpoint(t->store, dir, t->have_checkpoint ? &t->cp_pos : NULL, &ch, err) != 0 ||
         (t->conns && tsv_tier_checkpoint_connections(tsv_conns_catalog(t->conns), dir, err) != 0) ||
         tsv_tier_catalog_objects(cat, 0, cp_object_fn, &objs, err) != 0 ||
         (t->conns && conns_objects(dir, &objs, err) != 0))
@@ -1088,6 +1107,10 @@ static int checkpoint(tsv_tier *t, tsv_error *err)
     tsv_jw_u64(&w, objs.objects);
     tsv_jw_key(&w, "objectBytes");
     tsv_jw_u64(&w, objs.bytes);
+    char pos[64];
+    tsv_tier_logpos_format(&ch.pos, pos);
+    tsv_jw_key(&w, "log");
+    tsv_jw_string(&w, pos);
     tsv_jw_key(&w, "files");
     tsv_jw_object_begin(&w);
     for (int i = 0; i < N_PARTS; i++) {
@@ -1112,6 +1135,14 @@ static int checkpoint(tsv_tier *t, tsv_error *err)
     t->last_files_digest = files_dg;
     t->have_checkpoint = 1;
     t->last_checkpoint_ns = now_ns();
+    memcpy(t->cp_name, name, sizeof t->cp_name);
+    t->cp_pos = t->log_pos = ch.pos;
+    t->log_change = ch;
+    t->log_n = 0;
+    t->log_conns_changes = conns_changes;
+    t->log_files_digest = files_dg;
+    t->log_stale = 0;
+    t->last_log_ns = t->last_checkpoint_ns;
     gauge(M_CP_TIME, M_CP_TIME_H, (double)t->last_checkpoint_ns / 1e9);
     TSV_INFO("msg=\"checkpoint written to the object store\" checkpoint=%s objects=%" PRIu64
              " object_bytes=%" PRIu64 " kv_bytes=%" PRIu64 " catalog_bytes=%" PRIu64,
@@ -1130,6 +1161,113 @@ static int checkpoint(tsv_tier *t, tsv_error *err)
 out:
     count(M_CPS, M_CPS_H, rc == 0 ? "ok" : "failed", 1);
     tsv_buf_free(&b);
+    free(objs.missing);
+    tsv_tier_scratch_remove(dir);
+    return rc;
+}
+
+/* ---- the log between checkpoints ---------------------------------------- */
+
+typedef struct seg_fill_ctx {
+    tsv_tier *t;
+    const char *extra;
+    uint64_t n, records;
+    tsv_tier_logpos to;
+    cp_objects *objs;
+} seg_fill_ctx;
+
+static int seg_fill(void *ctx, int fd, tsv_error *err)
+{
+    seg_fill_ctx *c = ctx;
+    return tsv_tier_log_write(c->t->store, &c->t->log_pos, c->t->cp_name, c->n, c->extra, fd,
+                              &c->to, &c->records, cp_object_fn, c->objs, err);
+}
+
+/* A part a segment carries whole (the staged files' or the connections'
+ * records): uploaded beside it, named in its extra text. */
+static int seg_part(tsv_tier *t, const char *dir, uint64_t n, int part, tsv_json_writer *w,
+                    tsv_error *err)
+{
+    char key[1200];
+    tsv_s3_object info;
+    if (key_of(key, sizeof key, t->prefix, err, "checkpoints/%s/log/%010" PRIu64 ".%s", t->cp_name,
+               n, parts[part].key) != 0 ||
+        upload_file(t, dir, parts[part].scratch, key, &info, err) != 0)
+        return -1;
+    tsv_jw_key(w, parts[part].key);
+    tsv_jw_object_begin(w);
+    tsv_jw_key(w, "size");
+    tsv_jw_u64(w, info.size);
+    tsv_jw_key(w, "sha256");
+    tsv_jw_string(w, info.sha256);
+    tsv_jw_object_end(w);
+    return 0;
+}
+
+/* Ships what changed since the end of the shipped log as segment n+1 of
+ * the newest checkpoint: every object its version records list first, the
+ * segment last (a segment never names an object the store lacks). */
+static int log_segment(tsv_tier *t, uint64_t conns_changes, uint64_t files_dg, tsv_error *err)
+{
+    char dir[PATH_MAX], key[1200];
+    if (tsv_tier_scratch_create(t->data_dir, "tier-log", dir, sizeof dir, err) != 0)
+        return -1;
+    cp_objects objs = {.t = t};
+    tsv_buf extra = {0};
+    int rc = -1;
+    uint64_t n = t->log_n + 1, dg = files_dg;
+    int with_conns = t->conns && conns_changes != t->log_conns_changes;
+    int with_files = t->files && files_dg != t->log_files_digest;
+    if ((with_conns &&
+         (tsv_tier_checkpoint_connections(tsv_conns_catalog(t->conns), dir, err) != 0 ||
+          conns_objects(dir, &objs, err) != 0)) ||
+        (with_files && checkpoint_files(t, dir, &dg, err) != 0))
+        goto out;
+    tsv_json_writer w;
+    tsv_jw_init(&w, &extra, NULL);
+    tsv_jw_object_begin(&w);
+    if ((with_conns && seg_part(t, dir, n, PART_CONNECTIONS, &w, err) != 0) ||
+        (with_files && seg_part(t, dir, n, PART_FILES, &w, err) != 0))
+        goto out;
+    tsv_jw_object_end(&w);
+    if (tsv_jw_finish(&w, err) != 0 || tsv_buf_append(&extra, "", 1, err) != 0)
+        goto out;
+    seg_fill_ctx sc = {t, (const char *)extra.data, n, 0, {0}, &objs};
+    if (tsv_tier_scratch_fill(dir, "segment", seg_fill, &sc, err) != 0) {
+        if (err->code == TSV_ECONFLICT)
+            t->log_stale = 1;
+        goto out;
+    }
+    if (sc.records == 0 && !with_conns && !with_files) {
+        rc = 0; /* nothing happened since the last one */
+        goto out;
+    }
+    cp_unique(&objs);
+    if (copy_objects(t, objs.missing, objs.n, err) != 0) {
+        tsv_error_wrap(err, "log segment postponed");
+        goto out;
+    }
+    tsv_s3_object info;
+    if (key_of(key, sizeof key, t->prefix, err, "checkpoints/%s/log/%010" PRIu64, t->cp_name, n) !=
+            0 ||
+        upload_file(t, dir, "segment", key, &info, err) != 0)
+        goto out;
+    t->log_pos = sc.to;
+    t->log_n = n;
+    t->log_conns_changes = conns_changes;
+    t->log_files_digest = dg;
+    count(M_SEGMENTS, M_SEGMENTS_H, "ok", 1);
+    tsv_metric_add(
+        tsv_metrics_family(TSV_METRIC_COUNTER, M_SEG_RECORDS, M_SEG_RECORDS_H, NULL, NULL, 0), NULL,
+        sc.records);
+    TSV_DEBUG("msg=\"log segment written to the object store\" checkpoint=%s segment=%" PRIu64
+              " records=%" PRIu64 " bytes=%" PRIu64,
+              t->cp_name, n, sc.records, info.size);
+    rc = 0;
+out:
+    if (rc != 0)
+        count(M_SEGMENTS, M_SEGMENTS_H, "failed", 1);
+    tsv_buf_free(&extra);
     free(objs.missing);
     tsv_tier_scratch_remove(dir);
     return rc;
@@ -1192,8 +1330,15 @@ static int tier_round(tsv_tier *t, int final, tsv_error *err)
     uint64_t files_dg = files_digest(t);
     int changed = !t->have_checkpoint || !same_change(&ch, &t->last_change) ||
                   conns_changes != t->last_conns_changes || files_dg != t->last_files_digest;
-    if (changed &&
-        (final || !t->have_checkpoint || now - t->last_checkpoint_ns >= t->interval_ns)) {
+    /* A restore/kv or PITR swap cannot be logged record by record: it is a
+     * checkpoint at once. */
+    int gen_changed = t->have_checkpoint && ch.gen != t->last_change.gen;
+    int behind = changed;
+    int wanted = atomic_exchange(&t->checkpoint_wanted, 0);
+    if (wanted)
+        changed = 1;
+    if (changed && (final || !t->have_checkpoint || gen_changed || t->log_stale || wanted ||
+                    now - t->last_checkpoint_ns >= t->interval_ns)) {
         if (checkpoint(t, err) != 0)
             return -1;
         tsv_tier_change_now(t->store, &ch);
@@ -1201,8 +1346,19 @@ static int tier_round(tsv_tier *t, int final, tsv_error *err)
         files_dg = files_digest(t);
         changed = !same_change(&ch, &t->last_change) || conns_changes != t->last_conns_changes ||
                   files_dg != t->last_files_digest;
+        behind = changed;
+    } else if (changed && t->log_ns > 0) {
+        /* Between checkpoints: the log, which covers at least ch. */
+        if (now - t->last_log_ns >= t->log_ns) {
+            t->last_log_ns = now;
+            if (log_segment(t, conns_changes, files_dg, err) != 0)
+                return -1;
+            t->log_change = ch;
+        }
+        behind = t->log_stale || !same_change(&ch, &t->log_change) ||
+                 conns_changes != t->log_conns_changes || files_dg != t->log_files_digest;
     }
-    gauge(M_BEHIND, M_BEHIND_H, changed ? 1 : 0);
+    gauge(M_BEHIND, M_BEHIND_H, behind ? 1 : 0);
     if (t->evict_ns > 0 && !final) {
         uint64_t objects = 0, ebytes = 0;
         if (tsv_tier_evict(t->store, t->state, now - t->evict_ns, &objects, &ebytes, err) != 0)
@@ -1303,6 +1459,7 @@ static int tier_new(tsv_tier **out, tsv_store *store, const char *data_dir,
     t->store = store;
     t->concurrency = o->concurrency > 0 ? (o->concurrency > 64 ? 64 : o->concurrency) : 4;
     t->interval_ns = (o->checkpoint_interval_s > 0 ? o->checkpoint_interval_s : 60) * 1000000000LL;
+    t->log_ns = o->log_interval_s > 0 ? o->log_interval_s * 1000000000LL : 0;
     t->ttl_ns = (o->lease_ttl_s > 0 ? o->lease_ttl_s : 60) * 1000000000LL;
     t->keep = o->keep_checkpoints > 0 ? o->keep_checkpoints : 3;
     t->evict_ns = o->evict_after_s > 0 ? o->evict_after_s * 1000000000LL : 0;
@@ -1375,6 +1532,10 @@ int tsv_tier_start(tsv_tier **out, tsv_store *store, const char *data_dir,
     }
     gauge(M_LEASE, M_LEASE_H, held);
     gauge(M_BEHIND, M_BEHIND_H, 1);
+    /* Before the first checkpoint: its log starts where the change logs
+     * are on. */
+    if (t->log_ns > 0)
+        tsv_tier_log_enable(store);
     tsv_store_set_object_fetch(store, tier_fetch, t);
     if (pthread_create(&t->thread, NULL, tier_main, t) != 0) {
         tsv_store_set_object_fetch(store, NULL, NULL);
@@ -1383,9 +1544,9 @@ int tsv_tier_start(tsv_tier **out, tsv_store *store, const char *data_dir,
         goto fail;
     }
     TSV_INFO("msg=\"copying the vault to the object store\" url=\"s3://%s/%s\" owner=%s "
-             "concurrency=%d checkpoint_interval_s=%" PRId64,
+             "concurrency=%d checkpoint_interval_s=%" PRId64 " log_interval_s=%" PRId64,
              t->bucket, t->prefix, tsv_tier_state_id(t->state), t->concurrency,
-             (int64_t)(t->interval_ns / 1000000000LL));
+             (int64_t)(t->interval_ns / 1000000000LL), (int64_t)(t->log_ns / 1000000000LL));
     *out = t;
     return 0;
 fail:
@@ -1411,6 +1572,69 @@ void tsv_tier_stop(tsv_tier *t)
 static int newest_checkpoint(tsv_s3 *s3, const char *bucket, const char *prefix, char *name,
                              size_t name_len, tsv_error *err);
 static int manifest_parse(const char *text, size_t len, manifest *m, tsv_error *err);
+
+/* ---- log segments in the store ----------------------------------------- */
+
+typedef struct seg_list {
+    const char *base; /* "<prefix>/checkpoints/<name>/log/" */
+    size_t base_len;
+    uint64_t *v;
+    size_t n, cap;
+} seg_list;
+
+static int seg_list_fn(const tsv_s3_entry *e, void *ud, tsv_error *err)
+{
+    seg_list *l = ud;
+    const char *rest = e->key + l->base_len;
+    if (strncmp(e->key, l->base, l->base_len) != 0 || strlen(rest) != 10 ||
+        strspn(rest, "0123456789") != 10)
+        return 0; /* the parts a segment carries, or foreign keys */
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        uint64_t *nv = realloc(l->v, cap * sizeof *nv);
+        if (!nv)
+            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+        l->v = nv;
+        l->cap = cap;
+    }
+    l->v[l->n++] = strtoull(rest, NULL, 10);
+    return 0;
+}
+
+static int by_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int raw_fill(void *ctx, int fd, tsv_error *err)
+{
+    download *d = ctx;
+    return tsv_s3_get(d->s3, d->bucket, d->key, fd, &d->info, err);
+}
+
+/* The segment numbers of checkpoint `name`, sorted; base gets the prefix
+ * of their keys. The caller frees l->v. */
+static int seg_list_load(tsv_s3 *s3, const char *bucket, const char *prefix, const char *name,
+                         seg_list *l, char *base, size_t base_len, tsv_error *err)
+{
+    memset(l, 0, sizeof *l);
+    if (key_of(base, base_len, prefix, err, "checkpoints/%s/log/", name) != 0)
+        return -1;
+    l->base = base;
+    l->base_len = strlen(base);
+    if (tsv_s3_list(s3, bucket, base, seg_list_fn, l, err) != 0) {
+        free(l->v);
+        l->v = NULL;
+        return tsv_error_wrap(err, "list the log of checkpoint %s", name);
+    }
+    if (l->n > 1)
+        qsort(l->v, l->n, sizeof *l->v, by_u64);
+    return 0;
+}
+
+static int seg_parts(tsv_s3 *s3, const char *bucket, const char *seg_key, const char *extra,
+                     const char *scratch, manifest *m, tsv_error *err);
 
 typedef struct tv_ctx {
     tsv_tier *t;
@@ -1457,11 +1681,30 @@ static void cp_unique(cp_objects *c)
 }
 
 /* Uploads the local copy again; 1 if it had the right bytes and went up. */
+/* A staged file's bytes (stored in S3 as the object named by its SHA-256),
+ * opened from the Files API's directory. */
+static int staged_open(tsv_tier *t, const char *hex, int *fd)
+{
+    files_ctx f = {0};
+    tsv_error e;
+    int rc = -1;
+    if (t->files && tsv_files_list(t->files, files_collect, &f, &e) == 0)
+        for (size_t i = 0; rc != 0 && i < f.n; i++) {
+            char path[PATH_MAX];
+            if (strcmp(f.v[i].sha256, hex) == 0 &&
+                tsv_files_path(t->files, f.v[i].name, path, sizeof path, &e) == 0 &&
+                (*fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0)
+                rc = 0;
+        }
+    free(f.v);
+    return rc;
+}
+
 static int tv_repair(tsv_tier *t, const char *hex, const char *key)
 {
     int fd;
     tsv_error e;
-    if (object_open(t, hex, &fd, NULL, &e) != 0)
+    if (object_open(t, hex, &fd, NULL, &e) != 0 && staged_open(t, hex, &fd) != 0)
         return 0;
     tsv_s3_object info;
     int rc = tsv_s3_put_file(t->s3, t->bucket, key, fd, &info, &e);
@@ -1515,6 +1758,57 @@ static int tv_object(void *ctx, const char *hex, uint64_t size, tsv_error *err)
     return 0;
 }
 
+/* Every log segment of the verified checkpoint read back whole (its
+ * digest) with the parts it carries; the objects they list join `all`. A
+ * damaged one cannot be rebuilt as it was: the tier takes a new checkpoint
+ * (which the log then follows) at its next round. */
+static int tv_segments(tv_ctx *c, const char *scratch, manifest *m, cp_objects *all, tsv_error *err)
+{
+    tsv_tier *t = c->t;
+    char base[1100];
+    seg_list l;
+    if (seg_list_load(t->s3, t->bucket, t->prefix, c->sum->checkpoint, &l, base, sizeof base,
+                      err) != 0)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < l.n; i++) {
+        char key[1200];
+        snprintf(key, sizeof key, "%s%010" PRIu64, base, l.v[i]);
+        download d = {t->s3, t->bucket, key, "", "", {0}};
+        tsv_error e;
+        int fd = -1;
+        tsv_tier_log_info info = {0};
+        if (tsv_tier_scratch_fill(scratch, "segment", raw_fill, &d, &e) != 0 ||
+            tsv_tier_scratch_open(scratch, "segment", &fd, &e) != 0 ||
+            tsv_tier_log_read_info(fd, &info, &e) != 0 ||
+            (info.n != l.v[i] || i + 1 != l.v[i]
+                 ? tsv_error_set(&e, TSV_EINVALID, "out of order (segment %zu expected)", i + 1)
+                 : 0) != 0 ||
+            (info.extra && seg_parts(t->s3, t->bucket, key, info.extra, scratch, m, &e) != 0) ||
+            tsv_tier_log_objects(fd, collect_fn, all, &e) != 0) {
+            if (e.code == TSV_EUNAVAILABLE || e.code == TSV_ETOOMANY) {
+                *err = e;
+                rc = -1;
+            } else {
+                tv_problem(c, key,
+                           "log segment %" PRIu64 " of checkpoint %s: %s; a recovery stops "
+                           "before it (a new checkpoint is taken)",
+                           l.v[i], c->sum->checkpoint, e.message);
+                atomic_store(&t->checkpoint_wanted, 1);
+            }
+        } else {
+            c->sum->segments++;
+        }
+        free(info.extra);
+        if (fd >= 0)
+            close(fd);
+        if (rc == 0 && c->sum->problems && atomic_load(&t->checkpoint_wanted))
+            break; /* what follows a damaged segment is not replayed either */
+    }
+    free(l.v);
+    return rc;
+}
+
 int tsv_tier_verify(tsv_tier *t, tsv_tier_problem_fn problem, tsv_tier_progress_fn progress,
                     void *ctx, tsv_tier_verify_summary *sum, tsv_error *err)
 {
@@ -1560,9 +1854,11 @@ int tsv_tier_verify(tsv_tier *t, tsv_tier_problem_fn problem, tsv_tier_progress_
     }
     snprintf(cat, sizeof cat, "%s/catalog", scratch);
     /* The vault's and the connections' objects, each once (a pull of data
-     * the vault holds stores the same bytes under the same name). */
+     * the vault holds stores the same bytes under the same name); with the
+     * log segments after the checkpoint and what they list. */
     cp_objects all = {.t = NULL};
-    if (tsv_tier_catalog_objects(cat, 0, collect_fn, &all, err) != 0 ||
+    if ((m.has_log && tv_segments(&c, scratch, &m, &all, err) != 0) ||
+        tsv_tier_catalog_objects(cat, 0, collect_fn, &all, err) != 0 ||
         (m.has[PART_CONNECTIONS] && conns_list(scratch, &all, err) != 0) ||
         (m.has[PART_FILES] && files_objects(scratch, &all, err) != 0))
         goto out;
@@ -1661,6 +1957,16 @@ static int manifest_parse(const char *text, size_t len, manifest *m, tsv_error *
         rc = tsv_error_set(err, TSV_EINVALID, "checkpoint format %" PRId64 " is not known", format);
     else if (gl != 16 || sscanf(g, "%16" SCNx64, &m->gen) != 1)
         rc = tsv_error_set(err, TSV_EINVALID, "bad generation \"%.*s\"", (int)gl, g);
+    const tsv_json *log = tsv_json_get(root, "log");
+    if (rc == 0 && log) {
+        const char *ls = NULL;
+        size_t ll = 0;
+        if (tsv_json_string(log, &ls, &ll, "log", err) != 0 ||
+            tsv_tier_logpos_parse(ls, ll, &m->log) != 0)
+            rc = tsv_error_set(err, TSV_EINVALID, "bad log position in the manifest");
+        m->log.gen = m->gen;
+        m->has_log = rc == 0;
+    }
     const tsv_json *files = tsv_json_get(root, "files");
     for (int i = 0; rc == 0 && i < N_PARTS; i++) {
         const tsv_json *f = tsv_json_get(files, parts[i].key);
@@ -1801,6 +2107,108 @@ static int fetch_all(tsv_s3 *s3, const char *bucket, const char *prefix, const c
     return 0;
 }
 
+/* ---- replaying the log --------------------------------------------------- */
+
+/* The whole parts a segment carries (its extra text) replace the
+ * checkpoint's in scratch. */
+static int seg_parts(tsv_s3 *s3, const char *bucket, const char *seg_key, const char *extra,
+                     const char *scratch, manifest *m, tsv_error *err)
+{
+    tsv_json_doc *doc;
+    if (tsv_json_parse(&doc, extra, strlen(extra), err) != 0)
+        return tsv_error_wrap(err, "log segment's extra text");
+    int rc = 0;
+    for (int i = PART_CONNECTIONS; rc == 0 && i < N_PARTS; i++) {
+        const tsv_json *f = tsv_json_get(tsv_json_root(doc), parts[i].key);
+        if (!f)
+            continue;
+        const char *sh = NULL;
+        size_t sl = 0;
+        char key[1300], sha[65];
+        if (tsv_json_string(tsv_json_get(f, "sha256"), &sh, &sl, parts[i].key, err) != 0 ||
+            sl != 64) {
+            rc = tsv_error_set(err, TSV_EINVALID, "log segment: %s.sha256 missing", parts[i].key);
+            break;
+        }
+        snprintf(sha, sizeof sha, "%.*s", (int)sl, sh);
+        snprintf(key, sizeof key, "%s.%s", seg_key, parts[i].key);
+        download d = {s3, bucket, key, sha, "the log segment", {0}};
+        rc = tsv_tier_scratch_fill(scratch, parts[i].scratch, download_fill, &d, err);
+        if (rc == 0) {
+            m->has[i] = 1;
+            memcpy(m->sha[i], sha, sizeof sha);
+        }
+    }
+    tsv_json_free(doc);
+    return rc;
+}
+
+/* Replays the segments of checkpoint `name` onto its downloaded copy in
+ * scratch, in order, each checked (digest, checkpoint, number, position).
+ * The first one missing, damaged or out of order ends the log: the state
+ * recovered is that of the last one applied (each is a consistent cut),
+ * and a warning says so. A failure while applying fails the recovery. */
+static int replay_log(tsv_s3 *s3, const char *bucket, const char *prefix, const char *name,
+                      const char *scratch, manifest *m, uint64_t *applied, tsv_error *err)
+{
+    *applied = 0;
+    char base[1100];
+    seg_list l;
+    if (seg_list_load(s3, bucket, prefix, name, &l, base, sizeof base, err) != 0)
+        return -1;
+    tsv_tier_logpos at = m->log;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < l.n; i++) {
+        tsv_error why;
+        char key[1200];
+        if (l.v[i] != i + 1) {
+            TSV_WARN("msg=\"log segment missing: the recovery stops at the one before\" "
+                     "checkpoint=%s segment=%zu",
+                     name, i + 1);
+            break;
+        }
+        snprintf(key, sizeof key, "%s%010" PRIu64, base, l.v[i]);
+        download d = {s3, bucket, key, "", "", {0}};
+        int fd = -1;
+        tsv_tier_log_info info = {0};
+        if (tsv_tier_scratch_fill(scratch, "segment", raw_fill, &d, &why) != 0 ||
+            tsv_tier_scratch_open(scratch, "segment", &fd, &why) != 0 ||
+            tsv_tier_log_read_info(fd, &info, &why) != 0 ||
+            (strcmp(info.checkpoint, name) != 0 || info.n != l.v[i]
+                 ? tsv_error_set(&why, TSV_EINVALID, "it names checkpoint %s, segment %" PRIu64,
+                                 info.checkpoint, info.n)
+                 : 0) != 0 ||
+            (info.extra && seg_parts(s3, bucket, key, info.extra, scratch, m, &why) != 0)) {
+            TSV_WARN("msg=\"log segment unusable: the recovery stops at the one before\" "
+                     "checkpoint=%s segment=%" PRIu64 " error=\"%s\"",
+                     name, l.v[i], why.message);
+            if (fd >= 0)
+                close(fd);
+            free(info.extra);
+            break;
+        }
+        free(info.extra);
+        if (tsv_tier_log_apply(scratch, fd, &at, &why) != 0) {
+            if (why.code == TSV_EINVALID && *applied == i) {
+                /* Refused before anything was written (not its turn). */
+                TSV_WARN("msg=\"log segment does not follow: the recovery stops at the one "
+                         "before\" checkpoint=%s segment=%" PRIu64 " error=\"%s\"",
+                         name, l.v[i], why.message);
+                close(fd);
+                break;
+            }
+            *err = why;
+            rc = tsv_error_wrap(err, "replay log segment %" PRIu64 " of checkpoint %s", l.v[i],
+                                name);
+        } else {
+            (*applied)++;
+        }
+        close(fd);
+    }
+    free(l.v);
+    return rc;
+}
+
 int tsv_tier_recover(const char *data_dir, const tsv_tier_options *o, tsv_error *err)
 {
     char bucket[64], prefix[512];
@@ -1867,10 +2275,16 @@ int tsv_tier_recover(const char *data_dir, const tsv_tier_options *o, tsv_error 
             goto out;
         }
     }
+    uint64_t segments = 0;
+    if (m.has_log && replay_log(s3, bucket, prefix, newest_name, scratch, &m, &segments, err) != 0)
+        goto out;
+    if (segments)
+        TSV_INFO("msg=\"log replayed\" checkpoint=%s segments=%" PRIu64, newest_name, segments);
     char cat[PATH_MAX + 16];
     snprintf(cat, sizeof cat, "%s/catalog", scratch);
-    /* Every listed object is in the store (the checkpoint was written after
-     * them); with eviction only what is in use is downloaded now. */
+    /* Every listed object is in the store (the checkpoint and each segment
+     * were written after them); with eviction only what is in use is
+     * downloaded now. */
     if (tsv_tier_catalog_objects(cat, 0, collect_fn, &all, err) != 0 ||
         (o->evict_after_s > 0 && tsv_tier_catalog_objects(cat, 1, collect_fn, &need, err) != 0) ||
         (m.has[PART_CONNECTIONS] && conns_list(scratch, &conns, err) != 0))

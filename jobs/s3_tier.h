@@ -49,8 +49,13 @@ typedef struct tsv_tier_options {
     tsv_s3_config s3;              /* endpoint, region, credentials, TLS */
     int concurrency;               /* objects copied at once; 0: 4 */
     int64_t checkpoint_interval_s; /* 0: 60 */
-    int64_t lease_ttl_s;           /* 0: 60 */
-    int keep_checkpoints;          /* 0: 3 */
+    /* > 0: between checkpoints, what changed in the catalogue, the job
+     * records and the KV (and the staged files' and connections' records)
+     * is shipped as a log segment at most this often (storage/tier_log.h);
+     * a recovery replays the newest checkpoint's segments. 0: no log. */
+    int64_t log_interval_s;
+    int64_t lease_ttl_s;  /* 0: 60 */
+    int keep_checkpoints; /* 0: 3 */
     /* > 0: objects not in use and stored locally longer ago than this are
      * deleted locally once copied, and fetched back when needed; recovery
      * then downloads only what is in use. 0: every object stays local. */
@@ -91,6 +96,7 @@ void tsv_tier_stop(tsv_tier *t);
 typedef struct tsv_tier_verify_summary {
     char checkpoint[32];
     uint64_t objects, bytes, problems, repaired;
+    uint64_t segments; /* log segments after the checkpoint read back */
 } tsv_tier_verify_summary;
 typedef void (*tsv_tier_problem_fn)(void *ctx, const char *what, const char *message);
 typedef int (*tsv_tier_progress_fn)(void *ctx, uint64_t objects_done, uint64_t objects_total,

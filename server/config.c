@@ -50,6 +50,7 @@ typedef enum opt_id {
     OPT_S3_INSECURE,
     OPT_S3_CONCURRENCY,
     OPT_S3_CHECKPOINT,
+    OPT_S3_LOG,
     OPT_S3_LEASE_TTL,
     OPT_S3_KEEP,
     OPT_S3_EVICT,
@@ -153,6 +154,9 @@ static const struct {
                             "objects uploaded (and, recovering, downloaded) at once, 1..64"},
     [OPT_S3_CHECKPOINT] = {"s3-checkpoint-interval", "TSVAULT_S3_CHECKPOINT_INTERVAL", "60s",
                            "at most one checkpoint per interval, and only after a change"},
+    [OPT_S3_LOG] = {"s3-log-interval", "TSVAULT_S3_LOG_INTERVAL", "5s",
+                    "between checkpoints, the changes of the catalogue, KV and jobs are shipped "
+                    "as log segments at most this often (0: no log, checkpoints only)"},
     [OPT_S3_LEASE_TTL] = {"s3-lease-ttl", "TSVAULT_S3_LEASE_TTL", "60s",
                           "how long this server's claim on the prefix lasts unless renewed "
                           "(every third of it); another server waits this long after a crash"},
@@ -296,6 +300,7 @@ void tsv_config_defaults(tsv_config *cfg)
     cfg->tls_min_version = 12;
     cfg->s3_concurrency = 4;
     cfg->s3_checkpoint_interval_s = 60;
+    cfg->s3_log_interval_s = 5;
     cfg->s3_lease_ttl_s = 60;
     cfg->s3_keep_checkpoints = 3;
 }
@@ -531,6 +536,12 @@ static int apply(tsv_config *cfg, opt_id id, const char *val, const char *source
         if (tsv_parse_duration_s(val, &d) != 0)
             return tsv_error_set(err, TSV_EINVALID, "%s: invalid duration \"%s\"", source, val);
         cfg->s3_evict_after_s = d;
+        return 0;
+    case OPT_S3_LOG:
+        if (tsv_parse_duration_s(val, &d) != 0 || d < 0 || d > 86400)
+            return tsv_error_set(err, TSV_EINVALID, "%s: duration must be 0s..24h, got \"%s\"",
+                                 source, val);
+        cfg->s3_log_interval_s = d;
         return 0;
     case OPT_S3_CHECKPOINT:
     case OPT_S3_LEASE_TTL:

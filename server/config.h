@@ -58,6 +58,7 @@ typedef struct tsv_config {
     int s3_insecure;                 /* no TLS verification (tests only) */
     int s3_concurrency;              /* objects copied at once */
     int64_t s3_checkpoint_interval_s;
+    int64_t s3_log_interval_s; /* 0: no log between checkpoints */
     int64_t s3_lease_ttl_s;
     int s3_keep_checkpoints;
     int64_t s3_evict_after_s; /* 0: never evict local copies */

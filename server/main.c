@@ -61,6 +61,7 @@ static int tier_options(const tsv_config *cfg, tsv_tier_options *o, tsv_s3_crede
     o->s3.skip_verify = cfg->s3_insecure;
     o->concurrency = cfg->s3_concurrency;
     o->checkpoint_interval_s = cfg->s3_checkpoint_interval_s;
+    o->log_interval_s = cfg->s3_log_interval_s;
     o->lease_ttl_s = cfg->s3_lease_ttl_s;
     o->keep_checkpoints = cfg->s3_keep_checkpoints;
     o->evict_after_s = cfg->s3_evict_after_s;

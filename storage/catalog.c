@@ -13,6 +13,7 @@
 
 #include "be_writer.h"
 #include "fsutil.h"
+#include "lmdb_changelog.h"
 #include "rec_reader.h"
 
 #define CATALOG_MAP_SIZE ((size_t)4 << 30) /* sparse */
@@ -21,6 +22,8 @@
 struct tsv_catalog {
     MDB_env *env;
     MDB_dbi dbi;
+    MDB_dbi changes; /* the S3 tier's change log (lmdb_changelog.h) */
+    int changelog;   /* 1: every write is logged in `changes` */
 };
 
 struct tsv_catalog_txn {
@@ -300,7 +303,7 @@ int tsv_catalog_open(tsv_catalog **out, const char *dir, tsv_error *err)
         return lmdb_error(err, rc, "create environment");
     }
     MDB_txn *txn = NULL;
-    if ((rc = mdb_env_set_maxdbs(c->env, 2)) != 0 ||
+    if ((rc = mdb_env_set_maxdbs(c->env, 3)) != 0 ||
         (rc = mdb_env_set_mapsize(c->env, CATALOG_MAP_SIZE)) != 0 ||
         (rc = mdb_env_set_maxreaders(c->env, 256)) != 0 ||
         (rc = mdb_env_open(c->env, dir, MDB_NOTLS, 0600)) != 0) {
@@ -312,6 +315,7 @@ int tsv_catalog_open(tsv_catalog **out, const char *dir, tsv_error *err)
     (void)mdb_reader_check(c->env, &dead);
     if ((rc = mdb_txn_begin(c->env, NULL, 0, &txn)) != 0 ||
         (rc = mdb_dbi_open(txn, "catalog", MDB_CREATE, &c->dbi)) != 0 ||
+        (rc = mdb_dbi_open(txn, "changes", MDB_CREATE, &c->changes)) != 0 ||
         (rc = mdb_txn_commit(txn)) != 0) {
         if (txn)
             mdb_txn_abort(txn);
@@ -404,6 +408,68 @@ void tsv_catalog_abort(tsv_catalog_txn *t)
     free(t);
 }
 
+/* ---- writes (logged when the change log is on) ------------------------------ */
+
+/* Every write of the catalogue database goes through these two, so the
+ * change log sees it (same transaction). */
+static int cat_put(tsv_catalog_txn *t, MDB_val *key, MDB_val *val, const char *what, tsv_error *err)
+{
+    if (t->c->changelog && tsv_changelog_append(t->txn, t->c->changes, 'c', key, val, err) != 0)
+        return -1;
+    int rc = mdb_put(t->txn, t->c->dbi, key, val, 0);
+    return rc == 0 ? 0 : lmdb_error(err, rc, what);
+}
+
+/* Deletes key (absent: nothing to do, nothing logged). */
+static int cat_del(tsv_catalog_txn *t, MDB_val *key, const char *what, tsv_error *err)
+{
+    MDB_val v;
+    int rc = mdb_get(t->txn, t->c->dbi, key, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc == 0 && t->c->changelog &&
+        tsv_changelog_append(t->txn, t->c->changes, 'c', key, NULL, err) != 0)
+        return -1;
+    if (rc == 0)
+        rc = mdb_del(t->txn, t->c->dbi, key, NULL);
+    return rc == 0 ? 0 : lmdb_error(err, rc, what);
+}
+
+void tsv_catalog_set_changelog(tsv_catalog *c, int on) { c->changelog = on ? 1 : 0; }
+
+int tsv_catalog_changes_last(tsv_catalog_txn *t, uint64_t *seq, tsv_error *err)
+{
+    return tsv_changelog_last(t->txn, t->c->changes, seq, err);
+}
+
+int tsv_catalog_changes_foreach(tsv_catalog_txn *t, uint64_t after, uint64_t upto,
+                                int (*fn)(void *ctx, const struct tsv_changelog_rec *r,
+                                          tsv_error *err),
+                                void *ctx, tsv_error *err)
+{
+    return tsv_changelog_foreach(t->txn, t->c->changes, after, upto, fn, ctx, err);
+}
+
+int tsv_catalog_changes_trim(tsv_catalog_txn *t, uint64_t before, tsv_error *err)
+{
+    return tsv_changelog_trim(t->txn, t->c->changes, before, NULL, err);
+}
+
+int tsv_catalog_change_apply(tsv_catalog_txn *t, const tsv_changelog_rec *r, tsv_error *err)
+{
+    return tsv_changelog_apply(t->txn, t->c->dbi, r, err);
+}
+
+int tsv_catalog_record_version(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+                               tsv_version *v, int *is_version, tsv_error *err)
+{
+    *is_version = klen > 0 && key[0] == 'V';
+    if (!*is_version)
+        return 0;
+    MDB_val k = {klen, (void *)key}, d = {vlen, (void *)val};
+    return decode(&k, &d, v, err);
+}
+
 /* ---- event log ------------------------------------------------------------
  * 'E' | slot prefix (as 'V' keys) | time (8, BE, sign flipped) | version (8)
  * -> u8 state: every change of a version's state, at the wall-clock time of
@@ -430,8 +496,7 @@ static int event_put(tsv_catalog_txn *t, const tsv_slot_key *s, uint64_t version
     put_be64(k + n + 8, version);
     uint8_t st = (uint8_t)state;
     MDB_val key = {n + 16, k}, val = {1, &st};
-    int rc = mdb_put(t->txn, t->c->dbi, &key, &val, 0);
-    return rc == 0 ? 0 : lmdb_error(err, rc, "put event");
+    return cat_put(t, &key, &val, "put event", err);
 }
 
 /* Walks the events under prefix (a slot, a bucket or all), calling fn per
@@ -632,10 +697,10 @@ int tsv_catalog_put(tsv_catalog_txn *t, const tsv_version *v, tsv_error *err)
         free(b.p);
         return lmdb_error(err, rc, "get");
     }
-    rc = mdb_put(t->txn, t->c->dbi, &key, &val, 0);
+    rc = cat_put(t, &key, &val, "put", err);
     free(b.p);
     if (rc != 0)
-        return lmdb_error(err, rc, "put");
+        return -1;
     if (changed && event_put(t, &v->slot, v->version, v->state, now_ns(), err) != 0)
         return -1;
     return 0;
@@ -675,9 +740,9 @@ int tsv_catalog_del(tsv_catalog_txn *t, const tsv_slot_key *slot, uint64_t versi
     if (slot_key(k, &klen, slot, version, err) != 0)
         return -1;
     MDB_val key = {klen, k};
-    int rc = mdb_del(t->txn, t->c->dbi, &key, NULL);
-    if (rc != 0 && rc != MDB_NOTFOUND)
-        return lmdb_error(err, rc, "delete");
+    if (cat_del(t, &key, "delete", err) != 0)
+        return -1;
+    int rc;
     /* An undone version never was: its events go too. */
     size_t plen = klen - 8;
     k[0] = 'E';
@@ -687,9 +752,15 @@ int tsv_catalog_del(tsv_catalog_txn *t, const tsv_slot_key *slot, uint64_t versi
     MDB_val ek = {plen, k}, ev;
     rc = mdb_cursor_get(cur, &ek, &ev, MDB_SET_RANGE);
     while (rc == 0 && ek.mv_size == plen + 16 && memcmp(ek.mv_data, k, plen) == 0) {
-        if (get_be64((const uint8_t *)ek.mv_data + plen + 8) == version &&
-            (rc = mdb_cursor_del(cur, 0)) != 0)
-            break;
+        if (get_be64((const uint8_t *)ek.mv_data + plen + 8) == version) {
+            if (t->c->changelog &&
+                tsv_changelog_append(t->txn, t->c->changes, 'c', &ek, NULL, err) != 0) {
+                mdb_cursor_close(cur);
+                return -1;
+            }
+            if ((rc = mdb_cursor_del(cur, 0)) != 0)
+                break;
+        }
         rc = mdb_cursor_get(cur, &ek, &ev, MDB_NEXT);
     }
     mdb_cursor_close(cur);
@@ -806,8 +877,7 @@ static int meta_put(tsv_catalog_txn *t, const char *key, const void *val, size_t
     MDB_val mk, mv = {len, (void *)val};
     if (meta_key(k, key, &mk, err) != 0)
         return -1;
-    int rc = mdb_put(t->txn, t->c->dbi, &mk, &mv, 0);
-    return rc == 0 ? 0 : lmdb_error(err, rc, "put setting");
+    return cat_put(t, &mk, &mv, "put setting", err);
 }
 
 int tsv_catalog_meta_get(tsv_catalog_txn *t, const char *key, char *val, size_t vallen,
@@ -853,6 +923,5 @@ int tsv_catalog_meta_del(tsv_catalog_txn *t, const char *key, tsv_error *err)
     MDB_val mk;
     if (meta_key(k, key, &mk, err) != 0)
         return -1;
-    int rc = mdb_del(t->txn, t->c->dbi, &mk, NULL);
-    return rc == 0 || rc == MDB_NOTFOUND ? 0 : lmdb_error(err, rc, "delete setting");
+    return cat_del(t, &mk, "delete setting", err);
 }

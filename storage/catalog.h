@@ -158,4 +158,24 @@ int tsv_version_append(tsv_version **arr, size_t *n, size_t *cap, const tsv_vers
 int tsv_catalog_put_soft_deleted(tsv_catalog_txn *t, const tsv_version *v, int64_t now_ns,
                                  const char *by, tsv_error *err);
 
+/* ---- the change log of the S3 tier (docs/storage.md "The log between
+ * checkpoints"): off by default; while on, every write of the catalogue is
+ * also appended to its "changes" database in the same transaction
+ * (lmdb_changelog.h, tag 'c'). */
+struct tsv_changelog_rec;
+void tsv_catalog_set_changelog(tsv_catalog *c, int on);
+int tsv_catalog_changes_last(tsv_catalog_txn *t, uint64_t *seq, tsv_error *err);
+int tsv_catalog_changes_foreach(tsv_catalog_txn *t, uint64_t after, uint64_t upto,
+                                int (*fn)(void *ctx, const struct tsv_changelog_rec *r,
+                                          tsv_error *err),
+                                void *ctx, tsv_error *err);
+/* Deletes the log records before `before` (the last one stays). */
+int tsv_catalog_changes_trim(tsv_catalog_txn *t, uint64_t before, tsv_error *err);
+/* Applies a shipped record to the catalogue (not logged). */
+int tsv_catalog_change_apply(tsv_catalog_txn *t, const struct tsv_changelog_rec *r, tsv_error *err);
+/* *is_version: the raw record is a version record, then decoded into *v
+ * (cleared by the caller with tsv_version_clear). */
+int tsv_catalog_record_version(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+                               tsv_version *v, int *is_version, tsv_error *err);
+
 #endif

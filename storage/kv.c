@@ -25,6 +25,7 @@
 
 #include "fsutil.h"
 #include "kv_internal.h"
+#include "lmdb_changelog.h"
 #include "tsv_log.h"
 
 #define TAG_VALUE 0x00
@@ -46,6 +47,7 @@ struct tsv_kv {
     /* Change log on (kv_history.h): every write of the bolt tree logs its
      * before/after images in the "history" database, same transaction. */
     int history;
+    int changelog; /* job record writes logged in aux "changes" (kv.h) */
 };
 
 struct tsv_kv_txn {
@@ -587,7 +589,7 @@ int tsv_kv_check(tsv_kv *kv, tsv_error *err)
 
 /* ---- environment ------------------------------------------------------------ */
 
-static const char *const aux_names[TSV_KV_AUX_COUNT] = {"jobs", "history"};
+static const char *const aux_names[TSV_KV_AUX_COUNT] = {"jobs", "history", "changes"};
 
 /* The auxiliary databases are created on first use of an environment (an
  * older one simply gains them). */
@@ -1413,6 +1415,13 @@ int tsv_kv_aux_put(tsv_kv_txn *txn, tsv_kv_aux which, const void *key, size_t kl
         return -1;
     MDB_val k = {.mv_size = klen, .mv_data = (void *)key};
     MDB_val v = {.mv_size = vlen, .mv_data = (void *)val};
+    if (which == TSV_KV_AUX_JOBS && txn->kv->changelog &&
+        tsv_changelog_append(txn->txn, txn->kv->aux[TSV_KV_AUX_CHANGES], 'j', &k, &v, err) != 0) {
+        txn->poisoned = 1;
+        if (err)
+            txn->poison_err = *err;
+        return -1;
+    }
     int rc = mdb_put(txn->txn, txn->kv->aux[which], &k, &v, 0);
     if (rc != 0) {
         mdb_fail(txn->kv, err, rc, "write %s record", aux_names[which]);
@@ -1428,7 +1437,15 @@ int tsv_kv_aux_del(tsv_kv_txn *txn, tsv_kv_aux which, const void *key, size_t kl
 {
     if (aux_check(txn, which, klen, 1, err) != 0)
         return -1;
-    MDB_val k = {.mv_size = klen, .mv_data = (void *)key};
+    MDB_val k = {.mv_size = klen, .mv_data = (void *)key}, old;
+    if (which == TSV_KV_AUX_JOBS && txn->kv->changelog &&
+        mdb_get(txn->txn, txn->kv->aux[which], &k, &old) == 0 &&
+        tsv_changelog_append(txn->txn, txn->kv->aux[TSV_KV_AUX_CHANGES], 'j', &k, NULL, err) != 0) {
+        txn->poisoned = 1;
+        if (err)
+            txn->poison_err = *err;
+        return -1;
+    }
     int rc = mdb_del(txn->txn, txn->kv->aux[which], &k, NULL);
     if (rc == MDB_NOTFOUND)
         return 0;
@@ -1468,6 +1485,36 @@ int tsv_kv_aux_each(tsv_kv_txn *txn, tsv_kv_aux which, tsv_kv_aux_fn fn, void *c
 /* ---- internal hooks for kv_history.c -------------------------------------------- */
 
 void tsv_kv_set_history(tsv_kv *kv, int on) { kv->history = on ? 1 : 0; }
+void tsv_kv_set_changelog(tsv_kv *kv, int on) { kv->changelog = on ? 1 : 0; }
+
+int tsv_kv_changes_last(tsv_kv_txn *txn, uint64_t *seq, tsv_error *err)
+{
+    return tsv_changelog_last(txn->txn, txn->kv->aux[TSV_KV_AUX_CHANGES], seq, err);
+}
+
+int tsv_kv_changes_foreach(tsv_kv_txn *txn, uint64_t after, uint64_t upto,
+                           int (*fn)(void *ctx, const struct tsv_changelog_rec *r, tsv_error *err),
+                           void *ctx, tsv_error *err)
+{
+    return tsv_changelog_foreach(txn->txn, txn->kv->aux[TSV_KV_AUX_CHANGES], after, upto, fn, ctx,
+                                 err);
+}
+
+int tsv_kv_changes_trim(tsv_kv_txn *txn, uint64_t before, tsv_error *err)
+{
+    if (!txn->write)
+        return tsv_error_set(err, TSV_EINTERNAL, "write in a read-only KV transaction");
+    return tsv_changelog_trim(txn->txn, txn->kv->aux[TSV_KV_AUX_CHANGES], before, NULL, err);
+}
+
+int tsv_kv_change_apply(tsv_kv_txn *txn, const struct tsv_changelog_rec *r, tsv_error *err)
+{
+    if (r->tag != 'j' || r->klen == 0 || r->klen > 511)
+        return tsv_error_set(err, TSV_EINVALID, "job record change malformed");
+    if (!txn->write)
+        return tsv_error_set(err, TSV_EINTERNAL, "write in a read-only KV transaction");
+    return tsv_changelog_apply(txn->txn, txn->kv->aux[TSV_KV_AUX_JOBS], r, err);
+}
 int tsv_kv_history_enabled(const tsv_kv *kv) { return kv->history; }
 MDB_txn *tsv_kv__mdb_txn(tsv_kv_txn *t) { return t->txn; }
 tsv_kv *tsv_kv__env(tsv_kv_txn *t) { return t->kv; }
@@ -1487,6 +1534,12 @@ int tsv_kv__dbi(tsv_kv *kv, char which, MDB_dbi *out)
         return 0;
     case 'h':
         *out = kv->aux[TSV_KV_AUX_HISTORY];
+        return 0;
+    case 'j':
+        *out = kv->aux[TSV_KV_AUX_JOBS];
+        return 0;
+    case 'c':
+        *out = kv->aux[TSV_KV_AUX_CHANGES];
         return 0;
     default:
         return -1;

@@ -184,6 +184,7 @@ void tsv_kv_bolt_source_init(tsv_bolt_source *src, tsv_kv_txn *txn);
 typedef enum tsv_kv_aux {
     TSV_KV_AUX_JOBS = 0, /* job records (jobs/, storage/jobs_store.c) */
     TSV_KV_AUX_HISTORY,  /* the change log of the bolt tree (kv_history.h) */
+    TSV_KV_AUX_CHANGES,  /* the S3 tier's log of job record writes (below) */
     TSV_KV_AUX_COUNT
 } tsv_kv_aux;
 typedef int (*tsv_kv_aux_fn)(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
@@ -201,5 +202,20 @@ int tsv_kv_aux_each(tsv_kv_txn *txn, tsv_kv_aux which, tsv_kv_aux_fn fn, void *c
  * the live generation. Not while a write transaction is open. */
 void tsv_kv_set_history(tsv_kv *kv, int on);
 int tsv_kv_history_enabled(const tsv_kv *kv);
+
+/* The S3 tier's change log of the job records (docs/storage.md "The log
+ * between checkpoints"): while on, every put/del of TSV_KV_AUX_JOBS is also
+ * appended to TSV_KV_AUX_CHANGES in the same transaction (storage/
+ * lmdb_changelog.h, tag 'j'). Off by default. */
+void tsv_kv_set_changelog(tsv_kv *kv, int on);
+struct tsv_changelog_rec;
+int tsv_kv_changes_last(tsv_kv_txn *txn, uint64_t *seq, tsv_error *err);
+int tsv_kv_changes_foreach(tsv_kv_txn *txn, uint64_t after, uint64_t upto,
+                           int (*fn)(void *ctx, const struct tsv_changelog_rec *r, tsv_error *err),
+                           void *ctx, tsv_error *err);
+/* Deletes the log records before `before` (the last one stays). */
+int tsv_kv_changes_trim(tsv_kv_txn *txn, uint64_t before, tsv_error *err);
+/* Applies a shipped job record change (tag 'j') to TSV_KV_AUX_JOBS. */
+int tsv_kv_change_apply(tsv_kv_txn *txn, const struct tsv_changelog_rec *r, tsv_error *err);
 
 #endif

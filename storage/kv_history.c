@@ -277,7 +277,8 @@ static int parse_change(const uint8_t *p, size_t len, change *c)
 static int undo_one(tsv_kv_txn *t, const change *c, tsv_error *err)
 {
     MDB_dbi dbi;
-    if (tsv_kv__dbi(tsv_kv__env(t), c->db, &dbi) != 0 || c->db == 'h')
+    if ((c->db != 'e' && c->db != 'b' && c->db != 'i') ||
+        tsv_kv__dbi(tsv_kv__env(t), c->db, &dbi) != 0)
         return tsv_error_set(err, TSV_EINTERNAL, "KV history record names an unknown database");
     MDB_val k = {.mv_size = c->klen, .mv_data = (void *)c->key};
     if (tsv_kv_history_enabled(tsv_kv__env(t)) &&
@@ -461,4 +462,102 @@ int tsv_kv_history_carry(tsv_kv *from, tsv_kv *to, char kind, const char *note, 
     else
         tsv_kv_abort(dst);
     return rc;
+}
+
+/* ---- the S3 tier's log (storage/tier_log.c) ------------------------------ */
+
+int tsv_kv_history_last_key(tsv_kv_txn *t, uint8_t key[TSV_KVH_KEY_LEN], int *found, tsv_error *err)
+{
+    MDB_dbi dbi;
+    tsv_kv__dbi(tsv_kv__env(t), 'h', &dbi);
+    MDB_cursor *mc;
+    int rc = mdb_cursor_open(tsv_kv__mdb_txn(t), dbi, &mc);
+    if (rc != 0)
+        return tsv_kv__fail(t, rc, "open KV history cursor", err);
+    MDB_val k, v;
+    rc = mdb_cursor_get(mc, &k, &v, MDB_LAST);
+    *found = rc == 0 && k.mv_size == HKEY_LEN;
+    if (*found)
+        memcpy(key, k.mv_data, HKEY_LEN);
+    mdb_cursor_close(mc);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return tsv_kv__fail(t, rc, "read KV history", err);
+    return 0;
+}
+
+int tsv_kv_history_foreach_after(tsv_kv_txn *t, const uint8_t *after, tsv_kv_history_fn fn,
+                                 void *ctx, tsv_error *err)
+{
+    MDB_dbi dbi;
+    tsv_kv__dbi(tsv_kv__env(t), 'h', &dbi);
+    MDB_cursor *mc;
+    int rc = mdb_cursor_open(tsv_kv__mdb_txn(t), dbi, &mc);
+    if (rc != 0)
+        return tsv_kv__fail(t, rc, "open KV history cursor", err);
+    MDB_val k = {.mv_size = HKEY_LEN, .mv_data = (void *)after}, v;
+    rc = mdb_cursor_get(mc, &k, &v, after ? MDB_SET_RANGE : MDB_FIRST);
+    if (rc == 0 && after && k.mv_size == HKEY_LEN && memcmp(k.mv_data, after, HKEY_LEN) == 0)
+        rc = mdb_cursor_get(mc, &k, &v, MDB_NEXT);
+    int out = 0;
+    for (; rc == 0; rc = mdb_cursor_get(mc, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != HKEY_LEN)
+            continue;
+        if ((out = fn(ctx, k.mv_data, k.mv_size, v.mv_data, v.mv_size, err)) != 0)
+            break;
+    }
+    mdb_cursor_close(mc);
+    if (out == 0 && rc != 0 && rc != MDB_NOTFOUND)
+        return tsv_kv__fail(t, rc, "read KV history", err);
+    return out;
+}
+
+/* The after image of a change record: what the change wrote. */
+static int parse_after(const uint8_t *p, size_t len, change *c, int *has_after,
+                       const uint8_t **after, size_t *alen)
+{
+    if (parse_change(p, len, c) != 0)
+        return -1;
+    size_t off = (size_t)(c->before - p) + c->blen;
+    if (len < off + 5)
+        return -1;
+    *has_after = p[off] != 0;
+    *alen = rd32(p + off + 1);
+    if (len != off + 5 + *alen || (!*has_after && *alen))
+        return -1;
+    *after = p + off + 5;
+    return 0;
+}
+
+int tsv_kv_history_replay(tsv_kv_txn *t, const uint8_t *key, size_t klen, const uint8_t *val,
+                          size_t vlen, tsv_error *err)
+{
+    if (klen != HKEY_LEN || vlen < 1)
+        return tsv_error_set(err, TSV_EINVALID, "KV history record malformed");
+    if (val[0] == TSV_KVH_CHANGE) {
+        change c;
+        int has_after;
+        const uint8_t *after;
+        size_t alen;
+        MDB_dbi dbi;
+        if (parse_after(val, vlen, &c, &has_after, &after, &alen) != 0 ||
+            (c.db != 'e' && c.db != 'b' && c.db != 'i') ||
+            tsv_kv__dbi(tsv_kv__env(t), c.db, &dbi) != 0)
+            return tsv_error_set(err, TSV_EINVALID, "KV history change record malformed");
+        MDB_val k = {.mv_size = c.klen, .mv_data = (void *)c.key};
+        int rc;
+        if (has_after) {
+            MDB_val v = {.mv_size = alen, .mv_data = (void *)after};
+            rc = mdb_put(tsv_kv__mdb_txn(t), dbi, &k, &v, 0);
+        } else {
+            rc = mdb_del(tsv_kv__mdb_txn(t), dbi, &k, NULL);
+            if (rc == MDB_NOTFOUND)
+                rc = 0;
+        }
+        if (rc != 0)
+            return tsv_kv__fail(t, rc, "replay a KV change", err);
+    } else if (val[0] != TSV_KVH_BEGIN && val[0] != TSV_KVH_RESTORE_KV &&
+               val[0] != TSV_KVH_RESTORE_SQL && val[0] != TSV_KVH_PITR) {
+        return tsv_error_set(err, TSV_EINVALID, "KV history record of unknown kind");
+    }
+    return put_record(t, key, val, vlen, err);
 }

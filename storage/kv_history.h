@@ -47,6 +47,7 @@
 #define TSV_KVH_RESTORE_KV 'R'
 #define TSV_KVH_RESTORE_SQL 'S'
 #define TSV_KVH_PITR 'P'
+#define TSV_KVH_KEY_LEN 12
 
 /* Turns the history on for kv and, if its log is empty, writes the 'B'
  * record (now). */
@@ -81,5 +82,22 @@ int tsv_kv_history_rewind(tsv_kv *kv, int64_t target_ns, uint64_t *undone, tsv_e
  * log into the new generation), then, if kind != 0, a mark of that kind
  * (with a time after every copied record). */
 int tsv_kv_history_carry(tsv_kv *from, tsv_kv *to, char kind, const char *note, tsv_error *err);
+
+/* ---- the S3 tier's log (storage/tier_log.c) ---- */
+
+/* The key of the log's last record (*found 0: the log is empty). */
+int tsv_kv_history_last_key(tsv_kv_txn *t, uint8_t key[TSV_KVH_KEY_LEN], int *found,
+                            tsv_error *err);
+typedef int (*tsv_kv_history_fn)(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
+                                 size_t vlen, tsv_error *err);
+/* Calls fn for every record whose key is greater than `after` (12 bytes;
+ * NULL: every record), in order. */
+int tsv_kv_history_foreach_after(tsv_kv_txn *t, const uint8_t *after, tsv_kv_history_fn fn,
+                                 void *ctx, tsv_error *err);
+/* Replays one record in a write transaction (history off: the record joins
+ * the log as it is, not logged twice): a change record's after image is
+ * written. TSV_EINVALID for a malformed record. */
+int tsv_kv_history_replay(tsv_kv_txn *t, const uint8_t *key, size_t klen, const uint8_t *val,
+                          size_t vlen, tsv_error *err);
 
 #endif

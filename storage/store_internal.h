@@ -40,6 +40,7 @@ struct tsv_store {
     uint64_t pending_kv_size;
     char vault_label[64];
     int trash_migrated; /* the start-up trash migration ran (vault_trash.c) */
+    int tier_log;       /* change logs on for the S3 tier (tier.h) */
 };
 
 /* Opens/closes what lives in state/ (KV environment, meta). */

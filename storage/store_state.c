@@ -36,6 +36,7 @@ int tsv_store_open_state(tsv_store *s, tsv_error *err)
     /* Every committed change of the live tree is logged (PITR). */
     if (tsv_kv_history_start(s->kv, err) != 0)
         return tsv_error_wrap(err, "KV change log");
+    tsv_kv_set_changelog(s->kv, s->tier_log);
 
     tsv_kv_txn *txn;
     if (tsv_kv_begin(s->kv, 1, &txn, err) != 0)

@@ -19,6 +19,7 @@
 #include "fault.h"
 #include "fsutil.h"
 #include "kv.h"
+#include "kv_history.h"
 #include "random.h"
 #include "store_internal.h"
 #include "tsv_log.h"
@@ -250,6 +251,7 @@ int tsv_store_object_open(tsv_store *s, const char *hex, int *fd, uint64_t *size
 
 void tsv_tier_change_now(tsv_store *s, tsv_tier_change *c)
 {
+    memset(c, 0, sizeof *c);
     tsv_store_shared_lock(s);
     c->kv_txn = s->kv ? tsv_kv_last_txn(s->kv) : 0;
     c->catalog_txn = s->vault ? tsv_catalog_last_txn(s->vault->catalog) : 0;
@@ -257,7 +259,57 @@ void tsv_tier_change_now(tsv_store *s, tsv_tier_change *c)
     tsv_store_shared_unlock(s);
 }
 
-int tsv_tier_checkpoint(tsv_store *s, const char *dir, tsv_tier_change *c, tsv_error *err)
+void tsv_tier_log_enable(tsv_store *s)
+{
+    tsv_store_exclusive_lock(s);
+    s->tier_log = 1;
+    if (s->kv)
+        tsv_kv_set_changelog(s->kv, 1);
+    if (s->vault)
+        tsv_catalog_set_changelog(s->vault->catalog, 1);
+    tsv_store_exclusive_unlock(s);
+}
+
+/* Under the exclusive lock: trims the change logs up to `trim` and reads
+ * the positions the checkpoint starts its log at. */
+static int checkpoint_logs(tsv_store *s, const tsv_tier_logpos *trim, tsv_tier_logpos *pos,
+                           tsv_error *err)
+{
+    memset(pos, 0, sizeof *pos);
+    pos->gen = s->generation;
+    tsv_catalog_txn *ct = NULL;
+    tsv_kv_txn *kt = NULL;
+    int found = 0;
+    int write = trim != NULL;
+    if (tsv_catalog_begin(s->vault->catalog, write, &ct, err) != 0)
+        return -1;
+    if (tsv_kv_begin(s->kv, write, &kt, err) != 0) {
+        tsv_catalog_abort(ct);
+        return -1;
+    }
+    int rc = 0;
+    if (trim && (tsv_catalog_changes_trim(ct, trim->catalog_seq, err) != 0 ||
+                 (trim->gen == s->generation && tsv_kv_changes_trim(kt, trim->jobs_seq, err) != 0)))
+        rc = -1;
+    if (rc == 0 && (tsv_catalog_changes_last(ct, &pos->catalog_seq, err) != 0 ||
+                    tsv_kv_changes_last(kt, &pos->jobs_seq, err) != 0 ||
+                    tsv_kv_history_last_key(kt, pos->kv_key, &found, err) != 0))
+        rc = -1;
+    if (rc == 0 && write) {
+        rc = tsv_catalog_commit(ct, err);
+        ct = NULL;
+        if (rc == 0) {
+            rc = tsv_kv_commit(kt, err);
+            kt = NULL;
+        }
+    }
+    tsv_catalog_abort(ct);
+    tsv_kv_abort(kt);
+    return rc;
+}
+
+int tsv_tier_checkpoint(tsv_store *s, const char *dir, const tsv_tier_logpos *trim,
+                        tsv_tier_change *c, tsv_error *err)
 {
     if (!s->vault || !s->kv)
         return tsv_error_set(err, TSV_EINVALID, "the store has no vault (read-only)");
@@ -269,10 +321,12 @@ int tsv_tier_checkpoint(tsv_store *s, const char *dir, tsv_tier_change *c, tsv_e
      * no operation between its catalogue commit and its KV commit. The
      * copies are compacted reads of a few MB at most in practice. */
     tsv_store_exclusive_lock(s);
+    int rc = checkpoint_logs(s, trim, &c->pos, err);
     c->kv_txn = tsv_kv_last_txn(s->kv);
     c->catalog_txn = tsv_catalog_last_txn(s->vault->catalog);
     c->gen = s->generation;
-    int rc = tsv_kv_copy_compact(s->kv, kv, err);
+    if (rc == 0)
+        rc = tsv_kv_copy_compact(s->kv, kv, err);
     if (rc == 0)
         rc = tsv_catalog_copy_compact(s->vault->catalog, cat, err);
     tsv_store_exclusive_unlock(s);
@@ -657,6 +711,8 @@ int tsv_tier_scratch_fill(const char *scratch, const char *name, tsv_tier_fill_f
         tsv_mkdir_p(dir, err) != 0 ||
         tsv_path_join(path, sizeof path, err, "%s/%s", dir, scratch_file(name)) != 0)
         return -1;
+    if (unlink(path) != 0 && errno != ENOENT)
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "replace %s", path);
     return fill_file(path, fill, ctx, err);
 }
 

@@ -58,16 +58,33 @@ int tsv_tier_forget(tsv_tier_state *ts, const char *hex, tsv_error *err);
  * collected it). The caller closes *fd. */
 int tsv_store_object_open(tsv_store *s, const char *hex, int *fd, uint64_t *size, tsv_error *err);
 
+/* A position in the log between checkpoints (tier_log.h): the last
+ * catalogue change-log record, the last job change-log record, the last KV
+ * history record (all zero: none), in state generation gen. */
+typedef struct tsv_tier_logpos {
+    uint64_t catalog_seq, jobs_seq;
+    uint8_t kv_key[12];
+    uint64_t gen;
+} tsv_tier_logpos;
+
 /* What a checkpoint covers; two equal values mean nothing changed. */
 typedef struct tsv_tier_change {
     uint64_t kv_txn, catalog_txn, gen;
+    tsv_tier_logpos pos; /* where its log starts */
 } tsv_tier_change;
 
 void tsv_tier_change_now(tsv_store *s, tsv_tier_change *c);
 
+/* Turns the change logs of the catalogue and of the job records on (the
+ * tier's log between checkpoints), for the live KV and every later one. */
+void tsv_tier_log_enable(tsv_store *s);
+
 /* Writes dir/catalog/data.mdb and dir/kv/data.mdb (dir is created) under
- * the store's exclusive lock; *c gets what they cover. */
-int tsv_tier_checkpoint(tsv_store *s, const char *dir, tsv_tier_change *c, tsv_error *err);
+ * the store's exclusive lock; *c gets what they cover. First, if `trim` is
+ * not NULL (the previous complete checkpoint's position), the change logs
+ * lose their records up to it (they are in that checkpoint). */
+int tsv_tier_checkpoint(tsv_store *s, const char *dir, const tsv_tier_logpos *trim,
+                        tsv_tier_change *c, tsv_error *err);
 
 typedef int (*tsv_tier_object_fn)(void *ctx, const char *hex, uint64_t size, tsv_error *err);
 /* Calls fn once per distinct object that a non-purged version (in_use_only:
@@ -100,7 +117,7 @@ void tsv_tier_scratch_remove(const char *scratch);
 int tsv_tier_scratch_open(const char *scratch, const char *name, int *fd, tsv_error *err);
 /* A function that writes a file's content into fd (a download). */
 typedef int (*tsv_tier_fill_fn)(void *ctx, int fd, tsv_error *err);
-/* Creates scratch/name/data.mdb (0600), fills and fsyncs it. */
+/* Creates (or replaces) scratch/name/data.mdb (0600), fills and fsyncs it. */
 int tsv_tier_scratch_fill(const char *scratch, const char *name, tsv_tier_fill_fn fill, void *ctx,
                           tsv_error *err);
 /* Fills a temporary file in scratch, fsyncs it and adopts it as object

@@ -251,6 +251,75 @@ job '{"type":"restore","source":{"type":"file","fileName":"fixture-1.6.tar.gz"},
 pass "a restore job from the recovered staged archive completes"
 tsv_stop r
 
+# ---- the log between checkpoints -------------------------------------------------
+# A long checkpoint interval: after the first checkpoint, changes reach S3 as
+# log segments only. kill -9, data lost: the recovery replays them (a
+# segment planted after them, damaged, ends the log with a warning).
+LURL=s3://tsvault/site-l/vault
+tsv_start l --object-store "$LURL" --s3-endpoint "$EP" --s3-path-style --s3-checkpoint-interval 1h \
+    --s3-log-interval 1s --s3-lease-ttl 4s
+synced "$l_URL"
+http POST "$l_URL/api/v2/orgs" -H "$(auth)" -H 'Content-Type: application/json' -d '{"name":"log-org"}'
+expect_status 201 "create org (log)"
+LORG=$(json_get 'j["id"]')
+http POST "$l_URL/api/v2/buckets" -H "$(auth)" -H 'Content-Type: application/json' \
+    -d "{\"orgID\":\"$LORG\",\"name\":\"after-checkpoint\"}"
+expect_status 201 "create bucket (log)"
+synced "$l_URL"
+segs=$(curl -sS "$l_URL/metrics" | awk '$1 == "tsvault_s3_log_segments_total{result=\"ok\"}" { print $2 }')
+[ "${segs:-0}" -ge 1 ] || fail "no log segment written: $(curl -sS "$l_URL/metrics" | grep s3_log)"
+lkeys() { s3ls "$1" | awk '{ print $1 }'; }
+[ "$(lkeys site-l/vault/checkpoints/ | grep -c 'manifest.json$')" = 1 ] ||
+    fail "more than one checkpoint: $(lkeys site-l/vault/checkpoints/)"
+cp_dir=$(lkeys site-l/vault/checkpoints/ | grep 'manifest.json$' | sed 's|/manifest.json$||')
+lkeys "$cp_dir/log/" | grep -q '/log/0000000001$' || fail "segment 1 not in S3: $(lkeys "$cp_dir/log/")"
+nseg=$(lkeys "$cp_dir/log/" | grep -c '/log/[0-9]*$')
+head -c 300 /dev/urandom >"$W/bad-segment"
+S3_ENDPOINT="$EP" S3_ACCESS_KEY="$AK" S3_SECRET_KEY="$SK" "$S3TOOL" put tsvault \
+    "$cp_dir/log/$(printf %010d $((nseg + 1)))" "$W/bad-segment" >/dev/null || fail "plant a segment"
+kill -9 "$l_PID"
+wait "$l_PID" 2>/dev/null || true
+sleep 4.5 # the lease TTL
+L2="$TSV_TMP/l2-data"
+tsv_launch l2 "$L2" "$TSV_TMP/l2.log" --recover-from "$LURL" --s3-endpoint "$EP" --s3-path-style \
+    --s3-checkpoint-interval 1h --s3-lease-ttl 4s --s3-log-interval 1s
+grep -q "msg=\"log replayed\".* segments=$nseg" "$l2_LOG" || fail "log not replayed: $(grep -i 'log\|segment' "$l2_LOG" | tail -5)"
+grep -q 'msg="log segment unusable: the recovery stops at the one before".*SHA-256\|msg="log segment unusable: the recovery stops at the one before".*too short\|msg="log segment unusable' "$l2_LOG" ||
+    fail "the planted segment was not refused: $(tail -5 "$l2_LOG")"
+http GET "$l2_URL/api/v2/buckets?name=after-checkpoint" -H "$(auth)"
+expect_status 200 "bucket after log recovery"
+[ "$(json_get 'len(j["buckets"])')" = 1 ] || fail "the bucket created after the checkpoint was not recovered: $(cat "$HTTP_BODY")"
+pass "changes after the newest checkpoint reach S3 as log segments ($nseg) and a recovery replays them; a damaged segment ends the log with a warning"
+# verify reads the segments back; a damaged one is a problem, and a new
+# checkpoint (which the log then follows) replaces it.
+U=$l2_URL
+synced "$U"
+http POST "$U/api/v2/buckets" -H "$(auth)" -H 'Content-Type: application/json' \
+    -d "{\"orgID\":\"$LORG\",\"name\":\"after-recovery\"}"
+expect_status 201 "create bucket (after the recovery)"
+synced "$U"
+verify_s3
+grep -Eq '0 problems; [1-9][0-9]* log segments after the checkpoint read back' "$W/vlogs.json" ||
+    fail "verify of the log: $(cat "$W/vlogs.json")"
+cp_dir=$(lkeys site-l/vault/checkpoints/ | grep 'manifest.json$' | tail -n 1 | sed 's|/manifest.json$||')
+nseg=$(lkeys "$cp_dir/log/" | grep -c '/log/[0-9]*$')
+S3_ENDPOINT="$EP" S3_ACCESS_KEY="$AK" S3_SECRET_KEY="$SK" "$S3TOOL" put tsvault \
+    "$cp_dir/log/$(printf %010d $((nseg + 1)))" "$W/bad-segment" >/dev/null || fail "plant a segment"
+verify_s3
+grep -q "problem: S3 $cp_dir/log/$(printf %010d $((nseg + 1))): log segment .*a recovery stops before it" "$W/vlogs.json" ||
+    fail "verify of a damaged segment: $(cat "$W/vlogs.json")"
+for _ in $(seq 1 100); do
+    [ "$(lkeys site-l/vault/checkpoints/ | grep 'manifest.json$' | tail -n 1 | sed 's|/manifest.json$||')" != "$cp_dir" ] && break
+    sleep 0.1
+done
+[ "$(lkeys site-l/vault/checkpoints/ | grep 'manifest.json$' | tail -n 1 | sed 's|/manifest.json$||')" != "$cp_dir" ] ||
+    fail "no new checkpoint after a damaged segment"
+synced "$U"
+verify_s3
+grep -q '0 repaired from local copies: 0 problems' "$W/vlogs.json" || fail "verify after the new checkpoint: $(cat "$W/vlogs.json")"
+pass "verify reads the log segments back; a damaged one is reported and a new checkpoint replaces it"
+tsv_stop l2
+
 # ---- bad configurations --------------------------------------------------------
 run_bad() { # WHAT REGEX ARGS...
     local what=$1 re=$2

@@ -239,6 +239,7 @@ static void test_s3_flags(void **state)
     assert_int_equal(cfg.s3_insecure, 0);
     assert_int_equal(cfg.s3_concurrency, 4);
     assert_int_equal(cfg.s3_checkpoint_interval_s, 60);
+    assert_int_equal(cfg.s3_log_interval_s, 5);
     assert_int_equal(cfg.s3_lease_ttl_s, 60);
     assert_int_equal(cfg.s3_keep_checkpoints, 3);
 
@@ -254,6 +255,7 @@ static void test_s3_flags(void **state)
                     "false",
                     "--s3-concurrency=64",
                     "--s3-checkpoint-interval=5m",
+                    "--s3-log-interval=2m",
                     "--s3-lease-ttl",
                     "24h",
                     "--s3-keep-checkpoints=1000",
@@ -269,6 +271,7 @@ static void test_s3_flags(void **state)
     assert_int_equal(cfg.s3_insecure, 0);
     assert_int_equal(cfg.s3_concurrency, 64);
     assert_int_equal(cfg.s3_checkpoint_interval_s, 300);
+    assert_int_equal(cfg.s3_log_interval_s, 120);
     assert_int_equal(cfg.s3_lease_ttl_s, 86400);
     assert_int_equal(cfg.s3_keep_checkpoints, 1000);
 
@@ -277,6 +280,7 @@ static void test_s3_flags(void **state)
                    "--s3-keep-checkpoints=1",
                    "--s3-lease-ttl=1s",
                    "--s3-checkpoint-interval=1s",
+                   "--s3-log-interval=0s",
                    "--s3-insecure-skip-verify=1",
                    "--s3-endpoint=http://127.0.0.1:8080",
                    "--object-store=",
@@ -287,6 +291,7 @@ static void test_s3_flags(void **state)
     assert_int_equal(cfg.s3_keep_checkpoints, 1);
     assert_int_equal(cfg.s3_lease_ttl_s, 1);
     assert_int_equal(cfg.s3_checkpoint_interval_s, 1);
+    assert_int_equal(cfg.s3_log_interval_s, 0); /* no log: checkpoints only */
     assert_int_equal(cfg.s3_insecure, 1);
     assert_string_equal(cfg.s3_endpoint, "http://127.0.0.1:8080");
     assert_null(cfg.object_store);
@@ -366,6 +371,8 @@ static void test_s3_flags(void **state)
          "--s3-checkpoint-interval: duration must be 1s..24h, got \"0s\""},
         {"--s3-checkpoint-interval=60", "--s3-checkpoint-interval: duration must be 1s..24h"},
         {"--s3-lease-ttl=25h", "--s3-lease-ttl: duration must be 1s..24h, got \"25h\""},
+        {"--s3-log-interval=25h", "--s3-log-interval: duration must be 0s..24h, got \"25h\""},
+        {"--s3-log-interval=5", "--s3-log-interval: duration must be 0s..24h"},
         {"--s3-lease-ttl=soon", "--s3-lease-ttl: duration must be 1s..24h"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -353,13 +353,13 @@ static void test_change_and_checkpoint(void **state)
     /* A checkpoint: both files, covering the state now. */
     char ckpt[PATH_MAX];
     harness_at(ckpt, "ckpt");
-    OK(tsv_tier_checkpoint(s, ckpt, &c, &E));
+    OK(tsv_tier_checkpoint(s, ckpt, NULL, &c, &E));
     assert_true(changes_equal(&b, &c));
     assert_true(harness_exists("ckpt/catalog/data.mdb"));
     assert_true(harness_exists("ckpt/kv/data.mdb"));
     /* Into an existing checkpoint: refused, not overwritten. */
     tsv_error_clear(&E);
-    assert_int_equal(tsv_tier_checkpoint(s, ckpt, &c, &E), -1);
+    assert_int_equal(tsv_tier_checkpoint(s, ckpt, NULL, &c, &E), -1);
 
     /* Its catalogue needs exactly the local objects (all are in use or
      * kept), each reported once. */
@@ -569,7 +569,7 @@ static void test_recover_install(void **state)
     tsv_tier_change ch, ch2;
     char ckpt[PATH_MAX], ckpt2[PATH_MAX];
     OK(tsv_tier_scratch_create(a, "checkpoint", ckpt, sizeof ckpt, &E));
-    OK(tsv_tier_checkpoint(s, ckpt, &ch, &E));
+    OK(tsv_tier_checkpoint(s, ckpt, NULL, &ch, &E));
     int a_orgs = orgs(s);
     tsv_store_close(s);
 
@@ -604,7 +604,7 @@ static void test_recover_install(void **state)
     /* The catalogue was moved out of the first checkpoint: take another. */
     store_fixture_open(a, &s);
     OK(tsv_tier_scratch_create(a, "checkpoint", ckpt2, sizeof ckpt2, &E));
-    OK(tsv_tier_checkpoint(s, ckpt2, &ch2, &E));
+    OK(tsv_tier_checkpoint(s, ckpt2, NULL, &ch2, &E));
     tsv_store_close(s);
     assert_int_equal(ch2.gen, ch.gen);
     fetch_objects(b, a_objects, &need, NULL);
@@ -659,7 +659,7 @@ static void test_recover_install(void **state)
     char ckpt3[PATH_MAX];
     store_fixture_open(a, &s);
     OK(tsv_tier_scratch_create(a, "checkpoint", ckpt3, sizeof ckpt3, &E));
-    OK(tsv_tier_checkpoint(s, ckpt3, &ch, &E));
+    OK(tsv_tier_checkpoint(s, ckpt3, NULL, &ch, &E));
     tsv_store_close(s);
     FAILS(tsv_tier_recover_install(b, ckpt3, ch.gen, &E), TSV_ECONFLICT);
     assert_non_null(strstr(E.message, "recovery only fills an empty one"));
