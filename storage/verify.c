@@ -285,7 +285,8 @@ static int verify_shard(verifier *v, const vshard *sh, tsv_error *err)
             n++;
     }
     closedir(d);
-    qsort(names, n, sizeof *names, name_cmp);
+    if (n)
+        qsort(names, n, sizeof *names, name_cmp);
     /* Open every file while the shard is locked, so a concurrent restore is
      * seen wholly or not at all; read them afterwards. fds[i] < 0: -errno. */
     int *fds = calloc(n ? n : 1, sizeof *fds);
@@ -475,7 +476,8 @@ int tsv_store_verify(tsv_store *s, const tsv_verify_options *opt, tsv_verify_sum
             v.shards[i].listed = 1;
     }
     if (rc == 0) {
-        qsort(v.shards, v.n, sizeof *v.shards, shard_cmp);
+        if (v.n) /* qsort of NULL is undefined even for 0 elements */
+            qsort(v.shards, v.n, sizeof *v.shards, shard_cmp);
         /* Totals for progress. */
         for (size_t i = 0; i < v.n; i++) {
             char dir[PATH_MAX];
