@@ -2209,6 +2209,92 @@ static int replay_log(tsv_s3 *s3, const char *bucket, const char *prefix, const 
     return rc;
 }
 
+/* Downloads checkpoint `name` into scratch and checks that a recovery can
+ * use it: its manifest, every part (SHA-256 as the manifest says), a
+ * catalogue that reads, staged files' records and connections' catalogue
+ * that parse. TSV_EINVALID / TSV_ENOTFOUND: this checkpoint is unusable. */
+static int load_checkpoint(tsv_s3 *s3, const char *bucket, const char *prefix, const char *name,
+                           const char *scratch, manifest *m, tsv_error *err)
+{
+    char key[1200], cat[PATH_MAX + 16];
+    char *mtext = NULL;
+    size_t mlen = 0;
+    for (int i = 0; i < N_PARTS; i++) /* what an unusable newer one left */
+        tsv_tier_scratch_drop(scratch, parts[i].scratch);
+    if (key_of(key, sizeof key, prefix, err, "checkpoints/%s/manifest.json", name) != 0 ||
+        get_bytes(s3, bucket, key, &mtext, &mlen, err) != 0)
+        return -1;
+    int rc = manifest_parse(mtext, mlen, m, err);
+    free(mtext);
+    for (int i = 0; rc == 0 && i < N_PARTS; i++) {
+        if (!m->has[i])
+            continue;
+        if (key_of(key, sizeof key, prefix, err, "checkpoints/%s/%s", name, parts[i].key) != 0)
+            return -1;
+        download d = {s3, bucket, key, m->sha[i], "the manifest", {0}};
+        rc = tsv_tier_scratch_fill(scratch, parts[i].scratch, download_fill, &d, err);
+    }
+    cp_objects probe = {0};
+    files_ctx recs = {0};
+    snprintf(cat, sizeof cat, "%s/catalog", scratch);
+    if (rc == 0 && (tsv_tier_catalog_objects(cat, 0, collect_fn, &probe, err) != 0 ||
+                    (m->has[PART_CONNECTIONS] && conns_list(scratch, &probe, err) != 0) ||
+                    (m->has[PART_FILES] && files_json_load(scratch, &recs, err) != 0))) {
+        if (err->code == TSV_EINTERNAL)
+            err->code = TSV_EINVALID; /* a part that does not read is a bad checkpoint */
+        rc = -1;
+    }
+    free(probe.missing);
+    free(recs.v);
+    return rc;
+}
+
+/* The newest complete checkpoint a recovery can use, downloaded into
+ * scratch: one whose manifest or parts are damaged or missing is skipped
+ * with a warning (its predecessors are still whole), as long as the store
+ * answers. */
+static int choose_checkpoint(tsv_s3 *s3, const char *bucket, const char *prefix,
+                             const char *scratch, char *name, manifest *m, tsv_error *err)
+{
+    char base[1024];
+    cp_list l;
+    if (cp_list_load(s3, bucket, prefix, &l, base, sizeof base, err) != 0)
+        return -1;
+    int rc = -1, tried = 0;
+    tsv_error last = {0};
+    for (size_t i = l.n; i-- > 0 && rc != 0;) {
+        if (!l.v[i].complete)
+            continue;
+        tried++;
+        if (load_checkpoint(s3, bucket, prefix, l.v[i].name, scratch, m, err) == 0) {
+            snprintf(name, CHECKPOINT_NAME_LEN + 1, "%s", l.v[i].name);
+            rc = 0;
+        } else if (err->code == TSV_EINVALID || err->code == TSV_ENOTFOUND) {
+            TSV_WARN("msg=\"checkpoint unusable: trying the one before\" checkpoint=%s "
+                     "error=\"%s\"",
+                     l.v[i].name, err->message);
+            last = *err;
+        } else {
+            tsv_error_wrap(err, "checkpoint %s", l.v[i].name);
+            break;
+        }
+    }
+    free(l.v);
+    if (rc != 0 && (tried == 0 || last.code)) {
+        if (tried == 0)
+            tsv_error_set(err, TSV_ENOTFOUND,
+                          "s3://%s/%s holds no complete checkpoint (checkpoints/*/manifest.json): "
+                          "nothing to recover from",
+                          bucket, prefix);
+        else if (err->code == TSV_EINVALID || err->code == TSV_ENOTFOUND)
+            tsv_error_set(err, TSV_EINVALID,
+                          "s3://%s/%s: none of its %d complete checkpoints is usable (the "
+                          "newest: %s)",
+                          bucket, prefix, tried, last.message);
+    }
+    return rc;
+}
+
 int tsv_tier_recover(const char *data_dir, const tsv_tier_options *o, tsv_error *err)
 {
     char bucket[64], prefix[512];
@@ -2222,7 +2308,6 @@ int tsv_tier_recover(const char *data_dir, const tsv_tier_options *o, tsv_error 
     tsv_s3 *s3 = NULL;
     tsv_objstore *os = NULL, *cos = NULL;
     cp_objects need = {0}, all = {0}, conns = {0};
-    char *mtext = NULL;
     char scratch[PATH_MAX] = "";
     int rc = -1;
     if (tsv_s3_new(&s3, &o->s3, err) != 0)
@@ -2236,21 +2321,7 @@ int tsv_tier_recover(const char *data_dir, const tsv_tier_options *o, tsv_error 
         goto out;
     }
     char newest_name[CHECKPOINT_NAME_LEN + 1];
-    if (newest_checkpoint(s3, bucket, prefix, newest_name, sizeof newest_name, err) != 0)
-        goto out;
-    char key[1200];
-    size_t mlen = 0;
     manifest m;
-    if (key_of(key, sizeof key, prefix, err, "checkpoints/%s/manifest.json", newest_name) != 0 ||
-        get_bytes(s3, bucket, key, &mtext, &mlen, err) != 0 ||
-        manifest_parse(mtext, mlen, &m, err) != 0) {
-        tsv_error_wrap(err, "checkpoint %s", newest_name);
-        goto out;
-    }
-    TSV_INFO("msg=\"recovering from the object store\" url=\"s3://%s/%s\" checkpoint=%s "
-             "generation=%016" PRIx64 " connections=%s staged_files=%s",
-             bucket, prefix, newest_name, m.gen, m.has[PART_CONNECTIONS] ? "yes" : "no",
-             m.has[PART_FILES] ? "yes" : "no");
     char objects_dir[PATH_MAX], conn_objects[PATH_MAX];
     if (tsv_tier_scratch_create(data_dir, "recover", scratch, sizeof scratch, err) != 0)
         goto out;
@@ -2261,20 +2332,14 @@ int tsv_tier_recover(const char *data_dir, const tsv_tier_options *o, tsv_error 
         tsv_error_set(err, TSV_EINVALID, "data directory path too long");
         goto out;
     }
+    if (choose_checkpoint(s3, bucket, prefix, scratch, newest_name, &m, err) != 0)
+        goto out;
+    TSV_INFO("msg=\"recovering from the object store\" url=\"s3://%s/%s\" checkpoint=%s "
+             "generation=%016" PRIx64 " connections=%s staged_files=%s",
+             bucket, prefix, newest_name, m.gen, m.has[PART_CONNECTIONS] ? "yes" : "no",
+             m.has[PART_FILES] ? "yes" : "no");
     if (tsv_objstore_open_local(&os, objects_dir, err) != 0)
         goto out;
-    for (int i = 0; i < N_PARTS; i++) {
-        if (!m.has[i])
-            continue;
-        if (key_of(key, sizeof key, prefix, err, "checkpoints/%s/%s", newest_name, parts[i].key) !=
-            0)
-            goto out;
-        download d = {s3, bucket, key, m.sha[i], "the manifest", {0}};
-        if (tsv_tier_scratch_fill(scratch, parts[i].scratch, download_fill, &d, err) != 0) {
-            tsv_error_wrap(err, "checkpoint %s", newest_name);
-            goto out;
-        }
-    }
     uint64_t segments = 0;
     if (m.has_log && replay_log(s3, bucket, prefix, newest_name, scratch, &m, &segments, err) != 0)
         goto out;
@@ -2329,7 +2394,6 @@ out:
     tsv_tier_scratch_remove(scratch);
     tsv_objstore_close(os);
     tsv_objstore_close(cos);
-    free(mtext);
     free(need.missing);
     free(all.missing);
     free(conns.missing);

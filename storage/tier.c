@@ -678,6 +678,14 @@ static const char *scratch_file(const char *name)
     return "data.mdb";
 }
 
+void tsv_tier_scratch_drop(const char *scratch, const char *name)
+{
+    char path[PATH_MAX];
+    tsv_error e;
+    if (tsv_path_join(path, sizeof path, &e, "%s/%s/%s", scratch, name, scratch_file(name)) == 0)
+        (void)unlink(path);
+}
+
 int tsv_tier_scratch_open(const char *scratch, const char *name, int *fd, tsv_error *err)
 {
     char path[PATH_MAX];

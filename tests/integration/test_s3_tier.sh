@@ -273,12 +273,12 @@ lkeys() { s3ls "$1" | awk '{ print $1 }'; }
     fail "more than one checkpoint: $(lkeys site-l/vault/checkpoints/)"
 cp_dir=$(lkeys site-l/vault/checkpoints/ | grep 'manifest.json$' | sed 's|/manifest.json$||')
 lkeys "$cp_dir/log/" | grep -q '/log/0000000001$' || fail "segment 1 not in S3: $(lkeys "$cp_dir/log/")"
+kill -9 "$l_PID"
+wait "$l_PID" 2>/dev/null || true
 nseg=$(lkeys "$cp_dir/log/" | grep -c '/log/[0-9]*$')
 head -c 300 /dev/urandom >"$W/bad-segment"
 S3_ENDPOINT="$EP" S3_ACCESS_KEY="$AK" S3_SECRET_KEY="$SK" "$S3TOOL" put tsvault \
     "$cp_dir/log/$(printf %010d $((nseg + 1)))" "$W/bad-segment" >/dev/null || fail "plant a segment"
-kill -9 "$l_PID"
-wait "$l_PID" 2>/dev/null || true
 sleep 4.5 # the lease TTL
 L2="$TSV_TMP/l2-data"
 tsv_launch l2 "$L2" "$TSV_TMP/l2.log" --recover-from "$LURL" --s3-endpoint "$EP" --s3-path-style \
@@ -301,12 +301,12 @@ synced "$U"
 verify_s3
 grep -Eq '0 problems; [1-9][0-9]* log segments after the checkpoint read back' "$W/vlogs.json" ||
     fail "verify of the log: $(cat "$W/vlogs.json")"
+# Segment 1 (never written again by the tier) replaced by garbage.
 cp_dir=$(lkeys site-l/vault/checkpoints/ | grep 'manifest.json$' | tail -n 1 | sed 's|/manifest.json$||')
-nseg=$(lkeys "$cp_dir/log/" | grep -c '/log/[0-9]*$')
 S3_ENDPOINT="$EP" S3_ACCESS_KEY="$AK" S3_SECRET_KEY="$SK" "$S3TOOL" put tsvault \
-    "$cp_dir/log/$(printf %010d $((nseg + 1)))" "$W/bad-segment" >/dev/null || fail "plant a segment"
+    "$cp_dir/log/0000000001" "$W/bad-segment" >/dev/null || fail "damage a segment"
 verify_s3
-grep -q "problem: S3 $cp_dir/log/$(printf %010d $((nseg + 1))): log segment .*a recovery stops before it" "$W/vlogs.json" ||
+grep -q "problem: S3 $cp_dir/log/0000000001: log segment 1 of checkpoint .*a recovery stops before it" "$W/vlogs.json" ||
     fail "verify of a damaged segment: $(cat "$W/vlogs.json")"
 for _ in $(seq 1 100); do
     [ "$(lkeys site-l/vault/checkpoints/ | grep 'manifest.json$' | tail -n 1 | sed 's|/manifest.json$||')" != "$cp_dir" ] && break
@@ -319,6 +319,34 @@ verify_s3
 grep -q '0 repaired from local copies: 0 problems' "$W/vlogs.json" || fail "verify after the new checkpoint: $(cat "$W/vlogs.json")"
 pass "verify reads the log segments back; a damaged one is reported and a new checkpoint replaces it"
 tsv_stop l2
+# Newer checkpoints planted in the prefix, unusable: a manifest that is not
+# JSON, one whose parts do not hash as it says, one listing a catalogue that
+# is not one. The recovery skips each with a warning and uses the newest
+# good one.
+printf '{"format":1,' >"$W/m-garbage.json"
+printf 'not an LMDB file' >"$W/not-a-catalog"
+bad_sha=$(sha256sum "$W/not-a-catalog" | cut -d' ' -f1)
+plant() { S3_ENDPOINT="$EP" S3_ACCESS_KEY="$AK" S3_SECRET_KEY="$SK" "$S3TOOL" put tsvault "$1" "$2" >/dev/null || fail "plant $1"; }
+plant site-l/vault/checkpoints/99999999999999999999/manifest.json "$W/m-garbage.json"
+for n in 99999999999999999998 99999999999999999997; do
+    want=$bad_sha
+    [ "$n" = 99999999999999999998 ] && want=$(printf '%064d' 0)
+    printf '{"format":1,"name":"%s","generation":"0000000000000001","files":{"catalog.mdb":{"size":16,"sha256":"%s"},"kv.mdb":{"size":16,"sha256":"%s"}}}' \
+        "$n" "$want" "$want" >"$W/m-$n.json"
+    plant "site-l/vault/checkpoints/$n/catalog.mdb" "$W/not-a-catalog"
+    plant "site-l/vault/checkpoints/$n/kv.mdb" "$W/not-a-catalog"
+    plant "site-l/vault/checkpoints/$n/manifest.json" "$W/m-$n.json"
+done
+tsv_launch l3 "$TSV_TMP/l3-data" "$TSV_TMP/l3.log" --recover-from "$LURL" --s3-endpoint "$EP" --s3-path-style \
+    --s3-checkpoint-interval 1h --s3-lease-ttl 4s
+[ "$(grep -c 'msg="checkpoint unusable: trying the one before"' "$l3_LOG")" = 3 ] ||
+    fail "planted checkpoints: $(grep -i 'checkpoint' "$l3_LOG" | head -5)"
+grep -q 'checkpoint=99999999999999999998 .*does not match the manifest' "$l3_LOG" || fail "sha mismatch not named: $(grep unusable "$l3_LOG")"
+http GET "$l3_URL/api/v2/buckets?name=after-recovery" -H "$(auth)"
+expect_status 200 "bucket after recovery past planted checkpoints"
+[ "$(json_get 'len(j["buckets"])')" = 1 ] || fail "recovered from the wrong checkpoint: $(cat "$HTTP_BODY")"
+pass "planted unusable checkpoints (not JSON, parts not as the manifest says, not a catalogue) are skipped with a warning; the newest good one is recovered"
+tsv_stop l3
 
 # ---- bad configurations --------------------------------------------------------
 run_bad() { # WHAT REGEX ARGS...
