@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "be_bytes.h"
 #include "be_writer.h"
 #include "fsutil.h"
 #include "lmdb_changelog.h"
@@ -123,20 +124,6 @@ int tsv_version_append(tsv_version **arr, size_t *n, size_t *cap, const tsv_vers
  * start (8, BE, sign bit flipped so negative times sort first) | end (8) |
  * version (8, BE). Settings: 'M' | name. */
 
-static void put_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 #define KEY_MAX (1 + 16 + 1 + 255 + 24)
 
 /* Writes the slot prefix (no version); returns its length, or 0 if the
@@ -157,8 +144,8 @@ static size_t slot_prefix(uint8_t *k, const char *bucket, const char *rp, int64_
         return 0;
     k[17] = (uint8_t)rl;
     memcpy(k + 18, rp, rl);
-    put_be64(k + 18 + rl, (uint64_t)start ^ (1ull << 63));
-    put_be64(k + 26 + rl, (uint64_t)end ^ (1ull << 63));
+    tsv_put_be64(k + 18 + rl, (uint64_t)start ^ (1ull << 63));
+    tsv_put_be64(k + 26 + rl, (uint64_t)end ^ (1ull << 63));
     return 34 + rl;
 }
 
@@ -168,7 +155,7 @@ static int slot_key(uint8_t *k, size_t *klen, const tsv_slot_key *s, uint64_t ve
     size_t n = slot_prefix(k, s->bucket, s->rp, s->start_ns, s->end_ns);
     if (n == 0)
         return tsv_error_set(err, TSV_EINVALID, "bad catalogue slot %s/%s", s->bucket, s->rp);
-    put_be64(k + n, version);
+    tsv_put_be64(k + n, version);
     *klen = n + 8;
     return 0;
 }
@@ -234,9 +221,9 @@ static int decode_key(const uint8_t *k, size_t klen, tsv_version *v)
         return -1;
     memcpy(v->slot.rp, k + 18, rl);
     v->slot.rp[rl] = '\0';
-    v->slot.start_ns = (int64_t)(get_be64(k + 18 + rl) ^ (1ull << 63));
-    v->slot.end_ns = (int64_t)(get_be64(k + 26 + rl) ^ (1ull << 63));
-    v->version = get_be64(k + 34 + rl);
+    v->slot.start_ns = (int64_t)(tsv_get_be64(k + 18 + rl) ^ (1ull << 63));
+    v->slot.end_ns = (int64_t)(tsv_get_be64(k + 26 + rl) ^ (1ull << 63));
+    v->version = tsv_get_be64(k + 34 + rl);
     return 0;
 }
 
@@ -492,8 +479,8 @@ static int event_put(tsv_catalog_txn *t, const tsv_slot_key *s, uint64_t version
     if (n == 0)
         return tsv_error_set(err, TSV_EINVALID, "bad catalogue slot %s/%s", s->bucket, s->rp);
     k[0] = 'E';
-    put_be64(k + n, (uint64_t)at ^ (1ull << 63));
-    put_be64(k + n + 8, version);
+    tsv_put_be64(k + n, (uint64_t)at ^ (1ull << 63));
+    tsv_put_be64(k + n + 8, version);
     uint8_t st = (uint8_t)state;
     MDB_val key = {n + 16, k}, val = {1, &st};
     return cat_put(t, &key, &val, "put event", err);
@@ -519,7 +506,7 @@ static int replay_emit(tsv_catalog_txn *t, replay *r, tsv_catalog_at_fn fn, void
     uint8_t k[KEY_MAX + 8];
     memcpy(k, r->slot, r->slot_len);
     k[0] = 'V';
-    put_be64(k + r->slot_len, r->in_use);
+    tsv_put_be64(k + r->slot_len, r->in_use);
     if (decode_key(k, r->slot_len + 8, &v) != 0)
         return tsv_error_set(err, TSV_EINTERNAL, "catalogue: bad event key");
     return fn(ctx, &v.slot, r->in_use, err);
@@ -554,8 +541,8 @@ static int events_walk(tsv_catalog_txn *t, const uint8_t *prefix, size_t plen, i
             r.in_use = 0;
             r.have = 1;
         }
-        int64_t at = (int64_t)(get_be64(k + slen) ^ (1ull << 63));
-        uint64_t version = get_be64(k + slen + 8);
+        int64_t at = (int64_t)(tsv_get_be64(k + slen) ^ (1ull << 63));
+        uint64_t version = tsv_get_be64(k + slen + 8);
         uint8_t state = *(const uint8_t *)val.mv_data;
         if (at <= t_ns) {
             if (state == TSV_VERSION_IN_USE)
@@ -752,7 +739,7 @@ int tsv_catalog_del(tsv_catalog_txn *t, const tsv_slot_key *slot, uint64_t versi
     MDB_val ek = {plen, k}, ev;
     rc = mdb_cursor_get(cur, &ek, &ev, MDB_SET_RANGE);
     while (rc == 0 && ek.mv_size == plen + 16 && memcmp(ek.mv_data, k, plen) == 0) {
-        if (get_be64((const uint8_t *)ek.mv_data + plen + 8) == version) {
+        if (tsv_get_be64((const uint8_t *)ek.mv_data + plen + 8) == version) {
             if (t->c->changelog &&
                 tsv_changelog_append(t->txn, t->c->changes, 'c', &ek, NULL, err) != 0) {
                 mdb_cursor_close(cur);

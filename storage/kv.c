@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "be_bytes.h"
 #include "fsutil.h"
 #include "kv_internal.h"
 #include "lmdb_changelog.h"
@@ -120,22 +121,6 @@ static void registry_remove(tsv_kv *kv)
 }
 
 /* ---- encoding ------------------------------------------------------------ */
-
-static void put_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
 
 /* ---- errors --------------------------------------------------------------- */
 
@@ -271,7 +256,7 @@ static int hist(tsv_kv_txn *t, char db, const MDB_val *k, const void *a1, size_t
 
 static MDB_val entry_key(uint8_t *buf, uint64_t bucket, const void *key, size_t klen)
 {
-    put_be64(buf, bucket);
+    tsv_put_be64(buf, bucket);
     memcpy(buf + HANDLE_LEN, key, klen);
     return (MDB_val){.mv_size = HANDLE_LEN + klen, .mv_data = buf};
 }
@@ -294,7 +279,7 @@ static int decode_entry(tsv_kv *kv, const MDB_val *v, decoded *d, tsv_error *err
         return 0;
     }
     if (p[0] == TAG_BUCKET && v->mv_size == 1 + HANDLE_LEN) {
-        *d = (decoded){.is_bucket = 1, .child = get_be64(p + 1)};
+        *d = (decoded){.is_bucket = 1, .child = tsv_get_be64(p + 1)};
         return 0;
     }
     return corrupt(kv, err, "entry with an unknown tag or a bad bucket reference");
@@ -319,7 +304,7 @@ static int read_bucket_rec(tsv_kv_txn *t, uint64_t bucket, uint64_t *parent, uin
                            tsv_error *err)
 {
     uint8_t kb[HANDLE_LEN];
-    put_be64(kb, bucket);
+    tsv_put_be64(kb, bucket);
     MDB_val k = {.mv_size = HANDLE_LEN, .mv_data = kb}, v;
     int rc = mdb_get(t->txn, t->kv->buckets, &k, &v);
     if (rc == MDB_NOTFOUND)
@@ -329,9 +314,9 @@ static int read_bucket_rec(tsv_kv_txn *t, uint64_t bucket, uint64_t *parent, uin
     if (v.mv_size != BUCKET_REC_LEN)
         return corrupt(t->kv, err, "bucket record of the wrong size");
     if (parent)
-        *parent = get_be64(v.mv_data);
+        *parent = tsv_get_be64(v.mv_data);
     if (seq)
-        *seq = get_be64((const uint8_t *)v.mv_data + HANDLE_LEN);
+        *seq = tsv_get_be64((const uint8_t *)v.mv_data + HANDLE_LEN);
     return 1;
 }
 
@@ -339,9 +324,9 @@ static int write_bucket_rec(tsv_kv_txn *t, uint64_t bucket, uint64_t parent, uin
                             tsv_error *err)
 {
     uint8_t kb[HANDLE_LEN], vb[BUCKET_REC_LEN];
-    put_be64(kb, bucket);
-    put_be64(vb, parent);
-    put_be64(vb + HANDLE_LEN, seq);
+    tsv_put_be64(kb, bucket);
+    tsv_put_be64(vb, parent);
+    tsv_put_be64(vb + HANDLE_LEN, seq);
     MDB_val k = {.mv_size = sizeof kb, .mv_data = kb};
     MDB_val v = {.mv_size = sizeof vb, .mv_data = vb};
     if (hist(t, 'b', &k, vb, sizeof vb, NULL, 0, 0, err) != 0)
@@ -613,14 +598,14 @@ static int init_fresh(tsv_kv *kv, MDB_txn *txn, tsv_error *err)
         (rc = open_aux(kv, txn)) != 0)
         return mdb_fail(kv, err, rc, "create KV databases");
     uint8_t next[HANDLE_LEN];
-    put_be64(next, TSV_KV_ROOT + 1);
+    tsv_put_be64(next, TSV_KV_ROOT + 1);
     if (info_put(kv, txn, "format", TSV_KV_FORMAT, strlen(TSV_KV_FORMAT), err) != 0 ||
         info_put(kv, txn, "next_bucket", next, sizeof next, err) != 0)
         return -1;
     uint8_t kb[HANDLE_LEN], vb[BUCKET_REC_LEN];
-    put_be64(kb, TSV_KV_ROOT);
-    put_be64(vb, TSV_KV_ROOT);
-    put_be64(vb + HANDLE_LEN, 0);
+    tsv_put_be64(kb, TSV_KV_ROOT);
+    tsv_put_be64(vb, TSV_KV_ROOT);
+    tsv_put_be64(vb + HANDLE_LEN, 0);
     MDB_val k = {.mv_size = sizeof kb, .mv_data = kb};
     MDB_val v = {.mv_size = sizeof vb, .mv_data = vb};
     if ((rc = mdb_put(txn, kv->buckets, &k, &v, 0)) != 0)
@@ -661,7 +646,7 @@ static int open_existing(tsv_kv *kv, MDB_txn *txn, tsv_error *err)
     if ((rc = open_aux(kv, txn)) != 0)
         return mdb_fail(kv, err, rc, "open KV auxiliary databases");
     uint8_t rk[HANDLE_LEN];
-    put_be64(rk, TSV_KV_ROOT);
+    tsv_put_be64(rk, TSV_KV_ROOT);
     k = (MDB_val){.mv_size = sizeof rk, .mv_data = rk};
     rc = mdb_get(txn, kv->buckets, &k, &v);
     if (rc == MDB_NOTFOUND)
@@ -921,11 +906,11 @@ static int alloc_handle(tsv_kv_txn *t, uint64_t *out, tsv_error *err)
         return mdb_fail(t->kv, err, rc, "read KV next_bucket");
     if (v.mv_size != HANDLE_LEN)
         return corrupt(t->kv, err, "info/next_bucket has the wrong size");
-    uint64_t h = get_be64(v.mv_data);
+    uint64_t h = tsv_get_be64(v.mv_data);
     if (h == TSV_KV_ROOT || h == UINT64_MAX)
         return corrupt(t->kv, err, "info/next_bucket is out of range");
     uint8_t nb[HANDLE_LEN];
-    put_be64(nb, h + 1);
+    tsv_put_be64(nb, h + 1);
     v = (MDB_val){.mv_size = sizeof nb, .mv_data = nb};
     if (hist(t, 'i', &k, nb, sizeof nb, NULL, 0, 0, err) != 0)
         return -1;
@@ -962,7 +947,7 @@ int tsv_kv_bucket_create(tsv_kv_txn *t, uint64_t parent, const void *name, size_
     uint8_t kb[EKEY_MAX], vb[1 + HANDLE_LEN];
     MDB_val k = entry_key(kb, parent, name, len);
     vb[0] = TAG_BUCKET;
-    put_be64(vb + 1, h);
+    tsv_put_be64(vb + 1, h);
     MDB_val v = {.mv_size = sizeof vb, .mv_data = vb};
     if (hist(t, 'e', &k, vb, sizeof vb, NULL, 0, 0, err) != 0)
         return -1;
@@ -1001,7 +986,7 @@ static int empty_bucket(tsv_kv_txn *t, MDB_cursor *mc, uint64_t h, handle_stack 
                         tsv_error *err)
 {
     uint8_t prefix[HANDLE_LEN];
-    put_be64(prefix, h);
+    tsv_put_be64(prefix, h);
     for (;;) {
         /* Re-seek after each delete: the first remaining key of the bucket. */
         MDB_val k = {.mv_size = HANDLE_LEN, .mv_data = prefix}, v;
@@ -1031,7 +1016,7 @@ static int empty_bucket(tsv_kv_txn *t, MDB_cursor *mc, uint64_t h, handle_stack 
             return write_fail(t, err, rc, "delete KV entry");
     }
     uint8_t kb[HANDLE_LEN];
-    put_be64(kb, h);
+    tsv_put_be64(kb, h);
     MDB_val k = {.mv_size = HANDLE_LEN, .mv_data = kb};
     if (t->kv->history && tsv_kv_history__log(t, 'b', &k, NULL, 0, NULL, 0, 1, err) != 0)
         return -1;
@@ -1199,7 +1184,7 @@ int tsv_kv_cursor_open(tsv_kv_txn *t, uint64_t bucket, tsv_kv_cursor **out, tsv_
         return mdb_fail(t->kv, err, rc, "open KV cursor");
     }
     c->txn = t;
-    put_be64(c->prefix, bucket);
+    tsv_put_be64(c->prefix, bucket);
     memcpy(c->seek, c->prefix, HANDLE_LEN);
     c->seek_len = HANDLE_LEN;
     c->state = CUR_SEEK;

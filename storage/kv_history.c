@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "be_bytes.h"
 #include "kv_internal.h"
 #include "tsv_log.h"
 
@@ -19,54 +20,23 @@ static int64_t wall_ns(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static void be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-static uint64_t rd64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-static void be32(uint8_t *p, uint32_t v)
-{
-    for (int i = 3; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
-}
-
 /* The key of the next record of t: the transaction's time (assigned at its
  * first record: after the last logged one) and its sequence number. */
 static int next_key(tsv_kv_txn *t, uint8_t key[HKEY_LEN], int64_t *ts_out, tsv_error *err)
 {
     tsv_kv_hist_state *h = tsv_kv__hist(t);
     if (h->ts == 0) {
-        MDB_dbi dbi;
-        tsv_kv__dbi(tsv_kv__env(t), 'h', &dbi);
-        MDB_cursor *mc;
-        int rc = mdb_cursor_open(tsv_kv__mdb_txn(t), dbi, &mc);
-        if (rc != 0)
-            return tsv_kv__fail(t, rc, "open KV history cursor", err);
-        MDB_val k, v;
-        rc = mdb_cursor_get(mc, &k, &v, MDB_LAST);
-        int64_t last = 0;
-        if (rc == 0 && k.mv_size == HKEY_LEN)
-            last = (int64_t)rd64(k.mv_data);
-        mdb_cursor_close(mc);
-        if (rc != 0 && rc != MDB_NOTFOUND)
-            return tsv_kv__fail(t, rc, "read KV history", err);
+        uint8_t lk[HKEY_LEN];
+        int found = 0;
+        if (tsv_kv_history_last_key(t, lk, &found, err) != 0)
+            return -1;
+        int64_t last = found ? (int64_t)tsv_get_be64(lk) : 0;
         int64_t now = wall_ns();
         h->ts = now > last ? now : last + 1;
         h->seq = 0;
     }
-    be64(key, (uint64_t)h->ts);
-    be32(key + 8, h->seq++);
+    tsv_put_be64(key, (uint64_t)h->ts);
+    tsv_put_be32(key + 8, h->seq++);
     if (ts_out)
         *ts_out = h->ts;
     return 0;
@@ -113,13 +83,13 @@ int tsv_kv_history__log(tsv_kv_txn *t, char db, const MDB_val *key, const void *
     memcpy(p, key->mv_data, key->mv_size);
     p += key->mv_size;
     *p++ = (uint8_t)has_before;
-    be32(p, (uint32_t)blen);
+    tsv_put_be32(p, (uint32_t)blen);
     p += 4;
     if (blen)
         memcpy(p, bv.mv_data, blen);
     p += blen;
     *p++ = (uint8_t)!del;
-    be32(p, (uint32_t)alen);
+    tsv_put_be32(p, (uint32_t)alen);
     p += 4;
     if (l1 && !del)
         memcpy(p, a1, l1);
@@ -219,7 +189,7 @@ int tsv_kv_history_info_get(tsv_kv *kv, tsv_kv_history_info *out, tsv_error *err
          rc = mdb_cursor_get(mc, &k, &v, MDB_PREV)) {
         if (k.mv_size != HKEY_LEN || v.mv_size < 1)
             continue;
-        int64_t ts = (int64_t)rd64(k.mv_data);
+        int64_t ts = (int64_t)tsv_get_be64(k.mv_data);
         char kind = (char)((const uint8_t *)v.mv_data)[0];
         if (!out->last_ns)
             out->last_ns = ts;
@@ -265,7 +235,7 @@ static int parse_change(const uint8_t *p, size_t len, change *c)
     c->key = p + off;
     off += c->klen;
     c->has_before = p[off++];
-    c->blen = rd32(p + off);
+    c->blen = tsv_get_be32(p + off);
     off += 4;
     if (len < off + c->blen + 5)
         return -1;
@@ -384,7 +354,7 @@ int tsv_kv_history_rewind(tsv_kv *kv, int64_t target_ns, uint64_t *undone, tsv_e
                 rc = MDB_CORRUPTED;
                 break;
             }
-            int64_t ts = (int64_t)rd64(k.mv_data);
+            int64_t ts = (int64_t)tsv_get_be64(k.mv_data);
             memcpy(upper, k.mv_data, HKEY_LEN);
             have_upper = 1;
             if (ts <= target_ns) {
@@ -439,7 +409,7 @@ static int carry_one(void *ctx, const uint8_t *key, size_t klen, const uint8_t *
 {
     carry_ctx *c = ctx;
     if (klen == HKEY_LEN)
-        c->last = (int64_t)rd64(key);
+        c->last = (int64_t)tsv_get_be64(key);
     return tsv_kv_aux_put(c->dst, TSV_KV_AUX_HISTORY, key, klen, val, vlen, err);
 }
 
@@ -521,7 +491,7 @@ static int parse_after(const uint8_t *p, size_t len, change *c, int *has_after,
     if (len < off + 5)
         return -1;
     *has_after = p[off] != 0;
-    *alen = rd32(p + off + 1);
+    *alen = tsv_get_be32(p + off + 1);
     if (len != off + 5 + *alen || (!*has_after && *alen))
         return -1;
     *after = p + off + 5;

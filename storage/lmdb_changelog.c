@@ -4,21 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "be_bytes.h"
+
 #define HDR 4 /* tag, deleted, key length */
-
-static uint64_t rd64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static void wr64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
 
 static int fail(tsv_error *err, int rc, const char *what)
 {
@@ -41,7 +29,7 @@ int tsv_changelog_last(MDB_txn *txn, MDB_dbi log, uint64_t *seq, tsv_error *err)
     if (rc != 0)
         return fail(err, rc, "read the last record");
     if (k.mv_size == 8)
-        *seq = rd64(k.mv_data);
+        *seq = tsv_get_be64(k.mv_data);
     return 0;
 }
 
@@ -55,7 +43,7 @@ int tsv_changelog_append(MDB_txn *txn, MDB_dbi log, uint8_t tag, const MDB_val *
         return -1;
     size_t vlen = val ? val->mv_size : 0;
     uint8_t kb[8];
-    wr64(kb, seq + 1);
+    tsv_put_be64(kb, seq + 1);
     MDB_val k = {8, kb}, v = {HDR + key->mv_size + 4 + vlen, NULL};
     int rc = mdb_put(txn, log, &k, &v, MDB_RESERVE | MDB_APPEND);
     if (rc != 0)
@@ -102,7 +90,7 @@ int tsv_changelog_foreach(MDB_txn *txn, MDB_dbi log, uint64_t after, uint64_t up
     if (rc != 0)
         return fail(err, rc, "cursor");
     uint8_t kb[8];
-    wr64(kb, after + 1);
+    tsv_put_be64(kb, after + 1);
     MDB_val k = {8, kb}, v;
     int out = 0;
     for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
@@ -110,7 +98,7 @@ int tsv_changelog_foreach(MDB_txn *txn, MDB_dbi log, uint64_t after, uint64_t up
         if (k.mv_size != 8)
             continue;
         tsv_changelog_rec r;
-        r.seq = rd64(k.mv_data);
+        r.seq = tsv_get_be64(k.mv_data);
         if (r.seq > upto)
             break;
         if (tsv_changelog_parse(v.mv_data, v.mv_size, &r) != 0) {
@@ -118,7 +106,7 @@ int tsv_changelog_foreach(MDB_txn *txn, MDB_dbi log, uint64_t after, uint64_t up
                                 (unsigned long long)r.seq);
             break;
         }
-        r.seq = rd64(k.mv_data);
+        r.seq = tsv_get_be64(k.mv_data);
         if ((out = fn(ctx, &r, err)) != 0)
             break;
     }
@@ -143,7 +131,7 @@ int tsv_changelog_trim(MDB_txn *txn, MDB_dbi log, uint64_t before, uint64_t *del
     MDB_val k, v;
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        if (k.mv_size == 8 && rd64(k.mv_data) >= before)
+        if (k.mv_size == 8 && tsv_get_be64(k.mv_data) >= before)
             break;
         if ((rc = mdb_cursor_del(c, 0)) != 0)
             break;

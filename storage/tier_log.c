@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "be_bytes.h"
 #include "catalog.h"
 #include "fsutil.h"
 #include "kv.h"
@@ -26,33 +27,16 @@
 #define RECORD_MAX ((uint32_t)1 << 30)
 #define IO_BUF (64 * 1024)
 
-static void wr64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-static uint64_t rd64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 static void pos_put(uint8_t *p, const tsv_tier_logpos *pos)
 {
-    wr64(p, pos->catalog_seq);
-    wr64(p + 8, pos->jobs_seq);
+    tsv_put_be64(p, pos->catalog_seq);
+    tsv_put_be64(p + 8, pos->jobs_seq);
     memcpy(p + 16, pos->kv_key, 12);
 }
 static void pos_get(const uint8_t *p, tsv_tier_logpos *pos, uint64_t gen)
 {
-    pos->catalog_seq = rd64(p);
-    pos->jobs_seq = rd64(p + 8);
+    pos->catalog_seq = tsv_get_be64(p);
+    pos->jobs_seq = tsv_get_be64(p + 8);
     memcpy(pos->kv_key, p + 16, 12);
     pos->gen = gen;
 }
@@ -293,10 +277,10 @@ int tsv_tier_log_write(tsv_store *s, const tsv_tier_logpos *from, const char *ch
         goto out;
     /* Header in place, then the digest of the whole file, read back. */
     memcpy(hdr, MAGIC, 8);
-    wr64(hdr + 8, from->gen);
+    tsv_put_be64(hdr + 8, from->gen);
     pos_put(hdr + 16, from);
     pos_put(hdr + 16 + POS_LEN, to);
-    wr64(hdr + 16 + 2 * POS_LEN, n);
+    tsv_put_be64(hdr + 16 + 2 * POS_LEN, n);
     memcpy(hdr + 24 + 2 * POS_LEN, checkpoint, 20);
     if (pwrite(fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr) {
         tsv_error_set_errno(err, TSV_EINTERNAL, errno, "write a log segment's header");
@@ -375,7 +359,7 @@ static int open_segment(int fd, tsv_tier_log_info *info, reader *r, tsv_error *e
     uint8_t z[37], buf[IO_BUF], md[32];
     if (read_at(fd, z, sizeof z, size - 37, err) != 0)
         return -1;
-    if (z[0] != 'z' || rd32(z + 1) != 32)
+    if (z[0] != 'z' || tsv_get_be32(z + 1) != 32)
         return tsv_error_set(err, TSV_EINVALID, "log segment has no digest record");
     EVP_MD_CTX *c = EVP_MD_CTX_new();
     if (!c || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1) {
@@ -401,10 +385,10 @@ static int open_segment(int fd, tsv_tier_log_info *info, reader *r, tsv_error *e
         return -1;
     if (memcmp(h, MAGIC, 8) != 0)
         return tsv_error_set(err, TSV_EINVALID, "not a log segment (magic)");
-    info->gen = rd64(h + 8);
+    info->gen = tsv_get_be64(h + 8);
     pos_get(h + 16, &info->from, info->gen);
     pos_get(h + 16 + POS_LEN, &info->to, info->gen);
-    info->n = rd64(h + 16 + 2 * POS_LEN);
+    info->n = tsv_get_be64(h + 16 + 2 * POS_LEN);
     memcpy(info->checkpoint, h + 24 + 2 * POS_LEN, 20);
     info->checkpoint[20] = '\0';
     for (int i = 0; i < 20; i++)
@@ -427,7 +411,7 @@ static int next_record(reader *r, uint8_t *type, uint8_t **p, size_t *len, tsv_e
     uint8_t h[5];
     if (r->end - r->off < 5 || read_at(r->fd, h, 5, r->off, err) != 0)
         return tsv_error_set(err, TSV_EINVALID, "log segment record truncated");
-    uint32_t n = rd32(h + 1);
+    uint32_t n = tsv_get_be32(h + 1);
     if (n > RECORD_MAX || (off_t)n > r->end - r->off - 5)
         return tsv_error_set(err, TSV_EINVALID, "log segment record length %" PRIu32 " is bad", n);
     *p = malloc(n ? n : 1);

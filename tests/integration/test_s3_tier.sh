@@ -19,6 +19,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fixture.sh"
 . "$(dirname "$0")/swift_lib.sh"
+. "$(dirname "$0")/s3_tier_lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 S3TOOL=$(tsv_tool tsv_s3tool)
 
@@ -56,24 +57,6 @@ evicted() {
         sleep 0.1
     done
     fail "nothing evicted"
-}
-# metric URL NAME: the value of an unlabelled metric.
-metric() { curl -sS "$1/metrics" | awk -v n="$2" '$1 == n { print $2 }'; }
-# rounds URL: copy rounds finished so far (ok or failed).
-rounds() { curl -sS "$1/metrics" | awk '$1 ~ /^tsvault_s3_rounds_total/ { n += $2 } END { print n + 0 }'; }
-# synced URL: waits until every object is in S3 and a checkpoint covers the
-# latest change: a round that started after now (two more finished) left
-# nothing pending and nothing behind.
-synced() {
-    local r0
-    r0=$(rounds "$1")
-    for _ in $(seq 1 600); do
-        [ "$(rounds "$1")" -ge $((r0 + 2)) ] &&
-            [ "$(metric "$1" tsvault_s3_pending_objects)" = 0 ] &&
-            [ "$(metric "$1" tsvault_s3_checkpoint_behind)" = 0 ] && return 0
-        sleep 0.1
-    done
-    fail "S3 did not catch up: pending $(metric "$1" tsvault_s3_pending_objects) behind $(metric "$1" tsvault_s3_checkpoint_behind)"
 }
 s3ls() { S3_ENDPOINT="$EP" S3_ACCESS_KEY="$AK" S3_SECRET_KEY="$SK" "$S3TOOL" ls tsvault "$1"; }
 
