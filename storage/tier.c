@@ -270,39 +270,58 @@ void tsv_tier_log_enable(tsv_store *s)
     tsv_store_exclusive_unlock(s);
 }
 
-/* Under the exclusive lock: trims the change logs up to `trim` and reads
- * the positions the checkpoint starts its log at. */
-static int checkpoint_logs(tsv_store *s, const tsv_tier_logpos *trim, tsv_tier_logpos *pos,
-                           tsv_error *err)
+/* Deletes the change-log records up to `trim` (the previous complete
+ * checkpoint's position: they are in it). Under the shared lock, like any
+ * other writer (store lock, then LMDB's writer mutex: never the other way
+ * round). */
+static int trim_logs(tsv_store *s, const tsv_tier_logpos *trim, tsv_error *err)
+{
+    tsv_store_shared_lock(s);
+    tsv_catalog_txn *ct = NULL;
+    tsv_kv_txn *kt = NULL;
+    int rc = tsv_catalog_begin(s->vault->catalog, 1, &ct, err);
+    if (rc == 0 && (tsv_catalog_changes_trim(ct, trim->catalog_seq, err) != 0))
+        rc = -1;
+    if (rc == 0) {
+        rc = tsv_catalog_commit(ct, err);
+        ct = NULL;
+    }
+    /* Job records of another generation: numbered afresh, nothing to trim. */
+    if (rc == 0 && trim->gen == s->generation) {
+        rc = tsv_kv_begin(s->kv, 1, &kt, err);
+        if (rc == 0 && tsv_kv_changes_trim(kt, trim->jobs_seq, err) != 0)
+            rc = -1;
+        if (rc == 0) {
+            rc = tsv_kv_commit(kt, err);
+            kt = NULL;
+        }
+    }
+    tsv_catalog_abort(ct);
+    tsv_kv_abort(kt);
+    tsv_store_shared_unlock(s);
+    return rc;
+}
+
+/* Under the exclusive lock: where the log of a checkpoint taken now starts
+ * (read transactions only). */
+static int log_position(tsv_store *s, tsv_tier_logpos *pos, tsv_error *err)
 {
     memset(pos, 0, sizeof *pos);
     pos->gen = s->generation;
     tsv_catalog_txn *ct = NULL;
     tsv_kv_txn *kt = NULL;
     int found = 0;
-    int write = trim != NULL;
-    if (tsv_catalog_begin(s->vault->catalog, write, &ct, err) != 0)
+    if (tsv_catalog_begin(s->vault->catalog, 0, &ct, err) != 0)
         return -1;
-    if (tsv_kv_begin(s->kv, write, &kt, err) != 0) {
+    if (tsv_kv_begin(s->kv, 0, &kt, err) != 0) {
         tsv_catalog_abort(ct);
         return -1;
     }
     int rc = 0;
-    if (trim && (tsv_catalog_changes_trim(ct, trim->catalog_seq, err) != 0 ||
-                 (trim->gen == s->generation && tsv_kv_changes_trim(kt, trim->jobs_seq, err) != 0)))
+    if (tsv_catalog_changes_last(ct, &pos->catalog_seq, err) != 0 ||
+        tsv_kv_changes_last(kt, &pos->jobs_seq, err) != 0 ||
+        tsv_kv_history_last_key(kt, pos->kv_key, &found, err) != 0)
         rc = -1;
-    if (rc == 0 && (tsv_catalog_changes_last(ct, &pos->catalog_seq, err) != 0 ||
-                    tsv_kv_changes_last(kt, &pos->jobs_seq, err) != 0 ||
-                    tsv_kv_history_last_key(kt, pos->kv_key, &found, err) != 0))
-        rc = -1;
-    if (rc == 0 && write) {
-        rc = tsv_catalog_commit(ct, err);
-        ct = NULL;
-        if (rc == 0) {
-            rc = tsv_kv_commit(kt, err);
-            kt = NULL;
-        }
-    }
     tsv_catalog_abort(ct);
     tsv_kv_abort(kt);
     return rc;
@@ -317,11 +336,13 @@ int tsv_tier_checkpoint(tsv_store *s, const char *dir, const tsv_tier_logpos *tr
     if (tsv_path_join(cat, sizeof cat, err, "%s/catalog", dir) != 0 ||
         tsv_path_join(kv, sizeof kv, err, "%s/kv", dir) != 0)
         return -1;
+    if (trim && trim_logs(s, trim, err) != 0)
+        return -1;
     /* Exclusive: no KV swap (restore/kv, PITR) between the two copies, and
      * no operation between its catalogue commit and its KV commit. The
      * copies are compacted reads of a few MB at most in practice. */
     tsv_store_exclusive_lock(s);
-    int rc = checkpoint_logs(s, trim, &c->pos, err);
+    int rc = log_position(s, &c->pos, err);
     c->kv_txn = tsv_kv_last_txn(s->kv);
     c->catalog_txn = tsv_catalog_last_txn(s->vault->catalog);
     c->gen = s->generation;
