@@ -1634,7 +1634,9 @@ static int seg_list_load(tsv_s3 *s3, const char *bucket, const char *prefix, con
 }
 
 static int seg_parts(tsv_s3 *s3, const char *bucket, const char *seg_key, const char *extra,
-                     const char *scratch, manifest *m, tsv_error *err);
+                     const char *scratch, int carried[N_PARTS], tsv_error *err);
+static int seg_parts_commit(const char *scratch, manifest *m, const int carried[N_PARTS],
+                            tsv_error *err);
 
 typedef struct tv_ctx {
     tsv_tier *t;
@@ -1776,7 +1778,7 @@ static int tv_segments(tv_ctx *c, const char *scratch, manifest *m, cp_objects *
         snprintf(key, sizeof key, "%s%010" PRIu64, base, l.v[i]);
         download d = {t->s3, t->bucket, key, "", "", {0}};
         tsv_error e;
-        int fd = -1;
+        int fd = -1, carried[N_PARTS] = {0};
         tsv_tier_log_info info = {0};
         if (tsv_tier_scratch_fill(scratch, "segment", raw_fill, &d, &e) != 0 ||
             tsv_tier_scratch_open(scratch, "segment", &fd, &e) != 0 ||
@@ -1784,8 +1786,10 @@ static int tv_segments(tv_ctx *c, const char *scratch, manifest *m, cp_objects *
             (info.n != l.v[i] || i + 1 != l.v[i]
                  ? tsv_error_set(&e, TSV_EINVALID, "out of order (segment %zu expected)", i + 1)
                  : 0) != 0 ||
-            (info.extra && seg_parts(t->s3, t->bucket, key, info.extra, scratch, m, &e) != 0) ||
-            tsv_tier_log_objects(fd, collect_fn, all, &e) != 0) {
+            (info.extra &&
+             seg_parts(t->s3, t->bucket, key, info.extra, scratch, carried, &e) != 0) ||
+            tsv_tier_log_objects(fd, collect_fn, all, &e) != 0 ||
+            seg_parts_commit(scratch, m, carried, &e) != 0) {
             if (e.code == TSV_EUNAVAILABLE || e.code == TSV_ETOOMANY) {
                 *err = e;
                 rc = -1;
@@ -2109,16 +2113,21 @@ static int fetch_all(tsv_s3 *s3, const char *bucket, const char *prefix, const c
 
 /* ---- replaying the log --------------------------------------------------- */
 
-/* The whole parts a segment carries (its extra text) replace the
- * checkpoint's in scratch. */
+/* The whole parts a segment carries (its extra text): downloaded (checked
+ * by SHA-256) as scratch/next-<part>; seg_parts_commit then makes them the
+ * parts, once the segment's records are applied (the parts and the
+ * catalogue never come from two different segments). */
+static const char *const next_part[N_PARTS] = {NULL, NULL, "next-connections", "next-files"};
+
 static int seg_parts(tsv_s3 *s3, const char *bucket, const char *seg_key, const char *extra,
-                     const char *scratch, manifest *m, tsv_error *err)
+                     const char *scratch, int carried[N_PARTS], tsv_error *err)
 {
     tsv_json_doc *doc;
     if (tsv_json_parse(&doc, extra, strlen(extra), err) != 0)
         return tsv_error_wrap(err, "log segment's extra text");
     int rc = 0;
     for (int i = PART_CONNECTIONS; rc == 0 && i < N_PARTS; i++) {
+        carried[i] = 0;
         const tsv_json *f = tsv_json_get(tsv_json_root(doc), parts[i].key);
         if (!f)
             continue;
@@ -2133,14 +2142,24 @@ static int seg_parts(tsv_s3 *s3, const char *bucket, const char *seg_key, const 
         snprintf(sha, sizeof sha, "%.*s", (int)sl, sh);
         snprintf(key, sizeof key, "%s.%s", seg_key, parts[i].key);
         download d = {s3, bucket, key, sha, "the log segment", {0}};
-        rc = tsv_tier_scratch_fill(scratch, parts[i].scratch, download_fill, &d, err);
-        if (rc == 0) {
-            m->has[i] = 1;
-            memcpy(m->sha[i], sha, sizeof sha);
-        }
+        rc = tsv_tier_scratch_fill(scratch, next_part[i], download_fill, &d, err);
+        carried[i] = rc == 0;
     }
     tsv_json_free(doc);
     return rc;
+}
+
+static int seg_parts_commit(const char *scratch, manifest *m, const int carried[N_PARTS],
+                            tsv_error *err)
+{
+    for (int i = PART_CONNECTIONS; i < N_PARTS; i++) {
+        if (!carried[i])
+            continue;
+        if (tsv_tier_scratch_move(scratch, next_part[i], parts[i].scratch, err) != 0)
+            return -1;
+        m->has[i] = 1;
+    }
+    return 0;
 }
 
 /* Replays the segments of checkpoint `name` onto its downloaded copy in
@@ -2157,7 +2176,8 @@ static int replay_log(tsv_s3 *s3, const char *bucket, const char *prefix, const 
     if (seg_list_load(s3, bucket, prefix, name, &l, base, sizeof base, err) != 0)
         return -1;
     tsv_tier_logpos at = m->log;
-    int rc = 0;
+    tsv_tier_log_replay *rp = NULL;
+    int rc = l.n ? tsv_tier_log_replay_begin(scratch, &rp, err) : 0;
     for (size_t i = 0; rc == 0 && i < l.n; i++) {
         tsv_error why;
         char key[1200];
@@ -2169,7 +2189,7 @@ static int replay_log(tsv_s3 *s3, const char *bucket, const char *prefix, const 
         }
         snprintf(key, sizeof key, "%s%010" PRIu64, base, l.v[i]);
         download d = {s3, bucket, key, "", "", {0}};
-        int fd = -1;
+        int fd = -1, carried[N_PARTS] = {0};
         tsv_tier_log_info info = {0};
         if (tsv_tier_scratch_fill(scratch, "segment", raw_fill, &d, &why) != 0 ||
             tsv_tier_scratch_open(scratch, "segment", &fd, &why) != 0 ||
@@ -2178,7 +2198,7 @@ static int replay_log(tsv_s3 *s3, const char *bucket, const char *prefix, const 
                  ? tsv_error_set(&why, TSV_EINVALID, "it names checkpoint %s, segment %" PRIu64,
                                  info.checkpoint, info.n)
                  : 0) != 0 ||
-            (info.extra && seg_parts(s3, bucket, key, info.extra, scratch, m, &why) != 0)) {
+            (info.extra && seg_parts(s3, bucket, key, info.extra, scratch, carried, &why) != 0)) {
             TSV_WARN("msg=\"log segment unusable: the recovery stops at the one before\" "
                      "checkpoint=%s segment=%" PRIu64 " error=\"%s\"",
                      name, l.v[i], why.message);
@@ -2188,7 +2208,7 @@ static int replay_log(tsv_s3 *s3, const char *bucket, const char *prefix, const 
             break;
         }
         free(info.extra);
-        if (tsv_tier_log_apply(scratch, fd, &at, &why) != 0) {
+        if (tsv_tier_log_apply(rp, fd, &at, &why) != 0) {
             if (why.code == TSV_EINVALID && *applied == i) {
                 /* Refused before anything was written (not its turn). */
                 TSV_WARN("msg=\"log segment does not follow: the recovery stops at the one "
@@ -2200,11 +2220,12 @@ static int replay_log(tsv_s3 *s3, const char *bucket, const char *prefix, const 
             *err = why;
             rc = tsv_error_wrap(err, "replay log segment %" PRIu64 " of checkpoint %s", l.v[i],
                                 name);
-        } else {
+        } else if ((rc = seg_parts_commit(scratch, m, carried, err)) == 0) {
             (*applied)++;
         }
         close(fd);
     }
+    tsv_tier_log_replay_end(rp);
     free(l.v);
     return rc;
 }

@@ -699,6 +699,19 @@ static const char *scratch_file(const char *name)
     return "data.mdb";
 }
 
+int tsv_tier_scratch_move(const char *scratch, const char *from, const char *to, tsv_error *err)
+{
+    char src[PATH_MAX], dir[PATH_MAX], dst[PATH_MAX];
+    if (tsv_path_join(src, sizeof src, err, "%s/%s/%s", scratch, from, scratch_file(from)) != 0 ||
+        tsv_path_join(dir, sizeof dir, err, "%s/%s", scratch, to) != 0 ||
+        tsv_mkdir_p(dir, err) != 0 ||
+        tsv_path_join(dst, sizeof dst, err, "%s/%s", dir, scratch_file(to)) != 0)
+        return -1;
+    if (rename(src, dst) != 0)
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "rename %s to %s", src, dst);
+    return 0;
+}
+
 void tsv_tier_scratch_drop(const char *scratch, const char *name)
 {
     char path[PATH_MAX];

@@ -115,6 +115,8 @@ int tsv_tier_scratch_create(const char *data_dir, const char *kind, char *out, s
                             tsv_error *err);
 void tsv_tier_scratch_remove(const char *scratch);
 int tsv_tier_scratch_open(const char *scratch, const char *name, int *fd, tsv_error *err);
+/* Renames scratch/from's file to scratch/to's (replacing it). */
+int tsv_tier_scratch_move(const char *scratch, const char *from, const char *to, tsv_error *err);
 /* Removes scratch/name's file, if any (a part of an unusable download). */
 void tsv_tier_scratch_drop(const char *scratch, const char *name);
 /* A function that writes a file's content into fd (a download). */

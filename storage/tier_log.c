@@ -489,7 +489,38 @@ int tsv_tier_log_objects(int fd, tsv_tier_object_fn fn, void *ctx, tsv_error *er
     }
 }
 
-int tsv_tier_log_apply(const char *scratch, int fd, tsv_tier_logpos *at, tsv_error *err)
+struct tsv_tier_log_replay {
+    tsv_catalog *catalog;
+    tsv_kv *kv;
+};
+
+int tsv_tier_log_replay_begin(const char *scratch, tsv_tier_log_replay **out, tsv_error *err)
+{
+    char cat[PATH_MAX], kvdir[PATH_MAX];
+    if (tsv_path_join(cat, sizeof cat, err, "%s/catalog", scratch) != 0 ||
+        tsv_path_join(kvdir, sizeof kvdir, err, "%s/kv", scratch) != 0)
+        return -1;
+    tsv_tier_log_replay *r = calloc(1, sizeof *r);
+    if (!r)
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    if (tsv_catalog_open(&r->catalog, cat, err) != 0 || tsv_kv_open(&r->kv, kvdir, 0, err) != 0) {
+        tsv_tier_log_replay_end(r);
+        return -1;
+    }
+    *out = r;
+    return 0;
+}
+
+void tsv_tier_log_replay_end(tsv_tier_log_replay *r)
+{
+    if (!r)
+        return;
+    tsv_kv_close(r->kv);
+    tsv_catalog_close(r->catalog);
+    free(r);
+}
+
+int tsv_tier_log_apply(tsv_tier_log_replay *rp, int fd, tsv_tier_logpos *at, tsv_error *err)
 {
     tsv_tier_log_info info;
     reader r;
@@ -500,17 +531,10 @@ int tsv_tier_log_apply(const char *scratch, int fd, tsv_tier_logpos *at, tsv_err
                              "log segment %" PRIu64 " does not follow the position reached "
                              "(a segment is missing or from another checkpoint)",
                              info.n);
-    char cat[PATH_MAX], kvdir[PATH_MAX];
-    if (tsv_path_join(cat, sizeof cat, err, "%s/catalog", scratch) != 0 ||
-        tsv_path_join(kvdir, sizeof kvdir, err, "%s/kv", scratch) != 0)
-        return -1;
-    tsv_catalog *c = NULL;
-    tsv_kv *kv = NULL;
     tsv_catalog_txn *ct = NULL;
     tsv_kv_txn *kt = NULL;
     int rc = -1;
-    if (tsv_catalog_open(&c, cat, err) != 0 || tsv_kv_open(&kv, kvdir, 0, err) != 0 ||
-        tsv_catalog_begin(c, 1, &ct, err) != 0 || tsv_kv_begin(kv, 1, &kt, err) != 0)
+    if (tsv_catalog_begin(rp->catalog, 1, &ct, err) != 0 || tsv_kv_begin(rp->kv, 1, &kt, err) != 0)
         goto out;
     for (;;) {
         uint8_t type, *p;
@@ -558,7 +582,5 @@ int tsv_tier_log_apply(const char *scratch, int fd, tsv_tier_logpos *at, tsv_err
 out:
     tsv_catalog_abort(ct);
     tsv_kv_abort(kt);
-    tsv_kv_close(kv);
-    tsv_catalog_close(c);
     return rc;
 }

@@ -51,12 +51,18 @@ typedef struct tsv_tier_log_info {
 } tsv_tier_log_info;
 int tsv_tier_log_read_info(int fd, tsv_tier_log_info *info, tsv_error *err);
 
-/* Replays the segment in fd onto the downloaded checkpoint in scratch
- * (scratch/catalog, scratch/kv): it must follow `at` (same generation, its
+/* Replaying segments onto a downloaded checkpoint in scratch
+ * (scratch/catalog, scratch/kv), opened once for all of them (opening the
+ * KV walks every page). tsv_tier_log_replay_end frees r (NULL is fine). */
+typedef struct tsv_tier_log_replay tsv_tier_log_replay;
+int tsv_tier_log_replay_begin(const char *scratch, tsv_tier_log_replay **r, tsv_error *err);
+void tsv_tier_log_replay_end(tsv_tier_log_replay *r);
+
+/* Replays the segment in fd: it must follow `at` (same generation, its
  * from equal to at, both positions included) or nothing is applied
  * (TSV_EINVALID). On success *at becomes the segment's end position. The
  * catalogue and the KV are each changed in one transaction. */
-int tsv_tier_log_apply(const char *scratch, int fd, tsv_tier_logpos *at, tsv_error *err);
+int tsv_tier_log_apply(tsv_tier_log_replay *r, int fd, tsv_tier_logpos *at, tsv_error *err);
 
 /* Calls fn for every object a non-purged version record of the segment in
  * fd lists (what a recovery from it needs). */

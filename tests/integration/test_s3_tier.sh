@@ -248,6 +248,11 @@ LORG=$(json_get 'j["id"]')
 http POST "$l_URL/api/v2/buckets" -H "$(auth)" -H 'Content-Type: application/json' \
     -d "{\"orgID\":\"$LORG\",\"name\":\"after-checkpoint\"}"
 expect_status 201 "create bucket (log)"
+# A staged archive after the checkpoint: its record and bytes ride with a segment.
+curl -sS -f -H "$(auth)" --form "file=@$W/fixture-1.6.tar.gz;filename=log-staged.tar.gz" \
+    "$l_URL/api/v2/files" >/dev/null || fail "stage a file (log)"
+curl -sS -f -H "$(auth)" "$l_URL/api/v2/files/log-staged.tar.gz" >"$W/log-staged.json" ||
+    fail "staged file record (log)"
 synced "$l_URL"
 segs=$(curl -sS "$l_URL/metrics" | awk '$1 == "tsvault_s3_log_segments_total{result=\"ok\"}" { print $2 }')
 [ "${segs:-0}" -ge 1 ] || fail "no log segment written: $(curl -sS "$l_URL/metrics" | grep s3_log)"
@@ -272,7 +277,12 @@ grep -q 'msg="log segment unusable: the recovery stops at the one before".*SHA-2
 http GET "$l2_URL/api/v2/buckets?name=after-checkpoint" -H "$(auth)"
 expect_status 200 "bucket after log recovery"
 [ "$(json_get 'len(j["buckets"])')" = 1 ] || fail "the bucket created after the checkpoint was not recovered: $(cat "$HTTP_BODY")"
-pass "changes after the newest checkpoint reach S3 as log segments ($nseg) and a recovery replays them; a damaged segment ends the log with a warning"
+curl -sS -f -H "$(auth)" "$l2_URL/api/v2/files/log-staged.tar.gz" >"$W/log-staged-rec.json" ||
+    fail "the file staged after the checkpoint was not recovered: $(grep -i 'staged\|segment' "$l2_LOG" | tail -3)"
+cmp -s "$W/log-staged.json" "$W/log-staged-rec.json" ||
+    fail "staged file record (log): $(cat "$W/log-staged.json") vs $(cat "$W/log-staged-rec.json")"
+cmp -s "$L2/files/data/log-staged.tar.gz" "$W/fixture-1.6.tar.gz" || fail "staged file bytes (log)"
+pass "changes after the newest checkpoint (a bucket, a staged archive) reach S3 as log segments ($nseg) and a recovery replays them; a damaged segment ends the log with a warning"
 # verify reads the segments back; a damaged one is a problem, and a new
 # checkpoint (which the log then follows) replaces it.
 U=$l2_URL

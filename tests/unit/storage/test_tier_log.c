@@ -107,7 +107,10 @@ static int apply(const char *ckpt, const char *path, tsv_tier_logpos *at)
 {
     int fd = open(path, O_RDONLY);
     assert_true(fd >= 0);
-    int rc = tsv_tier_log_apply(ckpt, fd, at, &E);
+    tsv_tier_log_replay *r;
+    OK(tsv_tier_log_replay_begin(ckpt, &r, &E));
+    int rc = tsv_tier_log_apply(r, fd, at, &E);
+    tsv_tier_log_replay_end(r);
     close(fd);
     return rc;
 }
