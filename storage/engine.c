@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
@@ -73,6 +74,21 @@ int tsv_gen_marker_write(const char *dir, uint64_t gen, tsv_error *err)
         return -1;
     int n = snprintf(buf, sizeof buf, "%016" PRIx64 "\n", gen);
     return tsv_write_file_atomic(path, buf, (size_t)n, err);
+}
+
+int tsv_gen_marker_write_unsynced(const char *dir, uint64_t gen, tsv_error *err)
+{
+    char path[PATH_MAX], buf[32];
+    if (tsv_path_join(path, sizeof path, err, "%s/%s", dir, TSV_GEN_MARKER) != 0)
+        return -1;
+    int n = snprintf(buf, sizeof buf, "%016" PRIx64 "\n", gen);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "create %s", path);
+    int rc = tsv_write_all(fd, buf, (size_t)n, path, err);
+    if (close(fd) != 0 && rc == 0)
+        rc = tsv_error_set_errno(err, TSV_EINTERNAL, errno, "close %s", path);
+    return rc;
 }
 
 int tsv_staging_create(const char *target, uint64_t gen, char *staging, char *parent,

@@ -42,6 +42,11 @@ int tsv_dir_has_data(const char *dir);
 
 /* Writes the generation marker into dir (fsynced). */
 int tsv_gen_marker_write(const char *dir, uint64_t gen, tsv_error *err);
+/* The same in place and without an fsync: for a staging directory that is
+ * not yet visible and that its caller makes durable as a whole
+ * (tsv_fsync_tree). An fsync of a small file on ext4 waits for the journal,
+ * and with it for every dirty file of the tree. */
+int tsv_gen_marker_write_unsynced(const char *dir, uint64_t gen, tsv_error *err);
 /* Reads it; *gen = 0 when there is none. */
 int tsv_gen_marker_read(const char *dir, uint64_t *gen, tsv_error *err);
 

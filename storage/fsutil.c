@@ -297,3 +297,41 @@ int tsv_link_tree(const char *src, const char *dst, uint64_t *files, uint64_t *b
 {
     return link_tree_at(src, dst, 0, files, bytes, err);
 }
+
+static int fsync_tree_at(const char *dir, int depth, tsv_error *err)
+{
+    if (depth > 8)
+        return tsv_error_set(err, TSV_EINTERNAL, "%s: directory tree too deep", dir);
+    DIR *d = opendir(dir);
+    if (!d)
+        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open directory %s", dir);
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (errno = 0, e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char path[PATH_MAX];
+        struct stat st;
+        if (tsv_path_join(path, sizeof path, err, "%s/%s", dir, e->d_name) != 0) {
+            rc = -1;
+        } else if (lstat(path, &st) != 0) {
+            rc = tsv_error_set_errno(err, TSV_EINTERNAL, errno, "stat %s", path);
+        } else if (S_ISDIR(st.st_mode)) {
+            rc = fsync_tree_at(path, depth + 1, err);
+        } else if (S_ISREG(st.st_mode)) {
+            int fd = open(path, O_RDONLY | O_CLOEXEC);
+            if (fd < 0)
+                rc = tsv_error_set_errno(err, TSV_EINTERNAL, errno, "open %s", path);
+            else {
+                rc = tsv_fsync_fd(fd, path, err);
+                close(fd);
+            }
+        }
+    }
+    if (rc == 0 && errno != 0)
+        rc = tsv_error_set_errno(err, TSV_EINTERNAL, errno, "read directory %s", dir);
+    closedir(d);
+    return rc == 0 ? tsv_fsync_dir(dir, err) : rc;
+}
+
+int tsv_fsync_tree(const char *dir, tsv_error *err) { return fsync_tree_at(dir, 0, err); }

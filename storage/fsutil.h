@@ -46,6 +46,11 @@ int tsv_remove_tree(const char *path, tsv_error *err);
  * 8 levels. *files / *bytes (may be NULL) are incremented. */
 int tsv_link_tree(const char *src, const char *dst, uint64_t *files, uint64_t *bytes,
                   tsv_error *err);
+/* fsyncs every regular file and directory of the tree dir, dir last: the
+ * durability of files written without an fsync each (write-back already
+ * started), before anything relies on them. Same depth limit as
+ * tsv_link_tree; other file types are passed over. */
+int tsv_fsync_tree(const char *dir, tsv_error *err);
 /* 1 if path exists (any type), 0 if not. */
 int tsv_path_exists(const char *path);
 /* snprintf into a fixed buffer; TSV_EINTERNAL if it would truncate. */

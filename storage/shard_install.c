@@ -151,7 +151,7 @@ static int write_zeros(int fd, int64_t n, const char *path, EVP_MD_CTX *md, tsv_
  * blocks as they pass. Every byte also goes through SHA-256 (`md`, already
  * initialised): the file's object name in the vault, without a second read. */
 static int extract_entry(struct archive *a, const char *staging, const char *base, int64_t size,
-                         int sparse, tsv_tsm_stream *ts, EVP_MD_CTX *md, int scratch,
+                         int sparse, tsv_tsm_stream *ts, EVP_MD_CTX *md, int writeback, int durable,
                          tsv_error *err)
 {
     char path[PATH_MAX];
@@ -202,7 +202,7 @@ static int extract_entry(struct archive *a, const char *staging, const char *bas
             return -1;
         }
         written += (int64_t)n;
-        if (!scratch && written - flushed >= WRITEBACK_CHUNK) {
+        if (writeback && written - flushed >= WRITEBACK_CHUNK) {
             /* Only a hint: the fsync below is what makes the data durable. */
             (void)sync_file_range(fd, flushed, written - flushed, SYNC_FILE_RANGE_WRITE);
             flushed = written;
@@ -215,7 +215,9 @@ static int extract_entry(struct archive *a, const char *staging, const char *bas
                              " bytes)",
                              base, written, size);
     }
-    if (!scratch && tsv_fsync_fd(fd, path, err) != 0) {
+    if (writeback && !durable && written > flushed)
+        (void)sync_file_range(fd, flushed, written - flushed, SYNC_FILE_RANGE_WRITE);
+    if (durable && tsv_fsync_fd(fd, path, err) != 0) {
         close(fd);
         return -1;
     }
@@ -297,7 +299,7 @@ static int64_t stat_mtime_ns(const struct stat *sb)
     return (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec;
 }
 
-static int write_list(const char *staging, const name_list *names, int scratch, tsv_error *err)
+static int write_list(const char *staging, const name_list *names, int durable, tsv_error *err)
 {
     char path[PATH_MAX];
     if (tsv_path_join(path, sizeof path, err, "%s/%s", staging, TSV_SHARD_LIST_FILE) != 0)
@@ -321,7 +323,7 @@ static int write_list(const char *staging, const name_list *names, int scratch, 
         fclose(fp);
         return -1;
     }
-    rc = fflush(fp) == 0 && (scratch || fsync(fileno(fp)) == 0)
+    rc = fflush(fp) == 0 && (!durable || fsync(fileno(fp)) == 0)
              ? 0
              : tsv_error_set_errno(err, TSV_EINTERNAL, errno, "write %s", path);
     if (fclose(fp) != 0 && rc == 0)
@@ -339,12 +341,14 @@ static int install_staging(const char *shard_dir, const char *parent, char *stag
                            tsv_error *err)
 {
     const tsv_shard_install_hook *hook = opts->hook;
-    if (opts->list && write_list(staging, names, opts->scratch, err) != 0)
+    int durable = !opts->scratch && !opts->defer_sync;
+    if (opts->list && write_list(staging, names, durable, err) != 0)
         return -1;
     if (carry_over(shard_dir, staging, names, &st->kept, err) != 0)
         return -1;
-    if (tsv_gen_marker_write(staging, gen, err) != 0 ||
-        (!opts->scratch && tsv_fsync_dir(staging, err) != 0))
+    if ((durable ? tsv_gen_marker_write(staging, gen, err)
+                 : tsv_gen_marker_write_unsynced(staging, gen, err)) != 0 ||
+        (durable && tsv_fsync_dir(staging, err) != 0))
         return -1;
     if (!tsv_path_exists(shard_dir)) {
         if (mkdir(shard_dir, 0755) != 0 && errno != EEXIST) {
@@ -364,7 +368,7 @@ static int install_staging(const char *shard_dir, const char *parent, char *stag
     tsv_fault_point("shard-after-exchange");
     /* The swap is done; from here on the staging path holds the OLD data,
      * which must go to the trash whatever happens next, never be deleted. */
-    int rc = opts->scratch ? 0 : tsv_fsync_dir(parent, err);
+    int rc = durable ? tsv_fsync_dir(parent, err) : 0;
     tsv_error terr;
     char reason[64];
     snprintf(reason, sizeof reason, "shard-%" PRIu64 "-replaced", shard_id);
@@ -533,7 +537,8 @@ int tsv_shard_install_from_tar_opts(const char *shard_dir, const char *trash_dir
             tsv_error_set(err, TSV_EINTERNAL, "SHA-256 init failed");
             goto out;
         }
-        if (extract_entry(a, staging, base, size, sparse, ts, md, opts->scratch, err) != 0) {
+        if (extract_entry(a, staging, base, size, sparse, ts, md, !opts->scratch,
+                          !opts->scratch && !opts->defer_sync, err) != 0) {
             tsv_tsm_stream_free(ts);
             if (src.failed && err)
                 *err = src.err;

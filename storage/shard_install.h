@@ -76,6 +76,12 @@ typedef struct tsv_shard_install_opts {
      * shard directory: an upload's validated shard kept for later
      * (tsv_shard_install_from_dir). */
     int list;
+    /* Start the write-back of every file as it is written but fsync
+     * nothing (files, directories): the caller makes the tree durable
+     * (tsv_fsync_tree) before it relies on it. For an upload's kept shards,
+     * whose record is written only once the whole upload has arrived: no
+     * fsync then stalls the check while the body is still coming. */
+    int defer_sync;
 } tsv_shard_install_opts;
 int tsv_shard_install_from_tar_opts(const char *shard_dir, const char *trash_dir, uint64_t shard_id,
                                     tsv_reader *tar, const tsv_shard_install_opts *opts,

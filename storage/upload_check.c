@@ -110,7 +110,7 @@ static int keep_shard(tsv_upload_check *c, const char *name, tsv_reader *raw, in
     tsv_reader *dec = NULL;
     if (gzip && tsv_decoder_new(&dec, TSV_CODEC_GZIP, raw, err) != 0)
         return -1;
-    tsv_shard_install_opts o = {.validated = &c->validated, .list = 1};
+    tsv_shard_install_opts o = {.validated = &c->validated, .list = 1, .defer_sync = 1};
     tsv_shard_install_stats st;
     int rc = tsv_shard_install_from_tar_opts(dir, trash, 0, dec ? dec : raw, &o, &st, err);
     tsv_reader_free(dec);
@@ -341,7 +341,9 @@ int tsv_upload_check_finish(tsv_upload_check *c, tsv_data_format *format,
         tsv_path_exists(trash) && tsv_remove_tree(trash, &terr) != 0)
         covered = 0;
     int rc = 0;
-    if (covered && (tsv_fsync_dir(c->keep, err) != 0 || collect_ranges(c, &p, err) != 0)) {
+    /* The kept shards were written without fsyncs (defer_sync): they are
+     * made durable once, now that the whole upload is in. */
+    if (covered && (tsv_fsync_tree(c->keep, err) != 0 || collect_ranges(c, &p, err) != 0)) {
         rc = -1;
     } else if (covered) {
         *format = p.format;

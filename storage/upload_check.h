@@ -7,10 +7,12 @@
  * thread reads them through a bounded pipe as a tar (plain, gzip or zstd),
  * reads the manifests, runs every shard archive member (`*.tar.gz`,
  * `*.tar`) through the shard restore's complete validation into
- * keep_dir/<member>/ (its files fsynced, listed in TSV_SHARD_LIST_FILE), and
- * copies KV/SQL members (`*.bolt[.gz]`, `*.sqlite[.gz]`) to
- * keep_dir/<member>. tsv_upload_check_finish then builds the backup plan
- * from the members and checks the KV/SQL copies.
+ * keep_dir/<member>/ (listed in TSV_SHARD_LIST_FILE; written without
+ * fsyncs, their write-back started), and copies KV/SQL members
+ * (`*.bolt[.gz]`, `*.sqlite[.gz]`) to keep_dir/<member>.
+ * tsv_upload_check_finish then builds the backup plan from the members,
+ * checks the KV/SQL copies and makes keep_dir durable (one fsync pass over
+ * the tree instead of a stall per member while the body arrives).
  *
  * The result is used only when it covers the whole plan and everything
  * passed: finish returns 1. Anything else (a zip, a single shard/bolt/

@@ -17,6 +17,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "engine.h"
 #include "fsutil.h"
 #include "shard_install.h"
 
@@ -405,9 +406,9 @@ static void test_strict_and_prefix(void **state)
 
 /* ---- a kept shard directory (an upload's, upload_check.h) -------------- */
 
-/* Installs the tar into root/kept with opts.list (as the upload check
- * does); its path (PATH_MAX bytes) into kept. */
-static void make_kept(char *kept)
+/* Installs the tar into root/kept with opts.list (and opts.defer_sync if
+ * `defer`, as the upload check does); its path (PATH_MAX bytes) into kept. */
+static void make_kept_opts(char *kept, int defer)
 {
     harness_path(kept, root, "kept");
     char keep_trash[PATH_MAX];
@@ -415,13 +416,15 @@ static void make_kept(char *kept)
     tar_entry e[] = {{TSM1, AE_IFREG, &tsm1, NULL}, {TSM2, AE_IFREG, &tsm2, NULL}};
     harness_buf tar = make_tar(e, 2);
     tsv_reader *r = tsv_mem_reader_new(tar.p, tar.n);
-    tsv_shard_install_opts o = {.list = 1};
+    tsv_shard_install_opts o = {.list = 1, .defer_sync = defer};
     tsv_shard_install_stats st;
     OK(tsv_shard_install_from_tar_opts(kept, keep_trash, 0, r, &o, &st, &E));
     tsv_reader_free(r);
     free(tar.p);
     assert_int_equal(st.files, 2);
 }
+
+static void make_kept(char *kept) { make_kept_opts(kept, 0); }
 
 static int install_dir(const char *kept, tsv_shard_install_stats *st)
 {
@@ -457,6 +460,33 @@ static void test_from_dir_links(void **state)
     /* Twice from the same directory (a second restore job): fine. */
     OK(install_dir(kept, &st));
     assert_file_bytes(shard, TSM2, &tsm2);
+}
+
+/* Written without fsyncs (the upload check's defer_sync), the kept tree is
+ * the same (files, list, generation marker) and tsv_fsync_tree makes it
+ * durable as a whole; a missing tree is an error, not a success. */
+static void test_from_dir_deferred_sync(void **state)
+{
+    (void)state;
+    char kept[PATH_MAX], marker[PATH_MAX], list[PATH_MAX], missing[PATH_MAX];
+    make_kept_opts(kept, 1);
+    harness_path(list, kept, TSV_SHARD_LIST_FILE);
+    harness_path(marker, kept, TSV_GEN_MARKER);
+    assert_true(tsv_path_exists(list));
+    assert_true(tsv_path_exists(marker));
+    uint64_t gen = 0;
+    OK(tsv_gen_marker_read(kept, &gen, &E));
+    assert_true(gen != 0);
+    OK(tsv_fsync_tree(root, &E));
+    harness_path(missing, root, "no-such-tree");
+    assert_int_equal(tsv_fsync_tree(missing, &E), -1);
+    assert_int_equal(E.code, TSV_EINTERNAL);
+    tsv_shard_install_stats st;
+    OK(install_dir(kept, &st));
+    assert_int_equal(st.files, 2);
+    assert_file_bytes(shard, TSM1, &tsm1);
+    assert_file_bytes(shard, TSM2, &tsm2);
+    assert_no_staging();
 }
 
 /* A kept file written since it was listed (same size, other bytes) is
@@ -518,6 +548,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_nothing_to_install, setup, teardown),
         cmocka_unit_test_setup_teardown(test_strict_and_prefix, setup, teardown),
         cmocka_unit_test_setup_teardown(test_from_dir_links, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_from_dir_deferred_sync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_from_dir_changed_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_from_dir_bad_lists, setup, teardown),
     };
