@@ -67,9 +67,13 @@ for r in $(seq 1 "$RUNS"); do
         --form "file=@$WORK/bench-portable.tar;filename=bench-$r.tar" "$TURL/api/v2/files")
     [ "$code" = 200 ] || die "upload: $code $(cat "$WORK/up.json")"
     t1=$(now)
+    # The benchmark's own bookkeeping (reading and resetting the server's
+    # peak RSS: ~70 ms of processes here) is not part of what a user waits
+    # for between the upload and the job: it is left out of the total.
     upk+=($(($(rss_kb VmHWM) - idle)))
     idle=$(rss_kb VmRSS)
     reset_peak
+    t1b=$(now)
     id=$(curl -sS -f -H "Authorization: Token $TOKEN" -d "{\"type\":\"restore\",\"source\":{\"type\":\"file\",\"fileName\":\"bench-$r.tar\"},\"target\":{\"type\":\"bucket\",\"newBucketName\":\"job-$r\",\"bucketName\":\"bench/autogen\"}}" \
         "$TURL/api/v2/jobs" | json_str id)
     while :; do
@@ -85,8 +89,8 @@ for r in $(seq 1 "$RUNS"); do
         python3 -c 'import json,sys; print(json.load(sys.stdin)["buckets"][0]["id"])')
     [ "$(restored_bytes "$bid")" = "$TSM_BYTES" ] || die "job restored $(restored_bytes "$bid") bytes"
     up+=("$(elapsed "$t0" "$t1")")
-    job+=("$(elapsed "$t0" "$t2")")
-    log "job run $r: upload $(elapsed "$t0" "$t1") s (+${upk[-1]} kB), total $(elapsed "$t0" "$t2") s (+${jobk[-1]} kB)"
+    job+=("$(awk -v a="$(elapsed "$t0" "$t1")" -v b="$(elapsed "$t1b" "$t2")" 'BEGIN { printf "%.4f", a + b }')")
+    log "job run $r: upload $(elapsed "$t0" "$t1") s (+${upk[-1]} kB), total ${job[-1]} s (+${jobk[-1]} kB)"
     delete_bucket "$bid"
     curl -sS -f -X DELETE -H "Authorization: Token $TOKEN" "$TURL/api/v2/files/bench-$r.tar"
 done
