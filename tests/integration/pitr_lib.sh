@@ -82,6 +82,44 @@ snap() {
         shard_tar_hashes "$W/shard.tar" "  " >>"$out"
     done
 }
+# cli_snap NAME: what `influx backup` writes for the whole store at $U (the
+# CLI's flow, influxcli.py), reduced to what must not change: the manifest
+# without its file names and sizes (they carry the backup's time and gzip's
+# output), the bolt tree as the Go bbolt checker dumps it, every shard tar's
+# files with their hashes; into $W/NAME.snap.
+cli_snap() {
+    rm -rf "$W/$1.cli"
+    python3 "$(dirname "${BASH_SOURCE[0]}")/influxcli.py" backup "$U" "$TSV_TOKEN" "$W/$1.cli" \
+        >"$W/$1.cli.out" 2>&1 || fail "influx backup ($1): $(tail -3 "$W/$1.cli.out")"
+    python3 - "$W/$1.cli" >"$W/$1.snap" <<'PY' || fail "influx backup ($1): unreadable output"
+import glob, json, os, sys
+d = sys.argv[1]
+(mf,) = glob.glob(os.path.join(d, "*.manifest"))
+m = json.load(open(mf))
+def strip(x):
+    if isinstance(x, dict):
+        return {k: strip(v) for k, v in x.items() if k not in ("fileName", "size")}
+    if isinstance(x, list):
+        return [strip(v) for v in x]
+    return x
+print(json.dumps(strip(m), sort_keys=True, indent=1))
+print("kv", m["kv"]["fileName"].split(".", 1)[1])
+for b in m["buckets"]:
+    for rp in b["retentionPolicies"]:
+        for g in rp["shardGroups"]:
+            for s in g["shards"]:
+                print("shard", s["id"], os.path.join(d, s["fileName"]))
+PY
+    local kv
+    kv=$(ls "$W/$1.cli"/*.bolt.gz) || fail "influx backup ($1): no KV file"
+    gzip -dc "$kv" >"$W/$1.cli.bolt"
+    "$TSV_TOOLS/boltcheck" "$W/$1.cli.bolt" >>"$W/$1.snap" || fail "boltcheck of the CLI's KV ($1)"
+    grep '^shard ' "$W/$1.snap" | while read -r _ id f; do
+        shard_tar_hashes "$f" "  $id "
+    done >"$W/$1.cli.shards"
+    sed -i 's|^\(shard [0-9]*\) .*|\1|' "$W/$1.snap"
+    cat "$W/$1.cli.shards" >>"$W/$1.snap"
+}
 # same SNAP-A SNAP-B WHAT: the two snapshots are equal, or the test fails.
 same() {
     cmp -s "$W/$1.snap" "$W/$2.snap" || { diff "$W/$1.snap" "$W/$2.snap" | head -20; fail "$3"; }

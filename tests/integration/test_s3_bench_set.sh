@@ -7,7 +7,9 @@
 #  - once S3 has caught up: kill -9, the data directory deleted, a recovery
 #    with --recover-from into an empty directory;
 #  - the recovered server's backup API (KV bolt tree and every shard file's
-#    SHA-256 as /api/v2/backup/shards returns them) equals the lost one's,
+#    SHA-256 as /api/v2/backup/shards returns them) and what `influx backup`
+#    writes from it (influxcli.py: manifest, KV, shard archives) equal the
+#    lost one's,
 #    every recovered TSM file passes tsmcheck verify (InfluxDB's reader,
 #    every block's CRC), and tsmcheck stats and an export of a window
 #    across two shards (InfluxDB's engine) equal the lost server's.
@@ -111,6 +113,7 @@ done
 pass "the bench set ($tsm_bytes bytes of TSM) restored with curl as the influx CLI sends it reached S3, each file as the object named by its SHA-256"
 
 # ---- lost, recovered ------------------------------------------------------------
+cli_snap lost-cli
 kill -9 "$s_PID"
 wait "$s_PID" 2>/dev/null || true
 rm -rf "$D"
@@ -121,8 +124,10 @@ U=$r_URL D=$R
 grep -q 'msg="objects recovered"' "$r_LOG" || fail "no recovery in the log"
 snap recovered
 same lost recovered "the recovered server's backup API differs from the lost one's"
+cli_snap recovered-cli
+same lost-cli recovered-cli "influx backup of the recovered server differs from the lost one's"
 engine_view recovered
 cmp -s "$W/lost.engine" "$W/recovered.engine" ||
     fail "tsmcheck stats/export differ: $(diff "$W/lost.engine" "$W/recovered.engine" | head -5)"
-pass "recovered from S3 into an empty directory: backup API (bolt tree, every shard file's SHA-256), tsmcheck verify, stats and export equal the lost server's"
+pass "recovered from S3 into an empty directory: backup API (bolt tree, every shard file's SHA-256), influx backup's output, tsmcheck verify, stats and export equal the lost server's"
 tsv_stop r

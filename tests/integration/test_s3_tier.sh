@@ -7,9 +7,10 @@
 #    objects, each named by the SHA-256 of its bytes;
 #  - kill -9, then the data directory is gone: a recovery on a new empty
 #    directory must wait for the dead server's lease, then rebuilds the
-#    vault: backup API snapshots (bolt tree + every shard file's hash) and
-#    tsmcheck exports equal what they were, a PITR to an earlier moment
-#    equals that moment, and the recovered server keeps copying;
+#    vault: backup API snapshots (bolt tree + every shard file's hash), what
+#    `influx backup` writes (influxcli.py) and tsmcheck exports equal what
+#    they were, a PITR to an earlier moment equals that moment, and the
+#    recovered server keeps copying;
 #  - a second server on the same prefix is refused (lease); bad credentials,
 #    a missing bucket and a non-empty target fail with clear errors;
 #  - the store failing every object upload (500 from a proxy): restores still
@@ -147,6 +148,7 @@ grep -q "is in use by another tsvault" "$TSV_TMP/other.log" || fail "lease error
 pass "a second server on the same prefix is refused while the lease is held"
 
 # ---- kill -9, data directory lost, recover -----------------------------------
+cli_snap t2-cli
 kill -9 "$s_PID"
 wait "$s_PID" 2>/dev/null || true
 rm -rf "$D"
@@ -188,9 +190,11 @@ U=$r_URL
 D=$R
 snap rec
 same t2 rec "recovered server differs from the one that was lost"
+cli_snap rec-cli
+same t2-cli rec-cli "influx backup of the recovered server differs from the lost one's"
 fixture_export "$D/state/engine/data/$AUTOGEN/autogen" autogen "$W/rec-autogen.lp"
 fixture_lp_same "$W/rec-autogen.lp" "$W/t2-autogen.lp" "recovered tsmcheck export"
-pass "recovered from S3 into an empty directory ($got of $listed objects downloaded, the rest not in use): backup snapshot and tsmcheck export equal the lost server's"
+pass "recovered from S3 into an empty directory ($got of $listed objects downloaded, the rest not in use): backup snapshot, influx backup's output and tsmcheck export equal the lost server's"
 
 pitr "$T1"
 snap rec-t1
