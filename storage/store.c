@@ -11,6 +11,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "catalog.h"
 #include "engine.h"
 #include "fsutil.h"
 #include "random.h"
@@ -131,4 +132,18 @@ int tsv_store_txn_end(tsv_store *s, tsv_kv_txn *txn, int rc, int write, tsv_erro
         tsv_kv_abort(txn);
     tsv_store_shared_unlock(s);
     return rc;
+}
+
+int tsv_store_read_views(tsv_store *s, tsv_catalog_txn **ct, tsv_kv_txn **kt, tsv_error *err)
+{
+    *ct = NULL;
+    *kt = NULL;
+    if (tsv_catalog_begin(s->vault->catalog, 0, ct, err) != 0)
+        return -1;
+    if (tsv_kv_begin(s->kv, 0, kt, err) != 0) {
+        tsv_catalog_abort(*ct);
+        *ct = NULL;
+        return -1;
+    }
+    return 0;
 }

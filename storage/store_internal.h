@@ -82,6 +82,14 @@ int tsv_store_vault_reconcile(tsv_store *s, tsv_error *err);
 int tsv_store_txn_begin(tsv_store *s, int write, tsv_kv_txn **txn, tsv_error *err);
 int tsv_store_txn_end(tsv_store *s, tsv_kv_txn *txn, int rc, int write, tsv_error *err);
 
+/* Read transactions on the vault's catalogue and on the KV, both or
+ * neither: one view of each (the S3 tier's log positions and records; under
+ * the exclusive lock, the two views are of one moment). The caller aborts
+ * both. (store.c) */
+struct tsv_catalog_txn;
+int tsv_store_read_views(tsv_store *s, struct tsv_catalog_txn **ct, tsv_kv_txn **kt,
+                         tsv_error *err);
+
 static inline void tsv_store_shared_lock(tsv_store *s) { pthread_rwlock_rdlock(&s->swap_lock); }
 static inline void tsv_store_shared_unlock(tsv_store *s) { pthread_rwlock_unlock(&s->swap_lock); }
 static inline void tsv_store_exclusive_lock(tsv_store *s) { pthread_rwlock_wrlock(&s->swap_lock); }

@@ -308,15 +308,11 @@ static int log_position(tsv_store *s, tsv_tier_logpos *pos, tsv_error *err)
 {
     memset(pos, 0, sizeof *pos);
     pos->gen = s->generation;
-    tsv_catalog_txn *ct = NULL;
-    tsv_kv_txn *kt = NULL;
+    tsv_catalog_txn *ct;
+    tsv_kv_txn *kt;
     int found = 0;
-    if (tsv_catalog_begin(s->vault->catalog, 0, &ct, err) != 0)
+    if (tsv_store_read_views(s, &ct, &kt, err) != 0)
         return -1;
-    if (tsv_kv_begin(s->kv, 0, &kt, err) != 0) {
-        tsv_catalog_abort(ct);
-        return -1;
-    }
     int rc = 0;
     if (tsv_catalog_changes_last(ct, &pos->catalog_seq, err) != 0 ||
         tsv_kv_changes_last(kt, &pos->jobs_seq, err) != 0 ||

@@ -211,14 +211,10 @@ static int kv_key_zero(const uint8_t *k)
  * transaction of each database. */
 static int write_records(tsv_store *s, const tsv_tier_logpos *from, writer *w, tsv_error *err)
 {
-    tsv_catalog_txn *ct = NULL;
-    tsv_kv_txn *kt = NULL;
-    if (tsv_catalog_begin(s->vault->catalog, 0, &ct, err) != 0)
+    tsv_catalog_txn *ct;
+    tsv_kv_txn *kt;
+    if (tsv_store_read_views(s, &ct, &kt, err) != 0)
         return -1;
-    if (tsv_kv_begin(s->kv, 0, &kt, err) != 0) {
-        tsv_catalog_abort(ct);
-        return -1;
-    }
     int rc = 0;
     if (tsv_catalog_changes_foreach(ct, from->catalog_seq, UINT64_MAX, cat_rec, w, err) != 0 ||
         tsv_kv_changes_foreach(kt, from->jobs_seq, UINT64_MAX, job_rec, w, err) != 0 ||

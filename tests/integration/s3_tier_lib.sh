@@ -1,6 +1,17 @@
 # Helpers of the S3 tier tests (test_s3_tier.sh, test_s3_bench_set.sh),
 # sourced after lib.sh.
 #
+# tier_swift: starts Swift (swift_lib.sh, sourced before) in $TSV_TMP/swift
+# and creates the bucket "tsvault" with tsv_s3tool ($S3TOOL); sets EP, AK, SK
+# and exports the AWS_* credentials the server reads.
+tier_swift() {
+    swift_start "$TSV_TMP/swift" || fail "Swift did not start"
+    EP=$(swift_endpoint)
+    read -r AK SK <<<"$(swift_credentials)"
+    export AWS_ACCESS_KEY_ID="$AK" AWS_SECRET_ACCESS_KEY="$SK"
+    S3_ENDPOINT="$EP" S3_ACCESS_KEY="$AK" S3_SECRET_KEY="$SK" "$S3TOOL" mb tsvault >/dev/null ||
+        fail "create bucket"
+}
 # metric URL NAME: the value of an unlabelled metric.
 metric() { curl -sS "$1/metrics" | awk -v n="$2" '$1 == n { print $2 }'; }
 # rounds URL: copy rounds finished so far (ok or failed).

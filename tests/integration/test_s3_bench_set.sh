@@ -49,12 +49,7 @@ done
 tsm_bytes=$(find "$W/set/tree" -name '*.tsm' -printf '%s\n' | awk '{ s += $1 } END { print s }')
 [ "$tsm_bytes" -gt 400000000 ] || fail "the bench set is $tsm_bytes bytes"
 
-swift_start "$TSV_TMP/swift" || fail "Swift did not start"
-EP=$(swift_endpoint)
-read -r AK SK <<<"$(swift_credentials)"
-export AWS_ACCESS_KEY_ID="$AK" AWS_SECRET_ACCESS_KEY="$SK"
-S3_ENDPOINT="$EP" S3_ACCESS_KEY="$AK" S3_SECRET_KEY="$SK" "$S3TOOL" mb tsvault >/dev/null ||
-    fail "create bucket"
+tier_swift
 URL=s3://tsvault/bench
 TIER=(--s3-endpoint "$EP" --s3-path-style --s3-checkpoint-interval 1s --s3-lease-ttl 3s)
 

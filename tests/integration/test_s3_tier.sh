@@ -24,12 +24,7 @@
 HERE=$(cd "$(dirname "$0")" && pwd)
 S3TOOL=$(tsv_tool tsv_s3tool)
 
-swift_start "$TSV_TMP/swift" || fail "Swift did not start"
-EP=$(swift_endpoint)
-read -r AK SK <<<"$(swift_credentials)"
-export AWS_ACCESS_KEY_ID="$AK" AWS_SECRET_ACCESS_KEY="$SK"
-S3_ENDPOINT="$EP" S3_ACCESS_KEY="$AK" S3_SECRET_KEY="$SK" "$S3TOOL" mb tsvault >/dev/null ||
-    fail "create bucket"
+tier_swift
 URL=s3://tsvault/site-a/vault
 TIER=(--object-store "$URL" --s3-endpoint "$EP" --s3-path-style --s3-checkpoint-interval 1s
     --s3-lease-ttl 4s)

@@ -1,17 +1,39 @@
 /*
  * store_fixture: what the storage unit tests that open a whole data
  * directory share (include after harness.h): the 1.6 fixture's shard 1
- * archive, the TSM file names it and its tests use, and a store opened with
- * an hour of trash and soft-delete retention.
+ * archive, the TSM file names it and its tests use, a store opened with
+ * an hour of trash and soft-delete retention, and restore/sql of a file.
  */
 #ifndef TSV_TEST_STORE_FIXTURE_H
 #define TSV_TEST_STORE_FIXTURE_H
 
+#include <sqlite3.h>
+
 #include "harness.h"
+#include "restore.h"
 #include "store.h"
+#include "stream.h"
 
 #ifndef TSV_TESTDATA
 #error "TSV_TESTDATA must be defined by the build"
+/* restore/sql of the SQLite file at path; when sql is not NULL, it is run
+ * in that file first (creating it if need be). */
+static inline void store_fixture_restore_sql(tsv_store *s, const char *path, const char *sql)
+{
+    if (sql) {
+        sqlite3 *db;
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_close(db), SQLITE_OK);
+    }
+    size_t len;
+    uint8_t *bytes = harness_read_bytes(path, &len);
+    tsv_reader *r = tsv_mem_reader_new(bytes, len);
+    OK(tsv_store_restore_sql(s, r, &E));
+    tsv_reader_free(r);
+    free(bytes);
+}
+
 #endif
 #define SHARD1_TAR TSV_TESTDATA "/influxdb-1.6-portable/backup/20261121T112622Z.s1.tar.gz"
 #define TSM1 "000000001-000000001.tsm"
@@ -25,6 +47,24 @@ static inline void store_fixture_open(const char *dir, tsv_store **s)
         .soft_delete_retention_s = 3600,
     };
     OK(tsv_store_open(s, &opt, &E));
+}
+
+/* restore/sql of the SQLite file at path; when sql is not NULL, it is run
+ * in that file first (creating it if need be). */
+static inline void store_fixture_restore_sql(tsv_store *s, const char *path, const char *sql)
+{
+    if (sql) {
+        sqlite3 *db;
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_close(db), SQLITE_OK);
+    }
+    size_t len;
+    uint8_t *bytes = harness_read_bytes(path, &len);
+    tsv_reader *r = tsv_mem_reader_new(bytes, len);
+    OK(tsv_store_restore_sql(s, r, &E));
+    tsv_reader_free(r);
+    free(bytes);
 }
 
 #endif

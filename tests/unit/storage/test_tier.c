@@ -170,17 +170,7 @@ static void make_content(tsv_store *s, const char *scratch, content *out)
 
     char sql[PATH_MAX];
     harness_path(sql, scratch, "one.sqlite");
-    sqlite3 *db;
-    assert_int_equal(sqlite3_open(sql, &db), SQLITE_OK);
-    assert_int_equal(
-        sqlite3_exec(db, "CREATE TABLE t(x); INSERT INTO t VALUES(42);", NULL, NULL, NULL),
-        SQLITE_OK);
-    assert_int_equal(sqlite3_close(db), SQLITE_OK);
-    bytes = harness_read_bytes(sql, &len);
-    r = tsv_mem_reader_new(bytes, len);
-    OK(tsv_store_restore_sql(s, r, &E));
-    tsv_reader_free(r);
-    free(bytes);
+    store_fixture_restore_sql(s, sql, "CREATE TABLE t(x); INSERT INTO t VALUES(42);");
 }
 
 /* ---- copied set, pending, identity, local objects ------------------------ */

@@ -70,20 +70,6 @@ static int catalog_print(tsv_catalog *c)
     return n;
 }
 
-static void restore_sql_text(tsv_store *s, const char *path, const char *sql)
-{
-    sqlite3 *db;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_close(db), SQLITE_OK);
-    size_t len;
-    uint8_t *bytes = harness_read_bytes(path, &len);
-    tsv_reader *r = tsv_mem_reader_new(bytes, len);
-    OK(tsv_store_restore_sql(s, r, &E));
-    tsv_reader_free(r);
-    free(bytes);
-}
-
 static void put_job(tsv_store *s, const char *id, const char *rec)
 {
     tsv_kv_txn *t;
@@ -129,7 +115,7 @@ static void test_segment_replay(void **state)
     tsv_setup_request req = {.username = "admin", .org = "org", .bucket = "first"};
     tsv_setup_result res;
     OK(tsv_store_setup(s, &req, &res, &E));
-    restore_sql_text(s, sql, "CREATE TABLE t(x);");
+    store_fixture_restore_sql(s, sql, "CREATE TABLE t(x);");
 
     tsv_tier_change ch;
     OK(tsv_tier_checkpoint(s, ckpt, NULL, &ch, &E));
@@ -149,7 +135,7 @@ static void test_segment_replay(void **state)
     OK(tsv_store_org_create(s, "second", NULL, &org, &E));
     tsv_org_clear(&org);
     unlink(sql);
-    restore_sql_text(s, sql, "CREATE TABLE u(y); INSERT INTO u VALUES(7);");
+    store_fixture_restore_sql(s, sql, "CREATE TABLE u(y); INSERT INTO u VALUES(7);");
     put_job(s, "job-1", "{\"id\":\"job-1\"}");
 
     OK(write_segment(s, &ch.pos, seg, &to, &records, &o));

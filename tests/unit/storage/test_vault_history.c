@@ -146,16 +146,6 @@ static int sqlite_value(const char *path)
     return v;
 }
 
-static void restore_sql_file(tsv_store *s, const char *path)
-{
-    size_t len;
-    uint8_t *bytes = harness_read_bytes(path, &len);
-    tsv_reader *r = tsv_mem_reader_new(bytes, len);
-    OK(tsv_store_restore_sql(s, r, &E));
-    tsv_reader_free(r);
-    free(bytes);
-}
-
 typedef struct vlist {
     tsv_history_version v[8];
     int n;
@@ -202,9 +192,9 @@ static void test_sql_and_kv_versions(void **state)
     assert_int_equal(sql.n, 0);
 
     int64_t before = now_ns();
-    restore_sql_file(s, f1);
+    store_fixture_restore_sql(s, f1, NULL);
     int64_t mid = now_ns();
-    restore_sql_file(s, f2);
+    store_fixture_restore_sql(s, f2, NULL);
     int64_t after = now_ns();
     OK(tsv_vault_history_list(s, TSV_HISTORY_SQL, collect, &sql, &E));
     assert_int_equal(sql.n, 2);
