@@ -16,24 +16,6 @@
 
 #ifndef TSV_TESTDATA
 #error "TSV_TESTDATA must be defined by the build"
-/* restore/sql of the SQLite file at path; when sql is not NULL, it is run
- * in that file first (creating it if need be). */
-static inline void store_fixture_restore_sql(tsv_store *s, const char *path, const char *sql)
-{
-    if (sql) {
-        sqlite3 *db;
-        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_close(db), SQLITE_OK);
-    }
-    size_t len;
-    uint8_t *bytes = harness_read_bytes(path, &len);
-    tsv_reader *r = tsv_mem_reader_new(bytes, len);
-    OK(tsv_store_restore_sql(s, r, &E));
-    tsv_reader_free(r);
-    free(bytes);
-}
-
 #endif
 #define SHARD1_TAR TSV_TESTDATA "/influxdb-1.6-portable/backup/20261121T112622Z.s1.tar.gz"
 #define TSM1 "000000001-000000001.tsm"
