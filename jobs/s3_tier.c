@@ -93,6 +93,13 @@ struct tsv_tier {
     uint64_t log_conns_changes, log_files_digest; /* as last shipped */
     int log_stale;                                /* the generation changed: a checkpoint first */
     atomic_int checkpoint_wanted;                 /* verify found a damaged segment */
+    /* The last scan of the local objects that left nothing pending: what the
+     * databases were when it began, and when. No write since, no scan before
+     * OBJECT_RESCAN_NS (the scan's work grows with the store). */
+    atomic_int scanned_clean; /* 0: scan at the next round (verify forgot a copy) */
+    tsv_tier_change scan_change;
+    uint64_t scan_conns_changes;
+    int64_t scan_ns;
     int failures;
     char last_error[512];
 };
@@ -145,6 +152,9 @@ static void count(const char *name, const char *help, const char *result, uint64
 #define M_SEG_RECORDS_H "catalogue, job and KV change records shipped in log segments"
 #define M_ROUNDS "tsvault_s3_rounds_total"
 #define M_ROUNDS_H "copy rounds finished (result: ok, failed); the gauges are as of the last one"
+#define M_SCANS "tsvault_s3_object_scans_total"
+#define M_SCANS_H                                                                                  \
+    "scans of the local objects for ones not yet copied (after a change, at least once a minute)"
 #define M_EVICTED "tsvault_s3_evicted_objects_total"
 #define M_EVICTED_H "local copies of objects deleted because the object store holds them"
 #define M_GC "tsvault_s3_deleted_objects_total"
@@ -1280,6 +1290,44 @@ static int same_change(const tsv_tier_change *a, const tsv_tier_change *b)
     return a->kv_txn == b->kv_txn && a->catalog_txn == b->catalog_txn && a->gen == b->gen;
 }
 
+/* Even with no write seen, the local objects are scanned this often: for
+ * what a change counter does not show (an object put without a record yet,
+ * a copy forgotten by verify). */
+#define OBJECT_RESCAN_NS (60 * 1000000000LL)
+
+/* The objects not yet copied, oldest first (NULL, 0: none), from a scan of
+ * the local objects; skipped when the last scan left nothing pending and
+ * neither the catalogue, the KV nor the connections have been written
+ * since (every new object comes with such a write). */
+static int pending_objects(tsv_tier *t, int64_t now, tsv_tier_object **out, size_t *n,
+                           tsv_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    tsv_tier_change before;
+    tsv_tier_change_now(t->store, &before);
+    uint64_t conns_before = t->conns ? tsv_conn_catalog_changes(tsv_conns_catalog(t->conns)) : 0;
+    if (atomic_load(&t->scanned_clean) && same_change(&before, &t->scan_change) &&
+        conns_before == t->scan_conns_changes && now - t->scan_ns < OBJECT_RESCAN_NS)
+        return 0;
+    atomic_store(&t->scanned_clean, 0);
+    tsv_metric_add(tsv_metrics_family(TSV_METRIC_COUNTER, M_SCANS, M_SCANS_H, NULL, NULL, 0), NULL,
+                   1);
+    if (tsv_tier_pending(t->store, t->state, out, n, err) != 0 ||
+        (t->conns &&
+         tsv_tier_pending_add(tsv_conns_objects(t->conns), t->state, out, n, err) != 0)) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        return -1;
+    }
+    /* Remembered now, confirmed once the copies succeed (scan_done). */
+    t->scan_change = before;
+    t->scan_conns_changes = conns_before;
+    t->scan_ns = now;
+    return 0;
+}
+
 /* One round: lease, pending objects, checkpoint. */
 static int tier_round(tsv_tier *t, int final, tsv_error *err)
 {
@@ -1303,12 +1351,8 @@ static int tier_round(tsv_tier *t, int final, tsv_error *err)
     }
     tsv_tier_object *pending = NULL;
     size_t n = 0;
-    if (tsv_tier_pending(t->store, t->state, &pending, &n, err) != 0 ||
-        (t->conns &&
-         tsv_tier_pending_add(tsv_conns_objects(t->conns), t->state, &pending, &n, err) != 0)) {
-        free(pending);
+    if (pending_objects(t, now, &pending, &n, err) != 0)
         return -1;
-    }
     uint64_t bytes = 0;
     for (size_t i = 0; i < n; i++)
         bytes += pending[i].size;
@@ -1319,6 +1363,7 @@ static int tier_round(tsv_tier *t, int final, tsv_error *err)
     free(pending);
     if (rc != 0)
         return -1;
+    atomic_store(&t->scanned_clean, 1); /* everything the scan found is copied */
     if (n) {
         gauge(M_PENDING, M_PENDING_H, 0);
         gauge(M_PENDING_B, M_PENDING_BH, 0);
@@ -1715,6 +1760,7 @@ static int tv_repair(tsv_tier *t, const char *hex, const char *key)
         return 1;
     if (rc == 0) { /* the local copy is bad too: verify of the store marks it */
         (void)tsv_tier_forget(t->state, hex, &e);
+        atomic_store(&t->scanned_clean, 0);
         (void)tsv_s3_delete(t->s3, t->bucket, key, &e);
     }
     return 0;

@@ -71,6 +71,14 @@ T1=$T
 snap t1
 pitr_restore_rp daily "$ORG" 4 5
 upload 1 2 # shard 2 replaced: its first version stays in the vault, soft-deleted
+# Idle rounds do not scan the local objects again; the next write does.
+synced "$U"
+scans=$(metric "$U" tsvault_s3_object_scans_total)
+r0=$(rounds "$U")
+for _ in $(seq 1 100); do [ "$(rounds "$U")" -ge $((r0 + 3)) ] && break; sleep 0.1; done
+[ "$(rounds "$U")" -ge $((r0 + 3)) ] || fail "no copy rounds"
+[ "$(metric "$U" tsvault_s3_object_scans_total)" = "$scans" ] ||
+    fail "idle rounds scanned the objects: $scans -> $(metric "$U" tsvault_s3_object_scans_total)"
 http POST "$U/api/v2/buckets" -H "$(auth)" -H 'Content-Type: application/json' \
     -d "{\"orgID\":\"$ORG\",\"name\":\"scratch\"}"
 expect_status 201 "create bucket"
@@ -89,6 +97,8 @@ st=$(cd "$W" && curl -sS -o "$W/staged.json" -w '%{http_code}' -H "$(auth)" \
 conn_objects=$(cd "$D/connections/objects" && ls -d ??/* | sed 's|.*/||' | sort)
 [ -n "$conn_objects" ] || fail "the pull stored no object"
 synced "$U"
+[ "$(metric "$U" tsvault_s3_object_scans_total)" -gt "$scans" ] || fail "writes did not lead to a scan"
+pass "idle copy rounds do not scan the local objects again ($scans scans so far); a write does"
 snap t2
 fixture_export "$D/state/engine/data/$AUTOGEN/autogen" autogen "$W/t2-autogen.lp"
 cmp -s "$W/t1.snap" "$W/t2.snap" && fail "T2 snapshot equals T1"
@@ -108,6 +118,7 @@ swift -A "${EP}/auth/v1.0" -U "$AK" -K "$SK" download tsvault "site-a/vault/obje
 [ "$(sha256sum "$W/one.obj" | cut -d' ' -f1)" = "$one" ] || fail "object bytes do not hash to the name"
 s3ls site-a/vault/checkpoints/ | grep -q '/manifest.json ' || fail "no checkpoint manifest"
 pass "$n_objects objects in S3 equal the local ones (swift CLI: bytes hash to the name), checkpoint written"
+
 
 # ---- verify reads the S3 copies back; an altered one is repaired --------------
 verify_s3() { # a full verify job to its end: $W/vjob.json, $W/vlogs.json
