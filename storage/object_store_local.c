@@ -94,13 +94,13 @@ static ssize_t read_chunk(int fd, unsigned char *buf, const char *path, tsv_erro
     }
 }
 
-int tsv_sha256_file(const char *path, char hex[TSV_OBJECT_HEX], uint64_t *size, tsv_error *err)
+/* Reads a source to its end through SHA-256, and into dst_fd as well when
+ * it is >= 0 (with the "object-write" fault point): the hex digest and size
+ * of what was read. The source is src_fd when >= 0 (src_name for errors),
+ * else src. */
+static int hash_copy(int src_fd, tsv_reader *src, const char *src_name, int dst_fd,
+                     const char *dst_name, char hex[TSV_OBJECT_HEX], uint64_t *size, tsv_error *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return tsv_error_set_errno(err, errno == ENOENT ? TSV_ENOTFOUND : TSV_EINTERNAL, errno,
-                                   "open %s", path);
-    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     unsigned char *buf = malloc(IO_CHUNK);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     int rc = -1;
@@ -110,24 +110,41 @@ int tsv_sha256_file(const char *path, char hex[TSV_OBJECT_HEX], uint64_t *size, 
         goto out;
     }
     for (;;) {
-        ssize_t n = read_chunk(fd, buf, path, err);
+        ssize_t n = src_fd >= 0 ? read_chunk(src_fd, buf, src_name, err)
+                                : tsv_read(src, buf, IO_CHUNK, err);
         if (n < 0)
             goto out;
         if (n == 0)
             break;
         EVP_DigestUpdate(md, buf, (size_t)n);
+        if (dst_fd >= 0 && (tsv_fault_check("object-write", err) != 0 ||
+                            tsv_write_all(dst_fd, buf, (size_t)n, dst_name, err) != 0))
+            goto out;
         total += (uint64_t)n;
     }
-    unsigned char out[32];
-    EVP_DigestFinal_ex(md, out, NULL);
-    to_hex(out, hex);
-    if (size)
-        *size = total;
+    unsigned char d[32];
+    EVP_DigestFinal_ex(md, d, NULL);
+    to_hex(d, hex);
+    *size = total;
     rc = 0;
 out:
     EVP_MD_CTX_free(md);
     free(buf);
+    return rc;
+}
+
+int tsv_sha256_file(const char *path, char hex[TSV_OBJECT_HEX], uint64_t *size, tsv_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return tsv_error_set_errno(err, errno == ENOENT ? TSV_ENOTFOUND : TSV_EINTERNAL, errno,
+                                   "open %s", path);
+    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    uint64_t total;
+    int rc = hash_copy(fd, NULL, path, -1, NULL, hex, &total, err);
     close(fd);
+    if (rc == 0 && size)
+        *size = total;
     return rc;
 }
 
@@ -470,30 +487,11 @@ static int local_put(tsv_objstore *os, tsv_reader *in, const char *expect_hex,
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
     if (fd < 0)
         return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "create %s", tmp);
-    unsigned char *buf = malloc(IO_CHUNK);
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
     int rc = -1;
     uint64_t total = 0;
-    if (!buf || !md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-        tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        goto out;
-    }
-    for (;;) {
-        ssize_t n = tsv_read(in, buf, IO_CHUNK, err);
-        if (n < 0)
-            goto out;
-        if (n == 0)
-            break;
-        EVP_DigestUpdate(md, buf, (size_t)n);
-        if (tsv_fault_check("object-write", err) != 0 ||
-            tsv_write_all(fd, buf, (size_t)n, tmp, err) != 0)
-            goto out;
-        total += (uint64_t)n;
-    }
-    unsigned char d[32];
     char got[TSV_OBJECT_HEX];
-    EVP_DigestFinal_ex(md, d, NULL);
-    to_hex(d, got);
+    if (hash_copy(-1, in, NULL, fd, tmp, got, &total, err) != 0)
+        goto out;
     if (expect_hex && strcmp(expect_hex, got) != 0) {
         tsv_error_set(err, TSV_EINVALID, "object %s: the bytes hash to %s", expect_hex, got);
         goto out;
@@ -510,8 +508,6 @@ static int local_put(tsv_objstore *os, tsv_reader *in, const char *expect_hex,
     memcpy(hex, got, TSV_OBJECT_HEX);
     rc = 0;
 out:
-    EVP_MD_CTX_free(md);
-    free(buf);
     close(fd);
     unlink(tmp);
     return rc;
