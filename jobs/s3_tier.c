@@ -1321,7 +1321,7 @@ static int pending_objects(tsv_tier *t, int64_t now, tsv_tier_object **out, size
         *n = 0;
         return -1;
     }
-    /* Remembered now, confirmed once the copies succeed (scan_done). */
+    /* Remembered now; tier_round sets scanned_clean once the copies succeed. */
     t->scan_change = before;
     t->scan_conns_changes = conns_before;
     t->scan_ns = now;

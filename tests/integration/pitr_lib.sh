@@ -85,15 +85,15 @@ snap() {
 # cli_snap NAME: what `influx backup` writes for the whole store at $U (the
 # CLI's flow, influxcli.py), reduced to what must not change: the manifest
 # without its file names and sizes (they carry the backup's time and gzip's
-# output), the bolt tree as the Go bbolt checker dumps it, every shard tar's
-# files with their hashes; into $W/NAME.snap.
+# output), every shard archive's files with their hashes, the bolt tree as
+# the Go bbolt checker dumps it; into $W/NAME.snap.
 cli_snap() {
     rm -rf "$W/$1.cli"
     python3 "$(dirname "${BASH_SOURCE[0]}")/influxcli.py" backup "$U" "$TSV_TOKEN" "$W/$1.cli" \
         >"$W/$1.cli.out" 2>&1 || fail "influx backup ($1): $(tail -3 "$W/$1.cli.out")"
-    python3 - "$W/$1.cli" >"$W/$1.snap" <<'PY' || fail "influx backup ($1): unreadable output"
-import glob, json, os, sys
-d = sys.argv[1]
+    python3 - "$W/$1.cli" "$W/$1.cli.bolt" >"$W/$1.snap" <<'PY' || fail "influx backup ($1): unreadable output"
+import glob, gzip, hashlib, json, os, shutil, sys, tarfile
+d, bolt = sys.argv[1:3]
 (mf,) = glob.glob(os.path.join(d, "*.manifest"))
 m = json.load(open(mf))
 def strip(x):
@@ -103,22 +103,18 @@ def strip(x):
         return [strip(v) for v in x]
     return x
 print(json.dumps(strip(m), sort_keys=True, indent=1))
-print("kv", m["kv"]["fileName"].split(".", 1)[1])
+with gzip.open(os.path.join(d, m["kv"]["fileName"])) as src, open(bolt, "wb") as dst:
+    shutil.copyfileobj(src, dst)
 for b in m["buckets"]:
     for rp in b["retentionPolicies"]:
         for g in rp["shardGroups"]:
             for s in g["shards"]:
-                print("shard", s["id"], os.path.join(d, s["fileName"]))
+                with tarfile.open(os.path.join(d, s["fileName"]), "r:*") as t:
+                    for f in sorted((f for f in t.getmembers() if f.isfile()), key=lambda f: f.name):
+                        print("  %s %s %d %s" % (s["id"], f.name.rsplit("/", 1)[-1], f.size,
+                                                 hashlib.sha256(t.extractfile(f).read()).hexdigest()))
 PY
-    local kv
-    kv=$(ls "$W/$1.cli"/*.bolt.gz) || fail "influx backup ($1): no KV file"
-    gzip -dc "$kv" >"$W/$1.cli.bolt"
     "$TSV_TOOLS/boltcheck" "$W/$1.cli.bolt" >>"$W/$1.snap" || fail "boltcheck of the CLI's KV ($1)"
-    grep '^shard ' "$W/$1.snap" | while read -r _ id f; do
-        shard_tar_hashes "$f" "  $id "
-    done >"$W/$1.cli.shards"
-    sed -i 's|^\(shard [0-9]*\) .*|\1|' "$W/$1.snap"
-    cat "$W/$1.cli.shards" >>"$W/$1.snap"
 }
 # same SNAP-A SNAP-B WHAT: the two snapshots are equal, or the test fails.
 same() {
