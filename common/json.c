@@ -8,6 +8,7 @@
  * and nothing but the arena outlives tsv_json_parse.
  */
 #include "json.h"
+#include "tsv_time.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -1064,6 +1065,37 @@ void tsv_jw_null(tsv_json_writer *w)
     if (!before_value(w))
         return;
     put(w, "null", 4);
+}
+
+void tsv_jw_field_string(tsv_json_writer *w, const char *key, const char *s)
+{
+    tsv_jw_key(w, key);
+    tsv_jw_string(w, s);
+}
+
+void tsv_jw_field_u64(tsv_json_writer *w, const char *key, uint64_t v)
+{
+    tsv_jw_key(w, key);
+    tsv_jw_u64(w, v);
+}
+
+void tsv_jw_field_i64(tsv_json_writer *w, const char *key, int64_t v)
+{
+    tsv_jw_key(w, key);
+    tsv_jw_i64(w, v);
+}
+
+void tsv_jw_field_bool(tsv_json_writer *w, const char *key, int v)
+{
+    tsv_jw_key(w, key);
+    tsv_jw_bool(w, v);
+}
+
+void tsv_jw_field_time(tsv_json_writer *w, const char *key, int64_t ns)
+{
+    char t[TSV_RFC3339_MAX];
+    tsv_format_rfc3339nano(ns, t, sizeof t);
+    tsv_jw_field_string(w, key, t);
 }
 
 void tsv_jw_raw(tsv_json_writer *w, const char *json)

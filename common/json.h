@@ -110,6 +110,13 @@ void tsv_jw_u64(tsv_json_writer *w, uint64_t v);
 void tsv_jw_i64(tsv_json_writer *w, int64_t v);
 void tsv_jw_bool(tsv_json_writer *w, int v);
 void tsv_jw_null(tsv_json_writer *w);
+/* A key and its value in one call: what most replies are made of. */
+void tsv_jw_field_string(tsv_json_writer *w, const char *key, const char *s); /* NULL: null */
+void tsv_jw_field_u64(tsv_json_writer *w, const char *key, uint64_t v);
+void tsv_jw_field_i64(tsv_json_writer *w, const char *key, int64_t v);
+void tsv_jw_field_bool(tsv_json_writer *w, const char *key, int v);
+/* ns since the epoch as an RFC 3339 string with nanoseconds (tsv_time.h). */
+void tsv_jw_field_time(tsv_json_writer *w, const char *key, int64_t ns);
 /* Pre-encoded value, copied verbatim (not re-indented). */
 void tsv_jw_raw(tsv_json_writer *w, const char *json);
 /* Writes a parsed node (and everything below it) back out unchanged. */

@@ -446,22 +446,13 @@ static int open_secrets(tsv_conns *c, const tsv_conn_record *r, char **plain, si
 
 /* ---- replies --------------------------------------------------------------------------- */
 
-static void jw_time(tsv_json_writer *w, const char *key, int64_t ns)
-{
-    char t[TSV_RFC3339_MAX];
-    tsv_format_rfc3339nano(ns, t, sizeof t);
-    tsv_jw_key(w, key);
-    tsv_jw_string(w, t);
-}
-
 static void jw_user(tsv_json_writer *w, const char *key, const char *packed)
 {
     /* stored as "<id>\t<name>" */
     const char *tab = strchr(packed, '\t');
     tsv_jw_key(w, key);
     tsv_jw_object_begin(w);
-    tsv_jw_key(w, "username");
-    tsv_jw_string(w, tab ? tab + 1 : packed);
+    tsv_jw_field_string(w, "username", tab ? tab + 1 : packed);
     tsv_jw_key(w, "userId");
     tsv_jw_string_n(w, packed, tab ? (size_t)(tab - packed) : 0);
     tsv_jw_object_end(w);
@@ -474,8 +465,7 @@ static int write_connection(tsv_json_writer *w, const tsv_conn_record *r, tsv_er
         return tsv_error_wrap(err, "stored connection \"%s\"", r->name);
     const tsv_json *o = tsv_json_root(doc);
     tsv_jw_object_begin(w);
-    tsv_jw_key(w, "name");
-    tsv_jw_string(w, r->name);
+    tsv_jw_field_string(w, "name", r->name);
     for (size_t i = 0; i < o->count; i++) {
         tsv_jw_key(w, o->keys[i]);
         tsv_jw_node(w, o->items[i]);
@@ -484,11 +474,11 @@ static int write_connection(tsv_json_writer *w, const tsv_conn_record *r, tsv_er
     tsv_jw_object_begin(w);
     tsv_jw_object_end(w);
     jw_user(w, "submittedByUser", r->submitted_by);
-    jw_time(w, "submittedOnTimestamp", r->submitted_on);
+    tsv_jw_field_time(w, "submittedOnTimestamp", r->submitted_on);
     jw_user(w, "modifiedByUser", r->modified_by);
-    jw_time(w, "modifiedOnTimestamp", r->modified_on);
+    tsv_jw_field_time(w, "modifiedOnTimestamp", r->modified_on);
     if (r->last_run)
-        jw_time(w, "lastScheduledRun", r->last_run);
+        tsv_jw_field_time(w, "lastScheduledRun", r->last_run);
     tsv_jw_object_end(w);
     tsv_json_free(doc);
     return 0;
@@ -839,10 +829,8 @@ int tsv_conns_test(tsv_conns *c, const char *name, tsv_buf *out, tsv_error *err)
     tsv_json_writer w;
     tsv_jw_init(&w, out, NULL);
     tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "status");
-    tsv_jw_string(&w, "ok");
-    tsv_jw_key(&w, "message");
-    tsv_jw_string(&w, summary);
+    tsv_jw_field_string(&w, "status", "ok");
+    tsv_jw_field_string(&w, "message", summary);
     tsv_jw_object_end(&w);
     return tsv_jw_finish(&w, err);
 }
@@ -854,22 +842,15 @@ static int snap_one(void *ctx, const tsv_snapshot *s, tsv_error *err)
     (void)err;
     tsv_json_writer *w = ctx;
     tsv_jw_object_begin(w);
-    tsv_jw_key(w, "id");
-    tsv_jw_i64(w, s->id);
-    jw_time(w, "time", s->time);
-    jw_time(w, "finished", s->finished);
-    tsv_jw_key(w, "kind");
-    tsv_jw_string(w, s->kind);
-    tsv_jw_key(w, "jobId");
-    tsv_jw_string(w, s->job_id);
-    tsv_jw_key(w, "bytesPulled");
-    tsv_jw_u64(w, s->bytes_pulled);
-    tsv_jw_key(w, "bytesNew");
-    tsv_jw_u64(w, s->bytes_new);
-    tsv_jw_key(w, "shards");
-    tsv_jw_u64(w, s->shards_total);
-    tsv_jw_key(w, "shardsChanged");
-    tsv_jw_u64(w, s->shards_changed);
+    tsv_jw_field_i64(w, "id", s->id);
+    tsv_jw_field_time(w, "time", s->time);
+    tsv_jw_field_time(w, "finished", s->finished);
+    tsv_jw_field_string(w, "kind", s->kind);
+    tsv_jw_field_string(w, "jobId", s->job_id);
+    tsv_jw_field_u64(w, "bytesPulled", s->bytes_pulled);
+    tsv_jw_field_u64(w, "bytesNew", s->bytes_new);
+    tsv_jw_field_u64(w, "shards", s->shards_total);
+    tsv_jw_field_u64(w, "shardsChanged", s->shards_changed);
     tsv_jw_object_end(w);
     return 0;
 }
@@ -881,8 +862,7 @@ int tsv_conns_snapshots(tsv_conns *c, const char *name, tsv_buf *out, tsv_error 
     tsv_json_writer w;
     tsv_jw_init(&w, out, NULL);
     tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "connectionName");
-    tsv_jw_string(&w, name);
+    tsv_jw_field_string(&w, "connectionName", name);
     tsv_jw_key(&w, "values");
     tsv_jw_array_begin(&w);
     if (tsv_conn_snapshots_list(c->cat, name, 0, snap_one, &w, err) != 0)

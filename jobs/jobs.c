@@ -442,22 +442,16 @@ static const char *target_name(const job *jb)
 
 static void jw_time(tsv_json_writer *w, const char *key, int64_t ns)
 {
-    if (!ns)
-        return;
-    char t[TSV_RFC3339_MAX];
-    tsv_format_rfc3339nano(ns, t, sizeof t);
-    tsv_jw_key(w, key);
-    tsv_jw_string(w, t);
+    if (ns)
+        tsv_jw_field_time(w, key, ns);
 }
 
 static void jw_user(tsv_json_writer *w, const char *key, const tsv_job_user *u)
 {
     tsv_jw_key(w, key);
     tsv_jw_object_begin(w);
-    tsv_jw_key(w, "username");
-    tsv_jw_string(w, u->name);
-    tsv_jw_key(w, "userId");
-    tsv_jw_string(w, u->id);
+    tsv_jw_field_string(w, "username", u->name);
+    tsv_jw_field_string(w, "userId", u->id);
     tsv_jw_object_end(w);
 }
 
@@ -466,10 +460,8 @@ static void job_public(tsv_json_writer *w, const job *jb)
 {
     const tsv_json *root = tsv_json_root(jb->spec);
     tsv_jw_object_begin(w);
-    tsv_jw_key(w, "id");
-    tsv_jw_string(w, jb->id);
-    tsv_jw_key(w, "type");
-    tsv_jw_string(w, jb->type);
+    tsv_jw_field_string(w, "id", jb->id);
+    tsv_jw_field_string(w, "type", jb->type);
     tsv_jw_key(w, "spec");
     tsv_jw_node(w, root);
     const char *parts[] = {"target", "source"};
@@ -487,17 +479,13 @@ static void job_public(tsv_json_writer *w, const job *jb)
     jw_time(w, "lastUpdatedTimestamp", jb->updated);
     jw_time(w, "startedTimestamp", jb->started);
     jw_time(w, "completedTimestamp", jb->completed);
-    tsv_jw_key(w, "desiredExecutionStatus");
-    tsv_jw_string(w, jb->desired_canceled ? "canceled" : "running");
-    tsv_jw_key(w, "executionStatus");
-    tsv_jw_string(w, st_names[jb->status]);
+    tsv_jw_field_string(w, "desiredExecutionStatus", jb->desired_canceled ? "canceled" : "running");
+    tsv_jw_field_string(w, "executionStatus", st_names[jb->status]);
     tsv_jw_key(w, "health");
     tsv_jw_object_begin(w);
-    tsv_jw_key(w, "status");
-    tsv_jw_string(w, jb->health);
+    tsv_jw_field_string(w, "status", jb->health);
     if (jb->health_msg[0]) {
-        tsv_jw_key(w, "message");
-        tsv_jw_string(w, jb->health_msg);
+        tsv_jw_field_string(w, "message", jb->health_msg);
     }
     tsv_jw_object_end(w);
     tsv_jw_object_end(w);
@@ -507,10 +495,8 @@ static void job_public(tsv_json_writer *w, const job *jb)
 static void job_record(tsv_json_writer *w, const job *jb)
 {
     tsv_jw_object_begin(w);
-    tsv_jw_key(w, "id");
-    tsv_jw_string(w, jb->id);
-    tsv_jw_key(w, "type");
-    tsv_jw_string(w, jb->type);
+    tsv_jw_field_string(w, "id", jb->id);
+    tsv_jw_field_string(w, "type", jb->type);
     tsv_jw_key(w, "spec");
     tsv_jw_node(w, tsv_json_root(jb->spec));
     const tsv_job_user *us[2] = {&jb->created_by, &jb->modified_by};
@@ -518,28 +504,20 @@ static void job_record(tsv_json_writer *w, const job *jb)
     for (int i = 0; i < 2; i++) {
         tsv_jw_key(w, uk[i]);
         tsv_jw_object_begin(w);
-        tsv_jw_key(w, "id");
-        tsv_jw_string(w, us[i]->id);
-        tsv_jw_key(w, "name");
-        tsv_jw_string(w, us[i]->name);
-        tsv_jw_key(w, "org");
-        tsv_jw_string(w, us[i]->org_id);
+        tsv_jw_field_string(w, "id", us[i]->id);
+        tsv_jw_field_string(w, "name", us[i]->name);
+        tsv_jw_field_string(w, "org", us[i]->org_id);
         tsv_jw_object_end(w);
     }
     const char *tk[4] = {"created", "updated", "started", "completed"};
     const int64_t tv[4] = {jb->created, jb->updated, jb->started, jb->completed};
     for (int i = 0; i < 4; i++) {
-        tsv_jw_key(w, tk[i]);
-        tsv_jw_i64(w, tv[i]);
+        tsv_jw_field_i64(w, tk[i], tv[i]);
     }
-    tsv_jw_key(w, "desiredCanceled");
-    tsv_jw_bool(w, jb->desired_canceled);
-    tsv_jw_key(w, "status");
-    tsv_jw_string(w, st_names[jb->status]);
-    tsv_jw_key(w, "health");
-    tsv_jw_string(w, jb->health);
-    tsv_jw_key(w, "healthMessage");
-    tsv_jw_string(w, jb->health_msg);
+    tsv_jw_field_bool(w, "desiredCanceled", jb->desired_canceled);
+    tsv_jw_field_string(w, "status", st_names[jb->status]);
+    tsv_jw_field_string(w, "health", jb->health);
+    tsv_jw_field_string(w, "healthMessage", jb->health_msg);
     tsv_jw_key(w, "metrics");
     tsv_jw_array_begin(w);
     tsv_jw_u64(w, jb->bytes_total);
@@ -548,8 +526,7 @@ static void job_record(tsv_json_writer *w, const job *jb)
     tsv_jw_u64(w, jb->shards_done);
     tsv_jw_array_end(w);
     if (jb->vault && jb->vj.bucket_id[0]) {
-        tsv_jw_key(w, "bucketID");
-        tsv_jw_string(w, jb->vj.bucket_id);
+        tsv_jw_field_string(w, "bucketID", jb->vj.bucket_id);
     }
     tsv_jw_key(w, "createdBuckets");
     tsv_jw_array_begin(w);
@@ -1333,10 +1310,8 @@ int tsv_jobs_logs(tsv_jobs *j, const char *id, tsv_buf *out, tsv_error *err)
     for (size_t i = 0; i < jb->n_logs; i++) {
         tsv_jw_object_begin(&w);
         jw_time(&w, "timestamp", jb->logs[i].ts);
-        tsv_jw_key(&w, "level");
-        tsv_jw_string(&w, jb->logs[i].level);
-        tsv_jw_key(&w, "message");
-        tsv_jw_string(&w, jb->logs[i].msg);
+        tsv_jw_field_string(&w, "level", jb->logs[i].level);
+        tsv_jw_field_string(&w, "message", jb->logs[i].msg);
         tsv_jw_object_end(&w);
     }
     pthread_mutex_unlock(&j->mu);
@@ -1368,14 +1343,10 @@ int tsv_jobs_metrics(tsv_jobs *j, const char *id, tsv_buf *out, tsv_error *err)
     tsv_jw_object_begin(&w);
     tsv_jw_key(&w, "totals");
     tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "bytesTotal");
-    tsv_jw_u64(&w, bt);
-    tsv_jw_key(&w, "bytesDone");
-    tsv_jw_u64(&w, bd);
-    tsv_jw_key(&w, "shardsTotal");
-    tsv_jw_u64(&w, st);
-    tsv_jw_key(&w, "shardsDone");
-    tsv_jw_u64(&w, sd);
+    tsv_jw_field_u64(&w, "bytesTotal", bt);
+    tsv_jw_field_u64(&w, "bytesDone", bd);
+    tsv_jw_field_u64(&w, "shardsTotal", st);
+    tsv_jw_field_u64(&w, "shardsDone", sd);
     char num[64];
     snprintf(num, sizeof num, "%.1f", percent);
     tsv_jw_key(&w, "percentDone");
@@ -1505,8 +1476,7 @@ int tsv_jobs_list(tsv_jobs *j, const tsv_jobs_query *q, tsv_buf *out, tsv_error 
         for (i = end; i < n && i - end < q->limit; i++)
             job_public(&w, sel[i]);
         tsv_jw_array_end(&w);
-        tsv_jw_key(&w, "moreResultsAvailable");
-        tsv_jw_bool(&w, i < n);
+        tsv_jw_field_bool(&w, "moreResultsAvailable", i < n);
         tsv_jw_object_end(&w);
         rc = tsv_jw_finish(&w, err);
     }
@@ -1573,25 +1543,17 @@ int tsv_jobs_pitr_status(tsv_jobs *j, const char *id, tsv_buf *out, tsv_error *e
     tsv_json_writer w;
     tsv_jw_init(&w, out, NULL);
     tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "status");
-    tsv_jw_string(&w, seed[jb->status]);
-    tsv_jw_key(&w, "jobId");
-    tsv_jw_string(&w, jb->id);
-    char t[TSV_RFC3339_MAX];
-    tsv_format_rfc3339nano(jb->target_ns, t, sizeof t);
-    tsv_jw_key(&w, "target_time");
-    tsv_jw_string(&w, t);
+    tsv_jw_field_string(&w, "status", seed[jb->status]);
+    tsv_jw_field_string(&w, "jobId", jb->id);
+    tsv_jw_field_time(&w, "target_time", jb->target_ns);
     if (jb->pitr_org[0]) {
-        tsv_jw_key(&w, "orgID");
-        tsv_jw_string(&w, jb->pitr_org);
+        tsv_jw_field_string(&w, "orgID", jb->pitr_org);
     }
     if (jb->pitr_bucket[0]) {
-        tsv_jw_key(&w, "bucketID");
-        tsv_jw_string(&w, jb->pitr_bucket);
+        tsv_jw_field_string(&w, "bucketID", jb->pitr_bucket);
     }
     if (jb->health_msg[0]) {
-        tsv_jw_key(&w, "description");
-        tsv_jw_string(&w, jb->health_msg);
+        tsv_jw_field_string(&w, "description", jb->health_msg);
     }
     tsv_jw_object_end(&w);
     pthread_mutex_unlock(&j->mu);
@@ -1614,8 +1576,7 @@ int tsv_jobs_pitr_create(tsv_jobs *j, const char *body, size_t len, const tsv_jo
     tsv_json_writer w;
     tsv_jw_init(&w, &req, NULL);
     tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "type");
-    tsv_jw_string(&w, "pitr");
+    tsv_jw_field_string(&w, "type", "pitr");
     for (size_t i = 0; i < root->count; i++) {
         if (strcmp(root->keys[i], "type") == 0)
             continue;
@@ -1640,10 +1601,8 @@ int tsv_jobs_pitr_create(tsv_jobs *j, const char *body, size_t len, const tsv_jo
             tsv_json_writer w2;
             tsv_jw_init(&w2, out, NULL);
             tsv_jw_object_begin(&w2);
-            tsv_jw_key(&w2, "status");
-            tsv_jw_string(&w2, "queued");
-            tsv_jw_key(&w2, "jobId");
-            tsv_jw_string(&w2, job_id);
+            tsv_jw_field_string(&w2, "status", "queued");
+            tsv_jw_field_string(&w2, "jobId", job_id);
             tsv_jw_object_end(&w2);
             rc = tsv_jw_finish(&w2, err);
             tsv_json_free(d2);

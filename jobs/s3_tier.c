@@ -354,18 +354,12 @@ static int lease_write(tsv_tier *t, int64_t expires_ns, tsv_error *err)
     char when[64];
     tsv_format_rfc3339nano(expires_ns, when, sizeof when);
     tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "owner");
-    tsv_jw_string(&w, tsv_tier_state_id(t->state));
-    tsv_jw_key(&w, "host");
-    tsv_jw_string(&w, t->host);
-    tsv_jw_key(&w, "pid");
-    tsv_jw_i64(&w, (int64_t)getpid());
-    tsv_jw_key(&w, "dataDir");
-    tsv_jw_string(&w, t->data_dir);
-    tsv_jw_key(&w, "expires");
-    tsv_jw_string(&w, when);
-    tsv_jw_key(&w, "expiresNs");
-    tsv_jw_i64(&w, expires_ns);
+    tsv_jw_field_string(&w, "owner", tsv_tier_state_id(t->state));
+    tsv_jw_field_string(&w, "host", t->host);
+    tsv_jw_field_i64(&w, "pid", (int64_t)getpid());
+    tsv_jw_field_string(&w, "dataDir", t->data_dir);
+    tsv_jw_field_string(&w, "expires", when);
+    tsv_jw_field_i64(&w, "expiresNs", expires_ns);
     tsv_jw_object_end(&w);
     int rc = tsv_jw_finish(&w, err);
     if (rc == 0)
@@ -952,20 +946,13 @@ static int checkpoint_files(tsv_tier *t, const char *scratch, uint64_t *digest, 
     tsv_jw_array_begin(&w);
     for (size_t i = 0; rc == 0 && i < f.n; i++) {
         tsv_jw_object_begin(&w);
-        tsv_jw_key(&w, "id");
-        tsv_jw_string(&w, f.v[i].id);
-        tsv_jw_key(&w, "name");
-        tsv_jw_string(&w, f.v[i].name);
-        tsv_jw_key(&w, "sizeBytes");
-        tsv_jw_u64(&w, f.v[i].size);
-        tsv_jw_key(&w, "md5");
-        tsv_jw_string(&w, f.v[i].md5);
-        tsv_jw_key(&w, "sha256");
-        tsv_jw_string(&w, f.v[i].sha256);
-        tsv_jw_key(&w, "uploadedByUserId");
-        tsv_jw_string(&w, f.v[i].user_id);
-        tsv_jw_key(&w, "uploadedNs");
-        tsv_jw_i64(&w, f.v[i].uploaded_ns);
+        tsv_jw_field_string(&w, "id", f.v[i].id);
+        tsv_jw_field_string(&w, "name", f.v[i].name);
+        tsv_jw_field_u64(&w, "sizeBytes", f.v[i].size);
+        tsv_jw_field_string(&w, "md5", f.v[i].md5);
+        tsv_jw_field_string(&w, "sha256", f.v[i].sha256);
+        tsv_jw_field_string(&w, "uploadedByUserId", f.v[i].user_id);
+        tsv_jw_field_i64(&w, "uploadedNs", f.v[i].uploaded_ns);
         tsv_jw_object_end(&w);
     }
     tsv_jw_array_end(&w);
@@ -1103,24 +1090,16 @@ static int checkpoint(tsv_tier *t, tsv_error *err)
     snprintf(gen, sizeof gen, "%016" PRIx64, ch.gen);
     tsv_jw_init(&w, &b, "\t");
     tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "format");
-    tsv_jw_i64(&w, 1);
-    tsv_jw_key(&w, "name");
-    tsv_jw_string(&w, name);
-    tsv_jw_key(&w, "created");
-    tsv_jw_string(&w, when);
-    tsv_jw_key(&w, "generation");
-    tsv_jw_string(&w, gen);
-    tsv_jw_key(&w, "server");
-    tsv_jw_string(&w, tsv_tier_state_id(t->state));
-    tsv_jw_key(&w, "objects");
-    tsv_jw_u64(&w, objs.objects);
-    tsv_jw_key(&w, "objectBytes");
-    tsv_jw_u64(&w, objs.bytes);
+    tsv_jw_field_i64(&w, "format", 1);
+    tsv_jw_field_string(&w, "name", name);
+    tsv_jw_field_string(&w, "created", when);
+    tsv_jw_field_string(&w, "generation", gen);
+    tsv_jw_field_string(&w, "server", tsv_tier_state_id(t->state));
+    tsv_jw_field_u64(&w, "objects", objs.objects);
+    tsv_jw_field_u64(&w, "objectBytes", objs.bytes);
     char pos[64];
     tsv_tier_logpos_format(&ch.pos, pos);
-    tsv_jw_key(&w, "log");
-    tsv_jw_string(&w, pos);
+    tsv_jw_field_string(&w, "log", pos);
     tsv_jw_key(&w, "files");
     tsv_jw_object_begin(&w);
     for (int i = 0; i < N_PARTS; i++) {
@@ -1128,10 +1107,8 @@ static int checkpoint(tsv_tier *t, tsv_error *err)
             continue;
         tsv_jw_key(&w, parts[i].key);
         tsv_jw_object_begin(&w);
-        tsv_jw_key(&w, "size");
-        tsv_jw_u64(&w, info[i].size);
-        tsv_jw_key(&w, "sha256");
-        tsv_jw_string(&w, info[i].sha256);
+        tsv_jw_field_u64(&w, "size", info[i].size);
+        tsv_jw_field_string(&w, "sha256", info[i].sha256);
         tsv_jw_object_end(&w);
     }
     tsv_jw_object_end(&w);
@@ -1206,10 +1183,8 @@ static int seg_part(tsv_tier *t, const char *dir, uint64_t n, int part, tsv_json
         return -1;
     tsv_jw_key(w, parts[part].key);
     tsv_jw_object_begin(w);
-    tsv_jw_key(w, "size");
-    tsv_jw_u64(w, info.size);
-    tsv_jw_key(w, "sha256");
-    tsv_jw_string(w, info.sha256);
+    tsv_jw_field_u64(w, "size", info.size);
+    tsv_jw_field_string(w, "sha256", info.sha256);
     tsv_jw_object_end(w);
     return 0;
 }

@@ -303,8 +303,7 @@ static int resolve_org(tsv_influx2 *c, const char *name, char id[17], tsv_error 
         tsv_json_writer jw;
         tsv_jw_init(&jw, &jb, NULL);
         tsv_jw_object_begin(&jw);
-        tsv_jw_key(&jw, "name");
-        tsv_jw_string(&jw, name);
+        tsv_jw_field_string(&jw, "name", name);
         tsv_jw_object_end(&jw);
         int jrc = tsv_jw_finish(&jw, err) || tsv_buf_append(&jb, "", 1, err);
         influx2_req post = {.method = "POST",
@@ -362,12 +361,10 @@ static int rewrite_manifest(const tsv_json *b, const char *org_id, const char *o
         }
     }
     if (!seen_org) {
-        tsv_jw_key(&jw, "organizationID");
-        tsv_jw_string(&jw, org_id);
+        tsv_jw_field_string(&jw, "organizationID", org_id);
     }
     if (!seen_orgname) {
-        tsv_jw_key(&jw, "organizationName");
-        tsv_jw_string(&jw, org_name);
+        tsv_jw_field_string(&jw, "organizationName", org_name);
     }
     tsv_jw_object_end(&jw);
     if (tsv_jw_finish(&jw, err) != 0)

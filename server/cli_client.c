@@ -506,8 +506,7 @@ static int run_pitr_restore(tsv_client *c, cmd_args *a)
     tsv_json_writer w;
     tsv_jw_init(&w, &body, NULL);
     tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "target_time");
-    tsv_jw_string(&w, a->time);
+    tsv_jw_field_string(&w, "target_time", a->time);
     tsv_jw_object_end(&w);
     int rc = tsv_jw_finish(&w, &err) || tsv_buf_append(&body, "", 1, &err) ? -1 : 0;
     if (rc == 0)

@@ -116,33 +116,21 @@ static int expected_md5(tsv_http_req *req, uint8_t out[16], int *present, tsv_er
 static void write_file(tsv_json_writer *w, const tsv_file_info *i, int with_user)
 {
     tsv_jw_object_begin(w);
-    tsv_jw_key(w, "id");
-    tsv_jw_string(w, i->id);
-    tsv_jw_key(w, "name");
-    tsv_jw_string(w, i->name);
-    tsv_jw_key(w, "sizeBytes");
-    tsv_jw_u64(w, i->size);
-    tsv_jw_key(w, "dataFormat");
-    tsv_jw_string(w, tsv_data_format_name(i->format));
-    tsv_jw_key(w, "compressionFormat");
-    tsv_jw_string(w, tsv_compression_name(i->compression));
+    tsv_jw_field_string(w, "id", i->id);
+    tsv_jw_field_string(w, "name", i->name);
+    tsv_jw_field_u64(w, "sizeBytes", i->size);
+    tsv_jw_field_string(w, "dataFormat", tsv_data_format_name(i->format));
+    tsv_jw_field_string(w, "compressionFormat", tsv_compression_name(i->compression));
     tsv_jw_key(w, "digest");
     tsv_jw_object_begin(w);
-    tsv_jw_key(w, "algo");
-    tsv_jw_string(w, "md5");
-    tsv_jw_key(w, "hash");
-    tsv_jw_string(w, i->md5);
+    tsv_jw_field_string(w, "algo", "md5");
+    tsv_jw_field_string(w, "hash", i->md5);
     tsv_jw_object_end(w);
-    tsv_jw_key(w, "sha256");
-    tsv_jw_string(w, i->sha256);
+    tsv_jw_field_string(w, "sha256", i->sha256);
     if (with_user) {
-        tsv_jw_key(w, "uploadedByUserId");
-        tsv_jw_string(w, i->user_id);
+        tsv_jw_field_string(w, "uploadedByUserId", i->user_id);
     }
-    char t[TSV_RFC3339_MAX];
-    tsv_format_rfc3339nano(i->uploaded_ns, t, sizeof t);
-    tsv_jw_key(w, "uploadedOnDatetime");
-    tsv_jw_string(w, t);
+    tsv_jw_field_time(w, "uploadedOnDatetime", i->uploaded_ns);
     tsv_jw_object_end(w);
 }
 
@@ -241,12 +229,9 @@ int tsv_handle_files_get(tsv_http_req *req, const tsv_route_params *p, const tsv
     tsv_jw_array_end(&w);
     tsv_jw_key(&w, "space");
     tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "allocatedBytes");
-    tsv_jw_u64(&w, sp.allocated);
-    tsv_jw_key(&w, "usedBytes");
-    tsv_jw_u64(&w, sp.used);
-    tsv_jw_key(&w, "remainingBytes");
-    tsv_jw_u64(&w, sp.remaining);
+    tsv_jw_field_u64(&w, "allocatedBytes", sp.allocated);
+    tsv_jw_field_u64(&w, "usedBytes", sp.used);
+    tsv_jw_field_u64(&w, "remainingBytes", sp.remaining);
     tsv_jw_object_end(&w);
     tsv_jw_object_end(&w);
     if (rc == 0)

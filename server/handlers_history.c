@@ -35,14 +35,12 @@ static int parse_kind(tsv_http_req *req, const tsv_route_params *p, tsv_history_
 
 static void jw_time(tsv_json_writer *w, const char *key, int64_t ns)
 {
-    tsv_jw_key(w, key);
     if (ns == 0) {
+        tsv_jw_key(w, key);
         tsv_jw_null(w);
         return;
     }
-    char t[TSV_RFC3339_MAX];
-    tsv_format_rfc3339nano(ns, t, sizeof t);
-    tsv_jw_string(w, t);
+    tsv_jw_field_time(w, key, ns);
 }
 
 typedef struct list_ctx {
@@ -55,24 +53,17 @@ static int write_version(void *ctx, const tsv_history_version *v, tsv_error *err
     (void)err;
     tsv_json_writer *w = ((list_ctx *)ctx)->w;
     tsv_jw_object_begin(w);
-    tsv_jw_key(w, "version");
-    tsv_jw_u64(w, v->version);
-    tsv_jw_key(w, "state");
-    tsv_jw_string(w, tsv_version_state_name(v->state));
+    tsv_jw_field_u64(w, "version", v->version);
+    tsv_jw_field_string(w, "state", tsv_version_state_name(v->state));
     jw_time(w, "installedAt", v->installed_ns);
     jw_time(w, "replacedAt", v->replaced_ns);
-    tsv_jw_key(w, "replacedBy");
-    tsv_jw_string(w, v->replaced_by);
+    tsv_jw_field_string(w, "replacedBy", v->replaced_by);
     jw_time(w, "purgedAt", v->purged_ns);
-    tsv_jw_key(w, "object");
-    tsv_jw_string(w, v->object);
-    tsv_jw_key(w, "size");
-    tsv_jw_u64(w, v->size);
+    tsv_jw_field_string(w, "object", v->object);
+    tsv_jw_field_u64(w, "size", v->size);
     if (v->kind == TSV_HISTORY_KV) {
-        tsv_jw_key(w, "finalObject");
-        tsv_jw_string(w, v->final_object[0] ? v->final_object : NULL);
-        tsv_jw_key(w, "finalSize");
-        tsv_jw_u64(w, v->final_size);
+        tsv_jw_field_string(w, "finalObject", v->final_object[0] ? v->final_object : NULL);
+        tsv_jw_field_u64(w, "finalSize", v->final_size);
     }
     tsv_jw_object_end(w);
     return 0;
@@ -89,8 +80,7 @@ int tsv_handle_history_list(tsv_http_req *req, const tsv_route_params *p, const 
     tsv_json_writer w;
     tsv_jw_init(&w, &buf, NULL);
     tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "kind");
-    tsv_jw_string(&w, tsv_history_kind_name(kind));
+    tsv_jw_field_string(&w, "kind", tsv_history_kind_name(kind));
     tsv_jw_key(&w, "versions");
     tsv_jw_array_begin(&w);
     list_ctx lc = {&w, 0};
@@ -132,25 +122,19 @@ int tsv_handle_history_restore(tsv_http_req *req, const tsv_route_params *p, con
     tsv_json_writer w;
     tsv_jw_init(&w, &buf, NULL);
     tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "restoredVersion");
-    tsv_jw_u64(&w, version);
+    tsv_jw_field_u64(&w, "restoredVersion", version);
     tsv_jw_key(&w, "shards");
     tsv_jw_array_begin(&w);
     for (size_t i = 0; i < r.count; i++) {
         const tsv_vault_shard_result *s = &r.shards[i];
         tsv_jw_object_begin(&w);
-        tsv_jw_key(&w, "shardID");
-        tsv_jw_u64(&w, s->shard_id);
-        tsv_jw_key(&w, "retentionPolicy");
-        tsv_jw_string(&w, s->rp);
+        tsv_jw_field_u64(&w, "shardID", s->shard_id);
+        tsv_jw_field_string(&w, "retentionPolicy", s->rp);
         jw_time(&w, "start", s->start_ns);
         jw_time(&w, "end", s->end_ns);
-        tsv_jw_key(&w, "outcome");
-        tsv_jw_string(&w, tsv_vault_outcome_name(s->outcome));
-        tsv_jw_key(&w, "version");
-        tsv_jw_u64(&w, s->to_version);
-        tsv_jw_key(&w, "reason");
-        tsv_jw_string(&w, s->reason);
+        tsv_jw_field_string(&w, "outcome", tsv_vault_outcome_name(s->outcome));
+        tsv_jw_field_u64(&w, "version", s->to_version);
+        tsv_jw_field_string(&w, "reason", s->reason);
         tsv_jw_object_end(&w);
     }
     tsv_jw_array_end(&w);

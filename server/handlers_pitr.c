@@ -71,10 +71,8 @@ static int seed_error(tsv_http_req *req, const tsv_error *err)
     tsv_json_writer w;
     tsv_jw_init(&w, &b, NULL);
     tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "error");
-    tsv_jw_string(&w, seed_word(err->code, status));
-    tsv_jw_key(&w, "description");
-    tsv_jw_string(&w, err->message);
+    tsv_jw_field_string(&w, "error", seed_word(err->code, status));
+    tsv_jw_field_string(&w, "description", err->message);
     tsv_jw_object_end(&w);
     return tsv_http_reply_jw(req, status, &w, &b);
 }
@@ -109,10 +107,8 @@ static int range_reply(tsv_http_req *req, const char *instance, int seed)
     tsv_json_writer w;
     tsv_jw_init(&w, &buf, NULL);
     tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "start_time");
-    tsv_jw_string(&w, a);
-    tsv_jw_key(&w, "end_time");
-    tsv_jw_string(&w, b);
+    tsv_jw_field_string(&w, "start_time", a);
+    tsv_jw_field_string(&w, "end_time", b);
     tsv_jw_object_end(&w);
     return tsv_http_reply_jw(req, 200, &w, &buf);
 }
@@ -232,14 +228,6 @@ int tsv_handle_seed_pitr_restore_get(tsv_http_req *req, const tsv_route_params *
     return rc;
 }
 
-static void jw_time(tsv_json_writer *w, const char *key, int64_t ns)
-{
-    char t[TSV_RFC3339_MAX];
-    tsv_format_rfc3339nano(ns, t, sizeof t);
-    tsv_jw_key(w, key);
-    tsv_jw_string(w, t);
-}
-
 static void jw_version(tsv_json_writer *w, const char *key, uint64_t v)
 {
     tsv_jw_key(w, key);
@@ -272,32 +260,27 @@ int tsv_handle_pitr_preview(tsv_http_req *req, const tsv_route_params *p, const 
     tsv_json_writer w;
     tsv_jw_init(&w, &buf, NULL);
     tsv_jw_object_begin(&w);
-    jw_time(&w, "target_time", pv.target_ns);
-    jw_time(&w, "now", pv.now_ns);
+    tsv_jw_field_time(&w, "target_time", pv.target_ns);
+    tsv_jw_field_time(&w, "now", pv.now_ns);
     const char *names[4] = {"kvThen", "kvNow", "sqlThen", "sqlNow"};
     uint64_t vals[4] = {pv.kv_then, pv.kv_now, pv.sql_then, pv.sql_now};
     for (int i = 0; i < 4; i++)
         jw_version(&w, names[i], vals[i]);
-    tsv_jw_key(&w, "shardsUnchanged");
-    tsv_jw_u64(&w, pv.shards_unchanged);
+    tsv_jw_field_u64(&w, "shardsUnchanged", pv.shards_unchanged);
     tsv_jw_key(&w, "buckets");
     tsv_jw_array_begin(&w);
     for (size_t i = 0; i < pv.n_buckets; i++) {
         const tsv_pitr_bucket_change *b = &pv.buckets[i];
         tsv_jw_object_begin(&w);
-        tsv_jw_key(&w, "bucketID");
-        tsv_jw_string(&w, b->bucket_id);
-        tsv_jw_key(&w, "bucketName");
-        tsv_jw_string(&w, b->bucket_name);
-        tsv_jw_key(&w, "change");
-        tsv_jw_string(&w, tsv_pitr_change_name(b->kind));
+        tsv_jw_field_string(&w, "bucketID", b->bucket_id);
+        tsv_jw_field_string(&w, "bucketName", b->bucket_name);
+        tsv_jw_field_string(&w, "change", tsv_pitr_change_name(b->kind));
         const char *k[5] = {"shardsThen", "shardsNow", "shardsAdded", "shardsRemoved",
                             "shardsChanged"};
         size_t v[5] = {b->shards_then, b->shards_now, b->shards_added, b->shards_removed,
                        b->shards_changed};
         for (int j = 0; j < 5; j++) {
-            tsv_jw_key(&w, k[j]);
-            tsv_jw_u64(&w, v[j]);
+            tsv_jw_field_u64(&w, k[j], v[j]);
         }
         tsv_jw_object_end(&w);
     }
@@ -307,24 +290,17 @@ int tsv_handle_pitr_preview(tsv_http_req *req, const tsv_route_params *p, const 
     for (size_t i = 0; i < pv.n_shards; i++) {
         const tsv_pitr_shard_change *s = &pv.shards[i];
         tsv_jw_object_begin(&w);
-        tsv_jw_key(&w, "change");
-        tsv_jw_string(&w, tsv_pitr_change_name(s->kind));
-        tsv_jw_key(&w, "bucketID");
-        tsv_jw_string(&w, s->bucket_id);
-        tsv_jw_key(&w, "bucketName");
-        tsv_jw_string(&w, s->bucket_name);
-        tsv_jw_key(&w, "shardID");
-        tsv_jw_u64(&w, s->shard_id);
-        tsv_jw_key(&w, "retentionPolicy");
-        tsv_jw_string(&w, s->rp);
-        jw_time(&w, "start", s->start_ns);
-        jw_time(&w, "end", s->end_ns);
+        tsv_jw_field_string(&w, "change", tsv_pitr_change_name(s->kind));
+        tsv_jw_field_string(&w, "bucketID", s->bucket_id);
+        tsv_jw_field_string(&w, "bucketName", s->bucket_name);
+        tsv_jw_field_u64(&w, "shardID", s->shard_id);
+        tsv_jw_field_string(&w, "retentionPolicy", s->rp);
+        tsv_jw_field_time(&w, "start", s->start_ns);
+        tsv_jw_field_time(&w, "end", s->end_ns);
         jw_version(&w, "versionThen", s->version_then);
         jw_version(&w, "versionNow", s->version_now);
-        tsv_jw_key(&w, "sizeThen");
-        tsv_jw_u64(&w, s->bytes_then);
-        tsv_jw_key(&w, "sizeNow");
-        tsv_jw_u64(&w, s->bytes_now);
+        tsv_jw_field_u64(&w, "sizeThen", s->bytes_then);
+        tsv_jw_field_u64(&w, "sizeNow", s->bytes_now);
         tsv_jw_object_end(&w);
     }
     tsv_jw_array_end(&w);

@@ -56,8 +56,7 @@ int tsv_handle_restore_kv(tsv_http_req *req, const tsv_route_params *p, const ts
     tsv_json_writer w;
     tsv_jw_init(&w, &buf, "\t");
     tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "token");
-    tsv_jw_string(&w, token);
+    tsv_jw_field_string(&w, "token", token);
     tsv_jw_object_end(&w);
     memset(token, 0, sizeof token);
     return tsv_http_reply_jw(req, 200, &w, &buf);
@@ -135,18 +134,14 @@ int tsv_handle_restore_bucket_metadata(tsv_http_req *req, const tsv_route_params
     tsv_json_writer w;
     tsv_jw_init(&w, &buf, "\t");
     tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "id");
-    tsv_jw_string(&w, res.bucket_id);
-    tsv_jw_key(&w, "name");
-    tsv_jw_string(&w, res.bucket_name);
+    tsv_jw_field_string(&w, "id", res.bucket_id);
+    tsv_jw_field_string(&w, "name", res.bucket_name);
     tsv_jw_key(&w, "shardMappings");
     tsv_jw_array_begin(&w);
     for (size_t i = 0; i < res.count; i++) {
         tsv_jw_object_begin(&w);
-        tsv_jw_key(&w, "oldId");
-        tsv_jw_u64(&w, res.mappings[i].old_id);
-        tsv_jw_key(&w, "newId");
-        tsv_jw_u64(&w, res.mappings[i].new_id);
+        tsv_jw_field_u64(&w, "oldId", res.mappings[i].old_id);
+        tsv_jw_field_u64(&w, "newId", res.mappings[i].new_id);
         tsv_jw_object_end(&w);
     }
     tsv_jw_array_end(&w);
@@ -195,8 +190,7 @@ int tsv_handle_restore_bucket_id(tsv_http_req *req, const tsv_route_params *p, c
     for (size_t i = 0; i < res.count; i++) {
         char key[24];
         snprintf(key, sizeof key, "%" PRIu64, res.mappings[i].old_id);
-        tsv_jw_key(&w, key);
-        tsv_jw_u64(&w, res.mappings[i].new_id);
+        tsv_jw_field_u64(&w, key, res.mappings[i].new_id);
     }
     tsv_jw_object_end(&w);
     tsv_bucket_restore_result_clear(&res);

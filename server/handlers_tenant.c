@@ -31,8 +31,7 @@ static void jw_link(tsv_json_writer *w, const char *key, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(link, sizeof link, fmt, ap);
     va_end(ap);
-    tsv_jw_key(w, key);
-    tsv_jw_string(w, link);
+    tsv_jw_field_string(w, key, link);
 }
 
 static void write_org(tsv_json_writer *w, const tsv_org *o)
@@ -48,53 +47,37 @@ static void write_org(tsv_json_writer *w, const tsv_org *o)
     jw_link(w, "self", "/api/v2/orgs/%s", o->id);
     jw_link(w, "tasks", "/api/v2/tasks?org=%s", o->name);
     tsv_jw_object_end(w);
-    tsv_jw_key(w, "id");
-    tsv_jw_string(w, o->id);
-    tsv_jw_key(w, "name");
-    tsv_jw_string(w, o->name);
-    tsv_jw_key(w, "description");
-    tsv_jw_string(w, o->description ? o->description : "");
-    tsv_jw_key(w, "createdAt");
-    tsv_jw_string(w, o->created_at);
-    tsv_jw_key(w, "updatedAt");
-    tsv_jw_string(w, o->updated_at);
+    tsv_jw_field_string(w, "id", o->id);
+    tsv_jw_field_string(w, "name", o->name);
+    tsv_jw_field_string(w, "description", o->description ? o->description : "");
+    tsv_jw_field_string(w, "createdAt", o->created_at);
+    tsv_jw_field_string(w, "updatedAt", o->updated_at);
     tsv_jw_object_end(w);
 }
 
 static void write_bucket(tsv_json_writer *w, const tsv_bucket *b)
 {
     tsv_jw_object_begin(w);
-    tsv_jw_key(w, "id");
-    tsv_jw_string(w, b->id);
-    tsv_jw_key(w, "orgID");
-    tsv_jw_string(w, b->org_id);
-    tsv_jw_key(w, "type");
-    tsv_jw_string(w, b->type == 1 ? "system" : "user");
-    tsv_jw_key(w, "name");
-    tsv_jw_string(w, b->name);
+    tsv_jw_field_string(w, "id", b->id);
+    tsv_jw_field_string(w, "orgID", b->org_id);
+    tsv_jw_field_string(w, "type", b->type == 1 ? "system" : "user");
+    tsv_jw_field_string(w, "name", b->name);
     if (b->description && *b->description) {
-        tsv_jw_key(w, "description");
-        tsv_jw_string(w, b->description);
+        tsv_jw_field_string(w, "description", b->description);
     }
     if (b->rp && *b->rp) {
-        tsv_jw_key(w, "rp");
-        tsv_jw_string(w, b->rp);
+        tsv_jw_field_string(w, "rp", b->rp);
     }
     tsv_jw_key(w, "retentionRules");
     tsv_jw_array_begin(w);
     tsv_jw_object_begin(w);
-    tsv_jw_key(w, "type");
-    tsv_jw_string(w, "expire");
-    tsv_jw_key(w, "everySeconds");
-    tsv_jw_i64(w, b->retention_ns / 1000000000LL);
-    tsv_jw_key(w, "shardGroupDurationSeconds");
-    tsv_jw_i64(w, b->shard_group_duration_ns / 1000000000LL);
+    tsv_jw_field_string(w, "type", "expire");
+    tsv_jw_field_i64(w, "everySeconds", b->retention_ns / 1000000000LL);
+    tsv_jw_field_i64(w, "shardGroupDurationSeconds", b->shard_group_duration_ns / 1000000000LL);
     tsv_jw_object_end(w);
     tsv_jw_array_end(w);
-    tsv_jw_key(w, "createdAt");
-    tsv_jw_string(w, b->created_at);
-    tsv_jw_key(w, "updatedAt");
-    tsv_jw_string(w, b->updated_at);
+    tsv_jw_field_string(w, "createdAt", b->created_at);
+    tsv_jw_field_string(w, "updatedAt", b->updated_at);
     tsv_jw_key(w, "links");
     tsv_jw_object_begin(w);
     static const char *const sub[] = {"labels", "members", "owners"};
@@ -144,8 +127,7 @@ int tsv_handle_setup_get(tsv_http_req *req, const tsv_route_params *p, const tsv
     tsv_json_writer w;
     tsv_jw_init(&w, &buf, NULL);
     tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "allowed");
-    tsv_jw_bool(&w, allowed);
+    tsv_jw_field_bool(&w, "allowed", allowed);
     tsv_jw_object_end(&w);
     return tsv_http_reply_jw(req, 200, &w, &buf);
 }
@@ -222,15 +204,11 @@ int tsv_handle_setup_post(tsv_http_req *req, const tsv_route_params *p, const ts
     snprintf(link, sizeof link, "/api/v2/users/%s", res.user_id);
     tsv_jw_key(&w, "links");
     tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "self");
-    tsv_jw_string(&w, link);
+    tsv_jw_field_string(&w, "self", link);
     tsv_jw_object_end(&w);
-    tsv_jw_key(&w, "id");
-    tsv_jw_string(&w, res.user_id);
-    tsv_jw_key(&w, "name");
-    tsv_jw_string(&w, sr.username);
-    tsv_jw_key(&w, "status");
-    tsv_jw_string(&w, "active");
+    tsv_jw_field_string(&w, "id", res.user_id);
+    tsv_jw_field_string(&w, "name", sr.username);
+    tsv_jw_field_string(&w, "status", "active");
     tsv_jw_object_end(&w);
     tsv_jw_key(&w, "org");
     write_org(&w, &org);
@@ -238,28 +216,19 @@ int tsv_handle_setup_post(tsv_http_req *req, const tsv_route_params *p, const ts
     write_bucket(&w, &bucket);
     tsv_jw_key(&w, "auth");
     tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "id");
-    tsv_jw_string(&w, res.auth_id);
-    tsv_jw_key(&w, "token");
-    tsv_jw_string(&w, res.token);
-    tsv_jw_key(&w, "status");
-    tsv_jw_string(&w, "active");
+    tsv_jw_field_string(&w, "id", res.auth_id);
+    tsv_jw_field_string(&w, "token", res.token);
+    tsv_jw_field_string(&w, "status", "active");
     tsv_jw_key(&w, "description");
     char desc[300];
     snprintf(desc, sizeof desc, "%s's Token", sr.username);
     tsv_jw_string(&w, desc);
-    tsv_jw_key(&w, "orgID");
-    tsv_jw_string(&w, res.org_id);
-    tsv_jw_key(&w, "org");
-    tsv_jw_string(&w, org.name);
-    tsv_jw_key(&w, "userID");
-    tsv_jw_string(&w, res.user_id);
-    tsv_jw_key(&w, "user");
-    tsv_jw_string(&w, sr.username);
-    tsv_jw_key(&w, "createdAt");
-    tsv_jw_string(&w, org.created_at);
-    tsv_jw_key(&w, "updatedAt");
-    tsv_jw_string(&w, org.created_at);
+    tsv_jw_field_string(&w, "orgID", res.org_id);
+    tsv_jw_field_string(&w, "org", org.name);
+    tsv_jw_field_string(&w, "userID", res.user_id);
+    tsv_jw_field_string(&w, "user", sr.username);
+    tsv_jw_field_string(&w, "createdAt", org.created_at);
+    tsv_jw_field_string(&w, "updatedAt", org.created_at);
     tsv_jw_object_end(&w);
     tsv_jw_object_end(&w);
     tsv_org_clear(&org);

@@ -19,25 +19,19 @@ static void write_user(tsv_json_writer *w, const tsv_user *u, const char *role)
     char link[64];
     tsv_jw_object_begin(w);
     if (role) {
-        tsv_jw_key(w, "role");
-        tsv_jw_string(w, role);
+        tsv_jw_field_string(w, "role", role);
     }
     tsv_jw_key(w, "links");
     tsv_jw_object_begin(w);
     snprintf(link, sizeof link, "/api/v2/users/%s", u->id);
-    tsv_jw_key(w, "self");
-    tsv_jw_string(w, link);
+    tsv_jw_field_string(w, "self", link);
     tsv_jw_object_end(w);
-    tsv_jw_key(w, "id");
-    tsv_jw_string(w, u->id);
-    tsv_jw_key(w, "name");
-    tsv_jw_string(w, u->name);
+    tsv_jw_field_string(w, "id", u->id);
+    tsv_jw_field_string(w, "name", u->name);
     if (u->oauth_id) {
-        tsv_jw_key(w, "oauthID");
-        tsv_jw_string(w, u->oauth_id);
+        tsv_jw_field_string(w, "oauthID", u->oauth_id);
     }
-    tsv_jw_key(w, "status");
-    tsv_jw_string(w, u->active ? "active" : "inactive");
+    tsv_jw_field_string(w, "status", u->active ? "active" : "inactive");
     tsv_jw_object_end(w);
 }
 

@@ -22,14 +22,12 @@ typedef struct list_ctx {
 
 static void write_time(tsv_json_writer *w, const char *key, int64_t ns)
 {
-    char t[TSV_RFC3339_MAX];
-    tsv_jw_key(w, key);
     if (ns == INT64_MAX) {
+        tsv_jw_key(w, key);
         tsv_jw_null(w);
         return;
     }
-    tsv_format_rfc3339nano(ns, t, sizeof t);
-    tsv_jw_string(w, t);
+    tsv_jw_field_time(w, key, ns);
 }
 
 static int header(list_ctx *c, const tsv_version *v, const char *bucket_id, const char *org_id,
@@ -39,12 +37,9 @@ static int header(list_ctx *c, const tsv_version *v, const char *bucket_id, cons
         return 0;
     c->header_done = 1;
     tsv_jw_object_begin(c->w);
-    tsv_jw_key(c->w, "bucketID");
-    tsv_jw_string(c->w, v ? v->slot.bucket : bucket_id);
-    tsv_jw_key(c->w, "bucketName");
-    tsv_jw_string(c->w, v ? v->bucket_name : name);
-    tsv_jw_key(c->w, "orgID");
-    tsv_jw_string(c->w, v ? v->org_id : org_id);
+    tsv_jw_field_string(c->w, "bucketID", v ? v->slot.bucket : bucket_id);
+    tsv_jw_field_string(c->w, "bucketName", v ? v->bucket_name : name);
+    tsv_jw_field_string(c->w, "orgID", v ? v->org_id : org_id);
     tsv_jw_key(c->w, "unusedShards");
     tsv_jw_array_begin(c->w);
     return 0;
@@ -58,33 +53,25 @@ static int write_one(void *ctx, const tsv_unused_shard *u, tsv_error *err)
     header(c, v, NULL, NULL, NULL);
     tsv_json_writer *w = c->w;
     tsv_jw_object_begin(w);
-    tsv_jw_key(w, "shardID");
-    tsv_jw_u64(w, v->shard_id);
-    tsv_jw_key(w, "retentionPolicy");
-    tsv_jw_string(w, v->slot.rp);
+    tsv_jw_field_u64(w, "shardID", v->shard_id);
+    tsv_jw_field_string(w, "retentionPolicy", v->slot.rp);
     write_time(w, "start", v->slot.start_ns);
     write_time(w, "end", v->slot.end_ns);
-    tsv_jw_key(w, "version");
-    tsv_jw_u64(w, v->version);
-    tsv_jw_key(w, "size");
-    tsv_jw_u64(w, tsv_version_bytes(v));
+    tsv_jw_field_u64(w, "version", v->version);
+    tsv_jw_field_u64(w, "size", tsv_version_bytes(v));
     tsv_jw_key(w, "files");
     tsv_jw_array_begin(w);
     for (size_t i = 0; i < v->n_files; i++) {
         tsv_jw_object_begin(w);
-        tsv_jw_key(w, "name");
-        tsv_jw_string(w, v->files[i].name);
-        tsv_jw_key(w, "object");
-        tsv_jw_string(w, v->files[i].object);
-        tsv_jw_key(w, "size");
-        tsv_jw_u64(w, v->files[i].size);
+        tsv_jw_field_string(w, "name", v->files[i].name);
+        tsv_jw_field_string(w, "object", v->files[i].object);
+        tsv_jw_field_u64(w, "size", v->files[i].size);
         tsv_jw_object_end(w);
     }
     tsv_jw_array_end(w);
     write_time(w, "inUseSince", v->created_ns);
     write_time(w, "softDeletedAt", v->deleted_ns);
-    tsv_jw_key(w, "softDeletedBy");
-    tsv_jw_string(w, v->deleted_by);
+    tsv_jw_field_string(w, "softDeletedBy", v->deleted_by);
     write_time(w, "purgeDueAt", u->purge_due_ns);
     tsv_jw_object_end(w);
     return 0;

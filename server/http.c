@@ -348,8 +348,7 @@ void tsv_http_list_begin(tsv_json_writer *w, tsv_buf *buf, const char *self, con
     tsv_jw_object_begin(w);
     tsv_jw_key(w, "links");
     tsv_jw_object_begin(w);
-    tsv_jw_key(w, "self");
-    tsv_jw_string(w, self);
+    tsv_jw_field_string(w, "self", self);
     tsv_jw_object_end(w);
     tsv_jw_key(w, key);
     tsv_jw_array_begin(w);
@@ -394,10 +393,8 @@ int tsv_http_reply_error_status(tsv_http_req *req, int status_override, const ts
     tsv_json_writer w;
     tsv_jw_init(&w, &buf, NULL);
     tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "code");
-    tsv_jw_string(&w, tsv_code_string(code));
-    tsv_jw_key(&w, "message");
-    tsv_jw_string(&w, message);
+    tsv_jw_field_string(&w, "code", tsv_code_string(code));
+    tsv_jw_field_string(&w, "message", message);
     tsv_jw_object_end(&w);
     int status = status_override ? status_override : tsv_code_http_status(code);
     int rc;

@@ -226,10 +226,8 @@ void tsv_router_dispatch(tsv_http_req *req)
         tsv_json_writer w;
         tsv_jw_init(&w, &body, NULL);
         tsv_jw_object_begin(&w);
-        tsv_jw_key(&w, "code");
-        tsv_jw_string(&w, "method not allowed");
-        tsv_jw_key(&w, "message");
-        tsv_jw_string(&w, err.message);
+        tsv_jw_field_string(&w, "code", "method not allowed");
+        tsv_jw_field_string(&w, "message", err.message);
         tsv_jw_object_end(&w);
         if (tsv_jw_finish(&w, NULL) == 0) {
             const char *h[] = {"Allow", allow, "X-Platform-Error-Code", "method not allowed", NULL};

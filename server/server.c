@@ -158,10 +158,8 @@ static int on_http_error(struct mg_connection *conn, int status, const char *err
     tsv_json_writer w;
     tsv_jw_init(&w, &body, NULL);
     tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "code");
-    tsv_jw_string(&w, tsv_code_string(code));
-    tsv_jw_key(&w, "message");
-    tsv_jw_string(&w, msg);
+    tsv_jw_field_string(&w, "code", tsv_code_string(code));
+    tsv_jw_field_string(&w, "message", msg);
     tsv_jw_object_end(&w);
     if (tsv_jw_finish(&w, NULL) != 0) {
         tsv_buf_free(&body);

@@ -323,8 +323,7 @@ static void write_time(tsv_json_writer *w, const char *key, int64_t ns)
 {
     char buf[40];
     tsv_format_rfc3339nano(ns, buf, sizeof buf);
-    tsv_jw_key(w, key);
-    tsv_jw_string(w, buf);
+    tsv_jw_field_string(w, key, buf);
 }
 
 void tsv_manifest_write(tsv_json_writer *w, const char *org_id, const char *org_name,
@@ -332,40 +331,30 @@ void tsv_manifest_write(tsv_json_writer *w, const char *org_id, const char *org_
                         const Meta__DatabaseInfo *db)
 {
     tsv_jw_object_begin(w);
-    tsv_jw_key(w, "organizationID");
-    tsv_jw_string(w, org_id);
-    tsv_jw_key(w, "organizationName");
-    tsv_jw_string(w, org_name);
-    tsv_jw_key(w, "bucketID");
-    tsv_jw_string(w, bucket_id);
-    tsv_jw_key(w, "bucketName");
-    tsv_jw_string(w, bucket_name);
+    tsv_jw_field_string(w, "organizationID", org_id);
+    tsv_jw_field_string(w, "organizationName", org_name);
+    tsv_jw_field_string(w, "bucketID", bucket_id);
+    tsv_jw_field_string(w, "bucketName", bucket_name);
     if (description && *description) {
-        tsv_jw_key(w, "description");
-        tsv_jw_string(w, description);
+        tsv_jw_field_string(w, "description", description);
     }
-    tsv_jw_key(w, "defaultRetentionPolicy");
-    tsv_jw_string(w, db->defaultretentionpolicy ? db->defaultretentionpolicy : "");
+    tsv_jw_field_string(w, "defaultRetentionPolicy",
+                        db->defaultretentionpolicy ? db->defaultretentionpolicy : "");
     tsv_jw_key(w, "retentionPolicies");
     tsv_jw_array_begin(w);
     for (size_t r = 0; r < db->n_retentionpolicies; r++) {
         const Meta__RetentionPolicyInfo *rp = db->retentionpolicies[r];
         tsv_jw_object_begin(w);
-        tsv_jw_key(w, "name");
-        tsv_jw_string(w, rp->name);
-        tsv_jw_key(w, "replicaN");
-        tsv_jw_u64(w, rp->replican);
-        tsv_jw_key(w, "duration");
-        tsv_jw_i64(w, rp->duration);
-        tsv_jw_key(w, "shardGroupDuration");
-        tsv_jw_i64(w, rp->shardgroupduration);
+        tsv_jw_field_string(w, "name", rp->name);
+        tsv_jw_field_u64(w, "replicaN", rp->replican);
+        tsv_jw_field_i64(w, "duration", rp->duration);
+        tsv_jw_field_i64(w, "shardGroupDuration", rp->shardgroupduration);
         tsv_jw_key(w, "shardGroups");
         tsv_jw_array_begin(w);
         for (size_t g = 0; g < rp->n_shardgroups; g++) {
             const Meta__ShardGroupInfo *sg = rp->shardgroups[g];
             tsv_jw_object_begin(w);
-            tsv_jw_key(w, "id");
-            tsv_jw_u64(w, sg->id);
+            tsv_jw_field_u64(w, "id", sg->id);
             write_time(w, "startTime", sg->starttime);
             write_time(w, "endTime", sg->endtime);
             if (sg->deletedat)
@@ -377,14 +366,12 @@ void tsv_manifest_write(tsv_json_writer *w, const char *org_id, const char *org_
             for (size_t s = 0; s < sg->n_shards; s++) {
                 const Meta__ShardInfo *sh = sg->shards[s];
                 tsv_jw_object_begin(w);
-                tsv_jw_key(w, "id");
-                tsv_jw_u64(w, sh->id);
+                tsv_jw_field_u64(w, "id", sh->id);
                 tsv_jw_key(w, "shardOwners");
                 tsv_jw_array_begin(w);
                 for (size_t o = 0; o < sh->n_owners; o++) {
                     tsv_jw_object_begin(w);
-                    tsv_jw_key(w, "nodeID");
-                    tsv_jw_u64(w, sh->owners[o]->nodeid);
+                    tsv_jw_field_u64(w, "nodeID", sh->owners[o]->nodeid);
                     tsv_jw_object_end(w);
                 }
                 tsv_jw_array_end(w);
@@ -399,10 +386,8 @@ void tsv_manifest_write(tsv_json_writer *w, const char *org_id, const char *org_
         for (size_t s = 0; s < rp->n_subscriptions; s++) {
             const Meta__SubscriptionInfo *sub = rp->subscriptions[s];
             tsv_jw_object_begin(w);
-            tsv_jw_key(w, "name");
-            tsv_jw_string(w, sub->name);
-            tsv_jw_key(w, "mode");
-            tsv_jw_string(w, sub->mode);
+            tsv_jw_field_string(w, "name", sub->name);
+            tsv_jw_field_string(w, "mode", sub->mode);
             tsv_jw_key(w, "destinations");
             if (sub->n_destinations == 0) {
                 tsv_jw_null(w); /* Go marshals a nil slice as null (B12) */

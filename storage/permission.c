@@ -198,27 +198,21 @@ void tsv_perm_set_write_json_named(tsv_json_writer *w, const tsv_perm_set *s,
     for (size_t i = 0; s && i < s->count; i++) {
         const tsv_permission *p = &s->items[i];
         tsv_jw_object_begin(w);
-        tsv_jw_key(w, "action");
-        tsv_jw_string(w, tsv_action_name(p->action));
+        tsv_jw_field_string(w, "action", tsv_action_name(p->action));
         tsv_jw_key(w, "resource");
         tsv_jw_object_begin(w);
-        tsv_jw_key(w, "type");
-        tsv_jw_string(w, p->type);
+        tsv_jw_field_string(w, "type", p->type);
         if (p->id[0]) {
-            tsv_jw_key(w, "id");
-            tsv_jw_string(w, p->id);
+            tsv_jw_field_string(w, "id", p->id);
         }
         if (p->org_id[0]) {
-            tsv_jw_key(w, "orgID");
-            tsv_jw_string(w, p->org_id);
+            tsv_jw_field_string(w, "orgID", p->org_id);
         }
         if (names && names[i]) {
-            tsv_jw_key(w, "name");
-            tsv_jw_string(w, names[i]);
+            tsv_jw_field_string(w, "name", names[i]);
         }
         if (orgs && orgs[i]) {
-            tsv_jw_key(w, "org");
-            tsv_jw_string(w, orgs[i]);
+            tsv_jw_field_string(w, "org", orgs[i]);
         }
         tsv_jw_object_end(w);
         tsv_jw_object_end(w);

@@ -334,16 +334,11 @@ static int write_org(tsv_kv_txn *txn, const tsv_org *o, tsv_error *err)
     tsv_json_writer w;
     tsv_jw_init(&w, &buf, NULL);
     tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "id");
-    tsv_jw_string(&w, o->id);
-    tsv_jw_key(&w, "name");
-    tsv_jw_string(&w, o->name);
-    tsv_jw_key(&w, "description");
-    tsv_jw_string(&w, o->description);
-    tsv_jw_key(&w, "createdAt");
-    tsv_jw_string(&w, o->created_at);
-    tsv_jw_key(&w, "updatedAt");
-    tsv_jw_string(&w, o->updated_at);
+    tsv_jw_field_string(&w, "id", o->id);
+    tsv_jw_field_string(&w, "name", o->name);
+    tsv_jw_field_string(&w, "description", o->description);
+    tsv_jw_field_string(&w, "createdAt", o->created_at);
+    tsv_jw_field_string(&w, "updatedAt", o->updated_at);
     tsv_jw_object_end(&w);
     int rc = tsv_jw_finish(&w, err);
     if (rc == 0)
@@ -575,28 +570,18 @@ static int write_bucket(tsv_kv_txn *txn, const tsv_bucket *b, tsv_error *err)
     tsv_json_writer w;
     tsv_jw_init(&w, &buf, NULL);
     tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "id");
-    tsv_jw_string(&w, b->id);
-    tsv_jw_key(&w, "orgID");
-    tsv_jw_string(&w, b->org_id);
-    tsv_jw_key(&w, "type");
-    tsv_jw_i64(&w, b->type);
-    tsv_jw_key(&w, "name");
-    tsv_jw_string(&w, b->name);
-    tsv_jw_key(&w, "description");
-    tsv_jw_string(&w, b->description);
+    tsv_jw_field_string(&w, "id", b->id);
+    tsv_jw_field_string(&w, "orgID", b->org_id);
+    tsv_jw_field_i64(&w, "type", b->type);
+    tsv_jw_field_string(&w, "name", b->name);
+    tsv_jw_field_string(&w, "description", b->description);
     if (b->rp && *b->rp) {
-        tsv_jw_key(&w, "rp");
-        tsv_jw_string(&w, b->rp);
+        tsv_jw_field_string(&w, "rp", b->rp);
     }
-    tsv_jw_key(&w, "retentionPeriod");
-    tsv_jw_i64(&w, b->retention_ns);
-    tsv_jw_key(&w, "shardGroupDuration");
-    tsv_jw_i64(&w, b->shard_group_duration_ns);
-    tsv_jw_key(&w, "createdAt");
-    tsv_jw_string(&w, b->created_at);
-    tsv_jw_key(&w, "updatedAt");
-    tsv_jw_string(&w, b->updated_at);
+    tsv_jw_field_i64(&w, "retentionPeriod", b->retention_ns);
+    tsv_jw_field_i64(&w, "shardGroupDuration", b->shard_group_duration_ns);
+    tsv_jw_field_string(&w, "createdAt", b->created_at);
+    tsv_jw_field_string(&w, "updatedAt", b->updated_at);
     tsv_jw_object_end(&w);
     int rc = tsv_jw_finish(&w, err);
     if (rc == 0)

@@ -138,32 +138,23 @@ static int write_auth(tsv_kv_txn *txn, const tsv_authorization *a, const char *t
     tsv_json_writer w;
     tsv_jw_init(&w, &buf, NULL);
     tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "id");
-    tsv_jw_string(&w, a->id);
+    tsv_jw_field_string(&w, "id", a->id);
     if (token) {
-        tsv_jw_key(&w, "token");
-        tsv_jw_string(&w, token);
+        tsv_jw_field_string(&w, "token", token);
     }
     if (hashed) {
-        tsv_jw_key(&w, "hashedToken");
-        tsv_jw_string(&w, hashed);
+        tsv_jw_field_string(&w, "hashedToken", hashed);
     }
-    tsv_jw_key(&w, "status");
-    tsv_jw_string(&w, a->active ? "active" : "inactive");
-    tsv_jw_key(&w, "description");
-    tsv_jw_string(&w, a->description ? a->description : "");
-    tsv_jw_key(&w, "orgID");
-    tsv_jw_string(&w, a->org_id);
+    tsv_jw_field_string(&w, "status", a->active ? "active" : "inactive");
+    tsv_jw_field_string(&w, "description", a->description ? a->description : "");
+    tsv_jw_field_string(&w, "orgID", a->org_id);
     if (a->user_id[0]) {
-        tsv_jw_key(&w, "userID");
-        tsv_jw_string(&w, a->user_id);
+        tsv_jw_field_string(&w, "userID", a->user_id);
     }
     tsv_jw_key(&w, "permissions");
     tsv_perm_set_write_json(&w, &a->perms);
-    tsv_jw_key(&w, "createdAt");
-    tsv_jw_string(&w, a->created_at);
-    tsv_jw_key(&w, "updatedAt");
-    tsv_jw_string(&w, a->updated_at);
+    tsv_jw_field_string(&w, "createdAt", a->created_at);
+    tsv_jw_field_string(&w, "updatedAt", a->updated_at);
     tsv_jw_object_end(&w);
     int rc = tsv_jw_finish(&w, err);
     if (rc == 0)

@@ -45,16 +45,12 @@ static int write_user(tsv_kv_txn *txn, const tsv_user *u, tsv_error *err)
     tsv_json_writer w;
     tsv_jw_init(&w, &buf, NULL);
     tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "id");
-    tsv_jw_string(&w, u->id);
-    tsv_jw_key(&w, "name");
-    tsv_jw_string(&w, u->name);
+    tsv_jw_field_string(&w, "id", u->id);
+    tsv_jw_field_string(&w, "name", u->name);
     if (u->oauth_id && *u->oauth_id) {
-        tsv_jw_key(&w, "oauthID");
-        tsv_jw_string(&w, u->oauth_id);
+        tsv_jw_field_string(&w, "oauthID", u->oauth_id);
     }
-    tsv_jw_key(&w, "status");
-    tsv_jw_string(&w, u->active ? "active" : "inactive");
+    tsv_jw_field_string(&w, "status", u->active ? "active" : "inactive");
     tsv_jw_object_end(&w);
     int rc = tsv_jw_finish(&w, err);
     if (rc == 0)
@@ -264,16 +260,11 @@ int tsv_tenant_urm_create(tsv_kv_txn *txn, const char *user_id, const char *user
     tsv_json_writer w;
     tsv_jw_init(&w, &buf, NULL);
     tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "userID");
-    tsv_jw_string(&w, user_id);
-    tsv_jw_key(&w, "userType");
-    tsv_jw_string(&w, user_type);
-    tsv_jw_key(&w, "mappingType");
-    tsv_jw_string(&w, "user");
-    tsv_jw_key(&w, "resourceType");
-    tsv_jw_string(&w, resource_type);
-    tsv_jw_key(&w, "resourceID");
-    tsv_jw_string(&w, resource_id);
+    tsv_jw_field_string(&w, "userID", user_id);
+    tsv_jw_field_string(&w, "userType", user_type);
+    tsv_jw_field_string(&w, "mappingType", "user");
+    tsv_jw_field_string(&w, "resourceType", resource_type);
+    tsv_jw_field_string(&w, "resourceID", resource_id);
     tsv_jw_object_end(&w);
     int rc = tsv_jw_finish(&w, err);
     if (rc == 0)

@@ -356,31 +356,21 @@ static void write_acc(tsv_json_writer *w, const acc *a)
     } else {
         tsv_jw_null(w);
     }
-    tsv_jw_key(w, "measurementCount");
-    tsv_jw_u64(w, a->meas.n);
-    tsv_jw_key(w, "seriesCount");
-    tsv_jw_u64(w, a->series);
-    tsv_jw_key(w, "keyCount");
-    tsv_jw_u64(w, a->keys);
+    tsv_jw_field_u64(w, "measurementCount", a->meas.n);
+    tsv_jw_field_u64(w, "seriesCount", a->series);
+    tsv_jw_field_u64(w, "keyCount", a->keys);
     tsv_jw_key(w, "fieldCountByType");
     tsv_jw_object_begin(w);
     for (int t = 0; t < 5; t++) {
-        tsv_jw_key(w, type_names[t]);
-        tsv_jw_u64(w, a->fields[t].n);
+        tsv_jw_field_u64(w, type_names[t], a->fields[t].n);
     }
     tsv_jw_object_end(w);
-    tsv_jw_key(w, "valueCount");
-    tsv_jw_u64(w, a->values);
-    tsv_jw_key(w, "blockCount");
-    tsv_jw_u64(w, a->blocks);
-    tsv_jw_key(w, "fileCount");
-    tsv_jw_u64(w, a->files);
-    tsv_jw_key(w, "tsmBytes");
-    tsv_jw_u64(w, a->tsm_bytes);
-    tsv_jw_key(w, "tombstoneFileCount");
-    tsv_jw_u64(w, a->tomb_files);
-    tsv_jw_key(w, "tombstoneBytes");
-    tsv_jw_u64(w, a->tomb_bytes);
+    tsv_jw_field_u64(w, "valueCount", a->values);
+    tsv_jw_field_u64(w, "blockCount", a->blocks);
+    tsv_jw_field_u64(w, "fileCount", a->files);
+    tsv_jw_field_u64(w, "tsmBytes", a->tsm_bytes);
+    tsv_jw_field_u64(w, "tombstoneFileCount", a->tomb_files);
+    tsv_jw_field_u64(w, "tombstoneBytes", a->tomb_bytes);
     tsv_jw_key(w, "bytesPerValue");
     if (a->values) {
         char num[64];
@@ -580,27 +570,19 @@ int tsv_store_bucket_stats_json(tsv_store *s, const char *bucket_id, tsv_buf *ou
         tsv_json_writer w;
         tsv_jw_init(&w, &doc, NULL);
         tsv_jw_object_begin(&w);
-        tsv_jw_key(&w, "bucketID");
-        tsv_jw_string(&w, l->bucket_id);
-        tsv_jw_key(&w, "name");
-        tsv_jw_string(&w, l->bucket_name);
-        tsv_jw_key(&w, "orgID");
-        tsv_jw_string(&w, l->org_id);
-        tsv_jw_key(&w, "version");
-        tsv_jw_string(&w, version);
-        tsv_jw_key(&w, "shardCount");
-        tsv_jw_u64(&w, nsh);
+        tsv_jw_field_string(&w, "bucketID", l->bucket_id);
+        tsv_jw_field_string(&w, "name", l->bucket_name);
+        tsv_jw_field_string(&w, "orgID", l->org_id);
+        tsv_jw_field_string(&w, "version", version);
+        tsv_jw_field_u64(&w, "shardCount", nsh);
         write_acc(&w, &total);
         tsv_jw_key(&w, "shards");
         tsv_jw_array_begin(&w);
         for (size_t i = 0; i < nsh; i++) {
             tsv_jw_object_begin(&w);
-            tsv_jw_key(&w, "id");
-            tsv_jw_u64(&w, sh[i].ls->id);
-            tsv_jw_key(&w, "retentionPolicy");
-            tsv_jw_string(&w, sh[i].rp);
-            tsv_jw_key(&w, "shardGroupID");
-            tsv_jw_u64(&w, sh[i].ls->group_id);
+            tsv_jw_field_u64(&w, "id", sh[i].ls->id);
+            tsv_jw_field_string(&w, "retentionPolicy", sh[i].rp);
+            tsv_jw_field_u64(&w, "shardGroupID", sh[i].ls->group_id);
             char t[TSV_RFC3339_MAX];
             tsv_jw_key(&w, "startTime");
             tsv_format_rfc3339nano(sh[i].ls->start, t, sizeof t);
@@ -608,8 +590,7 @@ int tsv_store_bucket_stats_json(tsv_store *s, const char *bucket_id, tsv_buf *ou
             tsv_jw_key(&w, "endTime");
             tsv_format_rfc3339nano(sh[i].ls->end, t, sizeof t);
             tsv_jw_string(&w, t);
-            tsv_jw_key(&w, "version");
-            tsv_jw_string(&w, sh[i].version);
+            tsv_jw_field_string(&w, "version", sh[i].version);
             tsv_jw_key(&w, "state");
             tsv_jw_string(&w, sh[i].missing    ? "missing"
                               : sh[i].state[0] ? sh[i].state

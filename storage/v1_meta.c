@@ -360,20 +360,13 @@ int tsv_dbrp_create(tsv_kv_txn *txn, const char *org_id, const char *db, const c
     tsv_json_writer w;
     tsv_jw_init(&w, &buf, NULL);
     tsv_jw_object_begin(&w);
-    tsv_jw_key(&w, "id");
-    tsv_jw_string(&w, m.id);
-    tsv_jw_key(&w, "database");
-    tsv_jw_string(&w, m.database);
-    tsv_jw_key(&w, "retention_policy");
-    tsv_jw_string(&w, m.rp);
-    tsv_jw_key(&w, "default");
-    tsv_jw_bool(&w, m.is_default);
-    tsv_jw_key(&w, "virtual");
-    tsv_jw_bool(&w, 0);
-    tsv_jw_key(&w, "orgID");
-    tsv_jw_string(&w, m.org_id);
-    tsv_jw_key(&w, "bucketID");
-    tsv_jw_string(&w, m.bucket_id);
+    tsv_jw_field_string(&w, "id", m.id);
+    tsv_jw_field_string(&w, "database", m.database);
+    tsv_jw_field_string(&w, "retention_policy", m.rp);
+    tsv_jw_field_bool(&w, "default", m.is_default);
+    tsv_jw_field_bool(&w, "virtual", 0);
+    tsv_jw_field_string(&w, "orgID", m.org_id);
+    tsv_jw_field_string(&w, "bucketID", m.bucket_id);
     tsv_jw_object_end(&w);
     int rc = tsv_jw_finish(&w, err);
 

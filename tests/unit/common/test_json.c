@@ -369,6 +369,28 @@ static void test_writer_compact(void **state)
     tsv_buf_free(&b);
 }
 
+static void test_writer_fields(void **state)
+{
+    (void)state;
+    tsv_buf b = {0};
+    tsv_json_writer w;
+    tsv_jw_init(&w, &b, NULL);
+    tsv_jw_object_begin(&w);
+    tsv_jw_field_string(&w, "s", "a\"b");
+    tsv_jw_field_string(&w, "none", NULL);
+    tsv_jw_field_u64(&w, "u", UINT64_MAX);
+    tsv_jw_field_i64(&w, "i", -7);
+    tsv_jw_field_bool(&w, "b", 2);
+    tsv_jw_field_time(&w, "t", 1500000000123456789LL);
+    tsv_jw_field_time(&w, "epoch", 0);
+    tsv_jw_object_end(&w);
+    assert_string_equal(finish_str(&w, &b),
+                        "{\"s\":\"a\\\"b\",\"none\":null,\"u\":18446744073709551615,\"i\":-7,"
+                        "\"b\":true,\"t\":\"2017-07-14T02:40:00.123456789Z\","
+                        "\"epoch\":\"1970-01-01T00:00:00Z\"}");
+    tsv_buf_free(&b);
+}
+
 static void test_writer_indent(void **state)
 {
     (void)state;
@@ -596,6 +618,7 @@ int main(void)
         cmocka_unit_test(test_json_integers),
         cmocka_unit_test(test_parse_large_document),
         cmocka_unit_test(test_writer_compact),
+        cmocka_unit_test(test_writer_fields),
         cmocka_unit_test(test_writer_indent),
         cmocka_unit_test(test_writer_string_escaping),
         cmocka_unit_test(test_writer_roundtrip_through_parser),
