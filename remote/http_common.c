@@ -27,6 +27,59 @@ char *http_common__base_url(const char *base_url, int add_scheme)
     return base;
 }
 
+int http_common__endpoint_init(http_common__endpoint *ep, const char *base_url, int add_scheme,
+                               const char *token, tsv_error *err)
+{
+    http_common__global_init();
+    const char *t = token ? token : "";
+    size_t alen = strlen(t) + sizeof "Authorization: Token ";
+    ep->base = http_common__base_url(base_url, add_scheme);
+    ep->auth = malloc(alen);
+    ep->curl = curl_easy_init();
+    if (!ep->base || !ep->auth || !ep->curl) {
+        http_common__endpoint_clear(ep);
+        return tsv_error_set(err, TSV_EINTERNAL, "cannot initialise libcurl");
+    }
+    snprintf(ep->auth, alen, "Authorization: Token %s", t);
+    return 0;
+}
+
+void http_common__endpoint_clear(http_common__endpoint *ep)
+{
+    if (ep->curl)
+        curl_easy_cleanup(ep->curl);
+    free(ep->base);
+    free(ep->auth);
+    *ep = (http_common__endpoint){0};
+}
+
+char *http_common__endpoint_url(const http_common__endpoint *ep, const char *path_query)
+{
+    size_t ul = strlen(ep->base) + strlen(path_query) + 1;
+    char *url = malloc(ul);
+    if (url)
+        snprintf(url, ul, "%s%s", ep->base, path_query);
+    return url;
+}
+
+void http_common__endpoint_setup(const http_common__endpoint *ep, const char *url,
+                                 struct curl_slist *headers, curl_write_callback on_body, void *ud)
+{
+    curl_easy_setopt(ep->curl, CURLOPT_URL, url);
+    curl_easy_setopt(ep->curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(ep->curl, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(ep->curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(ep->curl, CURLOPT_WRITEDATA, ud);
+    curl_easy_setopt(ep->curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(ep->curl, CURLOPT_CONNECTTIMEOUT, 30L);
+}
+
+void http_common__collect_error(tsv_buf *errbody, const char *p, size_t n)
+{
+    if (errbody->len < HTTP_COMMON_ERRBODY_MAX)
+        tsv_buf_append(errbody, p, n, NULL);
+}
+
 tsv_code http_common__status_code(long status)
 {
     switch (status) {

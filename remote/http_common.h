@@ -26,6 +26,32 @@ void http_common__global_init(void);
  * the URL has no scheme; malloc'ed (free it), NULL when out of memory. */
 char *http_common__base_url(const char *base_url, int add_scheme);
 
+/* What a request-reply client keeps between calls: one easy handle (its
+ * connection is reused), the base URL and its "Authorization: Token T" line. */
+typedef struct http_common__endpoint {
+    CURL *curl;
+    char *base;
+    char *auth;
+} http_common__endpoint;
+
+/* base_url as http_common__base_url; token NULL = empty. 0, or -1 with
+ * TSV_EINTERNAL and ep cleared. http_common__endpoint_clear frees it. */
+int http_common__endpoint_init(http_common__endpoint *ep, const char *base_url, int add_scheme,
+                               const char *token, tsv_error *err);
+void http_common__endpoint_clear(http_common__endpoint *ep);
+
+/* base + path_query, malloc'ed (free it); NULL when out of memory. */
+char *http_common__endpoint_url(const http_common__endpoint *ep, const char *path_query);
+
+/* The options every request of ep sets after curl_easy_reset or on a fresh
+ * handle: URL, headers, any content encoding, the body callback, no
+ * signals, a 30 s connect timeout. */
+void http_common__endpoint_setup(const http_common__endpoint *ep, const char *url,
+                                 struct curl_slist *headers, curl_write_callback on_body, void *ud);
+
+/* Keeps the first HTTP_COMMON_ERRBODY_MAX bytes of a non-2xx reply's body. */
+void http_common__collect_error(tsv_buf *errbody, const char *p, size_t n);
+
 /* 400 EINVALID, 401 EUNAUTHORIZED, 403 EFORBIDDEN, 404 ENOTFOUND, 409 and
  * 422 ECONFLICT (InfluxDB's "conflict" is 422), 413 ETOOLARGE, 503
  * EUNAVAILABLE, anything else EINTERNAL. */

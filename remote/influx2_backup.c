@@ -147,8 +147,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     size_t len = size * n;
     x->headers_done = 1;
     if (x->status < 200 || x->status >= 300) {
-        if (x->errbody.len < HTTP_COMMON_ERRBODY_MAX)
-            tsv_buf_append(&x->errbody, p, len, NULL);
+        http_common__collect_error(&x->errbody, p, len);
         return len;
     }
     if (x->in.len - x->in_pos >= XFER_HIWAT) {

@@ -10,10 +10,9 @@
 #include "json.h"
 
 struct tsv_influx_client {
-    CURL *curl;
-    char *base;
-    struct curl_slist *headers;
-    char *ca_file; /* NULL = libcurl's default CA store */
+    http_common__endpoint ep;
+    struct curl_slist *headers; /* ep.auth */
+    char *ca_file;              /* NULL = libcurl's default CA store */
     int skip_verify;
 };
 
@@ -21,16 +20,11 @@ int tsv_influx_client_new(tsv_influx_client **out, const char *base_url, const c
                           tsv_error *err)
 {
     *out = NULL;
-    http_common__global_init();
     tsv_influx_client *c = calloc(1, sizeof *c);
     if (!c)
         return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-    c->base = http_common__base_url(base_url, 0);
-    c->curl = curl_easy_init();
-    char auth[4200];
-    snprintf(auth, sizeof auth, "Authorization: Token %s", token ? token : "");
-    c->headers = curl_slist_append(NULL, auth);
-    if (!c->base || !c->curl || !c->headers) {
+    if (http_common__endpoint_init(&c->ep, base_url, 0, token, err) != 0 ||
+        !(c->headers = curl_slist_append(NULL, c->ep.auth))) {
         tsv_influx_client_free(c);
         return tsv_error_set(err, TSV_EINTERNAL, "cannot initialise libcurl");
     }
@@ -42,10 +36,8 @@ void tsv_influx_client_free(tsv_influx_client *c)
 {
     if (!c)
         return;
-    if (c->curl)
-        curl_easy_cleanup(c->curl);
     curl_slist_free_all(c->headers);
-    free(c->base);
+    http_common__endpoint_clear(&c->ep);
     free(c->ca_file);
     free(c);
 }
@@ -84,8 +76,7 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
         }
         return n;
     }
-    if (s->errbody.len < HTTP_COMMON_ERRBODY_MAX)
-        tsv_buf_append(&s->errbody, p, n, NULL);
+    http_common__collect_error(&s->errbody, p, n);
     return n;
 }
 
@@ -93,11 +84,9 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
 static int request(tsv_influx_client *c, const char *method, const char *path_query, tsv_writer *w,
                    tsv_buf *collect, tsv_error *err)
 {
-    size_t ul = strlen(c->base) + strlen(path_query) + 1;
-    char *url = malloc(ul);
+    char *url = http_common__endpoint_url(&c->ep, path_query);
     if (!url)
         return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-    snprintf(url, ul, "%s%s", c->base, path_query);
     tsv_writer *bw = NULL;
     if (collect) {
         bw = tsv_buf_writer_new(collect);
@@ -107,30 +96,25 @@ static int request(tsv_influx_client *c, const char *method, const char *path_qu
         }
         w = bw;
     }
-    sink s = {.curl = c->curl, .w = w};
-    curl_easy_reset(c->curl);
-    curl_easy_setopt(c->curl, CURLOPT_URL, url);
-    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->headers);
-    curl_easy_setopt(c->curl, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &s);
-    curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, 30L);
+    CURL *curl = c->ep.curl;
+    sink s = {.curl = curl, .w = w};
+    curl_easy_reset(curl);
+    http_common__endpoint_setup(&c->ep, url, c->headers, on_data, &s);
     /* curl_easy_reset restored libcurl's defaults: verify peer and host. */
     if (c->ca_file)
-        curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->ca_file);
+        curl_easy_setopt(curl, CURLOPT_CAINFO, c->ca_file);
     if (c->skip_verify) {
-        curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 0L);
+        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
     }
     if (strcmp(method, "POST") == 0) {
-        curl_easy_setopt(c->curl, CURLOPT_POST, 1L);
-        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, "");
-        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, 0L);
+        curl_easy_setopt(curl, CURLOPT_POST, 1L);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, 0L);
     }
-    CURLcode cc = curl_easy_perform(c->curl);
+    CURLcode cc = curl_easy_perform(curl);
     long status = 0;
-    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     int rc = 0;
     if (s.write_failed) {
         if (err)
@@ -157,15 +141,15 @@ int tsv_influx_client_export(tsv_influx_client *c, const tsv_remote_export_reque
     int rc = tsv_buf_append(&q, "/api/v2/export", 14, err);
     tsv_buf params = {0};
     if (rc == 0)
-        rc = http_common__param(c->curl, &params, "bucketID", r->bucket_id, err) ||
-             http_common__param(c->curl, &params, "org", r->org, err) ||
-             http_common__param(c->curl, &params, "bucket", r->bucket, err) ||
-             http_common__param(c->curl, &params, "rp", r->rp, err) ||
-             http_common__param(c->curl, &params, "db", r->database, err) ||
-             http_common__param(c->curl, &params, "start", r->start, err) ||
-             http_common__param(c->curl, &params, "stop", r->stop, err);
+        rc = http_common__param(c->ep.curl, &params, "bucketID", r->bucket_id, err) ||
+             http_common__param(c->ep.curl, &params, "org", r->org, err) ||
+             http_common__param(c->ep.curl, &params, "bucket", r->bucket, err) ||
+             http_common__param(c->ep.curl, &params, "rp", r->rp, err) ||
+             http_common__param(c->ep.curl, &params, "db", r->database, err) ||
+             http_common__param(c->ep.curl, &params, "start", r->start, err) ||
+             http_common__param(c->ep.curl, &params, "stop", r->stop, err);
     for (size_t i = 0; rc == 0 && i < r->n_measurements; i++)
-        rc = http_common__param(c->curl, &params, "measurement", r->measurements[i], err);
+        rc = http_common__param(c->ep.curl, &params, "measurement", r->measurements[i], err);
     if (rc == 0 && params.len)
         rc = tsv_buf_append(&q, params.data, params.len, err);
     if (rc == 0)
@@ -183,8 +167,8 @@ int tsv_influx_client_bucket_stats(tsv_influx_client *c, const char *bucket_id, 
     char id[17];
     if (!bucket_id) {
         tsv_buf q = {0}, params = {0}, body = {0};
-        int rc = http_common__param(c->curl, &params, "org", org, err) ||
-                 http_common__param(c->curl, &params, "name", bucket, err) ||
+        int rc = http_common__param(c->ep.curl, &params, "org", org, err) ||
+                 http_common__param(c->ep.curl, &params, "name", bucket, err) ||
                  tsv_buf_append(&q, "/api/v2/buckets", 15, err) ||
                  tsv_buf_append(&q, params.data, params.len, err) || tsv_buf_append(&q, "", 1, err);
         tsv_buf_free(&params);

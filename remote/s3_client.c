@@ -344,8 +344,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     size_t len = size * n;
     s3_req *r = x->r;
     if (r->status < 200 || r->status >= 300) {
-        if (x->errbody.len < HTTP_COMMON_ERRBODY_MAX)
-            tsv_buf_append(&x->errbody, p, len, NULL);
+        http_common__collect_error(&x->errbody, p, len);
         return len;
     }
     if (r->out_fd == TSV_S3_DISCARD) { /* checked, not kept */

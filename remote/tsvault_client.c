@@ -16,27 +16,18 @@
 #define BODY_MAX (64u * 1024 * 1024)
 
 struct tsv_client {
-    CURL *curl;
-    char *base;
-    char *auth; /* "Authorization: Token T" */
+    http_common__endpoint ep;
 };
 
 int tsv_client_new(tsv_client **out, const char *base_url, const char *token, tsv_error *err)
 {
     *out = NULL;
-    http_common__global_init();
     tsv_client *c = calloc(1, sizeof *c);
     if (!c)
         return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-    c->base = http_common__base_url(base_url, 1);
-    size_t alen = strlen(token ? token : "") + 32;
-    c->auth = malloc(alen);
-    if (c->auth)
-        snprintf(c->auth, alen, "Authorization: Token %s", token ? token : "");
-    c->curl = curl_easy_init();
-    if (!c->base || !c->auth || !c->curl) {
-        tsv_client_free(c);
-        return tsv_error_set(err, TSV_EINTERNAL, "cannot initialise libcurl");
+    if (http_common__endpoint_init(&c->ep, base_url, 1, token, err) != 0) {
+        free(c);
+        return -1;
     }
     *out = c;
     return 0;
@@ -46,10 +37,7 @@ void tsv_client_free(tsv_client *c)
 {
     if (!c)
         return;
-    if (c->curl)
-        curl_easy_cleanup(c->curl);
-    free(c->base);
-    free(c->auth);
+    http_common__endpoint_clear(&c->ep);
     free(c);
 }
 
@@ -76,8 +64,7 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
         }
         return n;
     }
-    if (s->errbody.len < HTTP_COMMON_ERRBODY_MAX)
-        tsv_buf_append(&s->errbody, p, n, NULL);
+    http_common__collect_error(&s->errbody, p, n);
     return n;
 }
 
@@ -91,25 +78,17 @@ static int transfer_error(CURLcode cc, const char *method, const char *url, tsv_
 static int perform(tsv_client *c, const char *method, const char *path_query,
                    struct curl_slist *headers, long *status, tsv_buf *out, tsv_error *err)
 {
-    size_t ul = strlen(c->base) + strlen(path_query) + 1;
-    char *url = malloc(ul);
+    char *url = http_common__endpoint_url(&c->ep, path_query);
     if (!url)
         return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-    snprintf(url, ul, "%s%s", c->base, path_query);
-    sink s = {.out = out, .curl = c->curl};
-    curl_easy_setopt(c->curl, CURLOPT_URL, url);
-    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(c->curl, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &s);
-    curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, 30L);
-    curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "tsvault-client");
+    sink s = {.out = out, .curl = c->ep.curl};
+    http_common__endpoint_setup(&c->ep, url, headers, on_data, &s);
+    curl_easy_setopt(c->ep.curl, CURLOPT_USERAGENT, "tsvault-client");
     if (out)
         out->len = 0;
-    CURLcode cc = curl_easy_perform(c->curl);
+    CURLcode cc = curl_easy_perform(c->ep.curl);
     long st = 0;
-    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &st);
+    curl_easy_getinfo(c->ep.curl, CURLINFO_RESPONSE_CODE, &st);
     if (status)
         *status = st;
     int rc = 0;
@@ -130,17 +109,17 @@ static int perform(tsv_client *c, const char *method, const char *path_query,
 int tsv_client_call(tsv_client *c, const char *method, const char *path_query, const char *body,
                     long *status, tsv_buf *out, tsv_error *err)
 {
-    curl_easy_reset(c->curl);
-    struct curl_slist *h = curl_slist_append(NULL, c->auth);
+    curl_easy_reset(c->ep.curl);
+    struct curl_slist *h = curl_slist_append(NULL, c->ep.auth);
     if (h && body)
         h = curl_slist_append(h, "Content-Type: application/json");
     if (!h)
         return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
     if (strcmp(method, "GET") != 0)
-        curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
+        curl_easy_setopt(c->ep.curl, CURLOPT_CUSTOMREQUEST, method);
     if (body || strcmp(method, "POST") == 0) {
-        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body ? body : "");
-        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, (long)(body ? strlen(body) : 0));
+        curl_easy_setopt(c->ep.curl, CURLOPT_POSTFIELDS, body ? body : "");
+        curl_easy_setopt(c->ep.curl, CURLOPT_POSTFIELDSIZE, (long)(body ? strlen(body) : 0));
     }
     int rc = perform(c, method, path_query, h, status, out, err);
     curl_slist_free_all(h);
@@ -149,12 +128,12 @@ int tsv_client_call(tsv_client *c, const char *method, const char *path_query, c
 
 int tsv_client_param(tsv_client *c, tsv_buf *q, const char *name, const char *value, tsv_error *err)
 {
-    return http_common__param(c->curl, q, name, value, err);
+    return http_common__param(c->ep.curl, q, name, value, err);
 }
 
 int tsv_client_segment(tsv_client *c, tsv_buf *q, const char *seg, tsv_error *err)
 {
-    char *e = curl_easy_escape(c->curl, seg, 0);
+    char *e = curl_easy_escape(c->ep.curl, seg, 0);
     if (!e)
         return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
     int rc = tsv_buf_append(q, "/", 1, err) || tsv_buf_append(q, e, strlen(e), err);
@@ -228,8 +207,8 @@ int tsv_client_upload(tsv_client *c, const char *path, const char *name, int che
     char md5[32] = "";
     if (checksum && file_md5_b64(path, md5, err) != 0)
         return -1;
-    curl_easy_reset(c->curl);
-    struct curl_slist *h = curl_slist_append(NULL, c->auth);
+    curl_easy_reset(c->ep.curl);
+    struct curl_slist *h = curl_slist_append(NULL, c->ep.auth);
     char md5h[64];
     snprintf(md5h, sizeof md5h, "Content-MD5: %s", md5);
     if (h && checksum) {
@@ -241,7 +220,7 @@ int tsv_client_upload(tsv_client *c, const char *path, const char *name, int che
             h = h2;
         }
     }
-    curl_mime *mime = curl_mime_init(c->curl);
+    curl_mime *mime = curl_mime_init(c->ep.curl);
     curl_mimepart *part = mime ? curl_mime_addpart(mime) : NULL;
     if (!h || !part || curl_mime_name(part, "file") != CURLE_OK ||
         curl_mime_filedata(part, path) != CURLE_OK || curl_mime_filename(part, name) != CURLE_OK ||
@@ -250,12 +229,12 @@ int tsv_client_upload(tsv_client *c, const char *path, const char *name, int che
         curl_slist_free_all(h);
         return tsv_error_set(err, TSV_EINTERNAL, "cannot prepare the upload");
     }
-    curl_easy_setopt(c->curl, CURLOPT_MIMEPOST, mime);
+    curl_easy_setopt(c->ep.curl, CURLOPT_MIMEPOST, mime);
     progress_ctx pc = {fn, ctx};
     if (fn) {
-        curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
-        curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-        curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, &pc);
+        curl_easy_setopt(c->ep.curl, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(c->ep.curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(c->ep.curl, CURLOPT_XFERINFODATA, &pc);
     }
     int rc = perform(c, "POST", "/api/v2/files", h, NULL, out, err);
     curl_mime_free(mime);
