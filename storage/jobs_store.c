@@ -51,34 +51,9 @@ int tsv_store_jobs_load(tsv_store *s, tsv_store_job_fn fn, void *ctx, tsv_error 
     return tsv_store_txn_end(s, txn, rc, 0, err);
 }
 
-typedef struct carry_ctx {
-    tsv_kv_txn *dst;
-} carry_ctx;
-
-static int carry_one(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
-                     tsv_error *err)
-{
-    carry_ctx *cc = ctx;
-    return tsv_kv_aux_put(cc->dst, TSV_KV_AUX_JOBS, key, klen, val, vlen, err);
-}
-
 int tsv_store_jobs_carry(struct tsv_kv *from, struct tsv_kv *to, tsv_error *err)
 {
-    tsv_kv_txn *src, *dst;
-    if (tsv_kv_begin(from, 0, &src, err) != 0)
+    if (tsv_kv_aux_carry(from, to, TSV_KV_AUX_JOBS, NULL, NULL, err) != 0)
         return -1;
-    if (tsv_kv_begin(to, 1, &dst, err) != 0) {
-        tsv_kv_abort(src);
-        return -1;
-    }
-    carry_ctx cc = {dst};
-    int rc = tsv_kv_aux_each(src, TSV_KV_AUX_JOBS, carry_one, &cc, err);
-    tsv_kv_abort(src);
-    if (rc == 0)
-        rc = tsv_kv_commit(dst, err);
-    else
-        tsv_kv_abort(dst);
-    if (rc == 0)
-        rc = tsv_kv_sync(to, err);
-    return rc;
+    return tsv_kv_sync(to, err);
 }

@@ -1467,6 +1467,39 @@ int tsv_kv_aux_each(tsv_kv_txn *txn, tsv_kv_aux which, tsv_kv_aux_fn fn, void *c
     return ret;
 }
 
+typedef struct aux_carry_ctx {
+    tsv_kv_txn *dst;
+    tsv_kv_aux which;
+} aux_carry_ctx;
+
+static int aux_carry_one(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
+                         size_t vlen, tsv_error *err)
+{
+    aux_carry_ctx *c = ctx;
+    return tsv_kv_aux_put(c->dst, c->which, key, klen, val, vlen, err);
+}
+
+int tsv_kv_aux_carry(tsv_kv *from, tsv_kv *to, tsv_kv_aux which, tsv_kv_txn_fn before_commit,
+                     void *ctx, tsv_error *err)
+{
+    tsv_kv_txn *src, *dst;
+    if (tsv_kv_begin(from, 0, &src, err) != 0)
+        return -1;
+    if (tsv_kv_begin(to, 1, &dst, err) != 0) {
+        tsv_kv_abort(src);
+        return -1;
+    }
+    aux_carry_ctx cc = {dst, which};
+    int rc = tsv_kv_aux_each(src, which, aux_carry_one, &cc, err);
+    tsv_kv_abort(src);
+    if (rc == 0 && before_commit)
+        rc = before_commit(ctx, dst, err);
+    if (rc == 0)
+        return tsv_kv_commit(dst, err);
+    tsv_kv_abort(dst);
+    return -1;
+}
+
 /* ---- internal hooks for kv_history.c -------------------------------------------- */
 
 void tsv_kv_set_history(tsv_kv *kv, int on) { kv->history = on ? 1 : 0; }

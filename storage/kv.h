@@ -178,7 +178,7 @@ void tsv_kv_bolt_source_init(tsv_bolt_source *src, tsv_kv_txn *txn);
 /* ---- auxiliary databases -----------------------------------------------------
  * Plain key -> value databases in the same environment, beside the bolt tree
  * (never part of it: backup/kv does not export them, restore/kv carries them
- * over with tsv_kv_aux_copy). Keys are 1..511 bytes. get/put/del follow the
+ * over with tsv_kv_aux_carry). Keys are 1..511 bytes. get/put/del follow the
  * rules above (get of a missing key is TSV_ENOTFOUND; del of one is fine).
  * each calls fn for every record in key order; fn returning -1 stops it. */
 typedef enum tsv_kv_aux {
@@ -195,6 +195,13 @@ int tsv_kv_aux_put(tsv_kv_txn *txn, tsv_kv_aux which, const void *key, size_t kl
                    size_t vlen, tsv_error *err);
 int tsv_kv_aux_del(tsv_kv_txn *txn, tsv_kv_aux which, const void *key, size_t klen, tsv_error *err);
 int tsv_kv_aux_each(tsv_kv_txn *txn, tsv_kv_aux which, tsv_kv_aux_fn fn, void *ctx, tsv_error *err);
+/* Copies every record of `which` from one environment into the same database
+ * of another, in one write transaction of `to` (read from a read transaction
+ * of `from`). before_commit (NULL = none) may add to that transaction; its
+ * failure, like any other, aborts it and leaves `to` as it was. */
+typedef int (*tsv_kv_txn_fn)(void *ctx, tsv_kv_txn *txn, tsv_error *err);
+int tsv_kv_aux_carry(tsv_kv *from, tsv_kv *to, tsv_kv_aux which, tsv_kv_txn_fn before_commit,
+                     void *ctx, tsv_error *err);
 
 /* Change log (storage/kv_history.h): while on, every write to the bolt
  * tree through this handle logs its before/after images in the same

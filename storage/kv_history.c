@@ -399,39 +399,21 @@ int tsv_kv_history_rewind(tsv_kv *kv, int64_t target_ns, uint64_t *undone, tsv_e
     return ret;
 }
 
-typedef struct carry_ctx {
-    tsv_kv_txn *dst;
-    int64_t last;
-} carry_ctx;
+typedef struct mark_ctx {
+    char kind;
+    const char *note;
+} mark_ctx;
 
-static int carry_one(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
-                     tsv_error *err)
+static int mark_carried(void *ctx, tsv_kv_txn *dst, tsv_error *err)
 {
-    carry_ctx *c = ctx;
-    if (klen == HKEY_LEN)
-        c->last = (int64_t)tsv_get_be64(key);
-    return tsv_kv_aux_put(c->dst, TSV_KV_AUX_HISTORY, key, klen, val, vlen, err);
+    mark_ctx *m = ctx;
+    return m->kind ? tsv_kv_history_mark_txn(dst, m->kind, m->note, NULL, err) : 0;
 }
 
 int tsv_kv_history_carry(tsv_kv *from, tsv_kv *to, char kind, const char *note, tsv_error *err)
 {
-    tsv_kv_txn *src, *dst;
-    if (tsv_kv_begin(from, 0, &src, err) != 0)
-        return -1;
-    if (tsv_kv_begin(to, 1, &dst, err) != 0) {
-        tsv_kv_abort(src);
-        return -1;
-    }
-    carry_ctx cc = {dst, 0};
-    int rc = tsv_kv_aux_each(src, TSV_KV_AUX_HISTORY, carry_one, &cc, err);
-    tsv_kv_abort(src);
-    if (rc == 0 && kind)
-        rc = tsv_kv_history_mark_txn(dst, kind, note, NULL, err);
-    if (rc == 0)
-        rc = tsv_kv_commit(dst, err);
-    else
-        tsv_kv_abort(dst);
-    return rc;
+    mark_ctx m = {kind, note};
+    return tsv_kv_aux_carry(from, to, TSV_KV_AUX_HISTORY, mark_carried, &m, err);
 }
 
 /* ---- the S3 tier's log (storage/tier_log.c) ------------------------------ */
