@@ -436,27 +436,8 @@ int tenant__foreach_record(tsv_kv_txn *txn, const char *bucket, const char *what
     return rc < 0 ? -1 : 0;
 }
 
-typedef struct org_visit_ctx {
-    tsv_org_visit_fn fn;
-    void *ctx;
-} org_visit_ctx;
-
-static int visit_org_record(void *vctx, const tsv_json *record, tsv_error *err)
-{
-    org_visit_ctx *c = vctx;
-    tsv_org o;
-    if (org_from_json(record, &o, err) != 0)
-        return -1;
-    int rc = c->fn(c->ctx, &o, err);
-    tsv_org_clear(&o);
-    return rc;
-}
-
-int tsv_tenant_org_foreach(tsv_kv_txn *txn, tsv_org_visit_fn fn, void *ctx, tsv_error *err)
-{
-    org_visit_ctx c = {.fn = fn, .ctx = ctx};
-    return tenant__foreach_record(txn, B_ORGS, "organization", visit_org_record, &c, err);
-}
+TENANT__DEFINE_FOREACH(tsv_tenant_org_foreach, tsv_org, tsv_org_visit_fn, org_from_json,
+                       tsv_org_clear, B_ORGS, "organization")
 
 /* ---- buckets ----------------------------------------------------------- */
 
@@ -709,27 +690,8 @@ int tsv_tenant_bucket_delete(tsv_kv_txn *txn, const char *id, tsv_error *err)
     return rc;
 }
 
-typedef struct bucket_visit_ctx {
-    tsv_bucket_visit_fn fn;
-    void *ctx;
-} bucket_visit_ctx;
-
-static int visit_bucket_record(void *vctx, const tsv_json *record, tsv_error *err)
-{
-    bucket_visit_ctx *c = vctx;
-    tsv_bucket b;
-    if (bucket_from_json(record, &b, err) != 0)
-        return -1;
-    int rc = c->fn(c->ctx, &b, err);
-    tsv_bucket_clear(&b);
-    return rc;
-}
-
-int tsv_tenant_bucket_foreach(tsv_kv_txn *txn, tsv_bucket_visit_fn fn, void *ctx, tsv_error *err)
-{
-    bucket_visit_ctx c = {.fn = fn, .ctx = ctx};
-    return tenant__foreach_record(txn, B_BUCKETS, "bucket", visit_bucket_record, &c, err);
-}
+TENANT__DEFINE_FOREACH(tsv_tenant_bucket_foreach, tsv_bucket, tsv_bucket_visit_fn, bucket_from_json,
+                       tsv_bucket_clear, B_BUCKETS, "bucket")
 
 /* ---- updates ----------------------------------------------------------- */
 

@@ -322,27 +322,8 @@ int tsv_tenant_auth_delete(tsv_kv_txn *txn, const char *id, tsv_error *err)
     return rc;
 }
 
-typedef struct auth_visit_ctx {
-    tsv_auth_visit_fn fn;
-    void *ctx;
-} auth_visit_ctx;
-
-static int visit_auth_record(void *vctx, const tsv_json *record, tsv_error *err)
-{
-    auth_visit_ctx *c = vctx;
-    tsv_authorization a;
-    if (auth_from_json(record, &a, err) != 0)
-        return -1;
-    int rc = c->fn(c->ctx, &a, err);
-    tsv_authorization_clear(&a);
-    return rc;
-}
-
-int tsv_tenant_auth_foreach(tsv_kv_txn *txn, tsv_auth_visit_fn fn, void *ctx, tsv_error *err)
-{
-    auth_visit_ctx c = {.fn = fn, .ctx = ctx};
-    return tenant__foreach_record(txn, B_AUTHS, "authorization", visit_auth_record, &c, err);
-}
+TENANT__DEFINE_FOREACH(tsv_tenant_auth_foreach, tsv_authorization, tsv_auth_visit_fn,
+                       auth_from_json, tsv_authorization_clear, B_AUTHS, "authorization")
 
 int tsv_tenant_auth_id_for_token(tsv_kv_txn *txn, const char *token, size_t len, char id[17],
                                  tsv_error *err)

@@ -62,4 +62,29 @@ typedef int (*tenant__record_fn)(void *ctx, const tsv_json *record, tsv_error *e
 int tenant__foreach_record(tsv_kv_txn *txn, const char *bucket, const char *what,
                            tenant__record_fn visit, void *ctx, tsv_error *err);
 
+/* Defines the public typed walk `int name(txn, fn, ctx, err)` over the records
+ * of `bucket`: each record decoded by from_json into a `type`, handed to fn
+ * (a `fn_type`), then released by clear. One definition for the org, bucket,
+ * user and authorization walks, which differ only in these names. */
+#define TENANT__DEFINE_FOREACH(name, type, fn_type, from_json, clear, bucket, what)                \
+    typedef struct name##_ctx {                                                                    \
+        fn_type fn;                                                                                \
+        void *ctx;                                                                                 \
+    } name##_ctx;                                                                                  \
+    static int name##_record(void *vctx, const tsv_json *record, tsv_error *err)                   \
+    {                                                                                              \
+        name##_ctx *c = vctx;                                                                      \
+        type rec;                                                                                  \
+        if (from_json(record, &rec, err) != 0)                                                     \
+            return -1;                                                                             \
+        int rc = c->fn(c->ctx, &rec, err);                                                         \
+        clear(&rec);                                                                               \
+        return rc;                                                                                 \
+    }                                                                                              \
+    int name(tsv_kv_txn *txn, fn_type fn, void *ctx, tsv_error *err)                               \
+    {                                                                                              \
+        name##_ctx c = {.fn = fn, .ctx = ctx};                                                     \
+        return tenant__foreach_record(txn, bucket, what, name##_record, &c, err);                  \
+    }
+
 #endif

@@ -224,27 +224,8 @@ int tsv_tenant_user_set_password(tsv_kv_txn *txn, const char *id, const char *pa
     return tenant__put_str(txn, B_USER_PASSWORDS, id, hash, err);
 }
 
-typedef struct user_visit_ctx {
-    tsv_user_visit_fn fn;
-    void *ctx;
-} user_visit_ctx;
-
-static int visit_user_record(void *vctx, const tsv_json *record, tsv_error *err)
-{
-    user_visit_ctx *c = vctx;
-    tsv_user u;
-    if (user_from_json(record, &u, err) != 0)
-        return -1;
-    int rc = c->fn(c->ctx, &u, err);
-    tsv_user_clear(&u);
-    return rc;
-}
-
-int tsv_tenant_user_foreach(tsv_kv_txn *txn, tsv_user_visit_fn fn, void *ctx, tsv_error *err)
-{
-    user_visit_ctx c = {.fn = fn, .ctx = ctx};
-    return tenant__foreach_record(txn, B_USERS, "user", visit_user_record, &c, err);
-}
+TENANT__DEFINE_FOREACH(tsv_tenant_user_foreach, tsv_user, tsv_user_visit_fn, user_from_json,
+                       tsv_user_clear, B_USERS, "user")
 
 /* ---- user-resource mappings -------------------------------------------- */
 
