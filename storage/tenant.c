@@ -264,15 +264,7 @@ static int org_from_json(const tsv_json *j, tsv_org *out, tsv_error *err)
     return 0;
 }
 
-int tsv_tenant_org_get(tsv_kv_txn *txn, const char *id, tsv_org *out, tsv_error *err)
-{
-    tsv_json_doc *doc;
-    if (tenant__get_json(txn, B_ORGS, id, strlen(id), "organization", &doc, err) != 0)
-        return -1;
-    int rc = org_from_json(tsv_json_root(doc), out, err);
-    tsv_json_free(doc);
-    return rc;
-}
+TENANT__DEFINE_GET(tsv_tenant_org_get, tsv_org, org_from_json, B_ORGS, "organization")
 
 int tsv_tenant_org_by_name(tsv_kv_txn *txn, const char *name, tsv_org *out, tsv_error *err)
 {
@@ -496,15 +488,7 @@ static int bucket_from_json(const tsv_json *j, tsv_bucket *out, tsv_error *err)
     return 0;
 }
 
-int tsv_tenant_bucket_get(tsv_kv_txn *txn, const char *id, tsv_bucket *out, tsv_error *err)
-{
-    tsv_json_doc *doc;
-    if (tenant__get_json(txn, B_BUCKETS, id, strlen(id), "bucket", &doc, err) != 0)
-        return -1;
-    int rc = bucket_from_json(tsv_json_root(doc), out, err);
-    tsv_json_free(doc);
-    return rc;
-}
+TENANT__DEFINE_GET(tsv_tenant_bucket_get, tsv_bucket, bucket_from_json, B_BUCKETS, "bucket")
 
 /* The bucket index key: org ID (16) then name. Its length, 0 when it would
  * be longer than a KV key may be. */

@@ -104,15 +104,7 @@ static int auth_from_json(const tsv_json *j, tsv_authorization *out, tsv_error *
     return 0;
 }
 
-int tsv_tenant_auth_get(tsv_kv_txn *txn, const char *id, tsv_authorization *out, tsv_error *err)
-{
-    tsv_json_doc *doc;
-    if (tenant__get_json(txn, B_AUTHS, id, strlen(id), "authorization", &doc, err) != 0)
-        return -1;
-    int rc = auth_from_json(tsv_json_root(doc), out, err);
-    tsv_json_free(doc);
-    return rc;
-}
+TENANT__DEFINE_GET(tsv_tenant_auth_get, tsv_authorization, auth_from_json, B_AUTHS, "authorization")
 
 /* Does this KV keep tokens hashed only? Yes when the hashed index has
  * entries and the raw index has none (influxd 2.8+ with hashing on). */

@@ -62,6 +62,20 @@ typedef int (*tenant__record_fn)(void *ctx, const tsv_json *record, tsv_error *e
 int tenant__foreach_record(tsv_kv_txn *txn, const char *bucket, const char *what,
                            tenant__record_fn visit, void *ctx, tsv_error *err);
 
+/* Defines the public typed lookup `int name(txn, id, type *out, err)`: the
+ * record under id in `bucket` decoded by from_json (TSV_ENOTFOUND naming
+ * `what` when there is none). */
+#define TENANT__DEFINE_GET(name, type, from_json, bucket, what)                                    \
+    int name(tsv_kv_txn *txn, const char *id, type *out, tsv_error *err)                           \
+    {                                                                                              \
+        tsv_json_doc *doc;                                                                         \
+        if (tenant__get_json(txn, bucket, id, strlen(id), what, &doc, err) != 0)                   \
+            return -1;                                                                             \
+        int rc = from_json(tsv_json_root(doc), out, err);                                          \
+        tsv_json_free(doc);                                                                        \
+        return rc;                                                                                 \
+    }
+
 /* Defines the public typed walk `int name(txn, fn, ctx, err)` over the records
  * of `bucket`: each record decoded by from_json into a `type`, handed to fn
  * (a `fn_type`), then released by clear. One definition for the org, bucket,

@@ -101,15 +101,7 @@ int tsv_tenant_user_create(tsv_kv_txn *txn, const char *name, const char *passwo
     return 0;
 }
 
-int tsv_tenant_user_get(tsv_kv_txn *txn, const char *id, tsv_user *out, tsv_error *err)
-{
-    tsv_json_doc *doc;
-    if (tenant__get_json(txn, B_USERS, id, strlen(id), "user", &doc, err) != 0)
-        return -1;
-    int rc = user_from_json(tsv_json_root(doc), out, err);
-    tsv_json_free(doc);
-    return rc;
-}
+TENANT__DEFINE_GET(tsv_tenant_user_get, tsv_user, user_from_json, B_USERS, "user")
 
 int tsv_tenant_user_by_name(tsv_kv_txn *txn, const char *name, tsv_user *out, tsv_error *err)
 {
