@@ -1073,6 +1073,16 @@ void tsv_jw_field_string(tsv_json_writer *w, const char *key, const char *s)
     tsv_jw_string(w, s);
 }
 
+void tsv_jw_field_stringf(tsv_json_writer *w, const char *key, const char *fmt, ...)
+{
+    char s[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s, sizeof s, fmt, ap);
+    va_end(ap);
+    tsv_jw_field_string(w, key, s);
+}
+
 void tsv_jw_field_u64(tsv_json_writer *w, const char *key, uint64_t v)
 {
     tsv_jw_key(w, key);

@@ -112,6 +112,9 @@ void tsv_jw_bool(tsv_json_writer *w, int v);
 void tsv_jw_null(tsv_json_writer *w);
 /* A key and its value in one call: what most replies are made of. */
 void tsv_jw_field_string(tsv_json_writer *w, const char *key, const char *s); /* NULL: null */
+/* The string value formatted printf-style (up to 1023 bytes; longer is cut). */
+void tsv_jw_field_stringf(tsv_json_writer *w, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 void tsv_jw_field_u64(tsv_json_writer *w, const char *key, uint64_t v);
 void tsv_jw_field_i64(tsv_json_writer *w, const char *key, int64_t v);
 void tsv_jw_field_bool(tsv_json_writer *w, const char *key, int v);

@@ -24,7 +24,6 @@ static void write_auth(tsv_json_writer *w, const tsv_authorization *a, const tsv
                        const char *token)
 {
     const char *org_name = n->org, *user_name = n->user;
-    char link[128];
     tsv_jw_object_begin(w);
     tsv_jw_field_string(w, "id", a->id);
     tsv_jw_field_string(w, "token", token ? token : "");
@@ -38,10 +37,8 @@ static void write_auth(tsv_json_writer *w, const tsv_authorization *a, const tsv
     write_perms(w, a, n);
     tsv_jw_key(w, "links");
     tsv_jw_object_begin(w);
-    snprintf(link, sizeof link, "/api/v2/authorizations/%s", a->id);
-    tsv_jw_field_string(w, "self", link);
-    snprintf(link, sizeof link, "/api/v2/users/%s", a->user_id);
-    tsv_jw_field_string(w, "user", link);
+    tsv_jw_field_stringf(w, "self", "/api/v2/authorizations/%s", a->id);
+    tsv_jw_field_stringf(w, "user", "/api/v2/users/%s", a->user_id);
     tsv_jw_object_end(w);
     tsv_jw_field_string(w, "createdAt", a->created_at);
     tsv_jw_field_string(w, "updatedAt", a->updated_at);

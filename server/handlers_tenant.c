@@ -21,31 +21,18 @@ static const char *opt_str(const tsv_json *obj, const char *key)
     return v && v->type == TSV_JSON_STRING ? v->str : NULL;
 }
 
-/* One "key": "<link>" member, the link formatted from fmt. */
-static void jw_link(tsv_json_writer *w, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void jw_link(tsv_json_writer *w, const char *key, const char *fmt, ...)
-{
-    char link[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(link, sizeof link, fmt, ap);
-    va_end(ap);
-    tsv_jw_field_string(w, key, link);
-}
-
 static void write_org(tsv_json_writer *w, const tsv_org *o)
 {
     tsv_jw_object_begin(w);
     tsv_jw_key(w, "links");
     tsv_jw_object_begin(w);
     static const char *const sub[] = {"labels", "logs", "members", "owners", "secrets"};
-    jw_link(w, "buckets", "/api/v2/buckets?org=%s", o->name);
-    jw_link(w, "dashboards", "/api/v2/dashboards?org=%s", o->name);
+    tsv_jw_field_stringf(w, "buckets", "/api/v2/buckets?org=%s", o->name);
+    tsv_jw_field_stringf(w, "dashboards", "/api/v2/dashboards?org=%s", o->name);
     for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++)
-        jw_link(w, sub[i], "/api/v2/orgs/%s/%s", o->id, sub[i]);
-    jw_link(w, "self", "/api/v2/orgs/%s", o->id);
-    jw_link(w, "tasks", "/api/v2/tasks?org=%s", o->name);
+        tsv_jw_field_stringf(w, sub[i], "/api/v2/orgs/%s/%s", o->id, sub[i]);
+    tsv_jw_field_stringf(w, "self", "/api/v2/orgs/%s", o->id);
+    tsv_jw_field_stringf(w, "tasks", "/api/v2/tasks?org=%s", o->name);
     tsv_jw_object_end(w);
     tsv_jw_field_string(w, "id", o->id);
     tsv_jw_field_string(w, "name", o->name);
@@ -82,10 +69,10 @@ static void write_bucket(tsv_json_writer *w, const tsv_bucket *b)
     tsv_jw_object_begin(w);
     static const char *const sub[] = {"labels", "members", "owners"};
     for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++)
-        jw_link(w, sub[i], "/api/v2/buckets/%s/%s", b->id, sub[i]);
-    jw_link(w, "org", "/api/v2/orgs/%s", b->org_id);
-    jw_link(w, "self", "/api/v2/buckets/%s", b->id);
-    jw_link(w, "write", "/api/v2/buckets/%s/write", b->id);
+        tsv_jw_field_stringf(w, sub[i], "/api/v2/buckets/%s/%s", b->id, sub[i]);
+    tsv_jw_field_stringf(w, "org", "/api/v2/orgs/%s", b->org_id);
+    tsv_jw_field_stringf(w, "self", "/api/v2/buckets/%s", b->id);
+    tsv_jw_field_stringf(w, "write", "/api/v2/buckets/%s/write", b->id);
     tsv_jw_object_end(w);
     tsv_jw_key(w, "labels");
     tsv_jw_array_begin(w);
@@ -196,15 +183,13 @@ int tsv_handle_setup_post(tsv_http_req *req, const tsv_route_params *p, const ts
     }
     tsv_buf buf = {0};
     tsv_json_writer w;
-    char link[128];
     tsv_jw_init(&w, &buf, NULL);
     tsv_jw_object_begin(&w);
     tsv_jw_key(&w, "user");
     tsv_jw_object_begin(&w);
-    snprintf(link, sizeof link, "/api/v2/users/%s", res.user_id);
     tsv_jw_key(&w, "links");
     tsv_jw_object_begin(&w);
-    tsv_jw_field_string(&w, "self", link);
+    tsv_jw_field_stringf(&w, "self", "/api/v2/users/%s", res.user_id);
     tsv_jw_object_end(&w);
     tsv_jw_field_string(&w, "id", res.user_id);
     tsv_jw_field_string(&w, "name", sr.username);

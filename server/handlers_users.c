@@ -16,15 +16,13 @@
 /* influxd's UserResponse: links first, then the user's stored fields. */
 static void write_user(tsv_json_writer *w, const tsv_user *u, const char *role)
 {
-    char link[64];
     tsv_jw_object_begin(w);
     if (role) {
         tsv_jw_field_string(w, "role", role);
     }
     tsv_jw_key(w, "links");
     tsv_jw_object_begin(w);
-    snprintf(link, sizeof link, "/api/v2/users/%s", u->id);
-    tsv_jw_field_string(w, "self", link);
+    tsv_jw_field_stringf(w, "self", "/api/v2/users/%s", u->id);
     tsv_jw_object_end(w);
     tsv_jw_field_string(w, "id", u->id);
     tsv_jw_field_string(w, "name", u->name);

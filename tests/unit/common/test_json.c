@@ -383,11 +383,12 @@ static void test_writer_fields(void **state)
     tsv_jw_field_bool(&w, "b", 2);
     tsv_jw_field_time(&w, "t", 1500000000123456789LL);
     tsv_jw_field_time(&w, "epoch", 0);
+    tsv_jw_field_stringf(&w, "f", "/api/v2/orgs/%s/%d", "x", 5);
     tsv_jw_object_end(&w);
     assert_string_equal(finish_str(&w, &b),
                         "{\"s\":\"a\\\"b\",\"none\":null,\"u\":18446744073709551615,\"i\":-7,"
                         "\"b\":true,\"t\":\"2017-07-14T02:40:00.123456789Z\","
-                        "\"epoch\":\"1970-01-01T00:00:00Z\"}");
+                        "\"epoch\":\"1970-01-01T00:00:00Z\",\"f\":\"/api/v2/orgs/x/5\"}");
     tsv_buf_free(&b);
 }
 
