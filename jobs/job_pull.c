@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array_grow.h"
 #include "conn_manifest.h"
 #include "influx1_rpc.h"
 #include "influx2_backup.h"
@@ -102,14 +103,8 @@ static int add_ref(pull *p, uint64_t id, const char *db, const char *rp, tsv_err
     for (size_t i = 0; i < p->n_refs; i++)
         if (p->refs[i].id == id)
             return 0;
-    if (p->n_refs == p->refs_cap) {
-        size_t nc = p->refs_cap ? p->refs_cap * 2 : 64;
-        shard_ref *nv = realloc(p->refs, nc * sizeof *nv);
-        if (!nv)
-            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        p->refs = nv;
-        p->refs_cap = nc;
-    }
+    if (TSV_ARRAY_GROW(p->refs, p->n_refs, p->refs_cap, err) != 0)
+        return -1;
     shard_ref *r = &p->refs[p->n_refs++];
     r->id = id;
     snprintf(r->db, sizeof r->db, "%s", db);

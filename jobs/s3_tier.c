@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array_grow.h"
 #include "connections.h"
 #include "files_store.h"
 #include "json.h"
@@ -543,14 +544,8 @@ typedef struct cp_objects {
 /* Appends one object to c->missing. */
 static int objects_append(cp_objects *c, const char *hex, uint64_t size, tsv_error *err)
 {
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 64;
-        tsv_tier_object *nv = realloc(c->missing, cap * sizeof *nv);
-        if (!nv)
-            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        c->missing = nv;
-        c->cap = cap;
-    }
+    if (TSV_ARRAY_GROW(c->missing, c->n, c->cap, err) != 0)
+        return -1;
     memcpy(c->missing[c->n].hex, hex, 65);
     c->missing[c->n].size = size;
     c->missing[c->n].mtime_ns = 0;
@@ -596,14 +591,8 @@ static int cp_list_fn(const tsv_s3_entry *e, void *ud, tsv_error *err)
         if (strncmp(l->v[i].name, rest, CHECKPOINT_NAME_LEN) == 0)
             break;
     if (i == l->n) {
-        if (l->n == l->cap) {
-            size_t cap = l->cap ? l->cap * 2 : 16;
-            cp_name *nv = realloc(l->v, cap * sizeof *nv);
-            if (!nv)
-                return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-            l->v = nv;
-            l->cap = cap;
-        }
+        if (TSV_ARRAY_GROW(l->v, l->n, l->cap, err) != 0)
+            return -1;
         memcpy(l->v[i].name, rest, CHECKPOINT_NAME_LEN);
         l->v[i].name[CHECKPOINT_NAME_LEN] = '\0';
         l->v[i].complete = 0;
@@ -847,14 +836,8 @@ typedef struct files_ctx {
 static int files_collect(void *ctx, const tsv_file_info *info, tsv_error *err)
 {
     files_ctx *f = ctx;
-    if (f->n == f->cap) {
-        size_t cap = f->cap ? f->cap * 2 : 16;
-        tsv_file_info *nv = realloc(f->v, cap * sizeof *nv);
-        if (!nv)
-            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        f->v = nv;
-        f->cap = cap;
-    }
+    if (TSV_ARRAY_GROW(f->v, f->n, f->cap, err) != 0)
+        return -1;
     f->v[f->n++] = *info;
     return 0;
 }
@@ -1609,14 +1592,8 @@ static int seg_list_fn(const tsv_s3_entry *e, void *ud, tsv_error *err)
     if (strncmp(e->key, l->base, l->base_len) != 0 || strlen(rest) != 10 ||
         strspn(rest, "0123456789") != 10)
         return 0; /* the parts a segment carries, or foreign keys */
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        uint64_t *nv = realloc(l->v, cap * sizeof *nv);
-        if (!nv)
-            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        l->v = nv;
-        l->cap = cap;
-    }
+    if (TSV_ARRAY_GROW(l->v, l->n, l->cap, err) != 0)
+        return -1;
     l->v[l->n++] = strtoull(rest, NULL, 10);
     return 0;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array_grow.h"
 #include "http_common.h"
 #include "influx2_internal.h"
 #include "json.h"
@@ -67,14 +68,8 @@ static int bucket_shards(const tsv_json *b, const char *bname, shard_list *out, 
                 uint64_t id;
                 if (tsv_json_u64(tsv_json_get(sh->items[k], "id"), &id, "shard.id", err) != 0)
                     return tsv_error_wrap(err, "bucket manifest \"%s\"", bname);
-                if (out->n == out->cap) {
-                    size_t nc = out->cap ? out->cap * 2 : 16;
-                    uint64_t *p = realloc(out->ids, nc * sizeof *p);
-                    if (!p)
-                        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-                    out->ids = p;
-                    out->cap = nc;
-                }
+                if (TSV_ARRAY_GROW(out->ids, out->n, out->cap, err) != 0)
+                    return -1;
                 out->ids[out->n++] = id;
             }
         }

@@ -1,6 +1,7 @@
 /* archive_detect: dataFormat of a staged file, its validation, restore plans. */
 #include "archive_detect.h"
 #include "archive_members.h"
+#include "array_grow.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -74,14 +75,8 @@ int archive_members__add(archive_members *m, const char *name, uint64_t size, ar
     *out = NULL;
     if (archive_members__find(m, name))
         return tsv_error_set(err, TSV_EINVALID, "archive holds two files named \"%s\"", name);
-    if (m->n == m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 32;
-        archive_member *v = realloc(m->v, cap * sizeof *v);
-        if (!v)
-            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        m->v = v;
-        m->cap = cap;
-    }
+    if (TSV_ARRAY_GROW(m->v, m->n, m->cap, err) != 0)
+        return -1;
     archive_member *x = &m->v[m->n];
     memset(x, 0, sizeof *x);
     if (!(x->name = strdup(name)))

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array_grow.h"
 #include "be_bytes.h"
 #include "be_writer.h"
 #include "fsutil.h"
@@ -105,14 +106,8 @@ int tsv_version_copy(tsv_version *dst, const tsv_version *src, tsv_error *err)
 int tsv_version_append(tsv_version **arr, size_t *n, size_t *cap, const tsv_version *v,
                        tsv_error *err)
 {
-    if (*n == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 8;
-        tsv_version *p = realloc(*arr, ncap * sizeof *p);
-        if (!p)
-            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        *arr = p;
-        *cap = ncap;
-    }
+    if (TSV_ARRAY_GROW(*arr, *n, *cap, err) != 0)
+        return -1;
     if (tsv_version_copy(&(*arr)[*n], v, err) != 0)
         return -1;
     (*n)++;
@@ -625,14 +620,8 @@ typedef struct boot_ctx {
 static int boot_collect(void *ctx, const tsv_version *v, tsv_error *err)
 {
     boot_ctx *b = ctx;
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 64;
-        tsv_version *p = realloc(b->v, cap * sizeof *p);
-        if (!p)
-            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        b->v = p;
-        b->cap = cap;
-    }
+    if (TSV_ARRAY_GROW(b->v, b->n, b->cap, err) != 0)
+        return -1;
     b->v[b->n] = *v;
     b->v[b->n].files = NULL; /* events need no files */
     b->v[b->n].n_files = 0;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array_grow.h"
 #include "object_store.h"
 #include "tsv_time.h"
 
@@ -16,14 +17,8 @@ typedef struct load_ctx {
 static int load_fn(void *ctx, const tsv_objstore_mark *m, tsv_error *err)
 {
     load_ctx *c = ctx;
-    if (c->out->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 8;
-        tsv_objstore_mark *p = realloc(c->out->v, cap * sizeof *p);
-        if (!p)
-            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        c->out->v = p;
-        c->cap = cap;
-    }
+    if (TSV_ARRAY_GROW(c->out->v, c->out->n, c->cap, err) != 0)
+        return -1;
     tsv_objstore_mark *x = &c->out->v[c->out->n++];
     *x = *m;
     /* The object as it is now: files are recognised by its inode. */

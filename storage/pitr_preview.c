@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array_grow.h"
 #include "catalog.h"
 #include "pitr.h"
 #include "store_internal.h"
@@ -23,14 +24,8 @@ typedef struct slot_list {
 static int collect_fn(void *ctx, const tsv_slot_key *slot, uint64_t version, tsv_error *err)
 {
     slot_list *l = ctx;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        slot_at *v = realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        l->v = v;
-        l->cap = cap;
-    }
+    if (TSV_ARRAY_GROW(l->v, l->n, l->cap, err) != 0)
+        return -1;
     l->v[l->n].slot = *slot;
     l->v[l->n].version = version;
     l->n++;
@@ -154,14 +149,8 @@ static int diff(tsv_catalog_txn *t, slot_list *then, slot_list *now, tsv_pitr_pr
         } else {
             if (describe(t, slot, vt, vn, &sc, err) != 0)
                 return -1;
-            if (p->n_shards == shard_cap) {
-                size_t n = shard_cap ? shard_cap * 2 : 16;
-                tsv_pitr_shard_change *s = realloc(p->shards, n * sizeof *s);
-                if (!s)
-                    return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-                p->shards = s;
-                shard_cap = n;
-            }
+            if (TSV_ARRAY_GROW(p->shards, p->n_shards, shard_cap, err) != 0)
+                return -1;
             p->shards[p->n_shards++] = sc;
         }
         tsv_pitr_bucket_change *b = bucket_of(p, slot->bucket, sc.bucket_name, &bucket_cap, err);

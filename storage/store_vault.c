@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array_grow.h"
 #include "engine.h"
 #include "fsutil.h"
 #include "kv.h"
@@ -51,14 +52,8 @@ static int live_fn(const Meta__DatabaseInfo *db, const Meta__RetentionPolicyInfo
         }
         tsv_bucket_clear(&b);
     }
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 16;
-        tsv_live_shard *p = realloc(c->arr, cap * sizeof *p);
-        if (!p)
-            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        c->arr = p;
-        c->cap = cap;
-    }
+    if (TSV_ARRAY_GROW(c->arr, c->n, c->cap, err) != 0)
+        return -1;
     tsv_live_shard *l = &c->arr[c->n];
     memset(l, 0, sizeof *l);
     snprintf(l->slot.bucket, sizeof l->slot.bucket, "%s", db->name);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "array_grow.h"
 #include "fsutil.h"
 #include "random.h"
 #include "tar_objects.h"
@@ -133,14 +134,8 @@ static int end_file(tsv_tar_sink *t, tsv_error *err)
         return -1;
     if (t->cur.created)
         t->new_bytes += t->cur.size;
-    if (t->n == t->cap) {
-        size_t nc = t->cap ? t->cap * 2 : 16;
-        tsv_tar_entry *nv = realloc(t->v, nc * sizeof *nv);
-        if (!nv)
-            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        t->v = nv;
-        t->cap = nc;
-    }
+    if (TSV_ARRAY_GROW(t->v, t->n, t->cap, err) != 0)
+        return -1;
     t->v[t->n++] = t->cur;
     return 0;
 }

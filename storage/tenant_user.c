@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array_grow.h"
 #include "json.h"
 #include "tenant.h"
 #include "tenant_internal.h"
@@ -162,14 +163,8 @@ typedef struct urm_collect {
 static int collect_urm(void *ctx, const tsv_urm *m, tsv_error *err)
 {
     urm_collect *c = ctx;
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 8;
-        tsv_urm *p = realloc(c->items, cap * sizeof *p);
-        if (!p)
-            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        c->items = p;
-        c->cap = cap;
-    }
+    if (TSV_ARRAY_GROW(c->items, c->n, c->cap, err) != 0)
+        return -1;
     c->items[c->n++] = *m;
     return 0;
 }

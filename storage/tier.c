@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "array_grow.h"
 #include "catalog.h"
 #include "conn_catalog.h"
 #include "engine.h"
@@ -185,14 +186,8 @@ static int pending_fn(void *ctx, const char *hex, uint64_t size, tsv_error *err)
         return 0;
     if (rc != MDB_NOTFOUND)
         return tier_lmdb_error(err, rc, "read");
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 64;
-        tsv_tier_object *nv = realloc(p->v, cap * sizeof *nv);
-        if (!nv)
-            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        p->v = nv;
-        p->cap = cap;
-    }
+    if (TSV_ARRAY_GROW(p->v, p->n, p->cap, err) != 0)
+        return -1;
     tsv_tier_object *o = &p->v[p->n];
     memcpy(o->hex, hex, 65);
     o->size = size;
@@ -363,14 +358,8 @@ static int collect_version(void *ctx, const tsv_version *ver, tsv_error *err)
     if (ver->state == TSV_VERSION_PURGED || (o->in_use_only && ver->state != TSV_VERSION_IN_USE))
         return 0;
     for (size_t i = 0; i < ver->n_files; i++) {
-        if (o->n == o->cap) {
-            size_t cap = o->cap ? o->cap * 2 : 256;
-            tsv_tier_object *nv = realloc(o->v, cap * sizeof *nv);
-            if (!nv)
-                return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-            o->v = nv;
-            o->cap = cap;
-        }
+        if (TSV_ARRAY_GROW(o->v, o->n, o->cap, err) != 0)
+            return -1;
         memcpy(o->v[o->n].hex, ver->files[i].object, 65);
         o->v[o->n].size = ver->files[i].size;
         o->n++;
@@ -795,14 +784,8 @@ static int pending_add_fn(void *ctx, const char *hex, uint64_t size, tsv_error *
         return 0;
     if (rc != MDB_NOTFOUND)
         return tier_lmdb_error(err, rc, "read");
-    if (*p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 64;
-        tsv_tier_object *nv = realloc(*p->arr, cap * sizeof *nv);
-        if (!nv)
-            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        *p->arr = nv;
-        p->cap = cap;
-    }
+    if (TSV_ARRAY_GROW(*p->arr, *p->n, p->cap, err) != 0)
+        return -1;
     tsv_tier_object *o = &(*p->arr)[(*p->n)++];
     memcpy(o->hex, hex, 65);
     o->size = size;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array_grow.h"
 #include "json.h"
 #include "meta_store.h"
 #include "tenant.h"
@@ -470,14 +471,8 @@ typedef struct dbrp_list {
 
 static int dbrp_list_add(dbrp_list *l, const tsv_dbrp *m, tsv_error *err)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        tsv_dbrp *p = realloc(l->v, cap * sizeof *p);
-        if (!p)
-            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        l->v = p;
-        l->cap = cap;
-    }
+    if (TSV_ARRAY_GROW(l->v, l->n, l->cap, err) != 0)
+        return -1;
     l->v[l->n++] = *m;
     return 0;
 }
@@ -569,14 +564,8 @@ static int plan_add(tsv_v1_import_item **items, size_t *n, size_t *cap,
     if (tsv_v1_name_check(dst_db, "database", err) != 0 ||
         tsv_v1_name_check(dst_rp, "retention policy", err) != 0)
         return -1;
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 8;
-        tsv_v1_import_item *p = realloc(*items, c * sizeof *p);
-        if (!p)
-            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        *items = p;
-        *cap = c;
-    }
+    if (TSV_ARRAY_GROW(*items, *n, *cap, err) != 0)
+        return -1;
     tsv_v1_import_item *it = &(*items)[(*n)++];
     memset(it, 0, sizeof *it);
     it->src_db = db;

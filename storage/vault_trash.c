@@ -42,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array_grow.h"
 #include "engine.h"
 #include "fault.h"
 #include "fsutil.h"
@@ -67,14 +68,8 @@ typedef struct mig {
 
 static int mig_push(mig *m, tsv_version *v, tsv_error *err)
 {
-    if (m->n == m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 8;
-        tsv_version *p = realloc(m->v, cap * sizeof *p);
-        if (!p)
-            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        m->v = p;
-        m->cap = cap;
-    }
+    if (TSV_ARRAY_GROW(m->v, m->n, m->cap, err) != 0)
+        return -1;
     m->v[m->n++] = *v;
     memset(v, 0, sizeof *v);
     return 0;
