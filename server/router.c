@@ -14,8 +14,33 @@
 /* A route that reads no body. */
 #define NO_BODY TSV_BODY_NONE, 0, 0, NULL
 
-/* One line a route, wider than the column limit so the table reads as one. */
 // clang-format off
+/* The Files, Jobs and Connections APIs stand under /api/v2 and, in the
+ * seeds' shape, under /v1: one list of routes serves both prefixes. */
+#define FILES_ROUTES(prefix) \
+    {"POST", prefix "/files", TSV_AUTH_OPERATOR, tsv_handle_files_post, TSV_BODY_UPLOAD, 0, 0, NULL}, \
+    {"GET", prefix "/files", TSV_AUTH_OPERATOR, tsv_handle_files_get, NO_BODY}, \
+    {"GET", prefix "/files/{name}", TSV_AUTH_OPERATOR, tsv_handle_file_get, NO_BODY}, \
+    {"DELETE", prefix "/files/{name}", TSV_AUTH_OPERATOR, tsv_handle_file_delete, NO_BODY},
+#define JOBS_ROUTES(prefix) \
+    {"POST", prefix "/jobs", TSV_AUTH_OPERATOR, tsv_handle_jobs_post, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL}, \
+    {"GET", prefix "/jobs", TSV_AUTH_OPERATOR, tsv_handle_jobs_get, NO_BODY}, \
+    {"GET", prefix "/jobs/{jobId}", TSV_AUTH_OPERATOR, tsv_handle_job_get, NO_BODY}, \
+    {"PATCH", prefix "/jobs/{jobId}", TSV_AUTH_OPERATOR, tsv_handle_job_update, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL}, \
+    {"PUT", prefix "/jobs/{jobId}", TSV_AUTH_OPERATOR, tsv_handle_job_update, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL}, \
+    {"GET", prefix "/jobs/{jobId}/logs", TSV_AUTH_OPERATOR, tsv_handle_job_logs, NO_BODY}, \
+    {"GET", prefix "/jobs/{jobId}/metrics", TSV_AUTH_OPERATOR, tsv_handle_job_metrics, NO_BODY},
+#define CONNECTION_ROUTES(prefix) \
+    {"POST", prefix "/connections", TSV_AUTH_OPERATOR, tsv_handle_connections_post, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL}, \
+    {"GET", prefix "/connections", TSV_AUTH_OPERATOR, tsv_handle_connections_get, NO_BODY}, \
+    {"GET", prefix "/connections/{name}", TSV_AUTH_OPERATOR, tsv_handle_connection_get, NO_BODY}, \
+    {"PUT", prefix "/connections/{name}", TSV_AUTH_OPERATOR, tsv_handle_connection_put, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL}, \
+    {"PATCH", prefix "/connections/{name}", TSV_AUTH_OPERATOR, tsv_handle_connection_patch, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL}, \
+    {"DELETE", prefix "/connections/{name}", TSV_AUTH_OPERATOR, tsv_handle_connection_delete, NO_BODY}, \
+    {"POST", prefix "/connections/{name}/test", TSV_AUTH_OPERATOR, tsv_handle_connection_test, NO_BODY}, \
+    {"GET", prefix "/connections/{name}/snapshots", TSV_AUTH_OPERATOR, tsv_handle_connection_snapshots, NO_BODY},
+
+/* One line a route, wider than the column limit so the table reads as one. */
 const tsv_route tsv_routes[] = {
     {"GET", "/health", TSV_AUTH_NONE, tsv_handle_health, NO_BODY},
     {"HEAD", "/health", TSV_AUTH_NONE, tsv_handle_health, NO_BODY},
@@ -83,44 +108,12 @@ const tsv_route tsv_routes[] = {
     {"GET", "/api/v2/vault/{kind}/versions", TSV_AUTH_OPERATOR, tsv_handle_history_list, NO_BODY},
     {"POST", "/api/v2/vault/{kind}/versions/{version}/restore", TSV_AUTH_OPERATOR,
      tsv_handle_history_restore, NO_BODY},
-    {"POST", "/api/v2/files", TSV_AUTH_OPERATOR, tsv_handle_files_post, TSV_BODY_UPLOAD, 0, 0, NULL},
-    {"GET", "/api/v2/files", TSV_AUTH_OPERATOR, tsv_handle_files_get, NO_BODY},
-    {"GET", "/api/v2/files/{name}", TSV_AUTH_OPERATOR, tsv_handle_file_get, NO_BODY},
-    {"DELETE", "/api/v2/files/{name}", TSV_AUTH_OPERATOR, tsv_handle_file_delete, NO_BODY},
-    {"POST", "/api/v2/connections", TSV_AUTH_OPERATOR, tsv_handle_connections_post, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
-    {"GET", "/api/v2/connections", TSV_AUTH_OPERATOR, tsv_handle_connections_get, NO_BODY},
-    {"GET", "/api/v2/connections/{name}", TSV_AUTH_OPERATOR, tsv_handle_connection_get, NO_BODY},
-    {"PUT", "/api/v2/connections/{name}", TSV_AUTH_OPERATOR, tsv_handle_connection_put, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
-    {"PATCH", "/api/v2/connections/{name}", TSV_AUTH_OPERATOR, tsv_handle_connection_patch, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
-    {"DELETE", "/api/v2/connections/{name}", TSV_AUTH_OPERATOR, tsv_handle_connection_delete, NO_BODY},
-    {"POST", "/api/v2/connections/{name}/test", TSV_AUTH_OPERATOR, tsv_handle_connection_test, NO_BODY},
-    {"GET", "/api/v2/connections/{name}/snapshots", TSV_AUTH_OPERATOR, tsv_handle_connection_snapshots, NO_BODY},
-    {"POST", "/v1/connections", TSV_AUTH_OPERATOR, tsv_handle_connections_post, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
-    {"GET", "/v1/connections", TSV_AUTH_OPERATOR, tsv_handle_connections_get, NO_BODY},
-    {"GET", "/v1/connections/{name}", TSV_AUTH_OPERATOR, tsv_handle_connection_get, NO_BODY},
-    {"PUT", "/v1/connections/{name}", TSV_AUTH_OPERATOR, tsv_handle_connection_put, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
-    {"PATCH", "/v1/connections/{name}", TSV_AUTH_OPERATOR, tsv_handle_connection_patch, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
-    {"DELETE", "/v1/connections/{name}", TSV_AUTH_OPERATOR, tsv_handle_connection_delete, NO_BODY},
-    {"POST", "/v1/connections/{name}/test", TSV_AUTH_OPERATOR, tsv_handle_connection_test, NO_BODY},
-    {"GET", "/v1/connections/{name}/snapshots", TSV_AUTH_OPERATOR, tsv_handle_connection_snapshots, NO_BODY},
-    {"POST", "/api/v2/jobs", TSV_AUTH_OPERATOR, tsv_handle_jobs_post, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
-    {"GET", "/api/v2/jobs", TSV_AUTH_OPERATOR, tsv_handle_jobs_get, NO_BODY},
-    {"GET", "/api/v2/jobs/{jobId}", TSV_AUTH_OPERATOR, tsv_handle_job_get, NO_BODY},
-    {"PATCH", "/api/v2/jobs/{jobId}", TSV_AUTH_OPERATOR, tsv_handle_job_update, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
-    {"PUT", "/api/v2/jobs/{jobId}", TSV_AUTH_OPERATOR, tsv_handle_job_update, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
-    {"GET", "/api/v2/jobs/{jobId}/logs", TSV_AUTH_OPERATOR, tsv_handle_job_logs, NO_BODY},
-    {"GET", "/api/v2/jobs/{jobId}/metrics", TSV_AUTH_OPERATOR, tsv_handle_job_metrics, NO_BODY},
-    {"POST", "/v1/files", TSV_AUTH_OPERATOR, tsv_handle_files_post, TSV_BODY_UPLOAD, 0, 0, NULL},
-    {"GET", "/v1/files", TSV_AUTH_OPERATOR, tsv_handle_files_get, NO_BODY},
-    {"GET", "/v1/files/{name}", TSV_AUTH_OPERATOR, tsv_handle_file_get, NO_BODY},
-    {"DELETE", "/v1/files/{name}", TSV_AUTH_OPERATOR, tsv_handle_file_delete, NO_BODY},
-    {"POST", "/v1/jobs", TSV_AUTH_OPERATOR, tsv_handle_jobs_post, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
-    {"GET", "/v1/jobs", TSV_AUTH_OPERATOR, tsv_handle_jobs_get, NO_BODY},
-    {"GET", "/v1/jobs/{jobId}", TSV_AUTH_OPERATOR, tsv_handle_job_get, NO_BODY},
-    {"PATCH", "/v1/jobs/{jobId}", TSV_AUTH_OPERATOR, tsv_handle_job_update, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
-    {"PUT", "/v1/jobs/{jobId}", TSV_AUTH_OPERATOR, tsv_handle_job_update, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
-    {"GET", "/v1/jobs/{jobId}/logs", TSV_AUTH_OPERATOR, tsv_handle_job_logs, NO_BODY},
-    {"GET", "/v1/jobs/{jobId}/metrics", TSV_AUTH_OPERATOR, tsv_handle_job_metrics, NO_BODY},
+    FILES_ROUTES("/api/v2")
+    CONNECTION_ROUTES("/api/v2")
+    CONNECTION_ROUTES("/v1")
+    JOBS_ROUTES("/api/v2")
+    FILES_ROUTES("/v1")
+    JOBS_ROUTES("/v1")
     {"GET", "/api/v2/pitr", TSV_AUTH_OPERATOR, tsv_handle_pitr_range, NO_BODY},
     {"GET", "/api/v2/pitr/preview", TSV_AUTH_OPERATOR, tsv_handle_pitr_preview, NO_BODY},
     {"POST", "/api/v2/pitr/restore", TSV_AUTH_OPERATOR, tsv_handle_pitr_restore_post, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
