@@ -13,7 +13,6 @@ set -euo pipefail
 # shellcheck source=tests/bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 trap bench_cleanup EXIT INT TERM
-median() { tr ' ' '\n' | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
 api() { # METHOD PATH [BODY]
     curl -sS -f -X "$1" -H "Authorization: Token $TOKEN" -H 'Content-Type: application/json' \
@@ -48,7 +47,7 @@ ensure_rpc1x_data
 WORK=$CACHE/work-connections
 rm -rf "$WORK"
 mkdir -p "$WORK"
-log "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+log "load average before: $(loadavg)"
 start_influxd
 $PY influxd-restore "$WORK/influxd/data" src "$TSM_BYTES" -- \
     influxd restore -portable -db bench -newdb src -host "127.0.0.1:$IRPC" "$DATA/portable" >/dev/null
@@ -95,9 +94,9 @@ stop_tsvault
 stop_influxd
 mp=$(echo "${tp[@]}" | median)
 mb=$(echo "${tb[@]}" | median)
-echo "TSM bytes: $TSM_BYTES ($NSHARDS shards); runs: $RUNS; load after: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "full pull by tsvault (influxdb1 connection):   median $mp s ($(awk -v b="$TSM_BYTES" -v t="$mp" 'BEGIN{printf "%.0f", b/t/1e6}') MB/s)"
-echo "influxd backup -portable of the same database: median $mb s ($(awk -v b="$TSM_BYTES" -v t="$mb" 'BEGIN{printf "%.0f", b/t/1e6}') MB/s)"
+echo "TSM bytes: $TSM_BYTES ($NSHARDS shards); runs: $RUNS; load after: $(loadavg)"
+echo "full pull by tsvault (influxdb1 connection):   median $mp s ($(mbps "$mp") MB/s)"
+echo "influxd backup -portable of the same database: median $mb s ($(mbps "$mb") MB/s)"
 echo "tsvault / influxd speed: $(awk -v a="$mb" -v b="$mp" 'BEGIN{printf "%.2f", a/b}')x"
 echo "first pull on the incremental server: $tf s (job $jf s), $bf bytes"
 echo "incremental pull after 1000 points into one shard: $ti s (job $ji s), $bi bytes pulled, $ni new, $ci shard(s) changed"

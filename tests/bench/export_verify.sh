@@ -19,7 +19,6 @@ WORK=${WORK:-${TSV_BENCH_CACHE:-$HOME/.cache/tsvault-bench}/work-export}
 . "$(dirname "$0")/lib.sh"
 RUNS=${TSV_BENCH_RUNS:-3}
 trap bench_cleanup EXIT INT TERM
-median() { tr ' ' '\n' | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
 check_tools
 build_tsvault
@@ -112,7 +111,7 @@ T_SHA=$(echo $ts | median)
 
 {
     echo "Export and verify of $BYTES bytes of TSM (6 shards, $lines lines, $LP_BYTES bytes of line"
-    echo "protocol, $ZST_BYTES with zstd); median of $RUNS; load average $(cut -d' ' -f1-3 /proc/loadavg)."
+    echo "protocol, $ZST_BYTES with zstd); median of $RUNS; load average $(loadavg)."
     echo
     echo "| operation | time | TSM read | notes |"
     echo "| --- | --- | --- | --- |"

@@ -32,7 +32,6 @@ ISERIES=250
 HB=$CACHE/tools/httpbench
 SMALL=$root/testdata/influxdb-1.6-portable/backup/20261121T112622Z.s1.tar.gz
 
-median() { tr ' ' '\n' | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
 ensure_influx_data() {
     [ -f "$IDATA/complete" ] && return
@@ -61,7 +60,7 @@ ARCH=$(ls "$IDATA"/portable/*.s*.tar.gz)
 IIDS=$(for f in $ARCH; do f=${f##*.s}; echo "${f%.tar.gz}"; done | sort -n)
 ITSM=$(cat "$IDATA/tsm_bytes")
 IGZ=$(cat $ARCH | wc -c)
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+LOAD_BEFORE=$(loadavg)
 log "data: $(echo $IIDS | wc -w) shards, $ITSM bytes of TSM, $IGZ bytes gzip; load $LOAD_BEFORE"
 archive() { ls "$IDATA"/portable/*.s"$1".tar.gz; }
 
@@ -204,7 +203,7 @@ out="$CACHE/results/http-$(date -u +%Y%m%dT%H%M%SZ).md"
 {
     echo "Data: $(echo $IIDS | wc -w) shards written by influxd 1.6.7 through /write and backed up with"
     echo "\`influxd backup -portable\`: $((ITSM / 1000000)) MB of TSM, $((IGZ / 1000000)) MB as .tar.gz."
-    echo "Machine: $(nproc) CPUs, load average before / after: $LOAD_BEFORE / $(cut -d' ' -f1-3 /proc/loadavg);" \
+    echo "Machine: $(nproc) CPUs, load average before / after: $LOAD_BEFORE / $(loadavg);" \
         "median of $RUNS runs; MB/s = MB of TSM per second."
     echo
     echo "| operation | request headers | seconds | MB/s | vs igzip \| tar x | notes |"

@@ -27,7 +27,6 @@ trap bench_cleanup EXIT INT TERM
 # A top-level string member of the server's compact JSON, without starting
 # an interpreter inside the timed part (python3 takes ~0.4 s to start here).
 json_str() { grep -o "\"$1\":\"[^\"]*\"" | head -n 1 | cut -d'"' -f4; }
-median() { tr ' ' '\n' | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
 build_tsvault
 if [ ! -f "$DATA/complete" ]; then
@@ -49,7 +48,7 @@ fi
 WORK=${TSV_JOBS_BENCH_WORK:-/tmp/tsv-jobs-bench-work}
 ensure_data
 mkdir -p "$WORK"
-log "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+log "load average before: $(loadavg)"
 tar -chf "$WORK/bench-portable.tar" -C "$DATA/portable" .
 warm "$WORK/bench-portable.tar" "$DATA"/gz/s[1-6].tar.gz
 
@@ -97,7 +96,7 @@ done
 stop_tsvault
 d=$(echo "${direct[*]}" | median) j=$(echo "${job[*]}" | median) u=$(echo "${up[*]}" | median)
 awk -v d="$d" -v j="$j" -v u="$u" -v b="$TSM_BYTES" -v uk="$(echo "${upk[*]}" | median)" \
-    -v jk="$(echo "${jobk[*]}" | median)" -v load="$(cut -d' ' -f1-3 /proc/loadavg)" 'BEGIN {
+    -v jk="$(echo "${jobk[*]}" | median)" -v load="$(loadavg)" 'BEGIN {
     printf "| path | seconds | MB/s of TSM | peak RSS above idle |\n| --- | --- | --- | --- |\n"
     printf "| direct: bucketMetadata + 6 x restore/shards (gzip, 1 stream) | %.2f | %.0f | |\n", d, b / d / 1e6
     printf "| job: upload (curl --form) | %.2f | %.0f | %.1f MB |\n", u, b / u / 1e6, uk / 1024

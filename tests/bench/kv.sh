@@ -33,9 +33,7 @@ KVDATA=$CACHE/kv-v1
 FIXTURE=$root/testdata/influxdb-2-kv/influxd-2.x-live.bolt
 SAMPLER=$root/tests/integration/rss_peak.py
 
-for t in go gzip curl python3 cmake; do
-    command -v "$t" >/dev/null || die "$t is missing: run scripts/install-deps.sh"
-done
+need_tools go gzip curl python3 cmake
 build_tsvault
 mkdir -p "$KVDATA" "$CACHE/results"
 rm -rf "$WORK"
@@ -53,11 +51,10 @@ for mb in $SIZES; do
     fi
 done
 
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+LOAD_BEFORE=$(loadavg)
 log "load average before: $LOAD_BEFORE"
 RES=$WORK/kv.tsv
 : >"$RES"
-median() { tr ' ' '\n' | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
 # measure OUT CMD...: runs CMD; sets M_S (seconds), M_CPU (server CPU s),
 # M_GROW (peak RssAnon above the RssAnon just before, kB).
@@ -158,7 +155,7 @@ out="$CACHE/results/kv-$(date -u +%Y%m%dT%H%M%SZ).md"
     cat "$WORK/runs.txt"
     echo "Machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -1)," \
         "$(free -g | awk '/^Mem:/ {print $2}') GiB RAM, kernel $(uname -r)"
-    echo "Load average before / after: $LOAD_BEFORE / $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "Load average before / after: $LOAD_BEFORE / $(loadavg)"
     echo "Versions: $("$BIN" --version 2>&1 | head -1)"
 } | tee "$out"
 echo "(saved in $out)" >&2

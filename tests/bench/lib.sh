@@ -57,14 +57,34 @@ elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", b - a }'; }
 join() { local IFS=,; echo "$*"; }
 drop_output() { rm -rf "$@"; sync; }
 warm() { cat "$@" >/dev/null; }
+median() { tr ' ' '\n' | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+mbps() { awk -v s="$1" -v b="${2:-$TSM_BYTES}" 'BEGIN { printf "%.0f", b / s / 1e6 }'; } # SECONDS [BYTES]: MB/s
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# timed_cp SRC [FILE...]: prints the seconds of `cp -r SRC $WORK/cp; sync`
+# after reading the FILEs into the page cache (the restore rows' baseline).
+# Called in $(...), where set -e is off: failures die explicitly.
+timed_cp() {
+    local src=$1 t0 t1
+    shift
+    drop_output "$WORK/cp"
+    [ $# -eq 0 ] || warm "$@" || die "cannot read $*"
+    t0=$(now)
+    cp -r "$src" "$WORK/cp" || die "cp -r $src failed"
+    sync
+    t1=$(now)
+    elapsed "$t0" "$t1"
+}
 
 # ---------------------------------------------------------------- tools, build
 
-check_tools() {
-    for t in influxd igzip zstd gzip tar curl python3 go cmake; do
+need_tools() { # TOOL...
+    local t
+    for t in "$@"; do
         command -v "$t" >/dev/null || die "$t is missing: run scripts/install-deps.sh"
     done
 }
+check_tools() { need_tools influxd igzip zstd gzip tar curl python3 go cmake; }
 
 build_tsvault() { # -> BIN
     if [ -n "${TSVAULT_BIN:-}" ]; then
@@ -289,20 +309,42 @@ enc_files() { # ENC -> dir, ext
     esac
 }
 
+# measure_start / measure_stop: around a timed operation, they set T_S
+# (seconds), T_CPU (server CPU seconds), T_PEAK (server peak RSS above the
+# RSS before, kB).
+measure_start() {
+    M_IDLE=$(rss_kb VmRSS)
+    reset_peak
+    M_C0=$(cpu_ticks)
+    M_T0=$(now)
+}
+measure_stop() {
+    local t1 c1
+    t1=$(now)
+    c1=$(cpu_ticks)
+    T_PEAK=$(($(rss_kb VmHWM) - M_IDLE))
+    T_S=$(elapsed "$M_T0" "$t1")
+    T_CPU=$(cpu_s "$M_C0" "$c1")
+}
+
+# check_restore: every answer in $WORK/codes was 204 and bucket BID holds
+# TSM_BYTES of TSM.
+check_restore() {
+    [ "$(sort -u "$WORK/codes")" = 204 ] || die "restore answered $(sort "$WORK/codes" | uniq -c)"
+    [ "$(restored_bytes "$BID")" = "$TSM_BYTES" ] || die "restored $(restored_bytes "$BID") bytes"
+}
+
 # restore_once ENC STREAMS: restores the 6 shards into a new bucket; sets
-# T_S (seconds), T_CPU (server CPU seconds), T_PEAK (server peak RSS above
-# the RSS before, kB); checks the answers and bytes; deletes the bucket.
+# T_S, T_CPU, T_PEAK (measure_stop); checks the answers and bytes; deletes
+# the bucket.
 restore_once() {
-    local enc=$1 streams=$2 dir ext t0 t1 c0 c1 idle p1 p2
+    local enc=$1 streams=$2 dir ext p1 p2
     enc_files "$enc"
     # shellcheck disable=SC2086
     new_bucket "bench-$enc-$streams-$RANDOM" $IDS
     : >"$WORK/codes"
     warm "$dir"/s[1-6]."$ext"
-    idle=$(rss_kb VmRSS)
-    reset_peak
-    c0=$(cpu_ticks)
-    t0=$(now)
+    measure_start
     if [ "$streams" = 1 ]; then
         # shellcheck disable=SC2086
         post_shards "$enc" "$dir" "$ext" "$WORK/codes" $IDS
@@ -315,13 +357,8 @@ restore_once() {
         wait $p2
     fi
     sync
-    t1=$(now)
-    c1=$(cpu_ticks)
-    T_PEAK=$(($(rss_kb VmHWM) - idle))
-    T_S=$(elapsed "$t0" "$t1")
-    T_CPU=$(cpu_s "$c0" "$c1")
-    [ "$(sort -u "$WORK/codes")" = 204 ] || die "restore answered $(sort "$WORK/codes" | uniq -c)"
-    [ "$(restored_bytes "$BID")" = "$TSM_BYTES" ] || die "restored $(restored_bytes "$BID") bytes"
+    measure_stop
+    check_restore
     delete_bucket "$BID"
 }
 
@@ -329,22 +366,15 @@ restore_once() {
 # Gzip-Compression-Level LEVEL) of every shard of bucket SRC_NEW, one after
 # the other, bodies to /dev/null; sets T_S, T_CPU, T_PEAK.
 backup_once() {
-    local t0 t1 c0 c1 idle o
+    local o
     : >"$WORK/codes"
-    idle=$(rss_kb VmRSS)
-    reset_peak
-    c0=$(cpu_ticks)
-    t0=$(now)
+    measure_start
     for o in $IDS; do
         curl -sS -o /dev/null -w '%{http_code}\n' -H 'Accept-Encoding: gzip' \
             -H "Gzip-Compression-Level: $1" -H "Authorization: Token $TOKEN" \
             "$TURL/api/v2/backup/shards/${NEW[$o]}" >>"$WORK/codes"
     done
-    t1=$(now)
-    c1=$(cpu_ticks)
-    T_PEAK=$(($(rss_kb VmHWM) - idle))
-    T_S=$(elapsed "$t0" "$t1")
-    T_CPU=$(cpu_s "$c0" "$c1")
+    measure_stop
     [ "$(sort -u "$WORK/codes")" = 200 ] || die "backup answered $(sort "$WORK/codes" | uniq -c)"
 }
 

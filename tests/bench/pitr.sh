@@ -20,7 +20,6 @@ TSV_BENCH_RUNS=${TSV_BENCH_RUNS:-1}
 # shellcheck source=tests/bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 trap bench_cleanup EXIT INT TERM
-median() { tr ' ' '\n' | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 rfc_ms() { python3 -c 'import sys,datetime; t=float(sys.argv[1]); print(datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]+"Z")' "$1"; }
 
 # delete_then_pitr EXTRA-JSON: deletes bucket $BID, then a PITR job to a
@@ -54,7 +53,7 @@ WORK=${TSV_PITR_BENCH_WORK:-/tmp/tsv-pitr-bench-work}
 ensure_data
 rm -rf "$WORK"
 mkdir -p "$WORK"
-log "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+log "load average before: $(loadavg)"
 start_tsvault "$WORK/tsvault" "$WORK/tsvault.log"
 api=() cpr=() pitr=() inner=() scoped=()
 for r in $(seq 1 "$RUNS"); do
@@ -69,18 +68,12 @@ for r in $(seq 1 "$RUNS"); do
     post_shards gzip "$dir" "$ext" "$WORK/codes" $IDS
     sync
     t1=$(now)
-    [ "$(sort -u "$WORK/codes")" = 204 ] || die "restore answered $(sort "$WORK/codes" | uniq -c)"
-    [ "$(restored_bytes "$BID")" = "$TSM_BYTES" ] || die "restored $(restored_bytes "$BID") bytes"
+    check_restore
     api+=("$(elapsed "$t0" "$t1")")
 
     # cp -r of the same TSM files
-    drop_output "$WORK/cp"
-    warm $TSM_FILES
-    t0=$(now)
-    cp -r "$DATA/tree" "$WORK/cp"
-    sync
-    t1=$(now)
-    cpr+=("$(elapsed "$t0" "$t1")")
+    # shellcheck disable=SC2086
+    cpr+=("$(timed_cp "$DATA/tree" $TSM_FILES)")
     drop_output "$WORK/cp"
 
     # pitr: delete the bucket, bring the whole store back to before
@@ -93,7 +86,6 @@ for r in $(seq 1 "$RUNS"); do
     log "run $r: api ${api[-1]} s, cp -r ${cpr[-1]} s, pitr ${pitr[-1]} s (job ${inner[-1]} s), bucket pitr ${scoped[-1]} s"
 done
 stop_tsvault
-mbs() { awk -v b="$TSM_BYTES" -v s="$1" 'BEGIN { printf "%.0f", b / 1e6 / s }'; }
 A=$(printf '%s\n' "${api[@]}" | median)
 C=$(printf '%s\n' "${cpr[@]}" | median)
 P=$(printf '%s\n' "${pitr[@]}" | median)
@@ -101,10 +93,10 @@ I=$(printf '%s\n' "${inner[@]}" | median)
 B=$(printf '%s\n' "${scoped[@]}" | median)
 echo "| operation ($TSM_BYTES bytes of TSM, median of $RUNS) | seconds | MB/s |"
 echo "| --- | ---: | ---: |"
-echo "| restore through the HTTP API (gzip, one stream) + sync | $A | $(mbs "$A") |"
-echo "| cp -r of the TSM files + sync | $C | $(mbs "$C") |"
-echo "| PITR job, request to done + sync | $P | $(mbs "$P") |"
-echo "| PITR job: build + swap (server log) | $I | $(mbs "$I") |"
-echo "| PITR of the bucket alone (bucketID), request to done + sync | $B | $(mbs "$B") |"
+echo "| restore through the HTTP API (gzip, one stream) + sync | $A | $(mbps "$A") |"
+echo "| cp -r of the TSM files + sync | $C | $(mbps "$C") |"
+echo "| PITR job, request to done + sync | $P | $(mbps "$P") |"
+echo "| PITR job: build + swap (server log) | $I | $(mbps "$I") |"
+echo "| PITR of the bucket alone (bucketID), request to done + sync | $B | $(mbps "$B") |"
 awk -v p="$P" 'BEGIN { exit !(p < 1.0) }' && echo "target: PITR under 1 s: met" ||
     echo "target: PITR under 1 s: NOT met"

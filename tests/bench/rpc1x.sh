@@ -14,7 +14,6 @@ set -euo pipefail
 # shellcheck source=tests/bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 trap bench_cleanup EXIT INT TERM
-median() { tr ' ' '\n' | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
 check_tools
 build_tsvault
@@ -22,7 +21,7 @@ ensure_rpc1x_data
 WORK=$CACHE/work-rpc1x
 rm -rf "$WORK"
 mkdir -p "$WORK"
-log "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+log "load average before: $(loadavg)"
 start_influxd
 start_tsvault "$WORK/tsvault" "$WORK/tsvault.log"
 TRPC=$(sed -n 's/.*msg="1.x rpc listening".* rpc_port=\([0-9]*\).*/\1/p' "$WORK/tsvault.log" | tail -n 1)
@@ -52,8 +51,8 @@ stop_tsvault
 stop_influxd
 mi=$(echo "${ti[@]}" | median)
 mt=$(echo "${tt[@]}" | median)
-echo "TSM bytes: $TSM_BYTES ($NSHARDS shards); runs: $RUNS; load after: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "influxd 1.6.7 restore -portable into influxd 1.6.7: median $mi s ($(awk -v b="$TSM_BYTES" -v t="$mi" 'BEGIN{printf "%.0f", b/t/1e6}') MB/s)"
-echo "influxd 1.6.7 restore -portable into tsvault:       median $mt s ($(awk -v b="$TSM_BYTES" -v t="$mt" 'BEGIN{printf "%.0f", b/t/1e6}') MB/s)"
+echo "TSM bytes: $TSM_BYTES ($NSHARDS shards); runs: $RUNS; load after: $(loadavg)"
+echo "influxd 1.6.7 restore -portable into influxd 1.6.7: median $mi s ($(mbps "$mi") MB/s)"
+echo "influxd 1.6.7 restore -portable into tsvault:       median $mt s ($(mbps "$mt") MB/s)"
 echo "tsvault / influxd speed: $(awk -v a="$mi" -v b="$mt" 'BEGIN{printf "%.2f", a/b}')x"
 awk -v a="$mi" -v b="$mt" 'BEGIN{exit !(b < a)}' || die "tsvault is not faster than influxd"

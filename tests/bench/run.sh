@@ -38,7 +38,6 @@ done
 RES=$WORK/results.tsv
 # record KEY LABEL BYTES "t1,t2,..." [RSS] [CPU]
 record() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "${5:-}" "${6:-}" >>"$RES"; }
-median() { tr ' ' '\n' | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
 check_tools
 build_tsvault
@@ -46,7 +45,7 @@ ensure_data
 rm -rf "$WORK"
 mkdir -p "$WORK" "$CACHE/results"
 : >"$RES"
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+LOAD_BEFORE=$(loadavg)
 log "load average before: $LOAD_BEFORE"
 
 # ---------------------------------------------------------------- baselines
@@ -97,14 +96,8 @@ decode_only zstd_null "zstd -dc > /dev/null (decoding alone)" zstd zst
 log "baseline: cp -r; sync"
 times=()
 for r in $(seq 1 "$RUNS"); do
-    drop_output "$WORK/cp"
     # shellcheck disable=SC2086
-    warm $TSM_FILES
-    t0=$(now)
-    cp -r "$DATA/tree" "$WORK/cp"
-    sync
-    t1=$(now)
-    times+=("$(elapsed "$t0" "$t1")")
+    times+=("$(timed_cp "$DATA/tree" $TSM_FILES)")
 done
 record cp "cp -r (the extracted files); sync" "$TSM_BYTES" "$(join "${times[@]}")"
 drop_output "$WORK/cp"
@@ -235,21 +228,15 @@ mem_restore() { # KEY LABEL ENC FILE
     new_bucket "bench-$1" "$BIG_ID"
     : >"$WORK/codes"
     warm "$4"
-    local idle t0 t1 c0 c1 hwm f
+    local f
     f=$(basename "$4")
-    idle=$(rss_kb VmRSS)
-    reset_peak
-    c0=$(cpu_ticks)
-    t0=$(now)
+    measure_start
     post_shards "$3" "$(dirname "$4")" "${f#*.}" "$WORK/codes" "$BIG_ID"
     sync
-    t1=$(now)
-    c1=$(cpu_ticks)
-    hwm=$(rss_kb VmHWM)
+    measure_stop
     [ "$(cat "$WORK/codes")" = 204 ] || die "$1: restore answered $(cat "$WORK/codes")"
     [ "$(restored_bytes "$BID")" = "$BIG_BYTES" ] || die "$1: restored $(restored_bytes "$BID") bytes"
-    record "$1" "$2" "$BIG_BYTES" "$(elapsed "$t0" "$t1")" \
-        "$(mb $((hwm - idle))) (idle $((idle / 1024)) MB)" "$(cpu_s "$c0" "$c1")"
+    record "$1" "$2" "$BIG_BYTES" "$T_S" "$(mb "$T_PEAK") (idle $((M_IDLE / 1024)) MB)" "$T_CPU"
     delete_bucket "$BID"
 }
 mem_restore m_gz "tsvault restore, gzip, 1 stream, one $((BIG_BYTES / 1000000)) MB shard, fresh server" gzip "$DATA/gz/s$BIG_ID.tar.gz"
@@ -296,7 +283,7 @@ fi
         "igzip $(igzip --version 2>&1 | sed -n 's/.*interface \([0-9.]*\).*/\1/p' | head -1);" \
         "zstd $(zstd --version | sed -n 's/.* v\([0-9.]*\).*/\1/p'); $(gzip --version | head -1);" \
         "$(tar --version | head -1)"
-    echo "Load average before / after: $LOAD_BEFORE / $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "Load average before / after: $LOAD_BEFORE / $(loadavg)"
     echo "tsvault peak RSS over the main run: $((RUN_HWM / 1024)) MB (idle at start $((RUN_IDLE / 1024)) MB)"
     [ "$TLS" = 0 ] || echo "HTTPS rows: curl $(curl --version | head -1 | cut -d' ' -f2) to tsvault" \
         "(civetweb + $(openssl version | cut -d' ' -f1-2)), self-signed RSA-2048 certificate," \

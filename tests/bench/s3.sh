@@ -57,7 +57,6 @@ TSV_BENCH_RUNS=${TSV_BENCH_RUNS:-3}
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/integration/swift_lib.sh
 . "$root/tests/integration/swift_lib.sh"
-median() { tr ' ' '\n' | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
 N=${TSV_S3_CONCURRENCY:-4}
 WORK=${TSV_S3_BENCH_WORK:-$CACHE/work-s3}
@@ -72,9 +71,7 @@ s3_cleanup() {
 }
 trap s3_cleanup EXIT INT TERM
 
-for t in swift swift-proxy-server memcached xargs cmp sha256sum cmake; do
-    command -v "$t" >/dev/null || die "$t is missing: run scripts/install-deps.sh"
-done
+need_tools swift swift-proxy-server memcached xargs cmp sha256sum cmake
 
 build_s3tool() { # -> TOOL
     if [ -n "${TSV_S3TOOL:-}" ]; then
@@ -404,7 +401,7 @@ SRC=$DATA/tree/$BUCKET_HEX
 rm -rf "$WORK"
 mkdir -p "$WORK" "$CACHE/results"
 (cd "$SRC" && keys | xargs sha256sum) >"$WORK/sha"
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+LOAD_BEFORE=$(loadavg)
 log "load average before: $LOAD_BEFORE"
 log "starting Swift (s3api, tempauth) in $WORK/swift"
 swift_start "$WORK/swift" || die "Swift did not start"
@@ -466,5 +463,5 @@ OUT=$CACHE/results/s3-$(date -u +%Y%m%dT%H%M%SZ).md
     echo "$NSHARDS files, $TSM_BYTES bytes (MB = 10^6 bytes); median of $RUNS; concurrency $N;" \
         "Swift $(dpkg-query -W -f='${Version}' swift 2>/dev/null || echo '?')," \
         "python3-swiftclient $(dpkg-query -W -f='${Version}' python3-swiftclient 2>/dev/null || echo '?');" \
-        "machine: $(nproc) CPUs, load average before / after: $LOAD_BEFORE / $(cut -d' ' -f1-3 /proc/loadavg)."
+        "machine: $(nproc) CPUs, load average before / after: $LOAD_BEFORE / $(loadavg)."
 } | tee "$OUT"

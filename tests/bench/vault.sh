@@ -33,9 +33,7 @@ ensure_data
 WORK=$CACHE/work-vault
 rm -rf "$WORK"
 mkdir -p "$WORK"
-median() { tr ' ' '\n' | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
-mbs() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", b / s / 1e6 }'; }
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+LOAD_BEFORE=$(loadavg)
 log "load average before: $LOAD_BEFORE"
 
 # restore_into BIN DIR: a fresh server on DIR, the 6 shards (gzip, 1 stream)
@@ -126,16 +124,11 @@ DEL_MS=$(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); assert all
 RES_MS=$(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); assert all(s["outcome"]=="restored" for s in j["shards"]) and len(j["shards"])==6, j; print(j["elapsedMs"])' "$WORK/res.json")
 cp_t=()
 for r in 1 2; do
-    drop_output "$WORK/cp"
-    t0=$(now)
-    cp -r "$D/state/engine/data/$BID" "$WORK/cp"
-    sync
-    t1=$(now)
-    cp_t+=("$(elapsed "$t0" "$t1")")
+    cp_t+=("$(timed_cp "$D/state/engine/data/$BID")")
 done
 CP_S=$(echo "${cp_t[*]}" | median)
 drop_output "$WORK/cp"
-LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+LOAD_AFTER=$(loadavg)
 
 MB=$(awk -v b="$TSM_BYTES" 'BEGIN { printf "%.0f", b / 1e6 }')
 cat <<EOF
@@ -144,7 +137,7 @@ Vault rows ($(date -u +%Y-%m-%dT%H:%MZ), $MB MB of TSM in 6 shards, load average
 
 | row | baseline | vault | vault / baseline |
 | --- | --- | --- | --- |
-| restore, gzip, 1 stream, + sync (median of $RUNS, alternating) | $OLD_S s ($(mbs "$TSM_BYTES" "$OLD_S") MB/s) [${old_t[*]}] | $NEW_S s ($(mbs "$TSM_BYTES" "$NEW_S") MB/s) [${new_t[*]}] | throughput $RATIO x (target >= 0.9) |
+| restore, gzip, 1 stream, + sync (median of $RUNS, alternating) | $OLD_S s ($(mbps "$OLD_S") MB/s) [${old_t[*]}] | $NEW_S s ($(mbps "$NEW_S") MB/s) [${new_t[*]}] | throughput $RATIO x (target >= 0.9) |
 | second restore of identical data: data dir growth | $OLD_GROW bytes ($OLD_T2 s) | $NEW_GROW bytes ($NEW_T2 s; $NOBJ objects) | |
 | soft delete of the whole bucket (delete_data, 6 shards) | cp -r + sync: $CP_S s [${cp_t[*]}] | $DEL_MS ms (tool wall $DEL_WALL s) | |
 | restore_data of the whole bucket | cp -r + sync: $CP_S s | $RES_MS ms (tool wall $RES_WALL s) | |
