@@ -247,6 +247,21 @@ func verifyFile(path string) (st fileStats, err error) {
 	return st, nil
 }
 
+// valueDecoder is what tsm1's float, integer and boolean decoders share.
+type valueDecoder interface {
+	Next() bool
+	Error() error
+}
+
+// countDecoded runs d to the end: the values it decoded, or its error.
+func countDecoded(d valueDecoder) (int, error) {
+	n := 0
+	for d.Next() {
+		n++
+	}
+	return n, d.Error()
+}
+
 // countValues counts the value section of a block with tsm1's own value
 // decoders, independently of the timestamps.
 func countValues(block []byte) (int, error) {
@@ -256,36 +271,27 @@ func countValues(block []byte) (int, error) {
 		return 0, fmt.Errorf("bad timestamp section length")
 	}
 	vb := b[k+int(tsLen):]
-	n := 0
 	switch block[0] {
 	case tsm1.BlockFloat64:
 		var d tsm1.FloatDecoder
 		if err := d.SetBytes(vb); err != nil {
 			return 0, err
 		}
-		for d.Next() {
-			n++
-		}
-		return n, d.Error()
+		return countDecoded(&d)
 	case tsm1.BlockInteger, tsm1.BlockUnsigned:
 		var d tsm1.IntegerDecoder
 		d.SetBytes(vb)
-		for d.Next() {
-			n++
-		}
-		return n, d.Error()
+		return countDecoded(&d)
 	case tsm1.BlockBoolean:
 		var d tsm1.BooleanDecoder
 		d.SetBytes(vb)
-		for d.Next() {
-			n++
-		}
-		return n, d.Error()
+		return countDecoded(&d)
 	case tsm1.BlockString:
 		var d tsm1.StringDecoder
 		if err := d.SetBytes(vb); err != nil {
 			return 0, err
 		}
+		n := 0
 		for d.Next() {
 			d.Read()
 			if d.Error() != nil {
