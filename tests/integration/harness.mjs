@@ -1,8 +1,9 @@
 // Integration harness for the JS-client tests: starts the real tsvault on a
 // free loopback port (port 0, read back from its log) with a fresh data
 // directory, and always stops it and removes the directory.
+import assert from 'node:assert/strict'
 import { spawn, execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -49,6 +50,68 @@ export async function startServer(extraArgs = []) {
 export function prepareFixture(outDir) {
   execFileSync('bash', ['-c', `set -e; TSV_TESTDATA="$1"; . "$2/tests/integration/fixture.sh"; fixture_prepare "$3"`,
     'x', TESTDATA, SRC, outDir], { stdio: 'inherit' })
+}
+
+// The org named `name`, created when the lookup says "not found" (as the influx CLI does).
+export async function orgIDByName(orgs, name) {
+  try {
+    return (await orgs.getOrgs({ org: name })).orgs[0].id
+  } catch (e) {
+    assert.equal(JSON.parse(e.body).code, 'not found')
+    return (await orgs.postOrgs({ body: { name } })).id
+  }
+}
+
+// The influx CLI's partial-restore flow (docs/influxdb-compat.md#cli-restore-partial) of the
+// fixture prepared in `work`, through a RestoreAPI: per retention policy, setOrg(manifest) fills
+// in the org, then the bucket metadata, then one gzip upload per mapped shard. Returns
+// { shardOf: old shard ID -> new, bucketOf: rp -> bucket ID }.
+export async function restoreFixture(restore, work, setOrg) {
+  const shardOf = {}
+  const bucketOf = {}
+  for (const rp of ['autogen', 'daily']) {
+    const manifest = JSON.parse(readFileSync(join(work, `manifest-${rp}.json`), 'utf8'))
+    await setOrg(manifest)
+    const res = await restore.postRestoreBucketMetadata({ body: manifest })
+    assert.equal(res.name, `fixture_${rp}`)
+    bucketOf[rp] = res.id
+    for (const m of res.shardMappings) {
+      shardOf[m.oldId] = m.newId
+      const gz = readFileSync(join(work, `s${m.oldId}.tar.gz`))
+      await restore.postRestoreShardId({ shardID: String(m.newId), body: gz.toString('latin1') },
+        { headers: { 'content-encoding': 'gzip', 'content-type': 'application/octet-stream' } })
+    }
+  }
+  assert.equal(Object.keys(shardOf).length, 5)
+  return { shardOf, bucketOf }
+}
+
+// Backs up every shard restoreFixture restored, through a BackupAPI: the files must come back
+// byte-identical to the fixture's, under 2.x names. Returns the bytes compared.
+export async function checkShardBackups(backup, work, { shardOf, bucketOf }) {
+  let bytes = 0
+  for (const [oldId, newId] of Object.entries(shardOf)) {
+    const raw = await backup.getBackupShardId({ shardID: newId }, { headers: { 'accept-encoding': 'identity' } })
+    const files = untar(Buffer.from(raw))
+    const rp = Number(oldId) <= 3 ? 'autogen' : 'daily'
+    const src = join(work, 'x', 'fixture', rp, oldId)
+    const expected = readdirSync(src).sort()
+    assert.deepEqual(files.map((f) => f.name), expected.map((n) => `${bucketOf[rp]}/${rp}/${newId}/${n}`))
+    for (const f of files) {
+      assert.ok(Buffer.compare(f.data, readFileSync(join(src, f.name.split('/').pop()))) === 0, f.name)
+      bytes += f.data.length
+    }
+  }
+  return bytes
+}
+
+// The metadata backup through a BackupAPI, split into its parts, which must be kv, sql, buckets.
+export async function metadataBackupParts(backup) {
+  const body = Buffer.from(await backup.getBackupMetadata({}, { headers: { 'accept-encoding': 'identity' } }))
+  const boundary = /^--([0-9a-f]{60})\r\n/.exec(body.toString('latin1', 0, 80))[1]
+  const parts = multipartParts(body, boundary)
+  assert.deepEqual(parts.map((p) => /name="(\w+)"/.exec(p.headers)[1]), ['kv', 'sql', 'buckets'])
+  return parts
 }
 
 // The JS client's RestoreAPI turns a non-string body into JSON and encodes a

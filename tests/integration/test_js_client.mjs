@@ -4,13 +4,13 @@
 // full KV restore with both real bolt files.
 import test from 'node:test'
 import assert from 'node:assert/strict'
-import { readFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { gzipSync, gunzipSync } from 'node:zlib'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
 import { InfluxDB } from '@influxdata/influxdb-client'
 import { HealthAPI, SetupAPI, OrgsAPI, BucketsAPI, RestoreAPI, BackupAPI } from '@influxdata/influxdb-client-apis'
-import { startServer, prepareFixture, binaryUploads, untar, multipartParts, TESTDATA } from './harness.mjs'
+import { startServer, prepareFixture, binaryUploads, orgIDByName, restoreFixture, checkShardBackups, metadataBackupParts, TESTDATA } from './harness.mjs'
 
 const client = (url, token) => binaryUploads(new InfluxDB({ url, token, timeout: 60000 }))
 
@@ -83,62 +83,26 @@ test('partial restore flow (influx CLI §2.4) with RestoreAPI, then BackupAPI', 
     const restore = new RestoreAPI(api)
     const backup = new BackupAPI(api)
 
-    const shardOf = {}
-    const bucketOf = {}
-    for (const rp of ['autogen', 'daily']) {
-      const manifest = JSON.parse(readFileSync(join(work, `manifest-${rp}.json`), 'utf8'))
-      // 1. resolve the org by name, creating it when the lookup says "not found"
-      let orgID
-      try {
-        orgID = (await orgs.getOrgs({ org: manifest.organizationName })).orgs[0].id
-      } catch (e) {
-        assert.equal(JSON.parse(e.body).code, 'not found')
-        orgID = (await orgs.postOrgs({ body: { name: manifest.organizationName } })).id
-      }
-      manifest.organizationID = orgID
-      // 2. bucket metadata
-      const res = await restore.postRestoreBucketMetadata({ body: manifest })
-      assert.equal(res.name, `fixture_${rp}`)
-      bucketOf[rp] = res.id
-      // 3. one gzip upload per mapped shard
-      for (const m of res.shardMappings) {
-        shardOf[m.oldId] = m.newId
-        const gz = readFileSync(join(work, `s${m.oldId}.tar.gz`))
-        await restore.postRestoreShardId({ shardID: String(m.newId), body: gz.toString('latin1') },
-          { headers: { 'content-encoding': 'gzip', 'content-type': 'application/octet-stream' } })
-      }
-    }
-    assert.equal(Object.keys(shardOf).length, 5)
+    const restored = await restoreFixture(restore, work, async (manifest) => {
+      manifest.organizationID = await orgIDByName(orgs, manifest.organizationName)
+    })
+    const { shardOf } = restored
     // A second restore of the same bucket name conflicts, as influxd answers.
     const again = JSON.parse(readFileSync(join(work, 'manifest-daily.json'), 'utf8'))
     again.organizationID = (await orgs.getOrgs({ org: 'fixture-org' })).orgs[0].id
     await expectError(restore.postRestoreBucketMetadata({ body: again }), 422, 'conflict')
 
     // Back up every shard: the files come back byte-identical under 2.x names.
-    for (const [oldId, newId] of Object.entries(shardOf)) {
-      const raw = await backup.getBackupShardId({ shardID: newId }, { headers: { 'accept-encoding': 'identity' } })
-      const files = untar(Buffer.from(raw))
-      const rp = Number(oldId) <= 3 ? 'autogen' : 'daily'
-      const src = join(work, 'x', 'fixture', rp, oldId)
-      const expected = readdirSync(src).sort()
-      assert.deepEqual(files.map((f) => f.name), expected.map((n) => `${bucketOf[rp]}/${rp}/${newId}/${n}`))
-      for (const f of files) {
-        assert.ok(Buffer.compare(f.data, readFileSync(join(src, f.name.split('/').pop()))) === 0, f.name)
-      }
-    }
+    await checkShardBackups(backup, work, restored)
     await expectError(backup.getBackupShardId({ shardID: 999999 }), 404, 'not found')
 
     // Metadata backup: kv, sql, buckets parts; the manifests describe what we restored.
-    const meta = await backup.getBackupMetadata({}, { headers: { 'accept-encoding': 'identity' } })
-    const body = Buffer.from(meta)
-    const boundary = /^--([0-9a-f]{60})\r\n/.exec(body.toString('latin1', 0, 80))[1]
-    const parts = multipartParts(body, boundary)
-    assert.deepEqual(parts.map((p) => /name="(\w+)"/.exec(p.headers)[1]), ['kv', 'sql', 'buckets'])
+    const parts = await metadataBackupParts(backup)
     assert.equal(parts[1].body.subarray(0, 16).toString('latin1'), 'SQLite format 3\0')
     const manifests = JSON.parse(parts[2].body.toString())
-    const restored = manifests.filter((m) => m.bucketName.startsWith('fixture_'))
-    assert.equal(restored.length, 2)
-    const ids = restored.flatMap((m) => m.retentionPolicies[0].shardGroups.flatMap((g) => g.shards.map((x) => x.id))).sort((a, b) => a - b)
+    const fixtures = manifests.filter((m) => m.bucketName.startsWith('fixture_'))
+    assert.equal(fixtures.length, 2)
+    const ids = fixtures.flatMap((m) => m.retentionPolicies[0].shardGroups.flatMap((g) => g.shards.map((x) => x.id))).sort((a, b) => a - b)
     assert.deepEqual(ids, Object.values(shardOf).sort((a, b) => a - b))
   } finally {
     assert.equal(await s.stop(), 0)

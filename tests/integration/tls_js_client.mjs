@@ -10,11 +10,9 @@
 // bucketMetadata, one upload per shard), then BackupAPI downloads of every
 // shard, byte-compared with the fixture's files, and the metadata backup.
 import assert from 'node:assert/strict'
-import { readFileSync, readdirSync } from 'node:fs'
-import { join } from 'node:path'
 import { InfluxDB } from '@influxdata/influxdb-client'
 import { HealthAPI, OrgsAPI, RestoreAPI, BackupAPI } from '@influxdata/influxdb-client-apis'
-import { binaryUploads, untar, multipartParts } from './harness.mjs'
+import { binaryUploads, restoreFixture, checkShardBackups, metadataBackupParts } from './harness.mjs'
 
 const [mode, url, token, work] = process.argv.slice(2)
 assert.match(url ?? '', /^https:\/\//, 'the URL must be https://')
@@ -28,39 +26,12 @@ async function roundtrip() {
   const orgID = (await new OrgsAPI(api).postOrgs({ body: { name: 'js-tls-org' } })).id
   const restore = new RestoreAPI(api)
   const backup = new BackupAPI(api)
-  const shardOf = {}
-  const bucketOf = {}
-  for (const rp of ['autogen', 'daily']) {
-    const manifest = JSON.parse(readFileSync(join(work, `manifest-${rp}.json`), 'utf8'))
+  const restored = await restoreFixture(restore, work, (manifest) => {
     manifest.organizationID = orgID
     manifest.organizationName = 'js-tls-org'
-    const res = await restore.postRestoreBucketMetadata({ body: manifest })
-    bucketOf[rp] = res.id
-    for (const m of res.shardMappings) {
-      shardOf[m.oldId] = m.newId
-      const gz = readFileSync(join(work, `s${m.oldId}.tar.gz`))
-      await restore.postRestoreShardId({ shardID: String(m.newId), body: gz.toString('latin1') },
-        { headers: { 'content-encoding': 'gzip', 'content-type': 'application/octet-stream' } })
-    }
-  }
-  assert.equal(Object.keys(shardOf).length, 5)
-  let bytes = 0
-  for (const [oldId, newId] of Object.entries(shardOf)) {
-    const raw = await backup.getBackupShardId({ shardID: newId }, { headers: { 'accept-encoding': 'identity' } })
-    const files = untar(Buffer.from(raw))
-    const rp = Number(oldId) <= 3 ? 'autogen' : 'daily'
-    const src = join(work, 'x', 'fixture', rp, oldId)
-    const expected = readdirSync(src).sort()
-    assert.deepEqual(files.map((f) => f.name), expected.map((n) => `${bucketOf[rp]}/${rp}/${newId}/${n}`))
-    for (const f of files) {
-      assert.ok(Buffer.compare(f.data, readFileSync(join(src, f.name.split('/').pop()))) === 0, f.name)
-      bytes += f.data.length
-    }
-  }
-  const meta = Buffer.from(await backup.getBackupMetadata({}, { headers: { 'accept-encoding': 'identity' } }))
-  const boundary = /^--([0-9a-f]{60})\r\n/.exec(meta.toString('latin1', 0, 80))[1]
-  const parts = multipartParts(meta, boundary)
-  assert.deepEqual(parts.map((p) => /name="(\w+)"/.exec(p.headers)[1]), ['kv', 'sql', 'buckets'])
+  })
+  const bytes = await checkShardBackups(backup, work, restored)
+  const parts = await metadataBackupParts(backup)
   const names = JSON.parse(parts[2].body.toString()).map((b) => b.bucketName)
   assert.ok(names.includes('fixture_autogen') && names.includes('fixture_daily'), names.join(','))
   console.log(`ok - JS client over HTTPS: 5 shards restored and backed up byte-identical (${bytes} bytes), metadata backup`)
