@@ -123,25 +123,39 @@ def tsm_bytes(root):
     return total, tmp
 
 
-def influxd_restore(datadir, db, expect, cmd):
-    root = os.path.join(datadir, db)
+def timed_restore(cmd, done, stuck):
+    """Runs the restore client cmd and polls done() every 10 ms until it
+    returns a true value; exits when the client fails or, with stuck(), after
+    600 s. Returns (seconds from the start to done and a sync, done's value)."""
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     while True:
-        total, tmp = tsm_bytes(root)
-        if total == expect and not tmp:
+        r = done()
+        if r:
             break
         if p.poll() is not None and p.returncode != 0:
             sys.exit("influxd restore failed (%d): %s" % (p.returncode, p.stderr.read().decode()))
         if time.monotonic() - t0 > 600:
             p.kill()
-            sys.exit("influxd restore: %d of %d bytes after 600 s" % (total, expect))
+            sys.exit(stuck())
         time.sleep(0.01)
     os.sync()
     t = time.monotonic() - t0
     rc = p.wait()
     if rc != 0:
         sys.exit("influxd restore exited %d: %s" % (rc, p.stderr.read().decode()))
+    return t, r
+
+
+def influxd_restore(datadir, db, expect, cmd):
+    root = os.path.join(datadir, db)
+    total = [0]
+
+    def done():
+        total[0], tmp = tsm_bytes(root)
+        return total[0] == expect and not tmp
+
+    t, _ = timed_restore(cmd, done, lambda: "influxd restore: %d of %d bytes after 600 s" % (total[0], expect))
     print("%.4f" % t)
 
 
@@ -156,10 +170,8 @@ def rpc1x_restore(url, token, bucket, datadir, expect, cmd):
     q = url + "/api/v2/buckets?" + urllib.parse.urlencode({"name": bucket})
     data = os.path.join(datadir, "state/engine/data")
     before = set(os.listdir(data)) if os.path.isdir(data) else set()
-    t0 = time.monotonic()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    bid = None
-    while bid is None:
+
+    def done():
         fresh = [d for d in (os.listdir(data) if os.path.isdir(data) else []) if d not in before]
         for d in fresh:
             total, tmp = tsm_bytes(os.path.join(data, d))
@@ -167,20 +179,10 @@ def rpc1x_restore(url, token, bucket, datadir, expect, cmd):
                 req = urllib.request.Request(q, headers={"Authorization": "Token " + token})
                 b = json.load(urllib.request.urlopen(req))["buckets"]
                 if b and b[0]["id"] == d:
-                    bid = d
-        if bid is not None:
-            break
-        if p.poll() is not None and p.returncode != 0:
-            sys.exit("influxd restore failed (%d): %s" % (p.returncode, p.stderr.read().decode()))
-        if time.monotonic() - t0 > 600:
-            p.kill()
-            sys.exit("tsvault 1.x restore: no bucket after 600 s")
-        time.sleep(0.01)
-    os.sync()
-    t = time.monotonic() - t0
-    rc = p.wait()
-    if rc != 0:
-        sys.exit("influxd restore exited %d: %s" % (rc, p.stderr.read().decode()))
+                    return d
+        return None
+
+    t, bid = timed_restore(cmd, done, lambda: "tsvault 1.x restore: no bucket after 600 s")
     print("%.4f %s" % (t, bid))
 
 

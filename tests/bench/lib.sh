@@ -20,6 +20,8 @@ BUILD=${TSV_BENCH_BUILD:-$CACHE/build}
 IHTTP=${TSV_BENCH_INFLUXD_PORT:-28086}
 IRPC=$((IHTTP + 2))
 PY="python3 $here/bench.py"
+# shellcheck source=tests/integration/influxd1_conf.sh
+. "$root/tests/integration/influxd1_conf.sh"
 
 # Data set. Bump DATA's version when any of this changes.
 DATA=${TSV_BENCH_DATA:-$CACHE/data-v1}
@@ -86,14 +88,21 @@ need_tools() { # TOOL...
 }
 check_tools() { need_tools influxd igzip zstd gzip tar curl python3 go cmake; }
 
+# release_build JOBS TARGET...: the CMake TARGETs, Release, in BUILD.
+release_build() {
+    local jobs=$1
+    shift
+    log "building a Release $* in $BUILD"
+    cmake -S "$root" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build "$BUILD" -j "$jobs" --target "$@" >/dev/null
+}
+
 build_tsvault() { # -> BIN
     if [ -n "${TSVAULT_BIN:-}" ]; then
         BIN=$TSVAULT_BIN
         return
     fi
-    log "building a Release tsvault in $BUILD"
-    cmake -S "$root" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-    cmake --build "$BUILD" -j "$(nproc)" --target tsvault tsv_vaulttool >/dev/null
+    release_build "$(nproc)" tsvault tsv_vaulttool
     BIN=$BUILD/tsvault
 }
 
@@ -215,37 +224,10 @@ stop_tsvault() {
 start_influxd() {
     local d=$WORK/influxd
     mkdir -p "$d"
-    cat >"$d/influxd.conf" <<EOF
-reporting-disabled = true
-bind-address = "127.0.0.1:$IRPC"
-[meta]
-  dir = "$d/meta"
-[data]
-  dir = "$d/data"
-  wal-dir = "$d/wal"
-  index-version = "inmem"
-[retention]
-  enabled = false
-[shard-precreation]
-  enabled = false
-[monitor]
-  store-enabled = false
-[continuous_queries]
-  enabled = false
-[http]
-  bind-address = "127.0.0.1:$IHTTP"
-  log-enabled = false
-  max-body-size = 0
-EOF
+    influxd1_conf "$d" "$IRPC" "$IHTTP" "" "max-body-size = 0"
     influxd -config "$d/influxd.conf" >"$d/influxd.log" 2>&1 &
     IPID=$!
-    local i=0
-    until curl -sf "http://127.0.0.1:$IHTTP/ping" >/dev/null 2>&1; do
-        kill -0 "$IPID" 2>/dev/null || die "influxd did not start: $(tail -5 "$d/influxd.log")"
-        [ $i -lt 300 ] || die "influxd did not answer on 127.0.0.1:$IHTTP"
-        sleep 0.1
-        i=$((i + 1))
-    done
+    influxd1_wait "$IPID" "$IHTTP" "$d/influxd.log" die
 }
 
 stop_influxd() {

@@ -78,9 +78,7 @@ build_s3tool() { # -> TOOL
         TOOL=$TSV_S3TOOL
         return
     fi
-    log "building a Release tsv_s3tool in $BUILD"
-    cmake -S "$root" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-    cmake --build "$BUILD" -j 2 --target tsv_s3tool >/dev/null
+    release_build 2 tsv_s3tool
     TOOL=$BUILD/tsv_s3tool
 }
 

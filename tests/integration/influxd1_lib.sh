@@ -6,6 +6,9 @@
 # $TSV_TMP/influxd-NAME; lib.sh's trap stops it. Extra [data] settings may
 # be given in $INFLUXD_DATA_EXTRA (one "key = value" a line).
 
+# shellcheck source=tests/integration/influxd1_conf.sh
+. "$(dirname "${BASH_SOURCE[0]}")/influxd1_conf.sh"
+
 # free_port: a free loopback port below the ephemeral range (TIME_WAIT
 # client sockets can hold ephemeral ports).
 free_port() {
@@ -23,41 +26,15 @@ PY
 
 IPIDS=""
 start_influxd() { # NAME -> ${NAME}_HTTP ${NAME}_RPC ${NAME}_DIR
-    local n=$1 d="$TSV_TMP/influxd-$1" http rpc i=0
+    local n=$1 d="$TSV_TMP/influxd-$1" http rpc
     http=$(free_port)
     rpc=$(free_port)
     mkdir -p "$d"
-    cat >"$d/influxd.conf" <<EOF
-reporting-disabled = true
-bind-address = "127.0.0.1:$rpc"
-[meta]
-  dir = "$d/meta"
-[data]
-  dir = "$d/data"
-  wal-dir = "$d/wal"
-  index-version = "inmem"
-${INFLUXD_DATA_EXTRA:-}
-[retention]
-  enabled = false
-[shard-precreation]
-  enabled = false
-[monitor]
-  store-enabled = false
-[continuous_queries]
-  enabled = false
-[http]
-  bind-address = "127.0.0.1:$http"
-  log-enabled = false
-EOF
+    influxd1_conf "$d" "$rpc" "$http" "${INFLUXD_DATA_EXTRA:-}"
     influxd -config "$d/influxd.conf" >"$TSV_TMP/influxd-$n.log" 2>&1 &
     local pid=$!
     TSV_PIDS="$TSV_PIDS $pid"
-    until curl -sf "http://127.0.0.1:$http/ping" >/dev/null 2>&1; do
-        kill -0 "$pid" 2>/dev/null || fail "influxd did not start: $(tail -5 "$TSV_TMP/influxd-$n.log")"
-        [ $i -lt 300 ] || fail "influxd did not answer"
-        sleep 0.1
-        i=$((i + 1))
-    done
+    influxd1_wait "$pid" "$http" "$TSV_TMP/influxd-$n.log" fail
     eval "${n}_HTTP=$http ${n}_RPC=$rpc ${n}_DIR=$d"
 }
 
