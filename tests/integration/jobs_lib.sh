@@ -42,6 +42,16 @@ wait_job() {
     done
 }
 
+# expect_job URL TOKEN JSON STATUS: creates the job, waits for it and fails
+# with its reply and logs unless it ended STATUS. Sets JOB to its ID.
+expect_job() {
+    create_job "$1" "$2" "$3" >/dev/null
+    JOB=$(json_get 'j["id"]')
+    wait_job "$1" "$2" "$JOB" >/dev/null
+    [ "$(json_get 'j["executionStatus"]')" = "$4" ] ||
+        fail "job $3 did not end $4: $(cat "$HTTP_BODY"); logs: $(curl -sS -H "Authorization: Token $2" "$1/api/v2/jobs/$JOB/logs")"
+}
+
 # bucket_id URL TOKEN NAME: prints the bucket's ID ("" if absent).
 bucket_id() {
     curl -sS -H "Authorization: Token $2" "$1/api/v2/buckets?limit=100" |

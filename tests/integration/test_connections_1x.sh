@@ -27,11 +27,7 @@ snapshots() { # -> prints the snapshots JSON into $HTTP_BODY
     expect_status 200 "snapshots of $1"
 }
 pull() { # CONNECTION -> job id in $JOB (completed)
-    create_job "$U" "$TSV_TOKEN" "{\"type\":\"backup\",\"source\":{\"type\":\"connection\",\"connectionName\":\"$1\"}}"
-    JOB=$(json_get 'j["id"]')
-    wait_job "$U" "$TSV_TOKEN" "$JOB"
-    [ "$(json_get 'j["executionStatus"]')" = completed ] ||
-        fail "pull of $1: $(cat "$HTTP_BODY"); logs: $(curl -sS -H "$(auth)" "$U/api/v2/jobs/$JOB/logs")"
+    expect_job "$U" "$TSV_TOKEN" "{\"type\":\"backup\",\"source\":{\"type\":\"connection\",\"connectionName\":\"$1\"}}" completed
 }
 
 start_influxd src
@@ -104,11 +100,7 @@ start_influxd dst
 http POST "$U/api/v2/connections" -H "$(auth)" -H 'Content-Type: application/json' \
     -d "{\"name\":\"dst\",\"type\":\"influxdb1\",\"host\":\"127.0.0.1:$dst_RPC\"}"
 expect_status 201 "create target connection"
-create_job "$U" "$TSV_TOKEN" "{\"type\":\"restore\",\"source\":{\"type\":\"connection\",\"connectionName\":\"src\",\"targetTime\":\"$T1\"},\"target\":{\"type\":\"connection\",\"connectionName\":\"dst\",\"rename\":{\"demo\":\"demo_then\"}}}"
-JOB=$(json_get 'j["id"]')
-wait_job "$U" "$TSV_TOKEN" "$JOB"
-[ "$(json_get 'j["executionStatus"]')" = completed ] ||
-    fail "push: $(cat "$HTTP_BODY"); logs: $(curl -sS -H "$(auth)" "$U/api/v2/jobs/$JOB/logs")"
+expect_job "$U" "$TSV_TOKEN" "{\"type\":\"restore\",\"source\":{\"type\":\"connection\",\"connectionName\":\"src\",\"targetTime\":\"$T1\"},\"target\":{\"type\":\"connection\",\"connectionName\":\"dst\",\"rename\":{\"demo\":\"demo_then\"}}}" completed
 query "$dst_HTTP" demo_then "SELECT * FROM cpu; SELECT * FROM mem" >"$W/restored.json"
 diff <(python3 -m json.tool "$W/at-snap1.json") <(python3 -m json.tool "$W/restored.json") >&2 ||
     fail "SELECT results of the restored snapshot 1 differ from the source's at that moment"
@@ -159,10 +151,7 @@ http POST "$U/api/v2/connections" -H "$(auth)" -H 'Content-Type: application/jso
 expect_status 201 "create dead connection"
 http POST "$U/api/v2/connections/dead/test" -H "$(auth)"
 expect_error 503 unavailable "127.0.0.1:$DEAD"
-create_job "$U" "$TSV_TOKEN" '{"type":"backup","source":{"type":"connection","connectionName":"dead"}}'
-JOB=$(json_get 'j["id"]')
-wait_job "$U" "$TSV_TOKEN" "$JOB"
-[ "$(json_get 'j["executionStatus"]')" = failed ] || fail "pull of an unreachable host must fail"
+expect_job "$U" "$TSV_TOKEN" '{"type":"backup","source":{"type":"connection","connectionName":"dead"}}' failed
 snapshots dead
 [ "$(json_get 'len(j["values"])')" = 0 ] || fail "a failed pull stores no snapshot"
 pass "unreachable host: test 503 naming it, pull job failed, no snapshot"
@@ -216,20 +205,14 @@ start_influxd dst2
 http POST "$U/api/v2/connections" -H "$(auth)" -H 'Content-Type: application/json' \
     -d "{\"name\":\"dst2\",\"type\":\"influxdb1\",\"host\":\"127.0.0.1:$dst2_RPC\"}"
 expect_status 201 "create dst2"
-create_job "$U" "$TSV_TOKEN" '{"type":"restore","source":{"type":"connection","connectionName":"sched"},"target":{"type":"connection","connectionName":"dst2"}}'
-JOB=$(json_get 'j["id"]')
-wait_job "$U" "$TSV_TOKEN" "$JOB"
-[ "$(json_get 'j["executionStatus"]')" = completed ] || fail "push of sched after the GC: $(cat "$HTTP_BODY")"
+expect_job "$U" "$TSV_TOKEN" '{"type":"restore","source":{"type":"connection","connectionName":"sched"},"target":{"type":"connection","connectionName":"dst2"}}' completed
 query "$src_HTTP" demo "SELECT * FROM cpu" >"$W/src-now.json"
 query "$dst2_HTTP" demo "SELECT * FROM cpu" >"$W/dst2.json"
 diff <(python3 -m json.tool "$W/src-now.json") <(python3 -m json.tool "$W/dst2.json") >&2 ||
     fail "sched's snapshot pushed after the GC differs from the source"
 pass "after the GC the remaining snapshot pushes whole: SELECT equal to the source's"
 # a retention policy renamed as -rp/-newrp do
-create_job "$U" "$TSV_TOKEN" '{"type":"restore","source":{"type":"connection","connectionName":"sched"},"target":{"type":"connection","connectionName":"dst2","rename":{"demo/autogen":"demo_rp/kept"}}}'
-JOB=$(json_get 'j["id"]')
-wait_job "$U" "$TSV_TOKEN" "$JOB"
-[ "$(json_get 'j["executionStatus"]')" = completed ] || fail "push with an RP rename: $(cat "$HTTP_BODY")"
+expect_job "$U" "$TSV_TOKEN" '{"type":"restore","source":{"type":"connection","connectionName":"sched"},"target":{"type":"connection","connectionName":"dst2","rename":{"demo/autogen":"demo_rp/kept"}}}' completed
 query "$dst2_HTTP" demo_rp 'SELECT * FROM "kept"."cpu"' >"$W/dst2-rp.json"
 diff <(python3 -m json.tool "$W/src-now.json") <(python3 -m json.tool "$W/dst2-rp.json") >&2 ||
     fail "demo/autogen pushed as demo_rp/kept differs from the source"

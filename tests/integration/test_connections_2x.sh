@@ -15,22 +15,12 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/jobs_lib.sh"
 command -v influxd >/dev/null || fail "influxd (Debian package influxdb 1.6.7) is not installed"
-HERE=$(cd "$(dirname "$0")" && pwd)
-FIXTURE="$TSV_TESTDATA/influxdb-1.6-portable"
-W="$TSV_TMP/work"
-mkdir -p "$W"
 
 snapshots() {
     http GET "$U/api/v2/connections/$1/snapshots" -H "$(auth)"
     expect_status 200 "snapshots of $1"
 }
-run_job() { # BODY EXPECTED-STATUS
-    create_job "$U" "$TSV_TOKEN" "$1"
-    JOB=$(json_get 'j["id"]')
-    wait_job "$U" "$TSV_TOKEN" "$JOB"
-    [ "$(json_get 'j["executionStatus"]')" = "$2" ] ||
-        fail "job $1: $(cat "$HTTP_BODY"); logs: $(curl -sS -H "$(auth)" "$U/api/v2/jobs/$JOB/logs")"
-}
+run_job() { expect_job "$U" "$TSV_TOKEN" "$@"; } # BODY EXPECTED-STATUS
 pull() { run_job "{\"type\":\"backup\",\"source\":{\"type\":\"connection\",\"connectionName\":\"$1\"}}" "${2:-completed}"; }
 connect() { # NAME URL TOKEN
     http POST "$U/api/v2/connections" -H "$(auth)" -H 'Content-Type: application/json' \
@@ -127,11 +117,7 @@ tsv_start e
 http POST "$a_URL/api/v2/connections" -H "$(auth)" -H 'Content-Type: application/json' \
     -d "{\"name\":\"e\",\"type\":\"influxdb2\",\"url\":\"$e_URL\",\"secrets\":{\"token\":\"$TSV_TOKEN\"}}"
 expect_status 201 "connection e on A"
-create_job "$a_URL" "$TSV_TOKEN" '{"type":"restore","source":{"type":"local"},"target":{"type":"connection","connectionName":"e","full":true}}'
-JOB=$(json_get 'j["id"]')
-wait_job "$a_URL" "$TSV_TOKEN" "$JOB"
-[ "$(json_get 'j["executionStatus"]')" = completed ] ||
-    fail "local push from A: $(cat "$HTTP_BODY"); $(curl -sS -H "$(auth)" "$a_URL/api/v2/jobs/$JOB/logs")"
+expect_job "$a_URL" "$TSV_TOKEN" '{"type":"restore","source":{"type":"local"},"target":{"type":"connection","connectionName":"e","full":true}}' completed
 diff <(tsm_of "$a_URL" "$TSV_TOKEN") <(tsm_of "$e_URL" "$TSV_TOKEN") >&2 ||
     fail "E's backup API differs from A's after a local full push"
 pass "source local: A pushes its own state in full into tsvault E (byte-identical TSM)"
@@ -140,11 +126,7 @@ start_influxd f
 http POST "$a_URL/api/v2/connections" -H "$(auth)" -H 'Content-Type: application/json' \
     -d "{\"name\":\"f\",\"type\":\"influxdb1\",\"host\":\"127.0.0.1:$f_RPC\"}"
 expect_status 201 "connection f on A"
-create_job "$a_URL" "$TSV_TOKEN" '{"type":"restore","source":{"type":"local","orgName":"src-org"},"target":{"type":"connection","connectionName":"f","rename":{"fixture":"fixture_copy"}}}'
-JOB=$(json_get 'j["id"]')
-wait_job "$a_URL" "$TSV_TOKEN" "$JOB"
-[ "$(json_get 'j["executionStatus"]')" = completed ] ||
-    fail "local push from A to influxd: $(cat "$HTTP_BODY"); $(curl -sS -H "$(auth)" "$a_URL/api/v2/jobs/$JOB/logs")"
+expect_job "$a_URL" "$TSV_TOKEN" '{"type":"restore","source":{"type":"local","orgName":"src-org"},"target":{"type":"connection","connectionName":"f","rename":{"fixture":"fixture_copy"}}}' completed
 mkdir -p "$W/fx"
 for f in "$FIXTURE"/backup/*.tar.gz; do tar xzf "$f" -C "$W/fx"; done
 for rp in autogen daily; do
