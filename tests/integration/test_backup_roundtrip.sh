@@ -87,26 +87,34 @@ SRC[${NEWID[102]}]="$W/x/fixture/daily/5"
 pass "A: onboarded, 3 buckets restored, 7 shards uploaded (one with a tombstone)"
 
 # ---- A: /backup/metadata at the byte level ----------------------------------
+# backup_get WHAT URL AUTH HEADERS RAW BODY [curl args]: GET a streamed
+# backup reply (200, Vary: Accept-Encoding, no Content-Length) into RAW and
+# HEADERS, decoded by its Content-Encoding into BODY; sets ENC to that.
+backup_get() {
+    local what=$1 u=$2 a=$3 h=$4 raw=$5 body=$6 st
+    shift 6
+    st=$(curl -sS -H "$a" -D "$h" -o "$raw" -w '%{http_code}' "$@" "$u") || fail "$what download failed"
+    [ "$st" = 200 ] || fail "$what: status $st: $(head -c 300 "$raw")"
+    HTTP_HEADERS=$h
+    expect_header "Vary" "Accept-Encoding"
+    ! grep -qi '^Content-Length:' "$h" || fail "$what reply must not have a Content-Length"
+    ENC=$(sed -n 's/^Content-Encoding: \([a-z]*\).*/\1/Ip' "$h")
+    case "$ENC" in
+    gzip) gzip -dc <"$raw" >"$body" || fail "$what: bad gzip" ;;
+    zstd) zstd -qdc <"$raw" >"$body" || fail "$what: bad zstd" ;;
+    "") cp "$raw" "$body" ;;
+    *) fail "$what: unexpected Content-Encoding $ENC" ;;
+    esac
+}
+
 # meta_get URL AUTH OUTDIR [curl args]: GET, decode, check the framing, split.
 meta_get() {
     u=$1 a=$2 out=$3
     shift 3
     mkdir -p "$out"
-    curl -sS -H "$a" -D "$out/headers" -o "$out/raw" -w '%{http_code}' "$@" "$u/api/v2/backup/metadata" >"$out/status" ||
-        fail "metadata download failed"
-    [ "$(cat "$out/status")" = 200 ] || fail "metadata: status $(cat "$out/status"): $(head -c 300 "$out/raw")"
-    HTTP_HEADERS="$out/headers"
-    expect_header "Vary" "Accept-Encoding"
+    backup_get metadata "$u/api/v2/backup/metadata" "$a" "$out/headers" "$out/raw" "$out/body" "$@"
     expect_header "Transfer-Encoding" "chunked"
-    ! grep -qi '^Content-Length:' "$out/headers" || fail "metadata reply must not have a Content-Length"
-    enc=$(sed -n 's/^Content-Encoding: \([a-z]*\).*/\1/Ip' "$out/headers")
-    case "$enc" in
-    gzip) gzip -dc <"$out/raw" >"$out/body" || fail "metadata: bad gzip" ;;
-    zstd) zstd -qdc <"$out/raw" >"$out/body" || fail "metadata: bad zstd" ;;
-    "") cp "$out/raw" "$out/body" ;;
-    *) fail "metadata: unexpected Content-Encoding $enc" ;;
-    esac
-    echo "$enc" >"$out/encoding"
+    echo "$ENC" >"$out/encoding"
     ctype=$(sed -n 's/^Content-Type: \(.*\)\r$/\1/Ip' "$out/headers")
     $CHECK multipart "$out/body" "$ctype" "$out" || fail "metadata multipart framing"
     $CHECK schema "$out/buckets" >/dev/null || fail "metadata buckets schema"
@@ -213,21 +221,9 @@ for b in json.load(open(sys.argv[1])):
 shard_get() {
     u=$1 a=$2 id=$3 out=$4
     shift 4
-    st=$(curl -sS -H "$a" -D "$out.h" -o "$out.raw" -w '%{http_code}' "$@" "$u/api/v2/backup/shards/$id") ||
-        fail "shard $id download failed"
-    [ "$st" = 200 ] || fail "shard $id: status $st: $(head -c 300 "$out.raw")"
-    HTTP_HEADERS="$out.h"
+    backup_get "shard $id" "$u/api/v2/backup/shards/$id" "$a" "$out.h" "$out.raw" "$out" "$@"
     expect_header "Content-Type" "application/octet-stream"
-    expect_header "Vary" "Accept-Encoding"
-    ! grep -qi '^Content-Length:' "$out.h" || fail "shard reply must not have a Content-Length"
-    enc=$(sed -n 's/^Content-Encoding: \([a-z]*\).*/\1/Ip' "$out.h")
-    case "$enc" in
-    gzip) gzip -dc <"$out.raw" >"$out" || fail "shard $id: bad gzip" ;;
-    zstd) zstd -qdc <"$out.raw" >"$out" || fail "shard $id: bad zstd" ;;
-    "") cp "$out.raw" "$out" ;;
-    *) fail "shard $id: unexpected Content-Encoding $enc" ;;
-    esac
-    SHARD_ENC=$enc
+    SHARD_ENC=$ENC
 }
 mkdir -p "$W/sa"
 for line in "${SHARDS[@]}"; do
