@@ -58,6 +58,14 @@ launch() {
     U=$c_URL
 }
 
+# launch_copy NAME [FAULT]: D, a fresh copy of the template data dir T,
+# served by "c" with TSVAULT_FAULT=FAULT armed (only for this start).
+launch_copy() {
+    D="$TSV_TMP/$1"
+    cp -a "$T" "$D"
+    TSVAULT_FAULT="${2:-}" launch "$D"
+}
+
 forget_pid() {
     pids=""
     for p in $TSV_PIDS; do [ "$p" = "$1" ] || pids="$pids $p"; done
@@ -123,6 +131,20 @@ kv_state() {
     curl -sS -f -H "$(auth)" "$U/api/v2/buckets?limit=100" >>"$1" || fail "bucket listing"
 }
 
+# kv_is FILE WHAT: the current server's KV state (kv_state) is FILE's.
+kv_is() {
+    kv_state "$W/kv-now"
+    cmp -s "$W/kv-now" "$1" || fail "$2"
+}
+
+# shard_restore_ok TARBALL WANT WHAT: a gzip restore of TARBALL into shard S
+# answers 204 and leaves exactly WANT (files) in the shard directory.
+shard_restore_ok() {
+    http POST "$U/api/v2/restore/shards/$S" -H "$(auth)" -H 'Content-Encoding: gzip' --data-binary "@$1"
+    expect_status 204 "$3"
+    files "$D/$SREL" | cmp -s - "$2" || fail "$3: the shard is not $(basename "$1")'s"
+}
+
 # clean DATADIR LABEL: nothing half-done is left anywhere.
 clean() {
     left=$(find "$1" -path "$1/trash" -prune -o -name '*.staging-*' -print)
@@ -177,11 +199,7 @@ pass "template data dir and reference states ready"
 
 # ---- crash at the shard swap ---------------------------------------------------
 for point in shard-before-exchange shard-after-exchange; do
-    D="$TSV_TMP/$point"
-    cp -a "$T" "$D"
-    export TSVAULT_FAULT="$point:pause"
-    launch "$D"
-    unset TSVAULT_FAULT
+    launch_copy "$point" "$point:pause"
     grep -q 'msg="fault injection armed" point='"$point"' action=pause' "$c_LOG" ||
         fail "$point: fault not armed"
     bg_restore "/api/v2/restore/shards/$S" "$W/s2.tar.gz" -H 'Content-Encoding: gzip'
@@ -218,14 +236,10 @@ got = [sorted([f["name"], f["object"]] for f in v["files"]) for v in vs]
 assert got.count(old) == 1, (got, old)
 PY
     fi
-    kv_state "$W/kv-now"
-    cmp -s "$W/kv-now" "$W/old-kv" || fail "$point: the KV changed"
+    kv_is "$W/old-kv" "$point: the KV changed"
     clean "$D" "$point"
 
-    http POST "$U/api/v2/restore/shards/$S" -H "$(auth)" -H 'Content-Encoding: gzip' \
-        --data-binary "@$W/s1.tar.gz"
-    expect_status 204 "$point: good restore afterwards"
-    files "$D/$SREL" | cmp -s - "$W/old-shard" || fail "$point: good restore did not install s1"
+    shard_restore_ok "$W/s1.tar.gz" "$W/old-shard" "$point: good restore afterwards"
     clean "$D" "$point (after a good restore)"
     stop_clean
     pass "$point: killed there, restart shows exactly the $([ "$point" = shard-before-exchange ] && echo old || echo new) shard; a good restore works"
@@ -233,11 +247,7 @@ done
 
 # ---- crash at the KV (whole state) swap ------------------------------------------
 for point in kv-before-exchange kv-after-exchange; do
-    D="$TSV_TMP/$point"
-    cp -a "$T" "$D"
-    export TSVAULT_FAULT="$point:pause"
-    launch "$D"
-    unset TSVAULT_FAULT
+    launch_copy "$point" "$point:pause"
     bg_restore /api/v2/restore/kv "$LIVE"
     wait_log 'msg="fault point reached" point='"$point"'$'
     kill9
@@ -284,41 +294,28 @@ PY
     http POST "$U/api/v2/restore/kv" -H "$(auth)" --data-binary "@$LIVE"
     expect_status 200 "$point: good KV restore afterwards"
     [ "$(json_get 'j["token"]')" = "$LIVE_TOKEN" ] || fail "$point: restored token"
-    kv_state "$W/kv-now"
-    cmp -s "$W/kv-now" "$W/new-kv" || fail "$point: good restore gave another KV"
+    kv_is "$W/new-kv" "$point: good restore gave another KV"
     clean "$D" "$point (after a good restore)"
     stop_clean
     pass "$point: killed there, restart shows exactly the $which state; a good restore works"
 done
 
 # ---- disk full, injected ---------------------------------------------------------
-D="$TSV_TMP/enospc-shard"
-cp -a "$T" "$D"
-export TSVAULT_FAULT="shard-write:enospc"
-launch "$D"
-unset TSVAULT_FAULT
+launch_copy enospc-shard shard-write:enospc
 http POST "$U/api/v2/restore/shards/$S" -H "$(auth)" -H 'Content-Encoding: gzip' \
     -H 'Transfer-Encoding: chunked' --data-binary "@$W/s2.tar.gz"
 expect_error 507 unavailable 'No space left on device.*insufficient storage; previous data left intact'
 files "$D/$SREL" | cmp -s - "$W/old-shard" || fail "shard-write enospc: shard changed"
 tree "$D" | cmp -s - "$W/old-tree" || fail "shard-write enospc: engine changed"
 clean "$D" "shard-write enospc"
-http POST "$U/api/v2/restore/shards/$S" -H "$(auth)" -H 'Content-Encoding: gzip' \
-    --data-binary "@$W/s2.tar.gz"
-expect_status 204 "retry after the injected ENOSPC"
-files "$D/$SREL" | cmp -s - "$W/new-shard" || fail "retry did not install s2"
+shard_restore_ok "$W/s2.tar.gz" "$W/new-shard" "retry after the injected ENOSPC"
 stop_clean
 pass "shard-write:enospc -> 507 unavailable, shard intact; the retry succeeds"
 
-D="$TSV_TMP/enospc-upload"
-cp -a "$T" "$D"
-export TSVAULT_FAULT="upload-write:enospc"
-launch "$D"
-unset TSVAULT_FAULT
+launch_copy enospc-upload upload-write:enospc
 http POST "$U/api/v2/restore/kv" -H "$(auth)" --data-binary "@$LIVE"
 expect_error 507 unavailable 'No space left on device'
-kv_state "$W/kv-now"
-cmp -s "$W/kv-now" "$W/old-kv" || fail "upload-write enospc: KV changed"
+kv_is "$W/old-kv" "upload-write enospc: KV changed"
 tree "$D" | cmp -s - "$W/old-tree" || fail "upload-write enospc: engine changed"
 clean "$D" "upload-write enospc"
 http POST "$U/api/v2/restore/kv" -H "$(auth)" --data-binary "@$LIVE"
@@ -359,13 +356,9 @@ PY
     http POST "$U/api/v2/restore/kv" -H "$(auth)" --data-binary "@$W/huge.tar"
     expect_error 507 unavailable 'No space left on device'
     grep -q "$MNT" "$HTTP_BODY" && fail "tmpfs: 507 reveals a server path: $(cat "$HTTP_BODY")"
-    kv_state "$W/kv-now"
-    cmp -s "$W/kv-now" "$W/old-kv" || fail "tmpfs: KV changed"
+    kv_is "$W/old-kv" "tmpfs: KV changed"
     clean "$D" "tmpfs kv"
-    http POST "$U/api/v2/restore/shards/$S" -H "$(auth)" -H 'Content-Encoding: gzip' \
-        --data-binary "@$W/s2.tar.gz"
-    expect_status 204 "tmpfs: good restore once the space is free again"
-    files "$D/$SREL" | cmp -s - "$W/new-shard" || fail "tmpfs: good restore did not install s2"
+    shard_restore_ok "$W/s2.tar.gz" "$W/new-shard" "tmpfs: good restore once the space is free again"
     stop_clean
     umount "$MNT"
     rmdir "$MNT"
