@@ -383,18 +383,24 @@ expect_status 200 "files upload example"
 http GET "$H/api/v2/files" -H "Authorization: Token $T"
 [ "$(json_get '[f["name"] for f in j["files"]]')" = "['fixture-1.6.tar.gz']" ] || fail "files list"
 [ "$(json_get 'sorted(j["space"])')" = "['allocatedBytes', 'remainingBytes', 'usedBytes']" ] || fail "space"
-http POST "$H/api/v2/jobs" -H "Authorization: Token $T" \
-    -d '{"type":"restore","source":{"type":"file","fileName":"fixture-1.6.tar.gz"},"target":{"type":"bucket","bucketName":"fixture/autogen","newBucketName":"fixture-copy"}}'
-expect_status 201 "job example"
-J=$(json_get 'j["id"]')
-i=0
-while :; do
-    http GET "$H/api/v2/jobs/$J" -H "Authorization: Token $T"
-    st=$(json_get 'j["executionStatus"]')
-    [ "$st" = completed ] && break
-    case $st in failed|canceled) fail "docs job $st: $(cat "$HTTP_BODY")" ;; esac
-    i=$((i + 1)); [ $i -lt 600 ] || fail "docs job too slow"; sleep 0.2
-done
+# docs_job JOBS_URL BODY WHAT: POSTs the job as the docs do (no Content-Type),
+# polls it (120 s at most) and fails unless it completes; sets DOCS_JOB.
+docs_job() {
+    local i=0 st
+    http POST "$1" -H "Authorization: Token $T" -d "$2"
+    expect_status 201 "$3"
+    DOCS_JOB=$(json_get 'j["id"]')
+    while :; do
+        http GET "$1/$DOCS_JOB" -H "Authorization: Token $T"
+        st=$(json_get 'j["executionStatus"]')
+        [ "$st" = completed ] && break
+        case $st in failed|canceled) fail "$3 $st: $(cat "$HTTP_BODY")" ;; esac
+        i=$((i + 1)); [ $i -lt 600 ] || fail "$3 too slow"; sleep 0.2
+    done
+}
+docs_job "$H/api/v2/jobs" '{"type":"restore","source":{"type":"file","fileName":"fixture-1.6.tar.gz"},"target":{"type":"bucket","bucketName":"fixture/autogen","newBucketName":"fixture-copy"}}' \
+    "job example"
+J=$DOCS_JOB
 http GET "$H/api/v2/jobs/$J/metrics" -H "Authorization: Token $T"
 [ "$(json_get 'j["totals"]["shardsDone"], j["totals"]["shardsTotal"], j["totals"]["percentDone"]')" = "(3, 3, 100.0)" ] || fail "metrics"
 http GET "$H/api/v2/jobs/$J/logs" -H "Authorization: Token $T"
@@ -406,18 +412,9 @@ expect_error 400 invalid 'paginationLimit must be an integer from 1 to 1000, got
 # delete_data / restore_data examples (on the fixture-copy bucket the restore job made)
 for body in '{"type":"delete_data","target":{"type":"table","tableName":"fixture-copy","intervals":["2024-01-03/2024-01-10"]}}' \
     '{"type":"restore_data","target":{"type":"table","tableName":"fixture-copy"},"interval":"2024-01-03/2024-01-10"}'; do
-    http POST "$H/v1/jobs" -H "Authorization: Token $T" -d "$body"
-    expect_status 201 "vault job example"
-    VJ=$(json_get 'j["id"]')
-    i=0
-    while :; do
-        http GET "$H/v1/jobs/$VJ" -H "Authorization: Token $T"
-        st=$(json_get 'j["executionStatus"]')
-        [ "$st" = completed ] && break
-        case $st in failed|canceled) fail "vault job example $st: $(cat "$HTTP_BODY")" ;; esac
-        i=$((i + 1)); [ $i -lt 600 ] || fail "vault job example too slow"; sleep 0.2
-    done
+    docs_job "$H/v1/jobs" "$body" "vault job example"
 done
+VJ=$DOCS_JOB
 http GET "$H/v1/jobs/$VJ/logs" -H "Authorization: Token $T"
 [ "$(json_get 'sum("restored, version" in l["message"] for l in j["logs"])')" = 2 ] || fail "restore_data example logs: $(cat "$HTTP_BODY")"
 http PATCH "$H/api/v2/jobs/$J" -H "Authorization: Token $T" -d '{"desiredExecutionStatus":"canceled"}'
