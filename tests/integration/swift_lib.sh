@@ -76,19 +76,26 @@ for kind, port in zip(("account", "container", "object"), sys.argv[2:5]):
 PY
 }
 
-# swift__server KIND PORT: the config of an account/container/object server.
-swift__server() {
-    cat >"$SWIFT_DIR/etc/$1-server.conf" <<EOF
+# swift__defaults NAME PORT: the [DEFAULT] lines all the servers share.
+swift__defaults() {
+    cat <<EOF
 [DEFAULT]
 bind_ip = 127.0.0.1
 bind_port = $2
 workers = 0
 user = $(id -un)
 swift_dir = $SWIFT_DIR/etc
+log_name = $1
+log_level = INFO
+EOF
+}
+
+# swift__server KIND PORT: the config of an account/container/object server.
+swift__server() {
+    swift__defaults "$1-server" "$2" >"$SWIFT_DIR/etc/$1-server.conf"
+    cat >>"$SWIFT_DIR/etc/$1-server.conf" <<EOF
 devices = $SWIFT_DIR/devices
 mount_check = false
-log_name = $1-server
-log_level = INFO
 
 [pipeline:main]
 pipeline = $1-server
@@ -99,15 +106,8 @@ EOF
 }
 
 swift__proxy() {
-    cat >"$SWIFT_DIR/etc/proxy-server.conf" <<EOF
-[DEFAULT]
-bind_ip = 127.0.0.1
-bind_port = $1
-workers = 0
-user = $(id -un)
-swift_dir = $SWIFT_DIR/etc
-log_name = proxy-server
-log_level = INFO
+    swift__defaults proxy-server "$1" >"$SWIFT_DIR/etc/proxy-server.conf"
+    cat >>"$SWIFT_DIR/etc/proxy-server.conf" <<EOF
 
 [pipeline:main]
 pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats s3api tempauth copy slo dlo proxy-logging proxy-server
