@@ -167,3 +167,23 @@ PY
 tsv_free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
+
+# kill9_at_fault POINT LOG CMD...: runs CMD (a tsvault or a tool; its output
+# to LOG) with TSVAULT_FAULT=POINT:pause, waits until it reaches that fault
+# point (60 s at most), then kill -9.
+kill9_at_fault() {
+    local point=$1 log=$2 pid i=0
+    shift 2
+    TSVAULT_FAULT="$point:pause" "$@" >"$log" 2>&1 &
+    pid=$!
+    TSV_PIDS="$TSV_PIDS $pid"
+    until grep -q "fault point reached" "$log"; do
+        kill -0 "$pid" 2>/dev/null || fail "$point: $1 ended before the fault point: $(tail -3 "$log")"
+        i=$((i + 1))
+        [ $i -lt 1200 ] || fail "$point: fault point not reached: $(tail -3 "$log")"
+        sleep 0.05
+    done
+    kill -9 "$pid"
+    wait "$pid" 2>/dev/null || true
+}
+

@@ -169,17 +169,8 @@ sleep 4.5 # the lease TTL
 # kill -9 in the middle of a recovery, twice: no state/ is left, and the
 # next run recovers.
 for point in tier-recover-after-catalog tier-recover-before-state; do
-    TSVAULT_FAULT="$point:pause" "$TSVAULT_BIN" serve --http-bind-address 127.0.0.1:0 --rpc-bind-address "" \
-        --data-dir "$R" --recover-from "$URL" --s3-endpoint "$EP" --s3-path-style >"$TSV_TMP/crash-$point.log" 2>&1 &
-    cpid=$!
-    TSV_PIDS="$TSV_PIDS $cpid"
-    for _ in $(seq 1 300); do
-        grep -q 'fault point reached' "$TSV_TMP/crash-$point.log" && break
-        sleep 0.05
-    done
-    grep -q 'fault point reached' "$TSV_TMP/crash-$point.log" || fail "$point not reached: $(tail -3 "$TSV_TMP/crash-$point.log")"
-    kill -9 "$cpid"
-    wait "$cpid" 2>/dev/null || true
+    kill9_at_fault "$point" "$TSV_TMP/crash-$point.log" "$TSVAULT_BIN" serve --http-bind-address 127.0.0.1:0 \
+        --rpc-bind-address "" --data-dir "$R" --recover-from "$URL" --s3-endpoint "$EP" --s3-path-style
     [ ! -e "$R/state" ] && [ -e "$R/tier/recovering" ] || fail "after a crash at $point: $(ls "$R" "$R/tier")"
 done
 pass "kill -9 during a recovery (after the catalogue, before state/): no state/, the mark says to run again"

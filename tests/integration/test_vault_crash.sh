@@ -77,35 +77,33 @@ PY
 
 # crash_at POINT DATADIR CMD...: runs the tool paused at POINT, kill -9.
 crash_at() {
-    point=$1 d=$2; shift 2
-    TSVAULT_FAULT="$point:pause" "$VT" "$d" "$@" >/dev/null 2>"$W/crash.err" &
-    pid=$!
-    i=0
-    until grep -q "fault point reached" "$W/crash.err"; do
-        kill -0 $pid 2>/dev/null || fail "$point: tool ended before the fault point: $(tail -3 "$W/crash.err")"
-        i=$((i + 1)); [ $i -lt 600 ] || fail "$point: fault point not reached"
-        sleep 0.05
-    done
-    kill -9 $pid
-    wait $pid 2>/dev/null || true
+    point=$1 d=$2
+    shift 2
+    kill9_at_fault "$point" "$W/crash.err" "$VT" "$d" "$@"
+}
+
+# crash_then_redo DIR FROM POINT OP WANT: DIR, a copy of FROM, killed at
+# POINT during OP; the server's start-up recovery leaves nothing lost (the
+# state it finds is ST), and OP run again reaches the state WANT.
+crash_then_redo() {
+    local d=$1 point=$3 op=$4
+    cp -a "$2" "$d"
+    crash_at "$point" "$d" "$op" "$B" "$IV"
+    # Start-up recovery runs (server), then the data must be wholly old or new.
+    launch "$d" || fail "$point: server does not start"
+    tsv_stop s
+    ST=$(state_is "$d")
+    referenced_ok "$d"
+    "$VT" "$d" "$op" "$B" "$IV" >/dev/null 2>"$W/vt.err" || fail "$point: $op again: $(cat "$W/vt.err")"
+    [ "$(state_is "$d")" = "$5" ] || fail "$point: $op after recovery"
 }
 
 [ "$(state_is "$BASE")" = full ] || fail "base state"
 
 # --- delete_data -------------------------------------------------------------
 for point in vault-write vault-delete-before-commit vault-before-exchange vault-after-exchange; do
-    d="$TSV_TMP/c-$point"
-    cp -a "$BASE" "$d"
-    crash_at "$point" "$d" delete "$B" "$IV"
-    # Start-up recovery runs (server), then the data must be wholly old or new.
-    launch "$d" || fail "$point: server does not start"
-    tsv_stop s
-    st=$(state_is "$d")
-    referenced_ok "$d"
-    # Doing it again reaches the new state.
-    "$VT" "$d" delete "$B" "$IV" >/dev/null 2>"$W/vt.err" || fail "$point: delete again: $(cat "$W/vt.err")"
-    [ "$(state_is "$d")" = deleted ] || fail "$point: delete after recovery"
-    pass "kill -9 at $point during delete_data: $st state after restart, nothing lost, delete completes"
+    crash_then_redo "$TSV_TMP/c-$point" "$BASE" "$point" delete deleted
+    pass "kill -9 at $point during delete_data: $ST state after restart, nothing lost, delete completes"
 done
 
 # --- restore_data ------------------------------------------------------------
@@ -114,16 +112,8 @@ cp -a "$BASE" "$DEL"
 "$VT" "$DEL" delete "$B" "$IV" >/dev/null 2>"$W/vt.err" || fail "delete: $(cat "$W/vt.err")"
 [ "$(state_is "$DEL")" = deleted ] || fail "deleted base"
 for point in vault-restore-before-commit vault-before-exchange vault-after-exchange; do
-    d="$TSV_TMP/r-$point"
-    cp -a "$DEL" "$d"
-    crash_at "$point" "$d" restore "$B" "$IV"
-    launch "$d" || fail "$point: server does not start"
-    tsv_stop s
-    st=$(state_is "$d")
-    referenced_ok "$d"
-    "$VT" "$d" restore "$B" "$IV" >/dev/null 2>"$W/vt.err" || fail "$point: restore again"
-    [ "$(state_is "$d")" = full ] || fail "$point: restore after recovery"
-    pass "kill -9 at $point during restore_data: $st state after restart, nothing lost, restore completes"
+    crash_then_redo "$TSV_TMP/r-$point" "$DEL" "$point" restore full
+    pass "kill -9 at $point during restore_data: $ST state after restart, nothing lost, restore completes"
 done
 
 # --- purge and GC --------------------------------------------------------------

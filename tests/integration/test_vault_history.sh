@@ -273,17 +273,8 @@ pass "pre-vault data dir: the trash's generation (KV, SQL, shards at their meta'
 for point in trash-migrate-before-commit trash-migrate-after-commit; do
     C="$TSV_TMP/crash-$point"
     make_old "$C"
-    TSVAULT_FAULT="$point:pause" "$TSVAULT_BIN" serve --http-bind-address 127.0.0.1:0 --rpc-bind-address "" \
-        --data-dir "$C" --operator-token "$TSV_TOKEN" >"$TSV_TMP/crash.log" 2>&1 &
-    pid=$!
-    i=0
-    until grep -q "fault point reached" "$TSV_TMP/crash.log"; do
-        kill -0 $pid 2>/dev/null || fail "$point: server ended before the fault point: $(tail -3 "$TSV_TMP/crash.log")"
-        i=$((i + 1)); [ $i -lt 1200 ] || fail "$point: fault point not reached"
-        sleep 0.05
-    done
-    kill -9 $pid
-    wait $pid 2>/dev/null || true
+    kill9_at_fault "$point" "$TSV_TMP/crash.log" "$TSVAULT_BIN" serve --http-bind-address 127.0.0.1:0 \
+        --rpc-bind-address "" --data-dir "$C" --operator-token "$TSV_TOKEN"
     tsv_launch s "$C" "$TSV_TMP/crash-$point.log"
     U=$s_URL
     migrated_ok "$C"
