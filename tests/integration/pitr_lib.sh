@@ -45,15 +45,23 @@ pitr() {
     expect_status 202 "pitr restore to $(rfc_ms "$1") ${2:-}"
     [ "$(json_get 'j["status"]')" = queued ] || fail "status not queued: $(cat "$HTTP_BODY")"
     JOB=$(json_get 'j["jobId"]')
-    for _ in $(seq 1 300); do
-        http GET "$U/api/v2/pitr/restore/$JOB" -H "$(auth)"
+    pitr_wait "$JOB" 300
+    case $PITR_ST in
+    done) ;;
+    failed) fail "pitr job failed: $(cat "$HTTP_BODY")" ;;
+    *) fail "pitr job did not finish" ;;
+    esac
+}
+# pitr_wait JOB TRIES: polls the PITR job every 0.1 s (TRIES times at most)
+# until it is done or failed; PITR_ST is its last status, HTTP_BODY the reply.
+pitr_wait() {
+    for _ in $(seq 1 "$2"); do
+        http GET "$U/api/v2/pitr/restore/$1" -H "$(auth)"
         expect_status 200 "pitr status"
-        st=$(json_get 'j["status"]')
-        [ "$st" = done ] && return 0
-        [ "$st" = failed ] && fail "pitr job failed: $(cat "$HTTP_BODY")"
+        PITR_ST=$(json_get 'j["status"]')
+        case $PITR_ST in done | failed) return 0 ;; esac
         sleep 0.1
     done
-    fail "pitr job did not finish"
 }
 # shard_tar_hashes TAR PREFIX: one line per regular file of a shard's backup
 # tar, in name order: PREFIX, then "<file name> <size> <sha256>".

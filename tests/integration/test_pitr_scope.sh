@@ -202,12 +202,8 @@ http POST "$U/api/v2/pitr/restore" -H "$(auth)" -H 'Content-Type: application/js
     -d "{\"target_time\":\"$(rfc_ms "$T1")\",\"bucketID\":\"0123456789abcdef\"}"
 expect_status 202 "unknown bucket: queued"
 J=$(json_get 'j["jobId"]')
-for _ in $(seq 1 100); do
-    http GET "$U/api/v2/pitr/restore/$J" -H "$(auth)"
-    [ "$(json_get 'j["status"]')" = failed ] && break
-    sleep 0.1
-done
-[ "$(json_get 'j["status"]')" = failed ] || fail "unknown bucket: $(cat "$HTTP_BODY")"
+pitr_wait "$J" 100
+[ "$PITR_ST" = failed ] || fail "unknown bucket: $(cat "$HTTP_BODY")"
 json_get 'j["description"]' | grep -q "exists neither now nor at the target time" || fail "unknown bucket: $(cat "$HTTP_BODY")"
 snap e1
 cmp -s "$W/s2.kv" "$W/e1.kv" && cmp -s "$W/s2.shards" "$W/e1.shards" || fail "a failed scoped PITR changed the state"

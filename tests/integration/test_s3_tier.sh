@@ -446,13 +446,8 @@ http POST "$U/api/v2/pitr/restore" -H "$(auth)" -H 'Content-Type: application/js
     -d "{\"target_time\":\"$(rfc_ms "$TF")\"}"
 expect_status 202 "pitr with the store down"
 JOB=$(json_get 'j["jobId"]')
-for _ in $(seq 1 600); do
-    http GET "$U/api/v2/pitr/restore/$JOB" -H "$(auth)"
-    st=$(json_get 'j["status"]')
-    [ "$st" = failed ] || [ "$st" = done ] && break
-    sleep 0.1
-done
-[ "$st" = failed ] || fail "PITR needing an evicted object with the store down: $st"
+pitr_wait "$JOB" 600
+[ "$PITR_ST" = failed ] || fail "PITR needing an evicted object with the store down: $PITR_ST"
 grep -q "is not on local disk and the object store could not return it" "$HTTP_BODY" ||
     fail "PITR error: $(cat "$HTTP_BODY")"
 snap f-after
