@@ -187,3 +187,10 @@ kill9_at_fault() {
     wait "$pid" 2>/dev/null || true
 }
 
+# onboard URL [BUCKET]: POST /api/v2/setup as the tests' user ada of org
+# fixture-org, first bucket BUCKET (default metrics); the reply in HTTP_BODY.
+onboard() {
+    http POST "$1/api/v2/setup" -H 'Content-Type: application/json' \
+        -d "{\"username\":\"ada\",\"password\":\"correct-horse\",\"org\":\"fixture-org\",\"bucket\":\"${2:-metrics}\",\"retentionPeriodSeconds\":0}"
+    expect_status 201 "setup of $1"
+}

@@ -36,9 +36,7 @@ pass "v4 tombstone for '$TKEY' added to shard 1 (InfluxDB's reader: $k0 -> $k1 k
 # ---- A: onboard, restore the fixture and the edge bucket -------------------
 tsv_start a
 UA=$a_URL
-http POST "$UA/api/v2/setup" -H 'Content-Type: application/json' \
-    -d '{"username":"ada","password":"correct-horse","org":"fixture-org","bucket":"metrics","retentionPeriodSeconds":0}'
-expect_status 201 "setup A"
+onboard "$UA"
 TA=$(json_get 'j["auth"]["token"]')
 ORG=$(json_get 'j["org"]["id"]')
 AUTH_A="Authorization: Token $TA"

@@ -14,9 +14,6 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/jobs_lib.sh"
 command -v tmux >/dev/null || fail "tmux is not installed"
-FIXTURE="$TSV_TESTDATA/influxdb-1.6-portable"
-W="$TSV_TMP/work"
-mkdir -p "$W"
 TMUX_SOCK="tsv-client-$$"
 cleanup_all() {
     tmux -L "$TMUX_SOCK" kill-server 2>/dev/null || true
@@ -46,9 +43,7 @@ run() {
     [ "$rc" = "$want" ] || fail "$* exited $rc, expected $want; stdout: $(head -c 600 "$W/out"); stderr: $(head -c 600 "$W/err")"
 }
 
-http POST "$U/api/v2/setup" -H 'Content-Type: application/json' \
-    -d '{"username":"ada","password":"correct-horse","org":"fixture-org","bucket":"b0","retentionPeriodSeconds":0}'
-expect_status 201 "setup"
+onboard "$U" b0
 
 # --- --help and usage errors ---------------------------------------------------
 for c in "upload" "files list" "files get" "files delete" "jobs list" "jobs get" "jobs watch" \

@@ -52,9 +52,7 @@ expect_error 401 unauthorized "unauthorized access"
 pass "static files: public, CSP, nosniff, ETag/304, 404, API not shadowed"
 
 # ---- data: an org to restore into, the archive to upload --------------------
-http POST "$U/api/v2/setup" -H 'Content-Type: application/json' \
-    -d '{"username":"ada","password":"correct-horse","org":"fixture-org","bucket":"metrics","retentionPeriodSeconds":0}'
-expect_status 201 "setup"
+onboard "$U"
 tar czf "$W/fixture-1.6.tar.gz" -C "$FIXTURE/backup" .
 
 ART=${CONSOLE_ARTIFACTS:-${TSV_BUILD_DIR:-$(dirname "$TSVAULT_BIN")}/artifacts/console}

@@ -17,9 +17,7 @@
 
 tsv_start a --job-workers 2
 UA=$a_URL
-http POST "$UA/api/v2/setup" -H 'Content-Type: application/json' \
-    -d '{"username":"ada","password":"correct-horse","org":"fixture-org","bucket":"metrics","retentionPeriodSeconds":0}'
-expect_status 201 "setup A"
+onboard "$UA"
 TA=$(json_get 'j["auth"]["token"]')
 UID_A=$(json_get 'j["user"]["id"]')
 

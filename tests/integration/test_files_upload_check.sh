@@ -23,9 +23,7 @@ set -euo pipefail
 tsv_start a
 U=$a_URL
 T=$TSV_TOKEN
-http POST "$U/api/v2/setup" -H 'Content-Type: application/json' \
-    -d '{"username":"ada","password":"correct-horse","org":"fixture-org","bucket":"metrics","retentionPeriodSeconds":0}'
-expect_status 201 setup
+onboard "$U"
 
 # export_is_expected BUCKET-PREFIX: the buckets PREFIX/autogen and
 # PREFIX/daily, read by tsmcheck, are the fixture's expected export.

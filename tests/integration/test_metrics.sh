@@ -12,9 +12,6 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/jobs_lib.sh"
 command -v promtool >/dev/null || fail "promtool (Debian package prometheus) is not installed"
-FIXTURE="$TSV_TESTDATA/influxdb-1.6-portable"
-W="$TSV_TMP/work"
-mkdir -p "$W"
 
 tsv_start s
 U=$s_URL
@@ -70,9 +67,7 @@ expect_val "$W/m1" 'tsvault_http_requests_total{method="GET",route="/metrics",st
 pass "requests by route and status, latency histogram and bytes out move with curl requests"
 
 # --- real work: upload, restore job, shard restore refused, backup --------------
-http POST "$U/api/v2/setup" -H 'Content-Type: application/json' \
-    -d '{"username":"ada","password":"correct-horse","org":"fixture-org","bucket":"b0","retentionPeriodSeconds":0}'
-expect_status 201 "setup"
+onboard "$U" b0
 tar czf "$W/fixture.tar.gz" -C "$FIXTURE/backup" .
 size=$(stat -c %s "$W/fixture.tar.gz")
 upload "$U/api/v2/files" "$T" "$W/fixture.tar.gz"
