@@ -103,6 +103,17 @@ fixture_manifest() {
     sed "s/ORGID/$3/" "$1/manifest-$2.json"
 }
 
+# fixture_bucket URL ORG RP FILE: creates org ORG and restores RP's bucket
+# metadata (manifest written to FILE) into it, no shards, as the operator;
+# the bucketMetadata reply is in HTTP_BODY.
+fixture_bucket() {
+    http POST "$1/api/v2/orgs" -H "$(auth)" -H 'Content-Type: application/json' -d "{\"name\":\"$2\"}"
+    expect_status 201 "create org $2"
+    fixture_manifest "$W" "$3" "$(json_get 'j["id"]')" >"$4"
+    http POST "$1/api/v2/restore/bucketMetadata" -H "$(auth)" --data-binary "@$4"
+    expect_status 201 "bucketMetadata $3 into $2"
+}
+
 # fixture_restore URL WORKDIR: creates org "fixture-org" and restores both
 # RPs of the fixture as buckets fixture_autogen and fixture_daily (bucket
 # metadata, then the five shards). Sets FIX_ORG, FIX_BUCKET[autogen|daily]

@@ -20,11 +20,7 @@ fixture_work
 tsv_start a
 U=$a_URL
 AUTH="Authorization: Token $TSV_TOKEN"
-http POST "$U/api/v2/orgs" -H "$AUTH" -d '{"name":"fixture-org"}'
-expect_status 201 "org"
-fixture_manifest "$W" daily "$(json_get 'j["id"]')" >"$W/m.json"
-http POST "$U/api/v2/restore/bucketMetadata" -H "$AUTH" --data-binary "@$W/m.json"
-expect_status 201 "bucketMetadata"
+fixture_bucket "$U" fixture-org daily "$W/m.json"
 BUCKET=$(json_get 'j["id"]')
 SHARD=$(json_get 'j["shardMappings"][0]["newId"]')
 OTHER=$(json_get 'j["shardMappings"][1]["newId"]')

@@ -292,11 +292,7 @@ pass "B backed up: bolt dump, SQL, manifests byte-identical to A's; 7 shards' TS
 # ---- A -> C: PARTIAL restore with shard IDs already taken --------------------
 tsv_start c
 AUTH_C="Authorization: Token $TSV_TOKEN"
-http POST "$c_URL/api/v2/orgs" -H "$AUTH_C" -H 'Content-Type: application/json' -d '{"name":"prefill-org"}'
-expect_status 201 "C: org"
-fixture_manifest "$W" autogen "$(json_get 'j["id"]')" >"$W/prefill.json"
-http POST "$c_URL/api/v2/restore/bucketMetadata" -H "$AUTH_C" --data-binary "@$W/prefill.json"
-expect_status 201 "C: prefill bucket takes shard ids 1-3"
+fixture_bucket "$c_URL" prefill-org autogen "$W/prefill.json" # C's shard IDs 1-3 are taken
 $CLI restore "$c_URL" "$TSV_TOKEN" "$W/bk" --seed 2 >"$W/rc.json" 2>"$W/rc.err" || { cat "$W/rc.err"; fail "partial restore into C"; }
 meta_get "$c_URL" "$AUTH_C" "$W/mc" -H 'Accept-Encoding: gzip'
 http GET "$c_URL/api/v2/orgs?org=fixture-org" -H "$AUTH_C"

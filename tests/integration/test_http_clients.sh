@@ -13,11 +13,7 @@ fixture_server --http-read-header-timeout 2s --http-body-idle-timeout 3s \
     --max-concurrent-uploads 1 --max-body-size 50MiB
 A="Authorization: Token $TSV_TOKEN"
 
-http POST "$U/api/v2/orgs" -H "$A" -H 'Content-Type: application/json' -d '{"name":"fixture-org"}'
-expect_status 201 "create org"
-fixture_manifest "$W" autogen "$(json_get 'j["id"]')" >"$W/m.json"
-http POST "$U/api/v2/restore/bucketMetadata" -H "$A" --data-binary "@$W/m.json"
-expect_status 201 "bucketMetadata"
+fixture_bucket "$U" fixture-org autogen "$W/m.json"
 BID=$(json_get 'j["id"]')
 declare -A NEWID
 while read -r old new; do NEWID[$old]=$new; done < <(json_get "'\\n'.join('%d %d' % (m['oldId'], m['newId']) for m in j['shardMappings'])")
