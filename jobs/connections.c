@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array_grow.h"
 #include "influx1_rpc.h"
 #include "influx2_backup.h"
 #include "jobs.h"
@@ -909,17 +910,11 @@ typedef struct keep_list {
 static int keep_collect(void *ctx, const tsv_snapshot *s, tsv_error *err)
 {
     keep_list *k = ctx;
-    if (k->n == k->cap) {
-        size_t nc = k->cap ? k->cap * 2 : 64;
-        int64_t *a = realloc(k->id, nc * sizeof *a);
-        if (a)
-            k->id = a;
-        int64_t *b = a ? realloc(k->t, nc * sizeof *b) : NULL;
-        if (!a || !b)
-            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        k->t = b;
-        k->cap = nc;
-    }
+    /* t grows first against a copy of cap: cap only moves once both hold n + 1. */
+    size_t tcap = k->cap;
+    if (tsv_array_grow(&k->t, &tcap, k->n + 1, sizeof *k->t, err) != 0 ||
+        TSV_ARRAY_GROW(k->id, k->n, k->cap, err) != 0)
+        return -1;
     k->id[k->n] = s->id;
     k->t[k->n] = s->time;
     k->n++;
@@ -998,14 +993,8 @@ typedef struct hex_set {
 static int hex_add(void *ctx, const char *hex, tsv_error *err)
 {
     hex_set *s = ctx;
-    if (s->n == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 1024;
-        char(*nv)[TSV_HEX_LEN] = realloc(s->v, nc * sizeof *nv);
-        if (!nv)
-            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        s->v = nv;
-        s->cap = nc;
-    }
+    if (TSV_ARRAY_GROW(s->v, s->n, s->cap, err) != 0)
+        return -1;
     snprintf(s->v[s->n++], TSV_HEX_LEN, "%s", hex);
     return 0;
 }

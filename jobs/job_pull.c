@@ -231,16 +231,8 @@ static int known(const tsv_snap_shard *ps, const char *base, const tsv_tar_entry
 
 static tsv_snap_shard *new_shard(pull *p, tsv_error *err)
 {
-    if (p->snap.n_shards == p->shards_cap) {
-        size_t nc = p->shards_cap ? p->shards_cap * 2 : 64;
-        tsv_snap_shard *nv = realloc(p->snap.shards, nc * sizeof *nv);
-        if (!nv) {
-            tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-            return NULL;
-        }
-        p->snap.shards = nv;
-        p->shards_cap = nc;
-    }
+    if (TSV_ARRAY_GROW(p->snap.shards, p->snap.n_shards, p->shards_cap, err) != 0)
+        return NULL;
     tsv_snap_shard *s = &p->snap.shards[p->snap.n_shards++];
     memset(s, 0, sizeof *s);
     return s;

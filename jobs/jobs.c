@@ -12,6 +12,7 @@
 #include <time.h>
 #include <uuid/uuid.h>
 
+#include "array_grow.h"
 #include "job_pitr.h"
 #include "job_pull.h"
 #include "job_push.h"
@@ -692,14 +693,8 @@ static job *job_from_record(tsv_jobs *j, const uint8_t *rec, size_t len, tsv_err
 
 static int add_job(tsv_jobs *j, job *jb, tsv_error *err)
 {
-    if (j->n == j->cap) {
-        size_t cap = j->cap ? j->cap * 2 : 64;
-        job **v = realloc(j->v, cap * sizeof *v);
-        if (!v)
-            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        j->v = v;
-        j->cap = cap;
-    }
+    if (TSV_ARRAY_GROW(j->v, j->n, j->cap, err) != 0)
+        return -1;
     j->v[j->n++] = jb;
     return 0;
 }

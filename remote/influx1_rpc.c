@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array_grow.h"
 #include "json.h"
 #include "meta.h"
 #include "tar_stream.h"
@@ -492,14 +493,8 @@ static int select_shard(const Meta__DatabaseInfo *db, const Meta__RetentionPolic
     selection *s = ctx;
     if (strcmp(db->name, s->db) != 0 || (s->rp && strcmp(rp->name, s->rp) != 0))
         return 0;
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? 2 * s->cap : 64;
-        sel_shard *v = realloc(s->v, cap * sizeof *v);
-        if (!v)
-            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        s->v = v;
-        s->cap = cap;
-    }
+    if (TSV_ARRAY_GROW(s->v, s->n, s->cap, err) != 0)
+        return -1;
     s->v[s->n++] = (sel_shard){shard->id, rp->name, group->deletedat != 0};
     return 0;
 }

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "array_grow.h"
 #include "engine.h"
 #include "fsutil.h"
 #include "json.h"
@@ -326,14 +327,9 @@ int tsv_store_shard_snapshot(tsv_store *s, uint64_t shard_id, int64_t since_ns,
                 rc = tsv_error_set_errno(err, TSV_EINTERNAL, errno, "link %s", from);
                 break;
             }
-            if (snap->count == cap) {
-                cap = cap ? cap * 2 : 16;
-                snap_file *p = realloc(snap->files, cap * sizeof *p);
-                if (!p) {
-                    rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-                    break;
-                }
-                snap->files = p;
+            if (TSV_ARRAY_GROW(snap->files, snap->count, cap, err) != 0) {
+                rc = -1;
+                break;
             }
             snap_file *f = &snap->files[snap->count++];
             snprintf(f->name, sizeof f->name, "%s", e->d_name);

@@ -17,6 +17,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 
+#include "array_grow.h"
 #include "bolt.h"
 #include "bolt_format.h"
 
@@ -158,14 +159,8 @@ static void put_leaf_element(uint8_t *el, uint32_t flags, uint32_t pos, uint32_t
 
 static int list_push(node_list *l, const uint8_t *key, uint32_t klen, uint64_t pgid, tsv_error *err)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        tree_node *v = realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return tsv_error_set(err, TSV_EINTERNAL, "bolt write: out of memory");
-        l->v = v;
-        l->cap = cap;
-    }
+    if (TSV_ARRAY_GROW(l->v, l->n, l->cap, NULL) != 0)
+        return tsv_error_set(err, TSV_EINTERNAL, "bolt write: out of memory");
     l->v[l->n++] = (tree_node){.key = key, .klen = klen, .pgid = pgid};
     return 0;
 }
@@ -531,14 +526,9 @@ static int scan_bucket(writer *w, uint64_t handle, unsigned depth, child_summary
                               BOLT_MAX_BUCKET_DEPTH);
                 goto out;
             }
-            if (*nsubs == cap) {
-                cap = cap ? cap * 2 : 8;
-                child_summary *v = realloc(*subs, cap * sizeof *v);
-                if (!v) {
-                    tsv_error_set(err, TSV_EINTERNAL, "bolt write: out of memory");
-                    goto out;
-                }
-                *subs = v;
+            if (TSV_ARRAY_GROW(*subs, *nsubs, cap, NULL) != 0) {
+                tsv_error_set(err, TSV_EINTERNAL, "bolt write: out of memory");
+                goto out;
             }
             child_summary *cs = &(*subs)[(*nsubs)++];
             if (write_bucket(w, e.child, depth + 1, cs, err) != 0)

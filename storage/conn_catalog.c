@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "array_grow.h"
 #include "fsutil.h"
 
 struct tsv_conn_catalog {
@@ -114,21 +115,6 @@ static void copy_text(char *dst, size_t len, sqlite3_stmt *st, int col)
 {
     const unsigned char *t = sqlite3_column_text(st, col);
     snprintf(dst, len, "%s", t ? (const char *)t : "");
-}
-
-/* Makes room for one more element in *arr (n used of *cap): doubles the
- * capacity, starting at `first`. 0, or -1 with err when out of memory. */
-static int grow(void *arr, size_t n, size_t *cap, size_t elem, size_t first, tsv_error *err)
-{
-    if (n < *cap)
-        return 0;
-    size_t nc = *cap ? *cap * 2 : first;
-    void *nv = realloc(*(void **)arr, nc * elem);
-    if (!nv)
-        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-    *(void **)arr = nv;
-    *cap = nc;
-    return 0;
 }
 
 /* ---- connections --------------------------------------------------------------------- */
@@ -244,7 +230,7 @@ int tsv_conn_catalog_list(tsv_conn_catalog *c, tsv_conn_fn fn, void *ctx, tsv_er
     }
     int s;
     while (rc == 0 && (s = sqlite3_step(st)) == SQLITE_ROW) {
-        if (grow(&v, n, &cap, sizeof(*v), 16, err) != 0) {
+        if (TSV_ARRAY_GROW(v, n, cap, err) != 0) {
             rc = -1;
             break;
         }
@@ -473,7 +459,7 @@ int tsv_conn_snapshots_list(tsv_conn_catalog *c, const char *name, int with_dele
         sqlite3_bind_int(st, 2, with_deleted != 0);
     }
     while (rc == 0 && (s = sqlite3_step(st)) == SQLITE_ROW) {
-        if (grow(&v, n, &cap, sizeof(*v), 32, err) != 0) {
+        if (TSV_ARRAY_GROW(v, n, cap, err) != 0) {
             rc = -1;
             break;
         }
@@ -508,7 +494,7 @@ static int load_shards(tsv_conn_catalog *c, tsv_snapshot *s, tsv_error *err)
         int64_t vid = sqlite3_column_int64(st, 0);
         tsv_snap_shard *sh = s->n_shards ? &s->shards[s->n_shards - 1] : NULL;
         if (!sh || sh->version != vid) {
-            if (grow(&s->shards, s->n_shards, &cap, sizeof(*s->shards), 64, err) != 0) {
+            if (TSV_ARRAY_GROW(s->shards, s->n_shards, cap, err) != 0) {
                 rc = -1;
                 break;
             }
@@ -523,7 +509,7 @@ static int load_shards(tsv_conn_catalog *c, tsv_snapshot *s, tsv_error *err)
         }
         if (sqlite3_column_type(st, 5) == SQLITE_NULL)
             continue; /* an empty shard */
-        if (grow(&sh->files, sh->n_files, &fcap, sizeof(*sh->files), 8, err) != 0) {
+        if (TSV_ARRAY_GROW(sh->files, sh->n_files, fcap, err) != 0) {
             rc = -1;
             break;
         }

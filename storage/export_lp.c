@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array_grow.h"
 #include "engine.h"
 #include "json.h"
 #include "tsm.h"
@@ -268,14 +269,9 @@ static int list_tsm(const char *dir, char ***names, size_t *n, tsv_error *err)
     while ((de = readdir(d)) != NULL) {
         if (!tsv_tsm_name_valid(de->d_name))
             continue;
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 8;
-            char **p = realloc(*names, cap * sizeof *p);
-            if (!p) {
-                rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-                break;
-            }
-            *names = p;
+        if (TSV_ARRAY_GROW(*names, *n, cap, err) != 0) {
+            rc = -1;
+            break;
         }
         if (!((*names)[*n] = strdup(de->d_name))) {
             rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");

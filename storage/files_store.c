@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 
+#include "array_grow.h"
 #include "fsutil.h"
 #include "json.h"
 #include "random.h"
@@ -293,14 +294,9 @@ int tsv_files_list(tsv_files *f, tsv_files_fn fn, void *ctx, tsv_error *err)
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.')
             continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            char **v = realloc(names, cap * sizeof *v);
-            if (!v) {
-                rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-                break;
-            }
-            names = v;
+        if (TSV_ARRAY_GROW(names, n, cap, err) != 0) {
+            rc = -1;
+            break;
         }
         if (!(names[n] = strdup(de->d_name))) {
             rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");

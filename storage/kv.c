@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "array_grow.h"
 #include "be_bytes.h"
 #include "fsutil.h"
 #include "kv_internal.h"
@@ -969,14 +970,8 @@ typedef struct handle_stack {
 
 static int stack_push(handle_stack *s, uint64_t h)
 {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 16;
-        uint64_t *v = realloc(s->v, cap * sizeof *v);
-        if (!v)
-            return -1;
-        s->v = v;
-        s->cap = cap;
-    }
+    if (TSV_ARRAY_GROW(s->v, s->n, s->cap, NULL) != 0)
+        return -1;
     s->v[s->n++] = h;
     return 0;
 }

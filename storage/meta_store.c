@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array_grow.h"
 #include "fsutil.h"
 #include "random.h"
 
@@ -72,14 +73,8 @@ static int add_path(const Meta__DatabaseInfo *db, const Meta__RetentionPolicyInf
                              "tsdb meta: shard %" PRIu64 " has an unusable database or retention "
                              "policy name (\"%.64s\"/\"%.64s\"): it must be one directory name",
                              shard->id, db->name ? db->name : "", rp->name ? rp->name : "");
-    if (l->count == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 32;
-        char **p = realloc(l->paths, cap * sizeof *p);
-        if (!p)
-            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        l->paths = p;
-        l->cap = cap;
-    }
+    if (TSV_ARRAY_GROW(l->paths, l->count, l->cap, err) != 0)
+        return -1;
     char buf[1024];
     if (tsv_path_join(buf, sizeof buf, err, "%s/%s/%" PRIu64, db->name, rp->name, shard->id) != 0)
         return -1;

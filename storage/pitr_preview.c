@@ -105,16 +105,8 @@ static tsv_pitr_bucket_change *bucket_of(tsv_pitr_preview *p, const char *id, co
 {
     if (p->n_buckets && strcmp(p->buckets[p->n_buckets - 1].bucket_id, id) == 0)
         return &p->buckets[p->n_buckets - 1];
-    if (p->n_buckets == *cap) {
-        size_t n = *cap ? *cap * 2 : 16;
-        tsv_pitr_bucket_change *b = realloc(p->buckets, n * sizeof *b);
-        if (!b) {
-            tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-            return NULL;
-        }
-        p->buckets = b;
-        *cap = n;
-    }
+    if (TSV_ARRAY_GROW(p->buckets, p->n_buckets, *cap, err) != 0)
+        return NULL;
     tsv_pitr_bucket_change *b = &p->buckets[p->n_buckets++];
     memset(b, 0, sizeof *b);
     snprintf(b->bucket_id, sizeof b->bucket_id, "%s", id);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array_grow.h"
 #include "json.h"
 #include "meta.h"
 #include "meta_store.h"
@@ -33,14 +34,8 @@ static int ids_add(tsv_pitr_scope_ids *ids, const void *p, size_t len, tsv_error
 {
     if (len != 16 || !is_id(p, len))
         return 0; /* not an ID influxd would write: owns nothing */
-    if (ids->n == ids->cap) {
-        size_t cap = ids->cap ? ids->cap * 2 : 16;
-        char(*v)[17] = realloc(ids->v, cap * sizeof *v);
-        if (!v)
-            return tsv_error_set(err, TSV_EINTERNAL, "pitr: out of memory (scope IDs)");
-        ids->v = v;
-        ids->cap = cap;
-    }
+    if (TSV_ARRAY_GROW(ids->v, ids->n, ids->cap, NULL) != 0)
+        return tsv_error_set(err, TSV_EINTERNAL, "pitr: out of memory (scope IDs)");
     memcpy(ids->v[ids->n], p, 16);
     ids->v[ids->n][16] = '\0';
     ids->n++;
@@ -182,14 +177,8 @@ static void ops_free(ops *o)
 static int ops_add(ops *o, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
                    tsv_error *err)
 {
-    if (o->n == o->cap) {
-        size_t cap = o->cap ? o->cap * 2 : 32;
-        op *v = realloc(o->v, cap * sizeof *v);
-        if (!v)
-            return tsv_error_set(err, TSV_EINTERNAL, "pitr: out of memory (scope changes)");
-        o->v = v;
-        o->cap = cap;
-    }
+    if (TSV_ARRAY_GROW(o->v, o->n, o->cap, NULL) != 0)
+        return tsv_error_set(err, TSV_EINTERNAL, "pitr: out of memory (scope changes)");
     op *p = &o->v[o->n];
     memset(p, 0, sizeof *p);
     p->key = malloc(klen ? klen : 1);
@@ -316,14 +305,8 @@ typedef struct id_list {
 
 static int idl_add(id_list *l, uint64_t id, tsv_error *err)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        uint64_t *v = realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return tsv_error_set(err, TSV_EINTERNAL, "pitr: out of memory (shard IDs)");
-        l->v = v;
-        l->cap = cap;
-    }
+    if (TSV_ARRAY_GROW(l->v, l->n, l->cap, NULL) != 0)
+        return tsv_error_set(err, TSV_EINTERNAL, "pitr: out of memory (shard IDs)");
     l->v[l->n++] = id;
     return 0;
 }

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "array_grow.h"
 #include "engine.h"
 #include "fault.h"
 #include "fsutil.h"
@@ -73,18 +74,11 @@ static int name_list_has(const name_list *l, const char *n)
 
 static int name_list_add(name_list *l, const char *n, tsv_error *err)
 {
-    if (l->count == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        char **p = realloc(l->names, cap * sizeof *p);
-        if (!p)
-            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        l->names = p;
-        char(*h)[65] = realloc(l->hex, cap * sizeof *h);
-        if (!h)
-            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        l->hex = h;
-        l->cap = cap;
-    }
+    /* names grows first against a copy of cap: cap only moves once both hold count + 1. */
+    size_t ncap = l->cap;
+    if (tsv_array_grow(&l->names, &ncap, l->count + 1, sizeof *l->names, err) != 0 ||
+        TSV_ARRAY_GROW(l->hex, l->count, l->cap, err) != 0)
+        return -1;
     if (!(l->names[l->count] = strdup(n)))
         return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
     l->hex[l->count][0] = '\0';

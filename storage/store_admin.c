@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array_grow.h"
 #include "engine.h"
 #include "fsutil.h"
 #include "meta_store.h"
@@ -360,14 +361,8 @@ typedef struct id_list {
 
 static int id_list_add(id_list *l, const char *id, tsv_error *err)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        char(*p)[17] = realloc(l->ids, cap * sizeof *p);
-        if (!p)
-            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        l->ids = p;
-        l->cap = cap;
-    }
+    if (TSV_ARRAY_GROW(l->ids, l->n, l->cap, err) != 0)
+        return -1;
     memcpy(l->ids[l->n++], id, 17);
     return 0;
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "array_grow.h"
 #include "tombstone.h"
 #include "tsm.h"
 
@@ -114,14 +115,8 @@ static int tomb_add(tomb_loader *l, const uint8_t *key, size_t klen, int64_t min
         return tsv_error_set(l->err, TSV_ETOOLARGE,
                              "%s: tombstone holds more than %zu bytes of keys", f->path,
                              TSM_FILE_MAX_TOMBSTONE_BYTES);
-    if (f->ntombs == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        tsm_tomb *t = realloc(f->tombs, cap * sizeof *t);
-        if (!t)
-            return tsv_error_set(l->err, TSV_EINTERNAL, "out of memory");
-        f->tombs = t;
-        l->cap = cap;
-    }
+    if (TSV_ARRAY_GROW(f->tombs, f->ntombs, l->cap, l->err) != 0)
+        return -1;
     if (l->klen + klen > l->kcap) {
         size_t cap = l->kcap ? l->kcap : 4096;
         while (cap < l->klen + klen)

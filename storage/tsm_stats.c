@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "array_grow.h"
 #include "bucket_layout.h"
 #include "engine.h"
 #include "json.h"
@@ -45,14 +46,8 @@ static int set_add(name_set *s, const char *name, size_t len)
         else
             hi = mid;
     }
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 16;
-        char **v = realloc(s->v, cap * sizeof *v);
-        if (!v)
-            return -1;
-        s->v = v;
-        s->cap = cap;
-    }
+    if (TSV_ARRAY_GROW(s->v, s->n, s->cap, NULL) != 0)
+        return -1;
     char *d = strndup(name, len);
     if (!d)
         return -1;
@@ -185,13 +180,8 @@ static int collect(shard_info *sh, size_t nsh, file_ref **out, size_t *nout, tsv
             int tomb = !tsm && tsv_tombstone_name_valid(de->d_name);
             if (!tsm && !tomb)
                 continue;
-            if (n == cap) {
-                cap = cap ? cap * 2 : 32;
-                file_ref *r = realloc(refs, cap * sizeof *r);
-                if (!r)
-                    break;
-                refs = r;
-            }
+            if (TSV_ARRAY_GROW(refs, n, cap, NULL) != 0)
+                break;
             file_ref *r = &refs[n];
             memset(r, 0, sizeof *r);
             r->shard = i;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array_grow.h"
 #include "fsutil.h"
 
 /* Lists are small (one line per TSM file of an archive); a bound keeps a
@@ -25,14 +26,8 @@ int tsv_tsm_trust_add(tsv_tsm_trust *t, const char *hex, tsv_error *err)
 {
     if (!hex_ok(hex, strlen(hex)))
         return tsv_error_set(err, TSV_EINVALID, "not a SHA-256 hex digest");
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 64;
-        char(*p)[65] = realloc(t->hex, cap * sizeof *p);
-        if (!p)
-            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        t->hex = p;
-        t->cap = cap;
-    }
+    if (TSV_ARRAY_GROW(t->hex, t->n, t->cap, err) != 0)
+        return -1;
     memcpy(t->hex[t->n++], hex, 65);
     t->sealed = 0;
     return 0;

@@ -12,6 +12,7 @@
 
 #include "archive_members.h"
 #include "archive_read.h"
+#include "array_grow.h"
 #include "byte_pipe.h"
 #include "fsutil.h"
 #include "shard_install.h"
@@ -147,14 +148,8 @@ static int walk(tsv_upload_check *c, tsv_archive *a, tsv_error *err)
         archive_member *x;
         if (archive_members__add(&c->members, e.name, e.size, &x, err) != 0)
             return -1;
-        if (c->members.n > c->info_cap) {
-            size_t cap = c->info_cap ? c->info_cap * 2 : 32;
-            kept_info *k = realloc(c->info, cap * sizeof *k);
-            if (!k)
-                return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-            c->info = k;
-            c->info_cap = cap;
-        }
+        if (tsv_array_grow(&c->info, &c->info_cap, c->members.n, sizeof *c->info, err) != 0)
+            return -1;
         kept_info *info = &c->info[c->members.n - 1];
         memset(info, 0, sizeof *info);
         kept_kind *kind = &info->kind;

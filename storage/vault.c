@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array_grow.h"
 #include "engine.h"
 #include "fault.h"
 #include "fsutil.h"
@@ -338,14 +339,8 @@ typedef struct hexset {
 
 static int hexset_add(hexset *s, const char *hex)
 {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 256;
-        char(*p)[65] = realloc(s->h, cap * sizeof *p);
-        if (!p)
-            return -1;
-        s->h = p;
-        s->cap = cap;
-    }
+    if (TSV_ARRAY_GROW(s->h, s->n, s->cap, NULL) != 0)
+        return -1;
     memcpy(s->h[s->n++], hex, 65);
     return 0;
 }

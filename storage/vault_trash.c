@@ -530,14 +530,8 @@ int vault__migrate_trash(tsv_store *s, tsv_error *err)
     while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.')
             continue;
-        if (n == cap) {
-            size_t c = cap ? cap * 2 : 16;
-            char **p = realloc(names, c * sizeof *p);
-            if (!p)
-                break;
-            names = p;
-            cap = c;
-        }
+        if (TSV_ARRAY_GROW(names, n, cap, NULL) != 0)
+            break;
         if ((names[n] = strdup(e->d_name)) != NULL)
             n++;
     }

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array_grow.h"
 #include "bolt.h"
 #include "engine.h"
 #include "fsutil.h"
@@ -86,14 +87,8 @@ static int add_shard(verifier *v, const char *db, const char *rp, uint64_t id, i
             v->shards[i].listed |= listed;
             return 0;
         }
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 64;
-        vshard *p = realloc(v->shards, cap * sizeof *p);
-        if (!p)
-            return -1;
-        v->shards = p;
-        v->cap = cap;
-    }
+    if (TSV_ARRAY_GROW(v->shards, v->n, v->cap, NULL) != 0)
+        return -1;
     vshard *x = &v->shards[v->n++];
     snprintf(x->db, sizeof x->db, "%s", db);
     snprintf(x->rp, sizeof x->rp, "%s", rp);
@@ -274,13 +269,8 @@ static int verify_shard(verifier *v, const vshard *sh, tsv_error *err)
     while ((de = readdir(d)) != NULL) {
         if (!tsv_tsm_name_valid(de->d_name) && !tsv_tombstone_name_valid(de->d_name))
             continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            char **p = realloc(names, cap * sizeof *p);
-            if (!p)
-                break;
-            names = p;
-        }
+        if (TSV_ARRAY_GROW(names, n, cap, NULL) != 0)
+            break;
         if ((names[n] = strdup(de->d_name)) != NULL)
             n++;
     }

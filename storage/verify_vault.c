@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "array_grow.h"
 #include "catalog.h"
 #include "engine.h"
 #include "fsutil.h"
@@ -53,14 +54,8 @@ typedef struct refs {
 
 static int refs_add(refs *r, const char *hex, uint64_t size)
 {
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 256;
-        ref *p = realloc(r->v, cap * sizeof *p);
-        if (!p)
-            return -1;
-        r->v = p;
-        r->cap = cap;
-    }
+    if (TSV_ARRAY_GROW(r->v, r->n, r->cap, NULL) != 0)
+        return -1;
     snprintf(r->v[r->n].hex, sizeof r->v[r->n].hex, "%s", hex);
     r->v[r->n].size = size;
     r->n++;
@@ -139,14 +134,8 @@ static void note(cat_problems *p, const tsv_version *ver, const char *file, cons
     __attribute__((format(printf, 4, 5)));
 static void note(cat_problems *p, const tsv_version *ver, const char *file, const char *fmt, ...)
 {
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 16;
-        cat_problem *q = realloc(p->v, cap * sizeof *q);
-        if (!q)
-            return;
-        p->v = q;
-        p->cap = cap;
-    }
+    if (TSV_ARRAY_GROW(p->v, p->n, p->cap, NULL) != 0)
+        return;
     cat_problem *x = &p->v[p->n++];
     memset(x, 0, sizeof *x);
     int shard_slot = strcmp(ver->slot.bucket, TSV_CATALOG_SLOT_KV) != 0 &&
