@@ -218,6 +218,16 @@ static inline int harness_trash_has(const char *trash_dir, const char *rel, cons
     return found;
 }
 
+/* xorshift64*: the next number of the sequence *state (not 0) holds;
+ * deterministic across runs, for generated test data. */
+static inline uint64_t harness_rng(uint64_t *state)
+{
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    return *state * 2685821657736338717ull;
+}
+
 /* A growing byte buffer for building inputs; zero-initialise, free(b.p). */
 typedef struct harness_buf {
     uint8_t *p;

@@ -30,22 +30,13 @@
 
 /* ---- data generators ---------------------------------------------------- */
 
-static uint64_t rng_next(uint64_t *s)
-{
-    /* xorshift64*: deterministic, fast, good enough for test data */
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    return *s * 2685821657736338717ull;
-}
-
 static uint8_t *gen_random(size_t n, uint64_t seed)
 {
     uint8_t *p = malloc(n ? n : 1);
     assert_non_null(p);
     uint64_t s = seed | 1;
     for (size_t i = 0; i < n; i += 8) {
-        uint64_t v = rng_next(&s);
+        uint64_t v = harness_rng(&s);
         size_t k = n - i < 8 ? n - i : 8;
         memcpy(p + i, &v, k);
     }
@@ -62,8 +53,8 @@ static uint8_t *gen_compressible(size_t n)
     while (i < n) {
         char line[128];
         int len = snprintf(line, sizeof line, "cpu,host=server%02u,region=eu usage=%u.%02u %llu\n",
-                           (unsigned)(rng_next(&s) % 16), (unsigned)(rng_next(&s) % 100),
-                           (unsigned)(rng_next(&s) % 100), (unsigned long long)t);
+                           (unsigned)(harness_rng(&s) % 16), (unsigned)(harness_rng(&s) % 100),
+                           (unsigned)(harness_rng(&s) % 100), (unsigned long long)t);
         t += 10000000000ull;
         size_t k = (size_t)len < n - i ? (size_t)len : n - i;
         memcpy(p + i, line, k);
@@ -91,9 +82,9 @@ static uint8_t *gen_semi_compressible(size_t n, uint64_t seed)
         size_t k = (size_t)len < n - i ? (size_t)len : n - i;
         memcpy(p + i, key, k);
         i += k;
-        size_t blk = 64 + rng_next(&s) % 192;
+        size_t blk = 64 + harness_rng(&s) % 192;
         for (size_t j = 0; j < blk && i < n; j++, i++) {
-            uint64_t v = rng_next(&s);
+            uint64_t v = harness_rng(&s);
             /* half the bytes low-entropy (small deltas), half random */
             p[i] = (j & 1) ? (uint8_t)v : (uint8_t)(v % 4);
         }

@@ -26,6 +26,7 @@
 #include <zlib.h>
 
 #include "bolt.h"
+#include "bolt_fixture.h"
 #include "bolt_model.h"
 #include "fsutil.h"
 #include "tsv_log.h"
@@ -34,66 +35,14 @@
 #error "TSV_TESTDATA must be defined by the build"
 #endif
 
-#define PAGE 4096u
+#define PAGE BOLT_PAGE
 
-static char tmpdir[256];
 static int file_counter;
 
 /* ---- small helpers ------------------------------------------------------ */
 
-typedef struct sbuf {
-    char *p;
-    size_t n, cap;
-} sbuf;
-
-static void sb_grow(sbuf *s, size_t more)
-{
-    if (s->n + more + 1 <= s->cap)
-        return;
-    size_t cap = s->cap ? s->cap : 256;
-    while (cap < s->n + more + 1)
-        cap *= 2;
-    s->p = realloc(s->p, cap);
-    assert_non_null(s->p);
-    s->cap = cap;
-}
-
-static void sb_add(sbuf *s, const void *buf, size_t len)
-{
-    sb_grow(s, len);
-    memcpy(s->p + s->n, buf, len);
-    s->n += len;
-    s->p[s->n] = '\0';
-}
-
-static void sb_str(sbuf *s, const char *str) { sb_add(s, str, strlen(str)); }
-
-static void sb_hex(sbuf *s, const uint8_t *b, size_t len)
-{
-    static const char digits[] = "0123456789abcdef";
-    sb_grow(s, 2 * len);
-    for (size_t i = 0; i < len; i++) {
-        s->p[s->n++] = digits[b[i] >> 4];
-        s->p[s->n++] = digits[b[i] & 15];
-    }
-    s->p[s->n] = '\0';
-}
-
-static void sb_free(sbuf *s)
-{
-    free(s->p);
-    *s = (sbuf){0};
-}
-
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static uint64_t rng(void)
-{
-    /* xorshift64*: deterministic across runs. */
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 2685821657736338717ull;
-}
+static uint64_t rng(void) { return harness_rng(&rng_state); }
 
 static void rng_fill(uint8_t *p, size_t n)
 {
@@ -103,112 +52,10 @@ static void rng_fill(uint8_t *p, size_t n)
 
 static void next_path(char *out, size_t len, const char *what)
 {
-    snprintf(out, len, "%s/%03d-%s.bolt", tmpdir, file_counter++, what);
+    snprintf(out, len, "%s/%03d-%s.bolt", bolt_tmpdir, file_counter++, what);
 }
 
-/* ---- in-memory tree: test source and sink ------------------------------ */
-
-/* Canonical dump (same format as tests/tools/boltcheck). */
-static void dump_mem(sbuf *out, const mem_bucket *b, sbuf *path)
-{
-    for (size_t i = 0; i < b->n; i++) {
-        const mem_entry *e = &b->v[i];
-        if (e->child) {
-            size_t saved = path->n;
-            if (path->n)
-                sb_str(path, "/");
-            sb_hex(path, e->key, e->klen);
-            char seq[32];
-            snprintf(seq, sizeof seq, " %llu\n", (unsigned long long)e->child->sequence);
-            sb_str(out, "B ");
-            sb_add(out, path->p, path->n);
-            sb_str(out, seq);
-            dump_mem(out, e->child, path);
-            path->n = saved;
-            path->p[saved] = '\0';
-        } else {
-            sb_str(out, "K ");
-            sb_add(out, path->p ? path->p : "", path->n);
-            sb_str(out, " ");
-            sb_hex(out, e->key, e->klen);
-            sb_str(out, " ");
-            sb_hex(out, e->val, e->vlen);
-            sb_str(out, "\n");
-        }
-    }
-}
-
-static char *mem_dump(const mem_bucket *root)
-{
-    sbuf out = {0}, path = {0};
-    sb_str(&out, "");
-    dump_mem(&out, root, &path);
-    sb_free(&path);
-    return out.p;
-}
-
-/* mutate, if set: from its mutate_from-th cursor_open on, that bucket's
- * values read one byte shorter (a source that is not a stable snapshot). */
-typedef struct mem_source {
-    mem_bucket *root;
-    mem_bucket *mutate;
-    int mutate_from;
-} mem_source;
-
-typedef struct mem_cursor {
-    mem_bucket *b;
-    size_t i;
-    int shrink;
-} mem_cursor;
-
-static int mem_open(void *ctx, uint64_t bucket, void **cursor, tsv_error *err)
-{
-    mem_source *ms = ctx;
-    mem_cursor *c = calloc(1, sizeof *c);
-    if (!c)
-        return tsv_error_set(err, TSV_EINTERNAL, "oom");
-    c->b = bucket ? (mem_bucket *)(uintptr_t)bucket : ms->root;
-    c->b->opens++;
-    c->shrink = c->b == ms->mutate && c->b->opens >= ms->mutate_from;
-    *cursor = c;
-    return 0;
-}
-
-static int mem_next(void *cursor, tsv_bolt_entry *e, tsv_error *err)
-{
-    mem_cursor *c = cursor;
-    if (c->i == c->b->n)
-        return 0;
-    const mem_entry *m = &c->b->v[c->i++];
-    e->key = m->key;
-    e->klen = m->klen;
-    e->is_bucket = m->child != NULL;
-    if (m->child) {
-        e->child = (uint64_t)(uintptr_t)m->child;
-        e->sequence = m->child->sequence;
-    } else {
-        e->val = m->val;
-        e->vlen = m->vlen;
-        if (c->shrink && e->vlen)
-            e->vlen--;
-    }
-    return 1;
-}
-
-static void mem_close(void *cursor) { free(cursor); }
-
-static tsv_bolt_source mem_source_of(mem_source *ms, uint64_t root_sequence)
-{
-    return (tsv_bolt_source){
-        .ctx = ms,
-        .cursor_open = mem_open,
-        .cursor_next = mem_next,
-        .cursor_close = mem_close,
-        .root_sequence = root_sequence,
-    };
-}
-
-/* ---- walking a file: into a tree, into a dump -------------------------- */
+/* ---- walking a file into a tree ---------------------------------------- */
 
 typedef struct tree_sink {
     mem_bucket *stack[80];
@@ -253,121 +100,14 @@ static mem_bucket *walk_to_tree(tsv_bolt_file *f)
     return t.stack[0];
 }
 
-typedef struct dump_sink {
-    sbuf out, path;
-    size_t saved[80];
-    int depth;
-} dump_sink;
-
-static int dump_begin(void *ctx, const uint8_t *name, size_t len, uint64_t seq, tsv_error *err)
-{
-    dump_sink *d = ctx;
-    assert_true(d->depth < 80);
-    d->saved[d->depth++] = d->path.n;
-    if (d->path.n)
-        sb_str(&d->path, "/");
-    sb_hex(&d->path, name, len);
-    char line[32];
-    snprintf(line, sizeof line, " %llu\n", (unsigned long long)seq);
-    sb_str(&d->out, "B ");
-    sb_add(&d->out, d->path.p, d->path.n);
-    sb_str(&d->out, line);
-    return 0;
-}
-
-static int dump_end(void *ctx, tsv_error *err)
-{
-    dump_sink *d = ctx;
-    d->path.n = d->saved[--d->depth];
-    d->path.p[d->path.n] = '\0';
-    return 0;
-}
-
-static int dump_value(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
-                      tsv_error *err)
-{
-    dump_sink *d = ctx;
-    sb_str(&d->out, "K ");
-    sb_add(&d->out, d->path.p ? d->path.p : "", d->path.n);
-    sb_str(&d->out, " ");
-    sb_hex(&d->out, k, kl);
-    sb_str(&d->out, " ");
-    sb_hex(&d->out, v, vl);
-    sb_str(&d->out, "\n");
-    return 0;
-}
-
-static const tsv_bolt_visitor dump_visitor = {dump_begin, dump_end, dump_value};
-
-static char *walk_dump(tsv_bolt_file *f)
-{
-    dump_sink d = {0};
-    sb_str(&d.out, "");
-    tsv_error err = {0};
-    if (tsv_bolt_walk(f, &dump_visitor, &d, &err) != 0)
-        fail_msg("walk: %s", err.message);
-    assert_int_equal(d.depth, 0);
-    sb_free(&d.path);
-    return d.out.p;
-}
-
-static tsv_bolt_file *open_ok(const char *path)
-{
-    tsv_bolt_file *f = NULL;
-    tsv_error err = {0};
-    if (tsv_bolt_open(&f, path, &err) != 0)
-        fail_msg("open %s: %s", path, err.message);
-    return f;
-}
-
-static char *file_dump(const char *path)
-{
-    tsv_bolt_file *f = open_ok(path);
-    char *d = walk_dump(f);
-    tsv_bolt_close(f);
-    return d;
-}
-
 /* ---- the Go checker ---------------------------------------------------- */
-
-/* Runs boltcheck [-rw] on path; returns its stdout. Fails the test on any
- * Check error or non-zero exit. */
-static char *run_boltcheck(const char *path, int rw)
-{
-    const char *tool = harness_boltcheck_path();
-    if (!tool)
-        return NULL;
-    assert_null(strchr(tool, '\''));
-    assert_null(strchr(path, '\''));
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "'%s' %s'%s'", tool, rw ? "-rw " : "", path);
-    int status;
-    char *out = harness_popen_read(cmd, &status);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        fail_msg("boltcheck%s %s failed (status 0x%x); see its stderr above", rw ? " -rw" : "",
-                 path, status);
-    return out;
-}
-
-static void assert_dump_equal(const char *what, const char *a, const char *b)
-{
-    if (strcmp(a, b) == 0)
-        return;
-    size_t i = 0, line = 1;
-    while (a[i] && a[i] == b[i]) {
-        if (a[i] == '\n')
-            line++;
-        i++;
-    }
-    fail_msg("%s: dumps differ at line %zu (byte %zu): %.80s | %.80s", what, line, i, a + i, b + i);
-}
 
 /* Independent check of a file we expect to be valid: bbolt's Check passes
  * and bbolt's dump equals ours. With rw, a copy also takes a StrictMode
  * commit and must still pass our own validator afterwards. */
 static void independent_check(const char *path, const char *our_dump, int rw)
 {
-    char *go = run_boltcheck(path, 0);
+    char *go = go_dump(path, 0);
     if (!go)
         return;
     assert_dump_equal(path, go, our_dump);
@@ -377,55 +117,23 @@ static void independent_check(const char *path, const char *our_dump, int rw)
     /* The copy goes to our temp dir, never next to a testdata file. */
     char copy[512];
     const char *slash = strrchr(path, '/');
-    snprintf(copy, sizeof copy, "%s/%s.rw", tmpdir, slash ? slash + 1 : path);
+    snprintf(copy, sizeof copy, "%s/%s.rw", bolt_tmpdir, slash ? slash + 1 : path);
     size_t len;
     uint8_t *bytes = harness_read_bytes(path, &len);
     harness_write_bytes(copy, bytes, len);
     free(bytes);
-    go = run_boltcheck(copy, 1);
+    go = go_dump(copy, 1);
     free(go);
     /* bbolt's own result (real freelist, pending pages, new txid) must pass
      * our validator, and hold the old tree plus the probe bucket. */
-    tsv_bolt_file *f = open_ok(copy);
-    char *after = walk_dump(f);
+    tsv_bolt_file *f = bolt_open_ok(copy);
+    char *after = walk_dump_of(f);
     tsv_bolt_close(f);
     assert_non_null(strstr(after, "B 626f6c74636865636b2d72772d70726f6265 0\n"));
     free(after);
 }
 
 /* ---- writing ----------------------------------------------------------- */
-
-static int out_file(void *octx, const void *buf, size_t len, tsv_error *err)
-{
-    if (fwrite(buf, 1, len, (FILE *)octx) != len)
-        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "fwrite");
-    return 0;
-}
-
-static int write_tree(const char *path, mem_bucket *root, tsv_error *err)
-{
-    mem_source ms = {.root = root};
-    tsv_bolt_source src = mem_source_of(&ms, root->sequence);
-    FILE *fp = fopen(path, "wb");
-    assert_non_null(fp);
-    uint64_t written = 0;
-    int rc = tsv_bolt_write(&src, out_file, fp, &written, err);
-    assert_int_equal(fclose(fp), 0);
-    if (rc == 0) {
-        struct stat st;
-        assert_int_equal(stat(path, &st), 0);
-        assert_int_equal((uint64_t)st.st_size, written);
-        assert_int_equal(written % PAGE, 0);
-    }
-    return rc;
-}
-
-static void write_tree_ok(const char *path, mem_bucket *root)
-{
-    tsv_error err = {0};
-    if (write_tree(path, root, &err) != 0)
-        fail_msg("write %s: %s", path, err.message);
-}
 
 /* write -> open -> walk -> compare with the source; then walk -> write again
  * gives the identical file; finally the independent check. */
@@ -434,20 +142,20 @@ static void roundtrip(const char *what, mem_bucket *root)
     char path[512], again[512];
     next_path(path, sizeof path, what);
     write_tree_ok(path, root);
-    char *want = mem_dump(root);
+    char *want = model_dump(root);
 
-    tsv_bolt_file *f = open_ok(path);
+    tsv_bolt_file *f = bolt_open_ok(path);
     assert_int_equal(tsv_bolt_txid(f), 2);
     assert_int_equal(tsv_bolt_root_sequence(f), root->sequence);
     assert_int_equal(tsv_bolt_page_size(f), PAGE);
-    char *got = walk_dump(f);
+    char *got = walk_dump_of(f);
     assert_dump_equal(what, want, got);
     mem_bucket *back = walk_to_tree(f);
     tsv_bolt_close(f);
 
     next_path(again, sizeof again, what);
     write_tree_ok(again, back);
-    char *got2 = file_dump(again);
+    char *got2 = bolt_file_dump(again, NULL);
     assert_dump_equal(what, want, got2);
     size_t l1, l2;
     uint8_t *b1 = harness_read_bytes(path, &l1), *b2 = harness_read_bytes(again, &l2);
@@ -515,7 +223,7 @@ static const tsv_bolt_visitor count_visitor = {count_begin, count_end, count_val
 static void check_real(const char *path, uint64_t txid, uint64_t high_water, int top, int keys,
                        int auth_keys)
 {
-    tsv_bolt_file *f = open_ok(path);
+    tsv_bolt_file *f = bolt_open_ok(path);
     assert_int_equal(tsv_bolt_txid(f), txid);
     assert_int_equal(tsv_bolt_high_water(f), high_water);
     assert_int_equal(tsv_bolt_page_size(f), PAGE);
@@ -529,36 +237,33 @@ static void check_real(const char *path, uint64_t txid, uint64_t high_water, int
     assert_int_equal(c.keys, keys);
     assert_int_equal(c.authorizations_keys, auth_keys);
     assert_true(c.has_meta_db);
-    char *ours = walk_dump(f);
+    char *ours = walk_dump_of(f);
     tsv_bolt_close(f);
     independent_check(path, ours, 1);
     free(ours);
 }
 
-static char live_path[512];
-static char backup_path[512];
-
 static void test_real_live_file(void **state)
 {
     /* docs/formats.md#bolt-samples: current meta is meta 1 (txid 131), pgid 12. */
-    check_real(live_path, 131, 12, 54, 41, 2);
+    check_real(bolt_live, 131, 12, 54, 41, 2);
 }
 
 static void test_real_backup_file(void **state)
 {
     /* WriteTo backup: metas 121/120, pgid 13, 62 buckets. */
-    check_real(backup_path, 121, 13, 62, 51, 1);
+    check_real(bolt_backup, 121, 13, 62, 51, 1);
 }
 
 static void test_roundtrip_real_files(void **state)
 {
-    const char *paths[] = {live_path, backup_path};
+    const char *paths[] = {bolt_live, bolt_backup};
     for (int i = 0; i < 2; i++) {
-        tsv_bolt_file *f = open_ok(paths[i]);
-        char *orig = walk_dump(f);
+        tsv_bolt_file *f = bolt_open_ok(paths[i]);
+        char *orig = walk_dump_of(f);
         mem_bucket *tree = walk_to_tree(f);
         tsv_bolt_close(f);
-        char *mem = mem_dump(tree);
+        char *mem = model_dump(tree);
         assert_dump_equal("real tree copy", orig, mem);
         roundtrip(i == 0 ? "live" : "backup", tree);
         mb_free(tree);
@@ -740,9 +445,9 @@ static void test_roundtrip_small_and_minimal(void **state)
         char path[512];
         next_path(path, sizeof path, "inline-rule");
         write_tree_ok(path, r);
-        tsv_bolt_file *f = open_ok(path);
+        tsv_bolt_file *f = bolt_open_ok(path);
         assert_int_equal(tsv_bolt_high_water(f), cases[i].pgid);
-        char *d = walk_dump(f);
+        char *d = walk_dump_of(f);
         tsv_bolt_close(f);
         independent_check(path, d, 0);
         free(d);
@@ -901,7 +606,7 @@ static int stop_value(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, 
 
 static void test_walk_stops_on_callback_error(void **state)
 {
-    tsv_bolt_file *f = open_ok(live_path);
+    tsv_bolt_file *f = bolt_open_ok(bolt_live);
     tsv_bolt_visitor v = {.value = stop_value};
     int n = 0;
     tsv_error err = {0};
@@ -1016,7 +721,7 @@ static int try_open(const char *name, const uint8_t *buf, size_t len, tsv_error 
     int rc = tsv_bolt_open(&f, path, err);
     if (rc == 0) {
         /* A file that validates must also walk cleanly. */
-        char *d = walk_dump(f);
+        char *d = walk_dump_of(f);
         free(d);
         tsv_bolt_close(f);
     } else {
@@ -1352,8 +1057,8 @@ static void test_meta_fallback_and_freelist(void **state)
         tsv_bolt_file *f = NULL;
         next_path(path, sizeof path, "small-ref");
         harness_write_bytes(path, base, len);
-        f = open_ok(path);
-        want = walk_dump(f);
+        f = bolt_open_ok(path);
+        want = walk_dump_of(f);
         tsv_bolt_close(f);
     }
 
@@ -1362,9 +1067,9 @@ static void test_meta_fallback_and_freelist(void **state)
     buf[16 + 20] ^= 0x40;
     next_path(path, sizeof path, "meta0-corrupt");
     harness_write_bytes(path, buf, len);
-    tsv_bolt_file *f = open_ok(path);
+    tsv_bolt_file *f = bolt_open_ok(path);
     assert_int_equal(tsv_bolt_txid(f), 1);
-    char *got = walk_dump(f);
+    char *got = walk_dump_of(f);
     assert_string_equal(got, want);
     free(got);
     tsv_bolt_close(f);
@@ -1388,7 +1093,7 @@ static void test_meta_fallback_and_freelist(void **state)
     put64(buf + 2 * PAGE + 16, 8);
     next_path(path, sizeof path, "freelist-one-free");
     harness_write_bytes(path, buf, l2);
-    f = open_ok(path);
+    f = bolt_open_ok(path);
     assert_int_equal(tsv_bolt_high_water(f), 9);
     tsv_bolt_close(f);
     independent_check(path, want, 1);
@@ -1508,7 +1213,7 @@ static void test_depth_limits(void **state)
         if (levels == 40) {
             if (rc != 0)
                 fail_msg("40 tree levels: %s", err.message);
-            char *d = walk_dump(bf);
+            char *d = walk_dump_of(bf);
             assert_string_equal(d, "B 6b 0\n");
             tsv_bolt_close(bf);
             independent_check(path, d, 0);
@@ -1546,7 +1251,7 @@ static void fuzz_file(const uint8_t *base, size_t len, int iterations, int *open
         tsv_bolt_file *f = NULL;
         tsv_error err = {0};
         if (tsv_bolt_open(&f, path, &err) == 0) {
-            char *d = walk_dump(f);
+            char *d = walk_dump_of(f);
             tsv_bolt_close(f);
             if (++*opened % 25 == 1)
                 independent_check(path, d, 0);
@@ -1563,7 +1268,7 @@ static void test_fuzz_flips(void **state)
 {
     size_t small_len, live_len;
     uint8_t *small = small_file(&small_len);
-    uint8_t *live = harness_read_bytes(live_path, &live_len);
+    uint8_t *live = harness_read_bytes(bolt_live, &live_len);
     rng_state = 20261121;
     int opened = 0;
     /* Thousands of "meta page N is invalid" warnings say nothing here. */
@@ -1587,21 +1292,9 @@ static void test_open_missing(void **state)
     assert_int_equal(tsv_bolt_open(&f, "/nonexistent/tsvault.bolt", &err), -1);
     assert_null(f);
     assert_int_equal(err.code, TSV_ENOTFOUND);
-    assert_int_equal(tsv_bolt_open(&f, tmpdir, &err), -1);
+    assert_int_equal(tsv_bolt_open(&f, bolt_tmpdir, &err), -1);
     assert_int_equal(err.code, TSV_EINVALID);
 }
-
-/* ---- setup -------------------------------------------------------------- */
-
-static int setup(void **state)
-{
-    if (harness_tmpdir(tmpdir, sizeof tmpdir, "bolt") != 0)
-        return -1;
-    harness_real_bolts(tmpdir, live_path, sizeof live_path, backup_path, sizeof backup_path);
-    return 0;
-}
-
-static int teardown(void **state) { return harness_rmtree_unless_kept(tmpdir); }
 
 int main(void)
 {
@@ -1622,5 +1315,5 @@ int main(void)
         cmocka_unit_test(test_fuzz_flips),
         cmocka_unit_test(test_open_missing),
     };
-    return cmocka_run_group_tests_name("bolt", tests, setup, teardown);
+    return cmocka_run_group_tests_name("bolt", tests, bolt_fixture_setup, bolt_fixture_teardown);
 }

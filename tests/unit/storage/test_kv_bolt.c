@@ -42,6 +42,7 @@
 #include <zlib.h>
 
 #include "bolt.h"
+#include "bolt_fixture.h"
 #include "bolt_model.h"
 #include "fsutil.h"
 #include "kv.h"
@@ -52,111 +53,15 @@
 #error "TSV_TESTDATA must be defined by the build"
 #endif
 
-#define PAGE 4096u
+#define PAGE BOLT_PAGE
 
-static char tmpdir[256];
 static int counter;
-static char live_path[512];
-static char backup_path[512];
-
-/* ---- strings ------------------------------------------------------------- */
-
-typedef struct sbuf {
-    char *p;
-    size_t n, cap;
-} sbuf;
-
-static void sb_add(sbuf *s, const void *buf, size_t len)
-{
-    if (s->n + len + 1 > s->cap) {
-        size_t cap = s->cap ? s->cap : 256;
-        while (cap < s->n + len + 1)
-            cap *= 2;
-        s->p = realloc(s->p, cap);
-        assert_non_null(s->p);
-        s->cap = cap;
-    }
-    if (len)
-        memcpy(s->p + s->n, buf, len);
-    s->n += len;
-    s->p[s->n] = '\0';
-}
-
-static void sb_str(sbuf *s, const char *str) { sb_add(s, str, strlen(str)); }
-
-static void sb_hex(sbuf *s, const uint8_t *b, size_t len)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < len; i++) {
-        char two[2] = {digits[b[i] >> 4], digits[b[i] & 15]};
-        sb_add(s, two, 2);
-    }
-}
-
-static void sb_u64(sbuf *s, uint64_t v)
-{
-    char num[32];
-    snprintf(num, sizeof num, "%llu", (unsigned long long)v);
-    sb_str(s, num);
-}
-
-/* Dump lines, given the current bucket path (hex names joined by "/"). */
-static void line_bucket(sbuf *out, const sbuf *path, uint64_t seq)
-{
-    sb_str(out, "B ");
-    sb_add(out, path->p ? path->p : "", path->n);
-    sb_str(out, " ");
-    sb_u64(out, seq);
-    sb_str(out, "\n");
-}
-
-static void line_value(sbuf *out, const sbuf *path, const uint8_t *k, size_t kl, const uint8_t *v,
-                       size_t vl)
-{
-    sb_str(out, "K ");
-    sb_add(out, path->p ? path->p : "", path->n);
-    sb_str(out, " ");
-    sb_hex(out, k, kl);
-    sb_str(out, " ");
-    sb_hex(out, v, vl);
-    sb_str(out, "\n");
-}
-
-static size_t path_push(sbuf *path, const uint8_t *name, size_t len)
-{
-    size_t saved = path->n;
-    if (path->n)
-        sb_str(path, "/");
-    sb_hex(path, name, len);
-    return saved;
-}
-
-static void path_pop(sbuf *path, size_t saved)
-{
-    path->n = saved;
-    if (path->p)
-        path->p[saved] = '\0';
-}
-
-static void assert_dump_equal(const char *what, const char *a, const char *b)
-{
-    if (strcmp(a, b) == 0)
-        return;
-    size_t i = 0, line = 1;
-    while (a[i] && a[i] == b[i]) {
-        if (a[i] == '\n')
-            line++;
-        i++;
-    }
-    fail_msg("%s: dumps differ at line %zu (byte %zu): [%.100s] vs [%.100s]", what, line, i, a + i,
-             b + i);
-}
 
 /* ---- files ---------------------------------------------------------------- */
 
 static void next_path(char *out, size_t len, const char *what, const char *ext)
 {
-    snprintf(out, len, "%s/%03d-%s%s", tmpdir, counter++, what, ext);
+    snprintf(out, len, "%s/%03d-%s%s", bolt_tmpdir, counter++, what, ext);
 }
 
 static uint64_t le64(const uint8_t *p)
@@ -177,13 +82,7 @@ static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 /* ---- the in-memory model (the oracle for generated trees) ---------------- */
 
 static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
-static uint64_t rng(void)
-{
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 2685821657736338717ull;
-}
+static uint64_t rng(void) { return harness_rng(&rng_state); }
 
 static void mb_random(mem_bucket *b, const void *key, size_t klen, size_t vlen)
 {
@@ -200,141 +99,7 @@ static mem_bucket *mb_subs(mem_bucket *b, const char *name, uint64_t seq)
     return mb_sub(b, name, strlen(name), seq);
 }
 
-static void model_dump_rec(const mem_bucket *b, sbuf *out, sbuf *path)
-{
-    for (size_t i = 0; i < b->n; i++) {
-        const mem_entry *e = &b->v[i];
-        if (e->is_bucket) {
-            size_t saved = path_push(path, e->key, e->klen);
-            line_bucket(out, path, e->child->sequence);
-            model_dump_rec(e->child, out, path);
-            path_pop(path, saved);
-        } else {
-            line_value(out, path, e->key, e->klen, e->val, e->vlen);
-        }
-    }
-}
-
-static char *model_dump(const mem_bucket *root)
-{
-    sbuf out = {0}, path = {0};
-    sb_str(&out, "");
-    model_dump_rec(root, &out, &path);
-    free(path.p);
-    return out.p;
-}
-
-/* The model as a tsv_bolt_source: handle = mem_bucket pointer, 0 = root. */
-typedef struct mcursor {
-    const mem_bucket *b;
-    size_t i;
-} mcursor;
-
-static int m_open(void *ctx, uint64_t bucket, void **cursor, tsv_error *err)
-{
-    mcursor *c = malloc(sizeof *c);
-    assert_non_null(c);
-    c->b = bucket ? (const mem_bucket *)(uintptr_t)bucket : ctx;
-    c->i = 0;
-    *cursor = c;
-    return 0;
-}
-
-static int m_next(void *cursor, tsv_bolt_entry *e, tsv_error *err)
-{
-    mcursor *c = cursor;
-    if (c->i >= c->b->n)
-        return 0;
-    const mem_entry *m = &c->b->v[c->i++];
-    *e = (tsv_bolt_entry){.key = m->key, .klen = m->klen, .is_bucket = m->is_bucket};
-    if (m->is_bucket) {
-        e->child = (uint64_t)(uintptr_t)m->child;
-        e->sequence = m->child->sequence;
-    } else {
-        e->val = m->val;
-        e->vlen = m->vlen;
-    }
-    return 1;
-}
-
-static void m_close(void *cursor) { free(cursor); }
-
-static int out_file(void *octx, const void *buf, size_t len, tsv_error *err)
-{
-    if (fwrite(buf, 1, len, (FILE *)octx) != len)
-        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "fwrite");
-    return 0;
-}
-
-static void model_write(const char *path, mem_bucket *root)
-{
-    tsv_bolt_source src = {
-        .ctx = root,
-        .cursor_open = m_open,
-        .cursor_next = m_next,
-        .cursor_close = m_close,
-        .root_sequence = root->sequence,
-    };
-    FILE *fp = fopen(path, "wb");
-    assert_non_null(fp);
-    tsv_error err = {0};
-    if (tsv_bolt_write(&src, out_file, fp, NULL, &err) != 0)
-        fail_msg("write model %s: %s", path, err.message);
-    assert_int_equal(fclose(fp), 0);
-}
-
-/* ---- dumps of a bolt file (our reader) and of a KV (cursor API) ----------- */
-
-typedef struct walk_dump {
-    sbuf out, path;
-    size_t saved[80];
-    int depth;
-} walk_dump;
-
-static int wd_begin(void *ctx, const uint8_t *name, size_t len, uint64_t seq, tsv_error *err)
-{
-    walk_dump *d = ctx;
-    assert_true(d->depth < 80);
-    d->saved[d->depth++] = path_push(&d->path, name, len);
-    line_bucket(&d->out, &d->path, seq);
-    return 0;
-}
-
-static int wd_end(void *ctx, tsv_error *err)
-{
-    walk_dump *d = ctx;
-    assert_true(d->depth > 0);
-    path_pop(&d->path, d->saved[--d->depth]);
-    return 0;
-}
-
-static int wd_value(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
-                    tsv_error *err)
-{
-    walk_dump *d = ctx;
-    line_value(&d->out, &d->path, k, kl, v, vl);
-    return 0;
-}
-
-/* Our reader's dump of a bolt file; *root_seq gets its root sequence. */
-static char *bolt_dump(const char *path, uint64_t *root_seq)
-{
-    tsv_bolt_file *f = NULL;
-    tsv_error err = {0};
-    if (tsv_bolt_open(&f, path, &err) != 0)
-        fail_msg("open %s: %s", path, err.message);
-    static const tsv_bolt_visitor v = {wd_begin, wd_end, wd_value};
-    walk_dump d = {0};
-    sb_str(&d.out, "");
-    if (tsv_bolt_walk(f, &v, &d, &err) != 0)
-        fail_msg("walk %s: %s", path, err.message);
-    assert_int_equal(d.depth, 0);
-    if (root_seq)
-        *root_seq = tsv_bolt_root_sequence(f);
-    tsv_bolt_close(f);
-    free(d.path.p);
-    return d.out.p;
-}
+/* ---- the dump of a KV (cursor API) ------------------------------------------ */
 
 static void kv_dump_rec(tsv_kv_txn *t, uint64_t bucket, sbuf *out, sbuf *path)
 {
@@ -388,32 +153,6 @@ static void dump_counts(const char *d, uint64_t *entries, uint64_t *buckets)
     }
 }
 
-/* ---- the independent checker --------------------------------------------- */
-
-/* bbolt's dump of path; fails unless it exits 0 with nothing on stderr
- * (tx.Check() reports every problem there). NULL if skipped. */
-static char *go_dump(const char *path, int rw)
-{
-    const char *tool = harness_boltcheck_path();
-    if (!tool)
-        return NULL;
-    assert_null(strchr(tool, '\''));
-    assert_null(strchr(path, '\''));
-    char errpath[600], cmd[1600];
-    snprintf(errpath, sizeof errpath, "%s.boltcheck-stderr", path);
-    snprintf(cmd, sizeof cmd, "'%s' %s'%s' 2>'%s'", tool, rw ? "-rw " : "", path, errpath);
-    int status;
-    char *out = harness_popen_read(cmd, &status);
-    size_t elen = 0;
-    uint8_t *errtext = harness_read_bytes(errpath, &elen);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || elen != 0)
-        fail_msg("boltcheck %s: status 0x%x, stderr: %.*s", path, status,
-                 (int)(elen > 800 ? 800 : elen), (const char *)errtext);
-    free(errtext);
-    unlink(errpath);
-    return out;
-}
-
 /* ---- KV steps ----------------------------------------------------------------- */
 
 static tsv_kv *fresh_kv(const char *what)
@@ -431,10 +170,8 @@ static tsv_kv *fresh_kv(const char *what)
 
 static void import_file(tsv_kv *kv, const char *path)
 {
-    tsv_bolt_file *f = NULL;
+    tsv_bolt_file *f = bolt_open_ok(path);
     tsv_error err = {0};
-    if (tsv_bolt_open(&f, path, &err) != 0)
-        fail_msg("open %s: %s", path, err.message);
     if (tsv_kv_import_bolt(kv, f, &err) != 0)
         fail_msg("import %s: %s", path, err.message);
     tsv_bolt_close(f);
@@ -527,7 +264,7 @@ static void roundtrip(const char *what, const char *source, const char *want, ui
                       char *e1_out, size_t e1_len)
 {
     uint64_t rs = 0;
-    char *d = bolt_dump(source, &rs);
+    char *d = bolt_file_dump(source, &rs);
     assert_dump_equal("source (our reader) vs oracle", want, d);
     assert_int_equal(rs, want_root);
     free(d);
@@ -556,7 +293,7 @@ static void roundtrip(const char *what, const char *source, const char *want, ui
         export_file(kv, exported[round]);
         tsv_kv_close(kv);
 
-        d = bolt_dump(exported[round], &rs);
+        d = bolt_file_dump(exported[round], &rs);
         assert_dump_equal("export (our reader) vs oracle", want, d);
         assert_int_equal(rs, want_root);
         free(d);
@@ -597,7 +334,7 @@ static void roundtrip(const char *what, const char *source, const char *want, ui
 static void real_file(const char *what, const char *path, int top_buckets, int keys)
 {
     uint64_t rs = 0;
-    char *want = bolt_dump(path, &rs);
+    char *want = bolt_file_dump(path, &rs);
     uint64_t entries, buckets;
     dump_counts(want, &entries, &buckets);
     assert_int_equal(buckets, (uint64_t)top_buckets); /* no nested buckets in the samples */
@@ -606,9 +343,9 @@ static void real_file(const char *what, const char *path, int top_buckets, int k
     free(want);
 }
 
-static void test_real_live(void **state) { real_file("live", live_path, 54, 41); }
+static void test_real_live(void **state) { real_file("live", bolt_live, 54, 41); }
 
-static void test_real_backup(void **state) { real_file("backup", backup_path, 62, 51); }
+static void test_real_backup(void **state) { real_file("backup", bolt_backup, 62, 51); }
 
 /* ---- generated trees -------------------------------------------------------------- */
 
@@ -700,7 +437,7 @@ static void test_generated(void **state)
     char *want = model_dump(root);
     char src[600], e1[600];
     next_path(src, sizeof src, "generated-source", ".bolt");
-    model_write(src, root);
+    write_tree_ok(src, root);
     roundtrip("generated", src, want, root->sequence, e1, sizeof e1);
 
     /* Prove the tree exercised what it is meant to. */
@@ -742,7 +479,7 @@ static void test_small_trees(void **state)
         char *want = model_dump(roots[i]);
         char src[600];
         next_path(src, sizeof src, "small-source", ".bolt");
-        model_write(src, roots[i]);
+        write_tree_ok(src, roots[i]);
         roundtrip("small", src, want, roots[i]->sequence, NULL, 0);
         free(want);
         mb_free(roots[i]);
@@ -761,7 +498,7 @@ static void test_import_refuses_long_key(void **state)
     mb_sort(root);
     char src[600];
     next_path(src, sizeof src, "long-key", ".bolt");
-    model_write(src, root);
+    write_tree_ok(src, root);
 
     tsv_kv *kv = fresh_kv("long-key");
     tsv_bolt_file *f = NULL;
@@ -819,7 +556,7 @@ static void test_import_batches(void **state)
     char *want = model_dump(root);
     char src[600];
     next_path(src, sizeof src, "batched-source", ".bolt");
-    model_write(src, root);
+    write_tree_ok(src, root);
     roundtrip("batched", src, want, root->sequence, NULL, 0);
     free(want);
     mb_free(root);
@@ -834,7 +571,7 @@ static void test_stage_bolt(void **state)
     char *want = model_dump(root);
     char src[600], dir[600];
     next_path(src, sizeof src, "stage-source", ".bolt");
-    model_write(src, root);
+    write_tree_ok(src, root);
 
     next_path(dir, sizeof dir, "stage-ok", ".kv");
     tsv_kv *kv = NULL;
@@ -888,7 +625,7 @@ static void test_stage_bolt(void **state)
     mb_put(mb_subs(root, "zz-long", 1), key, sizeof key, "x", 1);
     mb_sort(root);
     next_path(bad, sizeof bad, "stage-long", ".bolt");
-    model_write(bad, root);
+    write_tree_ok(bad, root);
     next_path(dir, sizeof dir, "stage-long", ".kv");
     err = (tsv_error){0};
     assert_int_equal(tsv_kv_stage_bolt(bad, dir, &kv, &err), -1);
@@ -897,18 +634,6 @@ static void test_stage_bolt(void **state)
     free(want);
     mb_free(root);
 }
-
-/* ---- setup -------------------------------------------------------------- */
-
-static int setup(void **state)
-{
-    if (harness_tmpdir(tmpdir, sizeof tmpdir, "kvbolt") != 0)
-        return -1;
-    harness_real_bolts(tmpdir, live_path, sizeof live_path, backup_path, sizeof backup_path);
-    return 0;
-}
-
-static int teardown(void **state) { return harness_rmtree_unless_kept(tmpdir); }
 
 int main(void)
 {
@@ -921,5 +646,5 @@ int main(void)
         cmocka_unit_test(test_import_batches),
         cmocka_unit_test(test_stage_bolt),
     };
-    return cmocka_run_group_tests_name("kv_bolt", tests, setup, teardown);
+    return cmocka_run_group_tests_name("kv_bolt", tests, bolt_fixture_setup, bolt_fixture_teardown);
 }
