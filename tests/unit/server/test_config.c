@@ -60,6 +60,76 @@ static void parse_fails(char *const *args, const char *want)
                  E.message, want);
 }
 
+/* Arguments (at most three, NULL-terminated) and the message they fail
+ * with. */
+typedef struct bad_args {
+    const char *args[4];
+    const char *msg;
+} bad_args;
+
+/* parse_fails on every row of bad. */
+static void parse_fails_each(const bad_args *bad, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        parse_fails((char *const *)bad[i].args, bad[i].msg);
+}
+
+/* Fails unless tsv_config_usage names every one of words. */
+static void usage_names(const char *const *words, size_t n)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    assert_non_null(out);
+    tsv_config_usage(out);
+    assert_int_equal(fclose(out), 0);
+    for (size_t i = 0; i < n; i++)
+        if (!strstr(text, words[i]))
+            fail_msg("usage lacks %s", words[i]);
+    free(text);
+}
+
+/* The S3 tier's settings (jobs/s3_tier.h) a parse should give; a NULL
+ * string wants NULL. */
+typedef struct s3_want {
+    const char *object_store, *recover_from, *endpoint, *region, *credentials_file, *ca_file;
+    int path_style, insecure, concurrency;
+    int64_t checkpoint_interval_s, log_interval_s, lease_ttl_s;
+    int keep_checkpoints;
+} s3_want;
+
+static void want_str(const char *what, const char *name, const char *got, const char *want)
+{
+    if (want ? !got || strcmp(got, want) != 0 : got != NULL)
+        fail_msg("%s: %s is \"%s\", want \"%s\"", what, name, got ? got : "(null)",
+                 want ? want : "(null)");
+}
+
+static void want_int(const char *what, const char *name, int64_t got, int64_t want)
+{
+    if (got != want)
+        fail_msg("%s: %s is %lld, want %lld", what, name, (long long)got, (long long)want);
+}
+
+/* Fails unless every S3 setting of cfg is the one w holds. */
+static void s3_settings(const char *what, const tsv_config *cfg, const s3_want *w)
+{
+    want_str(what, "object_store", cfg->object_store, w->object_store);
+    want_str(what, "recover_from", cfg->recover_from, w->recover_from);
+    want_str(what, "s3_endpoint", cfg->s3_endpoint, w->endpoint);
+    want_str(what, "s3_region", cfg->s3_region, w->region);
+    want_str(what, "s3_credentials_file", cfg->s3_credentials_file, w->credentials_file);
+    want_str(what, "s3_ca_file", cfg->s3_ca_file, w->ca_file);
+    want_int(what, "s3_path_style", cfg->s3_path_style, w->path_style);
+    want_int(what, "s3_insecure", cfg->s3_insecure, w->insecure);
+    want_int(what, "s3_concurrency", cfg->s3_concurrency, w->concurrency);
+    want_int(what, "s3_checkpoint_interval_s", cfg->s3_checkpoint_interval_s,
+             w->checkpoint_interval_s);
+    want_int(what, "s3_log_interval_s", cfg->s3_log_interval_s, w->log_interval_s);
+    want_int(what, "s3_lease_ttl_s", cfg->s3_lease_ttl_s, w->lease_ttl_s);
+    want_int(what, "s3_keep_checkpoints", cfg->s3_keep_checkpoints, w->keep_checkpoints);
+}
+
 static void test_defaults(void **state)
 {
     (void)state;
@@ -169,56 +239,34 @@ static void test_help_and_version(void **state)
         assert_int_equal(parse(&cfg, args), 1);
     }
     /* The usage names every flag with its variable. */
-    char *text = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&text, &len);
-    assert_non_null(out);
-    tsv_config_usage(out);
-    assert_int_equal(fclose(out), 0);
-    assert_non_null(strstr(text, "--data-dir"));
-    assert_non_null(strstr(text, "TSVAULT_DATA_DIR"));
-    assert_non_null(strstr(text, "--rpc-timeout"));
-    free(text);
+    const char *names[] = {"--data-dir", "TSVAULT_DATA_DIR", "--rpc-timeout"};
+    usage_names(names, sizeof names / sizeof names[0]);
 }
 
 static void test_errors(void **state)
 {
     (void)state;
-    char *unknown[] = {"--nope=1", NULL};
-    parse_fails(unknown, "unknown flag \"--nope\"");
-    char *novalue[] = {"--data-dir", NULL};
-    parse_fails(novalue, "flag --data-dir needs a value");
-    char *stray[] = {"extra", NULL};
-    parse_fails(stray, "unexpected argument \"extra\"");
-    char *serve_late[] = {"--log-level=info", "serve", NULL};
-    parse_fails(serve_late, "unexpected argument \"serve\"");
-    char *level[] = {"--log-level=loud", NULL};
-    parse_fails(level, "--log-level: unknown log level \"loud\"");
-    char *threads[] = {"--worker-threads=1", NULL};
-    parse_fails(threads, "worker threads must be 2..4096");
-    char *threads2[] = {"--worker-threads=8x", NULL};
-    parse_fails(threads2, "worker threads must be 2..4096");
-    char *header[] = {"--max-header-size=512", NULL};
-    parse_fails(header, "header size must be 1KiB..1MiB");
-    char *timeout[] = {"--http-idle-timeout=0s", NULL};
-    parse_fails(timeout, "duration must be 1s..24h");
-    char *shutdown[] = {"--shutdown-timeout=2h", NULL};
-    parse_fails(shutdown, "--shutdown-timeout: invalid duration \"2h\"");
-    char *uploads[] = {"--max-concurrent-uploads=", NULL};
-    parse_fails(uploads, "concurrent uploads must be 1..4096");
-    char *workers[] = {"--job-workers=65", NULL};
-    parse_fails(workers, "job workers must be 1..64");
-    char *purge[] = {"--purge-interval=0s", NULL};
-    parse_fails(purge, "at least 1s");
-    char *dir[] = {"--data-dir=", NULL};
-    parse_fails(dir, "data directory must not be empty");
-    char *bind[] = {"--http-bind-address=:", NULL};
-    parse_fails(bind, "invalid bind address");
-    char *rpc[] = {"--rpc-timeout=0s", NULL};
-    parse_fails(rpc, "timeout must be 1s..1h");
-    /* A flag's name must match whole. */
-    char *prefix[] = {"--data=x", NULL};
-    parse_fails(prefix, "unknown flag \"--data\"");
+    static const bad_args bad[] = {
+        {{"--nope=1"}, "unknown flag \"--nope\""},
+        {{"--data-dir"}, "flag --data-dir needs a value"},
+        {{"extra"}, "unexpected argument \"extra\""},
+        {{"--log-level=info", "serve"}, "unexpected argument \"serve\""},
+        {{"--log-level=loud"}, "--log-level: unknown log level \"loud\""},
+        {{"--worker-threads=1"}, "worker threads must be 2..4096"},
+        {{"--worker-threads=8x"}, "worker threads must be 2..4096"},
+        {{"--max-header-size=512"}, "header size must be 1KiB..1MiB"},
+        {{"--http-idle-timeout=0s"}, "duration must be 1s..24h"},
+        {{"--shutdown-timeout=2h"}, "--shutdown-timeout: invalid duration \"2h\""},
+        {{"--max-concurrent-uploads="}, "concurrent uploads must be 1..4096"},
+        {{"--job-workers=65"}, "job workers must be 1..64"},
+        {{"--purge-interval=0s"}, "at least 1s"},
+        {{"--data-dir="}, "data directory must not be empty"},
+        {{"--http-bind-address=:"}, "invalid bind address"},
+        {{"--rpc-timeout=0s"}, "timeout must be 1s..1h"},
+        /* A flag's name must match whole. */
+        {{"--data=x"}, "unknown flag \"--data\""},
+    };
+    parse_fails_each(bad, sizeof bad / sizeof bad[0]);
 }
 
 /* The S3 tier's flags (jobs/s3_tier.h): off by default, every value
@@ -229,19 +277,12 @@ static void test_s3_flags(void **state)
     (void)state;
     tsv_config cfg;
     assert_int_equal(parse(&cfg, NULL), 0);
-    assert_null(cfg.object_store);
-    assert_null(cfg.recover_from);
-    assert_null(cfg.s3_endpoint);
-    assert_null(cfg.s3_region);
-    assert_null(cfg.s3_credentials_file);
-    assert_null(cfg.s3_ca_file);
-    assert_int_equal(cfg.s3_path_style, 0);
-    assert_int_equal(cfg.s3_insecure, 0);
-    assert_int_equal(cfg.s3_concurrency, 4);
-    assert_int_equal(cfg.s3_checkpoint_interval_s, 60);
-    assert_int_equal(cfg.s3_log_interval_s, 5);
-    assert_int_equal(cfg.s3_lease_ttl_s, 60);
-    assert_int_equal(cfg.s3_keep_checkpoints, 3);
+    s3_settings("defaults", &cfg,
+                &(s3_want){.concurrency = 4,
+                           .checkpoint_interval_s = 60,
+                           .log_interval_s = 5,
+                           .lease_ttl_s = 60,
+                           .keep_checkpoints = 3});
 
     char *args[] = {"--object-store=s3://bkt/tsv/a",
                     "--s3-endpoint",
@@ -261,19 +302,18 @@ static void test_s3_flags(void **state)
                     "--s3-keep-checkpoints=1000",
                     NULL};
     assert_int_equal(parse(&cfg, args), 0);
-    assert_string_equal(cfg.object_store, "s3://bkt/tsv/a");
-    assert_null(cfg.recover_from);
-    assert_string_equal(cfg.s3_endpoint, "https://s3.example.net:9000");
-    assert_string_equal(cfg.s3_region, "eu-west-3");
-    assert_int_equal(cfg.s3_path_style, 1);
-    assert_string_equal(cfg.s3_credentials_file, "/etc/tsv/aws");
-    assert_string_equal(cfg.s3_ca_file, "/etc/tsv/ca.pem");
-    assert_int_equal(cfg.s3_insecure, 0);
-    assert_int_equal(cfg.s3_concurrency, 64);
-    assert_int_equal(cfg.s3_checkpoint_interval_s, 300);
-    assert_int_equal(cfg.s3_log_interval_s, 120);
-    assert_int_equal(cfg.s3_lease_ttl_s, 86400);
-    assert_int_equal(cfg.s3_keep_checkpoints, 1000);
+    s3_settings("flags", &cfg,
+                &(s3_want){.object_store = "s3://bkt/tsv/a",
+                           .endpoint = "https://s3.example.net:9000",
+                           .region = "eu-west-3",
+                           .credentials_file = "/etc/tsv/aws",
+                           .ca_file = "/etc/tsv/ca.pem",
+                           .path_style = 1,
+                           .concurrency = 64,
+                           .checkpoint_interval_s = 300,
+                           .log_interval_s = 120,
+                           .lease_ttl_s = 86400,
+                           .keep_checkpoints = 1000});
 
     /* Lower bounds; an empty value is "off" / "default". */
     char *low[] = {"--s3-concurrency=1",
@@ -287,15 +327,14 @@ static void test_s3_flags(void **state)
                    "--s3-region=",
                    NULL};
     assert_int_equal(parse(&cfg, low), 0);
-    assert_int_equal(cfg.s3_concurrency, 1);
-    assert_int_equal(cfg.s3_keep_checkpoints, 1);
-    assert_int_equal(cfg.s3_lease_ttl_s, 1);
-    assert_int_equal(cfg.s3_checkpoint_interval_s, 1);
-    assert_int_equal(cfg.s3_log_interval_s, 0); /* no log: checkpoints only */
-    assert_int_equal(cfg.s3_insecure, 1);
-    assert_string_equal(cfg.s3_endpoint, "http://127.0.0.1:8080");
-    assert_null(cfg.object_store);
-    assert_null(cfg.s3_region);
+    s3_settings("lower bounds", &cfg,
+                &(s3_want){.endpoint = "http://127.0.0.1:8080",
+                           .insecure = 1,
+                           .concurrency = 1,
+                           .checkpoint_interval_s = 1,
+                           .log_interval_s = 0, /* no log: checkpoints only */
+                           .lease_ttl_s = 1,
+                           .keep_checkpoints = 1});
 
     /* --recover-from alone also copies there afterwards. */
     char *rec[] = {"--recover-from", "s3://bkt/p", NULL};
@@ -319,17 +358,19 @@ static void test_s3_flags(void **state)
     setenv("TSVAULT_S3_LEASE_TTL", "90s", 1);
     setenv("TSVAULT_S3_KEEP_CHECKPOINTS", "5", 1);
     assert_int_equal(parse(&cfg, NULL), 0);
-    assert_string_equal(cfg.object_store, "s3://env-bucket");
-    assert_string_equal(cfg.s3_endpoint, "http://minio:9000");
-    assert_string_equal(cfg.s3_region, "us-west-2");
-    assert_int_equal(cfg.s3_path_style, 1);
-    assert_string_equal(cfg.s3_credentials_file, "/run/creds");
-    assert_string_equal(cfg.s3_ca_file, "/run/ca.pem");
-    assert_int_equal(cfg.s3_insecure, 1);
-    assert_int_equal(cfg.s3_concurrency, 8);
-    assert_int_equal(cfg.s3_checkpoint_interval_s, 120);
-    assert_int_equal(cfg.s3_lease_ttl_s, 90);
-    assert_int_equal(cfg.s3_keep_checkpoints, 5);
+    s3_settings("environment", &cfg,
+                &(s3_want){.object_store = "s3://env-bucket",
+                           .endpoint = "http://minio:9000",
+                           .region = "us-west-2",
+                           .credentials_file = "/run/creds",
+                           .ca_file = "/run/ca.pem",
+                           .path_style = 1,
+                           .insecure = 1,
+                           .concurrency = 8,
+                           .checkpoint_interval_s = 120,
+                           .log_interval_s = 5,
+                           .lease_ttl_s = 90,
+                           .keep_checkpoints = 5});
     char *over[] = {"--s3-concurrency=2", "--object-store=s3://flag-bucket", NULL};
     assert_int_equal(parse(&cfg, over), 0);
     assert_int_equal(cfg.s3_concurrency, 2);
@@ -348,57 +389,42 @@ static void test_s3_flags(void **state)
     clean_env(NULL);
 
     /* Bad values. */
-    static const struct {
-        const char *arg, *msg;
-    } bad[] = {
-        {"--object-store=bkt/prefix",
+    static const bad_args bad[] = {
+        {{"--object-store=bkt/prefix"},
          "--object-store: expected s3://bucket[/prefix], got \"bkt/prefix\""},
-        {"--object-store=S3://bkt", "--object-store: expected s3://bucket[/prefix]"},
-        {"--recover-from=https://bkt", "--recover-from: expected s3://bucket[/prefix]"},
-        {"--s3-endpoint=s3.amazonaws.com",
+        {{"--object-store=S3://bkt"}, "--object-store: expected s3://bucket[/prefix]"},
+        {{"--recover-from=https://bkt"}, "--recover-from: expected s3://bucket[/prefix]"},
+        {{"--s3-endpoint=s3.amazonaws.com"},
          "--s3-endpoint: expected an http(s):// URL, got \"s3.amazonaws.com\""},
-        {"--s3-endpoint=ftp://host", "--s3-endpoint: expected an http(s):// URL"},
-        {"--s3-path-style=yes", "--s3-path-style: expected true or false, got \"yes\""},
-        {"--s3-insecure-skip-verify=2", "--s3-insecure-skip-verify: expected true or false"},
-        {"--s3-concurrency=0", "--s3-concurrency: must be 1..64, got \"0\""},
-        {"--s3-concurrency=65", "--s3-concurrency: must be 1..64, got \"65\""},
-        {"--s3-concurrency=4x", "--s3-concurrency: must be 1..64"},
-        {"--s3-concurrency=", "--s3-concurrency: must be 1..64, got \"\""},
-        {"--s3-keep-checkpoints=0", "--s3-keep-checkpoints: must be 1..1000, got \"0\""},
-        {"--s3-keep-checkpoints=1001", "--s3-keep-checkpoints: must be 1..1000"},
-        {"--s3-keep-checkpoints=-3", "--s3-keep-checkpoints: must be 1..1000"},
-        {"--s3-checkpoint-interval=0s",
+        {{"--s3-endpoint=ftp://host"}, "--s3-endpoint: expected an http(s):// URL"},
+        {{"--s3-path-style=yes"}, "--s3-path-style: expected true or false, got \"yes\""},
+        {{"--s3-insecure-skip-verify=2"}, "--s3-insecure-skip-verify: expected true or false"},
+        {{"--s3-concurrency=0"}, "--s3-concurrency: must be 1..64, got \"0\""},
+        {{"--s3-concurrency=65"}, "--s3-concurrency: must be 1..64, got \"65\""},
+        {{"--s3-concurrency=4x"}, "--s3-concurrency: must be 1..64"},
+        {{"--s3-concurrency="}, "--s3-concurrency: must be 1..64, got \"\""},
+        {{"--s3-keep-checkpoints=0"}, "--s3-keep-checkpoints: must be 1..1000, got \"0\""},
+        {{"--s3-keep-checkpoints=1001"}, "--s3-keep-checkpoints: must be 1..1000"},
+        {{"--s3-keep-checkpoints=-3"}, "--s3-keep-checkpoints: must be 1..1000"},
+        {{"--s3-checkpoint-interval=0s"},
          "--s3-checkpoint-interval: duration must be 1s..24h, got \"0s\""},
-        {"--s3-checkpoint-interval=60", "--s3-checkpoint-interval: duration must be 1s..24h"},
-        {"--s3-lease-ttl=25h", "--s3-lease-ttl: duration must be 1s..24h, got \"25h\""},
-        {"--s3-log-interval=25h", "--s3-log-interval: duration must be 0s..24h, got \"25h\""},
-        {"--s3-log-interval=5", "--s3-log-interval: duration must be 0s..24h"},
-        {"--s3-lease-ttl=soon", "--s3-lease-ttl: duration must be 1s..24h"},
+        {{"--s3-checkpoint-interval=60"}, "--s3-checkpoint-interval: duration must be 1s..24h"},
+        {{"--s3-lease-ttl=25h"}, "--s3-lease-ttl: duration must be 1s..24h, got \"25h\""},
+        {{"--s3-log-interval=25h"}, "--s3-log-interval: duration must be 0s..24h, got \"25h\""},
+        {{"--s3-log-interval=5"}, "--s3-log-interval: duration must be 0s..24h"},
+        {{"--s3-lease-ttl=soon"}, "--s3-lease-ttl: duration must be 1s..24h"},
+        {{"--object-store"}, "flag --object-store needs a value"},
+        {{"--object-store=s3://one/p", "--recover-from=s3://two/p"},
+         "--recover-from s3://two/p and --object-store s3://one/p differ: a "
+         "recovered server keeps copying where it recovered from"},
     };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        char *a[] = {(char *)bad[i].arg, NULL};
-        parse_fails(a, bad[i].msg);
-    }
-    char *noval[] = {"--object-store", NULL};
-    parse_fails(noval, "flag --object-store needs a value");
-    char *differ[] = {"--object-store=s3://one/p", "--recover-from=s3://two/p", NULL};
-    parse_fails(differ, "--recover-from s3://two/p and --object-store s3://one/p differ: a "
-                        "recovered server keeps copying where it recovered from");
+    parse_fails_each(bad, sizeof bad / sizeof bad[0]);
 
     /* The usage lists the new flags with their variables. */
-    char *text = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&text, &len);
-    assert_non_null(out);
-    tsv_config_usage(out);
-    assert_int_equal(fclose(out), 0);
     const char *words[] = {
         "--object-store",       "TSVAULT_OBJECT_STORE",      "--recover-from",
         "TSVAULT_RECOVER_FROM", "--s3-insecure-skip-verify", "TSVAULT_S3_KEEP_CHECKPOINTS"};
-    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
-        if (!strstr(text, words[i]))
-            fail_msg("usage lacks %s", words[i]);
-    free(text);
+    usage_names(words, sizeof words / sizeof words[0]);
 }
 
 static void test_parse_size(void **state)
