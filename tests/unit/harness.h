@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "fsutil.h"
+#include "step_reader.h"
 #include "stream.h"
 #include "tsv_error.h"
 
@@ -342,29 +343,11 @@ static inline int harness_rmtree_unless_kept(const char *dir)
 
 /* A tsv_reader over a borrowed string, kept on the stack (free does
  * nothing): pass &r.base. */
-typedef struct harness_str_reader {
-    tsv_reader base;
-    const char *p;
-    size_t n;
-} harness_str_reader;
-
-static inline ssize_t harness_str_read(tsv_reader *r, void *buf, size_t len, tsv_error *err)
-{
-    (void)err;
-    harness_str_reader *m = (harness_str_reader *)r;
-    size_t k = len < m->n ? len : m->n;
-    memcpy(buf, m->p, k);
-    m->p += k;
-    m->n -= k;
-    return (ssize_t)k;
-}
-
-static inline void harness_str_reader_free(tsv_reader *r) { (void)r; }
+typedef step_reader harness_str_reader;
 
 static inline harness_str_reader harness_reader_of(const char *s)
 {
-    harness_str_reader m = {{harness_str_read, harness_str_reader_free}, s, strlen(s)};
-    return m;
+    return step_reader_of(s, strlen(s), SIZE_MAX);
 }
 
 #endif

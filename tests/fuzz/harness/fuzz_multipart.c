@@ -8,36 +8,15 @@
  */
 #include "fuzz_util.h"
 #include "influx2_internal.h"
+#include "step_reader.h"
 #include "stream.h"
-
-typedef struct step_reader {
-    tsv_reader base;
-    const uint8_t *p;
-    size_t len, pos, step;
-} step_reader;
-
-static ssize_t step_read(tsv_reader *r, void *buf, size_t len, tsv_error *err)
-{
-    (void)err;
-    step_reader *s = (step_reader *)r;
-    size_t n = s->len - s->pos;
-    if (n > s->step)
-        n = s->step;
-    if (n > len)
-        n = len;
-    memcpy(buf, s->p + s->pos, n);
-    s->pos += n;
-    return (ssize_t)n;
-}
-
-static void step_free(tsv_reader *r) { (void)r; }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
     static const size_t steps[4] = {1, 7, 4096, 1 << 20};
-    step_reader r = {{step_read, step_free}, data + 1, size - 1, 0, steps[data[0] & 3]};
+    step_reader r = step_reader_of(data + 1, size - 1, steps[data[0] & 3]);
     /* bit 2: a quoted boundary parameter, as some servers send it */
     const char *ct = (data[0] & 4) ? "multipart/mixed; boundary=\"b0undary\""
                                    : "multipart/mixed; boundary=b0undary";

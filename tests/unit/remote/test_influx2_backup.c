@@ -8,35 +8,9 @@
 #define B "0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab"
 #define CT "multipart/mixed; boundary=" B
 
-/* A reader over memory that hands out at most `step` bytes per read. */
-typedef struct step_reader {
-    tsv_reader base;
-    const uint8_t *p;
-    size_t len, pos, step;
-} step_reader;
-
-static ssize_t step_read(tsv_reader *r, void *buf, size_t len, tsv_error *err)
-{
-    (void)err;
-    step_reader *s = (step_reader *)r;
-    size_t k = s->len - s->pos;
-    if (k > len)
-        k = len;
-    if (k > s->step)
-        k = s->step;
-    if (k == 0)
-        return 0;
-    memcpy(buf, s->p + s->pos, k);
-    s->pos += k;
-    return (ssize_t)k;
-}
-
-static void step_free(tsv_reader *r) { (void)r; }
-
 static step_reader reader_of(const tsv_buf *b, size_t step)
 {
-    step_reader s = {{step_read, step_free}, b->data, b->len, 0, step};
-    return s;
+    return step_reader_of(b->data, b->len, step);
 }
 
 static void add(tsv_buf *b, const void *p, size_t n)
@@ -97,6 +71,47 @@ static void parsed_free(parsed *p)
             fail_msg("%s: rc %d code %d (want %d) message \"%s\" (want \"%s\")", #call, rc_,       \
                      (int)E.code, (int)(want), E.message, (substr));                               \
     } while (0)
+
+/* A part of a crafted body: its name and data (n bytes). */
+typedef struct part_spec {
+    const char *name;
+    const char *data;
+    size_t n;
+} part_spec;
+
+/* The parts given, then the end. */
+#define PARTS(...) ((const part_spec[]){__VA_ARGS__, {0}})
+
+/* The two parts a body must have. */
+static const part_spec good_parts[] = {
+    {"kv", "k", 1}, {"buckets", MANIFESTS, sizeof MANIFESTS - 1}, {0}};
+
+/* A body (its parts, up to one with a NULL name) and the error its parse
+ * gets. */
+typedef struct bad_body {
+    const part_spec *parts;
+    const char *ct;    /* NULL: CT */
+    size_t max;        /* buckets_max; 0: 1 MiB */
+    tsv_code code;     /* 0: TSV_EINVALID */
+    const char *error; /* a substring of the message */
+} bad_body;
+
+/* Every body of bad fails its parse (64 bytes a read) as it says. */
+static void bodies_fail(const bad_body *bad, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        tsv_buf body = {0};
+        for (size_t j = 0; bad[i].parts[j].name; j++)
+            part(&body, bad[i].parts[j].name, bad[i].parts[j].data, bad[i].parts[j].n);
+        finish(&body);
+        parsed p;
+        EXPECT_FAIL(
+            parse(&body, bad[i].ct ? bad[i].ct : CT, 64, &p, bad[i].max ? bad[i].max : 1 << 20),
+            bad[i].code ? bad[i].code : TSV_EINVALID, bad[i].error);
+        parsed_free(&p);
+        tsv_buf_free(&body);
+    }
+}
 
 /* A KV that contains near-misses of the delimiter and crosses the 64 KiB window. */
 static void big_kv(tsv_buf *kv)
@@ -166,33 +181,14 @@ static void test_multipart_without_sql_and_quoted_boundary(void **state)
 static void test_multipart_missing_parts(void **state)
 {
     (void)state;
-    tsv_buf body = {0};
-    part(&body, "sql", "s", 1);
-    part(&body, "buckets", MANIFESTS, strlen(MANIFESTS));
-    finish(&body);
-    parsed p;
-    EXPECT_FAIL(parse(&body, CT, 64, &p, 1 << 20), TSV_EINVALID,
-                "multipart body has no \"kv\" part");
-    parsed_free(&p);
-    body.len = 0;
-    part(&body, "kv", "k", 1);
-    finish(&body);
-    EXPECT_FAIL(parse(&body, CT, 64, &p, 1 << 20), TSV_EINVALID,
-                "multipart body has no \"buckets\" part");
-    parsed_free(&p);
-    body.len = 0;
-    part(&body, "kv", "k", 1);
-    part(&body, "kv", "k", 1);
-    finish(&body);
-    EXPECT_FAIL(parse(&body, CT, 64, &p, 1 << 20), TSV_EINVALID, "part \"kv\" appears twice");
-    parsed_free(&p);
-    body.len = 0;
-    part(&body, "kv", "k", 1);
-    part(&body, "extra", "x", 1);
-    finish(&body);
-    EXPECT_FAIL(parse(&body, CT, 64, &p, 1 << 20), TSV_EINVALID, "unexpected part \"extra\"");
-    parsed_free(&p);
-    tsv_buf_free(&body);
+    const bad_body bad[] = {
+        {PARTS({"sql", "s", 1}, {"buckets", MANIFESTS, sizeof MANIFESTS - 1}),
+         .error = "multipart body has no \"kv\" part"},
+        {PARTS({"kv", "k", 1}), .error = "multipart body has no \"buckets\" part"},
+        {PARTS({"kv", "k", 1}, {"kv", "k", 1}), .error = "part \"kv\" appears twice"},
+        {PARTS({"kv", "k", 1}, {"extra", "x", 1}), .error = "unexpected part \"extra\""},
+    };
+    bodies_fail(bad, sizeof bad / sizeof bad[0]);
 }
 
 static void test_multipart_truncated(void **state)
@@ -230,57 +226,33 @@ static void test_multipart_truncated(void **state)
 static void test_multipart_bad_boundary(void **state)
 {
     (void)state;
-    tsv_buf body = {0};
-    part(&body, "kv", "k", 1);
-    part(&body, "buckets", MANIFESTS, strlen(MANIFESTS));
-    finish(&body);
-    parsed p;
-    EXPECT_FAIL(parse(&body, "multipart/mixed; boundary=other", 64, &p, 1 << 20), TSV_EINVALID,
-                "does not start with the boundary \"other\"");
-    parsed_free(&p);
-    EXPECT_FAIL(parse(&body, "application/json", 64, &p, 1 << 20), TSV_EINVALID,
-                "is not multipart");
-    parsed_free(&p);
-    EXPECT_FAIL(parse(&body, "multipart/mixed", 64, &p, 1 << 20), TSV_EINVALID,
-                "has no multipart boundary");
-    parsed_free(&p);
-    EXPECT_FAIL(parse(&body, "", 64, &p, 1 << 20), TSV_EINVALID, "has no Content-Type");
-    parsed_free(&p);
     char longb[120] = "multipart/mixed; boundary=";
     memset(longb + strlen(longb), 'x', 71);
-    EXPECT_FAIL(parse(&body, longb, 64, &p, 1 << 20), TSV_EINVALID, "invalid multipart boundary");
-    parsed_free(&p);
-    /* A boundary that is a prefix of the real one. */
-    EXPECT_FAIL(parse(&body, "multipart/mixed; boundary=0123456789", 64, &p, 1 << 20), TSV_EINVALID,
-                "unexpected bytes after a boundary");
-    parsed_free(&p);
-    tsv_buf_free(&body);
+    const bad_body bad[] = {
+        {good_parts, "multipart/mixed; boundary=other",
+         .error = "does not start with the boundary \"other\""},
+        {good_parts, "application/json", .error = "is not multipart"},
+        {good_parts, "multipart/mixed", .error = "has no multipart boundary"},
+        {good_parts, "", .error = "has no Content-Type"},
+        {good_parts, longb, .error = "invalid multipart boundary"},
+        /* A boundary that is a prefix of the real one. */
+        {good_parts, "multipart/mixed; boundary=0123456789",
+         .error = "unexpected bytes after a boundary"},
+    };
+    bodies_fail(bad, sizeof bad / sizeof bad[0]);
 }
 
 static void test_multipart_buckets_checked(void **state)
 {
     (void)state;
-    tsv_buf body = {0};
-    part(&body, "kv", "k", 1);
-    part(&body, "buckets", "{\"a\":1}", 7);
-    finish(&body);
-    parsed p;
-    EXPECT_FAIL(parse(&body, CT, 64, &p, 1 << 20), TSV_EINVALID, "is a JSON object, not an array");
-    parsed_free(&p);
-    body.len = 0;
-    part(&body, "kv", "k", 1);
-    part(&body, "buckets", "[{\"a\":", 6);
-    finish(&body);
-    EXPECT_FAIL(parse(&body, CT, 64, &p, 1 << 20), TSV_EINVALID,
-                "the \"buckets\" part is not JSON");
-    parsed_free(&p);
-    body.len = 0;
-    part(&body, "kv", "k", 1);
-    part(&body, "buckets", MANIFESTS, strlen(MANIFESTS));
-    finish(&body);
-    EXPECT_FAIL(parse(&body, CT, 64, &p, 8), TSV_ETOOLARGE, "larger than 8 bytes");
-    parsed_free(&p);
-    tsv_buf_free(&body);
+    const bad_body bad[] = {
+        {PARTS({"kv", "k", 1}, {"buckets", "{\"a\":1}", 7}),
+         .error = "is a JSON object, not an array"},
+        {PARTS({"kv", "k", 1}, {"buckets", "[{\"a\":", 6}),
+         .error = "the \"buckets\" part is not JSON"},
+        {good_parts, .max = 8, .code = TSV_ETOOLARGE, .error = "larger than 8 bytes"},
+    };
+    bodies_fail(bad, sizeof bad / sizeof bad[0]);
 }
 
 /* The token never survives in a message. */
