@@ -6,9 +6,7 @@
  * Properties: the validation's scratch directory is left empty whatever the
  * input, and a file found to be a backup also yields a plan.
  */
-#include "archive_detect.h"
-#include "fuzz_util.h"
-#include "tsm_trust.h"
+#include "fuzz_storage.h"
 
 static int dir_is_empty(const char *path)
 {
@@ -26,17 +24,14 @@ static int dir_is_empty(const char *path)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    const char *root = fuzz_scratch();
-    fuzz_empty_dir(root);
+    fuzz_empty_dir(fuzz_scratch());
     char path[512], scratch[512];
-    fuzz_write_file("staged", data, size, path, sizeof path);
-    snprintf(scratch, sizeof scratch, "%s/check", root);
-    FUZZ_CHECK(mkdir(scratch, 0755) == 0);
     tsv_data_format format;
     tsv_compression compression;
     tsv_tsm_trust trust = {0};
     tsv_error err;
-    int rc = tsv_archive_inspect_ex(path, scratch, &format, &compression, &trust, &err);
+    int rc = fuzz_inspect_staged(data, size, path, sizeof path, scratch, sizeof scratch, &format,
+                                 &compression, &trust, &err);
     FUZZ_CHECK(rc == 0 || rc == -1);
     FUZZ_CHECK(dir_is_empty(scratch));
     tsv_tsm_trust_clear(&trust);

@@ -7,28 +7,20 @@
  * everything before that is the parser under test.
  */
 #include "files_store.h"
-#include "fuzz_util.h"
+#include "fuzz_storage.h"
 #include "jobs.h"
-#include "store.h"
 
 static tsv_jobs *jobs;
 
 static void setup(void)
 {
     char dir[512];
-    snprintf(dir, sizeof dir, "%s/data", fuzz_scratch());
-    mkdir(dir, 0700);
-    tsv_store_options opt = {.data_dir = dir,
-                             .trash_retention_s = -1,
-                             .kv_map_size = (size_t)256 << 20,
-                             .soft_delete_retention_s = -1};
-    tsv_store *s = NULL;
+    tsv_store *s = fuzz_store_open(dir, sizeof dir);
     tsv_files *f = NULL;
     tsv_error err;
     tsv_files_options fo = {.data_dir = dir};
     tsv_jobs_options jo = {.workers = 1, .retention_s = -1};
-    if (tsv_store_open(&s, &opt, &err) != 0 || tsv_files_open(&f, &fo, &err) != 0 ||
-        tsv_jobs_open(&jobs, s, f, &jo, &err) != 0) {
+    if (tsv_files_open(&f, &fo, &err) != 0 || tsv_jobs_open(&jobs, s, f, &jo, &err) != 0) {
         fprintf(stderr, "setup: %s\n", err.message);
         abort();
     }

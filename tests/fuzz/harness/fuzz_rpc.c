@@ -12,9 +12,8 @@
 #include <pthread.h>
 #include <sys/socket.h>
 
-#include "fuzz_util.h"
+#include "fuzz_storage.h"
 #include "rpc_internal.h"
-#include "store.h"
 
 static rpc_ctx ctx;
 
@@ -44,18 +43,8 @@ static void *peer_main(void *arg)
 static void setup(void)
 {
     char dir[512];
-    snprintf(dir, sizeof dir, "%s/data", fuzz_scratch());
-    mkdir(dir, 0700);
-    tsv_store_options opt = {.data_dir = dir,
-                             .trash_retention_s = -1,
-                             .kv_map_size = (size_t)256 << 20,
-                             .soft_delete_retention_s = -1};
-    tsv_store *s = NULL;
+    tsv_store *s = fuzz_store_open(dir, sizeof dir);
     tsv_error err;
-    if (tsv_store_open(&s, &opt, &err) != 0) {
-        fprintf(stderr, "store: %s\n", err.message);
-        abort();
-    }
     tsv_setup_request req = {.username = "fuzz",
                              .password = "fuzzfuzz1",
                              .org = "acme",

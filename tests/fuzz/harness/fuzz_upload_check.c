@@ -8,9 +8,7 @@
  * with the same format and compression); every released range lies inside
  * the upload and starts and ends with the bytes the check saw there.
  */
-#include "archive_detect.h"
-#include "fuzz_util.h"
-#include "tsm_trust.h"
+#include "fuzz_storage.h"
 #include "upload_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -55,13 +53,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                               TSV_UPLOAD_EDGE) == 0);
         }
         char path[512], scratch[512];
-        fuzz_write_file("staged", data, size, path, sizeof path);
-        snprintf(scratch, sizeof scratch, "%s/check", root);
-        FUZZ_CHECK(mkdir(scratch, 0755) == 0);
         tsv_data_format f2;
         tsv_compression c2;
         tsv_tsm_trust t2 = {0};
-        FUZZ_CHECK(tsv_archive_inspect_ex(path, scratch, &f2, &c2, &t2, &err) == 0);
+        FUZZ_CHECK(fuzz_inspect_staged(data, size, path, sizeof path, scratch, sizeof scratch, &f2,
+                                       &c2, &t2, &err) == 0);
         FUZZ_CHECK(f2 == format && c2 == compression);
         tsv_tsm_trust_clear(&t2);
     }

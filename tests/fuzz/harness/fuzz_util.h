@@ -30,11 +30,11 @@
 
 static char fuzz_scratch_dir[256];
 
-static inline int fuzz_rm_rf_at(int at, const char *name)
+static inline int fuzz_rm_rf_at(int at, const char *name);
+
+/* Removes every entry of the directory open as fd (taking fd over). */
+static inline int fuzz_remove_entries(int fd)
 {
-    int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-    if (fd < 0)
-        return unlinkat(at, name, 0);
     DIR *d = fdopendir(fd);
     if (!d) {
         close(fd);
@@ -47,6 +47,16 @@ static inline int fuzz_rm_rf_at(int at, const char *name)
         fuzz_rm_rf_at(dirfd(d), e->d_name);
     }
     closedir(d);
+    return 0;
+}
+
+static inline int fuzz_rm_rf_at(int at, const char *name)
+{
+    int fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    if (fd < 0)
+        return unlinkat(at, name, 0);
+    if (fuzz_remove_entries(fd) != 0)
+        return -1;
     return unlinkat(at, name, AT_REMOVEDIR);
 }
 
@@ -54,20 +64,8 @@ static inline int fuzz_rm_rf_at(int at, const char *name)
 static inline void fuzz_empty_dir(const char *path)
 {
     int fd = open(path, O_RDONLY | O_DIRECTORY);
-    if (fd < 0)
-        return;
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return;
-    }
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        fuzz_rm_rf_at(dirfd(d), e->d_name);
-    }
-    closedir(d);
+    if (fd >= 0)
+        fuzz_remove_entries(fd);
 }
 
 static inline void fuzz_scratch_cleanup(void)
@@ -97,6 +95,20 @@ static inline const char *fuzz_scratch(void)
     return fuzz_scratch_dir;
 }
 
+/* Writes all of data to fd; aborts on an error. */
+static inline void fuzz_write_all(int fd, const uint8_t *data, size_t len)
+{
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = write(fd, data + off, len - off);
+        if (n <= 0) {
+            perror("write");
+            abort();
+        }
+        off += (size_t)n;
+    }
+}
+
 /* Writes data to <scratch>/<name> (replacing it); the path goes to out. */
 static inline void fuzz_write_file(const char *name, const uint8_t *data, size_t len, char *out,
                                    size_t outlen)
@@ -107,15 +119,7 @@ static inline void fuzz_write_file(const char *name, const uint8_t *data, size_t
         perror(out);
         abort();
     }
-    size_t off = 0;
-    while (off < len) {
-        ssize_t n = write(fd, data + off, len - off);
-        if (n <= 0) {
-            perror("write");
-            abort();
-        }
-        off += (size_t)n;
-    }
+    fuzz_write_all(fd, data, len);
     close(fd);
 }
 
@@ -127,15 +131,7 @@ static inline int fuzz_memfd(const uint8_t *data, size_t len)
         perror("memfd_create");
         abort();
     }
-    size_t off = 0;
-    while (off < len) {
-        ssize_t n = write(fd, data + off, len - off);
-        if (n <= 0) {
-            perror("write");
-            abort();
-        }
-        off += (size_t)n;
-    }
+    fuzz_write_all(fd, data, len);
     return fd;
 }
 
