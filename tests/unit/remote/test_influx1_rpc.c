@@ -312,21 +312,35 @@ static void test_meta_ok_and_probe(void **state)
     free(meta);
 }
 
+/* A server that answers the metastore request with the first len bytes of
+ * reply makes fetch_meta fail with TSV_EINVALID, a message holding msg (and
+ * msg2 unless NULL) and no metastore. */
+static void meta_fails(const uint8_t *reply, size_t len, const char *msg, const char *msg2)
+{
+    fake f = {0};
+    fake_start(&f, script_reply);
+    f.reply = reply;
+    f.reply_len = len;
+    tsv_influx1_client *c = client_for(&f, 5000);
+    uint8_t *got;
+    size_t got_len;
+    FAILS(tsv_influx1_fetch_meta(c, &got, &got_len, &E), TSV_EINVALID);
+    assert_msg(msg);
+    if (msg2)
+        assert_msg(msg2);
+    assert_null(got);
+    tsv_influx1_client_free(c);
+    fake_stop(&f);
+}
+
 static void test_meta_bad_magic(void **state)
 {
     (void)state;
     size_t mlen;
-    uint8_t *meta;
+    uint8_t *meta = fixture_meta(&mlen);
     tsv_buf reply = {0};
-    fake f = {0};
-    tsv_influx1_client *c = meta_server(&f, &reply, 0x1234, &meta, &mlen);
-    uint8_t *got;
-    size_t len;
-    FAILS(tsv_influx1_fetch_meta(c, &got, &len, &E), TSV_EINVALID);
-    assert_msg("bad magic 0x0000000000001234 from 127.0.0.1:");
-    assert_null(got);
-    tsv_influx1_client_free(c);
-    fake_stop(&f);
+    meta_reply(&reply, meta, mlen, 0x1234);
+    meta_fails(reply.data, reply.len, "bad magic 0x0000000000001234 from 127.0.0.1:", NULL);
     tsv_buf_free(&reply);
     free(meta);
 }
@@ -339,39 +353,17 @@ static void test_meta_too_long_and_truncated(void **state)
     uint8_t h[16];
     put_u64(h, 0x59590101);
     put_u64(h + 8, UINT64_C(1) << 40);
-    fake f = {0};
-    fake_start(&f, script_reply);
-    f.reply = h;
-    f.reply_len = sizeof h;
-    tsv_influx1_client *c = client_for(&f, 5000);
-    uint8_t *got;
-    size_t len;
-    FAILS(tsv_influx1_fetch_meta(c, &got, &len, &E), TSV_EINVALID);
-    assert_msg("meta length 1099511627776 from 127.0.0.1:");
-    assert_msg("exceeds the limit");
-    tsv_influx1_client_free(c);
-    fake_stop(&f);
+    meta_fails(h, sizeof h, "meta length 1099511627776 from 127.0.0.1:", "exceeds the limit");
 
     /* announced 236 bytes, 100 sent, then the connection closes */
     tsv_buf reply = {0};
     meta_reply(&reply, meta, mlen, 0x59590101);
-    fake_start(&f, script_reply);
-    f.reply = reply.data;
-    f.reply_len = 16 + 100;
-    c = client_for(&f, 5000);
-    FAILS(tsv_influx1_fetch_meta(c, &got, &len, &E), TSV_EINVALID);
-    assert_msg("closed the connection after 100 of 236 bytes of the metastore");
-    tsv_influx1_client_free(c);
-    fake_stop(&f);
+    meta_fails(reply.data, 16 + 100,
+               "closed the connection after 100 of 236 bytes of the metastore", NULL);
 
     /* whole length, but the bytes are not a meta.Data */
     memset(reply.data + 16, 0xff, mlen);
-    fake_start_reply(&f, script_reply, &reply);
-    c = client_for(&f, 5000);
-    FAILS(tsv_influx1_fetch_meta(c, &got, &len, &E), TSV_EINVALID);
-    assert_msg("does not decode");
-    tsv_influx1_client_free(c);
-    fake_stop(&f);
+    meta_fails(reply.data, reply.len, "does not decode", NULL);
     tsv_buf_free(&reply);
     free(meta);
 }
@@ -603,6 +595,17 @@ static void id_map(tsv_buf *out, int n)
     }
 }
 
+/* f answers a restore with the ID map, then (unless after is NULL) with
+ * the target's metastore. */
+static void fake_start_restore(fake *f, const tsv_buf *map, const tsv_buf *after)
+{
+    fake_start_reply(f, script_restore, map);
+    if (after) {
+        f->reply2 = after->data;
+        f->reply2_len = after->len;
+    }
+}
+
 static void test_restore_renames_entries(void **state)
 {
     (void)state;
@@ -612,9 +615,7 @@ static void test_restore_renames_entries(void **state)
     id_map(&map, 5);
     target_meta(meta, mlen, "renamed", &after);
     fake f = {0};
-    fake_start_reply(&f, script_restore, &map);
-    f.reply2 = after.data;
-    f.reply2_len = after.len;
+    fake_start_restore(&f, &map, &after);
     tsv_influx1_client *c = client_for(&f, 5000);
     opener o = {.missing = 5};
     tsv_influx1_shard_pair *pairs = NULL;
@@ -701,7 +702,7 @@ static void test_restore_refused_and_unconfirmed(void **state)
     tsv_buf map = {0}, after = {0};
     id_map(&map, 0);
     fake f = {0};
-    fake_start_reply(&f, script_restore, &map);
+    fake_start_restore(&f, &map, NULL);
     tsv_influx1_client *c = client_for(&f, 5000);
     opener o = {0};
     tsv_influx1_restore_request req = {.meta = meta,
@@ -721,7 +722,7 @@ static void test_restore_refused_and_unconfirmed(void **state)
 
     /* a pair for a shard of another RP than the one restored */
     id_map(&map, 3);
-    fake_start_reply(&f, script_restore, &map);
+    fake_start_restore(&f, &map, NULL);
     c = client_for(&f, 5000);
     FAILS(tsv_influx1_restore_database(c, &req, NULL, &E), TSV_EINVALID);
     assert_msg("bad shard ID pair (3 -> 13): not a shard of the restored database");
@@ -731,9 +732,7 @@ static void test_restore_refused_and_unconfirmed(void **state)
     /* uploads accepted, but the target's metastore never shows the database */
     id_map(&map, 2);
     target_meta(meta, mlen, "other", &after);
-    fake_start_reply(&f, script_restore, &map);
-    f.reply2 = after.data;
-    f.reply2_len = after.len;
+    fake_start_restore(&f, &map, &after);
     c = client_for(&f, 200);
     FAILS(tsv_influx1_restore_database(c, &req, NULL, &E), TSV_EINTERNAL);
     assert_msg("not confirmed: database \"fixture\" does not exist there");
