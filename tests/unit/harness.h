@@ -125,6 +125,10 @@ static inline int harness_scratch_teardown(void **state)
     return 0;
 }
 
+/* A CMUnitTest of f with a scratch directory of its own. */
+#define HARNESS_SCRATCH_TEST(f)                                                                    \
+    cmocka_unit_test_setup_teardown(f, harness_scratch_setup, harness_scratch_teardown)
+
 /* out (PATH_MAX bytes) = harness_scratch + "/" + the formatted path. */
 static inline void harness_at(char *out, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -69,10 +69,8 @@ static void test_temp_fd_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_temp_fd_is_unlinked_and_usable, harness_scratch_setup,
-                                        harness_scratch_teardown),
-        cmocka_unit_test_setup_teardown(test_temp_fd_errors, harness_scratch_setup,
-                                        harness_scratch_teardown),
+        HARNESS_SCRATCH_TEST(test_temp_fd_is_unlinked_and_usable),
+        HARNESS_SCRATCH_TEST(test_temp_fd_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

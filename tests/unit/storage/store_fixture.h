@@ -31,6 +31,16 @@ static inline void store_fixture_open(const char *dir, tsv_store **s)
     OK(tsv_store_open(s, &opt, &E));
 }
 
+/* store_fixture_open of the directory rel of harness_scratch, whose path
+ * goes to dir (PATH_MAX bytes). */
+static inline tsv_store *store_fixture_open_at(char *dir, const char *rel)
+{
+    harness_at(dir, "%s", rel);
+    tsv_store *s;
+    store_fixture_open(dir, &s);
+    return s;
+}
+
 /* restore/sql of the SQLite file at path; when sql is not NULL, it is run
  * in that file first (creating it if need be). */
 static inline void store_fixture_restore_sql(tsv_store *s, const char *path, const char *sql)

@@ -170,10 +170,8 @@ static void test_snapshots(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_connections, harness_scratch_setup,
-                                        harness_scratch_teardown),
-        cmocka_unit_test_setup_teardown(test_snapshots, harness_scratch_setup,
-                                        harness_scratch_teardown),
+        HARNESS_SCRATCH_TEST(test_connections),
+        HARNESS_SCRATCH_TEST(test_snapshots),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -134,14 +134,10 @@ static void test_gen_marker(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_recover_before_exchange, harness_scratch_setup,
-                                        harness_scratch_teardown),
-        cmocka_unit_test_setup_teardown(test_recover_after_exchange, harness_scratch_setup,
-                                        harness_scratch_teardown),
-        cmocka_unit_test_setup_teardown(test_reconcile, harness_scratch_setup,
-                                        harness_scratch_teardown),
-        cmocka_unit_test_setup_teardown(test_gen_marker, harness_scratch_setup,
-                                        harness_scratch_teardown),
+        HARNESS_SCRATCH_TEST(test_recover_before_exchange),
+        HARNESS_SCRATCH_TEST(test_recover_after_exchange),
+        HARNESS_SCRATCH_TEST(test_reconcile),
+        HARNESS_SCRATCH_TEST(test_gen_marker),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -237,12 +237,9 @@ static void test_repair_and_delete_clear(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_mark_persists_and_is_recognised, harness_scratch_setup,
-                                        harness_scratch_teardown),
-        cmocka_unit_test_setup_teardown(test_mark_refused_when_changed, harness_scratch_setup,
-                                        harness_scratch_teardown),
-        cmocka_unit_test_setup_teardown(test_repair_and_delete_clear, harness_scratch_setup,
-                                        harness_scratch_teardown),
+        HARNESS_SCRATCH_TEST(test_mark_persists_and_is_recognised),
+        HARNESS_SCRATCH_TEST(test_mark_refused_when_changed),
+        HARNESS_SCRATCH_TEST(test_repair_and_delete_clear),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -56,8 +56,7 @@ static void test_roundtrip(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_roundtrip, harness_scratch_setup,
-                                        harness_scratch_teardown),
+        HARNESS_SCRATCH_TEST(test_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

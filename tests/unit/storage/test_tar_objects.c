@@ -196,8 +196,7 @@ static void test_sink_and_source(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_sink_and_source, harness_scratch_setup,
-                                        harness_scratch_teardown),
+        HARNESS_SCRATCH_TEST(test_sink_and_source),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

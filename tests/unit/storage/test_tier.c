@@ -179,9 +179,7 @@ static void test_pending_and_copied(void **state)
 {
     (void)state;
     char data[PATH_MAX];
-    harness_at(data, "data");
-    tsv_store *s;
-    store_fixture_open(data, &s);
+    tsv_store *s = store_fixture_open_at(data, "data");
     tsv_tier_state *ts;
     OK(tsv_tier_state_open(&ts, data, &E));
     assert_true(harness_exists("data/tier/data.mdb"));
@@ -316,9 +314,7 @@ static void test_change_and_checkpoint(void **state)
 {
     (void)state;
     char data[PATH_MAX];
-    harness_at(data, "data");
-    tsv_store *s;
-    store_fixture_open(data, &s);
+    tsv_store *s = store_fixture_open_at(data, "data");
     content ct;
     make_content(s, harness_scratch, &ct);
 
@@ -459,33 +455,37 @@ static void test_catalog_objects(void **state)
 
 /* ---- recovery -------------------------------------------------------------- */
 
+/* Fails unless tsv_tier_recover_target_ok says want of the directory rel
+ * of the scratch directory. */
+static void target_ok(const char *rel, int want)
+{
+    char d[PATH_MAX];
+    harness_at(d, "%s", rel);
+    int got = tsv_tier_recover_target_ok(d);
+    if (got != want)
+        fail_msg("recover_target_ok(%s) = %d, want %d", rel, got, want);
+}
+
 static void test_recover_target_ok(void **state)
 {
     (void)state;
-    char d[PATH_MAX];
-    harness_at(d, "absent");
-    assert_int_equal(tsv_tier_recover_target_ok(d), 1);
+    target_ok("absent", 1);
     harness_put("empty/.keep", "");
-    harness_at(d, "empty");
-    assert_int_equal(tsv_tier_recover_target_ok(d), 1);
+    target_ok("empty", 1);
     /* Objects and a tier state alone (a recovery still downloading). */
     harness_put("objs/objects/ab/x", "");
     harness_put("objs/tier/data.mdb", "");
-    harness_at(d, "objs");
-    assert_int_equal(tsv_tier_recover_target_ok(d), 1);
+    target_ok("objs", 1);
     harness_put("live/state/.tsv-gen", "0000000000000001\n");
-    harness_at(d, "live");
-    assert_int_equal(tsv_tier_recover_target_ok(d), 0);
+    target_ok("live", 0);
     harness_put("cat/catalog/data.mdb", "");
-    harness_at(d, "cat");
-    assert_int_equal(tsv_tier_recover_target_ok(d), 0);
+    target_ok("cat", 0);
     /* An interrupted recovery may run again... */
     harness_put("cat/tier/recovering", "0000000000000001\n");
-    assert_int_equal(tsv_tier_recover_target_ok(d), 1);
+    target_ok("cat", 1);
     /* ...but not once state/ is in place. */
     harness_put("live/tier/recovering", "0000000000000001\n");
-    harness_at(d, "live");
-    assert_int_equal(tsv_tier_recover_target_ok(d), 0);
+    target_ok("live", 0);
 }
 
 /* Copies object `hex` from another data directory's objects (a download). */
@@ -672,16 +672,11 @@ static void test_recover_install(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_pending_and_copied, harness_scratch_setup,
-                                        harness_scratch_teardown),
-        cmocka_unit_test_setup_teardown(test_change_and_checkpoint, harness_scratch_setup,
-                                        harness_scratch_teardown),
-        cmocka_unit_test_setup_teardown(test_catalog_objects, harness_scratch_setup,
-                                        harness_scratch_teardown),
-        cmocka_unit_test_setup_teardown(test_recover_target_ok, harness_scratch_setup,
-                                        harness_scratch_teardown),
-        cmocka_unit_test_setup_teardown(test_recover_install, harness_scratch_setup,
-                                        harness_scratch_teardown),
+        HARNESS_SCRATCH_TEST(test_pending_and_copied),
+        HARNESS_SCRATCH_TEST(test_change_and_checkpoint),
+        HARNESS_SCRATCH_TEST(test_catalog_objects),
+        HARNESS_SCRATCH_TEST(test_recover_target_ok),
+        HARNESS_SCRATCH_TEST(test_recover_install),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -264,8 +264,7 @@ static void test_logpos_text(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_segment_replay, harness_scratch_setup,
-                                        harness_scratch_teardown),
+        HARNESS_SCRATCH_TEST(test_segment_replay),
         cmocka_unit_test(test_logpos_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -158,16 +158,9 @@ static void test_failures_keep_data(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_link_move_purge, harness_scratch_setup,
-                                        harness_scratch_teardown),
-        cmocka_unit_test_setup_teardown(test_slot_name, harness_scratch_setup,
-                                        harness_scratch_teardown),
-        cmocka_unit_test_setup_teardown(test_same_name_twice, harness_scratch_setup,
-                                        harness_scratch_teardown),
-        cmocka_unit_test_setup_teardown(test_purge, harness_scratch_setup,
-                                        harness_scratch_teardown),
-        cmocka_unit_test_setup_teardown(test_failures_keep_data, harness_scratch_setup,
-                                        harness_scratch_teardown),
+        HARNESS_SCRATCH_TEST(test_link_move_purge),    HARNESS_SCRATCH_TEST(test_slot_name),
+        HARNESS_SCRATCH_TEST(test_same_name_twice),    HARNESS_SCRATCH_TEST(test_purge),
+        HARNESS_SCRATCH_TEST(test_failures_keep_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
