@@ -183,24 +183,40 @@ static void put_version(tsv_catalog_txn *t, const char *bucket, int64_t start, u
     tsv_version_clear(&v);
 }
 
-/* A catalogue in the fresh directory made from the template dir, with a
- * write transaction open. */
-static void open_scratch_catalog(char *dir, tsv_catalog **c, tsv_catalog_txn **t)
+/* A catalogue in a fresh temporary directory with a write transaction
+ * open: a test's cmocka setup/teardown, the test gets it as *state and
+ * ends t; the teardown closes c and removes dir. */
+typedef struct scratch_catalog {
+    char dir[PATH_MAX];
+    tsv_catalog *c;
+    tsv_catalog_txn *t;
+} scratch_catalog;
+
+static int catalog_setup(void **state)
 {
-    tsv_error err = {0};
-    assert_non_null(mkdtemp(dir));
-    assert_int_equal(tsv_catalog_open(c, dir, &err), 0);
-    assert_int_equal(tsv_catalog_begin(*c, 1, t, &err), 0);
+    scratch_catalog *sc = calloc(1, sizeof *sc);
+    assert_non_null(sc);
+    assert_int_equal(harness_tmpdir(sc->dir, sizeof sc->dir, "ut-catalog"), 0);
+    OK(tsv_catalog_open(&sc->c, sc->dir, &E));
+    OK(tsv_catalog_begin(sc->c, 1, &sc->t, &E));
+    *state = sc;
+    return 0;
+}
+
+static int catalog_teardown(void **state)
+{
+    scratch_catalog *sc = *state;
+    tsv_catalog_close(sc->c);
+    assert_int_equal(harness_rmtree(sc->dir), 0);
+    free(sc);
+    return 0;
 }
 
 static void test_catalog(void **state)
 {
-    (void)state;
-    char dir[] = "/tmp/tsv-ut-catalog.XXXXXX";
-    tsv_catalog *c;
-    tsv_catalog_txn *t;
+    scratch_catalog *sc = *state;
+    tsv_catalog_txn *t = sc->t;
     tsv_error err = {0};
-    open_scratch_catalog(dir, &c, &t);
     /* Negative times sort before positive ones; versions ascend in a slot. */
     put_version(t, "0123456789abcdef", 100, 2, TSV_VERSION_IN_USE);
     put_version(t, "0123456789abcdef", 100, 1, TSV_VERSION_SOFT_DELETED);
@@ -208,10 +224,10 @@ static void test_catalog(void **state)
     put_version(t, "fedcba9876543210", 0, 1, TSV_VERSION_IN_USE);
     assert_int_equal(tsv_catalog_meta_put(t, "k", "v", &err), 0);
     assert_int_equal(tsv_catalog_commit(t, &err), 0);
-    tsv_catalog_close(c);
+    tsv_catalog_close(sc->c);
 
-    assert_int_equal(tsv_catalog_open(&c, dir, &err), 0); /* survives a reopen */
-    assert_int_equal(tsv_catalog_begin(c, 0, &t, &err), 0);
+    assert_int_equal(tsv_catalog_open(&sc->c, sc->dir, &err), 0); /* survives a reopen */
+    assert_int_equal(tsv_catalog_begin(sc->c, 0, &t, &err), 0);
     seen s = {0};
     assert_int_equal(tsv_catalog_bucket_foreach(t, "0123456789abcdef", seen_fn, &s, &err), 0);
     assert_int_equal(s.n, 3);
@@ -245,20 +261,15 @@ static void test_catalog(void **state)
     assert_int_equal(tsv_catalog_foreach(t, seen_fn, &s, &err), 0);
     assert_int_equal(s.n, 4);
     tsv_catalog_abort(t);
-    tsv_catalog_close(c);
-    assert_int_equal(tsv_remove_tree(dir, &err), 0);
 }
 
 /* put_soft_deleted records a soft-deleted copy and leaves its source alone;
  * version_append deep-copies into a growing array. */
 static void test_catalog_helpers(void **state)
 {
-    (void)state;
-    char dir[] = "/tmp/tsv-ut-catalog.XXXXXX";
-    tsv_catalog *c;
-    tsv_catalog_txn *t;
+    scratch_catalog *sc = *state;
+    tsv_catalog_txn *t = sc->t;
     tsv_error err = {0};
-    open_scratch_catalog(dir, &c, &t);
     put_version(t, "0123456789abcdef", 100, 1, TSV_VERSION_IN_USE);
     tsv_slot_key k = {"0123456789abcdef", "autogen", 100, 110};
     tsv_version v;
@@ -288,8 +299,6 @@ static void test_catalog_helpers(void **state)
     assert_int_equal(v.n_files, 2);
     tsv_version_clear(&v);
     tsv_catalog_abort(t);
-    tsv_catalog_close(c);
-    assert_int_equal(tsv_remove_tree(dir, &err), 0);
 }
 
 int main(void)
@@ -297,8 +306,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_interval_parse),
         cmocka_unit_test(test_object_store),
-        cmocka_unit_test(test_catalog),
-        cmocka_unit_test(test_catalog_helpers),
+        cmocka_unit_test_setup_teardown(test_catalog, catalog_setup, catalog_teardown),
+        cmocka_unit_test_setup_teardown(test_catalog_helpers, catalog_setup, catalog_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
