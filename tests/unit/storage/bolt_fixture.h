@@ -336,6 +336,42 @@ static inline int out_file(void *octx, const void *buf, size_t len, tsv_error *e
     return 0;
 }
 
+/* ---- parts of the generated trees ------------------------------------------- */
+
+/* Puts vlen random bytes (from the test's own generator) under key. */
+typedef void (*mb_random_fn)(mem_bucket *b, const void *key, size_t klen, size_t vlen);
+
+/* A bucket with the binary name "\0bin\xff" in root, holding 10-byte values
+ * under 1- and 2-byte keys made of 0x00, 0xff, 0x7f and 0x80. */
+static inline mem_bucket *gen_binary_bucket(mem_bucket *root, mb_random_fn put_random)
+{
+    mem_bucket *bin = mb_sub(root,
+                             "\x00"
+                             "bin\xff",
+                             5, 0);
+    const uint8_t bk[][3] = {{0}, {0, 0}, {0, 0xff}, {0xff}, {0xff, 0xff}, {0x7f}, {0x80, 0}};
+    const size_t bl[] = {1, 2, 2, 1, 2, 1, 2};
+    for (size_t i = 0; i < 7; i++)
+        put_random(bin, bk[i], bl[i], 10);
+    return bin;
+}
+
+/* n top-level buckets "tb0000"... (sequence i), enough of them for the root
+ * to need branch pages; every 50th holds a random 3000-byte value, the
+ * others their name. */
+static inline void gen_top_buckets(mem_bucket *root, int n, mb_random_fn put_random)
+{
+    for (int i = 0; i < n; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "tb%04d", i);
+        mem_bucket *tb = mb_sub(root, key, strlen(key), (uint64_t)i);
+        if (i % 50 == 0)
+            put_random(tb, "v", 1, 3000);
+        else
+            mb_puts(tb, "v", key);
+    }
+}
+
 /* Writes root to path through mem_source; on success the file holds
  * exactly the bytes the writer reports, whole pages. */
 static inline int write_tree(const char *path, mem_bucket *root, tsv_error *err)

@@ -347,14 +347,7 @@ static mem_bucket *generate_tree(void)
     }
 
     /* Binary keys with 0x00 and 0xFF, in a bucket with a binary name. */
-    mem_bucket *bin = mb_sub(root,
-                             "\x00"
-                             "bin\xff",
-                             5, 0);
-    const uint8_t bk[][3] = {{0}, {0, 0}, {0, 0xff}, {0xff}, {0xff, 0xff}, {0x7f}, {0x80, 0}};
-    const size_t bl[] = {1, 2, 2, 1, 2, 1, 2};
-    for (size_t i = 0; i < 7; i++)
-        put_random(bin, bk[i], bl[i], 10);
+    mem_bucket *bin = gen_binary_bucket(root, put_random);
     for (int i = 0; i < 500; i++) {
         uint8_t k[48];
         size_t kl = 4 + rng() % 40;
@@ -387,15 +380,7 @@ static mem_bucket *generate_tree(void)
         mb_puts(wide, wk, "w");
     }
 
-    /* Enough top-level buckets for the root bucket to need branch pages. */
-    for (int i = 0; i < 400; i++) {
-        snprintf(key, sizeof key, "tb%04d", i);
-        mem_bucket *tb = mb_sub(root, key, strlen(key), (uint64_t)i);
-        if (i % 50 == 0)
-            put_random(tb, "v", 1, 3000);
-        else
-            mb_puts(tb, "v", key);
-    }
+    gen_top_buckets(root, 400, put_random);
     mb_sort(root);
     return root;
 }
@@ -895,55 +880,26 @@ static void m_freelist_beyond_pgid(uint8_t *f, size_t *len)
     put16(f + 2 * PAGE + 10, 1);
     put64(f + 2 * PAGE + 16, 8);
 }
-static uint8_t *inline_a_value(uint8_t *f, uint32_t *vsize_field_off)
+/* Root leaf element 0 is the inline bucket "a": its value, and the field
+ * holding the value's size. */
+static uint8_t *inline_a_value(uint8_t *f)
 {
-    /* Root leaf element 0 is the inline bucket "a". */
-    uint8_t *el = leaf_elem(f, 7, 0);
-    *vsize_field_off = (uint32_t)(el + 12 - f);
-    uint32_t pos = (uint32_t)get64(el + 4) & 0xFFFFFFFFu;
+    uint32_t pos = (uint32_t)get64(leaf_elem(f, 7, 0) + 4) & 0xFFFFFFFFu;
     return f + 7 * PAGE + 16 + pos + 1; /* key "a" is 1 byte */
 }
-static void m_inline_too_short(uint8_t *f, size_t *len)
-{
-    uint32_t off;
-    inline_a_value(f, &off);
-    put32(f + off, 20);
-}
-static void m_bucket_value_under_16(uint8_t *f, size_t *len)
-{
-    uint32_t off;
-    inline_a_value(f, &off);
-    put32(f + off, 8);
-}
-static void m_inline_flags(uint8_t *f, size_t *len)
-{
-    uint32_t off;
-    uint8_t *v = inline_a_value(f, &off);
-    put16(v + 16 + 8, 0x01);
-}
-static void m_inline_overflow(uint8_t *f, size_t *len)
-{
-    uint32_t off;
-    uint8_t *v = inline_a_value(f, &off);
-    put32(v + 16 + 12, 1);
-}
-static void m_inline_count(uint8_t *f, size_t *len)
-{
-    uint32_t off;
-    uint8_t *v = inline_a_value(f, &off);
-    put16(v + 16 + 10, 40);
-}
+static uint8_t *inline_a_vsize(uint8_t *f) { return leaf_elem(f, 7, 0) + 12; }
+static void m_inline_too_short(uint8_t *f, size_t *len) { put32(inline_a_vsize(f), 20); }
+static void m_bucket_value_under_16(uint8_t *f, size_t *len) { put32(inline_a_vsize(f), 8); }
+static void m_inline_flags(uint8_t *f, size_t *len) { put16(inline_a_value(f) + 16 + 8, 0x01); }
+static void m_inline_overflow(uint8_t *f, size_t *len) { put32(inline_a_value(f) + 16 + 12, 1); }
+static void m_inline_count(uint8_t *f, size_t *len) { put16(inline_a_value(f) + 16 + 10, 40); }
 static void m_inline_elem_out(uint8_t *f, size_t *len)
 {
-    uint32_t off;
-    uint8_t *v = inline_a_value(f, &off);
-    put32(v + 32 + 16 + 12, 2000); /* element 1's vsize */
+    put32(inline_a_value(f) + 32 + 16 + 12, 2000); /* element 1's vsize */
 }
 static void m_inline_sub_bucket(uint8_t *f, size_t *len)
 {
-    uint32_t off;
-    uint8_t *v = inline_a_value(f, &off);
-    put32(v + 32, 1); /* element 0 flags = bucket */
+    put32(inline_a_value(f) + 32, 1); /* element 0 flags = bucket */
 }
 static void m_leaf_flag_2(uint8_t *f, size_t *len) { put32(leaf_elem(f, 3, 0), 2); }
 static void m_root_plain_value(uint8_t *f, size_t *len) { put32(leaf_elem(f, 7, 1), 0); }

@@ -406,27 +406,12 @@ static mem_bucket *generate(void)
     mb_subs(root, "empty-seq", 99);
     mb_subs(mb_subs(root, "only-empty-child", 5), "child", 6);
     /* Binary keys and names, and the longest key the KV holds. */
-    mem_bucket *bin = mb_sub(root,
-                             "\x00"
-                             "bin\xff",
-                             5, 0);
-    const uint8_t bk[][3] = {{0}, {0, 0}, {0, 0xff}, {0xff}, {0xff, 0xff}, {0x7f}, {0x80, 0}};
-    const size_t bl[] = {1, 2, 2, 1, 2, 1, 2};
-    for (size_t i = 0; i < 7; i++)
-        mb_random(bin, bk[i], bl[i], 10);
+    mem_bucket *bin = gen_binary_bucket(root, mb_random);
     memset(key, 'm', TSV_KV_MAX_KEY);
     mb_random(bin, key, TSV_KV_MAX_KEY, 5000);
     key[TSV_KV_MAX_KEY - 1] = 'n';
     mb_sub(bin, key, TSV_KV_MAX_KEY, 7);
-    /* Enough top-level buckets for the root to need branch pages. */
-    for (int i = 0; i < 300; i++) {
-        snprintf(key, sizeof key, "tb%04d", i);
-        mem_bucket *tb = mb_sub(root, key, strlen(key), (uint64_t)i);
-        if (i % 50 == 0)
-            mb_random(tb, "v", 1, 3000);
-        else
-            mb_puts(tb, "v", key);
-    }
+    gen_top_buckets(root, 300, mb_random);
     mb_sort(root);
     return root;
 }
