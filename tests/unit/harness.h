@@ -72,22 +72,17 @@ static inline int harness_rmtree(const char *dir)
 
 /* out (PATH_MAX bytes) = dir + "/" + the formatted relative path; fails the
  * test when it does not fit. */
-static inline void harness_vpath(char *out, const char *dir, const char *fmt, va_list ap)
-{
-    int n = snprintf(out, PATH_MAX, "%s/", dir);
-    assert_true(n > 0 && n < PATH_MAX);
-    int m = vsnprintf(out + n, PATH_MAX - (size_t)n, fmt, ap);
-    assert_true(m >= 0 && m < PATH_MAX - n);
-}
-
 static inline void harness_path(char *out, const char *dir, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static inline void harness_path(char *out, const char *dir, const char *fmt, ...)
 {
+    int n = snprintf(out, PATH_MAX, "%s/", dir);
+    assert_true(n > 0 && n < PATH_MAX);
     va_list ap;
     va_start(ap, fmt);
-    harness_vpath(out, dir, fmt, ap);
+    int m = vsnprintf(out + n, PATH_MAX - (size_t)n, fmt, ap);
     va_end(ap);
+    assert_true(m >= 0 && m < PATH_MAX - n);
 }
 
 /* Writes the string content to path (atomically), creating the parent
@@ -130,15 +125,7 @@ static inline int harness_scratch_teardown(void **state)
     cmocka_unit_test_setup_teardown(f, harness_scratch_setup, harness_scratch_teardown)
 
 /* out (PATH_MAX bytes) = harness_scratch + "/" + the formatted path. */
-static inline void harness_at(char *out, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static inline void harness_at(char *out, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    harness_vpath(out, harness_scratch, fmt, ap);
-    va_end(ap);
-}
+#define harness_at(out, ...) harness_path((out), harness_scratch, __VA_ARGS__)
 
 static inline void harness_put(const char *rel, const char *content)
 {
@@ -288,6 +275,28 @@ static inline void harness_gunzip_to(const char *gz, const char *out)
     assert_int_equal(n, 0);
     assert_int_equal(gzclose(in), Z_OK);
     assert_int_equal(fclose(fp), 0);
+}
+
+/* A ustar header (mode 0644, owner 0) for an entry of the given name,
+ * size, type ('0' a file, '5' a directory, ...) and mtime, with its
+ * checksum. */
+static inline void harness_tar_header(uint8_t h[512], const char *name, size_t size, char type,
+                                      unsigned mtime)
+{
+    memset(h, 0, 512);
+    snprintf((char *)h, 100, "%s", name);
+    snprintf((char *)h + 100, 8, "%07o", 0644);
+    snprintf((char *)h + 108, 8, "%07o", 0);
+    snprintf((char *)h + 116, 8, "%07o", 0);
+    snprintf((char *)h + 124, 12, "%011zo", size);
+    snprintf((char *)h + 136, 12, "%011o", mtime);
+    h[156] = (uint8_t)type;
+    memcpy(h + 257, "ustar\00000", 8);
+    memset(h + 148, ' ', 8);
+    unsigned sum = 0;
+    for (int i = 0; i < 512; i++)
+        sum += h[i];
+    snprintf((char *)h + 148, 8, "%06o", sum);
 }
 
 /* Runs the shell command cmd and returns all it writes to stdout,

@@ -16,20 +16,8 @@ static void adds(tsv_buf *b, const char *s) { add(b, s, strlen(s)); }
 
 static void tar_entry(tsv_buf *b, const char *name, size_t size, char type)
 {
-    uint8_t h[512] = {0};
-    snprintf((char *)h, 100, "%s", name);
-    snprintf((char *)h + 100, 8, "%07o", 0644);
-    snprintf((char *)h + 108, 8, "%07o", 0);
-    snprintf((char *)h + 116, 8, "%07o", 0);
-    snprintf((char *)h + 124, 12, "%011zo", size);
-    snprintf((char *)h + 136, 12, "%011o", 1700000000);
-    h[156] = (uint8_t)type;
-    memcpy(h + 257, "ustar\00000", 8);
-    memset(h + 148, ' ', 8);
-    unsigned sum = 0;
-    for (int i = 0; i < 512; i++)
-        sum += h[i];
-    snprintf((char *)h + 148, 8, "%06o", sum);
+    uint8_t h[512];
+    harness_tar_header(h, name, size, type, 1700000000);
     add(b, h, 512);
     if (type == '0') {
         for (size_t i = 0; i < size; i++) {

@@ -84,22 +84,7 @@ static int install(const char *tar, const char *shard, const tsv_shard_install_o
 static void write_tar(const char *path, const char *name, const uint8_t *data, size_t len)
 {
     uint8_t h[512];
-    memset(h, 0, sizeof h);
-    snprintf((char *)h, 100, "%s", name);
-    snprintf((char *)h + 100, 8, "%07o", 0644);
-    snprintf((char *)h + 108, 8, "%07o", 0);
-    snprintf((char *)h + 116, 8, "%07o", 0);
-    snprintf((char *)h + 124, 12, "%011o", (unsigned)len);
-    snprintf((char *)h + 136, 12, "%011o", 0);
-    h[156] = '0';
-    memcpy(h + 257, "ustar", 6);
-    memcpy(h + 263, "00", 2);
-    memset(h + 148, ' ', 8);
-    unsigned sum = 0;
-    for (int i = 0; i < 512; i++)
-        sum += h[i];
-    snprintf((char *)h + 148, 8, "%06o", sum);
-    h[155] = ' ';
+    harness_tar_header(h, name, len, '0', 0);
     size_t padded = (len + 511) / 512 * 512;
     size_t total = 512 + padded + 1024;
     uint8_t *buf = calloc(1, total);
