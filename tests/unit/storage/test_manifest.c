@@ -38,6 +38,24 @@ static void parse_ok(const char *json, tsv_manifest *m)
     OK(tsv_manifest_parse(json, strlen(json), m, &E));
 }
 
+/* Fails unless got is want (both NULL, or equal strings). */
+static void same_str(const char *what, const char *got, const char *want)
+{
+    if (want ? !got || strcmp(got, want) != 0 : got != NULL)
+        fail_msg("%s: \"%s\", want \"%s\"", what, got ? got : "(null)", want ? want : "(null)");
+}
+
+/* Fails unless m's organisation, bucket and description are these. */
+static void manifest_names(const tsv_manifest *m, const char *org_id, const char *org_name,
+                           const char *bucket_id, const char *bucket_name, const char *description)
+{
+    same_str("org_id", m->org_id, org_id);
+    same_str("org_name", m->org_name, org_name);
+    same_str("bucket_id", m->bucket_id, bucket_id);
+    same_str("bucket_name", m->bucket_name, bucket_name);
+    same_str("description", m->description, description);
+}
+
 /* Writes m back as compact JSON into *out (a NUL-terminated tsv_buf). */
 static void write_back(const tsv_manifest *m, tsv_buf *out)
 {
@@ -54,11 +72,7 @@ static void test_parse_doc_example(void **state)
     (void)state;
     tsv_manifest m;
     parse_ok(DOC_EXAMPLE, &m);
-    assert_string_equal(m.org_id, "49a36d172d283b48");
-    assert_string_equal(m.org_name, "acme");
-    assert_string_equal(m.bucket_id, "0a1b2c3d4e5f6071");
-    assert_string_equal(m.bucket_name, "restored");
-    assert_null(m.description);
+    manifest_names(&m, "49a36d172d283b48", "acme", "0a1b2c3d4e5f6071", "restored", NULL);
     const Meta__DatabaseInfo *db = m.db;
     assert_non_null(db);
     assert_string_equal(db->name, "restored"); /* the database is named after the bucket */
@@ -115,10 +129,7 @@ static void test_go_rules(void **state)
         "\"subscriptions\":[{\"name\":\"s\",\"mode\":\"ANY\",\"destinations\":[]}]}]}";
     tsv_manifest m;
     parse_ok(json, &m);
-    assert_string_equal(m.org_id, "49a36d172d283b48");
-    assert_string_equal(m.org_name, "acme");
-    assert_string_equal(m.bucket_id, "");
-    assert_string_equal(m.description, "d \xc3\xa9\n");
+    manifest_names(&m, "49a36d172d283b48", "acme", "", "b", "d \xc3\xa9\n");
     assert_string_equal(m.db->defaultretentionpolicy, "");
     assert_int_equal(m.db->n_retentionpolicies, 1);
     assert_string_equal(m.db->retentionpolicies[0]->name, "rp");
