@@ -42,25 +42,13 @@ static inline int bolt_fixture_teardown(void **state)
 
 /* ---- a growing NUL-terminated string: zero-initialise, sb_free ---------- */
 
-typedef struct sbuf {
-    char *p;
-    size_t n, cap;
-} sbuf;
+typedef harness_buf sbuf;
 
 static inline void sb_add(sbuf *s, const void *buf, size_t len)
 {
-    if (s->n + len + 1 > s->cap) {
-        size_t cap = s->cap ? s->cap : 256;
-        while (cap < s->n + len + 1)
-            cap *= 2;
-        s->p = realloc(s->p, cap);
-        assert_non_null(s->p);
-        s->cap = cap;
-    }
-    if (len)
-        memcpy(s->p + s->n, buf, len);
-    s->n += len;
-    s->p[s->n] = '\0';
+    harness_buf_add(s, buf, len);
+    harness_buf_add(s, "", 1);
+    s->n--; /* the NUL stays behind the string */
 }
 
 static inline void sb_str(sbuf *s, const char *str) { sb_add(s, str, strlen(str)); }
@@ -92,7 +80,7 @@ static inline void sb_free(sbuf *s)
 static inline void line_bucket(sbuf *out, const sbuf *path, uint64_t seq)
 {
     sb_str(out, "B ");
-    sb_add(out, path->p ? path->p : "", path->n);
+    sb_add(out, path->p, path->n); /* path->p is NULL while empty */
     sb_str(out, " ");
     sb_u64(out, seq);
     sb_str(out, "\n");
@@ -102,7 +90,7 @@ static inline void line_value(sbuf *out, const sbuf *path, const uint8_t *k, siz
                               const uint8_t *v, size_t vl)
 {
     sb_str(out, "K ");
-    sb_add(out, path->p ? path->p : "", path->n);
+    sb_add(out, path->p, path->n); /* path->p is NULL while empty */
     sb_str(out, " ");
     sb_hex(out, k, kl);
     sb_str(out, " ");
@@ -166,7 +154,7 @@ static inline char *model_dump(const mem_bucket *root)
     sb_str(&out, "");
     model_dump_rec(root, &out, &path);
     sb_free(&path);
-    return out.p;
+    return (char *)out.p;
 }
 
 typedef struct walk_dump {
@@ -214,7 +202,7 @@ static inline char *walk_dump_of(tsv_bolt_file *f)
         fail_msg("walk: %s", err.message);
     assert_int_equal(d.depth, 0);
     sb_free(&d.path);
-    return d.out.p;
+    return (char *)d.out.p;
 }
 
 static inline tsv_bolt_file *bolt_open_ok(const char *path)

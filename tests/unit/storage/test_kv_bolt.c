@@ -135,8 +135,8 @@ static char *kv_dump(tsv_kv *kv, uint64_t *root_seq)
     sb_str(&out, "");
     kv_dump_rec(t, TSV_KV_ROOT, &out, &path);
     tsv_kv_abort(t);
-    free(path.p);
-    return out.p;
+    sb_free(&path);
+    return (char *)out.p;
 }
 
 /* Lines of a dump: buckets ("B ") and all entries (values + bucket keys). */
