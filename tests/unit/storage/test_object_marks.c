@@ -64,15 +64,23 @@ static void put_abc(tsv_objstore *os, int want_created)
     assert_int_equal(created, want_created);
 }
 
+/* A store in objdir holding "abc" (new), linked at live, the file rel of
+ * the scratch directory. */
+static tsv_objstore *store_with_abc(char *objdir, char *live, const char *rel)
+{
+    tsv_objstore *os = open_store(objdir);
+    put_abc(os, 1);
+    harness_at(live, "%s", rel);
+    OK(tsv_objstore_link(os, ABC, live, &E));
+    return os;
+}
+
 static void test_mark_persists_and_is_recognised(void **state)
 {
     (void)state;
     char objdir[PATH_MAX], obj[PATH_MAX], live[PATH_MAX], marker[PATH_MAX], text[4096];
-    tsv_objstore *os = open_store(objdir);
-    put_abc(os, 1);
+    tsv_objstore *os = store_with_abc(objdir, live, "live.tsm");
     harness_at(obj, "objects/ba/%s", ABC);
-    harness_at(live, "live.tsm");
-    OK(tsv_objstore_link(os, ABC, live, &E));
 
     /* Not marked yet. */
     int marked = -1;
@@ -139,10 +147,7 @@ static void test_mark_refused_when_changed(void **state)
 {
     (void)state;
     char objdir[PATH_MAX], live[PATH_MAX];
-    tsv_objstore *os = open_store(objdir);
-    put_abc(os, 1);
-    harness_at(live, "live.tsm");
-    OK(tsv_objstore_link(os, ABC, live, &E));
+    tsv_objstore *os = store_with_abc(objdir, live, "live.tsm");
     tsv_objstore_id seen;
     OK(tsv_objstore_identity(os, ABC, &seen, &E));
     /* Rewritten after verify read it (e.g. repaired): its reading is stale. */
@@ -174,12 +179,9 @@ static void test_repair_and_delete_clear(void **state)
 {
     (void)state;
     char objdir[PATH_MAX], obj[PATH_MAX], live[PATH_MAX], live2[PATH_MAX], text[64];
-    tsv_objstore *os = open_store(objdir);
-    put_abc(os, 1);
+    tsv_objstore *os = store_with_abc(objdir, live, "a.tsm");
     harness_at(obj, "objects/ba/%s", ABC);
-    harness_at(live, "a.tsm");
     harness_at(live2, "b.tsm");
-    OK(tsv_objstore_link(os, ABC, live, &E));
     OK(tsv_objstore_link(os, ABC, live2, &E));
 
     /* Same size, other bytes: dedup alone would keep them. A verified put
