@@ -64,6 +64,28 @@ static void load_fails(const char *file, const char *profile, const char *want)
         fail_msg("\"%s\" lacks \"%s\"", E.message, want);
 }
 
+/* Fails unless c holds each of the fields given (NULL: not checked). */
+static void creds_are(const tsv_s3_credentials *c, const char *access_key, const char *secret_key,
+                      const char *session_token, const char *source)
+{
+    if (access_key)
+        assert_string_equal(c->access_key, access_key);
+    if (secret_key)
+        assert_string_equal(c->secret_key, secret_key);
+    if (session_token)
+        assert_string_equal(c->session_token, session_token);
+    if (source)
+        assert_string_equal(c->source, source);
+}
+
+/* FILE_TEXT as the file "creds" of the scratch directory; its path into
+ * file (PATH_MAX bytes). */
+static void creds_file(char *file)
+{
+    harness_put("creds", FILE_TEXT);
+    harness_at(file, "creds");
+}
+
 static void test_environment(void **state)
 {
     (void)state;
@@ -77,14 +99,10 @@ static void test_environment(void **state)
     load_fails(NULL, NULL, "no S3 credentials");
     setenv("AWS_SECRET_ACCESS_KEY", "secret-env", 1);
     load_ok(NULL, NULL, &c);
-    assert_string_equal(c.access_key, "AKIDENV");
-    assert_string_equal(c.secret_key, "secret-env");
-    assert_string_equal(c.session_token, "");
-    assert_string_equal(c.source, "environment");
+    creds_are(&c, "AKIDENV", "secret-env", "", "environment");
     setenv("AWS_SESSION_TOKEN", "tok-env", 1);
     load_ok("", "whatever", &c); /* "" is no file; the profile only names file sections */
-    assert_string_equal(c.session_token, "tok-env");
-    assert_string_equal(c.source, "environment");
+    creds_are(&c, NULL, NULL, "tok-env", "environment");
 
     /* Too long for the fixed fields: refused, naming the variable. */
     char longkey[400];
@@ -98,29 +116,21 @@ static void test_file_sections(void **state)
 {
     (void)state;
     char file[PATH_MAX];
-    harness_at(file, "creds");
-    harness_put("creds", FILE_TEXT);
+    creds_file(file);
     tsv_s3_credentials c;
 
     load_ok(file, NULL, &c);
-    assert_string_equal(c.access_key, "AKIDDEFAULT");
-    assert_string_equal(c.secret_key, "secret-default");
-    assert_string_equal(c.session_token, "");
     char want[PATH_MAX + 128];
     snprintf(want, sizeof want, "%s [default]", file);
-    assert_string_equal(c.source, want);
+    creds_are(&c, "AKIDDEFAULT", "secret-default", "", want);
 
     /* [profile backup] answers to "backup"; spaces around keys and values
      * are trimmed; "=" inside a value is kept; other keys are ignored. */
     load_ok(file, "backup", &c);
-    assert_string_equal(c.access_key, "AKIDBACKUP");
-    assert_string_equal(c.secret_key, "secret/backup+x=");
-    assert_string_equal(c.session_token, "tok-backup");
     snprintf(want, sizeof want, "%s [backup]", file);
-    assert_string_equal(c.source, want);
+    creds_are(&c, "AKIDBACKUP", "secret/backup+x=", "tok-backup", want);
     load_ok(file, "plain", &c);
-    assert_string_equal(c.access_key, "AKIDPLAIN");
-    assert_string_equal(c.session_token, "");
+    creds_are(&c, "AKIDPLAIN", NULL, "", NULL);
 
     /* AWS_PROFILE picks the section when none is given; an explicit one wins. */
     setenv("AWS_PROFILE", "plain", 1);
@@ -171,8 +181,7 @@ static void test_file_beats_environment(void **state)
 {
     (void)state;
     char file[PATH_MAX];
-    harness_at(file, "creds");
-    harness_put("creds", FILE_TEXT);
+    creds_file(file);
     setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
     setenv("AWS_SECRET_ACCESS_KEY", "secret-env", 1);
     setenv("AWS_SESSION_TOKEN", "tok-env", 1);
