@@ -243,6 +243,26 @@ static int parse_change(const uint8_t *p, size_t len, change *c)
     return 0;
 }
 
+/* Puts one logged image of key k back in place: its value when present,
+ * no record at all when not (a missing record is fine). what names the
+ * step in the error. */
+static int set_image(tsv_kv_txn *t, MDB_dbi dbi, MDB_val *k, int present, const uint8_t *val,
+                     size_t len, const char *what, tsv_error *err)
+{
+    int rc;
+    if (present) {
+        MDB_val v = {.mv_size = len, .mv_data = (void *)val};
+        rc = mdb_put(tsv_kv__mdb_txn(t), dbi, k, &v, 0);
+    } else {
+        rc = mdb_del(tsv_kv__mdb_txn(t), dbi, k, NULL);
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+    }
+    if (rc != 0)
+        return tsv_kv__fail(t, rc, what, err);
+    return 0;
+}
+
 /* Undoes one logged change in t (and logs the undo when history is on). */
 static int undo_one(tsv_kv_txn *t, const change *c, tsv_error *err)
 {
@@ -254,18 +274,7 @@ static int undo_one(tsv_kv_txn *t, const change *c, tsv_error *err)
     if (tsv_kv_history_enabled(tsv_kv__env(t)) &&
         tsv_kv_history__log(t, c->db, &k, c->before, c->blen, NULL, 0, !c->has_before, err) != 0)
         return -1;
-    int rc;
-    if (c->has_before) {
-        MDB_val v = {.mv_size = c->blen, .mv_data = (void *)c->before};
-        rc = mdb_put(tsv_kv__mdb_txn(t), dbi, &k, &v, 0);
-    } else {
-        rc = mdb_del(tsv_kv__mdb_txn(t), dbi, &k, NULL);
-        if (rc == MDB_NOTFOUND)
-            rc = 0;
-    }
-    if (rc != 0)
-        return tsv_kv__fail(t, rc, "undo a KV change", err);
-    return 0;
+    return set_image(t, dbi, &k, c->has_before, c->before, c->blen, "undo a KV change", err);
 }
 
 typedef struct batch {
@@ -496,17 +505,8 @@ int tsv_kv_history_replay(tsv_kv_txn *t, const uint8_t *key, size_t klen, const 
             tsv_kv__dbi(tsv_kv__env(t), c.db, &dbi) != 0)
             return tsv_error_set(err, TSV_EINVALID, "KV history change record malformed");
         MDB_val k = {.mv_size = c.klen, .mv_data = (void *)c.key};
-        int rc;
-        if (has_after) {
-            MDB_val v = {.mv_size = alen, .mv_data = (void *)after};
-            rc = mdb_put(tsv_kv__mdb_txn(t), dbi, &k, &v, 0);
-        } else {
-            rc = mdb_del(tsv_kv__mdb_txn(t), dbi, &k, NULL);
-            if (rc == MDB_NOTFOUND)
-                rc = 0;
-        }
-        if (rc != 0)
-            return tsv_kv__fail(t, rc, "replay a KV change", err);
+        if (set_image(t, dbi, &k, has_after, after, alen, "replay a KV change", err) != 0)
+            return -1;
     } else if (val[0] != TSV_KVH_BEGIN && val[0] != TSV_KVH_RESTORE_KV &&
                val[0] != TSV_KVH_RESTORE_SQL && val[0] != TSV_KVH_PITR) {
         return tsv_error_set(err, TSV_EINVALID, "KV history record of unknown kind");
