@@ -36,19 +36,32 @@ int tsv_http_job_request(tsv_http_req *req, const tsv_caller *c, size_t max, tsv
     return 0;
 }
 
-int tsv_handle_jobs_post(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
+/* POST /jobs (create: 201) and PATCH or PUT /jobs/{jobId} (update: 200, and
+ * 409 for a job that can no longer change): the body and the caller go to
+ * the jobs layer as they are. */
+static int job_write(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c, int update)
 {
-    (void)p;
     tsv_error err;
     tsv_buf body = {0};
     tsv_job_user u;
     if (tsv_http_job_request(req, c, JOB_BODY_MAX, &body, &u, &err) != 0)
         return tsv_http_reply_error(req, &err);
+    const char *text = body.data ? (const char *)body.data : "";
     tsv_buf out = {0};
-    int rc = tsv_jobs_create(req->server->jobs, body.data ? (const char *)body.data : "", body.len,
-                             &u, &out, &err);
+    int rc = update ? tsv_jobs_update(req->server->jobs, tsv_route_param(p, "jobId"), text,
+                                      body.len, &u, &out, &err)
+                    : tsv_jobs_create(req->server->jobs, text, body.len, &u, &out, &err);
     tsv_buf_free(&body);
-    return tsv_http_reply_result(req, 201, rc, &out, &err);
+    if (rc != 0 && update && err.code == TSV_ECONFLICT) {
+        tsv_buf_free(&out);
+        return tsv_http_reply_error_status(req, 409, &err);
+    }
+    return tsv_http_reply_result(req, update ? 200 : 201, rc, &out, &err);
+}
+
+int tsv_handle_jobs_post(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
+{
+    return job_write(req, p, c, 0);
 }
 
 /* Every value of a repeatable query parameter, each checked by valid(). */
@@ -155,20 +168,7 @@ int tsv_handle_job_get(tsv_http_req *req, const tsv_route_params *p, const tsv_c
 
 int tsv_handle_job_update(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
 {
-    tsv_error err;
-    tsv_buf body = {0};
-    tsv_job_user u;
-    if (tsv_http_job_request(req, c, JOB_BODY_MAX, &body, &u, &err) != 0)
-        return tsv_http_reply_error(req, &err);
-    tsv_buf out = {0};
-    int rc = tsv_jobs_update(req->server->jobs, tsv_route_param(p, "jobId"),
-                             body.data ? (const char *)body.data : "", body.len, &u, &out, &err);
-    tsv_buf_free(&body);
-    if (rc != 0 && err.code == TSV_ECONFLICT) {
-        tsv_buf_free(&out);
-        return tsv_http_reply_error_status(req, 409, &err);
-    }
-    return tsv_http_reply_result(req, 200, rc, &out, &err);
+    return job_write(req, p, c, 1);
 }
 
 int tsv_handle_job_logs(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
