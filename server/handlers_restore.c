@@ -36,19 +36,38 @@ static tsv_reader *body_stream(tsv_http_req *req, tsv_reader *decoded)
     return decoded ? decoded : tsv_http_body(req);
 }
 
+/* The three restores that stream the request body into the store. */
+typedef enum body_restore {
+    RESTORE_KV,
+    RESTORE_SQL,
+    RESTORE_SHARD
+} body_restore;
+
+/* Runs one restore over the request body, decoded as its Content-Encoding
+ * says; kv writes the operator token to token (tlen bytes), shard restores
+ * shard_id. */
+static int restore_body(tsv_http_req *req, body_restore what, uint64_t shard_id, char *token,
+                        size_t tlen, tsv_error *err)
+{
+    tsv_reader *dec;
+    if (decoded_body(req, &dec, err) != 0)
+        return -1;
+    tsv_reader *body = body_stream(req, dec);
+    tsv_store *s = req->server->store;
+    int rc = what == RESTORE_KV    ? tsv_store_restore_kv(s, body, token, tlen, err)
+             : what == RESTORE_SQL ? tsv_store_restore_sql(s, body, err)
+                                   : tsv_store_restore_shard(s, shard_id, body, err);
+    tsv_reader_free(dec);
+    return rc;
+}
+
 int tsv_handle_restore_kv(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)
 {
     (void)p;
     (void)c;
     tsv_error err;
-    tsv_reader *dec;
-    if (decoded_body(req, &dec, &err) != 0)
-        return tsv_http_reply_error(req, &err);
     char token[512];
-    int rc =
-        tsv_store_restore_kv(req->server->store, body_stream(req, dec), token, sizeof token, &err);
-    tsv_reader_free(dec);
-    if (rc != 0)
+    if (restore_body(req, RESTORE_KV, 0, token, sizeof token, &err) != 0)
         return tsv_http_reply_error(req, &err);
     /* influxd's exact shape: tab-indented, no trailing newline; the token key
      * is always present (the influx CLI dereferences it). */
@@ -67,12 +86,7 @@ int tsv_handle_restore_sql(tsv_http_req *req, const tsv_route_params *p, const t
     (void)p;
     (void)c;
     tsv_error err;
-    tsv_reader *dec;
-    if (decoded_body(req, &dec, &err) != 0)
-        return tsv_http_reply_error(req, &err);
-    int rc = tsv_store_restore_sql(req->server->store, body_stream(req, dec), &err);
-    tsv_reader_free(dec);
-    if (rc != 0)
+    if (restore_body(req, RESTORE_SQL, 0, NULL, 0, &err) != 0)
         return tsv_http_reply_error(req, &err);
     return tsv_http_reply_empty(req, 204);
 }
@@ -227,12 +241,7 @@ int tsv_handle_restore_shard(tsv_http_req *req, const tsv_route_params *p, const
     uint64_t id;
     if (tsv_parse_shard_id(tsv_route_param(p, "shardID"), &id, &err) != 0)
         return tsv_http_reply_error(req, &err);
-    tsv_reader *dec;
-    if (decoded_body(req, &dec, &err) != 0)
-        return tsv_http_reply_error(req, &err);
-    int rc = tsv_store_restore_shard(req->server->store, id, body_stream(req, dec), &err);
-    tsv_reader_free(dec);
-    if (rc != 0)
+    if (restore_body(req, RESTORE_SHARD, id, NULL, 0, &err) != 0)
         return tsv_http_reply_error(req, &err);
     return tsv_http_reply_empty(req, 204);
 }
