@@ -62,14 +62,39 @@ char *http_common__endpoint_url(const http_common__endpoint *ep, const char *pat
     return url;
 }
 
-void http_common__endpoint_setup(const http_common__endpoint *ep, const char *url,
-                                 struct curl_slist *headers, curl_write_callback on_body, void *ud)
+static size_t on_reply(char *p, size_t size, size_t nmemb, void *ud)
 {
+    http_common__reply *r = ud;
+    size_t n = size * nmemb;
+    if (r->status == 0)
+        curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &r->status);
+    if (r->status < 200 || r->status >= 300) {
+        http_common__collect_error(&r->errbody, p, n);
+        return n;
+    }
+    if (!r->body)
+        return n;
+    if (r->max && r->got + n > r->max) {
+        r->too_big = 1;
+        return 0; /* stops the transfer */
+    }
+    if (tsv_write(r->body, p, n, &r->werr) != 0) {
+        r->write_failed = 1;
+        return 0;
+    }
+    r->got += n;
+    return n;
+}
+
+void http_common__endpoint_setup(const http_common__endpoint *ep, const char *url,
+                                 struct curl_slist *headers, http_common__reply *reply)
+{
+    reply->curl = ep->curl;
     curl_easy_setopt(ep->curl, CURLOPT_URL, url);
     curl_easy_setopt(ep->curl, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(ep->curl, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(ep->curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(ep->curl, CURLOPT_WRITEDATA, ud);
+    curl_easy_setopt(ep->curl, CURLOPT_WRITEFUNCTION, on_reply);
+    curl_easy_setopt(ep->curl, CURLOPT_WRITEDATA, reply);
     curl_easy_setopt(ep->curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(ep->curl, CURLOPT_CONNECTTIMEOUT, 30L);
 }

@@ -43,11 +43,27 @@ void http_common__endpoint_clear(http_common__endpoint *ep);
 /* base + path_query, malloc'ed (free it); NULL when out of memory. */
 char *http_common__endpoint_url(const http_common__endpoint *ep, const char *path_query);
 
+/* Where a reply's body goes as it arrives: a 2xx body to `body` (NULL drops
+ * it), at most `max` bytes of it (0 = no bound); any other body, bounded, to
+ * errbody for the error message. Zero it, set curl/body/max, and
+ * tsv_buf_free(&errbody) when done. */
+typedef struct http_common__reply {
+    CURL *curl;
+    tsv_writer *body;
+    size_t max;
+    size_t got;
+    long status;
+    int too_big;      /* the 2xx body passed max: the transfer was stopped */
+    int write_failed; /* body's writer failed (werr): the transfer was stopped */
+    tsv_error werr;
+    tsv_buf errbody;
+} http_common__reply;
+
 /* The options every request of ep sets after curl_easy_reset or on a fresh
- * handle: URL, headers, any content encoding, the body callback, no
- * signals, a 30 s connect timeout. */
+ * handle: URL, headers, any content encoding, the reply's body into reply
+ * (http_common__reply above), no signals, a 30 s connect timeout. */
 void http_common__endpoint_setup(const http_common__endpoint *ep, const char *url,
-                                 struct curl_slist *headers, curl_write_callback on_body, void *ud);
+                                 struct curl_slist *headers, http_common__reply *reply);
 
 /* Keeps the first HTTP_COMMON_ERRBODY_MAX bytes of a non-2xx reply's body. */
 void http_common__collect_error(tsv_buf *errbody, const char *p, size_t n);

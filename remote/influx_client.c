@@ -54,32 +54,6 @@ int tsv_influx_client_set_tls(tsv_influx_client *c, const char *ca_file, int ski
     return 0;
 }
 
-typedef struct sink {
-    CURL *curl;
-    tsv_writer *w;   /* body of a 2xx answer */
-    tsv_buf errbody; /* body of anything else (bounded) */
-    long status;
-    int write_failed;
-    tsv_error werr;
-} sink;
-
-static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
-{
-    sink *s = ud;
-    size_t n = size * nmemb;
-    if (s->status == 0)
-        curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &s->status);
-    if (s->status >= 200 && s->status < 300 && s->w) {
-        if (tsv_write(s->w, p, n, &s->werr) != 0) {
-            s->write_failed = 1;
-            return 0; /* stops the transfer */
-        }
-        return n;
-    }
-    http_common__collect_error(&s->errbody, p, n);
-    return n;
-}
-
 /* One request; method "GET" or "POST" (empty body). */
 static int request(tsv_influx_client *c, const char *method, const char *path_query, tsv_writer *w,
                    tsv_buf *collect, tsv_error *err)
@@ -97,9 +71,9 @@ static int request(tsv_influx_client *c, const char *method, const char *path_qu
         w = bw;
     }
     CURL *curl = c->ep.curl;
-    sink s = {.curl = curl, .w = w};
+    http_common__reply s = {.body = w};
     curl_easy_reset(curl);
-    http_common__endpoint_setup(&c->ep, url, c->headers, on_data, &s);
+    http_common__endpoint_setup(&c->ep, url, c->headers, &s);
     /* curl_easy_reset restored libcurl's defaults: verify peer and host. */
     if (c->ca_file)
         curl_easy_setopt(curl, CURLOPT_CAINFO, c->ca_file);

@@ -41,33 +41,6 @@ void tsv_client_free(tsv_client *c)
     free(c);
 }
 
-typedef struct sink {
-    tsv_buf *out;
-    tsv_buf errbody;
-    CURL *curl;
-    long status;
-    int too_big;
-} sink;
-
-static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
-{
-    sink *s = ud;
-    size_t n = size * nmemb;
-    if (s->status == 0)
-        curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &s->status);
-    if (s->status >= 200 && s->status < 300) {
-        if (!s->out)
-            return n;
-        if (s->out->len + n > BODY_MAX || tsv_buf_append(s->out, p, n, NULL) != 0) {
-            s->too_big = 1;
-            return 0;
-        }
-        return n;
-    }
-    http_common__collect_error(&s->errbody, p, n);
-    return n;
-}
-
 static int transfer_error(CURLcode cc, const char *method, const char *url, tsv_error *err)
 {
     tsv_code code = http_common__unreachable(cc) ? TSV_EUNAVAILABLE : TSV_EINTERNAL;
@@ -81,11 +54,15 @@ static int perform(tsv_client *c, const char *method, const char *path_query,
     char *url = http_common__endpoint_url(&c->ep, path_query);
     if (!url)
         return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-    sink s = {.out = out, .curl = c->ep.curl};
-    http_common__endpoint_setup(&c->ep, url, headers, on_data, &s);
-    curl_easy_setopt(c->ep.curl, CURLOPT_USERAGENT, "tsvault-client");
     if (out)
         out->len = 0;
+    http_common__reply s = {.max = BODY_MAX};
+    if (out && !(s.body = tsv_buf_writer_new(out))) {
+        free(url);
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    }
+    http_common__endpoint_setup(&c->ep, url, headers, &s);
+    curl_easy_setopt(c->ep.curl, CURLOPT_USERAGENT, "tsvault-client");
     CURLcode cc = curl_easy_perform(c->ep.curl);
     long st = 0;
     curl_easy_getinfo(c->ep.curl, CURLINFO_RESPONSE_CODE, &st);
@@ -95,6 +72,8 @@ static int perform(tsv_client *c, const char *method, const char *path_query,
     if (s.too_big)
         rc = tsv_error_set(err, TSV_EINTERNAL, "%s %s: reply larger than %u bytes", method, url,
                            BODY_MAX);
+    else if (s.write_failed)
+        rc = tsv_error_set(err, s.werr.code, "%s %s: %s", method, url, s.werr.message);
     else if (cc == CURLE_ABORTED_BY_CALLBACK)
         rc = tsv_error_set(err, TSV_EINTERNAL, "%s %s: aborted", method, url);
     else if (cc != CURLE_OK)
@@ -102,6 +81,7 @@ static int perform(tsv_client *c, const char *method, const char *path_query,
     else if (st < 200 || st >= 300)
         rc = http_common__status_error(st, &s.errbody, err);
     tsv_buf_free(&s.errbody);
+    tsv_writer_free(s.body);
     free(url);
     return rc;
 }
