@@ -169,16 +169,22 @@ int tsv_kv_history_start(tsv_kv *kv, tsv_error *err)
     return tsv_kv_commit(t, err);
 }
 
+/* A cursor on the history database of t's environment; an LMDB code. */
+static int history_cursor(tsv_kv_txn *t, MDB_cursor **mc)
+{
+    MDB_dbi dbi;
+    tsv_kv__dbi(tsv_kv__env(t), 'h', &dbi);
+    return mdb_cursor_open(tsv_kv__mdb_txn(t), dbi, mc);
+}
+
 int tsv_kv_history_info_get(tsv_kv *kv, tsv_kv_history_info *out, tsv_error *err)
 {
     memset(out, 0, sizeof *out);
     tsv_kv_txn *t;
     if (tsv_kv_begin(kv, 0, &t, err) != 0)
         return -1;
-    MDB_dbi dbi;
-    tsv_kv__dbi(kv, 'h', &dbi);
     MDB_cursor *mc;
-    int rc = mdb_cursor_open(tsv_kv__mdb_txn(t), dbi, &mc);
+    int rc = history_cursor(t, &mc);
     if (rc != 0) {
         tsv_kv__fail(t, rc, "open KV history cursor", err);
         tsv_kv_abort(t);
@@ -340,10 +346,8 @@ int tsv_kv_history_rewind(tsv_kv *kv, int64_t target_ns, uint64_t *undone, tsv_e
             ret = -1;
             break;
         }
-        MDB_dbi dbi;
-        tsv_kv__dbi(kv, 'h', &dbi);
         MDB_cursor *mc;
-        int rc = mdb_cursor_open(tsv_kv__mdb_txn(t), dbi, &mc);
+        int rc = history_cursor(t, &mc);
         MDB_val k, v;
         if (rc == 0) {
             if (!have_upper) {
@@ -429,10 +433,8 @@ int tsv_kv_history_carry(tsv_kv *from, tsv_kv *to, char kind, const char *note, 
 
 int tsv_kv_history_last_key(tsv_kv_txn *t, uint8_t key[TSV_KVH_KEY_LEN], int *found, tsv_error *err)
 {
-    MDB_dbi dbi;
-    tsv_kv__dbi(tsv_kv__env(t), 'h', &dbi);
     MDB_cursor *mc;
-    int rc = mdb_cursor_open(tsv_kv__mdb_txn(t), dbi, &mc);
+    int rc = history_cursor(t, &mc);
     if (rc != 0)
         return tsv_kv__fail(t, rc, "open KV history cursor", err);
     MDB_val k, v;
@@ -449,10 +451,8 @@ int tsv_kv_history_last_key(tsv_kv_txn *t, uint8_t key[TSV_KVH_KEY_LEN], int *fo
 int tsv_kv_history_foreach_after(tsv_kv_txn *t, const uint8_t *after, tsv_kv_history_fn fn,
                                  void *ctx, tsv_error *err)
 {
-    MDB_dbi dbi;
-    tsv_kv__dbi(tsv_kv__env(t), 'h', &dbi);
     MDB_cursor *mc;
-    int rc = mdb_cursor_open(tsv_kv__mdb_txn(t), dbi, &mc);
+    int rc = history_cursor(t, &mc);
     if (rc != 0)
         return tsv_kv__fail(t, rc, "open KV history cursor", err);
     MDB_val k = {.mv_size = HKEY_LEN, .mv_data = (void *)after}, v;
