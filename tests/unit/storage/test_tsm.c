@@ -582,6 +582,17 @@ static void one_key_file(buf *out, const char *key, const buf *blk, int64_t min,
     tsmb_finish(&b, out);
 }
 
+/* expect_invalid for the file of the one key "m#!~#f" over blk, whose
+ * entry spans min..max; frees blk. */
+static void expect_block_invalid(buf *blk, int64_t min, int64_t max, const char *needle)
+{
+    buf f;
+    one_key_file(&f, "m#!~#f", blk, min, max);
+    expect_invalid(f.p, f.n, needle);
+    b_free(&f);
+    b_free(blk);
+}
+
 /* ------------------------------------------------------------------------ */
 /* real files                                                               */
 
@@ -985,78 +996,48 @@ static void test_crafted(void **state)
     /* Timestamps not increasing (equal, then decreasing, then wrapping). */
     int64_t teq[] = {1000, 1000, 3000};
     int_block(&blk, teq, 3, v3, 3);
-    one_key_file(&f, "m#!~#f", &blk, 1000, 3000);
-    expect_invalid(f.p, f.n, "timestamps not strictly increasing at value 1");
-    b_free(&f);
-    b_free(&blk);
+    expect_block_invalid(&blk, 1000, 3000, "timestamps not strictly increasing at value 1");
     int64_t tdec[] = {1000, 3000, 2000};
     int_block(&blk, tdec, 3, v3, 3);
-    one_key_file(&f, "m#!~#f", &blk, 1000, 2000);
-    expect_invalid(f.p, f.n, "timestamps not strictly increasing at value 2");
-    b_free(&f);
-    b_free(&blk);
+    expect_block_invalid(&blk, 1000, 2000, "timestamps not strictly increasing at value 2");
     int64_t twrap[] = {INT64_MAX - 1, INT64_MAX, INT64_MIN};
     int_block(&blk, twrap, 3, v3, 3);
-    one_key_file(&f, "m#!~#f", &blk, INT64_MAX - 1, INT64_MIN);
-    expect_invalid(f.p, f.n, "");
-    b_free(&f);
-    b_free(&blk);
+    expect_block_invalid(&blk, INT64_MAX - 1, INT64_MIN, "");
 
     /* Value count mismatch both ways. */
     int_block(&blk, t3, 3, v3, 2);
-    one_key_file(&f, "m#!~#f", &blk, 1000, 3000);
-    expect_invalid(f.p, f.n, "2 values but 3 timestamps");
-    b_free(&f);
-    b_free(&blk);
+    expect_block_invalid(&blk, 1000, 3000, "2 values but 3 timestamps");
     int_block(&blk, t3, 2, v3, 3);
-    one_key_file(&f, "m#!~#f", &blk, 1000, 2000);
-    expect_invalid(f.p, f.n, "more values than the 2 timestamps");
-    b_free(&f);
-    b_free(&blk);
+    expect_block_invalid(&blk, 1000, 2000, "more values than the 2 timestamps");
 
     /* Empty timestamp / value sections. */
     {
         buf ts = {0}, vals = {0};
         ints_raw(&vals, v3, 1);
         block_from(&blk, 1, &ts, &vals);
-        one_key_file(&f, "m#!~#f", &blk, 0, 0);
-        expect_invalid(f.p, f.n, "empty timestamp section");
-        b_free(&f);
-        b_free(&blk);
+        expect_block_invalid(&blk, 0, 0, "empty timestamp section");
         ts_raw(&ts, t3, 1);
         vals.n = 0;
         block_from(&blk, 1, &ts, &vals);
-        one_key_file(&f, "m#!~#f", &blk, 1000, 1000);
-        expect_invalid(f.p, f.n, "0 values but 1 timestamps");
-        b_free(&f);
-        b_free(&blk);
+        expect_block_invalid(&blk, 1000, 1000, "0 values but 1 timestamps");
         /* Trailing garbage in a raw section. */
         b_u8(&ts, 0);
         ints_raw(&vals, v3, 1);
         block_from(&blk, 1, &ts, &vals);
-        one_key_file(&f, "m#!~#f", &blk, 1000, 1000);
-        expect_invalid(f.p, f.n, "raw timestamps: section length 10");
-        b_free(&f);
-        b_free(&blk);
+        expect_block_invalid(&blk, 1000, 1000, "raw timestamps: section length 10");
         /* Timestamp section length larger than the block. */
         memset(&blk, 0, sizeof blk);
         b_u8(&blk, 1);
         b_uvarint(&blk, 1000);
         harness_buf_add(&blk, ts.p, 9);
-        one_key_file(&f, "m#!~#f", &blk, 1000, 1000);
-        expect_invalid(f.p, f.n, "overruns the block");
-        b_free(&f);
-        b_free(&blk);
+        expect_block_invalid(&blk, 1000, 1000, "overruns the block");
         /* Unknown timestamp encoding. */
         ts.p[0] = 0x30;
         ts.n = 9;
         vals.n = 0;
         ints_raw(&vals, v3, 1);
         block_from(&blk, 1, &ts, &vals);
-        one_key_file(&f, "m#!~#f", &blk, 1000, 1000);
-        expect_invalid(f.p, f.n, "unknown timestamp encoding 0x30");
-        b_free(&f);
-        b_free(&blk);
+        expect_block_invalid(&blk, 1000, 1000, "unknown timestamp encoding 0x30");
         b_free(&ts);
         b_free(&vals);
     }
@@ -1073,10 +1054,7 @@ static void test_crafted(void **state)
         b_uvarint(&vals, 0);
         b_uvarint(&vals, (UINT64_C(1) << 40) - 1);
         block_from(&blk, 1, &ts, &vals);
-        one_key_file(&f, "m#!~#f", &blk, 0, (INT64_C(1) << 40) - 1);
-        expect_invalid(f.p, f.n, "exceed the limit");
-        b_free(&f);
-        b_free(&blk);
+        expect_block_invalid(&blk, 0, (INT64_C(1) << 40) - 1, "exceed the limit");
         /* Overflowing RLE run. */
         ts.n = 0;
         b_u8(&ts, 0x20);
@@ -1089,127 +1067,83 @@ static void test_crafted(void **state)
         b_uvarint(&vals, 0);
         b_uvarint(&vals, 3);
         block_from(&blk, 1, &ts, &vals);
-        one_key_file(&f, "m#!~#f", &blk, INT64_MAX - 10, INT64_MAX);
-        expect_invalid(f.p, f.n, "RLE timestamps overflow int64");
-        b_free(&f);
-        b_free(&blk);
+        expect_block_invalid(&blk, INT64_MAX - 10, INT64_MAX, "RLE timestamps overflow int64");
         b_free(&ts);
         b_free(&vals);
     }
 
-    /* Gap between blocks, gap before the index, unsorted entries. */
+    /* Two-block files of key "a#!~#v" over b1 (10..20), b2 (30..40) and b3
+     * (20..25): gaps between blocks or before the index, entries unsorted,
+     * overlapping or not in the blocks' order. */
     {
-        buf b1 = {0}, b2 = {0};
-        int64_t ta[] = {10, 20}, tb[] = {30, 40}, va[] = {1, 2};
+        buf b1 = {0}, b2 = {0}, b3 = {0};
+        int64_t ta[] = {10, 20}, tb[] = {30, 40}, tc[] = {20, 25}, va[] = {1, 2};
         int_block(&b1, ta, 2, va, 2);
         int_block(&b2, tb, 2, va, 2);
-        uint32_t s1 = (uint32_t)b1.n + 4, s2 = (uint32_t)b2.n + 4;
-
-        tsmb b;
-        tsmb_begin(&b);
-        uint64_t o1 = tsmb_block(&b, &b1);
-        uint64_t o2 = tsmb_block(&b, &b2);
-        tsmb_key(&b, "a#!~#v", 1, 2);
-        tsmb_entry(&b, 10, 20, o1, s1);
-        tsmb_entry(&b, 30, 40, o2, s2);
-        tsmb_finish(&b, &f);
-        if (verify_mem(f.p, f.n, &st, &err) != 0)
-            fail_msg("%s", err.message);
-        assert_int_equal(st.blocks, 2);
-        b_free(&f);
-
-        tsmb_begin(&b);
-        o1 = tsmb_block(&b, &b1);
-        harness_buf_add(&b.data, "\0\0\0", 3);
-        o2 = tsmb_block(&b, &b2);
-        tsmb_key(&b, "a#!~#v", 1, 2);
-        tsmb_entry(&b, 10, 20, o1, s1);
-        tsmb_entry(&b, 30, 40, o2, s2);
-        tsmb_finish(&b, &f);
-        expect_invalid(f.p, f.n, "blocks must tile the data region in index order");
-        b_free(&f);
-
-        tsmb_begin(&b);
-        o1 = tsmb_block(&b, &b1);
-        o2 = tsmb_block(&b, &b2);
-        harness_buf_add(&b.data, "\0\0\0", 3);
-        tsmb_key(&b, "a#!~#v", 1, 2);
-        tsmb_entry(&b, 10, 20, o1, s1);
-        tsmb_entry(&b, 30, 40, o2, s2);
-        tsmb_finish(&b, &f);
-        expect_invalid(f.p, f.n, "3 bytes between the last block and the index");
-        b_free(&f);
-
-        /* A block not referenced at all. */
-        tsmb_begin(&b);
-        o1 = tsmb_block(&b, &b1);
-        tsmb_block(&b, &b2);
-        tsmb_key(&b, "a#!~#v", 1, 1);
-        tsmb_entry(&b, 10, 20, o1, s1);
-        tsmb_finish(&b, &f);
-        expect_invalid(f.p, f.n, "bytes between the last block and the index");
-        b_free(&f);
-
-        /* Entries of a key not sorted by MinTime (blocks stored in index
-         * order, so only the sort is wrong). */
-        tsmb_begin(&b);
-        o2 = tsmb_block(&b, &b2);
-        o1 = tsmb_block(&b, &b1);
-        tsmb_key(&b, "a#!~#v", 1, 2);
-        tsmb_entry(&b, 30, 40, o2, s2);
-        tsmb_entry(&b, 10, 20, o1, s1);
-        tsmb_finish(&b, &f);
-        expect_invalid(f.p, f.n, "not sorted by time or overlapping");
-        b_free(&f);
-
-        /* Overlapping blocks of one key (second starts at the first's end). */
-        int64_t tc[] = {20, 25};
-        buf b3 = {0};
         int_block(&b3, tc, 2, va, 2);
-        tsmb_begin(&b);
-        o1 = tsmb_block(&b, &b1);
-        uint64_t o3 = tsmb_block(&b, &b3);
-        tsmb_key(&b, "a#!~#v", 1, 2);
-        tsmb_entry(&b, 10, 20, o1, s1);
-        tsmb_entry(&b, 20, 25, o3, (uint32_t)b3.n + 4);
-        tsmb_finish(&b, &f);
-        expect_invalid(f.p, f.n, "MinTime 20 <= previous MaxTime 20");
-        b_free(&f);
-        b_free(&b3);
-
-        /* Blocks valid but laid out in a different order from the index
-         * (Go's reader would cope; we require index order, B.5 item 9). */
-        tsmb_begin(&b);
-        o2 = tsmb_block(&b, &b2);
-        o1 = tsmb_block(&b, &b1);
-        tsmb_key(&b, "a#!~#v", 1, 2);
-        tsmb_entry(&b, 10, 20, o1, s1);
-        tsmb_entry(&b, 30, 40, o2, s2);
-        tsmb_finish(&b, &f);
-        expect_invalid(f.p, f.n, "blocks must tile");
-        b_free(&f);
+        const buf *blocks[] = {NULL, &b1, &b2, &b3};
+        const int64_t span[][2] = {{0, 0}, {10, 20}, {30, 40}, {20, 25}};
+        /* The blocks (numbers of blocks[]) written in order, 3 zero bytes
+         * after the pad_after-th written (0: none), the index entries in
+         * order; needle NULL: a valid file of two blocks. */
+        static const struct {
+            int written[2], pad_after, indexed[2];
+            const char *needle;
+        } cases[] = {
+            {{1, 2}, 0, {1, 2}, NULL},
+            {{1, 2}, 1, {1, 2}, "blocks must tile the data region in index order"},
+            {{1, 2}, 2, {1, 2}, "3 bytes between the last block and the index"},
+            /* A block not referenced at all. */
+            {{1, 2}, 0, {1, 0}, "bytes between the last block and the index"},
+            /* Entries of a key not sorted by MinTime (blocks stored in index
+             * order, so only the sort is wrong). */
+            {{2, 1}, 0, {2, 1}, "not sorted by time or overlapping"},
+            /* Overlapping blocks of one key (second starts at the first's end). */
+            {{1, 3}, 0, {1, 3}, "MinTime 20 <= previous MaxTime 20"},
+            /* Blocks valid but laid out in a different order from the index
+             * (Go's reader would cope; we require index order, B.5 item 9). */
+            {{2, 1}, 0, {1, 2}, "blocks must tile"},
+        };
+        for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+            tsmb b;
+            uint64_t off[4] = {0};
+            tsmb_begin(&b);
+            for (int w = 0; w < 2; w++) {
+                off[cases[c].written[w]] = tsmb_block(&b, blocks[cases[c].written[w]]);
+                if (cases[c].pad_after == w + 1)
+                    harness_buf_add(&b.data, "\0\0\0", 3);
+            }
+            uint16_t n = cases[c].indexed[1] ? 2 : 1;
+            tsmb_key(&b, "a#!~#v", 1, n);
+            for (int e = 0; e < n; e++) {
+                int k = cases[c].indexed[e];
+                tsmb_entry(&b, span[k][0], span[k][1], off[k], (uint32_t)blocks[k]->n + 4);
+            }
+            tsmb_finish(&b, &f);
+            if (cases[c].needle) {
+                expect_invalid(f.p, f.n, cases[c].needle);
+            } else {
+                if (verify_mem(f.p, f.n, &st, &err) != 0)
+                    fail_msg("%s", err.message);
+                assert_int_equal(st.blocks, 2);
+            }
+            b_free(&f);
+        }
 
         /* Non-UTF-8 key: valid by default, rejected with the flag. */
-        tsmb_begin(&b);
-        o1 = tsmb_block(&b, &b1);
-        tsmb_key(&b, "caf\xe9#!~#v", 1, 1);
-        tsmb_entry(&b, 10, 20, o1, s1);
-        tsmb_finish(&b, &f);
+        one_key_file(&f, "caf\xe9#!~#v", &b1, 10, 20);
         assert_int_equal(verify_mem(f.p, f.n, NULL, &err), 0);
         assert_int_equal(verify_mem_ex(f.p, f.n, TSV_TSM_VERIFY_UTF8_KEYS, NULL, &err), -1);
         assert_non_null(strstr(err.message, "not valid UTF-8"));
         assert_non_null(strstr(err.message, "caf\\xe9"));
         b_free(&f);
-        tsmb_begin(&b);
-        o1 = tsmb_block(&b, &b1);
-        tsmb_key(&b, "caf\xc3\xa9 \xe2\x98\x83#!~#v", 1, 1);
-        tsmb_entry(&b, 10, 20, o1, s1);
-        tsmb_finish(&b, &f);
+        one_key_file(&f, "caf\xc3\xa9 \xe2\x98\x83#!~#v", &b1, 10, 20);
         assert_int_equal(verify_mem_ex(f.p, f.n, TSV_TSM_VERIFY_UTF8_KEYS, NULL, &err), 0);
         b_free(&f);
 
         b_free(&b1);
         b_free(&b2);
+        b_free(&b3);
     }
 }
 
