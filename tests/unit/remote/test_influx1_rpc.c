@@ -595,67 +595,107 @@ static void id_map(tsv_buf *out, int n)
     }
 }
 
-/* f answers a restore with the ID map, then (unless after is NULL) with
- * the target's metastore. */
-static void fake_start_restore(fake *f, const tsv_buf *map, const tsv_buf *after)
+/* What the restore tests share (their cmocka state): the fixture's
+ * metadata, the ID map and the target's metastore the fake answers with, the
+ * fake and the shard opener. */
+typedef struct restore_rig {
+    uint8_t *meta;
+    size_t mlen;
+    tsv_buf map, after;
+    fake f;
+    opener o;
+} restore_rig;
+
+static int restore_setup(void **state)
 {
-    fake_start_reply(f, script_restore, map);
-    if (after) {
-        f->reply2 = after->data;
-        f->reply2_len = after->len;
+    restore_rig *r = calloc(1, sizeof *r);
+    assert_non_null(r);
+    r->meta = fixture_meta(&r->mlen);
+    *state = r;
+    return 0;
+}
+
+static int restore_teardown(void **state)
+{
+    restore_rig *r = *state;
+    for (int k = 1; k <= 5; k++)
+        free(r->o.bufs[k]);
+    tsv_buf_free(&r->map);
+    tsv_buf_free(&r->after);
+    fake_free(&r->f);
+    free(r->meta);
+    free(r);
+    return 0;
+}
+
+/* Starts r->f answering a restore with an ID map of `pairs` pairs, then
+ * (unless target is NULL) with the target's metastore, where the database
+ * is named target; a client for it. */
+static tsv_influx1_client *restore_server(restore_rig *r, int pairs, const char *target,
+                                          int timeout_ms)
+{
+    id_map(&r->map, pairs);
+    if (target)
+        target_meta(r->meta, r->mlen, target, &r->after);
+    fake_start_reply(&r->f, script_restore, &r->map);
+    if (target) {
+        r->f.reply2 = r->after.data;
+        r->f.reply2_len = r->after.len;
     }
+    return client_for(&r->f, timeout_ms);
+}
+
+/* A request to restore the fixture's database "fixture" with r's opener. */
+static tsv_influx1_restore_request restore_request(restore_rig *r)
+{
+    return (tsv_influx1_restore_request){.meta = r->meta,
+                                         .meta_len = r->mlen,
+                                         .backup_db = "fixture",
+                                         .open_shard = open_fixture,
+                                         .close_shard = close_fixture,
+                                         .ctx = &r->o};
 }
 
 static void test_restore_renames_entries(void **state)
 {
-    (void)state;
-    size_t mlen;
-    uint8_t *meta = fixture_meta(&mlen);
-    tsv_buf map = {0}, after = {0};
-    id_map(&map, 5);
-    target_meta(meta, mlen, "renamed", &after);
-    fake f = {0};
-    fake_start_restore(&f, &map, &after);
-    tsv_influx1_client *c = client_for(&f, 5000);
-    opener o = {.missing = 5};
+    restore_rig *r = *state;
+    fake *f = &r->f;
+    opener *o = &r->o;
+    o->missing = 5;
+    tsv_influx1_client *c = restore_server(r, 5, "renamed", 5000);
     tsv_influx1_shard_pair *pairs = NULL;
     size_t npairs = 0;
-    tsv_influx1_restore_request req = {.meta = meta,
-                                       .meta_len = mlen,
-                                       .backup_db = "fixture",
-                                       .restore_db = "renamed",
-                                       .open_shard = open_fixture,
-                                       .close_shard = close_fixture,
-                                       .ctx = &o,
-                                       .pairs_out = &pairs,
-                                       .n_pairs_out = &npairs};
+    tsv_influx1_restore_request req = restore_request(r);
+    req.restore_db = "renamed";
+    req.pairs_out = &pairs;
+    req.n_pairs_out = &npairs;
     uint64_t sent = 0;
     OK(tsv_influx1_restore_database(c, &req, &sent, &E));
     tsv_influx1_client_free(c);
-    fake_stop(&f);
+    fake_stop(f);
     assert_int_equal(npairs, 5);
     assert_int_equal(pairs[0].old_id, 5);
     assert_int_equal(pairs[0].new_id, 15);
     free(pairs);
-    assert_int_equal(o.opened, 4);
-    assert_int_equal(o.closed, 4);
+    assert_int_equal(o->opened, 4);
+    assert_int_equal(o->closed, 4);
     /* conn 0: the metadata as sent */
-    assert_int_equal(f.type[0], 6);
-    assert_non_null(strstr(f.line[0],
+    assert_int_equal(f->type[0], 6);
+    assert_non_null(strstr(f->line[0],
                            "{\"Type\":6,\"BackupDatabase\":\"fixture\",\"RestoreDatabase\":"
                            "\"renamed\",\"BackupRetentionPolicy\":\"\""));
-    assert_int_equal(f.body[0].len, mlen);
-    assert_memory_equal(f.body[0].data, meta, mlen);
+    assert_int_equal(f->body[0].len, r->mlen);
+    assert_memory_equal(f->body[0].data, r->meta, r->mlen);
     /* conns 1-5: one upload per pair, entries renamed, data unchanged */
     uint64_t total = 0;
     for (int i = 1; i <= 5; i++) {
-        assert_int_equal(f.type[i], 7);
-        uint64_t id = f.shard[i], old = id - 10;
-        total += f.body[i].len;
+        assert_int_equal(f->type[i], 7);
+        uint64_t id = f->shard[i], old = id - 10;
+        total += f->body[i].len;
         tsv_buf want = {0}, got = {0};
-        tar_listing(f.body[i].data, f.body[i].len, &got);
+        tar_listing(f->body[i].data, f->body[i].len, &got);
         if (old == 5) { /* no tar in the "backup": an empty one */
-            assert_int_equal(f.body[i].len, 1024);
+            assert_int_equal(f->body[i].len, 1024);
             assert_string_equal((char *)got.data, "");
             tsv_buf_free(&got);
             continue;
@@ -679,81 +719,53 @@ static void test_restore_renames_entries(void **state)
         assert_string_equal((char *)got.data, expect);
         assert_true(strstr(expect, old <= 3 ? "renamed/autogen/" : "renamed/daily/") == expect);
         /* the data bytes are the same: same tar length, ustar headers */
-        assert_int_equal(f.body[i].len, tlen);
+        assert_int_equal(f->body[i].len, tlen);
         tsv_buf_free(&want);
         tsv_buf_free(&got);
         free(orig);
     }
     assert_int_equal(sent, total);
-    assert_int_equal(f.type[6], 1); /* the check afterwards */
-    for (int k = 1; k <= 5; k++)
-        free(o.bufs[k]);
-    tsv_buf_free(&map);
-    tsv_buf_free(&after);
-    fake_free(&f);
-    free(meta);
+    assert_int_equal(f->type[6], 1); /* the check afterwards */
 }
 
 static void test_restore_refused_and_unconfirmed(void **state)
 {
-    (void)state;
-    size_t mlen;
-    uint8_t *meta = fixture_meta(&mlen);
-    tsv_buf map = {0}, after = {0};
-    id_map(&map, 0);
-    fake f = {0};
-    fake_start_restore(&f, &map, NULL);
-    tsv_influx1_client *c = client_for(&f, 5000);
-    opener o = {0};
-    tsv_influx1_restore_request req = {.meta = meta,
-                                       .meta_len = mlen,
-                                       .backup_db = "fixture",
-                                       .backup_rp = "daily",
-                                       .restore_rp = "day2",
-                                       .open_shard = open_fixture,
-                                       .close_shard = close_fixture,
-                                       .ctx = &o};
+    restore_rig *r = *state;
+    fake *f = &r->f;
+    tsv_influx1_client *c = restore_server(r, 0, NULL, 5000);
+    tsv_influx1_restore_request req = restore_request(r);
+    req.backup_rp = "daily";
+    req.restore_rp = "day2";
     FAILS(tsv_influx1_restore_database(c, &req, NULL, &E), TSV_ECONFLICT);
     assert_msg("refused the metadata of database \"fixture\" (restored as \"fixture\")");
     tsv_influx1_client_free(c);
-    fake_stop(&f);
-    assert_non_null(strstr(f.line[0], "\"BackupRetentionPolicy\":\"daily\","
-                                      "\"RestoreRetentionPolicy\":\"day2\""));
+    fake_stop(f);
+    assert_non_null(strstr(f->line[0], "\"BackupRetentionPolicy\":\"daily\","
+                                       "\"RestoreRetentionPolicy\":\"day2\""));
 
     /* a pair for a shard of another RP than the one restored */
-    id_map(&map, 3);
-    fake_start_restore(&f, &map, NULL);
-    c = client_for(&f, 5000);
+    c = restore_server(r, 3, NULL, 5000);
     FAILS(tsv_influx1_restore_database(c, &req, NULL, &E), TSV_EINVALID);
     assert_msg("bad shard ID pair (3 -> 13): not a shard of the restored database");
     tsv_influx1_client_free(c);
-    fake_stop(&f);
+    fake_stop(f);
 
     /* uploads accepted, but the target's metastore never shows the database */
-    id_map(&map, 2);
-    target_meta(meta, mlen, "other", &after);
-    fake_start_restore(&f, &map, &after);
-    c = client_for(&f, 200);
+    c = restore_server(r, 2, "other", 200);
     FAILS(tsv_influx1_restore_database(c, &req, NULL, &E), TSV_EINTERNAL);
     assert_msg("not confirmed: database \"fixture\" does not exist there");
     tsv_influx1_client_free(c);
-    fake_stop(&f);
-    assert_int_equal(f.type[1], 7);
+    fake_stop(f);
+    assert_int_equal(f->type[1], 7);
     tsv_buf names = {0};
-    tar_listing(f.body[1].data, f.body[1].len, &names);
+    tar_listing(f->body[1].data, f->body[1].len, &names);
     assert_true(strncmp((char *)names.data, "fixture/day2/15/", 16) == 0);
     tsv_buf_free(&names);
 
     req.backup_db = "nope";
-    c = client_for(&f, 200);
+    c = client_for(f, 200);
     FAILS(tsv_influx1_restore_database(c, &req, NULL, &E), TSV_ENOTFOUND);
     tsv_influx1_client_free(c);
-    for (int k = 1; k <= 5; k++)
-        free(o.bufs[k]);
-    tsv_buf_free(&map);
-    tsv_buf_free(&after);
-    fake_free(&f);
-    free(meta);
 }
 
 int main(void)
@@ -766,8 +778,10 @@ int main(void)
         cmocka_unit_test(test_connect_refused_and_bad_hosts),
         cmocka_unit_test(test_shard_ok_since_and_bad_tars),
         cmocka_unit_test(test_tar_check),
-        cmocka_unit_test(test_restore_renames_entries),
-        cmocka_unit_test(test_restore_refused_and_unconfirmed),
+        cmocka_unit_test_setup_teardown(test_restore_renames_entries, restore_setup,
+                                        restore_teardown),
+        cmocka_unit_test_setup_teardown(test_restore_refused_and_unconfirmed, restore_setup,
+                                        restore_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
