@@ -17,135 +17,122 @@ static const tsv_route *find(const char *method, const char *path, tsv_route_par
     return tsv_router_find(method, path, p, allow, allow_len);
 }
 
+/* The parameters and the Allow list of the last hit or miss. */
+static tsv_route_params P;
+static char allow[256];
+
+/* The route that method and path reach; fails the test unless there is one
+ * and its handler is h. */
+static const tsv_route *hit(const char *method, const char *path, tsv_handler_fn h)
+{
+    const tsv_route *r = find(method, path, &P, allow, sizeof allow);
+    if (!r)
+        fail_msg("%s %s: no route", method, path);
+    if (r->handler != h)
+        fail_msg("%s %s: %s %s, another handler", method, path, r->method, r->pattern);
+    return r;
+}
+
+/* Fails the test when method and path reach a route, or when want_allow
+ * is not NULL and not the Allow list. */
+static void miss(const char *method, const char *path, const char *want_allow)
+{
+    const tsv_route *r = find(method, path, &P, allow, sizeof allow);
+    if (r)
+        fail_msg("%s %s matched %s %s", method, path, r->method, r->pattern);
+    if (want_allow && strcmp(allow, want_allow) != 0)
+        fail_msg("%s %s: allow \"%s\", want \"%s\"", method, path, allow, want_allow);
+}
+
 static void test_literal_route(void **state)
 {
     (void)state;
-    tsv_route_params p;
-    char allow[256];
-    const tsv_route *r = find("GET", "/health", &p, allow, sizeof allow);
-    assert_non_null(r);
-    assert_ptr_equal(r->handler, tsv_handle_health);
-    assert_int_equal(p.count, 0);
-    r = find("GET", "/api/v2/backup/kv", &p, allow, sizeof allow);
-    assert_non_null(r);
-    assert_ptr_equal(r->handler, tsv_handle_backup_kv);
+    hit("GET", "/health", tsv_handle_health);
+    assert_int_equal(P.count, 0);
+    const tsv_route *r = hit("GET", "/api/v2/backup/kv", tsv_handle_backup_kv);
     assert_int_equal(r->auth, TSV_AUTH_BACKUP);
 }
 
 static void test_path_params(void **state)
 {
     (void)state;
-    tsv_route_params p;
-    char allow[256];
-    const tsv_route *r = find("GET", "/api/v2/buckets/0123456789abcdef", &p, allow, sizeof allow);
-    assert_non_null(r);
-    assert_ptr_equal(r->handler, tsv_handle_bucket_get);
-    assert_int_equal(p.count, 1);
-    assert_string_equal(tsv_route_param(&p, "bucketID"), "0123456789abcdef");
+    hit("GET", "/api/v2/buckets/0123456789abcdef", tsv_handle_bucket_get);
+    assert_int_equal(P.count, 1);
+    assert_string_equal(tsv_route_param(&P, "bucketID"), "0123456789abcdef");
     /* A name must match whole, not as a prefix of the pattern's name. */
-    assert_null(tsv_route_param(&p, "bucket"));
-    assert_null(tsv_route_param(&p, "bucketIDs"));
-    assert_null(tsv_route_param(&p, "orgID"));
+    assert_null(tsv_route_param(&P, "bucket"));
+    assert_null(tsv_route_param(&P, "bucketIDs"));
+    assert_null(tsv_route_param(&P, "orgID"));
 
-    r = find("DELETE", "/api/v2/orgs/aaaa/members/bbbb", &p, allow, sizeof allow);
-    assert_non_null(r);
-    assert_ptr_equal(r->handler, tsv_handle_org_member_delete);
-    assert_int_equal(p.count, 2);
-    assert_string_equal(tsv_route_param(&p, "orgID"), "aaaa");
-    assert_string_equal(tsv_route_param(&p, "userID"), "bbbb");
+    hit("DELETE", "/api/v2/orgs/aaaa/members/bbbb", tsv_handle_org_member_delete);
+    assert_int_equal(P.count, 2);
+    assert_string_equal(tsv_route_param(&P, "orgID"), "aaaa");
+    assert_string_equal(tsv_route_param(&P, "userID"), "bbbb");
 
-    r = find("GET", "/v1/projects/o1/tables/db%2Frp/unusedSegments", &p, allow, sizeof allow);
-    assert_non_null(r);
-    assert_ptr_equal(r->handler, tsv_handle_unused_segments);
-    assert_string_equal(tsv_route_param(&p, "orgID"), "o1");
-    assert_string_equal(tsv_route_param(&p, "bucketName"), "db%2Frp");
+    hit("GET", "/v1/projects/o1/tables/db%2Frp/unusedSegments", tsv_handle_unused_segments);
+    assert_string_equal(tsv_route_param(&P, "orgID"), "o1");
+    assert_string_equal(tsv_route_param(&P, "bucketName"), "db%2Frp");
 
     /* A literal segment after a parameter is matched exactly. */
-    r = find("GET", "/api/v2/buckets/x/stats", &p, allow, sizeof allow);
-    assert_non_null(r);
-    assert_ptr_equal(r->handler, tsv_handle_bucket_stats);
-    assert_null(find("GET", "/api/v2/buckets/x/Stats", &p, allow, sizeof allow));
-    assert_string_equal(allow, "");
+    hit("GET", "/api/v2/buckets/x/stats", tsv_handle_bucket_stats);
+    miss("GET", "/api/v2/buckets/x/Stats", "");
 }
 
 static void test_param_limits(void **state)
 {
     (void)state;
-    tsv_route_params p;
-    char allow[256];
     /* An empty segment is no parameter. */
-    assert_null(find("GET", "/api/v2/buckets/", &p, allow, sizeof allow));
-    assert_string_equal(allow, "");
-    assert_null(find("GET", "/api/v2/orgs//members", &p, allow, sizeof allow));
-    assert_string_equal(allow, "");
+    miss("GET", "/api/v2/buckets/", "");
+    miss("GET", "/api/v2/orgs//members", "");
     /* 255 bytes fit; 256 do not (the path is then unknown). */
     char path[400];
     int n = snprintf(path, sizeof path, "/api/v2/files/");
     memset(path + n, 'f', 255);
     path[n + 255] = '\0';
-    assert_non_null(find("GET", path, &p, allow, sizeof allow));
-    assert_int_equal(strlen(tsv_route_param(&p, "name")), 255);
+    assert_non_null(find("GET", path, &P, allow, sizeof allow));
+    assert_int_equal(strlen(tsv_route_param(&P, "name")), 255);
     path[n + 255] = 'f';
     path[n + 256] = '\0';
-    assert_null(find("GET", path, &p, allow, sizeof allow));
-    assert_string_equal(allow, "");
+    miss("GET", path, "");
 }
 
 static void test_method_not_allowed(void **state)
 {
     (void)state;
-    tsv_route_params p;
-    char allow[256];
-    assert_null(find("PUT", "/api/v2/buckets/0123456789abcdef", &p, allow, sizeof allow));
-    assert_string_equal(allow, "GET, DELETE, PATCH");
-    assert_null(find("DELETE", "/api/v2/backup/kv", &p, allow, sizeof allow));
-    assert_string_equal(allow, "GET");
+    miss("PUT", "/api/v2/buckets/0123456789abcdef", "GET, DELETE, PATCH");
+    miss("DELETE", "/api/v2/backup/kv", "GET");
     /* Methods are case-sensitive (RFC 9110): "get" is another method. */
-    assert_null(find("get", "/health", &p, allow, sizeof allow));
-    assert_string_equal(allow, "GET, HEAD");
+    miss("get", "/health", "GET, HEAD");
     /* A short buffer truncates the list but still says "known path". */
     char small[5];
-    assert_null(find("POST", "/api/v2/buckets/x", &p, small, sizeof small));
+    assert_null(find("POST", "/api/v2/buckets/x", &P, small, sizeof small));
     assert_string_equal(small, "GET,");
     /* No buffer at all is allowed. */
-    assert_null(tsv_router_find("POST", "/api/v2/buckets/x", &p, NULL, 0));
+    assert_null(tsv_router_find("POST", "/api/v2/buckets/x", &P, NULL, 0));
 }
 
 /* The console's files are public and never shadow the API (docs/console.md). */
 static void test_console_routes(void **state)
 {
     (void)state;
-    tsv_route_params p;
-    char allow[256];
-    const tsv_route *r = find("GET", "/", &p, allow, sizeof allow);
-    assert_non_null(r);
-    assert_ptr_equal(r->handler, tsv_handle_ui_index);
+    const tsv_route *r = hit("GET", "/", tsv_handle_ui_index);
     assert_int_equal(r->auth, TSV_AUTH_NONE);
-    r = find("GET", "/ui/app.js", &p, allow, sizeof allow);
-    assert_non_null(r);
-    assert_ptr_equal(r->handler, tsv_handle_ui_file);
-    assert_string_equal(tsv_route_param(&p, "file"), "app.js");
-    assert_null(find("GET", "/ui/a/b.js", &p, allow, sizeof allow));
-    r = find("GET", "/health", &p, allow, sizeof allow);
-    assert_ptr_equal(r->handler, tsv_handle_health);
+    r = hit("GET", "/ui/app.js", tsv_handle_ui_file);
+    assert_string_equal(tsv_route_param(&P, "file"), "app.js");
+    miss("GET", "/ui/a/b.js", NULL);
+    hit("GET", "/health", tsv_handle_health);
     /* Only GET: a POST to the console is 405, not a file. */
-    assert_null(find("POST", "/", &p, allow, sizeof allow));
-    assert_string_equal(allow, "GET");
+    miss("POST", "/", "GET");
 }
 
 static void test_not_found(void **state)
 {
     (void)state;
-    tsv_route_params p;
-    char allow[256];
     const char *paths[] = {"",       "/api",     "/api/v2/nope", "/api/v2/buckets/x/stats/y",
                            "health", "/healthz", "//health",     "/api/v2/backup/kv/extra"};
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         strcpy(allow, "stale");
-        if (find("GET", paths[i], &p, allow, sizeof allow))
-            fail_msg("%s matched a route", paths[i]);
-        if (allow[0])
-            fail_msg("%s: allow \"%s\" for an unknown path", paths[i], allow);
+        miss("GET", paths[i], "");
     }
 }
 
@@ -182,17 +169,15 @@ static void test_table(void **state)
         /* Every route is reachable: no earlier route shadows it. */
         char path[512];
         sample_path(r->pattern, path, sizeof path);
-        tsv_route_params p;
-        char allow[256];
-        const tsv_route *hit = find(r->method, path, &p, allow, sizeof allow);
-        if (hit != r)
+        const tsv_route *got = find(r->method, path, &P, allow, sizeof allow);
+        if (got != r)
             fail_msg("%s %s: %s reaches %s", r->method, r->pattern, path,
-                     hit ? hit->pattern : "nothing");
+                     got ? got->pattern : "nothing");
         int braces = 0;
         for (const char *c = r->pattern; *c; c++)
             braces += *c == '{';
-        assert_int_equal(p.count, braces);
-        assert_true(p.count <= TSV_ROUTE_MAX_PARAMS);
+        assert_int_equal(P.count, braces);
+        assert_true(P.count <= TSV_ROUTE_MAX_PARAMS);
     }
 }
 
