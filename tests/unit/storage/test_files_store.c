@@ -17,22 +17,6 @@
 #include "fsutil.h"
 #include "import_1x.h"
 
-static char root[64];
-
-static int setup(void **state)
-{
-    (void)state;
-    assert_int_equal(harness_tmpdir(root, sizeof root, "files"), 0);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    assert_int_equal(harness_rmtree(root), 0);
-    return 0;
-}
-
 static void test_names(void **state)
 {
     (void)state;
@@ -56,12 +40,12 @@ static void test_upload_flow(void **state)
 {
     (void)state;
     tsv_error err;
-    tsv_files_options opt = {.data_dir = root, .max_file_size = 1000};
+    tsv_files_options opt = {.data_dir = harness_scratch, .max_file_size = 1000};
     tsv_files *f;
     assert_int_equal(tsv_files_open(&f, &opt, &err), 0);
     char tmp[PATH_MAX], data[PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s/files/tmp", root);
-    snprintf(data, sizeof data, "%s/files/data", root);
+    harness_at(tmp, "files/tmp");
+    harness_at(data, "files/data");
 
     /* A good upload, in pieces. */
     tsv_files_upload *u;
@@ -141,19 +125,19 @@ static void test_reconcile(void **state)
 {
     (void)state;
     tsv_error err;
-    tsv_files_options opt = {.data_dir = root};
+    tsv_files_options opt = {.data_dir = harness_scratch};
     tsv_files *f;
     assert_int_equal(tsv_files_open(&f, &opt, &err), 0);
     tsv_files_close(f);
     char p[PATH_MAX];
-    snprintf(p, sizeof p, "%s/files/data/orphan", root);
+    harness_at(p, "files/data/orphan");
     assert_int_equal(tsv_write_file_atomic(p, "x", 1, &err), 0);
-    snprintf(p, sizeof p, "%s/files/tmp/upload-1", root);
+    harness_at(p, "files/tmp/upload-1");
     assert_int_equal(tsv_write_file_atomic(p, "x", 1, &err), 0);
     assert_int_equal(tsv_files_open(&f, &opt, &err), 0);
-    snprintf(p, sizeof p, "%s/files/data", root);
+    harness_at(p, "files/data");
     assert_int_equal(harness_count_entries(p), 0);
-    snprintf(p, sizeof p, "%s/files/tmp", root);
+    harness_at(p, "files/tmp");
     assert_int_equal(harness_count_entries(p), 0);
     tsv_files_close(f);
 }
@@ -197,8 +181,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names),
-        cmocka_unit_test_setup_teardown(test_upload_flow, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reconcile, setup, teardown),
+        HARNESS_SCRATCH_TEST(test_upload_flow),
+        HARNESS_SCRATCH_TEST(test_reconcile),
         cmocka_unit_test(test_portable_meta),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

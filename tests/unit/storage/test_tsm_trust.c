@@ -10,20 +10,6 @@
 #include "stream.h"
 #include "tsm_trust.h"
 
-static char dir[1024];
-
-static int setup(void **state)
-{
-    (void)state;
-    return harness_tmpdir(dir, sizeof dir, "trust");
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    return harness_rmtree(dir);
-}
-
 static const char A[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 static const char B[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
@@ -47,7 +33,7 @@ static void test_set_and_file(void **state)
     assert_int_equal(tsv_tsm_trust_has(NULL, A), 0);
 
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/list", dir);
+    harness_at(path, "list");
     OK(tsv_tsm_trust_save(&t, path, &E));
     tsv_tsm_trust u = {0};
     OK(tsv_tsm_trust_load(&u, path, &E));
@@ -66,7 +52,7 @@ static int install(const char *tar, const char *shard, const tsv_shard_install_o
                    tsv_shard_install_stats *st)
 {
     char trash[PATH_MAX];
-    snprintf(trash, sizeof trash, "%s/trash", dir);
+    harness_at(trash, "trash");
     tsv_error e;
     if (tsv_mkdir_p(trash, &e) != 0)
         fail_msg("%s", e.message);
@@ -99,11 +85,11 @@ static void test_install_trust(void **state)
 {
     (void)state;
     char tar[PATH_MAX], a[PATH_MAX], b[PATH_MAX], c[PATH_MAX], bad[PATH_MAX];
-    snprintf(tar, sizeof tar, "%s/s1.tar", dir);
-    snprintf(a, sizeof a, "%s/a", dir);
-    snprintf(b, sizeof b, "%s/b", dir);
-    snprintf(c, sizeof c, "%s/c", dir);
-    snprintf(bad, sizeof bad, "%s/bad.tar", dir);
+    harness_at(tar, "s1.tar");
+    harness_at(a, "a");
+    harness_at(b, "b");
+    harness_at(c, "c");
+    harness_at(bad, "bad.tar");
     harness_gunzip_to(TSV_TESTDATA "/influxdb-1.6-portable/backup/20261121T112622Z.s1.tar.gz", tar);
 
     /* 1. A validation (scratch) collects the digests of both TSM files. */
@@ -144,8 +130,8 @@ static void test_install_trust(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_set_and_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_install_trust, setup, teardown),
+        HARNESS_SCRATCH_TEST(test_set_and_file),
+        HARNESS_SCRATCH_TEST(test_install_trust),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
