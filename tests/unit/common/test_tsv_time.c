@@ -16,20 +16,6 @@
 
 /* ---- RFC 3339 --------------------------------------------------------------- */
 
-static void expect_format(int64_t ns, const char *want)
-{
-    char out[TSV_RFC3339_MAX];
-    tsv_format_rfc3339nano(ns, out, sizeof out);
-    if (strcmp(out, want) != 0)
-        fail_msg("format(%lld) = %s, want %s", (long long)ns, out, want);
-    int64_t back = 0;
-    tsv_error err = {0};
-    if (tsv_parse_rfc3339(out, strlen(out), &back, &err) != 0)
-        fail_msg("parse(%s): %s", out, err.message);
-    if (back != ns)
-        fail_msg("parse(%s) = %lld, want %lld", out, (long long)back, (long long)ns);
-}
-
 static void expect_parse(const char *s, int64_t want)
 {
     int64_t got = 0;
@@ -38,6 +24,16 @@ static void expect_parse(const char *s, int64_t want)
         fail_msg("parse(%s): %s", s, err.message);
     if (got != want)
         fail_msg("parse(%s) = %lld, want %lld", s, (long long)got, (long long)want);
+}
+
+/* want is what ns formats as, and it parses back to ns. */
+static void expect_format(int64_t ns, const char *want)
+{
+    char out[TSV_RFC3339_MAX];
+    tsv_format_rfc3339nano(ns, out, sizeof out);
+    if (strcmp(out, want) != 0)
+        fail_msg("format(%lld) = %s, want %s", (long long)ns, out, want);
+    expect_parse(out, ns);
 }
 
 static void expect_parse_fails(const char *s, const char *part)
