@@ -9,12 +9,12 @@
  */
 #include "harness.h"
 #include "store_fixture.h"
+#include "tar_fixture.h"
 
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "engine.h"
@@ -85,57 +85,10 @@ static int teardown(void **state)
 
 /* ---- tar building ------------------------------------------------------ */
 
-static la_ssize_t tar_write_cb(struct archive *a, void *ctx, const void *buf, size_t len)
-{
-    (void)a;
-    harness_buf_add(ctx, buf, len);
-    return (la_ssize_t)len;
-}
-
-typedef struct tar_entry {
-    const char *path;
-    mode_t type;             /* AE_IFREG, AE_IFDIR, AE_IFLNK, AE_IFCHR; 0 = hard link */
-    const harness_buf *data; /* regular files: NULL = the bytes of `text` */
-    const char *text;        /* or the link target */
-} tar_entry;
-
 /* A ustar archive of the entries, in order. */
 static harness_buf make_tar(const tar_entry *entries, size_t n)
 {
-    harness_buf out = {0};
-    struct archive *a = archive_write_new();
-    assert_int_equal(archive_write_set_format_ustar(a), ARCHIVE_OK);
-    assert_int_equal(archive_write_open(a, &out, NULL, tar_write_cb, NULL), ARCHIVE_OK);
-    for (size_t i = 0; i < n; i++) {
-        const tar_entry *t = &entries[i];
-        struct archive_entry *e = archive_entry_new();
-        archive_entry_set_pathname(e, t->path);
-        archive_entry_set_perm(e, 0644);
-        const void *bytes = NULL;
-        size_t len = 0;
-        if (t->type == 0) {
-            archive_entry_set_filetype(e, AE_IFREG);
-            archive_entry_set_hardlink(e, t->text);
-        } else {
-            archive_entry_set_filetype(e, t->type);
-        }
-        if (t->type == AE_IFREG) {
-            bytes = t->data ? t->data->p : (const void *)t->text;
-            len = t->data ? t->data->n : strlen(t->text);
-            archive_entry_set_size(e, (la_int64_t)len);
-        } else if (t->type == AE_IFLNK) {
-            archive_entry_set_symlink(e, t->text);
-        } else if (t->type == AE_IFCHR) {
-            archive_entry_set_rdev(e, makedev(1, 3));
-        }
-        assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
-        if (len)
-            assert_int_equal(archive_write_data(a, bytes, len), (la_ssize_t)len);
-        archive_entry_free(e);
-    }
-    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
-    archive_write_free(a);
-    return out;
+    return tar_fixture_make(entries, n, 0);
 }
 
 static int install_opts(const void *body, size_t len, const tsv_shard_install_opts *opts,

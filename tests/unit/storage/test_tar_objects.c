@@ -1,5 +1,6 @@
 /* Unit tests for tar_objects: a tar stream into objects and back. */
 #include "harness.h"
+#include "tar_fixture.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -8,46 +9,8 @@
 #include "object_store.h"
 #include "tar_objects.h"
 
-static la_ssize_t write_cb(struct archive *a, void *ctx, const void *buf, size_t len)
-{
-    (void)a;
-    harness_buf_add(ctx, buf, len);
-    return (la_ssize_t)len;
-}
-
-typedef struct item {
-    const char *path;
-    mode_t type;
-    const char *text;
-} item;
-
 /* pax: names past 100 bytes get a PAX header, as Go's tar writes them */
-static harness_buf make_tar(const item *v, size_t n)
-{
-    harness_buf out = {0};
-    struct archive *a = archive_write_new();
-    assert_int_equal(archive_write_set_format_pax_restricted(a), ARCHIVE_OK);
-    assert_int_equal(archive_write_set_bytes_per_block(a, 0), ARCHIVE_OK);
-    assert_int_equal(archive_write_open(a, &out, NULL, write_cb, NULL), ARCHIVE_OK);
-    for (size_t i = 0; i < n; i++) {
-        struct archive_entry *e = archive_entry_new();
-        archive_entry_set_pathname(e, v[i].path);
-        archive_entry_set_perm(e, 0644);
-        archive_entry_set_filetype(e, v[i].type);
-        archive_entry_set_mtime(e, 1700000000 + (time_t)i, 0);
-        size_t len = v[i].type == AE_IFREG ? strlen(v[i].text) : 0;
-        if (v[i].type == AE_IFLNK)
-            archive_entry_set_symlink(e, v[i].text);
-        archive_entry_set_size(e, (la_int64_t)len);
-        assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
-        if (len)
-            assert_int_equal(archive_write_data(a, v[i].text, len), (la_ssize_t)len);
-        archive_entry_free(e);
-    }
-    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
-    archive_write_free(a);
-    return out;
-}
+static harness_buf make_tar(const tar_entry *v, size_t n) { return tar_fixture_make(v, n, 1); }
 
 static void sha256_hex(const char *s, char out[65])
 {
@@ -86,11 +49,11 @@ static void test_sink_and_source(void **state)
     OK(tsv_objstore_open_local(&os, dir, &E));
     memset(long_name, 0, sizeof long_name);
     snprintf(long_name, sizeof long_name, "0123456789abcdef/autogen/7/%0200d.tsm", 1);
-    const item v[] = {
-        {"0123456789abcdef/autogen/7", AE_IFDIR, NULL},
-        {"0123456789abcdef/autogen/7/000000001-000000001.tsm", AE_IFREG, "first file"},
-        {"0123456789abcdef/autogen/7/000000001-000000001.tombstone", AE_IFREG, ""},
-        {long_name, AE_IFREG, "second file, under a long name"},
+    const tar_entry v[] = {
+        {"0123456789abcdef/autogen/7", AE_IFDIR, NULL, NULL},
+        {"0123456789abcdef/autogen/7/000000001-000000001.tsm", AE_IFREG, NULL, "first file"},
+        {"0123456789abcdef/autogen/7/000000001-000000001.tombstone", AE_IFREG, NULL, ""},
+        {long_name, AE_IFREG, NULL, "second file, under a long name"},
     };
     harness_buf tar = make_tar(v, 4);
     size_t chunks[] = {1, 7, 512, 100000};
@@ -177,7 +140,7 @@ static void test_sink_and_source(void **state)
     free(bad.p);
 
     /* links are refused */
-    const item l[] = {{"a/b/1/x.tsm", AE_IFLNK, "/etc/passwd"}};
+    const tar_entry l[] = {{"a/b/1/x.tsm", AE_IFLNK, NULL, "/etc/passwd"}};
     harness_buf lt = make_tar(l, 1);
     assert_int_equal(feed(os, &lt, 512, lt.n, &s), -1);
     assert_non_null(strstr(E.message, "only regular files"));
