@@ -437,6 +437,15 @@ static void put_data_tail(wbuf *w)
     put_u(w, 9, 0);
 }
 
+/* A Data of the required scalars and the one message m as field `field`
+ * (5: a database, 6: a user). */
+static void put_data_with(wbuf *w, unsigned field, const wbuf *m)
+{
+    put_data_head(w, 0);
+    put_msg(w, field, m);
+    put_data_tail(w);
+}
+
 /* ShardGroupInfo; skip names one required field number to leave out. */
 static void put_group(wbuf *w, uint64_t id, int64_t start, int64_t end, int64_t deleted,
                       unsigned skip)
@@ -672,9 +681,7 @@ static void test_protobuf_c_rejects_missing_required(void **state)
 
     wbuf db = {0}, w2 = {0};
     put_str(&db, 2, "autogen");
-    put_data_head(&w2, 0);
-    put_msg(&w2, 5, &db);
-    put_data_tail(&w2);
+    put_data_with(&w2, 5, &db);
     assert_null(meta__data__unpack(NULL, w2.n, w2.b));
 
     wbuf sg = {0};
@@ -702,9 +709,7 @@ static void test_missing_required(void **state)
     {
         wbuf db = {0}, w = {0};
         put_str(&db, 2, "autogen");
-        put_data_head(&w, 0);
-        put_msg(&w, 5, &db);
-        put_data_tail(&w);
+        put_data_with(&w, 5, &db);
         expect_invalid(w.b, w.n, "missing required field DatabaseInfo.Name");
 
         Meta__DatabaseInfo *out = NULL;
@@ -720,9 +725,7 @@ static void test_missing_required(void **state)
         put_group(&sg, 1, 0, 0, 0, 4);
         put_shard(&sg, 1);
         put_autogen_db(&db, "0123456789abcdef", 7 * DAY, &sg);
-        put_data_head(&w, 0);
-        put_msg(&w, 5, &db);
-        put_data_tail(&w);
+        put_data_with(&w, 5, &db);
         expect_invalid(w.b, w.n, "missing required field ShardGroupInfo.DeletedAt");
 
         /* The same with DeletedAt present decodes. */
@@ -730,9 +733,7 @@ static void test_missing_required(void **state)
         put_group(&sg2, 1, 0, 0, 0, 0);
         put_shard(&sg2, 1);
         put_autogen_db(&db2, "0123456789abcdef", 7 * DAY, &sg2);
-        put_data_head(&w2, 0);
-        put_msg(&w2, 5, &db2);
-        put_data_tail(&w2);
+        put_data_with(&w2, 5, &db2);
         Meta__Data *d = decode_ok(w2.b, w2.n);
         tsv_meta_free(d);
 
@@ -764,9 +765,7 @@ static void test_missing_required(void **state)
         put_str(&user, 2, "hash");
         put_u(&user, 3, 0);
         put_msg(&user, 4, &priv);
-        put_data_head(&w, 0);
-        put_msg(&w, 6, &user);
-        put_data_tail(&w);
+        put_data_with(&w, 6, &user);
         expect_invalid(w.b, w.n, "missing required field UserPrivilege.Privilege");
     }
 }
@@ -801,9 +800,7 @@ static void test_garbage(void **state)
     wbuf db = {0}, w2 = {0};
     put_bytes(&db, 1, "ab\0c", 4);
     put_str(&db, 2, "autogen");
-    put_data_head(&w2, 0);
-    put_msg(&w2, 5, &db);
-    put_data_tail(&w2);
+    put_data_with(&w2, 5, &db);
     expect_invalid(w2.b, w2.n, "DatabaseInfo.Name contains a NUL byte");
 
     /* Unknown fields of every wire type are skipped (and kept). */
