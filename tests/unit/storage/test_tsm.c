@@ -666,23 +666,37 @@ static void test_fixture_backup_files(void **state)
 
 static void test_name_rules(void **state)
 {
-    assert_true(tsv_tsm_name_valid("000000001-000000001.tsm"));
-    assert_true(tsv_tsm_name_valid("1-2.tsm"));
-    assert_true(tsv_tsm_name_valid("4294967295-0000000000004294967295.tsm"));
-    assert_false(tsv_tsm_name_valid("4294967296-1.tsm"));
-    assert_false(tsv_tsm_name_valid("1-2.tsm.tmp"));
-    assert_false(tsv_tsm_name_valid("1-2.tombstone"));
-    assert_false(tsv_tsm_name_valid("1-2-3.tsm"));
-    assert_false(tsv_tsm_name_valid("-2.tsm"));
-    assert_false(tsv_tsm_name_valid("1-.tsm"));
-    assert_false(tsv_tsm_name_valid("+1-2.tsm"));
-    assert_false(tsv_tsm_name_valid("12.tsm"));
-    assert_false(tsv_tsm_name_valid(".tsm"));
-    assert_false(tsv_tsm_name_valid("a/1-2.tsm"));
-    assert_false(tsv_tsm_name_valid(NULL));
-    assert_true(tsv_tombstone_name_valid("000000002-000000001.tombstone"));
-    assert_false(tsv_tombstone_name_valid("000000002-000000001.tsm"));
-    assert_false(tsv_tombstone_name_valid("x-1.tombstone"));
+    (void)state;
+    /* name, checked as a TSM (1) or a tombstone (0) name, valid */
+    static const struct {
+        const char *name;
+        int tsm, valid;
+    } cases[] = {
+        {"000000001-000000001.tsm", 1, 1},
+        {"1-2.tsm", 1, 1},
+        {"4294967295-0000000000004294967295.tsm", 1, 1},
+        {"4294967296-1.tsm", 1, 0},
+        {"1-2.tsm.tmp", 1, 0},
+        {"1-2.tombstone", 1, 0},
+        {"1-2-3.tsm", 1, 0},
+        {"-2.tsm", 1, 0},
+        {"1-.tsm", 1, 0},
+        {"+1-2.tsm", 1, 0},
+        {"12.tsm", 1, 0},
+        {".tsm", 1, 0},
+        {"a/1-2.tsm", 1, 0},
+        {NULL, 1, 0},
+        {"000000002-000000001.tombstone", 0, 1},
+        {"000000002-000000001.tsm", 0, 0},
+        {"x-1.tombstone", 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int got = (cases[i].tsm ? tsv_tsm_name_valid(cases[i].name)
+                                : tsv_tombstone_name_valid(cases[i].name)) != 0;
+        if (got != cases[i].valid)
+            fail_msg("%s name \"%s\": valid %d, want %d", cases[i].tsm ? "TSM" : "tombstone",
+                     cases[i].name ? cases[i].name : "(null)", got, cases[i].valid);
+    }
 }
 
 /* ------------------------------------------------------------------------ */
