@@ -1163,12 +1163,7 @@ static void test_create_drop(void **state)
     tsv_meta_touch(d);
     assert_int_equal(tsv_meta_create_database(d, "7451ab8b9b7df592", 0, 0, &err), 0);
     tsv_meta_touch(d);
-    uint8_t *enc;
-    size_t len;
-    encode_ok(d, &enc, &len);
-    assert_int_equal(len, live_len);
-    assert_memory_equal(enc, live, len);
-    free(enc);
+    assert_encodes_to(d, live, live_len);
     free(live);
 
     assert_int_equal(tsv_meta_create_database(d, "7451ab8b9b7df592", 0, 0, &err), -1);
