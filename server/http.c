@@ -366,6 +366,17 @@ int tsv_http_list_end(tsv_http_req *req, int rc, tsv_json_writer *w, tsv_buf *bu
     return tsv_http_reply_jw(req, 200, w, buf);
 }
 
+int tsv_http_error_body(tsv_buf *body, const char *code, const char *message)
+{
+    tsv_json_writer w;
+    tsv_jw_init(&w, body, NULL);
+    tsv_jw_object_begin(&w);
+    tsv_jw_field_string(&w, "code", code);
+    tsv_jw_field_string(&w, "message", message);
+    tsv_jw_object_end(&w);
+    return tsv_jw_finish(&w, NULL);
+}
+
 int tsv_http_reply_error(tsv_http_req *req, const tsv_error *err)
 {
     return tsv_http_reply_error_status(req, 0, err);
@@ -390,15 +401,9 @@ int tsv_http_reply_error_status(tsv_http_req *req, int status_override, const ts
     if (req->status)
         return -1;
     tsv_buf buf = {0};
-    tsv_json_writer w;
-    tsv_jw_init(&w, &buf, NULL);
-    tsv_jw_object_begin(&w);
-    tsv_jw_field_string(&w, "code", tsv_code_string(code));
-    tsv_jw_field_string(&w, "message", message);
-    tsv_jw_object_end(&w);
     int status = status_override ? status_override : tsv_code_http_status(code);
     int rc;
-    if (tsv_jw_finish(&w, NULL) != 0) {
+    if (tsv_http_error_body(&buf, tsv_code_string(code), message) != 0) {
         static const char fallback[] =
             "{\"code\":\"internal error\",\"message\":\"out of memory\"}";
         const char *h[] = {"X-Platform-Error-Code", "internal error", NULL};

@@ -110,6 +110,10 @@ int tsv_http_reply_jw(tsv_http_req *req, int status, tsv_json_writer *w, tsv_buf
 void tsv_http_list_begin(tsv_json_writer *w, tsv_buf *buf, const char *self, const char *key);
 int tsv_http_list_end(tsv_http_req *req, int rc, tsv_json_writer *w, tsv_buf *buf,
                       const tsv_error *err);
+/* InfluxDB's error body {"code":code,"message":message} into *body (written
+ * once for the handlers' replies, the router's 405 and civetweb's own
+ * errors); -1 when it could not be written (the caller frees *body). */
+int tsv_http_error_body(tsv_buf *body, const char *code, const char *message);
 int tsv_http_reply_error(tsv_http_req *req, const tsv_error *err);
 /* The same with an explicit status (0 = from the code), for APIs whose
  * statuses differ from InfluxDB's table (e.g. 409 for a Files API conflict). */

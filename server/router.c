@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "body_gate.h"
-#include "json.h"
 #include "tsv_log.h"
 
 /* A route that reads no body. */
@@ -216,13 +215,7 @@ void tsv_router_dispatch(tsv_http_req *req)
         tsv_error_set(&err, TSV_EMETHOD, "allow: %s", allow);
         /* reply_error cannot add Allow; build the same shape here. */
         tsv_buf body = {0};
-        tsv_json_writer w;
-        tsv_jw_init(&w, &body, NULL);
-        tsv_jw_object_begin(&w);
-        tsv_jw_field_string(&w, "code", "method not allowed");
-        tsv_jw_field_string(&w, "message", err.message);
-        tsv_jw_object_end(&w);
-        if (tsv_jw_finish(&w, NULL) == 0) {
+        if (tsv_http_error_body(&body, "method not allowed", err.message) == 0) {
             const char *h[] = {"Allow", allow, "X-Platform-Error-Code", "method not allowed", NULL};
             tsv_http_reply_with(req, 405, "application/json; charset=utf-8", h, body.data,
                                 body.len);

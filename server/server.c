@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "body_gate.h"
-#include "json.h"
 #include "router.h"
 #include "tls.h"
 #include "tsv_log.h"
@@ -155,13 +154,7 @@ static int on_http_error(struct mg_connection *conn, int status, const char *err
         msg = errmsg && *errmsg ? errmsg : "error";
     }
     tsv_buf body = {0};
-    tsv_json_writer w;
-    tsv_jw_init(&w, &body, NULL);
-    tsv_jw_object_begin(&w);
-    tsv_jw_field_string(&w, "code", tsv_code_string(code));
-    tsv_jw_field_string(&w, "message", msg);
-    tsv_jw_object_end(&w);
-    if (tsv_jw_finish(&w, NULL) != 0) {
+    if (tsv_http_error_body(&body, tsv_code_string(code), msg) != 0) {
         tsv_buf_free(&body);
         return 1;
     }
