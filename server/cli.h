@@ -16,6 +16,7 @@
 
 #include <stdio.h>
 
+#include "influx_client.h"
 #include "tsv_error.h"
 
 enum {
@@ -40,5 +41,38 @@ int tsv_cli_exit_code(const tsv_error *err);
 /* $INFLUX_HOST or http://localhost:8086. */
 const char *tsv_cli_default_host(void);
 void tsv_cli_exit_codes_help(FILE *f);
+
+/* cli_target.c: where export, stats and verify read, written once for the
+ * three: a stopped server's --data-dir, or a running server's --host,
+ * --token, --ca-file and --skip-verify. */
+typedef struct tsv_cli_target {
+    const char *data_dir, *host, *token;
+    const char *ca_file; /* --ca-file, else $SSL_CERT_FILE (as the influx CLI) */
+    int insecure;        /* --skip-verify */
+} tsv_cli_target;
+
+/* The getopt_long rows of those options, in two groups (the commands list
+ * them first and after --help); tsv_cli_target_option takes their values
+ * ('d', 'H', 't', 'k', 'C'), which a command's other options avoid. */
+// clang-format off
+#define TSV_CLI_TARGET_OPTIONS \
+    {"data-dir", required_argument, 0, 'd'}, \
+    {"host", required_argument, 0, 'H'}, \
+    {"token", required_argument, 0, 't'}
+#define TSV_CLI_TLS_OPTIONS \
+    {"skip-verify", no_argument, 0, 'k'}, \
+    {"ca-file", required_argument, 0, 'C'}
+// clang-format on
+
+/* Zeroes *t; the token from $INFLUX_TOKEN, the CA file from $SSL_CERT_FILE. */
+void tsv_cli_target_init(tsv_cli_target *t);
+/* 1 when getopt's c is one of the target options (arg stored), else 0. */
+int tsv_cli_target_option(tsv_cli_target *t, int c, const char *arg);
+/* After the options: neither --data-dir nor --host means tsv_cli_default_host(). */
+void tsv_cli_target_resolve(tsv_cli_target *t);
+/* The client of t's server, its TLS options set; *out NULL on failure. */
+int tsv_cli_target_client(const tsv_cli_target *t, tsv_influx_client **out, tsv_error *err);
+/* The closing lines of the commands' usage: where the server and token come from. */
+void tsv_cli_target_help(FILE *f);
 
 #endif

@@ -25,14 +25,12 @@
 #include "tsv_time.h"
 
 typedef struct export_args {
-    const char *data_dir, *host, *token;
+    tsv_cli_target t;
     const char *bucket_id, *bucket, *org, *rp, *db, *out, *compress;
     const char *start_s, *stop_s;
     int64_t start, stop;
     const char **meas;
     size_t n_meas;
-    int insecure;        /* --skip-verify */
-    const char *ca_file; /* --ca-file, else $SSL_CERT_FILE (as the influx CLI) */
     int quiet;
 } export_args;
 
@@ -50,17 +48,14 @@ static void export_usage(FILE *f, const char *cmd)
                    "a progress display on stderr (bytes written, rate) unless --quiet.\n");
     else
         fprintf(f, "Prints the bucket's statistics (JSON).\n");
-    fprintf(f, "Without --data-dir the server is --host, else $INFLUX_HOST, else "
-               "http://localhost:8086;\nthe token --token, else $INFLUX_TOKEN.\n");
+    tsv_cli_target_help(f);
     tsv_cli_exit_codes_help(f);
 }
 
 static int parse_args(int argc, char **argv, export_args *a, const char *cmd)
 {
     static const struct option opts[] = {
-        {"data-dir", required_argument, 0, 'd'},
-        {"host", required_argument, 0, 'H'},
-        {"token", required_argument, 0, 't'},
+        TSV_CLI_TARGET_OPTIONS,
         {"bucket-id", required_argument, 0, 'i'},
         {"bucket", required_argument, 0, 'b'},
         {"org", required_argument, 0, 'o'},
@@ -72,29 +67,20 @@ static int parse_args(int argc, char **argv, export_args *a, const char *cmd)
         {"out", required_argument, 0, 'O'},
         {"compress", required_argument, 0, 'c'},
         {"help", no_argument, 0, 'h'},
-        {"skip-verify", no_argument, 0, 'k'},
-        {"ca-file", required_argument, 0, 'C'},
+        TSV_CLI_TLS_OPTIONS,
         {"quiet", no_argument, 0, 'q'},
         {0, 0, 0, 0},
     };
     memset(a, 0, sizeof *a);
+    tsv_cli_target_init(&a->t);
     a->start = INT64_MIN;
     a->stop = INT64_MAX;
-    a->token = getenv("INFLUX_TOKEN");
-    a->ca_file = getenv("SSL_CERT_FILE");
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (tsv_cli_target_option(&a->t, c, optarg))
+            continue;
         switch (c) {
-        case 'd':
-            a->data_dir = optarg;
-            break;
-        case 'H':
-            a->host = optarg;
-            break;
-        case 't':
-            a->token = optarg;
-            break;
         case 'i':
             a->bucket_id = optarg;
             break;
@@ -122,12 +108,6 @@ static int parse_args(int argc, char **argv, export_args *a, const char *cmd)
         case 'c':
             a->compress = optarg;
             break;
-        case 'k':
-            a->insecure = 1;
-            break;
-        case 'C':
-            a->ca_file = optarg;
-            break;
         case 'q':
             a->quiet = 1;
             break;
@@ -147,13 +127,13 @@ static int parse_args(int argc, char **argv, export_args *a, const char *cmd)
             return 2;
         }
     }
-    if (!a->data_dir && !a->host)
-        a->host = tsv_cli_default_host();
-    if (optind != argc || (a->data_dir && a->host) || (!a->bucket_id && !(a->bucket && a->org))) {
+    tsv_cli_target_resolve(&a->t);
+    if (optind != argc || (a->t.data_dir && a->t.host) ||
+        (!a->bucket_id && !(a->bucket && a->org))) {
         export_usage(stderr, cmd);
         return 2;
     }
-    if (a->host && !a->token) {
+    if (a->t.host && !a->t.token) {
         fprintf(stderr, "tsvault %s: --host needs --token (or INFLUX_TOKEN)\n", cmd);
         return 2;
     }
@@ -241,9 +221,9 @@ int tsv_cli_export(int argc, char **argv)
     if (enc)
         w = enc;
     tsv_export_result res = {0};
-    if (rc == 0 && a.data_dir) {
+    if (rc == 0 && a.t.data_dir) {
         tsv_store *s = NULL;
-        rc = open_store(a.data_dir, &s, &err);
+        rc = open_store(a.t.data_dir, &s, &err);
         tsv_export_plan *p = NULL;
         tsv_export_request req = {
             .bucket_id = a.bucket_id,
@@ -264,9 +244,7 @@ int tsv_cli_export(int argc, char **argv)
         tsv_store_close(s);
     } else if (rc == 0) {
         tsv_influx_client *cl = NULL;
-        rc = tsv_influx_client_new(&cl, a.host, a.token, &err);
-        if (rc == 0)
-            rc = tsv_influx_client_set_tls(cl, a.ca_file, a.insecure, &err);
+        rc = tsv_cli_target_client(&a.t, &cl, &err);
         if (rc == 0) {
             tsv_remote_export_request rq = {
                 .bucket_id = a.bucket_id,
@@ -295,9 +273,9 @@ int tsv_cli_export(int argc, char **argv)
     free(a.meas);
     if (rc != 0) {
         fprintf(stderr, "tsvault export: %s\n", err.message);
-        return a.host ? tsv_cli_exit_code(&err) : TSV_EXIT_FAILED;
+        return a.t.host ? tsv_cli_exit_code(&err) : TSV_EXIT_FAILED;
     }
-    if (a.data_dir)
+    if (a.t.data_dir)
         fprintf(stderr,
                 "tsvault export: %" PRIu64 " files, %" PRIu64 " TSM bytes, %" PRIu64
                 " lines, %" PRIu64 " duplicates left out\n",
@@ -314,11 +292,11 @@ int tsv_cli_stats(int argc, char **argv)
         return rc == 1 ? 0 : rc;
     tsv_error err;
     tsv_buf out = {0};
-    if (a.data_dir) {
+    if (a.t.data_dir) {
         tsv_store *s = NULL;
         char id[17];
         const char *bid = a.bucket_id;
-        rc = open_store(a.data_dir, &s, &err);
+        rc = open_store(a.t.data_dir, &s, &err);
         if (rc == 0 && !bid) {
             rc = tsv_store_bucket_find(s, a.org, a.bucket, id, &err);
             bid = id;
@@ -328,9 +306,7 @@ int tsv_cli_stats(int argc, char **argv)
         tsv_store_close(s);
     } else {
         tsv_influx_client *cl = NULL;
-        rc = tsv_influx_client_new(&cl, a.host, a.token, &err);
-        if (rc == 0)
-            rc = tsv_influx_client_set_tls(cl, a.ca_file, a.insecure, &err);
+        rc = tsv_cli_target_client(&a.t, &cl, &err);
         if (rc == 0)
             rc = tsv_influx_client_bucket_stats(cl, a.bucket_id, a.org, a.bucket, &out, &err);
         tsv_influx_client_free(cl);
@@ -340,7 +316,7 @@ int tsv_cli_stats(int argc, char **argv)
     tsv_buf_free(&out);
     if (rc != 0) {
         fprintf(stderr, "tsvault stats: %s\n", err.message);
-        return a.host ? tsv_cli_exit_code(&err) : TSV_EXIT_FAILED;
+        return a.t.host ? tsv_cli_exit_code(&err) : TSV_EXIT_FAILED;
     }
     return 0;
 }

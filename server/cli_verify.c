@@ -25,9 +25,8 @@ static void usage(FILE *f)
                "         [--bucket-id ID] [--max-bytes-per-second N[KiB|MiB|GiB]] [--progress]\n"
                "         [--ca-file PEM] [--skip-verify]   (https:// hosts; default: verify)\n"
                "Re-reads the KV store and every TSM and tombstone file; changes nothing.\n"
-               "--progress: a progress bar on stderr (plain lines when it is not a terminal).\n"
-               "Without --data-dir the server is --host, else $INFLUX_HOST, else "
-               "http://localhost:8086;\nthe token --token, else $INFLUX_TOKEN.\n");
+               "--progress: a progress bar on stderr (plain lines when it is not a terminal).\n");
+    tsv_cli_target_help(f);
     tsv_cli_exit_codes_help(f);
 }
 
@@ -128,43 +127,28 @@ static void rp_free(tsv_writer *w) { (void)w; }
 int tsv_cli_verify(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"data-dir", required_argument, 0, 'd'},
-        {"host", required_argument, 0, 'H'},
-        {"token", required_argument, 0, 't'},
+        TSV_CLI_TARGET_OPTIONS,
         {"bucket-id", required_argument, 0, 'i'},
         {"max-bytes-per-second", required_argument, 0, 'r'},
         {"progress", no_argument, 0, 'p'},
         {"help", no_argument, 0, 'h'},
-        {"skip-verify", no_argument, 0, 'k'},
-        {"ca-file", required_argument, 0, 'C'},
+        TSV_CLI_TLS_OPTIONS,
         {0, 0, 0, 0},
     };
-    const char *data_dir = NULL, *host = NULL, *token = getenv("INFLUX_TOKEN"), *bucket = NULL,
-               *rate_s = NULL, *ca_file = getenv("SSL_CERT_FILE");
-    int progress = 0, skip_verify = 0, c;
+    tsv_cli_target t;
+    tsv_cli_target_init(&t);
+    const char *bucket = NULL, *rate_s = NULL;
+    int progress = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (tsv_cli_target_option(&t, c, optarg))
+            continue;
         switch (c) {
-        case 'd':
-            data_dir = optarg;
-            break;
-        case 'H':
-            host = optarg;
-            break;
-        case 't':
-            token = optarg;
-            break;
         case 'i':
             bucket = optarg;
             break;
         case 'r':
             rate_s = optarg;
-            break;
-        case 'k':
-            skip_verify = 1;
-            break;
-        case 'C':
-            ca_file = optarg;
             break;
         case 'p':
             progress = 1;
@@ -178,15 +162,14 @@ int tsv_cli_verify(int argc, char **argv)
         }
     }
     uint64_t rate = 0;
-    if (!data_dir && !host)
-        host = tsv_cli_default_host();
-    if (optind != argc || (data_dir && host) || (host && !token) ||
+    tsv_cli_target_resolve(&t);
+    if (optind != argc || (t.data_dir && t.host) || (t.host && !t.token) ||
         (rate_s && tsv_parse_size(rate_s, &rate) != 0)) {
         usage(stderr);
         return 2;
     }
     tsv_error err;
-    if (host) {
+    if (t.host) {
         tsv_influx_client *cl = NULL;
         remote_printer rp = {.base = {.write = rp_write, .free = rp_free}, .progress = progress};
         tsv_progress_init(&rp.p, "verify", 0, !progress);
@@ -197,9 +180,7 @@ int tsv_cli_verify(int argc, char **argv)
         if (rate_s)
             n += snprintf(q + n, sizeof q - (size_t)n, "%smaxBytesPerSecond=%" PRIu64, n ? "&" : "",
                           rate);
-        int rc = tsv_influx_client_new(&cl, host, token, &err);
-        if (rc == 0)
-            rc = tsv_influx_client_set_tls(cl, ca_file, skip_verify, &err);
+        int rc = tsv_cli_target_client(&t, &cl, &err);
         if (rc == 0)
             rc = tsv_influx_client_verify(cl, q, &rp.base, &err);
         tsv_influx_client_free(cl);
@@ -213,7 +194,7 @@ int tsv_cli_verify(int argc, char **argv)
         }
         return rp.summary_ok ? 0 : TSV_EXIT_FAILED;
     }
-    tsv_store_options so = {.data_dir = data_dir, .read_only = 1, .tolerate_kv_failure = 1};
+    tsv_store_options so = {.data_dir = t.data_dir, .read_only = 1, .tolerate_kv_failure = 1};
     tsv_store *s = NULL;
     if (tsv_store_open(&s, &so, &err) != 0) {
         fprintf(stderr, "tsvault verify: %s\n", err.message);
