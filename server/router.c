@@ -12,6 +12,8 @@
 
 /* A route that reads no body. */
 #define NO_BODY TSV_BODY_NONE, 0, 0, NULL
+/* A route that reads a JSON request body, up to TSV_JSON_BODY_MAX. */
+#define JSON_BODY TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL
 
 // clang-format off
 /* The Files, Jobs and Connections APIs stand under /api/v2 and, in the
@@ -22,19 +24,19 @@
     {"GET", prefix "/files/{name}", TSV_AUTH_OPERATOR, tsv_handle_file_get, NO_BODY}, \
     {"DELETE", prefix "/files/{name}", TSV_AUTH_OPERATOR, tsv_handle_file_delete, NO_BODY},
 #define JOBS_ROUTES(prefix) \
-    {"POST", prefix "/jobs", TSV_AUTH_OPERATOR, tsv_handle_jobs_post, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL}, \
+    {"POST", prefix "/jobs", TSV_AUTH_OPERATOR, tsv_handle_jobs_post, JSON_BODY}, \
     {"GET", prefix "/jobs", TSV_AUTH_OPERATOR, tsv_handle_jobs_get, NO_BODY}, \
     {"GET", prefix "/jobs/{jobId}", TSV_AUTH_OPERATOR, tsv_handle_job_get, NO_BODY}, \
-    {"PATCH", prefix "/jobs/{jobId}", TSV_AUTH_OPERATOR, tsv_handle_job_update, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL}, \
-    {"PUT", prefix "/jobs/{jobId}", TSV_AUTH_OPERATOR, tsv_handle_job_update, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL}, \
+    {"PATCH", prefix "/jobs/{jobId}", TSV_AUTH_OPERATOR, tsv_handle_job_update, JSON_BODY}, \
+    {"PUT", prefix "/jobs/{jobId}", TSV_AUTH_OPERATOR, tsv_handle_job_update, JSON_BODY}, \
     {"GET", prefix "/jobs/{jobId}/logs", TSV_AUTH_OPERATOR, tsv_handle_job_logs, NO_BODY}, \
     {"GET", prefix "/jobs/{jobId}/metrics", TSV_AUTH_OPERATOR, tsv_handle_job_metrics, NO_BODY},
 #define CONNECTION_ROUTES(prefix) \
-    {"POST", prefix "/connections", TSV_AUTH_OPERATOR, tsv_handle_connections_post, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL}, \
+    {"POST", prefix "/connections", TSV_AUTH_OPERATOR, tsv_handle_connections_post, JSON_BODY}, \
     {"GET", prefix "/connections", TSV_AUTH_OPERATOR, tsv_handle_connections_get, NO_BODY}, \
     {"GET", prefix "/connections/{name}", TSV_AUTH_OPERATOR, tsv_handle_connection_get, NO_BODY}, \
-    {"PUT", prefix "/connections/{name}", TSV_AUTH_OPERATOR, tsv_handle_connection_put, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL}, \
-    {"PATCH", prefix "/connections/{name}", TSV_AUTH_OPERATOR, tsv_handle_connection_patch, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL}, \
+    {"PUT", prefix "/connections/{name}", TSV_AUTH_OPERATOR, tsv_handle_connection_put, JSON_BODY}, \
+    {"PATCH", prefix "/connections/{name}", TSV_AUTH_OPERATOR, tsv_handle_connection_patch, JSON_BODY}, \
     {"DELETE", prefix "/connections/{name}", TSV_AUTH_OPERATOR, tsv_handle_connection_delete, NO_BODY}, \
     {"POST", prefix "/connections/{name}/test", TSV_AUTH_OPERATOR, tsv_handle_connection_test, NO_BODY}, \
     {"GET", prefix "/connections/{name}/snapshots", TSV_AUTH_OPERATOR, tsv_handle_connection_snapshots, NO_BODY},
@@ -52,37 +54,37 @@ const tsv_route tsv_routes[] = {
     {"GET", "/ui", TSV_AUTH_NONE, tsv_handle_ui_index, NO_BODY},
     {"GET", "/ui/{file}", TSV_AUTH_NONE, tsv_handle_ui_file, NO_BODY},
     {"GET", "/api/v2/setup", TSV_AUTH_NONE, tsv_handle_setup_get, NO_BODY},
-    {"POST", "/api/v2/setup", TSV_AUTH_NONE, tsv_handle_setup_post, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
+    {"POST", "/api/v2/setup", TSV_AUTH_NONE, tsv_handle_setup_post, JSON_BODY},
     {"GET", "/api/v2/orgs", TSV_AUTH_TOKEN, tsv_handle_orgs_get, NO_BODY},
-    {"POST", "/api/v2/orgs", TSV_AUTH_TOKEN, tsv_handle_orgs_post, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
+    {"POST", "/api/v2/orgs", TSV_AUTH_TOKEN, tsv_handle_orgs_post, JSON_BODY},
     {"GET", "/api/v2/buckets", TSV_AUTH_TOKEN, tsv_handle_buckets_get, NO_BODY},
-    {"POST", "/api/v2/buckets", TSV_AUTH_TOKEN, tsv_handle_buckets_post, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
+    {"POST", "/api/v2/buckets", TSV_AUTH_TOKEN, tsv_handle_buckets_post, JSON_BODY},
     {"GET", "/api/v2/buckets/{bucketID}", TSV_AUTH_TOKEN, tsv_handle_bucket_get, NO_BODY},
     {"DELETE", "/api/v2/buckets/{bucketID}", TSV_AUTH_TOKEN, tsv_handle_bucket_delete, NO_BODY},
-    {"PATCH", "/api/v2/buckets/{bucketID}", TSV_AUTH_TOKEN, tsv_handle_bucket_patch, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
+    {"PATCH", "/api/v2/buckets/{bucketID}", TSV_AUTH_TOKEN, tsv_handle_bucket_patch, JSON_BODY},
     {"GET", "/api/v2/orgs/{orgID}", TSV_AUTH_TOKEN, tsv_handle_org_get, NO_BODY},
-    {"PATCH", "/api/v2/orgs/{orgID}", TSV_AUTH_TOKEN, tsv_handle_org_patch, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
+    {"PATCH", "/api/v2/orgs/{orgID}", TSV_AUTH_TOKEN, tsv_handle_org_patch, JSON_BODY},
     {"DELETE", "/api/v2/orgs/{orgID}", TSV_AUTH_TOKEN, tsv_handle_org_delete, NO_BODY},
     {"GET", "/api/v2/orgs/{orgID}/members", TSV_AUTH_TOKEN, tsv_handle_org_members_get, NO_BODY},
-    {"POST", "/api/v2/orgs/{orgID}/members", TSV_AUTH_TOKEN, tsv_handle_org_members_post, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
+    {"POST", "/api/v2/orgs/{orgID}/members", TSV_AUTH_TOKEN, tsv_handle_org_members_post, JSON_BODY},
     {"DELETE", "/api/v2/orgs/{orgID}/members/{userID}", TSV_AUTH_TOKEN, tsv_handle_org_member_delete, NO_BODY},
     {"GET", "/api/v2/orgs/{orgID}/owners", TSV_AUTH_TOKEN, tsv_handle_org_owners_get, NO_BODY},
-    {"POST", "/api/v2/orgs/{orgID}/owners", TSV_AUTH_TOKEN, tsv_handle_org_owners_post, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
+    {"POST", "/api/v2/orgs/{orgID}/owners", TSV_AUTH_TOKEN, tsv_handle_org_owners_post, JSON_BODY},
     {"DELETE", "/api/v2/orgs/{orgID}/owners/{userID}", TSV_AUTH_TOKEN, tsv_handle_org_member_delete, NO_BODY},
     {"GET", "/api/v2/authorizations", TSV_AUTH_TOKEN, tsv_handle_auths_get, NO_BODY},
-    {"POST", "/api/v2/authorizations", TSV_AUTH_TOKEN, tsv_handle_auths_post, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
+    {"POST", "/api/v2/authorizations", TSV_AUTH_TOKEN, tsv_handle_auths_post, JSON_BODY},
     {"GET", "/api/v2/authorizations/{authID}", TSV_AUTH_TOKEN, tsv_handle_auth_get, NO_BODY},
-    {"PATCH", "/api/v2/authorizations/{authID}", TSV_AUTH_TOKEN, tsv_handle_auth_patch, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
+    {"PATCH", "/api/v2/authorizations/{authID}", TSV_AUTH_TOKEN, tsv_handle_auth_patch, JSON_BODY},
     {"DELETE", "/api/v2/authorizations/{authID}", TSV_AUTH_TOKEN, tsv_handle_auth_delete, NO_BODY},
     {"GET", "/api/v2/users", TSV_AUTH_TOKEN, tsv_handle_users_get, NO_BODY},
-    {"POST", "/api/v2/users", TSV_AUTH_TOKEN, tsv_handle_users_post, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
+    {"POST", "/api/v2/users", TSV_AUTH_TOKEN, tsv_handle_users_post, JSON_BODY},
     {"GET", "/api/v2/users/{userID}", TSV_AUTH_TOKEN, tsv_handle_user_get, NO_BODY},
-    {"PATCH", "/api/v2/users/{userID}", TSV_AUTH_TOKEN, tsv_handle_user_patch, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
+    {"PATCH", "/api/v2/users/{userID}", TSV_AUTH_TOKEN, tsv_handle_user_patch, JSON_BODY},
     {"DELETE", "/api/v2/users/{userID}", TSV_AUTH_TOKEN, tsv_handle_user_delete, NO_BODY},
-    {"POST", "/api/v2/users/{userID}/password", TSV_AUTH_TOKEN, tsv_handle_user_password, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
-    {"PUT", "/api/v2/users/{userID}/password", TSV_AUTH_TOKEN, tsv_handle_user_password, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
+    {"POST", "/api/v2/users/{userID}/password", TSV_AUTH_TOKEN, tsv_handle_user_password, JSON_BODY},
+    {"PUT", "/api/v2/users/{userID}/password", TSV_AUTH_TOKEN, tsv_handle_user_password, JSON_BODY},
     {"GET", "/api/v2/me", TSV_AUTH_TOKEN, tsv_handle_me_get, NO_BODY},
-    {"PUT", "/api/v2/me/password", TSV_AUTH_TOKEN, tsv_handle_me_password, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
+    {"PUT", "/api/v2/me/password", TSV_AUTH_TOKEN, tsv_handle_me_password, JSON_BODY},
     {"POST", "/api/v2/restore/kv", TSV_AUTH_OPERATOR, tsv_handle_restore_kv, TSV_BODY_UPLOAD, 1, 0, NULL},
     {"POST", "/api/v2/restore/sql", TSV_AUTH_OPERATOR, tsv_handle_restore_sql, TSV_BODY_UPLOAD, 1, 0, NULL},
     {"POST", "/api/v2/restore/bucketMetadata", TSV_AUTH_OPERATOR, tsv_handle_restore_bucket_metadata,
@@ -100,7 +102,7 @@ const tsv_route tsv_routes[] = {
     {"GET", "/api/v2/backup/shards/{shardID}", TSV_AUTH_BACKUP, tsv_handle_backup_shard, NO_BODY},
     {"GET", "/api/v2/export", TSV_AUTH_TOKEN, tsv_handle_export, NO_BODY},
     {"GET", "/api/v2/buckets/{bucketID}/stats", TSV_AUTH_TOKEN, tsv_handle_bucket_stats, NO_BODY},
-    {"POST", "/api/v2/verify", TSV_AUTH_OPERATOR, tsv_handle_verify, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
+    {"POST", "/api/v2/verify", TSV_AUTH_OPERATOR, tsv_handle_verify, JSON_BODY},
     {"GET", "/api/v2/buckets/{bucketID}/unusedShards", TSV_AUTH_OPERATOR, tsv_handle_unused_shards, NO_BODY},
     {"GET", "/v1/projects/{orgID}/tables/{bucketName}/unusedSegments", TSV_AUTH_OPERATOR,
      tsv_handle_unused_segments, NO_BODY},
@@ -115,10 +117,10 @@ const tsv_route tsv_routes[] = {
     JOBS_ROUTES("/v1")
     {"GET", "/api/v2/pitr", TSV_AUTH_OPERATOR, tsv_handle_pitr_range, NO_BODY},
     {"GET", "/api/v2/pitr/preview", TSV_AUTH_OPERATOR, tsv_handle_pitr_preview, NO_BODY},
-    {"POST", "/api/v2/pitr/restore", TSV_AUTH_OPERATOR, tsv_handle_pitr_restore_post, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
+    {"POST", "/api/v2/pitr/restore", TSV_AUTH_OPERATOR, tsv_handle_pitr_restore_post, JSON_BODY},
     {"GET", "/api/v2/pitr/restore/{jobId}", TSV_AUTH_OPERATOR, tsv_handle_pitr_restore_get, NO_BODY},
     {"GET", "/v1/instances/{id}/pitr", TSV_AUTH_NONE, tsv_handle_seed_pitr_range, NO_BODY},
-    {"POST", "/v1/instances/{id}/pitr/restore", TSV_AUTH_NONE, tsv_handle_seed_pitr_restore_post, TSV_BODY_SMALL, 0, TSV_JSON_BODY_MAX, NULL},
+    {"POST", "/v1/instances/{id}/pitr/restore", TSV_AUTH_NONE, tsv_handle_seed_pitr_restore_post, JSON_BODY},
     {"GET", "/v1/instances/{id}/pitr/restore/{jobId}", TSV_AUTH_NONE, tsv_handle_seed_pitr_restore_get, NO_BODY},
 };
 // clang-format on
