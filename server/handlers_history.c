@@ -85,13 +85,8 @@ int tsv_handle_history_list(tsv_http_req *req, const tsv_route_params *p, const 
     tsv_jw_array_begin(&w);
     list_ctx lc = {&w, 0};
     tsv_error err;
-    if (tsv_vault_history_list(req->server->store, kind, write_version, &lc, &err) != 0) {
-        tsv_buf_free(&buf);
-        return tsv_http_reply_error(req, &err);
-    }
-    tsv_jw_array_end(&w);
-    tsv_jw_object_end(&w);
-    return tsv_http_reply_jw(req, 200, &w, &buf);
+    rc = tsv_vault_history_list(req->server->store, kind, write_version, &lc, &err);
+    return tsv_http_list_end(req, rc, &w, &buf, &err);
 }
 
 int tsv_handle_history_restore(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)

@@ -97,17 +97,13 @@ static int reply_list(tsv_http_req *req, const char *bucket_id, const char *org_
         }
         tsv_bucket_clear(&b);
     }
-    if (tsv_store_unused_shards(req->server->store, bucket_id, org_id, name, write_one, &c, &err) !=
-        0) {
-        tsv_buf_free(&buf);
-        return tsv_http_reply_error(req, &err);
-    }
+    int rc =
+        tsv_store_unused_shards(req->server->store, bucket_id, org_id, name, write_one, &c, &err);
     /* A bucket without soft-deleted versions: the header from what we know. */
-    header(&c, NULL, bucket_id ? bucket_id : "", org_id ? org_id : live_org,
-           name ? name : live_name);
-    tsv_jw_array_end(&w);
-    tsv_jw_object_end(&w);
-    return tsv_http_reply_jw(req, 200, &w, &buf);
+    if (rc == 0)
+        header(&c, NULL, bucket_id ? bucket_id : "", org_id ? org_id : live_org,
+               name ? name : live_name);
+    return tsv_http_list_end(req, rc, &w, &buf, &err);
 }
 
 int tsv_handle_unused_shards(tsv_http_req *req, const tsv_route_params *p, const tsv_caller *c)

@@ -106,7 +106,8 @@ int tsv_http_reply_empty(tsv_http_req *req, int status);
 int tsv_http_reply_jw(tsv_http_req *req, int status, tsv_json_writer *w, tsv_buf *buf);
 /* The InfluxDB list reply {"links":{"self":self},"<key>":[...]}: _begin
  * starts the writer on *buf and leaves it inside the array; _end closes it
- * and replies 200 when rc is 0, else frees *buf and replies *err. */
+ * and replies 200 when rc is 0, else frees *buf and replies *err. _end also
+ * ends the other list replies, any object whose last member is the array. */
 void tsv_http_list_begin(tsv_json_writer *w, tsv_buf *buf, const char *self, const char *key);
 int tsv_http_list_end(tsv_http_req *req, int rc, tsv_json_writer *w, tsv_buf *buf,
                       const tsv_error *err);
