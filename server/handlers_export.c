@@ -184,9 +184,19 @@ typedef struct verify_stream {
     tsv_error err;
 } verify_stream;
 
+/* A line of the report is one object {"type":type,...}: line_begin starts it,
+ * the caller adds its fields, write_json_line ends and sends it. */
+static void line_begin(tsv_json_writer *w, tsv_buf *buf, const char *type)
+{
+    tsv_jw_init(w, buf, NULL);
+    tsv_jw_object_begin(w);
+    tsv_jw_field_string(w, "type", type);
+}
+
 static int write_json_line(verify_stream *vs, tsv_json_writer *w, tsv_buf *buf)
 {
     tsv_error e;
+    tsv_jw_object_end(w);
     if (tsv_jw_finish(w, &e) != 0 || tsv_buf_append(buf, "\n", 1, &e) != 0 ||
         tsv_write(vs->out, buf->data, buf->len, &e) != 0) {
         if (!vs->failed)
@@ -202,16 +212,13 @@ static int on_problem(void *ctx, const tsv_verify_problem *p, tsv_error *err)
     verify_stream *vs = ctx;
     tsv_buf buf = {0};
     tsv_json_writer w;
-    tsv_jw_init(&w, &buf, NULL);
-    tsv_jw_object_begin(&w);
-    tsv_jw_field_string(&w, "type", "problem");
+    line_begin(&w, &buf, "problem");
     tsv_jw_field_string(&w, "bucketID", p->bucket_id);
     tsv_jw_field_string(&w, "rp", p->rp);
     tsv_jw_field_u64(&w, "shardID", p->shard_id);
     tsv_jw_field_string(&w, "file", p->file);
     tsv_jw_field_i64(&w, "offset", p->offset);
     tsv_jw_field_string(&w, "message", p->message);
-    tsv_jw_object_end(&w);
     if (write_json_line(vs, &w, &buf) != 0) {
         if (err)
             *err = vs->err;
@@ -227,15 +234,12 @@ static int on_progress(void *ctx, const tsv_verify_progress *p)
         return 1;
     tsv_buf buf = {0};
     tsv_json_writer w;
-    tsv_jw_init(&w, &buf, NULL);
-    tsv_jw_object_begin(&w);
-    tsv_jw_field_string(&w, "type", "progress");
+    line_begin(&w, &buf, "progress");
     tsv_jw_field_u64(&w, "filesDone", p->files_done);
     tsv_jw_field_u64(&w, "filesTotal", p->files_total);
     tsv_jw_field_u64(&w, "bytesDone", p->bytes_done);
     tsv_jw_field_u64(&w, "bytesTotal", p->bytes_total);
     tsv_jw_field_u64(&w, "problems", p->problems);
-    tsv_jw_object_end(&w);
     /* A client that went away makes this write fail: stop the work. */
     return write_json_line(vs, &w, &buf) != 0;
 }
@@ -282,9 +286,7 @@ int tsv_handle_verify(tsv_http_req *req, const tsv_route_params *p, const tsv_ca
     if (rc == 0) {
         tsv_buf buf = {0};
         tsv_json_writer w;
-        tsv_jw_init(&w, &buf, NULL);
-        tsv_jw_object_begin(&w);
-        tsv_jw_field_string(&w, "type", "summary");
+        line_begin(&w, &buf, "summary");
         tsv_jw_field_bool(&w, "ok", sum.problems == 0);
         tsv_jw_field_u64(&w, "problems", sum.problems);
         tsv_jw_field_bool(&w, "kvChecked", sum.kv_checked);
@@ -299,7 +301,6 @@ int tsv_handle_verify(tsv_http_req *req, const tsv_route_params *p, const tsv_ca
         snprintf(secs, sizeof secs, "%.3f", sum.seconds);
         tsv_jw_key(&w, "seconds");
         tsv_jw_raw(&w, secs);
-        tsv_jw_object_end(&w);
         rc = write_json_line(&vs, &w, &buf);
         if (rc != 0)
             err = vs.err;
