@@ -11,7 +11,6 @@
 #include "bolt.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,6 +20,7 @@
 #include <unistd.h>
 
 #include "bolt_format.h"
+#include "fsutil.h"
 #include "tsv_log.h"
 
 struct tsv_bolt_file {
@@ -520,16 +520,10 @@ static void close_read_only(int fd, const char *path)
 int tsv_bolt_open(tsv_bolt_file **out, const char *path, tsv_error *err)
 {
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return tsv_error_set_errno(err, errno == ENOENT ? TSV_ENOTFOUND : TSV_EINTERNAL, errno,
-                                   "open %s", path);
+    int fd;
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close_read_only(fd, path);
-        return tsv_error_set_errno(err, TSV_EINTERNAL, e, "stat %s", path);
-    }
+    if (tsv_open_read(path, &fd, &st, err) != 0)
+        return -1;
     if (!S_ISREG(st.st_mode)) {
         close_read_only(fd, path);
         return tsv_error_set(err, TSV_EINVALID, "invalid bolt file: %s is not a regular file",

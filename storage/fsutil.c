@@ -170,17 +170,27 @@ int tsv_write_file_atomic(const char *path, const void *buf, size_t len, tsv_err
     return 0;
 }
 
-int tsv_read_file(const char *path, size_t max, char **out, size_t *len, tsv_error *err)
+int tsv_open_read(const char *path, int *fd, struct stat *st, tsv_error *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    *fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (*fd < 0)
         return tsv_error_set_errno(err, errno == ENOENT ? TSV_ENOTFOUND : TSV_EINTERNAL, errno,
                                    "open %s", path);
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        close(fd);
-        return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "stat %s", path);
+    if (st && fstat(*fd, st) != 0) {
+        int e = errno;
+        close(*fd);
+        *fd = -1;
+        return tsv_error_set_errno(err, TSV_EINTERNAL, e, "stat %s", path);
     }
+    return 0;
+}
+
+int tsv_read_file(const char *path, size_t max, char **out, size_t *len, tsv_error *err)
+{
+    int fd;
+    struct stat st;
+    if (tsv_open_read(path, &fd, &st, err) != 0)
+        return -1;
     if ((size_t)st.st_size > max) {
         close(fd);
         return tsv_error_set(err, TSV_EINTERNAL, "%s is larger than %zu bytes", path, max);

@@ -18,6 +18,8 @@
 #include "stream.h"
 #include "tsv_error.h"
 
+struct stat;
+
 /* fsync a file descriptor / a directory path. */
 int tsv_fsync_fd(int fd, const char *what, tsv_error *err);
 int tsv_fsync_dir(const char *path, tsv_error *err);
@@ -35,6 +37,10 @@ int tsv_write_all(int fd, const void *buf, size_t len, const char *what, tsv_err
 int tsv_copy_to_new_file(tsv_reader *r, const char *path, int durable, tsv_error *err);
 /* Writes a small file atomically: tmp in same dir, fsync, rename, fsync dir. */
 int tsv_write_file_atomic(const char *path, const void *buf, size_t len, tsv_error *err);
+/* Opens path read-only (close-on-exec) into *fd, the one open of the readers
+ * that report a missing file as TSV_ENOTFOUND ("open <path>"); with st, also
+ * fstats it ("stat <path>", fd closed on failure). The caller closes *fd. */
+int tsv_open_read(const char *path, int *fd, struct stat *st, tsv_error *err);
 /* Reads a whole small file (<= max bytes) into a malloc'd NUL-terminated buffer. */
 int tsv_read_file(const char *path, size_t max, char **out, size_t *len, tsv_error *err);
 /* rm -rf; missing path is not an error. */

@@ -135,10 +135,9 @@ out:
 
 int tsv_sha256_file(const char *path, char hex[TSV_OBJECT_HEX], uint64_t *size, tsv_error *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return tsv_error_set_errno(err, errno == ENOENT ? TSV_ENOTFOUND : TSV_EINTERNAL, errno,
-                                   "open %s", path);
+    int fd;
+    if (tsv_open_read(path, &fd, NULL, err) != 0)
+        return -1;
     (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     uint64_t total;
     int rc = hash_copy(fd, NULL, path, -1, NULL, hex, &total, err);

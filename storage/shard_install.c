@@ -606,10 +606,9 @@ out:
 static int check_kept_file(const char *path, const char *hex, EVP_MD_CTX *md, uint8_t *buf,
                            size_t buflen, tsv_error *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return tsv_error_set_errno(err, errno == ENOENT ? TSV_ENOTFOUND : TSV_EINTERNAL, errno,
-                                   "open %s", path);
+    int fd;
+    if (tsv_open_read(path, &fd, NULL, err) != 0)
+        return -1;
     int rc = EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1
                  ? 0
                  : tsv_error_set(err, TSV_EINTERNAL, "SHA-256 init failed");

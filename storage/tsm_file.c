@@ -16,6 +16,7 @@
 #include <zlib.h>
 
 #include "array_grow.h"
+#include "fsutil.h"
 #include "tombstone.h"
 #include "tsm.h"
 
@@ -369,10 +370,8 @@ int tsm_file_open(tsm_file *f, const char *path, unsigned flags, tsv_error *err)
     if (strlen(path) >= sizeof f->path)
         return tsv_error_set(err, TSV_EINVALID, "path too long");
     strcpy(f->path, path);
-    f->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (f->fd < 0)
-        return tsv_error_set_errno(err, errno == ENOENT ? TSV_ENOTFOUND : TSV_EINTERNAL, errno,
-                                   "open %s", path);
+    if (tsv_open_read(path, &f->fd, NULL, err) != 0)
+        return -1;
     struct stat st;
     if (fstat(f->fd, &st) != 0)
         return tsv_error_set_errno(err, TSV_EINTERNAL, errno, "fstat %s", path);
