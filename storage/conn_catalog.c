@@ -53,6 +53,19 @@ static int db_error(tsv_conn_catalog *c, tsv_error *err, const char *what)
                          sqlite3_errmsg(c->db));
 }
 
+/* Every statement is prepared the same way: a failure is reported as "prepare". */
+static int prepare(tsv_conn_catalog *c, const char *sql, sqlite3_stmt **st, tsv_error *err)
+{
+    return sqlite3_prepare_v2(c->db, sql, -1, st, NULL) == SQLITE_OK ? 0
+                                                                     : db_error(c, err, "prepare");
+}
+
+/* Runs a statement that returns no rows to its end; `what` names it in the error. */
+static int step_done(tsv_conn_catalog *c, sqlite3_stmt *st, const char *what, tsv_error *err)
+{
+    return sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(c, err, what);
+}
+
 int tsv_conn_catalog_open(tsv_conn_catalog **out, const char *dir, tsv_error *err)
 {
     char path[4096];
@@ -129,10 +142,8 @@ int tsv_conn_catalog_put(tsv_conn_catalog *c, const tsv_conn_record *r, int crea
     pthread_mutex_lock(&c->mu);
     sqlite3_stmt *st = NULL;
     int rc = -1;
-    if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        db_error(c, err, "prepare");
+    if (prepare(c, sql, &st, err) != 0)
         goto out;
-    }
     sqlite3_bind_text(st, 1, r->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, r->type, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, r->spec_json ? r->spec_json : "{}", -1, SQLITE_STATIC);
@@ -196,11 +207,8 @@ int tsv_conn_catalog_get(tsv_conn_catalog *c, const char *name, tsv_conn_record 
     pthread_mutex_lock(&c->mu);
     sqlite3_stmt *st = NULL;
     int rc = -1;
-    if (sqlite3_prepare_v2(c->db, "SELECT " CONN_COLUMNS " FROM connections WHERE name=?1", -1, &st,
-                           NULL) != SQLITE_OK) {
-        db_error(c, err, "prepare");
+    if (prepare(c, "SELECT " CONN_COLUMNS " FROM connections WHERE name=?1", &st, err) != 0)
         goto out;
-    }
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     int s = sqlite3_step(st);
     if (s == SQLITE_ROW)
@@ -224,10 +232,8 @@ int tsv_conn_catalog_list(tsv_conn_catalog *c, tsv_conn_fn fn, void *ctx, tsv_er
     int rc = 0;
     pthread_mutex_lock(&c->mu);
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(c->db, "SELECT " CONN_COLUMNS " FROM connections ORDER BY name", -1, &st,
-                           NULL) != SQLITE_OK) {
-        rc = db_error(c, err, "prepare");
-    }
+    if (prepare(c, "SELECT " CONN_COLUMNS " FROM connections ORDER BY name", &st, err) != 0)
+        rc = -1;
     int s;
     while (rc == 0 && (s = sqlite3_step(st)) == SQLITE_ROW) {
         if (TSV_ARRAY_GROW(v, n, cap, err) != 0) {
@@ -268,24 +274,20 @@ int tsv_conn_catalog_delete(tsv_conn_catalog *c, const char *name, int64_t now, 
     pthread_mutex_lock(&c->mu);
     sqlite3_stmt *a = NULL, *b = NULL;
     int rc = exec_locked(c, "BEGIN IMMEDIATE", err);
-    if (rc == 0 && (sqlite3_prepare_v2(c->db, "DELETE FROM connections WHERE name=?1", -1, &a,
-                                       NULL) != SQLITE_OK ||
-                    sqlite3_prepare_v2(
-                        c->db, "UPDATE snapshots SET deleted=?2 WHERE connection=?1 AND deleted=0",
-                        -1, &b, NULL) != SQLITE_OK))
-        rc = db_error(c, err, "prepare");
+    if (rc == 0 && (prepare(c, "DELETE FROM connections WHERE name=?1", &a, err) != 0 ||
+                    prepare(c, "UPDATE snapshots SET deleted=?2 WHERE connection=?1 AND deleted=0",
+                            &b, err) != 0))
+        rc = -1;
     if (rc == 0) {
         sqlite3_bind_text(a, 1, name, -1, SQLITE_STATIC);
-        if (sqlite3_step(a) != SQLITE_DONE)
-            rc = db_error(c, err, "delete connection");
-        else if (sqlite3_changes(c->db) == 0)
+        rc = step_done(c, a, "delete connection", err);
+        if (rc == 0 && sqlite3_changes(c->db) == 0)
             rc = tsv_error_set(err, TSV_ENOTFOUND, "connection \"%.64s\" not found", name);
     }
     if (rc == 0) {
         sqlite3_bind_text(b, 1, name, -1, SQLITE_STATIC);
         sqlite3_bind_int64(b, 2, now);
-        if (sqlite3_step(b) != SQLITE_DONE)
-            rc = db_error(c, err, "soft-delete snapshots");
+        rc = step_done(c, b, "soft-delete snapshots", err);
     }
     sqlite3_finalize(a);
     sqlite3_finalize(b);
@@ -301,15 +303,11 @@ int tsv_conn_catalog_set_last_run(tsv_conn_catalog *c, const char *name, int64_t
 {
     pthread_mutex_lock(&c->mu);
     sqlite3_stmt *st = NULL;
-    int rc = 0;
-    if (sqlite3_prepare_v2(c->db, "UPDATE connections SET last_run=?2 WHERE name=?1", -1, &st,
-                           NULL) != SQLITE_OK)
-        rc = db_error(c, err, "prepare");
+    int rc = prepare(c, "UPDATE connections SET last_run=?2 WHERE name=?1", &st, err);
     if (rc == 0) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, t);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            rc = db_error(c, err, "set last run");
+        rc = step_done(c, st, "set last run", err);
     }
     sqlite3_finalize(st);
     pthread_mutex_unlock(&c->mu);
@@ -322,23 +320,18 @@ static int insert_version(tsv_conn_catalog *c, const char *conn, tsv_snap_shard 
 {
     sqlite3_stmt *v = NULL, *f = NULL;
     int rc = 0;
-    if (sqlite3_prepare_v2(c->db,
-                           "INSERT INTO shard_versions(connection,shard_id,db,rp)"
-                           " VALUES(?1,?2,?3,?4)",
-                           -1, &v, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(c->db,
-                           "INSERT INTO version_files(version,name,hex,size,mtime)"
-                           " VALUES(?1,?2,?3,?4,?5)",
-                           -1, &f, NULL) != SQLITE_OK)
-        rc = db_error(c, err, "prepare");
+    if (prepare(c, "INSERT INTO shard_versions(connection,shard_id,db,rp) VALUES(?1,?2,?3,?4)", &v,
+                err) != 0 ||
+        prepare(c, "INSERT INTO version_files(version,name,hex,size,mtime) VALUES(?1,?2,?3,?4,?5)",
+                &f, err) != 0)
+        rc = -1;
     if (rc == 0) {
         sqlite3_bind_text(v, 1, conn, -1, SQLITE_STATIC);
         sqlite3_bind_int64(v, 2, (sqlite3_int64)sh->id);
         sqlite3_bind_text(v, 3, sh->db, -1, SQLITE_STATIC);
         sqlite3_bind_text(v, 4, sh->rp, -1, SQLITE_STATIC);
-        if (sqlite3_step(v) != SQLITE_DONE)
-            rc = db_error(c, err, "insert shard version");
-        else
+        rc = step_done(c, v, "insert shard version", err);
+        if (rc == 0)
             sh->version = sqlite3_last_insert_rowid(c->db);
     }
     for (size_t i = 0; rc == 0 && i < sh->n_files; i++) {
@@ -349,8 +342,7 @@ static int insert_version(tsv_conn_catalog *c, const char *conn, tsv_snap_shard 
         sqlite3_bind_text(f, 3, x->hex, -1, SQLITE_STATIC);
         sqlite3_bind_int64(f, 4, (sqlite3_int64)x->size);
         sqlite3_bind_int64(f, 5, x->mtime);
-        if (sqlite3_step(f) != SQLITE_DONE)
-            rc = db_error(c, err, "insert shard file");
+        rc = step_done(c, f, "insert shard file", err);
     }
     sqlite3_finalize(v);
     sqlite3_finalize(f);
@@ -365,17 +357,16 @@ int tsv_conn_snapshot_commit(tsv_conn_catalog *c, tsv_snapshot *s, tsv_error *er
     for (size_t i = 0; rc == 0 && i < s->n_shards; i++)
         if (s->shards[i].version == 0)
             rc = insert_version(c, s->connection, &s->shards[i], err);
-    if (rc == 0 &&
-        (sqlite3_prepare_v2(c->db,
+    if (rc == 0 && (prepare(c,
                             "INSERT INTO snapshots(connection,kind,time,finished,job_id,"
                             "bytes_pulled,bytes_new,shards_total,shards_changed,kv,sql,buckets,"
                             "meta) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
-                            -1, &st, NULL) != SQLITE_OK ||
-         sqlite3_prepare_v2(c->db,
+                            &st, err) != 0 ||
+                    prepare(c,
                             "INSERT INTO snapshot_shards(snapshot,version,changed)"
                             " VALUES(?1,?2,?3)",
-                            -1, &link, NULL) != SQLITE_OK))
-        rc = db_error(c, err, "prepare");
+                            &link, err) != 0))
+        rc = -1;
     if (rc == 0) {
         sqlite3_bind_text(st, 1, s->connection, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, s->kind, -1, SQLITE_STATIC);
@@ -390,9 +381,8 @@ int tsv_conn_snapshot_commit(tsv_conn_catalog *c, tsv_snapshot *s, tsv_error *er
         sqlite3_bind_text(st, 11, s->sql_hex, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 12, s->buckets_hex, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 13, s->meta_hex, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            rc = db_error(c, err, "insert snapshot");
-        else
+        rc = step_done(c, st, "insert snapshot", err);
+        if (rc == 0)
             s->id = sqlite3_last_insert_rowid(c->db);
     }
     for (size_t i = 0; rc == 0 && i < s->n_shards; i++) {
@@ -400,8 +390,7 @@ int tsv_conn_snapshot_commit(tsv_conn_catalog *c, tsv_snapshot *s, tsv_error *er
         sqlite3_bind_int64(link, 1, s->id);
         sqlite3_bind_int64(link, 2, s->shards[i].version);
         sqlite3_bind_int(link, 3, s->shards[i].changed);
-        if (sqlite3_step(link) != SQLITE_DONE)
-            rc = db_error(c, err, "link shard version");
+        rc = step_done(c, link, "link shard version", err);
     }
     sqlite3_finalize(st);
     sqlite3_finalize(link);
@@ -449,11 +438,11 @@ int tsv_conn_snapshots_list(tsv_conn_catalog *c, const char *name, int with_dele
     int rc = 0, s = SQLITE_DONE;
     pthread_mutex_lock(&c->mu);
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(c->db,
-                           "SELECT " SNAP_COLUMNS " FROM snapshots WHERE connection=?1"
-                           " AND (?2 OR deleted=0) ORDER BY time, id",
-                           -1, &st, NULL) != SQLITE_OK)
-        rc = db_error(c, err, "prepare");
+    if (prepare(c,
+                "SELECT " SNAP_COLUMNS " FROM snapshots WHERE connection=?1"
+                " AND (?2 OR deleted=0) ORDER BY time, id",
+                &st, err) != 0)
+        rc = -1;
     if (rc == 0) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 2, with_deleted != 0);
@@ -480,14 +469,14 @@ static int load_shards(tsv_conn_catalog *c, tsv_snapshot *s, tsv_error *err)
 {
     sqlite3_stmt *st = NULL;
     int rc = 0, r;
-    if (sqlite3_prepare_v2(c->db,
-                           "SELECT v.id, v.shard_id, v.db, v.rp, ss.changed, f.name, f.hex,"
-                           " f.size, f.mtime FROM snapshot_shards ss"
-                           " JOIN shard_versions v ON v.id = ss.version"
-                           " LEFT JOIN version_files f ON f.version = v.id"
-                           " WHERE ss.snapshot=?1 ORDER BY v.shard_id, v.id, f.name",
-                           -1, &st, NULL) != SQLITE_OK)
-        return db_error(c, err, "prepare");
+    if (prepare(c,
+                "SELECT v.id, v.shard_id, v.db, v.rp, ss.changed, f.name, f.hex,"
+                " f.size, f.mtime FROM snapshot_shards ss"
+                " JOIN shard_versions v ON v.id = ss.version"
+                " LEFT JOIN version_files f ON f.version = v.id"
+                " WHERE ss.snapshot=?1 ORDER BY v.shard_id, v.id, f.name",
+                &st, err) != 0)
+        return -1;
     sqlite3_bind_int64(st, 1, s->id);
     size_t cap = 0, fcap = 0;
     while (rc == 0 && (r = sqlite3_step(st)) == SQLITE_ROW) {
@@ -531,12 +520,10 @@ int tsv_conn_snapshot_at(tsv_conn_catalog *c, const char *name, int64_t at, tsv_
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&c->mu);
     sqlite3_stmt *st = NULL;
-    int rc = 0;
-    if (sqlite3_prepare_v2(c->db,
-                           "SELECT " SNAP_COLUMNS " FROM snapshots WHERE connection=?1"
-                           " AND deleted=0 AND time<=?2 ORDER BY time DESC, id DESC LIMIT 1",
-                           -1, &st, NULL) != SQLITE_OK)
-        rc = db_error(c, err, "prepare");
+    int rc = prepare(c,
+                     "SELECT " SNAP_COLUMNS " FROM snapshots WHERE connection=?1"
+                     " AND deleted=0 AND time<=?2 ORDER BY time DESC, id DESC LIMIT 1",
+                     &st, err);
     if (rc == 0) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, at);
@@ -565,16 +552,12 @@ int tsv_conn_snapshot_delete(tsv_conn_catalog *c, int64_t id, int64_t now, tsv_e
 {
     pthread_mutex_lock(&c->mu);
     sqlite3_stmt *st = NULL;
-    int rc = 0;
-    if (sqlite3_prepare_v2(c->db, "UPDATE snapshots SET deleted=?2 WHERE id=?1 AND deleted=0", -1,
-                           &st, NULL) != SQLITE_OK)
-        rc = db_error(c, err, "prepare");
+    int rc = prepare(c, "UPDATE snapshots SET deleted=?2 WHERE id=?1 AND deleted=0", &st, err);
     if (rc == 0) {
         sqlite3_bind_int64(st, 1, id);
         sqlite3_bind_int64(st, 2, now);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            rc = db_error(c, err, "delete snapshot");
-        else if (sqlite3_changes(c->db) == 0)
+        rc = step_done(c, st, "delete snapshot", err);
+        if (rc == 0 && sqlite3_changes(c->db) == 0)
             rc = tsv_error_set(err, TSV_ENOTFOUND, "snapshot %lld not found", (long long)id);
     }
     sqlite3_finalize(st);
@@ -587,15 +570,12 @@ int tsv_conn_snapshots_purge(tsv_conn_catalog *c, int64_t cutoff, uint64_t *purg
     pthread_mutex_lock(&c->mu);
     sqlite3_stmt *st = NULL;
     int rc = exec_locked(c, "BEGIN IMMEDIATE", err);
-    if (rc == 0 &&
-        sqlite3_prepare_v2(c->db, "DELETE FROM snapshots WHERE deleted<>0 AND deleted<?1", -1, &st,
-                           NULL) != SQLITE_OK)
-        rc = db_error(c, err, "prepare");
+    if (rc == 0)
+        rc = prepare(c, "DELETE FROM snapshots WHERE deleted<>0 AND deleted<?1", &st, err);
     if (rc == 0) {
         sqlite3_bind_int64(st, 1, cutoff);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            rc = db_error(c, err, "purge snapshots");
-        else if (purged)
+        rc = step_done(c, st, "purge snapshots", err);
+        if (rc == 0 && purged)
             *purged = (uint64_t)sqlite3_changes(c->db);
     }
     sqlite3_finalize(st);
@@ -617,12 +597,12 @@ int tsv_conn_catalog_objects(tsv_conn_catalog *c, tsv_conn_hex_fn fn, void *ctx,
     pthread_mutex_lock(&c->mu);
     sqlite3_stmt *st = NULL;
     int rc = 0, s = SQLITE_DONE;
-    if (sqlite3_prepare_v2(c->db,
-                           "SELECT hex FROM version_files UNION SELECT kv FROM snapshots"
-                           " UNION SELECT sql FROM snapshots UNION SELECT buckets FROM snapshots"
-                           " UNION SELECT meta FROM snapshots",
-                           -1, &st, NULL) != SQLITE_OK)
-        rc = db_error(c, err, "prepare");
+    if (prepare(c,
+                "SELECT hex FROM version_files UNION SELECT kv FROM snapshots"
+                " UNION SELECT sql FROM snapshots UNION SELECT buckets FROM snapshots"
+                " UNION SELECT meta FROM snapshots",
+                &st, err) != 0)
+        rc = -1;
     while (rc == 0 && (s = sqlite3_step(st)) == SQLITE_ROW) {
         const unsigned char *h = sqlite3_column_text(st, 0);
         if (h && *h && fn(ctx, (const char *)h, err) != 0)
