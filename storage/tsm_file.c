@@ -147,15 +147,21 @@ typedef struct recstate {
     int state; /* 0 len, 1 key, 2 times */
 } recstate;
 
+/* Copies into dst what p holds of the want - *got bytes dst still lacks; returns how many. */
+static size_t fill(uint8_t *dst, size_t want, size_t *got, const uint8_t *p, size_t n)
+{
+    size_t take = want - *got < n ? want - *got : n;
+    memcpy(dst + *got, p, take);
+    *got += take;
+    return take;
+}
+
 static int rec_feed(tomb_loader *l, recstate *r, const uint8_t *p, size_t n)
 {
     while (n > 0) {
+        size_t take;
         if (r->state == 0) {
-            size_t take = 4 - r->have < n ? 4 - r->have : n;
-            memcpy(r->hdr + r->have, p, take);
-            r->have += take;
-            p += take;
-            n -= take;
+            take = fill(r->hdr, 4, &r->have, p, n);
             if (r->have == 4) {
                 r->klen = be32(r->hdr);
                 if (r->klen > r->kcap) {
@@ -169,21 +175,13 @@ static int rec_feed(tomb_loader *l, recstate *r, const uint8_t *p, size_t n)
                 r->state = 1;
             }
         } else if (r->state == 1) {
-            size_t take = r->klen - r->kgot < n ? r->klen - r->kgot : n;
-            memcpy(r->key + r->kgot, p, take);
-            r->kgot += take;
-            p += take;
-            n -= take;
+            take = fill(r->key, r->klen, &r->kgot, p, n);
             if (r->kgot == r->klen) {
                 r->tgot = 0;
                 r->state = 2;
             }
         } else {
-            size_t take = 16 - r->tgot < n ? 16 - r->tgot : n;
-            memcpy(r->times + r->tgot, p, take);
-            r->tgot += take;
-            p += take;
-            n -= take;
+            take = fill(r->times, 16, &r->tgot, p, n);
             if (r->tgot == 16) {
                 if (l->v2) {
                     /* InfluxDB 1.x's v2 reader reads min and max into the
@@ -199,6 +197,8 @@ static int rec_feed(tomb_loader *l, recstate *r, const uint8_t *p, size_t n)
                 r->state = 0;
             }
         }
+        p += take;
+        n -= take;
     }
     return 0;
 }
