@@ -110,6 +110,16 @@ static int make_header(tar_source *s, const tsv_tar_entry *e, tsv_error *err)
     return 0;
 }
 
+/* Writes the zeros still *left (an entry's padding, the closing blocks) that
+ * fit in room bytes at out; returns how many. */
+static size_t put_zeros(uint8_t *out, size_t room, uint64_t *left)
+{
+    size_t n = *left < room ? (size_t)*left : room;
+    memset(out, 0, n);
+    *left -= n;
+    return n;
+}
+
 static ssize_t source_read(tsv_reader *r, void *buf, size_t len, tsv_error *err)
 {
     tar_source *s = (tar_source *)r;
@@ -175,26 +185,18 @@ static ssize_t source_read(tsv_reader *r, void *buf, size_t len, tsv_error *err)
             s->left -= (uint64_t)n;
             break;
         }
-        case 2: {
-            size_t n = s->pad < len - done ? (size_t)s->pad : len - done;
-            memset(out + done, 0, n);
-            done += n;
-            s->pad -= n;
+        case 2:
+            done += put_zeros(out + done, len - done, &s->pad);
             if (s->pad == 0) {
                 s->i++;
                 s->phase = 0;
             }
             break;
-        }
-        case 3: {
-            size_t n = s->end_left < len - done ? (size_t)s->end_left : len - done;
-            memset(out + done, 0, n);
-            done += n;
-            s->end_left -= n;
+        case 3:
+            done += put_zeros(out + done, len - done, &s->end_left);
             if (s->end_left == 0)
                 s->phase = 4;
             break;
-        }
         }
     }
     return (ssize_t)done;
