@@ -420,16 +420,8 @@ static int put_value(exporter *x, size_t plen, const tsm_values *v, size_t k, ts
     size_t need = plen + 64;
     if (v->type == TSM_BLOCK_STRING)
         need += 2 * (size_t)v->slen[k];
-    if (need > x->line_cap) {
-        size_t cap = x->line_cap ? x->line_cap : 4096;
-        while (cap < need)
-            cap *= 2;
-        char *l = realloc(x->line, cap);
-        if (!l)
-            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        x->line = l;
-        x->line_cap = cap;
-    }
+    if (tsv_array_grow(&x->line, &x->line_cap, need, 1, err) != 0)
+        return -1;
     char *o = x->line;
     memcpy(o, x->prefix, plen);
     o += plen;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "array_grow.h"
 #include "be_bytes.h"
 #include "kv_internal.h"
 #include "tsv_log.h"
@@ -292,16 +293,8 @@ typedef struct batch {
 
 static int batch_add(batch *b, const void *p, size_t len)
 {
-    if (b->len + len > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + len)
-            cap *= 2;
-        uint8_t *nb = realloc(b->buf, cap);
-        if (!nb)
-            return -1;
-        b->buf = nb;
-        b->cap = cap;
-    }
+    if (tsv_array_grow(&b->buf, &b->cap, b->len + len, 1, NULL) != 0)
+        return -1;
     if (b->n == b->ncap) {
         size_t cap = b->ncap ? b->ncap * 2 : 256;
         size_t *no = realloc(b->offs, cap * 2 * sizeof *no);

@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "array_grow.h"
 #include "metrics.h"
 #include "tombstone.h"
 #include "tsm_decode.h"
@@ -351,16 +352,8 @@ static int carry_append(tsv_tsm_stream *s, const uint8_t *p, size_t n)
 {
     if (s->carry_len + n > TSV_TSM_MAX_BLOCK_BYTES)
         return -1; /* no valid block is this long */
-    if (s->carry_len + n > s->carry_cap) {
-        size_t cap = s->carry_cap ? s->carry_cap : 16384;
-        while (cap < s->carry_len + n)
-            cap *= 2;
-        uint8_t *c = realloc(s->carry, cap);
-        if (!c)
-            return -1;
-        s->carry = c;
-        s->carry_cap = cap;
-    }
+    if (tsv_array_grow(&s->carry, &s->carry_cap, s->carry_len + n, 1, NULL) != 0)
+        return -1;
     memcpy(s->carry + s->carry_len, p, n);
     s->carry_len += n;
     return 0;

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array_grow.h"
 #include "tsm.h"
 #include "tsm_codec_internal.h"
 
@@ -42,17 +43,7 @@ void tsm_scratch_free(tsm_scratch *s)
 /* Grows the scratch to at least `need` bytes (need <= the caller's cap). */
 static int scratch_reserve(tsm_scratch *s, size_t need)
 {
-    if (need <= s->cap)
-        return 0;
-    size_t cap = s->cap ? s->cap : 4096;
-    while (cap < need)
-        cap *= 2;
-    uint8_t *p = realloc(s->buf, cap);
-    if (!p)
-        return TSM_DEC_NOMEM;
-    s->buf = p;
-    s->cap = cap;
-    return 0;
+    return tsv_array_grow(&s->buf, &s->cap, need, 1, NULL) == 0 ? 0 : TSM_DEC_NOMEM;
 }
 
 int tsm_uvarint(const uint8_t *p, size_t len, uint64_t *out)

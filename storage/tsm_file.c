@@ -118,16 +118,8 @@ static int tomb_add(tomb_loader *l, const uint8_t *key, size_t klen, int64_t min
                              TSM_FILE_MAX_TOMBSTONE_BYTES);
     if (TSV_ARRAY_GROW(f->tombs, f->ntombs, l->cap, l->err) != 0)
         return -1;
-    if (l->klen + klen > l->kcap) {
-        size_t cap = l->kcap ? l->kcap : 4096;
-        while (cap < l->klen + klen)
-            cap *= 2;
-        uint8_t *k = realloc(l->keys, cap);
-        if (!k)
-            return tsv_error_set(l->err, TSV_EINTERNAL, "out of memory");
-        l->keys = k;
-        l->kcap = cap;
-    }
+    if (tsv_array_grow(&l->keys, &l->kcap, l->klen + klen, 1, l->err) != 0)
+        return -1;
     memcpy(l->keys + l->klen, key, klen);
     /* Key pointers are fixed up once all keys are loaded (realloc moves). */
     f->tombs[f->ntombs++] = (tsm_tomb){
@@ -527,16 +519,8 @@ int tsm_file_next_key(tsm_file *f, tsv_error *err)
 
 static int read_raw(tsm_file *f, uint64_t off, size_t n, tsv_error *err)
 {
-    if (n > f->bcap) {
-        size_t cap = f->bcap ? f->bcap : 65536;
-        while (cap < n)
-            cap *= 2;
-        uint8_t *b = realloc(f->block, cap);
-        if (!b)
-            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-        f->block = b;
-        f->bcap = cap;
-    }
+    if (tsv_array_grow(&f->block, &f->bcap, n, 1, err) != 0)
+        return -1;
     int rc = pread_all(f->fd, f->block, n, off);
     return rc ? io_err(f, rc, "block", off, err) : 0;
 }
