@@ -328,12 +328,15 @@ static int write_list(const char *staging, const name_list *names, int durable, 
 /* The common end of an install: staging holds the new files (names);
  * carries the shard's other files over, marks and syncs staging, lets the
  * hook record the version, exchanges it with shard_dir and disposes of the
- * old content. On success staging[0] is cleared (nothing left to remove). */
+ * old content. On success staging[0] is cleared (nothing left to remove).
+ * With no names it does nothing: the shard stays exactly as it is. */
 static int install_staging(const char *shard_dir, const char *parent, char *staging, uint64_t gen,
                            const char *trash_dir, uint64_t shard_id, const name_list *names,
                            const tsv_shard_install_opts *opts, tsv_shard_install_stats *st,
                            tsv_error *err)
 {
+    if (names->count == 0)
+        return 0;
     const tsv_shard_install_hook *hook = opts->hook;
     int durable = !opts->scratch && !opts->defer_sync;
     if (opts->list && write_list(staging, names, durable, err) != 0)
@@ -583,11 +586,6 @@ int tsv_shard_install_from_tar_opts(const char *shard_dir, const char *trash_dir
             *err = verr;
         goto out;
     }
-    if (names.count == 0) {
-        /* Nothing to install: leave the shard exactly as it is. */
-        rc = 0;
-        goto out;
-    }
     rc = install_staging(shard_dir, parent, staging, gen, trash_dir, shard_id, &names, opts, &st,
                          err);
 out:
@@ -731,10 +729,6 @@ int tsv_shard_install_from_dir(const char *shard_dir, const char *trash_dir, uin
     }
     if (ferror(fp)) {
         tsv_error_set(err, TSV_EINTERNAL, "read %s", list);
-        goto out;
-    }
-    if (names.count == 0) {
-        rc = 0;
         goto out;
     }
     rc = install_staging(shard_dir, parent, staging, gen, trash_dir, shard_id, &names, opts, &st,
