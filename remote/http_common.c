@@ -53,6 +53,33 @@ void http_common__endpoint_clear(http_common__endpoint *ep)
     *ep = (http_common__endpoint){0};
 }
 
+int http_common__tls_set(http_common__tls *t, const char *ca_file, int skip_verify, tsv_error *err)
+{
+    char *copy = NULL;
+    if (ca_file && !(copy = strdup(ca_file)))
+        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    free(t->ca_file);
+    t->ca_file = copy;
+    t->skip_verify = skip_verify ? 1 : 0;
+    return 0;
+}
+
+void http_common__tls_apply(const http_common__tls *t, CURL *curl)
+{
+    if (t->ca_file)
+        curl_easy_setopt(curl, CURLOPT_CAINFO, t->ca_file);
+    if (t->skip_verify) {
+        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+}
+
+void http_common__tls_clear(http_common__tls *t)
+{
+    free(t->ca_file);
+    *t = (http_common__tls){0};
+}
+
 char *http_common__endpoint_url(const http_common__endpoint *ep, const char *path_query)
 {
     size_t ul = strlen(ep->base) + strlen(path_query) + 1;

@@ -26,6 +26,21 @@ void http_common__global_init(void);
  * the URL has no scheme; malloc'ed (free it), NULL when out of memory. */
 char *http_common__base_url(const char *base_url, int add_scheme);
 
+/* A client's TLS choice, kept for every request: the CA file (NULL =
+ * libcurl's default store) and whether peer and host go unverified.
+ * Zero-initialise it; http_common__tls_clear frees it. */
+typedef struct http_common__tls {
+    char *ca_file;
+    int skip_verify;
+} http_common__tls;
+
+/* Replaces the choice (ca_file copied, NULL allowed). 0, or -1 with
+ * TSV_EINTERNAL "out of memory" and the old choice kept. */
+int http_common__tls_set(http_common__tls *t, const char *ca_file, int skip_verify, tsv_error *err);
+/* Sets the choice on a handle (after curl_easy_reset or on a fresh one). */
+void http_common__tls_apply(const http_common__tls *t, CURL *curl);
+void http_common__tls_clear(http_common__tls *t);
+
 /* What a request-reply client keeps between calls: one easy handle (its
  * connection is reused), the base URL and its "Authorization: Token T" line. */
 typedef struct http_common__endpoint {

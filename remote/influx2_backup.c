@@ -54,19 +54,13 @@ void tsv_influx2_free(tsv_influx2 *c)
         memset(c->token, 0, strlen(c->token));
         free(c->token);
     }
-    free(c->ca_file);
+    http_common__tls_clear(&c->tls);
     free(c);
 }
 
 int tsv_influx2_set_tls(tsv_influx2 *c, const char *ca_file, int skip_verify, tsv_error *err)
 {
-    char *copy = NULL;
-    if (ca_file && !(copy = strdup(ca_file)))
-        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-    free(c->ca_file);
-    c->ca_file = copy;
-    c->skip_verify = skip_verify ? 1 : 0;
-    return 0;
+    return http_common__tls_set(&c->tls, ca_file, skip_verify, err);
 }
 
 void tsv_influx2_set_timeout(tsv_influx2 *c, int timeout_ms)
@@ -396,12 +390,7 @@ int influx2__open(tsv_influx2 *c, const influx2_req *req, influx2_xfer **out, lo
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    if (c->ca_file)
-        curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
-    if (c->skip_verify) {
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
+    http_common__tls_apply(&c->tls, h);
     if (req->body) {
         curl_easy_setopt(h, CURLOPT_POST, 1L);
         curl_easy_setopt(h, CURLOPT_READFUNCTION, on_upload);

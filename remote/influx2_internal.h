@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "http_common.h"
 #include "influx2_backup.h"
 #include "stream.h"
 #include "tsv_error.h"
@@ -23,8 +24,7 @@ struct tsv_influx2 {
     CURLM *multi; /* one transfer at a time; keeps the connection alive between calls */
     char *base;   /* "http(s)://host:port" without trailing slash */
     char *token;  /* current token (a full restore may switch it) */
-    char *ca_file;
-    int skip_verify;
+    http_common__tls tls;
     int timeout_ms; /* connect and stall timeout */
     int token_switched;
 };

@@ -12,8 +12,7 @@
 struct tsv_influx_client {
     http_common__endpoint ep;
     struct curl_slist *headers; /* ep.auth */
-    char *ca_file;              /* NULL = libcurl's default CA store */
-    int skip_verify;
+    http_common__tls tls;
 };
 
 int tsv_influx_client_new(tsv_influx_client **out, const char *base_url, const char *token,
@@ -38,20 +37,14 @@ void tsv_influx_client_free(tsv_influx_client *c)
         return;
     curl_slist_free_all(c->headers);
     http_common__endpoint_clear(&c->ep);
-    free(c->ca_file);
+    http_common__tls_clear(&c->tls);
     free(c);
 }
 
 int tsv_influx_client_set_tls(tsv_influx_client *c, const char *ca_file, int skip_verify,
                               tsv_error *err)
 {
-    char *copy = NULL;
-    if (ca_file && !(copy = strdup(ca_file)))
-        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-    free(c->ca_file);
-    c->ca_file = copy;
-    c->skip_verify = skip_verify ? 1 : 0;
-    return 0;
+    return http_common__tls_set(&c->tls, ca_file, skip_verify, err);
 }
 
 /* One request; method "GET" or "POST" (empty body). */
@@ -75,12 +68,7 @@ static int request(tsv_influx_client *c, const char *method, const char *path_qu
     curl_easy_reset(curl);
     http_common__endpoint_setup(&c->ep, url, c->headers, &s);
     /* curl_easy_reset restored libcurl's defaults: verify peer and host. */
-    if (c->ca_file)
-        curl_easy_setopt(curl, CURLOPT_CAINFO, c->ca_file);
-    if (c->skip_verify) {
-        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
+    http_common__tls_apply(&c->tls, curl);
     if (strcmp(method, "POST") == 0) {
         curl_easy_setopt(curl, CURLOPT_POST, 1L);
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
