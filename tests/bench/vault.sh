@@ -103,7 +103,7 @@ stop_tsvault
 drop_output "$WORK/dedup-old"
 grow "$VBIN" "$WORK/dedup-new"
 NEW_GROW=$GROW NEW_T2=$T2_S
-NOBJ=$(find "$WORK/dedup-new/objects" -type f ! -path '*/tmp/*' | wc -l)
+NOBJ=$(find "$WORK/dedup-new/objects" -type f ! -path "$WORK/dedup-new/objects/tmp/*" | wc -l)
 
 # ---------------------------------------------------------------- 3. soft delete + restore
 stop_tsvault
