@@ -34,13 +34,8 @@ if [ ! -f "$DATA/complete" ]; then
     DATA=$CACHE/data-v1
     if [ ! -f "$DATA/complete" ]; then
         log "generating the six shards into $DATA"
-        rm -rf "$DATA"
-        mkdir -p "$DATA/tree" "$DATA/gz" "$DATA/zst" "$DATA/portable" "$CACHE"
         [ -x "$CACHE/tools/tsmcheck" ] || "$root/tests/tools/build.sh" "$CACHE/tools" >/dev/null
-        for id in $(seq 1 "$NSHARDS"); do
-            gen_shard "$id" "$SERIES" "$DATA/tree"
-        done
-        portable_backup
+        gen_set
         mkdir -p "$DATA/bigtree/$BUCKET_HEX/autogen/$BIG_ID" # (not used here)
         touch "$DATA/bigtree/$BUCKET_HEX/autogen/$BIG_ID/$TSM" "$DATA/complete"
     fi

@@ -152,6 +152,31 @@ portable_backup() {
     $PY portable "$DATA/portable" "$PREFIX" bench $specs
 }
 
+# gen_set: DATA made again from nothing: the shards 1..NSHARDS (SERIES
+# series) generated one after the other, and their portable backup; for the
+# benchmarks that need the six shards but not the 1 GB one (needs the tools).
+gen_set() {
+    local id
+    rm -rf "$DATA"
+    mkdir -p "$DATA/tree" "$DATA/gz" "$DATA/zst" "$DATA/portable"
+    for id in $(seq 1 "$NSHARDS"); do
+        gen_shard "$id" "$SERIES" "$DATA/tree"
+    done
+    portable_backup
+}
+
+# tsm_set -> IDS, TSM_BYTES, TSM_FILES: the shards 1..NSHARDS in DATA/tree,
+# what every data set (ensure_data, ensure_rpc1x_data) is measured by.
+tsm_set() {
+    local id
+    IDS=$(seq 1 "$NSHARDS")
+    TSM_BYTES=0
+    for id in $IDS; do
+        TSM_BYTES=$((TSM_BYTES + $(stat -c %s "$DATA/tree/$BUCKET_HEX/autogen/$id/$TSM")))
+    done
+    TSM_FILES=$(for id in $IDS; do echo "$DATA/tree/$BUCKET_HEX/autogen/$id/$TSM"; done)
+}
+
 ensure_data() {
     if [ ! -f "$DATA/complete" ]; then
         log "generating the data set once into $DATA (a few minutes)"
@@ -173,19 +198,14 @@ ensure_data() {
         portable_backup
         touch "$DATA/complete"
     fi
-    IDS=$(seq 1 "$NSHARDS")
+    tsm_set
     local id
     for id in $IDS; do # (data sets made before the plain tars were kept)
         [ -f "$DATA/tar/s$id.tar" ] || make_tar "$id" "$DATA/tree"
     done
-    TSM_BYTES=0
-    for id in $IDS; do
-        TSM_BYTES=$((TSM_BYTES + $(stat -c %s "$DATA/tree/$BUCKET_HEX/autogen/$id/$TSM")))
-    done
     BIG_BYTES=$(stat -c %s "$DATA/bigtree/$BUCKET_HEX/autogen/$BIG_ID/$TSM" 2>/dev/null || echo 0)
     GZ_BYTES=$(cat "$DATA"/gz/s[1-6].tar.gz | wc -c)
     ZST_BYTES=$(cat "$DATA"/zst/s[1-6].tar.zst | wc -c)
-    TSM_FILES=$(for id in $IDS; do echo "$DATA/tree/$BUCKET_HEX/autogen/$id/$TSM"; done)
 }
 
 # ---------------------------------------------------------------- servers
@@ -376,20 +396,9 @@ ensure_rpc1x_data() { # -> DATA, IDS, TSM_BYTES, TSM_FILES
     DATA=$CACHE/rpc1x-data-v1
     if [ ! -f "$DATA/complete" ]; then
         log "generating the 6-shard set into $DATA"
-        rm -rf "$DATA"
-        mkdir -p "$DATA/tree" "$DATA/gz" "$DATA/zst" "$DATA/portable"
         "$root/tests/tools/build.sh" "$CACHE/tools" >/dev/null
-        local id
-        for id in $(seq 1 "$NSHARDS"); do
-            gen_shard "$id" "$SERIES" "$DATA/tree"
-        done
-        portable_backup
+        gen_set
         touch "$DATA/complete"
     fi
-    IDS=$(seq 1 "$NSHARDS")
-    TSM_BYTES=0
-    for id in $IDS; do
-        TSM_BYTES=$((TSM_BYTES + $(stat -c %s "$DATA/tree/$BUCKET_HEX/autogen/$id/$TSM")))
-    done
-    TSM_FILES=$(for id in $IDS; do echo "$DATA/tree/$BUCKET_HEX/autogen/$id/$TSM"; done)
+    tsm_set
 }
