@@ -115,7 +115,7 @@ for r in $(seq 1 "$RUNS"); do
     done
     sync
     t1=$(now)
-    [ "$(sort -u "$WORK/codes")" = 204 ] || die "curl restore answered $(sort "$WORK/codes" | uniq -c)"
+    codes_are 204 "curl restore"
     times+=("$(elapsed "$t0" "$t1")")
     ts_check curl
 done

@@ -329,21 +329,27 @@ measure_stop() {
     T_CPU=$(cpu_s "$M_C0" "$c1")
 }
 
+# codes_are CODE WHAT: every answer in $WORK/codes was CODE, else dies
+# saying what WHAT answered (each code with its count).
+codes_are() {
+    [ "$(sort -u "$WORK/codes")" = "$1" ] || die "$2 answered $(sort "$WORK/codes" | uniq -c)"
+}
+
 # check_restore: every answer in $WORK/codes was 204 and bucket BID holds
 # TSM_BYTES of TSM.
 check_restore() {
-    [ "$(sort -u "$WORK/codes")" = 204 ] || die "restore answered $(sort "$WORK/codes" | uniq -c)"
+    codes_are 204 restore
     [ "$(restored_bytes "$BID")" = "$TSM_BYTES" ] || die "restored $(restored_bytes "$BID") bytes"
 }
 
-# restore_once ENC STREAMS: restores the 6 shards into a new bucket; sets
-# T_S, T_CPU, T_PEAK (measure_stop); checks the answers and bytes; deletes
-# the bucket.
-restore_once() {
+# restore_kept ENC STREAMS NAME: restores the 6 shards into a new bucket
+# NAME (BID, NEW), one stream or two; sets T_S, T_CPU, T_PEAK
+# (measure_stop); checks the answers and bytes; the bucket stays.
+restore_kept() {
     local enc=$1 streams=$2 dir ext p1 p2
     enc_files "$enc"
     # shellcheck disable=SC2086
-    new_bucket "bench-$enc-$streams-$RANDOM" $IDS
+    new_bucket "$3" $IDS
     : >"$WORK/codes"
     warm "$dir"/s[1-6]."$ext"
     measure_start
@@ -361,6 +367,11 @@ restore_once() {
     sync
     measure_stop
     check_restore
+}
+
+# restore_once ENC STREAMS: restore_kept into a new bucket, then deletes it.
+restore_once() {
+    restore_kept "$1" "$2" "bench-$1-$2-$RANDOM"
     delete_bucket "$BID"
 }
 
@@ -377,7 +388,7 @@ backup_once() {
             "$TURL/api/v2/backup/shards/${NEW[$o]}" >>"$WORK/codes"
     done
     measure_stop
-    [ "$(sort -u "$WORK/codes")" = 200 ] || die "backup answered $(sort "$WORK/codes" | uniq -c)"
+    codes_are 200 backup
 }
 
 # restore_source: the 6 shards restored once into a bucket for the backups.

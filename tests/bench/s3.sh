@@ -294,8 +294,7 @@ row_tier_put() {
     TIER_COPY_S=$(elapsed "$t1" "$t2")
     TIER_COPY_CLI=$(cpu_s "$c1" "$c2")
     TIER_COPY_SRV=$(cpu_s "$s1" "$(swift_ticks)")
-    [ "$(sort -u "$WORK/codes")" = 204 ] || die "restore answered $(sort "$WORK/codes" | uniq -c)"
-    [ "$(restored_bytes "$BID")" = "$TSM_BYTES" ] || die "restored $(restored_bytes "$BID") bytes"
+    check_restore
     tier_check "$pfx"
     tier_stop "$lg"
     drop_output "$d"
@@ -325,7 +324,7 @@ row_tier_start() {
     : >"$WORK/codes"
     # shellcheck disable=SC2086
     post_shards gzip "$DATA/gz" tar.gz "$WORK/codes" $IDS
-    [ "$(sort -u "$WORK/codes")" = 204 ] || die "restore answered $(sort "$WORK/codes" | uniq -c)"
+    codes_are 204 restore
     tier_stop "$WORK/tier-pre-$1.log"
     # shellcheck disable=SC2046
     warm $(find "$d/objects" -type f -size +1M)

@@ -37,29 +37,12 @@ LOAD_BEFORE=$(loadavg)
 log "load average before: $LOAD_BEFORE"
 
 # restore_into BIN DIR: a fresh server on DIR, the 6 shards (gzip, 1 stream)
-# into a new bucket; prints the seconds; leaves the server running (TPID).
+# into a new bucket, kept (lib.sh restore_kept: T_S, BID, NEW); leaves the
+# server running (TPID).
 restore_into() {
     BIN=$1
     start_tsvault "$2" "$2.log"
-    restore_once_keep gzip
-}
-
-# restore_once of lib.sh without the bucket delete; sets T_S, BID, NEW.
-restore_once_keep() {
-    local dir ext t0 t1
-    enc_files "$1"
-    # shellcheck disable=SC2086
-    new_bucket "bench-vault-$RANDOM" $IDS
-    : >"$WORK/codes"
-    warm "$dir"/s[1-6]."$ext"
-    t0=$(now)
-    # shellcheck disable=SC2086
-    post_shards "$1" "$dir" "$ext" "$WORK/codes" $IDS
-    sync
-    t1=$(now)
-    T_S=$(elapsed "$t0" "$t1")
-    [ "$(sort -u "$WORK/codes")" = 204 ] || die "restore answered $(sort "$WORK/codes" | uniq -c)"
-    [ "$(restored_bytes "$BID")" = "$TSM_BYTES" ] || die "restored $(restored_bytes "$BID") bytes"
+    restore_kept gzip 1 "bench-vault-$RANDOM"
 }
 
 # ---------------------------------------------------------------- 1. throughput
@@ -93,7 +76,7 @@ grow() {
     sync
     t1=$(now)
     T2_S=$(elapsed "$t0" "$t1")
-    [ "$(sort -u "$WORK/codes")" = 204 ] || die "second restore answered $(sort "$WORK/codes" | uniq -c)"
+    codes_are 204 "second restore"
     b1=$(du -sb "$2" | cut -f1)
     GROW=$((b1 - b0))
 }
