@@ -391,6 +391,25 @@ backup_once() {
     codes_are 200 backup
 }
 
+# restore_again: the 6 shards (gzip, one stream) posted once more into the
+# shards they were restored into (restore_source, restore_kept), timed with
+# sync (T_S); GROW: the bytes the data directory grew by (the vault's dedup).
+# The answers are left in $WORK/codes for the caller to check.
+restore_again() {
+    local b0 b1 t0 t1
+    sync
+    b0=$(du -sb "$TDATA" | cut -f1)
+    : >"$WORK/codes"
+    t0=$(now)
+    # shellcheck disable=SC2086
+    post_shards gzip "$DATA/gz" tar.gz "$WORK/codes" $IDS
+    sync
+    t1=$(now)
+    T_S=$(elapsed "$t0" "$t1")
+    b1=$(du -sb "$TDATA" | cut -f1)
+    GROW=$((b1 - b0))
+}
+
 # restore_source: the 6 shards restored once into a bucket for the backups.
 restore_source() {
     # shellcheck disable=SC2086

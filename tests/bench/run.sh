@@ -194,18 +194,10 @@ ts_backup b_spd "tsvault backup, gzip speedy (ISA-L 1), 1 stream" speedy
 # then soft delete + restore of the whole bucket (tsv_vaulttool, server
 # stopped; the time is the operation's own, printed by the tool).
 log "tsvault: second identical restore (dedup)"
-sync
-du0=$(du -sb "$TDATA" | cut -f1)
-: >"$WORK/codes"
-t0=$(now)
-# shellcheck disable=SC2086
-post_shards gzip "$DATA/gz" tar.gz "$WORK/codes" $IDS
-sync
-t1=$(now)
+restore_again
 [ "$(sort -u "$WORK/codes")" = 204 ] || die "second identical restore failed"
-du1=$(du -sb "$TDATA" | cut -f1)
 record v_dedup "tsvault second identical restore (vault dedup), gzip, 1 stream; sync" "$TSM_BYTES" \
-    "$(elapsed "$t0" "$t1")" "data dir grew by $((du1 - du0)) bytes"
+    "$T_S" "data dir grew by $GROW bytes"
 RUN_HWM=$(rss_kb VmHWM)
 stop_tsvault
 VT=${TSV_VAULTTOOL:-$(dirname "$BIN")/tsv_vaulttool}
