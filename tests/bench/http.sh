@@ -71,14 +71,8 @@ row() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RES"; } # label, heade
 # ---------------------------------------------------------------- baseline
 times=()
 for r in $(seq 1 "$RUNS"); do
-    drop_output "$WORK/x"
-    mkdir -p "$WORK/x"
-    warm $ARCH
-    t0=$(now)
-    for id in $IIDS; do igzip -dc "$(archive "$id")" | tar x -C "$WORK/x"; done
-    sync
-    t1=$(now)
-    times+=("$(elapsed "$t0" "$t1")")
+    # shellcheck disable=SC2046
+    times+=("$(timed_untar igzip $(for id in $IIDS; do archive "$id"; done))")
 done
 got=$(find "$WORK/x" -name '*.tsm' -printf '%s\n' | awk '{s += $1} END {print s}')
 [ "$got" = "$ITSM" ] || die "igzip | tar x extracted $got bytes of TSM, expected $ITSM"

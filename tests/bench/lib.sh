@@ -78,6 +78,25 @@ timed_cp() {
     elapsed "$t0" "$t1"
 }
 
+# timed_untar TOOL ARCHIVE...: prints the seconds of `TOOL -dc ARCHIVE | tar x
+# -C $WORK/x` for each ARCHIVE in turn, then sync, after emptying $WORK/x and
+# reading the ARCHIVEs into the page cache (the decompress-and-extract
+# baseline of run.sh and http.sh). In $(...) too: failures die explicitly.
+timed_untar() {
+    local tool=$1 f t0 t1
+    shift
+    drop_output "$WORK/x"
+    mkdir -p "$WORK/x"
+    warm "$@" || die "cannot read $*"
+    t0=$(now)
+    for f in "$@"; do
+        "$tool" -dc "$f" | tar x -C "$WORK/x" || die "$tool -dc $f | tar x failed"
+    done
+    sync
+    t1=$(now)
+    elapsed "$t0" "$t1"
+}
+
 # ---------------------------------------------------------------- tools, build
 
 need_tools() { # TOOL...

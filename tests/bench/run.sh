@@ -52,18 +52,9 @@ log "load average before: $LOAD_BEFORE"
 if [ "$ONLY_RESTORE" = 0 ]; then # (not indented: the block is the whole section)
 
 pipeline() { # KEY LABEL TOOL EXT
-    local times=() r t0 t1 id
+    local times=() r
     for r in $(seq 1 "$RUNS"); do
-        drop_output "$WORK/x"
-        mkdir -p "$WORK/x"
-        warm "$DATA"/"$4"/s[1-6].*
-        t0=$(now)
-        for id in $IDS; do
-            $3 -dc "$DATA/$4/s$id.tar.$4" | tar x -C "$WORK/x"
-        done
-        sync
-        t1=$(now)
-        times+=("$(elapsed "$t0" "$t1")")
+        times+=("$(timed_untar "$3" "$DATA/$4"/s[1-6].tar."$4")")
     done
     cmp "$WORK/x/$BUCKET_HEX/autogen/1/$TSM" "$DATA/tree/$BUCKET_HEX/autogen/1/$TSM"
     record "$1" "$2" "$TSM_BYTES" "$(join "${times[@]}")"
