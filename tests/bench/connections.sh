@@ -18,6 +18,12 @@ api() { # METHOD PATH [BODY]
     curl -sS -f -X "$1" -H "Authorization: Token $TOKEN" -H 'Content-Type: application/json' \
         ${3:+-d "$3"} "$TURL$2"
 }
+# src_server: a tsvault on WORK/tsvault with the connection "src" to
+# influxd's database src.
+src_server() {
+    start_tsvault "$WORK/tsvault" "$WORK/tsvault.log"
+    api POST /api/v2/connections "{\"name\":\"src\",\"type\":\"influxdb1\",\"host\":\"127.0.0.1:$IRPC\",\"databases\":[\"src\"]}" >/dev/null
+}
 # pull NAME -> "seconds bytesPulled bytesNew shardsChanged job-seconds" of a completed pull
 # job: seconds as the client waits for it (create, poll every 20 ms), job-seconds inside
 # tsvault (the snapshot's time to finished)
@@ -54,8 +60,7 @@ $PY influxd-restore "$WORK/influxd/data" src "$TSM_BYTES" -- \
 
 tp=() tb=()
 for r in $(seq 1 "$RUNS"); do
-    start_tsvault "$WORK/tsvault" "$WORK/tsvault.log"
-    api POST /api/v2/connections "{\"name\":\"src\",\"type\":\"influxdb1\",\"host\":\"127.0.0.1:$IRPC\",\"databases\":[\"src\"]}" >/dev/null
+    src_server
     read -r t bytes _ changed _ < <(pull src)
     sync
     [ "$changed" = "$NSHARDS" ] || die "pull run $r: $changed shards, want $NSHARDS"
@@ -76,8 +81,7 @@ done
 
 # Incremental: one tsvault, a full pull, then a small write into the last
 # shard (2024-02-05..12: shard group 6), then nothing.
-start_tsvault "$WORK/tsvault" "$WORK/tsvault.log"
-api POST /api/v2/connections "{\"name\":\"src\",\"type\":\"influxdb1\",\"host\":\"127.0.0.1:$IRPC\",\"databases\":[\"src\"]}" >/dev/null
+src_server
 read -r tf bf _ _ jf < <(pull src)
 sleep 1.1
 base=$(date -d 2024-02-06T00:00:00Z +%s)
