@@ -1,6 +1,6 @@
 # shellcheck shell=bash disable=SC2034
 # (variables set here are used by the scripts that source this file)
-# Shared by tests/bench/run.sh and tests/bench/profile.sh (sourced, bash):
+# Shared by the benchmarks of tests/bench (sourced, bash):
 # configuration, the Release build, the cached data set, the servers and the
 # tsvault operations. See tests/bench/README.md.
 #
