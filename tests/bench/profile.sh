@@ -48,9 +48,11 @@ for _ in $(seq 1 "$RUNS"); do
 done
 kill -INT "$PERF"
 wait "$PERF" || true
+# awk, not grep | head: head's early exit would end the pipeline with
+# SIGPIPE (status 141 under pipefail) once the report is long enough.
 echo "-- by thread and library"
 perf report -i "$WORK/perf.data" --no-children --sort comm,dso -g none 2>/dev/null |
-    grep '%' | head -15
+    awk '/%/ && n++ < 15'
 echo "-- top symbols"
 perf report -i "$WORK/perf.data" --no-children --sort comm,sym -g none 2>/dev/null |
-    grep '%' | head -25
+    awk '/%/ && n++ < 25'
