@@ -4,7 +4,7 @@
 #
 #   tests/bench/http.sh
 #
-# Data (made once, cached in $TSV_BENCH_CACHE/influx-v1): line protocol
+# Data (made once, cached in $TSV_BENCH_CACHE/influx-v2): line protocol
 # written through a private influxd 1.6.7's HTTP /write by a Go net/http
 # client (tests/tools/httpbench), then `influxd backup -portable`: Go's gzip,
 # influxd's own TSM files, compaction and block layout, one .tar.gz per shard.

@@ -21,9 +21,9 @@
 # would be. Prints a Markdown table; a copy goes to $TSV_BENCH_CACHE/results/.
 # Environment: see lib.sh, plus TSV_BENCH_KV_SIZES (MB, default "50 500 2000").
 set -euo pipefail
-# shellcheck source=tests/bench/lib.sh
 # Own scratch directory: run.sh empties $CACHE/work when it starts.
 WORK=${WORK:-${TSV_BENCH_CACHE:-$HOME/.cache/tsvault-bench}/work-kv}
+# shellcheck source=tests/bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 trap bench_cleanup EXIT INT TERM
 
