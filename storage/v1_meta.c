@@ -397,7 +397,7 @@ int tsv_dbrp_delete_bucket(tsv_kv_txn *txn, const char *bucket_id, tsv_error *er
         return e.code == TSV_ENOTFOUND ? 0 : (err ? (*err = e, -1) : -1);
     /* Collect first: no writes while a cursor is open. */
     tsv_dbrp *gone = NULL;
-    size_t n = 0;
+    size_t n = 0, cap = 0;
     tsv_kv_cursor *c = NULL;
     int rc = tsv_kv_cursor_open(txn, h[0], &c, err);
     tsv_kv_entry ent;
@@ -411,12 +411,10 @@ int tsv_dbrp_delete_bucket(tsv_kv_txn *txn, const char *bucket_id, tsv_error *er
         if (ent.is_bucket || dbrp_from_json(ent.val, ent.vlen, &m, NULL) != 0 ||
             strcmp(m.bucket_id, bucket_id) != 0)
             continue;
-        tsv_dbrp *p = realloc(gone, (n + 1) * sizeof *p);
-        if (!p) {
-            rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+        if (TSV_ARRAY_GROW(gone, n, cap, err) != 0) {
+            rc = -1;
             break;
         }
-        gone = p;
         gone[n++] = m;
     }
     if (c)
@@ -715,12 +713,9 @@ static int view_visit(void *vctx, const tsv_dbrp *m, tsv_error *err)
         if (sg->deletedat)
             continue;
         for (size_t i = 0; i < sg->n_shards; i++) {
-            tsv_v1_shard_ref *p =
-                realloc(c->v->shards, (c->v->n_shards + 1) * sizeof *c->v->shards);
-            if (!p)
-                return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-            c->v->shards = p;
-            tsv_v1_shard_ref *ref = &p[c->v->n_shards++];
+            if (TSV_ARRAY_GROW(c->v->shards, c->v->n_shards, c->v->cap_shards, err) != 0)
+                return -1;
+            tsv_v1_shard_ref *ref = &c->v->shards[c->v->n_shards++];
             ref->id = sg->shards[i]->id;
             memcpy(ref->bucket_id, m->bucket_id, 17);
             ref->db = db->name;

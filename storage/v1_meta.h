@@ -142,6 +142,7 @@ typedef struct tsv_v1_view {
     Meta__Data *meta;
     tsv_v1_shard_ref *shards; /* every shard of a non-deleted group */
     size_t n_shards;
+    size_t cap_shards; /* allocated length of shards (array_grow.h) */
 } tsv_v1_view;
 
 /* Builds the view of org_id from the KV (mappings, stored and virtual) and
