@@ -76,11 +76,9 @@ int tsv_version_add_file(tsv_version *v, const char *name, const char *object, u
 {
     if (strlen(name) >= sizeof v->files[0].name || strlen(object) != 64)
         return tsv_error_set(err, TSV_EINTERNAL, "bad catalogue file entry %s", name);
-    tsv_catalog_file *f = realloc(v->files, (v->n_files + 1) * sizeof *f);
-    if (!f)
-        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-    v->files = f;
-    f = &v->files[v->n_files++];
+    if (TSV_ARRAY_GROW(v->files, v->n_files, v->cap_files, err) != 0)
+        return -1;
+    tsv_catalog_file *f = &v->files[v->n_files++];
     memset(f, 0, sizeof *f);
     snprintf(f->name, sizeof f->name, "%s", name);
     memcpy(f->object, object, 65);
@@ -92,12 +90,14 @@ int tsv_version_copy(tsv_version *dst, const tsv_version *src, tsv_error *err)
 {
     *dst = *src;
     dst->files = NULL;
+    dst->cap_files = 0;
     if (src->n_files) {
         dst->files = malloc(src->n_files * sizeof *dst->files);
         if (!dst->files) {
             dst->n_files = 0;
             return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
         }
+        dst->cap_files = src->n_files;
         memcpy(dst->files, src->files, src->n_files * sizeof *dst->files);
     }
     return 0;
@@ -250,6 +250,7 @@ static int decode(const MDB_val *key, const MDB_val *val, tsv_version *v, tsv_er
             if (!v->files)
                 return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
             v->n_files = count;
+            v->cap_files = count;
             for (size_t i = 0; i < count && !r.bad; i++) {
                 rb_str(&r, v->files[i].name, sizeof v->files[i].name);
                 const uint8_t *o = tsv_rec_take(&r, 64);
@@ -625,6 +626,7 @@ static int boot_collect(void *ctx, const tsv_version *v, tsv_error *err)
     b->v[b->n] = *v;
     b->v[b->n].files = NULL; /* events need no files */
     b->v[b->n].n_files = 0;
+    b->v[b->n].cap_files = 0;
     b->n++;
     return 0;
 }

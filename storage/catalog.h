@@ -71,6 +71,7 @@ typedef struct tsv_version {
     char bucket_name[256];
     tsv_catalog_file *files; /* malloc'd */
     size_t n_files;
+    size_t cap_files; /* allocated length of files (array_grow.h) */
 } tsv_version;
 
 void tsv_version_clear(tsv_version *v);
