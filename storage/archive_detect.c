@@ -142,11 +142,9 @@ void tsv_backup_plan_clear(tsv_backup_plan *p)
 static int add_shard(tsv_backup_plan *p, uint64_t id, const char *file, size_t flen, int gzip,
                      uint64_t size, size_t bucket, const char *db, const char *rp, tsv_error *err)
 {
-    tsv_plan_shard *v = realloc(p->shards, (p->n_shards + 1) * sizeof *v);
-    if (!v)
-        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-    p->shards = v;
-    tsv_plan_shard *s = &v[p->n_shards];
+    if (TSV_ARRAY_GROW(p->shards, p->n_shards, p->cap_shards, err) != 0)
+        return -1;
+    tsv_plan_shard *s = &p->shards[p->n_shards];
     memset(s, 0, sizeof *s);
     s->id = id;
     s->file = strndup(file, flen);

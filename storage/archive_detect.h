@@ -69,6 +69,7 @@ typedef struct tsv_backup_plan {
     /* both */
     tsv_plan_shard *shards;
     size_t n_shards;
+    size_t cap_shards; /* allocated length of shards (array_grow.h) */
     uint64_t shard_bytes;
 } tsv_backup_plan;
 
