@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "array_grow.h"
 #include "engine.h"
 #include "fault.h"
 #include "fsutil.h"
@@ -54,10 +55,8 @@ static int cancelled(const tsv_vault_op_options *opt)
 
 int tsv_vault_result_add(tsv_vault_result *r, const tsv_vault_shard_result *sr, tsv_error *err)
 {
-    tsv_vault_shard_result *p = realloc(r->shards, (r->count + 1) * sizeof *p);
-    if (!p)
-        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-    r->shards = p;
+    if (TSV_ARRAY_GROW(r->shards, r->count, r->cap, err) != 0)
+        return -1;
     r->shards[r->count++] = *sr;
     return 0;
 }

@@ -130,6 +130,7 @@ typedef struct tsv_vault_shard_result {
 typedef struct tsv_vault_result {
     tsv_vault_shard_result *shards; /* malloc'd, `count` entries, by interval */
     size_t count;
+    size_t cap;     /* allocated length of shards (array_grow.h) */
     size_t total;   /* slots the operation had to look at */
     int cancelled;  /* 1: stopped early by the cancel flag or progress */
     uint64_t files; /* files linked into shard directories */
