@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "array_grow.h"
 #include "engine.h"
 #include "fsutil.h"
 #include "meta_store.h"
@@ -46,6 +47,7 @@ struct tsv_v1_restore {
     char (*targets)[2 * TSV_V1_NAME_MAX + 2]; /* per item: "db/rp" */
     v1_shard *shards;
     size_t n_shards;
+    size_t cap_shards; /* allocated length of shards (array_grow.h) */
     tsv_shard_mapping *map;
     size_t n_map;
     uint64_t max_group_id, max_shard_id; /* highest reserved */
@@ -97,11 +99,9 @@ static int prepare_rps(tsv_v1_restore *r, tsv_error *err)
                         return tsv_error_set(err, TSV_EINVALID,
                                              "shard %" PRIu64 " appears twice in the metadata",
                                              sg->shards[k]->id);
-                v1_shard *p = realloc(r->shards, (r->n_shards + 1) * sizeof *p);
-                if (!p)
-                    return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-                r->shards = p;
-                p[r->n_shards++] = (v1_shard){
+                if (TSV_ARRAY_GROW(r->shards, r->n_shards, r->cap_shards, err) != 0)
+                    return -1;
+                r->shards[r->n_shards++] = (v1_shard){
                     .old_id = sg->shards[k]->id, .item = i, .deleted = sg->deletedat != 0};
             }
         }
