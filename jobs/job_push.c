@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "array_grow.h"
 #include "backup.h"
 #include "conn_manifest.h"
 #include "influx1_rpc.h"
@@ -25,6 +26,7 @@ typedef struct push {
     const tsv_job_ops *ops;
     void *ctx;
     tsv_snapshot snap;
+    size_t shards_cap; /* allocated length of snap.shards (array_grow.h) */
     uint64_t bytes;
 } push;
 
@@ -118,11 +120,9 @@ static int capture_object(push *p, write_fn fn, void *arg, char hex[TSV_OBJECT_H
 static int add_shard(push *p, uint64_t id, const char *db, const char *rp, tsv_tar_sink *sink,
                      tsv_error *err)
 {
-    tsv_snap_shard *nv = realloc(p->snap.shards, (p->snap.n_shards + 1) * sizeof *nv);
-    if (!nv)
-        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
-    p->snap.shards = nv;
-    tsv_snap_shard *sh = &nv[p->snap.n_shards];
+    if (TSV_ARRAY_GROW(p->snap.shards, p->snap.n_shards, p->shards_cap, err) != 0)
+        return -1;
+    tsv_snap_shard *sh = &p->snap.shards[p->snap.n_shards];
     memset(sh, 0, sizeof *sh);
     sh->id = id;
     snprintf(sh->db, sizeof sh->db, "%s", db);
