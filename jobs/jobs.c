@@ -78,6 +78,7 @@ typedef struct job {
     uint64_t bytes_total, bytes_done, shards_total, shards_done;
     char **created_buckets;
     size_t n_created;
+    size_t cap_created; /* allocated length of created_buckets (array_grow.h) */
     char lock_key[512];
     /* restore spec, pointing into spec */
     const char *file, *bucket, *new_bucket, *new_org;
@@ -654,11 +655,9 @@ static job *job_from_record(tsv_jobs *j, const uint8_t *rec, size_t len, tsv_err
         for (size_t i = 0; cb && cb->type == TSV_JSON_ARRAY && i < cb->count; i++) {
             if (cb->items[i]->type != TSV_JSON_STRING)
                 continue;
-            char **v = realloc(jb->created_buckets, (jb->n_created + 1) * sizeof *v);
-            if (!v)
+            if (TSV_ARRAY_GROW(jb->created_buckets, jb->n_created, jb->cap_created, NULL) != 0)
                 break;
-            jb->created_buckets = v;
-            if ((v[jb->n_created] = strdup(cb->items[i]->str)))
+            if ((jb->created_buckets[jb->n_created] = strdup(cb->items[i]->str)))
                 jb->n_created++;
         }
         const tsv_json *lg = tsv_json_get(o, "logs");
@@ -719,6 +718,7 @@ static void rollback(tsv_jobs *j, job *jb)
     char **ids = jb->created_buckets;
     jb->created_buckets = NULL;
     jb->n_created = 0;
+    jb->cap_created = 0;
     pthread_mutex_unlock(&j->mu);
     for (size_t i = 0; i < n; i++) {
         tsv_error e;
@@ -831,12 +831,11 @@ static int op_created(void *ctx, const char *bucket_id, tsv_error *err)
 {
     run_ctx *c = ctx;
     pthread_mutex_lock(&c->j->mu);
-    char **v = realloc(c->jb->created_buckets, (c->jb->n_created + 1) * sizeof *v);
-    int rc = v ? 0 : tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    job *jb = c->jb;
+    int rc = TSV_ARRAY_GROW(jb->created_buckets, jb->n_created, jb->cap_created, err);
     if (rc == 0) {
-        c->jb->created_buckets = v;
-        if ((v[c->jb->n_created] = strdup(bucket_id)))
-            c->jb->n_created++;
+        if ((jb->created_buckets[jb->n_created] = strdup(bucket_id)))
+            jb->n_created++;
         else
             rc = tsv_error_set(err, TSV_EINTERNAL, "out of memory");
     }
