@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "array_grow.h"
 #include "bucket_layout.h"
 #include "cli.h"
 #include "cli_progress.h"
@@ -31,6 +32,7 @@ typedef struct export_args {
     int64_t start, stop;
     const char **meas;
     size_t n_meas;
+    size_t cap_meas; /* allocated length of meas (array_grow.h) */
     int quiet;
 } export_args;
 
@@ -112,10 +114,8 @@ static int parse_args(int argc, char **argv, export_args *a, const char *cmd)
             a->quiet = 1;
             break;
         case 'm': {
-            const char **m = realloc(a->meas, (a->n_meas + 1) * sizeof *m);
-            if (!m)
+            if (TSV_ARRAY_GROW(a->meas, a->n_meas, a->cap_meas, NULL) != 0)
                 return 2;
-            a->meas = m;
             a->meas[a->n_meas++] = optarg;
             break;
         }
