@@ -20,6 +20,7 @@ typedef struct rpc_session {
     time_t last;    /* last activity (monotonic seconds) */
     uint64_t *busy; /* shard IDs being uploaded */
     size_t n_busy;
+    size_t cap_busy; /* allocated length of busy (array_grow.h) */
     struct rpc_session *next;
 } rpc_session;
 

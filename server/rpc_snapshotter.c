@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array_grow.h"
 #include "json.h"
 #include "rpc_internal.h"
 #include "stream.h"
@@ -497,13 +498,11 @@ static int shard_update(rpc_ctx *ctx, sock_reader *sr, tsv_error *err)
     rpc_session *s = ctx->sessions;
     while (s && (s->failed || !tsv_v1_restore_has_shard(s->restore, id)))
         s = s->next;
-    int busy = 0;
-    uint64_t *nb = NULL;
+    int busy = 0, grown = -1;
     if (s) {
         for (size_t i = 0; i < s->n_busy; i++)
             busy |= s->busy[i] == id;
-        if (!busy && (nb = realloc(s->busy, (s->n_busy + 1) * sizeof *nb))) {
-            s->busy = nb;
+        if (!busy && (grown = TSV_ARRAY_GROW(s->busy, s->n_busy, s->cap_busy, NULL)) == 0) {
             s->busy[s->n_busy++] = id;
             s->active++;
             s->last = now_s();
@@ -517,7 +516,7 @@ static int shard_update(rpc_ctx *ctx, sock_reader *sr, tsv_error *err)
                              id);
     if (busy)
         return tsv_error_set(err, TSV_ECONFLICT, "shard %" PRIu64 " is already being uploaded", id);
-    if (!nb)
+    if (grown != 0)
         return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
 
     int rc = tsv_v1_restore_stage_shard(s->restore, id, &sr->base, err);
