@@ -1255,6 +1255,30 @@ int tsv_kv_cursor_next(tsv_kv_cursor *c, tsv_kv_entry *e, tsv_error *err)
     return 1;
 }
 
+int tsv_kv_walk(tsv_kv_txn *txn, uint64_t bucket, const void *prefix, size_t plen,
+                tsv_kv_visit_fn fn, void *ctx, tsv_error *err)
+{
+    tsv_kv_cursor *c;
+    if (tsv_kv_cursor_open(txn, bucket, &c, err) != 0)
+        return -1;
+    int rc = plen > 0 ? tsv_kv_cursor_seek(c, prefix, plen, err) : 0;
+    while (rc == 0) {
+        tsv_kv_entry e;
+        int r = tsv_kv_cursor_next(c, &e, err);
+        if (r <= 0) {
+            rc = r;
+            break;
+        }
+        if (plen > 0 && (e.klen < plen || memcmp(e.key, prefix, plen) != 0))
+            break;
+        r = fn(ctx, &e, err);
+        if (r != 0)
+            rc = r < 0 ? -1 : 1;
+    }
+    tsv_kv_cursor_close(c);
+    return rc;
+}
+
 void tsv_kv_cursor_close(tsv_kv_cursor *c)
 {
     if (!c)

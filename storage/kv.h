@@ -148,6 +148,21 @@ int tsv_kv_cursor_seek(tsv_kv_cursor *c, const void *key, size_t klen, tsv_error
 int tsv_kv_cursor_next(tsv_kv_cursor *c, tsv_kv_entry *e, tsv_error *err);
 void tsv_kv_cursor_close(tsv_kv_cursor *c);
 
+/* Walks one bucket in key order with a cursor and calls fn for every entry
+ * (values and nested buckets alike) whose key starts with (prefix,plen);
+ * prefix NULL / plen 0 is the whole bucket. The walk stops at the first key
+ * that no longer starts with the prefix. fn returns 0 to go on, 1 to stop
+ * (not an error), -1 on error with err set. Returns 0 when the walk ran to
+ * the end, 1 when fn stopped it, -1 on error: fn's (err as fn set it), a
+ * cursor error, or the TSV_ENOTFOUND of a missing bucket (fn not called);
+ * plen > TSV_KV_MAX_KEY is TSV_EINVALID. The cursor is closed on every path.
+ * Ownership: *e is valid only during the call of fn; the key/val slices it
+ * points to, until txn ends (as cursor slices). fn must not write to txn (a
+ * cursor is open on it); it may read. Thread-safety: as txn's. */
+typedef int (*tsv_kv_visit_fn)(void *ctx, const tsv_kv_entry *e, tsv_error *err);
+int tsv_kv_walk(tsv_kv_txn *txn, uint64_t bucket, const void *prefix, size_t plen,
+                tsv_kv_visit_fn fn, void *ctx, tsv_error *err);
+
 /* Root bucket sequence (bolt keeps one in its meta page). */
 int tsv_kv_root_sequence(tsv_kv_txn *txn, uint64_t *out, tsv_error *err);
 

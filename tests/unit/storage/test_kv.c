@@ -865,6 +865,89 @@ static void test_cursor_seek(void **state)
     tsv_kv_cursor_close(NULL);
 }
 
+/* Records the keys tsv_kv_walk visits as "k1,k2,"; stops after `stop_after`
+ * keys (0 = never) or fails at key `fail_at`. */
+typedef struct walk_log {
+    char keys[256];
+    int n, stop_after;
+    const char *fail_at;
+} walk_log;
+
+static int walk_visit(void *ctx, const tsv_kv_entry *e, tsv_error *err)
+{
+    walk_log *w = ctx;
+    size_t len = strlen(w->keys);
+    snprintf(w->keys + len, sizeof w->keys - len, "%.*s%s,", (int)e->klen, (const char *)e->key,
+             e->is_bucket ? "/" : "");
+    w->n++;
+    if (w->fail_at && e->klen == strlen(w->fail_at) && memcmp(e->key, w->fail_at, e->klen) == 0)
+        return tsv_error_set(err, TSV_ECONFLICT, "visit failed at %s", w->fail_at);
+    return w->stop_after && w->n == w->stop_after ? 1 : 0;
+}
+
+static void test_walk(void **state)
+{
+    fixture *f = *state;
+    tsv_kv_txn *t;
+    OK(tsv_kv_begin(f->kv, 1, &t, &E));
+    uint64_t b = mkbucket(t, TSV_KV_ROOT, "walk");
+    uint64_t after = mkbucket(t, TSV_KV_ROOT, "walk2"); /* adjacent range: never visited */
+    put_s(t, after, "a", "other bucket");
+    put_s(t, after, "pa", "other bucket");
+    put_s(t, b, "a", "1");
+    put_s(t, b, "p", "2");
+    put_s(t, b, "pa", "3");
+    mkbucket(t, b, "pb");
+    put_s(t, b, "q", "4");
+    uint64_t gone = mkbucket(t, TSV_KV_ROOT, "gone");
+    OK(tsv_kv_bucket_delete(t, TSV_KV_ROOT, "gone", 4, &E));
+    OK(tsv_kv_commit(t, &E));
+
+    OK(tsv_kv_begin(f->kv, 0, &t, &E));
+    walk_log w = {0};
+    /* The whole bucket, NULL or an empty prefix. */
+    assert_int_equal(tsv_kv_walk(t, b, NULL, 0, walk_visit, &w, &E), 0);
+    assert_string_equal(w.keys, "a,p,pa,pb/,q,");
+    w = (walk_log){0};
+    assert_int_equal(tsv_kv_walk(t, b, "", 0, walk_visit, &w, &E), 0);
+    assert_string_equal(w.keys, "a,p,pa,pb/,q,");
+    /* A prefix: its keys only, stopping at the first key past it. */
+    w = (walk_log){0};
+    assert_int_equal(tsv_kv_walk(t, b, "p", 1, walk_visit, &w, &E), 0);
+    assert_string_equal(w.keys, "p,pa,pb/,");
+    w = (walk_log){0};
+    assert_int_equal(tsv_kv_walk(t, b, "pa", 2, walk_visit, &w, &E), 0);
+    assert_string_equal(w.keys, "pa,");
+    w = (walk_log){0};
+    assert_int_equal(tsv_kv_walk(t, b, "o", 1, walk_visit, &w, &E), 0);
+    assert_string_equal(w.keys, "");
+    w = (walk_log){0};
+    assert_int_equal(tsv_kv_walk(t, b, "z", 1, walk_visit, &w, &E), 0);
+    assert_string_equal(w.keys, "");
+    /* An early stop is 1, not an error. */
+    w = (walk_log){.stop_after = 2};
+    assert_int_equal(tsv_kv_walk(t, b, NULL, 0, walk_visit, &w, &E), 1);
+    assert_string_equal(w.keys, "a,p,");
+    w = (walk_log){.stop_after = 1};
+    assert_int_equal(tsv_kv_walk(t, b, "p", 1, walk_visit, &w, &E), 1);
+    assert_string_equal(w.keys, "p,");
+    /* The callback's error ends the walk with its err. */
+    w = (walk_log){.fail_at = "pa"};
+    FAILS(tsv_kv_walk(t, b, NULL, 0, walk_visit, &w, &E), TSV_ECONFLICT);
+    assert_string_equal(w.keys, "a,p,pa,");
+    assert_non_null(strstr(E.message, "visit failed at pa"));
+    /* A missing bucket is TSV_ENOTFOUND; the callback is not called. */
+    w = (walk_log){0};
+    FAILS(tsv_kv_walk(t, gone, NULL, 0, walk_visit, &w, &E), TSV_ENOTFOUND);
+    assert_int_equal(w.n, 0);
+    /* A prefix longer than a key can be is refused. */
+    char big[TSV_KV_MAX_KEY + 1];
+    memset(big, 'p', sizeof big);
+    FAILS(tsv_kv_walk(t, b, big, sizeof big, walk_visit, &w, &E), TSV_EINVALID);
+    assert_int_equal(w.n, 0);
+    tsv_kv_abort(t);
+}
+
 static void test_map_full(void **state)
 {
     fixture *f = *state;
@@ -1168,6 +1251,7 @@ int main(void)
         T(test_key_length_limits),
         T(test_ten_thousand_keys),
         T(test_cursor_seek),
+        T(test_walk),
         T(test_map_full),
         T(test_copy_compact),
         T(test_bolt_source_matches_cursor),
