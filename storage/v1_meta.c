@@ -253,33 +253,31 @@ static int dbrp_default_id(tsv_kv_txn *txn, uint64_t hdef, const char *org_id, c
  * skipped, as influxd skips them. visit returns 0 to go on, 1 to stop, -1
  * on error; so does the walk (0 when it ran to the end). */
 typedef int (*dbrp_index_fn)(void *ctx, const tsv_dbrp *m, tsv_error *err);
+typedef struct index_walk_ctx {
+    tsv_kv_txn *txn;
+    uint64_t mappings;
+    dbrp_index_fn visit;
+    void *ctx;
+} index_walk_ctx;
+
+static int index_walk_visit(void *vctx, const tsv_kv_entry *ent, tsv_error *err)
+{
+    index_walk_ctx *w = vctx;
+    if (ent->is_bucket)
+        return 0;
+    const uint8_t *v;
+    size_t vlen;
+    tsv_dbrp m;
+    if (tsv_kv_get(w->txn, w->mappings, ent->val, ent->vlen, &v, &vlen, NULL) != 0)
+        return 0;
+    return dbrp_from_json(v, vlen, &m, err) != 0 ? -1 : w->visit(w->ctx, &m, err);
+}
+
 static int dbrp_index_walk(tsv_kv_txn *txn, const uint64_t h[4], uint64_t index, const char *prefix,
                            size_t plen, dbrp_index_fn visit, void *ctx, tsv_error *err)
 {
-    tsv_kv_cursor *c;
-    if (tsv_kv_cursor_open(txn, index, &c, err) != 0)
-        return -1;
-    int rc = tsv_kv_cursor_seek(c, prefix, plen, err);
-    tsv_kv_entry ent;
-    while (rc == 0) {
-        int r = tsv_kv_cursor_next(c, &ent, err);
-        if (r < 0)
-            rc = -1;
-        if (r <= 0)
-            break;
-        if (ent.klen < plen || memcmp(ent.key, prefix, plen) != 0)
-            break;
-        if (ent.is_bucket)
-            continue;
-        const uint8_t *v;
-        size_t vlen;
-        tsv_dbrp m;
-        if (tsv_kv_get(txn, h[0], ent.val, ent.vlen, &v, &vlen, NULL) != 0)
-            continue;
-        rc = dbrp_from_json(v, vlen, &m, err) != 0 ? -1 : visit(ctx, &m, err);
-    }
-    tsv_kv_cursor_close(c);
-    return rc;
+    index_walk_ctx w = {.txn = txn, .mappings = h[0], .visit = visit, .ctx = ctx};
+    return tsv_kv_walk(txn, index, prefix, plen, index_walk_visit, &w, err);
 }
 
 typedef struct find_ctx {
@@ -389,6 +387,26 @@ int tsv_dbrp_create(tsv_kv_txn *txn, const char *org_id, const char *db, const c
     return rc;
 }
 
+/* The mappings of one bucket, collected by gone_visit. */
+typedef struct gone_ctx {
+    const char *bucket_id;
+    tsv_dbrp *v;
+    size_t n, cap;
+} gone_ctx;
+
+static int gone_visit(void *ctx, const tsv_kv_entry *ent, tsv_error *err)
+{
+    gone_ctx *g = ctx;
+    tsv_dbrp m;
+    if (ent->is_bucket || dbrp_from_json(ent->val, ent->vlen, &m, NULL) != 0 ||
+        strcmp(m.bucket_id, g->bucket_id) != 0)
+        return 0;
+    if (TSV_ARRAY_GROW(g->v, g->n, g->cap, err) != 0)
+        return -1;
+    g->v[g->n++] = m;
+    return 0;
+}
+
 int tsv_dbrp_delete_bucket(tsv_kv_txn *txn, const char *bucket_id, tsv_error *err)
 {
     uint64_t h[4];
@@ -396,29 +414,12 @@ int tsv_dbrp_delete_bucket(tsv_kv_txn *txn, const char *bucket_id, tsv_error *er
     if (dbrp_buckets(txn, 0, h, &e) != 0)
         return e.code == TSV_ENOTFOUND ? 0 : (err ? (*err = e, -1) : -1);
     /* Collect first: no writes while a cursor is open. */
-    tsv_dbrp *gone = NULL;
-    size_t n = 0, cap = 0;
+    gone_ctx g = {.bucket_id = bucket_id};
+    int rc = tsv_kv_walk(txn, h[0], NULL, 0, gone_visit, &g, err) < 0 ? -1 : 0;
+    tsv_dbrp *gone = g.v;
+    size_t n = g.n;
     tsv_kv_cursor *c = NULL;
-    int rc = tsv_kv_cursor_open(txn, h[0], &c, err);
     tsv_kv_entry ent;
-    while (rc == 0) {
-        int r = tsv_kv_cursor_next(c, &ent, err);
-        if (r < 0)
-            rc = -1;
-        if (r <= 0)
-            break;
-        tsv_dbrp m;
-        if (ent.is_bucket || dbrp_from_json(ent.val, ent.vlen, &m, NULL) != 0 ||
-            strcmp(m.bucket_id, bucket_id) != 0)
-            continue;
-        if (TSV_ARRAY_GROW(gone, n, cap, err) != 0) {
-            rc = -1;
-            break;
-        }
-        gone[n++] = m;
-    }
-    if (c)
-        tsv_kv_cursor_close(c);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         const tsv_dbrp *m = &gone[i];
         char k1[16 + TSV_V1_NAME_MAX + 1 + 16 + 1], k2[16 + 1 + 16 + 1],
