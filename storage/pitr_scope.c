@@ -94,6 +94,28 @@ static int top_bucket(tsv_kv_txn *txn, const char *name, uint64_t *h, tsv_error 
     return -1;
 }
 
+typedef struct collect_ctx {
+    const char *field, *want;
+    tsv_pitr_scope_ids *ids;
+} collect_ctx;
+
+static int collect_visit(void *ctx, const tsv_kv_entry *e, tsv_error *err)
+{
+    collect_ctx *cc = ctx;
+    if (e->is_bucket || e->klen != 16)
+        return 0;
+    tsv_json_doc *doc;
+    tsv_error jerr;
+    if (tsv_json_parse(&doc, (const char *)e->val, e->vlen, &jerr) != 0)
+        return 0;
+    int rc = 0;
+    const tsv_json *v = tsv_json_get(tsv_json_root(doc), cc->field);
+    if (v && v->type == TSV_JSON_STRING && v->len == 16 && memcmp(v->str, cc->want, 16) == 0)
+        rc = ids_add(cc->ids, e->key, e->klen, err);
+    tsv_json_free(doc);
+    return rc;
+}
+
 /* Adds the key of every record of `bucket` whose JSON field `field` equals
  * `want`. A record that is not JSON owns nothing (influxd would not read it
  * either). */
@@ -105,25 +127,8 @@ static int collect(tsv_kv_txn *txn, const char *bucket, const char *field, const
         return -1;
     if (!h)
         return 0;
-    tsv_kv_cursor *c;
-    if (tsv_kv_cursor_open(txn, h, &c, err) != 0)
-        return -1;
-    tsv_kv_entry e;
-    int r, rc = 0;
-    while (rc == 0 && (r = tsv_kv_cursor_next(c, &e, err)) == 1) {
-        if (e.is_bucket || e.klen != 16)
-            continue;
-        tsv_json_doc *doc;
-        tsv_error jerr;
-        if (tsv_json_parse(&doc, (const char *)e.val, e.vlen, &jerr) != 0)
-            continue;
-        const tsv_json *v = tsv_json_get(tsv_json_root(doc), field);
-        if (v && v->type == TSV_JSON_STRING && v->len == 16 && memcmp(v->str, want, 16) == 0)
-            rc = ids_add(ids, e.key, e.klen, err);
-        tsv_json_free(doc);
-    }
-    tsv_kv_cursor_close(c);
-    return rc == 0 && r >= 0 ? 0 : -1;
+    collect_ctx cc = {.field = field, .want = want, .ids = ids};
+    return tsv_kv_walk(txn, h, NULL, 0, collect_visit, &cc, err) < 0 ? -1 : 0;
 }
 
 /* ---- the records the scope owns ------------------------------------------------- */
@@ -224,6 +229,41 @@ static int owned(const tsv_pitr_scope_ids *ids, owner_rule rule, const uint8_t *
     return rule == BY_KEY ? ids_has_prefix(ids, key, klen) : ids_has_prefix(ids, val, vlen);
 }
 
+typedef struct plan_ctx {
+    int pass;              /* 0: walking live's bucket, 1: at_t's */
+    tsv_kv_txn *other_txn; /* the other side */
+    uint64_t other_h;
+    owner_rule rule;
+    const tsv_pitr_scope_ids *ids;
+    ops *o;
+} plan_ctx;
+
+static int plan_visit(void *ctx, const tsv_kv_entry *e, tsv_error *err)
+{
+    plan_ctx *p = ctx;
+    if (e->is_bucket)
+        return 0;
+    const uint8_t *other;
+    size_t olen;
+    int found = lookup(p->other_txn, p->other_h, e->key, e->klen, &other, &olen, err);
+    if (found < 0)
+        return -1;
+    if (!owned(p->ids, p->rule, e->key, e->klen, e->val, e->vlen) &&
+        !(found && owned(p->ids, p->rule, e->key, e->klen, other, olen)))
+        return 0;
+    if (p->pass == 0) {
+        /* Now: back to its value at T, or gone if it did not exist. */
+        if (!found)
+            return ops_add(p->o, e->key, e->klen, NULL, 0, err);
+        if (olen != e->vlen || memcmp(other, e->val, olen) != 0)
+            return ops_add(p->o, e->key, e->klen, other, olen, err);
+    } else if (!found) {
+        /* At T only: back. */
+        return ops_add(p->o, e->key, e->klen, e->val, e->vlen, err);
+    }
+    return 0;
+}
+
 /* Plans the writes that give `live`'s bucket the owned records of `at_t`'s. */
 static int plan_bucket(tsv_kv_txn *live, tsv_kv_txn *at_t, const char *bucket, owner_rule rule,
                        const tsv_pitr_scope_ids *ids, ops *o, tsv_error *err)
@@ -236,38 +276,13 @@ static int plan_bucket(tsv_kv_txn *live, tsv_kv_txn *at_t, const char *bucket, o
         uint64_t h = pass == 0 ? hl : ht;
         if (!h)
             continue;
-        tsv_kv_cursor *c;
-        if (tsv_kv_cursor_open(txn, h, &c, err) != 0)
-            return -1;
-        tsv_kv_entry e;
-        int r, rc = 0;
-        while (rc == 0 && (r = tsv_kv_cursor_next(c, &e, err)) == 1) {
-            if (e.is_bucket)
-                continue;
-            const uint8_t *other;
-            size_t olen;
-            int found = lookup(pass == 0 ? at_t : live, pass == 0 ? ht : hl, e.key, e.klen, &other,
-                               &olen, err);
-            if (found < 0) {
-                rc = -1;
-                break;
-            }
-            if (!owned(ids, rule, e.key, e.klen, e.val, e.vlen) &&
-                !(found && owned(ids, rule, e.key, e.klen, other, olen)))
-                continue;
-            if (pass == 0) {
-                /* Now: back to its value at T, or gone if it did not exist. */
-                if (!found)
-                    rc = ops_add(o, e.key, e.klen, NULL, 0, err);
-                else if (olen != e.vlen || memcmp(other, e.val, olen) != 0)
-                    rc = ops_add(o, e.key, e.klen, other, olen, err);
-            } else if (!found) {
-                /* At T only: back. */
-                rc = ops_add(o, e.key, e.klen, e.val, e.vlen, err);
-            }
-        }
-        tsv_kv_cursor_close(c);
-        if (rc != 0 || r < 0)
+        plan_ctx p = {.pass = pass,
+                      .other_txn = pass == 0 ? at_t : live,
+                      .other_h = pass == 0 ? ht : hl,
+                      .rule = rule,
+                      .ids = ids,
+                      .o = o};
+        if (tsv_kv_walk(txn, h, NULL, 0, plan_visit, &p, err) < 0)
             return -1;
     }
     return 0;
