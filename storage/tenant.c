@@ -389,6 +389,28 @@ int tsv_tenant_org_create(tsv_kv_txn *txn, const char *name, const char *descrip
     return 0;
 }
 
+typedef struct record_walk {
+    const char *what;
+    tenant__record_fn visit;
+    void *ctx;
+} record_walk;
+
+static int record_visit(void *ctx, const tsv_kv_entry *ent, tsv_error *err)
+{
+    record_walk *w = ctx;
+    if (ent->is_bucket || ent->vlen == 0)
+        return 0;
+    tsv_json_doc *doc;
+    if (tsv_json_parse(&doc, (const char *)ent->val, ent->vlen, w->what ? err : NULL) != 0) {
+        if (!w->what)
+            return 0;
+        return tsv_error_wrap(err, "corrupt %s record", w->what);
+    }
+    int rc = w->visit(w->ctx, tsv_json_root(doc), err);
+    tsv_json_free(doc);
+    return rc;
+}
+
 /* Calls visit for every JSON record of a top-level bucket, in key order.
  * A record that does not parse stops the walk with an error naming `what`. */
 
@@ -399,33 +421,8 @@ int tenant__foreach_record(tsv_kv_txn *txn, const char *bucket, const char *what
     tsv_error e;
     if (tenant__bucket_of(txn, bucket, &b, &e) != 0)
         return e.code == TSV_ENOTFOUND ? 0 : (err ? (*err = e, -1) : -1);
-    tsv_kv_cursor *c;
-    if (tsv_kv_cursor_open(txn, b, &c, err) != 0)
-        return -1;
-    int rc = 0;
-    for (;;) {
-        tsv_kv_entry ent;
-        int r = tsv_kv_cursor_next(c, &ent, err);
-        if (r <= 0) {
-            rc = r;
-            break;
-        }
-        if (ent.is_bucket || ent.vlen == 0)
-            continue;
-        tsv_json_doc *doc;
-        if (tsv_json_parse(&doc, (const char *)ent.val, ent.vlen, what ? err : NULL) != 0) {
-            if (!what)
-                continue;
-            rc = tsv_error_wrap(err, "corrupt %s record", what);
-            break;
-        }
-        rc = visit(ctx, tsv_json_root(doc), err);
-        tsv_json_free(doc);
-        if (rc != 0)
-            break;
-    }
-    tsv_kv_cursor_close(c);
-    return rc < 0 ? -1 : 0;
+    record_walk w = {.what = what, .visit = visit, .ctx = ctx};
+    return tsv_kv_walk(txn, b, NULL, 0, record_visit, &w, err) < 0 ? -1 : 0;
 }
 
 TENANT__DEFINE_FOREACH(tsv_tenant_org_foreach, tsv_org, tsv_org_visit_fn, org_from_json,
