@@ -201,13 +201,9 @@ static int build_inline_value(writer *w, const tsv_bolt_entry *bucket, uint64_t 
     if (src->cursor_open(src->ctx, bucket->child, &cursor, err) != 0)
         return -1;
     int rc = -1;
-    for (;;) {
-        tsv_bolt_entry e;
-        int got = next_entry(cursor, src, &e, err);
-        if (got < 0)
-            goto out;
-        if (got == 0)
-            break;
+    tsv_bolt_entry e;
+    int got;
+    while ((got = next_entry(cursor, src, &e, err)) > 0) {
         if (e.is_bucket || (count + 1) * BOLT_ELEMENT_SIZE > limit ||
             data_len + e.klen + e.vlen > limit) {
             source_changed(err);
@@ -222,6 +218,8 @@ static int build_inline_value(writer *w, const tsv_bolt_entry *bucket, uint64_t 
         data_len += e.klen + e.vlen;
         count++;
     }
+    if (got < 0)
+        goto out;
     uint64_t elems_len = count * BOLT_ELEMENT_SIZE;
     if (BOLT_BUCKET_HEADER_SIZE + BOLT_PAGE_HEADER_SIZE + elems_len + data_len != expected) {
         source_changed(err);
@@ -334,13 +332,9 @@ static int build_leaves(writer *w, uint64_t bucket, const child_summary *subs, s
     leaf_fill lf = {.size = BOLT_PAGE_HEADER_SIZE};
     size_t next_sub = 0;
     uint64_t seen = 0xcbf29ce484222325ull;
-    for (;;) {
-        tsv_bolt_entry e;
-        int got = next_entry(cursor, src, &e, err);
-        if (got < 0)
-            goto out;
-        if (got == 0)
-            break;
+    tsv_bolt_entry e;
+    int got;
+    while ((got = next_entry(cursor, src, &e, err)) > 0) {
         seen = fingerprint_entry(seen, &e);
         const child_summary *sub = NULL;
         if (e.is_bucket) {
@@ -385,6 +379,8 @@ static int build_leaves(writer *w, uint64_t bucket, const child_summary *subs, s
         lf.size += item;
         lf.data_len += e.klen + vsize;
     }
+    if (got < 0)
+        goto out;
     if (seen != fingerprint || next_sub != nsubs) {
         source_changed(err);
         goto out;
@@ -499,13 +495,9 @@ static int scan_bucket(writer *w, uint64_t handle, unsigned depth, child_summary
         tsv_error_set(err, TSV_EINTERNAL, "bolt write: out of memory");
         goto out;
     }
-    for (;;) {
-        tsv_bolt_entry e;
-        int got = next_entry(cursor, src, &e, err);
-        if (got < 0)
-            goto out;
-        if (got == 0)
-            break;
+    tsv_bolt_entry e;
+    int got;
+    while ((got = next_entry(cursor, src, &e, err)) > 0) {
         if (e.klen == 0 || e.klen > BOLT_MAX_KEY) {
             tsv_error_set(err, TSV_EINVALID, "bolt write: key of %zu bytes (must be 1..%u)", e.klen,
                           BOLT_MAX_KEY);
@@ -549,6 +541,8 @@ static int scan_bucket(writer *w, uint64_t handle, unsigned depth, child_summary
         }
         *items_size += BOLT_ELEMENT_SIZE + e.klen + vsize;
     }
+    if (got < 0)
+        goto out;
     rc = 0;
 out:
     free(prev);
