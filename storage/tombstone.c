@@ -165,12 +165,8 @@ static int verify_v1(int fd, const char *name, uint8_t *buf, uint64_t *entries, 
     uint64_t off = 0, line_start = 0, count = 0;
     size_t line_len = 0;
     uint8_t last = 0;
-    for (;;) {
-        ssize_t k = read_chunk(fd, buf, off, name, err);
-        if (k < 0)
-            return -1;
-        if (k == 0)
-            break;
+    ssize_t k;
+    while ((k = read_chunk(fd, buf, off, name, err)) > 0) {
         for (ssize_t i = 0; i < k; i++) {
             uint8_t c = buf[i];
             if (c == '\n') {
@@ -190,6 +186,8 @@ static int verify_v1(int fd, const char *name, uint8_t *buf, uint64_t *entries, 
         }
         off += (uint64_t)k;
     }
+    if (k < 0)
+        return -1;
     if (line_len - (line_len > 0 && last == '\r') > 0)
         count++;
     *entries = count;
@@ -200,12 +198,8 @@ static int verify_v2(int fd, const char *name, uint8_t *buf, uint64_t *entries, 
 {
     recparser rp = {0};
     uint64_t off = TOMB_HEADER_SIZE;
-    for (;;) {
-        ssize_t k = read_chunk(fd, buf, off, name, err);
-        if (k < 0)
-            return -1;
-        if (k == 0)
-            break;
+    ssize_t k;
+    while ((k = read_chunk(fd, buf, off, name, err)) > 0) {
         /* Payload offsets are file offsets minus the header. */
         rp.offset = off;
         if (rec_feed(&rp, buf, (size_t)k, name, "v2 ", err) != 0)
@@ -213,6 +207,8 @@ static int verify_v2(int fd, const char *name, uint8_t *buf, uint64_t *entries, 
         rec_settle(&rp);
         off += (uint64_t)k;
     }
+    if (k < 0)
+        return -1;
     if (!rec_at_boundary(&rp))
         return rec_truncated(&rp, name, "v2 ", err);
     *entries = rp.records;
