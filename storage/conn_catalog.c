@@ -66,6 +66,17 @@ static int step_done(tsv_conn_catalog *c, sqlite3_stmt *st, const char *what, ts
     return sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(c, err, what);
 }
 
+/* Ends a row loop and finalizes st: a loop whose last step was not
+ * SQLITE_DONE failed (`what` names it), unless rc already holds an error. */
+static int rows_end(tsv_conn_catalog *c, sqlite3_stmt *st, int rc, int last_step, const char *what,
+                    tsv_error *err)
+{
+    if (rc == 0 && last_step != SQLITE_DONE)
+        rc = db_error(c, err, what);
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int tsv_conn_catalog_open(tsv_conn_catalog **out, const char *dir, tsv_error *err)
 {
     char path[4096];
@@ -229,12 +240,11 @@ int tsv_conn_catalog_list(tsv_conn_catalog *c, tsv_conn_fn fn, void *ctx, tsv_er
 {
     tsv_conn_record *v = NULL;
     size_t n = 0, cap = 0;
-    int rc = 0;
+    int rc = 0, s = SQLITE_DONE;
     pthread_mutex_lock(&c->mu);
     sqlite3_stmt *st = NULL;
     if (prepare(c, "SELECT " CONN_COLUMNS " FROM connections ORDER BY name", &st, err) != 0)
         rc = -1;
-    int s;
     while (rc == 0 && (s = sqlite3_step(st)) == SQLITE_ROW) {
         if (TSV_ARRAY_GROW(v, n, cap, err) != 0) {
             rc = -1;
@@ -245,9 +255,7 @@ int tsv_conn_catalog_list(tsv_conn_catalog *c, tsv_conn_fn fn, void *ctx, tsv_er
         else
             n++;
     }
-    if (rc == 0 && s != SQLITE_DONE)
-        rc = db_error(c, err, "list connections");
-    sqlite3_finalize(st);
+    rc = rows_end(c, st, rc, s, "list connections", err);
     pthread_mutex_unlock(&c->mu);
     for (size_t i = 0; rc == 0 && i < n; i++)
         if (fn(ctx, &v[i], err) != 0)
@@ -454,9 +462,7 @@ int tsv_conn_snapshots_list(tsv_conn_catalog *c, const char *name, int with_dele
         }
         row_to_snapshot(st, &v[n++]);
     }
-    if (rc == 0 && s != SQLITE_DONE)
-        rc = db_error(c, err, "list snapshots");
-    sqlite3_finalize(st);
+    rc = rows_end(c, st, rc, s, "list snapshots", err);
     pthread_mutex_unlock(&c->mu);
     for (size_t i = 0; rc == 0 && i < n; i++)
         if (fn(ctx, &v[i], err) != 0)
@@ -508,10 +514,7 @@ static int load_shards(tsv_conn_catalog *c, tsv_snapshot *s, tsv_error *err)
         f->size = (uint64_t)sqlite3_column_int64(st, 7);
         f->mtime = sqlite3_column_int64(st, 8);
     }
-    if (rc == 0 && r != SQLITE_DONE)
-        rc = db_error(c, err, "read snapshot shards");
-    sqlite3_finalize(st);
-    return rc;
+    return rows_end(c, st, rc, r, "read snapshot shards", err);
 }
 
 int tsv_conn_snapshot_at(tsv_conn_catalog *c, const char *name, int64_t at, tsv_snapshot *out,
@@ -608,9 +611,7 @@ int tsv_conn_catalog_objects(tsv_conn_catalog *c, tsv_conn_hex_fn fn, void *ctx,
         if (h && *h && fn(ctx, (const char *)h, err) != 0)
             rc = -1;
     }
-    if (rc == 0 && s != SQLITE_DONE)
-        rc = db_error(c, err, "list objects");
-    sqlite3_finalize(st);
+    rc = rows_end(c, st, rc, s, "list objects", err);
     pthread_mutex_unlock(&c->mu);
     return rc;
 }
