@@ -7,8 +7,12 @@ set -eu
 out=${1:?usage: build.sh OUTDIR}
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$out"
+out=$(cd "$out" && pwd)
 export GO111MODULE=off
-export GOPATH=/usr/share/gocode
+# tests/tools/lib holds the packages the tools share, as tsvault/tools/lib/...
+mkdir -p "$out/gopath/src/tsvault"
+ln -sfn "$here" "$out/gopath/src/tsvault/tools"
+export GOPATH="$out/gopath:/usr/share/gocode"
 export GOCACHE="$out/.gocache"
 export GOFLAGS=
 export CGO_ENABLED=0

@@ -21,10 +21,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 
 	bolt "go.etcd.io/bbolt"
+	"tsvault/tools/lib/boltfile"
 )
 
 type permission struct {
@@ -49,23 +49,6 @@ func isOperator(a *authorization) bool {
 		}
 	}
 	return false
-}
-
-func copyFile(in, out string) error {
-	src, err := os.Open(in)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	dst, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0600)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		dst.Close()
-		return err
-	}
-	return dst.Close()
 }
 
 func deactivateOperator(tx *bolt.Tx) (int, error) {
@@ -111,7 +94,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "boltedit: unknown edit %q\n", edit)
 		os.Exit(2)
 	}
-	if err := copyFile(in, out); err != nil {
+	if err := boltfile.Copy(in, out); err != nil {
 		fmt.Fprintf(os.Stderr, "boltedit: copy: %v\n", err)
 		os.Exit(1)
 	}

@@ -20,29 +20,12 @@ package main
 import (
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
+	"tsvault/tools/lib/boltfile"
 )
-
-func copyFile(in, out string) error {
-	src, err := os.Open(in)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	dst, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0600)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		dst.Close()
-		return err
-	}
-	return dst.Close()
-}
 
 // task returns record n: a JSON task as influxd stores it, padded to size.
 func task(n uint64, size int) (key, val []byte) {
@@ -73,7 +56,7 @@ func main() {
 		os.Exit(2)
 	}
 	tmp := *out + ".tmp"
-	if err := copyFile(*in, tmp); err != nil {
+	if err := boltfile.Copy(*in, tmp); err != nil {
 		fmt.Fprintf(os.Stderr, "boltgen: copy: %v\n", err)
 		os.Exit(1)
 	}

@@ -508,16 +508,16 @@ func exportFile(w *bufio.Writer, path string, later []string, opt exportOpts) (e
 // ---------------------------------------------------------------- stats
 
 type statAcc struct {
-	Files        int            `json:"files"`
-	TSMBytes     int64          `json:"tsmBytes"`
-	Keys         int            `json:"keys"`
-	Series       int            `json:"series"`
-	Measurements int            `json:"measurements"`
-	Fields       map[string]int `json:"fieldsByType"`
-	Blocks       int            `json:"blocks"`
-	Values       int            `json:"values"`
-	MinTime      int64          `json:"minTime"`
-	MaxTime      int64          `json:"maxTime"`
+	Files              int            `json:"files"`
+	TSMBytes           int64          `json:"tsmBytes"`
+	Keys               int            `json:"keys"`
+	Series             int            `json:"series"`
+	Measurements       int            `json:"measurements"`
+	Fields             map[string]int `json:"fieldsByType"`
+	Blocks             int            `json:"blocks"`
+	Values             int            `json:"values"`
+	MinTime            int64          `json:"minTime"`
+	MaxTime            int64          `json:"maxTime"`
 	keys, series, meas map[string]bool
 	fields             map[string]map[string]bool
 }
