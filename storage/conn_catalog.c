@@ -66,6 +66,16 @@ static int step_done(tsv_conn_catalog *c, sqlite3_stmt *st, const char *what, ts
     return sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(c, err, what);
 }
 
+/* step_done for an INSERT; *rowid is the new row's id. */
+static int insert_row(tsv_conn_catalog *c, sqlite3_stmt *st, const char *what, int64_t *rowid,
+                      tsv_error *err)
+{
+    if (step_done(c, st, what, err) != 0)
+        return -1;
+    *rowid = sqlite3_last_insert_rowid(c->db);
+    return 0;
+}
+
 /* Ends a row loop and finalizes st: a loop whose last step was not
  * SQLITE_DONE failed (`what` names it), unless rc already holds an error. */
 static int rows_end(tsv_conn_catalog *c, sqlite3_stmt *st, int rc, int last_step, const char *what,
@@ -338,9 +348,7 @@ static int insert_version(tsv_conn_catalog *c, const char *conn, tsv_snap_shard 
         sqlite3_bind_int64(v, 2, (sqlite3_int64)sh->id);
         sqlite3_bind_text(v, 3, sh->db, -1, SQLITE_STATIC);
         sqlite3_bind_text(v, 4, sh->rp, -1, SQLITE_STATIC);
-        rc = step_done(c, v, "insert shard version", err);
-        if (rc == 0)
-            sh->version = sqlite3_last_insert_rowid(c->db);
+        rc = insert_row(c, v, "insert shard version", &sh->version, err);
     }
     for (size_t i = 0; rc == 0 && i < sh->n_files; i++) {
         const tsv_snap_file *x = &sh->files[i];
@@ -389,9 +397,7 @@ int tsv_conn_snapshot_commit(tsv_conn_catalog *c, tsv_snapshot *s, tsv_error *er
         sqlite3_bind_text(st, 11, s->sql_hex, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 12, s->buckets_hex, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 13, s->meta_hex, -1, SQLITE_STATIC);
-        rc = step_done(c, st, "insert snapshot", err);
-        if (rc == 0)
-            s->id = sqlite3_last_insert_rowid(c->db);
+        rc = insert_row(c, st, "insert snapshot", &s->id, err);
     }
     for (size_t i = 0; rc == 0 && i < s->n_shards; i++) {
         sqlite3_reset(link);
