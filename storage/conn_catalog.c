@@ -287,6 +287,18 @@ static int exec_locked(tsv_conn_catalog *c, const char *sql, tsv_error *err)
     return 0;
 }
 
+/* Ends the transaction begun under c->mu: COMMIT if rc is 0, else (or if
+ * the commit fails) ROLLBACK; unlocks c->mu and returns the outcome. */
+static int tx_end(tsv_conn_catalog *c, int rc, tsv_error *err)
+{
+    if (rc == 0)
+        rc = exec_locked(c, "COMMIT", err);
+    if (rc != 0)
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
 int tsv_conn_catalog_delete(tsv_conn_catalog *c, const char *name, int64_t now, tsv_error *err)
 {
     pthread_mutex_lock(&c->mu);
@@ -309,12 +321,7 @@ int tsv_conn_catalog_delete(tsv_conn_catalog *c, const char *name, int64_t now, 
     }
     sqlite3_finalize(a);
     sqlite3_finalize(b);
-    if (rc == 0)
-        rc = exec_locked(c, "COMMIT", err);
-    if (rc != 0)
-        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-    pthread_mutex_unlock(&c->mu);
-    return rc;
+    return tx_end(c, rc, err);
 }
 
 int tsv_conn_catalog_set_last_run(tsv_conn_catalog *c, const char *name, int64_t t, tsv_error *err)
@@ -408,15 +415,12 @@ int tsv_conn_snapshot_commit(tsv_conn_catalog *c, tsv_snapshot *s, tsv_error *er
     }
     sqlite3_finalize(st);
     sqlite3_finalize(link);
-    if (rc == 0)
-        rc = exec_locked(c, "COMMIT", err);
-    if (rc != 0) {
-        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    rc = tx_end(c, rc, err);
+    /* Rolled back: the versions this commit created do not exist. */
+    if (rc != 0)
         for (size_t i = 0; i < s->n_shards; i++)
             if (s->shards[i].changed)
                 s->shards[i].version = 0;
-    }
-    pthread_mutex_unlock(&c->mu);
     return rc;
 }
 
@@ -593,12 +597,7 @@ int tsv_conn_snapshots_purge(tsv_conn_catalog *c, int64_t cutoff, uint64_t *purg
                          "DELETE FROM shard_versions WHERE id NOT IN"
                          " (SELECT version FROM snapshot_shards)",
                          err);
-    if (rc == 0)
-        rc = exec_locked(c, "COMMIT", err);
-    if (rc != 0)
-        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-    pthread_mutex_unlock(&c->mu);
-    return rc;
+    return tx_end(c, rc, err);
 }
 
 int tsv_conn_catalog_objects(tsv_conn_catalog *c, tsv_conn_hex_fn fn, void *ctx, tsv_error *err)
