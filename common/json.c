@@ -9,9 +9,9 @@
  */
 #include "json.h"
 #include "tsv_time.h"
+#include "vformat.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1076,10 +1076,7 @@ void tsv_jw_field_string(tsv_json_writer *w, const char *key, const char *s)
 void tsv_jw_field_stringf(tsv_json_writer *w, const char *key, const char *fmt, ...)
 {
     char s[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(s, sizeof s, fmt, ap);
-    va_end(ap);
+    TSV_VFORMAT(s, fmt);
     tsv_jw_field_string(w, key, s);
 }
 

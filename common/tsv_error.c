@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "vformat.h"
+
 static const struct {
     const char *name;
     int status;
@@ -90,10 +92,7 @@ int tsv_error_wrap(tsv_error *err, const char *fmt, ...)
         return -1;
     char prefix[TSV_ERROR_MSG_MAX];
     char old[TSV_ERROR_MSG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
-    va_end(ap);
+    TSV_VFORMAT(prefix, fmt);
     memcpy(old, err->message, sizeof old);
     /* Truncation is acceptable here: the message is for humans. */
     size_t n = strlen(prefix);

@@ -3,7 +3,6 @@
 
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +24,7 @@
 #include "tenant.h"
 #include "tsv_log.h"
 #include "tsv_time.h"
+#include "vformat.h"
 
 #define MAX_LOGS 1000
 #define WORKER_STACK (8u * 1024 * 1024)
@@ -169,10 +169,7 @@ static void job_logf(job *jb, const char *level, const char *fmt, ...)
 static void job_logf(job *jb, const char *level, const char *fmt, ...)
 {
     char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
+    TSV_VFORMAT(msg, fmt);
     job_log(jb, level, msg);
 }
 

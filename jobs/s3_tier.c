@@ -26,6 +26,7 @@
 #include "tier_log.h"
 #include "tsv_log.h"
 #include "tsv_time.h"
+#include "vformat.h"
 
 #define CHECKPOINT_NAME_LEN 20
 #define MARK_BATCH 64
@@ -1649,10 +1650,7 @@ static void tv_problem(tv_ctx *c, const char *what, const char *fmt, ...)
 static void tv_problem(tv_ctx *c, const char *what, const char *fmt, ...)
 {
     char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
+    TSV_VFORMAT(msg, fmt);
     c->sum->problems++;
     if (c->problem)
         c->problem(c->ctx, what, msg);

@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -22,6 +21,7 @@
 #include "bolt_format.h"
 #include "fsutil.h"
 #include "tsv_log.h"
+#include "vformat.h"
 
 struct tsv_bolt_file {
     const uint8_t *map;
@@ -78,10 +78,7 @@ static int bad_page(tsv_error *err, const page_view *pv, const char *fmt, ...)
     if (!err)
         return -1;
     char msg[TSV_ERROR_MSG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
+    TSV_VFORMAT(msg, fmt);
     return tsv_error_set(err, TSV_EINVALID, "invalid bolt file: page %" PRIu64 "%s: %s", pv->id,
                          pv->is_inline ? " (inline bucket)" : "", msg);
 }

@@ -16,7 +16,6 @@
 #include <limits.h>
 #include <lmdb.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +28,7 @@
 #include "kv_internal.h"
 #include "lmdb_changelog.h"
 #include "tsv_log.h"
+#include "vformat.h"
 
 #define TAG_VALUE 0x00
 #define TAG_BUCKET 0x01
@@ -137,10 +137,7 @@ static int mdb_fail(tsv_kv *kv, tsv_error *err, int rc, const char *fmt, ...)
 static int mdb_fail(tsv_kv *kv, tsv_error *err, int rc, const char *fmt, ...)
 {
     char what[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
+    TSV_VFORMAT(what, fmt);
     const char *dir = kv ? kv->dir : "?";
 
     if (rc == MDB_MAP_FULL) {

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +28,7 @@
 #include "tsv_time.h"
 #include "vault.h"
 #include "vault_history_internal.h"
+#include "vformat.h"
 
 #define PENDING_NAME ".tsv-pitr"
 #define SQL_NAME "influxd.sqlite"
@@ -139,10 +139,7 @@ static void logf_(const tsv_pitr_options *opt, const char *level, const char *fm
 static void logf_(const tsv_pitr_options *opt, const char *level, const char *fmt, ...)
 {
     char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
+    TSV_VFORMAT(msg, fmt);
     TSV_INFO("msg=\"pitr: %s\"", msg);
     if (opt && opt->log)
         opt->log(opt->ctx, level, msg);
