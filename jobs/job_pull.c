@@ -420,11 +420,7 @@ static int metadata_1x(pull *p, tsv_error *err)
 int tsv_job_pull_run(tsv_conns *c, const char *connection, const char *job_id,
                      const tsv_job_ops *ops, void *ctx, tsv_error *err)
 {
-    pull p;
-    memset(&p, 0, sizeof p);
-    p.c = c;
-    p.ops = ops;
-    p.ctx = ctx;
+    pull p = {.c = c, .ops = ops, .ctx = ctx};
     if (tsv_conns_load(c, connection, &p.conn, err) != 0)
         return -1;
     tsv_error pe;

@@ -264,13 +264,13 @@ static int push_2x(push *p, const tsv_conn *tgt, tsv_error *err)
         tsv_influx2_set_timeout(cl, tgt->timeout_ms);
         rc = read_object(p, p->snap.buckets_hex, &buckets, err);
     }
-    tsv_influx2_restore_request rq;
-    memset(&rq, 0, sizeof rq);
-    rq.buckets_json = (const char *)buckets.data;
-    rq.buckets_len = buckets.len;
-    rq.open_shard = open_shard;
-    rq.close_shard = close_shard;
-    rq.ctx = p;
+    tsv_influx2_restore_request rq = {
+        .buckets_json = (const char *)buckets.data,
+        .buckets_len = buckets.len,
+        .open_shard = open_shard,
+        .close_shard = close_shard,
+        .ctx = p,
+    };
     if (rc == 0 && p->spec->full) {
         rq.full = 1;
         rc = tsv_objstore_get(tsv_conns_objects(p->c), p->snap.kv_hex, &kv, err);
@@ -317,17 +317,17 @@ static int has_database(const Meta__Data *md, const char *db, const char *rp)
 static int restore_1x(push *p, tsv_influx1_client *cl, const tsv_buf *meta, const char *db,
                       const char *rp, const char *new_db, const char *new_rp, tsv_error *err)
 {
-    tsv_influx1_restore_request rq;
-    memset(&rq, 0, sizeof rq);
-    rq.meta = meta->data;
-    rq.meta_len = meta->len;
-    rq.backup_db = db;
-    rq.restore_db = new_db;
-    rq.backup_rp = rp;
-    rq.restore_rp = new_rp;
-    rq.open_shard = open_shard;
-    rq.close_shard = close_shard;
-    rq.ctx = p;
+    tsv_influx1_restore_request rq = {
+        .meta = meta->data,
+        .meta_len = meta->len,
+        .backup_db = db,
+        .restore_db = new_db,
+        .backup_rp = rp,
+        .restore_rp = new_rp,
+        .open_shard = open_shard,
+        .close_shard = close_shard,
+        .ctx = p,
+    };
     if (rp)
         logf_(p, "info", "restoring %s/%s as %s/%s", db, rp, new_db, new_rp);
     else
@@ -397,12 +397,7 @@ static int push_1x(push *p, const tsv_conn *tgt, tsv_error *err)
 int tsv_job_push_run(tsv_conns *c, tsv_store *local, const tsv_push_spec *spec,
                      const tsv_job_ops *ops, void *ctx, tsv_error *err)
 {
-    push p;
-    memset(&p, 0, sizeof p);
-    p.c = c;
-    p.spec = spec;
-    p.ops = ops;
-    p.ctx = ctx;
+    push p = {.c = c, .spec = spec, .ops = ops, .ctx = ctx};
     tsv_conn tgt;
     if (tsv_conns_load(c, spec->target, &tgt, err) != 0)
         return tsv_error_wrap(err, "target");

@@ -263,12 +263,12 @@ int tsv_store_vault_reconcile(tsv_store *s, tsv_error *err)
         }
         /* Data the vault does not know yet (written before the vault
          * existed): it becomes the slot's in-use version. */
-        tsv_version v;
-        memset(&v, 0, sizeof v);
-        v.slot = l->slot;
-        v.shard_id = l->shard_id;
-        v.state = TSV_VERSION_IN_USE;
-        v.created_ns = now;
+        tsv_version v = {
+            .slot = l->slot,
+            .shard_id = l->shard_id,
+            .state = TSV_VERSION_IN_USE,
+            .created_ns = now,
+        };
         snprintf(v.org_id, sizeof v.org_id, "%s", l->org_id);
         snprintf(v.bucket_name, sizeof v.bucket_name, "%s", l->bucket_name);
         if (tsv_catalog_next_version(t, &l->slot, &v.version, err) != 0 ||
