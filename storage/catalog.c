@@ -144,12 +144,25 @@ static size_t slot_prefix(uint8_t *k, const char *bucket, const char *rp, int64_
     return 34 + rl;
 }
 
+/* slot_prefix of a whole slot, tagged `tag` ('V' versions, 'E' events);
+ * 0 (and err) for a slot that does not fit a key. */
+static size_t slot_key_prefix(uint8_t *k, uint8_t tag, const tsv_slot_key *s, tsv_error *err)
+{
+    size_t n = slot_prefix(k, s->bucket, s->rp, s->start_ns, s->end_ns);
+    if (n == 0) {
+        tsv_error_set(err, TSV_EINVALID, "bad catalogue slot %s/%s", s->bucket, s->rp);
+        return 0;
+    }
+    k[0] = tag;
+    return n;
+}
+
 static int slot_key(uint8_t *k, size_t *klen, const tsv_slot_key *s, uint64_t version,
                     tsv_error *err)
 {
-    size_t n = slot_prefix(k, s->bucket, s->rp, s->start_ns, s->end_ns);
+    size_t n = slot_key_prefix(k, 'V', s, err);
     if (n == 0)
-        return tsv_error_set(err, TSV_EINVALID, "bad catalogue slot %s/%s", s->bucket, s->rp);
+        return -1;
     tsv_put_be64(k + n, version);
     *klen = n + 8;
     return 0;
@@ -471,10 +484,9 @@ static int event_put(tsv_catalog_txn *t, const tsv_slot_key *s, uint64_t version
                      tsv_version_state state, int64_t at, tsv_error *err)
 {
     uint8_t k[KEY_MAX + 8];
-    size_t n = slot_prefix(k, s->bucket, s->rp, s->start_ns, s->end_ns);
+    size_t n = slot_key_prefix(k, 'E', s, err);
     if (n == 0)
-        return tsv_error_set(err, TSV_EINVALID, "bad catalogue slot %s/%s", s->bucket, s->rp);
-    k[0] = 'E';
+        return -1;
     tsv_put_be64(k + n, (uint64_t)at ^ (1ull << 63));
     tsv_put_be64(k + n + 8, version);
     uint8_t st = (uint8_t)state;
@@ -572,10 +584,9 @@ int tsv_catalog_in_use_at(tsv_catalog_txn *t, const tsv_slot_key *slot, int64_t 
                           uint64_t *version, tsv_error *err)
 {
     uint8_t k[KEY_MAX];
-    size_t n = slot_prefix(k, slot->bucket, slot->rp, slot->start_ns, slot->end_ns);
+    size_t n = slot_key_prefix(k, 'E', slot, err);
     if (n == 0)
-        return tsv_error_set(err, TSV_EINVALID, "bad catalogue slot");
-    k[0] = 'E';
+        return -1;
     one_at o = {0};
     if (events_walk(t, k, n, t_ns, one_at_fn, &o, err) < 0)
         return -1;
@@ -780,9 +791,9 @@ int tsv_catalog_slot_foreach(tsv_catalog_txn *t, const tsv_slot_key *slot, tsv_c
                              void *ctx, tsv_error *err)
 {
     uint8_t k[KEY_MAX];
-    size_t n = slot_prefix(k, slot->bucket, slot->rp, slot->start_ns, slot->end_ns);
+    size_t n = slot_key_prefix(k, 'V', slot, err);
     if (n == 0)
-        return tsv_error_set(err, TSV_EINVALID, "bad catalogue slot");
+        return -1;
     return walk(t, k, n, fn, ctx, err);
 }
 
