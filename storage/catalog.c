@@ -103,15 +103,32 @@ int tsv_version_copy(tsv_version *dst, const tsv_version *src, tsv_error *err)
     return 0;
 }
 
-int tsv_version_append(tsv_version **arr, size_t *n, size_t *cap, const tsv_version *v,
-                       tsv_error *err)
+int tsv_version_list_add(tsv_version_list *l, const tsv_version *v, tsv_error *err)
 {
-    if (TSV_ARRAY_GROW(*arr, *n, *cap, err) != 0)
+    if (TSV_ARRAY_GROW(l->v, l->n, l->cap, err) != 0)
         return -1;
-    if (tsv_version_copy(&(*arr)[*n], v, err) != 0)
+    if (tsv_version_copy(&l->v[l->n], v, err) != 0)
         return -1;
-    (*n)++;
+    l->n++;
     return 0;
+}
+
+void tsv_version_list_clear(tsv_version_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        tsv_version_clear(&l->v[i]);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+int tsv_version_list_collect(void *list, const tsv_version *v, tsv_error *err)
+{
+    return tsv_version_list_add(list, v, err);
+}
+
+int tsv_version_list_collect_in_use(void *list, const tsv_version *v, tsv_error *err)
+{
+    return v->state == TSV_VERSION_IN_USE ? tsv_version_list_add(list, v, err) : 0;
 }
 
 /* ---- keys ----------------------------------------------------------------

@@ -148,11 +148,21 @@ int tsv_catalog_meta_del(tsv_catalog_txn *t, const char *key, tsv_error *err);
 
 /* Copies a version (deep; *dst is overwritten). */
 int tsv_version_copy(tsv_version *dst, const tsv_version *src, tsv_error *err);
-/* Appends a deep copy of v to the growable array *arr (*n used, room for
- * *cap; starts as NULL/0/0). The caller clears each element and frees *arr.
- * On error (out of memory) the array is unchanged. */
-int tsv_version_append(tsv_version **arr, size_t *n, size_t *cap, const tsv_version *v,
-                       tsv_error *err);
+/* A growable list of deep-copied versions. Starts zeroed ({0}); the owner
+ * releases it with tsv_version_list_clear. Not thread-safe. */
+typedef struct tsv_version_list {
+    tsv_version *v;
+    size_t n, cap;
+} tsv_version_list;
+
+/* Appends a deep copy of v. On error (out of memory) the list is unchanged. */
+int tsv_version_list_add(tsv_version_list *l, const tsv_version *v, tsv_error *err);
+/* Clears every version, frees the array and zeroes the list. */
+void tsv_version_list_clear(tsv_version_list *l);
+/* tsv_catalog_fn callbacks for a tsv_version_list passed as ctx: every
+ * version, or only the in-use ones. */
+int tsv_version_list_collect(void *list, const tsv_version *v, tsv_error *err);
+int tsv_version_list_collect_in_use(void *list, const tsv_version *v, tsv_error *err);
 
 /* Puts a copy of v as soft-deleted at now_ns by the operation `by` (v
  * itself is unchanged). */

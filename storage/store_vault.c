@@ -165,8 +165,7 @@ typedef struct todo {
 typedef struct stray_ctx {
     const tsv_live_shard *live;
     size_t n_live;
-    tsv_version *stray;
-    size_t n, cap;
+    tsv_version_list stray;
 } stray_ctx;
 
 static int is_live_slot(const stray_ctx *c, const tsv_slot_key *k)
@@ -185,7 +184,7 @@ static int stray_fn(void *ctx, const tsv_version *v, tsv_error *err)
     stray_ctx *c = ctx;
     if (v->state != TSV_VERSION_IN_USE || strlen(v->slot.bucket) != 16 || is_live_slot(c, &v->slot))
         return 0;
-    return tsv_version_append(&c->stray, &c->n, &c->cap, v, err);
+    return tsv_version_list_add(&c->stray, v, err);
 }
 
 int tsv_store_vault_reconcile(tsv_store *s, tsv_error *err)
@@ -197,7 +196,7 @@ int tsv_store_vault_reconcile(tsv_store *s, tsv_error *err)
         return -1;
     todo *work = calloc(n_live ? n_live : 1, sizeof *work);
     size_t n_work = 0;
-    stray_ctx sc = {live, n_live, NULL, 0, 0};
+    stray_ctx sc = {.live = live, .n_live = n_live};
     int rc = -1;
     tsv_catalog_txn *t = NULL;
     if (!work) {
@@ -295,8 +294,8 @@ int tsv_store_vault_reconcile(tsv_store *s, tsv_error *err)
     /* In-use versions of shards the meta no longer lists. */
     if (tsv_catalog_foreach(t, stray_fn, &sc, err) < 0)
         goto out_unlock;
-    for (size_t i = 0; i < sc.n; i++) {
-        tsv_version *v = &sc.stray[i];
+    for (size_t i = 0; i < sc.stray.n; i++) {
+        tsv_version *v = &sc.stray.v[i];
         v->state = TSV_VERSION_SOFT_DELETED;
         v->deleted_ns = now;
         snprintf(v->deleted_by, sizeof v->deleted_by, "%s",
@@ -321,9 +320,7 @@ out_unlock:
 out:
     for (size_t i = 0; i < n_work; i++)
         tsv_version_clear(&work[i].v);
-    for (size_t i = 0; i < sc.n; i++)
-        tsv_version_clear(&sc.stray[i]);
-    free(sc.stray);
+    tsv_version_list_clear(&sc.stray);
     free(work);
     free(live);
     return rc;
@@ -417,41 +414,28 @@ int tsv_store_vault_record_installed(tsv_store *s, uint64_t shard_id, const char
 
 /* ---- bucket delete ------------------------------------------------------------ */
 
-typedef struct bucket_in_use_ctx {
-    tsv_version *arr;
-    size_t n, cap;
-} bucket_in_use_ctx;
-
-static int bucket_in_use_fn(void *ctx, const tsv_version *v, tsv_error *err)
-{
-    bucket_in_use_ctx *c = ctx;
-    if (v->state != TSV_VERSION_IN_USE)
-        return 0;
-    return tsv_version_append(&c->arr, &c->n, &c->cap, v, err);
-}
-
 int tsv_store_vault_bucket_deleted(tsv_store *s, const char *bucket_id, tsv_error *err)
 {
     tsv_vault *vault = s->vault;
-    bucket_in_use_ctx c = {0};
+    tsv_version_list c = {0};
     tsv_catalog_txn *t;
     if (tsv_catalog_begin(vault->catalog, 1, &t, err) != 0)
         return -1;
-    int rc = tsv_catalog_bucket_foreach(t, bucket_id, bucket_in_use_fn, &c, err) < 0 ? -1 : 0;
+    int rc = tsv_catalog_bucket_foreach(t, bucket_id, tsv_version_list_collect_in_use, &c, err) < 0
+                 ? -1
+                 : 0;
     int64_t now = tsv_vault_now_ns();
     for (size_t i = 0; rc == 0 && i < c.n; i++) {
-        c.arr[i].state = TSV_VERSION_SOFT_DELETED;
-        c.arr[i].deleted_ns = now;
-        snprintf(c.arr[i].deleted_by, sizeof c.arr[i].deleted_by, "bucket-delete");
-        rc = tsv_catalog_put(t, &c.arr[i], err);
+        c.v[i].state = TSV_VERSION_SOFT_DELETED;
+        c.v[i].deleted_ns = now;
+        snprintf(c.v[i].deleted_by, sizeof c.v[i].deleted_by, "bucket-delete");
+        rc = tsv_catalog_put(t, &c.v[i], err);
     }
     if (rc == 0)
         rc = tsv_catalog_commit(t, err);
     else
         tsv_catalog_abort(t);
-    for (size_t i = 0; i < c.n; i++)
-        tsv_version_clear(&c.arr[i]);
-    free(c.arr);
+    tsv_version_list_clear(&c);
     if (rc != 0)
         return -1;
     TSV_INFO("msg=\"bucket deleted: its shard versions are soft-deleted\" bucket=%s versions=%zu",
@@ -466,19 +450,10 @@ int tsv_store_vault_bucket_deleted(tsv_store *s, const char *bucket_id, tsv_erro
 
 /* ---- unusedShards -------------------------------------------------------------- */
 
-typedef struct unused_ctx {
-    tsv_version *arr;
-    size_t n, cap;
-    const char *org_id, *name; /* lookup by name */
-    char found_bucket[17];
-} unused_ctx;
-
+/* Collects the soft-deleted versions into the tsv_version_list ctx. */
 static int unused_fn(void *ctx, const tsv_version *v, tsv_error *err)
 {
-    unused_ctx *c = ctx;
-    if (v->state != TSV_VERSION_SOFT_DELETED)
-        return 0;
-    return tsv_version_append(&c->arr, &c->n, &c->cap, v, err);
+    return v->state == TSV_VERSION_SOFT_DELETED ? tsv_version_list_add(ctx, v, err) : 0;
 }
 
 /* Newest record of a deleted bucket with this org and name. */
@@ -557,7 +532,7 @@ int tsv_store_unused_shards(tsv_store *s, const char *bucket_id, const char *org
     }
     tsv_store_shared_lock(s);
     tsv_vault *vault = s->vault;
-    unused_ctx c = {0};
+    tsv_version_list c = {0};
     tsv_catalog_txn *t;
     int rc = tsv_catalog_begin(vault->catalog, 0, &t, err);
     if (rc == 0) {
@@ -578,17 +553,15 @@ int tsv_store_unused_shards(tsv_store *s, const char *bucket_id, const char *org
         rc = bucket_id ? tsv_error_set(err, TSV_ENOTFOUND, "bucket %s not found", bucket_id)
                        : tsv_error_set(err, TSV_ENOTFOUND, "table %s not found", bucket_name);
     if (rc == 0 && c.n > 1)
-        qsort(c.arr, c.n, sizeof *c.arr, cmp_unused);
+        qsort(c.v, c.n, sizeof *c.v, cmp_unused);
     for (size_t i = 0; rc == 0 && i < c.n; i++) {
-        tsv_unused_shard u = {&c.arr[i], INT64_MAX};
+        tsv_unused_shard u = {&c.v[i], INT64_MAX};
         if (vault->retention_s >= 0 &&
-            c.arr[i].deleted_ns <= INT64_MAX - vault->retention_s * 1000000000)
-            u.purge_due_ns = c.arr[i].deleted_ns + vault->retention_s * 1000000000;
+            c.v[i].deleted_ns <= INT64_MAX - vault->retention_s * 1000000000)
+            u.purge_due_ns = c.v[i].deleted_ns + vault->retention_s * 1000000000;
         rc = fn(ctx, &u, err);
     }
-    for (size_t i = 0; i < c.n; i++)
-        tsv_version_clear(&c.arr[i]);
-    free(c.arr);
+    tsv_version_list_clear(&c);
     return rc;
 }
 

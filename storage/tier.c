@@ -483,21 +483,6 @@ int tsv_tier_recover_target_ok(const char *data_dir)
     return tsv_path_exists(p);
 }
 
-/* In-use versions of the recovered catalogue, copied out of its
- * transaction. */
-typedef struct in_use_ctx {
-    tsv_version *v;
-    size_t n, cap;
-} in_use_ctx;
-
-static int in_use_fn(void *ctx, const tsv_version *ver, tsv_error *err)
-{
-    in_use_ctx *u = ctx;
-    if (ver->state != TSV_VERSION_IN_USE)
-        return 0;
-    return tsv_version_append(&u->v, &u->n, &u->cap, ver, err);
-}
-
 static int link_object(const char *objects_dir, const char *hex, const char *path, tsv_error *err)
 {
     char src[PATH_MAX];
@@ -511,7 +496,7 @@ static int link_object(const char *objects_dir, const char *hex, const char *pat
 
 /* state.recover-<r>/: KV, marker, SQL file, shard directories. */
 static int build_state(const char *data_dir, const char *from, const char *staging, uint64_t gen,
-                       const in_use_ctx *u, tsv_error *err)
+                       const tsv_version_list *u, tsv_error *err)
 {
     char objects[PATH_MAX], src[PATH_MAX], dst[PATH_MAX];
     if (tsv_path_join(objects, sizeof objects, err, "%s/objects", data_dir) != 0 ||
@@ -601,10 +586,10 @@ int tsv_tier_recover_install(const char *data_dir, const char *from, uint64_t ge
         return -1;
     tsv_catalog *c = NULL;
     tsv_catalog_txn *t = NULL;
-    in_use_ctx u = {0};
+    tsv_version_list u = {0}; /* in-use versions, copied out of the transaction */
     int rc = -1;
     if (tsv_catalog_open(&c, cat_dst, err) != 0 || tsv_catalog_begin(c, 0, &t, err) != 0 ||
-        tsv_catalog_foreach(t, in_use_fn, &u, err) != 0)
+        tsv_catalog_foreach(t, tsv_version_list_collect_in_use, &u, err) != 0)
         goto out;
     tsv_catalog_abort(t);
     t = NULL;
@@ -648,9 +633,7 @@ int tsv_tier_recover_install(const char *data_dir, const char *from, uint64_t ge
 out:
     tsv_catalog_abort(t);
     tsv_catalog_close(c);
-    for (size_t i = 0; i < u.n; i++)
-        tsv_version_clear(&u.v[i]);
-    free(u.v);
+    tsv_version_list_clear(&u);
     if (rc != 0 && tsv_path_exists(staging)) {
         tsv_error e2;
         (void)tsv_remove_tree(staging, &e2);

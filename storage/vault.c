@@ -433,11 +433,8 @@ out:
 
 typedef struct purge_ctx {
     int64_t cutoff_ns;
-    tsv_version *due; /* copies to rewrite */
-    size_t n, cap;
-    /* for the quota */
-    tsv_version *soft;
-    size_t n_soft, cap_soft;
+    tsv_version_list due;  /* copies to rewrite */
+    tsv_version_list soft; /* for the quota */
     uint64_t live_bytes;
 } purge_ctx;
 
@@ -450,8 +447,8 @@ static int purge_scan(void *ctx, const tsv_version *v, tsv_error *err)
     if (v->state != TSV_VERSION_SOFT_DELETED)
         return 0;
     if (v->deleted_ns <= p->cutoff_ns)
-        return tsv_version_append(&p->due, &p->n, &p->cap, v, err);
-    return tsv_version_append(&p->soft, &p->n_soft, &p->cap_soft, v, err);
+        return tsv_version_list_add(&p->due, v, err);
+    return tsv_version_list_add(&p->soft, v, err);
 }
 
 static int cmp_deleted(const void *a, const void *b)
@@ -474,35 +471,36 @@ int tsv_vault_purge(tsv_vault *v, int64_t now_ns, tsv_vault_purge_stats *st, tsv
         goto out;
     if (tsv_catalog_foreach(t, purge_scan, &p, err) < 0)
         goto out;
-    for (size_t i = 0; i < p.n; i++) {
-        for (size_t j = 0; j < p.due[i].n_files; j++)
-            p.live_bytes -= p.due[i].files[j].size;
-        p.due[i].state = TSV_VERSION_PURGED;
-        p.due[i].purged_ns = now_ns;
-        if (tsv_catalog_put(t, &p.due[i], err) != 0)
+    for (size_t i = 0; i < p.due.n; i++) {
+        tsv_version *d = &p.due.v[i];
+        for (size_t j = 0; j < d->n_files; j++)
+            p.live_bytes -= d->files[j].size;
+        d->state = TSV_VERSION_PURGED;
+        d->purged_ns = now_ns;
+        if (tsv_catalog_put(t, d, err) != 0)
             goto out;
         TSV_INFO("msg=\"soft-deleted version purged\" reason=grace-period-over bucket=%s rp=%s "
                  "shard=%" PRIu64 " version=%" PRIu64,
-                 p.due[i].slot.bucket, p.due[i].slot.rp, p.due[i].shard_id, p.due[i].version);
+                 d->slot.bucket, d->slot.rp, d->shard_id, d->version);
         st->purged_versions++;
     }
-    if (v->quota_bytes && p.live_bytes > v->quota_bytes && p.n_soft) {
+    if (v->quota_bytes && p.live_bytes > v->quota_bytes && p.soft.n) {
         /* Oldest soft-deleted first, until the catalogued bytes fit. The
          * count is an upper bound of what objects take (shared files are
          * counted per version), so this may purge a little early: it never
          * keeps more than the quota. */
-        qsort(p.soft, p.n_soft, sizeof *p.soft, cmp_deleted);
-        for (size_t i = 0; i < p.n_soft && p.live_bytes > v->quota_bytes; i++) {
-            p.live_bytes -= tsv_version_bytes(&p.soft[i]);
-            p.soft[i].state = TSV_VERSION_PURGED;
-            p.soft[i].purged_ns = now_ns;
-            if (tsv_catalog_put(t, &p.soft[i], err) != 0)
+        qsort(p.soft.v, p.soft.n, sizeof *p.soft.v, cmp_deleted);
+        for (size_t i = 0; i < p.soft.n && p.live_bytes > v->quota_bytes; i++) {
+            tsv_version *d = &p.soft.v[i];
+            p.live_bytes -= tsv_version_bytes(d);
+            d->state = TSV_VERSION_PURGED;
+            d->purged_ns = now_ns;
+            if (tsv_catalog_put(t, d, err) != 0)
                 goto out;
             TSV_WARN("msg=\"soft-deleted version purged before its grace period ended\" "
                      "reason=space-quota quota_bytes=%" PRIu64 " bucket=%s rp=%s shard=%" PRIu64
                      " version=%" PRIu64,
-                     v->quota_bytes, p.soft[i].slot.bucket, p.soft[i].slot.rp, p.soft[i].shard_id,
-                     p.soft[i].version);
+                     v->quota_bytes, d->slot.bucket, d->slot.rp, d->shard_id, d->version);
             st->quota_versions++;
         }
     }
@@ -521,12 +519,8 @@ int tsv_vault_purge(tsv_vault *v, int64_t now_ns, tsv_vault_purge_stats *st, tsv
         rc = tsv_vault_gc(v, st, err);
 out:
     tsv_catalog_abort(t);
-    for (size_t i = 0; i < p.n; i++)
-        tsv_version_clear(&p.due[i]);
-    for (size_t i = 0; i < p.n_soft; i++)
-        tsv_version_clear(&p.soft[i]);
-    free(p.due);
-    free(p.soft);
+    tsv_version_list_clear(&p.due);
+    tsv_version_list_clear(&p.soft);
     pthread_mutex_unlock(&v->purge_mu);
     return rc;
 }

@@ -405,36 +405,17 @@ int tsv_vault_delete_data(tsv_store *s, const char *bucket_id, const tsv_interva
 
 /* ---- restore_data ------------------------------------------------------------ */
 
-typedef struct versions_ctx {
-    tsv_version *arr;
-    size_t n, cap;
-} versions_ctx;
-
-static int versions_fn(void *ctx, const tsv_version *v, tsv_error *err)
-{
-    versions_ctx *c = ctx;
-    return tsv_version_append(&c->arr, &c->n, &c->cap, v, err);
-}
-
-static void versions_free(versions_ctx *c)
+static tsv_version *find_version(tsv_version_list *c, uint64_t num)
 {
     for (size_t i = 0; i < c->n; i++)
-        tsv_version_clear(&c->arr[i]);
-    free(c->arr);
-    memset(c, 0, sizeof *c);
-}
-
-static tsv_version *find_version(versions_ctx *c, uint64_t num)
-{
-    for (size_t i = 0; i < c->n; i++)
-        if (c->arr[i].version == num)
-            return &c->arr[i];
+        if (c->v[i].version == num)
+            return &c->v[i];
     return NULL;
 }
 
 /* 1 if `cur` is a delete_data version made (directly or through further
  * delete_data versions) from version `base`. */
-static int derived_from(versions_ctx *c, const tsv_version *cur, uint64_t base)
+static int derived_from(tsv_version_list *c, const tsv_version *cur, uint64_t base)
 {
     const tsv_version *v = cur;
     for (size_t steps = 0; v && v->derived_from && steps <= c->n; steps++) {
@@ -451,14 +432,14 @@ static int restore_plan(tsv_vault *vault, tsv_catalog_txn *t, const tsv_live_sha
                         const tsv_vault_op_options *opt, const char *by, int64_t now, uint64_t gen,
                         tsv_vault_shard_result *sr, tsv_version *to, int *change, tsv_error *err)
 {
-    versions_ctx vc = {0};
+    tsv_version_list vc = {0};
     int rc = -1;
     *change = 0;
     tsv_version *cand = NULL, *cur = NULL;
-    if (tsv_catalog_slot_foreach(t, &l->slot, versions_fn, &vc, err) < 0)
+    if (tsv_catalog_slot_foreach(t, &l->slot, tsv_version_list_collect, &vc, err) < 0)
         goto out;
     for (size_t i = 0; i < vc.n; i++) {
-        tsv_version *v = &vc.arr[i];
+        tsv_version *v = &vc.v[i];
         if (v->state == TSV_VERSION_IN_USE)
             cur = v;
         /* Automatic: the newest version that holds data as written, never
@@ -516,7 +497,7 @@ static int restore_plan(tsv_vault *vault, tsv_catalog_txn *t, const tsv_live_sha
     *change = 1;
     rc = 0;
 out:
-    versions_free(&vc);
+    tsv_version_list_clear(&vc);
     return rc;
 }
 
@@ -602,10 +583,11 @@ int tsv_vault_restore_data(tsv_store *s, const char *bucket_id, const tsv_interv
             tsv_catalog_txn *t2;
             int any = 0;
             if (tsv_catalog_begin(s->vault->catalog, 0, &t2, err) == 0) {
-                versions_ctx vc = {0};
-                if (tsv_catalog_bucket_foreach(t2, bucket_id, versions_fn, &vc, err) >= 0)
+                tsv_version_list vc = {0};
+                if (tsv_catalog_bucket_foreach(t2, bucket_id, tsv_version_list_collect, &vc, err) >=
+                    0)
                     any = vc.n > 0;
-                versions_free(&vc);
+                tsv_version_list_clear(&vc);
                 tsv_catalog_abort(t2);
             }
             if (!any)

@@ -158,8 +158,7 @@ typedef struct walk_ctx {
     cat_ctx *c;
     cat_problems *probs;
     tsv_objstore *os;
-    tsv_version *live; /* in-use shard versions, checked against their directories */
-    size_t n_live, cap_live;
+    tsv_version_list live; /* in-use shard versions, checked against their directories */
 } walk_ctx;
 
 static int version_fn(void *ctx, const tsv_version *ver, tsv_error *err)
@@ -185,7 +184,7 @@ static int version_fn(void *ctx, const tsv_version *ver, tsv_error *err)
     int shard_slot = strcmp(ver->slot.bucket, TSV_CATALOG_SLOT_KV) != 0 &&
                      strcmp(ver->slot.bucket, TSV_CATALOG_SLOT_SQL) != 0;
     if (shard_slot && ver->state == TSV_VERSION_IN_USE && ver->shard_id) {
-        if (tsv_version_append(&w->live, &w->n_live, &w->cap_live, ver, err) != 0)
+        if (tsv_version_list_add(&w->live, ver, err) != 0)
             return -1;
     }
     for (size_t i = 0; i < ver->n_files; i++) {
@@ -270,7 +269,7 @@ static int check_catalogue(struct verifier *v, tsv_store *s, const char *bucket_
     c.s = s;
     c.all = all;
     cat_problems probs = {0};
-    walk_ctx w = {&c, &probs, vault->objects, NULL, 0, 0};
+    walk_ctx w = {.c = &c, .probs = &probs, .os = vault->objects};
     tsv_catalog_txn *t;
     tsv_store_shared_lock(s);
     if (tsv_catalog_begin(vault->catalog, 0, &t, err) != 0) {
@@ -281,12 +280,10 @@ static int check_catalogue(struct verifier *v, tsv_store *s, const char *bucket_
                        : tsv_catalog_foreach(t, version_fn, &w, err);
     tsv_catalog_abort(t);
     rc = rc < 0 ? -1 : 0;
-    for (size_t i = 0; rc == 0 && i < w.n_live; i++)
-        check_live(s, &w.live[i], &probs);
+    for (size_t i = 0; rc == 0 && i < w.live.n; i++)
+        check_live(s, &w.live.v[i], &probs);
     tsv_store_shared_unlock(s);
-    for (size_t i = 0; i < w.n_live; i++)
-        tsv_version_clear(&w.live[i]);
-    free(w.live);
+    tsv_version_list_clear(&w.live);
     for (size_t i = 0; rc == 0 && i < probs.n; i++)
         rc = verify__problem(v, probs.v[i].bucket, probs.v[i].rp, probs.v[i].shard, probs.v[i].file,
                              -1, probs.v[i].msg, err);

@@ -264,7 +264,7 @@ static void test_catalog(void **state)
 }
 
 /* put_soft_deleted records a soft-deleted copy and leaves its source alone;
- * version_append deep-copies into a growing array. */
+ * tsv_version_list_add deep-copies into a growing list. */
 static void test_catalog_helpers(void **state)
 {
     scratch_catalog *sc = *state;
@@ -278,19 +278,25 @@ static void test_catalog_helpers(void **state)
     assert_int_equal(v.state, TSV_VERSION_IN_USE);
     assert_string_equal(v.deleted_by, "delete_data:job-1");
 
-    tsv_version *arr = NULL;
-    size_t n = 0, cap = 0;
+    tsv_version_list l = {0};
     for (int i = 0; i < 20; i++)
-        assert_int_equal(tsv_version_append(&arr, &n, &cap, &v, &err), 0);
-    assert_int_equal(n, 20);
-    assert_true(cap >= 20);
+        assert_int_equal(tsv_version_list_add(&l, &v, &err), 0);
+    assert_int_equal(l.n, 20);
+    assert_true(l.cap >= 20);
+    /* The collectors: every version, or only the in-use ones. */
+    assert_int_equal(tsv_version_list_collect(&l, &v, &err), 0);
+    assert_int_equal(tsv_version_list_collect_in_use(&l, &v, &err), 0);
+    assert_int_equal(l.n, 22);
+    v.state = TSV_VERSION_SOFT_DELETED;
+    assert_int_equal(tsv_version_list_collect_in_use(&l, &v, &err), 0);
+    assert_int_equal(l.n, 22);
     tsv_version_clear(&v);
-    assert_int_equal(arr[19].n_files, 2);
-    assert_string_equal(arr[19].files[1].name, "000000001-000000001.tombstone");
-    assert_true(arr[0].files != arr[1].files);
-    for (size_t i = 0; i < n; i++)
-        tsv_version_clear(&arr[i]);
-    free(arr);
+    assert_int_equal(l.v[19].n_files, 2);
+    assert_string_equal(l.v[19].files[1].name, "000000001-000000001.tombstone");
+    assert_true(l.v[0].files != l.v[1].files);
+    tsv_version_list_clear(&l);
+    assert_null(l.v);
+    assert_int_equal(l.n + l.cap, 0);
 
     assert_int_equal(tsv_catalog_get(t, &k, 1, &v, &err), 0);
     assert_int_equal(v.state, TSV_VERSION_SOFT_DELETED);
