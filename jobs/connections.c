@@ -17,6 +17,7 @@
 #include "influx2_backup.h"
 #include "jobs.h"
 #include "json.h"
+#include "object_store.h"
 #include "random.h"
 #include "secret_box.h"
 #include "tar_objects.h"
@@ -985,34 +986,23 @@ int tsv_conns_apply_keep(tsv_conns *c, const tsv_conn *conn, tsv_error *err)
 
 /* ---- object GC ------------------------------------------------------------------------- */
 
-typedef struct hex_set {
-    char (*v)[TSV_HEX_LEN];
-    size_t n, cap;
-} hex_set;
-
-static int hex_add(void *ctx, const char *hex, tsv_error *err)
+static int keep_add(void *ctx, const char *hex, tsv_error *err)
 {
-    hex_set *s = ctx;
-    if (TSV_ARRAY_GROW(s->v, s->n, s->cap, err) != 0)
-        return -1;
-    snprintf(s->v[s->n++], TSV_HEX_LEN, "%s", hex);
-    return 0;
+    return tsv_objset_add(ctx, hex, err);
 }
 
-static int hex_cmp(const void *a, const void *b) { return strcmp(a, b); }
-
 typedef struct gc_ctx {
-    hex_set *keep;
-    hex_set drop;
+    const tsv_objset *keep;
+    tsv_objset drop;
 } gc_ctx;
 
 static int gc_visit(void *ctx, const char *hex, uint64_t size, tsv_error *err)
 {
     (void)size;
     gc_ctx *g = ctx;
-    if (g->keep->n && bsearch(hex, g->keep->v, g->keep->n, TSV_HEX_LEN, hex_cmp))
+    if (tsv_objset_has(g->keep, hex))
         return 0;
-    return hex_add(&g->drop, hex, err);
+    return tsv_objset_add(&g->drop, hex, err);
 }
 
 int tsv_conns_collect(tsv_conns *c, uint64_t *purged, uint64_t *objects_removed, tsv_error *err)
@@ -1030,11 +1020,10 @@ int tsv_conns_collect(tsv_conns *c, uint64_t *purged, uint64_t *objects_removed,
     }
     c->collecting = 1;
     pthread_mutex_unlock(&c->mu);
-    hex_set keep = {0};
-    gc_ctx g = {&keep, {0}};
-    int rc = tsv_conn_catalog_objects(c->cat, hex_add, &keep, err);
-    if (rc == 0 && keep.n)
-        qsort(keep.v, keep.n, TSV_HEX_LEN, hex_cmp);
+    tsv_objset keep = {0};
+    gc_ctx g = {.keep = &keep};
+    int rc = tsv_conn_catalog_objects(c->cat, keep_add, &keep, err);
+    tsv_objset_sort(&keep);
     if (rc == 0)
         rc = tsv_objstore_list(c->os, gc_visit, &g, err);
     for (size_t i = 0; rc == 0 && i < g.drop.n; i++)
@@ -1046,8 +1035,8 @@ int tsv_conns_collect(tsv_conns *c, uint64_t *purged, uint64_t *objects_removed,
     c->collecting = 0;
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
-    free(keep.v);
-    free(g.drop.v);
+    tsv_objset_clear(&keep);
+    tsv_objset_clear(&g.drop);
     if (rc == 0 && (*purged || *objects_removed))
         TSV_INFO("msg=\"connection snapshots collected\" purged=%" PRIu64 " objects=%" PRIu64,
                  *purged, *objects_removed);

@@ -210,6 +210,25 @@ const tsv_objstore_mark *tsv_objstore_marks_match(const tsv_objstore_marks *m, u
                                                   uint64_t ino);
 void tsv_objstore_marks_clear(tsv_objstore_marks *m);
 
+/* A set of object IDs for mark and sweep (object_set.c): add every
+ * referenced ID, sort once, then ask whether a stored object is in it.
+ * Starts zeroed ({0}); the owner frees it with tsv_objset_clear. Not
+ * thread-safe. */
+typedef struct tsv_objset {
+    char (*v)[TSV_OBJECT_HEX];
+    size_t n, cap;
+} tsv_objset;
+
+/* Adds hex (copied; at most 64 characters are kept). Duplicates are kept:
+ * they cost a slot, not a wrong answer. -1 and err (out of memory) leave the
+ * set unchanged. */
+int tsv_objset_add(tsv_objset *s, const char *hex, tsv_error *err);
+/* Sorts the set; tsv_objset_has answers only after it (and no add since). */
+void tsv_objset_sort(tsv_objset *s);
+/* 1 if hex is in the sorted set, else 0. */
+int tsv_objset_has(const tsv_objset *s, const char *hex);
+void tsv_objset_clear(tsv_objset *s);
+
 /* Sets err to TSV_EUNPROCESSABLE: "<what>: object <hex> was marked corrupt
  * by verify at <time> (<reason>); restore an older version or upload a
  * good copy". Returns -1. */

@@ -13,11 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "array_grow.h"
 #include "engine.h"
 #include "fault.h"
 #include "fsutil.h"
 #include "metrics.h"
+#include "object_store.h"
 #include "random.h"
 #include "tombstone.h"
 #include "trash.h"
@@ -332,64 +332,37 @@ int tsv_vault_check_dir(tsv_vault *v, const char *dir, const char *what, tsv_err
 
 /* ---- purge and garbage collection ------------------------------------- */
 
-typedef struct hexset {
-    char (*h)[65];
-    size_t n, cap;
-} hexset;
-
-static int hexset_add(hexset *s, const char *hex)
-{
-    if (TSV_ARRAY_GROW(s->h, s->n, s->cap, NULL) != 0)
-        return -1;
-    memcpy(s->h[s->n++], hex, 65);
-    return 0;
-}
-
-static int cmp_hex(const void *a, const void *b) { return memcmp(a, b, 64); }
-
-static void hexset_sort(hexset *s)
-{
-    if (s->n > 1)
-        qsort(s->h, s->n, sizeof *s->h, cmp_hex);
-}
-
-static int hexset_has(const hexset *s, const char *hex)
-{
-    return s->n && bsearch(hex, s->h, s->n, sizeof *s->h, cmp_hex) != NULL;
-}
-
 static int collect_referenced(void *ctx, const tsv_version *v, tsv_error *err)
 {
-    hexset *s = ctx;
     if (v->state == TSV_VERSION_PURGED)
         return 0;
     for (size_t i = 0; i < v->n_files; i++)
-        if (hexset_add(s, v->files[i].object) != 0)
-            return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+        if (tsv_objset_add(ctx, v->files[i].object, err) != 0)
+            return -1;
     return 0;
 }
 
 typedef struct garbage_ctx {
-    const hexset *referenced;
-    hexset garbage;
+    const tsv_objset *referenced;
+    tsv_objset garbage;
     uint64_t bytes;
 } garbage_ctx;
 
 static int collect_garbage(void *ctx, const char *hex, uint64_t size, tsv_error *err)
 {
     garbage_ctx *g = ctx;
-    if (hexset_has(g->referenced, hex))
+    if (tsv_objset_has(g->referenced, hex))
         return 0;
-    if (hexset_add(&g->garbage, hex) != 0)
-        return tsv_error_set(err, TSV_EINTERNAL, "out of memory");
+    if (tsv_objset_add(&g->garbage, hex, err) != 0)
+        return -1;
     g->bytes += size;
     return 0;
 }
 
 int tsv_vault_gc(tsv_vault *v, tsv_vault_purge_stats *st, tsv_error *err)
 {
-    hexset ref = {0};
-    garbage_ctx g = {&ref, {0}, 0};
+    tsv_objset ref = {0};
+    garbage_ctx g = {.referenced = &ref};
     int rc = -1;
     pthread_rwlock_wrlock(&v->gc_lock);
     tsv_catalog_txn *t;
@@ -399,12 +372,12 @@ int tsv_vault_gc(tsv_vault *v, tsv_vault_purge_stats *st, tsv_error *err)
     tsv_catalog_abort(t);
     if (r < 0)
         goto out;
-    hexset_sort(&ref);
+    tsv_objset_sort(&ref);
     if (tsv_objstore_list(v->objects, collect_garbage, &g, err) != 0)
         goto out;
     for (size_t i = 0; i < g.garbage.n; i++) {
         tsv_fault_point("gc-delete");
-        if (tsv_objstore_delete(v->objects, g.garbage.h[i], err) != 0)
+        if (tsv_objstore_delete(v->objects, g.garbage.v[i], err) != 0)
             goto out;
         if (st)
             st->objects_deleted++;
@@ -426,8 +399,8 @@ out:
     tsv_metrics_count("tsvault_vault_gc_runs_total",
                       "Garbage collections of the vault's objects, by result.", "result",
                       rc == 0 ? "success" : "failure", NULL, NULL, 1);
-    free(ref.h);
-    free(g.garbage.h);
+    tsv_objset_clear(&ref);
+    tsv_objset_clear(&g.garbage);
     return rc;
 }
 
